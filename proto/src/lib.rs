@@ -1,0 +1,21 @@
+//! `micromcp.v1`: the protobuf messages and tonic client/server code shared by
+//! the gateway and every micro-service. Generated at build time from
+//! `micromcp/v1/service.proto`; see that file for the meaning of each field.
+
+#![allow(clippy::all, clippy::pedantic)]
+
+/// Generated code for package `micromcp.v1`.
+pub mod v1 {
+    tonic::include_proto!("micromcp.v1");
+}
+
+pub use v1::*;
+
+/// gRPC metadata key carrying the gateway's request id.
+pub const REQUEST_ID_METADATA: &str = "x-request-id";
+/// gRPC metadata key carrying the authenticated principal (never a credential).
+pub const PRINCIPAL_METADATA: &str = "x-principal";
+/// gRPC metadata key carrying W3C trace context.
+pub const TRACEPARENT_METADATA: &str = "traceparent";
+/// Largest data chunk a service sends in one `ReadResourceChunk`.
+pub const MAX_RESOURCE_CHUNK_BYTES: usize = 64 * 1024;

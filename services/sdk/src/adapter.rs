@@ -1,0 +1,205 @@
+//! `GrpcAdapter`: turns an [`McpService`] into the generated tonic server
+//! trait — reads request context from gRPC metadata, drives the bidirectional
+//! `CallTool` stream, and aborts the service's work when the gateway cancels.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::{Stream, StreamExt};
+use micromcp_proto::mcp_service_server::McpService as GrpcMcpService;
+use micromcp_proto::{
+    Catalog, CallToolClientMessage, CallToolServerMessage, CatalogUpdate, CompleteRequest,
+    CompleteResponse, GetCatalogRequest, GetPromptRequest, GetPromptResponse, ReadResourceChunk,
+    ReadResourceRequest, ToolResult, WatchCatalogRequest, call_tool_client_message,
+    call_tool_server_message, read_resource_chunk,
+};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::{ReceiverStream, WatchStream};
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::{McpService, ToolCall, ToolEvents};
+
+type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+
+/// Serves an [`McpService`] as `micromcp.v1.McpService`.
+pub(crate) struct GrpcAdapter<S> {
+    service: Arc<S>,
+}
+
+impl<S> GrpcAdapter<S> {
+    pub(crate) fn new(service: Arc<S>) -> Self {
+        Self { service }
+    }
+}
+
+fn metadata_str<T>(request: &Request<T>, key: &str) -> String {
+    request
+        .metadata()
+        .get(key)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Aborts the wrapped task when the stream is dropped (the gateway cancelled).
+struct AbortOnDrop<T> {
+    inner: T,
+    task: JoinHandle<()>,
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl<T: Stream + Unpin> Stream for AbortOnDrop<T> {
+    type Item = T::Item;
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.inner.poll_next_unpin(context)
+    }
+}
+
+#[tonic::async_trait]
+impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
+    async fn get_catalog(
+        &self,
+        _request: Request<GetCatalogRequest>,
+    ) -> Result<Response<Catalog>, Status> {
+        Ok(Response::new((*self.service.catalog().current()).clone()))
+    }
+
+    type WatchCatalogStream = BoxStream<CatalogUpdate>;
+
+    async fn watch_catalog(
+        &self,
+        _request: Request<WatchCatalogRequest>,
+    ) -> Result<Response<Self::WatchCatalogStream>, Status> {
+        let updates = WatchStream::new(self.service.catalog().subscribe()).map(
+            |(revision, catalog)| {
+                Ok(CatalogUpdate {
+                    revision,
+                    catalog: Some((*catalog).clone()),
+                })
+            },
+        );
+        Ok(Response::new(Box::pin(updates)))
+    }
+
+    type CallToolStream = BoxStream<CallToolServerMessage>;
+
+    async fn call_tool(
+        &self,
+        request: Request<Streaming<CallToolClientMessage>>,
+    ) -> Result<Response<Self::CallToolStream>, Status> {
+        let request_id = metadata_str(&request, micromcp_proto::REQUEST_ID_METADATA);
+        let principal = metadata_str(&request, micromcp_proto::PRINCIPAL_METADATA);
+        let mut inbound = request.into_inner();
+        let first = inbound
+            .message()
+            .await?
+            .ok_or_else(|| Status::invalid_argument("call stream closed before the call"))?;
+        let Some(call_tool_client_message::Message::Start(start)) = first.message else {
+            return Err(Status::invalid_argument("the first message must be the call"));
+        };
+        let client_capabilities = if start.client_capabilities_json.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(&start.client_capabilities_json)
+                .map_err(|_| Status::invalid_argument("client capabilities are not JSON"))?
+        };
+        let arguments_json = if start.arguments_json.is_empty() {
+            bytes::Bytes::from_static(b"{}")
+        } else {
+            start.arguments_json
+        };
+        let call = ToolCall {
+            name: start.name,
+            arguments_json,
+            request_id,
+            principal,
+        };
+        let (outbound, receiver) = mpsc::channel(32);
+        let events = ToolEvents::new(
+            outbound.clone(),
+            start.progress_requested,
+            client_capabilities,
+            &start.log_level,
+        );
+        let service = self.service.clone();
+        let task = tokio::spawn(async move {
+            let answers = events.clone();
+            // Relay the client's input answers while the call runs.
+            let relay = tokio::spawn(async move {
+                while let Ok(Some(message)) = inbound.message().await {
+                    if let Some(call_tool_client_message::Message::InputResponse(answer)) =
+                        message.message
+                    {
+                        answers.deliver_input(answer);
+                    }
+                }
+            });
+            let outcome = service.call_tool(call, events).await;
+            relay.abort();
+            let message = match outcome {
+                Ok(output) => Ok(CallToolServerMessage {
+                    message: Some(call_tool_server_message::Message::Result(ToolResult {
+                        result_json: output.into_raw_json(),
+                    })),
+                }),
+                Err(error) => Err(Status::from(error)),
+            };
+            let _ = outbound.send(message).await;
+        });
+        Ok(Response::new(Box::pin(AbortOnDrop {
+            inner: ReceiverStream::new(receiver),
+            task,
+        })))
+    }
+
+    type ReadResourceStream = BoxStream<ReadResourceChunk>;
+
+    async fn read_resource(
+        &self,
+        request: Request<ReadResourceRequest>,
+    ) -> Result<Response<Self::ReadResourceStream>, Status> {
+        let uri = request.into_inner().uri;
+        let content = self.service.read_resource(uri).await?;
+        let header = futures::stream::once(async move {
+            Ok(ReadResourceChunk {
+                chunk: Some(read_resource_chunk::Chunk::Header(content.header)),
+            })
+        });
+        let data = content.chunks.map(|chunk| {
+            chunk
+                .map(|data| ReadResourceChunk {
+                    chunk: Some(read_resource_chunk::Chunk::Data(data)),
+                })
+                .map_err(Status::from)
+        });
+        Ok(Response::new(Box::pin(header.chain(data))))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: Request<GetPromptRequest>,
+    ) -> Result<Response<GetPromptResponse>, Status> {
+        let GetPromptRequest { name, arguments } = request.into_inner();
+        let result_json = self.service.get_prompt(name, arguments).await?;
+        Ok(Response::new(GetPromptResponse { result_json }))
+    }
+
+    async fn complete(
+        &self,
+        request: Request<CompleteRequest>,
+    ) -> Result<Response<CompleteResponse>, Status> {
+        let mut response = self.service.complete(request.into_inner()).await?;
+        response.values.truncate(100);
+        Ok(Response::new(response))
+    }
+}

@@ -1,0 +1,45 @@
+//! `ServiceError`: what a service returns when a request cannot be served, and
+//! its mapping onto gRPC status codes (which the gateway maps onward to
+//! JSON-RPC errors). Messages must be safe to show to the client.
+
+use tonic::{Code, Status};
+
+/// Result of a service operation.
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// Why a service could not serve a request.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The caller sent something the service cannot accept.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// The named tool, prompt or resource does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is well-formed but refused by the service's policy.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// A size or rate limit was exceeded.
+    #[error("{0}")]
+    ResourceExhausted(String),
+    /// A dependency of the service is temporarily unavailable; retry later.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A bug or unexpected failure inside the service.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<ServiceError> for Status {
+    fn from(error: ServiceError) -> Self {
+        let code = match &error {
+            ServiceError::InvalidArgument(_) => Code::InvalidArgument,
+            ServiceError::NotFound(_) => Code::NotFound,
+            ServiceError::PermissionDenied(_) => Code::PermissionDenied,
+            ServiceError::ResourceExhausted(_) => Code::ResourceExhausted,
+            ServiceError::Unavailable(_) => Code::Unavailable,
+            ServiceError::Internal(_) => Code::Internal,
+        };
+        Status::new(code, error.to_string())
+    }
+}

@@ -1,0 +1,195 @@
+//! `ToolEvents`: the service's side of a tool call's event stream — progress,
+//! logs, and input requests (elicitation, sampling, roots) whose answers the
+//! gateway relays back from the client.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use micromcp_proto::{
+    CallToolServerMessage, InputRequest, InputResponse, LogMessage, Progress,
+    call_tool_server_message::Message,
+};
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+use tonic::Status;
+
+use crate::{ServiceError, ServiceResult};
+
+type PendingInputs = Arc<Mutex<HashMap<String, oneshot::Sender<InputResponse>>>>;
+
+/// Sends events for one tool call back to the gateway.
+#[derive(Clone)]
+pub struct ToolEvents {
+    outbound: mpsc::Sender<Result<CallToolServerMessage, Status>>,
+    pending_inputs: PendingInputs,
+    next_input_key: Arc<AtomicU64>,
+    progress_requested: bool,
+    client_capabilities: Arc<Value>,
+    log_level_opt: Option<u8>,
+}
+
+// === impl ToolEvents ===
+
+impl ToolEvents {
+    pub(crate) fn new(
+        outbound: mpsc::Sender<Result<CallToolServerMessage, Status>>,
+        progress_requested: bool,
+        client_capabilities: Value,
+        log_level: &str,
+    ) -> Self {
+        Self {
+            outbound,
+            pending_inputs: Arc::default(),
+            next_input_key: Arc::new(AtomicU64::new(1)),
+            progress_requested,
+            client_capabilities: Arc::new(client_capabilities),
+            log_level_opt: log_level_rank(log_level),
+        }
+    }
+
+    /// Delivers a client's answer to the matching pending input request.
+    pub(crate) fn deliver_input(&self, response: InputResponse) {
+        let sender_opt = self
+            .pending_inputs
+            .lock()
+            .ok()
+            .and_then(|mut pending| pending.remove(&response.key));
+        if let Some(sender) = sender_opt {
+            let _ = sender.send(response);
+        }
+    }
+
+    /// True when the client asked for progress notifications.
+    pub fn progress_requested(&self) -> bool {
+        self.progress_requested
+    }
+
+    /// True when the client declared capability `name` (e.g. `sampling`).
+    pub fn client_supports(&self, name: &str) -> bool {
+        self.client_capabilities.get(name).is_some()
+    }
+
+    /// Reports progress; dropped when the client did not ask for it.
+    pub async fn progress(&self, progress: f64, total_opt: Option<f64>, message: &str) {
+        if !self.progress_requested {
+            return;
+        }
+        let event = Message::Progress(Progress {
+            progress,
+            total: total_opt,
+            message: message.to_owned(),
+        });
+        self.send(event).await;
+    }
+
+    /// Sends a log message if the client's level lets it through.
+    pub async fn log(&self, level: &str, logger: &str, data: &Value) {
+        let Some(wanted) = self.log_level_opt else {
+            return;
+        };
+        if log_level_rank(level).is_none_or(|rank| rank < wanted) {
+            return;
+        }
+        let event = Message::Log(LogMessage {
+            level: level.to_owned(),
+            logger: logger.to_owned(),
+            data_json: Bytes::from(data.to_string()),
+        });
+        self.send(event).await;
+    }
+
+    /// Asks the client for input (`elicitation/create`, `sampling/createMessage`,
+    /// `roots/list`) and waits for its answer.
+    pub async fn request_input(&self, method: &str, params: &Value) -> ServiceResult<Value> {
+        let key = self.next_input_key.fetch_add(1, Ordering::Relaxed).to_string();
+        let (sender, receiver) = oneshot::channel();
+        if let Ok(mut pending) = self.pending_inputs.lock() {
+            pending.insert(key.clone(), sender);
+        }
+        self.send(Message::InputRequest(InputRequest {
+            key,
+            method: method.to_owned(),
+            params_json: Bytes::from(params.to_string()),
+        }))
+        .await;
+        let response = receiver.await.map_err(|_| {
+            ServiceError::Unavailable("the client did not answer the input request".into())
+        })?;
+        if !response.error_message.is_empty() {
+            return Err(ServiceError::InvalidArgument(format!(
+                "client refused {method}: {}",
+                response.error_message
+            )));
+        }
+        serde_json::from_slice(&response.result_json)
+            .map_err(|error| ServiceError::InvalidArgument(format!("invalid {method} answer: {error}")))
+    }
+
+    async fn send(&self, message: Message) {
+        let _ = self
+            .outbound
+            .send(Ok(CallToolServerMessage {
+                message: Some(message),
+            }))
+            .await;
+    }
+}
+
+/// Syslog severity rank (debug = 0 … emergency = 7).
+fn log_level_rank(level: &str) -> Option<u8> {
+    let rank = match level {
+        "debug" => 0,
+        "info" => 1,
+        "notice" => 2,
+        "warning" => 3,
+        "error" => 4,
+        "critical" => 5,
+        "alert" => 6,
+        "emergency" => 7,
+        _ => return None,
+    };
+    Some(rank)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn logs_below_the_client_level_are_dropped() {
+        let (sender, mut receiver) = mpsc::channel(4);
+        let events = ToolEvents::new(sender, false, Value::Null, "warning");
+        events.log("info", "t", &Value::from("quiet")).await;
+        events.log("error", "t", &Value::from("loud")).await;
+        events.progress(1.0, None, "").await;
+        drop(events);
+        let first = receiver.recv().await.expect("one event").expect("ok");
+        assert!(matches!(first.message, Some(Message::Log(log)) if log.level == "error"));
+        assert!(receiver.recv().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn input_answers_reach_the_waiting_request() {
+        let (sender, mut receiver) = mpsc::channel(4);
+        let events = ToolEvents::new(sender, false, Value::Null, "");
+        let asking = events.clone();
+        let ask = tokio::spawn(async move {
+            asking
+                .request_input("roots/list", &serde_json::json!({}))
+                .await
+        });
+        let sent = receiver.recv().await.expect("request").expect("ok");
+        let Some(Message::InputRequest(request)) = sent.message else {
+            panic!("expected an input request");
+        };
+        events.deliver_input(InputResponse {
+            key: request.key,
+            result_json: Bytes::from_static(b"{\"roots\":[]}"),
+            error_message: String::new(),
+        });
+        let answer = ask.await.expect("join").expect("answer");
+        assert_eq!(answer["roots"], serde_json::json!([]));
+    }
+}

@@ -1,0 +1,21 @@
+//! Micro-MCP service SDK: implement [`McpService`] for one small service and
+//! hand it to [`serve`], which exposes it as `micromcp.v1.McpService` over
+//! gRPC (TCP or Unix socket) with `grpc.health.v1`, request size limits and
+//! graceful shutdown. The gateway does everything client-facing; a service only
+//! sees routed, un-prefixed names and raw JSON arguments.
+
+mod adapter;
+mod error;
+mod events;
+mod output;
+mod server;
+mod service;
+
+pub use error::{ServiceError, ServiceResult};
+pub use events::ToolEvents;
+pub use output::ToolOutput;
+pub use server::{Listener, ServeOptions, serve};
+pub use service::{CatalogPublisher, McpService, ResourceContent, ToolCall};
+
+/// The generated protobuf types, re-exported for service authors.
+pub use micromcp_proto as proto;

@@ -1,0 +1,75 @@
+//! `serve`: runs an [`McpService`] on an already-bound TCP or Unix listener
+//! with `grpc.health.v1`, message size limits and graceful shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use micromcp_proto::mcp_service_server::McpServiceServer;
+use tokio::net::{TcpListener, UnixListener};
+use tokio_stream::wrappers::UnixListenerStream;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+
+use crate::McpService;
+use crate::adapter::GrpcAdapter;
+
+/// Where a service listens.
+#[derive(Debug)]
+pub enum Listener {
+    /// A bound TCP listener (tests bind `127.0.0.1:0`).
+    Tcp(TcpListener),
+    /// A bound Unix socket (what `micromcp up` uses for its children).
+    Unix(UnixListener),
+}
+
+/// Limits applied by [`serve`].
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Largest request message accepted, in bytes.
+    pub max_request_bytes: usize,
+    /// Largest response message sent, in bytes.
+    pub max_response_bytes: usize,
+    /// Concurrent requests per connection.
+    pub concurrency_per_connection: usize,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            max_request_bytes: 16 * 1024 * 1024,
+            max_response_bytes: 64 * 1024 * 1024,
+            concurrency_per_connection: 1024,
+        }
+    }
+}
+
+/// Serves `service` until `shutdown` resolves, then drains in-flight calls.
+pub async fn serve<S: McpService>(
+    service: Arc<S>,
+    listener: Listener,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<McpServiceServer<GrpcAdapter<S>>>()
+        .await;
+    let mcp_service = McpServiceServer::new(GrpcAdapter::new(service))
+        .max_decoding_message_size(options.max_request_bytes)
+        .max_encoding_message_size(options.max_response_bytes);
+    let router = Server::builder()
+        .concurrency_limit_per_connection(options.concurrency_per_connection)
+        .tcp_nodelay(true)
+        .add_service(health_service)
+        .add_service(mcp_service);
+    match listener {
+        Listener::Tcp(tcp_listener) => {
+            let incoming = TcpIncoming::from(tcp_listener).with_nodelay(Some(true));
+            router.serve_with_incoming_shutdown(incoming, shutdown).await
+        }
+        Listener::Unix(unix_listener) => {
+            let incoming = UnixListenerStream::new(unix_listener);
+            router.serve_with_incoming_shutdown(incoming, shutdown).await
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! The `McpService` trait a micro-service implements, the call and resource
+//! types it sees, and `CatalogPublisher`, through which a service announces
+//! catalog changes to the gateway (streamed on `WatchCatalog`).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::Stream;
+use micromcp_proto::{Catalog, CompleteRequest, CompleteResponse, ResourceHeader};
+use tokio::sync::watch;
+
+use crate::{ServiceError, ServiceResult, ToolEvents, ToolOutput};
+
+/// One tool call as the service sees it.
+#[derive(Debug, Clone)]
+pub struct ToolCall {
+    /// Un-prefixed tool name.
+    pub name: String,
+    /// The `arguments` object as the client sent it (raw JSON, `{}` when absent).
+    pub arguments_json: Bytes,
+    /// The gateway's request id, for logs.
+    pub request_id: String,
+    /// The authenticated caller, as the gateway saw it.
+    pub principal: String,
+}
+
+impl ToolCall {
+    /// Parses the arguments into `T`, mapping failures to `InvalidArgument`.
+    pub fn parse_arguments<T: serde::de::DeserializeOwned>(&self) -> ServiceResult<T> {
+        serde_json::from_slice(&self.arguments_json)
+            .map_err(|error| ServiceError::InvalidArgument(format!("invalid arguments: {error}")))
+    }
+}
+
+/// A resource being read: its header, then its bytes as a stream of chunks.
+pub struct ResourceContent {
+    /// What is being read.
+    pub header: ResourceHeader,
+    /// The content, in order; each chunk at most `MAX_RESOURCE_CHUNK_BYTES`.
+    pub chunks: Pin<Box<dyn Stream<Item = ServiceResult<Bytes>> + Send>>,
+}
+
+impl ResourceContent {
+    /// Content that is already in memory.
+    pub fn from_bytes(header: ResourceHeader, content: Bytes) -> Self {
+        let chunk_size = micromcp_proto::MAX_RESOURCE_CHUNK_BYTES;
+        let chunks: Vec<ServiceResult<Bytes>> = (0..content.len())
+            .step_by(chunk_size)
+            .map(|start| Ok(content.slice(start..(start + chunk_size).min(content.len()))))
+            .collect();
+        Self {
+            header,
+            chunks: Box::pin(futures::stream::iter(chunks)),
+        }
+    }
+}
+
+/// What a micro-service implements.
+pub trait McpService: Send + Sync + 'static {
+    /// The catalog publisher; the SDK streams its updates on `WatchCatalog`.
+    fn catalog(&self) -> &CatalogPublisher;
+
+    /// Runs a tool. Progress, logs and input requests go through `events`.
+    fn call_tool(
+        &self,
+        call: ToolCall,
+        events: ToolEvents,
+    ) -> impl Future<Output = ServiceResult<ToolOutput>> + Send;
+
+    /// Opens a resource for reading.
+    fn read_resource(
+        &self,
+        uri: String,
+    ) -> impl Future<Output = ServiceResult<ResourceContent>> + Send;
+
+    /// Renders a prompt; returns a raw MCP `GetPromptResult` JSON object.
+    fn get_prompt(
+        &self,
+        name: String,
+        arguments: HashMap<String, String>,
+    ) -> impl Future<Output = ServiceResult<Bytes>> + Send {
+        let _ = arguments;
+        async move { Err(ServiceError::NotFound(format!("unknown prompt: {name}"))) }
+    }
+
+    /// Completes an argument; the default offers nothing.
+    fn complete(
+        &self,
+        request: CompleteRequest,
+    ) -> impl Future<Output = ServiceResult<CompleteResponse>> + Send {
+        let _ = request;
+        async { Ok(CompleteResponse::default()) }
+    }
+}
+
+/// Holds a service's current catalog and notifies watchers when it changes.
+#[derive(Debug, Clone)]
+pub struct CatalogPublisher {
+    sender: Arc<watch::Sender<(u64, Arc<Catalog>)>>,
+}
+
+// === impl CatalogPublisher ===
+
+impl CatalogPublisher {
+    /// Starts at revision 1 with `catalog`.
+    pub fn new(catalog: Catalog) -> Self {
+        let (sender, _) = watch::channel((1, Arc::new(catalog)));
+        Self {
+            sender: Arc::new(sender),
+        }
+    }
+
+    /// The current catalog.
+    pub fn current(&self) -> Arc<Catalog> {
+        self.sender.borrow().1.clone()
+    }
+
+    /// Replaces the catalog; every watcher receives the new revision.
+    pub fn publish(&self, catalog: Catalog) {
+        self.sender.send_modify(|(revision, current)| {
+            *revision += 1;
+            *current = Arc::new(catalog);
+        });
+    }
+
+    /// A receiver of `(revision, catalog)` pairs.
+    pub fn subscribe(&self) -> watch::Receiver<(u64, Arc<Catalog>)> {
+        self.sender.subscribe()
+    }
+}
