@@ -49,6 +49,12 @@ impl ToolEvents {
         }
     }
 
+    /// Events that go nowhere: for calling a service directly (tests, local use).
+    pub fn detached() -> Self {
+        let (outbound, _) = mpsc::channel(1);
+        Self::new(outbound, false, Value::Null, "")
+    }
+
     /// Delivers a client's answer to the matching pending input request.
     pub(crate) fn deliver_input(&self, response: InputResponse) {
         let sender_opt = self
