@@ -1,0 +1,266 @@
+//! `tools/call`: routes the call to its service as a bidirectional gRPC
+//! stream. If the service answers at once the reply is one JSON response;
+//! as soon as it sends an event (progress, log, input request) the reply
+//! becomes a stream of messages. Input requests are relayed to handshake-era
+//! clients as server-to-client requests; dropping the reply (client gone or
+//! cancelled) drops the gRPC stream, which cancels the call in the service.
+
+use bytes::Bytes;
+use micromcp_proto::{
+    CallToolClientMessage, CallToolServerMessage, CallToolStart, InputResponse,
+    call_tool_client_message, call_tool_server_message::Message,
+};
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tonic::Streaming;
+
+use std::sync::Arc;
+
+use crate::dispatch::finish_bytes;
+use crate::error::GatewayError;
+use crate::gateway::{CallContext, EraState, Gateway, Reply};
+use crate::jsonrpc::{encode_error, encode_notification, encode_request, encode_result};
+use crate::protocol::ParamsHead;
+use crate::status::{Target, from_status};
+
+/// Attaches the request context to an outgoing gRPC request.
+pub(crate) fn with_context<T>(gateway: &Gateway, context: &CallContext, message: T, traceparent_opt: Option<&str>) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.set_timeout(gateway.config.request_timeout);
+    let metadata = request.metadata_mut();
+    if let Ok(value) = context.request_id.parse() {
+        metadata.insert(micromcp_proto::REQUEST_ID_METADATA, value);
+    }
+    if let Ok(value) = context.principal.parse() {
+        metadata.insert(micromcp_proto::PRINCIPAL_METADATA, value);
+    }
+    if let Some(traceparent) = traceparent_opt
+        && let Ok(value) = traceparent.parse()
+    {
+        metadata.insert(micromcp_proto::TRACEPARENT_METADATA, value);
+    }
+    request
+}
+
+/// Everything the event pump needs about the client's request.
+struct CallState {
+    service: String,
+    id_text: String,
+    progress_token_opt: Option<String>,
+    to_service: mpsc::Sender<CallToolClientMessage>,
+    cancelled: CancellationToken,
+}
+
+pub(crate) async fn call_tool(
+    gateway: &Arc<Gateway>,
+    context: &CallContext,
+    id_text: &str,
+    head: ParamsHead<'_>,
+) -> Result<Reply, GatewayError> {
+    let name = head
+        .name
+        .as_deref()
+        .ok_or_else(|| GatewayError::InvalidParams("missing params.name".into()))?;
+    let catalog = gateway.backends.catalog();
+    let item = catalog
+        .tool(name)
+        .ok_or_else(|| GatewayError::InvalidParams(format!("unknown tool: {name}")))?;
+    let backend = &gateway.backends.services()[item.service];
+    let service = backend.config.name.clone();
+    if !backend.is_available() {
+        return Err(GatewayError::transient(&service, format!("service {service:?} is unavailable; retry later")));
+    }
+    let meta = head.meta.as_ref();
+    let progress_token_opt = meta.and_then(|meta| meta.progress_token).map(|token| token.get().to_owned());
+    let start = CallToolStart {
+        name: item.original.clone(),
+        arguments_json: head.arguments.map_or_else(Bytes::new, |raw| Bytes::copy_from_slice(raw.get().as_bytes())),
+        progress_requested: progress_token_opt.is_some(),
+        client_capabilities_json: Bytes::copy_from_slice(context.client_capabilities().as_bytes()),
+        log_level: context.log_level().unwrap_or_default(),
+    };
+    let (to_service, from_gateway) = mpsc::channel(4);
+    to_service
+        .send(CallToolClientMessage { message: Some(call_tool_client_message::Message::Start(start)) })
+        .await
+        .map_err(|_| GatewayError::Internal("call channel closed".into()))?;
+    let traceparent = meta.and_then(|meta| meta.traceparent.as_deref());
+    let request = with_context(gateway, context, ReceiverStream::new(from_gateway), traceparent);
+    let cancelled = match &context.era {
+        EraState::Legacy { runtime, .. } => runtime.start_request(id_text),
+        EraState::Modern { .. } => CancellationToken::new(),
+    };
+    let mut client = backend.client.clone();
+    let outcome = tokio::select! {
+        outcome = client.call_tool(request) => outcome,
+        () = cancelled.cancelled() => return Err(GatewayError::InvalidRequest("request cancelled".into())),
+    };
+    let mut events = outcome.map_err(|status| from_status(&service, Target::Tool, &status))?.into_inner();
+    let first = tokio::select! {
+        first = events.message() => first,
+        () = cancelled.cancelled() => return Err(GatewayError::InvalidRequest("request cancelled".into())),
+    };
+    let first = first
+        .map_err(|status| from_status(&service, Target::Tool, &status))?
+        .and_then(|message| message.message)
+        .ok_or_else(|| GatewayError::transient(&service, "the service ended the call without a result"))?;
+    if let Message::Result(result) = first {
+        finish_request(context, id_text);
+        let body = finish_bytes(gateway, context, &result.result_json, false);
+        return Ok(Reply::Json(encode_result(id_text, &body)));
+    }
+    let (to_client, from_call) = mpsc::channel(32);
+    let state = CallState {
+        service,
+        id_text: id_text.to_owned(),
+        progress_token_opt,
+        to_service,
+        cancelled,
+    };
+    let pump_context = context.clone();
+    let pump_gateway = gateway.clone();
+    tokio::spawn(async move {
+        pump(&pump_gateway, &pump_context, &state, first, events, &to_client).await;
+        finish_request(&pump_context, &state.id_text);
+    });
+    Ok(Reply::Events(from_call))
+}
+
+fn finish_request(context: &CallContext, id_text: &str) {
+    if let EraState::Legacy { runtime, .. } = &context.era {
+        runtime.finish_request(id_text);
+    }
+}
+
+/// Relays service events to the client until the result (or an error).
+async fn pump(
+    gateway: &Arc<Gateway>,
+    context: &CallContext,
+    state: &CallState,
+    first: Message,
+    mut events: Streaming<CallToolServerMessage>,
+    to_client: &mpsc::Sender<Vec<u8>>,
+) {
+    let mut next = Some(first);
+    loop {
+        let message = match next.take() {
+            Some(message) => message,
+            None => {
+                let received = tokio::select! {
+                    received = events.message() => received,
+                    () = state.cancelled.cancelled() => return,
+                    () = to_client.closed(), if context.is_modern() => return,
+                };
+                match received {
+                    Ok(Some(CallToolServerMessage { message: Some(message) })) => message,
+                    Ok(_) => {
+                        let error = GatewayError::transient(&state.service, "the service ended the call without a result");
+                        let _ = to_client.send(encode_error(&state.id_text, &error)).await;
+                        return;
+                    }
+                    Err(status) => {
+                        let error = from_status(&state.service, Target::Tool, &status);
+                        let _ = to_client.send(encode_error(&state.id_text, &error)).await;
+                        return;
+                    }
+                }
+            }
+        };
+        let outgoing = match message {
+            Message::Result(result) => {
+                let body = finish_bytes(gateway, context, &result.result_json, false);
+                let _ = to_client.send(encode_result(&state.id_text, &body)).await;
+                return;
+            }
+            Message::Progress(progress) => state.progress_token_opt.as_ref().map(|token| {
+                let mut params = format!("{{\"progressToken\":{token},\"progress\":{}", json!(progress.progress));
+                if let Some(total) = progress.total {
+                    params.push_str(&format!(",\"total\":{}", json!(total)));
+                }
+                if !progress.message.is_empty() {
+                    params.push_str(&format!(",\"message\":{}", json!(progress.message)));
+                }
+                params.push('}');
+                encode_notification("notifications/progress", params.as_bytes())
+            }),
+            Message::Log(log) => {
+                let data = if log.data_json.is_empty() { Bytes::from_static(b"null") } else { log.data_json };
+                let mut params = format!("{{\"level\":{}", json!(log.level));
+                if !log.logger.is_empty() {
+                    params.push_str(&format!(",\"logger\":{}", json!(log.logger)));
+                }
+                params.push_str(",\"data\":");
+                let mut params = params.into_bytes();
+                params.extend_from_slice(&data);
+                params.push(b'}');
+                Some(encode_notification("notifications/message", &params))
+            }
+            Message::InputRequest(input) => relay_input(gateway, context, state, input),
+        };
+        if let Some(outgoing) = outgoing
+            && to_client.send(outgoing).await.is_err()
+            && context.is_modern()
+        {
+            return;
+        }
+    }
+}
+
+/// Sends an input request to the client (handshake era, declared
+/// capability) and forwards the answer to the service when it comes; else
+/// answers the service with a refusal.
+fn relay_input(gateway: &Arc<Gateway>, context: &CallContext, state: &CallState, input: micromcp_proto::InputRequest) -> Option<Vec<u8>> {
+    let capability = match input.method.as_str() {
+        "elicitation/create" => "elicitation",
+        "sampling/createMessage" => "sampling",
+        "roots/list" => "roots",
+        _ => "",
+    };
+    let declared = serde_json::from_str::<serde_json::Value>(context.client_capabilities())
+        .ok()
+        .is_some_and(|capabilities| !capability.is_empty() && capabilities.get(capability).is_some());
+    let to_service = state.to_service.clone();
+    let key = input.key.clone();
+    let refusal = if context.is_modern() {
+        Some("input requests need a 2025-11-25 session; this gateway does not relay them to 2026-07-28 clients yet".to_owned())
+    } else if !declared {
+        Some(format!("the client did not declare the {capability:?} capability"))
+    } else {
+        None
+    };
+    if let Some(reason) = refusal {
+        tokio::spawn(async move {
+            let _ = to_service
+                .send(input_response(key, Bytes::new(), reason))
+                .await;
+        });
+        return None;
+    }
+    let (request_id, answer) = gateway.pending_inputs.register();
+    let message = encode_request(&request_id, &input.method, &input.params_json);
+    let cancelled = state.cancelled.clone();
+    let gateway = gateway.clone();
+    tokio::spawn(async move {
+        let response = tokio::select! {
+            answer = answer => match answer {
+                Ok(Ok(result)) => input_response(key, Bytes::from(result), String::new()),
+                Ok(Err(error)) => input_response(key, Bytes::new(), error),
+                Err(_) => input_response(key, Bytes::new(), "no answer".into()),
+            },
+            () = cancelled.cancelled() => {
+                gateway.pending_inputs.forget(&request_id);
+                return;
+            }
+        };
+        let _ = to_service.send(response).await;
+    });
+    Some(message)
+}
+
+fn input_response(key: String, result_json: Bytes, error_message: String) -> CallToolClientMessage {
+    CallToolClientMessage {
+        message: Some(call_tool_client_message::Message::InputResponse(InputResponse { key, result_json, error_message })),
+    }
+}

@@ -1,0 +1,330 @@
+//! The merged catalog: every service's tools, prompts, resources and
+//! templates, namespaced, pre-rendered to JSON once per catalog change, and
+//! indexed for routing. `*/list` requests only slice this snapshot (no
+//! fan-out on the request path); cursors are opaque and name the last item
+//! of the previous page, so pages stay stable while catalogs change.
+
+mod render;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use micromcp_proto::Catalog;
+
+use crate::error::GatewayError;
+
+/// One listed item, already rendered.
+#[derive(Debug, Clone)]
+pub struct ListedItem {
+    /// Exposed name (tools, prompts) or URI / template (resources).
+    pub key: String,
+    /// Index of the owning service in the config.
+    pub service: usize,
+    /// The service's own name for it.
+    pub original: String,
+    /// MCP JSON of the item, as listed to clients.
+    pub json: String,
+}
+
+/// A catalog contribution from one service.
+#[derive(Debug, Clone)]
+pub struct ServiceCatalog {
+    pub service: usize,
+    pub service_name: String,
+    pub namespace: String,
+    pub catalog: Arc<Catalog>,
+}
+
+/// Which list a request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListKind {
+    Tools,
+    Prompts,
+    Resources,
+    ResourceTemplates,
+}
+
+// === impl ListKind ===
+
+impl ListKind {
+    /// The result field holding the items.
+    pub fn field(self) -> &'static str {
+        match self {
+            Self::Tools => "tools",
+            Self::Prompts => "prompts",
+            Self::Resources => "resources",
+            Self::ResourceTemplates => "resourceTemplates",
+        }
+    }
+}
+
+/// All services' catalogs merged.
+#[derive(Debug, Default)]
+pub struct MergedCatalog {
+    tools: Vec<ListedItem>,
+    tool_index: HashMap<String, usize>,
+    prompts: Vec<ListedItem>,
+    prompt_index: HashMap<String, usize>,
+    resources: Vec<ListedItem>,
+    resource_index: HashMap<String, usize>,
+    templates: Vec<ListedItem>,
+    /// (literal prefix of a template, service), longest prefix first.
+    template_prefixes: Vec<(String, usize)>,
+    /// Conflicts found while merging; fatal at start, logged later.
+    pub collisions: Vec<String>,
+    /// Services that can complete arguments.
+    completion_services: Vec<usize>,
+}
+
+/// True for a valid MCP tool name: 1-128 of `A-Za-z0-9_.-`.
+pub fn valid_tool_name(name: &str) -> bool {
+    (1..=128).contains(&name.len())
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'.' | b'-'))
+}
+
+fn exposed_name(namespace: &str, separator: &str, name: &str) -> String {
+    if namespace.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{namespace}{separator}{name}")
+    }
+}
+
+/// Adds `item` unless its key is taken; records the conflict otherwise.
+fn insert_unique(
+    items: &mut Vec<ListedItem>,
+    index: &mut HashMap<String, usize>,
+    item: ListedItem,
+    what: &str,
+    service_names: &[&str],
+    collisions: &mut Vec<String>,
+) {
+    if let Some(existing) = index.get(&item.key) {
+        let first = items[*existing].service;
+        collisions.push(format!(
+            "{what} {:?} is offered by both service {:?} and service {:?}",
+            item.key, service_names[first], service_names[item.service]
+        ));
+        return;
+    }
+    index.insert(item.key.clone(), items.len());
+    items.push(item);
+}
+
+fn sort_and_index(items: &mut [ListedItem], index: &mut HashMap<String, usize>) {
+    items.sort_by(|left, right| left.key.cmp(&right.key));
+    index.clear();
+    for (position, item) in items.iter().enumerate() {
+        index.insert(item.key.clone(), position);
+    }
+}
+
+// === impl MergedCatalog ===
+
+impl MergedCatalog {
+    /// Merges service catalogs (in config order; earlier services win conflicts).
+    pub fn merge(services: &[ServiceCatalog], separator: &str, service_names: &[&str]) -> Self {
+        let mut merged = Self::default();
+        let mut invalid = Vec::new();
+        for contribution in services {
+            let catalog = &contribution.catalog;
+            for tool in &catalog.tools {
+                let key = exposed_name(&contribution.namespace, separator, &tool.name);
+                if !valid_tool_name(&key) {
+                    invalid.push(format!(
+                        "service {:?}: tool name {key:?} is not 1-128 chars of A-Za-z0-9_.-; not listed",
+                        contribution.service_name
+                    ));
+                    continue;
+                }
+                match render::tool(&key, tool) {
+                    Ok(json) => insert_unique(
+                        &mut merged.tools,
+                        &mut merged.tool_index,
+                        ListedItem { key, service: contribution.service, original: tool.name.clone(), json },
+                        "tool",
+                        service_names,
+                        &mut merged.collisions,
+                    ),
+                    Err(error) => invalid.push(format!(
+                        "service {:?}: tool {:?} has an invalid schema ({error}); not listed",
+                        contribution.service_name, tool.name
+                    )),
+                }
+            }
+            for prompt in &catalog.prompts {
+                let key = exposed_name(&contribution.namespace, separator, &prompt.name);
+                let json = render::prompt(&key, prompt);
+                insert_unique(
+                    &mut merged.prompts,
+                    &mut merged.prompt_index,
+                    ListedItem { key, service: contribution.service, original: prompt.name.clone(), json },
+                    "prompt",
+                    service_names,
+                    &mut merged.collisions,
+                );
+            }
+            for resource in &catalog.resources {
+                let json = render::resource(resource);
+                insert_unique(
+                    &mut merged.resources,
+                    &mut merged.resource_index,
+                    ListedItem { key: resource.uri.clone(), service: contribution.service, original: resource.uri.clone(), json },
+                    "resource",
+                    service_names,
+                    &mut merged.collisions,
+                );
+            }
+            for template in &catalog.resource_templates {
+                let json = render::template(template);
+                let prefix = template
+                    .uri_template
+                    .split('{')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                if let Some((_, other)) = merged
+                    .template_prefixes
+                    .iter()
+                    .find(|(existing, _)| *existing == prefix)
+                {
+                    merged.collisions.push(format!(
+                        "resource template prefix {prefix:?} is offered by both service {:?} and service {:?}",
+                        service_names[*other], service_names[contribution.service]
+                    ));
+                    continue;
+                }
+                merged.template_prefixes.push((prefix, contribution.service));
+                merged.templates.push(ListedItem {
+                    key: template.uri_template.clone(),
+                    service: contribution.service,
+                    original: template.uri_template.clone(),
+                    json,
+                });
+            }
+            if catalog.supports_completion {
+                merged.completion_services.push(contribution.service);
+            }
+        }
+        for message in invalid {
+            tracing::warn!(%message, "catalog item dropped");
+        }
+        sort_and_index(&mut merged.tools, &mut merged.tool_index);
+        sort_and_index(&mut merged.prompts, &mut merged.prompt_index);
+        sort_and_index(&mut merged.resources, &mut merged.resource_index);
+        merged.templates.sort_by(|left, right| left.key.cmp(&right.key));
+        merged
+            .template_prefixes
+            .sort_by(|left, right| right.0.len().cmp(&left.0.len()));
+        merged
+    }
+
+    fn items(&self, kind: ListKind) -> &[ListedItem] {
+        match kind {
+            ListKind::Tools => &self.tools,
+            ListKind::Prompts => &self.prompts,
+            ListKind::Resources => &self.resources,
+            ListKind::ResourceTemplates => &self.templates,
+        }
+    }
+
+    /// Number of items of `kind`.
+    pub fn len(&self, kind: ListKind) -> usize {
+        self.items(kind).len()
+    }
+
+    /// True when nothing of `kind` is listed.
+    pub fn is_empty(&self, kind: ListKind) -> bool {
+        self.items(kind).is_empty()
+    }
+
+    /// The tool exposed as `name`.
+    pub fn tool(&self, name: &str) -> Option<&ListedItem> {
+        self.tool_index.get(name).map(|position| &self.tools[*position])
+    }
+
+    /// The prompt exposed as `name`.
+    pub fn prompt(&self, name: &str) -> Option<&ListedItem> {
+        self.prompt_index.get(name).map(|position| &self.prompts[*position])
+    }
+
+    /// The service that serves `uri`: an exact resource, else the longest
+    /// matching template prefix.
+    pub fn resource_service(&self, uri: &str) -> Option<usize> {
+        if let Some(position) = self.resource_index.get(uri) {
+            return Some(self.resources[*position].service);
+        }
+        self.template_prefixes
+            .iter()
+            .find(|(prefix, _)| !prefix.is_empty() && uri.starts_with(prefix.as_str()))
+            .map(|(_, service)| *service)
+    }
+
+    /// The service owning the template `uri_template` (exact or by prefix).
+    pub fn template_service(&self, uri_template: &str) -> Option<usize> {
+        self.templates
+            .iter()
+            .find(|template| template.key == uri_template)
+            .map(|template| template.service)
+            .or_else(|| self.resource_service(uri_template))
+    }
+
+    /// True when `service` declared completion support.
+    pub fn completes(&self, service: usize) -> bool {
+        self.completion_services.contains(&service)
+    }
+
+    /// One page of `kind` as a JSON fragment `"field":[...]` plus the next
+    /// cursor; `cursor` is the opaque token from the previous page.
+    pub fn page(
+        &self,
+        kind: ListKind,
+        cursor: Option<&str>,
+        page_size: usize,
+    ) -> Result<(String, Option<String>), GatewayError> {
+        let items = self.items(kind);
+        let start = match cursor {
+            None => 0,
+            Some(cursor) => {
+                let after = decode_cursor(cursor)?;
+                items.partition_point(|item| item.key.as_str() <= after.as_str())
+            }
+        };
+        let end = start.saturating_add(page_size).min(items.len());
+        let mut fragment = String::with_capacity(64 + items[start..end].iter().map(|item| item.json.len() + 1).sum::<usize>());
+        fragment.push('"');
+        fragment.push_str(kind.field());
+        fragment.push_str("\":[");
+        for (position, item) in items[start..end].iter().enumerate() {
+            if position > 0 {
+                fragment.push(',');
+            }
+            fragment.push_str(&item.json);
+        }
+        fragment.push(']');
+        let next = (end < items.len()).then(|| encode_cursor(&items[end - 1].key));
+        Ok((fragment, next))
+    }
+}
+
+const CURSOR_PREFIX: &str = "mm1:";
+
+fn encode_cursor(after: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{after}"))
+}
+
+fn decode_cursor(cursor: &str) -> Result<String, GatewayError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.strip_prefix(CURSOR_PREFIX).map(str::to_owned))
+        .ok_or_else(|| GatewayError::InvalidParams("invalid cursor".into()))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,118 @@
+use std::sync::Arc;
+
+use bytes::Bytes;
+use micromcp_proto::{Catalog, Resource, ResourceTemplate, Tool};
+
+use super::*;
+
+fn tool(name: &str) -> Tool {
+    Tool {
+        name: name.into(),
+        description: format!("{name} tool"),
+        input_schema_json: Bytes::from_static(br#"{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object","$defs":{"a":{}}}"#),
+        ..Tool::default()
+    }
+}
+
+fn contribution(service: usize, name: &str, namespace: &str, tools: &[&str]) -> ServiceCatalog {
+    ServiceCatalog {
+        service,
+        service_name: name.into(),
+        namespace: namespace.into(),
+        catalog: Arc::new(Catalog {
+            tools: tools.iter().map(|name| tool(name)).collect(),
+            ..Catalog::default()
+        }),
+    }
+}
+
+#[test]
+fn tools_are_namespaced_sorted_and_routed() {
+    let merged = MergedCatalog::merge(
+        &[contribution(0, "fs", "fs", &["stat", "read_file"]), contribution(1, "echo", "", &["echo"])],
+        ".",
+        &["fs", "echo"],
+    );
+    assert!(merged.collisions.is_empty());
+    let item = merged.tool("fs.read_file").expect("routed");
+    assert_eq!((item.service, item.original.as_str()), (0, "read_file"));
+    assert!(merged.tool("read_file").is_none());
+    assert_eq!(merged.tool("echo").expect("unprefixed").service, 1);
+    let (fragment, next) = merged.page(ListKind::Tools, None, 10).expect("page");
+    assert!(next.is_none());
+    let listed: serde_json::Value = serde_json::from_str(&format!("{{{fragment}}}")).expect("json");
+    let names: Vec<_> = listed["tools"].as_array().expect("tools").iter().map(|tool| tool["name"].as_str().expect("name")).collect();
+    assert_eq!(names, ["echo", "fs.read_file", "fs.stat"]);
+    assert_eq!(listed["tools"][1]["inputSchema"]["$schema"], "https://json-schema.org/draft/2020-12/schema");
+}
+
+#[test]
+fn collisions_name_both_services() {
+    let merged = MergedCatalog::merge(
+        &[contribution(0, "a", "", &["x"]), contribution(1, "b", "", &["x"])],
+        ".",
+        &["a", "b"],
+    );
+    assert_eq!(merged.collisions.len(), 1);
+    assert!(merged.collisions[0].contains("\"a\"") && merged.collisions[0].contains("\"b\""));
+    assert_eq!(merged.tool("x").expect("first wins").service, 0);
+}
+
+#[test]
+fn pages_follow_cursors_and_bad_cursors_fail() {
+    let names: Vec<String> = (0..25).map(|index| format!("t{index:02}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let merged = MergedCatalog::merge(&[contribution(0, "s", "s", &refs)], "_", &["s"]);
+    let mut cursor = None;
+    let mut seen = 0;
+    loop {
+        let (fragment, next) = merged.page(ListKind::Tools, cursor.as_deref(), 10).expect("page");
+        let listed: serde_json::Value = serde_json::from_str(&format!("{{{fragment}}}")).expect("json");
+        seen += listed["tools"].as_array().expect("tools").len();
+        match next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, 25);
+    assert!(merged.page(ListKind::Tools, Some("garbage!"), 10).is_err());
+}
+
+#[test]
+fn invalid_names_and_schemas_are_dropped() {
+    let mut bad_schema = tool("bad");
+    bad_schema.input_schema_json = Bytes::from_static(b"[1]");
+    let merged = MergedCatalog::merge(
+        &[ServiceCatalog {
+            service: 0,
+            service_name: "s".into(),
+            namespace: "s".into(),
+            catalog: Arc::new(Catalog { tools: vec![tool("has space"), bad_schema, tool("ok")], ..Catalog::default() }),
+        }],
+        ".",
+        &["s"],
+    );
+    assert_eq!(merged.len(ListKind::Tools), 1);
+}
+
+#[test]
+fn resources_route_by_uri_and_template_prefix() {
+    let merged = MergedCatalog::merge(
+        &[ServiceCatalog {
+            service: 3,
+            service_name: "fs".into(),
+            namespace: "fs".into(),
+            catalog: Arc::new(Catalog {
+                resources: vec![Resource { uri: "file:///r/a.txt".into(), name: "a".into(), ..Resource::default() }],
+                resource_templates: vec![ResourceTemplate { uri_template: "file:///r/{+path}".into(), name: "t".into(), ..ResourceTemplate::default() }],
+                ..Catalog::default()
+            }),
+        }],
+        ".",
+        &["", "", "", "fs"],
+    );
+    assert_eq!(merged.resource_service("file:///r/a.txt"), Some(3));
+    assert_eq!(merged.resource_service("file:///r/deep/b.txt"), Some(3));
+    assert_eq!(merged.resource_service("file:///elsewhere"), None);
+    assert_eq!(merged.template_service("file:///r/{+path}"), Some(3));
+}

@@ -1,0 +1,321 @@
+//! Gateway configuration: the raw TOML shape (`deny_unknown_fields`,
+//! `version = 1`), validated once at start into [`GatewayConfig`]. Every
+//! problem is reported at once, each naming its key.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Config file as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub version: Option<u32>,
+    #[serde(default)]
+    pub gateway: RawGateway,
+    #[serde(default)]
+    pub auth: RawAuth,
+    #[serde(default)]
+    pub services: Vec<RawService>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGateway {
+    pub listen: Option<String>,
+    pub allowed_hosts: Option<Vec<String>>,
+    pub allowed_origins: Option<Vec<String>>,
+    pub max_body_bytes: Option<usize>,
+    pub request_timeout_secs: Option<u64>,
+    pub session_max_age_secs: Option<u64>,
+    pub session_key_file: Option<PathBuf>,
+    pub namespace_separator: Option<String>,
+    pub page_size: Option<usize>,
+    pub keepalive_secs: Option<u64>,
+    pub list_ttl_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    #[serde(default)]
+    pub insecure_no_auth: bool,
+    pub token_file: Option<PathBuf>,
+    #[serde(default)]
+    pub token_sha256: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawService {
+    pub name: String,
+    pub namespace: Option<String>,
+    pub endpoint: String,
+}
+
+/// Where a service listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `unix:/path/to.sock`
+    Unix(PathBuf),
+    /// `http://host:port`
+    Tcp(String),
+}
+
+/// A validated backend service.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// Unique service name (used in logs, errors, metrics).
+    pub name: String,
+    /// Prefix for its tools and prompts (empty = none).
+    pub namespace: String,
+    pub endpoint: Endpoint,
+}
+
+/// How clients authenticate.
+#[derive(Debug, Clone)]
+pub enum AuthConfig {
+    /// Loopback only: no authentication (says so loudly at start).
+    InsecureNoAuth,
+    /// Bearer tokens, stored as SHA-256 digests.
+    Tokens { token_sha256: Vec<[u8; 32]> },
+}
+
+/// The validated, immutable gateway configuration.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    pub listen: SocketAddr,
+    pub allowed_hosts: Vec<String>,
+    pub allowed_origins: Vec<String>,
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+    pub session_max_age: Duration,
+    pub session_key_file: PathBuf,
+    pub namespace_separator: String,
+    pub page_size: usize,
+    pub keepalive: Duration,
+    pub list_ttl_ms: u64,
+    pub auth: AuthConfig,
+    pub services: Vec<ServiceConfig>,
+}
+
+/// Parses a TOML config file's text.
+pub fn parse_toml(text: &str) -> Result<RawConfig, Vec<String>> {
+    toml::from_str(text).map_err(|error| vec![format!("config: {}", error.message())])
+}
+
+fn parse_endpoint(text: &str) -> Result<Endpoint, String> {
+    if let Some(path) = text.strip_prefix("unix:") {
+        if path.is_empty() {
+            return Err("unix: needs a socket path".into());
+        }
+        return Ok(Endpoint::Unix(PathBuf::from(path)));
+    }
+    if let Some(rest) = text.strip_prefix("http://") {
+        if rest.is_empty() || rest.contains('/') && !rest.ends_with('/') {
+            return Err("expected http://host:port".into());
+        }
+        return Ok(Endpoint::Tcp(text.trim_end_matches('/').to_owned()));
+    }
+    Err("expected unix:/path or http://host:port".into())
+}
+
+fn valid_namespace(namespace: &str) -> bool {
+    namespace.len() <= 64
+        && namespace
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-')
+}
+
+/// Decodes a 64-hex-digit SHA-256.
+fn parse_digest(text: &str) -> Option<[u8; 32]> {
+    let bytes = hex::decode(text).ok()?;
+    bytes.try_into().ok()
+}
+
+// === impl RawConfig ===
+
+impl RawConfig {
+    /// Validates into a [`GatewayConfig`]; `token_opt` is a plaintext token
+    /// from the environment or `up`, hashed here and never stored.
+    pub fn validate(self, token_opt: Option<&str>) -> Result<GatewayConfig, Vec<String>> {
+        let mut errors = Vec::new();
+        if let Some(version) = self.version
+            && version != 1
+        {
+            errors.push(format!("version: unsupported config version {version} (expected 1)"));
+        }
+        let gateway = self.gateway;
+        let listen_text = gateway.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen = listen_text.parse::<SocketAddr>().unwrap_or_else(|error| {
+            errors.push(format!("gateway.listen: {listen_text:?} is not an address: {error}"));
+            SocketAddr::from(([127, 0, 0, 1], 8080))
+        });
+        let separator = gateway.namespace_separator.unwrap_or_else(|| ".".into());
+        if !matches!(separator.as_str(), "." | "_" | "-" | "__") {
+            errors.push(format!(
+                "gateway.namespace_separator: {separator:?} must be one of \".\", \"_\", \"-\", \"__\" (tool names allow only A-Za-z0-9_.-)"
+            ));
+        }
+        let page_size = gateway.page_size.unwrap_or(1000);
+        if page_size == 0 {
+            errors.push("gateway.page_size: must be at least 1".into());
+        }
+        let max_body_bytes = gateway.max_body_bytes.unwrap_or(4 * 1024 * 1024);
+        if max_body_bytes < 1024 {
+            errors.push("gateway.max_body_bytes: must be at least 1024".into());
+        }
+        let auth = self.auth;
+        let mut token_sha256 = Vec::new();
+        for (index, text) in auth.token_sha256.iter().enumerate() {
+            match parse_digest(text) {
+                Some(digest) => token_sha256.push(digest),
+                None => errors.push(format!("auth.token_sha256[{index}]: not a 64-digit hex SHA-256")),
+            }
+        }
+        if let Some(path) = &auth.token_file {
+            match std::fs::read_to_string(path) {
+                Ok(token) if !token.trim().is_empty() => token_sha256.push(crate::auth::digest(token.trim())),
+                Ok(_) => errors.push(format!("auth.token_file: {} is empty", path.display())),
+                Err(error) => errors.push(format!("auth.token_file: {}: {error}", path.display())),
+            }
+        }
+        if let Some(token) = token_opt {
+            token_sha256.push(crate::auth::digest(token));
+        }
+        let auth_config = if auth.insecure_no_auth {
+            if !listen.ip().is_loopback() {
+                errors.push(format!(
+                    "auth.insecure_no_auth: refused because gateway.listen ({listen}) is not a loopback address"
+                ));
+            }
+            AuthConfig::InsecureNoAuth
+        } else {
+            if token_sha256.is_empty() {
+                errors.push("auth: no token configured (set auth.token_file, auth.token_sha256 or MICROMCP_TOKEN)".into());
+            }
+            AuthConfig::Tokens { token_sha256 }
+        };
+        let mut services: Vec<ServiceConfig> = Vec::new();
+        for (index, raw) in self.services.into_iter().enumerate() {
+            let key = format!("services[{index}]");
+            if raw.name.is_empty() || !valid_namespace(&raw.name) {
+                errors.push(format!("{key}.name: {:?} must be 1-64 chars of A-Za-z0-9_-", raw.name));
+            }
+            let namespace = raw.namespace.unwrap_or_else(|| raw.name.clone());
+            if !valid_namespace(&namespace) {
+                errors.push(format!("{key}.namespace: {namespace:?} must be up to 64 chars of A-Za-z0-9_-"));
+            }
+            let endpoint = parse_endpoint(&raw.endpoint).unwrap_or_else(|error| {
+                errors.push(format!("{key}.endpoint: {:?}: {error}", raw.endpoint));
+                Endpoint::Tcp(String::new())
+            });
+            if let Some(other) = services.iter().find(|other| other.name == raw.name) {
+                errors.push(format!("{key}.name: duplicate service name {:?}", other.name));
+            }
+            if !namespace.is_empty()
+                && let Some(other) = services.iter().find(|other| other.namespace == namespace)
+            {
+                errors.push(format!(
+                    "{key}.namespace: {namespace:?} is already used by service {:?}",
+                    other.name
+                ));
+            }
+            services.push(ServiceConfig {
+                name: raw.name,
+                namespace,
+                endpoint,
+            });
+        }
+        let mut allowed_hosts = gateway
+            .allowed_hosts
+            .unwrap_or_else(|| vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into()]);
+        if !listen.ip().is_unspecified() {
+            allowed_hosts.push(host_of(listen));
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(GatewayConfig {
+            listen,
+            allowed_hosts,
+            allowed_origins: gateway.allowed_origins.unwrap_or_default(),
+            max_body_bytes,
+            request_timeout: Duration::from_secs(gateway.request_timeout_secs.unwrap_or(300)),
+            session_max_age: Duration::from_secs(gateway.session_max_age_secs.unwrap_or(86_400)),
+            session_key_file: gateway
+                .session_key_file
+                .unwrap_or_else(|| PathBuf::from(".micromcp/session.key")),
+            namespace_separator: separator,
+            page_size,
+            keepalive: Duration::from_secs(gateway.keepalive_secs.unwrap_or(15).max(1)),
+            list_ttl_ms: gateway.list_ttl_ms.unwrap_or(10_000),
+            auth: auth_config,
+            services,
+        })
+    }
+}
+
+fn host_of(address: SocketAddr) -> String {
+    match address {
+        SocketAddr::V4(v4) => v4.ip().to_string(),
+        SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_names_its_key() {
+        let raw = parse_toml(
+            r#"
+            version = 2
+            [gateway]
+            listen = "0.0.0.0:1"
+            namespace_separator = "/"
+            [auth]
+            insecure_no_auth = true
+            [[services]]
+            name = "fs"
+            endpoint = "ftp://x"
+            [[services]]
+            name = "fs"
+            endpoint = "unix:/tmp/x.sock"
+            "#,
+        )
+        .expect("parses");
+        let errors = raw.validate(None).expect_err("invalid");
+        let joined = errors.join("\n");
+        for key in [
+            "version:",
+            "gateway.namespace_separator:",
+            "auth.insecure_no_auth:",
+            "services[0].endpoint:",
+            "services[1].name:",
+            "services[1].namespace:",
+        ] {
+            assert!(joined.contains(key), "missing {key} in {joined}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let error = parse_toml("[gateway]\nlisten_addr = \"x\"\n").expect_err("unknown");
+        assert!(error[0].contains("listen_addr"));
+    }
+
+    #[test]
+    fn a_minimal_config_validates() {
+        let raw = parse_toml("[[services]]\nname = \"fs\"\nnamespace = \"\"\nendpoint = \"http://127.0.0.1:9\"\n")
+            .expect("parses");
+        let config = raw.validate(Some("secret")).expect("valid");
+        assert_eq!(config.services[0].namespace, "");
+        assert!(matches!(config.auth, AuthConfig::Tokens { ref token_sha256 } if token_sha256.len() == 1));
+        let no_token = parse_toml("").expect("parses").validate(None).expect_err("needs a token");
+        assert!(no_token[0].starts_with("auth:"));
+    }
+}

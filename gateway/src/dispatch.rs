@@ -1,0 +1,174 @@
+//! Method dispatch, shared by every transport: `initialize` and
+//! `server/discover`, the `*/list` methods (answered from the catalog
+//! snapshot), `ping`, `logging/setLevel`, and the routed methods
+//! (`tools/call`, `resources/read`, `prompts/get`, `completion/complete`).
+//! Results get the era's extra fields here, in one place.
+
+use std::sync::Arc;
+
+use serde_json::value::RawValue;
+
+use crate::catalog::ListKind;
+use crate::error::GatewayError;
+use crate::gateway::{CallContext, EraState, Gateway, Reply};
+use crate::jsonrpc::{encode_result, splice_object_fields};
+use crate::protocol::{LEGACY_VERSIONS, META_SERVER_INFO, MODERN_VERSIONS, ParamsHead, negotiate_legacy};
+use crate::session::{SessionClaims, SessionCodec};
+use crate::{calls, prompts, reads};
+
+/// Handles one request (not `initialize`) in `context`.
+pub async fn handle(
+    gateway: &Arc<Gateway>,
+    context: &CallContext,
+    method: &str,
+    id_text: &str,
+    head: ParamsHead<'_>,
+    params: Option<&RawValue>,
+) -> Result<Reply, GatewayError> {
+    let kind = match method {
+        "tools/list" => Some(ListKind::Tools),
+        "prompts/list" => Some(ListKind::Prompts),
+        "resources/list" => Some(ListKind::Resources),
+        "resources/templates/list" => Some(ListKind::ResourceTemplates),
+        _ => None,
+    };
+    if let Some(kind) = kind {
+        let result = list(gateway, context, kind, head.cursor.as_deref())?;
+        return Ok(Reply::Json(encode_result(id_text, result.as_bytes())));
+    }
+    match method {
+        "tools/call" => calls::call_tool(gateway, context, id_text, head).await,
+        "resources/read" => reads::read_resource(gateway, context, id_text, head).await,
+        "prompts/get" => prompts::get_prompt(gateway, context, id_text, head).await,
+        "completion/complete" => prompts::complete(gateway, context, id_text, params).await,
+        "server/discover" => Ok(Reply::Json(encode_result(id_text, discover(gateway).as_bytes()))),
+        "ping" => Ok(Reply::Json(encode_result(id_text, finish(gateway, context, "{}").as_bytes()))),
+        "logging/setLevel" => set_level(context, &head).map(|()| Reply::Json(encode_result(id_text, b"{}"))),
+        "initialize" => Err(GatewayError::InvalidRequest(if context.is_modern() {
+            "initialize is not part of protocol 2026-07-28; send requests with _meta directly".into()
+        } else {
+            "this session is already initialized".into()
+        })),
+        _ => Err(GatewayError::MethodNotFound(method.to_owned())),
+    }
+}
+
+/// Adds the 2026-07-28 result fields (`resultType`, server info) to a raw
+/// result object; legacy results pass through unchanged.
+pub(crate) fn finish(gateway: &Gateway, context: &CallContext, result: &str) -> String {
+    let finished = finish_bytes(gateway, context, result.as_bytes(), false);
+    // Only ASCII was inserted into valid UTF-8, so this cannot fail.
+    String::from_utf8(finished).unwrap_or_else(|_| result.to_owned())
+}
+
+/// Byte version of [`finish`]; `cacheable` adds `ttlMs`/`cacheScope`.
+pub(crate) fn finish_bytes(gateway: &Gateway, context: &CallContext, result: &[u8], cacheable: bool) -> Vec<u8> {
+    if !context.is_modern() {
+        return result.to_vec();
+    }
+    splice_object_fields(result, &modern_fields(gateway, cacheable, 0))
+}
+
+/// The fields every 2026-07-28 result carries.
+pub(crate) fn modern_fields(gateway: &Gateway, cacheable: bool, ttl_ms: u64) -> String {
+    let mut fields = format!(
+        "\"resultType\":\"complete\",\"_meta\":{{\"{META_SERVER_INFO}\":{}}}",
+        gateway.server_info_json
+    );
+    if cacheable {
+        fields.push_str(&format!(",\"ttlMs\":{ttl_ms},\"cacheScope\":\"private\""));
+    }
+    fields
+}
+
+fn list(gateway: &Gateway, context: &CallContext, kind: ListKind, cursor: Option<&str>) -> Result<String, GatewayError> {
+    let catalog = gateway.backends.catalog();
+    let (fragment, next) = catalog.page(kind, cursor, gateway.config.page_size)?;
+    let mut result = String::with_capacity(fragment.len() + 200);
+    result.push('{');
+    result.push_str(&fragment);
+    if let Some(next) = next {
+        result.push_str(",\"nextCursor\":\"");
+        result.push_str(&next);
+        result.push('"');
+    }
+    if context.is_modern() {
+        result.push(',');
+        result.push_str(&modern_fields(gateway, true, gateway.config.list_ttl_ms));
+    }
+    result.push('}');
+    Ok(result)
+}
+
+/// The capabilities the gateway offers in `era`.
+fn capabilities(modern: bool) -> &'static str {
+    if modern {
+        r#"{"tools":{},"resources":{},"prompts":{},"completions":{}}"#
+    } else {
+        r#"{"tools":{"listChanged":true},"resources":{"listChanged":true},"prompts":{"listChanged":true},"completions":{},"logging":{}}"#
+    }
+}
+
+fn instructions() -> &'static str {
+    "Micro-MCP gateway: tools and prompts are namespaced by service (for example fs.read_file)."
+}
+
+/// `server/discover` (2026-07-28).
+fn discover(gateway: &Gateway) -> String {
+    let versions: Vec<&str> = MODERN_VERSIONS.iter().chain(LEGACY_VERSIONS.iter()).copied().collect();
+    format!(
+        "{{\"supportedVersions\":{},\"capabilities\":{},\"instructions\":{},{}}}",
+        serde_json::Value::from(versions),
+        capabilities(true),
+        serde_json::Value::from(instructions()),
+        modern_fields(gateway, true, gateway.config.list_ttl_ms),
+    )
+}
+
+/// Answers `initialize`: the result JSON and the claims of the new session.
+pub fn initialize(gateway: &Gateway, head: &ParamsHead<'_>, principal: &str) -> (String, SessionClaims) {
+    let version = negotiate_legacy(head.protocol_version.as_deref());
+    let claims = SessionCodec::claims(version, relayed_capabilities(head.capabilities), principal);
+    let result = format!(
+        "{{\"protocolVersion\":\"{version}\",\"capabilities\":{},\"serverInfo\":{},\"instructions\":{}}}",
+        capabilities(false),
+        gateway.server_info_json,
+        serde_json::Value::from(instructions()),
+    );
+    (result, claims)
+}
+
+/// The client capabilities a session keeps: those the gateway relays.
+pub fn relayed_capabilities(capabilities: Option<&RawValue>) -> String {
+    let Some(raw) = capabilities else {
+        return "{}".into();
+    };
+    let Ok(object) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(raw.get()) else {
+        return "{}".into();
+    };
+    let kept: serde_json::Map<String, serde_json::Value> = object
+        .into_iter()
+        .filter(|(key, _)| matches!(key.as_str(), "elicitation" | "sampling" | "roots"))
+        .collect();
+    serde_json::Value::Object(kept).to_string()
+}
+
+fn set_level(context: &CallContext, head: &ParamsHead<'_>) -> Result<(), GatewayError> {
+    let EraState::Legacy { runtime, .. } = &context.era else {
+        return Err(GatewayError::MethodNotFound(
+            "logging/setLevel (protocol 2026-07-28 sets the level per request in _meta)".into(),
+        ));
+    };
+    let level = head
+        .level
+        .as_deref()
+        .ok_or_else(|| GatewayError::InvalidParams("missing params.level".into()))?;
+    const LEVELS: [&str; 8] = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];
+    if !LEVELS.contains(&level) {
+        return Err(GatewayError::InvalidParams(format!("unknown log level: {level}")));
+    }
+    if let Ok(mut current) = runtime.log_level.lock() {
+        *current = Some(level.to_owned());
+    }
+    Ok(())
+}

@@ -1,0 +1,346 @@
+//! The Streamable HTTP front on `/mcp` (POST, GET, DELETE), dual-era on one
+//! endpoint, plus `/healthz` and `/readyz`. Order of checks per request:
+//! Host/Origin → authentication → size and content type → envelope parse →
+//! era (initialize, a session id, or 2026-07-28 `_meta`) → dispatch.
+
+mod guard;
+mod sse;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use bytes::Bytes;
+use futures::StreamExt;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use tokio::net::TcpListener;
+
+use crate::auth::authenticate;
+use crate::dispatch;
+use crate::error::GatewayError;
+use crate::gateway::{CallContext, EraState, Gateway, Reply};
+use crate::jsonrpc::{Envelope, MessageKind, encode_error, encode_result};
+use crate::protocol::{LEGACY_VERSIONS, MODERN_VERSIONS, MirroredHeaders, ParamsHead, validate_modern};
+
+/// Header carrying the handshake-era session id.
+pub const SESSION_HEADER: &str = "mcp-session-id";
+const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";
+
+/// The gateway's HTTP routes.
+pub fn router(gateway: Arc<Gateway>) -> Router {
+    Router::new()
+        .route("/mcp", get(get_mcp).post(post_mcp).delete(delete_mcp))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .with_state(gateway)
+}
+
+/// Serves HTTP on `listener` until `shutdown` resolves.
+pub async fn serve(gateway: Arc<Gateway>, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+        let _ = stream.set_nodelay(true);
+    });
+    axum::serve(listener, router(gateway)).with_graceful_shutdown(shutdown).await
+}
+
+fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+fn error_response(id_text: &str, error: &GatewayError, modern: bool) -> Response {
+    let mut response = json_response(error.http_status(modern), encode_error(id_text, error));
+    if matches!(error, GatewayError::Unauthorized(_)) {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"micromcp\", error=\"invalid_token\""),
+        );
+    }
+    response
+}
+
+fn plain(status: StatusCode, message: String) -> Response {
+    (status, message).into_response()
+}
+
+/// Host/Origin and authentication, shared by every `/mcp` method.
+fn admit(gateway: &Gateway, request: &Request) -> Result<String, Response> {
+    guard::check_host_and_origin(&gateway.config, request.headers(), request.uri().host())
+        .map_err(|(status, message)| plain(status, message))?;
+    authenticate(&gateway.config.auth, request.headers()).map_err(|error| error_response("null", &error, false))
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+async fn post_mcp(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
+    let principal = match admit(&gateway, &request) {
+        Ok(principal) => principal,
+        Err(response) => return response,
+    };
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
+    let accepts = guard::accepts(&headers);
+    if !accepts.json && !accepts.sse {
+        return plain(StatusCode::NOT_ACCEPTABLE, "Accept must list application/json or text/event-stream".into());
+    }
+    if !guard::is_json_content(&headers) {
+        return plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json".into());
+    }
+    let limit = gateway.config.max_body_bytes;
+    let too_large = GatewayError::PayloadTooLarge { limit };
+    let declared = header_str(&headers, header::CONTENT_LENGTH.as_str()).and_then(|text| text.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return error_response("null", &too_large, false);
+    }
+    let body = match axum::body::to_bytes(body, limit).await {
+        Ok(body) => body,
+        Err(_) => return error_response("null", &too_large, false),
+    };
+    let envelope = match Envelope::parse(&body) {
+        Ok(envelope) => envelope,
+        Err(error) => return error_response("null", &error, false),
+    };
+    let kind = match envelope.kind() {
+        Ok(kind) => kind,
+        Err(error) => return error_response(envelope.id_text(), &error, false),
+    };
+    let session_id_opt = header_str(&headers, SESSION_HEADER);
+    match kind {
+        MessageKind::Response => {
+            let delivered = gateway.deliver_client_response(
+                envelope.id_text(),
+                envelope.result.map(|raw| raw.get()),
+                envelope.error.map(|raw| raw.get()),
+            );
+            if !delivered {
+                tracing::debug!(id = envelope.id_text(), "response to an unknown server request ignored");
+            }
+            accepted()
+        }
+        MessageKind::Notification => {
+            if envelope.method.as_deref() == Some("notifications/cancelled")
+                && let Some(session_id) = session_id_opt
+                && gateway.sessions.open(session_id, &principal).is_ok()
+                && let Ok(head) = ParamsHead::parse(envelope.params)
+                && let Some(request_id) = head.request_id
+            {
+                gateway.runtimes.get(session_id).cancel_request(request_id.get());
+            }
+            accepted()
+        }
+        MessageKind::Request => {
+            let method = envelope.method.clone().unwrap_or_default();
+            handle_request(&gateway, &headers, accepts, principal, &envelope, &method, session_id_opt).await
+        }
+    }
+}
+
+fn accepted() -> Response {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::ACCEPTED;
+    response
+}
+
+async fn handle_request(
+    gateway: &Arc<Gateway>,
+    headers: &HeaderMap,
+    accepts: guard::Accepts,
+    principal: String,
+    envelope: &Envelope<'_>,
+    method: &str,
+    session_id_opt: Option<&str>,
+) -> Response {
+    let id_text = envelope.id_text();
+    let head = match ParamsHead::parse(envelope.params) {
+        Ok(head) => head,
+        Err(error) => return error_response(id_text, &error, false),
+    };
+    let protocol_header = header_str(headers, PROTOCOL_VERSION_HEADER);
+    if method == "initialize" {
+        let (result, claims) = dispatch::initialize(gateway, &head, &principal);
+        let session_id = match gateway.sessions.seal(&claims) {
+            Ok(session_id) => session_id,
+            Err(error) => return error_response(id_text, &error, false),
+        };
+        let body = encode_result(id_text, result.as_bytes());
+        let mut response = if accepts.json { json_response(StatusCode::OK, body) } else { sse::response(sse::single(body)) };
+        if let Ok(value) = HeaderValue::from_str(&session_id) {
+            response.headers_mut().insert(SESSION_HEADER, value);
+        }
+        return response;
+    }
+    let context = if let Some(session_id) = session_id_opt {
+        let claims = match gateway.sessions.open(session_id, &principal) {
+            Ok(claims) => claims,
+            Err(error) => return error_response(id_text, &error, false),
+        };
+        if let Some(version) = protocol_header
+            && !LEGACY_VERSIONS.contains(&version)
+        {
+            let error = GatewayError::InvalidRequest(format!("unsupported MCP-Protocol-Version header: {version}"));
+            return error_response(id_text, &error, false);
+        }
+        CallContext {
+            principal,
+            era: EraState::Legacy { client_capabilities: claims.client_capabilities, runtime: gateway.runtimes.get(session_id) },
+            request_id: gateway.next_request_id(),
+        }
+    } else if head.meta_protocol_version().is_some() || protocol_header.is_some_and(|version| MODERN_VERSIONS.contains(&version)) {
+        let mirrored = MirroredHeaders {
+            protocol_version: protocol_header,
+            method: header_str(headers, "mcp-method"),
+            name: header_str(headers, "mcp-name"),
+        };
+        if let Err(error) = validate_modern(method, &head, &mirrored, true) {
+            return error_response(id_text, &error, true);
+        }
+        let meta = head.meta.as_ref();
+        CallContext {
+            principal,
+            era: EraState::Modern {
+                client_capabilities: meta.and_then(|meta| meta.client_capabilities).map_or_else(|| "{}".to_owned(), |raw| raw.get().to_owned()),
+                log_level_opt: meta.and_then(|meta| meta.log_level.clone()),
+            },
+            request_id: gateway.next_request_id(),
+        }
+    } else {
+        let error = GatewayError::SessionRequired(
+            "missing Mcp-Session-Id header: send initialize first (protocol 2025-11-25), or put io.modelcontextprotocol/protocolVersion in params._meta (protocol 2026-07-28)".into(),
+        );
+        return error_response(id_text, &error, false);
+    };
+    let modern = context.is_modern();
+    match dispatch::handle(gateway, &context, method, id_text, head, envelope.params).await {
+        Err(error) => {
+            let body = encode_error(id_text, &error);
+            if accepts.json {
+                error_response(id_text, &error, modern)
+            } else {
+                sse::response(sse::single(body))
+            }
+        }
+        Ok(Reply::Json(body)) => {
+            if accepts.json {
+                json_response(StatusCode::OK, body)
+            } else {
+                sse::response(sse::single(body))
+            }
+        }
+        Ok(Reply::Body(pieces)) => {
+            if accepts.json {
+                let mut response = Response::new(Body::from_stream(pieces.map(|piece| piece.map_err(std::io::Error::other))));
+                response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                response
+            } else {
+                let collected: Vec<Result<Bytes, GatewayError>> = pieces.collect().await;
+                let mut body = Vec::new();
+                for piece in collected {
+                    match piece {
+                        Ok(piece) => body.extend_from_slice(&piece),
+                        Err(error) => return sse::response(sse::single(encode_error(id_text, &error))),
+                    }
+                }
+                sse::response(sse::single(body))
+            }
+        }
+        Ok(Reply::Events(mut messages)) => {
+            if !accepts.sse {
+                // JSON-only client: drop the events, answer with the response.
+                let mut last = Vec::new();
+                while let Some(message) = messages.recv().await {
+                    last = message;
+                }
+                return json_response(StatusCode::OK, last);
+            }
+            let keepalive = gateway.config.keepalive;
+            match &context.era {
+                EraState::Legacy { runtime, .. } => {
+                    let (stream_id, log) = runtime.open_stream();
+                    sse::record(messages, log.clone());
+                    sse::response(sse::from_log(stream_id, log, 0, keepalive))
+                }
+                EraState::Modern { .. } => sse::response(sse::from_channel(messages, keepalive)),
+            }
+        }
+    }
+}
+
+async fn get_mcp(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
+    let principal = match admit(&gateway, &request) {
+        Ok(principal) => principal,
+        Err(response) => return response,
+    };
+    let headers = request.headers();
+    let Some(session_id) = header_str(headers, SESSION_HEADER) else {
+        let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "GET needs an Mcp-Session-Id (protocol 2025-11-25); protocol 2026-07-28 has no GET stream".into());
+        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    };
+    if !guard::accepts(headers).sse {
+        return plain(StatusCode::NOT_ACCEPTABLE, "Accept must list text/event-stream".into());
+    }
+    if let Err(error) = gateway.sessions.open(session_id, &principal) {
+        return error_response("null", &error, false);
+    }
+    let runtime = gateway.runtimes.get(session_id);
+    let keepalive = gateway.config.keepalive;
+    if let Some(last_event_id) = header_str(headers, "last-event-id") {
+        let Some((stream_id, after)) = sse::parse_event_id(last_event_id) else {
+            return plain(StatusCode::BAD_REQUEST, format!("malformed Last-Event-ID: {last_event_id:?}"));
+        };
+        if stream_id != crate::runtime::GET_STREAM {
+            return match runtime.existing_stream(stream_id) {
+                Some(log) => sse::response(sse::from_log(stream_id, log, after, keepalive)),
+                None => plain(StatusCode::NOT_FOUND, format!("stream {stream_id} cannot be resumed on this gateway")),
+            };
+        }
+        if runtime.get_stream_open.swap(true, Ordering::Relaxed) {
+            return plain(StatusCode::CONFLICT, "this session already has an open GET stream".into());
+        }
+        return sse::response(sse::get_stream(runtime, gateway.backends.subscribe(), after, keepalive));
+    }
+    if runtime.get_stream_open.swap(true, Ordering::Relaxed) {
+        return plain(StatusCode::CONFLICT, "this session already has an open GET stream".into());
+    }
+    sse::response(sse::get_stream(runtime, gateway.backends.subscribe(), 0, keepalive))
+}
+
+async fn delete_mcp(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
+    let principal = match admit(&gateway, &request) {
+        Ok(principal) => principal,
+        Err(response) => return response,
+    };
+    let Some(session_id) = header_str(request.headers(), SESSION_HEADER) else {
+        let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "DELETE ends a 2025-11-25 session and needs Mcp-Session-Id".into());
+        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    };
+    match gateway.sessions.open(session_id, &principal) {
+        Ok(claims) => {
+            gateway.sessions.revoke(session_id, &claims);
+            gateway.runtimes.remove(session_id);
+            StatusCode::OK.into_response()
+        }
+        Err(error) => error_response("null", &error, false),
+    }
+}
+
+async fn readyz(State(gateway): State<Arc<Gateway>>) -> Response {
+    let services: Vec<serde_json::Value> = gateway
+        .backends
+        .services()
+        .iter()
+        .map(|backend| serde_json::json!({"name": backend.config.name, "available": backend.is_available()}))
+        .collect();
+    let ready = gateway.backends.services().iter().all(|backend| backend.is_available());
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    json_response(status, serde_json::json!({"ready": ready, "services": services}).to_string().into_bytes())
+}

@@ -1,0 +1,239 @@
+//! Protocol eras and versions: which versions the gateway speaks, how a
+//! request's era is read, and the 2026-07-28 request checks (`_meta`
+//! envelope, `MCP-Protocol-Version` / `Mcp-Method` / `Mcp-Name` headers,
+//! including the `=?base64?…?=` sentinel).
+
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::error::GatewayError;
+
+/// The stateless protocol version.
+pub const MODERN_VERSION: &str = "2026-07-28";
+/// Modern versions, oldest first.
+pub const MODERN_VERSIONS: [&str; 1] = [MODERN_VERSION];
+/// Handshake-era versions, newest first (the first is offered by default).
+pub const LEGACY_VERSIONS: [&str; 4] = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
+/// `_meta` key of the protocol version.
+pub const META_PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+/// `_meta` key of the client capabilities.
+pub const META_CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
+/// `_meta` key of the client info.
+pub const META_CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
+/// `_meta` key of the per-request log level.
+pub const META_LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
+/// `_meta` key of the server info on results.
+pub const META_SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
+
+/// The subset of `params` the gateway reads (everything else stays raw).
+#[derive(Debug, Default, Deserialize)]
+pub struct ParamsHead<'a> {
+    #[serde(default, rename = "_meta", borrow)]
+    pub meta: Option<MetaHead<'a>>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub uri: Option<String>,
+    #[serde(default)]
+    pub cursor: Option<String>,
+    #[serde(default, borrow)]
+    pub arguments: Option<&'a RawValue>,
+    #[serde(default, rename = "protocolVersion")]
+    pub protocol_version: Option<String>,
+    #[serde(default, borrow)]
+    pub capabilities: Option<&'a RawValue>,
+    #[serde(default)]
+    pub level: Option<String>,
+    #[serde(default, rename = "requestId", borrow)]
+    pub request_id: Option<&'a RawValue>,
+}
+
+/// The `_meta` fields the gateway reads.
+#[derive(Debug, Default, Deserialize)]
+pub struct MetaHead<'a> {
+    #[serde(default, rename = "progressToken", borrow)]
+    pub progress_token: Option<&'a RawValue>,
+    #[serde(default, rename = "io.modelcontextprotocol/protocolVersion")]
+    pub protocol_version: Option<String>,
+    #[serde(default, rename = "io.modelcontextprotocol/clientCapabilities", borrow)]
+    pub client_capabilities: Option<&'a RawValue>,
+    #[serde(default, rename = "io.modelcontextprotocol/logLevel")]
+    pub log_level: Option<String>,
+    #[serde(default)]
+    pub traceparent: Option<String>,
+}
+
+// === impl ParamsHead ===
+
+impl<'a> ParamsHead<'a> {
+    /// Parses the head of `params` (absent params = all defaults).
+    pub fn parse(params: Option<&'a RawValue>) -> Result<Self, GatewayError> {
+        match params {
+            None => Ok(Self::default()),
+            Some(raw) => serde_json::from_str(raw.get())
+                .map_err(|error| GatewayError::InvalidParams(format!("invalid params: {error}"))),
+        }
+    }
+
+    /// The modern protocol version named in `_meta`, if any.
+    pub fn meta_protocol_version(&self) -> Option<&str> {
+        self.meta.as_ref()?.protocol_version.as_deref()
+    }
+}
+
+/// Headers a modern request must mirror.
+#[derive(Debug, Default)]
+pub struct MirroredHeaders<'a> {
+    pub protocol_version: Option<&'a str>,
+    pub method: Option<&'a str>,
+    pub name: Option<&'a str>,
+}
+
+/// Decodes a header value that may use the `=?base64?…?=` sentinel.
+pub fn decode_header_value(value: &str) -> Result<String, GatewayError> {
+    match value
+        .strip_prefix("=?base64?")
+        .and_then(|rest| rest.strip_suffix("?="))
+    {
+        Some(encoded) => base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or_else(|| {
+                GatewayError::HeaderMismatch("header value has an invalid base64 sentinel".into())
+            }),
+        None => Ok(value.to_owned()),
+    }
+}
+
+/// Checks a 2026-07-28 request: supported version, required `_meta` fields,
+/// and the mirrored headers against the body.
+pub fn validate_modern(
+    method: &str,
+    head: &ParamsHead<'_>,
+    headers: &MirroredHeaders<'_>,
+    over_http: bool,
+) -> Result<(), GatewayError> {
+    let Some(version) = head.meta_protocol_version() else {
+        return Err(GatewayError::InvalidParams(format!(
+            "missing params._meta[\"{META_PROTOCOL_VERSION}\"]"
+        )));
+    };
+    if !MODERN_VERSIONS.contains(&version) {
+        return Err(GatewayError::UnsupportedVersion {
+            requested: version.to_owned(),
+            supported: MODERN_VERSIONS
+                .iter()
+                .chain(LEGACY_VERSIONS.iter())
+                .copied()
+                .collect(),
+        });
+    }
+    if head
+        .meta
+        .as_ref()
+        .and_then(|meta| meta.client_capabilities)
+        .is_none()
+    {
+        return Err(GatewayError::InvalidParams(format!(
+            "missing params._meta[\"{META_CLIENT_CAPABILITIES}\"]"
+        )));
+    }
+    if !over_http {
+        return Ok(());
+    }
+    match headers.protocol_version {
+        Some(header) if header == version => {}
+        Some(header) => {
+            return Err(GatewayError::HeaderMismatch(format!(
+                "MCP-Protocol-Version header {header:?} does not match _meta protocol version {version:?}"
+            )));
+        }
+        None => {
+            return Err(GatewayError::HeaderMismatch(
+                "missing MCP-Protocol-Version header".into(),
+            ));
+        }
+    }
+    match headers.method {
+        Some(header) if decode_header_value(header)? == method => {}
+        Some(header) => {
+            return Err(GatewayError::HeaderMismatch(format!(
+                "Mcp-Method header {header:?} does not match method {method:?}"
+            )));
+        }
+        None => return Err(GatewayError::HeaderMismatch("missing Mcp-Method header".into())),
+    }
+    let named = match method {
+        "tools/call" | "prompts/get" => head.name.as_deref(),
+        "resources/read" => head.uri.as_deref(),
+        _ => return Ok(()),
+    };
+    match (headers.name, named) {
+        (Some(header), Some(body)) if decode_header_value(header)? == body => Ok(()),
+        (Some(header), _) => Err(GatewayError::HeaderMismatch(format!(
+            "Mcp-Name header {header:?} does not match the body"
+        ))),
+        (None, _) => Err(GatewayError::HeaderMismatch("missing Mcp-Name header".into())),
+    }
+}
+
+/// The legacy version to answer an `initialize` offering `requested`.
+pub fn negotiate_legacy(requested: Option<&str>) -> &'static str {
+    requested
+        .and_then(|requested| {
+            LEGACY_VERSIONS
+                .iter()
+                .find(|known| **known == requested)
+                .copied()
+        })
+        .unwrap_or(LEGACY_VERSIONS[0])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(json: &str) -> ParamsHead<'_> {
+        serde_json::from_str(json).expect("params")
+    }
+
+    const META: &str = r#"{"name":"fs.stat","_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}"#;
+
+    #[test]
+    fn modern_requests_are_checked_against_their_headers() {
+        let params = head(META);
+        let good = MirroredHeaders {
+            protocol_version: Some("2026-07-28"),
+            method: Some("tools/call"),
+            name: Some("fs.stat"),
+        };
+        validate_modern("tools/call", &params, &good, true).expect("valid");
+        let wrong_name = MirroredHeaders { name: Some("fs.read_file"), ..good };
+        let error = validate_modern("tools/call", &params, &wrong_name, true).expect_err("mismatch");
+        assert_eq!(error.code(), crate::error::HEADER_MISMATCH);
+        let encoded = MirroredHeaders { name: Some("=?base64?ZnMuc3RhdA==?="), ..good };
+        validate_modern("tools/call", &params, &encoded, true).expect("sentinel decodes");
+        let missing = MirroredHeaders { method: None, ..good };
+        assert!(validate_modern("tools/call", &params, &missing, true).is_err());
+        validate_modern("tools/call", &params, &MirroredHeaders::default(), false).expect("stdio has no headers");
+    }
+
+    #[test]
+    fn versions_and_meta_are_required() {
+        let old = head(r#"{"_meta":{"io.modelcontextprotocol/protocolVersion":"2099-01-01","io.modelcontextprotocol/clientCapabilities":{}}}"#);
+        let error = validate_modern("tools/list", &old, &MirroredHeaders::default(), false).expect_err("version");
+        assert_eq!(error.code(), crate::error::UNSUPPORTED_PROTOCOL_VERSION);
+        let no_caps = head(r#"{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}"#);
+        let error = validate_modern("tools/list", &no_caps, &MirroredHeaders::default(), false).expect_err("caps");
+        assert_eq!(error.code(), crate::error::INVALID_PARAMS);
+    }
+
+    #[test]
+    fn legacy_negotiation_prefers_the_clients_version() {
+        assert_eq!(negotiate_legacy(Some("2025-06-18")), "2025-06-18");
+        assert_eq!(negotiate_legacy(Some("1999-01-01")), "2025-11-25");
+        assert_eq!(negotiate_legacy(None), "2025-11-25");
+    }
+}
