@@ -1,1 +1,82 @@
-fn main() {}
+//! `micromcp`: one binary whose subcommands run the gateway (`gateway`,
+//! `stdio`), each micro-service (`fs`, `testkit`), and `up`, the embedded
+//! default that runs the gateway with supervised service children.
+
+mod service_cmd;
+mod shutdown;
+mod supervise;
+mod token;
+mod up;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Micro-MCP: one MCP endpoint composed from many small gRPC micro-services.
+#[derive(Parser)]
+#[command(name = "micromcp", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Gateway on loopback plus the fs service over a Unix socket, supervised.
+    Up(up::UpArgs),
+    /// The gateway alone, with services from a config file.
+    Gateway(up::GatewayArgs),
+    /// The gateway over stdio (for desktop clients), with fs as a child.
+    Stdio(up::StdioArgs),
+    /// The fs service: read-only access to roots.
+    Fs {
+        /// Directory to serve (repeatable); the first is where relative paths resolve.
+        #[arg(long = "root", required = true)]
+        roots: Vec<PathBuf>,
+        #[command(flatten)]
+        listen: service_cmd::ServiceListen,
+    },
+    /// The conformance fixture service (for tests).
+    #[command(hide = true)]
+    Testkit {
+        #[command(flatten)]
+        listen: service_cmd::ServiceListen,
+    },
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MICROMCP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Up(args) => up::run_up(args).await,
+            Command::Gateway(args) => up::run_gateway(args).await,
+            Command::Stdio(args) => up::run_stdio(args).await,
+            Command::Fs { roots, listen } => {
+                let config = micromcp_fs::FsConfig::with_roots(roots);
+                let service = micromcp_fs::FsService::new(config).map_err(anyhow::Error::msg)?;
+                service_cmd::serve(service, listen, "fs").await
+            }
+            Command::Testkit { listen } => {
+                service_cmd::serve(micromcp_testkit::TestkitService::default(), listen, "testkit").await
+            }
+        }
+    })
+}
+
+/// Parses a listen address for clap.
+pub(crate) fn parse_addr(text: &str) -> Result<SocketAddr, String> {
+    text.parse().map_err(|error| format!("{text:?}: {error}"))
+}

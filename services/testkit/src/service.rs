@@ -1,0 +1,243 @@
+//! `TestkitService`: the fixture behaviours.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use micromcp_proto::{CompleteRequest, CompleteResponse, ResourceHeader, complete_request::Reference};
+use micromcp_sdk::{
+    CatalogPublisher, McpService, ResourceContent, ServiceError, ServiceResult, ToolCall, ToolEvents, ToolOutput,
+};
+use serde_json::{Value, json};
+
+use crate::catalog;
+
+/// A 1x1 red PNG.
+const PNG_BASE64: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==";
+
+/// A 44-byte WAV header with one silent sample.
+fn wav_base64() -> String {
+    let mut wav = Vec::new();
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&38u32.to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes());
+    wav.extend_from_slice(&8000u32.to_le_bytes());
+    wav.extend_from_slice(&16000u32.to_le_bytes());
+    wav.extend_from_slice(&2u16.to_le_bytes());
+    wav.extend_from_slice(&16u16.to_le_bytes());
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&2u32.to_le_bytes());
+    wav.extend_from_slice(&[0, 0]);
+    STANDARD.encode(wav)
+}
+
+/// The conformance fixture service.
+pub struct TestkitService {
+    publisher: CatalogPublisher,
+}
+
+impl Default for TestkitService {
+    fn default() -> Self {
+        Self { publisher: CatalogPublisher::new(catalog::build()) }
+    }
+}
+
+fn text(text: &str) -> Value {
+    json!({"type": "text", "text": text})
+}
+
+fn elicitation_summary(answer: &Value) -> String {
+    format!(
+        "Elicitation completed: action={}, content={}",
+        answer["action"].as_str().unwrap_or("unknown"),
+        answer.get("content").cloned().unwrap_or(Value::Null)
+    )
+}
+
+async fn elicit(events: &ToolEvents, params: Value) -> ServiceResult<Value> {
+    if !events.client_supports("elicitation") {
+        return Err(ServiceError::InvalidArgument("the client does not support elicitation".into()));
+    }
+    events.request_input("elicitation/create", &params).await
+}
+
+impl McpService for TestkitService {
+    fn catalog(&self) -> &CatalogPublisher {
+        &self.publisher
+    }
+
+    async fn call_tool(&self, call: ToolCall, events: ToolEvents) -> ServiceResult<ToolOutput> {
+        let arguments: Value = call.parse_arguments()?;
+        let output = match call.name.as_str() {
+            "test_simple_text" => json!({"content": [text("This is a simple text response for testing.")]}),
+            "test_image_content" => json!({"content": [{"type": "image", "data": PNG_BASE64, "mimeType": "image/png"}]}),
+            "test_audio_content" => json!({"content": [{"type": "audio", "data": wav_base64(), "mimeType": "audio/wav"}]}),
+            "test_embedded_resource" => json!({"content": [{"type": "resource", "resource": {
+                "uri": "test://embedded-resource", "mimeType": "text/plain", "text": "This is an embedded resource content."}}]}),
+            "test_multiple_content_types" => json!({"content": [
+                text("Multiple content types test:"),
+                {"type": "image", "data": PNG_BASE64, "mimeType": "image/png"},
+                {"type": "resource", "resource": {"uri": "test://mixed-content-resource", "mimeType": "application/json", "text": "{\"test\":\"data\",\"value\":123}"}}
+            ]}),
+            "test_tool_with_logging" => {
+                for (step, message) in ["Tool execution started", "Tool processing data", "Tool execution completed"].iter().enumerate() {
+                    if step > 0 {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    events.log("info", "testkit", &Value::from(*message)).await;
+                }
+                json!({"content": [text("Logging test completed")]})
+            }
+            "test_error_handling" => return Ok(ToolOutput::error("This tool intentionally returns an error for testing")),
+            "test_tool_with_progress" | "test_reconnection" => {
+                for (step, progress) in [0.0, 50.0, 100.0].iter().enumerate() {
+                    if step > 0 {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    events.progress(*progress, Some(100.0), "").await;
+                }
+                json!({"content": [text("Progress test completed")]})
+            }
+            "test_sampling" => {
+                if !events.client_supports("sampling") {
+                    return Ok(ToolOutput::error("the client does not support sampling"));
+                }
+                let prompt = arguments["prompt"].as_str().unwrap_or_default();
+                let answer = events
+                    .request_input("sampling/createMessage", &json!({
+                        "messages": [{"role": "user", "content": {"type": "text", "text": prompt}}],
+                        "maxTokens": 100
+                    }))
+                    .await?;
+                let reply = answer["content"]["text"].as_str().map_or_else(|| answer["content"].to_string(), str::to_owned);
+                json!({"content": [text(&format!("LLM response: {reply}"))]})
+            }
+            "test_elicitation" => {
+                let answer = elicit(&events, json!({
+                    "message": arguments["message"].as_str().unwrap_or_default(),
+                    "requestedSchema": {"type": "object", "properties": {
+                        "username": {"type": "string", "description": "User's response"},
+                        "email": {"type": "string", "description": "User's email address"}
+                    }, "required": ["username", "email"]}
+                }))
+                .await?;
+                json!({"content": [text(&format!("User response: action={}, content={}", answer["action"].as_str().unwrap_or("unknown"), answer.get("content").cloned().unwrap_or(Value::Null)))]})
+            }
+            "test_elicitation_sep1034_defaults" => {
+                let answer = elicit(&events, json!({
+                    "message": "Please review and update the form fields with defaults",
+                    "requestedSchema": {"type": "object", "properties": {
+                        "name": {"type": "string", "description": "User name", "default": "John Doe"},
+                        "age": {"type": "integer", "description": "User age", "default": 30},
+                        "score": {"type": "number", "description": "User score", "default": 95.5},
+                        "status": {"type": "string", "description": "User status", "enum": ["active", "inactive", "pending"], "default": "active"},
+                        "verified": {"type": "boolean", "description": "Verification status", "default": true}
+                    }, "required": []}
+                }))
+                .await?;
+                json!({"content": [text(&elicitation_summary(&answer))]})
+            }
+            "test_elicitation_sep1330_enums" => {
+                let answer = elicit(&events, json!({
+                    "message": "Please select options from the enum fields",
+                    "requestedSchema": {"type": "object", "properties": {
+                        "untitledSingle": {"type": "string", "description": "Select one option", "enum": ["option1", "option2", "option3"]},
+                        "titledSingle": {"type": "string", "description": "Select one option with titles", "oneOf": [
+                            {"const": "value1", "title": "First Option"}, {"const": "value2", "title": "Second Option"}, {"const": "value3", "title": "Third Option"}]},
+                        "legacyEnum": {"type": "string", "description": "Select one option (legacy)", "enum": ["opt1", "opt2", "opt3"], "enumNames": ["Option One", "Option Two", "Option Three"]},
+                        "untitledMulti": {"type": "array", "description": "Select multiple options", "minItems": 1, "maxItems": 3, "items": {"type": "string", "enum": ["option1", "option2", "option3"]}},
+                        "titledMulti": {"type": "array", "description": "Select multiple options with titles", "minItems": 1, "maxItems": 3, "items": {"anyOf": [
+                            {"const": "value1", "title": "First Choice"}, {"const": "value2", "title": "Second Choice"}, {"const": "value3", "title": "Third Choice"}]}}
+                    }, "required": []}
+                }))
+                .await?;
+                json!({"content": [text(&elicitation_summary(&answer))]})
+            }
+            "json_schema_2020_12_tool" => json!({"content": [text(&format!("Received: {arguments}"))]}),
+            "echo" => return Ok(ToolOutput::structured(arguments)),
+            "slow" => {
+                let millis = arguments["millis"].as_u64().unwrap_or(1000);
+                let steps = (millis / 100).max(1);
+                for step in 0..steps {
+                    tokio::time::sleep(Duration::from_millis(millis / steps)).await;
+                    events.progress((step + 1) as f64, Some(steps as f64), "working").await;
+                }
+                json!({"content": [text(&format!("slept {millis} ms"))]})
+            }
+            "exit_process" => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                tracing::warn!("exit_process called: exiting");
+                std::process::exit(3);
+            }
+            other => return Err(ServiceError::NotFound(format!("unknown tool: {other}"))),
+        };
+        Ok(ToolOutput::from_value(&output))
+    }
+
+    async fn read_resource(&self, uri: String) -> ServiceResult<ResourceContent> {
+        let header = |mime_type: &str, is_text: bool| ResourceHeader { uri: uri.clone(), mime_type: mime_type.into(), is_text, size: None };
+        let (header, content) = match uri.as_str() {
+            "test://static-text" => (header("text/plain", true), Bytes::from_static(b"This is the content of the static text resource.")),
+            "test://watched-resource" => (header("text/plain", true), Bytes::from_static(b"Watched resource content")),
+            "test://static-binary" => {
+                let png = STANDARD.decode(PNG_BASE64).map_err(|error| ServiceError::Internal(error.to_string()))?;
+                (header("image/png", false), Bytes::from(png))
+            }
+            other => {
+                let id = other
+                    .strip_prefix("test://template/")
+                    .and_then(|rest| rest.strip_suffix("/data"))
+                    .filter(|id| !id.is_empty() && !id.contains('/'))
+                    .ok_or_else(|| ServiceError::NotFound(format!("resource not found: {other}")))?;
+                let body = json!({"id": id, "templateTest": true, "data": format!("Data for ID: {id}")}).to_string();
+                (header("application/json", true), Bytes::from(body))
+            }
+        };
+        Ok(ResourceContent::from_bytes(header, content))
+    }
+
+    async fn get_prompt(&self, name: String, arguments: HashMap<String, String>) -> ServiceResult<Bytes> {
+        let argument = |key: &str| {
+            arguments
+                .get(key)
+                .cloned()
+                .ok_or_else(|| ServiceError::InvalidArgument(format!("missing required argument: {key}")))
+        };
+        let result = match name.as_str() {
+            "test_simple_prompt" => json!({"messages": [{"role": "user", "content": text("This is a simple prompt for testing.")}]}),
+            "test_prompt_with_arguments" => {
+                let (first, second) = (argument("arg1")?, argument("arg2")?);
+                json!({"messages": [{"role": "user", "content": text(&format!("Prompt with arguments: arg1='{first}', arg2='{second}'"))}]})
+            }
+            "test_prompt_with_embedded_resource" => json!({"messages": [
+                {"role": "user", "content": {"type": "resource", "resource": {"uri": argument("resourceUri")?, "mimeType": "text/plain", "text": "Embedded resource content for testing."}}},
+                {"role": "user", "content": text("Please process the embedded resource above.")}
+            ]}),
+            "test_prompt_with_image" => json!({"messages": [
+                {"role": "user", "content": {"type": "image", "data": PNG_BASE64, "mimeType": "image/png"}},
+                {"role": "user", "content": text("Please analyze the image above.")}
+            ]}),
+            other => return Err(ServiceError::NotFound(format!("unknown prompt: {other}"))),
+        };
+        Ok(Bytes::from(result.to_string()))
+    }
+
+    async fn complete(&self, request: CompleteRequest) -> ServiceResult<CompleteResponse> {
+        let candidates: &[&str] = match (&request.reference, request.argument_name.as_str()) {
+            (Some(Reference::PromptName(_)), _) => &["paris", "park", "party", "peace", "piano"],
+            (Some(Reference::ResourceUri(_)), "id") => &["1", "12", "123"],
+            _ => &[],
+        };
+        let values: Vec<String> = candidates
+            .iter()
+            .filter(|candidate| candidate.starts_with(&request.argument_value))
+            .map(|candidate| (*candidate).to_owned())
+            .collect();
+        Ok(CompleteResponse { total: Some(values.len() as u64), values, has_more: false })
+    }
+}

@@ -1,0 +1,88 @@
+//! Supervises service child processes: each is this same binary with a
+//! service subcommand, restarted with exponential backoff when it exits,
+//! killed by the kernel if we die (PR_SET_PDEATHSIG), and stopped with
+//! SIGTERM (then SIGKILL after a grace period) on shutdown.
+
+use std::ffi::OsString;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// A child to keep running.
+pub struct ChildSpec {
+    pub name: String,
+    pub args: Vec<OsString>,
+}
+
+const GRACE: Duration = Duration::from_secs(5);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+const STABLE_AFTER: Duration = Duration::from_secs(10);
+
+#[allow(unsafe_code)]
+fn command(spec: &ChildSpec) -> anyhow::Result<tokio::process::Command> {
+    let program = std::env::current_exe()?;
+    let mut command = tokio::process::Command::new(program);
+    command
+        .args(&spec.args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        });
+    }
+    Ok(command)
+}
+
+#[allow(unsafe_code)]
+fn terminate(child: &tokio::process::Child) {
+    if let Some(pid) = child.id().and_then(|pid| i32::try_from(pid).ok()) {
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+    }
+}
+
+/// Keeps `spec` running until `shutdown` fires.
+pub fn supervise(spec: ChildSpec, shutdown: CancellationToken) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let started = Instant::now();
+            let spawned = command(&spec).and_then(|mut command| Ok(command.spawn()?));
+            match spawned {
+                Ok(mut child) => {
+                    tracing::info!(service = %spec.name, pid = child.id(), "service started");
+                    tokio::select! {
+                        status = child.wait() => {
+                            tracing::warn!(service = %spec.name, status = ?status.ok(), "service exited; restarting");
+                        }
+                        () = shutdown.cancelled() => {
+                            terminate(&child);
+                            if tokio::time::timeout(GRACE, child.wait()).await.is_err() {
+                                let _ = child.kill().await;
+                            }
+                            return;
+                        }
+                    }
+                }
+                Err(error) => tracing::error!(service = %spec.name, %error, "cannot start service"),
+            }
+            if started.elapsed() > STABLE_AFTER {
+                backoff = Duration::from_millis(100);
+            }
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                () = shutdown.cancelled() => return,
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    })
+}

@@ -1,0 +1,246 @@
+//! `micromcp up`, `micromcp gateway` and `micromcp stdio`: load and validate
+//! the config, spawn and supervise service children, start the gateway and
+//! wait for the services' catalogs, then serve until a shutdown signal.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use micromcp_gateway::config::{GatewayConfig, RawConfig, RawService, parse_toml};
+use micromcp_gateway::{Gateway, load_or_create_key};
+use tokio_util::sync::CancellationToken;
+
+use crate::supervise::{ChildSpec, supervise};
+use crate::token::{self, TokenSource};
+
+/// Flags of `micromcp up`.
+#[derive(clap::Args)]
+pub struct UpArgs {
+    /// Address to listen on (default 127.0.0.1:8080, or gateway.listen from the config).
+    #[arg(long, value_parser = crate::parse_addr)]
+    listen: Option<SocketAddr>,
+    /// Directory the fs service serves read-only (repeatable; default: the current directory).
+    #[arg(long = "root")]
+    roots: Vec<PathBuf>,
+    /// Config file (default: ./micromcp.toml when it exists).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Serve without authentication; refused unless listening on loopback.
+    #[arg(long)]
+    insecure_no_auth: bool,
+    /// Where the token and session key are kept.
+    #[arg(long, default_value = ".micromcp")]
+    state_dir: PathBuf,
+}
+
+/// Flags of `micromcp gateway`.
+#[derive(clap::Args)]
+pub struct GatewayArgs {
+    /// Config file naming the services to route to.
+    #[arg(long)]
+    config: PathBuf,
+    /// Overrides gateway.listen.
+    #[arg(long, value_parser = crate::parse_addr)]
+    listen: Option<SocketAddr>,
+    /// Serve without authentication; refused unless listening on loopback.
+    #[arg(long)]
+    insecure_no_auth: bool,
+}
+
+/// Flags of `micromcp stdio`.
+#[derive(clap::Args)]
+pub struct StdioArgs {
+    /// Directory the fs service serves read-only (repeatable; default: the current directory).
+    #[arg(long = "root")]
+    roots: Vec<PathBuf>,
+    /// Optional config file with more services.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Where the session key is kept.
+    #[arg(long, default_value = ".micromcp")]
+    state_dir: PathBuf,
+}
+
+fn read_config(path_opt: Option<&Path>) -> anyhow::Result<RawConfig> {
+    let default = Path::new("micromcp.toml");
+    let path = match path_opt {
+        Some(path) => path,
+        None if default.exists() => default,
+        None => return Ok(RawConfig::default()),
+    };
+    let text = std::fs::read_to_string(path).map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?;
+    parse_toml(&text).map_err(|errors| anyhow::anyhow!("{}: {}", path.display(), errors.join("; ")))
+}
+
+fn validate(raw: RawConfig, token_opt: Option<&str>) -> anyhow::Result<GatewayConfig> {
+    raw.validate(token_opt).map_err(|errors| {
+        let listed: Vec<String> = errors.iter().map(|error| format!("  - {error}")).collect();
+        anyhow::anyhow!("invalid configuration:\n{}", listed.join("\n"))
+    })
+}
+
+/// A private directory for service sockets, removed on drop.
+struct SocketDir(tempfile::TempDir);
+
+fn socket_dir() -> anyhow::Result<SocketDir> {
+    Ok(SocketDir(tempfile::Builder::new().prefix("micromcp-").tempdir()?))
+}
+
+/// Adds the fs child service (unless the config names one) and returns its spec.
+fn add_fs_child(raw: &mut RawConfig, roots: &[PathBuf], sockets: &SocketDir) -> Option<ChildSpec> {
+    if raw.services.iter().any(|service| service.name == "fs") {
+        return None;
+    }
+    let socket = sockets.0.path().join("fs.sock");
+    raw.services.insert(0, RawService { name: "fs".into(), namespace: None, endpoint: format!("unix:{}", socket.display()) });
+    let mut args = vec!["fs".into(), "--socket".into(), socket.into_os_string()];
+    let roots = if roots.is_empty() { vec![PathBuf::from(".")] } else { roots.to_vec() };
+    for root in roots {
+        args.push("--root".into());
+        args.push(root.into_os_string());
+    }
+    Some(ChildSpec { name: "fs".into(), args })
+}
+
+/// Builds the gateway, follows the services' catalogs and waits for them.
+async fn start_gateway(config: GatewayConfig, shutdown: &CancellationToken) -> anyhow::Result<Arc<Gateway>> {
+    let key: [u8; 32] = load_or_create_key(&config.session_key_file).map_err(anyhow::Error::msg)?;
+    let gateway = Gateway::new(config, &key).map_err(|error| anyhow::anyhow!("{error}"))?;
+    gateway.backends.spawn_watchers(shutdown);
+    let missing = gateway.backends.wait_for_catalogs(Duration::from_secs(10)).await;
+    if !missing.is_empty() {
+        tracing::warn!(services = ?missing, "services not reachable yet; their namespaces report unavailable until they are");
+    }
+    let collisions = gateway.backends.catalog().collisions.clone();
+    if !collisions.is_empty() {
+        anyhow::bail!("catalog collisions (rename a tool or give a service its own namespace):\n  - {}", collisions.join("\n  - "));
+    }
+    let sweeper = gateway.clone();
+    let sweep_shutdown = shutdown.clone();
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => sweeper.runtimes.sweep(Duration::from_secs(3600)),
+                () = sweep_shutdown.cancelled() => return,
+            }
+        }
+    });
+    Ok(gateway)
+}
+
+fn warn_if_insecure(config: &GatewayConfig) {
+    if matches!(config.auth, micromcp_gateway::config::AuthConfig::InsecureNoAuth) {
+        tracing::warn!("AUTHENTICATION IS OFF (--insecure-no-auth): any local process can use this gateway");
+        eprintln!("WARNING: authentication is disabled (--insecure-no-auth); loopback only.");
+    }
+}
+
+async fn serve_http(gateway: Arc<Gateway>, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let listen = gateway.config.listen;
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|error| anyhow::anyhow!("cannot listen on {listen}: {error}"))?;
+    let address = listener.local_addr()?;
+    println!("listening on http://{address}/mcp");
+    let signal_shutdown = shutdown.clone();
+    tokio::spawn(async move {
+        crate::shutdown::signal().await;
+        signal_shutdown.cancel();
+    });
+    let stop = shutdown.clone();
+    micromcp_gateway::http::serve(gateway, listener, async move { stop.cancelled().await }).await?;
+    Ok(())
+}
+
+/// `micromcp up`.
+pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
+    let mut raw = read_config(args.config.as_deref())?;
+    if let Some(listen) = args.listen {
+        raw.gateway.listen = Some(listen.to_string());
+    }
+    if args.insecure_no_auth {
+        raw.auth.insecure_no_auth = true;
+    }
+    if raw.gateway.session_key_file.is_none() {
+        raw.gateway.session_key_file = Some(args.state_dir.join("session.key"));
+    }
+    let token_opt = if raw.auth.insecure_no_auth {
+        None
+    } else {
+        let (token, source) = token::load_or_create(&args.state_dir.join("token"))?;
+        match source {
+            TokenSource::Environment => println!("bearer token: from MICROMCP_TOKEN"),
+            TokenSource::File { created } => {
+                let verb = if created { "generated" } else { "loaded" };
+                println!("bearer token ({verb}, stored in {}): {token}", args.state_dir.join("token").display());
+            }
+        }
+        Some(token)
+    };
+    let sockets = socket_dir()?;
+    let fs_child = add_fs_child(&mut raw, &args.roots, &sockets);
+    let config = validate(raw, token_opt.as_deref())?;
+    warn_if_insecure(&config);
+    let shutdown = CancellationToken::new();
+    let children: Vec<_> = fs_child.into_iter().map(|spec| supervise(spec, shutdown.clone())).collect();
+    let outcome = async {
+        let gateway = start_gateway(config, &shutdown).await?;
+        serve_http(gateway, shutdown.clone()).await
+    }
+    .await;
+    shutdown.cancel();
+    for child in children {
+        let _ = child.await;
+    }
+    drop(sockets);
+    outcome
+}
+
+/// `micromcp gateway`.
+pub async fn run_gateway(args: GatewayArgs) -> anyhow::Result<()> {
+    let mut raw = read_config(Some(&args.config))?;
+    if let Some(listen) = args.listen {
+        raw.gateway.listen = Some(listen.to_string());
+    }
+    if args.insecure_no_auth {
+        raw.auth.insecure_no_auth = true;
+    }
+    let token = std::env::var("MICROMCP_TOKEN").ok().filter(|token| !token.trim().is_empty());
+    let config = validate(raw, token.as_deref())?;
+    warn_if_insecure(&config);
+    let shutdown = CancellationToken::new();
+    let gateway = start_gateway(config, &shutdown).await?;
+    let outcome = serve_http(gateway, shutdown.clone()).await;
+    shutdown.cancel();
+    outcome
+}
+
+/// `micromcp stdio`.
+pub async fn run_stdio(args: StdioArgs) -> anyhow::Result<()> {
+    let mut raw = read_config(args.config.as_deref())?;
+    // No HTTP listener: authentication is the operating system's (who may start us).
+    raw.auth.insecure_no_auth = true;
+    raw.gateway.listen = Some("127.0.0.1:0".into());
+    if raw.gateway.session_key_file.is_none() {
+        raw.gateway.session_key_file = Some(args.state_dir.join("session.key"));
+    }
+    let sockets = socket_dir()?;
+    let fs_child = add_fs_child(&mut raw, &args.roots, &sockets);
+    let config = validate(raw, None)?;
+    let shutdown = CancellationToken::new();
+    let children: Vec<_> = fs_child.into_iter().map(|spec| supervise(spec, shutdown.clone())).collect();
+    let outcome = async {
+        let gateway = start_gateway(config, &shutdown).await?;
+        tokio::select! {
+            served = micromcp_gateway::stdio::serve(gateway, tokio::io::stdin(), tokio::io::stdout()) => served.map_err(anyhow::Error::from),
+            () = crate::shutdown::signal() => Ok(()),
+        }
+    }
+    .await;
+    shutdown.cancel();
+    for child in children {
+        let _ = child.await;
+    }
+    drop(sockets);
+    outcome
+}
