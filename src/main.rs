@@ -58,7 +58,9 @@ fn init_logging() {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_logging();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         match cli.command {
             Command::Up(args) => up::run_up(args).await,
@@ -70,7 +72,12 @@ fn main() -> anyhow::Result<()> {
                 service_cmd::serve(service, listen, "fs").await
             }
             Command::Testkit { listen } => {
-                service_cmd::serve(micromcp_testkit::TestkitService::default(), listen, "testkit").await
+                service_cmd::serve(
+                    micromcp_testkit::TestkitService::default(),
+                    listen,
+                    "testkit",
+                )
+                .await
             }
         }
     })

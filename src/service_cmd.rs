@@ -20,7 +20,11 @@ pub struct ServiceListen {
 }
 
 /// Binds and serves `service` until a shutdown signal.
-pub async fn serve<S: McpService>(service: S, listen: ServiceListen, name: &str) -> anyhow::Result<()> {
+pub async fn serve<S: McpService>(
+    service: S,
+    listen: ServiceListen,
+    name: &str,
+) -> anyhow::Result<()> {
     let listener = match (listen.listen, listen.socket) {
         (Some(address), _) => {
             let listener = tokio::net::TcpListener::bind(address).await?;
@@ -35,7 +39,13 @@ pub async fn serve<S: McpService>(service: S, listen: ServiceListen, name: &str)
         }
         (None, None) => anyhow::bail!("give --listen or --socket"),
     };
-    micromcp_sdk::serve(Arc::new(service), listener, ServeOptions::default(), crate::shutdown::signal()).await?;
+    micromcp_sdk::serve(
+        Arc::new(service),
+        listener,
+        ServeOptions::default(),
+        crate::shutdown::signal(),
+    )
+    .await?;
     tracing::info!(service = name, "stopped");
     Ok(())
 }

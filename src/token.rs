@@ -21,14 +21,22 @@ pub fn load_or_create(path: &Path) -> anyhow::Result<(String, TokenSource)> {
     if let Ok(token) = std::fs::read_to_string(path)
         && !token.trim().is_empty()
     {
-        return Ok((token.trim().to_owned(), TokenSource::File { created: false }));
+        return Ok((
+            token.trim().to_owned(),
+            TokenSource::File { created: false },
+        ));
     }
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
         std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o700))?;
     }
     let token = format!("mmcp_{}", hex::encode(rand::random::<[u8; 24]>()));
-    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
     file.write_all(token.as_bytes())?;
     Ok((token, TokenSource::File { created: true }))
 }

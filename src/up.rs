@@ -69,7 +69,8 @@ fn read_config(path_opt: Option<&Path>) -> anyhow::Result<RawConfig> {
         None if default.exists() => default,
         None => return Ok(RawConfig::default()),
     };
-    let text = std::fs::read_to_string(path).map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?;
     parse_toml(&text).map_err(|errors| anyhow::anyhow!("{}: {}", path.display(), errors.join("; ")))
 }
 
@@ -84,7 +85,9 @@ fn validate(raw: RawConfig, token_opt: Option<&str>) -> anyhow::Result<GatewayCo
 struct SocketDir(tempfile::TempDir);
 
 fn socket_dir() -> anyhow::Result<SocketDir> {
-    Ok(SocketDir(tempfile::Builder::new().prefix("micromcp-").tempdir()?))
+    Ok(SocketDir(
+        tempfile::Builder::new().prefix("micromcp-").tempdir()?,
+    ))
 }
 
 /// Adds the fs child service (unless the config names one) and returns its spec.
@@ -93,28 +96,51 @@ fn add_fs_child(raw: &mut RawConfig, roots: &[PathBuf], sockets: &SocketDir) -> 
         return None;
     }
     let socket = sockets.0.path().join("fs.sock");
-    raw.services.insert(0, RawService { name: "fs".into(), namespace: None, endpoint: format!("unix:{}", socket.display()) });
+    raw.services.insert(
+        0,
+        RawService {
+            name: "fs".into(),
+            namespace: None,
+            endpoint: format!("unix:{}", socket.display()),
+        },
+    );
     let mut args = vec!["fs".into(), "--socket".into(), socket.into_os_string()];
-    let roots = if roots.is_empty() { vec![PathBuf::from(".")] } else { roots.to_vec() };
+    let roots = if roots.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        roots.to_vec()
+    };
     for root in roots {
         args.push("--root".into());
         args.push(root.into_os_string());
     }
-    Some(ChildSpec { name: "fs".into(), args })
+    Some(ChildSpec {
+        name: "fs".into(),
+        args,
+    })
 }
 
 /// Builds the gateway, follows the services' catalogs and waits for them.
-async fn start_gateway(config: GatewayConfig, shutdown: &CancellationToken) -> anyhow::Result<Arc<Gateway>> {
+async fn start_gateway(
+    config: GatewayConfig,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Arc<Gateway>> {
     let key: [u8; 32] = load_or_create_key(&config.session_key_file).map_err(anyhow::Error::msg)?;
     let gateway = Gateway::new(config, &key).map_err(|error| anyhow::anyhow!("{error}"))?;
     gateway.backends.spawn_watchers(shutdown);
-    let missing = gateway.backends.wait_for_catalogs(Duration::from_secs(10)).await;
+    let missing = gateway
+        .backends
+        .wait_for_catalogs(Duration::from_secs(10))
+        .await;
     if !missing.is_empty() {
         tracing::warn!(services = ?missing, "services not reachable yet; their namespaces report unavailable until they are");
     }
     let collisions = gateway.backends.catalog().collisions.clone();
     if !collisions.is_empty() {
-        anyhow::bail!("catalog collisions (rename a tool or give a service its own namespace):\n  - {}", collisions.join("\n  - "));
+        anyhow::bail!(
+            "catalog collisions (rename a tool or give a service its own namespace):\n  - {}",
+            collisions.join("\n  - ")
+        );
     }
     let sweeper = gateway.clone();
     let sweep_shutdown = shutdown.clone();
@@ -131,15 +157,22 @@ async fn start_gateway(config: GatewayConfig, shutdown: &CancellationToken) -> a
 }
 
 fn warn_if_insecure(config: &GatewayConfig) {
-    if matches!(config.auth, micromcp_gateway::config::AuthConfig::InsecureNoAuth) {
-        tracing::warn!("AUTHENTICATION IS OFF (--insecure-no-auth): any local process can use this gateway");
+    if matches!(
+        config.auth,
+        micromcp_gateway::config::AuthConfig::InsecureNoAuth
+    ) {
+        tracing::warn!(
+            "AUTHENTICATION IS OFF (--insecure-no-auth): any local process can use this gateway"
+        );
         eprintln!("WARNING: authentication is disabled (--insecure-no-auth); loopback only.");
     }
 }
 
 async fn serve_http(gateway: Arc<Gateway>, shutdown: CancellationToken) -> anyhow::Result<()> {
     let listen = gateway.config.listen;
-    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|error| anyhow::anyhow!("cannot listen on {listen}: {error}"))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot listen on {listen}: {error}"))?;
     let address = listener.local_addr()?;
     println!("listening on http://{address}/mcp");
     let signal_shutdown = shutdown.clone();
@@ -172,7 +205,10 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
             TokenSource::Environment => println!("bearer token: from MICROMCP_TOKEN"),
             TokenSource::File { created } => {
                 let verb = if created { "generated" } else { "loaded" };
-                println!("bearer token ({verb}, stored in {}): {token}", args.state_dir.join("token").display());
+                println!(
+                    "bearer token ({verb}, stored in {}): {token}",
+                    args.state_dir.join("token").display()
+                );
             }
         }
         Some(token)
@@ -182,7 +218,10 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
     let config = validate(raw, token_opt.as_deref())?;
     warn_if_insecure(&config);
     let shutdown = CancellationToken::new();
-    let children: Vec<_> = fs_child.into_iter().map(|spec| supervise(spec, shutdown.clone())).collect();
+    let children: Vec<_> = fs_child
+        .into_iter()
+        .map(|spec| supervise(spec, shutdown.clone()))
+        .collect();
     let outcome = async {
         let gateway = start_gateway(config, &shutdown).await?;
         serve_http(gateway, shutdown.clone()).await
@@ -205,7 +244,9 @@ pub async fn run_gateway(args: GatewayArgs) -> anyhow::Result<()> {
     if args.insecure_no_auth {
         raw.auth.insecure_no_auth = true;
     }
-    let token = std::env::var("MICROMCP_TOKEN").ok().filter(|token| !token.trim().is_empty());
+    let token = std::env::var("MICROMCP_TOKEN")
+        .ok()
+        .filter(|token| !token.trim().is_empty());
     let config = validate(raw, token.as_deref())?;
     warn_if_insecure(&config);
     let shutdown = CancellationToken::new();
@@ -228,7 +269,10 @@ pub async fn run_stdio(args: StdioArgs) -> anyhow::Result<()> {
     let fs_child = add_fs_child(&mut raw, &args.roots, &sockets);
     let config = validate(raw, None)?;
     let shutdown = CancellationToken::new();
-    let children: Vec<_> = fs_child.into_iter().map(|spec| supervise(spec, shutdown.clone())).collect();
+    let children: Vec<_> = fs_child
+        .into_iter()
+        .map(|spec| supervise(spec, shutdown.clone()))
+        .collect();
     let outcome = async {
         let gateway = start_gateway(config, &shutdown).await?;
         tokio::select! {

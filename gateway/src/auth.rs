@@ -33,11 +33,17 @@ pub fn authenticate(auth: &AuthConfig, headers: &HeaderMap) -> Result<String, Ga
         })
         .map(str::trim)
         .filter(|token| !token.is_empty())
-        .ok_or_else(|| GatewayError::Unauthorized("malformed Authorization header: expected `Bearer <token>`".into()))?;
+        .ok_or_else(|| {
+            GatewayError::Unauthorized(
+                "malformed Authorization header: expected `Bearer <token>`".into(),
+            )
+        })?;
     let presented = digest(token);
     let matched = token_sha256
         .iter()
-        .fold(subtle::Choice::from(0), |found, known| found | known.ct_eq(&presented));
+        .fold(subtle::Choice::from(0), |found, known| {
+            found | known.ct_eq(&presented)
+        });
     if bool::from(matched) {
         Ok(format!("token:{}", hex::encode(&presented[..6])))
     } else {

@@ -134,7 +134,11 @@ impl Backends {
         let mut ready = self.catalog_ready.subscribe();
         let total = self.services.len();
         let _ = tokio::time::timeout(timeout, ready.wait_for(|count| *count >= total)).await;
-        let snapshots = self.snapshots.lock().map(|guard| guard.clone()).unwrap_or_default();
+        let snapshots = self
+            .snapshots
+            .lock()
+            .map(|guard| guard.clone())
+            .unwrap_or_default();
         self.services
             .iter()
             .zip(snapshots)
@@ -148,6 +152,7 @@ impl Backends {
         let name = &backend.config.name;
         let mut backoff = Duration::from_millis(50);
         let mut reported_down = false;
+        let mut failures = 0u32;
         loop {
             let mut client = backend.client.clone();
             match client.watch_catalog(WatchCatalogRequest {}).await {
@@ -162,6 +167,7 @@ impl Backends {
                                     reported_down = false;
                                 }
                                 backoff = Duration::from_millis(50);
+                                failures = 0;
                                 self.install(index, Arc::new(update.catalog.unwrap_or_default()));
                             }
                             Ok(None) => break,
@@ -177,7 +183,9 @@ impl Backends {
                 }
             }
             backend.available.store(false, Ordering::Relaxed);
-            if !reported_down {
+            failures = failures.saturating_add(1);
+            // A service starting next to the gateway takes a moment: stay quiet briefly.
+            if !reported_down && failures > 4 {
                 tracing::warn!(service = %name, "service unavailable; retrying with backoff");
                 reported_down = true;
             }
@@ -205,17 +213,30 @@ impl Backends {
                 })
             })
             .collect();
-        let ready = snapshots.iter().filter(|snapshot| snapshot.is_some()).count();
+        let ready = snapshots
+            .iter()
+            .filter(|snapshot| snapshot.is_some())
+            .count();
         drop(snapshots);
-        let names: Vec<&str> = self.services.iter().map(|backend| backend.config.name.as_str()).collect();
+        let names: Vec<&str> = self
+            .services
+            .iter()
+            .map(|backend| backend.config.name.as_str())
+            .collect();
         let merged = MergedCatalog::merge(&contributions, &self.separator, &names);
         for collision in &merged.collisions {
             tracing::error!(%collision, "catalog collision; the first service in config order wins");
         }
         let previous = self.merged.swap(Arc::new(merged));
         let current = self.merged.load();
-        for kind in [ListKind::Tools, ListKind::Prompts, ListKind::Resources, ListKind::ResourceTemplates] {
-            let changed = previous.page(kind, None, usize::MAX).ok() != current.page(kind, None, usize::MAX).ok();
+        for kind in [
+            ListKind::Tools,
+            ListKind::Prompts,
+            ListKind::Resources,
+            ListKind::ResourceTemplates,
+        ] {
+            let changed = previous.page(kind, None, usize::MAX).ok()
+                != current.page(kind, None, usize::MAX).ok();
             if changed {
                 let _ = self.changes.send(kind);
             }

@@ -26,7 +26,12 @@ use crate::protocol::ParamsHead;
 use crate::status::{Target, from_status};
 
 /// Attaches the request context to an outgoing gRPC request.
-pub(crate) fn with_context<T>(gateway: &Gateway, context: &CallContext, message: T, traceparent_opt: Option<&str>) -> tonic::Request<T> {
+pub(crate) fn with_context<T>(
+    gateway: &Gateway,
+    context: &CallContext,
+    message: T,
+    traceparent_opt: Option<&str>,
+) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     request.set_timeout(gateway.config.request_timeout);
     let metadata = request.metadata_mut();
@@ -70,24 +75,38 @@ pub(crate) async fn call_tool(
     let backend = &gateway.backends.services()[item.service];
     let service = backend.config.name.clone();
     if !backend.is_available() {
-        return Err(GatewayError::transient(&service, format!("service {service:?} is unavailable; retry later")));
+        return Err(GatewayError::transient(
+            &service,
+            format!("service {service:?} is unavailable; retry later"),
+        ));
     }
     let meta = head.meta.as_ref();
-    let progress_token_opt = meta.and_then(|meta| meta.progress_token).map(|token| token.get().to_owned());
+    let progress_token_opt = meta
+        .and_then(|meta| meta.progress_token)
+        .map(|token| token.get().to_owned());
     let start = CallToolStart {
         name: item.original.clone(),
-        arguments_json: head.arguments.map_or_else(Bytes::new, |raw| Bytes::copy_from_slice(raw.get().as_bytes())),
+        arguments_json: head.arguments.map_or_else(Bytes::new, |raw| {
+            Bytes::copy_from_slice(raw.get().as_bytes())
+        }),
         progress_requested: progress_token_opt.is_some(),
         client_capabilities_json: Bytes::copy_from_slice(context.client_capabilities().as_bytes()),
         log_level: context.log_level().unwrap_or_default(),
     };
     let (to_service, from_gateway) = mpsc::channel(4);
     to_service
-        .send(CallToolClientMessage { message: Some(call_tool_client_message::Message::Start(start)) })
+        .send(CallToolClientMessage {
+            message: Some(call_tool_client_message::Message::Start(start)),
+        })
         .await
         .map_err(|_| GatewayError::Internal("call channel closed".into()))?;
     let traceparent = meta.and_then(|meta| meta.traceparent.as_deref());
-    let request = with_context(gateway, context, ReceiverStream::new(from_gateway), traceparent);
+    let request = with_context(
+        gateway,
+        context,
+        ReceiverStream::new(from_gateway),
+        traceparent,
+    );
     let cancelled = match &context.era {
         EraState::Legacy { runtime, .. } => runtime.start_request(id_text),
         EraState::Modern { .. } => CancellationToken::new(),
@@ -97,7 +116,9 @@ pub(crate) async fn call_tool(
         outcome = client.call_tool(request) => outcome,
         () = cancelled.cancelled() => return Err(GatewayError::InvalidRequest("request cancelled".into())),
     };
-    let mut events = outcome.map_err(|status| from_status(&service, Target::Tool, &status))?.into_inner();
+    let mut events = outcome
+        .map_err(|status| from_status(&service, Target::Tool, &status))?
+        .into_inner();
     let first = tokio::select! {
         first = events.message() => first,
         () = cancelled.cancelled() => return Err(GatewayError::InvalidRequest("request cancelled".into())),
@@ -105,7 +126,9 @@ pub(crate) async fn call_tool(
     let first = first
         .map_err(|status| from_status(&service, Target::Tool, &status))?
         .and_then(|message| message.message)
-        .ok_or_else(|| GatewayError::transient(&service, "the service ended the call without a result"))?;
+        .ok_or_else(|| {
+            GatewayError::transient(&service, "the service ended the call without a result")
+        })?;
     if let Message::Result(result) = first {
         finish_request(context, id_text);
         let body = finish_bytes(gateway, context, &result.result_json, false);
@@ -122,7 +145,15 @@ pub(crate) async fn call_tool(
     let pump_context = context.clone();
     let pump_gateway = gateway.clone();
     tokio::spawn(async move {
-        pump(&pump_gateway, &pump_context, &state, first, events, &to_client).await;
+        pump(
+            &pump_gateway,
+            &pump_context,
+            &state,
+            first,
+            events,
+            &to_client,
+        )
+        .await;
         finish_request(&pump_context, &state.id_text);
     });
     Ok(Reply::Events(from_call))
@@ -154,9 +185,14 @@ async fn pump(
                     () = to_client.closed(), if context.is_modern() => return,
                 };
                 match received {
-                    Ok(Some(CallToolServerMessage { message: Some(message) })) => message,
+                    Ok(Some(CallToolServerMessage {
+                        message: Some(message),
+                    })) => message,
                     Ok(_) => {
-                        let error = GatewayError::transient(&state.service, "the service ended the call without a result");
+                        let error = GatewayError::transient(
+                            &state.service,
+                            "the service ended the call without a result",
+                        );
                         let _ = to_client.send(encode_error(&state.id_text, &error)).await;
                         return;
                     }
@@ -175,7 +211,10 @@ async fn pump(
                 return;
             }
             Message::Progress(progress) => state.progress_token_opt.as_ref().map(|token| {
-                let mut params = format!("{{\"progressToken\":{token},\"progress\":{}", json!(progress.progress));
+                let mut params = format!(
+                    "{{\"progressToken\":{token},\"progress\":{}",
+                    json!(progress.progress)
+                );
                 if let Some(total) = progress.total {
                     params.push_str(&format!(",\"total\":{}", json!(total)));
                 }
@@ -186,7 +225,11 @@ async fn pump(
                 encode_notification("notifications/progress", params.as_bytes())
             }),
             Message::Log(log) => {
-                let data = if log.data_json.is_empty() { Bytes::from_static(b"null") } else { log.data_json };
+                let data = if log.data_json.is_empty() {
+                    Bytes::from_static(b"null")
+                } else {
+                    log.data_json
+                };
                 let mut params = format!("{{\"level\":{}", json!(log.level));
                 if !log.logger.is_empty() {
                     params.push_str(&format!(",\"logger\":{}", json!(log.logger)));
@@ -211,7 +254,12 @@ async fn pump(
 /// Sends an input request to the client (handshake era, declared
 /// capability) and forwards the answer to the service when it comes; else
 /// answers the service with a refusal.
-fn relay_input(gateway: &Arc<Gateway>, context: &CallContext, state: &CallState, input: micromcp_proto::InputRequest) -> Option<Vec<u8>> {
+fn relay_input(
+    gateway: &Arc<Gateway>,
+    context: &CallContext,
+    state: &CallState,
+    input: micromcp_proto::InputRequest,
+) -> Option<Vec<u8>> {
     let capability = match input.method.as_str() {
         "elicitation/create" => "elicitation",
         "sampling/createMessage" => "sampling",
@@ -220,13 +268,17 @@ fn relay_input(gateway: &Arc<Gateway>, context: &CallContext, state: &CallState,
     };
     let declared = serde_json::from_str::<serde_json::Value>(context.client_capabilities())
         .ok()
-        .is_some_and(|capabilities| !capability.is_empty() && capabilities.get(capability).is_some());
+        .is_some_and(|capabilities| {
+            !capability.is_empty() && capabilities.get(capability).is_some()
+        });
     let to_service = state.to_service.clone();
     let key = input.key.clone();
     let refusal = if context.is_modern() {
         Some("input requests need a 2025-11-25 session; this gateway does not relay them to 2026-07-28 clients yet".to_owned())
     } else if !declared {
-        Some(format!("the client did not declare the {capability:?} capability"))
+        Some(format!(
+            "the client did not declare the {capability:?} capability"
+        ))
     } else {
         None
     };
@@ -261,6 +313,12 @@ fn relay_input(gateway: &Arc<Gateway>, context: &CallContext, state: &CallState,
 
 fn input_response(key: String, result_json: Bytes, error_message: String) -> CallToolClientMessage {
     CallToolClientMessage {
-        message: Some(call_tool_client_message::Message::InputResponse(InputResponse { key, result_json, error_message })),
+        message: Some(call_tool_client_message::Message::InputResponse(
+            InputResponse {
+                key,
+                result_json,
+                error_message,
+            },
+        )),
     }
 }

@@ -145,7 +145,12 @@ impl MergedCatalog {
                     Ok(json) => insert_unique(
                         &mut merged.tools,
                         &mut merged.tool_index,
-                        ListedItem { key, service: contribution.service, original: tool.name.clone(), json },
+                        ListedItem {
+                            key,
+                            service: contribution.service,
+                            original: tool.name.clone(),
+                            json,
+                        },
                         "tool",
                         service_names,
                         &mut merged.collisions,
@@ -162,7 +167,12 @@ impl MergedCatalog {
                 insert_unique(
                     &mut merged.prompts,
                     &mut merged.prompt_index,
-                    ListedItem { key, service: contribution.service, original: prompt.name.clone(), json },
+                    ListedItem {
+                        key,
+                        service: contribution.service,
+                        original: prompt.name.clone(),
+                        json,
+                    },
                     "prompt",
                     service_names,
                     &mut merged.collisions,
@@ -173,7 +183,12 @@ impl MergedCatalog {
                 insert_unique(
                     &mut merged.resources,
                     &mut merged.resource_index,
-                    ListedItem { key: resource.uri.clone(), service: contribution.service, original: resource.uri.clone(), json },
+                    ListedItem {
+                        key: resource.uri.clone(),
+                        service: contribution.service,
+                        original: resource.uri.clone(),
+                        json,
+                    },
                     "resource",
                     service_names,
                     &mut merged.collisions,
@@ -198,7 +213,9 @@ impl MergedCatalog {
                     ));
                     continue;
                 }
-                merged.template_prefixes.push((prefix, contribution.service));
+                merged
+                    .template_prefixes
+                    .push((prefix, contribution.service));
                 merged.templates.push(ListedItem {
                     key: template.uri_template.clone(),
                     service: contribution.service,
@@ -216,10 +233,12 @@ impl MergedCatalog {
         sort_and_index(&mut merged.tools, &mut merged.tool_index);
         sort_and_index(&mut merged.prompts, &mut merged.prompt_index);
         sort_and_index(&mut merged.resources, &mut merged.resource_index);
-        merged.templates.sort_by(|left, right| left.key.cmp(&right.key));
+        merged
+            .templates
+            .sort_by(|left, right| left.key.cmp(&right.key));
         merged
             .template_prefixes
-            .sort_by(|left, right| right.0.len().cmp(&left.0.len()));
+            .sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
         merged
     }
 
@@ -244,12 +263,16 @@ impl MergedCatalog {
 
     /// The tool exposed as `name`.
     pub fn tool(&self, name: &str) -> Option<&ListedItem> {
-        self.tool_index.get(name).map(|position| &self.tools[*position])
+        self.tool_index
+            .get(name)
+            .map(|position| &self.tools[*position])
     }
 
     /// The prompt exposed as `name`.
     pub fn prompt(&self, name: &str) -> Option<&ListedItem> {
-        self.prompt_index.get(name).map(|position| &self.prompts[*position])
+        self.prompt_index
+            .get(name)
+            .map(|position| &self.prompts[*position])
     }
 
     /// The service that serves `uri`: an exact resource, else the longest
@@ -295,7 +318,12 @@ impl MergedCatalog {
             }
         };
         let end = start.saturating_add(page_size).min(items.len());
-        let mut fragment = String::with_capacity(64 + items[start..end].iter().map(|item| item.json.len() + 1).sum::<usize>());
+        let mut fragment = String::with_capacity(
+            64 + items[start..end]
+                .iter()
+                .map(|item| item.json.len() + 1)
+                .sum::<usize>(),
+        );
         fragment.push('"');
         fragment.push_str(kind.field());
         fragment.push_str("\":[");

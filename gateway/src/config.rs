@@ -145,12 +145,16 @@ impl RawConfig {
         if let Some(version) = self.version
             && version != 1
         {
-            errors.push(format!("version: unsupported config version {version} (expected 1)"));
+            errors.push(format!(
+                "version: unsupported config version {version} (expected 1)"
+            ));
         }
         let gateway = self.gateway;
         let listen_text = gateway.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
         let listen = listen_text.parse::<SocketAddr>().unwrap_or_else(|error| {
-            errors.push(format!("gateway.listen: {listen_text:?} is not an address: {error}"));
+            errors.push(format!(
+                "gateway.listen: {listen_text:?} is not an address: {error}"
+            ));
             SocketAddr::from(([127, 0, 0, 1], 8080))
         });
         let separator = gateway.namespace_separator.unwrap_or_else(|| ".".into());
@@ -172,12 +176,16 @@ impl RawConfig {
         for (index, text) in auth.token_sha256.iter().enumerate() {
             match parse_digest(text) {
                 Some(digest) => token_sha256.push(digest),
-                None => errors.push(format!("auth.token_sha256[{index}]: not a 64-digit hex SHA-256")),
+                None => errors.push(format!(
+                    "auth.token_sha256[{index}]: not a 64-digit hex SHA-256"
+                )),
             }
         }
         if let Some(path) = &auth.token_file {
             match std::fs::read_to_string(path) {
-                Ok(token) if !token.trim().is_empty() => token_sha256.push(crate::auth::digest(token.trim())),
+                Ok(token) if !token.trim().is_empty() => {
+                    token_sha256.push(crate::auth::digest(token.trim()))
+                }
                 Ok(_) => errors.push(format!("auth.token_file: {} is empty", path.display())),
                 Err(error) => errors.push(format!("auth.token_file: {}: {error}", path.display())),
             }
@@ -202,18 +210,26 @@ impl RawConfig {
         for (index, raw) in self.services.into_iter().enumerate() {
             let key = format!("services[{index}]");
             if raw.name.is_empty() || !valid_namespace(&raw.name) {
-                errors.push(format!("{key}.name: {:?} must be 1-64 chars of A-Za-z0-9_-", raw.name));
+                errors.push(format!(
+                    "{key}.name: {:?} must be 1-64 chars of A-Za-z0-9_-",
+                    raw.name
+                ));
             }
             let namespace = raw.namespace.unwrap_or_else(|| raw.name.clone());
             if !valid_namespace(&namespace) {
-                errors.push(format!("{key}.namespace: {namespace:?} must be up to 64 chars of A-Za-z0-9_-"));
+                errors.push(format!(
+                    "{key}.namespace: {namespace:?} must be up to 64 chars of A-Za-z0-9_-"
+                ));
             }
             let endpoint = parse_endpoint(&raw.endpoint).unwrap_or_else(|error| {
                 errors.push(format!("{key}.endpoint: {:?}: {error}", raw.endpoint));
                 Endpoint::Tcp(String::new())
             });
             if let Some(other) = services.iter().find(|other| other.name == raw.name) {
-                errors.push(format!("{key}.name: duplicate service name {:?}", other.name));
+                errors.push(format!(
+                    "{key}.name: duplicate service name {:?}",
+                    other.name
+                ));
             }
             if !namespace.is_empty()
                 && let Some(other) = services.iter().find(|other| other.namespace == namespace)
@@ -310,12 +326,19 @@ mod tests {
 
     #[test]
     fn a_minimal_config_validates() {
-        let raw = parse_toml("[[services]]\nname = \"fs\"\nnamespace = \"\"\nendpoint = \"http://127.0.0.1:9\"\n")
-            .expect("parses");
+        let raw = parse_toml(
+            "[[services]]\nname = \"fs\"\nnamespace = \"\"\nendpoint = \"http://127.0.0.1:9\"\n",
+        )
+        .expect("parses");
         let config = raw.validate(Some("secret")).expect("valid");
         assert_eq!(config.services[0].namespace, "");
-        assert!(matches!(config.auth, AuthConfig::Tokens { ref token_sha256 } if token_sha256.len() == 1));
-        let no_token = parse_toml("").expect("parses").validate(None).expect_err("needs a token");
+        assert!(
+            matches!(config.auth, AuthConfig::Tokens { ref token_sha256 } if token_sha256.len() == 1)
+        );
+        let no_token = parse_toml("")
+            .expect("parses")
+            .validate(None)
+            .expect_err("needs a token");
         assert!(no_token[0].starts_with("auth:"));
     }
 }

@@ -12,7 +12,9 @@ use crate::catalog::ListKind;
 use crate::error::GatewayError;
 use crate::gateway::{CallContext, EraState, Gateway, Reply};
 use crate::jsonrpc::{encode_result, splice_object_fields};
-use crate::protocol::{LEGACY_VERSIONS, META_SERVER_INFO, MODERN_VERSIONS, ParamsHead, negotiate_legacy};
+use crate::protocol::{
+    LEGACY_VERSIONS, META_SERVER_INFO, MODERN_VERSIONS, ParamsHead, negotiate_legacy,
+};
 use crate::session::{SessionClaims, SessionCodec};
 use crate::{calls, prompts, reads};
 
@@ -41,11 +43,20 @@ pub async fn handle(
         "resources/read" => reads::read_resource(gateway, context, id_text, head).await,
         "prompts/get" => prompts::get_prompt(gateway, context, id_text, head).await,
         "completion/complete" => prompts::complete(gateway, context, id_text, params).await,
-        "server/discover" => Ok(Reply::Json(encode_result(id_text, discover(gateway).as_bytes()))),
-        "ping" => Ok(Reply::Json(encode_result(id_text, finish(gateway, context, "{}").as_bytes()))),
-        "logging/setLevel" => set_level(context, &head).map(|()| Reply::Json(encode_result(id_text, b"{}"))),
+        "server/discover" => Ok(Reply::Json(encode_result(
+            id_text,
+            discover(gateway).as_bytes(),
+        ))),
+        "ping" => Ok(Reply::Json(encode_result(
+            id_text,
+            finish(gateway, context, "{}").as_bytes(),
+        ))),
+        "logging/setLevel" => {
+            set_level(context, &head).map(|()| Reply::Json(encode_result(id_text, b"{}")))
+        }
         "initialize" => Err(GatewayError::InvalidRequest(if context.is_modern() {
-            "initialize is not part of protocol 2026-07-28; send requests with _meta directly".into()
+            "initialize is not part of protocol 2026-07-28; send requests with _meta directly"
+                .into()
         } else {
             "this session is already initialized".into()
         })),
@@ -62,7 +73,12 @@ pub(crate) fn finish(gateway: &Gateway, context: &CallContext, result: &str) -> 
 }
 
 /// Byte version of [`finish`]; `cacheable` adds `ttlMs`/`cacheScope`.
-pub(crate) fn finish_bytes(gateway: &Gateway, context: &CallContext, result: &[u8], cacheable: bool) -> Vec<u8> {
+pub(crate) fn finish_bytes(
+    gateway: &Gateway,
+    context: &CallContext,
+    result: &[u8],
+    cacheable: bool,
+) -> Vec<u8> {
     if !context.is_modern() {
         return result.to_vec();
     }
@@ -81,7 +97,12 @@ pub(crate) fn modern_fields(gateway: &Gateway, cacheable: bool, ttl_ms: u64) -> 
     fields
 }
 
-fn list(gateway: &Gateway, context: &CallContext, kind: ListKind, cursor: Option<&str>) -> Result<String, GatewayError> {
+fn list(
+    gateway: &Gateway,
+    context: &CallContext,
+    kind: ListKind,
+    cursor: Option<&str>,
+) -> Result<String, GatewayError> {
     let catalog = gateway.backends.catalog();
     let (fragment, next) = catalog.page(kind, cursor, gateway.config.page_size)?;
     let mut result = String::with_capacity(fragment.len() + 200);
@@ -115,7 +136,11 @@ fn instructions() -> &'static str {
 
 /// `server/discover` (2026-07-28).
 fn discover(gateway: &Gateway) -> String {
-    let versions: Vec<&str> = MODERN_VERSIONS.iter().chain(LEGACY_VERSIONS.iter()).copied().collect();
+    let versions: Vec<&str> = MODERN_VERSIONS
+        .iter()
+        .chain(LEGACY_VERSIONS.iter())
+        .copied()
+        .collect();
     format!(
         "{{\"supportedVersions\":{},\"capabilities\":{},\"instructions\":{},{}}}",
         serde_json::Value::from(versions),
@@ -126,7 +151,11 @@ fn discover(gateway: &Gateway) -> String {
 }
 
 /// Answers `initialize`: the result JSON and the claims of the new session.
-pub fn initialize(gateway: &Gateway, head: &ParamsHead<'_>, principal: &str) -> (String, SessionClaims) {
+pub fn initialize(
+    gateway: &Gateway,
+    head: &ParamsHead<'_>,
+    principal: &str,
+) -> (String, SessionClaims) {
     let version = negotiate_legacy(head.protocol_version.as_deref());
     let claims = SessionCodec::claims(version, relayed_capabilities(head.capabilities), principal);
     let result = format!(
@@ -143,7 +172,8 @@ pub fn relayed_capabilities(capabilities: Option<&RawValue>) -> String {
     let Some(raw) = capabilities else {
         return "{}".into();
     };
-    let Ok(object) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(raw.get()) else {
+    let Ok(object) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(raw.get())
+    else {
         return "{}".into();
     };
     let kept: serde_json::Map<String, serde_json::Value> = object
@@ -163,9 +193,20 @@ fn set_level(context: &CallContext, head: &ParamsHead<'_>) -> Result<(), Gateway
         .level
         .as_deref()
         .ok_or_else(|| GatewayError::InvalidParams("missing params.level".into()))?;
-    const LEVELS: [&str; 8] = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];
+    const LEVELS: [&str; 8] = [
+        "debug",
+        "info",
+        "notice",
+        "warning",
+        "error",
+        "critical",
+        "alert",
+        "emergency",
+    ];
     if !LEVELS.contains(&level) {
-        return Err(GatewayError::InvalidParams(format!("unknown log level: {level}")));
+        return Err(GatewayError::InvalidParams(format!(
+            "unknown log level: {level}"
+        )));
     }
     if let Ok(mut current) = runtime.log_level.lock() {
         *current = Some(level.to_owned());

@@ -66,8 +66,14 @@ impl CallContext {
     /// The client's capabilities (raw JSON object).
     pub fn client_capabilities(&self) -> &str {
         match &self.era {
-            EraState::Modern { client_capabilities, .. }
-            | EraState::Legacy { client_capabilities, .. } => client_capabilities,
+            EraState::Modern {
+                client_capabilities,
+                ..
+            }
+            | EraState::Legacy {
+                client_capabilities,
+                ..
+            } => client_capabilities,
         }
     }
 
@@ -119,7 +125,12 @@ impl Gateway {
     }
 
     /// Delivers a client's JSON-RPC response to a server-to-client request.
-    pub fn deliver_client_response(&self, id_text: &str, result: Option<&str>, error: Option<&str>) -> bool {
+    pub fn deliver_client_response(
+        &self,
+        id_text: &str,
+        result: Option<&str>,
+        error: Option<&str>,
+    ) -> bool {
         self.pending_inputs.deliver(id_text, result, error)
     }
 }

@@ -24,7 +24,9 @@ use crate::dispatch;
 use crate::error::GatewayError;
 use crate::gateway::{CallContext, EraState, Gateway, Reply};
 use crate::jsonrpc::{Envelope, MessageKind, encode_error, encode_result};
-use crate::protocol::{LEGACY_VERSIONS, MODERN_VERSIONS, MirroredHeaders, ParamsHead, validate_modern};
+use crate::protocol::{
+    LEGACY_VERSIONS, MODERN_VERSIONS, MirroredHeaders, ParamsHead, validate_modern,
+};
 
 /// Header carrying the handshake-era session id.
 pub const SESSION_HEADER: &str = "mcp-session-id";
@@ -40,17 +42,26 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
 }
 
 /// Serves HTTP on `listener` until `shutdown` resolves.
-pub async fn serve(gateway: Arc<Gateway>, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    gateway: Arc<Gateway>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
         let _ = stream.set_nodelay(true);
     });
-    axum::serve(listener, router(gateway)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(gateway))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }
 
@@ -70,10 +81,11 @@ fn plain(status: StatusCode, message: String) -> Response {
 }
 
 /// Host/Origin and authentication, shared by every `/mcp` method.
-fn admit(gateway: &Gateway, request: &Request) -> Result<String, Response> {
+fn admit(gateway: &Gateway, request: &Request) -> Result<String, Box<Response>> {
     guard::check_host_and_origin(&gateway.config, request.headers(), request.uri().host())
-        .map_err(|(status, message)| plain(status, message))?;
-    authenticate(&gateway.config.auth, request.headers()).map_err(|error| error_response("null", &error, false))
+        .map_err(|(status, message)| Box::new(plain(status, message)))?;
+    authenticate(&gateway.config.auth, request.headers())
+        .map_err(|error| Box::new(error_response("null", &error, false)))
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -83,20 +95,27 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 async fn post_mcp(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
     let principal = match admit(&gateway, &request) {
         Ok(principal) => principal,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
     let accepts = guard::accepts(&headers);
     if !accepts.json && !accepts.sse {
-        return plain(StatusCode::NOT_ACCEPTABLE, "Accept must list application/json or text/event-stream".into());
+        return plain(
+            StatusCode::NOT_ACCEPTABLE,
+            "Accept must list application/json or text/event-stream".into(),
+        );
     }
     if !guard::is_json_content(&headers) {
-        return plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json".into());
+        return plain(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type must be application/json".into(),
+        );
     }
     let limit = gateway.config.max_body_bytes;
     let too_large = GatewayError::PayloadTooLarge { limit };
-    let declared = header_str(&headers, header::CONTENT_LENGTH.as_str()).and_then(|text| text.parse::<usize>().ok());
+    let declared = header_str(&headers, header::CONTENT_LENGTH.as_str())
+        .and_then(|text| text.parse::<usize>().ok());
     if declared.is_some_and(|length| length > limit) {
         return error_response("null", &too_large, false);
     }
@@ -121,7 +140,10 @@ async fn post_mcp(State(gateway): State<Arc<Gateway>>, request: Request) -> Resp
                 envelope.error.map(|raw| raw.get()),
             );
             if !delivered {
-                tracing::debug!(id = envelope.id_text(), "response to an unknown server request ignored");
+                tracing::debug!(
+                    id = envelope.id_text(),
+                    "response to an unknown server request ignored"
+                );
             }
             accepted()
         }
@@ -132,13 +154,25 @@ async fn post_mcp(State(gateway): State<Arc<Gateway>>, request: Request) -> Resp
                 && let Ok(head) = ParamsHead::parse(envelope.params)
                 && let Some(request_id) = head.request_id
             {
-                gateway.runtimes.get(session_id).cancel_request(request_id.get());
+                gateway
+                    .runtimes
+                    .get(session_id)
+                    .cancel_request(request_id.get());
             }
             accepted()
         }
         MessageKind::Request => {
             let method = envelope.method.clone().unwrap_or_default();
-            handle_request(&gateway, &headers, accepts, principal, &envelope, &method, session_id_opt).await
+            handle_request(
+                &gateway,
+                &headers,
+                accepts,
+                principal,
+                &envelope,
+                &method,
+                session_id_opt,
+            )
+            .await
         }
     }
 }
@@ -171,7 +205,11 @@ async fn handle_request(
             Err(error) => return error_response(id_text, &error, false),
         };
         let body = encode_result(id_text, result.as_bytes());
-        let mut response = if accepts.json { json_response(StatusCode::OK, body) } else { sse::response(sse::single(body)) };
+        let mut response = if accepts.json {
+            json_response(StatusCode::OK, body)
+        } else {
+            sse::response(sse::single(body))
+        };
         if let Ok(value) = HeaderValue::from_str(&session_id) {
             response.headers_mut().insert(SESSION_HEADER, value);
         }
@@ -185,15 +223,22 @@ async fn handle_request(
         if let Some(version) = protocol_header
             && !LEGACY_VERSIONS.contains(&version)
         {
-            let error = GatewayError::InvalidRequest(format!("unsupported MCP-Protocol-Version header: {version}"));
+            let error = GatewayError::InvalidRequest(format!(
+                "unsupported MCP-Protocol-Version header: {version}"
+            ));
             return error_response(id_text, &error, false);
         }
         CallContext {
             principal,
-            era: EraState::Legacy { client_capabilities: claims.client_capabilities, runtime: gateway.runtimes.get(session_id) },
+            era: EraState::Legacy {
+                client_capabilities: claims.client_capabilities,
+                runtime: gateway.runtimes.get(session_id),
+            },
             request_id: gateway.next_request_id(),
         }
-    } else if head.meta_protocol_version().is_some() || protocol_header.is_some_and(|version| MODERN_VERSIONS.contains(&version)) {
+    } else if head.meta_protocol_version().is_some()
+        || protocol_header.is_some_and(|version| MODERN_VERSIONS.contains(&version))
+    {
         let mirrored = MirroredHeaders {
             protocol_version: protocol_header,
             method: header_str(headers, "mcp-method"),
@@ -206,7 +251,9 @@ async fn handle_request(
         CallContext {
             principal,
             era: EraState::Modern {
-                client_capabilities: meta.and_then(|meta| meta.client_capabilities).map_or_else(|| "{}".to_owned(), |raw| raw.get().to_owned()),
+                client_capabilities: meta
+                    .and_then(|meta| meta.client_capabilities)
+                    .map_or_else(|| "{}".to_owned(), |raw| raw.get().to_owned()),
                 log_level_opt: meta.and_then(|meta| meta.log_level.clone()),
             },
             request_id: gateway.next_request_id(),
@@ -236,8 +283,13 @@ async fn handle_request(
         }
         Ok(Reply::Body(pieces)) => {
             if accepts.json {
-                let mut response = Response::new(Body::from_stream(pieces.map(|piece| piece.map_err(std::io::Error::other))));
-                response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                let mut response = Response::new(Body::from_stream(
+                    pieces.map(|piece| piece.map_err(std::io::Error::other)),
+                ));
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
                 response
             } else {
                 let collected: Vec<Result<Bytes, GatewayError>> = pieces.collect().await;
@@ -245,7 +297,9 @@ async fn handle_request(
                 for piece in collected {
                     match piece {
                         Ok(piece) => body.extend_from_slice(&piece),
-                        Err(error) => return sse::response(sse::single(encode_error(id_text, &error))),
+                        Err(error) => {
+                            return sse::response(sse::single(encode_error(id_text, &error)));
+                        }
                     }
                 }
                 sse::response(sse::single(body))
@@ -276,16 +330,21 @@ async fn handle_request(
 async fn get_mcp(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
     let principal = match admit(&gateway, &request) {
         Ok(principal) => principal,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let headers = request.headers();
     let Some(session_id) = header_str(headers, SESSION_HEADER) else {
         let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "GET needs an Mcp-Session-Id (protocol 2025-11-25); protocol 2026-07-28 has no GET stream".into());
-        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     };
     if !guard::accepts(headers).sse {
-        return plain(StatusCode::NOT_ACCEPTABLE, "Accept must list text/event-stream".into());
+        return plain(
+            StatusCode::NOT_ACCEPTABLE,
+            "Accept must list text/event-stream".into(),
+        );
     }
     if let Err(error) = gateway.sessions.open(session_id, &principal) {
         return error_response("null", &error, false);
@@ -294,33 +353,60 @@ async fn get_mcp(State(gateway): State<Arc<Gateway>>, request: Request) -> Respo
     let keepalive = gateway.config.keepalive;
     if let Some(last_event_id) = header_str(headers, "last-event-id") {
         let Some((stream_id, after)) = sse::parse_event_id(last_event_id) else {
-            return plain(StatusCode::BAD_REQUEST, format!("malformed Last-Event-ID: {last_event_id:?}"));
+            return plain(
+                StatusCode::BAD_REQUEST,
+                format!("malformed Last-Event-ID: {last_event_id:?}"),
+            );
         };
         if stream_id != crate::runtime::GET_STREAM {
             return match runtime.existing_stream(stream_id) {
                 Some(log) => sse::response(sse::from_log(stream_id, log, after, keepalive)),
-                None => plain(StatusCode::NOT_FOUND, format!("stream {stream_id} cannot be resumed on this gateway")),
+                None => plain(
+                    StatusCode::NOT_FOUND,
+                    format!("stream {stream_id} cannot be resumed on this gateway"),
+                ),
             };
         }
         if runtime.get_stream_open.swap(true, Ordering::Relaxed) {
-            return plain(StatusCode::CONFLICT, "this session already has an open GET stream".into());
+            return plain(
+                StatusCode::CONFLICT,
+                "this session already has an open GET stream".into(),
+            );
         }
-        return sse::response(sse::get_stream(runtime, gateway.backends.subscribe(), after, keepalive));
+        return sse::response(sse::get_stream(
+            runtime,
+            gateway.backends.subscribe(),
+            after,
+            keepalive,
+        ));
     }
     if runtime.get_stream_open.swap(true, Ordering::Relaxed) {
-        return plain(StatusCode::CONFLICT, "this session already has an open GET stream".into());
+        return plain(
+            StatusCode::CONFLICT,
+            "this session already has an open GET stream".into(),
+        );
     }
-    sse::response(sse::get_stream(runtime, gateway.backends.subscribe(), 0, keepalive))
+    sse::response(sse::get_stream(
+        runtime,
+        gateway.backends.subscribe(),
+        0,
+        keepalive,
+    ))
 }
 
 async fn delete_mcp(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
     let principal = match admit(&gateway, &request) {
         Ok(principal) => principal,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let Some(session_id) = header_str(request.headers(), SESSION_HEADER) else {
-        let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "DELETE ends a 2025-11-25 session and needs Mcp-Session-Id".into());
-        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        let mut response = plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "DELETE ends a 2025-11-25 session and needs Mcp-Session-Id".into(),
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     };
     match gateway.sessions.open(session_id, &principal) {
@@ -340,7 +426,20 @@ async fn readyz(State(gateway): State<Arc<Gateway>>) -> Response {
         .iter()
         .map(|backend| serde_json::json!({"name": backend.config.name, "available": backend.is_available()}))
         .collect();
-    let ready = gateway.backends.services().iter().all(|backend| backend.is_available());
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    json_response(status, serde_json::json!({"ready": ready, "services": services}).to_string().into_bytes())
+    let ready = gateway
+        .backends
+        .services()
+        .iter()
+        .all(|backend| backend.is_available());
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    json_response(
+        status,
+        serde_json::json!({"ready": ready, "services": services})
+            .to_string()
+            .into_bytes(),
+    )
 }

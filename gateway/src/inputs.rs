@@ -69,6 +69,9 @@ mod tests {
         assert!(!pending.deliver("\"other\"", Some("{}"), None));
         assert!(pending.deliver(&id, Some("{\"ok\":true}"), None));
         assert!(!pending.deliver(&id, Some("{}"), None));
-        assert_eq!(receiver.await.expect("answer"), Ok("{\"ok\":true}".to_owned()));
+        assert_eq!(
+            receiver.await.expect("answer"),
+            Ok("{\"ok\":true}".to_owned())
+        );
     }
 }

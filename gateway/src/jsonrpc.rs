@@ -79,7 +79,9 @@ impl<'a> Envelope<'a> {
         }
         if let Some(id) = envelope.id {
             let text = id.get();
-            let valid = text.starts_with('"') || text.starts_with('-') || text.as_bytes()[0].is_ascii_digit();
+            let valid = text.starts_with('"')
+                || text.starts_with('-')
+                || text.as_bytes()[0].is_ascii_digit();
             if !valid {
                 return Err(GatewayError::InvalidRequest(
                     "\"id\" must be a string or an integer".into(),
@@ -91,7 +93,11 @@ impl<'a> Envelope<'a> {
 
     /// Request, notification or response.
     pub fn kind(&self) -> Result<MessageKind, GatewayError> {
-        match (&self.method, self.id, self.result.is_some() || self.error.is_some()) {
+        match (
+            &self.method,
+            self.id,
+            self.result.is_some() || self.error.is_some(),
+        ) {
             (Some(_), Some(_), false) => Ok(MessageKind::Request),
             (Some(_), None, false) => Ok(MessageKind::Notification),
             (None, Some(_), true) => Ok(MessageKind::Response),
@@ -192,8 +198,12 @@ mod tests {
         assert_eq!(request.kind().expect("kind"), MessageKind::Request);
         assert_eq!(request.id_text(), "7");
         let notification =
-            Envelope::parse(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).expect("ok");
-        assert_eq!(notification.kind().expect("kind"), MessageKind::Notification);
+            Envelope::parse(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+                .expect("ok");
+        assert_eq!(
+            notification.kind().expect("kind"),
+            MessageKind::Notification
+        );
         let response = Envelope::parse(br#"{"jsonrpc":"2.0","id":"a","result":{}}"#).expect("ok");
         assert_eq!(response.kind().expect("kind"), MessageKind::Response);
     }
@@ -206,7 +216,8 @@ mod tests {
         assert_eq!(batch.code(), crate::error::INVALID_REQUEST);
         let version = Envelope::parse(br#"{"jsonrpc":"1.0","id":1,"method":"x"}"#).expect_err("v");
         assert_eq!(version.code(), crate::error::INVALID_REQUEST);
-        let null_id = Envelope::parse(br#"{"jsonrpc":"2.0","id":null,"method":"x"}"#).expect_err("id");
+        let null_id =
+            Envelope::parse(br#"{"jsonrpc":"2.0","id":null,"method":"x"}"#).expect_err("id");
         assert_eq!(null_id.code(), crate::error::INVALID_REQUEST);
         let scalar = Envelope::parse(b"42").expect_err("scalar");
         assert_eq!(scalar.code(), crate::error::INVALID_REQUEST);
@@ -224,9 +235,6 @@ mod tests {
             splice_object_fields(br#" {"a":1}"#, r#""resultType":"complete""#),
             br#"{"resultType":"complete","a":1}"#
         );
-        assert_eq!(
-            splice_object_fields(b"{ }", r#""x":1"#),
-            br#"{"x":1 }"#
-        );
+        assert_eq!(splice_object_fields(b"{ }", r#""x":1"#), br#"{"x":1 }"#);
     }
 }

@@ -8,8 +8,8 @@ use std::path::Path;
 /// Reads a hex key of `N` bytes from `path`, creating a random one if absent.
 pub fn load_or_create_key<const N: usize>(path: &Path) -> Result<[u8; N], String> {
     if let Ok(text) = std::fs::read_to_string(path) {
-        let bytes = hex::decode(text.trim())
-            .map_err(|_| format!("{}: not a hex key", path.display()))?;
+        let bytes =
+            hex::decode(text.trim()).map_err(|_| format!("{}: not a hex key", path.display()))?;
         return bytes
             .try_into()
             .map_err(|_| format!("{}: expected a {N}-byte key", path.display()));
@@ -17,7 +17,8 @@ pub fn load_or_create_key<const N: usize>(path: &Path) -> Result<[u8; N], String
     if let Some(parent) = path.parent()
         && !parent.as_os_str().is_empty()
     {
-        std::fs::create_dir_all(parent).map_err(|error| format!("{}: {error}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .map_err(|error| format!("{}: {error}", parent.display()))?;
         let _ = std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o700));
     }
     let key: [u8; N] = std::array::from_fn(|_| rand::random());

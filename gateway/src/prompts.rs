@@ -22,16 +22,30 @@ pub(crate) async fn get_prompt(
     id_text: &str,
     head: ParamsHead<'_>,
 ) -> Result<Reply, GatewayError> {
-    let name = head.name.as_deref().ok_or_else(|| GatewayError::InvalidParams("missing params.name".into()))?;
+    let name = head
+        .name
+        .as_deref()
+        .ok_or_else(|| GatewayError::InvalidParams("missing params.name".into()))?;
     let arguments: HashMap<String, String> = match head.arguments {
-        Some(raw) => serde_json::from_str(raw.get())
-            .map_err(|_| GatewayError::InvalidParams("params.arguments must map names to strings".into()))?,
+        Some(raw) => serde_json::from_str(raw.get()).map_err(|_| {
+            GatewayError::InvalidParams("params.arguments must map names to strings".into())
+        })?,
         None => HashMap::new(),
     };
     let catalog = gateway.backends.catalog();
-    let item = catalog.prompt(name).ok_or_else(|| GatewayError::InvalidParams(format!("unknown prompt: {name}")))?;
+    let item = catalog
+        .prompt(name)
+        .ok_or_else(|| GatewayError::InvalidParams(format!("unknown prompt: {name}")))?;
     let backend = &gateway.backends.services()[item.service];
-    let request = with_context(gateway, context, GetPromptRequest { name: item.original.clone(), arguments }, None);
+    let request = with_context(
+        gateway,
+        context,
+        GetPromptRequest {
+            name: item.original.clone(),
+            arguments,
+        },
+        None,
+    );
     let response = backend
         .client
         .clone()
@@ -80,31 +94,40 @@ pub(crate) async fn complete(
     params: Option<&RawValue>,
 ) -> Result<Reply, GatewayError> {
     let raw = params.ok_or_else(|| GatewayError::InvalidParams("missing params".into()))?;
-    let params: CompleteParams = serde_json::from_str(raw.get())
-        .map_err(|error| GatewayError::InvalidParams(format!("invalid completion params: {error}")))?;
+    let params: CompleteParams = serde_json::from_str(raw.get()).map_err(|error| {
+        GatewayError::InvalidParams(format!("invalid completion params: {error}"))
+    })?;
     let catalog = gateway.backends.catalog();
     let (service_index, reference) = match params.reference {
         CompleteReference::Prompt { name } => {
-            let item = catalog.prompt(&name).ok_or_else(|| GatewayError::InvalidParams(format!("unknown prompt: {name}")))?;
+            let item = catalog
+                .prompt(&name)
+                .ok_or_else(|| GatewayError::InvalidParams(format!("unknown prompt: {name}")))?;
             (item.service, Reference::PromptName(item.original.clone()))
         }
         CompleteReference::Resource { uri } => {
-            let service = catalog
-                .template_service(&uri)
-                .ok_or_else(|| GatewayError::InvalidParams(format!("unknown resource template: {uri}")))?;
+            let service = catalog.template_service(&uri).ok_or_else(|| {
+                GatewayError::InvalidParams(format!("unknown resource template: {uri}"))
+            })?;
             (service, Reference::ResourceUri(uri))
         }
     };
     let empty = r#"{"completion":{"values":[],"hasMore":false}}"#;
     if !catalog.completes(service_index) {
-        return Ok(Reply::Json(encode_result(id_text, finish(gateway, context, empty).as_bytes())));
+        return Ok(Reply::Json(encode_result(
+            id_text,
+            finish(gateway, context, empty).as_bytes(),
+        )));
     }
     let backend = &gateway.backends.services()[service_index];
     let request = CompleteRequest {
         reference: Some(reference),
         argument_name: params.argument.name,
         argument_value: params.argument.value,
-        context_arguments: params.context.map(|context| context.arguments).unwrap_or_default(),
+        context_arguments: params
+            .context
+            .map(|context| context.arguments)
+            .unwrap_or_default(),
     };
     let response = backend
         .client
@@ -113,10 +136,14 @@ pub(crate) async fn complete(
         .await
         .map_err(|status| from_status(&backend.config.name, Target::Completion, &status))?
         .into_inner();
-    let mut completion = serde_json::json!({"values": response.values, "hasMore": response.has_more});
+    let mut completion =
+        serde_json::json!({"values": response.values, "hasMore": response.has_more});
     if let Some(total) = response.total {
         completion["total"] = total.into();
     }
     let result = serde_json::json!({"completion": completion}).to_string();
-    Ok(Reply::Json(encode_result(id_text, finish(gateway, context, &result).as_bytes())))
+    Ok(Reply::Json(encode_result(
+        id_text,
+        finish(gateway, context, &result).as_bytes(),
+    )))
 }

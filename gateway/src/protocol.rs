@@ -163,7 +163,11 @@ pub fn validate_modern(
                 "Mcp-Method header {header:?} does not match method {method:?}"
             )));
         }
-        None => return Err(GatewayError::HeaderMismatch("missing Mcp-Method header".into())),
+        None => {
+            return Err(GatewayError::HeaderMismatch(
+                "missing Mcp-Method header".into(),
+            ));
+        }
     }
     let named = match method {
         "tools/call" | "prompts/get" => head.name.as_deref(),
@@ -175,7 +179,9 @@ pub fn validate_modern(
         (Some(header), _) => Err(GatewayError::HeaderMismatch(format!(
             "Mcp-Name header {header:?} does not match the body"
         ))),
-        (None, _) => Err(GatewayError::HeaderMismatch("missing Mcp-Name header".into())),
+        (None, _) => Err(GatewayError::HeaderMismatch(
+            "missing Mcp-Name header".into(),
+        )),
     }
 }
 
@@ -210,23 +216,38 @@ mod tests {
             name: Some("fs.stat"),
         };
         validate_modern("tools/call", &params, &good, true).expect("valid");
-        let wrong_name = MirroredHeaders { name: Some("fs.read_file"), ..good };
-        let error = validate_modern("tools/call", &params, &wrong_name, true).expect_err("mismatch");
+        let wrong_name = MirroredHeaders {
+            name: Some("fs.read_file"),
+            ..good
+        };
+        let error =
+            validate_modern("tools/call", &params, &wrong_name, true).expect_err("mismatch");
         assert_eq!(error.code(), crate::error::HEADER_MISMATCH);
-        let encoded = MirroredHeaders { name: Some("=?base64?ZnMuc3RhdA==?="), ..good };
+        let encoded = MirroredHeaders {
+            name: Some("=?base64?ZnMuc3RhdA==?="),
+            ..good
+        };
         validate_modern("tools/call", &params, &encoded, true).expect("sentinel decodes");
-        let missing = MirroredHeaders { method: None, ..good };
+        let missing = MirroredHeaders {
+            method: None,
+            ..good
+        };
         assert!(validate_modern("tools/call", &params, &missing, true).is_err());
-        validate_modern("tools/call", &params, &MirroredHeaders::default(), false).expect("stdio has no headers");
+        validate_modern("tools/call", &params, &MirroredHeaders::default(), false)
+            .expect("stdio has no headers");
     }
 
     #[test]
     fn versions_and_meta_are_required() {
-        let old = head(r#"{"_meta":{"io.modelcontextprotocol/protocolVersion":"2099-01-01","io.modelcontextprotocol/clientCapabilities":{}}}"#);
-        let error = validate_modern("tools/list", &old, &MirroredHeaders::default(), false).expect_err("version");
+        let old = head(
+            r#"{"_meta":{"io.modelcontextprotocol/protocolVersion":"2099-01-01","io.modelcontextprotocol/clientCapabilities":{}}}"#,
+        );
+        let error = validate_modern("tools/list", &old, &MirroredHeaders::default(), false)
+            .expect_err("version");
         assert_eq!(error.code(), crate::error::UNSUPPORTED_PROTOCOL_VERSION);
         let no_caps = head(r#"{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}"#);
-        let error = validate_modern("tools/list", &no_caps, &MirroredHeaders::default(), false).expect_err("caps");
+        let error = validate_modern("tools/list", &no_caps, &MirroredHeaders::default(), false)
+            .expect_err("caps");
         assert_eq!(error.code(), crate::error::INVALID_PARAMS);
     }
 

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
-use micromcp_proto::{ReadResourceChunk, ReadResourceRequest, ResourceHeader, read_resource_chunk::Chunk};
+use micromcp_proto::{
+    ReadResourceChunk, ReadResourceRequest, ResourceHeader, read_resource_chunk::Chunk,
+};
 use tonic::Streaming;
 
 use crate::dispatch::modern_fields;
@@ -33,7 +35,10 @@ pub struct ContentEncoder {
 impl ContentEncoder {
     /// An encoder for text (JSON-escaped) or binary (base64) content.
     pub fn new(is_text: bool) -> Self {
-        Self { is_text, carry: Vec::new() }
+        Self {
+            is_text,
+            carry: Vec::new(),
+        }
     }
 
     /// Encodes the next chunk, appending to `out`.
@@ -47,7 +52,9 @@ impl ContentEncoder {
             let whole = self.carry.len() / 3 * 3;
             let start = out.len();
             out.resize(start + whole / 3 * 4, 0);
-            let written = STANDARD.encode_slice(&self.carry[..whole], &mut out[start..]).unwrap_or(0);
+            let written = STANDARD
+                .encode_slice(&self.carry[..whole], &mut out[start..])
+                .unwrap_or(0);
             out.truncate(start + written);
             self.carry.drain(..whole);
         }
@@ -93,7 +100,12 @@ fn escape_json_text(text: &str, out: &mut Vec<u8>) {
     out.extend_from_slice(&quoted.as_bytes()[1..quoted.len() - 1]);
 }
 
-fn prefix(gateway: &Gateway, context: &CallContext, id_text: &str, header: &ResourceHeader) -> Vec<u8> {
+fn prefix(
+    gateway: &Gateway,
+    context: &CallContext,
+    id_text: &str,
+    header: &ResourceHeader,
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
     out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
     out.extend_from_slice(id_text.as_bytes());
@@ -103,12 +115,24 @@ fn prefix(gateway: &Gateway, context: &CallContext, id_text: &str, header: &Reso
         out.push(b',');
     }
     out.extend_from_slice(b"\"contents\":[{\"uri\":");
-    out.extend_from_slice(serde_json::Value::from(header.uri.as_str()).to_string().as_bytes());
+    out.extend_from_slice(
+        serde_json::Value::from(header.uri.as_str())
+            .to_string()
+            .as_bytes(),
+    );
     if !header.mime_type.is_empty() {
         out.extend_from_slice(b",\"mimeType\":");
-        out.extend_from_slice(serde_json::Value::from(header.mime_type.as_str()).to_string().as_bytes());
+        out.extend_from_slice(
+            serde_json::Value::from(header.mime_type.as_str())
+                .to_string()
+                .as_bytes(),
+        );
     }
-    out.extend_from_slice(if header.is_text { b",\"text\":\"" } else { b",\"blob\":\"" });
+    out.extend_from_slice(if header.is_text {
+        b",\"text\":\""
+    } else {
+        b",\"blob\":\""
+    });
     out
 }
 
@@ -120,15 +144,25 @@ pub(crate) async fn read_resource(
     id_text: &str,
     head: ParamsHead<'_>,
 ) -> Result<Reply, GatewayError> {
-    let uri = head.uri.ok_or_else(|| GatewayError::InvalidParams("missing params.uri".into()))?;
+    let uri = head
+        .uri
+        .ok_or_else(|| GatewayError::InvalidParams("missing params.uri".into()))?;
     let modern = context.is_modern();
-    let not_found = || GatewayError::ResourceNotFound { message: format!("resource not found: {uri}"), modern };
+    let not_found = || GatewayError::ResourceNotFound {
+        message: format!("resource not found: {uri}"),
+        modern,
+    };
     let catalog = gateway.backends.catalog();
     let service_index = catalog.resource_service(&uri).ok_or_else(not_found)?;
     let backend = &gateway.backends.services()[service_index];
     let service = backend.config.name.clone();
     let target = Target::Resource { modern };
-    let request = crate::calls::with_context(gateway, context, ReadResourceRequest { uri: uri.clone() }, None);
+    let request = crate::calls::with_context(
+        gateway,
+        context,
+        ReadResourceRequest { uri: uri.clone() },
+        None,
+    );
     let mut chunks = backend
         .client
         .clone()
@@ -138,14 +172,24 @@ pub(crate) async fn read_resource(
         .into_inner();
     let header = match next_chunk(&mut chunks, &service, target).await? {
         Some(Chunk::Header(header)) => header,
-        _ => return Err(GatewayError::transient(&service, "the service sent no resource header")),
+        _ => {
+            return Err(GatewayError::transient(
+                &service,
+                "the service sent no resource header",
+            ));
+        }
     };
     let mut encoder = ContentEncoder::new(header.is_text);
     let mut body = prefix(gateway, context, id_text, &header);
     loop {
         match next_chunk(&mut chunks, &service, target).await? {
             Some(Chunk::Data(data)) => encoder.push(&data, &mut body),
-            Some(Chunk::Header(_)) => return Err(GatewayError::transient(&service, "the service sent a second header")),
+            Some(Chunk::Header(_)) => {
+                return Err(GatewayError::transient(
+                    &service,
+                    "the service sent a second header",
+                ));
+            }
             None => {
                 encoder.finish(&mut body);
                 body.extend_from_slice(SUFFIX);
@@ -153,12 +197,18 @@ pub(crate) async fn read_resource(
             }
         }
         if body.len() > STREAM_AFTER_BYTES {
-            return Ok(Reply::Body(Box::pin(stream_rest(body, encoder, chunks, service, target))));
+            return Ok(Reply::Body(Box::pin(stream_rest(
+                body, encoder, chunks, service, target,
+            ))));
         }
     }
 }
 
-async fn next_chunk(chunks: &mut Streaming<ReadResourceChunk>, service: &str, target: Target) -> Result<Option<Chunk>, GatewayError> {
+async fn next_chunk(
+    chunks: &mut Streaming<ReadResourceChunk>,
+    service: &str,
+    target: Target,
+) -> Result<Option<Chunk>, GatewayError> {
     match chunks.message().await {
         Ok(Some(chunk)) => Ok(chunk.chunk),
         Ok(None) => Ok(None),
@@ -212,7 +262,8 @@ mod tests {
         let text = "héllo \"wörld\"\n€𝄞";
         for piece in 1..6 {
             let encoded = encode_in_pieces(true, text.as_bytes(), piece);
-            let decoded: String = serde_json::from_str(&format!("\"{encoded}\"")).expect("json string");
+            let decoded: String =
+                serde_json::from_str(&format!("\"{encoded}\"")).expect("json string");
             assert_eq!(decoded, text, "piece size {piece}");
         }
     }
@@ -222,7 +273,11 @@ mod tests {
         let content: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
         for piece in [1, 2, 3, 4, 7, 64] {
             let encoded = encode_in_pieces(false, &content, piece);
-            assert_eq!(STANDARD.decode(encoded).expect("base64"), content, "piece size {piece}");
+            assert_eq!(
+                STANDARD.decode(encoded).expect("base64"),
+                content,
+                "piece size {piece}"
+            );
         }
     }
 

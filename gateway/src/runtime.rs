@@ -247,7 +247,11 @@ impl SessionRegistry {
     pub fn sweep(&self, idle: Duration) {
         if let Ok(mut sessions) = self.sessions.lock() {
             sessions.retain(|_, runtime| {
-                let busy = runtime.in_flight.lock().map(|map| !map.is_empty()).unwrap_or(false)
+                let busy = runtime
+                    .in_flight
+                    .lock()
+                    .map(|map| !map.is_empty())
+                    .unwrap_or(false)
                     || runtime.get_stream_open.load(Ordering::Relaxed);
                 busy || runtime.idle_for() < idle
             });
@@ -256,7 +260,10 @@ impl SessionRegistry {
 
     /// Number of runtimes held.
     pub fn len(&self) -> usize {
-        self.sessions.lock().map(|sessions| sessions.len()).unwrap_or(0)
+        self.sessions
+            .lock()
+            .map(|sessions| sessions.len())
+            .unwrap_or(0)
     }
 
     /// True when no runtime is held.

@@ -124,7 +124,11 @@ impl SessionCodec {
     }
 
     /// New claims issued now.
-    pub fn claims(protocol_version: &str, client_capabilities: String, principal: &str) -> SessionClaims {
+    pub fn claims(
+        protocol_version: &str,
+        client_capabilities: String,
+        principal: &str,
+    ) -> SessionClaims {
         SessionClaims {
             protocol_version: protocol_version.to_owned(),
             client_capabilities,
@@ -154,7 +158,11 @@ mod tests {
         assert!(id.bytes().all(|byte| (0x21..=0x7e).contains(&byte)));
         assert!(!id.contains("2025") && !id.contains("alice"));
         assert_eq!(codec.open(&id, "alice").expect("open"), claims);
-        assert_ne!(codec.seal(&claims).expect("seal"), id, "fresh nonce each time");
+        assert_ne!(
+            codec.seal(&claims).expect("seal"),
+            id,
+            "fresh nonce each time"
+        );
     }
 
     #[test]
@@ -168,7 +176,10 @@ mod tests {
         let tampered = String::from_utf8(tampered).expect("ascii");
         assert!(codec.open(&tampered, "alice").is_err());
         assert!(codec.open("not-a-session", "alice").is_err());
-        assert!(codec.open(&id, "mallory").is_err(), "bound to its principal");
+        assert!(
+            codec.open(&id, "mallory").is_err(),
+            "bound to its principal"
+        );
         let other_key = SessionCodec::new(&[8u8; 32], Duration::from_secs(3600));
         assert!(other_key.open(&id, "alice").is_err());
         let mut old = claims.clone();
@@ -176,6 +187,9 @@ mod tests {
         let expired = codec.seal(&old).expect("seal");
         assert!(codec.open(&expired, "alice").is_err());
         codec.revoke(&id, &claims);
-        assert!(matches!(codec.open(&id, "alice"), Err(GatewayError::SessionNotFound)));
+        assert!(matches!(
+            codec.open(&id, "alice"),
+            Err(GatewayError::SessionNotFound)
+        ));
     }
 }

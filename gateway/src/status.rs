@@ -19,19 +19,31 @@ pub enum Target {
 pub fn from_status(service: &str, target: Target, status: &Status) -> GatewayError {
     let message = status.message().to_owned();
     match status.code() {
-        Code::InvalidArgument | Code::PermissionDenied | Code::ResourceExhausted | Code::FailedPrecondition | Code::OutOfRange => {
-            GatewayError::InvalidParams(message)
-        }
+        Code::InvalidArgument
+        | Code::PermissionDenied
+        | Code::ResourceExhausted
+        | Code::FailedPrecondition
+        | Code::OutOfRange => GatewayError::InvalidParams(message),
         Code::NotFound => match target {
             Target::Resource { modern } => GatewayError::ResourceNotFound { message, modern },
-            Target::Tool | Target::Prompt | Target::Completion => GatewayError::InvalidParams(message),
+            Target::Tool | Target::Prompt | Target::Completion => {
+                GatewayError::InvalidParams(message)
+            }
         },
         Code::Unavailable | Code::Cancelled | Code::Aborted | Code::Unknown => {
             tracing::warn!(service, code = ?status.code(), detail = %status.message(), "backend call failed");
-            GatewayError::transient(service, format!("service {service:?} is unavailable; retry later"))
+            GatewayError::transient(
+                service,
+                format!("service {service:?} is unavailable; retry later"),
+            )
         }
-        Code::DeadlineExceeded => GatewayError::transient(service, format!("service {service:?} did not answer in time")),
-        Code::Unimplemented => GatewayError::MethodNotFound(format!("service {service:?} does not implement this")),
+        Code::DeadlineExceeded => GatewayError::transient(
+            service,
+            format!("service {service:?} did not answer in time"),
+        ),
+        Code::Unimplemented => {
+            GatewayError::MethodNotFound(format!("service {service:?} does not implement this"))
+        }
         _ => {
             tracing::error!(service, code = ?status.code(), detail = %status.message(), "backend internal error");
             GatewayError::Internal(format!("service {service:?} failed"))
@@ -45,14 +57,30 @@ mod tests {
 
     #[test]
     fn statuses_map_to_categories() {
-        let not_found = from_status("fs", Target::Resource { modern: false }, &Status::not_found("no such file"));
+        let not_found = from_status(
+            "fs",
+            Target::Resource { modern: false },
+            &Status::not_found("no such file"),
+        );
         assert_eq!(not_found.code(), crate::error::RESOURCE_NOT_FOUND);
-        let modern = from_status("fs", Target::Resource { modern: true }, &Status::not_found("x"));
+        let modern = from_status(
+            "fs",
+            Target::Resource { modern: true },
+            &Status::not_found("x"),
+        );
         assert_eq!(modern.code(), crate::error::INVALID_PARAMS);
-        let down = from_status("fs", Target::Tool, &Status::unavailable("connect /tmp/secret.sock"));
+        let down = from_status(
+            "fs",
+            Target::Tool,
+            &Status::unavailable("connect /tmp/secret.sock"),
+        );
         assert_eq!(down.code(), crate::error::TRANSIENT);
         assert!(!down.to_string().contains("secret"));
-        let denied = from_status("fs", Target::Tool, &Status::permission_denied("path escapes the allowed roots: ../x"));
+        let denied = from_status(
+            "fs",
+            Target::Tool,
+            &Status::permission_denied("path escapes the allowed roots: ../x"),
+        );
         assert_eq!(denied.code(), crate::error::INVALID_PARAMS);
     }
 }

@@ -18,11 +18,19 @@ use crate::jsonrpc::{Envelope, MessageKind, encode_error, encode_result};
 use crate::protocol::{MirroredHeaders, ParamsHead, validate_modern};
 use crate::runtime::SessionRuntime;
 
+/// The session a stdio client opened with `initialize`: its relayed
+/// capabilities and runtime.
+type StdioSession = Mutex<Option<(String, Arc<SessionRuntime>)>>;
+
 /// The principal of the local stdio user.
 const STDIO_PRINCIPAL: &str = "stdio";
 
 /// Serves one client on `input`/`output` until input ends.
-pub async fn serve(gateway: Arc<Gateway>, input: impl AsyncRead + Unpin, output: impl AsyncWrite + Unpin + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    gateway: Arc<Gateway>,
+    input: impl AsyncRead + Unpin,
+    output: impl AsyncWrite + Unpin + Send + 'static,
+) -> std::io::Result<()> {
     let (to_writer, mut from_handlers) = mpsc::channel::<Vec<u8>>(64);
     let writer = tokio::spawn(async move {
         let mut output = output;
@@ -33,7 +41,7 @@ pub async fn serve(gateway: Arc<Gateway>, input: impl AsyncRead + Unpin, output:
             }
         }
     });
-    let session: Arc<Mutex<Option<(String, Arc<SessionRuntime>)>>> = Arc::default();
+    let session: Arc<StdioSession> = Arc::default();
     let mut lines = BufReader::new(input).lines();
     while let Some(line) = lines.next_line().await? {
         if line.trim().is_empty() {
@@ -53,7 +61,7 @@ pub async fn serve(gateway: Arc<Gateway>, input: impl AsyncRead + Unpin, output:
 
 async fn handle_line(
     gateway: &Arc<Gateway>,
-    session: &Mutex<Option<(String, Arc<SessionRuntime>)>>,
+    session: &StdioSession,
     line: Vec<u8>,
     out: &mpsc::Sender<Vec<u8>>,
 ) {
@@ -74,7 +82,11 @@ async fn handle_line(
     let head = ParamsHead::parse(envelope.params);
     match kind {
         MessageKind::Response => {
-            gateway.deliver_client_response(envelope.id_text(), envelope.result.map(|raw| raw.get()), envelope.error.map(|raw| raw.get()));
+            gateway.deliver_client_response(
+                envelope.id_text(),
+                envelope.result.map(|raw| raw.get()),
+                envelope.error.map(|raw| raw.get()),
+            );
         }
         MessageKind::Notification => {
             if envelope.method.as_deref() == Some("notifications/cancelled")
@@ -89,7 +101,18 @@ async fn handle_line(
             let id_text = envelope.id_text();
             let method = envelope.method.as_deref().unwrap_or_default();
             let outcome = match head {
-                Ok(head) => serve_request(gateway, session, method, id_text, head, envelope.params, out).await,
+                Ok(head) => {
+                    serve_request(
+                        gateway,
+                        session,
+                        method,
+                        id_text,
+                        head,
+                        envelope.params,
+                        out,
+                    )
+                    .await
+                }
                 Err(error) => Err(error),
             };
             if let Err(error) = outcome {
@@ -101,7 +124,7 @@ async fn handle_line(
 
 async fn serve_request(
     gateway: &Arc<Gateway>,
-    session: &Mutex<Option<(String, Arc<SessionRuntime>)>>,
+    session: &StdioSession,
     method: &str,
     id_text: &str,
     head: ParamsHead<'_>,
@@ -110,7 +133,10 @@ async fn serve_request(
 ) -> Result<(), GatewayError> {
     if method == "initialize" {
         let (result, claims) = dispatch::initialize(gateway, &head, STDIO_PRINCIPAL);
-        *session.lock().await = Some((claims.client_capabilities, Arc::new(SessionRuntime::default())));
+        *session.lock().await = Some((
+            claims.client_capabilities,
+            Arc::new(SessionRuntime::default()),
+        ));
         let _ = out.send(encode_result(id_text, result.as_bytes())).await;
         return Ok(());
     }
@@ -118,7 +144,9 @@ async fn serve_request(
         validate_modern(method, &head, &MirroredHeaders::default(), false)?;
         let meta = head.meta.as_ref();
         EraState::Modern {
-            client_capabilities: meta.and_then(|meta| meta.client_capabilities).map_or_else(|| "{}".to_owned(), |raw| raw.get().to_owned()),
+            client_capabilities: meta
+                .and_then(|meta| meta.client_capabilities)
+                .map_or_else(|| "{}".to_owned(), |raw| raw.get().to_owned()),
             log_level_opt: meta.and_then(|meta| meta.log_level.clone()),
         }
     } else {
@@ -126,9 +154,16 @@ async fn serve_request(
         let Some((client_capabilities, runtime)) = guard.as_ref() else {
             return Err(GatewayError::SessionRequired("send initialize first, or include io.modelcontextprotocol/protocolVersion in params._meta".into()));
         };
-        EraState::Legacy { client_capabilities: client_capabilities.clone(), runtime: runtime.clone() }
+        EraState::Legacy {
+            client_capabilities: client_capabilities.clone(),
+            runtime: runtime.clone(),
+        }
     };
-    let context = CallContext { principal: STDIO_PRINCIPAL.to_owned(), era, request_id: gateway.next_request_id() };
+    let context = CallContext {
+        principal: STDIO_PRINCIPAL.to_owned(),
+        era,
+        request_id: gateway.next_request_id(),
+    };
     match dispatch::handle(gateway, &context, method, id_text, head, params).await? {
         Reply::Json(body) => {
             let _ = out.send(body).await;

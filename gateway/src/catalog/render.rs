@@ -40,7 +40,9 @@ pub(super) fn tool(exposed: &str, tool: &Tool) -> Result<String, serde_json::Err
     let default_schema: Box<RawValue> = RawValue::from_string("{\"type\":\"object\"}".into())?;
     let input_schema = raw_json(&tool.input_schema_json)?.unwrap_or(&default_schema);
     if !input_schema.get().trim_start().starts_with('{') {
-        return Err(serde::ser::Error::custom("inputSchema must be a JSON object"));
+        return Err(serde::ser::Error::custom(
+            "inputSchema must be a JSON object",
+        ));
     }
     let mut annotations = Map::new();
     if let Some(hints) = &tool.annotations {
@@ -59,7 +61,14 @@ pub(super) fn tool(exposed: &str, tool: &Tool) -> Result<String, serde_json::Err
         Some(raw) => serde_json::from_str::<Map<String, Value>>(raw.get())?,
         None => Map::new(),
     };
-    for reserved in ["name", "title", "description", "inputSchema", "outputSchema", "annotations"] {
+    for reserved in [
+        "name",
+        "title",
+        "description",
+        "inputSchema",
+        "outputSchema",
+        "annotations",
+    ] {
         extra.remove(reserved);
     }
     serde_json::to_string(&ToolJson {
@@ -82,7 +91,10 @@ pub(super) fn prompt(exposed: &str, prompt: &Prompt) -> String {
             let mut object = Map::new();
             object.insert("name".into(), Value::from(argument.name.clone()));
             if !argument.description.is_empty() {
-                object.insert("description".into(), Value::from(argument.description.clone()));
+                object.insert(
+                    "description".into(),
+                    Value::from(argument.description.clone()),
+                );
             }
             object.insert("required".into(), Value::from(argument.required));
             Value::Object(object)
@@ -123,7 +135,10 @@ pub(super) fn resource(resource: &Resource) -> String {
 /// A resource template as MCP JSON.
 pub(super) fn template(template: &ResourceTemplate) -> String {
     let mut object = Map::new();
-    object.insert("uriTemplate".into(), Value::from(template.uri_template.clone()));
+    object.insert(
+        "uriTemplate".into(),
+        Value::from(template.uri_template.clone()),
+    );
     object.insert("name".into(), Value::from(template.name.clone()));
     for (key, text) in [
         ("title", &template.title),

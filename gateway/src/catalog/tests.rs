@@ -29,7 +29,10 @@ fn contribution(service: usize, name: &str, namespace: &str, tools: &[&str]) -> 
 #[test]
 fn tools_are_namespaced_sorted_and_routed() {
     let merged = MergedCatalog::merge(
-        &[contribution(0, "fs", "fs", &["stat", "read_file"]), contribution(1, "echo", "", &["echo"])],
+        &[
+            contribution(0, "fs", "fs", &["stat", "read_file"]),
+            contribution(1, "echo", "", &["echo"]),
+        ],
         ".",
         &["fs", "echo"],
     );
@@ -41,15 +44,26 @@ fn tools_are_namespaced_sorted_and_routed() {
     let (fragment, next) = merged.page(ListKind::Tools, None, 10).expect("page");
     assert!(next.is_none());
     let listed: serde_json::Value = serde_json::from_str(&format!("{{{fragment}}}")).expect("json");
-    let names: Vec<_> = listed["tools"].as_array().expect("tools").iter().map(|tool| tool["name"].as_str().expect("name")).collect();
+    let names: Vec<_> = listed["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .map(|tool| tool["name"].as_str().expect("name"))
+        .collect();
     assert_eq!(names, ["echo", "fs.read_file", "fs.stat"]);
-    assert_eq!(listed["tools"][1]["inputSchema"]["$schema"], "https://json-schema.org/draft/2020-12/schema");
+    assert_eq!(
+        listed["tools"][1]["inputSchema"]["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
 }
 
 #[test]
 fn collisions_name_both_services() {
     let merged = MergedCatalog::merge(
-        &[contribution(0, "a", "", &["x"]), contribution(1, "b", "", &["x"])],
+        &[
+            contribution(0, "a", "", &["x"]),
+            contribution(1, "b", "", &["x"]),
+        ],
         ".",
         &["a", "b"],
     );
@@ -66,8 +80,11 @@ fn pages_follow_cursors_and_bad_cursors_fail() {
     let mut cursor = None;
     let mut seen = 0;
     loop {
-        let (fragment, next) = merged.page(ListKind::Tools, cursor.as_deref(), 10).expect("page");
-        let listed: serde_json::Value = serde_json::from_str(&format!("{{{fragment}}}")).expect("json");
+        let (fragment, next) = merged
+            .page(ListKind::Tools, cursor.as_deref(), 10)
+            .expect("page");
+        let listed: serde_json::Value =
+            serde_json::from_str(&format!("{{{fragment}}}")).expect("json");
         seen += listed["tools"].as_array().expect("tools").len();
         match next {
             Some(next) => cursor = Some(next),
@@ -87,7 +104,10 @@ fn invalid_names_and_schemas_are_dropped() {
             service: 0,
             service_name: "s".into(),
             namespace: "s".into(),
-            catalog: Arc::new(Catalog { tools: vec![tool("has space"), bad_schema, tool("ok")], ..Catalog::default() }),
+            catalog: Arc::new(Catalog {
+                tools: vec![tool("has space"), bad_schema, tool("ok")],
+                ..Catalog::default()
+            }),
         }],
         ".",
         &["s"],
@@ -103,8 +123,16 @@ fn resources_route_by_uri_and_template_prefix() {
             service_name: "fs".into(),
             namespace: "fs".into(),
             catalog: Arc::new(Catalog {
-                resources: vec![Resource { uri: "file:///r/a.txt".into(), name: "a".into(), ..Resource::default() }],
-                resource_templates: vec![ResourceTemplate { uri_template: "file:///r/{+path}".into(), name: "t".into(), ..ResourceTemplate::default() }],
+                resources: vec![Resource {
+                    uri: "file:///r/a.txt".into(),
+                    name: "a".into(),
+                    ..Resource::default()
+                }],
+                resource_templates: vec![ResourceTemplate {
+                    uri_template: "file:///r/{+path}".into(),
+                    name: "t".into(),
+                    ..ResourceTemplate::default()
+                }],
                 ..Catalog::default()
             }),
         }],

@@ -17,44 +17,77 @@ pub struct Accepts {
 fn host_name(authority: &str) -> String {
     let authority = authority.trim().to_ascii_lowercase();
     if let Some(rest) = authority.strip_prefix('[') {
-        return rest.split(']').next().map(|host| format!("[{host}]")).unwrap_or_default();
+        return rest
+            .split(']')
+            .next()
+            .map(|host| format!("[{host}]"))
+            .unwrap_or_default();
     }
     authority.split(':').next().unwrap_or_default().to_owned()
 }
 
 /// Refuses requests whose Host is not allowed or whose Origin is foreign.
-pub fn check_host_and_origin(config: &GatewayConfig, headers: &HeaderMap, uri_host_opt: Option<&str>) -> Result<(), (StatusCode, String)> {
+pub fn check_host_and_origin(
+    config: &GatewayConfig,
+    headers: &HeaderMap,
+    uri_host_opt: Option<&str>,
+) -> Result<(), (StatusCode, String)> {
     let host = headers
         .get(header::HOST)
         .and_then(|value| value.to_str().ok())
         .or(uri_host_opt)
         .map(host_name)
         .ok_or((StatusCode::BAD_REQUEST, "missing Host header".to_owned()))?;
-    let host_allowed = config.allowed_hosts.iter().any(|allowed| allowed.eq_ignore_ascii_case(&host) || allowed == "*");
+    let host_allowed = config
+        .allowed_hosts
+        .iter()
+        .any(|allowed| allowed.eq_ignore_ascii_case(&host) || allowed == "*");
     if !host_allowed {
-        return Err((StatusCode::FORBIDDEN, format!("host {host:?} is not allowed (gateway.allowed_hosts)")));
+        return Err((
+            StatusCode::FORBIDDEN,
+            format!("host {host:?} is not allowed (gateway.allowed_hosts)"),
+        ));
     }
     let Some(origin) = headers.get(header::ORIGIN) else {
         return Ok(());
     };
-    let origin = origin.to_str().map_err(|_| (StatusCode::FORBIDDEN, "invalid Origin header".to_owned()))?;
-    if config.allowed_origins.iter().any(|allowed| allowed == origin || allowed == "*") {
+    let origin = origin
+        .to_str()
+        .map_err(|_| (StatusCode::FORBIDDEN, "invalid Origin header".to_owned()))?;
+    if config
+        .allowed_origins
+        .iter()
+        .any(|allowed| allowed == origin || allowed == "*")
+    {
         return Ok(());
     }
     let origin_host = origin
         .split_once("://")
         .map(|(_, authority)| host_name(authority.split('/').next().unwrap_or_default()))
         .unwrap_or_default();
-    if config.allowed_hosts.iter().any(|allowed| allowed.eq_ignore_ascii_case(&origin_host)) {
+    if config
+        .allowed_hosts
+        .iter()
+        .any(|allowed| allowed.eq_ignore_ascii_case(&origin_host))
+    {
         return Ok(());
     }
-    Err((StatusCode::FORBIDDEN, format!("origin {origin:?} is not allowed (gateway.allowed_origins)")))
+    Err((
+        StatusCode::FORBIDDEN,
+        format!("origin {origin:?} is not allowed (gateway.allowed_origins)"),
+    ))
 }
 
 /// Reads `Accept`; an absent header accepts everything.
 pub fn accepts(headers: &HeaderMap) -> Accepts {
-    let Some(accept) = headers.get(header::ACCEPT).and_then(|value| value.to_str().ok()) else {
-        return Accepts { json: true, sse: true };
+    let Some(accept) = headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+    else {
+        return Accepts {
+            json: true,
+            sse: true,
+        };
     };
     let any = accept.contains("*/*");
     Accepts {
@@ -68,7 +101,12 @@ pub fn is_json_content(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|content_type| content_type.trim_start().to_ascii_lowercase().starts_with("application/json"))
+        .is_some_and(|content_type| {
+            content_type
+                .trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        })
 }
 
 #[cfg(test)]
@@ -76,13 +114,19 @@ mod tests {
     use super::*;
 
     fn config() -> GatewayConfig {
-        crate::config::parse_toml("").expect("parse").validate(Some("t")).expect("valid")
+        crate::config::parse_toml("")
+            .expect("parse")
+            .validate(Some("t"))
+            .expect("valid")
     }
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
         for (name, value) in pairs {
-            map.insert(http::HeaderName::from_bytes(name.as_bytes()).expect("name"), value.parse().expect("value"));
+            map.insert(
+                http::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+                value.parse().expect("value"),
+            );
         }
         map
     }
@@ -90,19 +134,54 @@ mod tests {
     #[test]
     fn dns_rebinding_is_refused() {
         let config = config();
-        assert!(check_host_and_origin(&config, &headers(&[("host", "localhost:8080")]), None).is_ok());
-        assert!(check_host_and_origin(&config, &headers(&[("host", "127.0.0.1:9"), ("origin", "http://localhost:3000")]), None).is_ok());
+        assert!(
+            check_host_and_origin(&config, &headers(&[("host", "localhost:8080")]), None).is_ok()
+        );
+        assert!(
+            check_host_and_origin(
+                &config,
+                &headers(&[("host", "127.0.0.1:9"), ("origin", "http://localhost:3000")]),
+                None
+            )
+            .is_ok()
+        );
         assert!(check_host_and_origin(&config, &headers(&[("host", "[::1]:9")]), None).is_ok());
-        let evil_host = check_host_and_origin(&config, &headers(&[("host", "evil.example.com")]), None);
+        let evil_host =
+            check_host_and_origin(&config, &headers(&[("host", "evil.example.com")]), None);
         assert_eq!(evil_host.expect_err("refused").0, StatusCode::FORBIDDEN);
-        let evil_origin = check_host_and_origin(&config, &headers(&[("host", "localhost"), ("origin", "http://evil.example.com")]), None);
+        let evil_origin = check_host_and_origin(
+            &config,
+            &headers(&[("host", "localhost"), ("origin", "http://evil.example.com")]),
+            None,
+        );
         assert_eq!(evil_origin.expect_err("refused").0, StatusCode::FORBIDDEN);
     }
 
     #[test]
     fn accept_headers_are_read() {
-        assert_eq!(accepts(&headers(&[("accept", "application/json, text/event-stream")])), Accepts { json: true, sse: true });
-        assert_eq!(accepts(&headers(&[("accept", "text/event-stream")])), Accepts { json: false, sse: true });
-        assert_eq!(accepts(&headers(&[("accept", "text/html")])), Accepts { json: false, sse: false });
+        assert_eq!(
+            accepts(&headers(&[(
+                "accept",
+                "application/json, text/event-stream"
+            )])),
+            Accepts {
+                json: true,
+                sse: true
+            }
+        );
+        assert_eq!(
+            accepts(&headers(&[("accept", "text/event-stream")])),
+            Accepts {
+                json: false,
+                sse: true
+            }
+        );
+        assert_eq!(
+            accepts(&headers(&[("accept", "text/html")])),
+            Accepts {
+                json: false,
+                sse: false
+            }
+        );
     }
 }

@@ -36,29 +36,41 @@ fn event(id_opt: Option<&str>, data: &[u8]) -> Bytes {
 }
 
 fn priming(stream_id: u64, after: u64) -> Bytes {
-    Bytes::from(format!("id: {stream_id}-{after}\nretry: {RETRY_MS}\ndata: \n\n"))
+    Bytes::from(format!(
+        "id: {stream_id}-{after}\nretry: {RETRY_MS}\ndata: \n\n"
+    ))
 }
 
 const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
 
 /// Wraps an event stream as an SSE response.
-pub fn response(body: impl Stream<Item = Result<Bytes, std::convert::Infallible>> + Send + 'static) -> Response {
+pub fn response(
+    body: impl Stream<Item = Result<Bytes, std::convert::Infallible>> + Send + 'static,
+) -> Response {
     let mut response = Response::new(Body::from_stream(body));
     *response.status_mut() = StatusCode::OK;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     response
 }
 
 /// A one-event SSE body (a complete response for an SSE-only client).
-pub fn single(message: Vec<u8>) -> impl Stream<Item = Result<Bytes, std::convert::Infallible>> + Send {
+pub fn single(
+    message: Vec<u8>,
+) -> impl Stream<Item = Result<Bytes, std::convert::Infallible>> + Send {
     futures::stream::once(async move { Ok(event(None, &message)) })
 }
 
 /// Stateless era: events straight from the call; dropping the body cancels it.
-pub fn from_channel(mut messages: mpsc::Receiver<Vec<u8>>, keepalive: Duration) -> impl Stream<Item = Result<Bytes, std::convert::Infallible>> + Send {
+pub fn from_channel(
+    mut messages: mpsc::Receiver<Vec<u8>>,
+    keepalive: Duration,
+) -> impl Stream<Item = Result<Bytes, std::convert::Infallible>> + Send {
     async_stream::stream! {
         loop {
             match tokio::time::timeout(keepalive, messages.recv()).await {
@@ -82,7 +94,12 @@ pub fn record(mut messages: mpsc::Receiver<Vec<u8>>, log: Arc<StreamLog>) {
 }
 
 /// Reads a stream log from `after` on, as SSE, until it closes.
-pub fn from_log(stream_id: u64, log: Arc<StreamLog>, after: u64, keepalive: Duration) -> impl Stream<Item = Result<Bytes, std::convert::Infallible>> + Send {
+pub fn from_log(
+    stream_id: u64,
+    log: Arc<StreamLog>,
+    after: u64,
+    keepalive: Duration,
+) -> impl Stream<Item = Result<Bytes, std::convert::Infallible>> + Send {
     async_stream::stream! {
         yield Ok(priming(stream_id, after));
         let mut position = after;
@@ -169,6 +186,9 @@ mod tests {
     fn event_ids_round_trip() {
         assert_eq!(parse_event_id("3-17"), Some((3, 17)));
         assert_eq!(parse_event_id("x"), None);
-        assert_eq!(&event(Some("1-2"), b"{}")[..], b"id: 1-2\nevent: message\ndata: {}\n\n");
+        assert_eq!(
+            &event(Some("1-2"), b"{}")[..],
+            b"id: 1-2\nevent: message\ndata: {}\n\n"
+        );
     }
 }

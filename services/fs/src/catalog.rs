@@ -127,7 +127,9 @@ pub(crate) fn build(config: &FsConfig, roots: &RootSet) -> Catalog {
                 required: true,
             }],
         }],
-        instructions: "Read-only access to local files. Paths are relative to the first root unless absolute.".into(),
+        instructions:
+            "Read-only access to local files. Paths are relative to the first root unless absolute."
+                .into(),
         supports_completion: true,
     }
 }

@@ -70,14 +70,16 @@ impl RootSet {
         } else {
             self.primary().join(requested_path)
         };
-        let normalised = normalise_lexically(&joined)
-            .ok_or_else(|| FsError::Traversal(requested.to_owned()))?;
+        let normalised =
+            normalise_lexically(&joined).ok_or_else(|| FsError::Traversal(requested.to_owned()))?;
         if self.root_of(&normalised).is_none() {
-            return Err(if requested_path.is_absolute() && !requested.contains("..") {
-                FsError::OutsideRoots(requested.to_owned())
-            } else {
-                FsError::Traversal(requested.to_owned())
-            });
+            return Err(
+                if requested_path.is_absolute() && !requested.contains("..") {
+                    FsError::OutsideRoots(requested.to_owned())
+                } else {
+                    FsError::Traversal(requested.to_owned())
+                },
+            );
         }
         let canonical = normalised
             .canonicalize()
@@ -139,7 +141,10 @@ mod tests {
 
     #[test]
     fn display_is_relative_to_the_root() {
-        assert_eq!(display_relative(Path::new("/r"), Path::new("/r/a/b")), "a/b");
+        assert_eq!(
+            display_relative(Path::new("/r"), Path::new("/r/a/b")),
+            "a/b"
+        );
         assert_eq!(display_relative(Path::new("/r"), Path::new("/r")), ".");
     }
 }

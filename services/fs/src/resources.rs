@@ -32,7 +32,9 @@ pub(crate) fn uri_to_path(uri: &str) -> Result<String, FsError> {
         .ok_or_else(|| FsError::InvalidArgument(format!("not a file:// URI: {uri}")))?;
     let path = rest.strip_prefix("localhost").unwrap_or(rest);
     if !path.starts_with('/') {
-        return Err(FsError::InvalidArgument(format!("file URI must be absolute: {uri}")));
+        return Err(FsError::InvalidArgument(format!(
+            "file URI must be absolute: {uri}"
+        )));
     }
     let bytes = path.as_bytes();
     let mut decoded = Vec::with_capacity(bytes.len());
@@ -43,7 +45,9 @@ pub(crate) fn uri_to_path(uri: &str) -> Result<String, FsError> {
                 .get(index + 1..index + 3)
                 .and_then(|pair| std::str::from_utf8(pair).ok())
                 .and_then(|pair| u8::from_str_radix(pair, 16).ok())
-                .ok_or_else(|| FsError::InvalidArgument(format!("bad percent-encoding in {uri}")))?;
+                .ok_or_else(|| {
+                    FsError::InvalidArgument(format!("bad percent-encoding in {uri}"))
+                })?;
             decoded.push(hex);
             index += 3;
         } else {

@@ -125,9 +125,9 @@ impl McpService for FsService {
         if name != "summarize_file" {
             return Err(ServiceError::NotFound(format!("unknown prompt: {name}")));
         }
-        let path = arguments
-            .get("path")
-            .ok_or_else(|| ServiceError::InvalidArgument("missing required argument: path".into()))?;
+        let path = arguments.get("path").ok_or_else(|| {
+            ServiceError::InvalidArgument("missing required argument: path".into())
+        })?;
         let resolved = self.state.roots.resolve(path)?;
         let content = resources::read_capped(&resolved, self.state.config.max_read_bytes).await?;
         let text = String::from_utf8(content.to_vec())

@@ -86,7 +86,9 @@ pub(crate) fn list_dir(
             None => json!({"name": name, "type": kind}),
         })
         .collect();
-    Ok(json!({"path": resolved.display, "entries": entries, "total": total, "truncated": truncated}))
+    Ok(
+        json!({"path": resolved.display, "entries": entries, "total": total, "truncated": truncated}),
+    )
 }
 
 /// `stat`: type, size, mtime and read-only flag.
@@ -213,5 +215,7 @@ pub(crate) fn search_files(
         }
     }
     matches.sort();
-    Ok(json!({"path": base.display, "pattern": arguments.pattern, "matches": matches, "complete": complete}))
+    Ok(
+        json!({"path": base.display, "pattern": arguments.pattern, "matches": matches, "complete": complete}),
+    )
 }

@@ -24,10 +24,16 @@ fn fixture(configure: impl FnOnce(&mut FsConfig)) -> Fixture {
     std::fs::write(root.path().join("sub/b.md"), "# b\n").expect("write");
     std::fs::write(root.path().join("bin.dat"), [0u8, 159, 146, 150]).expect("write");
     std::fs::write(outside.path().join("secret.txt"), "secret").expect("write");
-    std::os::unix::fs::symlink(outside.path().join("secret.txt"), root.path().join("escape"))
-        .expect("symlink");
-    std::os::unix::fs::symlink(root.path().join("hello.txt"), root.path().join("inside-link"))
-        .expect("symlink");
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.txt"),
+        root.path().join("escape"),
+    )
+    .expect("symlink");
+    std::os::unix::fs::symlink(
+        root.path().join("hello.txt"),
+        root.path().join("inside-link"),
+    )
+    .expect("symlink");
     let mut config = FsConfig::with_roots(vec![root.path().to_path_buf()]);
     configure(&mut config);
     let service = FsService::new(config).expect("service");
@@ -47,12 +53,29 @@ fn traversal_outside_and_symlink_escapes_are_refused_distinctly() {
     let fixture = fixture(|_| {});
     let roots = roots(fixture.root.path());
     assert!(matches!(roots.resolve("../x"), Err(FsError::Traversal(_))));
-    assert!(matches!(roots.resolve("sub/../../x"), Err(FsError::Traversal(_))));
-    assert!(matches!(roots.resolve("/etc/passwd"), Err(FsError::OutsideRoots(_))));
-    assert!(matches!(roots.resolve("escape"), Err(FsError::SymlinkEscape(_))));
-    assert!(matches!(roots.resolve("missing.txt"), Err(FsError::NotFound(_))));
-    assert!(matches!(roots.resolve("a\0b"), Err(FsError::InvalidArgument(_))));
-    let inside = roots.resolve("inside-link").expect("symlink inside the root is fine");
+    assert!(matches!(
+        roots.resolve("sub/../../x"),
+        Err(FsError::Traversal(_))
+    ));
+    assert!(matches!(
+        roots.resolve("/etc/passwd"),
+        Err(FsError::OutsideRoots(_))
+    ));
+    assert!(matches!(
+        roots.resolve("escape"),
+        Err(FsError::SymlinkEscape(_))
+    ));
+    assert!(matches!(
+        roots.resolve("missing.txt"),
+        Err(FsError::NotFound(_))
+    ));
+    assert!(matches!(
+        roots.resolve("a\0b"),
+        Err(FsError::InvalidArgument(_))
+    ));
+    let inside = roots
+        .resolve("inside-link")
+        .expect("symlink inside the root is fine");
     assert_eq!(inside.display, "hello.txt");
     assert_eq!(roots.resolve("sub/./a.rs").expect("ok").display, "sub/a.rs");
 }
@@ -60,7 +83,9 @@ fn traversal_outside_and_symlink_escapes_are_refused_distinctly() {
 #[test]
 fn error_messages_never_name_the_resolved_target() {
     let fixture = fixture(|_| {});
-    let error = roots(fixture.root.path()).resolve("escape").expect_err("refused");
+    let error = roots(fixture.root.path())
+        .resolve("escape")
+        .expect_err("refused");
     assert!(!error.to_string().contains("secret"));
 }
 
@@ -98,24 +123,52 @@ async fn tools_work_and_refusals_are_tool_errors() {
         .collect();
     assert!(names.contains(&"hello.txt".to_owned()) && names.contains(&"sub".to_owned()));
 
-    let read = call(service, "read_file", serde_json::json!({"path": "hello.txt", "offset": 6})).await;
+    let read = call(
+        service,
+        "read_file",
+        serde_json::json!({"path": "hello.txt", "offset": 6}),
+    )
+    .await;
     assert_eq!(read["content"][0]["text"], "world");
-    assert!(read["content"][1]["text"].as_str().expect("note").contains("truncated"));
+    assert!(
+        read["content"][1]["text"]
+            .as_str()
+            .expect("note")
+            .contains("truncated")
+    );
 
     let binary = call(service, "read_file", serde_json::json!({"path": "bin.dat"})).await;
     assert_eq!(binary["isError"], true);
 
     let escape = call(service, "read_file", serde_json::json!({"path": "escape"})).await;
     assert_eq!(escape["isError"], true);
-    assert!(escape["content"][0]["text"].as_str().expect("text").contains("symlink"));
+    assert!(
+        escape["content"][0]["text"]
+            .as_str()
+            .expect("text")
+            .contains("symlink")
+    );
 
     let directory = call(service, "read_file", serde_json::json!({"path": "sub"})).await;
     assert_eq!(directory["isError"], true);
 
-    let found = call(service, "search_files", serde_json::json!({"pattern": "**/*.rs"})).await;
-    assert_eq!(found["structuredContent"]["matches"], serde_json::json!(["sub/a.rs"]));
+    let found = call(
+        service,
+        "search_files",
+        serde_json::json!({"pattern": "**/*.rs"}),
+    )
+    .await;
+    assert_eq!(
+        found["structuredContent"]["matches"],
+        serde_json::json!(["sub/a.rs"])
+    );
 
-    let bad_glob = call(service, "search_files", serde_json::json!({"pattern": "a[" })).await;
+    let bad_glob = call(
+        service,
+        "search_files",
+        serde_json::json!({"pattern": "a[" }),
+    )
+    .await;
     assert_eq!(bad_glob["isError"], true);
 
     let stat = call(service, "stat", serde_json::json!({"path": "sub/b.md"})).await;
@@ -138,7 +191,10 @@ async fn unknown_arguments_are_invalid() {
             events,
         )
         .await;
-    assert!(matches!(outcome, Err(micromcp_sdk::ServiceError::InvalidArgument(_))));
+    assert!(matches!(
+        outcome,
+        Err(micromcp_sdk::ServiceError::InvalidArgument(_))
+    ));
 }
 
 #[tokio::test]
@@ -148,22 +204,43 @@ async fn resources_stream_in_chunks_and_respect_caps() {
     std::fs::write(fixture.root.path().join("big.txt"), &big).expect("write");
     let root = fixture.service.roots().primary().to_path_buf();
     let uri = format!("file://{}/big.txt", root.display());
-    let content = fixture.service.read_resource(uri).await.map_err(|e| e.to_string()).expect("open");
+    let content = fixture
+        .service
+        .read_resource(uri)
+        .await
+        .map_err(|e| e.to_string())
+        .expect("open");
     assert!(content.header.is_text);
     assert_eq!(content.header.size, Some(150_000));
     let chunks: Vec<_> = content.chunks.collect().await;
     assert_eq!(chunks.len(), 3);
-    let total: usize = chunks.iter().map(|chunk| chunk.as_ref().expect("chunk").len()).sum();
+    let total: usize = chunks
+        .iter()
+        .map(|chunk| chunk.as_ref().expect("chunk").len())
+        .sum();
     assert_eq!(total, 150_000);
 
     std::fs::write(fixture.root.path().join("huge.txt"), vec![b'y'; 300_000]).expect("write");
     let huge = format!("file://{}/huge.txt", root.display());
-    let refused = fixture.service.read_resource(huge).await.err().expect("too large");
+    let refused = fixture
+        .service
+        .read_resource(huge)
+        .await
+        .err()
+        .expect("too large");
     assert!(refused.to_string().contains("too large"));
 
     let escape = format!("file://{}/escape", root.display());
-    let refused = fixture.service.read_resource(escape).await.err().expect("escape");
-    assert!(matches!(refused, micromcp_sdk::ServiceError::PermissionDenied(_)));
+    let refused = fixture
+        .service
+        .read_resource(escape)
+        .await
+        .err()
+        .expect("escape");
+    assert!(matches!(
+        refused,
+        micromcp_sdk::ServiceError::PermissionDenied(_)
+    ));
 }
 
 #[tokio::test]
@@ -171,16 +248,24 @@ async fn prompt_and_completion() {
     let fixture = fixture(|_| {});
     let prompt = fixture
         .service
-        .get_prompt("summarize_file".into(), HashMap::from([("path".into(), "hello.txt".into())]))
+        .get_prompt(
+            "summarize_file".into(),
+            HashMap::from([("path".into(), "hello.txt".into())]),
+        )
         .await
         .map_err(|e| e.to_string())
         .expect("prompt");
     let prompt: serde_json::Value = serde_json::from_slice(&prompt).expect("json");
-    assert_eq!(prompt["messages"][1]["content"]["resource"]["text"], "hello world\n");
+    assert_eq!(
+        prompt["messages"][1]["content"]["resource"]["text"],
+        "hello world\n"
+    );
     let completion = fixture
         .service
         .complete(micromcp_proto::CompleteRequest {
-            reference: Some(micromcp_proto::complete_request::Reference::PromptName("summarize_file".into())),
+            reference: Some(micromcp_proto::complete_request::Reference::PromptName(
+                "summarize_file".into(),
+            )),
             argument_name: "path".into(),
             argument_value: "su".into(),
             context_arguments: HashMap::new(),

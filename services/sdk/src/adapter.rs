@@ -8,7 +8,7 @@ use std::sync::Arc;
 use futures::{Stream, StreamExt};
 use micromcp_proto::mcp_service_server::McpService as GrpcMcpService;
 use micromcp_proto::{
-    Catalog, CallToolClientMessage, CallToolServerMessage, CatalogUpdate, CompleteRequest,
+    CallToolClientMessage, CallToolServerMessage, Catalog, CatalogUpdate, CompleteRequest,
     CompleteResponse, GetCatalogRequest, GetPromptRequest, GetPromptResponse, ReadResourceChunk,
     ReadResourceRequest, ToolResult, WatchCatalogRequest, call_tool_client_message,
     call_tool_server_message, read_resource_chunk,
@@ -80,14 +80,13 @@ impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
         &self,
         _request: Request<WatchCatalogRequest>,
     ) -> Result<Response<Self::WatchCatalogStream>, Status> {
-        let updates = WatchStream::new(self.service.catalog().subscribe()).map(
-            |(revision, catalog)| {
+        let updates =
+            WatchStream::new(self.service.catalog().subscribe()).map(|(revision, catalog)| {
                 Ok(CatalogUpdate {
                     revision,
                     catalog: Some((*catalog).clone()),
                 })
-            },
-        );
+            });
         Ok(Response::new(Box::pin(updates)))
     }
 
@@ -105,7 +104,9 @@ impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
             .await?
             .ok_or_else(|| Status::invalid_argument("call stream closed before the call"))?;
         let Some(call_tool_client_message::Message::Start(start)) = first.message else {
-            return Err(Status::invalid_argument("the first message must be the call"));
+            return Err(Status::invalid_argument(
+                "the first message must be the call",
+            ));
         };
         let client_capabilities = if start.client_capabilities_json.is_empty() {
             serde_json::Value::Null

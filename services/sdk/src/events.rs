@@ -109,7 +109,10 @@ impl ToolEvents {
     /// Asks the client for input (`elicitation/create`, `sampling/createMessage`,
     /// `roots/list`) and waits for its answer.
     pub async fn request_input(&self, method: &str, params: &Value) -> ServiceResult<Value> {
-        let key = self.next_input_key.fetch_add(1, Ordering::Relaxed).to_string();
+        let key = self
+            .next_input_key
+            .fetch_add(1, Ordering::Relaxed)
+            .to_string();
         let (sender, receiver) = oneshot::channel();
         if let Ok(mut pending) = self.pending_inputs.lock() {
             pending.insert(key.clone(), sender);
@@ -129,8 +132,9 @@ impl ToolEvents {
                 response.error_message
             )));
         }
-        serde_json::from_slice(&response.result_json)
-            .map_err(|error| ServiceError::InvalidArgument(format!("invalid {method} answer: {error}")))
+        serde_json::from_slice(&response.result_json).map_err(|error| {
+            ServiceError::InvalidArgument(format!("invalid {method} answer: {error}"))
+        })
     }
 
     async fn send(&self, message: Message) {

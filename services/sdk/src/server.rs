@@ -65,11 +65,15 @@ pub async fn serve<S: McpService>(
     match listener {
         Listener::Tcp(tcp_listener) => {
             let incoming = TcpIncoming::from(tcp_listener).with_nodelay(Some(true));
-            router.serve_with_incoming_shutdown(incoming, shutdown).await
+            router
+                .serve_with_incoming_shutdown(incoming, shutdown)
+                .await
         }
         Listener::Unix(unix_listener) => {
             let incoming = UnixListenerStream::new(unix_listener);
-            router.serve_with_incoming_shutdown(incoming, shutdown).await
+            router
+                .serve_with_incoming_shutdown(incoming, shutdown)
+                .await
         }
     }
 }

@@ -24,19 +24,71 @@ fn string_argument(name: &str, description: &str) -> Value {
 
 fn tools() -> Vec<Tool> {
     vec![
-        tool("test_simple_text", "Returns simple text content", no_arguments()),
-        tool("test_image_content", "Returns a small PNG image", no_arguments()),
-        tool("test_audio_content", "Returns a small WAV clip", no_arguments()),
-        tool("test_embedded_resource", "Returns an embedded resource", no_arguments()),
-        tool("test_multiple_content_types", "Returns text, image and resource content", no_arguments()),
-        tool("test_tool_with_logging", "Sends three info log messages while running", no_arguments()),
-        tool("test_error_handling", "Always fails with isError", no_arguments()),
-        tool("test_tool_with_progress", "Reports progress 0, 50 and 100 of 100", no_arguments()),
-        tool("test_sampling", "Asks the client's model to answer a prompt", string_argument("prompt", "The prompt to send to the LLM")),
-        tool("test_elicitation", "Asks the user for a username and email", string_argument("message", "The message to show the user")),
-        tool("test_elicitation_sep1034_defaults", "Elicitation with defaults for every primitive type", no_arguments()),
-        tool("test_elicitation_sep1330_enums", "Elicitation with all five enum schema variants", no_arguments()),
-        tool("test_reconnection", "Runs briefly, sending progress, so its response arrives on an SSE stream", no_arguments()),
+        tool(
+            "test_simple_text",
+            "Returns simple text content",
+            no_arguments(),
+        ),
+        tool(
+            "test_image_content",
+            "Returns a small PNG image",
+            no_arguments(),
+        ),
+        tool(
+            "test_audio_content",
+            "Returns a small WAV clip",
+            no_arguments(),
+        ),
+        tool(
+            "test_embedded_resource",
+            "Returns an embedded resource",
+            no_arguments(),
+        ),
+        tool(
+            "test_multiple_content_types",
+            "Returns text, image and resource content",
+            no_arguments(),
+        ),
+        tool(
+            "test_tool_with_logging",
+            "Sends three info log messages while running",
+            no_arguments(),
+        ),
+        tool(
+            "test_error_handling",
+            "Always fails with isError",
+            no_arguments(),
+        ),
+        tool(
+            "test_tool_with_progress",
+            "Reports progress 0, 50 and 100 of 100",
+            no_arguments(),
+        ),
+        tool(
+            "test_sampling",
+            "Asks the client's model to answer a prompt",
+            string_argument("prompt", "The prompt to send to the LLM"),
+        ),
+        tool(
+            "test_elicitation",
+            "Asks the user for a username and email",
+            string_argument("message", "The message to show the user"),
+        ),
+        tool(
+            "test_elicitation_sep1034_defaults",
+            "Elicitation with defaults for every primitive type",
+            no_arguments(),
+        ),
+        tool(
+            "test_elicitation_sep1330_enums",
+            "Elicitation with all five enum schema variants",
+            no_arguments(),
+        ),
+        tool(
+            "test_reconnection",
+            "Runs briefly, sending progress, so its response arrives on an SSE stream",
+            no_arguments(),
+        ),
         tool(
             "json_schema_2020_12_tool",
             "Tool with JSON Schema 2020-12 features",
@@ -48,13 +100,21 @@ fn tools() -> Vec<Tool> {
                 "additionalProperties": false
             }),
         ),
-        tool("echo", "Returns its arguments as structured content", json!({"type": "object"})),
+        tool(
+            "echo",
+            "Returns its arguments as structured content",
+            json!({"type": "object"}),
+        ),
         tool(
             "slow",
             "Sleeps for `millis` milliseconds, reporting progress every 100 ms, then returns",
             json!({"type": "object", "properties": {"millis": {"type": "integer", "minimum": 0}}}),
         ),
-        tool("exit_process", "Ends the service process in the middle of the call (backend-failure tests)", no_arguments()),
+        tool(
+            "exit_process",
+            "Ends the service process in the middle of the call (backend-failure tests)",
+            no_arguments(),
+        ),
     ]
 }
 
@@ -74,7 +134,11 @@ fn prompt(name: &str, description: &str, arguments: &[(&str, &str)]) -> Prompt {
         description: description.into(),
         arguments: arguments
             .iter()
-            .map(|(name, description)| PromptArgument { name: (*name).into(), description: (*description).into(), required: true })
+            .map(|(name, description)| PromptArgument {
+                name: (*name).into(),
+                description: (*description).into(),
+                required: true,
+            })
             .collect(),
         ..Prompt::default()
     }
@@ -85,9 +149,24 @@ pub(crate) fn build() -> Catalog {
     Catalog {
         tools: tools(),
         resources: vec![
-            resource("test://static-text", "static-text", "A static text resource", "text/plain"),
-            resource("test://static-binary", "static-binary", "A static binary (PNG) resource", "image/png"),
-            resource("test://watched-resource", "watched-resource", "A resource that can be watched", "text/plain"),
+            resource(
+                "test://static-text",
+                "static-text",
+                "A static text resource",
+                "text/plain",
+            ),
+            resource(
+                "test://static-binary",
+                "static-binary",
+                "A static binary (PNG) resource",
+                "image/png",
+            ),
+            resource(
+                "test://watched-resource",
+                "watched-resource",
+                "A resource that can be watched",
+                "text/plain",
+            ),
         ],
         resource_templates: vec![ResourceTemplate {
             uri_template: "test://template/{id}/data".into(),
@@ -97,9 +176,24 @@ pub(crate) fn build() -> Catalog {
             ..ResourceTemplate::default()
         }],
         prompts: vec![
-            prompt("test_simple_prompt", "A simple prompt without arguments", &[]),
-            prompt("test_prompt_with_arguments", "A prompt with two arguments", &[("arg1", "First test argument"), ("arg2", "Second test argument")]),
-            prompt("test_prompt_with_embedded_resource", "A prompt embedding a resource", &[("resourceUri", "URI of the resource to embed")]),
+            prompt(
+                "test_simple_prompt",
+                "A simple prompt without arguments",
+                &[],
+            ),
+            prompt(
+                "test_prompt_with_arguments",
+                "A prompt with two arguments",
+                &[
+                    ("arg1", "First test argument"),
+                    ("arg2", "Second test argument"),
+                ],
+            ),
+            prompt(
+                "test_prompt_with_embedded_resource",
+                "A prompt embedding a resource",
+                &[("resourceUri", "URI of the resource to embed")],
+            ),
             prompt("test_prompt_with_image", "A prompt with an image", &[]),
         ],
         instructions: "Conformance fixtures.".into(),

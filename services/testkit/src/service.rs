@@ -6,9 +6,12 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
-use micromcp_proto::{CompleteRequest, CompleteResponse, ResourceHeader, complete_request::Reference};
+use micromcp_proto::{
+    CompleteRequest, CompleteResponse, ResourceHeader, complete_request::Reference,
+};
 use micromcp_sdk::{
-    CatalogPublisher, McpService, ResourceContent, ServiceError, ServiceResult, ToolCall, ToolEvents, ToolOutput,
+    CatalogPublisher, McpService, ResourceContent, ServiceError, ServiceResult, ToolCall,
+    ToolEvents, ToolOutput,
 };
 use serde_json::{Value, json};
 
@@ -43,7 +46,9 @@ pub struct TestkitService {
 
 impl Default for TestkitService {
     fn default() -> Self {
-        Self { publisher: CatalogPublisher::new(catalog::build()) }
+        Self {
+            publisher: CatalogPublisher::new(catalog::build()),
+        }
     }
 }
 
@@ -61,7 +66,9 @@ fn elicitation_summary(answer: &Value) -> String {
 
 async fn elicit(events: &ToolEvents, params: Value) -> ServiceResult<Value> {
     if !events.client_supports("elicitation") {
-        return Err(ServiceError::InvalidArgument("the client does not support elicitation".into()));
+        return Err(ServiceError::InvalidArgument(
+            "the client does not support elicitation".into(),
+        ));
     }
     events.request_input("elicitation/create", &params).await
 }
@@ -74,9 +81,15 @@ impl McpService for TestkitService {
     async fn call_tool(&self, call: ToolCall, events: ToolEvents) -> ServiceResult<ToolOutput> {
         let arguments: Value = call.parse_arguments()?;
         let output = match call.name.as_str() {
-            "test_simple_text" => json!({"content": [text("This is a simple text response for testing.")]}),
-            "test_image_content" => json!({"content": [{"type": "image", "data": PNG_BASE64, "mimeType": "image/png"}]}),
-            "test_audio_content" => json!({"content": [{"type": "audio", "data": wav_base64(), "mimeType": "audio/wav"}]}),
+            "test_simple_text" => {
+                json!({"content": [text("This is a simple text response for testing.")]})
+            }
+            "test_image_content" => {
+                json!({"content": [{"type": "image", "data": PNG_BASE64, "mimeType": "image/png"}]})
+            }
+            "test_audio_content" => {
+                json!({"content": [{"type": "audio", "data": wav_base64(), "mimeType": "audio/wav"}]})
+            }
             "test_embedded_resource" => json!({"content": [{"type": "resource", "resource": {
                 "uri": "test://embedded-resource", "mimeType": "text/plain", "text": "This is an embedded resource content."}}]}),
             "test_multiple_content_types" => json!({"content": [
@@ -85,7 +98,14 @@ impl McpService for TestkitService {
                 {"type": "resource", "resource": {"uri": "test://mixed-content-resource", "mimeType": "application/json", "text": "{\"test\":\"data\",\"value\":123}"}}
             ]}),
             "test_tool_with_logging" => {
-                for (step, message) in ["Tool execution started", "Tool processing data", "Tool execution completed"].iter().enumerate() {
+                for (step, message) in [
+                    "Tool execution started",
+                    "Tool processing data",
+                    "Tool execution completed",
+                ]
+                .iter()
+                .enumerate()
+                {
                     if step > 0 {
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }
@@ -93,7 +113,11 @@ impl McpService for TestkitService {
                 }
                 json!({"content": [text("Logging test completed")]})
             }
-            "test_error_handling" => return Ok(ToolOutput::error("This tool intentionally returns an error for testing")),
+            "test_error_handling" => {
+                return Ok(ToolOutput::error(
+                    "This tool intentionally returns an error for testing",
+                ));
+            }
             "test_tool_with_progress" | "test_reconnection" => {
                 for (step, progress) in [0.0, 50.0, 100.0].iter().enumerate() {
                     if step > 0 {
@@ -114,17 +138,22 @@ impl McpService for TestkitService {
                         "maxTokens": 100
                     }))
                     .await?;
-                let reply = answer["content"]["text"].as_str().map_or_else(|| answer["content"].to_string(), str::to_owned);
+                let reply = answer["content"]["text"]
+                    .as_str()
+                    .map_or_else(|| answer["content"].to_string(), str::to_owned);
                 json!({"content": [text(&format!("LLM response: {reply}"))]})
             }
             "test_elicitation" => {
-                let answer = elicit(&events, json!({
-                    "message": arguments["message"].as_str().unwrap_or_default(),
-                    "requestedSchema": {"type": "object", "properties": {
-                        "username": {"type": "string", "description": "User's response"},
-                        "email": {"type": "string", "description": "User's email address"}
-                    }, "required": ["username", "email"]}
-                }))
+                let answer = elicit(
+                    &events,
+                    json!({
+                        "message": arguments["message"].as_str().unwrap_or_default(),
+                        "requestedSchema": {"type": "object", "properties": {
+                            "username": {"type": "string", "description": "User's response"},
+                            "email": {"type": "string", "description": "User's email address"}
+                        }, "required": ["username", "email"]}
+                    }),
+                )
                 .await?;
                 json!({"content": [text(&format!("User response: action={}, content={}", answer["action"].as_str().unwrap_or("unknown"), answer.get("content").cloned().unwrap_or(Value::Null)))]})
             }
@@ -158,14 +187,18 @@ impl McpService for TestkitService {
                 .await?;
                 json!({"content": [text(&elicitation_summary(&answer))]})
             }
-            "json_schema_2020_12_tool" => json!({"content": [text(&format!("Received: {arguments}"))]}),
+            "json_schema_2020_12_tool" => {
+                json!({"content": [text(&format!("Received: {arguments}"))]})
+            }
             "echo" => return Ok(ToolOutput::structured(arguments)),
             "slow" => {
                 let millis = arguments["millis"].as_u64().unwrap_or(1000);
                 let steps = (millis / 100).max(1);
                 for step in 0..steps {
                     tokio::time::sleep(Duration::from_millis(millis / steps)).await;
-                    events.progress((step + 1) as f64, Some(steps as f64), "working").await;
+                    events
+                        .progress((step + 1) as f64, Some(steps as f64), "working")
+                        .await;
                 }
                 json!({"content": [text(&format!("slept {millis} ms"))]})
             }
@@ -180,12 +213,25 @@ impl McpService for TestkitService {
     }
 
     async fn read_resource(&self, uri: String) -> ServiceResult<ResourceContent> {
-        let header = |mime_type: &str, is_text: bool| ResourceHeader { uri: uri.clone(), mime_type: mime_type.into(), is_text, size: None };
+        let header = |mime_type: &str, is_text: bool| ResourceHeader {
+            uri: uri.clone(),
+            mime_type: mime_type.into(),
+            is_text,
+            size: None,
+        };
         let (header, content) = match uri.as_str() {
-            "test://static-text" => (header("text/plain", true), Bytes::from_static(b"This is the content of the static text resource.")),
-            "test://watched-resource" => (header("text/plain", true), Bytes::from_static(b"Watched resource content")),
+            "test://static-text" => (
+                header("text/plain", true),
+                Bytes::from_static(b"This is the content of the static text resource."),
+            ),
+            "test://watched-resource" => (
+                header("text/plain", true),
+                Bytes::from_static(b"Watched resource content"),
+            ),
             "test://static-binary" => {
-                let png = STANDARD.decode(PNG_BASE64).map_err(|error| ServiceError::Internal(error.to_string()))?;
+                let png = STANDARD
+                    .decode(PNG_BASE64)
+                    .map_err(|error| ServiceError::Internal(error.to_string()))?;
                 (header("image/png", false), Bytes::from(png))
             }
             other => {
@@ -193,23 +239,32 @@ impl McpService for TestkitService {
                     .strip_prefix("test://template/")
                     .and_then(|rest| rest.strip_suffix("/data"))
                     .filter(|id| !id.is_empty() && !id.contains('/'))
-                    .ok_or_else(|| ServiceError::NotFound(format!("resource not found: {other}")))?;
-                let body = json!({"id": id, "templateTest": true, "data": format!("Data for ID: {id}")}).to_string();
+                    .ok_or_else(|| {
+                        ServiceError::NotFound(format!("resource not found: {other}"))
+                    })?;
+                let body =
+                    json!({"id": id, "templateTest": true, "data": format!("Data for ID: {id}")})
+                        .to_string();
                 (header("application/json", true), Bytes::from(body))
             }
         };
         Ok(ResourceContent::from_bytes(header, content))
     }
 
-    async fn get_prompt(&self, name: String, arguments: HashMap<String, String>) -> ServiceResult<Bytes> {
+    async fn get_prompt(
+        &self,
+        name: String,
+        arguments: HashMap<String, String>,
+    ) -> ServiceResult<Bytes> {
         let argument = |key: &str| {
-            arguments
-                .get(key)
-                .cloned()
-                .ok_or_else(|| ServiceError::InvalidArgument(format!("missing required argument: {key}")))
+            arguments.get(key).cloned().ok_or_else(|| {
+                ServiceError::InvalidArgument(format!("missing required argument: {key}"))
+            })
         };
         let result = match name.as_str() {
-            "test_simple_prompt" => json!({"messages": [{"role": "user", "content": text("This is a simple prompt for testing.")}]}),
+            "test_simple_prompt" => {
+                json!({"messages": [{"role": "user", "content": text("This is a simple prompt for testing.")}]})
+            }
             "test_prompt_with_arguments" => {
                 let (first, second) = (argument("arg1")?, argument("arg2")?);
                 json!({"messages": [{"role": "user", "content": text(&format!("Prompt with arguments: arg1='{first}', arg2='{second}'"))}]})
@@ -238,6 +293,10 @@ impl McpService for TestkitService {
             .filter(|candidate| candidate.starts_with(&request.argument_value))
             .map(|candidate| (*candidate).to_owned())
             .collect();
-        Ok(CompleteResponse { total: Some(values.len() as u64), values, has_more: false })
+        Ok(CompleteResponse {
+            total: Some(values.len() as u64),
+            values,
+            has_more: false,
+        })
     }
 }

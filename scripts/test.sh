@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every test: formatting and lints, the Rust unit and integration tests,
+# the MCP conformance suite against the real gateway, and the official Python
+# SDK end-to-end and hostile-input tests. Installs the clients it needs
+# (scripts/install-test-clients.sh) idempotently under .cache/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "format"
+cargo fmt --all -- --check
+step "clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+step "build"
+cargo build --workspace --all-targets --quiet
+step "test clients"
+scripts/install-test-clients.sh
+step "rust tests"
+cargo test --workspace --quiet 2>&1 | grep -E "^(test result|running|error|failures|---- |thread )|panicked|FAILED" || true
+cargo test --workspace --quiet >/dev/null 2>&1 || { cargo test --workspace; exit 1; }
+step "conformance suite"
+scripts/conformance.sh
+step "python sdk and hostile inputs"
+.cache/venv/bin/python -m pytest tests/python -q -p no:cacheprovider
