@@ -153,6 +153,7 @@ impl Backends {
         let mut backoff = Duration::from_millis(50);
         let mut reported_down = false;
         let mut failures = 0u32;
+        let mut ever_connected = false;
         loop {
             let mut client = backend.client.clone();
             match client.watch_catalog(WatchCatalogRequest {}).await {
@@ -168,6 +169,7 @@ impl Backends {
                                 }
                                 backoff = Duration::from_millis(50);
                                 failures = 0;
+                                ever_connected = true;
                                 self.install(index, Arc::new(update.catalog.unwrap_or_default()));
                             }
                             Ok(None) => break,
@@ -185,7 +187,7 @@ impl Backends {
             backend.available.store(false, Ordering::Relaxed);
             failures = failures.saturating_add(1);
             // A service starting next to the gateway takes a moment: stay quiet briefly.
-            if !reported_down && failures > 4 {
+            if !reported_down && (ever_connected || failures > 4) {
                 tracing::warn!(service = %name, "service unavailable; retrying with backoff");
                 reported_down = true;
             }

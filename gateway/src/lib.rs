@@ -32,3 +32,4 @@ mod status;
 
 pub use gateway::{CallContext, EraState, Gateway, Reply};
 pub use keyfile::load_or_create_key;
+pub use reads::ContentEncoder;

@@ -1,0 +1,140 @@
+//! Micro-benchmarks of the per-request work the gateway does itself:
+//! envelope parse, response encode, routing lookup among 10k tools, catalog
+//! paging, session seal/open, protobuf encode/decode of a tool call, and
+//! streaming base64 encode of resource chunks.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use micromcp_gateway::ContentEncoder;
+use micromcp_gateway::catalog::{ListKind, MergedCatalog, ServiceCatalog};
+use micromcp_gateway::jsonrpc::{Envelope, encode_result, splice_object_fields};
+use micromcp_gateway::protocol::ParamsHead;
+use micromcp_gateway::session::SessionCodec;
+use micromcp_proto::{CallToolClientMessage, CallToolStart, Catalog, Tool, call_tool_client_message};
+use prost::Message;
+
+fn small_call() -> Vec<u8> {
+    micromcp_bench::call_body(42, "echo", r#"{"text":"hello","n":1}"#).to_vec()
+}
+
+fn large_call() -> Vec<u8> {
+    let payload = "x".repeat(1024 * 1024);
+    micromcp_bench::call_body(42, "echo", &format!("{{\"text\":\"{payload}\"}}")).to_vec()
+}
+
+fn envelope(c: &mut Criterion) {
+    let mut group = c.benchmark_group("envelope");
+    for (label, body) in [("small", small_call()), ("1MiB", large_call())] {
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        group.bench_function(format!("parse_{label}"), |b| {
+            b.iter(|| {
+                let envelope = Envelope::parse(black_box(&body)).expect("parse");
+                let head = ParamsHead::parse(envelope.params).expect("head");
+                black_box((envelope.id_text().len(), head.name.map(|name| name.len())))
+            })
+        });
+        let result = format!("{{\"content\":[{{\"type\":\"text\",\"text\":\"{}\"}}]}}", "y".repeat(body.len() / 2));
+        group.bench_function(format!("encode_{label}"), |b| {
+            b.iter(|| {
+                let finished = splice_object_fields(black_box(result.as_bytes()), "\"resultType\":\"complete\"");
+                black_box(encode_result("42", &finished))
+            })
+        });
+    }
+    group.finish();
+}
+
+fn catalog_of(tool_count: usize) -> MergedCatalog {
+    let services: Vec<ServiceCatalog> = (0..100)
+        .map(|service| ServiceCatalog {
+            service,
+            service_name: format!("svc{service}"),
+            namespace: format!("svc{service}"),
+            catalog: Arc::new(Catalog {
+                tools: (0..tool_count / 100)
+                    .map(|tool| Tool {
+                        name: format!("tool_{tool}"),
+                        description: "does one thing".into(),
+                        input_schema_json: Bytes::from_static(br#"{"type":"object","properties":{"a":{"type":"string"}}}"#),
+                        ..Tool::default()
+                    })
+                    .collect(),
+                ..Catalog::default()
+            }),
+        })
+        .collect();
+    let names: Vec<String> = (0..100).map(|service| format!("svc{service}")).collect();
+    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    MergedCatalog::merge(&services, ".", &name_refs)
+}
+
+fn catalog(c: &mut Criterion) {
+    let merged = catalog_of(10_000);
+    let mut group = c.benchmark_group("catalog_10k_tools");
+    group.bench_function("route_lookup", |b| b.iter(|| black_box(merged.tool(black_box("svc57.tool_63")).map(|item| item.service))));
+    group.bench_function("list_page_100", |b| b.iter(|| black_box(merged.page(ListKind::Tools, None, 100).expect("page"))));
+    group.bench_function("list_all", |b| b.iter(|| black_box(merged.page(ListKind::Tools, None, usize::MAX).expect("page"))));
+    group.sample_size(10);
+    group.bench_function("merge", |b| b.iter(|| black_box(catalog_of(10_000))));
+    group.finish();
+}
+
+fn session(c: &mut Criterion) {
+    let codec = SessionCodec::new(&[3u8; 32], Duration::from_secs(3600));
+    let claims = SessionCodec::claims("2025-11-25", "{\"sampling\":{}}".into(), "token:abcdef");
+    let sealed = codec.seal(&claims).expect("seal");
+    let mut group = c.benchmark_group("session_id");
+    group.bench_function("seal", |b| b.iter(|| black_box(codec.seal(black_box(&claims)).expect("seal"))));
+    group.bench_function("open", |b| b.iter(|| black_box(codec.open(black_box(&sealed), "token:abcdef").expect("open"))));
+    group.finish();
+}
+
+fn protobuf(c: &mut Criterion) {
+    let message = CallToolClientMessage {
+        message: Some(call_tool_client_message::Message::Start(CallToolStart {
+            name: "echo".into(),
+            arguments_json: Bytes::from_static(br#"{"text":"hello","n":1}"#),
+            progress_requested: false,
+            client_capabilities_json: Bytes::from_static(b"{}"),
+            log_level: String::new(),
+        })),
+    };
+    let encoded = message.encode_to_vec();
+    let mut group = c.benchmark_group("protobuf_call_tool");
+    group.bench_function("encode", |b| b.iter(|| black_box(black_box(&message).encode_to_vec())));
+    group.bench_function("decode", |b| b.iter(|| black_box(CallToolClientMessage::decode(black_box(encoded.as_slice())).expect("decode"))));
+    group.finish();
+}
+
+fn resource_encoding(c: &mut Criterion) {
+    let chunk: Vec<u8> = (0..64 * 1024).map(|index| (index % 251) as u8).collect();
+    let text_chunk: Vec<u8> = "lorem ipsum dolor sit amet, \"quoted\" ünïcode\n".bytes().cycle().take(64 * 1024).collect();
+    let mut group = c.benchmark_group("resource_chunk_64KiB");
+    group.throughput(Throughput::Bytes(chunk.len() as u64));
+    group.bench_function("base64", |b| {
+        let mut encoder = ContentEncoder::new(false);
+        let mut out = Vec::with_capacity(100 * 1024);
+        b.iter(|| {
+            out.clear();
+            encoder.push(black_box(&chunk), &mut out);
+            black_box(out.len())
+        })
+    });
+    group.bench_function("json_text", |b| {
+        let mut encoder = ContentEncoder::new(true);
+        let mut out = Vec::with_capacity(100 * 1024);
+        b.iter(|| {
+            out.clear();
+            encoder.push(black_box(&text_chunk), &mut out);
+            black_box(out.len())
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, envelope, catalog, session, protobuf, resource_encoding);
+criterion_main!(benches);
