@@ -44,7 +44,10 @@ fn call_path(c: &mut Criterion) {
                     })),
                 };
                 let mut stream = client.call_tool(tokio_stream_once(start)).await.expect("call").into_inner();
-                stream.message().await.expect("message").expect("result")
+                let result = stream.message().await.expect("message").expect("result");
+                // Read the trailers too, as the gateway does (no stream reset).
+                while let Ok(Some(_)) = stream.message().await {}
+                result
             }
         })
     });

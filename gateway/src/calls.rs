@@ -130,6 +130,7 @@ pub(crate) async fn call_tool(
             GatewayError::transient(&service, "the service ended the call without a result")
         })?;
     if let Message::Result(result) = first {
+        drain(&mut events).await;
         finish_request(context, id_text);
         let body = finish_bytes(gateway, context, &result.result_json, false);
         return Ok(Reply::Json(encode_result(id_text, &body)));
@@ -157,6 +158,14 @@ pub(crate) async fn call_tool(
         finish_request(&pump_context, &state.id_text);
     });
     Ok(Reply::Events(from_call))
+}
+
+/// Reads a finished call stream to its end (the trailers). Dropping a
+/// stream early resets it, and HTTP/2 servers close connections that see
+/// too many resets (rapid-reset protection), which would break every other
+/// call sharing the channel.
+async fn drain(events: &mut Streaming<CallToolServerMessage>) {
+    while let Ok(Some(_)) = events.message().await {}
 }
 
 fn finish_request(context: &CallContext, id_text: &str) {
@@ -208,6 +217,7 @@ async fn pump(
             Message::Result(result) => {
                 let body = finish_bytes(gateway, context, &result.result_json, false);
                 let _ = to_client.send(encode_result(&state.id_text, &body)).await;
+                drain(&mut events).await;
                 return;
             }
             Message::Progress(progress) => state.progress_token_opt.as_ref().map(|token| {

@@ -104,3 +104,14 @@ def test_cancellation_stops_the_call(gateway_testkit):
                     assert post(gateway_testkit, cancel, {"Mcp-Session-Id": session}).status_code == 202
     assert time.monotonic() - started < 4, "the stream should end soon after cancellation"
     assert not any(message.get("id") == 41 for message in events), "a cancelled request gets no response"
+
+
+def test_thousands_of_calls_keep_the_backend_channel_healthy(gateway_testkit):
+    """HTTP/2 servers close connections that see too many stream resets; the
+    gateway must finish every call stream cleanly so the shared channel lives."""
+    session = initialize(gateway_testkit)
+    with httpx2.Client(timeout=10, headers={"Content-Type": "application/json", "Accept": "application/json, text/event-stream", "Mcp-Session-Id": session, **gateway_testkit.headers}) as client:
+        for request_id in range(1500):
+            body = {"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": {"name": "echo", "arguments": {"n": request_id}}}
+            response = client.post(gateway_testkit.url, content=json.dumps(body)).json()
+            assert response["result"]["structuredContent"] == {"n": request_id}, response
