@@ -11,7 +11,11 @@ use micromcp_proto::mcp_service_client::McpServiceClient;
 use micromcp_proto::{CallToolClientMessage, CallToolStart, call_tool_client_message};
 
 fn call_path(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     let (service, gateway) = runtime.block_on(async {
         let service = micromcp_bench::start_testkit().await;
         let gateway = micromcp_bench::start_gateway(service).await;
@@ -43,7 +47,11 @@ fn call_path(c: &mut Criterion) {
                         ..CallToolStart::default()
                     })),
                 };
-                let mut stream = client.call_tool(tokio_stream_once(start)).await.expect("call").into_inner();
+                let mut stream = client
+                    .call_tool(tokio_stream_once(start))
+                    .await
+                    .expect("call")
+                    .into_inner();
                 let result = stream.message().await.expect("message").expect("result");
                 // Read the trailers too, as the gateway does (no stream reset).
                 while let Ok(Some(_)) = stream.message().await {}
@@ -59,7 +67,11 @@ fn call_path(c: &mut Criterion) {
             let url = &url;
             async move {
                 let response = micromcp_bench::post_call(http, url, body, "echo").await;
-                assert!(response.starts_with(b"{\"jsonrpc\":\"2.0\""), "unexpected: {}", String::from_utf8_lossy(&response));
+                assert!(
+                    response.starts_with(b"{\"jsonrpc\":\"2.0\""),
+                    "unexpected: {}",
+                    String::from_utf8_lossy(&response)
+                );
                 response
             }
         })
@@ -67,7 +79,9 @@ fn call_path(c: &mut Criterion) {
     group.finish();
 }
 
-fn tokio_stream_once(message: CallToolClientMessage) -> impl tonic::codegen::tokio_stream::Stream<Item = CallToolClientMessage> + Send + 'static {
+fn tokio_stream_once(
+    message: CallToolClientMessage,
+) -> impl tonic::codegen::tokio_stream::Stream<Item = CallToolClientMessage> + Send + 'static {
     tonic::codegen::tokio_stream::iter(vec![message])
 }
 

@@ -14,7 +14,9 @@ use micromcp_gateway::catalog::{ListKind, MergedCatalog, ServiceCatalog};
 use micromcp_gateway::jsonrpc::{Envelope, encode_result, splice_object_fields};
 use micromcp_gateway::protocol::ParamsHead;
 use micromcp_gateway::session::SessionCodec;
-use micromcp_proto::{CallToolClientMessage, CallToolStart, Catalog, Tool, call_tool_client_message};
+use micromcp_proto::{
+    CallToolClientMessage, CallToolStart, Catalog, Tool, call_tool_client_message,
+};
 use prost::Message;
 
 fn small_call() -> Vec<u8> {
@@ -37,10 +39,16 @@ fn envelope(c: &mut Criterion) {
                 black_box((envelope.id_text().len(), head.name.map(|name| name.len())))
             })
         });
-        let result = format!("{{\"content\":[{{\"type\":\"text\",\"text\":\"{}\"}}]}}", "y".repeat(body.len() / 2));
+        let result = format!(
+            "{{\"content\":[{{\"type\":\"text\",\"text\":\"{}\"}}]}}",
+            "y".repeat(body.len() / 2)
+        );
         group.bench_function(format!("encode_{label}"), |b| {
             b.iter(|| {
-                let finished = splice_object_fields(black_box(result.as_bytes()), "\"resultType\":\"complete\"");
+                let finished = splice_object_fields(
+                    black_box(result.as_bytes()),
+                    "\"resultType\":\"complete\"",
+                );
                 black_box(encode_result("42", &finished))
             })
         });
@@ -59,7 +67,9 @@ fn catalog_of(tool_count: usize) -> MergedCatalog {
                     .map(|tool| Tool {
                         name: format!("tool_{tool}"),
                         description: "does one thing".into(),
-                        input_schema_json: Bytes::from_static(br#"{"type":"object","properties":{"a":{"type":"string"}}}"#),
+                        input_schema_json: Bytes::from_static(
+                            br#"{"type":"object","properties":{"a":{"type":"string"}}}"#,
+                        ),
                         ..Tool::default()
                     })
                     .collect(),
@@ -75,9 +85,27 @@ fn catalog_of(tool_count: usize) -> MergedCatalog {
 fn catalog(c: &mut Criterion) {
     let merged = catalog_of(10_000);
     let mut group = c.benchmark_group("catalog_10k_tools");
-    group.bench_function("route_lookup", |b| b.iter(|| black_box(merged.tool(black_box("svc57.tool_63")).map(|item| item.service))));
-    group.bench_function("list_page_100", |b| b.iter(|| black_box(merged.page(ListKind::Tools, None, 100).expect("page"))));
-    group.bench_function("list_all", |b| b.iter(|| black_box(merged.page(ListKind::Tools, None, usize::MAX).expect("page"))));
+    group.bench_function("route_lookup", |b| {
+        b.iter(|| {
+            black_box(
+                merged
+                    .tool(black_box("svc57.tool_63"))
+                    .map(|item| item.service),
+            )
+        })
+    });
+    group.bench_function("list_page_100", |b| {
+        b.iter(|| black_box(merged.page(ListKind::Tools, None, 100).expect("page")))
+    });
+    group.bench_function("list_all", |b| {
+        b.iter(|| {
+            black_box(
+                merged
+                    .page(ListKind::Tools, None, usize::MAX)
+                    .expect("page"),
+            )
+        })
+    });
     group.sample_size(10);
     group.bench_function("merge", |b| b.iter(|| black_box(catalog_of(10_000))));
     group.finish();
@@ -88,8 +116,18 @@ fn session(c: &mut Criterion) {
     let claims = SessionCodec::claims("2025-11-25", "{\"sampling\":{}}".into(), "token:abcdef");
     let sealed = codec.seal(&claims).expect("seal");
     let mut group = c.benchmark_group("session_id");
-    group.bench_function("seal", |b| b.iter(|| black_box(codec.seal(black_box(&claims)).expect("seal"))));
-    group.bench_function("open", |b| b.iter(|| black_box(codec.open(black_box(&sealed), "token:abcdef").expect("open"))));
+    group.bench_function("seal", |b| {
+        b.iter(|| black_box(codec.seal(black_box(&claims)).expect("seal")))
+    });
+    group.bench_function("open", |b| {
+        b.iter(|| {
+            black_box(
+                codec
+                    .open(black_box(&sealed), "token:abcdef")
+                    .expect("open"),
+            )
+        })
+    });
     group.finish();
 }
 
@@ -105,14 +143,24 @@ fn protobuf(c: &mut Criterion) {
     };
     let encoded = message.encode_to_vec();
     let mut group = c.benchmark_group("protobuf_call_tool");
-    group.bench_function("encode", |b| b.iter(|| black_box(black_box(&message).encode_to_vec())));
-    group.bench_function("decode", |b| b.iter(|| black_box(CallToolClientMessage::decode(black_box(encoded.as_slice())).expect("decode"))));
+    group.bench_function("encode", |b| {
+        b.iter(|| black_box(black_box(&message).encode_to_vec()))
+    });
+    group.bench_function("decode", |b| {
+        b.iter(|| {
+            black_box(CallToolClientMessage::decode(black_box(encoded.as_slice())).expect("decode"))
+        })
+    });
     group.finish();
 }
 
 fn resource_encoding(c: &mut Criterion) {
     let chunk: Vec<u8> = (0..64 * 1024).map(|index| (index % 251) as u8).collect();
-    let text_chunk: Vec<u8> = "lorem ipsum dolor sit amet, \"quoted\" ünïcode\n".bytes().cycle().take(64 * 1024).collect();
+    let text_chunk: Vec<u8> = "lorem ipsum dolor sit amet, \"quoted\" ünïcode\n"
+        .bytes()
+        .cycle()
+        .take(64 * 1024)
+        .collect();
     let mut group = c.benchmark_group("resource_chunk_64KiB");
     group.throughput(Throughput::Bytes(chunk.len() as u64));
     group.bench_function("base64", |b| {
@@ -136,5 +184,12 @@ fn resource_encoding(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, envelope, catalog, session, protobuf, resource_encoding);
+criterion_group!(
+    benches,
+    envelope,
+    catalog,
+    session,
+    protobuf,
+    resource_encoding
+);
 criterion_main!(benches);

@@ -15,7 +15,9 @@ use micromcp_gateway::config::parse_toml;
 
 /// Starts the testkit service on `127.0.0.1:0`; returns its address.
 pub async fn start_testkit() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let address = listener.local_addr().expect("address");
     tokio::spawn(micromcp_sdk::serve(
         Arc::new(micromcp_testkit::TestkitService::default()),
@@ -36,11 +38,20 @@ pub async fn start_gateway(service: SocketAddr) -> SocketAddr {
     let gateway = Gateway::new(config, &[9u8; 32]).expect("gateway");
     let shutdown = tokio_util_token();
     gateway.backends.spawn_watchers(&shutdown);
-    let missing = gateway.backends.wait_for_catalogs(Duration::from_secs(10)).await;
+    let missing = gateway
+        .backends
+        .wait_for_catalogs(Duration::from_secs(10))
+        .await;
     assert!(missing.is_empty(), "testkit not reachable");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let address = listener.local_addr().expect("address");
-    tokio::spawn(micromcp_gateway::http::serve(gateway, listener, std::future::pending()));
+    tokio::spawn(micromcp_gateway::http::serve(
+        gateway,
+        listener,
+        std::future::pending(),
+    ));
     address
 }
 
@@ -56,7 +67,12 @@ pub fn http_client() -> Client<HttpConnector, Full<Bytes>> {
 }
 
 /// POSTs one 2026-07-28 `tools/call` and returns the response body.
-pub async fn post_call(client: &Client<HttpConnector, Full<Bytes>>, url: &str, body: Bytes, tool: &str) -> Bytes {
+pub async fn post_call(
+    client: &Client<HttpConnector, Full<Bytes>>,
+    url: &str,
+    body: Bytes,
+    tool: &str,
+) -> Bytes {
     let request = hyper::Request::post(url)
         .header("content-type", "application/json")
         .header("accept", "application/json, text/event-stream")
@@ -66,7 +82,12 @@ pub async fn post_call(client: &Client<HttpConnector, Full<Bytes>>, url: &str, b
         .body(Full::new(body))
         .expect("request");
     let response = client.request(request).await.expect("response");
-    response.into_body().collect().await.expect("body").to_bytes()
+    response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes()
 }
 
 /// A 2026-07-28 `tools/call` body for `tool` with `arguments`.

@@ -43,7 +43,8 @@ pub struct Report {
 
 impl Report {
     pub fn record(&mut self, latency: Duration, outcome: Outcome) {
-        self.latencies_ns.push(u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX));
+        self.latencies_ns
+            .push(u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX));
         *self.outcomes.entry(outcome).or_default() += 1;
     }
 
@@ -68,10 +69,16 @@ impl Report {
         sorted.sort_unstable();
         let total = sorted.len() as u64;
         let throughput = total as f64 / self.elapsed.as_secs_f64();
-        let percentiles = [("p50", 0.50), ("p90", 0.90), ("p99", 0.99), ("p99.9", 0.999), ("max", 1.0)]
-            .into_iter()
-            .map(|(name, quantile)| (name, Self::percentile_us(&sorted, quantile)))
-            .collect();
+        let percentiles = [
+            ("p50", 0.50),
+            ("p90", 0.90),
+            ("p99", 0.99),
+            ("p99.9", 0.999),
+            ("max", 1.0),
+        ]
+        .into_iter()
+        .map(|(name, quantile)| (name, Self::percentile_us(&sorted, quantile)))
+        .collect();
         (total, throughput, percentiles)
     }
 
@@ -98,10 +105,15 @@ impl Report {
 
     pub fn json(&self, options: &Options) -> serde_json::Value {
         let (total, throughput, percentiles) = self.summary();
-        let latency: serde_json::Map<String, serde_json::Value> =
-            percentiles.into_iter().map(|(name, value)| (format!("{name}_us"), json!(value))).collect();
-        let outcomes: serde_json::Map<String, serde_json::Value> =
-            self.outcomes.iter().map(|(outcome, count)| (outcome.label(), json!(count))).collect();
+        let latency: serde_json::Map<String, serde_json::Value> = percentiles
+            .into_iter()
+            .map(|(name, value)| (format!("{name}_us"), json!(value)))
+            .collect();
+        let outcomes: serde_json::Map<String, serde_json::Value> = self
+            .outcomes
+            .iter()
+            .map(|(outcome, count)| (outcome.label(), json!(count)))
+            .collect();
         json!({
             "url": options.url, "era": format!("{:?}", options.era).to_lowercase(), "method": options.method,
             "tool": options.tool, "concurrency": options.concurrency, "seconds": self.elapsed.as_secs_f64(),

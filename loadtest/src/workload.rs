@@ -41,14 +41,25 @@ fn body(shared: &Shared, id: u64) -> Bytes {
         ""
     };
     let params = if options.method == "tools/call" {
-        format!("{{\"name\":{},\"arguments\":{}{meta}}}", serde_json::Value::from(options.tool.as_str()), options.args)
+        format!(
+            "{{\"name\":{},\"arguments\":{}{meta}}}",
+            serde_json::Value::from(options.tool.as_str()),
+            options.args
+        )
     } else {
         format!("{{{}}}", meta.trim_start_matches(','))
     };
-    Bytes::from(format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"{}\",\"params\":{params}}}", options.method))
+    Bytes::from(format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"{}\",\"params\":{params}}}",
+        options.method
+    ))
 }
 
-fn request(shared: &Shared, session_opt: Option<&str>, body: Bytes) -> anyhow::Result<hyper::Request<Full<Bytes>>> {
+fn request(
+    shared: &Shared,
+    session_opt: Option<&str>,
+    body: Bytes,
+) -> anyhow::Result<hyper::Request<Full<Bytes>>> {
     let options = &shared.options;
     let mut builder = hyper::Request::post(&options.url)
         .header("content-type", "application/json")
@@ -58,13 +69,17 @@ fn request(shared: &Shared, session_opt: Option<&str>, body: Bytes) -> anyhow::R
     }
     match (options.era, session_opt) {
         (Era::Modern, _) => {
-            builder = builder.header("mcp-protocol-version", "2026-07-28").header("mcp-method", &options.method);
+            builder = builder
+                .header("mcp-protocol-version", "2026-07-28")
+                .header("mcp-method", &options.method);
             if options.method == "tools/call" {
                 builder = builder.header("mcp-name", &options.tool);
             }
         }
         (Era::Legacy, Some(session)) => {
-            builder = builder.header("mcp-session-id", session).header("mcp-protocol-version", "2025-11-25");
+            builder = builder
+                .header("mcp-session-id", session)
+                .header("mcp-protocol-version", "2025-11-25");
         }
         (Era::Legacy, None) => {}
     }
@@ -73,7 +88,10 @@ fn request(shared: &Shared, session_opt: Option<&str>, body: Bytes) -> anyhow::R
 
 async fn initialize(shared: &Shared, client: &HttpClient) -> anyhow::Result<String> {
     let body = Bytes::from_static(br#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"micromcp-loadtest","version":"0.1.0"}}}"#);
-    let response = client.request(request(shared, None, body)?).await.context("initialize")?;
+    let response = client
+        .request(request(shared, None, body)?)
+        .await
+        .context("initialize")?;
     let session = response
         .headers()
         .get("mcp-session-id")
@@ -81,8 +99,11 @@ async fn initialize(shared: &Shared, client: &HttpClient) -> anyhow::Result<Stri
         .map(str::to_owned)
         .context("initialize returned no Mcp-Session-Id")?;
     let _ = response.into_body().collect().await;
-    let notification = Bytes::from_static(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
-    let response = client.request(request(shared, Some(&session), notification)?).await?;
+    let notification =
+        Bytes::from_static(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+    let response = client
+        .request(request(shared, Some(&session), notification)?)
+        .await?;
     let _ = response.into_body().collect().await;
     Ok(session)
 }
@@ -99,7 +120,9 @@ fn classify(status: u16, body: &[u8]) -> Outcome {
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
         .find(|value| value.get("id").is_some());
     match message {
-        Some(value) if value.get("error").is_some() => Outcome::RpcError(value["error"]["code"].as_i64().unwrap_or(0)),
+        Some(value) if value.get("error").is_some() => {
+            Outcome::RpcError(value["error"]["code"].as_i64().unwrap_or(0))
+        }
         Some(value) if value["result"]["isError"] == true => Outcome::ToolError,
         Some(_) => Outcome::Ok,
         None => Outcome::Malformed,
@@ -109,7 +132,9 @@ fn classify(status: u16, body: &[u8]) -> Outcome {
 async fn virtual_client(shared: Arc<Shared>) -> anyhow::Result<Report> {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
-    let client: HttpClient = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(1).build(connector);
+    let client: HttpClient = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(1)
+        .build(connector);
     let session_opt = match shared.options.era {
         Era::Legacy => Some(initialize(&shared, &client).await?),
         Era::Modern => None,
@@ -129,7 +154,10 @@ async fn virtual_client(shared: Arc<Shared>) -> anyhow::Result<Report> {
         }
         let id = shared.ids.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
-        let outcome = match client.request(request(&shared, session_opt.as_deref(), body(&shared, id))?).await {
+        let outcome = match client
+            .request(request(&shared, session_opt.as_deref(), body(&shared, id))?)
+            .await
+        {
             Ok(response) => {
                 let status = response.status().as_u16();
                 match response.into_body().collect().await {
@@ -164,11 +192,16 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         measure_from: start + options.warmup,
         deadline: start + options.warmup + options.duration,
     });
-    let clients: Vec<_> = (0..options.concurrency).map(|_| tokio::spawn(virtual_client(shared.clone()))).collect();
+    let clients: Vec<_> = (0..options.concurrency)
+        .map(|_| tokio::spawn(virtual_client(shared.clone())))
+        .collect();
     let mut merged = Report::default();
     for client in clients {
         merged.merge(client.await??);
     }
-    merged.elapsed = Instant::now().saturating_duration_since(shared.measure_from).min(options.duration).max(Duration::from_millis(1));
+    merged.elapsed = Instant::now()
+        .saturating_duration_since(shared.measure_from)
+        .min(options.duration)
+        .max(Duration::from_millis(1));
     Ok(merged)
 }
