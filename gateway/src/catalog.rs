@@ -76,6 +76,8 @@ pub struct MergedCatalog {
     pub collisions: Vec<String>,
     /// Services that can complete arguments.
     completion_services: Vec<usize>,
+    /// Services that can watch resources.
+    subscription_services: Vec<usize>,
 }
 
 /// True for a valid MCP tool name: 1-128 of `A-Za-z0-9_.-`.
@@ -226,6 +228,9 @@ impl MergedCatalog {
             if catalog.supports_completion {
                 merged.completion_services.push(contribution.service);
             }
+            if catalog.supports_subscriptions {
+                merged.subscription_services.push(contribution.service);
+            }
         }
         for message in invalid {
             tracing::warn!(%message, "catalog item dropped");
@@ -294,6 +299,16 @@ impl MergedCatalog {
             .find(|template| template.key == uri_template)
             .map(|template| template.service)
             .or_else(|| self.resource_service(uri_template))
+    }
+
+    /// True when `service` can watch resources.
+    pub fn watches(&self, service: usize) -> bool {
+        self.subscription_services.contains(&service)
+    }
+
+    /// True when any service can watch resources.
+    pub fn any_watches(&self) -> bool {
+        !self.subscription_services.is_empty()
     }
 
     /// True when `service` declared completion support.

@@ -16,7 +16,7 @@ use crate::protocol::{
     LEGACY_VERSIONS, META_SERVER_INFO, MODERN_VERSIONS, ParamsHead, negotiate_legacy,
 };
 use crate::session::{SessionClaims, SessionCodec};
-use crate::{calls, prompts, reads};
+use crate::{calls, prompts, reads, subscriptions};
 
 /// Handles one request (not `initialize`) in `context`.
 pub async fn handle(
@@ -51,6 +51,11 @@ pub async fn handle(
             id_text,
             finish(gateway, context, "{}").as_bytes(),
         ))),
+        "resources/subscribe" => subscriptions::subscribe(gateway, context, head)
+            .await
+            .map(|()| Reply::Json(encode_result(id_text, b"{}"))),
+        "resources/unsubscribe" => subscriptions::unsubscribe(context, head)
+            .map(|()| Reply::Json(encode_result(id_text, b"{}"))),
         "logging/setLevel" => {
             set_level(context, &head).map(|()| Reply::Json(encode_result(id_text, b"{}")))
         }
@@ -122,9 +127,11 @@ fn list(
 }
 
 /// The capabilities the gateway offers in `era`.
-fn capabilities(modern: bool) -> &'static str {
+fn capabilities(gateway: &Gateway, modern: bool) -> &'static str {
     if modern {
         r#"{"tools":{},"resources":{},"prompts":{},"completions":{}}"#
+    } else if gateway.backends.catalog().any_watches() {
+        r#"{"tools":{"listChanged":true},"resources":{"listChanged":true,"subscribe":true},"prompts":{"listChanged":true},"completions":{},"logging":{}}"#
     } else {
         r#"{"tools":{"listChanged":true},"resources":{"listChanged":true},"prompts":{"listChanged":true},"completions":{},"logging":{}}"#
     }
@@ -144,7 +151,7 @@ fn discover(gateway: &Gateway) -> String {
     format!(
         "{{\"supportedVersions\":{},\"capabilities\":{},\"instructions\":{},{}}}",
         serde_json::Value::from(versions),
-        capabilities(true),
+        capabilities(gateway, true),
         serde_json::Value::from(instructions()),
         modern_fields(gateway, true, gateway.config.list_ttl_ms),
     )
@@ -160,7 +167,7 @@ pub fn initialize(
     let claims = SessionCodec::claims(version, relayed_capabilities(head.capabilities), principal);
     let result = format!(
         "{{\"protocolVersion\":\"{version}\",\"capabilities\":{},\"serverInfo\":{},\"instructions\":{}}}",
-        capabilities(false),
+        capabilities(gateway, false),
         gateway.server_info_json,
         serde_json::Value::from(instructions()),
     );

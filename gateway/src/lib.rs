@@ -29,6 +29,7 @@ mod keyfile;
 mod prompts;
 mod reads;
 mod status;
+mod subscriptions;
 
 pub use gateway::{CallContext, EraState, Gateway, Reply};
 pub use keyfile::load_or_create_key;

@@ -94,6 +94,8 @@ impl StreamLog {
 /// One session's replica-local state.
 pub struct SessionRuntime {
     pub log_level: Mutex<Option<String>>,
+    /// Resource subscriptions (`resources/subscribe`), by URI.
+    pub subscriptions: Mutex<HashMap<String, CancellationToken>>,
     in_flight: Mutex<HashMap<String, CancellationToken>>,
     streams: Mutex<HashMap<u64, Arc<StreamLog>>>,
     next_stream: AtomicU64,
@@ -106,6 +108,16 @@ pub const GET_STREAM: u64 = 0;
 
 // === impl SessionRuntime ===
 
+impl Drop for SessionRuntime {
+    fn drop(&mut self) {
+        if let Ok(subscriptions) = self.subscriptions.lock() {
+            for token in subscriptions.values() {
+                token.cancel();
+            }
+        }
+    }
+}
+
 impl Default for SessionRuntime {
     fn default() -> Self {
         Self::new()
@@ -116,6 +128,7 @@ impl SessionRuntime {
     fn new() -> Self {
         Self {
             log_level: Mutex::new(None),
+            subscriptions: Mutex::default(),
             in_flight: Mutex::default(),
             streams: Mutex::default(),
             next_stream: AtomicU64::new(1),

@@ -131,6 +131,7 @@ pub(crate) fn build(config: &FsConfig, roots: &RootSet) -> Catalog {
             "Read-only access to local files. Paths are relative to the first root unless absolute."
                 .into(),
         supports_completion: true,
+        supports_subscriptions: true,
     }
 }
 

@@ -190,6 +190,32 @@ impl LimitTo for BytesMut {
     }
 }
 
+/// Yields once each time the file's size or modification time changes (or
+/// it appears or disappears), checking every `interval`.
+pub(crate) fn watch_changes(
+    path: std::path::PathBuf,
+    interval: std::time::Duration,
+) -> micromcp_sdk::UpdateStream {
+    let fingerprint = |path: &Path| {
+        std::fs::metadata(path)
+            .ok()
+            .map(|metadata| (metadata.len(), metadata.modified().ok()))
+    };
+    Box::pin(async_stream::stream! {
+        let mut last = fingerprint(&path);
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let current = fingerprint(&path);
+            if current != last {
+                last = current;
+                yield Ok(());
+            }
+        }
+    })
+}
+
 /// Reads a whole (small) file as bytes, capped.
 pub(crate) async fn read_capped(resolved: &ResolvedPath, cap: u64) -> Result<Bytes, FsError> {
     let metadata = tokio::fs::metadata(&resolved.canonical)

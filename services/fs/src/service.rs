@@ -9,12 +9,15 @@ use bytes::Bytes;
 use micromcp_proto::{CompleteRequest, CompleteResponse, complete_request::Reference};
 use micromcp_sdk::{
     CatalogPublisher, McpService, ResourceContent, ServiceError, ServiceResult, ToolCall,
-    ToolEvents, ToolOutput,
+    ToolEvents, ToolOutput, UpdateStream,
 };
 use serde_json::json;
 
 use crate::paths::RootSet;
 use crate::{FsConfig, FsError, catalog, resources, tools};
+
+/// How often a watched file's metadata is checked.
+const WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The fs micro-service.
 pub struct FsService {
@@ -115,6 +118,12 @@ impl McpService for FsService {
         let path = resources::uri_to_path(&uri)?;
         let resolved = self.state.roots.resolve(&path)?;
         Ok(resources::open_stream(&resolved, &uri, self.state.config.max_resource_bytes).await?)
+    }
+
+    async fn watch_resource(&self, uri: String) -> ServiceResult<UpdateStream> {
+        let path = resources::uri_to_path(&uri)?;
+        let resolved = self.state.roots.resolve(&path)?;
+        Ok(resources::watch_changes(resolved.canonical, WATCH_INTERVAL))
     }
 
     async fn get_prompt(

@@ -10,8 +10,8 @@ use micromcp_proto::mcp_service_server::McpService as GrpcMcpService;
 use micromcp_proto::{
     CallToolClientMessage, CallToolServerMessage, Catalog, CatalogUpdate, CompleteRequest,
     CompleteResponse, GetCatalogRequest, GetPromptRequest, GetPromptResponse, ReadResourceChunk,
-    ReadResourceRequest, ToolResult, WatchCatalogRequest, call_tool_client_message,
-    call_tool_server_message, read_resource_chunk,
+    ReadResourceRequest, ResourceUpdated, ToolResult, WatchCatalogRequest, WatchResourceRequest,
+    call_tool_client_message, call_tool_server_message, read_resource_chunk,
 };
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -184,6 +184,22 @@ impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
                 .map_err(Status::from)
         });
         Ok(Response::new(Box::pin(header.chain(data))))
+    }
+
+    type WatchResourceStream = BoxStream<ResourceUpdated>;
+
+    async fn watch_resource(
+        &self,
+        request: Request<WatchResourceRequest>,
+    ) -> Result<Response<Self::WatchResourceStream>, Status> {
+        let uri = request.into_inner().uri;
+        let updates = self.service.watch_resource(uri.clone()).await?;
+        let messages = updates.map(move |update| {
+            update
+                .map(|()| ResourceUpdated { uri: uri.clone() })
+                .map_err(Status::from)
+        });
+        Ok(Response::new(Box::pin(messages)))
     }
 
     async fn get_prompt(

@@ -25,6 +25,9 @@ pub enum ServiceError {
     /// A dependency of the service is temporarily unavailable; retry later.
     #[error("{0}")]
     Unavailable(String),
+    /// The service does not offer this operation.
+    #[error("{0}")]
+    Unsupported(String),
     /// A bug or unexpected failure inside the service.
     #[error("{0}")]
     Internal(String),
@@ -38,6 +41,7 @@ impl From<ServiceError> for Status {
             ServiceError::PermissionDenied(_) => Code::PermissionDenied,
             ServiceError::ResourceExhausted(_) => Code::ResourceExhausted,
             ServiceError::Unavailable(_) => Code::Unavailable,
+            ServiceError::Unsupported(_) => Code::Unimplemented,
             ServiceError::Internal(_) => Code::Internal,
         };
         Status::new(code, error.to_string())

@@ -35,6 +35,9 @@ impl ToolCall {
     }
 }
 
+/// Change notifications for one watched resource (one item per change).
+pub type UpdateStream = Pin<Box<dyn Stream<Item = ServiceResult<()>> + Send>>;
+
 /// A resource being read: its header, then its bytes as a stream of chunks.
 pub struct ResourceContent {
     /// What is being read.
@@ -84,6 +87,19 @@ pub trait McpService: Send + Sync + 'static {
     ) -> impl Future<Output = ServiceResult<Bytes>> + Send {
         let _ = arguments;
         async move { Err(ServiceError::NotFound(format!("unknown prompt: {name}"))) }
+    }
+
+    /// Follows a resource: the stream yields once per change. The default
+    /// refuses (set `Catalog.supports_subscriptions` when overriding it).
+    fn watch_resource(
+        &self,
+        uri: String,
+    ) -> impl Future<Output = ServiceResult<UpdateStream>> + Send {
+        async move {
+            Err(ServiceError::Unsupported(format!(
+                "this service cannot watch resources ({uri})"
+            )))
+        }
     }
 
     /// Completes an argument; the default offers nothing.

@@ -198,5 +198,6 @@ pub(crate) fn build() -> Catalog {
         ],
         instructions: "Conformance fixtures.".into(),
         supports_completion: true,
+        supports_subscriptions: true,
     }
 }

@@ -11,7 +11,7 @@ use micromcp_proto::{
 };
 use micromcp_sdk::{
     CatalogPublisher, McpService, ResourceContent, ServiceError, ServiceResult, ToolCall,
-    ToolEvents, ToolOutput,
+    ToolEvents, ToolOutput, UpdateStream,
 };
 use serde_json::{Value, json};
 
@@ -42,12 +42,15 @@ fn wav_base64() -> String {
 /// The conformance fixture service.
 pub struct TestkitService {
     publisher: CatalogPublisher,
+    watched_updates: tokio::sync::broadcast::Sender<()>,
 }
 
 impl Default for TestkitService {
     fn default() -> Self {
+        let (watched_updates, _) = tokio::sync::broadcast::channel(16);
         Self {
             publisher: CatalogPublisher::new(catalog::build()),
+            watched_updates,
         }
     }
 }
@@ -191,6 +194,10 @@ impl McpService for TestkitService {
                 json!({"content": [text(&format!("Received: {arguments}"))]})
             }
             "echo" => return Ok(ToolOutput::structured(arguments)),
+            "update_watched_resource" => {
+                let subscribers = self.watched_updates.send(()).unwrap_or(0);
+                json!({"content": [text(&format!("notified {subscribers} watcher(s)"))]})
+            }
             "slow" => {
                 let millis = arguments["millis"].as_u64().unwrap_or(1000);
                 let steps = (millis / 100).max(1);
@@ -249,6 +256,18 @@ impl McpService for TestkitService {
             }
         };
         Ok(ResourceContent::from_bytes(header, content))
+    }
+
+    async fn watch_resource(&self, uri: String) -> ServiceResult<UpdateStream> {
+        if uri != "test://watched-resource" {
+            return Err(ServiceError::NotFound(format!("resource not found: {uri}")));
+        }
+        let mut updates = self.watched_updates.subscribe();
+        Ok(Box::pin(async_stream::stream! {
+            while updates.recv().await.is_ok() {
+                yield Ok(());
+            }
+        }))
     }
 
     async fn get_prompt(

@@ -1,0 +1,127 @@
+//! `resources/subscribe` and `resources/unsubscribe` (2025-11-25 sessions):
+//! each subscription is a `WatchResource` stream to the owning service,
+//! held by the session's runtime; every update becomes a
+//! `notifications/resources/updated` on the session's GET stream (recorded,
+//! so a client that reconnects with `Last-Event-ID` still gets it). Ending the
+//! session or unsubscribing cancels the stream.
+
+use std::sync::Arc;
+
+use micromcp_proto::WatchResourceRequest;
+use tokio_util::sync::CancellationToken;
+
+use crate::calls::with_context;
+use crate::error::GatewayError;
+use crate::gateway::{CallContext, EraState, Gateway};
+use crate::jsonrpc::encode_notification;
+use crate::protocol::ParamsHead;
+use crate::runtime::{GET_STREAM, SessionRuntime};
+use crate::status::{Target, from_status};
+
+fn legacy_runtime(context: &CallContext) -> Result<&Arc<SessionRuntime>, GatewayError> {
+    match &context.era {
+        EraState::Legacy { runtime, .. } => Ok(runtime),
+        EraState::Modern { .. } => Err(GatewayError::MethodNotFound(
+            "resources/subscribe (protocol 2026-07-28 replaces it with subscriptions/listen)"
+                .into(),
+        )),
+    }
+}
+
+pub(crate) async fn subscribe(
+    gateway: &Arc<Gateway>,
+    context: &CallContext,
+    head: ParamsHead<'_>,
+) -> Result<(), GatewayError> {
+    let runtime = legacy_runtime(context)?.clone();
+    let uri = head
+        .uri
+        .ok_or_else(|| GatewayError::InvalidParams("missing params.uri".into()))?;
+    let catalog = gateway.backends.catalog();
+    let service_index =
+        catalog
+            .resource_service(&uri)
+            .ok_or_else(|| GatewayError::ResourceNotFound {
+                message: format!("resource not found: {uri}"),
+                modern: false,
+            })?;
+    let backend = &gateway.backends.services()[service_index];
+    if !catalog.watches(service_index) {
+        return Err(GatewayError::MethodNotFound(format!(
+            "resources/subscribe: service {:?} cannot watch resources",
+            backend.config.name
+        )));
+    }
+    let mut request = with_context(
+        gateway,
+        context,
+        WatchResourceRequest { uri: uri.clone() },
+        None,
+    );
+    // A watch lives as long as the subscription, not one request.
+    request.metadata_mut().remove("grpc-timeout");
+    let mut updates = backend
+        .client
+        .clone()
+        .watch_resource(request)
+        .await
+        .map_err(|status| {
+            from_status(
+                &backend.config.name,
+                Target::Resource { modern: false },
+                &status,
+            )
+        })?
+        .into_inner();
+    let token = CancellationToken::new();
+    let previous = runtime
+        .subscriptions
+        .lock()
+        .ok()
+        .and_then(|mut subscriptions| subscriptions.insert(uri.clone(), token.clone()));
+    if let Some(previous) = previous {
+        previous.cancel();
+    }
+    let notification = encode_notification(
+        "notifications/resources/updated",
+        serde_json::json!({"uri": uri}).to_string().as_bytes(),
+    );
+    let service = backend.config.name.clone();
+    tokio::spawn(async move {
+        let Some(log) = runtime.stream(GET_STREAM) else {
+            return;
+        };
+        drop(runtime);
+        loop {
+            tokio::select! {
+                update = updates.message() => match update {
+                    Ok(Some(_)) => {
+                        log.push(notification.clone());
+                    }
+                    Ok(None) | Err(_) => {
+                        tracing::debug!(service = %service, "resource watch ended");
+                        return;
+                    }
+                },
+                () = token.cancelled() => return,
+            }
+        }
+    });
+    Ok(())
+}
+
+pub(crate) fn unsubscribe(context: &CallContext, head: ParamsHead<'_>) -> Result<(), GatewayError> {
+    let runtime = legacy_runtime(context)?;
+    let uri = head
+        .uri
+        .ok_or_else(|| GatewayError::InvalidParams("missing params.uri".into()))?;
+    let removed = runtime
+        .subscriptions
+        .lock()
+        .ok()
+        .and_then(|mut subscriptions| subscriptions.remove(&uri));
+    if let Some(token) = removed {
+        token.cancel();
+    }
+    Ok(())
+}
