@@ -18,8 +18,12 @@ cargo build --workspace --all-targets --quiet
 step "test clients"
 scripts/install-test-clients.sh
 step "rust tests"
-cargo test --workspace --quiet 2>&1 | grep -E "^(test result|running|error|failures|---- |thread )|panicked|FAILED" || true
-cargo test --workspace --quiet >/dev/null 2>&1 || { cargo test --workspace; exit 1; }
+mkdir -p target
+if ! cargo test --workspace > target/rust-tests.log 2>&1; then
+  cat target/rust-tests.log
+  exit 1
+fi
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "rust: %d passed, %d failed\n", passed, failed }' target/rust-tests.log
 step "conformance suite"
 scripts/conformance.sh
 step "python sdk and hostile inputs"

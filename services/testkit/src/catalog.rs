@@ -111,11 +111,35 @@ fn tools() -> Vec<Tool> {
             json!({"type": "object", "properties": {"millis": {"type": "integer", "minimum": 0}}}),
         ),
         tool(
+            "slow_stats",
+            "How many `slow` calls ran to completion (cancelled ones do not)",
+            no_arguments(),
+        ),
+        tool(
+            "toggle_extra_tool",
+            "Adds or removes `extra_tool` from the catalog (list_changed tests)",
+            no_arguments(),
+        ),
+        tool(
+            "update_watched_resource",
+            "Notifies subscribers of test://watched-resource that it changed",
+            no_arguments(),
+        ),
+        tool(
             "exit_process",
             "Ends the service process in the middle of the call (backend-failure tests)",
             no_arguments(),
         ),
     ]
+}
+
+/// The tool `toggle_extra_tool` adds and removes.
+pub(crate) fn extra_tool() -> Tool {
+    tool(
+        "extra_tool",
+        "Appears and disappears with toggle_extra_tool",
+        no_arguments(),
+    )
 }
 
 fn resource(uri: &str, name: &str, description: &str, mime_type: &str) -> Resource {

@@ -43,6 +43,7 @@ fn wav_base64() -> String {
 pub struct TestkitService {
     publisher: CatalogPublisher,
     watched_updates: tokio::sync::broadcast::Sender<()>,
+    slow_calls_completed: std::sync::atomic::AtomicU64,
 }
 
 impl Default for TestkitService {
@@ -51,6 +52,7 @@ impl Default for TestkitService {
         Self {
             publisher: CatalogPublisher::new(catalog::build()),
             watched_updates,
+            slow_calls_completed: std::sync::atomic::AtomicU64::new(0),
         }
     }
 }
@@ -207,8 +209,28 @@ impl McpService for TestkitService {
                         .progress((step + 1) as f64, Some(steps as f64), "working")
                         .await;
                 }
+                self.slow_calls_completed
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 json!({"content": [text(&format!("slept {millis} ms"))]})
             }
+            "slow_stats" => {
+                let completed = self
+                    .slow_calls_completed
+                    .load(std::sync::atomic::Ordering::Relaxed);
+                return Ok(ToolOutput::structured(json!({"completed": completed})));
+            }
+            "toggle_extra_tool" => {
+                let mut catalog = (*self.publisher.current()).clone();
+                let present = catalog.tools.iter().any(|tool| tool.name == "extra_tool");
+                if present {
+                    catalog.tools.retain(|tool| tool.name != "extra_tool");
+                } else {
+                    catalog.tools.push(crate::catalog::extra_tool());
+                }
+                self.publisher.publish(catalog);
+                json!({"content": [text(if present { "extra_tool removed" } else { "extra_tool added" })]})
+            }
+            "extra_tool" => json!({"content": [text("extra")]}),
             "exit_process" => {
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 tracing::warn!("exit_process called: exiting");
