@@ -57,9 +57,6 @@ pub struct StdioArgs {
     /// Optional config file with more services.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Where the session key is kept.
-    #[arg(long, default_value = ".micromcp")]
-    state_dir: PathBuf,
 }
 
 fn read_config(path_opt: Option<&Path>) -> anyhow::Result<RawConfig> {
@@ -123,10 +120,11 @@ fn add_fs_child(raw: &mut RawConfig, roots: &[PathBuf], sockets: &SocketDir) -> 
 /// Builds the gateway, follows the services' catalogs and waits for them.
 async fn start_gateway(
     config: GatewayConfig,
+    session_key: &[u8; 32],
     shutdown: &CancellationToken,
 ) -> anyhow::Result<Arc<Gateway>> {
-    let key: [u8; 32] = load_or_create_key(&config.session_key_file).map_err(anyhow::Error::msg)?;
-    let gateway = Gateway::new(config, &key).map_err(|error| anyhow::anyhow!("{error}"))?;
+    let key = session_key;
+    let gateway = Gateway::new(config, key).map_err(|error| anyhow::anyhow!("{error}"))?;
     gateway.backends.spawn_watchers(shutdown);
     let missing = gateway
         .backends
@@ -223,7 +221,8 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
         .map(|spec| supervise(spec, shutdown.clone()))
         .collect();
     let outcome = async {
-        let gateway = start_gateway(config, &shutdown).await?;
+        let key = load_or_create_key(&config.session_key_file).map_err(anyhow::Error::msg)?;
+        let gateway = start_gateway(config, &key, &shutdown).await?;
         serve_http(gateway, shutdown.clone()).await
     }
     .await;
@@ -250,7 +249,8 @@ pub async fn run_gateway(args: GatewayArgs) -> anyhow::Result<()> {
     let config = validate(raw, token.as_deref())?;
     warn_if_insecure(&config);
     let shutdown = CancellationToken::new();
-    let gateway = start_gateway(config, &shutdown).await?;
+    let key = load_or_create_key(&config.session_key_file).map_err(anyhow::Error::msg)?;
+    let gateway = start_gateway(config, &key, &shutdown).await?;
     let outcome = serve_http(gateway, shutdown.clone()).await;
     shutdown.cancel();
     outcome
@@ -262,9 +262,9 @@ pub async fn run_stdio(args: StdioArgs) -> anyhow::Result<()> {
     // No HTTP listener: authentication is the operating system's (who may start us).
     raw.auth.insecure_no_auth = true;
     raw.gateway.listen = Some("127.0.0.1:0".into());
-    if raw.gateway.session_key_file.is_none() {
-        raw.gateway.session_key_file = Some(args.state_dir.join("session.key"));
-    }
+    // One process is one client: a session needs no key that outlives it,
+    // and desktop clients often start us in a directory we cannot write.
+    let persistent_key = raw.gateway.session_key_file.is_some();
     let sockets = socket_dir()?;
     let fs_child = add_fs_child(&mut raw, &args.roots, &sockets);
     let config = validate(raw, None)?;
@@ -274,7 +274,12 @@ pub async fn run_stdio(args: StdioArgs) -> anyhow::Result<()> {
         .map(|spec| supervise(spec, shutdown.clone()))
         .collect();
     let outcome = async {
-        let gateway = start_gateway(config, &shutdown).await?;
+        let key: [u8; 32] = if persistent_key {
+            load_or_create_key(&config.session_key_file).map_err(anyhow::Error::msg)?
+        } else {
+            rand::random()
+        };
+        let gateway = start_gateway(config, &key, &shutdown).await?;
         tokio::select! {
             served = micromcp_gateway::stdio::serve(gateway, tokio::io::stdin(), tokio::io::stdout()) => served.map_err(anyhow::Error::from),
             () = crate::shutdown::signal() => Ok(()),

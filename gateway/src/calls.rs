@@ -111,24 +111,14 @@ pub(crate) async fn call_tool(
         EraState::Legacy { runtime, .. } => runtime.start_request(id_text),
         EraState::Modern { .. } => CancellationToken::new(),
     };
-    let mut client = backend.client.clone();
-    let outcome = tokio::select! {
-        outcome = client.call_tool(request) => outcome,
-        () = cancelled.cancelled() => return Err(GatewayError::InvalidRequest("request cancelled".into())),
+    let opened = open_call(backend.client.clone(), request, &cancelled, &service).await;
+    let (mut events, first) = match opened {
+        Ok(opened) => opened,
+        Err(error) => {
+            finish_request(context, id_text);
+            return Err(error);
+        }
     };
-    let mut events = outcome
-        .map_err(|status| from_status(&service, Target::Tool, &status))?
-        .into_inner();
-    let first = tokio::select! {
-        first = events.message() => first,
-        () = cancelled.cancelled() => return Err(GatewayError::InvalidRequest("request cancelled".into())),
-    };
-    let first = first
-        .map_err(|status| from_status(&service, Target::Tool, &status))?
-        .and_then(|message| message.message)
-        .ok_or_else(|| {
-            GatewayError::transient(&service, "the service ended the call without a result")
-        })?;
     if let Message::Result(result) = first {
         drain(&mut events).await;
         finish_request(context, id_text);
@@ -158,6 +148,34 @@ pub(crate) async fn call_tool(
         finish_request(&pump_context, &state.id_text);
     });
     Ok(Reply::Events(from_call))
+}
+
+/// Starts the gRPC call and waits for the service's first message.
+async fn open_call(
+    mut client: micromcp_proto::mcp_service_client::McpServiceClient<tonic::transport::Channel>,
+    request: tonic::Request<ReceiverStream<CallToolClientMessage>>,
+    cancelled: &CancellationToken,
+    service: &str,
+) -> Result<(Streaming<CallToolServerMessage>, Message), GatewayError> {
+    let cancelled_error = || GatewayError::InvalidRequest("request cancelled".into());
+    let outcome = tokio::select! {
+        outcome = client.call_tool(request) => outcome,
+        () = cancelled.cancelled() => return Err(cancelled_error()),
+    };
+    let mut events = outcome
+        .map_err(|status| from_status(service, Target::Tool, &status))?
+        .into_inner();
+    let first = tokio::select! {
+        first = events.message() => first,
+        () = cancelled.cancelled() => return Err(cancelled_error()),
+    };
+    let first = first
+        .map_err(|status| from_status(service, Target::Tool, &status))?
+        .and_then(|message| message.message)
+        .ok_or_else(|| {
+            GatewayError::transient(service, "the service ended the call without a result")
+        })?;
+    Ok((events, first))
 }
 
 /// Reads a finished call stream to its end (the trailers). Dropping a
@@ -300,7 +318,7 @@ fn relay_input(
         });
         return None;
     }
-    let (request_id, answer) = gateway.pending_inputs.register();
+    let (request_id, answer) = gateway.pending_inputs.register(&context.principal);
     let message = encode_request(&request_id, &input.method, &input.params_json);
     let cancelled = state.cancelled.clone();
     let gateway = gateway.clone();

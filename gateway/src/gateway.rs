@@ -124,13 +124,16 @@ impl Gateway {
         format!("r{}", self.next_request.fetch_add(1, Ordering::Relaxed))
     }
 
-    /// Delivers a client's JSON-RPC response to a server-to-client request.
+    /// Delivers a client's JSON-RPC response to a server-to-client request
+    /// that a call of the same principal made.
     pub fn deliver_client_response(
         &self,
         id_text: &str,
+        principal: &str,
         result: Option<&str>,
         error: Option<&str>,
     ) -> bool {
-        self.pending_inputs.deliver(id_text, result, error)
+        self.pending_inputs
+            .deliver(id_text, principal, result, error)
     }
 }

@@ -136,6 +136,7 @@ async fn post_mcp(State(gateway): State<Arc<Gateway>>, request: Request) -> Resp
         MessageKind::Response => {
             let delivered = gateway.deliver_client_response(
                 envelope.id_text(),
+                &principal,
                 envelope.result.map(|raw| raw.get()),
                 envelope.error.map(|raw| raw.get()),
             );

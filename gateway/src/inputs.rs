@@ -12,10 +12,11 @@ use tokio::sync::oneshot;
 /// The client's answer: a raw result, or an error message.
 pub type ClientAnswer = Result<String, String>;
 
-/// Outstanding server-to-client requests, by JSON id text.
+/// Outstanding server-to-client requests, by JSON id text, each with the
+/// principal whose call asked (only that principal may answer).
 #[derive(Default)]
 pub struct PendingInputs {
-    waiting: Mutex<HashMap<String, oneshot::Sender<ClientAnswer>>>,
+    waiting: Mutex<HashMap<String, (String, oneshot::Sender<ClientAnswer>)>>,
     next: AtomicU64,
 }
 
@@ -23,11 +24,11 @@ pub struct PendingInputs {
 
 impl PendingInputs {
     /// Registers a new request; returns its JSON id text and the answer receiver.
-    pub fn register(&self) -> (String, oneshot::Receiver<ClientAnswer>) {
+    pub fn register(&self, principal: &str) -> (String, oneshot::Receiver<ClientAnswer>) {
         let id_text = format!("\"mm-{}\"", self.next.fetch_add(1, Ordering::Relaxed));
         let (sender, receiver) = oneshot::channel();
         if let Ok(mut waiting) = self.waiting.lock() {
-            waiting.insert(id_text.clone(), sender);
+            waiting.insert(id_text.clone(), (principal.to_owned(), sender));
         }
         (id_text, receiver)
     }
@@ -39,14 +40,21 @@ impl PendingInputs {
         }
     }
 
-    /// Routes a client response; false if no request has that id.
-    pub fn deliver(&self, id_text: &str, result: Option<&str>, error: Option<&str>) -> bool {
-        let sender_opt = self
-            .waiting
-            .lock()
-            .ok()
-            .and_then(|mut waiting| waiting.remove(id_text));
-        let Some(sender) = sender_opt else {
+    /// Routes a client response; false if no request of `principal` has that id.
+    pub fn deliver(
+        &self,
+        id_text: &str,
+        principal: &str,
+        result: Option<&str>,
+        error: Option<&str>,
+    ) -> bool {
+        let sender_opt = self.waiting.lock().ok().and_then(|mut waiting| {
+            let owned = waiting
+                .get(id_text)
+                .is_some_and(|(owner, _)| owner == principal);
+            if owned { waiting.remove(id_text) } else { None }
+        });
+        let Some((_, sender)) = sender_opt else {
             return false;
         };
         let answer = match (result, error) {
@@ -65,10 +73,11 @@ mod tests {
     #[tokio::test]
     async fn answers_reach_the_registered_request_once() {
         let pending = PendingInputs::default();
-        let (id, receiver) = pending.register();
-        assert!(!pending.deliver("\"other\"", Some("{}"), None));
-        assert!(pending.deliver(&id, Some("{\"ok\":true}"), None));
-        assert!(!pending.deliver(&id, Some("{}"), None));
+        let (id, receiver) = pending.register("alice");
+        assert!(!pending.deliver("\"other\"", "alice", Some("{}"), None));
+        assert!(!pending.deliver(&id, "mallory", Some("{}"), None));
+        assert!(pending.deliver(&id, "alice", Some("{\"ok\":true}"), None));
+        assert!(!pending.deliver(&id, "alice", Some("{}"), None));
         assert_eq!(
             receiver.await.expect("answer"),
             Ok("{\"ok\":true}".to_owned())

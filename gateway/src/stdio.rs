@@ -84,6 +84,7 @@ async fn handle_line(
         MessageKind::Response => {
             gateway.deliver_client_response(
                 envelope.id_text(),
+                STDIO_PRINCIPAL,
                 envelope.result.map(|raw| raw.get()),
                 envelope.error.map(|raw| raw.get()),
             );

@@ -27,9 +27,9 @@ async def test_stdio_front(tmp_path, mode):
     root = make_root(tmp_path)
     params = StdioServerParameters(
         command=str(BINARY),
-        args=["stdio", "--root", str(root), "--state-dir", str(tmp_path / "state")],
+        args=["stdio", "--root", str(root)],
         env={**os.environ, "MICROMCP_LOG": "warn"},
-        cwd=str(tmp_path),
+        cwd="/",
     )
     async with Client(params, mode=mode) as client:
         tools = await client.list_tools()
