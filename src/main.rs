@@ -37,6 +37,23 @@ enum Command {
         #[command(flatten)]
         listen: service_cmd::ServiceListen,
     },
+    /// The fetch service: HTTP(S) GET behind a domain allowlist.
+    Fetch {
+        /// Allowed host (`example.com`) or pattern (`*.example.com`); repeatable. None: nothing is allowed.
+        #[arg(long = "allow-domain")]
+        allow_domains: Vec<String>,
+        /// Allow private, loopback and link-local targets.
+        #[arg(long)]
+        allow_private_addresses: bool,
+        /// Largest response body, in bytes.
+        #[arg(long, default_value_t = 5 * 1024 * 1024)]
+        max_bytes: u64,
+        /// Time limit per fetch, in seconds.
+        #[arg(long, default_value_t = 20)]
+        timeout_secs: u64,
+        #[command(flatten)]
+        listen: service_cmd::ServiceListen,
+    },
     /// The conformance fixture service (for tests).
     #[command(hide = true)]
     Testkit {
@@ -70,6 +87,21 @@ fn main() -> anyhow::Result<()> {
                 let config = micromcp_fs::FsConfig::with_roots(roots);
                 let service = micromcp_fs::FsService::new(config).map_err(anyhow::Error::msg)?;
                 service_cmd::serve(service, listen, "fs").await
+            }
+            Command::Fetch {
+                allow_domains,
+                allow_private_addresses,
+                max_bytes,
+                timeout_secs,
+                listen,
+            } => {
+                let mut config = micromcp_fetch::FetchConfig::with_domains(allow_domains);
+                config.allow_private_addresses = allow_private_addresses;
+                config.max_bytes = max_bytes;
+                config.timeout = std::time::Duration::from_secs(timeout_secs);
+                let service = micromcp_fetch::FetchService::new(&config)
+                    .map_err(|error| anyhow::anyhow!("{error}"))?;
+                service_cmd::serve(service, listen, "fetch").await
             }
             Command::Testkit { listen } => {
                 service_cmd::serve(

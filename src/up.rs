@@ -29,6 +29,10 @@ pub struct UpArgs {
     /// Serve without authentication; refused unless listening on loopback.
     #[arg(long)]
     insecure_no_auth: bool,
+    /// Host the fetch service may reach (`example.com` or `*.example.com`);
+    /// repeatable, added to `[fetch] allow_domains`.
+    #[arg(long = "fetch-allow")]
+    fetch_allow: Vec<String>,
     /// Where the token and session key are kept.
     #[arg(long, default_value = ".micromcp")]
     state_dir: PathBuf,
@@ -85,6 +89,40 @@ fn socket_dir() -> anyhow::Result<SocketDir> {
     Ok(SocketDir(
         tempfile::Builder::new().prefix("micromcp-").tempdir()?,
     ))
+}
+
+/// Adds the fetch child service (unless the config names one) and returns its spec.
+fn add_fetch_child(raw: &mut RawConfig, sockets: &SocketDir) -> Option<ChildSpec> {
+    if raw.services.iter().any(|service| service.name == "fetch") {
+        return None;
+    }
+    let socket = sockets.0.path().join("fetch.sock");
+    raw.services.push(RawService {
+        name: "fetch".into(),
+        namespace: None,
+        endpoint: format!("unix:{}", socket.display()),
+    });
+    let fetch = &raw.fetch;
+    let mut args = vec!["fetch".into(), "--socket".into(), socket.into_os_string()];
+    for domain in &fetch.allow_domains {
+        args.push("--allow-domain".into());
+        args.push(domain.into());
+    }
+    if fetch.allow_private_addresses {
+        args.push("--allow-private-addresses".into());
+    }
+    if let Some(max_bytes) = fetch.max_bytes {
+        args.push("--max-bytes".into());
+        args.push(max_bytes.to_string().into());
+    }
+    if let Some(timeout_secs) = fetch.timeout_secs {
+        args.push("--timeout-secs".into());
+        args.push(timeout_secs.to_string().into());
+    }
+    Some(ChildSpec {
+        name: "fetch".into(),
+        args,
+    })
 }
 
 /// Adds the fs child service (unless the config names one) and returns its spec.
@@ -212,11 +250,20 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
         Some(token)
     };
     let sockets = socket_dir()?;
-    let fs_child = add_fs_child(&mut raw, &args.roots, &sockets);
+    raw.fetch
+        .allow_domains
+        .extend(args.fetch_allow.iter().cloned());
+    let child_specs: Vec<ChildSpec> = [
+        add_fs_child(&mut raw, &args.roots, &sockets),
+        add_fetch_child(&mut raw, &sockets),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     let config = validate(raw, token_opt.as_deref())?;
     warn_if_insecure(&config);
     let shutdown = CancellationToken::new();
-    let children: Vec<_> = fs_child
+    let children: Vec<_> = child_specs
         .into_iter()
         .map(|spec| supervise(spec, shutdown.clone()))
         .collect();
@@ -266,10 +313,16 @@ pub async fn run_stdio(args: StdioArgs) -> anyhow::Result<()> {
     // and desktop clients often start us in a directory we cannot write.
     let persistent_key = raw.gateway.session_key_file.is_some();
     let sockets = socket_dir()?;
-    let fs_child = add_fs_child(&mut raw, &args.roots, &sockets);
+    let child_specs: Vec<ChildSpec> = [
+        add_fs_child(&mut raw, &args.roots, &sockets),
+        add_fetch_child(&mut raw, &sockets),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     let config = validate(raw, None)?;
     let shutdown = CancellationToken::new();
-    let children: Vec<_> = fs_child
+    let children: Vec<_> = child_specs
         .into_iter()
         .map(|spec| supervise(spec, shutdown.clone()))
         .collect();

@@ -19,6 +19,22 @@ pub struct RawConfig {
     pub auth: RawAuth,
     #[serde(default)]
     pub services: Vec<RawService>,
+    /// Settings of the fetch service `micromcp up` starts.
+    #[serde(default)]
+    pub fetch: RawFetch,
+}
+
+/// `[fetch]`: the fetch service that `micromcp up` runs.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFetch {
+    /// Hosts (`example.com`) and patterns (`*.example.com`); empty allows nothing.
+    #[serde(default)]
+    pub allow_domains: Vec<String>,
+    #[serde(default)]
+    pub allow_private_addresses: bool,
+    pub max_bytes: Option<u64>,
+    pub timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
