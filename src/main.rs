@@ -54,6 +54,23 @@ enum Command {
         #[command(flatten)]
         listen: service_cmd::ServiceListen,
     },
+    /// The search service: tantivy BM25, vectors, hybrid ranking.
+    Search {
+        /// Index directory (created if missing).
+        #[arg(long)]
+        index_dir: PathBuf,
+        /// Index the text files under this directory at start (repeatable).
+        #[arg(long = "crawl-root")]
+        crawl_roots: Vec<PathBuf>,
+        /// OpenAI-compatible embeddings endpoint (key from MICROMCP_EMBEDDINGS_KEY).
+        #[arg(long)]
+        embeddings_url: Option<String>,
+        /// Model name for the embeddings endpoint.
+        #[arg(long, default_value = "text-embedding-3-small")]
+        embeddings_model: String,
+        #[command(flatten)]
+        listen: service_cmd::ServiceListen,
+    },
     /// The conformance fixture service (for tests).
     #[command(hide = true)]
     Testkit {
@@ -102,6 +119,25 @@ fn main() -> anyhow::Result<()> {
                 let service = micromcp_fetch::FetchService::new(&config)
                     .map_err(|error| anyhow::anyhow!("{error}"))?;
                 service_cmd::serve(service, listen, "fetch").await
+            }
+            Command::Search {
+                index_dir,
+                crawl_roots,
+                embeddings_url,
+                embeddings_model,
+                listen,
+            } => {
+                let mut config = micromcp_search::SearchConfig::new(index_dir);
+                config.crawl_roots = crawl_roots;
+                config.embeddings_url = embeddings_url;
+                config.embeddings_model = embeddings_model;
+                let service = tokio::task::spawn_blocking(move || {
+                    micromcp_search::SearchService::open(config)
+                })
+                .await?
+                .map_err(|error| anyhow::anyhow!("{error}"))?;
+                service.start_crawl();
+                service_cmd::serve(service, listen, "search").await
             }
             Command::Testkit { listen } => {
                 service_cmd::serve(

@@ -125,6 +125,56 @@ fn add_fetch_child(raw: &mut RawConfig, sockets: &SocketDir) -> Option<ChildSpec
     })
 }
 
+/// Adds the search child service (unless the config names one) and returns its spec.
+fn add_search_child(
+    raw: &mut RawConfig,
+    roots: &[PathBuf],
+    state_dir: &Path,
+    sockets: &SocketDir,
+) -> Option<ChildSpec> {
+    if raw.services.iter().any(|service| service.name == "search") {
+        return None;
+    }
+    let socket = sockets.0.path().join("search.sock");
+    raw.services.push(RawService {
+        name: "search".into(),
+        namespace: None,
+        endpoint: format!("unix:{}", socket.display()),
+    });
+    let search = raw.search.clone();
+    let index_dir = search.index_dir.unwrap_or_else(|| state_dir.join("search"));
+    let mut args = vec![
+        "search".into(),
+        "--socket".into(),
+        socket.into_os_string(),
+        "--index-dir".into(),
+        index_dir.into_os_string(),
+    ];
+    if search.crawl.unwrap_or(true) {
+        let roots = if roots.is_empty() {
+            vec![PathBuf::from(".")]
+        } else {
+            roots.to_vec()
+        };
+        for root in roots {
+            args.push("--crawl-root".into());
+            args.push(root.into_os_string());
+        }
+    }
+    if let Some(url) = search.embeddings_url {
+        args.push("--embeddings-url".into());
+        args.push(url.into());
+    }
+    if let Some(model) = search.embeddings_model {
+        args.push("--embeddings-model".into());
+        args.push(model.into());
+    }
+    Some(ChildSpec {
+        name: "search".into(),
+        args,
+    })
+}
+
 /// Adds the fs child service (unless the config names one) and returns its spec.
 fn add_fs_child(raw: &mut RawConfig, roots: &[PathBuf], sockets: &SocketDir) -> Option<ChildSpec> {
     if raw.services.iter().any(|service| service.name == "fs") {
@@ -256,6 +306,7 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
     let child_specs: Vec<ChildSpec> = [
         add_fs_child(&mut raw, &args.roots, &sockets),
         add_fetch_child(&mut raw, &sockets),
+        add_search_child(&mut raw, &args.roots, &args.state_dir, &sockets),
     ]
     .into_iter()
     .flatten()

@@ -22,6 +22,22 @@ pub struct RawConfig {
     /// Settings of the fetch service `micromcp up` starts.
     #[serde(default)]
     pub fetch: RawFetch,
+    /// Settings of the search service `micromcp up` starts.
+    #[serde(default)]
+    pub search: RawSearch,
+}
+
+/// `[search]`: the search service that `micromcp up` runs.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSearch {
+    /// Index directory (default `<state dir>/search`).
+    pub index_dir: Option<PathBuf>,
+    /// OpenAI-compatible embeddings endpoint.
+    pub embeddings_url: Option<String>,
+    pub embeddings_model: Option<String>,
+    /// Index the text files under the roots at start (default true).
+    pub crawl: Option<bool>,
 }
 
 /// `[fetch]`: the fetch service that `micromcp up` runs.

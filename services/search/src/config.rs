@@ -1,0 +1,34 @@
+//! `SearchConfig`: where the index lives and how it is fed.
+
+use std::path::PathBuf;
+
+/// Settings of one search service.
+#[derive(Debug, Clone)]
+pub struct SearchConfig {
+    /// Index directory (created if missing).
+    pub index_dir: PathBuf,
+    /// Memory budget of the index writer, in bytes.
+    pub writer_heap_bytes: usize,
+    /// OpenAI-compatible embeddings endpoint (`POST {model, input}`), if any.
+    pub embeddings_url: Option<String>,
+    /// Model name sent to the embeddings endpoint.
+    pub embeddings_model: String,
+    /// Directories whose text files are indexed in the background at start.
+    pub crawl_roots: Vec<PathBuf>,
+    /// Largest file the crawler indexes, in bytes.
+    pub crawl_max_file_bytes: u64,
+}
+
+impl SearchConfig {
+    /// Defaults for an index in `index_dir`.
+    pub fn new(index_dir: PathBuf) -> Self {
+        Self {
+            index_dir,
+            writer_heap_bytes: 64 * 1024 * 1024,
+            embeddings_url: None,
+            embeddings_model: "text-embedding-3-small".into(),
+            crawl_roots: Vec::new(),
+            crawl_max_file_bytes: 1024 * 1024,
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! The start-up crawler: indexes the text files under the configured roots
+//! in the background (batches of 500, one commit each), with progress in the
+//! log and in `search.stats`. Hidden directories and build outputs are
+//! skipped; so are binary and oversized files.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use serde_json::json;
+
+use crate::{DocumentIndex, IndexedDocument};
+
+const BATCH: usize = 500;
+const SKIPPED_DIRECTORIES: [&str; 4] = ["target", "node_modules", "__pycache__", "venv"];
+
+/// Progress of the background crawl.
+#[derive(Debug, Default)]
+pub struct CrawlProgress {
+    pub files_seen: AtomicU64,
+    pub files_indexed: AtomicU64,
+    pub running: AtomicBool,
+    pub finished: AtomicBool,
+}
+
+impl CrawlProgress {
+    /// As JSON for `search.stats`.
+    pub fn to_json(&self) -> serde_json::Value {
+        json!({
+            "files_seen": self.files_seen.load(Ordering::Relaxed),
+            "files_indexed": self.files_indexed.load(Ordering::Relaxed),
+            "running": self.running.load(Ordering::Relaxed),
+            "finished": self.finished.load(Ordering::Relaxed),
+        })
+    }
+}
+
+fn file_uri(path: &Path) -> String {
+    let mut uri = String::from("file://");
+    for byte in path.to_string_lossy().bytes() {
+        if byte.is_ascii_alphanumeric() || b"/-._~".contains(&byte) {
+            uri.push(char::from(byte));
+        } else {
+            uri.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    uri
+}
+
+fn text_of(path: &Path, max_bytes: u64) -> Option<String> {
+    let metadata = std::fs::metadata(path).ok()?;
+    if !metadata.is_file() || metadata.len() > max_bytes || metadata.len() == 0 {
+        return None;
+    }
+    let bytes = std::fs::read(path).ok()?;
+    if bytes.contains(&0) {
+        return None;
+    }
+    String::from_utf8(bytes).ok()
+}
+
+/// Indexes every text file under `roots` (blocking; run it off the runtime).
+pub fn crawl(index: &DocumentIndex, roots: &[PathBuf], max_bytes: u64, progress: &CrawlProgress) {
+    progress.running.store(true, Ordering::Relaxed);
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut pending: Vec<PathBuf> = roots
+        .iter()
+        .filter_map(|root| root.canonicalize().ok())
+        .collect();
+    while let Some(directory) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&directory) else {
+            continue;
+        };
+        for entry in entries.filter_map(Result::ok) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                if !name.starts_with('.') && !SKIPPED_DIRECTORIES.contains(&name.as_str()) {
+                    pending.push(entry.path());
+                }
+                continue;
+            }
+            if !kind.is_file() {
+                continue;
+            }
+            progress.files_seen.fetch_add(1, Ordering::Relaxed);
+            let path = entry.path();
+            let Some(body) = text_of(&path, max_bytes) else {
+                continue;
+            };
+            let uri = file_uri(&path);
+            batch.push(IndexedDocument {
+                id: uri.clone(),
+                title: name,
+                body,
+                url: uri,
+                tags: vec!["file".into()],
+                vector: None,
+            });
+            if batch.len() >= BATCH {
+                flush(index, &mut batch, progress);
+            }
+        }
+    }
+    flush(index, &mut batch, progress);
+    progress.running.store(false, Ordering::Relaxed);
+    progress.finished.store(true, Ordering::Relaxed);
+    tracing::info!(
+        files_indexed = progress.files_indexed.load(Ordering::Relaxed),
+        "crawl finished"
+    );
+}
+
+fn flush(index: &DocumentIndex, batch: &mut Vec<IndexedDocument>, progress: &CrawlProgress) {
+    if batch.is_empty() {
+        return;
+    }
+    match index.upsert(batch) {
+        Ok(count) => {
+            let total = progress
+                .files_indexed
+                .fetch_add(count as u64, Ordering::Relaxed)
+                + count as u64;
+            tracing::info!(
+                files_indexed = total,
+                files_seen = progress.files_seen.load(Ordering::Relaxed),
+                "crawl progress"
+            );
+        }
+        Err(error) => tracing::warn!(%error, "crawl batch failed"),
+    }
+    batch.clear();
+}

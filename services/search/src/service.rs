@@ -1,0 +1,284 @@
+//! `SearchService`: the search tools and `search://doc/{id}` resources over a
+//! [`DocumentIndex`]; every index operation runs on the blocking pool.
+
+use std::sync::Arc;
+
+use micromcp_proto::{Catalog, ResourceHeader, ResourceTemplate};
+use micromcp_sdk::{
+    CatalogPublisher, McpService, ResourceContent, ServiceError, ServiceResult, ToolCall,
+    ToolEvents, ToolOutput,
+};
+use serde_json::json;
+
+use crate::crawl::{CrawlProgress, crawl};
+use crate::embed::Embedder;
+use crate::tools::{
+    self, DeleteArguments, HybridArguments, IndexArguments, MAX_BATCH, MAX_RESULTS, QueryArguments,
+    SimilarArguments,
+};
+use crate::{DocumentIndex, SearchConfig, SearchError, reciprocal_rank_fusion};
+
+/// URI prefix of documents as resources.
+const DOC_URI_PREFIX: &str = "search://doc/";
+
+/// The search micro-service.
+pub struct SearchService {
+    index: Arc<DocumentIndex>,
+    embedder: Option<Embedder>,
+    progress: Arc<CrawlProgress>,
+    config: SearchConfig,
+    publisher: CatalogPublisher,
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, SearchError> + Send + 'static,
+) -> Result<T, SearchError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| SearchError::Index(format!("worker failed: {error}")))?
+}
+
+fn outcome(result: Result<serde_json::Value, SearchError>) -> ServiceResult<ToolOutput> {
+    match result {
+        Ok(value) => Ok(ToolOutput::structured(value)),
+        Err(SearchError::Index(message)) => Err(ServiceError::Internal(message)),
+        Err(error) => Ok(ToolOutput::error(error.to_string())),
+    }
+}
+
+impl SearchService {
+    /// Opens (or creates) the index; blocking.
+    pub fn open(config: SearchConfig) -> Result<Self, SearchError> {
+        let index = Arc::new(DocumentIndex::open(
+            &config.index_dir,
+            config.writer_heap_bytes,
+        )?);
+        let embedder = match &config.embeddings_url {
+            Some(url) => Some(Embedder::new(url.clone(), config.embeddings_model.clone())?),
+            None => None,
+        };
+        let catalog = Catalog {
+            tools: tools::definitions(),
+            resource_templates: vec![ResourceTemplate {
+                uri_template: format!("{DOC_URI_PREFIX}{{id}}"),
+                name: "document".into(),
+                description: "An indexed document as JSON".into(),
+                mime_type: "application/json".into(),
+                ..ResourceTemplate::default()
+            }],
+            instructions: "Full-text (BM25), vector and hybrid search over an on-disk index."
+                .into(),
+            ..Catalog::default()
+        };
+        Ok(Self {
+            index,
+            embedder,
+            progress: Arc::default(),
+            config,
+            publisher: CatalogPublisher::new(catalog),
+        })
+    }
+
+    /// Starts indexing the configured roots in the background.
+    pub fn start_crawl(&self) {
+        if self.config.crawl_roots.is_empty() {
+            return;
+        }
+        let (index, roots, max_bytes, progress) = (
+            self.index.clone(),
+            self.config.crawl_roots.clone(),
+            self.config.crawl_max_file_bytes,
+            self.progress.clone(),
+        );
+        tokio::task::spawn_blocking(move || crawl(&index, &roots, max_bytes, &progress));
+    }
+
+    async fn embed_one(&self, text: &str) -> Result<Vec<f32>, SearchError> {
+        let embedder = self.embedder.as_ref().ok_or_else(|| {
+            SearchError::InvalidArgument(
+                "no embeddings endpoint is configured: pass a vector".into(),
+            )
+        })?;
+        embedder
+            .embed(&[text.to_owned()])
+            .await?
+            .pop()
+            .ok_or_else(|| SearchError::Embeddings("no vector returned".into()))
+    }
+
+    async fn index_documents(
+        &self,
+        mut arguments: IndexArguments,
+    ) -> Result<serde_json::Value, SearchError> {
+        if arguments.documents.len() > MAX_BATCH {
+            return Err(SearchError::InvalidArgument(format!(
+                "at most {MAX_BATCH} documents per call"
+            )));
+        }
+        if let Some(embedder) = &self.embedder {
+            let missing: Vec<usize> = (0..arguments.documents.len())
+                .filter(|at| arguments.documents[*at].vector.is_none())
+                .collect();
+            if !missing.is_empty() {
+                let texts: Vec<String> = missing
+                    .iter()
+                    .map(|at| {
+                        format!(
+                            "{}\n{}",
+                            arguments.documents[*at].title, arguments.documents[*at].body
+                        )
+                    })
+                    .collect();
+                for (at, vector) in missing.into_iter().zip(embedder.embed(&texts).await?) {
+                    arguments.documents[at].vector = Some(vector);
+                }
+            }
+        }
+        let index = self.index.clone();
+        let count = blocking(move || index.upsert(&arguments.documents)).await?;
+        Ok(json!({"indexed": count}))
+    }
+
+    async fn similar(&self, arguments: SimilarArguments) -> Result<serde_json::Value, SearchError> {
+        let k = arguments.k.clamp(1, MAX_RESULTS);
+        let vector = match (arguments.vector, arguments.id, arguments.text) {
+            (Some(vector), None, None) => vector,
+            (None, Some(id), None) => {
+                let index = self.index.clone();
+                blocking(move || index.vector_of(&id)).await?
+            }
+            (None, None, Some(text)) => self.embed_one(&text).await?,
+            _ => {
+                return Err(SearchError::InvalidArgument(
+                    "give exactly one of vector, id or text".into(),
+                ));
+            }
+        };
+        let index = self.index.clone();
+        blocking(move || {
+            let nearest = index.nearest(&vector, k)?;
+            let ids: Vec<String> = nearest.iter().map(|(id, _)| id.clone()).collect();
+            let documents = index.get_many(&ids);
+            let hits: Vec<serde_json::Value> = nearest
+                .iter()
+                .zip(documents)
+                .map(|((id, score), document)| json!({"id": id, "title": document.title, "url": document.url, "score": score}))
+                .collect();
+            Ok(json!({"hits": hits}))
+        })
+        .await
+    }
+
+    async fn hybrid(&self, arguments: HybridArguments) -> Result<serde_json::Value, SearchError> {
+        let k = arguments.k.clamp(1, MAX_RESULTS);
+        let vector = match arguments.vector {
+            Some(vector) => Some(vector),
+            None if self.embedder.is_some() && arguments.vector_weight > 0.0 => {
+                Some(self.embed_one(&arguments.query).await?)
+            }
+            None => None,
+        };
+        if arguments.bm25_weight < 0.0 || arguments.vector_weight < 0.0 {
+            return Err(SearchError::InvalidArgument(
+                "weights must be non-negative".into(),
+            ));
+        }
+        let index = self.index.clone();
+        blocking(move || {
+            let candidates = (k * 4).min(1000);
+            let lexical = index.query_ids(&arguments.query, &arguments.tags, candidates)?;
+            let mut lists = vec![(arguments.bm25_weight, lexical)];
+            if let Some(vector) = vector {
+                let semantic = index.nearest(&vector, candidates)?.into_iter().map(|(id, _)| id).collect();
+                lists.push((arguments.vector_weight, semantic));
+            }
+            let fused: Vec<(String, f32)> = reciprocal_rank_fusion(&lists).into_iter().take(k).collect();
+            let ids: Vec<String> = fused.iter().map(|(id, _)| id.clone()).collect();
+            let documents = index.get_many(&ids);
+            let hits: Vec<serde_json::Value> = fused
+                .iter()
+                .zip(documents)
+                .map(|((id, score), document)| json!({"id": id, "title": document.title, "url": document.url, "score": score}))
+                .collect();
+            Ok(json!({"hits": hits, "vector_used": lists.len() == 2}))
+        })
+        .await
+    }
+}
+
+impl McpService for SearchService {
+    fn catalog(&self) -> &CatalogPublisher {
+        &self.publisher
+    }
+
+    async fn call_tool(&self, call: ToolCall, _events: ToolEvents) -> ServiceResult<ToolOutput> {
+        let index = self.index.clone();
+        match call.name.as_str() {
+            "index" => outcome(self.index_documents(call.parse_arguments()?).await),
+            "delete" => {
+                let arguments: DeleteArguments = call.parse_arguments()?;
+                let count = arguments.ids.len();
+                outcome(
+                    blocking(move || index.delete(&arguments.ids))
+                        .await
+                        .map(|()| json!({"deleted": count})),
+                )
+            }
+            "query" => {
+                let arguments: QueryArguments = call.parse_arguments()?;
+                let limit = arguments.limit.clamp(1, MAX_RESULTS);
+                outcome(
+                    blocking(move || {
+                        let (hits, total) = index.query(
+                            &arguments.query,
+                            &arguments.tags,
+                            arguments.offset,
+                            limit,
+                        )?;
+                        Ok(json!({"hits": hits, "total": total, "offset": arguments.offset}))
+                    })
+                    .await,
+                )
+            }
+            "similar" => outcome(self.similar(call.parse_arguments()?).await),
+            "hybrid" => outcome(self.hybrid(call.parse_arguments()?).await),
+            "stats" => {
+                let progress = self.progress.to_json();
+                outcome(
+                    blocking(move || {
+                        let (documents, vectors, dimensions, segments) = index.stats();
+                        Ok(json!({"documents": documents, "vectors": vectors, "dimensions": dimensions, "segments": segments, "crawl": progress}))
+                    })
+                    .await,
+                )
+            }
+            other => Err(ServiceError::NotFound(format!("unknown tool: {other}"))),
+        }
+    }
+
+    async fn read_resource(&self, uri: String) -> ServiceResult<ResourceContent> {
+        let id = uri
+            .strip_prefix(DOC_URI_PREFIX)
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| ServiceError::NotFound(format!("resource not found: {uri}")))?
+            .to_owned();
+        let index = self.index.clone();
+        let document = blocking(move || index.get(&id))
+            .await
+            .map_err(|error| match error {
+                SearchError::NotFound(_) => {
+                    ServiceError::NotFound(format!("resource not found: {uri}"))
+                }
+                other => ServiceError::from(other),
+            })?;
+        let body = serde_json::to_vec(&document)
+            .map_err(|error| ServiceError::Internal(error.to_string()))?;
+        let header = ResourceHeader {
+            uri,
+            mime_type: "application/json".into(),
+            is_text: true,
+            size: Some(body.len() as u64),
+        };
+        Ok(ResourceContent::from_bytes(header, body.into()))
+    }
+}
