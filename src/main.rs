@@ -2,6 +2,7 @@
 //! `stdio`), each micro-service (`fs`, `testkit`), and `up`, the embedded
 //! default that runs the gateway with supervised service children.
 
+mod bridge_cmd;
 mod service_cmd;
 mod shutdown;
 mod supervise;
@@ -71,6 +72,8 @@ enum Command {
         #[command(flatten)]
         listen: service_cmd::ServiceListen,
     },
+    /// A bridge: runs one existing MCP server and serves it as a micro-service.
+    Bridge(bridge_cmd::BridgeArgs),
     /// The conformance fixture service (for tests).
     #[command(hide = true)]
     Testkit {
@@ -139,6 +142,7 @@ fn main() -> anyhow::Result<()> {
                 service.start_crawl();
                 service_cmd::serve(service, listen, "search").await
             }
+            Command::Bridge(args) => bridge_cmd::run(args).await,
             Command::Testkit { listen } => {
                 service_cmd::serve(
                     micromcp_testkit::TestkitService::default(),

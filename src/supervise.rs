@@ -14,6 +14,8 @@ use tokio_util::sync::CancellationToken;
 pub struct ChildSpec {
     pub name: String,
     pub args: Vec<OsString>,
+    /// Extra environment (e.g. a bridge's server spec with its credentials).
+    pub env: Vec<(String, String)>,
 }
 
 const GRACE: Duration = Duration::from_secs(5);
@@ -26,6 +28,7 @@ fn command(spec: &ChildSpec) -> anyhow::Result<tokio::process::Command> {
     let mut command = tokio::process::Command::new(program);
     command
         .args(&spec.args)
+        .envs(spec.env.iter().map(|(key, value)| (key, value)))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())

@@ -29,6 +29,9 @@ pub struct UpArgs {
     /// Serve without authentication; refused unless listening on loopback.
     #[arg(long)]
     insecure_no_auth: bool,
+    /// Third-party MCP servers to bridge, in the desktop clients' `mcpServers` JSON format.
+    #[arg(long)]
+    mcp_servers: Option<PathBuf>,
     /// Host the fetch service may reach (`example.com` or `*.example.com`);
     /// repeatable, added to `[fetch] allow_domains`.
     #[arg(long = "fetch-allow")]
@@ -122,6 +125,7 @@ fn add_fetch_child(raw: &mut RawConfig, sockets: &SocketDir) -> Option<ChildSpec
     Some(ChildSpec {
         name: "fetch".into(),
         args,
+        env: Vec::new(),
     })
 }
 
@@ -172,7 +176,60 @@ fn add_search_child(
     Some(ChildSpec {
         name: "search".into(),
         args,
+        env: Vec::new(),
     })
+}
+
+/// Adds one bridge child per `mcp_servers` entry.
+fn add_bridge_children(raw: &mut RawConfig, sockets: &SocketDir) -> anyhow::Result<Vec<ChildSpec>> {
+    let entries = std::mem::take(&mut raw.mcp_servers);
+    let mut specs = Vec::new();
+    for (name, entry) in entries {
+        if entry.disabled == Some(true) {
+            continue;
+        }
+        crate::bridge_cmd::target_of(entry.clone())
+            .map_err(|error| anyhow::anyhow!("mcp_servers.{name}: {error}"))?;
+        let socket = sockets
+            .0
+            .path()
+            .join(format!("bridge-{}.sock", specs.len()));
+        raw.services.push(RawService {
+            name: name.clone(),
+            namespace: entry.namespace.clone(),
+            endpoint: format!("unix:{}", socket.display()),
+        });
+        let spec_json = serde_json::to_string(&entry)?;
+        specs.push(ChildSpec {
+            name: name.clone(),
+            args: vec![
+                "bridge".into(),
+                "--name".into(),
+                name.into(),
+                "--socket".into(),
+                socket.into_os_string(),
+            ],
+            env: vec![(crate::bridge_cmd::SPEC_ENV.to_owned(), spec_json)],
+        });
+    }
+    Ok(specs)
+}
+
+/// Reads a desktop-client `{"mcpServers": {...}}` file into the config.
+fn merge_mcp_servers_file(raw: &mut RawConfig, path: &Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?;
+    let file: micromcp_gateway::config::McpServersFile = serde_json::from_str(&text)
+        .map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?;
+    for (name, entry) in file.mcp_servers {
+        if raw.mcp_servers.insert(name.clone(), entry).is_some() {
+            anyhow::bail!(
+                "{}: server {name:?} is also defined in the config file",
+                path.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Adds the fs child service (unless the config names one) and returns its spec.
@@ -202,6 +259,7 @@ fn add_fs_child(raw: &mut RawConfig, roots: &[PathBuf], sockets: &SocketDir) -> 
     Some(ChildSpec {
         name: "fs".into(),
         args,
+        env: Vec::new(),
     })
 }
 
@@ -303,7 +361,10 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
     raw.fetch
         .allow_domains
         .extend(args.fetch_allow.iter().cloned());
-    let child_specs: Vec<ChildSpec> = [
+    if let Some(path) = &args.mcp_servers {
+        merge_mcp_servers_file(&mut raw, path)?;
+    }
+    let mut child_specs: Vec<ChildSpec> = [
         add_fs_child(&mut raw, &args.roots, &sockets),
         add_fetch_child(&mut raw, &sockets),
         add_search_child(&mut raw, &args.roots, &args.state_dir, &sockets),
@@ -311,6 +372,7 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
     .into_iter()
     .flatten()
     .collect();
+    child_specs.extend(add_bridge_children(&mut raw, &sockets)?);
     let config = validate(raw, token_opt.as_deref())?;
     warn_if_insecure(&config);
     let shutdown = CancellationToken::new();

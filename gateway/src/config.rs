@@ -25,6 +25,39 @@ pub struct RawConfig {
     /// Settings of the search service `micromcp up` starts.
     #[serde(default)]
     pub search: RawSearch,
+    /// Third-party MCP servers `micromcp up` runs behind bridges, by name
+    /// (the same entries as the desktop clients' `mcpServers` JSON).
+    #[serde(default)]
+    pub mcp_servers: std::collections::BTreeMap<String, RawMcpServer>,
+}
+
+/// One third-party MCP server: a stdio `command` or a Streamable HTTP `url`.
+#[derive(Debug, Default, Clone, serde::Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMcpServer {
+    pub command: Option<String>,
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub env: std::collections::BTreeMap<String, String>,
+    pub cwd: Option<PathBuf>,
+    pub url: Option<String>,
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// Namespace for its tools; default the entry's name; "" for none.
+    pub namespace: Option<String>,
+    /// Desktop-client fields that do not apply here.
+    #[serde(default, rename = "type", skip_serializing)]
+    pub transport_type: Option<String>,
+    #[serde(default, skip_serializing)]
+    pub disabled: Option<bool>,
+}
+
+/// The `{"mcpServers": {...}}` file desktop clients use.
+#[derive(Debug, Deserialize)]
+pub struct McpServersFile {
+    #[serde(rename = "mcpServers")]
+    pub mcp_servers: std::collections::BTreeMap<String, RawMcpServer>,
 }
 
 /// `[search]`: the search service that `micromcp up` runs.

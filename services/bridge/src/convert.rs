@@ -1,0 +1,177 @@
+//! Conversions between rmcp's model types and micromcp.v1: catalog items go
+//! through their JSON form (robust to fields either side adds), results are
+//! serialised once to the raw JSON the gateway splices into responses.
+
+use bytes::Bytes;
+use micromcp_proto::{
+    Catalog, Prompt, PromptArgument, Resource, ResourceTemplate, Tool, ToolAnnotations,
+};
+use serde_json::{Map, Value};
+
+fn text(object: &Map<String, Value>, key: &str) -> String {
+    object
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn raw(value: Option<&Value>) -> Bytes {
+    value
+        .map(|value| Bytes::from(value.to_string()))
+        .unwrap_or_default()
+}
+
+fn object_of<T: serde::Serialize>(item: &T) -> Map<String, Value> {
+    match serde_json::to_value(item) {
+        Ok(Value::Object(object)) => object,
+        _ => Map::new(),
+    }
+}
+
+/// An upstream tool as a micromcp.v1 tool.
+pub fn tool<T: serde::Serialize>(item: &T) -> Tool {
+    let object = object_of(item);
+    let annotations = object
+        .get("annotations")
+        .and_then(Value::as_object)
+        .map(|hints| ToolAnnotations {
+            title: hints
+                .get("title")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            read_only_hint: hints.get("readOnlyHint").and_then(Value::as_bool),
+            destructive_hint: hints.get("destructiveHint").and_then(Value::as_bool),
+            idempotent_hint: hints.get("idempotentHint").and_then(Value::as_bool),
+            open_world_hint: hints.get("openWorldHint").and_then(Value::as_bool),
+        });
+    let mut extra = Map::new();
+    for key in ["icons", "_meta", "execution"] {
+        if let Some(value) = object.get(key) {
+            extra.insert(key.to_owned(), value.clone());
+        }
+    }
+    Tool {
+        name: text(&object, "name"),
+        title: text(&object, "title"),
+        description: text(&object, "description"),
+        input_schema_json: raw(object.get("inputSchema")),
+        output_schema_json: raw(object.get("outputSchema")),
+        annotations,
+        extra_json: if extra.is_empty() {
+            Bytes::new()
+        } else {
+            Bytes::from(Value::Object(extra).to_string())
+        },
+    }
+}
+
+/// An upstream prompt.
+pub fn prompt<T: serde::Serialize>(item: &T) -> Prompt {
+    let object = object_of(item);
+    let arguments = object
+        .get("arguments")
+        .and_then(Value::as_array)
+        .map(|arguments| {
+            arguments
+                .iter()
+                .filter_map(Value::as_object)
+                .map(|argument| PromptArgument {
+                    name: text(argument, "name"),
+                    description: text(argument, "description"),
+                    required: argument
+                        .get("required")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Prompt {
+        name: text(&object, "name"),
+        title: text(&object, "title"),
+        description: text(&object, "description"),
+        arguments,
+    }
+}
+
+/// An upstream resource.
+pub fn resource<T: serde::Serialize>(item: &T) -> Resource {
+    let object = object_of(item);
+    Resource {
+        uri: text(&object, "uri"),
+        name: text(&object, "name"),
+        title: text(&object, "title"),
+        description: text(&object, "description"),
+        mime_type: text(&object, "mimeType"),
+        size: object.get("size").and_then(Value::as_u64),
+    }
+}
+
+/// An upstream resource template.
+pub fn template<T: serde::Serialize>(item: &T) -> ResourceTemplate {
+    let object = object_of(item);
+    ResourceTemplate {
+        uri_template: text(&object, "uriTemplate"),
+        name: text(&object, "name"),
+        title: text(&object, "title"),
+        description: text(&object, "description"),
+        mime_type: text(&object, "mimeType"),
+    }
+}
+
+/// Assembles a catalog.
+pub fn catalog(
+    tools: Vec<Tool>,
+    prompts: Vec<Prompt>,
+    resources: Vec<Resource>,
+    resource_templates: Vec<ResourceTemplate>,
+    instructions: String,
+    completions: bool,
+) -> Catalog {
+    Catalog {
+        tools,
+        resources,
+        resource_templates,
+        prompts,
+        instructions,
+        supports_completion: completions,
+        supports_subscriptions: false,
+    }
+}
+
+/// A result as the raw JSON object the gateway splices, without the
+/// `resultType` a modern upstream adds (the gateway adds its own per era).
+pub fn result_json<T: serde::Serialize>(result: &T) -> Bytes {
+    let mut object = object_of(result);
+    object.remove("resultType");
+    Bytes::from(Value::Object(object).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn tools_keep_schemas_and_hints() {
+        let upstream = json!({"name": "get_time", "description": "now", "inputSchema": {"type": "object", "$defs": {}}, "annotations": {"readOnlyHint": true}, "icons": []});
+        let converted = tool(&upstream);
+        assert_eq!(converted.name, "get_time");
+        assert_eq!(
+            &converted.input_schema_json[..],
+            br#"{"$defs":{},"type":"object"}"#
+        );
+        assert_eq!(
+            converted.annotations.expect("hints").read_only_hint,
+            Some(true)
+        );
+        assert!(!converted.extra_json.is_empty());
+    }
+
+    #[test]
+    fn results_drop_result_type() {
+        let raw = result_json(&json!({"content": [], "resultType": "complete"}));
+        assert_eq!(&raw[..], br#"{"content":[]}"#);
+    }
+}

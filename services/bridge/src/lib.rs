@@ -1,0 +1,23 @@
+//! Micro-MCP `bridge` service: runs one existing MCP server — a stdio
+//! command or a Streamable HTTP URL — and exposes it as a micro-service, so
+//! any server in the MCP ecosystem plugs into the gateway.
+//!
+//! One upstream connection (one child process) serves every client session.
+//! [`upstream::Upstream`] connects with rmcp's client (era detected by
+//! probing `server/discover` and falling back to `initialize`; the verdict is
+//! kept for reconnects), mirrors the upstream catalog (refreshed on
+//! `list_changed`), and reconnects with backoff when the connection or the
+//! child dies. Child processes die with the bridge (`PR_SET_PDEATHSIG`) and
+//! are killed with it on shutdown. Progress, logs and the upstream's
+//! requests for sampling, elicitation and roots are routed to the calls in
+//! flight ([`routing`]).
+
+mod config;
+mod convert;
+mod handler;
+mod routing;
+mod service;
+mod upstream;
+
+pub use config::{BridgeConfig, UpstreamTarget};
+pub use service::BridgeService;

@@ -1,0 +1,227 @@
+//! `BridgeService`: the micromcp.v1 face of the upstream server. Calls are
+//! forwarded with rmcp (progress routed back by token; cancellation of the
+//! gateway call cancels the upstream request); results travel as raw JSON.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use base64::Engine;
+use bytes::Bytes;
+use micromcp_proto::{
+    Catalog, CompleteRequest, CompleteResponse, ResourceHeader, complete_request::Reference,
+};
+use micromcp_sdk::{
+    CatalogPublisher, McpService, ResourceContent, ServiceError, ServiceResult, ToolCall,
+    ToolEvents, ToolOutput,
+};
+use rmcp::RoleClient;
+use rmcp::model::{CallToolRequest, CallToolRequestParams, ClientRequest, ErrorCode, ServerResult};
+use rmcp::service::{Peer, PeerRequestOptions, ServiceError as RmcpError};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::routing::token_key;
+use crate::upstream::Upstream;
+use crate::{BridgeConfig, convert};
+
+/// The bridge micro-service.
+pub struct BridgeService {
+    upstream: Arc<Upstream>,
+    publisher: CatalogPublisher,
+    name: String,
+}
+
+fn map_error(error: RmcpError) -> ServiceError {
+    match error {
+        RmcpError::McpError(data) => {
+            let message = data.message.to_string();
+            match data.code {
+                ErrorCode::INVALID_PARAMS | ErrorCode::INVALID_REQUEST => {
+                    ServiceError::InvalidArgument(message)
+                }
+                ErrorCode::METHOD_NOT_FOUND => ServiceError::Unsupported(message),
+                ErrorCode::RESOURCE_NOT_FOUND => ServiceError::NotFound(message),
+                _ => ServiceError::Internal(format!("upstream error {}: {message}", data.code.0)),
+            }
+        }
+        RmcpError::Timeout { .. } => {
+            ServiceError::Unavailable("the upstream server did not answer in time".into())
+        }
+        other => ServiceError::Unavailable(format!("upstream server unavailable: {other}")),
+    }
+}
+
+fn params<T: serde::de::DeserializeOwned>(value: Value) -> ServiceResult<T> {
+    serde_json::from_value(value)
+        .map_err(|error| ServiceError::InvalidArgument(format!("invalid request: {error}")))
+}
+
+impl BridgeService {
+    /// Starts keeping the upstream connected (until `shutdown`).
+    pub fn start(config: BridgeConfig, shutdown: CancellationToken) -> Self {
+        let publisher = CatalogPublisher::new(Catalog::default());
+        let name = config.name.clone();
+        let upstream = Upstream::new(config, publisher.clone());
+        tokio::spawn(upstream.clone().run(shutdown));
+        Self {
+            upstream,
+            publisher,
+            name,
+        }
+    }
+
+    fn peer(&self) -> ServiceResult<Arc<Peer<RoleClient>>> {
+        self.upstream.peer().ok_or_else(|| {
+            ServiceError::Unavailable(format!(
+                "upstream server {:?} is not connected (restarting)",
+                self.name
+            ))
+        })
+    }
+}
+
+impl McpService for BridgeService {
+    fn catalog(&self) -> &CatalogPublisher {
+        &self.publisher
+    }
+
+    async fn call_tool(&self, call: ToolCall, events: ToolEvents) -> ServiceResult<ToolOutput> {
+        let peer = self.peer()?;
+        let arguments: Value = serde_json::from_slice(&call.arguments_json)
+            .map_err(|error| ServiceError::InvalidArgument(error.to_string()))?;
+        let request_params: CallToolRequestParams =
+            params(json!({"name": call.name, "arguments": arguments}))?;
+        let request = ClientRequest::CallToolRequest(CallToolRequest::new(request_params));
+        let options = PeerRequestOptions::with_timeout(self.upstream.call_timeout());
+        let handle = peer
+            .send_request_with_option(request, options)
+            .await
+            .map_err(map_error)?;
+        let _registration = self
+            .upstream
+            .state
+            .calls
+            .register(token_key(&handle.progress_token), events);
+        // If the gateway cancels (this future is dropped), tell the upstream.
+        let cancel_guard = CancelOnDrop {
+            peer: Some((peer.clone(), handle.id.clone())),
+        };
+        let response = handle.await_response().await;
+        cancel_guard.disarm();
+        match response.map_err(map_error)? {
+            ServerResult::CallToolResult(result) => Ok(ToolOutput::from_raw_json(convert::result_json(&result))),
+            ServerResult::InputRequiredResult(_) => Err(ServiceError::Unsupported("the upstream asked for input with an input-required result, which the bridge does not relay yet".into())),
+            other => Err(ServiceError::Internal(format!("unexpected upstream answer: {}", serde_json::to_string(&other).unwrap_or_default()))),
+        }
+    }
+
+    async fn read_resource(&self, uri: String) -> ServiceResult<ResourceContent> {
+        let peer = self.peer()?;
+        let result = peer
+            .read_resource(params(json!({"uri": uri}))?)
+            .await
+            .map_err(map_error)?;
+        let value = serde_json::to_value(&result)
+            .map_err(|error| ServiceError::Internal(error.to_string()))?;
+        let first = value["contents"]
+            .get(0)
+            .cloned()
+            .ok_or_else(|| ServiceError::NotFound(format!("resource not found: {uri}")))?;
+        let mime_type = first["mimeType"].as_str().unwrap_or_default().to_owned();
+        let (is_text, content) = match (first["text"].as_str(), first["blob"].as_str()) {
+            (Some(text), _) => (true, Bytes::from(text.to_owned())),
+            (None, Some(blob)) => {
+                let decoded = base64::engine::general_purpose::STANDARD
+                    .decode(blob)
+                    .map_err(|error| {
+                        ServiceError::Internal(format!("invalid base64 from upstream: {error}"))
+                    })?;
+                (false, Bytes::from(decoded))
+            }
+            _ => {
+                return Err(ServiceError::Internal(
+                    "upstream resource has neither text nor blob".into(),
+                ));
+            }
+        };
+        let header = ResourceHeader {
+            uri: first["uri"].as_str().unwrap_or(&uri).to_owned(),
+            mime_type,
+            is_text,
+            size: Some(content.len() as u64),
+        };
+        Ok(ResourceContent::from_bytes(header, content))
+    }
+
+    async fn get_prompt(
+        &self,
+        name: String,
+        arguments: HashMap<String, String>,
+    ) -> ServiceResult<Bytes> {
+        let peer = self.peer()?;
+        let result = peer
+            .get_prompt(params(json!({"name": name, "arguments": arguments}))?)
+            .await
+            .map_err(map_error)?;
+        Ok(convert::result_json(&result))
+    }
+
+    async fn complete(&self, request: CompleteRequest) -> ServiceResult<CompleteResponse> {
+        let peer = self.peer()?;
+        let reference = match request.reference {
+            Some(Reference::PromptName(name)) => json!({"type": "ref/prompt", "name": name}),
+            Some(Reference::ResourceUri(uri)) => json!({"type": "ref/resource", "uri": uri}),
+            None => return Ok(CompleteResponse::default()),
+        };
+        let result = peer
+            .complete(params(json!({
+                "ref": reference,
+                "argument": {"name": request.argument_name, "value": request.argument_value},
+                "context": {"arguments": request.context_arguments}
+            }))?)
+            .await
+            .map_err(map_error)?;
+        let value = serde_json::to_value(&result)
+            .map_err(|error| ServiceError::Internal(error.to_string()))?;
+        let completion = &value["completion"];
+        Ok(CompleteResponse {
+            values: completion["values"]
+                .as_array()
+                .map(|values| {
+                    values
+                        .iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            total: completion["total"].as_u64(),
+            has_more: completion["hasMore"].as_bool().unwrap_or(false),
+        })
+    }
+}
+
+/// Sends `notifications/cancelled` upstream if the call is abandoned.
+struct CancelOnDrop {
+    peer: Option<(Arc<Peer<RoleClient>>, rmcp::model::RequestId)>,
+}
+
+impl CancelOnDrop {
+    fn disarm(mut self) {
+        self.peer = None;
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some((peer, id)) = self.peer.take() {
+            tokio::spawn(async move {
+                let cancelled = params::<rmcp::model::CancelledNotificationParam>(
+                    json!({"requestId": id, "reason": "cancelled by the client"}),
+                );
+                if let Ok(cancelled) = cancelled {
+                    let _ = peer.notify_cancelled(cancelled).await;
+                }
+            });
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! `Upstream`: keeps one connection to the bridged server alive — spawns the
+//! child (or opens the HTTP session), mirrors its catalog, refreshes it on
+//! `list_changed`, and reconnects with backoff when the connection ends. The
+//! era found on the first connection is reused for reconnects.
+
+use std::collections::{BTreeMap, HashMap};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwapOption;
+use micromcp_sdk::CatalogPublisher;
+use rmcp::RoleClient;
+use rmcp::model::ProtocolVersion;
+use rmcp::service::{ClientLifecycleMode, ClientServiceExt, Peer, RunningService};
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
+use tokio_util::sync::CancellationToken;
+
+use crate::handler::{BridgeHandler, BridgeState};
+use crate::{BridgeConfig, UpstreamTarget, convert};
+
+/// The live upstream, if connected.
+pub struct Upstream {
+    config: BridgeConfig,
+    pub state: Arc<BridgeState>,
+    peer: ArcSwapOption<Peer<RoleClient>>,
+    publisher: CatalogPublisher,
+    legacy_verdict: AtomicBool,
+    connected_once: AtomicBool,
+}
+
+type Running = RunningService<RoleClient, BridgeHandler>;
+
+/// Environment variables a stdio child inherits from the bridge; everything
+/// else comes from the entry's own `env` (credentials stay per server).
+const INHERITED_ENV: [&str; 7] = ["PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER", "TERM"];
+
+#[allow(unsafe_code)]
+fn child_command(
+    program: &str,
+    args: &[String],
+    env: &BTreeMap<String, String>,
+    cwd_opt: Option<&std::path::Path>,
+) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(program);
+    command.args(args).env_clear().kill_on_drop(true);
+    for key in INHERITED_ENV {
+        if let Ok(value) = std::env::var(key) {
+            command.env(key, value);
+        }
+    }
+    command.envs(env);
+    if let Some(cwd) = cwd_opt {
+        command.current_dir(cwd);
+    }
+    // SAFETY: prctl is async-signal-safe; it makes the kernel kill the
+    // server when the bridge dies, even by SIGKILL.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    command
+}
+
+impl Upstream {
+    pub fn new(config: BridgeConfig, publisher: CatalogPublisher) -> Arc<Self> {
+        Arc::new(Self {
+            config,
+            state: Arc::default(),
+            peer: ArcSwapOption::empty(),
+            publisher,
+            legacy_verdict: AtomicBool::new(false),
+            connected_once: AtomicBool::new(false),
+        })
+    }
+
+    /// The connected peer, if any.
+    pub fn peer(&self) -> Option<Arc<Peer<RoleClient>>> {
+        self.peer.load_full()
+    }
+
+    /// Longest a forwarded call may take.
+    pub fn call_timeout(&self) -> Duration {
+        self.config.call_timeout
+    }
+
+    fn lifecycle(&self) -> ClientLifecycleMode {
+        if self.connected_once.load(Ordering::Relaxed)
+            && self.legacy_verdict.load(Ordering::Relaxed)
+        {
+            return ClientLifecycleMode::Initialize;
+        }
+        ClientLifecycleMode::Auto {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            legacy_version: Some(ProtocolVersion::V_2025_11_25),
+        }
+    }
+
+    async fn connect(&self) -> Result<Running, String> {
+        let handler = BridgeHandler::new(self.state.clone());
+        let lifecycle = self.lifecycle();
+        match &self.config.target {
+            UpstreamTarget::Command {
+                program,
+                args,
+                env,
+                cwd_opt,
+            } => {
+                let command = child_command(program, args, env, cwd_opt.as_deref());
+                let (transport, _) = TokioChildProcess::builder(command)
+                    .stderr(Stdio::inherit())
+                    .spawn()
+                    .map_err(|error| format!("cannot start {program}: {error}"))?;
+                handler
+                    .serve_with_lifecycle(transport, lifecycle)
+                    .await
+                    .map_err(|error| error.to_string())
+            }
+            UpstreamTarget::Url {
+                url,
+                headers,
+                token_opt,
+            } => {
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                let mut custom = HashMap::new();
+                for (name, value) in headers {
+                    let name = name
+                        .parse()
+                        .map_err(|_| format!("invalid header name {name:?}"))?;
+                    let value = value
+                        .parse()
+                        .map_err(|_| "invalid header value".to_owned())?;
+                    custom.insert(name, value);
+                }
+                let mut transport_config =
+                    StreamableHttpClientTransportConfig::with_uri(url.clone())
+                        .custom_headers(custom);
+                if let Some(token) = token_opt {
+                    transport_config = transport_config.auth_header(token.clone());
+                }
+                let transport = StreamableHttpClientTransport::from_config(transport_config);
+                handler
+                    .serve_with_lifecycle(transport, lifecycle)
+                    .await
+                    .map_err(|error| error.to_string())
+            }
+        }
+    }
+
+    /// Lists the upstream catalog and publishes it.
+    async fn refresh_catalog(&self, peer: &Peer<RoleClient>) -> Result<(), String> {
+        let capabilities = peer
+            .peer_info()
+            .map(|info| serde_json::to_value(&info.capabilities).unwrap_or_default())
+            .unwrap_or_default();
+        let has = |name: &str| capabilities.get(name).is_some();
+        let tools = if has("tools") {
+            peer.list_all_tools()
+                .await
+                .map_err(|error| error.to_string())?
+        } else {
+            Vec::new()
+        };
+        let prompts = if has("prompts") {
+            peer.list_all_prompts()
+                .await
+                .map_err(|error| error.to_string())?
+        } else {
+            Vec::new()
+        };
+        let (resources, templates) = if has("resources") {
+            (
+                peer.list_all_resources()
+                    .await
+                    .map_err(|error| error.to_string())?,
+                peer.list_all_resource_templates()
+                    .await
+                    .map_err(|error| error.to_string())?,
+            )
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let instructions = peer
+            .peer_info()
+            .and_then(|info| serde_json::to_value(&*info).ok())
+            .and_then(|info| {
+                info.get("instructions")
+                    .and_then(|text| text.as_str().map(str::to_owned))
+            })
+            .unwrap_or_default();
+        self.publisher.publish(convert::catalog(
+            tools.iter().map(convert::tool).collect(),
+            prompts.iter().map(convert::prompt).collect(),
+            resources.iter().map(convert::resource).collect(),
+            templates.iter().map(convert::template).collect(),
+            instructions,
+            has("completions"),
+        ));
+        Ok(())
+    }
+
+    /// Keeps the upstream connected until `shutdown`.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            let started = Instant::now();
+            match self.connect().await {
+                Ok(running) => {
+                    let peer = running.peer().clone();
+                    let version = peer
+                        .peer_info()
+                        .map(|info| info.protocol_version.to_string())
+                        .unwrap_or_default();
+                    self.legacy_verdict.store(
+                        version != ProtocolVersion::V_2026_07_28.to_string(),
+                        Ordering::Relaxed,
+                    );
+                    self.connected_once.store(true, Ordering::Relaxed);
+                    tracing::info!(bridge = %self.config.name, protocol = %version, "upstream connected");
+                    if let Err(error) = self.refresh_catalog(&peer).await {
+                        tracing::warn!(bridge = %self.config.name, %error, "cannot list the upstream catalog");
+                    }
+                    self.peer.store(Some(Arc::new(peer.clone())));
+                    let refresher = {
+                        let upstream = self.clone();
+                        tokio::spawn(async move {
+                            loop {
+                                upstream.state.catalog_changed.notified().await;
+                                if let Err(error) = upstream.refresh_catalog(&peer).await {
+                                    tracing::warn!(bridge = %upstream.config.name, %error, "catalog refresh failed");
+                                }
+                            }
+                        })
+                    };
+                    let cancel = running.cancellation_token();
+                    tokio::select! {
+                        quit = running.waiting() => {
+                            tracing::warn!(bridge = %self.config.name, reason = ?quit.ok(), "upstream connection ended; reconnecting");
+                        }
+                        () = shutdown.cancelled() => {
+                            cancel.cancel();
+                            refresher.abort();
+                            self.peer.store(None);
+                            return;
+                        }
+                    }
+                    refresher.abort();
+                    self.peer.store(None);
+                }
+                Err(error) => {
+                    tracing::warn!(bridge = %self.config.name, %error, "cannot connect to the upstream server")
+                }
+            }
+            if started.elapsed() > Duration::from_secs(10) {
+                backoff = Duration::from_millis(200);
+            }
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                () = shutdown.cancelled() => return,
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! `micromcp bridge`: one upstream MCP server as a micro-service. The
+//! upstream comes from flags (`--command`/`--arg` or `--url`) or, as
+//! `micromcp up` passes it, from a JSON `mcpServers` entry in the
+//! `MICROMCP_BRIDGE_SPEC` environment variable (so per-server credentials
+//! never appear on a command line).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use micromcp_bridge::{BridgeConfig, BridgeService, UpstreamTarget};
+use micromcp_gateway::config::RawMcpServer;
+use tokio_util::sync::CancellationToken;
+
+/// Environment variable carrying a JSON `mcpServers` entry.
+pub const SPEC_ENV: &str = "MICROMCP_BRIDGE_SPEC";
+
+/// Flags of `micromcp bridge`.
+#[derive(clap::Args)]
+pub struct BridgeArgs {
+    /// Name of the bridged server (logs).
+    #[arg(long)]
+    name: String,
+    /// Command that runs the server over stdio.
+    #[arg(long, conflicts_with = "url")]
+    command: Option<String>,
+    /// Argument for --command (repeatable).
+    #[arg(long = "arg", allow_hyphen_values = true)]
+    args: Vec<String>,
+    /// Working directory for --command.
+    #[arg(long)]
+    cwd: Option<PathBuf>,
+    /// Streamable HTTP URL of the server.
+    #[arg(long)]
+    url: Option<String>,
+    /// Longest a forwarded call may take, in seconds.
+    #[arg(long, default_value_t = 300)]
+    call_timeout_secs: u64,
+    #[command(flatten)]
+    listen: crate::service_cmd::ServiceListen,
+}
+
+/// The upstream described by an `mcpServers` entry.
+pub fn target_of(entry: RawMcpServer) -> anyhow::Result<UpstreamTarget> {
+    match (entry.command, entry.url) {
+        (Some(program), None) => Ok(UpstreamTarget::Command {
+            program,
+            args: entry.args,
+            env: entry.env,
+            cwd_opt: entry.cwd,
+        }),
+        (None, Some(url)) => {
+            let mut headers = entry.headers;
+            let token_opt = headers
+                .remove("Authorization")
+                .and_then(|value| value.strip_prefix("Bearer ").map(str::to_owned));
+            Ok(UpstreamTarget::Url {
+                url,
+                headers,
+                token_opt,
+            })
+        }
+        (Some(_), Some(_)) => anyhow::bail!("give either command or url, not both"),
+        (None, None) => anyhow::bail!("give a command or a url"),
+    }
+}
+
+/// Runs the bridge until a shutdown signal.
+pub async fn run(args: BridgeArgs) -> anyhow::Result<()> {
+    let target = match std::env::var(SPEC_ENV) {
+        Ok(spec) if args.command.is_none() && args.url.is_none() => {
+            let entry: RawMcpServer = serde_json::from_str(&spec)
+                .map_err(|error| anyhow::anyhow!("{SPEC_ENV}: {error}"))?;
+            target_of(entry)?
+        }
+        _ => target_of(RawMcpServer {
+            command: args.command,
+            args: args.args,
+            env: BTreeMap::new(),
+            cwd: args.cwd,
+            url: args.url,
+            ..RawMcpServer::default()
+        })?,
+    };
+    let shutdown = CancellationToken::new();
+    let config = BridgeConfig {
+        name: args.name.clone(),
+        target,
+        call_timeout: Duration::from_secs(args.call_timeout_secs),
+    };
+    let service = BridgeService::start(config, shutdown.clone());
+    let outcome = crate::service_cmd::serve(service, args.listen, &args.name).await;
+    shutdown.cancel();
+    outcome
+}
