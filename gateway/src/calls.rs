@@ -18,7 +18,7 @@ use tonic::Streaming;
 
 use std::sync::Arc;
 
-use crate::dispatch::finish_bytes;
+use crate::dispatch::finish_service_result;
 use crate::error::GatewayError;
 use crate::gateway::{CallContext, EraState, Gateway, Reply};
 use crate::jsonrpc::{encode_error, encode_notification, encode_request, encode_result};
@@ -122,7 +122,7 @@ pub(crate) async fn call_tool(
     if let Message::Result(result) = first {
         drain(&mut events).await;
         finish_request(context, id_text);
-        let body = finish_bytes(gateway, context, &result.result_json, false);
+        let body = finish_service_result(context, &result.result_json);
         return Ok(Reply::Json(encode_result(id_text, &body)));
     }
     let (to_client, from_call) = mpsc::channel(32);
@@ -233,7 +233,7 @@ async fn pump(
         };
         let outgoing = match message {
             Message::Result(result) => {
-                let body = finish_bytes(gateway, context, &result.result_json, false);
+                let body = finish_service_result(context, &result.result_json);
                 let _ = to_client.send(encode_result(&state.id_text, &body)).await;
                 drain(&mut events).await;
                 return;

@@ -90,6 +90,15 @@ pub(crate) fn finish_bytes(
     splice_object_fields(result, &modern_fields(gateway, cacheable, 0))
 }
 
+/// Adds only `resultType` to a service's raw result (2026-07-28): the
+/// service's own `_meta`, if any, stays the only `_meta` key.
+pub(crate) fn finish_service_result(context: &CallContext, result: &[u8]) -> Vec<u8> {
+    if !context.is_modern() {
+        return result.to_vec();
+    }
+    splice_object_fields(result, "\"resultType\":\"complete\"")
+}
+
 /// The fields every 2026-07-28 result carries.
 pub(crate) fn modern_fields(gateway: &Gateway, cacheable: bool, ttl_ms: u64) -> String {
     let mut fields = format!(

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::calls::with_context;
-use crate::dispatch::{finish, finish_bytes};
+use crate::dispatch::{finish, finish_service_result};
 use crate::error::GatewayError;
 use crate::gateway::{CallContext, Gateway, Reply};
 use crate::jsonrpc::encode_result;
@@ -53,7 +53,7 @@ pub(crate) async fn get_prompt(
         .await
         .map_err(|status| from_status(&backend.config.name, Target::Prompt, &status))?
         .into_inner();
-    let body = finish_bytes(gateway, context, &response.result_json, false);
+    let body = finish_service_result(context, &response.result_json);
     Ok(Reply::Json(encode_result(id_text, &body)))
 }
 

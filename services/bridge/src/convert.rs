@@ -145,6 +145,13 @@ pub fn catalog(
 pub fn result_json<T: serde::Serialize>(result: &T) -> Bytes {
     let mut object = object_of(result);
     object.remove("resultType");
+    // The upstream's identity is not the gateway's; other _meta keys stay.
+    if let Some(Value::Object(meta)) = object.get_mut("_meta") {
+        meta.remove("io.modelcontextprotocol/serverInfo");
+        if meta.is_empty() {
+            object.remove("_meta");
+        }
+    }
     Bytes::from(Value::Object(object).to_string())
 }
 
@@ -171,7 +178,9 @@ mod tests {
 
     #[test]
     fn results_drop_result_type() {
-        let raw = result_json(&json!({"content": [], "resultType": "complete"}));
+        let raw = result_json(
+            &json!({"content": [], "resultType": "complete", "_meta": {"io.modelcontextprotocol/serverInfo": {}}}),
+        );
         assert_eq!(&raw[..], br#"{"content":[]}"#);
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use base64::Engine;
 use bytes::Bytes;
 use micromcp_proto::{
-    Catalog, CompleteRequest, CompleteResponse, ResourceHeader, complete_request::Reference,
+    CompleteRequest, CompleteResponse, ResourceHeader, complete_request::Reference,
 };
 use micromcp_sdk::{
     CatalogPublisher, McpService, ResourceContent, ServiceError, ServiceResult, ToolCall,
@@ -59,7 +59,7 @@ fn params<T: serde::de::DeserializeOwned>(value: Value) -> ServiceResult<T> {
 impl BridgeService {
     /// Starts keeping the upstream connected (until `shutdown`).
     pub fn start(config: BridgeConfig, shutdown: CancellationToken) -> Self {
-        let publisher = CatalogPublisher::new(Catalog::default());
+        let publisher = CatalogPublisher::pending();
         let name = config.name.clone();
         let upstream = Upstream::new(config, publisher.clone());
         tokio::spawn(upstream.clone().run(shutdown));

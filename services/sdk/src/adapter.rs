@@ -80,8 +80,10 @@ impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
         &self,
         _request: Request<WatchCatalogRequest>,
     ) -> Result<Response<Self::WatchCatalogStream>, Status> {
-        let updates =
-            WatchStream::new(self.service.catalog().subscribe()).map(|(revision, catalog)| {
+        // Revision 0 is a pending publisher's placeholder: not a catalog yet.
+        let updates = WatchStream::new(self.service.catalog().subscribe())
+            .filter(|(revision, _)| std::future::ready(*revision > 0))
+            .map(|(revision, catalog)| {
                 Ok(CatalogUpdate {
                     revision,
                     catalog: Some((*catalog).clone()),

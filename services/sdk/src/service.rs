@@ -129,6 +129,16 @@ impl CatalogPublisher {
         }
     }
 
+    /// A publisher with no catalog yet (revision 0): watchers get nothing
+    /// until the first [`publish`](Self::publish), so the gateway does not
+    /// take an empty placeholder for the service's real catalog.
+    pub fn pending() -> Self {
+        let (sender, _) = watch::channel((0, Arc::new(Catalog::default())));
+        Self {
+            sender: Arc::new(sender),
+        }
+    }
+
     /// The current catalog.
     pub fn current(&self) -> Arc<Catalog> {
         self.sender.borrow().1.clone()

