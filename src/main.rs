@@ -3,6 +3,7 @@
 //! default that runs the gateway with supervised service children.
 
 mod bridge_cmd;
+mod children;
 mod service_cmd;
 mod shutdown;
 mod supervise;

@@ -7,10 +7,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use micromcp_gateway::config::{GatewayConfig, RawConfig, RawService, parse_toml};
+use micromcp_gateway::config::{GatewayConfig, RawConfig, parse_toml};
 use micromcp_gateway::{Gateway, load_or_create_key};
 use tokio_util::sync::CancellationToken;
 
+use crate::children::{
+    add_bridge_children, add_fetch_child, add_fs_child, add_search_child, merge_mcp_servers_file,
+    socket_dir,
+};
 use crate::supervise::{ChildSpec, supervise};
 use crate::token::{self, TokenSource};
 
@@ -82,184 +86,6 @@ fn validate(raw: RawConfig, token_opt: Option<&str>) -> anyhow::Result<GatewayCo
     raw.validate(token_opt).map_err(|errors| {
         let listed: Vec<String> = errors.iter().map(|error| format!("  - {error}")).collect();
         anyhow::anyhow!("invalid configuration:\n{}", listed.join("\n"))
-    })
-}
-
-/// A private directory for service sockets, removed on drop.
-struct SocketDir(tempfile::TempDir);
-
-fn socket_dir() -> anyhow::Result<SocketDir> {
-    Ok(SocketDir(
-        tempfile::Builder::new().prefix("micromcp-").tempdir()?,
-    ))
-}
-
-/// Adds the fetch child service (unless the config names one) and returns its spec.
-fn add_fetch_child(raw: &mut RawConfig, sockets: &SocketDir) -> Option<ChildSpec> {
-    if raw.services.iter().any(|service| service.name == "fetch") {
-        return None;
-    }
-    let socket = sockets.0.path().join("fetch.sock");
-    raw.services.push(RawService {
-        name: "fetch".into(),
-        namespace: None,
-        endpoint: format!("unix:{}", socket.display()),
-    });
-    let fetch = &raw.fetch;
-    let mut args = vec!["fetch".into(), "--socket".into(), socket.into_os_string()];
-    for domain in &fetch.allow_domains {
-        args.push("--allow-domain".into());
-        args.push(domain.into());
-    }
-    if fetch.allow_private_addresses {
-        args.push("--allow-private-addresses".into());
-    }
-    if let Some(max_bytes) = fetch.max_bytes {
-        args.push("--max-bytes".into());
-        args.push(max_bytes.to_string().into());
-    }
-    if let Some(timeout_secs) = fetch.timeout_secs {
-        args.push("--timeout-secs".into());
-        args.push(timeout_secs.to_string().into());
-    }
-    Some(ChildSpec {
-        name: "fetch".into(),
-        args,
-        env: Vec::new(),
-    })
-}
-
-/// Adds the search child service (unless the config names one) and returns its spec.
-fn add_search_child(
-    raw: &mut RawConfig,
-    roots: &[PathBuf],
-    state_dir: &Path,
-    sockets: &SocketDir,
-) -> Option<ChildSpec> {
-    if raw.services.iter().any(|service| service.name == "search") {
-        return None;
-    }
-    let socket = sockets.0.path().join("search.sock");
-    raw.services.push(RawService {
-        name: "search".into(),
-        namespace: None,
-        endpoint: format!("unix:{}", socket.display()),
-    });
-    let search = raw.search.clone();
-    let index_dir = search.index_dir.unwrap_or_else(|| state_dir.join("search"));
-    let mut args = vec![
-        "search".into(),
-        "--socket".into(),
-        socket.into_os_string(),
-        "--index-dir".into(),
-        index_dir.into_os_string(),
-    ];
-    if search.crawl.unwrap_or(true) {
-        let roots = if roots.is_empty() {
-            vec![PathBuf::from(".")]
-        } else {
-            roots.to_vec()
-        };
-        for root in roots {
-            args.push("--crawl-root".into());
-            args.push(root.into_os_string());
-        }
-    }
-    if let Some(url) = search.embeddings_url {
-        args.push("--embeddings-url".into());
-        args.push(url.into());
-    }
-    if let Some(model) = search.embeddings_model {
-        args.push("--embeddings-model".into());
-        args.push(model.into());
-    }
-    Some(ChildSpec {
-        name: "search".into(),
-        args,
-        env: Vec::new(),
-    })
-}
-
-/// Adds one bridge child per `mcp_servers` entry.
-fn add_bridge_children(raw: &mut RawConfig, sockets: &SocketDir) -> anyhow::Result<Vec<ChildSpec>> {
-    let entries = std::mem::take(&mut raw.mcp_servers);
-    let mut specs = Vec::new();
-    for (name, entry) in entries {
-        if entry.disabled == Some(true) {
-            continue;
-        }
-        crate::bridge_cmd::target_of(entry.clone())
-            .map_err(|error| anyhow::anyhow!("mcp_servers.{name}: {error}"))?;
-        let socket = sockets
-            .0
-            .path()
-            .join(format!("bridge-{}.sock", specs.len()));
-        raw.services.push(RawService {
-            name: name.clone(),
-            namespace: entry.namespace.clone(),
-            endpoint: format!("unix:{}", socket.display()),
-        });
-        let spec_json = serde_json::to_string(&entry)?;
-        specs.push(ChildSpec {
-            name: name.clone(),
-            args: vec![
-                "bridge".into(),
-                "--name".into(),
-                name.into(),
-                "--socket".into(),
-                socket.into_os_string(),
-            ],
-            env: vec![(crate::bridge_cmd::SPEC_ENV.to_owned(), spec_json)],
-        });
-    }
-    Ok(specs)
-}
-
-/// Reads a desktop-client `{"mcpServers": {...}}` file into the config.
-fn merge_mcp_servers_file(raw: &mut RawConfig, path: &Path) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?;
-    let file: micromcp_gateway::config::McpServersFile = serde_json::from_str(&text)
-        .map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?;
-    for (name, entry) in file.mcp_servers {
-        if raw.mcp_servers.insert(name.clone(), entry).is_some() {
-            anyhow::bail!(
-                "{}: server {name:?} is also defined in the config file",
-                path.display()
-            );
-        }
-    }
-    Ok(())
-}
-
-/// Adds the fs child service (unless the config names one) and returns its spec.
-fn add_fs_child(raw: &mut RawConfig, roots: &[PathBuf], sockets: &SocketDir) -> Option<ChildSpec> {
-    if raw.services.iter().any(|service| service.name == "fs") {
-        return None;
-    }
-    let socket = sockets.0.path().join("fs.sock");
-    raw.services.insert(
-        0,
-        RawService {
-            name: "fs".into(),
-            namespace: None,
-            endpoint: format!("unix:{}", socket.display()),
-        },
-    );
-    let mut args = vec!["fs".into(), "--socket".into(), socket.into_os_string()];
-    let roots = if roots.is_empty() {
-        vec![PathBuf::from(".")]
-    } else {
-        roots.to_vec()
-    };
-    for root in roots {
-        args.push("--root".into());
-        args.push(root.into_os_string());
-    }
-    Some(ChildSpec {
-        name: "fs".into(),
-        args,
-        env: Vec::new(),
     })
 }
 

@@ -88,21 +88,15 @@ fn service(configure: impl FnOnce(&mut FetchConfig)) -> FetchService {
     FetchService::new(&config).expect("service")
 }
 
-async fn call(service: &FetchService, name: &str, arguments: Value) -> Value {
-    let output = service
-        .call_tool(
-            ToolCall {
-                name: name.into(),
-                arguments_json: arguments.to_string().into(),
-                request_id: "t".into(),
-                principal: "test".into(),
-            },
-            ToolEvents::detached(),
-        )
+async fn call(
+    service: &FetchService,
+    name: &str,
+    arguments: serde_json::Value,
+) -> serde_json::Value {
+    micromcp_sdk::call_tool_json(service, name, &arguments)
         .await
         .map_err(|error| error.to_string())
-        .expect("call");
-    serde_json::from_slice(&output.into_raw_json()).expect("json")
+        .expect("call")
 }
 
 fn error_text(result: &Value) -> &str {

@@ -90,20 +90,10 @@ fn error_messages_never_name_the_resolved_target() {
 }
 
 async fn call(service: &FsService, name: &str, arguments: serde_json::Value) -> serde_json::Value {
-    let (events, _receiver) = test_events();
-    let output = service
-        .call_tool(
-            micromcp_sdk::ToolCall {
-                name: name.into(),
-                arguments_json: arguments.to_string().into(),
-                request_id: "t".into(),
-                principal: "test".into(),
-            },
-            events,
-        )
+    micromcp_sdk::call_tool_json(service, name, &arguments)
         .await
-        .expect("call");
-    serde_json::from_slice(&output.into_raw_json()).expect("json")
+        .map_err(|error| error.to_string())
+        .expect("call")
 }
 
 fn test_events() -> (micromcp_sdk::ToolEvents, ()) {

@@ -15,7 +15,9 @@ pub use error::{ServiceError, ServiceResult};
 pub use events::ToolEvents;
 pub use output::ToolOutput;
 pub use server::{Listener, ServeOptions, serve};
-pub use service::{CatalogPublisher, McpService, ResourceContent, ToolCall, UpdateStream};
+pub use service::{
+    CatalogPublisher, McpService, ResourceContent, ToolCall, UpdateStream, call_tool_json,
+};
 
 /// The generated protobuf types, re-exported for service authors.
 pub use micromcp_proto as proto;

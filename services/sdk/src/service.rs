@@ -112,6 +112,24 @@ pub trait McpService: Send + Sync + 'static {
     }
 }
 
+/// Calls a tool of `service` in-process (no gRPC, no gateway; no client
+/// events) and returns the `CallToolResult` as JSON: for tests and embedding.
+pub async fn call_tool_json<S: McpService>(
+    service: &S,
+    name: &str,
+    arguments: &serde_json::Value,
+) -> ServiceResult<serde_json::Value> {
+    let call = ToolCall {
+        name: name.to_owned(),
+        arguments_json: Bytes::from(arguments.to_string()),
+        request_id: "in-process".into(),
+        principal: "in-process".into(),
+    };
+    let output = service.call_tool(call, ToolEvents::detached()).await?;
+    serde_json::from_slice(&output.into_raw_json())
+        .map_err(|error| ServiceError::Internal(format!("tool result is not JSON: {error}")))
+}
+
 /// Holds a service's current catalog and notifies watchers when it changes.
 #[derive(Debug, Clone)]
 pub struct CatalogPublisher {

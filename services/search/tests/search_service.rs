@@ -5,25 +5,19 @@
 
 use axum::Json;
 use axum::routing::post;
-use micromcp_sdk::{McpService, ToolCall, ToolEvents};
+use micromcp_sdk::McpService;
 use micromcp_search::{SearchConfig, SearchService};
 use serde_json::{Value, json};
 
-async fn call(service: &SearchService, name: &str, arguments: Value) -> Value {
-    let output = service
-        .call_tool(
-            ToolCall {
-                name: name.into(),
-                arguments_json: arguments.to_string().into(),
-                request_id: "t".into(),
-                principal: "p".into(),
-            },
-            ToolEvents::detached(),
-        )
+async fn call(
+    service: &SearchService,
+    name: &str,
+    arguments: serde_json::Value,
+) -> serde_json::Value {
+    micromcp_sdk::call_tool_json(service, name, &arguments)
         .await
         .map_err(|error| error.to_string())
-        .expect("call");
-    serde_json::from_slice(&output.into_raw_json()).expect("json")
+        .expect("call")
 }
 
 fn documents() -> Value {
