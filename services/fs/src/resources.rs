@@ -12,17 +12,9 @@ use tokio::io::AsyncReadExt;
 use crate::FsError;
 use crate::paths::ResolvedPath;
 
-/// `file://` URI of an absolute path, percent-encoding all but unreserved characters and `/`.
+/// `file://` URI of an absolute path (the SDK's shared encoding).
 pub(crate) fn path_to_uri(path: &Path) -> String {
-    let mut uri = String::from("file://");
-    for byte in path.to_string_lossy().bytes() {
-        if byte.is_ascii_alphanumeric() || b"/-._~".contains(&byte) {
-            uri.push(char::from(byte));
-        } else {
-            uri.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    uri
+    micromcp_sdk::file_uri(path)
 }
 
 /// The path named by a `file://` URI, percent-decoded.

@@ -7,12 +7,14 @@
 mod adapter;
 mod error;
 mod events;
+mod file_uri;
 mod output;
 mod server;
 mod service;
 
 pub use error::{ServiceError, ServiceResult};
 pub use events::ToolEvents;
+pub use file_uri::file_uri;
 pub use output::ToolOutput;
 pub use server::{Listener, ServeOptions, serve};
 pub use service::{

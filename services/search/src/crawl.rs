@@ -34,18 +34,6 @@ impl CrawlProgress {
     }
 }
 
-fn file_uri(path: &Path) -> String {
-    let mut uri = String::from("file://");
-    for byte in path.to_string_lossy().bytes() {
-        if byte.is_ascii_alphanumeric() || b"/-._~".contains(&byte) {
-            uri.push(char::from(byte));
-        } else {
-            uri.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    uri
-}
-
 fn text_of(path: &Path, max_bytes: u64) -> Option<String> {
     let metadata = std::fs::metadata(path).ok()?;
     if !metadata.is_file() || metadata.len() > max_bytes || metadata.len() == 0 {
@@ -89,7 +77,7 @@ pub fn crawl(index: &DocumentIndex, roots: &[PathBuf], max_bytes: u64, progress:
             let Some(body) = text_of(&path, max_bytes) else {
                 continue;
             };
-            let uri = file_uri(&path);
+            let uri = micromcp_sdk::file_uri(&path);
             batch.push(IndexedDocument {
                 id: uri.clone(),
                 title: name,

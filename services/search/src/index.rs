@@ -114,6 +114,24 @@ impl DocumentIndex {
         Ok(opened)
     }
 
+    fn read_vectors(&self) -> Result<std::sync::RwLockReadGuard<'_, VectorStore>, SearchError> {
+        self.vectors
+            .read()
+            .map_err(|_| SearchError::Index("vector store poisoned".into()))
+    }
+
+    fn write_vectors(&self) -> Result<std::sync::RwLockWriteGuard<'_, VectorStore>, SearchError> {
+        self.vectors
+            .write()
+            .map_err(|_| SearchError::Index("vector store poisoned".into()))
+    }
+
+    fn lock_writer(&self) -> Result<std::sync::MutexGuard<'_, IndexWriter>, SearchError> {
+        self.writer
+            .lock()
+            .map_err(|_| SearchError::Index("writer poisoned".into()))
+    }
+
     fn load_vectors(&self) -> Result<(), SearchError> {
         let searcher = self.reader.searcher();
         let mut store = VectorStore::default();
@@ -136,20 +154,14 @@ impl DocumentIndex {
                 }
             }
         }
-        *self
-            .vectors
-            .write()
-            .map_err(|_| SearchError::Index("vector store poisoned".into()))? = store;
+        *self.write_vectors()? = store;
         Ok(())
     }
 
     /// Adds or replaces documents and commits; returns how many were written.
     pub fn upsert(&self, documents: &[IndexedDocument]) -> Result<usize, SearchError> {
         {
-            let vectors = self
-                .vectors
-                .read()
-                .map_err(|_| SearchError::Index("vector store poisoned".into()))?;
+            let vectors = self.read_vectors()?;
             let mut dimensions = vectors.dimensions();
             for document in documents {
                 if document.id.is_empty() {
@@ -174,10 +186,7 @@ impl DocumentIndex {
                 }
             }
         }
-        let mut writer = self
-            .writer
-            .lock()
-            .map_err(|_| SearchError::Index("writer poisoned".into()))?;
+        let mut writer = self.lock_writer()?;
         for document in documents {
             writer.delete_term(Term::from_field_text(self.fields.id, &document.id));
             let mut stored = TantivyDocument::default();
@@ -198,10 +207,7 @@ impl DocumentIndex {
         writer.commit()?;
         drop(writer);
         self.reader.reload()?;
-        let mut vectors = self
-            .vectors
-            .write()
-            .map_err(|_| SearchError::Index("vector store poisoned".into()))?;
+        let mut vectors = self.write_vectors()?;
         for document in documents {
             match &document.vector {
                 Some(vector) => vectors.upsert(&document.id, vector)?,
@@ -213,20 +219,14 @@ impl DocumentIndex {
 
     /// Deletes documents by id and commits.
     pub fn delete(&self, ids: &[String]) -> Result<(), SearchError> {
-        let mut writer = self
-            .writer
-            .lock()
-            .map_err(|_| SearchError::Index("writer poisoned".into()))?;
+        let mut writer = self.lock_writer()?;
         for id in ids {
             writer.delete_term(Term::from_field_text(self.fields.id, id));
         }
         writer.commit()?;
         drop(writer);
         self.reader.reload()?;
-        let mut vectors = self
-            .vectors
-            .write()
-            .map_err(|_| SearchError::Index("vector store poisoned".into()))?;
+        let mut vectors = self.write_vectors()?;
         for id in ids {
             vectors.remove(id);
         }
@@ -350,17 +350,12 @@ impl DocumentIndex {
 
     /// Nearest documents to `vector`.
     pub fn nearest(&self, vector: &[f32], k: usize) -> Result<Vec<(String, f32)>, SearchError> {
-        self.vectors
-            .read()
-            .map_err(|_| SearchError::Index("vector store poisoned".into()))?
-            .nearest(vector, k)
+        self.read_vectors()?.nearest(vector, k)
     }
 
     /// The stored vector of `id`.
     pub fn vector_of(&self, id: &str) -> Result<Vec<f32>, SearchError> {
-        self.vectors
-            .read()
-            .map_err(|_| SearchError::Index("vector store poisoned".into()))?
+        self.read_vectors()?
             .get(id)
             .map(<[f32]>::to_vec)
             .ok_or_else(|| SearchError::NotFound(format!("{id} (no vector)")))
