@@ -196,7 +196,8 @@ impl Backends {
         }
     }
 
-    /// Replaces one service's catalog and rebuilds the merged snapshot.
+    /// Replaces one service's catalog and rebuilds the merged snapshot
+    /// (serialised by the snapshot lock, so merges land in order).
     fn install(&self, index: usize, catalog: Arc<Catalog>) {
         let Ok(mut snapshots) = self.snapshots.lock() else {
             return;
@@ -219,7 +220,6 @@ impl Backends {
             .iter()
             .filter(|snapshot| snapshot.is_some())
             .count();
-        drop(snapshots);
         let names: Vec<&str> = self
             .services
             .iter()
@@ -229,7 +229,10 @@ impl Backends {
         for collision in &merged.collisions {
             tracing::error!(%collision, "catalog collision; the first service in config order wins");
         }
+        // Swap while still holding the snapshot lock: a watcher that merged
+        // an older set of snapshots must never overwrite a newer merge.
         let previous = self.merged.swap(Arc::new(merged));
+        drop(snapshots);
         let current = self.merged.load();
         for kind in [
             ListKind::Tools,

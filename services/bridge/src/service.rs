@@ -24,6 +24,10 @@ use crate::routing::token_key;
 use crate::upstream::Upstream;
 use crate::{BridgeConfig, convert};
 
+/// How long a call with progress waits after its result for progress
+/// notifications still being handled.
+const PROGRESS_SETTLE: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// The bridge micro-service.
 pub struct BridgeService {
     upstream: Arc<Upstream>,
@@ -97,6 +101,7 @@ impl McpService for BridgeService {
             .send_request_with_option(request, options)
             .await
             .map_err(map_error)?;
+        let progress_requested = events.progress_requested();
         let _registration = self
             .upstream
             .state
@@ -108,6 +113,12 @@ impl McpService for BridgeService {
         };
         let response = handle.await_response().await;
         cancel_guard.disarm();
+        if progress_requested {
+            // rmcp runs notification handlers as their own tasks, so a progress
+            // notification the upstream sent just before its result may still
+            // be in flight here: give it a moment to reach the client first.
+            tokio::time::sleep(PROGRESS_SETTLE).await;
+        }
         match response.map_err(map_error)? {
             ServerResult::CallToolResult(result) => Ok(ToolOutput::from_raw_json(convert::result_json(&result))),
             ServerResult::InputRequiredResult(_) => Err(ServiceError::Unsupported("the upstream asked for input with an input-required result, which the bridge does not relay yet".into())),
