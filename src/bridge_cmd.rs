@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use micromcp_bridge::{BridgeConfig, BridgeService, UpstreamTarget};
+use micromcp_bridge::{BridgeConfig, BridgeService, UpstreamTarget, UrlTransport};
 use micromcp_gateway::config::RawMcpServer;
 use tokio_util::sync::CancellationToken;
 
@@ -30,9 +30,12 @@ pub struct BridgeArgs {
     /// Working directory for --command.
     #[arg(long)]
     cwd: Option<PathBuf>,
-    /// Streamable HTTP URL of the server.
+    /// HTTP URL of the server (Streamable HTTP or legacy HTTP+SSE).
     #[arg(long)]
     url: Option<String>,
+    /// Transport of --url: `http` or `sse` (default: try http, then sse).
+    #[arg(long, requires = "url")]
+    transport: Option<String>,
     /// Longest a forwarded call may take, in seconds.
     #[arg(long, default_value_t = 300)]
     call_timeout_secs: u64,
@@ -43,6 +46,12 @@ pub struct BridgeArgs {
 /// The upstream described by an `mcpServers` entry.
 pub fn target_of(entry: RawMcpServer) -> anyhow::Result<UpstreamTarget> {
     match (entry.command, entry.url) {
+        (Some(_), None) if !matches!(entry.transport_type.as_deref(), None | Some("stdio")) => {
+            anyhow::bail!(
+                "type {:?} needs a url; a command speaks stdio",
+                entry.transport_type.unwrap_or_default()
+            )
+        }
         (Some(program), None) => Ok(UpstreamTarget::Command {
             program,
             args: entry.args,
@@ -54,8 +63,11 @@ pub fn target_of(entry: RawMcpServer) -> anyhow::Result<UpstreamTarget> {
             let token_opt = headers
                 .remove("Authorization")
                 .and_then(|value| value.strip_prefix("Bearer ").map(str::to_owned));
+            let transport = UrlTransport::from_type(entry.transport_type.as_deref())
+                .map_err(|error| anyhow::anyhow!("type: {error}"))?;
             Ok(UpstreamTarget::Url {
                 url,
+                transport,
                 headers,
                 token_opt,
             })
@@ -79,6 +91,7 @@ pub async fn run(args: BridgeArgs) -> anyhow::Result<()> {
             env: BTreeMap::new(),
             cwd: args.cwd,
             url: args.url,
+            transport_type: args.transport,
             ..RawMcpServer::default()
         })?,
     };

@@ -31,7 +31,7 @@ pub struct RawConfig {
     pub mcp_servers: std::collections::BTreeMap<String, RawMcpServer>,
 }
 
-/// One third-party MCP server: a stdio `command` or a Streamable HTTP `url`.
+/// One third-party MCP server: a stdio `command` or an HTTP `url`.
 #[derive(Debug, Default, Clone, serde::Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawMcpServer {
@@ -46,9 +46,12 @@ pub struct RawMcpServer {
     pub headers: std::collections::BTreeMap<String, String>,
     /// Namespace for its tools; default the entry's name; "" for none.
     pub namespace: Option<String>,
-    /// Desktop-client fields that do not apply here.
-    #[serde(default, rename = "type", skip_serializing)]
+    /// Transport of a `url`: `http` (Streamable HTTP) or `sse` (legacy
+    /// HTTP+SSE); absent = try Streamable HTTP, then HTTP+SSE. `stdio` is
+    /// accepted for a `command`.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub transport_type: Option<String>,
+    /// Desktop-client field: a disabled entry is skipped.
     #[serde(default, skip_serializing)]
     pub disabled: Option<bool>,
 }

@@ -1,7 +1,7 @@
 """Third-party MCP servers behind bridges (`micromcp up --mcp-servers`),
 through the gateway with the official SDK: `mcp-server-time` (PyPI) over
-stdio, `@modelcontextprotocol/server-everything` (npm) over stdio and over
-Streamable HTTP. Lists, calls, progress, a resource read, prompts,
+stdio, `@modelcontextprotocol/server-everything` (npm) over stdio, over
+Streamable HTTP and over the legacy HTTP+SSE transport. Lists, calls, progress, a resource read, prompts,
 elicitation and sampling relayed to the client, the upstream dying mid-call
 (clear transient error, restart, next call succeeds), and no orphans."""
 
@@ -16,7 +16,7 @@ import time
 import mcp_types as types
 import pytest
 
-from conftest import REPO, make_root, start_up, wait_for_port, free_port
+from conftest import BINARY, REPO, make_root, start_up, wait_for_port, free_port
 from test_failures import eventually
 from test_hostile import initialize, legacy
 from test_sdk_eras import connect
@@ -155,3 +155,63 @@ async def test_streamable_http_upstream_without_prefix(tmp_path):
     finally:
         upstream.terminate()
         upstream.wait(timeout=10)
+
+
+@pytest.mark.parametrize("declared", [{"type": "sse"}, {}], ids=["declared", "detected"])
+async def test_legacy_sse_upstream(tmp_path, declared):
+    """server-everything in `sse` mode speaks only the 2024-11-05 HTTP+SSE
+    transport: the entry either names it (`"type": "sse"`) or it is found by
+    trying Streamable HTTP first. Calls with progress work, and the bridge
+    reconnects after its upstream restarts."""
+    port = free_port()
+
+    def spawn():
+        return subprocess.Popen([str(NODE), str(EVERYTHING), "sse"], env={**os.environ, "PORT": str(port)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    upstream = spawn()
+    try:
+        wait_for_port(port)
+        servers = {"mcpServers": {"old": {"url": f"http://127.0.0.1:{port}/sse", **declared}}}
+        (tmp_path / "servers.json").write_text(json.dumps(servers))
+        running = start_up(tmp_path, make_root(tmp_path), extra=["--mcp-servers", str(tmp_path / "servers.json")])
+        try:
+            updates = []
+
+            async def on_progress(progress, total, message):
+                updates.append(progress)
+
+            async with connect(running, "auto") as client:
+                names = {tool.name for tool in (await client.list_tools()).tools}
+                assert "old.echo" in names, names
+                echoed = await client.call_tool("old.echo", {"message": "over sse"})
+                assert echoed.content[0].text == "Echo: over sse"
+                slow = await client.call_tool("old.trigger-long-running-operation", {"duration": 1, "steps": 2}, progress_callback=on_progress)
+                assert "Long running operation completed" in slow.content[0].text
+            assert updates == [1, 2]
+
+            upstream.terminate()
+            upstream.wait(timeout=10)
+            upstream = spawn()
+            wait_for_port(port)
+            session = initialize(running)
+
+            def echo_again():
+                answer = legacy(running, session, "tools/call", {"name": "old.echo", "arguments": {"message": "again"}}).json()
+                return answer.get("result", {}).get("content", [{}])[0].get("text") == "Echo: again"
+
+            eventually(echo_again, timeout=20)
+        finally:
+            running.stop()
+    finally:
+        upstream.terminate()
+        upstream.wait(timeout=10)
+
+
+def test_a_url_transport_type_is_checked_at_start(tmp_path):
+    (tmp_path / "servers.json").write_text(json.dumps({"mcpServers": {"odd": {"url": "http://127.0.0.1:1/mcp", "type": "websocket"}}}))
+    started = subprocess.run(
+        [str(BINARY), "up", "--listen", f"127.0.0.1:{free_port()}", "--root", str(make_root(tmp_path)), "--state-dir", str(tmp_path / "state"), "--mcp-servers", str(tmp_path / "servers.json")],
+        env={**os.environ, "MICROMCP_TOKEN": "x" * 32}, capture_output=True, text=True, timeout=30,
+    )
+    assert started.returncode != 0
+    assert 'mcp_servers.odd: type: unknown transport type "websocket"' in started.stderr, started.stderr

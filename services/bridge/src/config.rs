@@ -15,9 +15,10 @@ pub enum UpstreamTarget {
         env: BTreeMap<String, String>,
         cwd_opt: Option<PathBuf>,
     },
-    /// Connect to a Streamable HTTP endpoint.
+    /// Connect to an HTTP endpoint (Streamable HTTP or legacy HTTP+SSE).
     Url {
         url: String,
+        transport: UrlTransport,
         /// Extra request headers (e.g. an API key for that server only).
         headers: BTreeMap<String, String>,
         /// Bearer token for that server (never the gateway client's token).
@@ -33,4 +34,33 @@ pub struct BridgeConfig {
     pub target: UpstreamTarget,
     /// Longest a forwarded call may take.
     pub call_timeout: Duration,
+}
+
+/// Which HTTP transport an upstream URL speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlTransport {
+    /// Try Streamable HTTP, then legacy HTTP+SSE (the specification's
+    /// backwards-compatibility procedure); the first that works is kept.
+    Auto,
+    /// Streamable HTTP (2025-03-26 and later).
+    StreamableHttp,
+    /// HTTP+SSE (2024-11-05): GET an event stream, POST to its endpoint.
+    LegacySse,
+}
+
+impl UrlTransport {
+    /// The transport named by an `mcpServers` entry's `type` (`None` when
+    /// absent): `http`/`streamable-http`/`streamableHttp` or `sse`.
+    pub fn from_type(type_opt: Option<&str>) -> Result<Self, String> {
+        match type_opt {
+            None => Ok(Self::Auto),
+            Some("http" | "streamable-http" | "streamableHttp" | "streamable_http") => {
+                Ok(Self::StreamableHttp)
+            }
+            Some("sse") => Ok(Self::LegacySse),
+            Some(other) => Err(format!(
+                "unknown transport type {other:?} for a url (use \"http\" or \"sse\")"
+            )),
+        }
+    }
 }

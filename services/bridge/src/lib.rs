@@ -1,5 +1,5 @@
 //! Micro-MCP `bridge` service: runs one existing MCP server — a stdio
-//! command or a Streamable HTTP URL — and exposes it as a micro-service, so
+//! command, a Streamable HTTP URL or a legacy HTTP+SSE URL — and exposes it as a micro-service, so
 //! any server in the MCP ecosystem plugs into the gateway.
 //!
 //! One upstream connection (one child process) serves every client session.
@@ -13,11 +13,14 @@
 //! flight ([`routing`]).
 
 mod config;
+mod connect;
 mod convert;
 mod handler;
+mod legacy_sse;
 mod routing;
 mod service;
 mod upstream;
 
-pub use config::{BridgeConfig, UpstreamTarget};
+pub use config::{BridgeConfig, UpstreamTarget, UrlTransport};
+pub use legacy_sse::{LegacySseError, LegacySseTransport};
 pub use service::BridgeService;

@@ -1,10 +1,8 @@
-//! `Upstream`: keeps one connection to the bridged server alive — spawns the
-//! child (or opens the HTTP session), mirrors its catalog, refreshes it on
+//! `Upstream`: keeps one connection to the bridged server alive — opens it
+//! through [`connect`], mirrors its catalog, refreshes it on
 //! `list_changed`, and reconnects with backoff when the connection ends. The
 //! era found on the first connection is reused for reconnects.
 
-use std::collections::{BTreeMap, HashMap};
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -13,13 +11,12 @@ use arc_swap::ArcSwapOption;
 use micromcp_sdk::CatalogPublisher;
 use rmcp::RoleClient;
 use rmcp::model::ProtocolVersion;
-use rmcp::service::{ClientLifecycleMode, ClientServiceExt, Peer, RunningService};
-use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
+use rmcp::service::{ClientLifecycleMode, Peer};
 use tokio_util::sync::CancellationToken;
 
+use crate::connect::{self, Running};
 use crate::handler::{BridgeHandler, BridgeState};
-use crate::{BridgeConfig, UpstreamTarget, convert};
+use crate::{BridgeConfig, convert};
 
 /// The live upstream, if connected.
 pub struct Upstream {
@@ -29,41 +26,7 @@ pub struct Upstream {
     publisher: CatalogPublisher,
     legacy_verdict: AtomicBool,
     connected_once: AtomicBool,
-}
-
-type Running = RunningService<RoleClient, BridgeHandler>;
-
-/// Environment variables a stdio child inherits from the bridge; everything
-/// else comes from the entry's own `env` (credentials stay per server).
-const INHERITED_ENV: [&str; 7] = ["PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER", "TERM"];
-
-#[allow(unsafe_code)]
-fn child_command(
-    program: &str,
-    args: &[String],
-    env: &BTreeMap<String, String>,
-    cwd_opt: Option<&std::path::Path>,
-) -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(program);
-    command.args(args).env_clear().kill_on_drop(true);
-    for key in INHERITED_ENV {
-        if let Ok(value) = std::env::var(key) {
-            command.env(key, value);
-        }
-    }
-    command.envs(env);
-    if let Some(cwd) = cwd_opt {
-        command.current_dir(cwd);
-    }
-    // SAFETY: prctl is async-signal-safe; it makes the kernel kill the
-    // server when the bridge dies, even by SIGKILL.
-    unsafe {
-        command.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
-    command
+    url_verdict: connect::UrlVerdict,
 }
 
 impl Upstream {
@@ -75,6 +38,7 @@ impl Upstream {
             publisher,
             legacy_verdict: AtomicBool::new(false),
             connected_once: AtomicBool::new(false),
+            url_verdict: connect::UrlVerdict::default(),
         })
     }
 
@@ -102,53 +66,13 @@ impl Upstream {
 
     async fn connect(&self) -> Result<Running, String> {
         let handler = BridgeHandler::new(self.state.clone());
-        let lifecycle = self.lifecycle();
-        match &self.config.target {
-            UpstreamTarget::Command {
-                program,
-                args,
-                env,
-                cwd_opt,
-            } => {
-                let command = child_command(program, args, env, cwd_opt.as_deref());
-                let (transport, _) = TokioChildProcess::builder(command)
-                    .stderr(Stdio::inherit())
-                    .spawn()
-                    .map_err(|error| format!("cannot start {program}: {error}"))?;
-                handler
-                    .serve_with_lifecycle(transport, lifecycle)
-                    .await
-                    .map_err(|error| error.to_string())
-            }
-            UpstreamTarget::Url {
-                url,
-                headers,
-                token_opt,
-            } => {
-                let _ = rustls::crypto::ring::default_provider().install_default();
-                let mut custom = HashMap::new();
-                for (name, value) in headers {
-                    let name = name
-                        .parse()
-                        .map_err(|_| format!("invalid header name {name:?}"))?;
-                    let value = value
-                        .parse()
-                        .map_err(|_| "invalid header value".to_owned())?;
-                    custom.insert(name, value);
-                }
-                let mut transport_config =
-                    StreamableHttpClientTransportConfig::with_uri(url.clone())
-                        .custom_headers(custom);
-                if let Some(token) = token_opt {
-                    transport_config = transport_config.auth_header(token.clone());
-                }
-                let transport = StreamableHttpClientTransport::from_config(transport_config);
-                handler
-                    .serve_with_lifecycle(transport, lifecycle)
-                    .await
-                    .map_err(|error| error.to_string())
-            }
-        }
+        connect::open(
+            &self.config.target,
+            handler,
+            self.lifecycle(),
+            &self.url_verdict,
+        )
+        .await
     }
 
     /// Lists the upstream catalog and publishes it.

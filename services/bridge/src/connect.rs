@@ -1,0 +1,213 @@
+//! Opening one connection to the upstream server, per kind of target: a
+//! stdio child (minimal inherited environment, killed with the bridge), a
+//! Streamable HTTP session (rmcp's client transport) or a legacy HTTP+SSE
+//! stream ([`LegacySseTransport`]). For a URL of unknown kind the
+//! specification's backwards-compatibility order is followed — Streamable
+//! HTTP first, then HTTP+SSE — and the kind that worked is remembered.
+
+use std::collections::{BTreeMap, HashMap};
+use std::process::Stdio;
+use std::sync::Mutex;
+
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+use rmcp::RoleClient;
+use rmcp::service::{ClientLifecycleMode, ClientServiceExt, RunningService};
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
+
+use crate::handler::BridgeHandler;
+use crate::legacy_sse::LegacySseTransport;
+use crate::{UpstreamTarget, UrlTransport};
+
+/// A served upstream connection.
+pub type Running = RunningService<RoleClient, BridgeHandler>;
+
+/// Environment variables a stdio child inherits from the bridge; everything
+/// else comes from the entry's own `env` (credentials stay per server).
+const INHERITED_ENV: [&str; 7] = ["PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER", "TERM"];
+
+/// The HTTP transport found to work for an `Auto` URL, kept for reconnects.
+#[derive(Default)]
+pub struct UrlVerdict(Mutex<Option<UrlTransport>>);
+
+impl UrlVerdict {
+    fn get(&self) -> Option<UrlTransport> {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn set(&self, transport: UrlTransport) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(transport);
+    }
+}
+
+/// Opens a connection to `target` and runs the MCP handshake on it.
+pub async fn open(
+    target: &UpstreamTarget,
+    handler: BridgeHandler,
+    lifecycle: ClientLifecycleMode,
+    verdict: &UrlVerdict,
+) -> Result<Running, String> {
+    match target {
+        UpstreamTarget::Command {
+            program,
+            args,
+            env,
+            cwd_opt,
+        } => {
+            let command = child_command(program, args, env, cwd_opt.as_deref());
+            let (transport, _) = TokioChildProcess::builder(command)
+                .stderr(Stdio::inherit())
+                .spawn()
+                .map_err(|error| format!("cannot start {program}: {error}"))?;
+            handler
+                .serve_with_lifecycle(transport, lifecycle)
+                .await
+                .map_err(|error| error.to_string())
+        }
+        UpstreamTarget::Url {
+            url,
+            transport,
+            headers,
+            token_opt,
+        } => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let headers = header_map(headers, token_opt.as_deref())?;
+            match verdict.get().unwrap_or(*transport) {
+                UrlTransport::StreamableHttp => {
+                    open_streamable(url, headers, handler, lifecycle).await
+                }
+                UrlTransport::LegacySse => open_legacy_sse(url, headers, handler, lifecycle).await,
+                UrlTransport::Auto => {
+                    let streamable_error = match open_streamable(
+                        url,
+                        headers.clone(),
+                        handler.clone(),
+                        lifecycle.clone(),
+                    )
+                    .await
+                    {
+                        Ok(running) => {
+                            verdict.set(UrlTransport::StreamableHttp);
+                            return Ok(running);
+                        }
+                        Err(error) => error,
+                    };
+                    match open_legacy_sse(url, headers, handler, lifecycle).await {
+                        Ok(running) => {
+                            tracing::info!(%url, "upstream speaks the legacy HTTP+SSE transport");
+                            verdict.set(UrlTransport::LegacySse);
+                            Ok(running)
+                        }
+                        Err(sse_error) => Err(format!(
+                            "Streamable HTTP: {streamable_error}; HTTP+SSE: {sse_error}"
+                        )),
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn open_streamable(
+    url: &str,
+    headers: HeaderMap,
+    handler: BridgeHandler,
+    lifecycle: ClientLifecycleMode,
+) -> Result<Running, String> {
+    let custom: HashMap<HeaderName, HeaderValue> = headers
+        .iter()
+        .filter(|(name, _)| *name != AUTHORIZATION)
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    let mut config = StreamableHttpClientTransportConfig::with_uri(url).custom_headers(custom);
+    if let Some(token) = headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+    {
+        config = config.auth_header(token.to_owned());
+    }
+    let transport = StreamableHttpClientTransport::from_config(config);
+    handler
+        .serve_with_lifecycle(transport, lifecycle)
+        .await
+        .map_err(|error| error.to_string())
+}
+
+async fn open_legacy_sse(
+    url: &str,
+    headers: HeaderMap,
+    handler: BridgeHandler,
+    lifecycle: ClientLifecycleMode,
+) -> Result<Running, String> {
+    let client = reqwest::Client::builder()
+        .build()
+        .map_err(|error| format!("cannot build an HTTP client: {error}"))?;
+    let transport = LegacySseTransport::connect(client, url, headers)
+        .await
+        .map_err(|error| error.to_string())?;
+    handler
+        .serve_with_lifecycle(transport, lifecycle)
+        .await
+        .map_err(|error| error.to_string())
+}
+
+/// The entry's headers plus its bearer token, validated.
+fn header_map(
+    headers: &BTreeMap<String, String>,
+    token_opt: Option<&str>,
+) -> Result<HeaderMap, String> {
+    let mut map = HeaderMap::new();
+    for (name, value) in headers {
+        let name: HeaderName = name
+            .parse()
+            .map_err(|_| format!("invalid header name {name:?}"))?;
+        let value: HeaderValue = value
+            .parse()
+            .map_err(|_| format!("invalid value for header {name}"))?;
+        map.insert(name, value);
+    }
+    if let Some(token) = token_opt {
+        let mut value: HeaderValue = format!("Bearer {token}")
+            .parse()
+            .map_err(|_| "invalid bearer token".to_owned())?;
+        value.set_sensitive(true);
+        map.insert(AUTHORIZATION, value);
+    }
+    Ok(map)
+}
+
+#[allow(unsafe_code)]
+fn child_command(
+    program: &str,
+    args: &[String],
+    env: &BTreeMap<String, String>,
+    cwd_opt: Option<&std::path::Path>,
+) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(program);
+    command.args(args).env_clear().kill_on_drop(true);
+    for key in INHERITED_ENV {
+        if let Ok(value) = std::env::var(key) {
+            command.env(key, value);
+        }
+    }
+    command.envs(env);
+    if let Some(cwd) = cwd_opt {
+        command.current_dir(cwd);
+    }
+    // SAFETY: prctl is async-signal-safe; it makes the kernel kill the
+    // server when the bridge dies, even by SIGKILL.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    command
+}
