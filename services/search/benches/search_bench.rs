@@ -1,6 +1,10 @@
 //! Search benchmarks on a generated corpus: indexing throughput, and BM25,
 //! vector (exact cosine, 384 dimensions) and hybrid query latency over
-//! 100 000 documents. Set `SEARCH_BENCH_DOCS` to change the corpus size.
+//! 100 000 documents. Set `SEARCH_BENCH_DOCS` to change the corpus size and
+//! `SEARCH_BENCH_VOCABULARY=zipf` for text drawn from a 50 000-word
+//! vocabulary with a Zipf-like (log-uniform) frequency curve, like real
+//! prose; the default draws from 32 words, so every query term is in most
+//! documents (the worst case for BM25).
 
 use std::hint::black_box;
 
@@ -14,6 +18,7 @@ const WORDS: [&str; 32] = [
     "socket", "buffer", "schema", "query", "engine",
 ];
 const DIMENSIONS: usize = 384;
+const ZIPF_VOCABULARY: usize = 50_000;
 
 /// A tiny deterministic generator (xorshift), so runs are comparable.
 struct Rng(u64);
@@ -26,11 +31,17 @@ impl Rng {
         self.0
     }
 
-    fn word(&mut self) -> &'static str {
-        // Skewed choice: low indices are frequent, like real text.
+    fn word(&mut self, zipf: bool) -> String {
+        if zipf {
+            // Log-uniform rank: P(rank) ∝ 1/rank, as in natural text.
+            let unit = (self.next() % 1_000_000) as f64 / 1_000_000.0;
+            let rank = (ZIPF_VOCABULARY as f64).powf(unit) as usize;
+            return format!("w{rank}");
+        }
+        // Skewed choice: low indices are frequent.
         let a = (self.next() % 32) as usize;
         let b = (self.next() % 32) as usize;
-        WORDS[a.min(b)]
+        WORDS[a.min(b)].to_owned()
     }
 
     fn vector(&mut self) -> Vec<f32> {
@@ -40,9 +51,9 @@ impl Rng {
     }
 }
 
-fn document(rng: &mut Rng, id: usize) -> IndexedDocument {
-    let title: Vec<&str> = (0..4).map(|_| rng.word()).collect();
-    let body: Vec<&str> = (0..40).map(|_| rng.word()).collect();
+fn document(rng: &mut Rng, id: usize, zipf: bool) -> IndexedDocument {
+    let title: Vec<String> = (0..4).map(|_| rng.word(zipf)).collect();
+    let body: Vec<String> = (0..40).map(|_| rng.word(zipf)).collect();
     IndexedDocument {
         id: format!("doc-{id}"),
         title: title.join(" "),
@@ -60,7 +71,19 @@ fn corpus_size() -> usize {
         .unwrap_or(100_000)
 }
 
+fn zipf_vocabulary() -> bool {
+    std::env::var("SEARCH_BENCH_VOCABULARY").is_ok_and(|value| value == "zipf")
+}
+
 fn benches(c: &mut Criterion) {
+    let zipf = zipf_vocabulary();
+    // Query terms: the two most frequent words of the 32-word vocabulary, or
+    // two words of middling frequency (ranks ~30 and ~300) in the Zipf one.
+    let (lexical_query, filtered_query, hybrid_query) = if zipf {
+        ("w31 w307", "w52 w911", "w17 w402")
+    } else {
+        ("gateway protocol", "session token", "cache policy")
+    };
     let directory = tempfile::tempdir().expect("tempdir");
     let index = DocumentIndex::open(directory.path(), 256 * 1024 * 1024).expect("open");
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
@@ -68,7 +91,7 @@ fn benches(c: &mut Criterion) {
     let batch_size = 10_000;
     for start in (0..total).step_by(batch_size) {
         let batch: Vec<IndexedDocument> = (start..(start + batch_size).min(total))
-            .map(|id| document(&mut rng, id))
+            .map(|id| document(&mut rng, id, zipf))
             .collect();
         index.upsert(&batch).expect("index");
     }
@@ -80,7 +103,7 @@ fn benches(c: &mut Criterion) {
     group.bench_function("upsert_1000_docs_with_commit", |b| {
         b.iter(|| {
             let batch: Vec<IndexedDocument> = (next_id..next_id + 1000)
-                .map(|id| document(&mut rng, id))
+                .map(|id| document(&mut rng, id, zipf))
                 .collect();
             next_id += 1000;
             index.upsert(&batch).expect("index")
@@ -89,15 +112,16 @@ fn benches(c: &mut Criterion) {
     group.finish();
 
     let query_vector = Rng(42).vector();
-    let mut group = c.benchmark_group(format!("search_query_{}k_docs", total / 1000));
+    let vocabulary = if zipf { "zipf" } else { "32words" };
+    let mut group = c.benchmark_group(format!("search_query_{}k_docs_{vocabulary}", total / 1000));
     group.bench_function("bm25_top10", |b| {
-        b.iter(|| black_box(index.query("gateway protocol", &[], 0, 10).expect("query")))
+        b.iter(|| black_box(index.query(lexical_query, &[], 0, 10).expect("query")))
     });
     group.bench_function("bm25_top10_tag_filter", |b| {
         b.iter(|| {
             black_box(
                 index
-                    .query("session token", &["shard-3".to_owned()], 0, 10)
+                    .query(filtered_query, &["shard-3".to_owned()], 0, 10)
                     .expect("query"),
             )
         })
@@ -107,7 +131,7 @@ fn benches(c: &mut Criterion) {
     });
     group.bench_function("hybrid_top10", |b| {
         b.iter(|| {
-            let lexical = index.query_ids("cache policy", &[], 40).expect("query");
+            let lexical = index.query_ids(hybrid_query, &[], 40).expect("query");
             let semantic: Vec<String> = index
                 .nearest(&query_vector, 40)
                 .expect("knn")

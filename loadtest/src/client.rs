@@ -1,0 +1,212 @@
+//! One virtual client's connection: a keep-alive HTTP/1.1 connection (no
+//! Nagle), the era's headers, the 2025-11-25 handshake, and classifying each
+//! answer (HTTP status, JSON-RPC error code, `isError`, or ok) from a JSON or
+//! SSE body.
+
+use anyhow::Context;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use crate::Era;
+use crate::operation::Operation;
+use crate::report::Outcome;
+
+type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+/// Where and how to send requests.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub url: String,
+    pub token_opt: Option<String>,
+    pub era: Era,
+}
+
+/// A connected virtual client.
+pub struct Connection {
+    client: HttpClient,
+    target: Target,
+    session_opt: Option<String>,
+}
+
+/// What came back for one request.
+pub struct Answer {
+    pub outcome: Outcome,
+    pub bytes: u64,
+}
+
+impl Connection {
+    /// Opens a connection (and, in the 2025-11-25 era, a session).
+    pub async fn open(target: Target) -> anyhow::Result<Self> {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        let client: HttpClient = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(1)
+            .build(connector);
+        let mut connection = Self {
+            client,
+            target,
+            session_opt: None,
+        };
+        if connection.target.era == Era::Legacy {
+            connection.session_opt = Some(connection.initialize().await?);
+        }
+        Ok(connection)
+    }
+
+    fn request(
+        &self,
+        operation_opt: Option<&Operation>,
+        body: Bytes,
+    ) -> anyhow::Result<hyper::Request<Full<Bytes>>> {
+        let mut builder = hyper::Request::post(&self.target.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream");
+        if let Some(token) = &self.target.token_opt {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        match (self.target.era, operation_opt, &self.session_opt) {
+            (Era::Modern, Some(operation), _) => {
+                builder = builder
+                    .header("mcp-protocol-version", "2026-07-28")
+                    .header("mcp-method", operation.method());
+                if let Some(name) = operation.name() {
+                    builder = builder.header("mcp-name", mcp_name_header(name));
+                }
+            }
+            (Era::Legacy, _, Some(session)) => {
+                builder = builder
+                    .header("mcp-session-id", session)
+                    .header("mcp-protocol-version", "2025-11-25");
+            }
+            _ => {}
+        }
+        Ok(builder.body(Full::new(body))?)
+    }
+
+    async fn initialize(&self) -> anyhow::Result<String> {
+        let body = Bytes::from_static(br#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"micromcp-loadtest","version":"0.1.0"}}}"#);
+        let response = self
+            .client
+            .request(self.request(None, body)?)
+            .await
+            .with_context(|| format!("initialize at {}", self.target.url))?;
+        let status = response.status();
+        let session = response
+            .headers()
+            .get("mcp-session-id")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        let _ = response.into_body().collect().await;
+        let session = session
+            .with_context(|| format!("initialize answered {status} without Mcp-Session-Id"))?;
+        let notification =
+            Bytes::from_static(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+        let mut request = self.request(None, notification)?;
+        request
+            .headers_mut()
+            .insert("mcp-session-id", session.parse()?);
+        let response = self.client.request(request).await?;
+        let _ = response.into_body().collect().await;
+        Ok(session)
+    }
+
+    /// Sends one request and classifies the answer.
+    pub async fn send(&self, operation: &Operation, body: Bytes) -> anyhow::Result<Answer> {
+        let request = self.request(Some(operation), body)?;
+        let answer = match self.client.request(request).await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                match response.into_body().collect().await {
+                    Ok(collected) => {
+                        let bytes = collected.to_bytes();
+                        Answer {
+                            outcome: classify(status, &bytes),
+                            bytes: bytes.len() as u64,
+                        }
+                    }
+                    Err(_) => Answer {
+                        outcome: Outcome::Transport,
+                        bytes: 0,
+                    },
+                }
+            }
+            Err(_) => Answer {
+                outcome: Outcome::Transport,
+                bytes: 0,
+            },
+        };
+        Ok(answer)
+    }
+}
+
+/// `Mcp-Name` carries plain ASCII as is and anything else base64-encoded
+/// behind the `=?base64?` sentinel (2026-07-28).
+fn mcp_name_header(name: &str) -> String {
+    if name.bytes().all(|byte| (0x20..0x7f).contains(&byte)) && name.trim() == name {
+        return name.to_owned();
+    }
+    use base64::Engine;
+    format!(
+        "=?base64?{}?=",
+        base64::engine::general_purpose::STANDARD.encode(name)
+    )
+}
+
+/// Finds the JSON-RPC response in a JSON or SSE body and names its outcome.
+pub fn classify(status: u16, body: &[u8]) -> Outcome {
+    if status != 200 {
+        return Outcome::HttpStatus(status);
+    }
+    let text = String::from_utf8_lossy(body);
+    let message = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("data:").or(Some(line)))
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line.trim()).ok())
+        .find(|value| value.get("id").is_some());
+    match message {
+        Some(value) if value.get("error").is_some() => {
+            Outcome::RpcError(value["error"]["code"].as_i64().unwrap_or(0))
+        }
+        Some(value) if value["result"]["isError"] == true => Outcome::ToolError,
+        Some(_) => Outcome::Ok,
+        None => Outcome::Malformed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_classified_by_kind() {
+        assert_eq!(classify(503, b""), Outcome::HttpStatus(503));
+        assert_eq!(
+            classify(200, br#"{"jsonrpc":"2.0","id":1,"result":{}}"#),
+            Outcome::Ok
+        );
+        assert_eq!(
+            classify(
+                200,
+                b"event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":-32602}}\n\n"
+            ),
+            Outcome::RpcError(-32602)
+        );
+        assert_eq!(
+            classify(
+                200,
+                br#"{"jsonrpc":"2.0","id":1,"result":{"isError":true}}"#
+            ),
+            Outcome::ToolError
+        );
+        assert_eq!(classify(200, b"not json"), Outcome::Malformed);
+    }
+
+    #[test]
+    fn non_ascii_names_are_base64_encoded() {
+        assert_eq!(mcp_name_header("echo"), "echo");
+        assert_eq!(mcp_name_header("é"), "=?base64?w6k=?=");
+    }
+}
