@@ -135,6 +135,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
     for client in clients {
         merged.merge(&client.await??);
     }
+    merged.sent = shared.ids.load(Ordering::Relaxed) - 1;
     merged.elapsed = Instant::now()
         .saturating_duration_since(shared.measure_from)
         .min(shared.plan.duration)

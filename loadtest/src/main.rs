@@ -38,9 +38,10 @@ pub enum Era {
     about = "MCP load generator (closed or open loop)"
 )]
 pub struct Options {
-    /// MCP endpoint, e.g. http://127.0.0.1:8080/mcp
-    #[arg(long)]
-    pub url: String,
+    /// MCP endpoint, e.g. http://127.0.0.1:8080/mcp (omit with --ceiling to
+    /// measure only the generator's ceiling).
+    #[arg(long, required_unless_present = "ceiling")]
+    pub url: Option<String>,
     /// Bearer token.
     #[arg(long, env = "MICROMCP_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
@@ -141,7 +142,6 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let target_plan = plan(&options, &options.url)?;
     let ceiling_opt = if options.ceiling {
         let address = responder::start()?;
         let ceiling_plan = plan(&options, &format!("http://{address}/mcp"))?;
@@ -154,6 +154,16 @@ fn main() -> anyhow::Result<()> {
     } else {
         None
     };
+    let Some(url) = &options.url else {
+        if let (Some(path), Some(ceiling)) = (&options.json, &ceiling_opt) {
+            let ceiling_plan = plan(&options, "ceiling")?;
+            let json =
+                serde_json::json!({"ceiling": ceiling.json(&label(&options, &ceiling_plan))});
+            std::fs::write(path, json.to_string())?;
+        }
+        return Ok(());
+    };
+    let target_plan = plan(&options, url)?;
     let report = runtime.block_on(driver::run(target_plan.clone()))?;
     let run_label = label(&options, &target_plan);
     println!("{}", report.table(&run_label));

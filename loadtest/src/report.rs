@@ -49,6 +49,8 @@ pub struct Report {
     pub bytes_received: u64,
     /// Open loop: requests sent more than 1 ms after their scheduled time.
     pub late_starts: u64,
+    /// Requests sent in all, warm-up included (for CPU-per-call figures).
+    pub sent: u64,
     pub elapsed: Duration,
 }
 
@@ -70,6 +72,7 @@ impl Report {
             outcomes: BTreeMap::new(),
             bytes_received: 0,
             late_starts: 0,
+            sent: 0,
             elapsed: Duration::ZERO,
         }
     }
@@ -190,7 +193,7 @@ impl Report {
             "seconds": self.elapsed.as_secs_f64(), "requests": self.requests(),
             "throughput_rps": self.throughput(), "latency": latency(&self.overall),
             "operations": operations, "outcomes": outcomes, "failures": self.failures(),
-            "bytes_received": self.bytes_received, "late_starts": self.late_starts,
+            "bytes_received": self.bytes_received, "late_starts": self.late_starts, "sent": self.sent,
         })
     }
 }

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ListToolsResult,
     PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
@@ -111,6 +112,11 @@ async fn main() -> anyhow::Result<()> {
                 let router = axum::Router::new().nest_service("/mcp", service);
                 let listener = tokio::net::TcpListener::bind(&listen).await?;
                 eprintln!("micromcp-echo listening on {}", listener.local_addr()?);
+                // No Nagle: a session-mode answer is several writes, and
+                // Nagle plus delayed ACKs would stall each one by ~40 ms.
+                let listener = listener.tap_io(|stream| {
+                    let _ = stream.set_nodelay(true);
+                });
                 axum::serve(listener, router).await?;
                 Ok(())
             }

@@ -1,0 +1,339 @@
+"""Side-by-side comparison on loopback, in one run: the echo MCP server called
+directly (the limit), Micro-MCP in front of the echo micro-service over gRPC
+(TCP and Unix socket), Micro-MCP in front of the same echo MCP server through
+a bridge, and peer gateways from PyPI in front of that same echo server.
+
+Every process started here has a bounded lifetime (`timeout`). Rounds are
+interleaved (round 1 runs every path, then round 2 …) so drift shows. Gateway
+CPU per call comes from /proc/PID/stat (user+system ticks) across each run
+divided by the requests sent. Run through bench/compare.sh, which builds the
+release binaries and installs the peers first."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+RELEASE = REPO / "target" / "release"
+PEERS = REPO / ".cache" / "peers"
+TOKEN = "compare-" + "x" * 32
+LIFETIME_SECS = 3600
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout}s")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / TICKS
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        found += [int(child) for child in open(f"/proc/{pid}/task/{task}/children").read().split()]
+    return found
+
+
+@dataclass
+class Path_:
+    """One way of reaching the echo tool."""
+
+    name: str
+    url: str
+    tool: str
+    args: str
+    era: str = "legacy"
+    token: str | None = None
+    cpu_pids: list[int] = field(default_factory=list)
+    note: str = ""
+
+
+class Stack:
+    """The processes of a run; all stopped at exit."""
+
+    def __init__(self, work: Path):
+        self.work = work
+        self.processes: list[subprocess.Popen] = []
+
+    def start(self, name: str, command: list[str], env: dict | None = None) -> subprocess.Popen:
+        log = open(self.work / f"{name}.log", "w")
+        process = subprocess.Popen(
+            ["timeout", str(LIFETIME_SECS), *command],
+            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+            cwd=self.work, start_new_session=True,
+        )
+        self.processes.append(process)
+        return process
+
+    def pid_of(self, process: subprocess.Popen) -> int:
+        """The real program under `timeout`."""
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            found = children(process.pid)
+            if found:
+                return found[0]
+            time.sleep(0.02)
+        raise RuntimeError("process did not start")
+
+    def stop(self) -> None:
+        for process in self.processes:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for process in self.processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+def gateway_config(work: Path, name: str, port: int, service_endpoint: str) -> Path:
+    config = work / f"{name}.toml"
+    config.write_text(
+        "version = 1\n[gateway]\n"
+        f'listen = "127.0.0.1:{port}"\n'
+        f'session_key_file = "{work / (name + ".key")}"\n'
+        "[[services]]\n"
+        'name = "echo"\nnamespace = ""\n'
+        f'endpoint = "{service_endpoint}"\n'
+    )
+    return config
+
+
+def start_gateway(stack: Stack, name: str, endpoint: str) -> tuple[int, int]:
+    port = free_port()
+    config = gateway_config(stack.work, name, port, endpoint)
+    process = stack.start(name, [str(RELEASE / "micromcp"), "gateway", "--config", str(config)],
+                          {"MICROMCP_TOKEN": TOKEN, "MICROMCP_LOG": "warn"})
+    wait_for_port(port)
+    return port, stack.pid_of(process)
+
+
+def start_contextforge(stack: Stack, echo_url: str) -> tuple[Path_ | None, str]:
+    """ContextForge in front of the echo server, or why not."""
+    binary = PEERS / "contextforge" / "bin" / "mcpgateway"
+    if not binary.exists():
+        return None, "not installed (pip install mcp-contextforge-gateway failed; see .cache/peers/contextforge-install.log)"
+    port = free_port()
+    secret = "compare-jwt-secret-" + "y" * 24
+    env = {
+        "HOST": "127.0.0.1", "PORT": str(port), "JWT_SECRET_KEY": secret, "AUTH_REQUIRED": "true",
+        "BASIC_AUTH_USER": "admin", "BASIC_AUTH_PASSWORD": "compare-password",
+        "PLATFORM_ADMIN_EMAIL": "admin@example.com", "PLATFORM_ADMIN_PASSWORD": "compare-password-1A!",
+        "DATABASE_URL": f"sqlite:///{stack.work / 'contextforge.db'}", "MCPGATEWAY_UI_ENABLED": "false",
+        "MCPGATEWAY_ADMIN_API_ENABLED": "true", "LOG_LEVEL": "ERROR", "CACHE_TYPE": "memory",
+        "SSRF_PROTECTION_ENABLED": "false", "SSRF_ALLOW_LOCALHOST": "true", "SSRF_ALLOW_PRIVATE_NETWORKS": "true",
+    }
+    process = stack.start("contextforge", [str(binary), "--host", "127.0.0.1", "--port", str(port)], env)
+    try:
+        wait_for_port(port, timeout=120)
+        token = subprocess.run(
+            [str(PEERS / "contextforge" / "bin" / "python"), "-m", "mcpgateway.utils.create_jwt_token",
+             "--username", "admin@example.com", "--exp", "60", "--secret", secret],
+            capture_output=True, text=True, timeout=60, env={**os.environ, **env}, check=True,
+        ).stdout.strip().splitlines()[-1]
+        base = f"http://127.0.0.1:{port}"
+
+        def call(method: str, path: str, body: dict) -> dict:
+            request = urllib.request.Request(base + path, data=json.dumps(body).encode(), method=method,
+                                             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return json.loads(response.read() or b"{}")
+
+        gateway = call("POST", "/gateways", {"name": "echo", "url": echo_url, "transport": "STREAMABLEHTTP"})
+        tools = json.loads(urllib.request.urlopen(urllib.request.Request(
+            base + "/tools", headers={"Authorization": f"Bearer {token}"}), timeout=60).read())
+        tool_ids = [tool["id"] for tool in tools if tool.get("gatewayId") == gateway.get("id") or "echo" in tool.get("name", "")]
+        server = call("POST", "/servers", {"server": {"name": "echo-server", "associated_tools": tool_ids}})
+        tool_name = next(tool["name"] for tool in tools if tool["id"] in tool_ids)
+        url = f"{base}/servers/{server['id']}/mcp"
+        pids = [stack.pid_of(process), *children(stack.pid_of(process))]
+        return Path_("ContextForge (PyPI)", url, tool_name, '{"text":"hello"}', token=token, cpu_pids=pids), ""
+    except Exception as error:  # the peer is optional: report why it did not run
+        return None, f"did not come up: {type(error).__name__}: {error} (log: {stack.work / 'contextforge.log'})"
+
+
+def loadtest(path: Path_, concurrency: int, duration: str, warmup: str, out: Path) -> dict:
+    command = [str(RELEASE / "micromcp-loadtest"), "--url", path.url, "--era", path.era, "--tool", path.tool,
+               "--args", path.args, "--concurrency", str(concurrency), "--duration", duration,
+               "--warmup", warmup, "--json", str(out)]
+    env = dict(os.environ)
+    env.pop("MICROMCP_TOKEN", None)
+    if path.token:
+        command += ["--token", path.token]
+    before = cpu_seconds(path.cpu_pids) if path.cpu_pids else 0.0
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env, timeout=600)
+    after = cpu_seconds(path.cpu_pids) if path.cpu_pids else 0.0
+    report = json.loads(out.read_text())
+    report["cpu_us_per_call"] = (after - before) * 1e6 / max(report["sent"], 1) if path.cpu_pids else None
+    return report
+
+
+def ceiling(concurrency: int, duration: str, warmup: str, out: Path) -> dict:
+    command = [str(RELEASE / "micromcp-loadtest"), "--ceiling", "--era", "legacy", "--tool", "echo",
+               "--args", '{"text":"hello"}', "--concurrency", str(concurrency), "--duration", duration,
+               "--warmup", warmup, "--json", str(out)]
+    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600)
+    return json.loads(out.read_text())["ceiling"] if out.exists() else {}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--concurrency", default="1,32,64")
+    parser.add_argument("--duration", default="5s")
+    parser.add_argument("--warmup", default="1s")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--no-contextforge", action="store_true")
+    parser.add_argument("--results", type=Path, help="append the table to this Markdown file")
+    options = parser.parse_args()
+    levels = [int(level) for level in options.concurrency.split(",")]
+    work = Path(tempfile.mkdtemp(prefix="micromcp-compare-"))
+    stack = Stack(work)
+    skipped: list[str] = []
+    try:
+        echo_port = free_port()
+        stack.start("echo-http", [str(RELEASE / "micromcp-echo"), "--listen", f"127.0.0.1:{echo_port}"])
+        wait_for_port(echo_port)
+        echo_url = f"http://127.0.0.1:{echo_port}/mcp"
+        testkit_port = free_port()
+        stack.start("testkit-tcp", [str(RELEASE / "micromcp"), "testkit", "--listen", f"127.0.0.1:{testkit_port}"], {"MICROMCP_LOG": "warn"})
+        testkit_socket = work / "testkit.sock"
+        stack.start("testkit-unix", [str(RELEASE / "micromcp"), "testkit", "--socket", str(testkit_socket)], {"MICROMCP_LOG": "warn"})
+        bridge_socket = work / "bridge.sock"
+        bridge = stack.start("bridge", [str(RELEASE / "micromcp"), "bridge", "--name", "echo", "--command", str(RELEASE / "micromcp-echo"),
+                                        "--arg", "--stdio", "--socket", str(bridge_socket)], {"MICROMCP_LOG": "warn"})
+        wait_for_port(testkit_port)
+        for _ in range(100):
+            if testkit_socket.exists() and bridge_socket.exists():
+                break
+            time.sleep(0.05)
+        bridge_pid = stack.pid_of(bridge)
+        tcp_port, tcp_pid = start_gateway(stack, "gateway-tcp", f"http://127.0.0.1:{testkit_port}")
+        unix_port, unix_pid = start_gateway(stack, "gateway-unix", f"unix://{testkit_socket}")
+        bridged_port, bridged_pid = start_gateway(stack, "gateway-bridge", f"unix://{bridge_socket}")
+        args = '{"text":"hello"}'
+        paths = [
+            Path_("direct: echo MCP server (rmcp, HTTP)", echo_url, "echo", args),
+            Path_("Micro-MCP → echo service, gRPC/TCP", f"http://127.0.0.1:{tcp_port}/mcp", "echo", args, token=TOKEN, cpu_pids=[tcp_pid]),
+            Path_("Micro-MCP → echo service, gRPC/TCP, 2026-07-28", f"http://127.0.0.1:{tcp_port}/mcp", "echo", args, era="modern", token=TOKEN, cpu_pids=[tcp_pid]),
+            Path_("Micro-MCP → echo service, gRPC/Unix", f"http://127.0.0.1:{unix_port}/mcp", "echo", args, token=TOKEN, cpu_pids=[unix_pid]),
+            Path_("Micro-MCP → bridge → echo MCP server (stdio)", f"http://127.0.0.1:{bridged_port}/mcp", "echo", args, token=TOKEN,
+                  cpu_pids=[bridged_pid, bridge_pid], note="CPU: gateway + bridge"),
+        ]
+        proxy = PEERS / "mcp-proxy" / "bin" / "mcp-proxy"
+        if proxy.exists():
+            proxy_port = free_port()
+            proxy_process = stack.start("mcp-proxy", [str(proxy), "--port", str(proxy_port), "--host", "127.0.0.1", "--log-level", "WARNING",
+                                                       "--", str(RELEASE / "micromcp-echo"), "--stdio"])
+            wait_for_port(proxy_port)
+            paths.append(Path_("mcp-proxy 0.13 (PyPI) → echo MCP server (stdio)", f"http://127.0.0.1:{proxy_port}/mcp", "echo", args,
+                               cpu_pids=[stack.pid_of(proxy_process)]))
+        else:
+            skipped.append("mcp-proxy: not installed (bench/compare.sh installs it into .cache/peers/mcp-proxy)")
+        if not options.no_contextforge:
+            contextforge, why = start_contextforge(stack, echo_url)
+            if contextforge:
+                paths.append(contextforge)
+            else:
+                skipped.append(f"ContextForge: {why}")
+        ceilings = {level: ceiling(level, options.duration, options.warmup, work / f"ceiling-{level}.json") for level in levels}
+        results: dict[tuple[str, int], list[dict]] = {}
+        for round_index in range(options.rounds):
+            for level in levels:
+                for path in paths:
+                    out = work / f"r{round_index}-c{level}-{len(results)}.json"
+                    try:
+                        report = loadtest(path, level, options.duration, options.warmup, out)
+                    except subprocess.SubprocessError as error:
+                        report = {"error": str(error)}
+                    results.setdefault((path.name, level), []).append(report)
+                    print(f"round {round_index + 1} c={level} {path.name}: "
+                          f"{report.get('throughput_rps', 0):.0f} req/s p50 {report.get('latency', {}).get('p50_us', '-')} µs "
+                          f"failures {report.get('failures', '-')}", flush=True)
+        table = render(paths, levels, results, ceilings, skipped, options)
+        print("\n" + table)
+        if options.results:
+            with open(options.results, "a") as out:
+                out.write("\n" + table + "\n")
+        return 0
+    finally:
+        stack.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def render(paths, levels, results, ceilings, skipped, options) -> str:
+    command = "bench/compare.sh " + " ".join(sys.argv[1:])
+    lines = [
+        f"### Comparison {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} — {os.cpu_count()} cores",
+        "",
+        f"Command: `{command.strip()}` (2025-11-25 sessions unless marked; {options.rounds} interleaved rounds of "
+        f"{options.duration} after {options.warmup} warm-up; figures are the per-round values, round 1 / round 2 …).",
+        "",
+        "| path | conc | req/s | p50 µs | p99 µs | CPU µs/call | × direct (req/s) | added p50 µs | failures |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    direct_name = paths[0].name
+    for level in levels:
+        direct = results.get((direct_name, level), [])
+        for path in paths:
+            runs = results.get((path.name, level), [])
+            ok = [run for run in runs if "throughput_rps" in run]
+            if not ok:
+                lines.append(f"| {path.name} | {level} | failed: {runs[0].get('error', '?') if runs else 'no run'} | | | | | | |")
+                continue
+
+            def joined(values, digits=0):
+                return " / ".join(f"{value:.{digits}f}" for value in values)
+
+            ratios = [run["throughput_rps"] / max(base["throughput_rps"], 1e-9) for run, base in zip(ok, direct) if "throughput_rps" in base]
+            added = [run["latency"]["p50_us"] - base["latency"]["p50_us"] for run, base in zip(ok, direct) if "latency" in base]
+            cpu = [run["cpu_us_per_call"] for run in ok if run.get("cpu_us_per_call") is not None]
+            lines.append(
+                f"| {path.name} | {level} | {joined([run['throughput_rps'] for run in ok])} | "
+                f"{joined([run['latency']['p50_us'] for run in ok])} | {joined([run['latency']['p99_us'] for run in ok])} | "
+                f"{joined(cpu) if cpu else '–'}{' (' + path.note + ')' if path.note and cpu else ''} | "
+                f"{joined(ratios, 2) if path.name != direct_name else '1'} | {joined(added) if path.name != direct_name else '–'} | "
+                f"{sum(run.get('failures', 0) for run in ok)} |"
+            )
+    lines.append("")
+    lines.append("Generator ceiling (micromcp-loadtest against its built-in responder, same concurrency): " + ", ".join(
+        f"c={level}: {ceiling.get('throughput_rps', 0):.0f} req/s" for level, ceiling in ceilings.items()))
+    for line in skipped:
+        lines.append(f"\nNot run — {line}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
