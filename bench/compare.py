@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import os
 import shutil
 import signal
@@ -39,9 +40,11 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_for_port(port: int, timeout: float = 30.0) -> None:
+def wait_for_port(port: int, timeout: float = 30.0, process: subprocess.Popen | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the process exited with status {process.returncode} before listening")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
@@ -147,21 +150,22 @@ def start_contextforge(stack: Stack, echo_url: str) -> tuple[Path_ | None, str]:
     if not binary.exists():
         return None, "not installed (pip install mcp-contextforge-gateway failed; see .cache/peers/contextforge-install.log)"
     port = free_port()
-    secret = "compare-jwt-secret-" + "y" * 24
+    secret = secrets.token_hex(32)
     env = {
         "HOST": "127.0.0.1", "PORT": str(port), "JWT_SECRET_KEY": secret, "AUTH_REQUIRED": "true",
-        "BASIC_AUTH_USER": "admin", "BASIC_AUTH_PASSWORD": "compare-password",
-        "PLATFORM_ADMIN_EMAIL": "admin@example.com", "PLATFORM_ADMIN_PASSWORD": "compare-password-1A!",
+        "AUTH_ENCRYPTION_SECRET": secrets.token_hex(32),
+        "BASIC_AUTH_USER": "admin", "BASIC_AUTH_PASSWORD": secrets.token_urlsafe(24) + "aA1!",
+        "PLATFORM_ADMIN_EMAIL": "admin@example.com", "PLATFORM_ADMIN_PASSWORD": secrets.token_urlsafe(24) + "aA1!",
         "DATABASE_URL": f"sqlite:///{stack.work / 'contextforge.db'}", "MCPGATEWAY_UI_ENABLED": "false",
         "MCPGATEWAY_ADMIN_API_ENABLED": "true", "LOG_LEVEL": "ERROR", "CACHE_TYPE": "memory",
         "SSRF_PROTECTION_ENABLED": "false", "SSRF_ALLOW_LOCALHOST": "true", "SSRF_ALLOW_PRIVATE_NETWORKS": "true",
     }
     process = stack.start("contextforge", [str(binary), "--host", "127.0.0.1", "--port", str(port)], env)
     try:
-        wait_for_port(port, timeout=120)
+        wait_for_port(port, timeout=120, process=process)
         token = subprocess.run(
             [str(PEERS / "contextforge" / "bin" / "python"), "-m", "mcpgateway.utils.create_jwt_token",
-             "--username", "admin@example.com", "--exp", "60", "--secret", secret],
+             "--username", "admin@example.com", "--admin", "--exp", "60", "--secret", secret],
             capture_output=True, text=True, timeout=60, env={**os.environ, **env}, check=True,
         ).stdout.strip().splitlines()[-1]
         base = f"http://127.0.0.1:{port}"
@@ -216,6 +220,7 @@ def main() -> int:
     parser.add_argument("--warmup", default="1s")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--no-contextforge", action="store_true")
+    parser.add_argument("--no-peers", action="store_true", help="only the direct and Micro-MCP paths")
     parser.add_argument("--results", type=Path, help="append the table to this Markdown file")
     options = parser.parse_args()
     levels = [int(level) for level in options.concurrency.split(",")]
@@ -253,7 +258,9 @@ def main() -> int:
                   cpu_pids=[bridged_pid, bridge_pid], note="CPU: gateway + bridge"),
         ]
         proxy = PEERS / "mcp-proxy" / "bin" / "mcp-proxy"
-        if proxy.exists():
+        if options.no_peers:
+            skipped.append("peers: --no-peers")
+        elif proxy.exists():
             proxy_port = free_port()
             proxy_process = stack.start("mcp-proxy", [str(proxy), "--port", str(proxy_port), "--host", "127.0.0.1", "--log-level", "WARNING",
                                                        "--", str(RELEASE / "micromcp-echo"), "--stdio"])
@@ -262,7 +269,7 @@ def main() -> int:
                                cpu_pids=[stack.pid_of(proxy_process)]))
         else:
             skipped.append("mcp-proxy: not installed (bench/compare.sh installs it into .cache/peers/mcp-proxy)")
-        if not options.no_contextforge:
+        if not options.no_contextforge and not options.no_peers:
             contextforge, why = start_contextforge(stack, echo_url)
             if contextforge:
                 paths.append(contextforge)

@@ -24,7 +24,7 @@ install_peer() { # name, pip requirement
   fi
 }
 install_peer mcp-proxy "mcp-proxy==0.13.0"
-if [[ " $* " != *" --no-contextforge "* ]]; then
+if [[ " $* " != *" --no-contextforge "* && " $* " != *" --no-peers "* ]]; then
   install_peer contextforge "mcp-contextforge-gateway==1.0.7.post20260921"
 fi
 

@@ -2,6 +2,12 @@
 //! `stdio`), each micro-service (`fs`, `testkit`), and `up`, the embedded
 //! default that runs the gateway with supervised service children.
 
+/// mimalloc: the gateway's per-call work is mostly small short-lived
+/// allocations across threads, where glibc malloc cost ~8% of CPU under load
+/// (see bench/RESULTS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod bridge_cmd;
 mod children;
 mod service_cmd;

@@ -139,6 +139,7 @@ fn protobuf(c: &mut Criterion) {
             progress_requested: false,
             client_capabilities_json: Bytes::from_static(b"{}"),
             log_level: String::new(),
+            input_relay: false,
         })),
     };
     let encoded = message.encode_to_vec();

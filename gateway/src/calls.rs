@@ -54,7 +54,8 @@ struct CallState {
     service: String,
     id_text: String,
     progress_token_opt: Option<String>,
-    to_service: mpsc::Sender<CallToolClientMessage>,
+    /// The open request stream, when the call relays input requests.
+    to_service_opt: Option<mpsc::Sender<CallToolClientMessage>>,
     cancelled: CancellationToken,
 }
 
@@ -92,7 +93,9 @@ pub(crate) async fn call_tool(
         progress_requested: progress_token_opt.is_some(),
         client_capabilities_json: Bytes::copy_from_slice(context.client_capabilities().as_bytes()),
         log_level: context.log_level().unwrap_or_default(),
+        input_relay: relays_input(context),
     };
+    let input_relay = start.input_relay;
     let (to_service, from_gateway) = mpsc::channel(4);
     to_service
         .send(CallToolClientMessage {
@@ -100,6 +103,9 @@ pub(crate) async fn call_tool(
         })
         .await
         .map_err(|_| GatewayError::Internal("call channel closed".into()))?;
+    // Without input relay the request stream ends with the start message,
+    // so the service never waits on it.
+    let to_service_opt = input_relay.then_some(to_service);
     let traceparent = meta.and_then(|meta| meta.traceparent.as_deref());
     let request = with_context(
         gateway,
@@ -130,7 +136,7 @@ pub(crate) async fn call_tool(
         service,
         id_text: id_text.to_owned(),
         progress_token_opt,
-        to_service,
+        to_service_opt,
         cancelled,
     };
     let pump_context = context.clone();
@@ -148,6 +154,23 @@ pub(crate) async fn call_tool(
         finish_request(&pump_context, &state.id_text);
     });
     Ok(Reply::Events(from_call))
+}
+
+/// True when input requests can reach this call's client: a 2025-11-25
+/// session whose client declared elicitation, sampling or roots.
+fn relays_input(context: &CallContext) -> bool {
+    if context.is_modern() {
+        return false;
+    }
+    let capabilities = context.client_capabilities();
+    ["\"elicitation\"", "\"sampling\"", "\"roots\""]
+        .iter()
+        .any(|name| capabilities.contains(name))
+        && serde_json::from_str::<serde_json::Value>(capabilities).is_ok_and(|value| {
+            ["elicitation", "sampling", "roots"]
+                .iter()
+                .any(|name| value.get(name).is_some())
+        })
 }
 
 /// Starts the gRPC call and waits for the service's first message.
@@ -299,7 +322,10 @@ fn relay_input(
         .is_some_and(|capabilities| {
             !capability.is_empty() && capabilities.get(capability).is_some()
         });
-    let to_service = state.to_service.clone();
+    let Some(to_service) = state.to_service_opt.clone() else {
+        tracing::warn!(service = %state.service, "input request on a call without input relay; ignored");
+        return None;
+    };
     let key = input.key.clone();
     let refusal = if context.is_modern() {
         Some("input requests need a 2025-11-25 session; this gateway does not relay them to 2026-07-28 clients yet".to_owned())

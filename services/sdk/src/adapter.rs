@@ -133,22 +133,28 @@ impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
             start.progress_requested,
             client_capabilities,
             &start.log_level,
+            start.input_relay,
         );
         let service = self.service.clone();
         let task = tokio::spawn(async move {
-            let answers = events.clone();
-            // Relay the client's input answers while the call runs.
-            let relay = tokio::spawn(async move {
-                while let Ok(Some(message)) = inbound.message().await {
-                    if let Some(call_tool_client_message::Message::InputResponse(answer)) =
-                        message.message
-                    {
-                        answers.deliver_input(answer);
+            // Relay the client's input answers while the call runs (only
+            // when the gateway keeps the request stream open for them).
+            let relay_opt = start.input_relay.then(|| {
+                let answers = events.clone();
+                tokio::spawn(async move {
+                    while let Ok(Some(message)) = inbound.message().await {
+                        if let Some(call_tool_client_message::Message::InputResponse(answer)) =
+                            message.message
+                        {
+                            answers.deliver_input(answer);
+                        }
                     }
-                }
+                })
             });
             let outcome = service.call_tool(call, events).await;
-            relay.abort();
+            if let Some(relay) = relay_opt {
+                relay.abort();
+            }
             let message = match outcome {
                 Ok(output) => Ok(CallToolServerMessage {
                     message: Some(call_tool_server_message::Message::Result(ToolResult {

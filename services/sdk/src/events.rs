@@ -28,6 +28,7 @@ pub struct ToolEvents {
     progress_requested: bool,
     client_capabilities: Arc<Value>,
     log_level_opt: Option<u8>,
+    input_relay: bool,
 }
 
 // === impl ToolEvents ===
@@ -38,6 +39,7 @@ impl ToolEvents {
         progress_requested: bool,
         client_capabilities: Value,
         log_level: &str,
+        input_relay: bool,
     ) -> Self {
         Self {
             outbound,
@@ -46,13 +48,14 @@ impl ToolEvents {
             progress_requested,
             client_capabilities: Arc::new(client_capabilities),
             log_level_opt: log_level_rank(log_level),
+            input_relay,
         }
     }
 
     /// Events that go nowhere: for calling a service directly (tests, local use).
     pub fn detached() -> Self {
         let (outbound, _) = mpsc::channel(1);
-        Self::new(outbound, false, Value::Null, "")
+        Self::new(outbound, false, Value::Null, "", false)
     }
 
     /// Delivers a client's answer to the matching pending input request.
@@ -109,6 +112,13 @@ impl ToolEvents {
     /// Asks the client for input (`elicitation/create`, `sampling/createMessage`,
     /// `roots/list`) and waits for its answer.
     pub async fn request_input(&self, method: &str, params: &Value) -> ServiceResult<Value> {
+        if !self.input_relay {
+            return Err(ServiceError::Unsupported(format!(
+                "{method} cannot reach this call's client: it declared no elicitation, sampling \
+                 or roots capability, or it speaks 2026-07-28 (input requests are relayed only \
+                 in 2025-11-25 sessions)"
+            )));
+        }
         let key = self
             .next_input_key
             .fetch_add(1, Ordering::Relaxed)
@@ -170,7 +180,7 @@ mod tests {
     #[tokio::test]
     async fn logs_below_the_client_level_are_dropped() {
         let (sender, mut receiver) = mpsc::channel(4);
-        let events = ToolEvents::new(sender, false, Value::Null, "warning");
+        let events = ToolEvents::new(sender, false, Value::Null, "warning", false);
         events.log("info", "t", &Value::from("quiet")).await;
         events.log("error", "t", &Value::from("loud")).await;
         events.progress(1.0, None, "").await;
@@ -181,9 +191,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn without_input_relay_requests_fail_at_once_and_send_nothing() {
+        let (sender, mut receiver) = mpsc::channel(4);
+        let events = ToolEvents::new(sender, false, Value::Null, "", false);
+        let error = events
+            .request_input("sampling/createMessage", &serde_json::json!({}))
+            .await
+            .expect_err("no relay");
+        assert!(
+            matches!(&error, ServiceError::Unsupported(text) if text.contains("sampling/createMessage cannot reach")),
+            "{error:?}"
+        );
+        drop(events);
+        assert!(receiver.recv().await.is_none(), "no InputRequest was sent");
+    }
+
+    #[tokio::test]
     async fn input_answers_reach_the_waiting_request() {
         let (sender, mut receiver) = mpsc::channel(4);
-        let events = ToolEvents::new(sender, false, Value::Null, "");
+        let events = ToolEvents::new(sender, false, Value::Null, "", true);
         let asking = events.clone();
         let ask = tokio::spawn(async move {
             asking
