@@ -86,6 +86,9 @@ enum Command {
     Testkit {
         #[command(flatten)]
         listen: service_cmd::ServiceListen,
+        /// Offer only this many generated tools (for large-catalog benches).
+        #[arg(long)]
+        generated_tools: Option<usize>,
     },
 }
 
@@ -150,13 +153,15 @@ fn main() -> anyhow::Result<()> {
                 service_cmd::serve(service, listen, "search").await
             }
             Command::Bridge(args) => bridge_cmd::run(args).await,
-            Command::Testkit { listen } => {
-                service_cmd::serve(
-                    micromcp_testkit::TestkitService::default(),
-                    listen,
-                    "testkit",
-                )
-                .await
+            Command::Testkit {
+                listen,
+                generated_tools,
+            } => {
+                let service = match generated_tools {
+                    Some(count) => micromcp_testkit::TestkitService::generated_tools(count),
+                    None => micromcp_testkit::TestkitService::default(),
+                };
+                service_cmd::serve(service, listen, "testkit").await
             }
         }
     })

@@ -155,24 +155,52 @@ fn mcp_name_header(name: &str) -> String {
     )
 }
 
+/// The parts of a JSON-RPC response that decide its outcome; everything else
+/// is skipped without being built (large answers stay cheap to classify).
+#[derive(serde::Deserialize)]
+struct ResponseHead {
+    id: Option<serde::de::IgnoredAny>,
+    error: Option<ErrorHead>,
+    result: Option<ResultHead>,
+}
+
+#[derive(serde::Deserialize)]
+struct ErrorHead {
+    code: Option<i64>,
+}
+
+#[derive(serde::Deserialize)]
+struct ResultHead {
+    #[serde(rename = "isError")]
+    is_error: Option<bool>,
+}
+
 /// Finds the JSON-RPC response in a JSON or SSE body and names its outcome.
 pub fn classify(status: u16, body: &[u8]) -> Outcome {
     if status != 200 {
         return Outcome::HttpStatus(status);
     }
-    let text = String::from_utf8_lossy(body);
-    let message = text
-        .lines()
-        .filter_map(|line| line.strip_prefix("data:").or(Some(line)))
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line.trim()).ok())
-        .find(|value| value.get("id").is_some());
-    match message {
-        Some(value) if value.get("error").is_some() => {
-            Outcome::RpcError(value["error"]["code"].as_i64().unwrap_or(0))
-        }
-        Some(value) if value["result"]["isError"] == true => Outcome::ToolError,
+    let head = match serde_json::from_slice::<ResponseHead>(body) {
+        Ok(head) => Some(head),
+        // An SSE body: the response is one of the `data:` lines.
+        Err(_) => body
+            .split(|byte| *byte == b'\n')
+            .filter_map(|line| line.strip_prefix(b"data:"))
+            .filter_map(|line| serde_json::from_slice::<ResponseHead>(line.trim_ascii()).ok())
+            .find(|head| head.id.is_some()),
+    };
+    match head {
+        Some(ResponseHead { id: None, .. }) | None => Outcome::Malformed,
+        Some(ResponseHead {
+            error: Some(error), ..
+        }) => Outcome::RpcError(error.code.unwrap_or(0)),
+        Some(ResponseHead {
+            result: Some(ResultHead {
+                is_error: Some(true),
+            }),
+            ..
+        }) => Outcome::ToolError,
         Some(_) => Outcome::Ok,
-        None => Outcome::Malformed,
     }
 }
 

@@ -168,6 +168,25 @@ fn prompt(name: &str, description: &str, arguments: &[(&str, &str)]) -> Prompt {
     }
 }
 
+/// A catalog of `count` generated tools (`tool_0` …) and nothing else, for
+/// measuring large catalogs (several copies mount under distinct namespaces
+/// without colliding).
+pub(crate) fn generated(count: usize) -> Catalog {
+    let schema = json!({"type": "object", "properties": {"text": {"type": "string", "description": "Any text"}}});
+    Catalog {
+        tools: (0..count)
+            .map(|index| {
+                tool(
+                    &format!("tool_{index}"),
+                    "A generated tool that echoes its arguments",
+                    schema.clone(),
+                )
+            })
+            .collect(),
+        ..Catalog::default()
+    }
+}
+
 /// The testkit's whole catalog.
 pub(crate) fn build() -> Catalog {
     Catalog {

@@ -48,9 +48,21 @@ pub struct TestkitService {
 
 impl Default for TestkitService {
     fn default() -> Self {
+        Self::with_catalog(catalog::build())
+    }
+}
+
+impl TestkitService {
+    /// A testkit that offers only `count` generated tools (`tool_0` …), which
+    /// echo their arguments: for measuring large catalogs.
+    pub fn generated_tools(count: usize) -> Self {
+        Self::with_catalog(catalog::generated(count))
+    }
+
+    fn with_catalog(catalog: micromcp_proto::Catalog) -> Self {
         let (watched_updates, _) = tokio::sync::broadcast::channel(16);
         Self {
-            publisher: CatalogPublisher::new(catalog::build()),
+            publisher: CatalogPublisher::new(catalog),
             watched_updates,
             slow_calls_completed: std::sync::atomic::AtomicU64::new(0),
         }
@@ -196,6 +208,7 @@ impl McpService for TestkitService {
                 json!({"content": [text(&format!("Received: {arguments}"))]})
             }
             "echo" => return Ok(ToolOutput::structured(arguments)),
+            name if name.starts_with("tool_") => return Ok(ToolOutput::structured(arguments)),
             "update_watched_resource" => {
                 let subscribers = self.watched_updates.send(()).unwrap_or(0);
                 json!({"content": [text(&format!("notified {subscribers} watcher(s)"))]})
