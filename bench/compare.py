@@ -159,6 +159,8 @@ def start_contextforge(stack: Stack, echo_url: str) -> tuple[Path_ | None, str]:
         "DATABASE_URL": f"sqlite:///{stack.work / 'contextforge.db'}", "MCPGATEWAY_UI_ENABLED": "false",
         "MCPGATEWAY_ADMIN_API_ENABLED": "true", "LOG_LEVEL": "ERROR", "CACHE_TYPE": "memory",
         "SSRF_PROTECTION_ENABLED": "false", "SSRF_ALLOW_LOCALHOST": "true", "SSRF_ALLOW_PRIVATE_NETWORKS": "true",
+        # Its default per-user rate limits (100/min for MCP) would measure the limiter, not the gateway.
+        "RATE_LIMITING_ENABLED": "false", "RATE_LIMIT_LOCKOUT_ENABLED": "false", "TOOL_RATE_LIMIT": "1000000",
     }
     process = stack.start("contextforge", [str(binary), "--host", "127.0.0.1", "--port", str(port)], env)
     try:
@@ -198,7 +200,11 @@ def loadtest(path: Path_, concurrency: int, duration: str, warmup: str, out: Pat
     if path.token:
         command += ["--token", path.token]
     before = cpu_seconds(path.cpu_pids) if path.cpu_pids else 0.0
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env, timeout=600)
+    finished = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, timeout=600)
+    if finished.returncode != 0:
+        # Only the loadtest's own message: the command line holds tokens.
+        reason = next((line for line in finished.stderr.splitlines() if line.startswith("Error")), "no message")
+        raise RuntimeError(f"micromcp-loadtest exited with {finished.returncode}: {reason}")
     after = cpu_seconds(path.cpu_pids) if path.cpu_pids else 0.0
     report = json.loads(out.read_text())
     report["cpu_us_per_call"] = (after - before) * 1e6 / max(report["sent"], 1) if path.cpu_pids else None
@@ -221,6 +227,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--no-contextforge", action="store_true")
     parser.add_argument("--no-peers", action="store_true", help="only the direct and Micro-MCP paths")
+    parser.add_argument("--only", help="comma-separated substrings of path names to run (the direct path always runs)")
     parser.add_argument("--results", type=Path, help="append the table to this Markdown file")
     options = parser.parse_args()
     levels = [int(level) for level in options.concurrency.split(",")]
@@ -275,6 +282,9 @@ def main() -> int:
                 paths.append(contextforge)
             else:
                 skipped.append(f"ContextForge: {why}")
+        if options.only:
+            wanted = [part.strip().lower() for part in options.only.split(",")]
+            paths = [paths[0]] + [path for path in paths[1:] if any(part in path.name.lower() for part in wanted)]
         ceilings = {level: ceiling(level, options.duration, options.warmup, work / f"ceiling-{level}.json") for level in levels}
         results: dict[tuple[str, int], list[dict]] = {}
         for round_index in range(options.rounds):
@@ -283,7 +293,7 @@ def main() -> int:
                     out = work / f"r{round_index}-c{level}-{len(results)}.json"
                     try:
                         report = loadtest(path, level, options.duration, options.warmup, out)
-                    except subprocess.SubprocessError as error:
+                    except (subprocess.SubprocessError, RuntimeError) as error:
                         report = {"error": str(error)}
                     results.setdefault((path.name, level), []).append(report)
                     print(f"round {round_index + 1} c={level} {path.name}: "

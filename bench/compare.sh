@@ -3,7 +3,8 @@
 # peer gateways from PyPI into .cache/peers/ (idempotent; a peer that fails to
 # install is reported, not fatal), then runs bench/compare.py, which starts
 # everything on loopback with bounded lifetimes, measures each path with
-# micromcp-loadtest in interleaved rounds and prints the ratio table.
+# micromcp-loadtest in interleaved rounds and prints the ratio table, then
+# bench/footprint.py (memory, large catalog, cold start).
 # Extra arguments go to compare.py (e.g. --concurrency 1,32 --duration 5s
 # --rounds 2 --results bench/RESULTS.md --no-contextforge).
 set -euo pipefail
@@ -28,4 +29,15 @@ if [[ " $* " != *" --no-contextforge "* && " $* " != *" --no-peers "* ]]; then
   install_peer contextforge "mcp-contextforge-gateway==1.0.7.post20260921"
 fi
 
-exec python3 bench/compare.py "$@"
+python3 bench/compare.py "$@"
+
+# Footprint figures (sessions, 1 GiB resource, large catalog, cold start);
+# --results is passed on so both tables land in the same file.
+results=()
+for ((i = 1; i <= $#; i++)); do
+  if [[ "${!i}" == --results ]]; then
+    next=$((i + 1))
+    results=(--results "${!next}")
+  fi
+done
+python3 bench/footprint.py "${results[@]}"

@@ -51,7 +51,7 @@ impl Connection {
             session_opt: None,
         };
         if connection.target.era == Era::Legacy {
-            connection.session_opt = Some(connection.initialize().await?);
+            connection.session_opt = connection.initialize().await?;
         }
         Ok(connection)
     }
@@ -76,17 +76,19 @@ impl Connection {
                     builder = builder.header("mcp-name", mcp_name_header(name));
                 }
             }
-            (Era::Legacy, _, Some(session)) => {
-                builder = builder
-                    .header("mcp-session-id", session)
-                    .header("mcp-protocol-version", "2025-11-25");
+            (Era::Legacy, Some(_), session_opt) => {
+                if let Some(session) = session_opt {
+                    builder = builder.header("mcp-session-id", session);
+                }
+                builder = builder.header("mcp-protocol-version", "2025-11-25");
             }
             _ => {}
         }
         Ok(builder.body(Full::new(body))?)
     }
 
-    async fn initialize(&self) -> anyhow::Result<String> {
+    /// The handshake; a stateless server answers without a session id.
+    async fn initialize(&self) -> anyhow::Result<Option<String>> {
         let body = Bytes::from_static(br#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"micromcp-loadtest","version":"0.1.0"}}}"#);
         let response = self
             .client
@@ -100,14 +102,18 @@ impl Connection {
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned);
         let _ = response.into_body().collect().await;
-        let session = session
-            .with_context(|| format!("initialize answered {status} without Mcp-Session-Id"))?;
+        anyhow::ensure!(status.is_success(), "initialize answered {status}");
         let notification =
             Bytes::from_static(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
         let mut request = self.request(None, notification)?;
+        if let Some(session) = &session {
+            request
+                .headers_mut()
+                .insert("mcp-session-id", session.parse()?);
+        }
         request
             .headers_mut()
-            .insert("mcp-session-id", session.parse()?);
+            .insert("mcp-protocol-version", "2025-11-25".parse()?);
         let response = self.client.request(request).await?;
         let _ = response.into_body().collect().await;
         Ok(session)

@@ -150,6 +150,24 @@ async def test_streamable_http_upstream_without_prefix(tmp_path):
                 assert echoed.content[0].text == "Echo: over http"
                 total = await client.call_tool("get-sum", {"a": 2, "b": 3})
                 assert "5" in total.content[0].text
+
+            # The upstream restarts: its sessions are gone (404 for the old
+            # session id). The bridge must open a new session by itself; the
+            # gateway's clients see at most transient errors, then answers.
+            upstream.terminate()
+            upstream.wait(timeout=10)
+            upstream = subprocess.Popen([str(NODE), str(EVERYTHING), "streamableHttp"], env={**os.environ, "PORT": str(port)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            wait_for_port(port)
+            session = initialize(running)
+            seen = []
+
+            def echo_again():
+                answer = legacy(running, session, "tools/call", {"name": "echo", "arguments": {"message": "after restart"}}).json()
+                seen.append(answer.get("error", {}).get("code"))
+                return answer.get("result", {}).get("content", [{}])[0].get("text") == "Echo: after restart"
+
+            eventually(echo_again, timeout=30)
+            assert all(code in (None, -31004) for code in seen), f"only transient errors while reconnecting: {seen}"
         finally:
             running.stop()
     finally:
