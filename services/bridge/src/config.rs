@@ -26,6 +26,13 @@ pub enum UpstreamTarget {
     },
 }
 
+impl UpstreamTarget {
+    /// True for an HTTP upstream.
+    pub fn is_url(&self) -> bool {
+        matches!(self, Self::Url { .. })
+    }
+}
+
 /// Settings of one bridge.
 #[derive(Debug, Clone)]
 pub struct BridgeConfig {

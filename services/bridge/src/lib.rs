@@ -17,6 +17,7 @@ mod connect;
 mod convert;
 mod handler;
 mod legacy_sse;
+mod liveness;
 mod routing;
 mod service;
 mod upstream;

@@ -1,7 +1,8 @@
 //! `Upstream`: keeps one connection to the bridged server alive — opens it
 //! through [`connect`], mirrors its catalog, refreshes it on
 //! `list_changed`, and reconnects with backoff when the connection ends. The
-//! era found on the first connection is reused for reconnects.
+//! era found on the first connection is reused for reconnects, and a
+//! connection whose server stops answering pings is replaced ([`liveness`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::connect::{self, Running};
 use crate::handler::{BridgeHandler, BridgeState};
+use crate::liveness;
 use crate::{BridgeConfig, convert};
 
 /// The live upstream, if connected.
@@ -161,9 +163,14 @@ impl Upstream {
                         })
                     };
                     let cancel = running.cancellation_token();
+                    let alive_peer = running.peer().clone();
                     tokio::select! {
                         quit = running.waiting() => {
                             tracing::warn!(bridge = %self.config.name, reason = ?quit.ok(), "upstream connection ended; reconnecting");
+                        }
+                        reason = liveness::watch(alive_peer), if self.config.target.is_url() => {
+                            tracing::warn!(bridge = %self.config.name, %reason, "upstream stopped answering; reconnecting");
+                            cancel.cancel();
                         }
                         () = shutdown.cancelled() => {
                             cancel.cancel();
