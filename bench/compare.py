@@ -69,8 +69,8 @@ def children(pid: int) -> list[int]:
 
 
 @dataclass
-class Path_:
-    """One way of reaching the echo tool."""
+class Route:
+    """One way of reaching the echo tool, and the processes whose CPU it costs."""
 
     name: str
     url: str
@@ -144,7 +144,7 @@ def start_gateway(stack: Stack, name: str, endpoint: str) -> tuple[int, int]:
     return port, stack.pid_of(process)
 
 
-def start_contextforge(stack: Stack, echo_url: str) -> tuple[Path_ | None, str]:
+def start_contextforge(stack: Stack, echo_url: str) -> tuple[Route | None, str]:
     """ContextForge in front of the echo server, or why not."""
     binary = PEERS / "contextforge" / "bin" / "mcpgateway"
     if not binary.exists():
@@ -186,12 +186,12 @@ def start_contextforge(stack: Stack, echo_url: str) -> tuple[Path_ | None, str]:
         tool_name = next(tool["name"] for tool in tools if tool["id"] in tool_ids)
         url = f"{base}/servers/{server['id']}/mcp"
         pids = [stack.pid_of(process), *children(stack.pid_of(process))]
-        return Path_("ContextForge (PyPI)", url, tool_name, '{"text":"hello"}', token=token, cpu_pids=pids), ""
+        return Route("ContextForge (PyPI)", url, tool_name, '{"text":"hello"}', token=token, cpu_pids=pids), ""
     except Exception as error:  # the peer is optional: report why it did not run
         return None, f"did not come up: {type(error).__name__}: {error} (log: {stack.work / 'contextforge.log'})"
 
 
-def loadtest(path: Path_, concurrency: int, duration: str, warmup: str, out: Path) -> dict:
+def loadtest(path: Route, concurrency: int, duration: str, warmup: str, out: Path) -> dict:
     command = [str(RELEASE / "micromcp-loadtest"), "--url", path.url, "--era", path.era, "--tool", path.tool,
                "--args", path.args, "--concurrency", str(concurrency), "--duration", duration,
                "--warmup", warmup, "--json", str(out)]
@@ -257,11 +257,11 @@ def main() -> int:
         bridged_port, bridged_pid = start_gateway(stack, "gateway-bridge", f"unix://{bridge_socket}")
         args = '{"text":"hello"}'
         paths = [
-            Path_("direct: echo MCP server (rmcp, HTTP)", echo_url, "echo", args),
-            Path_("Micro-MCP → echo service, gRPC/TCP", f"http://127.0.0.1:{tcp_port}/mcp", "echo", args, token=TOKEN, cpu_pids=[tcp_pid]),
-            Path_("Micro-MCP → echo service, gRPC/TCP, 2026-07-28", f"http://127.0.0.1:{tcp_port}/mcp", "echo", args, era="modern", token=TOKEN, cpu_pids=[tcp_pid]),
-            Path_("Micro-MCP → echo service, gRPC/Unix", f"http://127.0.0.1:{unix_port}/mcp", "echo", args, token=TOKEN, cpu_pids=[unix_pid]),
-            Path_("Micro-MCP → bridge → echo MCP server (stdio)", f"http://127.0.0.1:{bridged_port}/mcp", "echo", args, token=TOKEN,
+            Route("direct: echo MCP server (rmcp, HTTP)", echo_url, "echo", args),
+            Route("Micro-MCP → echo service, gRPC/TCP", f"http://127.0.0.1:{tcp_port}/mcp", "echo", args, token=TOKEN, cpu_pids=[tcp_pid]),
+            Route("Micro-MCP → echo service, gRPC/TCP, 2026-07-28", f"http://127.0.0.1:{tcp_port}/mcp", "echo", args, era="modern", token=TOKEN, cpu_pids=[tcp_pid]),
+            Route("Micro-MCP → echo service, gRPC/Unix", f"http://127.0.0.1:{unix_port}/mcp", "echo", args, token=TOKEN, cpu_pids=[unix_pid]),
+            Route("Micro-MCP → bridge → echo MCP server (stdio)", f"http://127.0.0.1:{bridged_port}/mcp", "echo", args, token=TOKEN,
                   cpu_pids=[bridged_pid, bridge_pid], note="CPU: gateway + bridge"),
         ]
         proxy = PEERS / "mcp-proxy" / "bin" / "mcp-proxy"
@@ -272,7 +272,7 @@ def main() -> int:
             proxy_process = stack.start("mcp-proxy", [str(proxy), "--port", str(proxy_port), "--host", "127.0.0.1", "--log-level", "WARNING",
                                                        "--", str(RELEASE / "micromcp-echo"), "--stdio"])
             wait_for_port(proxy_port)
-            paths.append(Path_("mcp-proxy 0.13 (PyPI) → echo MCP server (stdio)", f"http://127.0.0.1:{proxy_port}/mcp", "echo", args,
+            paths.append(Route("mcp-proxy 0.13 (PyPI) → echo MCP server (stdio)", f"http://127.0.0.1:{proxy_port}/mcp", "echo", args,
                                cpu_pids=[stack.pid_of(proxy_process)]))
         else:
             skipped.append("mcp-proxy: not installed (bench/compare.sh installs it into .cache/peers/mcp-proxy)")
