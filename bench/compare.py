@@ -122,25 +122,25 @@ class Stack:
                 os.killpg(process.pid, signal.SIGKILL)
 
 
-def gateway_config(work: Path, name: str, port: int, service_endpoint: str) -> Path:
+def gateway_config(work: Path, name: str, port: int, services: list[tuple[str, str, str]], page_size: int = 1000) -> Path:
+    """A gateway config mounting `services` as (name, namespace, endpoint)."""
     config = work / f"{name}.toml"
-    config.write_text(
-        "version = 1\n[gateway]\n"
-        f'listen = "127.0.0.1:{port}"\n'
-        f'session_key_file = "{work / (name + ".key")}"\n'
-        "[[services]]\n"
-        'name = "echo"\nnamespace = ""\n'
-        f'endpoint = "{service_endpoint}"\n'
-    )
+    text = ("version = 1\n[gateway]\n"
+            f'listen = "127.0.0.1:{port}"\npage_size = {page_size}\n'
+            f'session_key_file = "{work / (name + ".key")}"\n')
+    for service, namespace, endpoint in services:
+        text += f'[[services]]\nname = "{service}"\nnamespace = "{namespace}"\nendpoint = "{endpoint}"\n'
+    config.write_text(text)
     return config
 
 
-def start_gateway(stack: Stack, name: str, endpoint: str) -> tuple[int, int]:
+def start_gateway(stack: Stack, name: str, services: list[tuple[str, str, str]], page_size: int = 1000) -> tuple[int, int]:
+    """Starts `micromcp gateway` on a free port; returns (port, pid)."""
     port = free_port()
-    config = gateway_config(stack.work, name, port, endpoint)
+    config = gateway_config(stack.work, name, port, services, page_size)
     process = stack.start(name, [str(RELEASE / "micromcp"), "gateway", "--config", str(config)],
                           {"MICROMCP_TOKEN": TOKEN, "MICROMCP_LOG": "warn"})
-    wait_for_port(port)
+    wait_for_port(port, timeout=60, process=process)
     return port, stack.pid_of(process)
 
 
@@ -252,9 +252,9 @@ def main() -> int:
                 break
             time.sleep(0.05)
         bridge_pid = stack.pid_of(bridge)
-        tcp_port, tcp_pid = start_gateway(stack, "gateway-tcp", f"http://127.0.0.1:{testkit_port}")
-        unix_port, unix_pid = start_gateway(stack, "gateway-unix", f"unix://{testkit_socket}")
-        bridged_port, bridged_pid = start_gateway(stack, "gateway-bridge", f"unix://{bridge_socket}")
+        tcp_port, tcp_pid = start_gateway(stack, "gateway-tcp", [("echo", "", f"http://127.0.0.1:{testkit_port}")])
+        unix_port, unix_pid = start_gateway(stack, "gateway-unix", [("echo", "", f"unix://{testkit_socket}")])
+        bridged_port, bridged_pid = start_gateway(stack, "gateway-bridge", [("echo", "", f"unix://{bridge_socket}")])
         args = '{"text":"hello"}'
         paths = [
             Route("direct: echo MCP server (rmcp, HTTP)", echo_url, "echo", args),

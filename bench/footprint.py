@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from compare import RELEASE, TOKEN, Stack, free_port, wait_for_port
+from compare import RELEASE, TOKEN, Stack, free_port, gateway_config, start_gateway, wait_for_port
 
 INITIALIZE = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
     "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "footprint", "version": "1"}}})
@@ -37,26 +37,6 @@ def status_kib(pid: int, field: str) -> int:
         if line.startswith(field + ":"):
             return int(line.split()[1])
     raise KeyError(field)
-
-
-def write_config(stack: Stack, name: str, port: int, services: list[tuple[str, str, str]], page_size: int = 1000) -> Path:
-    config = stack.work / f"{name}.toml"
-    text = ("version = 1\n[gateway]\n"
-            f'listen = "127.0.0.1:{port}"\npage_size = {page_size}\n'
-            f'session_key_file = "{stack.work / (name + ".key")}"\n')
-    for service, namespace, endpoint in services:
-        text += f'[[services]]\nname = "{service}"\nnamespace = "{namespace}"\nendpoint = "{endpoint}"\n'
-    config.write_text(text)
-    return config
-
-
-def start_gateway(stack: Stack, name: str, services, page_size: int = 1000) -> tuple[int, int]:
-    port = free_port()
-    config = write_config(stack, name, port, services, page_size)
-    process = stack.start(name, [str(RELEASE / "micromcp"), "gateway", "--config", str(config)],
-                          {"MICROMCP_TOKEN": TOKEN, "MICROMCP_LOG": "warn"})
-    wait_for_port(port, timeout=60, process=process)
-    return port, stack.pid_of(process)
 
 
 def idle_sessions(stack: Stack, endpoint: str, count: int) -> dict:
@@ -147,7 +127,7 @@ def cold_start(stack: Stack, endpoint: str, runs: int) -> list[float]:
     timings = []
     for run in range(runs):
         port = free_port()
-        config = write_config(stack, f"cold{run}", port, [("echo", "", endpoint)])
+        config = gateway_config(stack.work, f"cold{run}", port, [("echo", "", endpoint)])
         started = time.monotonic()
         process = subprocess.Popen([str(RELEASE / "micromcp"), "gateway", "--config", str(config)],
                                    env={**os.environ, "MICROMCP_TOKEN": TOKEN, "MICROMCP_LOG": "warn"},
