@@ -65,10 +65,7 @@ pub(crate) async fn call_tool(
     id_text: &str,
     head: ParamsHead<'_>,
 ) -> Result<Reply, GatewayError> {
-    let name = head
-        .name
-        .as_deref()
-        .ok_or_else(|| GatewayError::InvalidParams("missing params.name".into()))?;
+    let name = head.required_name()?;
     let catalog = gateway.backends.catalog();
     let item = catalog
         .tool(name)

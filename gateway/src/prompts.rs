@@ -22,10 +22,7 @@ pub(crate) async fn get_prompt(
     id_text: &str,
     head: ParamsHead<'_>,
 ) -> Result<Reply, GatewayError> {
-    let name = head
-        .name
-        .as_deref()
-        .ok_or_else(|| GatewayError::InvalidParams("missing params.name".into()))?;
+    let name = head.required_name()?;
     let arguments: HashMap<String, String> = match head.arguments {
         Some(raw) => serde_json::from_str(raw.get()).map_err(|_| {
             GatewayError::InvalidParams("params.arguments must map names to strings".into())

@@ -76,6 +76,20 @@ impl<'a> ParamsHead<'a> {
         }
     }
 
+    /// `params.name`, which the method requires.
+    pub fn required_name(&self) -> Result<&str, GatewayError> {
+        self.name
+            .as_deref()
+            .ok_or_else(|| GatewayError::InvalidParams("missing params.name".into()))
+    }
+
+    /// `params.uri`, which the method requires.
+    pub fn required_uri(&self) -> Result<&str, GatewayError> {
+        self.uri
+            .as_deref()
+            .ok_or_else(|| GatewayError::InvalidParams("missing params.uri".into()))
+    }
+
     /// The modern protocol version named in `_meta`, if any.
     pub fn meta_protocol_version(&self) -> Option<&str> {
         self.meta.as_ref()?.protocol_version.as_deref()

@@ -144,23 +144,23 @@ pub(crate) async fn read_resource(
     id_text: &str,
     head: ParamsHead<'_>,
 ) -> Result<Reply, GatewayError> {
-    let uri = head
-        .uri
-        .ok_or_else(|| GatewayError::InvalidParams("missing params.uri".into()))?;
+    let uri = head.required_uri()?;
     let modern = context.is_modern();
     let not_found = || GatewayError::ResourceNotFound {
         message: format!("resource not found: {uri}"),
         modern,
     };
     let catalog = gateway.backends.catalog();
-    let service_index = catalog.resource_service(&uri).ok_or_else(not_found)?;
+    let service_index = catalog.resource_service(uri).ok_or_else(not_found)?;
     let backend = &gateway.backends.services()[service_index];
     let service = backend.config.name.clone();
     let target = Target::Resource { modern };
     let request = crate::calls::with_context(
         gateway,
         context,
-        ReadResourceRequest { uri: uri.clone() },
+        ReadResourceRequest {
+            uri: uri.to_owned(),
+        },
         None,
     );
     let mut chunks = backend

@@ -34,13 +34,11 @@ pub(crate) async fn subscribe(
     head: ParamsHead<'_>,
 ) -> Result<(), GatewayError> {
     let runtime = legacy_runtime(context)?.clone();
-    let uri = head
-        .uri
-        .ok_or_else(|| GatewayError::InvalidParams("missing params.uri".into()))?;
+    let uri = head.required_uri()?;
     let catalog = gateway.backends.catalog();
     let service_index =
         catalog
-            .resource_service(&uri)
+            .resource_service(uri)
             .ok_or_else(|| GatewayError::ResourceNotFound {
                 message: format!("resource not found: {uri}"),
                 modern: false,
@@ -55,7 +53,9 @@ pub(crate) async fn subscribe(
     let mut request = with_context(
         gateway,
         context,
-        WatchResourceRequest { uri: uri.clone() },
+        WatchResourceRequest {
+            uri: uri.to_owned(),
+        },
         None,
     );
     // A watch lives as long as the subscription, not one request.
@@ -78,7 +78,7 @@ pub(crate) async fn subscribe(
         .subscriptions
         .lock()
         .ok()
-        .and_then(|mut subscriptions| subscriptions.insert(uri.clone(), token.clone()));
+        .and_then(|mut subscriptions| subscriptions.insert(uri.to_owned(), token.clone()));
     if let Some(previous) = previous {
         previous.cancel();
     }
@@ -112,14 +112,12 @@ pub(crate) async fn subscribe(
 
 pub(crate) fn unsubscribe(context: &CallContext, head: ParamsHead<'_>) -> Result<(), GatewayError> {
     let runtime = legacy_runtime(context)?;
-    let uri = head
-        .uri
-        .ok_or_else(|| GatewayError::InvalidParams("missing params.uri".into()))?;
+    let uri = head.required_uri()?;
     let removed = runtime
         .subscriptions
         .lock()
         .ok()
-        .and_then(|mut subscriptions| subscriptions.remove(&uri));
+        .and_then(|mut subscriptions| subscriptions.remove(uri));
     if let Some(token) = removed {
         token.cancel();
     }
