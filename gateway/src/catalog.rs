@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
 use micromcp_proto::Catalog;
 
 use crate::error::GatewayError;
@@ -24,8 +25,27 @@ pub struct ListedItem {
     pub service: usize,
     /// The service's own name for it.
     pub original: String,
-    /// MCP JSON of the item, as listed to clients.
-    pub json: String,
+    /// MCP JSON of the item while merging; the finished merge moves it
+    /// into its kind's [`RenderedList`] (empty afterwards).
+    json: String,
+}
+
+/// Every item of one kind rendered and joined with commas in list order,
+/// so that any page is a zero-copy slice of one shared buffer.
+#[derive(Debug, Default, PartialEq)]
+struct RenderedList {
+    joined: Bytes,
+    /// Offset of each item's JSON in `joined`.
+    starts: Vec<usize>,
+}
+
+/// One page of a list: the comma-separated item JSON and the next cursor.
+#[derive(Debug, PartialEq)]
+pub struct Page {
+    /// Items of the page, rendered and joined with commas (no brackets).
+    pub items: Bytes,
+    /// Cursor of the following page, if any.
+    pub next_cursor: Option<String>,
 }
 
 /// A catalog contribution from one service.
@@ -40,10 +60,10 @@ pub struct ServiceCatalog {
 /// Which list a request asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListKind {
-    Tools,
-    Prompts,
-    Resources,
-    ResourceTemplates,
+    Tools = 0,
+    Prompts = 1,
+    Resources = 2,
+    ResourceTemplates = 3,
 }
 
 // === impl ListKind ===
@@ -70,6 +90,8 @@ pub struct MergedCatalog {
     resources: Vec<ListedItem>,
     resource_index: HashMap<String, usize>,
     templates: Vec<ListedItem>,
+    /// Rendered lists, indexed like [`ListKind`].
+    rendered: [RenderedList; 4],
     /// (literal prefix of a template, service), longest prefix first.
     template_prefixes: Vec<(String, usize)>,
     /// Conflicts found while merging; fatal at start, logged later.
@@ -241,6 +263,12 @@ impl MergedCatalog {
         merged
             .templates
             .sort_by(|left, right| left.key.cmp(&right.key));
+        merged.rendered = [
+            RenderedList::take_from(&mut merged.tools),
+            RenderedList::take_from(&mut merged.prompts),
+            RenderedList::take_from(&mut merged.resources),
+            RenderedList::take_from(&mut merged.templates),
+        ];
         merged
             .template_prefixes
             .sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
@@ -316,14 +344,14 @@ impl MergedCatalog {
         self.completion_services.contains(&service)
     }
 
-    /// One page of `kind` as a JSON fragment `"field":[...]` plus the next
-    /// cursor; `cursor` is the opaque token from the previous page.
+    /// One page of `kind` after `cursor` (the opaque token from the
+    /// previous page); the items are a slice of the pre-rendered list.
     pub fn page(
         &self,
         kind: ListKind,
         cursor: Option<&str>,
         page_size: usize,
-    ) -> Result<(String, Option<String>), GatewayError> {
+    ) -> Result<Page, GatewayError> {
         let items = self.items(kind);
         let start = match cursor {
             None => 0,
@@ -333,24 +361,44 @@ impl MergedCatalog {
             }
         };
         let end = start.saturating_add(page_size).min(items.len());
-        let mut fragment = String::with_capacity(
-            64 + items[start..end]
-                .iter()
-                .map(|item| item.json.len() + 1)
-                .sum::<usize>(),
-        );
-        fragment.push('"');
-        fragment.push_str(kind.field());
-        fragment.push_str("\":[");
-        for (position, item) in items[start..end].iter().enumerate() {
-            if position > 0 {
-                fragment.push(',');
+        let rendered = &self.rendered[kind as usize];
+        Ok(Page {
+            items: rendered.slice(start, end),
+            next_cursor: (end < items.len()).then(|| encode_cursor(&items[end - 1].key)),
+        })
+    }
+}
+
+// === impl RenderedList ===
+
+impl RenderedList {
+    /// Joins the items' JSON (moving it out of them).
+    fn take_from(items: &mut [ListedItem]) -> Self {
+        let mut joined = Vec::with_capacity(items.iter().map(|item| item.json.len() + 1).sum());
+        let mut starts = Vec::with_capacity(items.len());
+        for item in items {
+            if !joined.is_empty() {
+                joined.push(b',');
             }
-            fragment.push_str(&item.json);
+            starts.push(joined.len());
+            joined.extend_from_slice(std::mem::take(&mut item.json).as_bytes());
         }
-        fragment.push(']');
-        let next = (end < items.len()).then(|| encode_cursor(&items[end - 1].key));
-        Ok((fragment, next))
+        Self {
+            joined: Bytes::from(joined),
+            starts,
+        }
+    }
+
+    /// Items `start..end`, comma-separated, sharing the joined buffer.
+    fn slice(&self, start: usize, end: usize) -> Bytes {
+        if start >= end {
+            return Bytes::new();
+        }
+        let to = match self.starts.get(end) {
+            Some(next_start) => next_start - 1,
+            None => self.joined.len(),
+        };
+        self.joined.slice(self.starts[start]..to)
     }
 }
 

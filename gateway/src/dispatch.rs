@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use serde_json::value::RawValue;
 
 use crate::catalog::ListKind;
@@ -35,8 +36,7 @@ pub async fn handle(
         _ => None,
     };
     if let Some(kind) = kind {
-        let result = list(gateway, context, kind, head.cursor.as_deref())?;
-        return Ok(Reply::Json(encode_result(id_text, result.as_bytes())));
+        return list(gateway, context, id_text, kind, head.cursor.as_deref());
     }
     match method {
         "tools/call" => calls::call_tool(gateway, context, id_text, head).await,
@@ -111,28 +111,37 @@ pub(crate) fn modern_fields(gateway: &Gateway, cacheable: bool, ttl_ms: u64) -> 
     fields
 }
 
+/// A `*/list` response: envelope head, the page's items as a slice of the
+/// pre-rendered catalog (not copied), and the tail.
 fn list(
     gateway: &Gateway,
     context: &CallContext,
+    id_text: &str,
     kind: ListKind,
     cursor: Option<&str>,
-) -> Result<String, GatewayError> {
+) -> Result<Reply, GatewayError> {
     let catalog = gateway.backends.catalog();
-    let (fragment, next) = catalog.page(kind, cursor, gateway.config.page_size)?;
-    let mut result = String::with_capacity(fragment.len() + 200);
-    result.push('{');
-    result.push_str(&fragment);
-    if let Some(next) = next {
-        result.push_str(",\"nextCursor\":\"");
-        result.push_str(&next);
-        result.push('"');
+    let page = catalog.page(kind, cursor, gateway.config.page_size)?;
+    let head = format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":{id_text},\"result\":{{\"{}\":[",
+        kind.field()
+    );
+    let mut tail = String::from("]");
+    if let Some(next) = page.next_cursor {
+        tail.push_str(",\"nextCursor\":\"");
+        tail.push_str(&next);
+        tail.push('"');
     }
     if context.is_modern() {
-        result.push(',');
-        result.push_str(&modern_fields(gateway, true, gateway.config.list_ttl_ms));
+        tail.push(',');
+        tail.push_str(&modern_fields(gateway, true, gateway.config.list_ttl_ms));
     }
-    result.push('}');
-    Ok(result)
+    tail.push_str("}}");
+    Ok(Reply::Pieces(vec![
+        Bytes::from(head),
+        page.items,
+        Bytes::from(tail),
+    ]))
 }
 
 /// The capabilities the gateway offers in `era`.

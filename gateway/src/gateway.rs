@@ -92,6 +92,9 @@ pub enum Reply {
     Json(Vec<u8>),
     /// Messages (notifications, server requests) ending with the response.
     Events(mpsc::Receiver<Vec<u8>>),
+    /// One complete JSON-RPC message held as consecutive pieces (lists:
+    /// the items are a shared slice of the pre-rendered catalog).
+    Pieces(Vec<Bytes>),
     /// One JSON-RPC message produced in pieces (large resources).
     Body(Pin<Box<dyn Stream<Item = Result<Bytes, GatewayError>> + Send>>),
 }

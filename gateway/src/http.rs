@@ -4,6 +4,7 @@
 //! era (initialize, a session id, or 2026-07-28 `_meta`) → dispatch.
 
 mod guard;
+mod pieces;
 mod sse;
 
 use std::sync::Arc;
@@ -280,6 +281,18 @@ async fn handle_request(
                 json_response(StatusCode::OK, body)
             } else {
                 sse::response(sse::single(body))
+            }
+        }
+        Ok(Reply::Pieces(pieces)) => {
+            if accepts.json {
+                let mut response = Response::new(Body::new(pieces::PiecesBody::new(pieces)));
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                response
+            } else {
+                sse::response(sse::single(pieces.concat()))
             }
         }
         Ok(Reply::Body(pieces)) => {

@@ -174,6 +174,9 @@ async fn serve_request(
                 let _ = out.send(message).await;
             }
         }
+        Reply::Pieces(pieces) => {
+            let _ = out.send(pieces.concat()).await;
+        }
         Reply::Body(mut pieces) => {
             let mut body = Vec::new();
             while let Some(piece) = pieces.next().await {

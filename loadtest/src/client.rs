@@ -3,6 +3,8 @@
 //! answer (HTTP status, JSON-RPC error code, `isError`, or ok) from a JSON or
 //! SSE body.
 
+use std::time::Instant;
+
 use anyhow::Context;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -35,6 +37,9 @@ pub struct Connection {
 pub struct Answer {
     pub outcome: Outcome,
     pub bytes: u64,
+    /// When the answer's last byte arrived (or the exchange failed): the
+    /// end of its latency, taken before the generator's own classifying.
+    pub finished: Instant,
 }
 
 impl Connection {
@@ -119,32 +124,28 @@ impl Connection {
         Ok(session)
     }
 
-    /// Sends one request and classifies the answer.
+    /// Sends one request, reads the whole answer, then classifies it.
     pub async fn send(&self, operation: &Operation, body: Bytes) -> anyhow::Result<Answer> {
         let request = self.request(Some(operation), body)?;
-        let answer = match self.client.request(request).await {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                match response.into_body().collect().await {
-                    Ok(collected) => {
-                        let bytes = collected.to_bytes();
-                        Answer {
-                            outcome: classify(status, &bytes),
-                            bytes: bytes.len() as u64,
-                        }
-                    }
-                    Err(_) => Answer {
-                        outcome: Outcome::Transport,
-                        bytes: 0,
-                    },
-                }
-            }
-            Err(_) => Answer {
-                outcome: Outcome::Transport,
-                bytes: 0,
-            },
+        let failed = || Answer {
+            outcome: Outcome::Transport,
+            bytes: 0,
+            finished: Instant::now(),
         };
-        Ok(answer)
+        let Ok(response) = self.client.request(request).await else {
+            return Ok(failed());
+        };
+        let status = response.status().as_u16();
+        let Ok(collected) = response.into_body().collect().await else {
+            return Ok(failed());
+        };
+        let finished = Instant::now();
+        let bytes = collected.to_bytes();
+        Ok(Answer {
+            outcome: classify(status, &bytes),
+            bytes: bytes.len() as u64,
+            finished,
+        })
     }
 }
 

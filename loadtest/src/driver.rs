@@ -3,7 +3,9 @@
 //! `start + k / rate`; N clients (the most requests in flight) take due
 //! requests in order, and latency counts from the due time, not the send
 //! time, so a stalled server cannot hide its stall by slowing the generator
-//! (no coordinated omission). Warm-up requests are sent but not recorded.
+//! (no coordinated omission). Latency ends at the answer's last byte (as
+//! wrk and oha measure); checking the answer is the generator's own work
+//! and is not counted. Warm-up requests are sent but not recorded.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -92,7 +94,7 @@ async fn virtual_client(shared: Arc<Shared>, seed: u64) -> anyhow::Result<Report
                 report.late_starts += 1;
             }
             report.bytes_received += answer.bytes;
-            report.record(index, due.elapsed(), answer.outcome);
+            report.record(index, answer.finished.duration_since(due), answer.outcome);
         }
     }
     Ok(report)

@@ -41,20 +41,16 @@ fn tools_are_namespaced_sorted_and_routed() {
     assert_eq!((item.service, item.original.as_str()), (0, "read_file"));
     assert!(merged.tool("read_file").is_none());
     assert_eq!(merged.tool("echo").expect("unprefixed").service, 1);
-    let (fragment, next) = merged.page(ListKind::Tools, None, 10).expect("page");
-    assert!(next.is_none());
-    let listed: serde_json::Value = serde_json::from_str(&format!("{{{fragment}}}")).expect("json");
-    let names: Vec<_> = listed["tools"]
-        .as_array()
-        .expect("tools")
-        .iter()
-        .map(|tool| tool["name"].as_str().expect("name"))
-        .collect();
-    assert_eq!(names, ["echo", "fs.read_file", "fs.stat"]);
+    let page = merged.page(ListKind::Tools, None, 10).expect("page");
+    assert!(page.next_cursor.is_none());
+    let listed = listed(&page);
+    assert_eq!(names_of(&listed), ["echo", "fs.read_file", "fs.stat"]);
     assert_eq!(
-        listed["tools"][1]["inputSchema"]["$schema"],
+        listed[1]["inputSchema"]["$schema"],
         "https://json-schema.org/draft/2020-12/schema"
     );
+    let empty = merged.page(ListKind::Prompts, None, 10).expect("page");
+    assert!(empty.items.is_empty() && empty.next_cursor.is_none());
 }
 
 #[test]
@@ -78,20 +74,22 @@ fn pages_follow_cursors_and_bad_cursors_fail() {
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let merged = MergedCatalog::merge(&[contribution(0, "s", "s", &refs)], "_", &["s"]);
     let mut cursor = None;
-    let mut seen = 0;
+    let mut seen = Vec::new();
     loop {
-        let (fragment, next) = merged
+        let page = merged
             .page(ListKind::Tools, cursor.as_deref(), 10)
             .expect("page");
-        let listed: serde_json::Value =
-            serde_json::from_str(&format!("{{{fragment}}}")).expect("json");
-        seen += listed["tools"].as_array().expect("tools").len();
-        match next {
+        seen.extend(names_of(&listed(&page)));
+        match page.next_cursor {
             Some(next) => cursor = Some(next),
             None => break,
         }
     }
-    assert_eq!(seen, 25);
+    let expected: Vec<String> = names.iter().map(|name| format!("s_{name}")).collect();
+    assert_eq!(
+        seen, expected,
+        "every item once, in order, across page slices"
+    );
     assert!(merged.page(ListKind::Tools, Some("garbage!"), 10).is_err());
 }
 
@@ -143,4 +141,19 @@ fn resources_route_by_uri_and_template_prefix() {
     assert_eq!(merged.resource_service("file:///r/deep/b.txt"), Some(3));
     assert_eq!(merged.resource_service("file:///elsewhere"), None);
     assert_eq!(merged.template_service("file:///r/{+path}"), Some(3));
+}
+
+/// A page's items parsed as a JSON array.
+fn listed(page: &Page) -> Vec<serde_json::Value> {
+    let mut array = b"[".to_vec();
+    array.extend_from_slice(&page.items);
+    array.push(b']');
+    serde_json::from_slice(&array).expect("page items are JSON")
+}
+
+fn names_of(listed: &[serde_json::Value]) -> Vec<String> {
+    listed
+        .iter()
+        .map(|item| item["name"].as_str().expect("name").to_owned())
+        .collect()
 }
