@@ -27,6 +27,7 @@ fn claim_socket(
         name: name.to_owned(),
         namespace,
         endpoint: format!("unix:{}", socket.display()),
+        ..RawService::default()
     });
     Some(socket)
 }

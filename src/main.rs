@@ -1,6 +1,7 @@
 //! `micromcp`: one binary whose subcommands run the gateway (`gateway`,
-//! `stdio`), each micro-service (`fs`, `testkit`), and `up`, the embedded
-//! default that runs the gateway with supervised service children.
+//! `stdio`), each micro-service (`fs`, `fetch`, `search`, `bridge`,
+//! `testkit`), `up` (the embedded default that runs the gateway with
+//! supervised service children) and `tls-cert` (certificates for QUIC links).
 
 /// mimalloc: the gateway's per-call work is mostly small short-lived
 /// allocations across threads, where glibc malloc cost ~8% of CPU under load
@@ -13,6 +14,7 @@ mod children;
 mod service_cmd;
 mod shutdown;
 mod supervise;
+mod tls_cert;
 mod token;
 mod up;
 
@@ -81,6 +83,8 @@ enum Command {
     },
     /// A bridge: runs one existing MCP server and serves it as a micro-service.
     Bridge(bridge_cmd::BridgeArgs),
+    /// A private CA and certificates for QUIC links (service and mTLS identities).
+    TlsCert(tls_cert::TlsCertArgs),
     /// The conformance fixture service (for tests).
     #[command(hide = true)]
     Testkit {
@@ -153,6 +157,7 @@ fn main() -> anyhow::Result<()> {
                 service_cmd::serve(service, listen, "search").await
             }
             Command::Bridge(args) => bridge_cmd::run(args).await,
+            Command::TlsCert(args) => tls_cert::run(&args),
             Command::Testkit {
                 listen,
                 generated_tools,

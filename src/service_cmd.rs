@@ -1,51 +1,115 @@
-//! Running one micro-service as its own process: bind the TCP address or
-//! Unix socket given on the command line, serve until SIGTERM/Ctrl-C.
+//! Running one micro-service as its own process: bind the TCP address, Unix
+//! socket and/or QUIC address given on the command line (one service behind
+//! all of them), serve until SIGTERM/Ctrl-C.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use anyhow::Context;
+use micromcp_proto::quic::{ServerTls, server_endpoint};
 use micromcp_sdk::{Listener, McpService, ServeOptions};
+use tokio_util::sync::CancellationToken;
 
-/// Where a service process listens.
+/// Where a service process listens (at least one of them; checked when
+/// binding).
 #[derive(clap::Args)]
-#[group(required = true, multiple = false)]
 pub struct ServiceListen {
-    /// TCP address, e.g. 127.0.0.1:7001.
+    /// TCP address for gRPC over HTTP/2, e.g. 127.0.0.1:7001.
     #[arg(long, value_parser = crate::parse_addr)]
     listen: Option<SocketAddr>,
-    /// Unix socket path.
+    /// Unix socket path for gRPC over HTTP/2.
     #[arg(long)]
     socket: Option<PathBuf>,
+    /// UDP address for gRPC over HTTP/3 (QUIC), e.g. 127.0.0.1:7443; needs
+    /// --tls-cert and --tls-key.
+    #[arg(long, value_parser = crate::parse_addr, requires_all = ["tls_cert", "tls_key"])]
+    quic: Option<SocketAddr>,
+    #[command(flatten)]
+    tls: QuicTlsArgs,
 }
 
-/// Binds and serves `service` until a shutdown signal.
+/// The QUIC listener's certificate, key and optional client CA (mTLS).
+#[derive(clap::Args)]
+pub struct QuicTlsArgs {
+    /// PEM certificate chain presented on the QUIC listener.
+    #[arg(long, requires = "quic")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of that certificate.
+    #[arg(long, requires = "quic")]
+    tls_key: Option<PathBuf>,
+    /// PEM CA: QUIC clients must present a certificate issued by it (mTLS).
+    #[arg(long, requires = "quic")]
+    tls_client_ca: Option<PathBuf>,
+}
+
+/// Binds every requested listener and serves `service` on all of them until
+/// a shutdown signal.
 pub async fn serve<S: McpService>(
     service: S,
     listen: ServiceListen,
     name: &str,
 ) -> anyhow::Result<()> {
-    let listener = match (listen.listen, listen.socket) {
-        (Some(address), _) => {
-            let listener = tokio::net::TcpListener::bind(address).await?;
-            tracing::info!(service = name, address = %listener.local_addr()?, "serving over TCP");
-            Listener::Tcp(listener)
-        }
-        (None, Some(path)) => {
-            let _ = std::fs::remove_file(&path);
-            let listener = tokio::net::UnixListener::bind(&path)?;
-            tracing::info!(service = name, socket = %path.display(), "serving over a Unix socket");
-            Listener::Unix(listener)
-        }
-        (None, None) => anyhow::bail!("give --listen or --socket"),
+    let mut listeners = Vec::new();
+    if let Some(address) = listen.listen {
+        let listener = tokio::net::TcpListener::bind(address).await?;
+        tracing::info!(service = name, address = %listener.local_addr()?, "serving gRPC over TCP");
+        listeners.push(Listener::Tcp(listener));
+    }
+    if let Some(path) = listen.socket {
+        let _ = std::fs::remove_file(&path);
+        let listener = tokio::net::UnixListener::bind(&path)?;
+        tracing::info!(service = name, socket = %path.display(), "serving gRPC over a Unix socket");
+        listeners.push(Listener::Unix(listener));
+    }
+    if let (Some(address), Some(cert_file), Some(key_file)) =
+        (listen.quic, listen.tls.tls_cert, listen.tls.tls_key)
+    {
+        let tls = ServerTls {
+            cert_file,
+            key_file,
+            client_ca_file: listen.tls.tls_client_ca,
+        };
+        let options = ServeOptions::default();
+        let concurrency = u32::try_from(options.concurrency_per_connection).unwrap_or(u32::MAX);
+        let endpoint = server_endpoint(address, &tls, concurrency).context("--quic")?;
+        tracing::info!(
+            service = name,
+            address = %endpoint.local_addr()?,
+            mtls = tls.client_ca_file.is_some(),
+            "serving gRPC over QUIC (HTTP/3)"
+        );
+        listeners.push(Listener::Quic(endpoint));
+    }
+    anyhow::ensure!(!listeners.is_empty(), "give --listen, --socket or --quic");
+    let stop = CancellationToken::new();
+    let service = Arc::new(service);
+    let mut served = tokio::task::JoinSet::new();
+    for listener in listeners {
+        let (service, stop) = (service.clone(), stop.clone());
+        served.spawn(async move {
+            micromcp_sdk::serve(
+                service,
+                listener,
+                ServeOptions::default(),
+                stop.cancelled_owned(),
+            )
+            .await
+        });
+    }
+    let outcome = tokio::select! {
+        () = crate::shutdown::signal() => Ok(()),
+        Some(ended) = served.join_next() => match ended {
+            Ok(result) => result.map_err(anyhow::Error::from),
+            Err(error) => Err(anyhow::Error::from(error)),
+        },
     };
-    micromcp_sdk::serve(
-        Arc::new(service),
-        listener,
-        ServeOptions::default(),
-        crate::shutdown::signal(),
-    )
-    .await?;
+    stop.cancel();
+    while let Some(ended) = served.join_next().await {
+        if let Ok(Err(error)) = ended {
+            tracing::warn!(service = name, %error, "listener stopped with an error");
+        }
+    }
     tracing::info!(service = name, "stopped");
-    Ok(())
+    outcome
 }

@@ -1,5 +1,5 @@
-//! Backend services: one lazily-connected tonic channel per service (TCP or
-//! Unix socket), a watcher task per service that follows its catalog stream
+//! Backend services: one lazily-connected gRPC channel per service (TCP,
+//! Unix socket or QUIC; see `channel`), a watcher task per service that follows its catalog stream
 //! and reconnects with backoff, and the merged catalog snapshot they keep up
 //! to date. A service that goes away keeps its last catalog listed and is
 //! marked unavailable; calls to it fail fast with a transient error while the
@@ -10,21 +10,20 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use hyper_util::rt::TokioIo;
 use micromcp_proto::mcp_service_client::McpServiceClient;
 use micromcp_proto::{Catalog, WatchCatalogRequest};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::{Channel, Endpoint as TonicEndpoint, Uri};
 
 use crate::catalog::{ListKind, MergedCatalog, ServiceCatalog};
-use crate::config::{Endpoint, ServiceConfig};
+use crate::channel::{BackendClient, channel_for};
+use crate::config::ServiceConfig;
 use crate::error::GatewayError;
 
 /// One backend service.
 pub struct Backend {
     pub config: ServiceConfig,
-    pub client: McpServiceClient<Channel>,
+    pub client: BackendClient,
     available: AtomicBool,
 }
 
@@ -45,30 +44,6 @@ pub struct Backends {
     changes: broadcast::Sender<ListKind>,
     catalog_ready: tokio::sync::watch::Sender<usize>,
     separator: String,
-}
-
-fn channel_for(endpoint: &Endpoint) -> Result<Channel, GatewayError> {
-    match endpoint {
-        Endpoint::Tcp(url) => Ok(TonicEndpoint::from_shared(url.clone())
-            .map_err(|error| GatewayError::Internal(format!("endpoint {url}: {error}")))?
-            .tcp_nodelay(true)
-            .connect_timeout(Duration::from_secs(2))
-            .http2_keep_alive_interval(Duration::from_secs(30))
-            .connect_lazy()),
-        Endpoint::Unix(path) => {
-            let path = path.clone();
-            let connector = tower::service_fn(move |_: Uri| {
-                let path = path.clone();
-                async move {
-                    let stream = tokio::net::UnixStream::connect(path).await?;
-                    Ok::<_, std::io::Error>(TokioIo::new(stream))
-                }
-            });
-            Ok(TonicEndpoint::from_static("http://localhost")
-                .connect_timeout(Duration::from_secs(2))
-                .connect_with_connector_lazy(connector))
-        }
-    }
 }
 
 // === impl Backends ===

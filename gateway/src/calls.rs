@@ -172,7 +172,7 @@ fn relays_input(context: &CallContext) -> bool {
 
 /// Starts the gRPC call and waits for the service's first message.
 async fn open_call(
-    mut client: micromcp_proto::mcp_service_client::McpServiceClient<tonic::transport::Channel>,
+    mut client: crate::channel::BackendClient,
     request: tonic::Request<ReceiverStream<CallToolClientMessage>>,
     cancelled: &CancellationToken,
     service: &str,

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use micromcp_proto::quic::{self, ClientTls};
 use serde::Deserialize;
 
 /// Config file as written.
@@ -115,12 +116,20 @@ pub struct RawAuth {
     pub token_sha256: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawService {
     pub name: String,
     pub namespace: Option<String>,
     pub endpoint: String,
+    /// `quic://` only: PEM CA the service's certificate must chain to.
+    pub tls_ca: Option<PathBuf>,
+    /// `quic://` only: name the certificate must carry (default: the host).
+    pub tls_server_name: Option<String>,
+    /// `quic://` only: client certificate for services that require mTLS.
+    pub tls_client_cert: Option<PathBuf>,
+    /// `quic://` only: key of `tls_client_cert`.
+    pub tls_client_key: Option<PathBuf>,
 }
 
 /// Where a service listens.
@@ -130,6 +139,12 @@ pub enum Endpoint {
     Unix(PathBuf),
     /// `http://host:port`
     Tcp(String),
+    /// `quic://host:port`: the same gRPC over HTTP/3, with TLS settings.
+    Quic {
+        /// `host:port`, resolved when dialling.
+        authority: String,
+        tls: ClientTls,
+    },
 }
 
 /// A validated backend service.
@@ -187,7 +202,74 @@ fn parse_endpoint(text: &str) -> Result<Endpoint, String> {
         }
         return Ok(Endpoint::Tcp(text.trim_end_matches('/').to_owned()));
     }
-    Err("expected unix:/path or http://host:port".into())
+    if let Some(rest) = text.strip_prefix("quic://") {
+        let authority = rest.trim_end_matches('/');
+        if authority.is_empty() || authority.contains('/') || !authority.contains(':') {
+            return Err("expected quic://host:port".into());
+        }
+        return Ok(Endpoint::Quic {
+            authority: authority.to_owned(),
+            tls: ClientTls {
+                ca_file: PathBuf::new(),
+                server_name: String::new(),
+                identity: None,
+            },
+        });
+    }
+    Err("expected unix:/path, http://host:port or quic://host:port".into())
+}
+
+/// Fills in (and checks, by loading the files) the TLS settings of a
+/// `quic://` endpoint; other endpoints must not carry any.
+fn resolve_tls(key: &str, raw: &RawService, endpoint: &mut Endpoint, errors: &mut Vec<String>) {
+    let Endpoint::Quic { authority, tls } = endpoint else {
+        for (field, given) in [
+            ("tls_ca", raw.tls_ca.is_some()),
+            ("tls_server_name", raw.tls_server_name.is_some()),
+            ("tls_client_cert", raw.tls_client_cert.is_some()),
+            ("tls_client_key", raw.tls_client_key.is_some()),
+        ] {
+            if given {
+                errors.push(format!("{key}.{field}: only for quic:// endpoints"));
+            }
+        }
+        return;
+    };
+    match &raw.tls_ca {
+        None => errors.push(format!(
+            "{key}.tls_ca: required for a quic:// endpoint (PEM CA of the service's certificate; `micromcp tls-cert` makes one)"
+        )),
+        Some(path) => match quic::load_roots(path) {
+            Ok(_) => tls.ca_file = path.clone(),
+            Err(error) => errors.push(format!("{key}.tls_ca: {error}")),
+        },
+    }
+    tls.server_name = raw.tls_server_name.clone().unwrap_or_else(|| {
+        let host = authority
+            .rsplit_once(':')
+            .map_or(authority.as_str(), |(host, _)| host);
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned()
+    });
+    match (&raw.tls_client_cert, &raw.tls_client_key) {
+        (None, None) => {}
+        (Some(cert_file), Some(key_file)) => {
+            if let Err(error) = quic::load_certificates(cert_file) {
+                errors.push(format!("{key}.tls_client_cert: {error}"));
+            }
+            if let Err(error) = quic::load_private_key(key_file) {
+                errors.push(format!("{key}.tls_client_key: {error}"));
+            }
+            tls.identity = Some((cert_file.clone(), key_file.clone()));
+        }
+        (Some(_), None) => errors.push(format!(
+            "{key}.tls_client_key: required with tls_client_cert"
+        )),
+        (None, Some(_)) => errors.push(format!(
+            "{key}.tls_client_cert: required with tls_client_key"
+        )),
+    }
 }
 
 fn valid_namespace(namespace: &str) -> bool {
@@ -283,16 +365,17 @@ impl RawConfig {
                     raw.name
                 ));
             }
-            let namespace = raw.namespace.unwrap_or_else(|| raw.name.clone());
+            let namespace = raw.namespace.clone().unwrap_or_else(|| raw.name.clone());
             if !valid_namespace(&namespace) {
                 errors.push(format!(
                     "{key}.namespace: {namespace:?} must be up to 64 chars of A-Za-z0-9_-"
                 ));
             }
-            let endpoint = parse_endpoint(&raw.endpoint).unwrap_or_else(|error| {
+            let mut endpoint = parse_endpoint(&raw.endpoint).unwrap_or_else(|error| {
                 errors.push(format!("{key}.endpoint: {:?}: {error}", raw.endpoint));
                 Endpoint::Tcp(String::new())
             });
+            resolve_tls(&key, &raw, &mut endpoint, &mut errors);
             if let Some(other) = services.iter().find(|other| other.name == raw.name) {
                 errors.push(format!(
                     "{key}.name: duplicate service name {:?}",

@@ -12,6 +12,7 @@
 pub mod auth;
 pub mod backends;
 pub mod catalog;
+pub mod channel;
 pub mod config;
 pub mod dispatch;
 pub mod error;

@@ -1,10 +1,12 @@
 //! `micromcp.v1`: the protobuf messages and tonic client/server code shared by
 //! the gateway and every micro-service. Generated at build time from
 //! `micromcp/v1/service.proto`; see that file for the meaning of each field.
+//! [`quic`] holds the second wire for the same messages: gRPC over HTTP/3.
 
-#![allow(clippy::all, clippy::pedantic)]
+pub mod quic;
 
 /// Generated code for package `micromcp.v1`.
+#[allow(clippy::all, clippy::pedantic)]
 pub mod v1 {
     tonic::include_proto!("micromcp.v1");
 }

@@ -65,6 +65,34 @@ impl<T: Stream + Unpin> Stream for AbortOnDrop<T> {
     }
 }
 
+/// Delivers the client's answers to input requests until the request
+/// stream ends.
+async fn relay_answers(mut inbound: Streaming<CallToolClientMessage>, answers: ToolEvents) {
+    while let Ok(Some(message)) = inbound.message().await {
+        if let Some(call_tool_client_message::Message::InputResponse(answer)) = message.message {
+            answers.deliver_input(answer);
+        }
+    }
+}
+
+/// Runs `call` while reading the (already ended) request stream to its end,
+/// so the stream is never abandoned half-read: over QUIC an abandoned
+/// request half makes the service send STOP_SENDING, which races the
+/// client's end-of-stream and can fail a call that succeeded. A client that
+/// keeps the stream open does not hold the call up.
+async fn with_request_drained<T>(
+    call: impl Future<Output = T>,
+    mut inbound: Streaming<CallToolClientMessage>,
+) -> T {
+    let drained = async move { while let Ok(Some(_)) = inbound.message().await {} };
+    tokio::pin!(call);
+    tokio::select! {
+        biased;
+        () = drained => call.await,
+        outcome = &mut call => outcome,
+    }
+}
+
 #[tonic::async_trait]
 impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
     async fn get_catalog(
@@ -137,24 +165,16 @@ impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
         );
         let service = self.service.clone();
         let task = tokio::spawn(async move {
-            // Relay the client's input answers while the call runs (only
-            // when the gateway keeps the request stream open for them).
-            let relay_opt = start.input_relay.then(|| {
-                let answers = events.clone();
-                tokio::spawn(async move {
-                    while let Ok(Some(message)) = inbound.message().await {
-                        if let Some(call_tool_client_message::Message::InputResponse(answer)) =
-                            message.message
-                        {
-                            answers.deliver_input(answer);
-                        }
-                    }
-                })
-            });
-            let outcome = service.call_tool(call, events).await;
-            if let Some(relay) = relay_opt {
+            let outcome = if start.input_relay {
+                // Relay the client's input answers while the call runs (the
+                // gateway keeps the request stream open for them).
+                let relay = tokio::spawn(relay_answers(inbound, events.clone()));
+                let outcome = service.call_tool(call, events).await;
                 relay.abort();
-            }
+                outcome
+            } else {
+                with_request_drained(service.call_tool(call, events), inbound).await
+            };
             let message = match outcome {
                 Ok(output) => Ok(CallToolServerMessage {
                     message: Some(call_tool_server_message::Message::Result(ToolResult {

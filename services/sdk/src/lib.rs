@@ -16,7 +16,7 @@ pub use error::{ServiceError, ServiceResult};
 pub use events::ToolEvents;
 pub use file_uri::file_uri;
 pub use output::ToolOutput;
-pub use server::{Listener, ServeOptions, serve};
+pub use server::{Listener, ServeError, ServeOptions, serve};
 pub use service::{
     CatalogPublisher, McpService, ResourceContent, ToolCall, UpdateStream, call_tool_json,
 };

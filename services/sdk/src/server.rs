@@ -1,5 +1,7 @@
 //! `serve`: runs an [`McpService`] on an already-bound TCP or Unix listener
-//! with `grpc.health.v1`, message size limits and graceful shutdown.
+//! (gRPC over HTTP/2) or QUIC endpoint (the same gRPC over HTTP/3), with
+//! `grpc.health.v1`, message size limits, a per-connection concurrency
+//! limit and graceful shutdown.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -7,6 +9,7 @@ use std::sync::Arc;
 use micromcp_proto::mcp_service_server::McpServiceServer;
 use tokio::net::{TcpListener, UnixListener};
 use tokio_stream::wrappers::UnixListenerStream;
+use tonic::service::Routes;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 
@@ -20,6 +23,18 @@ pub enum Listener {
     Tcp(TcpListener),
     /// A bound Unix socket (what `micromcp up` uses for its children).
     Unix(UnixListener),
+    /// A QUIC endpoint (`micromcp_proto::quic::server_endpoint`); its
+    /// transport config already caps the calls in flight per connection.
+    Quic(quinn::Endpoint),
+}
+
+/// Why serving stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("gRPC server: {0}")]
+    Grpc(#[from] tonic::transport::Error),
+    #[error("gRPC over QUIC: {0}")]
+    Quic(String),
 }
 
 /// Limits applied by [`serve`].
@@ -49,7 +64,7 @@ pub async fn serve<S: McpService>(
     listener: Listener,
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), tonic::transport::Error> {
+) -> Result<(), ServeError> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<McpServiceServer<GrpcAdapter<S>>>()
@@ -57,12 +72,22 @@ pub async fn serve<S: McpService>(
     let mcp_service = McpServiceServer::new(GrpcAdapter::new(service))
         .max_decoding_message_size(options.max_request_bytes)
         .max_encoding_message_size(options.max_response_bytes);
+    if let Listener::Quic(endpoint) = listener {
+        let routes = Routes::new(health_service).add_service(mcp_service);
+        let acceptor = tonic_h3::quinn::H3QuinnAcceptor::new(endpoint.clone());
+        let served = tonic_h3::server::H3Router::new(routes)
+            .serve_with_shutdown(acceptor, shutdown)
+            .await;
+        endpoint.close(quinn::VarInt::from_u32(0), b"shutting down");
+        endpoint.wait_idle().await;
+        return served.map_err(|error| ServeError::Quic(error.to_string()));
+    }
     let router = Server::builder()
         .concurrency_limit_per_connection(options.concurrency_per_connection)
         .tcp_nodelay(true)
         .add_service(health_service)
         .add_service(mcp_service);
-    match listener {
+    let served = match listener {
         Listener::Tcp(tcp_listener) => {
             let incoming = TcpIncoming::from(tcp_listener).with_nodelay(Some(true));
             router
@@ -75,5 +100,7 @@ pub async fn serve<S: McpService>(
                 .serve_with_incoming_shutdown(incoming, shutdown)
                 .await
         }
-    }
+        Listener::Quic(_) => return Ok(()),
+    };
+    served.map_err(ServeError::from)
 }

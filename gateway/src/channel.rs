@@ -1,0 +1,106 @@
+//! Dialling a backend service: one lazily-connected, clonable gRPC channel
+//! per service, over whichever wire its endpoint names — HTTP/2 on TCP or a
+//! Unix socket (tonic), or HTTP/3 on QUIC (tonic-h3 over quinn, TLS 1.3
+//! against the CA configured for that service, optional client
+//! certificate). Both look the same to the generated gRPC client.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use hyper_util::rt::TokioIo;
+use micromcp_proto::mcp_service_client::McpServiceClient;
+use micromcp_proto::quic::{self, ClientTls};
+use tonic::body::Body;
+use tonic::transport::{Endpoint as TonicEndpoint, Uri};
+use tower::ServiceExt;
+use tower::util::BoxCloneSyncService;
+
+use crate::config::Endpoint;
+use crate::error::GatewayError;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A transport failure of a [`BackendChannel`] (a concrete type: a boxed
+/// trait object here trips the compiler's higher-ranked `Send` checks).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ChannelError(#[source] BoxError);
+
+/// A gRPC channel to one service, whatever its wire.
+pub type BackendChannel =
+    BoxCloneSyncService<http::Request<Body>, http::Response<Body>, ChannelError>;
+
+/// The generated client over a [`BackendChannel`].
+pub type BackendClient = McpServiceClient<BackendChannel>;
+
+/// A lazily-connected channel for `endpoint`; nothing is dialled yet.
+pub fn channel_for(endpoint: &Endpoint) -> Result<BackendChannel, GatewayError> {
+    match endpoint {
+        Endpoint::Tcp(url) => {
+            let channel = TonicEndpoint::from_shared(url.clone())
+                .map_err(|error| GatewayError::Internal(format!("endpoint {url}: {error}")))?
+                .tcp_nodelay(true)
+                .connect_timeout(Duration::from_secs(2))
+                .http2_keep_alive_interval(Duration::from_secs(30))
+                .connect_lazy();
+            Ok(BoxCloneSyncService::new(
+                channel.map_err(|error| ChannelError(error.into())),
+            ))
+        }
+        Endpoint::Unix(path) => {
+            let path = path.clone();
+            let connector = tower::service_fn(move |_: Uri| {
+                let path = path.clone();
+                async move {
+                    let stream = tokio::net::UnixStream::connect(path).await?;
+                    Ok::<_, std::io::Error>(TokioIo::new(stream))
+                }
+            });
+            let channel = TonicEndpoint::from_static("http://localhost")
+                .connect_timeout(Duration::from_secs(2))
+                .connect_with_connector_lazy(connector);
+            Ok(BoxCloneSyncService::new(
+                channel.map_err(|error| ChannelError(error.into())),
+            ))
+        }
+        Endpoint::Quic { authority, tls } => quic_channel(authority, tls),
+    }
+}
+
+/// gRPC over HTTP/3: connects (and reconnects) on demand; every call is
+/// one QUIC stream on the shared connection.
+fn quic_channel(authority: &str, tls: &ClientTls) -> Result<BackendChannel, GatewayError> {
+    let uri: Uri = format!("https://{authority}")
+        .parse()
+        .map_err(|error| GatewayError::Internal(format!("endpoint quic://{authority}: {error}")))?;
+    let endpoint = client_endpoint(authority, tls)?;
+    let connector =
+        tonic_h3::quinn::H3QuinnConnector::new(uri.clone(), tls.server_name.clone(), endpoint);
+    let channel = tonic_h3::H3Channel::new(connector, uri, None);
+    Ok(BoxCloneSyncService::new(
+        channel
+            .map_response(|response| response.map(Body::new))
+            .map_err(ChannelError),
+    ))
+}
+
+/// A client endpoint of the family the service's host needs: an IP literal
+/// decides; a DNS name gets a dual-stack socket where the host has IPv6.
+fn client_endpoint(authority: &str, tls: &ClientTls) -> Result<quinn::Endpoint, GatewayError> {
+    let host = authority
+        .rsplit_once(':')
+        .map_or(authority, |(host, _)| host)
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let failed =
+        |error: quic::QuicError| GatewayError::Internal(format!("quic://{authority}: {error}"));
+    let v4: SocketAddr = (Ipv4Addr::LOCALHOST, 0).into();
+    let v6: SocketAddr = (Ipv6Addr::LOCALHOST, 0).into();
+    match host.parse::<IpAddr>() {
+        Ok(IpAddr::V4(_)) => quic::client_endpoint(v4, tls).map_err(failed),
+        Ok(IpAddr::V6(_)) => quic::client_endpoint(v6, tls).map_err(failed),
+        Err(_) => quic::client_endpoint(v6, tls)
+            .or_else(|_| quic::client_endpoint(v4, tls))
+            .map_err(failed),
+    }
+}
