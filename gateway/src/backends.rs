@@ -46,6 +46,22 @@ pub struct Backends {
     separator: String,
 }
 
+/// A failed call's message with its causes (connection refused, TLS
+/// handshake refusals and the like sit in the source chain).
+fn failure_text(status: &tonic::Status) -> String {
+    let mut text = status.message().to_owned();
+    let mut source = std::error::Error::source(status);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 // === impl Backends ===
 
 impl Backends {
@@ -130,6 +146,7 @@ impl Backends {
         let mut failures = 0u32;
         let mut ever_connected = false;
         loop {
+            let last_failure: String;
             let mut client = backend.client.clone();
             match client.watch_catalog(WatchCatalogRequest {}).await {
                 Ok(response) => {
@@ -147,9 +164,13 @@ impl Backends {
                                 ever_connected = true;
                                 self.install(index, Arc::new(update.catalog.unwrap_or_default()));
                             }
-                            Ok(None) => break,
+                            Ok(None) => {
+                                last_failure = "the service ended its catalog stream".into();
+                                break;
+                            }
                             Err(status) => {
                                 tracing::debug!(service = %name, %status, "catalog stream ended");
+                                last_failure = failure_text(&status);
                                 break;
                             }
                         }
@@ -157,13 +178,14 @@ impl Backends {
                 }
                 Err(status) => {
                     tracing::debug!(service = %name, %status, "catalog watch failed");
+                    last_failure = failure_text(&status);
                 }
             }
             backend.available.store(false, Ordering::Relaxed);
             failures = failures.saturating_add(1);
             // A service starting next to the gateway takes a moment: stay quiet briefly.
             if !reported_down && (ever_connected || failures > 4) {
-                tracing::warn!(service = %name, "service unavailable; retrying with backoff");
+                tracing::warn!(service = %name, reason = %last_failure, "service unavailable; retrying with backoff");
                 reported_down = true;
             }
             tokio::time::sleep(backoff).await;

@@ -1,0 +1,4 @@
+pub mod client;
+pub mod server;
+
+pub use msquic_h3;
