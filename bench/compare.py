@@ -1,6 +1,6 @@
 """Side-by-side comparison on loopback, in one run: the echo MCP server called
 directly (the limit), Micro-MCP in front of the echo micro-service over gRPC
-(TCP and Unix socket), Micro-MCP in front of the same echo MCP server through
+(TCP, Unix socket and QUIC), Micro-MCP in front of the same echo MCP server through
 a bridge, and peer gateways from PyPI in front of that same echo server.
 
 Every process started here has a bounded lifetime (`timeout`). Rounds are
@@ -122,19 +122,20 @@ class Stack:
                 os.killpg(process.pid, signal.SIGKILL)
 
 
-def gateway_config(work: Path, name: str, port: int, services: list[tuple[str, str, str]], page_size: int = 1000) -> Path:
-    """A gateway config mounting `services` as (name, namespace, endpoint)."""
+def gateway_config(work: Path, name: str, port: int, services: list[tuple[str, ...]], page_size: int = 1000) -> Path:
+    """A gateway config mounting `services` as (name, namespace, endpoint[, extra TOML lines])."""
     config = work / f"{name}.toml"
     text = ("version = 1\n[gateway]\n"
             f'listen = "127.0.0.1:{port}"\npage_size = {page_size}\n'
             f'session_key_file = "{work / (name + ".key")}"\n')
-    for service, namespace, endpoint in services:
+    for service, namespace, endpoint, *extra in services:
         text += f'[[services]]\nname = "{service}"\nnamespace = "{namespace}"\nendpoint = "{endpoint}"\n'
+        text += "".join(extra)
     config.write_text(text)
     return config
 
 
-def start_gateway(stack: Stack, name: str, services: list[tuple[str, str, str]], page_size: int = 1000) -> tuple[int, int]:
+def start_gateway(stack: Stack, name: str, services: list[tuple[str, ...]], page_size: int = 1000) -> tuple[int, int]:
     """Starts `micromcp gateway` on a free port; returns (port, pid)."""
     port = free_port()
     config = gateway_config(stack.work, name, port, services, page_size)
@@ -243,6 +244,13 @@ def main() -> int:
         stack.start("testkit-tcp", [str(RELEASE / "micromcp"), "testkit", "--listen", f"127.0.0.1:{testkit_port}"], {"MICROMCP_LOG": "warn"})
         testkit_socket = work / "testkit.sock"
         stack.start("testkit-unix", [str(RELEASE / "micromcp"), "testkit", "--socket", str(testkit_socket)], {"MICROMCP_LOG": "warn"})
+        certs = work / "certs"
+        subprocess.run([str(RELEASE / "micromcp"), "tls-cert", "--out", str(certs), "--name", "localhost"], check=True,
+                       stdout=subprocess.DEVNULL)
+        testkit_quic_port = free_port()
+        stack.start("testkit-quic", [str(RELEASE / "micromcp"), "testkit", "--quic", f"127.0.0.1:{testkit_quic_port}",
+                                     "--tls-cert", str(certs / "localhost.pem"), "--tls-key", str(certs / "localhost-key.pem")],
+                    {"MICROMCP_LOG": "warn"})
         bridge_socket = work / "bridge.sock"
         bridge = stack.start("bridge", [str(RELEASE / "micromcp"), "bridge", "--name", "echo", "--command", str(RELEASE / "micromcp-echo"),
                                         "--arg", "--stdio", "--socket", str(bridge_socket)], {"MICROMCP_LOG": "warn"})
@@ -255,12 +263,16 @@ def main() -> int:
         tcp_port, tcp_pid = start_gateway(stack, "gateway-tcp", [("echo", "", f"http://127.0.0.1:{testkit_port}")])
         unix_port, unix_pid = start_gateway(stack, "gateway-unix", [("echo", "", f"unix://{testkit_socket}")])
         bridged_port, bridged_pid = start_gateway(stack, "gateway-bridge", [("echo", "", f"unix://{bridge_socket}")])
+        quic_tls = f'tls_ca = "{certs / "ca.pem"}"\ntls_server_name = "localhost"\n'
+        quic_port, quic_pid = start_gateway(stack, "gateway-quic", [("echo", "", f"quic://127.0.0.1:{testkit_quic_port}", quic_tls)])
         args = '{"text":"hello"}'
         paths = [
             Route("direct: echo MCP server (rmcp, HTTP)", echo_url, "echo", args),
             Route("Micro-MCP → echo service, gRPC/TCP", f"http://127.0.0.1:{tcp_port}/mcp", "echo", args, token=TOKEN, cpu_pids=[tcp_pid]),
             Route("Micro-MCP → echo service, gRPC/TCP, 2026-07-28", f"http://127.0.0.1:{tcp_port}/mcp", "echo", args, era="modern", token=TOKEN, cpu_pids=[tcp_pid]),
             Route("Micro-MCP → echo service, gRPC/Unix", f"http://127.0.0.1:{unix_port}/mcp", "echo", args, token=TOKEN, cpu_pids=[unix_pid]),
+            Route("Micro-MCP → echo service, gRPC/QUIC (HTTP/3, TLS)", f"http://127.0.0.1:{quic_port}/mcp", "echo", args, token=TOKEN,
+                  cpu_pids=[quic_pid]),
             Route("Micro-MCP → bridge → echo MCP server (stdio)", f"http://127.0.0.1:{bridged_port}/mcp", "echo", args, token=TOKEN,
                   cpu_pids=[bridged_pid, bridge_pid], note="CPU: gateway + bridge"),
         ]

@@ -14,7 +14,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::error::GatewayError;
 
@@ -44,7 +43,9 @@ pub struct SessionClaims {
 pub struct SessionCodec {
     cipher: XChaCha20Poly1305,
     max_age: Duration,
-    revoked: Mutex<HashMap<[u8; 32], u64>>,
+    /// Revoked sessions by their nonce (random per session and covered by
+    /// the AEAD tag, so it names exactly one id), with their expiry.
+    revoked: Mutex<HashMap<[u8; NONCE_BYTES], u64>>,
 }
 
 fn now_unix() -> u64 {
@@ -100,7 +101,7 @@ impl SessionCodec {
         if age > self.max_age.as_secs() || claims.principal != principal {
             return Err(GatewayError::SessionNotFound);
         }
-        if self.is_revoked(session_id) {
+        if self.is_revoked(nonce_bytes) {
             return Err(GatewayError::SessionNotFound);
         }
         Ok(claims)
@@ -108,18 +109,25 @@ impl SessionCodec {
 
     /// Ends a session: later requests with its id get 404.
     pub fn revoke(&self, session_id: &str, claims: &SessionClaims) {
+        let Some(nonce) = nonce_of(session_id) else {
+            return;
+        };
         let expires = claims.issued_unix + self.max_age.as_secs();
         if let Ok(mut revoked) = self.revoked.lock() {
             let now = now_unix();
             revoked.retain(|_, expiry| *expiry > now);
-            revoked.insert(fingerprint(session_id), expires);
+            revoked.insert(nonce, expires);
         }
     }
 
-    fn is_revoked(&self, session_id: &str) -> bool {
+    fn is_revoked(&self, nonce: &[u8]) -> bool {
         self.revoked
             .lock()
-            .map(|revoked| revoked.contains_key(&fingerprint(session_id)))
+            .map(|revoked| {
+                !revoked.is_empty()
+                    && <[u8; NONCE_BYTES]>::try_from(nonce)
+                        .is_ok_and(|key| revoked.contains_key(&key))
+            })
             .unwrap_or(false)
     }
 
@@ -138,8 +146,10 @@ impl SessionCodec {
     }
 }
 
-fn fingerprint(text: &str) -> [u8; 32] {
-    Sha256::digest(text.as_bytes()).into()
+/// The nonce at the front of a sealed session id.
+fn nonce_of(session_id: &str) -> Option<[u8; NONCE_BYTES]> {
+    let sealed = URL_SAFE_NO_PAD.decode(session_id).ok()?;
+    sealed.get(..NONCE_BYTES)?.try_into().ok()
 }
 
 #[cfg(test)]

@@ -1,0 +1,113 @@
+"""Instructions per `tools/call` in the gateway, counted by valgrind's
+callgrind: repeatable where timings on a shared machine are not.
+
+The release gateway runs under `valgrind --tool=callgrind` in front of the
+testkit `echo` service (Unix socket). In one run, for each era, two gateways
+each answer a fixed number of calls (`--base` and `--base + --calls`, one
+client, one session); instructions per call = (Ir(big) − Ir(base)) / calls,
+so start-up, the handshake and shutdown cancel out. Prints the table (and
+appends it to `--results`) plus the functions with the most own
+instructions in the larger run. Needs valgrind (`apt install valgrind`) and
+release binaries (`cargo build --release --workspace --bins`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from compare import RELEASE, TOKEN, Stack, free_port, gateway_config, wait_for_port  # noqa: E402
+
+
+def counted_run(stack: Stack, name: str, socket_path: Path, era: str, calls: int) -> Path:
+    """Runs a gateway under callgrind for `calls` echo calls; returns its profile."""
+    port = free_port()
+    config = gateway_config(stack.work, name, port, [("echo", "", f"unix://{socket_path}")])
+    profile = stack.work / f"{name}.callgrind"
+    process = stack.start(name, ["valgrind", "--tool=callgrind", f"--callgrind-out-file={profile}",
+                                 str(RELEASE / "micromcp"), "gateway", "--config", str(config)],
+                          {"MICROMCP_TOKEN": TOKEN, "MICROMCP_LOG": "warn"})
+    wait_for_port(port, timeout=180, process=process)
+    time.sleep(1.0)  # let the catalog arrive
+    subprocess.run([str(RELEASE / "micromcp-loadtest"), "--url", f"http://127.0.0.1:{port}/mcp", "--token", TOKEN,
+                    "--era", era, "--tool", "echo", "--args", '{"text":"hello"}', "--concurrency", "1",
+                    "--requests", str(calls), "--warmup", "0s", "--duration", "1200s"],
+                   check=True, stdout=subprocess.DEVNULL, timeout=1800)
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=120)
+    return profile
+
+
+def total_instructions(profile: Path) -> int:
+    text = profile.read_text(errors="replace")
+    found = re.search(r"^(?:summary|totals):\s+(\d+)", text, re.MULTILINE)
+    if found is None:
+        raise RuntimeError(f"no instruction total in {profile}")
+    return int(found.group(1))
+
+
+def top_functions(profile: Path, count: int) -> list[str]:
+    annotated = subprocess.run(["callgrind_annotate", "--inclusive=no", str(profile)],
+                               capture_output=True, text=True, check=True).stdout
+    rows = [line.strip() for line in annotated.splitlines() if re.match(r"^\s*[\d,]+ \(\s*[\d.]+%\)", line)]
+    return rows[1:count + 1]  # the first row is the program total
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--base", type=int, default=200, help="calls in the baseline run")
+    parser.add_argument("--calls", type=int, default=2000, help="extra calls in the counted run")
+    parser.add_argument("--eras", default="legacy,modern")
+    parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--results", type=Path, help="append the table to this Markdown file")
+    options = parser.parse_args()
+    stack = Stack(Path(tempfile.mkdtemp(prefix="micromcp-callgrind-")))
+    rows, tops = [], {}
+    try:
+        socket_path = stack.work / "testkit.sock"
+        stack.start("testkit", [str(RELEASE / "micromcp"), "testkit", "--socket", str(socket_path)], {"MICROMCP_LOG": "warn"})
+        for _ in range(200):
+            if socket_path.exists():
+                break
+            time.sleep(0.05)
+        for era in options.eras.split(","):
+            base = total_instructions(counted_run(stack, f"{era}-base", socket_path, era, options.base))
+            big_profile = counted_run(stack, f"{era}-big", socket_path, era, options.base + options.calls)
+            big = total_instructions(big_profile)
+            per_call = (big - base) / options.calls
+            rows.append((era, base, big, per_call))
+            tops[era] = top_functions(big_profile, options.top)
+            print(f"{era}: {per_call:,.0f} instructions per call", flush=True)
+    finally:
+        stack.stop()
+    lines = [
+        f"### Instructions per call (callgrind) {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        "",
+        f"Command: `python3 bench/callgrind.py {' '.join(sys.argv[1:])}`".replace("  ", " "),
+        "",
+        "| era | Ir, {0} calls | Ir, {1} calls | instructions per `tools/call` (gateway) |".format(options.base, options.base + options.calls),
+        "|---|---:|---:|---:|",
+        *(f"| {era} | {base:,} | {big:,} | {per_call:,.0f} |" for era, base, big, per_call in rows),
+    ]
+    for era, top in tops.items():
+        lines += ["", f"Most own instructions, {era} run with {options.base + options.calls} calls (`callgrind_annotate --inclusive=no`):", "", "```"]
+        lines += top
+        lines += ["```"]
+    table = "\n".join(lines)
+    print("\n" + table)
+    if options.results:
+        with options.results.open("a") as results:
+            results.write("\n" + table + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
