@@ -11,7 +11,9 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio_stream::wrappers::UnixListenerStream;
 use tonic::service::Routes;
 use tonic::transport::Server;
+use tonic::transport::server::Router;
 use tonic::transport::server::TcpIncoming;
+use tonic_health::pb::health_server::{Health, HealthServer};
 
 use crate::McpService;
 use crate::adapter::GrpcAdapter;
@@ -72,35 +74,45 @@ pub async fn serve<S: McpService>(
     let mcp_service = McpServiceServer::new(GrpcAdapter::new(service))
         .max_decoding_message_size(options.max_request_bytes)
         .max_encoding_message_size(options.max_response_bytes);
-    if let Listener::Quic(endpoint) = listener {
-        let routes = Routes::new(health_service).add_service(mcp_service);
-        let acceptor = tonic_h3::quinn::H3QuinnAcceptor::new(endpoint.clone());
-        let served = tonic_h3::server::H3Router::new(routes)
-            .serve_with_shutdown(acceptor, shutdown)
-            .await;
-        endpoint.close(quinn::VarInt::from_u32(0), b"shutting down");
-        endpoint.wait_idle().await;
-        return served.map_err(|error| ServeError::Quic(error.to_string()));
-    }
-    let router = Server::builder()
-        .concurrency_limit_per_connection(options.concurrency_per_connection)
-        .tcp_nodelay(true)
-        .add_service(health_service)
-        .add_service(mcp_service);
-    let served = match listener {
+    match listener {
         Listener::Tcp(tcp_listener) => {
             let incoming = TcpIncoming::from(tcp_listener).with_nodelay(Some(true));
-            router
+            grpc_router(&options, health_service, mcp_service)
                 .serve_with_incoming_shutdown(incoming, shutdown)
                 .await
+                .map_err(ServeError::from)
         }
         Listener::Unix(unix_listener) => {
             let incoming = UnixListenerStream::new(unix_listener);
-            router
+            grpc_router(&options, health_service, mcp_service)
                 .serve_with_incoming_shutdown(incoming, shutdown)
                 .await
+                .map_err(ServeError::from)
         }
-        Listener::Quic(_) => return Ok(()),
-    };
-    served.map_err(ServeError::from)
+        Listener::Quic(endpoint) => {
+            let routes = Routes::new(health_service).add_service(mcp_service);
+            let acceptor = tonic_h3::quinn::H3QuinnAcceptor::new(endpoint.clone());
+            let served = tonic_h3::server::H3Router::new(routes)
+                .serve_with_shutdown(acceptor, shutdown)
+                .await;
+            // HTTP/3 here has no graceful drain: open connections close now
+            // and calls still in flight on them fail as transient.
+            endpoint.close(quinn::VarInt::from_u32(0), b"shutting down");
+            endpoint.wait_idle().await;
+            served.map_err(|error| ServeError::Quic(error.to_string()))
+        }
+    }
+}
+
+/// The HTTP/2 server for TCP and Unix listeners.
+fn grpc_router<S: McpService, H: Health>(
+    options: &ServeOptions,
+    health: HealthServer<H>,
+    mcp: McpServiceServer<GrpcAdapter<S>>,
+) -> Router {
+    Server::builder()
+        .concurrency_limit_per_connection(options.concurrency_per_connection)
+        .tcp_nodelay(true)
+        .add_service(health)
+        .add_service(mcp)
 }
