@@ -198,3 +198,14 @@ def test_a_quic_listener_needs_a_certificate():
     done = subprocess.run([str(BINARY), "testkit", "--quic", "127.0.0.1:0"], capture_output=True, text=True, timeout=30)
     assert done.returncode != 0
     assert "--tls-cert" in done.stderr
+
+
+def test_tls_cert_writes_private_keys_0600_and_never_overwrites(tmp_path):
+    certs = issue_certificates(tmp_path / "certs", "localhost", "127.0.0.1")
+    assert (certs / "ca.pem").read_text().startswith("-----BEGIN CERTIFICATE-----")
+    assert (certs / "localhost-key.pem").stat().st_mode & 0o777 == 0o600
+    assert (certs / "127.0.0.1.pem").exists()
+    again = subprocess.run([str(BINARY), "tls-cert", "--out", str(certs), "--name", "localhost"],
+                           capture_output=True, text=True, timeout=30)
+    assert again.returncode != 0
+    assert "refusing to overwrite" in again.stderr
