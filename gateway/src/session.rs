@@ -3,7 +3,9 @@
 //! principal, issue time), sealed with XChaCha20-Poly1305 under a key every
 //! replica shares. Any replica can open it; nobody can read or forge it.
 //! Ended sessions (DELETE) go on a revocation list kept until they would
-//! have expired anyway.
+//! have expired anyway. Ids this replica has already opened are remembered
+//! (bounded), so a session's later requests skip the decryption; the
+//! principal, age and revocation checks still run on every request.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -39,13 +41,24 @@ pub struct SessionClaims {
     pub issued_unix: u64,
 }
 
+/// Most opened session ids remembered per replica; the memory is dropped
+/// whole when full (each entry is re-verified on its next request).
+const VERIFIED_CAPACITY: usize = 16_384;
+
 /// Seals and opens session ids; tracks revoked ones.
 pub struct SessionCodec {
     cipher: XChaCha20Poly1305,
     max_age: Duration,
+    state: Mutex<CodecState>,
+}
+
+#[derive(Default)]
+struct CodecState {
     /// Revoked sessions by their nonce (random per session and covered by
     /// the AEAD tag, so it names exactly one id), with their expiry.
-    revoked: Mutex<HashMap<[u8; NONCE_BYTES], u64>>,
+    revoked: HashMap<[u8; NONCE_BYTES], u64>,
+    /// Ids that opened successfully here, with their claims.
+    verified: HashMap<String, SessionClaims>,
 }
 
 fn now_unix() -> u64 {
@@ -62,7 +75,7 @@ impl SessionCodec {
         Self {
             cipher: XChaCha20Poly1305::new(key.into()),
             max_age,
-            revoked: Mutex::default(),
+            state: Mutex::default(),
         }
     }
 
@@ -84,6 +97,11 @@ impl SessionCodec {
     /// Opens a session id; fails with `SessionNotFound` if it is forged,
     /// corrupted, expired, revoked or bound to another principal.
     pub fn open(&self, session_id: &str, principal: &str) -> Result<SessionClaims, GatewayError> {
+        if let Ok(state) = self.state.lock()
+            && let Some(claims) = state.verified.get(session_id)
+        {
+            return self.admit(claims, principal).map(|()| claims.clone());
+        }
         let sealed = URL_SAFE_NO_PAD
             .decode(session_id)
             .map_err(|_| GatewayError::SessionNotFound)?;
@@ -97,14 +115,30 @@ impl SessionCodec {
             .map_err(|_| GatewayError::SessionNotFound)?;
         let claims: SessionClaims =
             serde_json::from_slice(&plaintext).map_err(|_| GatewayError::SessionNotFound)?;
+        self.admit(&claims, principal)?;
+        let mut state = self
+            .state
+            .lock()
+            .map_err(|_| GatewayError::Internal("session state poisoned".into()))?;
+        let revoked = <[u8; NONCE_BYTES]>::try_from(nonce_bytes)
+            .is_ok_and(|nonce| state.revoked.contains_key(&nonce));
+        if revoked {
+            return Err(GatewayError::SessionNotFound);
+        }
+        if state.verified.len() >= VERIFIED_CAPACITY {
+            state.verified.clear();
+        }
+        state.verified.insert(session_id.to_owned(), claims.clone());
+        Ok(claims)
+    }
+
+    /// The checks every request makes: not expired, same principal.
+    fn admit(&self, claims: &SessionClaims, principal: &str) -> Result<(), GatewayError> {
         let age = now_unix().saturating_sub(claims.issued_unix);
         if age > self.max_age.as_secs() || claims.principal != principal {
             return Err(GatewayError::SessionNotFound);
         }
-        if self.is_revoked(nonce_bytes) {
-            return Err(GatewayError::SessionNotFound);
-        }
-        Ok(claims)
+        Ok(())
     }
 
     /// Ends a session: later requests with its id get 404.
@@ -113,22 +147,12 @@ impl SessionCodec {
             return;
         };
         let expires = claims.issued_unix + self.max_age.as_secs();
-        if let Ok(mut revoked) = self.revoked.lock() {
+        if let Ok(mut state) = self.state.lock() {
             let now = now_unix();
-            revoked.retain(|_, expiry| *expiry > now);
-            revoked.insert(nonce, expires);
+            state.revoked.retain(|_, expiry| *expiry > now);
+            state.revoked.insert(nonce, expires);
+            state.verified.remove(session_id);
         }
-    }
-
-    fn is_revoked(&self, nonce: &[u8]) -> bool {
-        self.revoked
-            .lock()
-            .map(|revoked| {
-                !revoked.is_empty()
-                    && <[u8; NONCE_BYTES]>::try_from(nonce)
-                        .is_ok_and(|key| revoked.contains_key(&key))
-            })
-            .unwrap_or(false)
     }
 
     /// New claims issued now.
@@ -180,6 +204,11 @@ mod tests {
         let codec = codec();
         let claims = SessionCodec::claims("2025-11-25", "{}".into(), "alice");
         let id = codec.seal(&claims).expect("seal");
+        assert_eq!(codec.open(&id, "alice").expect("open"), claims);
+        assert!(
+            codec.open(&id, "mallory").is_err(),
+            "an id already opened stays bound to its principal"
+        );
         let mut tampered = id.clone().into_bytes();
         let last = tampered.len() - 2;
         tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
@@ -201,5 +230,11 @@ mod tests {
             codec.open(&id, "alice"),
             Err(GatewayError::SessionNotFound)
         ));
+        let other = codec.seal(&claims).expect("seal");
+        codec.revoke(&other, &claims);
+        assert!(
+            codec.open(&other, "alice").is_err(),
+            "revoked before it was ever opened here"
+        );
     }
 }
