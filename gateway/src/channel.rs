@@ -4,7 +4,7 @@
 //! against the CA configured for that service, optional client
 //! certificate). Both look the same to the generated gRPC client.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
@@ -94,13 +94,10 @@ fn client_endpoint(authority: &str, tls: &ClientTls) -> Result<quinn::Endpoint, 
         .trim_end_matches(']');
     let failed =
         |error: quic::QuicError| GatewayError::Internal(format!("quic://{authority}: {error}"));
-    let v4: SocketAddr = (Ipv4Addr::LOCALHOST, 0).into();
-    let v6: SocketAddr = (Ipv6Addr::LOCALHOST, 0).into();
     match host.parse::<IpAddr>() {
-        Ok(IpAddr::V4(_)) => quic::client_endpoint(v4, tls).map_err(failed),
-        Ok(IpAddr::V6(_)) => quic::client_endpoint(v6, tls).map_err(failed),
-        Err(_) => quic::client_endpoint(v6, tls)
-            .or_else(|_| quic::client_endpoint(v4, tls))
+        Ok(address) => quic::client_endpoint(address.is_ipv6(), tls).map_err(failed),
+        Err(_) => quic::client_endpoint(true, tls)
+            .or_else(|_| quic::client_endpoint(false, tls))
             .map_err(failed),
     }
 }

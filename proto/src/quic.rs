@@ -165,8 +165,9 @@ pub fn server_endpoint(
     quinn::Endpoint::server(config, address).map_err(|source| QuicError::Bind { address, source })
 }
 
-/// The gateway's QUIC endpoint for dialling one service at `remote`.
-pub fn client_endpoint(remote: SocketAddr, tls: &ClientTls) -> Result<quinn::Endpoint, QuicError> {
+/// The gateway's QUIC endpoint for dialling one service, bound to an
+/// unspecified local address of the family the service needs (`ipv6`).
+pub fn client_endpoint(ipv6: bool, tls: &ClientTls) -> Result<quinn::Endpoint, QuicError> {
     let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_root_certificates(load_roots(&tls.ca_file)?);
@@ -180,7 +181,7 @@ pub fn client_endpoint(remote: SocketAddr, tls: &ClientTls) -> Result<quinn::End
         QuicClientConfig::try_from(crypto).map_err(|error| QuicError::Config(error.to_string()))?;
     let mut config = quinn::ClientConfig::new(Arc::new(crypto));
     config.transport_config(transport(1024)?);
-    let local: SocketAddr = if remote.is_ipv6() {
+    let local: SocketAddr = if ipv6 {
         (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
     } else {
         (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
