@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from compare import RELEASE, TOKEN, Stack, free_port, gateway_config, wait_for_port  # noqa: E402
+from compare import RELEASE, TOKEN, Stack, free_port, gateway_config, heading, publish, wait_for_port  # noqa: E402
 
 
 def counted_run(stack: Stack, name: str, socket_path: Path, era: str, calls: int) -> Path:
@@ -89,10 +89,7 @@ def main() -> int:
     finally:
         stack.stop()
     lines = [
-        f"### Instructions per call (callgrind) {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
-        "",
-        f"Command: `python3 bench/callgrind.py {' '.join(sys.argv[1:])}`".replace("  ", " "),
-        "",
+        *heading("Instructions per call (callgrind)", "callgrind.py"),
         "| era | Ir, {0} calls | Ir, {1} calls | instructions per `tools/call` (gateway) |".format(options.base, options.base + options.calls),
         "|---|---:|---:|---:|",
         *(f"| {era} | {base:,} | {big:,} | {per_call:,.0f} |" for era, base, big, per_call in rows),
@@ -101,11 +98,7 @@ def main() -> int:
         lines += ["", f"Most own instructions, {era} run with {options.base + options.calls} calls (`callgrind_annotate --inclusive=no`):", "", "```"]
         lines += top
         lines += ["```"]
-    table = "\n".join(lines)
-    print("\n" + table)
-    if options.results:
-        with options.results.open("a") as results:
-            results.write("\n" + table + "\n")
+    publish("\n".join(lines), options.results)
     return 0
 
 

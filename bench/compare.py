@@ -312,14 +312,25 @@ def main() -> int:
                           f"{report.get('throughput_rps', 0):.0f} req/s p50 {report.get('latency', {}).get('p50_us', '-')} µs "
                           f"failures {report.get('failures', '-')}", flush=True)
         table = render(paths, levels, results, ceilings, skipped, options)
-        print("\n" + table)
-        if options.results:
-            with open(options.results, "a") as out:
-                out.write("\n" + table + "\n")
+        publish(table, options.results)
         return 0
     finally:
         stack.stop()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def heading(title: str, script: str) -> list[str]:
+    """The first lines of a results section: the title with the time, and the command that made it."""
+    return [f"### {title} {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
+            f"Command: `python3 bench/{script} {' '.join(sys.argv[1:])}`".replace("  ", " "), ""]
+
+
+def publish(table: str, results: Path | None) -> None:
+    """Prints a results section and appends it to `results`, if given."""
+    print("\n" + table)
+    if results:
+        with open(results, "a") as out:
+            out.write("\n" + table + "\n")
 
 
 def render(paths, levels, results, ceilings, skipped, options) -> str:

@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from compare import RELEASE, TOKEN, Stack, free_port, gateway_config, start_gateway, wait_for_port
+from compare import RELEASE, TOKEN, Stack, free_port, gateway_config, heading, publish, start_gateway, wait_for_port
 
 INITIALIZE = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
     "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "footprint", "version": "1"}}})
@@ -177,10 +177,7 @@ def main() -> int:
     finally:
         stack.stop()
     lines = [
-        f"### Footprint {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} — {os.cpu_count()} cores",
-        "",
-        f"Command: `python3 bench/footprint.py {' '.join(sys.argv[1:])}`".replace("  ", " "),
-        "",
+        *heading(f"Footprint ({os.cpu_count()} cores)", "footprint.py"),
         "| measure | result | target |",
         "|---|---:|---:|",
         f"| gateway RSS with {sessions['sessions']} idle sessions (before → after) | "
@@ -195,11 +192,7 @@ def main() -> int:
         f"| cold start to first answered `initialize` (median of {len(starts)}; runs: {', '.join(f'{value:.0f}' for value in starts)} ms) | "
         f"{statistics.median(starts):.0f} ms | < 200 ms |",
     ]
-    table = "\n".join(lines)
-    print("\n" + table)
-    if options.results:
-        with open(options.results, "a") as out:
-            out.write("\n" + table + "\n")
+    publish("\n".join(lines), options.results)
     return 0
 
 
