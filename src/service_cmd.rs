@@ -50,6 +50,7 @@ pub async fn serve<S: McpService>(
     listen: ServiceListen,
     name: &str,
 ) -> anyhow::Result<()> {
+    let options = ServeOptions::default();
     let mut listeners = Vec::new();
     if let Some(address) = listen.listen {
         let listener = tokio::net::TcpListener::bind(address).await?;
@@ -70,7 +71,6 @@ pub async fn serve<S: McpService>(
             key_file,
             client_ca_file: listen.tls.tls_client_ca,
         };
-        let options = ServeOptions::default();
         let concurrency = u32::try_from(options.concurrency_per_connection).unwrap_or(u32::MAX);
         let endpoint = server_endpoint(address, &tls, concurrency).context("--quic")?;
         tracing::info!(
@@ -86,15 +86,9 @@ pub async fn serve<S: McpService>(
     let service = Arc::new(service);
     let mut served = tokio::task::JoinSet::new();
     for listener in listeners {
-        let (service, stop) = (service.clone(), stop.clone());
+        let (service, stop, options) = (service.clone(), stop.clone(), options.clone());
         served.spawn(async move {
-            micromcp_sdk::serve(
-                service,
-                listener,
-                ServeOptions::default(),
-                stop.cancelled_owned(),
-            )
-            .await
+            micromcp_sdk::serve(service, listener, options, stop.cancelled_owned()).await
         });
     }
     let outcome = tokio::select! {

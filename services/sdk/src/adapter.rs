@@ -75,24 +75,6 @@ async fn relay_answers(mut inbound: Streaming<CallToolClientMessage>, answers: T
     }
 }
 
-/// Runs `call` while reading the (already ended) request stream to its end,
-/// so the stream is never abandoned half-read: over QUIC an abandoned
-/// request half makes the service send STOP_SENDING, which races the
-/// client's end-of-stream and can fail a call that succeeded. A client that
-/// keeps the stream open does not hold the call up.
-async fn with_request_drained<T>(
-    call: impl Future<Output = T>,
-    mut inbound: Streaming<CallToolClientMessage>,
-) -> T {
-    let drained = async move { while let Ok(Some(_)) = inbound.message().await {} };
-    tokio::pin!(call);
-    tokio::select! {
-        biased;
-        () = drained => call.await,
-        outcome = &mut call => outcome,
-    }
-}
-
 #[tonic::async_trait]
 impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
     async fn get_catalog(
@@ -173,7 +155,9 @@ impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
                 relay.abort();
                 outcome
             } else {
-                with_request_drained(service.call_tool(call, events), inbound).await
+                // The gateway ended the request stream after the call.
+                drop(inbound);
+                service.call_tool(call, events).await
             };
             let message = match outcome {
                 Ok(output) => Ok(CallToolServerMessage {
