@@ -1,20 +1,23 @@
 //! Dialling a backend service: one lazily-connected, clonable gRPC channel
 //! per service, over whichever wire its endpoint names — HTTP/2 on TCP or a
-//! Unix socket (tonic), or HTTP/3 on QUIC (tonic-h3 over quinn, TLS 1.3
+//! Unix socket (`http2`, straight over h2), or HTTP/3 on QUIC (tonic-h3 over quinn, TLS 1.3
 //! against the CA configured for that service, optional client
 //! certificate). Both look the same to the generated gRPC client.
 
 use std::net::IpAddr;
-use std::time::Duration;
 
-use hyper_util::rt::TokioIo;
+mod http2;
+mod http2_call;
+
+use http::uri::Authority;
 use micromcp_proto::mcp_service_client::McpServiceClient;
 use micromcp_proto::quic::{self, ClientTls};
 use tonic::body::Body;
-use tonic::transport::{Endpoint as TonicEndpoint, Uri};
+use tonic::transport::Uri;
 use tower::ServiceExt;
 use tower::util::BoxCloneSyncService;
 
+use self::http2::{Http2Channel, Target};
 use crate::config::Endpoint;
 use crate::error::GatewayError;
 
@@ -37,32 +40,27 @@ pub type BackendClient = McpServiceClient<BackendChannel>;
 pub fn channel_for(endpoint: &Endpoint) -> Result<BackendChannel, GatewayError> {
     match endpoint {
         Endpoint::Tcp(url) => {
-            let channel = TonicEndpoint::from_shared(url.clone())
-                .map_err(|error| GatewayError::Internal(format!("endpoint {url}: {error}")))?
-                .tcp_nodelay(true)
-                .connect_timeout(Duration::from_secs(2))
-                .http2_keep_alive_interval(Duration::from_secs(30))
-                .connect_lazy();
-            Ok(BoxCloneSyncService::new(
-                channel.map_err(|error| ChannelError(error.into())),
-            ))
+            let uri: Uri = url
+                .parse()
+                .map_err(|error| GatewayError::Internal(format!("endpoint {url}: {error}")))?;
+            let authority = uri
+                .authority()
+                .cloned()
+                .ok_or_else(|| GatewayError::Internal(format!("endpoint {url}: no host")))?;
+            let address = format!(
+                "{}:{}",
+                authority.host(),
+                authority.port_u16().unwrap_or(80)
+            );
+            Ok(BoxCloneSyncService::new(Http2Channel::new(
+                Target::Tcp(address),
+                authority,
+            )))
         }
-        Endpoint::Unix(path) => {
-            let path = path.clone();
-            let connector = tower::service_fn(move |_: Uri| {
-                let path = path.clone();
-                async move {
-                    let stream = tokio::net::UnixStream::connect(path).await?;
-                    Ok::<_, std::io::Error>(TokioIo::new(stream))
-                }
-            });
-            let channel = TonicEndpoint::from_static("http://localhost")
-                .connect_timeout(Duration::from_secs(2))
-                .connect_with_connector_lazy(connector);
-            Ok(BoxCloneSyncService::new(
-                channel.map_err(|error| ChannelError(error.into())),
-            ))
-        }
+        Endpoint::Unix(path) => Ok(BoxCloneSyncService::new(Http2Channel::new(
+            Target::Unix(path.clone()),
+            Authority::from_static("localhost"),
+        ))),
         Endpoint::Quic { authority, tls } => quic_channel(authority, tls),
     }
 }

@@ -1,0 +1,370 @@
+//! gRPC over HTTP/2 to a TCP or Unix-socket service, driven straight
+//! through `h2`: a few shared connections per service (one per runtime
+//! worker thread, each thread sending on its own so threads do not contend
+//! for one connection's lock), each dialled on first use, redialled after
+//! it fails, and kept alive with pings.
+//!
+//! A call runs on the task that makes it: it takes a ready handle to the
+//! connection, writes the request headers and (usually all of) the body,
+//! and waits for the answer. Only the connection's own I/O runs on another
+//! task. A general-purpose client (tonic's channel over hyper) passes each
+//! call through a buffer task and a dispatch task and spawns one more per
+//! call; those hand-offs were a tenth of the gateway's CPU per call.
+
+use std::cell::Cell;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use h2::client::{Connection, SendRequest};
+use http::uri::{Authority, PathAndQuery, Scheme, Uri};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tonic::Status;
+use tonic::body::Body;
+
+use super::ChannelError;
+use super::http2_call::{grpc_timeout, send_body, status_from_h2};
+
+/// Time allowed to open the socket and finish the HTTP/2 handshake.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Idle time after which the connection is probed with a PING.
+const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(30);
+/// Time a PING may go unanswered before the connection is dropped.
+const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+/// Flow-control windows, as hyper's client sets them: a stream may have
+/// 2 MiB in flight, the connection 5 MiB.
+const STREAM_WINDOW: u32 = 2 * 1024 * 1024;
+const CONNECTION_WINDOW: u32 = 5 * 1024 * 1024;
+/// Largest header block accepted from a service.
+const MAX_HEADER_LIST: u32 = 16 * 1024;
+
+/// Where a service listens.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// `host:port`, resolved at each dial.
+    Tcp(String),
+    /// A Unix socket path.
+    Unix(PathBuf),
+}
+
+/// A clonable gRPC channel to one service over HTTP/2.
+#[derive(Clone)]
+pub struct Http2Channel {
+    shared: Arc<Shared>,
+}
+
+/// What every clone of one channel shares.
+struct Shared {
+    target: Target,
+    /// Scheme and authority written into every request's URI.
+    scheme: Scheme,
+    authority: Authority,
+    /// One connection slot per worker thread.
+    lanes: Box<[Lane]>,
+}
+
+/// One connection slot.
+struct Lane {
+    /// The live connection, if any, with the generation that dialled it.
+    live: Mutex<Option<Live>>,
+    /// Held while dialling so concurrent calls share one new connection;
+    /// holds the last generation handed out.
+    dialling: tokio::sync::Mutex<u64>,
+}
+
+/// A connection's request handle and the generation that identifies it.
+#[derive(Clone)]
+struct Live {
+    generation: u64,
+    sender: SendRequest<Bytes>,
+}
+
+// === impl Http2Channel ===
+
+impl Http2Channel {
+    /// A channel to `target`; nothing is dialled yet. `authority` is the
+    /// `:authority` sent with each request.
+    pub fn new(target: Target, authority: Authority) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                target,
+                scheme: Scheme::HTTP,
+                authority,
+                lanes: (0..lane_count())
+                    .map(|_| Lane {
+                        live: Mutex::new(None),
+                        dialling: tokio::sync::Mutex::new(0),
+                    })
+                    .collect(),
+            }),
+        }
+    }
+}
+
+impl tower::Service<http::Request<Body>> for Http2Channel {
+    type Response = http::Response<Body>;
+    type Error = ChannelError;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    /// Always ready: a call waits for the connection (and for the
+    /// service's stream limit) inside its own future.
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            let answer = match grpc_timeout(request.headers()) {
+                Some(limit) => tokio::time::timeout(limit, shared.call(request))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(Status::deadline_exceeded(format!(
+                            "no answer within the call's deadline ({limit:?})"
+                        )))
+                    }),
+                None => shared.call(request).await,
+            };
+            answer.map_err(|status| ChannelError(status.into()))
+        })
+    }
+}
+
+// === impl Shared ===
+
+impl Shared {
+    /// Sends one request and waits for the answer's headers; the answer's
+    /// body streams as the service writes it.
+    async fn call(
+        self: &Arc<Self>,
+        request: http::Request<Body>,
+    ) -> Result<http::Response<Body>, Status> {
+        let (mut head, body) = request.into_parts();
+        head.uri = self.absolute(&head.uri)?;
+        let mut sender = self.ready_sender(current_lane(self.lanes.len())).await?;
+        let end_of_stream = http_body::Body::is_end_stream(&body);
+        let (answer, stream) = sender
+            .send_request(http::Request::from_parts(head, ()), end_of_stream)
+            .map_err(|error| status_from_h2(&error))?;
+        if !end_of_stream {
+            send_body(body, stream).await;
+        }
+        let answer = answer.await.map_err(|error| status_from_h2(&error))?;
+        Ok(answer.map(super::http2_call::answer_body))
+    }
+
+    /// The request's path under this channel's scheme and authority.
+    fn absolute(&self, uri: &Uri) -> Result<Uri, Status> {
+        let path = uri
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/"));
+        Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query(path)
+            .build()
+            .map_err(|error| Status::internal(format!("request URI: {error}")))
+    }
+
+    /// A handle ready to open a stream: the live connection's, or a new
+    /// connection's when there is none or the live one has gone (a service
+    /// that restarted or said GOAWAY is redialled once, transparently).
+    async fn ready_sender(self: &Arc<Self>, lane: usize) -> Result<SendRequest<Bytes>, Status> {
+        let mut last_error = None;
+        for _ in 0..2 {
+            let live = match self.live_connection(lane) {
+                Some(live) => live,
+                None => self.dial(lane).await?,
+            };
+            match live.sender.ready().await {
+                Ok(sender) => return Ok(sender),
+                Err(error) => {
+                    self.forget(lane, live.generation);
+                    last_error = Some(status_from_h2(&error));
+                }
+            }
+        }
+        Err(last_error.unwrap_or_else(|| Status::unavailable("connection lost")))
+    }
+
+    fn live_connection(&self, lane: usize) -> Option<Live> {
+        self.lanes[lane]
+            .live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Drops the lane's connection of `generation` if it is still live.
+    fn forget(&self, lane: usize, generation: u64) {
+        let mut live = self.lanes[lane]
+            .live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if live
+            .as_ref()
+            .is_some_and(|live| live.generation == generation)
+        {
+            *live = None;
+        }
+    }
+
+    /// Opens a connection (unless another call just did) and makes it live.
+    async fn dial(self: &Arc<Self>, lane: usize) -> Result<Live, Status> {
+        let mut generation = self.lanes[lane].dialling.lock().await;
+        if let Some(live) = self.live_connection(lane) {
+            return Ok(live);
+        }
+        *generation += 1;
+        let generation = *generation;
+        let opened = tokio::time::timeout(CONNECT_TIMEOUT, self.connect(lane, generation)).await;
+        let sender = match opened {
+            Ok(Ok(sender)) => sender,
+            Ok(Err(error)) => {
+                return Err(Status::unavailable(format!(
+                    "cannot connect to {}: {error}",
+                    self.target
+                )));
+            }
+            Err(_) => {
+                return Err(Status::unavailable(format!(
+                    "cannot connect to {}: no answer within {CONNECT_TIMEOUT:?}",
+                    self.target
+                )));
+            }
+        };
+        let live = Live { generation, sender };
+        *self.lanes[lane]
+            .live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(live.clone());
+        Ok(live)
+    }
+
+    /// Socket, HTTP/2 handshake, and the task that drives the connection.
+    async fn connect(
+        self: &Arc<Self>,
+        lane: usize,
+        generation: u64,
+    ) -> Result<SendRequest<Bytes>, DialError> {
+        match &self.target {
+            Target::Tcp(address) => {
+                let stream = tokio::net::TcpStream::connect(address.as_str()).await?;
+                stream.set_nodelay(true)?;
+                self.handshake(stream, lane, generation).await
+            }
+            Target::Unix(path) => {
+                let stream = tokio::net::UnixStream::connect(path).await?;
+                self.handshake(stream, lane, generation).await
+            }
+        }
+    }
+
+    async fn handshake<T>(
+        self: &Arc<Self>,
+        io: T,
+        lane: usize,
+        generation: u64,
+    ) -> Result<SendRequest<Bytes>, DialError>
+    where
+        T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let (sender, connection) = h2::client::Builder::new()
+            .enable_push(false)
+            .initial_window_size(STREAM_WINDOW)
+            .initial_connection_window_size(CONNECTION_WINDOW)
+            .max_header_list_size(MAX_HEADER_LIST)
+            .handshake::<T, Bytes>(io)
+            .await?;
+        tokio::spawn(drive(connection, Arc::downgrade(self), lane, generation));
+        Ok(sender)
+    }
+}
+
+/// Runs one connection until it fails, the service closes it, a keep-alive
+/// PING goes unanswered, or every handle to it is gone; then forgets it so
+/// the next call dials afresh.
+async fn drive<T>(
+    mut connection: Connection<T, Bytes>,
+    shared: Weak<Shared>,
+    lane: usize,
+    generation: u64,
+) where
+    T: AsyncRead + AsyncWrite + Unpin,
+{
+    let ping_pong = connection.ping_pong();
+    let outcome = tokio::select! {
+        outcome = &mut connection => outcome.err().map(|error| error.to_string()),
+        silent = keep_alive(ping_pong) => Some(silent),
+    };
+    if let Some(shared) = shared.upgrade() {
+        shared.forget(lane, generation);
+        if let Some(reason) = outcome {
+            tracing::debug!(target = %shared.target, %reason, "backend connection closed");
+        }
+    }
+}
+
+/// Connections per service: one per runtime worker thread (tokio starts
+/// one per core), at most eight.
+fn lane_count() -> usize {
+    std::thread::available_parallelism().map_or(1, |cores| cores.get().min(8))
+}
+
+/// The lane the calling thread sends on: threads take lanes in turn as
+/// they make their first call, then keep theirs.
+fn current_lane(lanes: usize) -> usize {
+    static NEXT_THREAD: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static THREAD_INDEX: Cell<Option<usize>> = const { Cell::new(None) };
+    }
+    let index = THREAD_INDEX.with(|slot| {
+        slot.get().unwrap_or_else(|| {
+            let index = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
+            slot.set(Some(index));
+            index
+        })
+    });
+    index % lanes
+}
+
+/// Resolves (with the reason) once a keep-alive PING fails or goes
+/// unanswered; pending forever when the connection has no ping handle.
+async fn keep_alive(ping_pong: Option<h2::PingPong>) -> String {
+    let Some(mut ping_pong) = ping_pong else {
+        return std::future::pending().await;
+    };
+    loop {
+        tokio::time::sleep(KEEP_ALIVE_INTERVAL).await;
+        match tokio::time::timeout(KEEP_ALIVE_TIMEOUT, ping_pong.ping(h2::Ping::opaque())).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => return format!("keep-alive ping failed: {error}"),
+            Err(_) => return format!("keep-alive ping unanswered for {KEEP_ALIVE_TIMEOUT:?}"),
+        }
+    }
+}
+
+/// Why a dial failed.
+#[derive(Debug, thiserror::Error)]
+enum DialError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("HTTP/2 handshake: {0}")]
+    Handshake(#[from] h2::Error),
+}
+
+// === impl Target ===
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Tcp(address) => write!(formatter, "{address}"),
+            Self::Unix(path) => write!(formatter, "unix:{}", path.display()),
+        }
+    }
+}
