@@ -140,18 +140,16 @@ fn warn_if_insecure(config: &GatewayConfig) {
 
 async fn serve_http(gateway: Arc<Gateway>, shutdown: CancellationToken) -> anyhow::Result<()> {
     let listen = gateway.config.listen;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|error| anyhow::anyhow!("cannot listen on {listen}: {error}"))?;
-    let address = listener.local_addr()?;
-    println!("listening on http://{address}/mcp");
     let signal_shutdown = shutdown.clone();
     tokio::spawn(async move {
         crate::shutdown::signal().await;
         signal_shutdown.cancel();
     });
-    let stop = shutdown.clone();
-    micromcp_gateway::http::serve(gateway, listener, async move { stop.cancelled().await }).await?;
+    let threads = gateway.config.threads;
+    let front = micromcp_gateway::http::threads::start(&gateway, listen, threads, &shutdown)
+        .map_err(|error| anyhow::anyhow!("cannot listen on {listen}: {error}"))?;
+    println!("listening on http://{}/mcp", front.address);
+    front.wait().await?;
     Ok(())
 }
 

@@ -17,6 +17,7 @@ use tonic::transport::Uri;
 use tower::ServiceExt;
 use tower::util::BoxCloneSyncService;
 
+pub use self::http2::pin_thread_to_lane;
 use self::http2::{Http2Channel, Target};
 use crate::config::Endpoint;
 use crate::error::GatewayError;

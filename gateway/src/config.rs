@@ -6,8 +6,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use micromcp_proto::quic::{self, ClientTls};
 use serde::Deserialize;
+
+mod endpoint;
+
+pub use self::endpoint::Endpoint;
+use self::endpoint::{parse_endpoint, resolve_tls};
 
 /// Config file as written.
 #[derive(Debug, Default, Deserialize)]
@@ -102,6 +106,8 @@ pub struct RawGateway {
     pub session_key_file: Option<PathBuf>,
     pub namespace_separator: Option<String>,
     pub page_size: Option<usize>,
+    /// HTTP front threads (default: one per core the process may use).
+    pub threads: Option<usize>,
     pub keepalive_secs: Option<u64>,
     pub list_ttl_ms: Option<u64>,
 }
@@ -130,21 +136,6 @@ pub struct RawService {
     pub tls_client_cert: Option<PathBuf>,
     /// `quic://` only: key of `tls_client_cert`.
     pub tls_client_key: Option<PathBuf>,
-}
-
-/// Where a service listens.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Endpoint {
-    /// `unix:/path/to.sock`
-    Unix(PathBuf),
-    /// `http://host:port`
-    Tcp(String),
-    /// `quic://host:port`: the same gRPC over HTTP/3, with TLS settings.
-    Quic {
-        /// `host:port`, resolved when dialling.
-        authority: String,
-        tls: ClientTls,
-    },
 }
 
 /// A validated backend service.
@@ -178,6 +169,9 @@ pub struct GatewayConfig {
     pub session_key_file: PathBuf,
     pub namespace_separator: String,
     pub page_size: usize,
+    /// Threads of the HTTP front, each with its own listener and backend
+    /// connections (see `http::threads`).
+    pub threads: usize,
     pub keepalive: Duration,
     pub list_ttl_ms: u64,
     pub auth: AuthConfig,
@@ -187,89 +181,6 @@ pub struct GatewayConfig {
 /// Parses a TOML config file's text.
 pub fn parse_toml(text: &str) -> Result<RawConfig, Vec<String>> {
     toml::from_str(text).map_err(|error| vec![format!("config: {}", error.message())])
-}
-
-fn parse_endpoint(text: &str) -> Result<Endpoint, String> {
-    if let Some(path) = text.strip_prefix("unix:") {
-        if path.is_empty() {
-            return Err("unix: needs a socket path".into());
-        }
-        return Ok(Endpoint::Unix(PathBuf::from(path)));
-    }
-    if let Some(rest) = text.strip_prefix("http://") {
-        if rest.is_empty() || rest.contains('/') && !rest.ends_with('/') {
-            return Err("expected http://host:port".into());
-        }
-        return Ok(Endpoint::Tcp(text.trim_end_matches('/').to_owned()));
-    }
-    if let Some(rest) = text.strip_prefix("quic://") {
-        let authority = rest.trim_end_matches('/');
-        if authority.is_empty() || authority.contains('/') || !authority.contains(':') {
-            return Err("expected quic://host:port".into());
-        }
-        return Ok(Endpoint::Quic {
-            authority: authority.to_owned(),
-            tls: ClientTls {
-                ca_file: PathBuf::new(),
-                server_name: String::new(),
-                identity: None,
-            },
-        });
-    }
-    Err("expected unix:/path, http://host:port or quic://host:port".into())
-}
-
-/// Fills in (and checks, by loading the files) the TLS settings of a
-/// `quic://` endpoint; other endpoints must not carry any.
-fn resolve_tls(key: &str, raw: &RawService, endpoint: &mut Endpoint, errors: &mut Vec<String>) {
-    let Endpoint::Quic { authority, tls } = endpoint else {
-        for (field, given) in [
-            ("tls_ca", raw.tls_ca.is_some()),
-            ("tls_server_name", raw.tls_server_name.is_some()),
-            ("tls_client_cert", raw.tls_client_cert.is_some()),
-            ("tls_client_key", raw.tls_client_key.is_some()),
-        ] {
-            if given {
-                errors.push(format!("{key}.{field}: only for quic:// endpoints"));
-            }
-        }
-        return;
-    };
-    match &raw.tls_ca {
-        None => errors.push(format!(
-            "{key}.tls_ca: required for a quic:// endpoint (PEM CA of the service's certificate; `micromcp tls-cert` makes one)"
-        )),
-        Some(path) => match quic::load_roots(path) {
-            Ok(_) => tls.ca_file = path.clone(),
-            Err(error) => errors.push(format!("{key}.tls_ca: {error}")),
-        },
-    }
-    tls.server_name = raw.tls_server_name.clone().unwrap_or_else(|| {
-        let host = authority
-            .rsplit_once(':')
-            .map_or(authority.as_str(), |(host, _)| host);
-        host.trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned()
-    });
-    match (&raw.tls_client_cert, &raw.tls_client_key) {
-        (None, None) => {}
-        (Some(cert_file), Some(key_file)) => {
-            if let Err(error) = quic::load_certificates(cert_file) {
-                errors.push(format!("{key}.tls_client_cert: {error}"));
-            }
-            if let Err(error) = quic::load_private_key(key_file) {
-                errors.push(format!("{key}.tls_client_key: {error}"));
-            }
-            tls.identity = Some((cert_file.clone(), key_file.clone()));
-        }
-        (Some(_), None) => errors.push(format!(
-            "{key}.tls_client_key: required with tls_client_cert"
-        )),
-        (None, Some(_)) => errors.push(format!(
-            "{key}.tls_client_cert: required with tls_client_key"
-        )),
-    }
 }
 
 fn valid_namespace(namespace: &str) -> bool {
@@ -316,6 +227,14 @@ impl RawConfig {
         let page_size = gateway.page_size.unwrap_or(1000);
         if page_size == 0 {
             errors.push("gateway.page_size: must be at least 1".into());
+        }
+        let threads = gateway.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+        });
+        if !(1..=256).contains(&threads) {
+            errors.push(format!(
+                "gateway.threads: {threads} is not between 1 and 256"
+            ));
         }
         let max_body_bytes = gateway.max_body_bytes.unwrap_or(4 * 1024 * 1024);
         if max_body_bytes < 1024 {
@@ -417,6 +336,7 @@ impl RawConfig {
                 .unwrap_or_else(|| PathBuf::from(".micromcp/session.key")),
             namespace_separator: separator,
             page_size,
+            threads,
             keepalive: Duration::from_secs(gateway.keepalive_secs.unwrap_or(15).max(1)),
             list_ttl_ms: gateway.list_ttl_ms.unwrap_or(10_000),
             auth: auth_config,
@@ -444,6 +364,7 @@ mod tests {
             [gateway]
             listen = "0.0.0.0:1"
             namespace_separator = "/"
+            threads = 0
             [auth]
             insecure_no_auth = true
             [[services]]
@@ -460,6 +381,7 @@ mod tests {
         for key in [
             "version:",
             "gateway.namespace_separator:",
+            "gateway.threads:",
             "auth.insecure_no_auth:",
             "services[0].endpoint:",
             "services[1].name:",

@@ -6,6 +6,7 @@
 mod guard;
 mod pieces;
 mod sse;
+pub mod threads;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

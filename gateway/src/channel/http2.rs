@@ -1,8 +1,9 @@
 //! gRPC over HTTP/2 to a TCP or Unix-socket service, driven straight
-//! through `h2`: a few shared connections per service (one per runtime
-//! worker thread, each thread sending on its own so threads do not contend
-//! for one connection's lock), each dialled on first use, redialled after
-//! it fails, and kept alive with pings.
+//! through `h2`. Each HTTP front thread (see `http::threads`) has its own
+//! connection to each service, dialled from that thread so the connection's
+//! I/O runs there too; every other thread (start-up, catalog watchers)
+//! shares one more. Connections are dialled on first use, redialled after
+//! they fail, and kept alive with pings.
 //!
 //! A call runs on the task that makes it: it takes a ready handle to the
 //! connection, writes the request headers and (usually all of) the body,
@@ -13,7 +14,6 @@
 
 use std::cell::Cell;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -63,7 +63,7 @@ struct Shared {
     /// Scheme and authority written into every request's URI.
     scheme: Scheme,
     authority: Authority,
-    /// One connection slot per worker thread.
+    /// A connection slot per front thread, then the shared one.
     lanes: Box<[Lane]>,
 }
 
@@ -94,7 +94,7 @@ impl Http2Channel {
                 target,
                 scheme: Scheme::HTTP,
                 authority,
-                lanes: (0..lane_count())
+                lanes: (0..=PINNED_LANES)
                     .map(|_| Lane {
                         live: Mutex::new(None),
                         dialling: tokio::sync::Mutex::new(0),
@@ -145,7 +145,7 @@ impl Shared {
     ) -> Result<http::Response<Body>, Status> {
         let (mut head, body) = request.into_parts();
         head.uri = self.absolute(&head.uri)?;
-        let mut sender = self.ready_sender(current_lane(self.lanes.len())).await?;
+        let mut sender = self.ready_sender(current_lane()).await?;
         let end_of_stream = http_body::Body::is_end_stream(&body);
         let (answer, stream) = sender
             .send_request(http::Request::from_parts(head, ()), end_of_stream)
@@ -310,27 +310,23 @@ async fn drive<T>(
     }
 }
 
-/// Connections per service: one per runtime worker thread (tokio starts
-/// one per core), at most eight.
-fn lane_count() -> usize {
-    std::thread::available_parallelism().map_or(1, |cores| cores.get().min(8))
+/// Front threads with a connection of their own (more share them in turn).
+const PINNED_LANES: usize = 64;
+
+thread_local! {
+    /// The lane of a front thread; `None` on every other thread.
+    static PINNED_LANE: Cell<Option<usize>> = const { Cell::new(None) };
 }
 
-/// The lane the calling thread sends on: threads take lanes in turn as
-/// they make their first call, then keep theirs.
-fn current_lane(lanes: usize) -> usize {
-    static NEXT_THREAD: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static THREAD_INDEX: Cell<Option<usize>> = const { Cell::new(None) };
-    }
-    let index = THREAD_INDEX.with(|slot| {
-        slot.get().unwrap_or_else(|| {
-            let index = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
-            slot.set(Some(index));
-            index
-        })
-    });
-    index % lanes
+/// Makes the calling thread (front thread `index`) send on a connection
+/// of its own.
+pub fn pin_thread_to_lane(index: usize) {
+    PINNED_LANE.with(|lane| lane.set(Some(index % PINNED_LANES)));
+}
+
+/// The lane the calling thread sends on: its own, or the shared last one.
+fn current_lane() -> usize {
+    PINNED_LANE.with(Cell::get).unwrap_or(PINNED_LANES)
 }
 
 /// Resolves (with the reason) once a keep-alive PING fails or goes
