@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::Streaming;
+use tonic::metadata::{Ascii, MetadataValue};
 
 use std::sync::Arc;
 
@@ -35,15 +36,20 @@ pub(crate) fn with_context<T>(
     let mut request = tonic::Request::new(message);
     request.set_timeout(gateway.config.request_timeout);
     let metadata = request.metadata_mut();
-    if let Ok(value) = context.request_id.parse() {
+    // Values unique to each call are marked never-indexed: HPACK would
+    // otherwise add each to the connection's header table, evicting the
+    // entries that repeat (and comparing against every id still in it).
+    if let Ok(mut value) = context.request_id.parse::<MetadataValue<Ascii>>() {
+        value.set_sensitive(true);
         metadata.insert(micromcp_proto::REQUEST_ID_METADATA, value);
     }
     if let Ok(value) = context.principal.parse() {
         metadata.insert(micromcp_proto::PRINCIPAL_METADATA, value);
     }
     if let Some(traceparent) = traceparent_opt
-        && let Ok(value) = traceparent.parse()
+        && let Ok(mut value) = traceparent.parse::<MetadataValue<Ascii>>()
     {
+        value.set_sensitive(true);
         metadata.insert(micromcp_proto::TRACEPARENT_METADATA, value);
     }
     request
