@@ -176,3 +176,36 @@ async fn a_missing_socket_is_unavailable() {
     let error = channel.oneshot(request(None)).await.expect_err("no socket");
     assert_eq!(code_of(&error), Code::Unavailable, "{error}");
 }
+
+#[tokio::test]
+async fn calls_queued_behind_a_dial_that_timed_out_fail_together() {
+    // A listener whose accept queue is full and never drained: the kernel
+    // drops further SYNs, so a dial waits out the connect timeout (2 s)
+    // like one to a black-holed address.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind("127.0.0.1:0".parse().expect("address"))
+        .expect("bind");
+    let full = socket.listen(1).expect("listen");
+    let address = full.local_addr().expect("address");
+    let fillers: Vec<_> = (0..4)
+        .filter_map(|_| {
+            std::net::TcpStream::connect_timeout(&address, Duration::from_millis(300)).ok()
+        })
+        .collect();
+    let channel = channel_for(&Endpoint::Tcp(format!("http://{address}"))).expect("channel");
+    let started = Instant::now();
+    let calls = (0..8).map(|_| channel.clone().oneshot(request(None)));
+    let outcomes = futures::future::join_all(calls).await;
+    let waited = started.elapsed();
+    for outcome in outcomes {
+        let error = outcome.expect_err("the dial cannot complete");
+        assert_eq!(code_of(&error), Code::Unavailable, "{error}");
+        assert!(error.to_string().contains("no answer within"), "{error}");
+    }
+    assert!(
+        waited < Duration::from_secs(5),
+        "queued calls each waited for a dial: {waited:?}"
+    );
+    drop((fillers, full));
+}

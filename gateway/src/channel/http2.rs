@@ -16,7 +16,7 @@ use std::cell::Cell;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -31,6 +31,9 @@ use super::http2_call::{grpc_timeout, send_body, status_from_h2};
 
 /// Time allowed to open the socket and finish the HTTP/2 handshake.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a failed dial's reason answers the calls that queued behind it
+/// before the next call dials again.
+const REDIAL_AFTER: Duration = Duration::from_millis(250);
 /// Idle time after which the connection is probed with a PING.
 const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(30);
 /// Time a PING may go unanswered before the connection is dropped.
@@ -71,9 +74,17 @@ struct Shared {
 struct Lane {
     /// The live connection, if any, with the generation that dialled it.
     live: Mutex<Option<Live>>,
-    /// Held while dialling so concurrent calls share one new connection;
-    /// holds the last generation handed out.
-    dialling: tokio::sync::Mutex<u64>,
+    /// Held while dialling so concurrent calls share one new connection.
+    dialling: tokio::sync::Mutex<DialState>,
+}
+
+/// What the last dial of a lane left behind.
+#[derive(Default)]
+struct DialState {
+    /// The last generation handed out.
+    generation: u64,
+    /// When and why the last dial failed, if it did.
+    last_failure: Option<(Instant, String)>,
 }
 
 /// A connection's request handle and the generation that identifies it.
@@ -97,7 +108,7 @@ impl Http2Channel {
                 lanes: (0..=PINNED_LANES)
                     .map(|_| Lane {
                         live: Mutex::new(None),
-                        dialling: tokio::sync::Mutex::new(0),
+                        dialling: tokio::sync::Mutex::new(DialState::default()),
                     })
                     .collect(),
             }),
@@ -215,35 +226,42 @@ impl Shared {
     }
 
     /// Opens a connection (unless another call just did) and makes it live.
+    ///
+    /// Calls that queued behind a dial that just failed fail at once with
+    /// its reason rather than each waiting out a dial of its own (a
+    /// black-holed address would otherwise cost every queued call the
+    /// connect timeout in turn).
     async fn dial(self: &Arc<Self>, lane: usize) -> Result<Live, Status> {
-        let mut generation = self.lanes[lane].dialling.lock().await;
+        let mut state = self.lanes[lane].dialling.lock().await;
         if let Some(live) = self.live_connection(lane) {
             return Ok(live);
         }
-        *generation += 1;
-        let generation = *generation;
+        if let Some((failed_at, reason)) = &state.last_failure
+            && failed_at.elapsed() < REDIAL_AFTER
+        {
+            return Err(Status::unavailable(reason.clone()));
+        }
+        state.generation += 1;
+        let generation = state.generation;
         let opened = tokio::time::timeout(CONNECT_TIMEOUT, self.connect(lane, generation)).await;
-        let sender = match opened {
-            Ok(Ok(sender)) => sender,
-            Ok(Err(error)) => {
-                return Err(Status::unavailable(format!(
-                    "cannot connect to {}: {error}",
-                    self.target
-                )));
+        let failure = match opened {
+            Ok(Ok(sender)) => {
+                state.last_failure = None;
+                let live = Live { generation, sender };
+                *self.lanes[lane]
+                    .live
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(live.clone());
+                return Ok(live);
             }
-            Err(_) => {
-                return Err(Status::unavailable(format!(
-                    "cannot connect to {}: no answer within {CONNECT_TIMEOUT:?}",
-                    self.target
-                )));
-            }
+            Ok(Err(error)) => format!("cannot connect to {}: {error}", self.target),
+            Err(_) => format!(
+                "cannot connect to {}: no answer within {CONNECT_TIMEOUT:?}",
+                self.target
+            ),
         };
-        let live = Live { generation, sender };
-        *self.lanes[lane]
-            .live
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(live.clone());
-        Ok(live)
+        state.last_failure = Some((Instant::now(), failure.clone()));
+        Err(Status::unavailable(failure))
     }
 
     /// Socket, HTTP/2 handshake, and the task that drives the connection.
