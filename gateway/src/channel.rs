@@ -1,13 +1,16 @@
 //! Dialling a backend service: one lazily-connected, clonable gRPC channel
 //! per service, over whichever wire its endpoint names — HTTP/2 on TCP or a
-//! Unix socket (`http2`, straight over h2), or HTTP/3 on QUIC (tonic-h3 over quinn, TLS 1.3
-//! against the CA configured for that service, optional client
-//! certificate). Both look the same to the generated gRPC client.
+//! Unix socket (`http2`, straight over h2), or HTTP/3 on QUIC (tonic-h3 over
+//! quinn, TLS 1.3 against the CA configured for that service, optional
+//! client certificate). Both look the same to the generated gRPC client.
+//! Behind one channel, each HTTP front thread has connections of its own
+//! (`lanes`).
 
 use std::net::IpAddr;
 
 mod http2;
 mod http2_call;
+mod lanes;
 
 use http::uri::Authority;
 use micromcp_proto::mcp_service_client::McpServiceClient;
@@ -17,8 +20,9 @@ use tonic::transport::Uri;
 use tower::ServiceExt;
 use tower::util::BoxCloneSyncService;
 
-pub use self::http2::pin_thread_to_lane;
 use self::http2::{Http2Channel, Target};
+use self::lanes::PerLane;
+pub use self::lanes::pin_thread_to_lane;
 use crate::config::Endpoint;
 use crate::error::GatewayError;
 
@@ -62,7 +66,16 @@ pub fn channel_for(endpoint: &Endpoint) -> Result<BackendChannel, GatewayError> 
             Target::Unix(path.clone()),
             Authority::from_static("localhost"),
         ))),
-        Endpoint::Quic { authority, tls } => quic_channel(authority, tls),
+        Endpoint::Quic { authority, tls } => {
+            // Built once now so a bad endpoint fails at start; front threads
+            // build their own on first use.
+            let shared = quic_channel(authority, tls)?;
+            let (authority, tls) = (authority.clone(), tls.clone());
+            Ok(BoxCloneSyncService::new(PerLane::new(
+                shared,
+                std::sync::Arc::new(move || quic_channel(&authority, &tls)),
+            )))
+        }
     }
 }
 

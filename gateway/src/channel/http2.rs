@@ -12,7 +12,6 @@
 //! call through a buffer task and a dispatch task and spawns one more per
 //! call; those hand-offs were a tenth of the gateway's CPU per call.
 
-use std::cell::Cell;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
@@ -28,6 +27,7 @@ use tonic::body::Body;
 
 use super::ChannelError;
 use super::http2_call::{grpc_timeout, send_body, status_from_h2};
+use super::lanes::{LANES, current_lane};
 
 /// Time allowed to open the socket and finish the HTTP/2 handshake.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -105,7 +105,7 @@ impl Http2Channel {
                 target,
                 scheme: Scheme::HTTP,
                 authority,
-                lanes: (0..=PINNED_LANES)
+                lanes: (0..LANES)
                     .map(|_| Lane {
                         live: Mutex::new(None),
                         dialling: tokio::sync::Mutex::new(DialState::default()),
@@ -326,25 +326,6 @@ async fn drive<T>(
             tracing::debug!(target = %shared.target, %reason, "backend connection closed");
         }
     }
-}
-
-/// Front threads with a connection of their own (more share them in turn).
-const PINNED_LANES: usize = 64;
-
-thread_local! {
-    /// The lane of a front thread; `None` on every other thread.
-    static PINNED_LANE: Cell<Option<usize>> = const { Cell::new(None) };
-}
-
-/// Makes the calling thread (front thread `index`) send on a connection
-/// of its own.
-pub fn pin_thread_to_lane(index: usize) {
-    PINNED_LANE.with(|lane| lane.set(Some(index % PINNED_LANES)));
-}
-
-/// The lane the calling thread sends on: its own, or the shared last one.
-fn current_lane() -> usize {
-    PINNED_LANE.with(Cell::get).unwrap_or(PINNED_LANES)
 }
 
 /// Resolves (with the reason) once a keep-alive PING fails or goes
