@@ -1,7 +1,10 @@
 //! The whole per-call path, measured as a ratio in one run: a `tools/call`
-//! of the testkit `echo` tool sent (a) directly to the service over gRPC and
-//! (b) through the gateway over HTTP (2026-07-28, JSON response), both on
-//! loopback in this process. (b) − (a) is what the gateway adds per call.
+//! of the testkit `echo` tool sent (a) directly to the service over gRPC
+//! with tonic's channel, (a') the same over the gateway's own HTTP/2
+//! channel (`micromcp_gateway::channel`), and (b) through the gateway over
+//! HTTP (2026-07-28, JSON response), all on loopback in this process.
+//! (b) − (a) is what the gateway adds per call; (a') / (a) compares the two
+//! gRPC clients.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -30,6 +33,12 @@ fn call_path(c: &mut Criterion) {
             .expect("connect");
         McpServiceClient::new(channel)
     });
+    let own_channel = McpServiceClient::new(
+        micromcp_gateway::channel::channel_for(&micromcp_gateway::config::Endpoint::Tcp(format!(
+            "http://{service}"
+        )))
+        .expect("channel"),
+    );
     let http = micromcp_bench::http_client();
     let url = format!("http://{gateway}/mcp");
     let ids = AtomicU64::new(1);
@@ -37,27 +46,10 @@ fn call_path(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("tools_call_echo");
     group.bench_function("direct_grpc", |b| {
-        b.to_async(&runtime).iter(|| {
-            let mut client = grpc.clone();
-            async move {
-                let start = CallToolClientMessage {
-                    message: Some(call_tool_client_message::Message::Start(CallToolStart {
-                        name: "echo".into(),
-                        arguments_json: Bytes::from_static(br#"{"text":"hello"}"#),
-                        ..CallToolStart::default()
-                    })),
-                };
-                let mut stream = client
-                    .call_tool(tokio_stream_once(start))
-                    .await
-                    .expect("call")
-                    .into_inner();
-                let result = stream.message().await.expect("message").expect("result");
-                // Read the trailers too, as the gateway does (no stream reset).
-                while let Ok(Some(_)) = stream.message().await {}
-                result
-            }
-        })
+        b.to_async(&runtime).iter(|| call_echo(grpc.clone()))
+    });
+    group.bench_function("direct_grpc_gateway_channel", |b| {
+        b.to_async(&runtime).iter(|| call_echo(own_channel.clone()))
     });
     group.bench_function("through_gateway_http", |b| {
         b.to_async(&runtime).iter(|| {
@@ -77,6 +69,31 @@ fn call_path(c: &mut Criterion) {
         })
     });
     group.finish();
+}
+
+/// One `echo` call over gRPC, trailers included (as the gateway reads them).
+async fn call_echo<T>(mut client: McpServiceClient<T>) -> micromcp_proto::CallToolServerMessage
+where
+    T: tonic::client::GrpcService<tonic::body::Body>,
+    T::Error: Into<tonic::codegen::StdError>,
+    T::ResponseBody: tonic::codegen::Body<Data = Bytes> + Send + 'static,
+    <T::ResponseBody as tonic::codegen::Body>::Error: Into<tonic::codegen::StdError> + Send,
+{
+    let start = CallToolClientMessage {
+        message: Some(call_tool_client_message::Message::Start(CallToolStart {
+            name: "echo".into(),
+            arguments_json: Bytes::from_static(br#"{"text":"hello"}"#),
+            ..CallToolStart::default()
+        })),
+    };
+    let mut stream = client
+        .call_tool(tokio_stream_once(start))
+        .await
+        .expect("call")
+        .into_inner();
+    let result = stream.message().await.expect("message").expect("result");
+    while let Ok(Some(_)) = stream.message().await {}
+    result
 }
 
 fn tokio_stream_once(
