@@ -63,8 +63,7 @@ pub struct Http2Channel {
 /// What every clone of one channel shares.
 struct Shared {
     target: Target,
-    /// Scheme and authority written into every request's URI.
-    scheme: Scheme,
+    /// Authority written into every request's URI (scheme: `http`).
     authority: Authority,
     /// A connection slot per front thread, then the shared one.
     lanes: Box<[Lane]>,
@@ -103,7 +102,6 @@ impl Http2Channel {
         Self {
             shared: Arc::new(Shared {
                 target,
-                scheme: Scheme::HTTP,
                 authority,
                 lanes: (0..LANES)
                     .map(|_| Lane {
@@ -175,7 +173,7 @@ impl Shared {
             .cloned()
             .unwrap_or_else(|| PathAndQuery::from_static("/"));
         Uri::builder()
-            .scheme(self.scheme.clone())
+            .scheme(Scheme::HTTP)
             .authority(self.authority.clone())
             .path_and_query(path)
             .build()

@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 use futures::future::BoxFuture;
 use tonic::Status;
 use tonic::body::Body;
-use tower::Service;
+use tower::{Service, ServiceExt};
 
 use super::{BackendChannel, ChannelError};
 use crate::error::GatewayError;
@@ -85,10 +85,7 @@ impl Service<http::Request<Body>> for PerLane {
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
         match self.channel() {
-            Ok(mut channel) => Box::pin(async move {
-                std::future::poll_fn(|cx| channel.poll_ready(cx)).await?;
-                channel.call(request).await
-            }),
+            Ok(channel) => Box::pin(channel.oneshot(request)),
             Err(error) => {
                 let status = Status::unavailable(error.to_string());
                 Box::pin(async move { Err(ChannelError(status.into())) })

@@ -47,21 +47,16 @@ pub fn start(
             .spawn(move || serve_thread(index, gateway, address, stop, &bound_sender))?;
         // The first thread binds what was asked (perhaps port 0); the
         // others join the port it got.
-        match bound.recv() {
-            Ok(Ok(local)) => address = local,
-            Ok(Err(error)) => {
+        let started = bound.recv().unwrap_or_else(|_| {
+            Err(std::io::Error::other(format!(
+                "HTTP thread {index} ended before binding"
+            )))
+        });
+        match started {
+            Ok(local) => address = local,
+            Err(error) => {
                 shutdown.cancel();
                 return Err(error);
-            }
-            Err(_) => {
-                return Err(handle.join().map_or_else(
-                    |_| std::io::Error::other("HTTP thread panicked at start"),
-                    |outcome| {
-                        outcome
-                            .err()
-                            .unwrap_or_else(|| std::io::Error::other("HTTP thread ended at start"))
-                    },
-                ));
             }
         }
         handles.push(handle);
@@ -96,7 +91,8 @@ impl Front {
     }
 }
 
-/// One front thread: its runtime, its listener, its backend lane.
+/// One front thread: its runtime, its listener, its backend lane. How
+/// starting went (the bound address or the error) goes to `bound`.
 fn serve_thread(
     index: usize,
     gateway: Arc<Gateway>,
@@ -104,26 +100,26 @@ fn serve_thread(
     shutdown: CancellationToken,
     bound: &std::sync::mpsc::Sender<std::io::Result<SocketAddr>>,
 ) -> std::io::Result<()> {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    let started = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-    {
-        Ok(runtime) => runtime,
+        .and_then(|runtime| {
+            let listener = {
+                let _context = runtime.enter();
+                listen(address)?
+            };
+            Ok((runtime, listener))
+        });
+    let (runtime, listener) = match started {
+        Ok(started) => started,
         Err(error) => {
-            let _ = bound.send(Err(std::io::Error::new(error.kind(), error.to_string())));
-            return Err(error);
+            let _ = bound.send(Err(error));
+            return Ok(());
         }
     };
+    let _ = bound.send(listener.local_addr());
     runtime.block_on(async move {
         crate::channel::pin_thread_to_lane(index);
-        let listener = match listen(address) {
-            Ok(listener) => listener,
-            Err(error) => {
-                let _ = bound.send(Err(std::io::Error::new(error.kind(), error.to_string())));
-                return Err(error);
-            }
-        };
-        let _ = bound.send(listener.local_addr());
         super::serve(gateway, listener, shutdown.cancelled_owned()).await
     })
 }
