@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use micromcp_gateway::config::{GatewayConfig, RawConfig, parse_toml};
+use micromcp_gateway::config::{AuditTarget, GatewayConfig, RawConfig, parse_toml};
 use micromcp_gateway::{Gateway, load_or_create_key};
 use tokio_util::sync::CancellationToken;
 
@@ -129,12 +129,21 @@ async fn start_gateway(
 fn warn_if_insecure(config: &GatewayConfig) {
     if matches!(
         config.auth,
-        micromcp_gateway::config::AuthConfig::InsecureNoAuth
+        micromcp_gateway::config::AuthConfig::InsecureNoAuth { .. }
     ) {
         tracing::warn!(
             "AUTHENTICATION IS OFF (--insecure-no-auth): any local process can use this gateway"
         );
         eprintln!("WARNING: authentication is disabled (--insecure-no-auth); loopback only.");
+    }
+    match &config.audit.target {
+        AuditTarget::Off => tracing::warn!(
+            "audit log is off: set audit.path (a file, or \"-\" for standard output)"
+        ),
+        AuditTarget::Stdout => tracing::info!("audit records go to standard output"),
+        AuditTarget::File { path, .. } => {
+            tracing::info!(path = %path.display(), "audit records appended")
+        }
     }
 }
 
@@ -149,7 +158,11 @@ async fn serve_http(gateway: Arc<Gateway>, shutdown: CancellationToken) -> anyho
     let front = micromcp_gateway::http::threads::start(&gateway, listen, threads, &shutdown)
         .map_err(|error| anyhow::anyhow!("cannot listen on {listen}: {error}"))?;
     println!("listening on http://{}/mcp", front.address);
-    front.wait().await?;
+    let served = front.wait().await;
+    // Every answered request's record was written before its answer;
+    // force them to disk before exiting.
+    gateway.audit.sync();
+    served?;
     Ok(())
 }
 
@@ -164,6 +177,9 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
     }
     if raw.gateway.session_key_file.is_none() {
         raw.gateway.session_key_file = Some(args.state_dir.join("session.key"));
+    }
+    if raw.audit.path.is_none() {
+        raw.audit.path = Some(args.state_dir.join("audit.jsonl"));
     }
     let token_opt = if raw.auth.insecure_no_auth {
         None
@@ -249,6 +265,16 @@ pub async fn run_stdio(args: StdioArgs) -> anyhow::Result<()> {
     // One process is one client: a session needs no key that outlives it,
     // and desktop clients often start us in a directory we cannot write.
     let persistent_key = raw.gateway.session_key_file.is_some();
+    if raw
+        .audit
+        .path
+        .as_deref()
+        .is_some_and(|path| path.as_os_str() == "-")
+    {
+        anyhow::bail!(
+            "invalid configuration:\n  audit.path: \"-\" (standard output) carries the MCP messages in stdio mode; name a file"
+        );
+    }
     let sockets = socket_dir()?;
     let child_specs: Vec<ChildSpec> = [
         add_fs_child(&mut raw, &args.roots, &sockets),
@@ -270,10 +296,13 @@ pub async fn run_stdio(args: StdioArgs) -> anyhow::Result<()> {
             rand::random()
         };
         let gateway = start_gateway(config, &key, &shutdown).await?;
-        tokio::select! {
+        let audit = gateway.audit.clone();
+        let served = tokio::select! {
             served = micromcp_gateway::stdio::serve(gateway, tokio::io::stdin(), tokio::io::stdout()) => served.map_err(anyhow::Error::from),
             () = crate::shutdown::signal() => Ok(()),
-        }
+        };
+        audit.sync();
+        served
     }
     .await;
     shutdown.cancel();

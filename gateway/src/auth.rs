@@ -1,24 +1,61 @@
 //! Bearer-token authentication: tokens are kept only as SHA-256 digests and
-//! compared in constant time. The principal handed on to services and audit
-//! is a short fingerprint of the token, never the token.
+//! compared in constant time, each mapped to its [`Principal`] (a name and
+//! scopes). The principal handed on to services and audit is that name (or
+//! a short fingerprint of an unnamed token), never the token.
+
+use std::sync::Arc;
 
 use http::HeaderMap;
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
+use subtle::{ConditionallySelectable, ConstantTimeEq};
 
 use crate::config::AuthConfig;
 use crate::error::GatewayError;
+use crate::policy::Scopes;
+
+/// Who is asking: the name used in sessions, audit and policy, and what it
+/// may reach.
+#[derive(Debug)]
+pub struct Principal {
+    pub id: String,
+    pub scopes: Scopes,
+}
+
+/// A configured token.
+#[derive(Debug, Clone)]
+pub struct TokenEntry {
+    pub sha256: [u8; 32],
+    pub principal: Arc<Principal>,
+}
+
+// === impl Principal ===
+
+impl Principal {
+    /// A principal with every scope (the local stdio user, unauthenticated
+    /// loopback).
+    pub fn unrestricted(id: &str) -> Arc<Self> {
+        Arc::new(Self {
+            id: id.to_owned(),
+            scopes: Scopes::all(),
+        })
+    }
+}
 
 /// SHA-256 of a token.
 pub fn digest(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
+/// The name of an unnamed token's principal: a fingerprint of its digest.
+pub fn fingerprint(sha256: &[u8; 32]) -> String {
+    format!("token:{}", hex::encode(&sha256[..6]))
+}
+
 /// The principal of the request, or `Unauthorized`.
-pub fn authenticate(auth: &AuthConfig, headers: &HeaderMap) -> Result<String, GatewayError> {
-    let token_sha256 = match auth {
-        AuthConfig::InsecureNoAuth => return Ok("anonymous".into()),
-        AuthConfig::Tokens { token_sha256 } => token_sha256,
+pub fn authenticate(auth: &AuthConfig, headers: &HeaderMap) -> Result<Arc<Principal>, GatewayError> {
+    let tokens = match auth {
+        AuthConfig::InsecureNoAuth { anonymous } => return Ok(anonymous.clone()),
+        AuthConfig::Tokens { tokens } => tokens,
     };
     let header = headers
         .get(http::header::AUTHORIZATION)
@@ -39,13 +76,17 @@ pub fn authenticate(auth: &AuthConfig, headers: &HeaderMap) -> Result<String, Ga
             )
         })?;
     let presented = digest(token);
-    let matched = token_sha256
-        .iter()
-        .fold(subtle::Choice::from(0), |found, known| {
-            found | known.ct_eq(&presented)
-        });
-    if bool::from(matched) {
-        Ok(format!("token:{}", hex::encode(&presented[..6])))
+    // Every entry is compared; which one matched is selected without a
+    // data-dependent branch.
+    let mut found = subtle::Choice::from(0);
+    let mut position = 0u32;
+    for (index, entry) in tokens.iter().enumerate() {
+        let matches = entry.sha256.ct_eq(&presented);
+        position.conditional_assign(&(index as u32), matches);
+        found |= matches;
+    }
+    if bool::from(found) {
+        Ok(tokens[position as usize].principal.clone())
     } else {
         Err(GatewayError::Unauthorized("invalid bearer token".into()))
     }
@@ -55,10 +96,20 @@ pub fn authenticate(auth: &AuthConfig, headers: &HeaderMap) -> Result<String, Ga
 mod tests {
     use super::*;
 
+    fn entry(token: &str, id: &str) -> TokenEntry {
+        TokenEntry {
+            sha256: digest(token),
+            principal: Arc::new(Principal {
+                id: id.to_owned(),
+                scopes: Scopes::all(),
+            }),
+        }
+    }
+
     #[test]
-    fn only_the_configured_token_passes() {
+    fn only_a_configured_token_passes_and_names_its_principal() {
         let auth = AuthConfig::Tokens {
-            token_sha256: vec![digest("s3cret")],
+            tokens: vec![entry("s3cret", "alice"), entry("other", "bob")],
         };
         let mut headers = HeaderMap::new();
         assert!(authenticate(&auth, &headers).is_err());
@@ -67,7 +118,10 @@ mod tests {
         headers.insert("authorization", "Basic czNjcmV0".parse().expect("header"));
         assert!(authenticate(&auth, &headers).is_err());
         headers.insert("authorization", "Bearer s3cret".parse().expect("header"));
-        let principal = authenticate(&auth, &headers).expect("ok");
-        assert!(principal.starts_with("token:") && !principal.contains("s3cret"));
+        assert_eq!(authenticate(&auth, &headers).expect("ok").id, "alice");
+        headers.insert("authorization", "Bearer other".parse().expect("header"));
+        assert_eq!(authenticate(&auth, &headers).expect("ok").id, "bob");
+        let unnamed = fingerprint(&digest("s3cret"));
+        assert!(unnamed.starts_with("token:") && !unnamed.contains("s3cret"));
     }
 }

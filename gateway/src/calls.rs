@@ -19,6 +19,7 @@ use tonic::metadata::{Ascii, MetadataValue};
 
 use std::sync::Arc;
 
+use crate::catalog::ListKind;
 use crate::dispatch::finish_service_result;
 use crate::error::GatewayError;
 use crate::gateway::{CallContext, EraState, Gateway, Reply};
@@ -43,7 +44,7 @@ pub(crate) fn with_context<T>(
         value.set_sensitive(true);
         metadata.insert(micromcp_proto::REQUEST_ID_METADATA, value);
     }
-    if let Ok(value) = context.principal.parse() {
+    if let Ok(value) = context.principal.id.parse() {
         metadata.insert(micromcp_proto::PRINCIPAL_METADATA, value);
     }
     if let Some(traceparent) = traceparent_opt
@@ -73,9 +74,12 @@ pub(crate) async fn call_tool(
 ) -> Result<Reply, GatewayError> {
     let name = head.required_name()?;
     let catalog = gateway.backends.catalog();
-    let item = catalog
-        .tool(name)
+    let (position, item) = catalog
+        .tool_at(name)
         .ok_or_else(|| GatewayError::InvalidParams(format!("unknown tool: {name}")))?;
+    gateway
+        .policy
+        .check_listed(&context.principal, &catalog, ListKind::Tools, position, item)?;
     let backend = &gateway.backends.services()[item.service];
     let service = backend.config.name.clone();
     if !backend.is_available() {
@@ -347,7 +351,7 @@ fn relay_input(
         });
         return None;
     }
-    let (request_id, answer) = gateway.pending_inputs.register(&context.principal);
+    let (request_id, answer) = gateway.pending_inputs.register(&context.principal.id);
     let message = encode_request(&request_id, &input.method, &input.params_json);
     let cancelled = state.cancelled.clone();
     let gateway = gateway.clone();

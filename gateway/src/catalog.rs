@@ -5,6 +5,7 @@
 //! of the previous page, so pages stay stable while catalogs change.
 
 mod render;
+mod visible;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,7 +15,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use micromcp_proto::Catalog;
 
+pub use self::visible::VisibleList;
 use crate::error::GatewayError;
+use crate::policy::ToolHints;
 
 /// One listed item, already rendered.
 #[derive(Debug, Clone)]
@@ -25,6 +28,8 @@ pub struct ListedItem {
     pub service: usize,
     /// The service's own name for it.
     pub original: String,
+    /// Behaviour hints (tools only; MCP's defaults otherwise).
+    pub hints: ToolHints,
     /// MCP JSON of the item while merging; the finished merge moves it
     /// into its kind's [`RenderedList`] (empty afterwards).
     json: String,
@@ -173,6 +178,7 @@ impl MergedCatalog {
                             key,
                             service: contribution.service,
                             original: tool.name.clone(),
+                            hints: ToolHints::of(tool.annotations.as_ref()),
                             json,
                         },
                         "tool",
@@ -195,6 +201,7 @@ impl MergedCatalog {
                         key,
                         service: contribution.service,
                         original: prompt.name.clone(),
+                        hints: ToolHints::default(),
                         json,
                     },
                     "prompt",
@@ -211,6 +218,7 @@ impl MergedCatalog {
                         key: resource.uri.clone(),
                         service: contribution.service,
                         original: resource.uri.clone(),
+                        hints: ToolHints::default(),
                         json,
                     },
                     "resource",
@@ -244,6 +252,7 @@ impl MergedCatalog {
                     key: template.uri_template.clone(),
                     service: contribution.service,
                     original: template.uri_template.clone(),
+                    hints: ToolHints::default(),
                     json,
                 });
             }
@@ -299,6 +308,25 @@ impl MergedCatalog {
         self.tool_index
             .get(name)
             .map(|position| &self.tools[*position])
+    }
+
+    /// The tool exposed as `name` and its position in the tool list.
+    pub fn tool_at(&self, name: &str) -> Option<(usize, &ListedItem)> {
+        self.tool_index
+            .get(name)
+            .map(|position| (*position, &self.tools[*position]))
+    }
+
+    /// The prompt exposed as `name` and its position in the prompt list.
+    pub fn prompt_at(&self, name: &str) -> Option<(usize, &ListedItem)> {
+        self.prompt_index
+            .get(name)
+            .map(|position| (*position, &self.prompts[*position]))
+    }
+
+    /// Position of the listed resource `uri`.
+    pub fn resource_position(&self, uri: &str) -> Option<usize> {
+        self.resource_index.get(uri).copied()
     }
 
     /// The prompt exposed as `name`.

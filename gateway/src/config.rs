@@ -8,9 +8,15 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod access;
+mod audit;
 mod endpoint;
 
+pub use self::access::{AuthConfig, PolicyConfig, RawAuth, RawPolicy, RawToken};
+pub use self::audit::{AuditConfig, AuditTarget, RawAudit};
 pub use self::endpoint::Endpoint;
+use self::access::{validate_auth, validate_policy};
+use self::audit::validate_audit;
 use self::endpoint::{parse_endpoint, resolve_tls};
 
 /// Config file as written.
@@ -22,6 +28,10 @@ pub struct RawConfig {
     pub gateway: RawGateway,
     #[serde(default)]
     pub auth: RawAuth,
+    #[serde(default)]
+    pub policy: RawPolicy,
+    #[serde(default)]
+    pub audit: RawAudit,
     #[serde(default)]
     pub services: Vec<RawService>,
     /// Settings of the fetch service `micromcp up` starts.
@@ -112,16 +122,6 @@ pub struct RawGateway {
     pub list_ttl_ms: Option<u64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawAuth {
-    #[serde(default)]
-    pub insecure_no_auth: bool,
-    pub token_file: Option<PathBuf>,
-    #[serde(default)]
-    pub token_sha256: Vec<String>,
-}
-
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawService {
@@ -148,15 +148,6 @@ pub struct ServiceConfig {
     pub endpoint: Endpoint,
 }
 
-/// How clients authenticate.
-#[derive(Debug, Clone)]
-pub enum AuthConfig {
-    /// Loopback only: no authentication (says so loudly at start).
-    InsecureNoAuth,
-    /// Bearer tokens, stored as SHA-256 digests.
-    Tokens { token_sha256: Vec<[u8; 32]> },
-}
-
 /// The validated, immutable gateway configuration.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -175,6 +166,8 @@ pub struct GatewayConfig {
     pub keepalive: Duration,
     pub list_ttl_ms: u64,
     pub auth: AuthConfig,
+    pub policy: PolicyConfig,
+    pub audit: AuditConfig,
     pub services: Vec<ServiceConfig>,
 }
 
@@ -188,12 +181,6 @@ fn valid_namespace(namespace: &str) -> bool {
         && namespace
             .bytes()
             .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-')
-}
-
-/// Decodes a 64-hex-digit SHA-256.
-fn parse_digest(text: &str) -> Option<[u8; 32]> {
-    let bytes = hex::decode(text).ok()?;
-    bytes.try_into().ok()
 }
 
 // === impl RawConfig ===
@@ -240,41 +227,6 @@ impl RawConfig {
         if max_body_bytes < 1024 {
             errors.push("gateway.max_body_bytes: must be at least 1024".into());
         }
-        let auth = self.auth;
-        let mut token_sha256 = Vec::new();
-        for (index, text) in auth.token_sha256.iter().enumerate() {
-            match parse_digest(text) {
-                Some(digest) => token_sha256.push(digest),
-                None => errors.push(format!(
-                    "auth.token_sha256[{index}]: not a 64-digit hex SHA-256"
-                )),
-            }
-        }
-        if let Some(path) = &auth.token_file {
-            match std::fs::read_to_string(path) {
-                Ok(token) if !token.trim().is_empty() => {
-                    token_sha256.push(crate::auth::digest(token.trim()))
-                }
-                Ok(_) => errors.push(format!("auth.token_file: {} is empty", path.display())),
-                Err(error) => errors.push(format!("auth.token_file: {}: {error}", path.display())),
-            }
-        }
-        if let Some(token) = token_opt {
-            token_sha256.push(crate::auth::digest(token));
-        }
-        let auth_config = if auth.insecure_no_auth {
-            if !listen.ip().is_loopback() {
-                errors.push(format!(
-                    "auth.insecure_no_auth: refused because gateway.listen ({listen}) is not a loopback address"
-                ));
-            }
-            AuthConfig::InsecureNoAuth
-        } else {
-            if token_sha256.is_empty() {
-                errors.push("auth: no token configured (set auth.token_file, auth.token_sha256 or MICROMCP_TOKEN)".into());
-            }
-            AuthConfig::Tokens { token_sha256 }
-        };
         let mut services: Vec<ServiceConfig> = Vec::new();
         for (index, raw) in self.services.into_iter().enumerate() {
             let key = format!("services[{index}]");
@@ -315,6 +267,10 @@ impl RawConfig {
                 endpoint,
             });
         }
+        let service_names: Vec<&str> = services.iter().map(|service| service.name.as_str()).collect();
+        let auth_config = validate_auth(self.auth, listen, token_opt, &service_names, &mut errors);
+        let policy = validate_policy(self.policy, &mut errors);
+        let audit = validate_audit(self.audit, &mut errors);
         let mut allowed_hosts = gateway
             .allowed_hosts
             .unwrap_or_else(|| vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into()]);
@@ -340,6 +296,8 @@ impl RawConfig {
             keepalive: Duration::from_secs(gateway.keepalive_secs.unwrap_or(15).max(1)),
             list_ttl_ms: gateway.list_ttl_ms.unwrap_or(10_000),
             auth: auth_config,
+            policy,
+            audit,
             services,
         })
     }
@@ -406,7 +364,7 @@ mod tests {
         let config = raw.validate(Some("secret")).expect("valid");
         assert_eq!(config.services[0].namespace, "");
         assert!(
-            matches!(config.auth, AuthConfig::Tokens { ref token_sha256 } if token_sha256.len() == 1)
+            matches!(config.auth, AuthConfig::Tokens { ref tokens } if tokens.len() == 1 && tokens[0].principal.scopes.grants_all())
         );
         let no_token = parse_toml("")
             .expect("parses")

@@ -121,7 +121,12 @@ fn list(
     cursor: Option<&str>,
 ) -> Result<Reply, GatewayError> {
     let catalog = gateway.backends.catalog();
-    let page = catalog.page(kind, cursor, gateway.config.page_size)?;
+    let page = match gateway.policy.visible(&context.principal, &catalog) {
+        None => catalog.page(kind, cursor, gateway.config.page_size)?,
+        Some(view) => {
+            catalog.page_visible(kind, view.list(kind), cursor, gateway.config.page_size)?
+        }
+    };
     let head = format!(
         "{{\"jsonrpc\":\"2.0\",\"id\":{id_text},\"result\":{{\"{}\":[",
         kind.field()

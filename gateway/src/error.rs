@@ -57,6 +57,17 @@ impl ErrorCategory {
     }
 }
 
+/// The category of a JSON-RPC error code the gateway sent.
+pub fn category_of_code(code: i64) -> ErrorCategory {
+    match code {
+        UNAUTHORIZED => ErrorCategory::Unauthorized,
+        FORBIDDEN => ErrorCategory::Forbidden,
+        TRANSIENT => ErrorCategory::TransientError,
+        INTERNAL_ERROR => ErrorCategory::InternalError,
+        _ => ErrorCategory::UserError,
+    }
+}
+
 /// A refused or failed request.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum GatewayError {
@@ -81,8 +92,12 @@ pub enum GatewayError {
     },
     #[error("{0}")]
     Unauthorized(String),
-    #[error("{0}")]
-    Forbidden(String),
+    /// Refused by policy; `scope_opt` is a scope that would grant it.
+    #[error("{message}")]
+    Forbidden {
+        message: String,
+        scope_opt: Option<String>,
+    },
     #[error("{message}")]
     Transient { message: String, service: String },
     #[error("internal error: {0}")]
@@ -102,7 +117,7 @@ impl GatewayError {
     pub fn category(&self) -> ErrorCategory {
         match self {
             Self::Unauthorized(_) => ErrorCategory::Unauthorized,
-            Self::Forbidden(_) => ErrorCategory::Forbidden,
+            Self::Forbidden { .. } => ErrorCategory::Forbidden,
             Self::Transient { .. } => ErrorCategory::TransientError,
             Self::Internal(_) => ErrorCategory::InternalError,
             _ => ErrorCategory::UserError,
@@ -129,7 +144,7 @@ impl GatewayError {
             Self::MissingClientCapability { .. } => MISSING_CLIENT_CAPABILITY,
             Self::UnsupportedVersion { .. } => UNSUPPORTED_PROTOCOL_VERSION,
             Self::Unauthorized(_) => UNAUTHORIZED,
-            Self::Forbidden(_) => FORBIDDEN,
+            Self::Forbidden { .. } => FORBIDDEN,
             Self::Transient { .. } => TRANSIENT,
             Self::Internal(_) => INTERNAL_ERROR,
         }
@@ -151,7 +166,7 @@ impl GatewayError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::SessionNotFound => StatusCode::NOT_FOUND,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             _ => StatusCode::OK,
         }
     }

@@ -10,10 +10,13 @@ use futures::Stream;
 use std::pin::Pin;
 use tokio::sync::mpsc;
 
+use crate::audit::Audit;
+use crate::auth::Principal;
 use crate::backends::Backends;
 use crate::config::GatewayConfig;
 use crate::error::GatewayError;
 use crate::inputs::PendingInputs;
+use crate::policy::Policy;
 use crate::runtime::{SessionRegistry, SessionRuntime};
 use crate::session::SessionCodec;
 
@@ -26,6 +29,10 @@ pub struct Gateway {
     pub backends: Arc<Backends>,
     pub sessions: SessionCodec,
     pub runtimes: SessionRegistry,
+    /// Scopes and Cedar decisions, with per-principal catalog views.
+    pub policy: Policy,
+    /// One record per request.
+    pub audit: Arc<Audit>,
     pub(crate) pending_inputs: PendingInputs,
     next_request: AtomicU64,
     pub(crate) server_info_json: String,
@@ -49,7 +56,7 @@ pub enum EraState {
 /// Who is asking, in which era.
 #[derive(Clone)]
 pub struct CallContext {
-    pub principal: String,
+    pub principal: Arc<Principal>,
     pub era: EraState,
     /// The gateway's own id for this request (logs, backends).
     pub request_id: String,
@@ -105,6 +112,7 @@ impl Gateway {
     /// Assembles a gateway; services are dialled lazily.
     pub fn new(config: GatewayConfig, session_key: &[u8; 32]) -> Result<Arc<Self>, GatewayError> {
         let backends = Backends::new(&config.services, &config.namespace_separator)?;
+        let audit = Audit::open(&config.audit).map_err(GatewayError::Internal)?;
         let server_info_json = serde_json::json!({
             "name": SERVER_NAME,
             "title": "Micro-MCP gateway",
@@ -113,6 +121,8 @@ impl Gateway {
         .to_string();
         Ok(Arc::new(Self {
             sessions: SessionCodec::new(session_key, config.session_max_age),
+            policy: Policy::new(&config),
+            audit,
             config,
             backends,
             runtimes: SessionRegistry::default(),

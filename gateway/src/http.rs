@@ -5,6 +5,7 @@
 
 mod guard;
 mod pieces;
+mod reply;
 mod sse;
 pub mod threads;
 
@@ -16,15 +17,14 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use bytes::Bytes;
-use futures::StreamExt;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use tokio::net::TcpListener;
 
-use crate::auth::authenticate;
+use crate::audit::AuditEntry;
+use crate::auth::{Principal, authenticate};
 use crate::dispatch;
 use crate::error::GatewayError;
-use crate::gateway::{CallContext, EraState, Gateway, Reply};
+use crate::gateway::{CallContext, EraState, Gateway};
 use crate::jsonrpc::{Envelope, MessageKind, encode_error, encode_result};
 use crate::protocol::{
     LEGACY_VERSIONS, MODERN_VERSIONS, MirroredHeaders, ParamsHead, validate_modern,
@@ -69,13 +69,34 @@ fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
 
 fn error_response(id_text: &str, error: &GatewayError, modern: bool) -> Response {
     let mut response = json_response(error.http_status(modern), encode_error(id_text, error));
-    if matches!(error, GatewayError::Unauthorized(_)) {
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer realm=\"micromcp\", error=\"invalid_token\""),
-        );
+    let challenge = match error {
+        GatewayError::Unauthorized(_) => {
+            Some(HeaderValue::from_static("Bearer realm=\"micromcp\", error=\"invalid_token\""))
+        }
+        GatewayError::Forbidden { scope_opt, .. } => {
+            let scope = scope_opt
+                .as_deref()
+                .map(|scope| format!(", scope=\"{scope}\""))
+                .unwrap_or_default();
+            HeaderValue::from_str(&format!(
+                "Bearer realm=\"micromcp\", error=\"insufficient_scope\"{scope}"
+            ))
+            .ok()
+        }
+        _ => None,
+    };
+    if let Some(challenge) = challenge {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, challenge);
     }
     response
+}
+
+/// An error answer, noted in the request's audit entry.
+fn refuse(audit: &mut AuditEntry, id_text: &str, error: &GatewayError, modern: bool) -> Response {
+    audit.error(error);
+    error_response(id_text, error, modern)
 }
 
 fn plain(status: StatusCode, message: String) -> Response {
@@ -83,11 +104,44 @@ fn plain(status: StatusCode, message: String) -> Response {
 }
 
 /// Host/Origin and authentication, shared by every `/mcp` method.
-fn admit(gateway: &Gateway, request: &Request) -> Result<String, Box<Response>> {
+fn admit(
+    gateway: &Gateway,
+    request: &Request,
+    audit: &mut AuditEntry,
+) -> Result<Arc<Principal>, Box<Response>> {
     guard::check_host_and_origin(&gateway.config, request.headers(), request.uri().host())
-        .map_err(|(status, message)| Box::new(plain(status, message)))?;
-    authenticate(&gateway.config.auth, request.headers())
-        .map_err(|error| Box::new(error_response("null", &error, false)))
+        .map_err(|(status, message)| {
+            audit.refused(&message);
+            Box::new(plain(status, message))
+        })?;
+    match authenticate(&gateway.config.auth, request.headers()) {
+        Ok(principal) => {
+            audit.principal(&principal);
+            Ok(principal)
+        }
+        Err(error) => Err(Box::new(refuse(audit, "null", &error, false))),
+    }
+}
+
+/// Writes the audit entry of a finished exchange (streamed answers took
+/// theirs along and write it when they end).
+fn audited(audit: AuditEntry, response: Response) -> Response {
+    let mut audit = audit;
+    if audit.is_on() {
+        let size = http_body::Body::size_hint(response.body()).exact();
+        audit.sent(size.map_or(0, |size| size as usize));
+    }
+    audit.finish();
+    response
+}
+
+/// What `handle_request` needs of a POSTed request.
+struct PostedRequest<'a> {
+    headers: &'a HeaderMap,
+    accepts: guard::Accepts,
+    envelope: &'a Envelope<'a>,
+    method: &'a str,
+    session_id_opt: Option<&'a str>,
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -95,7 +149,13 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 async fn post_mcp(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
-    let principal = match admit(&gateway, &request) {
+    let mut audit = gateway.audit.begin("http");
+    let response = post_audited(gateway, request, &mut audit).await;
+    audited(audit, response)
+}
+
+async fn post_audited(gateway: Arc<Gateway>, request: Request, audit: &mut AuditEntry) -> Response {
+    let principal = match admit(&gateway, &request, audit) {
         Ok(principal) => principal,
         Err(response) => return *response,
     };
@@ -119,26 +179,31 @@ async fn post_mcp(State(gateway): State<Arc<Gateway>>, request: Request) -> Resp
     let declared = header_str(&headers, header::CONTENT_LENGTH.as_str())
         .and_then(|text| text.parse::<usize>().ok());
     if declared.is_some_and(|length| length > limit) {
-        return error_response("null", &too_large, false);
+        return refuse(audit, "null", &too_large, false);
     }
     let body = match axum::body::to_bytes(body, limit).await {
         Ok(body) => body,
-        Err(_) => return error_response("null", &too_large, false),
+        Err(_) => return refuse(audit, "null", &too_large, false),
     };
     let envelope = match Envelope::parse(&body) {
         Ok(envelope) => envelope,
-        Err(error) => return error_response("null", &error, false),
+        Err(error) => return refuse(audit, "null", &error, false),
     };
     let kind = match envelope.kind() {
         Ok(kind) => kind,
-        Err(error) => return error_response(envelope.id_text(), &error, false),
+        Err(error) => return refuse(audit, envelope.id_text(), &error, false),
     };
+    if kind != MessageKind::Request {
+        // Notifications and answers to the gateway's requests are not
+        // requests: no record.
+        audit.discard();
+    }
     let session_id_opt = header_str(&headers, SESSION_HEADER);
     match kind {
         MessageKind::Response => {
             let delivered = gateway.deliver_client_response(
                 envelope.id_text(),
-                &principal,
+                &principal.id,
                 envelope.result.map(|raw| raw.get()),
                 envelope.error.map(|raw| raw.get()),
             );
@@ -153,7 +218,7 @@ async fn post_mcp(State(gateway): State<Arc<Gateway>>, request: Request) -> Resp
         MessageKind::Notification => {
             if envelope.method.as_deref() == Some("notifications/cancelled")
                 && let Some(session_id) = session_id_opt
-                && gateway.sessions.open(session_id, &principal).is_ok()
+                && gateway.sessions.open(session_id, &principal.id).is_ok()
                 && let Ok(head) = ParamsHead::parse(envelope.params)
                 && let Some(request_id) = head.request_id
             {
@@ -166,16 +231,15 @@ async fn post_mcp(State(gateway): State<Arc<Gateway>>, request: Request) -> Resp
         }
         MessageKind::Request => {
             let method = envelope.method.clone().unwrap_or_default();
-            handle_request(
-                &gateway,
-                &headers,
+            let posted = PostedRequest {
+                headers: &headers,
                 accepts,
-                principal,
-                &envelope,
-                &method,
+                envelope: &envelope,
+                method: &method,
                 session_id_opt,
-            )
-            .await
+            };
+            audit.request(&method, body.len());
+            handle_request(&gateway, posted, principal, audit).await
         }
     }
 }
@@ -188,24 +252,29 @@ fn accepted() -> Response {
 
 async fn handle_request(
     gateway: &Arc<Gateway>,
-    headers: &HeaderMap,
-    accepts: guard::Accepts,
-    principal: String,
-    envelope: &Envelope<'_>,
-    method: &str,
-    session_id_opt: Option<&str>,
+    posted: PostedRequest<'_>,
+    principal: Arc<Principal>,
+    audit: &mut AuditEntry,
 ) -> Response {
+    let PostedRequest {
+        headers,
+        accepts,
+        envelope,
+        method,
+        session_id_opt,
+    } = posted;
     let id_text = envelope.id_text();
     let head = match ParamsHead::parse(envelope.params) {
         Ok(head) => head,
-        Err(error) => return error_response(id_text, &error, false),
+        Err(error) => return refuse(audit, id_text, &error, false),
     };
+    audit.target(head.name.as_deref().or(head.uri.as_deref()), head.arguments);
     let protocol_header = header_str(headers, PROTOCOL_VERSION_HEADER);
     if method == "initialize" {
-        let (result, claims) = dispatch::initialize(gateway, &head, &principal);
+        let (result, claims) = dispatch::initialize(gateway, &head, &principal.id);
         let session_id = match gateway.sessions.seal(&claims) {
             Ok(session_id) => session_id,
-            Err(error) => return error_response(id_text, &error, false),
+            Err(error) => return refuse(audit, id_text, &error, false),
         };
         let body = encode_result(id_text, result.as_bytes());
         let mut response = if accepts.json {
@@ -219,9 +288,9 @@ async fn handle_request(
         return response;
     }
     let context = if let Some(session_id) = session_id_opt {
-        let claims = match gateway.sessions.open(session_id, &principal) {
+        let claims = match gateway.sessions.open(session_id, &principal.id) {
             Ok(claims) => claims,
-            Err(error) => return error_response(id_text, &error, false),
+            Err(error) => return refuse(audit, id_text, &error, false),
         };
         if let Some(version) = protocol_header
             && !LEGACY_VERSIONS.contains(&version)
@@ -229,7 +298,7 @@ async fn handle_request(
             let error = GatewayError::InvalidRequest(format!(
                 "unsupported MCP-Protocol-Version header: {version}"
             ));
-            return error_response(id_text, &error, false);
+            return refuse(audit, id_text, &error, false);
         }
         CallContext {
             principal,
@@ -248,7 +317,7 @@ async fn handle_request(
             name: header_str(headers, "mcp-name"),
         };
         if let Err(error) = validate_modern(method, &head, &mirrored, true) {
-            return error_response(id_text, &error, true);
+            return refuse(audit, id_text, &error, true);
         }
         let meta = head.meta.as_ref();
         CallContext {
@@ -265,85 +334,24 @@ async fn handle_request(
         let error = GatewayError::SessionRequired(
             "missing Mcp-Session-Id header: send initialize first (protocol 2025-11-25), or put io.modelcontextprotocol/protocolVersion in params._meta (protocol 2026-07-28)".into(),
         );
-        return error_response(id_text, &error, false);
+        return refuse(audit, id_text, &error, false);
     };
-    let modern = context.is_modern();
-    match dispatch::handle(gateway, &context, method, id_text, head, envelope.params).await {
-        Err(error) => {
-            let body = encode_error(id_text, &error);
-            if accepts.json {
-                error_response(id_text, &error, modern)
-            } else {
-                sse::response(sse::single(body))
-            }
-        }
-        Ok(Reply::Json(body)) => {
-            if accepts.json {
-                json_response(StatusCode::OK, body)
-            } else {
-                sse::response(sse::single(body))
-            }
-        }
-        Ok(Reply::Pieces(pieces)) => {
-            if accepts.json {
-                let mut response = Response::new(Body::new(pieces::PiecesBody::new(pieces)));
-                response.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                );
-                response
-            } else {
-                sse::response(sse::single(pieces.concat()))
-            }
-        }
-        Ok(Reply::Body(pieces)) => {
-            if accepts.json {
-                let mut response = Response::new(Body::from_stream(
-                    pieces.map(|piece| piece.map_err(std::io::Error::other)),
-                ));
-                response.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                );
-                response
-            } else {
-                let collected: Vec<Result<Bytes, GatewayError>> = pieces.collect().await;
-                let mut body = Vec::new();
-                for piece in collected {
-                    match piece {
-                        Ok(piece) => body.extend_from_slice(&piece),
-                        Err(error) => {
-                            return sse::response(sse::single(encode_error(id_text, &error)));
-                        }
-                    }
-                }
-                sse::response(sse::single(body))
-            }
-        }
-        Ok(Reply::Events(mut messages)) => {
-            if !accepts.sse {
-                // JSON-only client: drop the events, answer with the response.
-                let mut last = Vec::new();
-                while let Some(message) = messages.recv().await {
-                    last = message;
-                }
-                return json_response(StatusCode::OK, last);
-            }
-            let keepalive = gateway.config.keepalive;
-            match &context.era {
-                EraState::Legacy { runtime, .. } => {
-                    let (stream_id, log) = runtime.open_stream();
-                    sse::record(messages, log.clone());
-                    sse::response(sse::from_log(stream_id, log, 0, keepalive))
-                }
-                EraState::Modern { .. } => sse::response(sse::from_channel(messages, keepalive)),
-            }
-        }
-    }
+    audit.context(&context);
+    let outcome = dispatch::handle(gateway, &context, method, id_text, head, envelope.params).await;
+    reply::respond(gateway, &context, accepts, id_text, outcome, audit).await
 }
 
 async fn get_mcp(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
-    let principal = match admit(&gateway, &request) {
+    let mut audit = gateway.audit.begin("http");
+    audit.request("GET /mcp", 0);
+    let response = get_audited(gateway, request, &mut audit);
+    audited(audit, response)
+}
+
+/// Opens (or resumes) a session's GET stream; its record is written when
+/// the stream is opened or refused.
+fn get_audited(gateway: Arc<Gateway>, request: Request, audit: &mut AuditEntry) -> Response {
+    let principal = match admit(&gateway, &request, audit) {
         Ok(principal) => principal,
         Err(response) => return *response,
     };
@@ -361,8 +369,8 @@ async fn get_mcp(State(gateway): State<Arc<Gateway>>, request: Request) -> Respo
             "Accept must list text/event-stream".into(),
         );
     }
-    if let Err(error) = gateway.sessions.open(session_id, &principal) {
-        return error_response("null", &error, false);
+    if let Err(error) = gateway.sessions.open(session_id, &principal.id) {
+        return refuse(audit, "null", &error, false);
     }
     let runtime = gateway.runtimes.get(session_id);
     let keepalive = gateway.config.keepalive;
@@ -410,7 +418,14 @@ async fn get_mcp(State(gateway): State<Arc<Gateway>>, request: Request) -> Respo
 }
 
 async fn delete_mcp(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
-    let principal = match admit(&gateway, &request) {
+    let mut audit = gateway.audit.begin("http");
+    audit.request("DELETE /mcp", 0);
+    let response = delete_audited(&gateway, &request, &mut audit);
+    audited(audit, response)
+}
+
+fn delete_audited(gateway: &Gateway, request: &Request, audit: &mut AuditEntry) -> Response {
+    let principal = match admit(gateway, request, audit) {
         Ok(principal) => principal,
         Err(response) => return *response,
     };
@@ -424,13 +439,13 @@ async fn delete_mcp(State(gateway): State<Arc<Gateway>>, request: Request) -> Re
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     };
-    match gateway.sessions.open(session_id, &principal) {
+    match gateway.sessions.open(session_id, &principal.id) {
         Ok(claims) => {
             gateway.sessions.revoke(session_id, &claims);
             gateway.runtimes.remove(session_id);
             StatusCode::OK.into_response()
         }
-        Err(error) => error_response("null", &error, false),
+        Err(error) => refuse(audit, "null", &error, false),
     }
 }
 

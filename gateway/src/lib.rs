@@ -5,10 +5,12 @@
 //! era (2026-07-28 stateless or a 2025-11-25 session), and hands the request
 //! to `dispatch`, which answers list requests from the merged `catalog`
 //! snapshot and routes calls, reads, prompts and completions over gRPC to
-//! the owning service (`backends`). Results travel back as raw JSON spliced
+//! the owning service (`backends`) once `policy` allows it; every request
+//! leaves one `audit` record. Results travel back as raw JSON spliced
 //! into the response; streamed events (progress, logs, input requests)
 //! become SSE events or stdio lines.
 
+pub mod audit;
 pub mod auth;
 pub mod backends;
 pub mod catalog;
@@ -18,6 +20,7 @@ pub mod dispatch;
 pub mod error;
 pub mod http;
 pub mod jsonrpc;
+pub mod policy;
 pub mod protocol;
 pub mod runtime;
 pub mod session;

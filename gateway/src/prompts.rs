@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::calls::with_context;
+use crate::catalog::ListKind;
 use crate::dispatch::{finish, finish_service_result};
 use crate::error::GatewayError;
 use crate::gateway::{CallContext, Gateway, Reply};
@@ -30,9 +31,12 @@ pub(crate) async fn get_prompt(
         None => HashMap::new(),
     };
     let catalog = gateway.backends.catalog();
-    let item = catalog
-        .prompt(name)
+    let (position, item) = catalog
+        .prompt_at(name)
         .ok_or_else(|| GatewayError::InvalidParams(format!("unknown prompt: {name}")))?;
+    gateway
+        .policy
+        .check_listed(&context.principal, &catalog, ListKind::Prompts, position, item)?;
     let backend = &gateway.backends.services()[item.service];
     let request = with_context(
         gateway,
@@ -97,15 +101,25 @@ pub(crate) async fn complete(
     let catalog = gateway.backends.catalog();
     let (service_index, reference) = match params.reference {
         CompleteReference::Prompt { name } => {
-            let item = catalog
-                .prompt(&name)
+            let (position, item) = catalog
+                .prompt_at(&name)
                 .ok_or_else(|| GatewayError::InvalidParams(format!("unknown prompt: {name}")))?;
+            gateway.policy.check_listed(
+                &context.principal,
+                &catalog,
+                ListKind::Prompts,
+                position,
+                item,
+            )?;
             (item.service, Reference::PromptName(item.original.clone()))
         }
         CompleteReference::Resource { uri } => {
             let service = catalog.template_service(&uri).ok_or_else(|| {
                 GatewayError::InvalidParams(format!("unknown resource template: {uri}"))
             })?;
+            gateway
+                .policy
+                .check_resource(&context.principal, &catalog, &uri, service)?;
             (service, Reference::ResourceUri(uri))
         }
     };

@@ -152,6 +152,9 @@ pub(crate) async fn read_resource(
     };
     let catalog = gateway.backends.catalog();
     let service_index = catalog.resource_service(uri).ok_or_else(not_found)?;
+    gateway
+        .policy
+        .check_resource(&context.principal, &catalog, uri, service_index)?;
     let backend = &gateway.backends.services()[service_index];
     let service = backend.config.name.clone();
     let target = Target::Resource { modern };

@@ -3,7 +3,8 @@
 //! is one client: after `initialize` it is a handshake-era session; requests
 //! carrying 2026-07-28 `_meta` are served statelessly. Requests run
 //! concurrently so cancellations and answers to server requests get through
-//! while a call is in progress.
+//! while a call is in progress. The local user is the principal `stdio`
+//! (every scope; Cedar policies still apply); each request is audited.
 
 use std::sync::Arc;
 
@@ -11,6 +12,8 @@ use futures::StreamExt;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::{Mutex, mpsc};
 
+use crate::audit::AuditEntry;
+use crate::auth::Principal;
 use crate::dispatch;
 use crate::error::GatewayError;
 use crate::gateway::{CallContext, EraState, Gateway, Reply};
@@ -42,6 +45,7 @@ pub async fn serve(
         }
     });
     let session: Arc<StdioSession> = Arc::default();
+    let principal = Principal::unrestricted(STDIO_PRINCIPAL);
     let mut lines = BufReader::new(input).lines();
     while let Some(line) = lines.next_line().await? {
         if line.trim().is_empty() {
@@ -50,8 +54,14 @@ pub async fn serve(
         let gateway = gateway.clone();
         let to_writer = to_writer.clone();
         let session = session.clone();
+        let principal = principal.clone();
         tokio::spawn(async move {
-            handle_line(&gateway, &session, line.into_bytes(), &to_writer).await;
+            let stdio = Stdio {
+                session: &session,
+                principal: &principal,
+                out: &to_writer,
+            };
+            handle_line(&gateway, stdio, line.into_bytes()).await;
         });
     }
     drop(to_writer);
@@ -59,15 +69,28 @@ pub async fn serve(
     Ok(())
 }
 
-async fn handle_line(
-    gateway: &Arc<Gateway>,
-    session: &StdioSession,
-    line: Vec<u8>,
-    out: &mpsc::Sender<Vec<u8>>,
-) {
+/// What a line's handler shares with the others.
+#[derive(Clone, Copy)]
+struct Stdio<'a> {
+    session: &'a StdioSession,
+    principal: &'a Arc<Principal>,
+    out: &'a mpsc::Sender<Vec<u8>>,
+}
+
+async fn handle_line(gateway: &Arc<Gateway>, stdio: Stdio<'_>, line: Vec<u8>) {
+    let Stdio {
+        session,
+        principal,
+        out,
+    } = stdio;
+    let mut audit = gateway.audit.begin("stdio");
+    audit.principal(principal);
     let envelope = match Envelope::parse(&line) {
         Ok(envelope) => envelope,
         Err(error) => {
+            audit.request("", line.len());
+            audit.error(&error);
+            audit.finish();
             let _ = out.send(encode_error("null", &error)).await;
             return;
         }
@@ -75,16 +98,22 @@ async fn handle_line(
     let kind = match envelope.kind() {
         Ok(kind) => kind,
         Err(error) => {
+            audit.request("", line.len());
+            audit.error(&error);
+            audit.finish();
             let _ = out.send(encode_error(envelope.id_text(), &error)).await;
             return;
         }
     };
+    if kind != MessageKind::Request {
+        audit.discard();
+    }
     let head = ParamsHead::parse(envelope.params);
     match kind {
         MessageKind::Response => {
             gateway.deliver_client_response(
                 envelope.id_text(),
-                STDIO_PRINCIPAL,
+                &principal.id,
                 envelope.result.map(|raw| raw.get()),
                 envelope.error.map(|raw| raw.get()),
             );
@@ -101,44 +130,63 @@ async fn handle_line(
         MessageKind::Request => {
             let id_text = envelope.id_text();
             let method = envelope.method.as_deref().unwrap_or_default();
+            audit.request(method, line.len());
             let outcome = match head {
                 Ok(head) => {
-                    serve_request(
-                        gateway,
-                        session,
+                    audit.target(head.name.as_deref().or(head.uri.as_deref()), head.arguments);
+                    let request = StdioRequest {
                         method,
                         id_text,
-                        head,
-                        envelope.params,
-                        out,
-                    )
-                    .await
+                        params: envelope.params,
+                    };
+                    serve_request(gateway, stdio, request, head, &mut audit).await
                 }
                 Err(error) => Err(error),
             };
             if let Err(error) = outcome {
-                let _ = out.send(encode_error(id_text, &error)).await;
+                audit.error(&error);
+                let body = encode_error(id_text, &error);
+                audit.sent(body.len());
+                let _ = out.send(body).await;
             }
+            audit.finish();
         }
     }
 }
 
+/// One request line.
+struct StdioRequest<'a> {
+    method: &'a str,
+    id_text: &'a str,
+    params: Option<&'a serde_json::value::RawValue>,
+}
+
 async fn serve_request(
     gateway: &Arc<Gateway>,
-    session: &StdioSession,
-    method: &str,
-    id_text: &str,
+    stdio: Stdio<'_>,
+    request: StdioRequest<'_>,
     head: ParamsHead<'_>,
-    params: Option<&serde_json::value::RawValue>,
-    out: &mpsc::Sender<Vec<u8>>,
+    audit: &mut AuditEntry,
 ) -> Result<(), GatewayError> {
+    let Stdio {
+        session,
+        principal,
+        out,
+    } = stdio;
+    let StdioRequest {
+        method,
+        id_text,
+        params,
+    } = request;
     if method == "initialize" {
-        let (result, claims) = dispatch::initialize(gateway, &head, STDIO_PRINCIPAL);
+        let (result, claims) = dispatch::initialize(gateway, &head, &principal.id);
         *session.lock().await = Some((
             claims.client_capabilities,
             Arc::new(SessionRuntime::default()),
         ));
-        let _ = out.send(encode_result(id_text, result.as_bytes())).await;
+        let body = encode_result(id_text, result.as_bytes());
+        audit.sent(body.len());
+        let _ = out.send(body).await;
         return Ok(());
     }
     let era = if head.meta_protocol_version().is_some() {
@@ -161,27 +209,38 @@ async fn serve_request(
         }
     };
     let context = CallContext {
-        principal: STDIO_PRINCIPAL.to_owned(),
+        principal: principal.clone(),
         era,
         request_id: gateway.next_request_id(),
     };
+    audit.context(&context);
     match dispatch::handle(gateway, &context, method, id_text, head, params).await? {
         Reply::Json(body) => {
+            audit.sent(body.len());
             let _ = out.send(body).await;
         }
         Reply::Events(mut messages) => {
+            let mut failed = None;
             while let Some(message) = messages.recv().await {
+                audit.sent(message.len());
+                failed = crate::audit::error_answer_code(id_text, &message);
                 let _ = out.send(message).await;
+            }
+            if let Some(code) = failed {
+                audit.failed(code);
             }
         }
         Reply::Pieces(pieces) => {
-            let _ = out.send(pieces.concat()).await;
+            let body = pieces.concat();
+            audit.sent(body.len());
+            let _ = out.send(body).await;
         }
         Reply::Body(mut pieces) => {
             let mut body = Vec::new();
             while let Some(piece) = pieces.next().await {
                 body.extend_from_slice(&piece?);
             }
+            audit.sent(body.len());
             let _ = out.send(body).await;
         }
     }

@@ -43,6 +43,9 @@ pub(crate) async fn subscribe(
                 message: format!("resource not found: {uri}"),
                 modern: false,
             })?;
+    gateway
+        .policy
+        .check_resource(&context.principal, &catalog, uri, service_index)?;
     let backend = &gateway.backends.services()[service_index];
     if !catalog.watches(service_index) {
         return Err(GatewayError::MethodNotFound(format!(

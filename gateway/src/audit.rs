@@ -1,0 +1,301 @@
+//! Audit: one JSON line per request (time, request id, principal, era,
+//! method, target, decision and reason, outcome, latency, sizes), written
+//! when the request's answer ends — before a complete answer is released,
+//! and when a streamed answer finishes or its client goes away. Fronts
+//! gather the fields in an [`AuditEntry`] as the request advances; an
+//! entry dropped unfinished is written as `cancelled`. Tokens and session
+//! ids are never recorded; tool arguments only when configured, redacted.
+
+mod record;
+mod sink;
+mod stream;
+
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use serde_json::value::RawValue;
+
+pub use self::record::{AuditRecord, Decision, Outcome, redact};
+pub use self::sink::{FileSink, FsyncPolicy, Sink};
+pub use self::stream::{AuditedBody, audit_events, error_answer_code};
+
+use crate::auth::Principal;
+use crate::config::{AuditConfig, AuditTarget};
+use crate::error::GatewayError;
+use crate::gateway::CallContext;
+
+/// The gateway's audit log.
+#[derive(Debug)]
+pub struct Audit {
+    sink_opt: Option<Sink>,
+    include_arguments: bool,
+    redact_fields: Vec<String>,
+    failures: AtomicU64,
+}
+
+/// Fields of one request, gathered as it advances.
+#[derive(Debug)]
+struct EntryFields {
+    audit: Arc<Audit>,
+    time: jiff::Timestamp,
+    started: Instant,
+    transport: &'static str,
+    request_id: Option<String>,
+    principal: Option<Arc<Principal>>,
+    era: Option<&'static str>,
+    method: Option<String>,
+    target: Option<String>,
+    arguments: Option<serde_json::Value>,
+    denied: Option<String>,
+    error: Option<(i64, &'static str)>,
+    bytes_in: u64,
+    bytes_out: u64,
+}
+
+/// One request's audit record in the making; inert when audit is off.
+#[derive(Debug, Default)]
+pub struct AuditEntry {
+    fields_opt: Option<Box<EntryFields>>,
+}
+
+thread_local! {
+    static LINE: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(512));
+}
+
+// === impl Audit ===
+
+impl Audit {
+    /// Opens the configured sink; the error names `audit.path`.
+    pub fn open(config: &AuditConfig) -> Result<Arc<Self>, String> {
+        let sink_opt = match &config.target {
+            AuditTarget::Off => None,
+            AuditTarget::Stdout => Some(Sink::Stdout),
+            AuditTarget::File {
+                path,
+                max_bytes,
+                keep,
+            } => Some(Sink::File(
+                FileSink::open(path, *max_bytes, *keep, config.fsync)
+                    .map_err(|error| format!("audit.path: {}: {error}", path.display()))?,
+            )),
+        };
+        Ok(Arc::new(Self {
+            sink_opt,
+            include_arguments: config.include_arguments,
+            redact_fields: config.redact_fields.clone(),
+            failures: AtomicU64::new(0),
+        }))
+    }
+
+    /// No audit log.
+    pub fn off() -> Arc<Self> {
+        Arc::new(Self {
+            sink_opt: None,
+            include_arguments: false,
+            redact_fields: Vec::new(),
+            failures: AtomicU64::new(0),
+        })
+    }
+
+    /// Starts the entry of a request that arrived on `transport`.
+    pub fn begin(self: &Arc<Self>, transport: &'static str) -> AuditEntry {
+        if self.sink_opt.is_none() {
+            return AuditEntry::default();
+        }
+        AuditEntry {
+            fields_opt: Some(Box::new(EntryFields {
+                audit: self.clone(),
+                time: jiff::Timestamp::now(),
+                started: Instant::now(),
+                transport,
+                request_id: None,
+                principal: None,
+                era: None,
+                method: None,
+                target: None,
+                arguments: None,
+                denied: None,
+                error: None,
+                bytes_in: 0,
+                bytes_out: 0,
+            })),
+        }
+    }
+
+    /// Writes one record (encoded in a per-thread buffer).
+    pub fn write(&self, record: &AuditRecord<'_>) {
+        let Some(sink) = &self.sink_opt else {
+            return;
+        };
+        let written = LINE.with(|line| {
+            let mut line = line.borrow_mut();
+            line.clear();
+            record.encode_into(&mut line);
+            sink.write_line(&line)
+        });
+        if let Err(error) = written {
+            let failures = self.failures.fetch_add(1, Ordering::Relaxed);
+            if failures.is_power_of_two() || failures == 0 {
+                tracing::error!(%error, failures = failures + 1, "audit record not written");
+            }
+        }
+    }
+
+    /// Forces written records to disk (shutdown).
+    pub fn sync(&self) {
+        if let Some(sink) = &self.sink_opt
+            && let Err(error) = sink.sync()
+        {
+            tracing::error!(%error, "audit log not synced");
+        }
+    }
+}
+
+// === impl AuditEntry ===
+
+impl AuditEntry {
+    /// True when a record will be written.
+    pub fn is_on(&self) -> bool {
+        self.fields_opt.is_some()
+    }
+
+    /// The authenticated principal.
+    pub fn principal(&mut self, principal: &Arc<Principal>) {
+        if let Some(fields) = &mut self.fields_opt {
+            fields.principal = Some(principal.clone());
+        }
+    }
+
+    /// The method and the request's size.
+    pub fn request(&mut self, method: &str, bytes_in: usize) {
+        if let Some(fields) = &mut self.fields_opt {
+            fields.method = Some(method.to_owned());
+            fields.bytes_in = bytes_in as u64;
+        }
+    }
+
+    /// The target (tool or prompt name, URI); tool arguments are kept
+    /// (redacted) when configured.
+    pub fn target(&mut self, target: Option<&str>, arguments: Option<&RawValue>) {
+        let Some(fields) = &mut self.fields_opt else {
+            return;
+        };
+        fields.target = target.map(str::to_owned);
+        if fields.audit.include_arguments
+            && let Some(raw) = arguments
+            && let Ok(value) = serde_json::from_str(raw.get())
+        {
+            fields.arguments = Some(redact(value, &fields.audit.redact_fields));
+        }
+    }
+
+    /// The gateway request id and era of the call.
+    pub fn context(&mut self, context: &CallContext) {
+        if let Some(fields) = &mut self.fields_opt {
+            fields.request_id = Some(context.request_id.clone());
+            fields.era = Some(if context.is_modern() {
+                "modern"
+            } else {
+                "legacy"
+            });
+        }
+    }
+
+    /// The request failed with `error` (a refusal when unauthorized or forbidden).
+    pub fn error(&mut self, error: &GatewayError) {
+        let Some(fields) = &mut self.fields_opt else {
+            return;
+        };
+        let category = error.category();
+        fields.error = Some((error.code(), category.as_str()));
+        if matches!(
+            category,
+            crate::error::ErrorCategory::Unauthorized | crate::error::ErrorCategory::Forbidden
+        ) {
+            fields.denied = Some(error.to_string());
+        }
+    }
+
+    /// The request was refused before it was read (Host/Origin checks).
+    pub fn refused(&mut self, reason: &str) {
+        if let Some(fields) = &mut self.fields_opt {
+            fields.denied = Some(reason.to_owned());
+        }
+    }
+
+    /// The answer ended in a JSON-RPC error with `code` (streamed answers).
+    pub fn failed(&mut self, code: i64) {
+        if let Some(fields) = &mut self.fields_opt
+            && fields.error.is_none()
+        {
+            fields.error = Some((code, crate::error::category_of_code(code).as_str()));
+        }
+    }
+
+    /// Drops the entry without a record (messages that are not requests).
+    pub fn discard(&mut self) {
+        self.fields_opt = None;
+    }
+
+    /// Adds to the answer's size.
+    pub fn sent(&mut self, bytes: usize) {
+        if let Some(fields) = &mut self.fields_opt {
+            fields.bytes_out += bytes as u64;
+        }
+    }
+
+    /// Moves the entry out (to a stream that finishes it), leaving an
+    /// inert one behind.
+    pub fn take(&mut self) -> Self {
+        Self {
+            fields_opt: self.fields_opt.take(),
+        }
+    }
+
+    /// Writes the record: `error` if one was noted, else `ok`.
+    pub fn finish(mut self) {
+        if let Some(fields) = self.fields_opt.take() {
+            let outcome = if fields.error.is_some() || fields.denied.is_some() {
+                Outcome::Error
+            } else {
+                Outcome::Ok
+            };
+            write(&fields, outcome);
+        }
+    }
+}
+
+impl Drop for AuditEntry {
+    fn drop(&mut self) {
+        if let Some(fields) = self.fields_opt.take() {
+            write(&fields, Outcome::Cancelled);
+        }
+    }
+}
+
+fn write(fields: &EntryFields, outcome: Outcome) {
+    let record = AuditRecord {
+        time: fields.time,
+        request_id: fields.request_id.as_deref(),
+        principal: fields.principal.as_deref().map(|principal| principal.id.as_str()),
+        transport: fields.transport,
+        era: fields.era,
+        method: fields.method.as_deref(),
+        target: fields.target.as_deref(),
+        decision: if fields.denied.is_some() {
+            Decision::Deny
+        } else {
+            Decision::Allow
+        },
+        reason: fields.denied.as_deref(),
+        outcome,
+        error: fields.error,
+        latency_us: u64::try_from(fields.started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        bytes_in: fields.bytes_in,
+        bytes_out: fields.bytes_out,
+        arguments: fields.arguments.as_ref(),
+    };
+    fields.audit.write(&record);
+}

@@ -1,0 +1,195 @@
+//! `[auth]` and `[policy]`: who may connect (tokens, each with a principal
+//! name and scopes) and the optional Cedar policy file, validated into
+//! [`AuthConfig`] and [`PolicyConfig`]. Errors name their key.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use crate::auth::{Principal, TokenEntry, digest, fingerprint};
+use crate::policy::{CedarPolicies, Scopes};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    #[serde(default)]
+    pub insecure_no_auth: bool,
+    pub token_file: Option<PathBuf>,
+    #[serde(default)]
+    pub token_sha256: Vec<String>,
+    /// Scopes of tokens given without their own (`token_file`,
+    /// `token_sha256`, `MICROMCP_TOKEN`) and of unauthenticated loopback
+    /// clients; default `["*"]`.
+    pub default_scopes: Option<Vec<String>>,
+    /// Named tokens with their own scopes (`[[auth.tokens]]`).
+    #[serde(default)]
+    pub tokens: Vec<RawToken>,
+}
+
+/// `[[auth.tokens]]`: one client's token.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawToken {
+    /// Principal name in audit records, sessions and policies.
+    pub name: String,
+    /// Hex SHA-256 of the token (the token itself is never configured).
+    pub sha256: String,
+    pub scopes: Vec<String>,
+}
+
+/// `[policy]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    /// Cedar policies evaluated after scopes (see `policy::cedar::SCHEMA`).
+    pub cedar_file: Option<PathBuf>,
+}
+
+/// How clients authenticate.
+#[derive(Debug, Clone)]
+pub enum AuthConfig {
+    /// Loopback only: no authentication (says so loudly at start); every
+    /// client is `anonymous` with the default scopes.
+    InsecureNoAuth { anonymous: Arc<Principal> },
+    /// Bearer tokens, stored as SHA-256 digests.
+    Tokens { tokens: Vec<TokenEntry> },
+}
+
+/// Authorization beyond scopes.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyConfig {
+    pub cedar: Option<Arc<CedarPolicies>>,
+}
+
+/// Decodes a 64-hex-digit SHA-256.
+fn parse_digest(text: &str) -> Option<[u8; 32]> {
+    let bytes = hex::decode(text).ok()?;
+    bytes.try_into().ok()
+}
+
+fn valid_principal_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && !name.starts_with("token:")
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'-' | b'.' | b'@'))
+}
+
+/// Validates `[auth]`; `token_opt` is a plaintext token from the
+/// environment or `up`, hashed here and never stored.
+pub fn validate_auth(
+    auth: RawAuth,
+    listen: SocketAddr,
+    token_opt: Option<&str>,
+    service_names: &[&str],
+    errors: &mut Vec<String>,
+) -> AuthConfig {
+    let default_texts = auth.default_scopes.unwrap_or_else(|| vec!["*".into()]);
+    let default_scopes = Scopes::parse(&default_texts, service_names).unwrap_or_else(|error| {
+        errors.push(format!("auth.default_scopes: {error}"));
+        Scopes::default()
+    });
+    let mut unnamed = Vec::new();
+    for (index, text) in auth.token_sha256.iter().enumerate() {
+        match parse_digest(text) {
+            Some(sha256) => unnamed.push(sha256),
+            None => errors.push(format!(
+                "auth.token_sha256[{index}]: not a 64-digit hex SHA-256"
+            )),
+        }
+    }
+    if let Some(path) = &auth.token_file {
+        match std::fs::read_to_string(path) {
+            Ok(token) if !token.trim().is_empty() => unnamed.push(digest(token.trim())),
+            Ok(_) => errors.push(format!("auth.token_file: {} is empty", path.display())),
+            Err(error) => errors.push(format!("auth.token_file: {}: {error}", path.display())),
+        }
+    }
+    if let Some(token) = token_opt {
+        unnamed.push(digest(token));
+    }
+    if auth.insecure_no_auth {
+        if !listen.ip().is_loopback() {
+            errors.push(format!(
+                "auth.insecure_no_auth: refused because gateway.listen ({listen}) is not a loopback address"
+            ));
+        }
+        let anonymous = Arc::new(Principal {
+            id: "anonymous".into(),
+            scopes: default_scopes,
+        });
+        return AuthConfig::InsecureNoAuth { anonymous };
+    }
+    let mut tokens: Vec<TokenEntry> = unnamed
+        .into_iter()
+        .map(|sha256| TokenEntry {
+            sha256,
+            principal: Arc::new(Principal {
+                id: fingerprint(&sha256),
+                scopes: default_scopes.clone(),
+            }),
+        })
+        .collect();
+    for (index, raw) in auth.tokens.into_iter().enumerate() {
+        let key = format!("auth.tokens[{index}]");
+        if !valid_principal_name(&raw.name) {
+            errors.push(format!(
+                "{key}.name: {:?} must be 1-64 chars of A-Za-z0-9_-.@ and not start with \"token:\"",
+                raw.name
+            ));
+        }
+        if tokens
+            .iter()
+            .any(|entry| entry.principal.id == raw.name)
+        {
+            errors.push(format!("{key}.name: duplicate name {:?}", raw.name));
+        }
+        let Some(sha256) = parse_digest(&raw.sha256) else {
+            errors.push(format!("{key}.sha256: not a 64-digit hex SHA-256"));
+            continue;
+        };
+        if tokens.iter().any(|entry| entry.sha256 == sha256) {
+            errors.push(format!("{key}.sha256: the same token is configured twice"));
+        }
+        let scopes = Scopes::parse(&raw.scopes, service_names).unwrap_or_else(|error| {
+            errors.push(format!("{key}.scopes: {error}"));
+            Scopes::default()
+        });
+        tokens.push(TokenEntry {
+            sha256,
+            principal: Arc::new(Principal {
+                id: raw.name,
+                scopes,
+            }),
+        });
+    }
+    if tokens.is_empty() {
+        errors.push("auth: no token configured (set auth.tokens, auth.token_file, auth.token_sha256 or MICROMCP_TOKEN)".into());
+    }
+    AuthConfig::Tokens { tokens }
+}
+
+/// Validates `[policy]`: the Cedar file must read, parse and fit the schema.
+pub fn validate_policy(policy: RawPolicy, errors: &mut Vec<String>) -> PolicyConfig {
+    let Some(path) = policy.cedar_file else {
+        return PolicyConfig::default();
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(error) => {
+            errors.push(format!("policy.cedar_file: {}: {error}", path.display()));
+            return PolicyConfig::default();
+        }
+    };
+    match CedarPolicies::parse(&text) {
+        Ok(cedar) => PolicyConfig {
+            cedar: Some(Arc::new(cedar)),
+        },
+        Err(error) => {
+            errors.push(format!("policy.cedar_file: {}: {error}", path.display()));
+            PolicyConfig::default()
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! Turns a dispatched request's outcome into the HTTP response the client
+//! asked for (JSON or SSE), and hands the audit entry to streamed answers
+//! so their record is written when they end.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use futures::StreamExt;
+use http::{HeaderValue, StatusCode, header};
+
+use super::{error_response, guard, json_response, pieces, sse};
+use crate::audit::{AuditEntry, AuditedBody, audit_events, error_answer_code};
+use crate::error::GatewayError;
+use crate::gateway::{CallContext, EraState, Gateway, Reply};
+use crate::jsonrpc::encode_error;
+
+/// The response to a dispatched request.
+pub(super) async fn respond(
+    gateway: &Arc<Gateway>,
+    context: &CallContext,
+    accepts: guard::Accepts,
+    id_text: &str,
+    outcome: Result<Reply, GatewayError>,
+    audit: &mut AuditEntry,
+) -> Response {
+    let modern = context.is_modern();
+    match outcome {
+        Err(error) => {
+            audit.error(&error);
+            if accepts.json {
+                error_response(id_text, &error, modern)
+            } else {
+                sse::response(sse::single(encode_error(id_text, &error)))
+            }
+        }
+        Ok(Reply::Json(body)) => {
+            if accepts.json {
+                json_response(StatusCode::OK, body)
+            } else {
+                sse::response(sse::single(body))
+            }
+        }
+        Ok(Reply::Pieces(pieces)) => {
+            if accepts.json {
+                let mut response = Response::new(Body::new(pieces::PiecesBody::new(pieces)));
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                response
+            } else {
+                sse::response(sse::single(pieces.concat()))
+            }
+        }
+        Ok(Reply::Body(pieces)) => {
+            if accepts.json {
+                let pieces = AuditedBody::new(pieces, audit.take());
+                let mut response = Response::new(Body::from_stream(
+                    pieces.map(|piece| piece.map_err(std::io::Error::other)),
+                ));
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                response
+            } else {
+                let collected: Vec<Result<Bytes, GatewayError>> = pieces.collect().await;
+                let mut body = Vec::new();
+                for piece in collected {
+                    match piece {
+                        Ok(piece) => body.extend_from_slice(&piece),
+                        Err(error) => {
+                            audit.error(&error);
+                            return sse::response(sse::single(encode_error(id_text, &error)));
+                        }
+                    }
+                }
+                sse::response(sse::single(body))
+            }
+        }
+        Ok(Reply::Events(mut messages)) => {
+            if !accepts.sse {
+                // JSON-only client: drop the events, answer with the response.
+                let mut last = Vec::new();
+                while let Some(message) = messages.recv().await {
+                    last = message;
+                }
+                if let Some(code) = error_answer_code(id_text, &last) {
+                    audit.failed(code);
+                }
+                return json_response(StatusCode::OK, last);
+            }
+            let messages = audit_events(messages, audit.take(), id_text);
+            let keepalive = gateway.config.keepalive;
+            match &context.era {
+                EraState::Legacy { runtime, .. } => {
+                    let (stream_id, log) = runtime.open_stream();
+                    sse::record(messages, log.clone());
+                    sse::response(sse::from_log(stream_id, log, 0, keepalive))
+                }
+                EraState::Modern { .. } => sse::response(sse::from_channel(messages, keepalive)),
+            }
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! Authorization: may this principal use this tool, prompt or resource?
+//! Scopes are the ceiling (see `scopes`), then Cedar policies, when
+//! configured, decide on attributes (see `cedar`). Lists are filtered to
+//! what the caller may use: each principal gets a [`CatalogView`] per
+//! catalog version, built once, so a call's check is a lookup and a
+//! `tools/list` is still a slice of pre-rendered JSON. Principals holding
+//! `*` with no Cedar policies skip all of it.
+
+mod cedar;
+mod scopes;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+pub use self::cedar::{CedarDenial, CedarPolicies, SCHEMA, Subject, ToolHints};
+pub use self::scopes::{ItemKind, Scopes, needed_scope};
+
+use crate::auth::Principal;
+use crate::catalog::{ListKind, ListedItem, MergedCatalog, VisibleList};
+use crate::config::GatewayConfig;
+use crate::error::GatewayError;
+
+/// Views kept before the cache is cleared (principals are configured, so
+/// this is only reached by a config with very many tokens).
+const MAX_VIEWS: usize = 4096;
+
+/// The gateway's authorization state.
+#[derive(Debug)]
+pub struct Policy {
+    cedar_opt: Option<Arc<CedarPolicies>>,
+    /// Service names by config index.
+    service_names: Vec<String>,
+    /// Per principal id: the view of the current catalog.
+    views: Mutex<HashMap<String, Arc<CatalogView>>>,
+}
+
+/// What one principal may see of one catalog version, per list kind.
+#[derive(Debug)]
+pub struct CatalogView {
+    catalog: Arc<MergedCatalog>,
+    lists: [VisibleList; 4],
+}
+
+// === impl CatalogView ===
+
+impl CatalogView {
+    /// The visible part of `kind`.
+    pub fn list(&self, kind: ListKind) -> &VisibleList {
+        &self.lists[kind as usize]
+    }
+}
+
+// === impl Policy ===
+
+impl Policy {
+    /// The policy of `config`.
+    pub fn new(config: &GatewayConfig) -> Self {
+        Self {
+            cedar_opt: config.policy.cedar.clone(),
+            service_names: config
+                .services
+                .iter()
+                .map(|service| service.name.clone())
+                .collect(),
+            views: Mutex::default(),
+        }
+    }
+
+    /// True when `principal` may use everything (no view needed).
+    pub fn unrestricted(&self, principal: &Principal) -> bool {
+        self.cedar_opt.is_none() && principal.scopes.grants_all()
+    }
+
+    fn service_name(&self, service: usize) -> &str {
+        self.service_names
+            .get(service)
+            .map_or("", String::as_str)
+    }
+
+    /// The subject of a listed item of `kind`.
+    pub fn subject<'a>(&'a self, kind: ListKind, item: &'a ListedItem) -> Subject<'a> {
+        let service = self.service_name(item.service);
+        match kind {
+            ListKind::Tools => Subject::Tool {
+                exposed: &item.key,
+                name: &item.original,
+                service,
+                hints: item.hints,
+            },
+            ListKind::Prompts => Subject::Prompt {
+                exposed: &item.key,
+                name: &item.original,
+                service,
+            },
+            ListKind::Resources | ListKind::ResourceTemplates => Subject::Resource {
+                uri: &item.key,
+                service,
+            },
+        }
+    }
+
+    /// The subject of a resource URI (listed or matched by a template).
+    pub fn resource_subject<'a>(&'a self, uri: &'a str, service: usize) -> Subject<'a> {
+        Subject::Resource {
+            uri,
+            service: self.service_name(service),
+        }
+    }
+
+    /// Decides from scratch, with the reason on refusal.
+    pub fn decide(&self, principal: &Principal, subject: &Subject<'_>) -> Result<(), GatewayError> {
+        let (service, kind, name) = match *subject {
+            Subject::Tool { service, name, .. } | Subject::Prompt { service, name, .. } => {
+                (service, ItemKind::Named, name)
+            }
+            Subject::Resource { service, uri } => (service, ItemKind::Resource, uri),
+        };
+        if !principal.scopes.allows(service, kind, name) {
+            let scope = needed_scope(service, kind, name);
+            return Err(GatewayError::Forbidden {
+                message: format!(
+                    "forbidden: principal {} has no scope for {} (needs {scope})",
+                    principal.id,
+                    subject.label()
+                ),
+                scope_opt: Some(scope),
+            });
+        }
+        if let Some(cedar) = &self.cedar_opt {
+            cedar
+                .decide(principal, subject)
+                .map_err(|CedarDenial { reason }| GatewayError::Forbidden {
+                    message: format!(
+                        "forbidden: {} for principal {}: {reason}",
+                        subject.label(),
+                        principal.id
+                    ),
+                    scope_opt: None,
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Checks the item at `position` of list `kind` (a cached decision).
+    pub fn check_listed(
+        &self,
+        principal: &Principal,
+        catalog: &Arc<MergedCatalog>,
+        kind: ListKind,
+        position: usize,
+        item: &ListedItem,
+    ) -> Result<(), GatewayError> {
+        if self.unrestricted(principal) {
+            return Ok(());
+        }
+        if self.view(principal, catalog).list(kind).contains(position) {
+            return Ok(());
+        }
+        self.decide(principal, &self.subject(kind, item))?;
+        // Allowed now though the view said no: the catalog changed
+        // between the two looks; the fresh decision stands.
+        Ok(())
+    }
+
+    /// Checks a resource URI of `service` (cached when it is listed).
+    pub fn check_resource(
+        &self,
+        principal: &Principal,
+        catalog: &Arc<MergedCatalog>,
+        uri: &str,
+        service: usize,
+    ) -> Result<(), GatewayError> {
+        if self.unrestricted(principal) {
+            return Ok(());
+        }
+        if let Some(position) = catalog.resource_position(uri)
+            && self
+                .view(principal, catalog)
+                .list(ListKind::Resources)
+                .contains(position)
+        {
+            return Ok(());
+        }
+        self.decide(principal, &self.resource_subject(uri, service))
+    }
+
+    /// What `principal` may see of `catalog`; `None` when everything.
+    pub fn visible(
+        &self,
+        principal: &Principal,
+        catalog: &Arc<MergedCatalog>,
+    ) -> Option<Arc<CatalogView>> {
+        (!self.unrestricted(principal)).then(|| self.view(principal, catalog))
+    }
+
+    fn view(&self, principal: &Principal, catalog: &Arc<MergedCatalog>) -> Arc<CatalogView> {
+        if let Ok(views) = self.views.lock()
+            && let Some(view) = views.get(&principal.id)
+            && Arc::ptr_eq(&view.catalog, catalog)
+        {
+            return view.clone();
+        }
+        let view = Arc::new(self.build_view(principal, catalog));
+        if let Ok(mut views) = self.views.lock() {
+            if views.len() >= MAX_VIEWS {
+                views.clear();
+            }
+            views.insert(principal.id.clone(), view.clone());
+        }
+        view
+    }
+
+    /// Decides every listed item for `principal` (once per catalog version).
+    pub fn build_view(&self, principal: &Principal, catalog: &Arc<MergedCatalog>) -> CatalogView {
+        let list = |kind: ListKind| {
+            catalog.visible(kind, |item| {
+                self.decide(principal, &self.subject(kind, item)).is_ok()
+            })
+        };
+        CatalogView {
+            catalog: catalog.clone(),
+            lists: [
+                list(ListKind::Tools),
+                list(ListKind::Prompts),
+                list(ListKind::Resources),
+                list(ListKind::ResourceTemplates),
+            ],
+        }
+    }
+}

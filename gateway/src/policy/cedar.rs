@@ -1,0 +1,292 @@
+//! Cedar policies: attribute-based rules over what the catalog knows about
+//! each tool (its hints), prompt and resource, and what the principal holds
+//! (name, scopes). Policies are parsed and validated against [`SCHEMA`] at
+//! start, so a misspelt attribute is a config error, not a silent deny.
+//! Evaluation builds the two entities of one request; the gateway caches
+//! decisions per principal and catalog (see `policy::views`).
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+
+use cedar_policy::{
+    Authorizer, Context, Decision, Entities, Entity, EntityId, EntityTypeName, EntityUid,
+    PolicySet, Request, RestrictedExpression, Schema, ValidationMode, Validator,
+};
+
+use crate::auth::Principal;
+
+/// The entity types, attributes and actions policies may use.
+pub const SCHEMA: &str = r#"
+namespace Micromcp {
+  entity Principal = { name: String, scopes: Set<String> };
+  entity Tool = {
+    name: String, service: String,
+    read_only: Bool, destructive: Bool, idempotent: Bool, open_world: Bool
+  };
+  entity Prompt = { name: String, service: String };
+  entity Resource = { uri: String, service: String };
+  action "tools/call" appliesTo { principal: Principal, resource: Tool };
+  action "prompts/get" appliesTo { principal: Principal, resource: Prompt };
+  action "resources/read" appliesTo { principal: Principal, resource: Resource };
+}
+"#;
+
+/// A tool's behaviour hints, with MCP's defaults for absent ones
+/// (not read-only, destructive, not idempotent, open world).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ToolHints {
+    pub read_only: bool,
+    pub destructive: bool,
+    pub idempotent: bool,
+    pub open_world: bool,
+}
+
+impl Default for ToolHints {
+    fn default() -> Self {
+        Self {
+            read_only: false,
+            destructive: true,
+            idempotent: false,
+            open_world: true,
+        }
+    }
+}
+
+/// What a request is about.
+#[derive(Debug, Clone, Copy)]
+pub enum Subject<'a> {
+    Tool {
+        exposed: &'a str,
+        name: &'a str,
+        service: &'a str,
+        hints: ToolHints,
+    },
+    Prompt {
+        exposed: &'a str,
+        name: &'a str,
+        service: &'a str,
+    },
+    Resource {
+        uri: &'a str,
+        service: &'a str,
+    },
+}
+
+/// A validated policy set.
+#[derive(Debug, Clone)]
+pub struct CedarPolicies {
+    policies: PolicySet,
+    schema: Schema,
+}
+
+/// Why Cedar said no.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CedarDenial {
+    pub reason: String,
+}
+
+// === impl ToolHints ===
+
+impl ToolHints {
+    /// The hints a service declared, defaults for the rest.
+    pub fn of(annotations: Option<&micromcp_proto::ToolAnnotations>) -> Self {
+        let defaults = Self::default();
+        let Some(annotations) = annotations else {
+            return defaults;
+        };
+        Self {
+            read_only: annotations.read_only_hint.unwrap_or(defaults.read_only),
+            destructive: annotations
+                .destructive_hint
+                .unwrap_or(defaults.destructive),
+            idempotent: annotations.idempotent_hint.unwrap_or(defaults.idempotent),
+            open_world: annotations.open_world_hint.unwrap_or(defaults.open_world),
+        }
+    }
+}
+
+// === impl Subject ===
+
+impl Subject<'_> {
+    /// The action name this subject is used with.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Self::Tool { .. } => "tools/call",
+            Self::Prompt { .. } => "prompts/get",
+            Self::Resource { .. } => "resources/read",
+        }
+    }
+
+    /// Human name of the target.
+    pub fn label(&self) -> String {
+        match self {
+            Self::Tool { exposed, .. } => format!("tool {exposed}"),
+            Self::Prompt { exposed, .. } => format!("prompt {exposed}"),
+            Self::Resource { uri, .. } => format!("resource {uri}"),
+        }
+    }
+
+    fn entity(&self) -> Result<Entity, String> {
+        let string = |text: &str| RestrictedExpression::new_string(text.to_owned());
+        let (type_name, id, attrs) = match *self {
+            Self::Tool {
+                exposed,
+                name,
+                service,
+                hints,
+            } => (
+                "Tool",
+                exposed,
+                HashMap::from([
+                    ("name".to_owned(), string(name)),
+                    ("service".to_owned(), string(service)),
+                    (
+                        "read_only".to_owned(),
+                        RestrictedExpression::new_bool(hints.read_only),
+                    ),
+                    (
+                        "destructive".to_owned(),
+                        RestrictedExpression::new_bool(hints.destructive),
+                    ),
+                    (
+                        "idempotent".to_owned(),
+                        RestrictedExpression::new_bool(hints.idempotent),
+                    ),
+                    (
+                        "open_world".to_owned(),
+                        RestrictedExpression::new_bool(hints.open_world),
+                    ),
+                ]),
+            ),
+            Self::Prompt {
+                exposed,
+                name,
+                service,
+            } => (
+                "Prompt",
+                exposed,
+                HashMap::from([
+                    ("name".to_owned(), string(name)),
+                    ("service".to_owned(), string(service)),
+                ]),
+            ),
+            Self::Resource { uri, service } => (
+                "Resource",
+                uri,
+                HashMap::from([
+                    ("uri".to_owned(), string(uri)),
+                    ("service".to_owned(), string(service)),
+                ]),
+            ),
+        };
+        Entity::new(uid(type_name, id)?, attrs, HashSet::new()).map_err(|error| error.to_string())
+    }
+}
+
+fn uid(type_name: &str, id: &str) -> Result<EntityUid, String> {
+    let type_name = EntityTypeName::from_str(&format!("Micromcp::{type_name}"))
+        .map_err(|error| error.to_string())?;
+    Ok(EntityUid::from_type_name_and_id(
+        type_name,
+        EntityId::new(id),
+    ))
+}
+
+fn principal_entity(principal: &Principal) -> Result<Entity, String> {
+    let scopes = principal
+        .scopes
+        .texts()
+        .iter()
+        .map(|scope| RestrictedExpression::new_string(scope.clone()));
+    let attrs = HashMap::from([
+        (
+            "name".to_owned(),
+            RestrictedExpression::new_string(principal.id.clone()),
+        ),
+        ("scopes".to_owned(), RestrictedExpression::new_set(scopes)),
+    ]);
+    Entity::new(uid("Principal", &principal.id)?, attrs, HashSet::new())
+        .map_err(|error| error.to_string())
+}
+
+// === impl CedarPolicies ===
+
+impl CedarPolicies {
+    /// Parses and validates `text` (the file's content).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (schema, _warnings) =
+            Schema::from_cedarschema_str(SCHEMA).map_err(|error| format!("schema: {error}"))?;
+        let policies = PolicySet::from_str(text).map_err(|error| {
+            let details: Vec<String> = error_chain(&error);
+            format!("does not parse: {}", details.join("; "))
+        })?;
+        let validation = Validator::new(schema.clone()).validate(&policies, ValidationMode::Strict);
+        if !validation.validation_passed() {
+            let problems: Vec<String> = validation
+                .validation_errors()
+                .map(|error| error.to_string())
+                .collect();
+            return Err(format!(
+                "does not fit the Micromcp schema: {}",
+                problems.join("; ")
+            ));
+        }
+        Ok(Self { policies, schema })
+    }
+
+    /// Evaluates one request; `Err` says which policy (by `@id`, else
+    /// Cedar's id) forbade it, or that none permitted it.
+    pub fn decide(&self, principal: &Principal, subject: &Subject<'_>) -> Result<(), CedarDenial> {
+        let denial = |reason: String| CedarDenial { reason };
+        let request = (|| -> Result<(Request, Entities), String> {
+            let principal_entity = principal_entity(principal)?;
+            let resource_entity = subject.entity()?;
+            let request = Request::new(
+                principal_entity.uid(),
+                uid("Action", subject.action())?,
+                resource_entity.uid(),
+                Context::empty(),
+                Some(&self.schema),
+            )
+            .map_err(|error| error.to_string())?;
+            let entities =
+                Entities::from_entities([principal_entity, resource_entity], Some(&self.schema))
+                    .map_err(|error| error.to_string())?;
+            Ok((request, entities))
+        })();
+        let (request, entities) =
+            request.map_err(|error| denial(format!("policy request not built: {error}")))?;
+        let response = Authorizer::new().is_authorized(&request, &self.policies, &entities);
+        if response.decision() == Decision::Allow {
+            return Ok(());
+        }
+        let named: Vec<String> = response
+            .diagnostics()
+            .reason()
+            .map(|id| {
+                self.policies
+                    .annotation(id, "id")
+                    .map_or_else(|| id.to_string(), str::to_owned)
+            })
+            .collect();
+        Err(denial(if named.is_empty() {
+            format!(
+                "no policy permits {} on {}",
+                subject.action(),
+                subject.label()
+            )
+        } else {
+            format!("forbidden by policy {}", named.join(", "))
+        }))
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> Vec<String> {
+    let mut details = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(inner) = source {
+        details.push(inner.to_string());
+        source = inner.source();
+    }
+    details
+}
