@@ -13,12 +13,13 @@ use crate::config::AuthConfig;
 use crate::error::GatewayError;
 use crate::policy::Scopes;
 
-/// Who is asking: the name used in sessions, audit and policy, and what it
-/// may reach.
+/// Who is asking: the name used in sessions, audit and policy, what it
+/// may reach (scopes) and the roles Cedar policies may test.
 #[derive(Debug)]
 pub struct Principal {
     pub id: String,
     pub scopes: Scopes,
+    pub roles: Vec<String>,
 }
 
 /// A configured token.
@@ -37,6 +38,7 @@ impl Principal {
         Arc::new(Self {
             id: id.to_owned(),
             scopes: Scopes::all(),
+            roles: Vec::new(),
         })
     }
 }
@@ -99,10 +101,7 @@ mod tests {
     fn entry(token: &str, id: &str) -> TokenEntry {
         TokenEntry {
             sha256: digest(token),
-            principal: Arc::new(Principal {
-                id: id.to_owned(),
-                scopes: Scopes::all(),
-            }),
+            principal: Principal::unrestricted(id),
         }
     }
 

@@ -8,6 +8,8 @@
 
 mod cedar;
 mod scopes;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -55,13 +57,19 @@ impl CatalogView {
 impl Policy {
     /// The policy of `config`.
     pub fn new(config: &GatewayConfig) -> Self {
+        let service_names = config
+            .services
+            .iter()
+            .map(|service| service.name.clone())
+            .collect();
+        Self::with(config.policy.cedar.clone(), service_names)
+    }
+
+    /// A policy over services named `service_names` (config order).
+    pub fn with(cedar_opt: Option<Arc<CedarPolicies>>, service_names: Vec<String>) -> Self {
         Self {
-            cedar_opt: config.policy.cedar.clone(),
-            service_names: config
-                .services
-                .iter()
-                .map(|service| service.name.clone())
-                .collect(),
+            cedar_opt,
+            service_names,
             views: Mutex::default(),
         }
     }

@@ -37,6 +37,9 @@ pub struct RawToken {
     /// Hex SHA-256 of the token (the token itself is never configured).
     pub sha256: String,
     pub scopes: Vec<String>,
+    /// Roles Cedar policies may test (`principal.roles`).
+    #[serde(default)]
+    pub roles: Vec<String>,
 }
 
 /// `[policy]`.
@@ -75,6 +78,13 @@ fn valid_principal_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'-' | b'.' | b'@'))
+}
+
+fn valid_role(role: &str) -> bool {
+    (1..=64).contains(&role.len())
+        && role
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'-' | b'.' | b':'))
 }
 
 /// Validates `[auth]`; `token_opt` is a plaintext token from the
@@ -119,6 +129,7 @@ pub fn validate_auth(
         let anonymous = Arc::new(Principal {
             id: "anonymous".into(),
             scopes: default_scopes,
+            roles: Vec::new(),
         });
         return AuthConfig::InsecureNoAuth { anonymous };
     }
@@ -129,6 +140,7 @@ pub fn validate_auth(
             principal: Arc::new(Principal {
                 id: fingerprint(&sha256),
                 scopes: default_scopes.clone(),
+                roles: Vec::new(),
             }),
         })
         .collect();
@@ -157,11 +169,19 @@ pub fn validate_auth(
             errors.push(format!("{key}.scopes: {error}"));
             Scopes::default()
         });
+        for (role_index, role) in raw.roles.iter().enumerate() {
+            if !valid_role(role) {
+                errors.push(format!(
+                    "{key}.roles[{role_index}]: {role:?} must be 1-64 chars of A-Za-z0-9_-.:"
+                ));
+            }
+        }
         tokens.push(TokenEntry {
             sha256,
             principal: Arc::new(Principal {
                 id: raw.name,
                 scopes,
+                roles: raw.roles,
             }),
         });
     }

@@ -18,7 +18,7 @@ use crate::auth::Principal;
 /// The entity types, attributes and actions policies may use.
 pub const SCHEMA: &str = r#"
 namespace Micromcp {
-  entity Principal = { name: String, scopes: Set<String> };
+  entity Principal = { name: String, scopes: Set<String>, roles: Set<String> };
   entity Tool = {
     name: String, service: String,
     read_only: Bool, destructive: Bool, idempotent: Bool, open_world: Bool
@@ -204,6 +204,15 @@ fn principal_entity(principal: &Principal) -> Result<Entity, String> {
             RestrictedExpression::new_string(principal.id.clone()),
         ),
         ("scopes".to_owned(), RestrictedExpression::new_set(scopes)),
+        (
+            "roles".to_owned(),
+            RestrictedExpression::new_set(
+                principal
+                    .roles
+                    .iter()
+                    .map(|role| RestrictedExpression::new_string(role.clone())),
+            ),
+        ),
     ]);
     Entity::new(uid("Principal", &principal.id)?, attrs, HashSet::new())
         .map_err(|error| error.to_string())
