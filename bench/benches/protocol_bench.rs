@@ -4,19 +4,16 @@
 //! streaming base64 encode of resource chunks.
 
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use micromcp_gateway::ContentEncoder;
-use micromcp_gateway::catalog::{ListKind, MergedCatalog, ServiceCatalog};
+use micromcp_gateway::catalog::ListKind;
 use micromcp_gateway::jsonrpc::{Envelope, encode_result, splice_object_fields};
 use micromcp_gateway::protocol::ParamsHead;
 use micromcp_gateway::session::SessionCodec;
-use micromcp_proto::{
-    CallToolClientMessage, CallToolStart, Catalog, Tool, call_tool_client_message,
-};
+use micromcp_proto::{CallToolClientMessage, CallToolStart, call_tool_client_message};
 use prost::Message;
 
 fn small_call() -> Vec<u8> {
@@ -56,34 +53,8 @@ fn envelope(c: &mut Criterion) {
     group.finish();
 }
 
-fn catalog_of(tool_count: usize) -> MergedCatalog {
-    let services: Vec<ServiceCatalog> = (0..100)
-        .map(|service| ServiceCatalog {
-            service,
-            service_name: format!("svc{service}"),
-            namespace: format!("svc{service}"),
-            catalog: Arc::new(Catalog {
-                tools: (0..tool_count / 100)
-                    .map(|tool| Tool {
-                        name: format!("tool_{tool}"),
-                        description: "does one thing".into(),
-                        input_schema_json: Bytes::from_static(
-                            br#"{"type":"object","properties":{"a":{"type":"string"}}}"#,
-                        ),
-                        ..Tool::default()
-                    })
-                    .collect(),
-                ..Catalog::default()
-            }),
-        })
-        .collect();
-    let names: Vec<String> = (0..100).map(|service| format!("svc{service}")).collect();
-    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    MergedCatalog::merge(&services, ".", &name_refs)
-}
-
 fn catalog(c: &mut Criterion) {
-    let merged = catalog_of(10_000);
+    let merged = micromcp_bench::catalog_of(10_000);
     let mut group = c.benchmark_group("catalog_10k_tools");
     group.bench_function("route_lookup", |b| {
         b.iter(|| {
@@ -107,7 +78,9 @@ fn catalog(c: &mut Criterion) {
         })
     });
     group.sample_size(10);
-    group.bench_function("merge", |b| b.iter(|| black_box(catalog_of(10_000))));
+    group.bench_function("merge", |b| {
+        b.iter(|| black_box(micromcp_bench::catalog_of(10_000)))
+    });
     group.finish();
 }
 

@@ -279,7 +279,10 @@ fn write(fields: &EntryFields, outcome: Outcome) {
     let record = AuditRecord {
         time: fields.time,
         request_id: fields.request_id.as_deref(),
-        principal: fields.principal.as_deref().map(|principal| principal.id.as_str()),
+        principal: fields
+            .principal
+            .as_deref()
+            .map(|principal| principal.id.as_str()),
         transport: fields.transport,
         era: fields.era,
         method: fields.method.as_deref(),

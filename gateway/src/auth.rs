@@ -54,7 +54,10 @@ pub fn fingerprint(sha256: &[u8; 32]) -> String {
 }
 
 /// The principal of the request, or `Unauthorized`.
-pub fn authenticate(auth: &AuthConfig, headers: &HeaderMap) -> Result<Arc<Principal>, GatewayError> {
+pub fn authenticate(
+    auth: &AuthConfig,
+    headers: &HeaderMap,
+) -> Result<Arc<Principal>, GatewayError> {
     let tokens = match auth {
         AuthConfig::InsecureNoAuth { anonymous } => return Ok(anonymous.clone()),
         AuthConfig::Tokens { tokens } => tokens,

@@ -77,9 +77,13 @@ pub(crate) async fn call_tool(
     let (position, item) = catalog
         .tool_at(name)
         .ok_or_else(|| GatewayError::InvalidParams(format!("unknown tool: {name}")))?;
-    gateway
-        .policy
-        .check_listed(&context.principal, &catalog, ListKind::Tools, position, item)?;
+    gateway.policy.check_listed(
+        &context.principal,
+        &catalog,
+        ListKind::Tools,
+        position,
+        item,
+    )?;
     let backend = &gateway.backends.services()[item.service];
     let service = backend.config.name.clone();
     if !backend.is_available() {

@@ -13,10 +13,10 @@ mod audit;
 mod endpoint;
 
 pub use self::access::{AuthConfig, PolicyConfig, RawAuth, RawPolicy, RawToken};
-pub use self::audit::{AuditConfig, AuditTarget, RawAudit};
-pub use self::endpoint::Endpoint;
 use self::access::{validate_auth, validate_policy};
 use self::audit::validate_audit;
+pub use self::audit::{AuditConfig, AuditTarget, RawAudit};
+pub use self::endpoint::Endpoint;
 use self::endpoint::{parse_endpoint, resolve_tls};
 
 /// Config file as written.
@@ -267,7 +267,10 @@ impl RawConfig {
                 endpoint,
             });
         }
-        let service_names: Vec<&str> = services.iter().map(|service| service.name.as_str()).collect();
+        let service_names: Vec<&str> = services
+            .iter()
+            .map(|service| service.name.as_str())
+            .collect();
         let auth_config = validate_auth(self.auth, listen, token_opt, &service_names, &mut errors);
         let policy = validate_policy(self.policy, &mut errors);
         let audit = validate_audit(self.audit, &mut errors);

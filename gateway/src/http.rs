@@ -70,9 +70,9 @@ fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
 fn error_response(id_text: &str, error: &GatewayError, modern: bool) -> Response {
     let mut response = json_response(error.http_status(modern), encode_error(id_text, error));
     let challenge = match error {
-        GatewayError::Unauthorized(_) => {
-            Some(HeaderValue::from_static("Bearer realm=\"micromcp\", error=\"invalid_token\""))
-        }
+        GatewayError::Unauthorized(_) => Some(HeaderValue::from_static(
+            "Bearer realm=\"micromcp\", error=\"invalid_token\"",
+        )),
         GatewayError::Forbidden { scope_opt, .. } => {
             let scope = scope_opt
                 .as_deref()

@@ -80,9 +80,7 @@ impl Policy {
     }
 
     fn service_name(&self, service: usize) -> &str {
-        self.service_names
-            .get(service)
-            .map_or("", String::as_str)
+        self.service_names.get(service).map_or("", String::as_str)
     }
 
     /// The subject of a listed item of `kind`.

@@ -34,9 +34,13 @@ pub(crate) async fn get_prompt(
     let (position, item) = catalog
         .prompt_at(name)
         .ok_or_else(|| GatewayError::InvalidParams(format!("unknown prompt: {name}")))?;
-    gateway
-        .policy
-        .check_listed(&context.principal, &catalog, ListKind::Prompts, position, item)?;
+    gateway.policy.check_listed(
+        &context.principal,
+        &catalog,
+        ListKind::Prompts,
+        position,
+        item,
+    )?;
     let backend = &gateway.backends.services()[item.service];
     let request = with_context(
         gateway,

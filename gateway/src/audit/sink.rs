@@ -188,7 +188,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("logs/audit.jsonl");
         let sink = FileSink::open(&path, 100, 2, FsyncPolicy::Always).expect("open");
-        let line = [b'x'; 39].iter().copied().chain([b'\n']).collect::<Vec<u8>>();
+        let line = [b'x'; 39]
+            .iter()
+            .copied()
+            .chain([b'\n'])
+            .collect::<Vec<u8>>();
         for _ in 0..7 {
             sink.write_line(&line).expect("write");
         }
@@ -214,9 +218,13 @@ mod tests {
         let first = FileSink::open(&path, 1 << 20, 3, FsyncPolicy::Never).expect("open");
         first.write_line(b"{\"a\":1}\n").expect("write");
         drop(first);
-        let second =
-            FileSink::open(&path, 1 << 20, 3, FsyncPolicy::Interval(Duration::from_millis(5)))
-                .expect("open");
+        let second = FileSink::open(
+            &path,
+            1 << 20,
+            3,
+            FsyncPolicy::Interval(Duration::from_millis(5)),
+        )
+        .expect("open");
         second.write_line(b"{\"a\":2}\n").expect("write");
         second.sync().expect("sync");
         let text = std::fs::read_to_string(&path).expect("read");

@@ -111,9 +111,18 @@ mod tests {
             code(br#"{"jsonrpc":"2.0","id":7,"error":{"code":-31004,"data":{}}}"#),
             Some(-31004)
         );
-        assert_eq!(code(br#"{"jsonrpc":"2.0","id":7,"result":{"error":1}}"#), None);
-        assert_eq!(code(br#"{"jsonrpc":"2.0","id":71,"error":{"code":-1}}"#), None);
-        assert_eq!(code(br#"{"jsonrpc":"2.0","method":"notifications/progress"}"#), None);
+        assert_eq!(
+            code(br#"{"jsonrpc":"2.0","id":7,"result":{"error":1}}"#),
+            None
+        );
+        assert_eq!(
+            code(br#"{"jsonrpc":"2.0","id":71,"error":{"code":-1}}"#),
+            None
+        );
+        assert_eq!(
+            code(br#"{"jsonrpc":"2.0","method":"notifications/progress"}"#),
+            None
+        );
         let encoded = crate::jsonrpc::encode_error("7", &GatewayError::transient("fs", "down"));
         assert_eq!(code(&encoded), Some(crate::error::TRANSIENT));
     }

@@ -2,7 +2,9 @@
 //! the merged list and their JSON re-joined, so its pages are zero-copy
 //! slices like the full list's. Cursors are the same as the full list's.
 
-use super::{ListKind, ListedItem, MergedCatalog, Page, RenderedList, decode_cursor, encode_cursor};
+use super::{
+    ListKind, ListedItem, MergedCatalog, Page, RenderedList, decode_cursor, encode_cursor,
+};
 use crate::error::GatewayError;
 
 /// The visible items of one list.
@@ -18,7 +20,8 @@ pub struct VisibleList {
 impl VisibleList {
     /// True when the item at `position` of the merged list is visible.
     pub fn contains(&self, position: usize) -> bool {
-        u32::try_from(position).is_ok_and(|position| self.positions.binary_search(&position).is_ok())
+        u32::try_from(position)
+            .is_ok_and(|position| self.positions.binary_search(&position).is_ok())
     }
 
     /// Number of visible items.
@@ -83,9 +86,9 @@ impl MergedCatalog {
             None => 0,
             Some(cursor) => {
                 let after = decode_cursor(cursor)?;
-                visible
-                    .positions
-                    .partition_point(|position| items[*position as usize].key.as_str() <= after.as_str())
+                visible.positions.partition_point(|position| {
+                    items[*position as usize].key.as_str() <= after.as_str()
+                })
             }
         };
         let end = start.saturating_add(page_size).min(visible.len());

@@ -152,10 +152,7 @@ pub fn validate_auth(
                 raw.name
             ));
         }
-        if tokens
-            .iter()
-            .any(|entry| entry.principal.id == raw.name)
-        {
+        if tokens.iter().any(|entry| entry.principal.id == raw.name) {
             errors.push(format!("{key}.name: duplicate name {:?}", raw.name));
         }
         let Some(sha256) = parse_digest(&raw.sha256) else {

@@ -96,9 +96,7 @@ impl ToolHints {
         };
         Self {
             read_only: annotations.read_only_hint.unwrap_or(defaults.read_only),
-            destructive: annotations
-                .destructive_hint
-                .unwrap_or(defaults.destructive),
+            destructive: annotations.destructive_hint.unwrap_or(defaults.destructive),
             idempotent: annotations.idempotent_hint.unwrap_or(defaults.idempotent),
             open_world: annotations.open_world_hint.unwrap_or(defaults.open_world),
         }

@@ -135,12 +135,24 @@ mod tests {
         assert!(everything.grants_all() && everything.allows("x", ItemKind::Resource, "y"));
         let nothing = scopes(&[]).expect("valid");
         assert!(!nothing.allows("fs", ItemKind::Named, "read_file"));
-        assert!(scopes(&["fs:*"]).expect("valid").allows("fs", ItemKind::Resource, "u"));
+        assert!(
+            scopes(&["fs:*"])
+                .expect("valid")
+                .allows("fs", ItemKind::Resource, "u")
+        );
     }
 
     #[test]
     fn unknown_services_and_bad_globs_are_named() {
-        assert!(scopes(&["search"]).expect_err("unknown").contains("\"search\""));
-        assert!(scopes(&["fs:[x"]).expect_err("glob").contains("invalid name pattern"));
+        assert!(
+            scopes(&["search"])
+                .expect_err("unknown")
+                .contains("\"search\"")
+        );
+        assert!(
+            scopes(&["fs:[x"])
+                .expect_err("glob")
+                .contains("invalid name pattern")
+        );
     }
 }

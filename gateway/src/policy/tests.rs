@@ -70,7 +70,11 @@ fn policy(cedar: Option<&str>) -> Policy {
     Policy::with(cedar_opt, vec!["fs".into(), "search".into()])
 }
 
-fn listed_tools(policy: &Policy, principal: &Principal, catalog: &Arc<MergedCatalog>) -> Vec<String> {
+fn listed_tools(
+    policy: &Policy,
+    principal: &Principal,
+    catalog: &Arc<MergedCatalog>,
+) -> Vec<String> {
     let page = match policy.visible(principal, catalog) {
         None => catalog.page(ListKind::Tools, None, 100),
         Some(view) => catalog.page_visible(ListKind::Tools, view.list(ListKind::Tools), None, 100),
@@ -86,7 +90,12 @@ fn listed_tools(policy: &Policy, principal: &Principal, catalog: &Arc<MergedCata
         .collect()
 }
 
-fn check_tool(policy: &Policy, principal: &Principal, catalog: &Arc<MergedCatalog>, name: &str) -> Result<(), GatewayError> {
+fn check_tool(
+    policy: &Policy,
+    principal: &Principal,
+    catalog: &Arc<MergedCatalog>,
+    name: &str,
+) -> Result<(), GatewayError> {
     let (position, item) = catalog.tool_at(name).expect("tool");
     policy.check_listed(principal, catalog, ListKind::Tools, position, item)
 }
@@ -103,7 +112,10 @@ fn scopes_filter_lists_and_refuse_calls_with_the_scope_needed() {
     let catalog = catalog();
     let policy = policy(None);
     let everything = principal(&["*"], &[]);
-    assert!(policy.visible(&everything, &catalog).is_none(), "no view for `*`");
+    assert!(
+        policy.visible(&everything, &catalog).is_none(),
+        "no view for `*`"
+    );
     let reader = principal(&["fs:read_*", "search:query"], &[]);
     assert_eq!(
         listed_tools(&policy, &reader, &catalog),
@@ -119,11 +131,26 @@ fn scopes_filter_lists_and_refuse_calls_with_the_scope_needed() {
         other => panic!("expected Forbidden, got {other:?}"),
     }
     // Item scopes do not reach resources; a service scope does.
-    assert!(policy.check_resource(&reader, &catalog, "file:///a.txt", 0).is_err());
+    assert!(
+        policy
+            .check_resource(&reader, &catalog, "file:///a.txt", 0)
+            .is_err()
+    );
     let fs_only = principal(&["fs"], &[]);
-    assert!(policy.check_resource(&fs_only, &catalog, "file:///a.txt", 0).is_ok());
-    assert!(policy.check_resource(&fs_only, &catalog, "file:///other", 0).is_ok());
-    assert_eq!(listed_tools(&policy, &fs_only, &catalog), ["fs.read_file", "fs.stat"]);
+    assert!(
+        policy
+            .check_resource(&fs_only, &catalog, "file:///a.txt", 0)
+            .is_ok()
+    );
+    assert!(
+        policy
+            .check_resource(&fs_only, &catalog, "file:///other", 0)
+            .is_ok()
+    );
+    assert_eq!(
+        listed_tools(&policy, &fs_only, &catalog),
+        ["fs.read_file", "fs.stat"]
+    );
 }
 
 #[test]
@@ -156,8 +183,15 @@ fn without_a_permit_cedar_denies_and_says_so() {
     ));
     let user = principal(&["*"], &[]);
     let refused = check_tool(&policy, &user, &catalog, "search.delete").expect_err("denied");
-    assert!(refused.to_string().contains("no policy permits tools/call"), "{refused}");
-    assert!(policy.check_resource(&user, &catalog, "file:///a.txt", 0).is_err());
+    assert!(
+        refused.to_string().contains("no policy permits tools/call"),
+        "{refused}"
+    );
+    assert!(
+        policy
+            .check_resource(&user, &catalog, "file:///a.txt", 0)
+            .is_err()
+    );
 }
 
 #[test]
@@ -176,7 +210,10 @@ fn views_follow_catalog_changes() {
     let policy = policy(None);
     let reader = principal(&["search"], &[]);
     let first = catalog();
-    assert_eq!(listed_tools(&policy, &reader, &first), ["search.delete", "search.query"]);
+    assert_eq!(
+        listed_tools(&policy, &reader, &first),
+        ["search.delete", "search.query"]
+    );
     let second = Arc::new(MergedCatalog::merge(
         &[ServiceCatalog {
             service: 1,
