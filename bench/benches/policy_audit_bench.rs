@@ -47,11 +47,22 @@ fn policy(c: &mut Criterion) {
     let everything = principal("everything", &["*"]);
     let scopes_only = Policy::with(None, service_names());
     let cedar = cedar_policy();
-    let subject = Subject::Tool {
+    // MCP's default hints: destructive, so the forbid policy applies.
+    let destructive = Subject::Tool {
         exposed: "svc57.tool_63",
         name: "tool_63",
         service: "svc57",
         hints: ToolHints::default(),
+    };
+    let read_only = Subject::Tool {
+        exposed: "svc57.tool_63",
+        name: "tool_63",
+        service: "svc57",
+        hints: ToolHints {
+            read_only: true,
+            destructive: false,
+            ..ToolHints::default()
+        },
     };
     let cedar_set = CedarPolicies::parse(DESTRUCTIVE_NEEDS_ADMIN).expect("policies");
     let (position, item) = catalog.tool_at("svc57.tool_63").expect("tool");
@@ -66,8 +77,11 @@ fn policy(c: &mut Criterion) {
             ))
         })
     });
-    group.bench_function("cedar_evaluate", |b| {
-        b.iter(|| black_box(cedar_set.decide(&reader, black_box(&subject)).is_ok()))
+    group.bench_function("cedar_evaluate_allow", |b| {
+        b.iter(|| black_box(cedar_set.decide(&reader, black_box(&read_only)).is_ok()))
+    });
+    group.bench_function("cedar_evaluate_deny", |b| {
+        b.iter(|| black_box(cedar_set.decide(&reader, black_box(&destructive)).is_ok()))
     });
     group.bench_function("call_check_unrestricted", |b| {
         b.iter(|| {
@@ -112,6 +126,10 @@ fn policy(c: &mut Criterion) {
     });
     group.bench_function("build_view_10k_tools_cedar", |b| {
         b.iter(|| black_box(cedar.build_view(&reader, &catalog)))
+    });
+    // Every one of the 10k tools passes the scopes and goes to Cedar.
+    group.bench_function("build_view_10k_tools_cedar_all_scopes", |b| {
+        b.iter(|| black_box(cedar.build_view(&everything, &catalog)))
     });
     group.finish();
 }

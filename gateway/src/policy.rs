@@ -115,6 +115,16 @@ impl Policy {
 
     /// Decides from scratch, with the reason on refusal.
     pub fn decide(&self, principal: &Principal, subject: &Subject<'_>) -> Result<(), GatewayError> {
+        self.decide_with(principal, None, subject)
+    }
+
+    /// [`Policy::decide`], reusing the principal's Cedar entity when given.
+    fn decide_with(
+        &self,
+        principal: &Principal,
+        entity_opt: Option<&cedar_policy::Entity>,
+        subject: &Subject<'_>,
+    ) -> Result<(), GatewayError> {
         let (service, kind, name) = match *subject {
             Subject::Tool { service, name, .. } | Subject::Prompt { service, name, .. } => {
                 (service, ItemKind::Named, name)
@@ -133,8 +143,11 @@ impl Policy {
             });
         }
         if let Some(cedar) = &self.cedar_opt {
-            cedar
-                .decide(principal, subject)
+            let decided = match entity_opt {
+                Some(entity) => cedar.decide_for(entity, subject),
+                None => cedar.decide(principal, subject),
+            };
+            decided
                 .map_err(|CedarDenial { reason }| GatewayError::Forbidden {
                     message: format!(
                         "forbidden: {} for principal {}: {reason}",
@@ -218,9 +231,14 @@ impl Policy {
 
     /// Decides every listed item for `principal` (once per catalog version).
     pub fn build_view(&self, principal: &Principal, catalog: &Arc<MergedCatalog>) -> CatalogView {
+        let entity_opt = self
+            .cedar_opt
+            .as_ref()
+            .and_then(|cedar| cedar.principal_entity(principal).ok());
         let list = |kind: ListKind| {
             catalog.visible(kind, |item| {
-                self.decide(principal, &self.subject(kind, item)).is_ok()
+                self.decide_with(principal, entity_opt.as_ref(), &self.subject(kind, item))
+                    .is_ok()
             })
         };
         CatalogView {

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
 use cedar_policy::{
-    Authorizer, Context, Decision, Entities, Entity, EntityId, EntityTypeName, EntityUid,
+    Authorizer, Context, Decision, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicyId,
     PolicySet, Request, RestrictedExpression, Schema, ValidationMode, Validator,
 };
 
@@ -76,7 +76,53 @@ pub enum Subject<'a> {
 #[derive(Debug, Clone)]
 pub struct CedarPolicies {
     policies: PolicySet,
-    schema: Schema,
+    names: Names,
+    /// Each policy's `@id` annotation, if it has one (looking it up per
+    /// denial parsed the annotation key every time).
+    labels: HashMap<PolicyId, String>,
+}
+
+/// Entity type names and action ids, parsed once (parsing them per
+/// request was a third of an evaluation's time).
+#[derive(Debug, Clone)]
+struct Names {
+    principal: EntityTypeName,
+    tool: EntityTypeName,
+    prompt: EntityTypeName,
+    resource: EntityTypeName,
+    call_tool: EntityUid,
+    get_prompt: EntityUid,
+    read_resource: EntityUid,
+}
+
+// === impl Names ===
+
+impl Names {
+    fn new() -> Result<Self, String> {
+        let type_name = |name: &str| {
+            EntityTypeName::from_str(&format!("Micromcp::{name}")).map_err(|error| error.to_string())
+        };
+        let action = type_name("Action")?;
+        let action_uid =
+            |id: &str| EntityUid::from_type_name_and_id(action.clone(), EntityId::new(id));
+        Ok(Self {
+            principal: type_name("Principal")?,
+            tool: type_name("Tool")?,
+            prompt: type_name("Prompt")?,
+            resource: type_name("Resource")?,
+            call_tool: action_uid("tools/call"),
+            get_prompt: action_uid("prompts/get"),
+            read_resource: action_uid("resources/read"),
+        })
+    }
+
+    fn action(&self, subject: &Subject<'_>) -> &EntityUid {
+        match subject {
+            Subject::Tool { .. } => &self.call_tool,
+            Subject::Prompt { .. } => &self.get_prompt,
+            Subject::Resource { .. } => &self.read_resource,
+        }
+    }
 }
 
 /// Why Cedar said no.
@@ -124,7 +170,7 @@ impl Subject<'_> {
         }
     }
 
-    fn entity(&self) -> Result<Entity, String> {
+    fn entity(&self, names: &Names) -> Result<Entity, String> {
         let string = |text: &str| RestrictedExpression::new_string(text.to_owned());
         let (type_name, id, attrs) = match *self {
             Self::Tool {
@@ -133,7 +179,7 @@ impl Subject<'_> {
                 service,
                 hints,
             } => (
-                "Tool",
+                &names.tool,
                 exposed,
                 HashMap::from([
                     ("name".to_owned(), string(name)),
@@ -161,7 +207,7 @@ impl Subject<'_> {
                 name,
                 service,
             } => (
-                "Prompt",
+                &names.prompt,
                 exposed,
                 HashMap::from([
                     ("name".to_owned(), string(name)),
@@ -169,7 +215,7 @@ impl Subject<'_> {
                 ]),
             ),
             Self::Resource { uri, service } => (
-                "Resource",
+                &names.resource,
                 uri,
                 HashMap::from([
                     ("uri".to_owned(), string(uri)),
@@ -177,20 +223,12 @@ impl Subject<'_> {
                 ]),
             ),
         };
-        Entity::new(uid(type_name, id)?, attrs, HashSet::new()).map_err(|error| error.to_string())
+        let uid = EntityUid::from_type_name_and_id(type_name.clone(), EntityId::new(id));
+        Entity::new(uid, attrs, HashSet::new()).map_err(|error| error.to_string())
     }
 }
 
-fn uid(type_name: &str, id: &str) -> Result<EntityUid, String> {
-    let type_name = EntityTypeName::from_str(&format!("Micromcp::{type_name}"))
-        .map_err(|error| error.to_string())?;
-    Ok(EntityUid::from_type_name_and_id(
-        type_name,
-        EntityId::new(id),
-    ))
-}
-
-fn principal_entity(principal: &Principal) -> Result<Entity, String> {
+fn principal_entity(names: &Names, principal: &Principal) -> Result<Entity, String> {
     let scopes = principal
         .scopes
         .texts()
@@ -212,8 +250,11 @@ fn principal_entity(principal: &Principal) -> Result<Entity, String> {
             ),
         ),
     ]);
-    Entity::new(uid("Principal", &principal.id)?, attrs, HashSet::new())
-        .map_err(|error| error.to_string())
+    let uid = EntityUid::from_type_name_and_id(
+        names.principal.clone(),
+        EntityId::new(&principal.id),
+    );
+    Entity::new(uid, attrs, HashSet::new()).map_err(|error| error.to_string())
 }
 
 // === impl CedarPolicies ===
@@ -227,7 +268,7 @@ impl CedarPolicies {
             let details: Vec<String> = error_chain(&error);
             format!("does not parse: {}", details.join("; "))
         })?;
-        let validation = Validator::new(schema.clone()).validate(&policies, ValidationMode::Strict);
+        let validation = Validator::new(schema).validate(&policies, ValidationMode::Strict);
         if !validation.validation_passed() {
             let problems: Vec<String> = validation
                 .validation_errors()
@@ -238,27 +279,53 @@ impl CedarPolicies {
                 problems.join("; ")
             ));
         }
-        Ok(Self { policies, schema })
+        let labels = policies
+            .policies()
+            .filter_map(|policy| {
+                policy
+                    .annotation("id")
+                    .map(|label| (policy.id().clone(), label.to_owned()))
+            })
+            .collect();
+        Ok(Self {
+            policies,
+            names: Names::new()?,
+            labels,
+        })
+    }
+
+    /// The principal's entity, built once per view.
+    pub fn principal_entity(&self, principal: &Principal) -> Result<Entity, String> {
+        principal_entity(&self.names, principal)
     }
 
     /// Evaluates one request; `Err` says which policy (by `@id`, else
     /// Cedar's id) forbade it, or that none permitted it.
     pub fn decide(&self, principal: &Principal, subject: &Subject<'_>) -> Result<(), CedarDenial> {
+        let entity = principal_entity(&self.names, principal).map_err(|error| CedarDenial {
+            reason: format!("policy request not built: {error}"),
+        })?;
+        self.decide_for(&entity, subject)
+    }
+
+    /// [`CedarPolicies::decide`] with the principal's entity already built.
+    /// Entities and request are built from the schema's own shapes, and
+    /// the policies were validated against it at start, so they are not
+    /// validated again per request.
+    pub fn decide_for(&self, principal: &Entity, subject: &Subject<'_>) -> Result<(), CedarDenial> {
         let denial = |reason: String| CedarDenial { reason };
         let request = (|| -> Result<(Request, Entities), String> {
-            let principal_entity = principal_entity(principal)?;
-            let resource_entity = subject.entity()?;
+            let resource_entity = subject.entity(&self.names)?;
             let request = Request::new(
-                principal_entity.uid(),
-                uid("Action", subject.action())?,
+                principal.uid(),
+                self.names.action(subject).clone(),
                 resource_entity.uid(),
                 Context::empty(),
-                Some(&self.schema),
+                None,
             )
             .map_err(|error| error.to_string())?;
-            let entities =
-                Entities::from_entities([principal_entity, resource_entity], Some(&self.schema))
-                    .map_err(|error| error.to_string())?;
+            let entities = Entities::from_entities([principal.clone(), resource_entity], None)
+                .map_err(|error| error.to_string())?;
             Ok((request, entities))
         })();
         let (request, entities) =
@@ -271,9 +338,9 @@ impl CedarPolicies {
             .diagnostics()
             .reason()
             .map(|id| {
-                self.policies
-                    .annotation(id, "id")
-                    .map_or_else(|| id.to_string(), str::to_owned)
+                self.labels
+                    .get(id)
+                    .map_or_else(|| id.to_string(), String::clone)
             })
             .collect();
         Err(denial(if named.is_empty() {
