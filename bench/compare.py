@@ -12,6 +12,7 @@ release binaries and installs the peers first."""
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import secrets
 import os
@@ -122,8 +123,10 @@ class Stack:
                 os.killpg(process.pid, signal.SIGKILL)
 
 
-def gateway_config(work: Path, name: str, port: int, services: list[tuple[str, ...]], page_size: int = 1000) -> Path:
-    """A gateway config mounting `services` as (name, namespace, endpoint[, extra TOML lines])."""
+def gateway_config(work: Path, name: str, port: int, services: list[tuple[str, ...]], page_size: int = 1000,
+                   tail: str = "") -> Path:
+    """A gateway config mounting `services` as (name, namespace, endpoint[, extra TOML lines]),
+    then `tail` (more tables: auth, policy, audit)."""
     config = work / f"{name}.toml"
     text = ("version = 1\n[gateway]\n"
             f'listen = "127.0.0.1:{port}"\npage_size = {page_size}\n'
@@ -131,18 +134,38 @@ def gateway_config(work: Path, name: str, port: int, services: list[tuple[str, .
     for service, namespace, endpoint, *extra in services:
         text += f'[[services]]\nname = "{service}"\nnamespace = "{namespace}"\nendpoint = "{endpoint}"\n'
         text += "".join(extra)
-    config.write_text(text)
+    config.write_text(text + tail)
     return config
 
 
-def start_gateway(stack: Stack, name: str, services: list[tuple[str, ...]], page_size: int = 1000) -> tuple[int, int]:
+def start_gateway(stack: Stack, name: str, services: list[tuple[str, ...]], page_size: int = 1000,
+                  tail: str = "") -> tuple[int, int]:
     """Starts `micromcp gateway` on a free port; returns (port, pid)."""
     port = free_port()
-    config = gateway_config(stack.work, name, port, services, page_size)
+    config = gateway_config(stack.work, name, port, services, page_size, tail)
     process = stack.start(name, [str(RELEASE / "micromcp"), "gateway", "--config", str(config)],
                           {"MICROMCP_TOKEN": TOKEN, "MICROMCP_LOG": "warn"})
     wait_for_port(port, timeout=60, process=process)
     return port, stack.pid_of(process)
+
+
+AGENT_TOKEN = "compare-agent-" + secrets.token_hex(8)
+
+
+def governance_toml(work: Path) -> str:
+    """A named token with scopes, a Cedar policy and an audit file: the
+    authorization and audit work a production deployment turns on."""
+    policy = work / "policy.cedar"
+    policy.write_text(
+        "permit(principal, action, resource);\n"
+        "forbid(principal, action == Micromcp::Action::\"tools/call\", resource is Micromcp::Tool)\n"
+        "  when { resource.destructive } unless { principal.roles.contains(\"admin\") };\n"
+        "forbid(principal, action, resource) when { principal.name == \"blocked\" };\n")
+    digest = hashlib.sha256(AGENT_TOKEN.encode()).hexdigest()
+    return ("[[auth.tokens]]\nname = \"agent\"\n"
+            f"sha256 = \"{digest}\"\nscopes = [\"echo\"]\nroles = [\"admin\"]\n"
+            f"[policy]\ncedar_file = \"{policy}\"\n"
+            f"[audit]\npath = \"{work / 'audit.jsonl'}\"\n")
 
 
 def start_contextforge(stack: Stack, echo_url: str) -> tuple[Route | None, str]:
@@ -263,6 +286,8 @@ def main() -> int:
         tcp_port, tcp_pid = start_gateway(stack, "gateway-tcp", [("echo", "", f"http://127.0.0.1:{testkit_port}")])
         unix_port, unix_pid = start_gateway(stack, "gateway-unix", [("echo", "", f"unix://{testkit_socket}")])
         bridged_port, bridged_pid = start_gateway(stack, "gateway-bridge", [("echo", "", f"unix://{bridge_socket}")])
+        governed_port, governed_pid = start_gateway(stack, "gateway-governed", [("echo", "", f"unix://{testkit_socket}")],
+                                                    tail=governance_toml(work))
         quic_tls = f'tls_ca = "{certs / "ca.pem"}"\ntls_server_name = "localhost"\n'
         quic_port, quic_pid = start_gateway(stack, "gateway-quic", [("echo", "", f"quic://127.0.0.1:{testkit_quic_port}", quic_tls)])
         args = '{"text":"hello"}'
@@ -271,6 +296,8 @@ def main() -> int:
             Route("Micro-MCP → echo service, gRPC/TCP", f"http://127.0.0.1:{tcp_port}/mcp", "echo", args, token=TOKEN, cpu_pids=[tcp_pid]),
             Route("Micro-MCP → echo service, gRPC/TCP, 2026-07-28", f"http://127.0.0.1:{tcp_port}/mcp", "echo", args, era="modern", token=TOKEN, cpu_pids=[tcp_pid]),
             Route("Micro-MCP → echo service, gRPC/Unix", f"http://127.0.0.1:{unix_port}/mcp", "echo", args, token=TOKEN, cpu_pids=[unix_pid]),
+            Route("Micro-MCP → echo service, gRPC/Unix, scopes + Cedar + audit file", f"http://127.0.0.1:{governed_port}/mcp", "echo", args,
+                  token=AGENT_TOKEN, cpu_pids=[governed_pid], note="named token, Cedar policy, every call audited to a file"),
             Route("Micro-MCP → echo service, gRPC/QUIC (HTTP/3, TLS)", f"http://127.0.0.1:{quic_port}/mcp", "echo", args, token=TOKEN,
                   cpu_pids=[quic_pid]),
             Route("Micro-MCP → bridge → echo MCP server (stdio)", f"http://127.0.0.1:{bridged_port}/mcp", "echo", args, token=TOKEN,

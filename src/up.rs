@@ -112,6 +112,26 @@ async fn start_gateway(
             collisions.join("\n  - ")
         );
     }
+    // Principals' catalog views are rebuilt off the request path whenever
+    // the catalog changes (bursts of changes are taken together).
+    let warmer = gateway.clone();
+    let warm_shutdown = shutdown.clone();
+    let mut changes = gateway.backends.subscribe();
+    tokio::spawn(async move {
+        loop {
+            while changes.try_recv().is_ok() {}
+            let gateway = warmer.clone();
+            let _ = tokio::task::spawn_blocking(move || gateway.warm_policy_views()).await;
+            tokio::select! {
+                changed = changes.recv() => {
+                    if matches!(changed, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                        return;
+                    }
+                }
+                () = warm_shutdown.cancelled() => return,
+            }
+        }
+    });
     let sweeper = gateway.clone();
     let sweep_shutdown = shutdown.clone();
     tokio::spawn(async move {

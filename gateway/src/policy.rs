@@ -147,15 +147,14 @@ impl Policy {
                 Some(entity) => cedar.decide_for(entity, subject),
                 None => cedar.decide(principal, subject),
             };
-            decided
-                .map_err(|CedarDenial { reason }| GatewayError::Forbidden {
-                    message: format!(
-                        "forbidden: {} for principal {}: {reason}",
-                        subject.label(),
-                        principal.id
-                    ),
-                    scope_opt: None,
-                })?;
+            decided.map_err(|CedarDenial { reason }| GatewayError::Forbidden {
+                message: format!(
+                    "forbidden: {} for principal {}: {reason}",
+                    subject.label(),
+                    principal.id
+                ),
+                scope_opt: None,
+            })?;
         }
         Ok(())
     }

@@ -100,7 +100,8 @@ struct Names {
 impl Names {
     fn new() -> Result<Self, String> {
         let type_name = |name: &str| {
-            EntityTypeName::from_str(&format!("Micromcp::{name}")).map_err(|error| error.to_string())
+            EntityTypeName::from_str(&format!("Micromcp::{name}"))
+                .map_err(|error| error.to_string())
         };
         let action = type_name("Action")?;
         let action_uid =
@@ -250,10 +251,8 @@ fn principal_entity(names: &Names, principal: &Principal) -> Result<Entity, Stri
             ),
         ),
     ]);
-    let uid = EntityUid::from_type_name_and_id(
-        names.principal.clone(),
-        EntityId::new(&principal.id),
-    );
+    let uid =
+        EntityUid::from_type_name_and_id(names.principal.clone(), EntityId::new(&principal.id));
     Entity::new(uid, attrs, HashSet::new()).map_err(|error| error.to_string())
 }
 
