@@ -203,6 +203,13 @@ impl AuditEntry {
         }
     }
 
+    /// The era, when no call context exists (`initialize`).
+    pub fn era(&mut self, era: &'static str) {
+        if let Some(fields) = &mut self.fields_opt {
+            fields.era = Some(era);
+        }
+    }
+
     /// The request failed with `error` (a refusal when unauthorized or forbidden).
     pub fn error(&mut self, error: &GatewayError) {
         let Some(fields) = &mut self.fields_opt else {

@@ -353,6 +353,59 @@ mod tests {
     }
 
     #[test]
+    fn token_policy_and_audit_errors_name_their_key() {
+        let raw = parse_toml(&format!(
+            r#"
+            [auth]
+            default_scopes = ["nope"]
+            [[auth.tokens]]
+            name = "token:x"
+            sha256 = "{digest}"
+            scopes = ["fs:[", "fs"]
+            roles = ["has space"]
+            [[auth.tokens]]
+            name = "b"
+            sha256 = "zz"
+            scopes = []
+            [[auth.tokens]]
+            name = "c"
+            sha256 = "{digest}"
+            scopes = ["ghost"]
+            [policy]
+            cedar_file = "/nonexistent/policy.cedar"
+            [audit]
+            path = "/tmp"
+            keep = 0
+            fsync = "sometimes"
+            max_bytes = 10
+            [[services]]
+            name = "fs"
+            endpoint = "unix:/tmp/fs.sock"
+            "#,
+            digest = "ab".repeat(32)
+        ))
+        .expect("parses");
+        let errors = raw.validate(None).expect_err("invalid");
+        let joined = errors.join("\n");
+        for key in [
+            "auth.default_scopes: \"nope\": no service named",
+            "auth.tokens[0].name:",
+            "auth.tokens[0].scopes: \"fs:[\": invalid name pattern",
+            "auth.tokens[0].roles[0]:",
+            "auth.tokens[1].sha256:",
+            "auth.tokens[2].sha256: the same token is configured twice",
+            "auth.tokens[2].scopes: \"ghost\": no service named \"ghost\"",
+            "policy.cedar_file: /nonexistent/policy.cedar:",
+            "audit.path:",
+            "audit.keep:",
+            "audit.fsync:",
+            "audit.max_bytes:",
+        ] {
+            assert!(joined.contains(key), "missing {key} in {joined}");
+        }
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         let error = parse_toml("[gateway]\nlisten_addr = \"x\"\n").expect_err("unknown");
         assert!(error[0].contains("listen_addr"));

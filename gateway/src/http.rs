@@ -271,6 +271,7 @@ async fn handle_request(
     audit.target(head.name.as_deref().or(head.uri.as_deref()), head.arguments);
     let protocol_header = header_str(headers, PROTOCOL_VERSION_HEADER);
     if method == "initialize" {
+        audit.era("legacy");
         let (result, claims) = dispatch::initialize(gateway, &head, &principal.id);
         let session_id = match gateway.sessions.seal(&claims) {
             Ok(session_id) => session_id,
