@@ -9,13 +9,33 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::calls::with_context;
-use crate::catalog::ListKind;
+use crate::catalog::{ListKind, ListedItem, MergedCatalog};
 use crate::dispatch::{finish, finish_service_result};
 use crate::error::GatewayError;
 use crate::gateway::{CallContext, Gateway, Reply};
 use crate::jsonrpc::encode_result;
 use crate::protocol::ParamsHead;
 use crate::status::{Target, from_status};
+
+/// The prompt exposed as `name`, if the caller may use it.
+fn permitted_prompt<'a>(
+    gateway: &Gateway,
+    context: &CallContext,
+    catalog: &'a Arc<MergedCatalog>,
+    name: &str,
+) -> Result<&'a ListedItem, GatewayError> {
+    let (position, item) = catalog
+        .prompt_at(name)
+        .ok_or_else(|| GatewayError::InvalidParams(format!("unknown prompt: {name}")))?;
+    gateway.policy.check_listed(
+        &context.principal,
+        catalog,
+        ListKind::Prompts,
+        position,
+        item,
+    )?;
+    Ok(item)
+}
 
 pub(crate) async fn get_prompt(
     gateway: &Arc<Gateway>,
@@ -31,16 +51,7 @@ pub(crate) async fn get_prompt(
         None => HashMap::new(),
     };
     let catalog = gateway.backends.catalog();
-    let (position, item) = catalog
-        .prompt_at(name)
-        .ok_or_else(|| GatewayError::InvalidParams(format!("unknown prompt: {name}")))?;
-    gateway.policy.check_listed(
-        &context.principal,
-        &catalog,
-        ListKind::Prompts,
-        position,
-        item,
-    )?;
+    let item = permitted_prompt(gateway, context, &catalog, name)?;
     let backend = &gateway.backends.services()[item.service];
     let request = with_context(
         gateway,
@@ -105,16 +116,7 @@ pub(crate) async fn complete(
     let catalog = gateway.backends.catalog();
     let (service_index, reference) = match params.reference {
         CompleteReference::Prompt { name } => {
-            let (position, item) = catalog
-                .prompt_at(&name)
-                .ok_or_else(|| GatewayError::InvalidParams(format!("unknown prompt: {name}")))?;
-            gateway.policy.check_listed(
-                &context.principal,
-                &catalog,
-                ListKind::Prompts,
-                position,
-                item,
-            )?;
+            let item = permitted_prompt(gateway, context, &catalog, &name)?;
             (item.service, Reference::PromptName(item.original.clone()))
         }
         CompleteReference::Resource { uri } => {
