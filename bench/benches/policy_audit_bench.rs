@@ -147,6 +147,7 @@ fn record<'a>(arguments: Option<&'a serde_json::Value>) -> AuditRecord<'a> {
         reason: None,
         outcome: Outcome::Ok,
         error: None,
+        http_status: Some(200),
         latency_us: 231,
         bytes_in: 180,
         bytes_out: 412,

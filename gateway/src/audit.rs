@@ -50,6 +50,7 @@ struct EntryFields {
     arguments: Option<serde_json::Value>,
     denied: Option<String>,
     error: Option<(i64, &'static str)>,
+    http_status: Option<u16>,
     bytes_in: u64,
     bytes_out: u64,
 }
@@ -118,6 +119,7 @@ impl Audit {
                 arguments: None,
                 denied: None,
                 error: None,
+                http_status: None,
                 bytes_in: 0,
                 bytes_out: 0,
             })),
@@ -246,6 +248,13 @@ impl AuditEntry {
         self.fields_opt = None;
     }
 
+    /// The HTTP status of the answer; 4xx and 5xx make the outcome `error`.
+    pub fn http_status(&mut self, status: u16) {
+        if let Some(fields) = &mut self.fields_opt {
+            fields.http_status = Some(status);
+        }
+    }
+
     /// Adds to the answer's size.
     pub fn sent(&mut self, bytes: usize) {
         if let Some(fields) = &mut self.fields_opt {
@@ -264,7 +273,8 @@ impl AuditEntry {
     /// Writes the record: `error` if one was noted, else `ok`.
     pub fn finish(mut self) {
         if let Some(fields) = self.fields_opt.take() {
-            let outcome = if fields.error.is_some() || fields.denied.is_some() {
+            let failed_status = fields.http_status.is_some_and(|status| status >= 400);
+            let outcome = if fields.error.is_some() || fields.denied.is_some() || failed_status {
                 Outcome::Error
             } else {
                 Outcome::Ok
@@ -302,6 +312,7 @@ fn write(fields: &EntryFields, outcome: Outcome) {
         reason: fields.denied.as_deref(),
         outcome,
         error: fields.error,
+        http_status: fields.http_status,
         latency_us: u64::try_from(fields.started.elapsed().as_micros()).unwrap_or(u64::MAX),
         bytes_in: fields.bytes_in,
         bytes_out: fields.bytes_out,

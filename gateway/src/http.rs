@@ -130,6 +130,7 @@ fn audited(audit: AuditEntry, response: Response) -> Response {
     if audit.is_on() {
         let size = http_body::Body::size_hint(response.body()).exact();
         audit.sent(size.map_or(0, |size| size as usize));
+        audit.http_status(response.status().as_u16());
     }
     audit.finish();
     response

@@ -142,6 +142,7 @@ def test_every_request_leaves_one_audit_record(governed):
     denied = modern(governed, READER, "tools/call", {"name": "fs.stat", "arguments": {"path": "hello.txt"}})
     assert denied.status_code == 403
     assert post(governed, {"jsonrpc": "2.0", "id": 1, "method": "ping"}, token="wrong-token").status_code == 401
+    assert post(governed, {}, {"Content-Type": "text/plain"}, token=READER).status_code == 415
     session = initialize(governed)
     assert legacy(governed, session, "tools/list").status_code == 200
 
@@ -150,7 +151,7 @@ def test_every_request_leaves_one_audit_record(governed):
     assert "hunter2" not in text and READER not in text and TOKEN not in text and session not in text
     read, refused = [r for r in records if r.get("target") == "fs.read_file"]
     assert read["principal"] == "reader" and read["era"] == "modern" and read["transport"] == "http"
-    assert read["decision"] == "allow" and read["outcome"] == "ok"
+    assert read["decision"] == "allow" and read["outcome"] == "ok" and read["http_status"] == 200
     assert read["arguments"] == {"path": "hello.txt"}
     assert refused["arguments"] == {"path": "a", "password": "[redacted]"}
     assert refused["decision"] == "allow" and refused["outcome"] == "error" and refused["error_category"] == "user_error"
@@ -158,10 +159,13 @@ def test_every_request_leaves_one_audit_record(governed):
     assert read["request_id"].startswith("r")
     stat = next(r for r in records if r.get("target") == "fs.stat")
     assert stat["decision"] == "deny" and stat["outcome"] == "error" and stat["error_category"] == "forbidden"
+    assert stat["http_status"] == 403
     assert "no scope for tool fs.stat" in stat["reason"]
     unauthenticated = [r for r in records if r.get("error_category") == "unauthorized"]
     assert len(unauthenticated) == 1 and "principal" not in unauthenticated[0]
     assert unauthenticated[0]["reason"] == "invalid bearer token"
+    unsupported = [r for r in records if r.get("http_status") == 415]
+    assert len(unsupported) == 1 and unsupported[0]["outcome"] == "error" and unsupported[0]["principal"] == "reader"
     listing = [r for r in records if r.get("method") == "tools/list"]
     assert len(listing) == 1 and listing[0]["era"] == "legacy" and listing[0]["principal"].startswith("token:")
     assert [r["method"] for r in records if r.get("method") == "initialize"] == ["initialize"]

@@ -45,6 +45,8 @@ pub struct AuditRecord<'a> {
     pub outcome: Outcome,
     /// JSON-RPC error code and category, for `Outcome::Error`.
     pub error: Option<(i64, &'a str)>,
+    /// HTTP status of the answer (HTTP transport).
+    pub http_status: Option<u16>,
     pub latency_us: u64,
     pub bytes_in: u64,
     pub bytes_out: u64,
@@ -104,6 +106,9 @@ impl AuditRecord<'_> {
             let _ = write!(line, ",\"error_code\":{code}");
             put_str(line, "error_category", category);
         }
+        if let Some(status) = self.http_status {
+            put_u64(line, "http_status", u64::from(status));
+        }
         put_u64(line, "latency_us", self.latency_us);
         put_u64(line, "bytes_in", self.bytes_in);
         put_u64(line, "bytes_out", self.bytes_out);
@@ -155,6 +160,7 @@ mod tests {
             reason: Some("no scope"),
             outcome: Outcome::Error,
             error: Some((-31003, "forbidden")),
+            http_status: Some(403),
             latency_us: 42,
             bytes_in: 120,
             bytes_out: 99,
@@ -175,6 +181,7 @@ mod tests {
         assert_eq!(value["error_code"], -31003);
         assert_eq!(value["error_category"], "forbidden");
         assert_eq!(value["latency_us"], 42);
+        assert_eq!(value["http_status"], 403);
         assert!(value.get("arguments").is_none());
     }
 

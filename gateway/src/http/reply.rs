@@ -56,6 +56,7 @@ pub(super) async fn respond(
         }
         Ok(Reply::Body(pieces)) => {
             if accepts.json {
+                audit.http_status(StatusCode::OK.as_u16());
                 let pieces = AuditedBody::new(pieces, audit.take());
                 let mut response = Response::new(Body::from_stream(
                     pieces.map(|piece| piece.map_err(std::io::Error::other)),
@@ -92,6 +93,7 @@ pub(super) async fn respond(
                 }
                 return json_response(StatusCode::OK, last);
             }
+            audit.http_status(StatusCode::OK.as_u16());
             let messages = audit_events(messages, audit.take(), id_text);
             let keepalive = gateway.config.keepalive;
             match &context.era {
