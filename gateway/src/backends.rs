@@ -49,17 +49,10 @@ pub struct Backends {
 /// A failed call's message with its causes (connection refused, TLS
 /// handshake refusals and the like sit in the source chain).
 fn failure_text(status: &tonic::Status) -> String {
-    let mut text = status.message().to_owned();
-    let mut source = std::error::Error::source(status);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
+    crate::error::with_causes(
+        status.message().to_owned(),
+        std::error::Error::source(status),
+    )
 }
 
 // === impl Backends ===

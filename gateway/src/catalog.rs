@@ -109,10 +109,7 @@ pub struct MergedCatalog {
 
 /// True for a valid MCP tool name: 1-128 of `A-Za-z0-9_.-`.
 pub fn valid_tool_name(name: &str) -> bool {
-    (1..=128).contains(&name.len())
-        && name
-            .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'.' | b'-'))
+    (1..=128).contains(&name.len()) && crate::config::made_of(name, b"_.-")
 }
 
 fn exposed_name(namespace: &str, separator: &str, name: &str) -> String {

@@ -176,11 +176,14 @@ pub fn parse_toml(text: &str) -> Result<RawConfig, Vec<String>> {
     toml::from_str(text).map_err(|error| vec![format!("config: {}", error.message())])
 }
 
+/// True when `text` is only ASCII letters, digits and the bytes in `extra`.
+pub(crate) fn made_of(text: &str, extra: &[u8]) -> bool {
+    text.bytes()
+        .all(|byte| byte.is_ascii_alphanumeric() || extra.contains(&byte))
+}
+
 fn valid_namespace(namespace: &str) -> bool {
-    namespace.len() <= 64
-        && namespace
-            .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-')
+    namespace.len() <= 64 && made_of(namespace, b"_-")
 }
 
 // === impl RawConfig ===

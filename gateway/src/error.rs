@@ -57,6 +57,21 @@ impl ErrorCategory {
     }
 }
 
+/// `text` followed by each cause in `source`'s chain that it does not
+/// already contain (transport and parser errors keep their detail there).
+pub fn with_causes(mut text: String, source: Option<&(dyn std::error::Error + 'static)>) -> String {
+    let mut source = source;
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 /// The category of a JSON-RPC error code the gateway sent.
 pub fn category_of_code(code: i64) -> ErrorCategory {
     match code {

@@ -125,8 +125,7 @@ fn admit(
 
 /// Writes the audit entry of a finished exchange (streamed answers took
 /// theirs along and write it when they end).
-fn audited(audit: AuditEntry, response: Response) -> Response {
-    let mut audit = audit;
+fn audited(mut audit: AuditEntry, response: Response) -> Response {
     if audit.is_on() {
         let size = http_body::Body::size_hint(response.body()).exact();
         audit.sent(size.map_or(0, |size| size as usize));

@@ -39,8 +39,7 @@ where
         match &next {
             Poll::Ready(Some(Ok(piece))) => self.entry.sent(piece.len()),
             Poll::Ready(Some(Err(error))) => {
-                let error = error.clone();
-                self.entry.error(&error);
+                self.entry.error(error);
                 self.entry.take().finish();
             }
             Poll::Ready(None) => self.entry.take().finish(),

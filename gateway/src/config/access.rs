@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
+use super::made_of;
 use crate::auth::{Principal, TokenEntry, digest, fingerprint};
 use crate::policy::{CedarPolicies, Scopes};
 
@@ -73,18 +74,11 @@ fn parse_digest(text: &str) -> Option<[u8; 32]> {
 }
 
 fn valid_principal_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && !name.starts_with("token:")
-        && name
-            .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'-' | b'.' | b'@'))
+    (1..=64).contains(&name.len()) && !name.starts_with("token:") && made_of(name, b"_-.@")
 }
 
 fn valid_role(role: &str) -> bool {
-    (1..=64).contains(&role.len())
-        && role
-            .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'-' | b'.' | b':'))
+    (1..=64).contains(&role.len()) && made_of(role, b"_-.:")
 }
 
 /// Validates `[auth]`; `token_opt` is a plaintext token from the

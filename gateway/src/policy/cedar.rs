@@ -264,8 +264,9 @@ impl CedarPolicies {
         let (schema, _warnings) =
             Schema::from_cedarschema_str(SCHEMA).map_err(|error| format!("schema: {error}"))?;
         let policies = PolicySet::from_str(text).map_err(|error| {
-            let details: Vec<String> = error_chain(&error);
-            format!("does not parse: {}", details.join("; "))
+            let details =
+                crate::error::with_causes(error.to_string(), std::error::Error::source(&error));
+            format!("does not parse: {details}")
         })?;
         let validation = Validator::new(schema).validate(&policies, ValidationMode::Strict);
         if !validation.validation_passed() {
@@ -352,14 +353,4 @@ impl CedarPolicies {
             format!("forbidden by policy {}", named.join(", "))
         }))
     }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> Vec<String> {
-    let mut details = vec![error.to_string()];
-    let mut source = error.source();
-    while let Some(inner) = source {
-        details.push(inner.to_string());
-        source = inner.source();
-    }
-    details
 }
