@@ -175,7 +175,7 @@ async fn serve_http(gateway: Arc<Gateway>, shutdown: CancellationToken) -> anyho
         signal_shutdown.cancel();
     });
     let threads = gateway.config.threads;
-    let front = micromcp_gateway::http::threads::start(&gateway, listen, threads, &shutdown)
+    let front = micromcp_gateway::front::http::threads::start(&gateway, listen, threads, &shutdown)
         .map_err(|error| anyhow::anyhow!("cannot listen on {listen}: {error}"))?;
     println!("listening on http://{}/mcp", front.address);
     let served = front.wait().await;
@@ -318,7 +318,7 @@ pub async fn run_stdio(args: StdioArgs) -> anyhow::Result<()> {
         let gateway = start_gateway(config, &key, &shutdown).await?;
         let audit = gateway.audit.clone();
         let served = tokio::select! {
-            served = micromcp_gateway::stdio::serve(gateway, tokio::io::stdin(), tokio::io::stdout()) => served.map_err(anyhow::Error::from),
+            served = micromcp_gateway::front::stdio::serve(gateway, tokio::io::stdin(), tokio::io::stdout()) => served.map_err(anyhow::Error::from),
             () = crate::shutdown::signal() => Ok(()),
         };
         audit.sync();

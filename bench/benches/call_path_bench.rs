@@ -1,7 +1,7 @@
 //! The whole per-call path, measured as a ratio in one run: a `tools/call`
 //! of the testkit `echo` tool sent (a) directly to the service over gRPC
 //! with tonic's channel, (a') the same over the gateway's own HTTP/2
-//! channel (`micromcp_gateway::channel`), and (b) through the gateway over
+//! channel (`micromcp_gateway::backends::channel`), and (b) through the gateway over
 //! HTTP (2026-07-28, JSON response), all on loopback in this process.
 //! (b) − (a) is what the gateway adds per call; (a') / (a) compares the two
 //! gRPC clients.
@@ -34,9 +34,9 @@ fn call_path(c: &mut Criterion) {
         McpServiceClient::new(channel)
     });
     let own_channel = McpServiceClient::new(
-        micromcp_gateway::channel::channel_for(&micromcp_gateway::config::Endpoint::Tcp(format!(
-            "http://{service}"
-        )))
+        micromcp_gateway::backends::channel::channel_for(&micromcp_gateway::config::Endpoint::Tcp(
+            format!("http://{service}"),
+        ))
         .expect("channel"),
     );
     let http = micromcp_bench::http_client();

@@ -1,6 +1,6 @@
 //! Helpers shared by the benches: start the testkit service and a gateway in
-//! front of it, in-process on loopback, a minimal keep-alive HTTP client,
-//! and a generated catalog of many tools.
+//! front of it, in-process on loopback, and a minimal keep-alive HTTP
+//! client.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -48,7 +48,7 @@ pub async fn start_gateway(service: SocketAddr) -> SocketAddr {
         .await
         .expect("bind");
     let address = listener.local_addr().expect("address");
-    tokio::spawn(micromcp_gateway::http::serve(
+    tokio::spawn(micromcp_gateway::front::http::serve(
         gateway,
         listener,
         std::future::pending(),
@@ -96,38 +96,4 @@ pub fn call_body(id: u64, tool: &str, arguments: &str) -> Bytes {
     Bytes::from(format!(
         "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"tools/call\",\"params\":{{\"name\":\"{tool}\",\"arguments\":{arguments},\"_meta\":{{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\",\"io.modelcontextprotocol/clientCapabilities\":{{}}}}}}}}"
     ))
-}
-
-/// A merged catalog of `tool_count` tools over 100 services `svc0`…`svc99`
-/// (every tenth tool destructive).
-pub fn catalog_of(tool_count: usize) -> micromcp_gateway::catalog::MergedCatalog {
-    use micromcp_gateway::catalog::{MergedCatalog, ServiceCatalog};
-    use micromcp_proto::{Catalog, Tool, ToolAnnotations};
-    let services: Vec<ServiceCatalog> = (0..100)
-        .map(|service| ServiceCatalog {
-            service,
-            service_name: format!("svc{service}"),
-            namespace: format!("svc{service}"),
-            catalog: Arc::new(Catalog {
-                tools: (0..tool_count / 100)
-                    .map(|tool| Tool {
-                        name: format!("tool_{tool}"),
-                        description: "does one thing".into(),
-                        input_schema_json: Bytes::from_static(
-                            br#"{"type":"object","properties":{"a":{"type":"string"}}}"#,
-                        ),
-                        annotations: Some(ToolAnnotations {
-                            destructive_hint: Some(tool % 10 == 0),
-                            ..ToolAnnotations::default()
-                        }),
-                        ..Tool::default()
-                    })
-                    .collect(),
-                ..Catalog::default()
-            }),
-        })
-        .collect();
-    let names: Vec<String> = (0..100).map(|service| format!("svc{service}")).collect();
-    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    MergedCatalog::merge(&services, ".", &name_refs)
 }

@@ -18,13 +18,13 @@ use std::time::Instant;
 use serde_json::value::RawValue;
 
 pub use self::record::{AuditRecord, Decision, Outcome, redact};
-pub use self::sink::{FileSink, FsyncPolicy, Sink};
+pub use self::sink::{FileSink, Sink};
 pub use self::stream::{AuditedBody, audit_events, error_answer_code};
 
-use crate::auth::Principal;
 use crate::config::{AuditConfig, AuditTarget};
+use crate::context::CallContext;
 use crate::error::GatewayError;
-use crate::gateway::CallContext;
+use crate::principal::Principal;
 
 /// The gateway's audit log.
 #[derive(Debug)]

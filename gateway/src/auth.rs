@@ -1,57 +1,17 @@
-//! Bearer-token authentication: tokens are kept only as SHA-256 digests and
-//! compared in constant time, each mapped to its [`Principal`] (a name and
-//! scopes). The principal handed on to services and audit is that name (or
-//! a short fingerprint of an unnamed token), never the token.
+//! Bearer-token authentication: `authenticate(headers)` → [`Principal`].
+//! Tokens are kept only as SHA-256 digests and compared in constant time,
+//! each mapped to its principal (a name and scopes). The principal handed
+//! on to services and audit is that name (or a short fingerprint of an
+//! unnamed token), never the token.
 
 use std::sync::Arc;
 
 use http::HeaderMap;
-use sha2::{Digest, Sha256};
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 
 use crate::config::AuthConfig;
 use crate::error::GatewayError;
-use crate::policy::Scopes;
-
-/// Who is asking: the name used in sessions, audit and policy, what it
-/// may reach (scopes) and the roles Cedar policies may test.
-#[derive(Debug)]
-pub struct Principal {
-    pub id: String,
-    pub scopes: Scopes,
-    pub roles: Vec<String>,
-}
-
-/// A configured token.
-#[derive(Debug, Clone)]
-pub struct TokenEntry {
-    pub sha256: [u8; 32],
-    pub principal: Arc<Principal>,
-}
-
-// === impl Principal ===
-
-impl Principal {
-    /// A principal with every scope (the local stdio user, unauthenticated
-    /// loopback).
-    pub fn unrestricted(id: &str) -> Arc<Self> {
-        Arc::new(Self {
-            id: id.to_owned(),
-            scopes: Scopes::all(),
-            roles: Vec::new(),
-        })
-    }
-}
-
-/// SHA-256 of a token.
-pub fn digest(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
-}
-
-/// The name of an unnamed token's principal: a fingerprint of its digest.
-pub fn fingerprint(sha256: &[u8; 32]) -> String {
-    format!("token:{}", hex::encode(&sha256[..6]))
-}
+use crate::principal::{Principal, digest};
 
 /// The principal of the request, or `Unauthorized`.
 pub fn authenticate(
@@ -100,6 +60,7 @@ pub fn authenticate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::principal::{TokenEntry, fingerprint};
 
     fn entry(token: &str, id: &str) -> TokenEntry {
         TokenEntry {

@@ -4,6 +4,7 @@
 //! fan-out on the request path); cursors are opaque and name the last item
 //! of the previous page, so pages stay stable while catalogs change.
 
+mod hints;
 mod render;
 mod visible;
 
@@ -15,9 +16,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use micromcp_proto::Catalog;
 
+pub use self::hints::ToolHints;
 pub use self::visible::VisibleList;
 use crate::error::GatewayError;
-use crate::policy::ToolHints;
+use crate::wire::names::valid_tool_name;
 
 /// One listed item, already rendered.
 #[derive(Debug, Clone)]
@@ -105,11 +107,6 @@ pub struct MergedCatalog {
     completion_services: Vec<usize>,
     /// Services that can watch resources.
     subscription_services: Vec<usize>,
-}
-
-/// True for a valid MCP tool name: 1-128 of `A-Za-z0-9_.-`.
-pub fn valid_tool_name(name: &str) -> bool {
-    (1..=128).contains(&name.len()) && crate::config::made_of(name, b"_.-")
 }
 
 fn exposed_name(namespace: &str, separator: &str, name: &str) -> String {

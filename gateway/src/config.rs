@@ -15,9 +15,10 @@ mod endpoint;
 pub use self::access::{AuthConfig, PolicyConfig, RawAuth, RawPolicy, RawToken};
 use self::access::{validate_auth, validate_policy};
 use self::audit::validate_audit;
-pub use self::audit::{AuditConfig, AuditTarget, RawAudit};
+pub use self::audit::{AuditConfig, AuditTarget, FsyncPolicy, RawAudit};
 pub use self::endpoint::Endpoint;
 use self::endpoint::{parse_endpoint, resolve_tls};
+use crate::wire::names::made_of;
 
 /// Config file as written.
 #[derive(Debug, Default, Deserialize)]
@@ -174,12 +175,6 @@ pub struct GatewayConfig {
 /// Parses a TOML config file's text.
 pub fn parse_toml(text: &str) -> Result<RawConfig, Vec<String>> {
     toml::from_str(text).map_err(|error| vec![format!("config: {}", error.message())])
-}
-
-/// True when `text` is only ASCII letters, digits and the bytes in `extra`.
-pub(crate) fn made_of(text: &str, extra: &[u8]) -> bool {
-    text.bytes()
-        .all(|byte| byte.is_ascii_alphanumeric() || extra.contains(&byte))
 }
 
 fn valid_namespace(namespace: &str) -> bool {

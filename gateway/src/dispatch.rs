@@ -1,8 +1,8 @@
 //! Method dispatch, shared by every transport: `initialize` and
 //! `server/discover`, the `*/list` methods (answered from the catalog
 //! snapshot), `ping`, `logging/setLevel`, and the routed methods
-//! (`tools/call`, `resources/read`, `prompts/get`, `completion/complete`).
-//! Results get the era's extra fields here, in one place.
+//! (`tools/call`, `resources/read`, `prompts/get`, `completion/complete`,
+//! `resources/subscribe`), each handled in `methods`.
 
 use std::sync::Arc;
 
@@ -10,14 +10,14 @@ use bytes::Bytes;
 use serde_json::value::RawValue;
 
 use crate::catalog::ListKind;
+use crate::context::{CallContext, EraState, Reply};
 use crate::error::GatewayError;
-use crate::gateway::{CallContext, EraState, Gateway, Reply};
-use crate::jsonrpc::{encode_result, splice_object_fields};
-use crate::protocol::{
-    LEGACY_VERSIONS, META_SERVER_INFO, MODERN_VERSIONS, ParamsHead, negotiate_legacy,
-};
+use crate::gateway::Gateway;
+use crate::methods::result::{finish, modern_fields};
+use crate::methods::{prompts, resources, route, subscriptions, tools};
 use crate::session::{SessionClaims, SessionCodec};
-use crate::{calls, prompts, reads, subscriptions};
+use crate::wire::jsonrpc::encode_result;
+use crate::wire::protocol::{LEGACY_VERSIONS, MODERN_VERSIONS, ParamsHead, negotiate_legacy};
 
 /// Handles one request (not `initialize`) in `context`.
 pub async fn handle(
@@ -39,8 +39,8 @@ pub async fn handle(
         return list(gateway, context, id_text, kind, head.cursor.as_deref());
     }
     match method {
-        "tools/call" => calls::call_tool(gateway, context, id_text, head).await,
-        "resources/read" => reads::read_resource(gateway, context, id_text, head).await,
+        "tools/call" => tools::call_tool(gateway, context, id_text, head).await,
+        "resources/read" => resources::read_resource(gateway, context, id_text, head).await,
         "prompts/get" => prompts::get_prompt(gateway, context, id_text, head).await,
         "completion/complete" => prompts::complete(gateway, context, id_text, params).await,
         "server/discover" => Ok(Reply::Json(encode_result(
@@ -69,48 +69,6 @@ pub async fn handle(
     }
 }
 
-/// Adds the 2026-07-28 result fields (`resultType`, server info) to a raw
-/// result object; legacy results pass through unchanged.
-pub(crate) fn finish(gateway: &Gateway, context: &CallContext, result: &str) -> String {
-    let finished = finish_bytes(gateway, context, result.as_bytes(), false);
-    // Only ASCII was inserted into valid UTF-8, so this cannot fail.
-    String::from_utf8(finished).unwrap_or_else(|_| result.to_owned())
-}
-
-/// Byte version of [`finish`]; `cacheable` adds `ttlMs`/`cacheScope`.
-pub(crate) fn finish_bytes(
-    gateway: &Gateway,
-    context: &CallContext,
-    result: &[u8],
-    cacheable: bool,
-) -> Vec<u8> {
-    if !context.is_modern() {
-        return result.to_vec();
-    }
-    splice_object_fields(result, &modern_fields(gateway, cacheable, 0))
-}
-
-/// Adds only `resultType` to a service's raw result (2026-07-28): the
-/// service's own `_meta`, if any, stays the only `_meta` key.
-pub(crate) fn finish_service_result(context: &CallContext, result: &[u8]) -> Vec<u8> {
-    if !context.is_modern() {
-        return result.to_vec();
-    }
-    splice_object_fields(result, "\"resultType\":\"complete\"")
-}
-
-/// The fields every 2026-07-28 result carries.
-pub(crate) fn modern_fields(gateway: &Gateway, cacheable: bool, ttl_ms: u64) -> String {
-    let mut fields = format!(
-        "\"resultType\":\"complete\",\"_meta\":{{\"{META_SERVER_INFO}\":{}}}",
-        gateway.server_info_json
-    );
-    if cacheable {
-        fields.push_str(&format!(",\"ttlMs\":{ttl_ms},\"cacheScope\":\"private\""));
-    }
-    fields
-}
-
 /// A `*/list` response: envelope head, the page's items as a slice of the
 /// pre-rendered catalog (not copied), and the tail.
 fn list(
@@ -120,13 +78,7 @@ fn list(
     kind: ListKind,
     cursor: Option<&str>,
 ) -> Result<Reply, GatewayError> {
-    let catalog = gateway.backends.catalog();
-    let page = match gateway.policy.visible(&context.principal, &catalog) {
-        None => catalog.page(kind, cursor, gateway.config.page_size)?,
-        Some(view) => {
-            catalog.page_visible(kind, view.list(kind), cursor, gateway.config.page_size)?
-        }
-    };
+    let page = route::visible_page(gateway, context, kind, cursor)?;
     let head = format!(
         "{{\"jsonrpc\":\"2.0\",\"id\":{id_text},\"result\":{{\"{}\":[",
         kind.field()

@@ -1,40 +1,58 @@
 //! The Micro-MCP edge gateway.
 //!
-//! Request flow: a transport front (`http` for Streamable HTTP, `stdio`)
-//! authenticates and parses one JSON-RPC envelope, works out the protocol
-//! era (2026-07-28 stateless or a 2025-11-25 session), and hands the request
-//! to `dispatch`, which answers list requests from the merged `catalog`
-//! snapshot and routes calls, reads, prompts and completions over gRPC to
-//! the owning service (`backends`) once `policy` allows it; every request
-//! leaves one `audit` record. Results travel back as raw JSON spliced
-//! into the response; streamed events (progress, logs, input requests)
-//! become SSE events or stdio lines.
+//! Request flow: a transport front (`front::http` for Streamable HTTP,
+//! `front::stdio`) authenticates the caller (`auth` → a `principal`),
+//! parses one JSON-RPC envelope (`wire`), works out the protocol era
+//! (2026-07-28 stateless or a 2025-11-25 `session`) into a
+//! `context::CallContext`, and hands the request to `dispatch`. Dispatch
+//! answers `initialize`, `server/discover`, `ping`, `logging/setLevel` and
+//! the `*/list` methods (slices of the merged `catalog` snapshot) itself and
+//! sends routed methods to `methods`: `methods::route` looks the target up,
+//! authorizes it (`policy`: scopes, then Cedar) and finds the owning
+//! service, failing fast when it is down; `methods::outbound` builds the
+//! gRPC request that `backends` carries to the service. Every request
+//! leaves one `audit` record. Results travel back as raw JSON spliced into
+//! the response; streamed events (progress, logs, input requests) become
+//! SSE events or stdio lines.
+//!
+//! Layers, lowest first. A module imports only from layers below its own
+//! (`gateway/tests/layers.rs` checks every `crate::` path):
+//!
+//! | layer | modules | holds |
+//! | --- | --- | --- |
+//! | 0 | `error` | the crate's error enum and its JSON-RPC/HTTP codes |
+//! | 1 | `wire` | JSON-RPC envelope, protocol eras and params heads, name checks, content encoding |
+//! | 2 | `principal` | `Principal`, `TokenEntry`, token digests, `Scopes` |
+//! | 3 | `catalog` | the merged catalog, pages, visible lists, tool hints |
+//! | 4 | `policy` | scope and Cedar decisions, per-principal catalog views |
+//! | 5 | `config` | raw TOML → validated config (owns its small enums) |
+//! | 6 | `auth`, `session` | headers → principal; sealed ids, replica-local state, pending client requests, key file |
+//! | 7 | `context` | `CallContext`, `EraState`, `Reply` |
+//! | 8 | `backends`, `audit` | channels, service registry, gRPC status mapping; audit records and sinks |
+//! | 9 | `gateway` | process state, the composition root |
+//! | 10 | `methods::{route, outbound, result}` | the one authorization point; backend request context; era result fields |
+//! | 11 | `methods::{tools, resources, prompts, subscriptions}` | the routed methods |
+//! | 12 | `dispatch` | method name → handler; initialize, discover, ping, setLevel, lists |
+//! | 13 | `front` | Streamable HTTP and stdio |
 
 pub mod audit;
 pub mod auth;
 pub mod backends;
 pub mod catalog;
-pub mod channel;
 pub mod config;
+pub mod context;
 pub mod dispatch;
 pub mod error;
-pub mod http;
-pub mod jsonrpc;
+pub mod front;
+pub mod gateway;
 pub mod policy;
-pub mod protocol;
-pub mod runtime;
+pub mod principal;
 pub mod session;
-pub mod stdio;
+pub mod wire;
 
-mod calls;
-mod gateway;
-mod inputs;
-mod keyfile;
-mod prompts;
-mod reads;
-mod status;
-mod subscriptions;
+mod methods;
 
-pub use gateway::{CallContext, EraState, Gateway, Reply};
-pub use keyfile::load_or_create_key;
-pub use reads::ContentEncoder;
+pub use context::{CallContext, EraState, Reply};
+pub use gateway::Gateway;
+pub use session::load_or_create_key;
+pub use wire::ContentEncoder;

@@ -7,20 +7,16 @@
 //! `*` with no Cedar policies skip all of it.
 
 mod cedar;
-mod scopes;
 #[cfg(test)]
 mod tests;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-pub use self::cedar::{CedarDenial, CedarPolicies, SCHEMA, Subject, ToolHints};
-pub use self::scopes::{ItemKind, Scopes, needed_scope};
-
-use crate::auth::Principal;
+pub use self::cedar::{CedarDenial, CedarPolicies, SCHEMA, Subject};
 use crate::catalog::{ListKind, ListedItem, MergedCatalog, VisibleList};
-use crate::config::GatewayConfig;
 use crate::error::GatewayError;
+use crate::principal::{ItemKind, Principal, needed_scope};
 
 /// Views kept before the cache is cleared (principals are configured, so
 /// this is only reached by a config with very many tokens).
@@ -55,16 +51,6 @@ impl CatalogView {
 // === impl Policy ===
 
 impl Policy {
-    /// The policy of `config`.
-    pub fn new(config: &GatewayConfig) -> Self {
-        let service_names = config
-            .services
-            .iter()
-            .map(|service| service.name.clone())
-            .collect();
-        Self::with(config.policy.cedar.clone(), service_names)
-    }
-
     /// A policy over services named `service_names` (config order).
     pub fn with(cedar_opt: Option<Arc<CedarPolicies>>, service_names: Vec<String>) -> Self {
         Self {

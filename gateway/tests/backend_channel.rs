@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use micromcp_gateway::channel::channel_for;
+use micromcp_gateway::backends::channel::channel_for;
 use micromcp_gateway::config::Endpoint;
 use tokio::net::TcpListener;
 use tonic::Code;
@@ -101,7 +101,7 @@ fn request(timeout_opt: Option<&str>) -> http::Request<Body> {
 }
 
 /// The gRPC status a channel error carries.
-fn code_of(error: &micromcp_gateway::channel::ChannelError) -> Code {
+fn code_of(error: &micromcp_gateway::backends::channel::ChannelError) -> Code {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(cause) = source {
         if let Some(status) = cause.downcast_ref::<tonic::Status>() {

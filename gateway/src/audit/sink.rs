@@ -8,18 +8,8 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-/// How often records are forced to disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FsyncPolicy {
-    /// After every record, before its answer.
-    Always,
-    /// By a background thread at this interval (only when something was written).
-    Interval(Duration),
-    /// Left to the kernel.
-    Never,
-}
+use crate::config::FsyncPolicy;
 
 /// A rotated audit file.
 #[derive(Debug)]
@@ -181,6 +171,8 @@ impl Sink {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]

@@ -122,7 +122,8 @@ mod tests {
             code(br#"{"jsonrpc":"2.0","method":"notifications/progress"}"#),
             None
         );
-        let encoded = crate::jsonrpc::encode_error("7", &GatewayError::transient("fs", "down"));
+        let encoded =
+            crate::wire::jsonrpc::encode_error("7", &GatewayError::transient("fs", "down"));
         assert_eq!(code(&encoded), Some(crate::error::TRANSIENT));
     }
 }

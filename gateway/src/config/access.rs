@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::made_of;
-use crate::auth::{Principal, TokenEntry, digest, fingerprint};
-use crate::policy::{CedarPolicies, Scopes};
+use crate::policy::CedarPolicies;
+use crate::principal::{Principal, Scopes, TokenEntry, digest, fingerprint};
+use crate::wire::names::made_of;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -7,8 +7,6 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::audit::FsyncPolicy;
-
 /// Argument fields redacted by default (matched case-insensitively as
 /// parts of the field name).
 pub const DEFAULT_REDACT_FIELDS: [&str; 9] = [
@@ -22,6 +20,17 @@ pub const DEFAULT_REDACT_FIELDS: [&str; 9] = [
     "cookie",
     "credential",
 ];
+
+/// How often records are forced to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsyncPolicy {
+    /// After every record, before its answer.
+    Always,
+    /// By a background thread at this interval (only when something was written).
+    Interval(Duration),
+    /// Left to the kernel.
+    Never,
+}
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

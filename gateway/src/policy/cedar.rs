@@ -13,7 +13,8 @@ use cedar_policy::{
     PolicySet, Request, RestrictedExpression, Schema, ValidationMode, Validator,
 };
 
-use crate::auth::Principal;
+use crate::catalog::ToolHints;
+use crate::principal::Principal;
 
 /// The entity types, attributes and actions policies may use.
 pub const SCHEMA: &str = r#"
@@ -30,27 +31,6 @@ namespace Micromcp {
   action "resources/read" appliesTo { principal: Principal, resource: Resource };
 }
 "#;
-
-/// A tool's behaviour hints, with MCP's defaults for absent ones
-/// (not read-only, destructive, not idempotent, open world).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ToolHints {
-    pub read_only: bool,
-    pub destructive: bool,
-    pub idempotent: bool,
-    pub open_world: bool,
-}
-
-impl Default for ToolHints {
-    fn default() -> Self {
-        Self {
-            read_only: false,
-            destructive: true,
-            idempotent: false,
-            open_world: true,
-        }
-    }
-}
 
 /// What a request is about.
 #[derive(Debug, Clone, Copy)]
@@ -130,24 +110,6 @@ impl Names {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CedarDenial {
     pub reason: String,
-}
-
-// === impl ToolHints ===
-
-impl ToolHints {
-    /// The hints a service declared, defaults for the rest.
-    pub fn of(annotations: Option<&micromcp_proto::ToolAnnotations>) -> Self {
-        let defaults = Self::default();
-        let Some(annotations) = annotations else {
-            return defaults;
-        };
-        Self {
-            read_only: annotations.read_only_hint.unwrap_or(defaults.read_only),
-            destructive: annotations.destructive_hint.unwrap_or(defaults.destructive),
-            idempotent: annotations.idempotent_hint.unwrap_or(defaults.idempotent),
-            open_world: annotations.open_world_hint.unwrap_or(defaults.open_world),
-        }
-    }
 }
 
 // === impl Subject ===

@@ -5,6 +5,7 @@ use micromcp_proto::{Catalog, Prompt, Resource, Tool, ToolAnnotations};
 
 use super::*;
 use crate::catalog::ServiceCatalog;
+use crate::principal::Scopes;
 
 fn tool(name: &str, destructive: bool) -> Tool {
     Tool {

@@ -9,10 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use micromcp_gateway::audit::{AuditRecord, Decision, FileSink, FsyncPolicy, Outcome, redact};
-use micromcp_gateway::auth::Principal;
-use micromcp_gateway::catalog::{ListKind, MergedCatalog};
-use micromcp_gateway::policy::{CedarPolicies, ItemKind, Policy, Scopes, Subject, ToolHints};
+use micromcp_gateway::audit::{AuditRecord, Decision, FileSink, Outcome, redact};
+use micromcp_gateway::catalog::{ListKind, MergedCatalog, ToolHints};
+use micromcp_gateway::config::FsyncPolicy;
+use micromcp_gateway::policy::{CedarPolicies, Policy, Subject};
+use micromcp_gateway::principal::{ItemKind, Principal, Scopes};
+
+#[path = "support/catalog.rs"]
+mod catalog;
 
 const DESTRUCTIVE_NEEDS_ADMIN: &str = r#"
 permit(principal, action, resource);
@@ -42,7 +46,7 @@ fn cedar_policy() -> Policy {
 }
 
 fn policy(c: &mut Criterion) {
-    let catalog: Arc<MergedCatalog> = Arc::new(micromcp_bench::catalog_of(10_000));
+    let catalog: Arc<MergedCatalog> = Arc::new(catalog::catalog_of(10_000));
     let reader = principal("reader", &["svc1:read_*", "svc7", "svc57:tool_6*"]);
     let everything = principal("everything", &["*"]);
     let scopes_only = Policy::with(None, service_names());

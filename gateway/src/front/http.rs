@@ -4,7 +4,7 @@
 //! era (initialize, a session id, or 2026-07-28 `_meta`) → dispatch.
 
 mod guard;
-mod pieces;
+mod pieces_body;
 mod reply;
 mod sse;
 pub mod threads;
@@ -21,12 +21,14 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use tokio::net::TcpListener;
 
 use crate::audit::AuditEntry;
-use crate::auth::{Principal, authenticate};
+use crate::auth::authenticate;
+use crate::context::CallContext;
 use crate::dispatch;
 use crate::error::GatewayError;
-use crate::gateway::{CallContext, EraState, Gateway};
-use crate::jsonrpc::{Envelope, MessageKind, encode_error, encode_result};
-use crate::protocol::{
+use crate::gateway::Gateway;
+use crate::principal::Principal;
+use crate::wire::jsonrpc::{Envelope, MessageKind, encode_error, encode_result};
+use crate::wire::protocol::{
     LEGACY_VERSIONS, MODERN_VERSIONS, MirroredHeaders, ParamsHead, validate_modern,
 };
 
@@ -301,14 +303,12 @@ async fn handle_request(
             ));
             return refuse(audit, id_text, &error, false);
         }
-        CallContext {
+        CallContext::legacy(
             principal,
-            era: EraState::Legacy {
-                client_capabilities: claims.client_capabilities,
-                runtime: gateway.runtimes.get(session_id),
-            },
-            request_id: gateway.next_request_id(),
-        }
+            claims.client_capabilities,
+            gateway.runtimes.get(session_id),
+            gateway.next_request_id(),
+        )
     } else if head.meta_protocol_version().is_some()
         || protocol_header.is_some_and(|version| MODERN_VERSIONS.contains(&version))
     {
@@ -320,17 +320,7 @@ async fn handle_request(
         if let Err(error) = validate_modern(method, &head, &mirrored, true) {
             return refuse(audit, id_text, &error, true);
         }
-        let meta = head.meta.as_ref();
-        CallContext {
-            principal,
-            era: EraState::Modern {
-                client_capabilities: meta
-                    .and_then(|meta| meta.client_capabilities)
-                    .map_or_else(|| "{}".to_owned(), |raw| raw.get().to_owned()),
-                log_level_opt: meta.and_then(|meta| meta.log_level.clone()),
-            },
-            request_id: gateway.next_request_id(),
-        }
+        CallContext::modern(principal, head.meta.as_ref(), gateway.next_request_id())
     } else {
         let error = GatewayError::SessionRequired(
             "missing Mcp-Session-Id header: send initialize first (protocol 2025-11-25), or put io.modelcontextprotocol/protocolVersion in params._meta (protocol 2026-07-28)".into(),
@@ -382,7 +372,7 @@ fn get_audited(gateway: Arc<Gateway>, request: Request, audit: &mut AuditEntry) 
                 format!("malformed Last-Event-ID: {last_event_id:?}"),
             );
         };
-        if stream_id != crate::runtime::GET_STREAM {
+        if stream_id != crate::session::GET_STREAM {
             return match runtime.existing_stream(stream_id) {
                 Some(log) => sse::response(sse::from_log(stream_id, log, after, keepalive)),
                 None => plain(

@@ -119,7 +119,7 @@ fn serve_thread(
     };
     let _ = bound.send(listener.local_addr());
     runtime.block_on(async move {
-        crate::channel::pin_thread_to_lane(index);
+        crate::backends::channel::pin_thread_to_lane(index);
         super::serve(gateway, listener, shutdown.cancelled_owned()).await
     })
 }

@@ -10,13 +10,14 @@ use std::sync::Arc;
 use micromcp_proto::WatchResourceRequest;
 use tokio_util::sync::CancellationToken;
 
-use crate::calls::with_context;
+use super::{outbound, route};
+use crate::backends::{Target, from_status};
+use crate::context::{CallContext, EraState};
 use crate::error::GatewayError;
-use crate::gateway::{CallContext, EraState, Gateway};
-use crate::jsonrpc::encode_notification;
-use crate::protocol::ParamsHead;
-use crate::runtime::{GET_STREAM, SessionRuntime};
-use crate::status::{Target, from_status};
+use crate::gateway::Gateway;
+use crate::session::{GET_STREAM, SessionRuntime};
+use crate::wire::jsonrpc::encode_notification;
+use crate::wire::protocol::ParamsHead;
 
 fn legacy_runtime(context: &CallContext) -> Result<&Arc<SessionRuntime>, GatewayError> {
     match &context.era {
@@ -35,25 +36,15 @@ pub(crate) async fn subscribe(
 ) -> Result<(), GatewayError> {
     let runtime = legacy_runtime(context)?.clone();
     let uri = head.required_uri()?;
-    let catalog = gateway.backends.catalog();
-    let service_index =
-        catalog
-            .resource_service(uri)
-            .ok_or_else(|| GatewayError::ResourceNotFound {
-                message: format!("resource not found: {uri}"),
-                modern: false,
-            })?;
-    gateway
-        .policy
-        .check_resource(&context.principal, &catalog, uri, service_index)?;
-    let backend = &gateway.backends.services()[service_index];
-    if !catalog.watches(service_index) {
+    let route = route::resource(gateway, context, uri)?;
+    let service = route.service_name();
+    if !route.watches() {
         return Err(GatewayError::MethodNotFound(format!(
-            "resources/subscribe: service {:?} cannot watch resources",
-            backend.config.name
+            "resources/subscribe: service {service:?} cannot watch resources"
         )));
     }
-    let mut request = with_context(
+    let mut client = route.client()?;
+    let mut request = outbound::request(
         gateway,
         context,
         WatchResourceRequest {
@@ -63,18 +54,10 @@ pub(crate) async fn subscribe(
     );
     // A watch lives as long as the subscription, not one request.
     request.metadata_mut().remove("grpc-timeout");
-    let mut updates = backend
-        .client
-        .clone()
+    let mut updates = client
         .watch_resource(request)
         .await
-        .map_err(|status| {
-            from_status(
-                &backend.config.name,
-                Target::Resource { modern: false },
-                &status,
-            )
-        })?
+        .map_err(|status| from_status(service, Target::Resource { modern: false }, &status))?
         .into_inner();
     let token = CancellationToken::new();
     let previous = runtime
@@ -89,7 +72,7 @@ pub(crate) async fn subscribe(
         "notifications/resources/updated",
         serde_json::json!({"uri": uri}).to_string().as_bytes(),
     );
-    let service = backend.config.name.clone();
+    let watched_service = service.to_owned();
     tokio::spawn(async move {
         let Some(log) = runtime.stream(GET_STREAM) else {
             return;
@@ -102,7 +85,7 @@ pub(crate) async fn subscribe(
                         log.push(notification.clone());
                     }
                     Ok(None) | Err(_) => {
-                        tracing::debug!(service = %service, "resource watch ended");
+                        tracing::debug!(service = %watched_service, "resource watch ended");
                         return;
                     }
                 },

@@ -8,34 +8,14 @@ use micromcp_proto::{CompleteRequest, GetPromptRequest, complete_request::Refere
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::calls::with_context;
-use crate::catalog::{ListKind, ListedItem, MergedCatalog};
-use crate::dispatch::{finish, finish_service_result};
+use super::result::{finish, finish_service_result};
+use super::{outbound, route};
+use crate::backends::{Target, from_status};
+use crate::context::{CallContext, Reply};
 use crate::error::GatewayError;
-use crate::gateway::{CallContext, Gateway, Reply};
-use crate::jsonrpc::encode_result;
-use crate::protocol::ParamsHead;
-use crate::status::{Target, from_status};
-
-/// The prompt exposed as `name`, if the caller may use it.
-fn permitted_prompt<'a>(
-    gateway: &Gateway,
-    context: &CallContext,
-    catalog: &'a Arc<MergedCatalog>,
-    name: &str,
-) -> Result<&'a ListedItem, GatewayError> {
-    let (position, item) = catalog
-        .prompt_at(name)
-        .ok_or_else(|| GatewayError::InvalidParams(format!("unknown prompt: {name}")))?;
-    gateway.policy.check_listed(
-        &context.principal,
-        catalog,
-        ListKind::Prompts,
-        position,
-        item,
-    )?;
-    Ok(item)
-}
+use crate::gateway::Gateway;
+use crate::wire::jsonrpc::encode_result;
+use crate::wire::protocol::ParamsHead;
 
 pub(crate) async fn get_prompt(
     gateway: &Arc<Gateway>,
@@ -50,24 +30,22 @@ pub(crate) async fn get_prompt(
         })?,
         None => HashMap::new(),
     };
-    let catalog = gateway.backends.catalog();
-    let item = permitted_prompt(gateway, context, &catalog, name)?;
-    let backend = &gateway.backends.services()[item.service];
-    let request = with_context(
+    let route = route::prompt(gateway, context, name)?;
+    let mut client = route.client()?;
+    let service = route.service_name();
+    let request = outbound::request(
         gateway,
         context,
         GetPromptRequest {
-            name: item.original.clone(),
+            name: route.into_original(),
             arguments,
         },
         None,
     );
-    let response = backend
-        .client
-        .clone()
+    let response = client
         .get_prompt(request)
         .await
-        .map_err(|status| from_status(&backend.config.name, Target::Prompt, &status))?
+        .map_err(|status| from_status(service, Target::Prompt, &status))?
         .into_inner();
     let body = finish_service_result(context, &response.result_json);
     Ok(Reply::Json(encode_result(id_text, &body)))
@@ -113,30 +91,25 @@ pub(crate) async fn complete(
     let params: CompleteParams = serde_json::from_str(raw.get()).map_err(|error| {
         GatewayError::InvalidParams(format!("invalid completion params: {error}"))
     })?;
-    let catalog = gateway.backends.catalog();
-    let (service_index, reference) = match params.reference {
+    let (route, reference) = match params.reference {
         CompleteReference::Prompt { name } => {
-            let item = permitted_prompt(gateway, context, &catalog, &name)?;
-            (item.service, Reference::PromptName(item.original.clone()))
+            let route = route::prompt(gateway, context, &name)?;
+            let reference = Reference::PromptName(route.original().to_owned());
+            (route, reference)
         }
         CompleteReference::Resource { uri } => {
-            let service = catalog.template_service(&uri).ok_or_else(|| {
-                GatewayError::InvalidParams(format!("unknown resource template: {uri}"))
-            })?;
-            gateway
-                .policy
-                .check_resource(&context.principal, &catalog, &uri, service)?;
-            (service, Reference::ResourceUri(uri))
+            let route = route::template(gateway, context, &uri)?;
+            (route, Reference::ResourceUri(uri))
         }
     };
     let empty = r#"{"completion":{"values":[],"hasMore":false}}"#;
-    if !catalog.completes(service_index) {
+    if !route.completes() {
         return Ok(Reply::Json(encode_result(
             id_text,
             finish(gateway, context, empty).as_bytes(),
         )));
     }
-    let backend = &gateway.backends.services()[service_index];
+    let mut client = route.client()?;
     let request = CompleteRequest {
         reference: Some(reference),
         argument_name: params.argument.name,
@@ -146,12 +119,10 @@ pub(crate) async fn complete(
             .map(|context| context.arguments)
             .unwrap_or_default(),
     };
-    let response = backend
-        .client
-        .clone()
-        .complete(with_context(gateway, context, request, None))
+    let response = client
+        .complete(outbound::request(gateway, context, request, None))
         .await
-        .map_err(|status| from_status(&backend.config.name, Target::Completion, &status))?
+        .map_err(|status| from_status(route.service_name(), Target::Completion, &status))?
         .into_inner();
     let mut completion =
         serde_json::json!({"values": response.values, "hasMore": response.has_more});

@@ -10,11 +10,12 @@ use bytes::Bytes;
 use futures::StreamExt;
 use http::{HeaderValue, StatusCode, header};
 
-use super::{error_response, guard, json_response, pieces, sse};
+use super::{error_response, guard, json_response, pieces_body, sse};
 use crate::audit::{AuditEntry, AuditedBody, audit_events, error_answer_code};
+use crate::context::{CallContext, EraState, Reply};
 use crate::error::GatewayError;
-use crate::gateway::{CallContext, EraState, Gateway, Reply};
-use crate::jsonrpc::encode_error;
+use crate::gateway::Gateway;
+use crate::wire::jsonrpc::encode_error;
 
 /// The response to a dispatched request.
 pub(super) async fn respond(
@@ -44,7 +45,7 @@ pub(super) async fn respond(
         }
         Ok(Reply::Pieces(pieces)) => {
             if accepts.json {
-                let mut response = Response::new(Body::new(pieces::PiecesBody::new(pieces)));
+                let mut response = Response::new(Body::new(pieces_body::PiecesBody::new(pieces)));
                 response.headers_mut().insert(
                     header::CONTENT_TYPE,
                     HeaderValue::from_static("application/json"),

@@ -13,13 +13,14 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader
 use tokio::sync::{Mutex, mpsc};
 
 use crate::audit::AuditEntry;
-use crate::auth::Principal;
+use crate::context::{CallContext, Reply};
 use crate::dispatch;
 use crate::error::GatewayError;
-use crate::gateway::{CallContext, EraState, Gateway, Reply};
-use crate::jsonrpc::{Envelope, MessageKind, encode_error, encode_result};
-use crate::protocol::{MirroredHeaders, ParamsHead, validate_modern};
-use crate::runtime::SessionRuntime;
+use crate::gateway::Gateway;
+use crate::principal::Principal;
+use crate::session::SessionRuntime;
+use crate::wire::jsonrpc::{Envelope, MessageKind, encode_error, encode_result};
+use crate::wire::protocol::{MirroredHeaders, ParamsHead, validate_modern};
 
 /// The session a stdio client opened with `initialize`: its relayed
 /// capabilities and runtime.
@@ -189,29 +190,24 @@ async fn serve_request(
         let _ = out.send(body).await;
         return Ok(());
     }
-    let era = if head.meta_protocol_version().is_some() {
+    let context = if head.meta_protocol_version().is_some() {
         validate_modern(method, &head, &MirroredHeaders::default(), false)?;
-        let meta = head.meta.as_ref();
-        EraState::Modern {
-            client_capabilities: meta
-                .and_then(|meta| meta.client_capabilities)
-                .map_or_else(|| "{}".to_owned(), |raw| raw.get().to_owned()),
-            log_level_opt: meta.and_then(|meta| meta.log_level.clone()),
-        }
+        CallContext::modern(
+            principal.clone(),
+            head.meta.as_ref(),
+            gateway.next_request_id(),
+        )
     } else {
         let guard = session.lock().await;
         let Some((client_capabilities, runtime)) = guard.as_ref() else {
             return Err(GatewayError::SessionRequired("send initialize first, or include io.modelcontextprotocol/protocolVersion in params._meta".into()));
         };
-        EraState::Legacy {
-            client_capabilities: client_capabilities.clone(),
-            runtime: runtime.clone(),
-        }
-    };
-    let context = CallContext {
-        principal: principal.clone(),
-        era,
-        request_id: gateway.next_request_id(),
+        CallContext::legacy(
+            principal.clone(),
+            client_capabilities.clone(),
+            runtime.clone(),
+            gateway.next_request_id(),
+        )
     };
     audit.context(&context);
     match dispatch::handle(gateway, &context, method, id_text, head, params).await? {

@@ -15,46 +15,17 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::Streaming;
-use tonic::metadata::{Ascii, MetadataValue};
 
 use std::sync::Arc;
 
-use crate::catalog::ListKind;
-use crate::dispatch::finish_service_result;
+use super::result::finish_service_result;
+use super::{outbound, route};
+use crate::backends::{BackendClient, Target, from_status};
+use crate::context::{CallContext, EraState, Reply};
 use crate::error::GatewayError;
-use crate::gateway::{CallContext, EraState, Gateway, Reply};
-use crate::jsonrpc::{encode_error, encode_notification, encode_request, encode_result};
-use crate::protocol::ParamsHead;
-use crate::status::{Target, from_status};
-
-/// Attaches the request context to an outgoing gRPC request.
-pub(crate) fn with_context<T>(
-    gateway: &Gateway,
-    context: &CallContext,
-    message: T,
-    traceparent_opt: Option<&str>,
-) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request.set_timeout(gateway.config.request_timeout);
-    let metadata = request.metadata_mut();
-    // Values unique to each call are marked never-indexed: HPACK would
-    // otherwise add each to the connection's header table, evicting the
-    // entries that repeat (and comparing against every id still in it).
-    if let Ok(mut value) = context.request_id.parse::<MetadataValue<Ascii>>() {
-        value.set_sensitive(true);
-        metadata.insert(micromcp_proto::REQUEST_ID_METADATA, value);
-    }
-    if let Ok(value) = context.principal.id.parse() {
-        metadata.insert(micromcp_proto::PRINCIPAL_METADATA, value);
-    }
-    if let Some(traceparent) = traceparent_opt
-        && let Ok(mut value) = traceparent.parse::<MetadataValue<Ascii>>()
-    {
-        value.set_sensitive(true);
-        metadata.insert(micromcp_proto::TRACEPARENT_METADATA, value);
-    }
-    request
-}
+use crate::gateway::Gateway;
+use crate::wire::jsonrpc::{encode_error, encode_notification, encode_request, encode_result};
+use crate::wire::protocol::ParamsHead;
 
 /// Everything the event pump needs about the client's request.
 struct CallState {
@@ -72,32 +43,15 @@ pub(crate) async fn call_tool(
     id_text: &str,
     head: ParamsHead<'_>,
 ) -> Result<Reply, GatewayError> {
-    let name = head.required_name()?;
-    let catalog = gateway.backends.catalog();
-    let (position, item) = catalog
-        .tool_at(name)
-        .ok_or_else(|| GatewayError::InvalidParams(format!("unknown tool: {name}")))?;
-    gateway.policy.check_listed(
-        &context.principal,
-        &catalog,
-        ListKind::Tools,
-        position,
-        item,
-    )?;
-    let backend = &gateway.backends.services()[item.service];
-    let service = backend.config.name.clone();
-    if !backend.is_available() {
-        return Err(GatewayError::transient(
-            &service,
-            format!("service {service:?} is unavailable; retry later"),
-        ));
-    }
+    let route = route::tool(gateway, context, head.required_name()?)?;
+    let client = route.client()?;
+    let service = route.service_name().to_owned();
     let meta = head.meta.as_ref();
     let progress_token_opt = meta
         .and_then(|meta| meta.progress_token)
         .map(|token| token.get().to_owned());
     let start = CallToolStart {
-        name: item.original.clone(),
+        name: route.into_original(),
         arguments_json: head.arguments.map_or_else(Bytes::new, |raw| {
             Bytes::copy_from_slice(raw.get().as_bytes())
         }),
@@ -118,7 +72,7 @@ pub(crate) async fn call_tool(
     // so the service never waits on it.
     let to_service_opt = input_relay.then_some(to_service);
     let traceparent = meta.and_then(|meta| meta.traceparent.as_deref());
-    let request = with_context(
+    let request = outbound::request(
         gateway,
         context,
         ReceiverStream::new(from_gateway),
@@ -128,7 +82,7 @@ pub(crate) async fn call_tool(
         EraState::Legacy { runtime, .. } => runtime.start_request(id_text),
         EraState::Modern { .. } => CancellationToken::new(),
     };
-    let opened = open_call(backend.client.clone(), request, &cancelled, &service).await;
+    let opened = open_call(client, request, &cancelled, &service).await;
     let (mut events, first) = match opened {
         Ok(opened) => opened,
         Err(error) => {
@@ -186,7 +140,7 @@ fn relays_input(context: &CallContext) -> bool {
 
 /// Starts the gRPC call and waits for the service's first message.
 async fn open_call(
-    mut client: crate::channel::BackendClient,
+    mut client: BackendClient,
     request: tonic::Request<ReceiverStream<CallToolClientMessage>>,
     cancelled: &CancellationToken,
     service: &str,
@@ -355,7 +309,7 @@ fn relay_input(
         });
         return None;
     }
-    let (request_id, answer) = gateway.pending_inputs.register(&context.principal.id);
+    let (request_id, answer) = gateway.pending_requests.register(&context.principal.id);
     let message = encode_request(&request_id, &input.method, &input.params_json);
     let cancelled = state.cancelled.clone();
     let gateway = gateway.clone();
@@ -367,7 +321,7 @@ fn relay_input(
                 Err(_) => input_response(key, Bytes::new(), "no answer".into()),
             },
             () = cancelled.cancelled() => {
-                gateway.pending_inputs.forget(&request_id);
+                gateway.pending_requests.forget(&request_id);
                 return;
             }
         };

@@ -8,21 +8,32 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use micromcp_gateway::ContentEncoder;
 use micromcp_gateway::catalog::ListKind;
-use micromcp_gateway::jsonrpc::{Envelope, encode_result, splice_object_fields};
-use micromcp_gateway::protocol::ParamsHead;
 use micromcp_gateway::session::SessionCodec;
+use micromcp_gateway::wire::ContentEncoder;
+use micromcp_gateway::wire::jsonrpc::{Envelope, encode_result, splice_object_fields};
+use micromcp_gateway::wire::protocol::ParamsHead;
 use micromcp_proto::{CallToolClientMessage, CallToolStart, call_tool_client_message};
 use prost::Message;
 
+#[path = "support/catalog.rs"]
+mod catalog;
+
+/// A 2026-07-28 `tools/call` request body for `tool` with raw `arguments`.
+fn tools_call(id: u64, tool: &str, arguments: &str) -> Vec<u8> {
+    format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"tools/call\",\"params\":{{\"name\":\"{tool}\",\"arguments\":{arguments},\"_meta\":{{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\",\"io.modelcontextprotocol/clientCapabilities\":{{}}}}}}}}"
+    )
+    .into_bytes()
+}
+
 fn small_call() -> Vec<u8> {
-    micromcp_bench::call_body(42, "echo", r#"{"text":"hello","n":1}"#).to_vec()
+    tools_call(42, "echo", r#"{"text":"hello","n":1}"#)
 }
 
 fn large_call() -> Vec<u8> {
     let payload = "x".repeat(1024 * 1024);
-    micromcp_bench::call_body(42, "echo", &format!("{{\"text\":\"{payload}\"}}")).to_vec()
+    tools_call(42, "echo", &format!("{{\"text\":\"{payload}\"}}"))
 }
 
 fn envelope(c: &mut Criterion) {
@@ -54,7 +65,7 @@ fn envelope(c: &mut Criterion) {
 }
 
 fn catalog(c: &mut Criterion) {
-    let merged = micromcp_bench::catalog_of(10_000);
+    let merged = catalog::catalog_of(10_000);
     let mut group = c.benchmark_group("catalog_10k_tools");
     group.bench_function("route_lookup", |b| {
         b.iter(|| {
@@ -79,7 +90,7 @@ fn catalog(c: &mut Criterion) {
     });
     group.sample_size(10);
     group.bench_function("merge", |b| {
-        b.iter(|| black_box(micromcp_bench::catalog_of(10_000)))
+        b.iter(|| black_box(catalog::catalog_of(10_000)))
     });
     group.finish();
 }

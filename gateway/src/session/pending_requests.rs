@@ -15,14 +15,14 @@ pub type ClientAnswer = Result<String, String>;
 /// Outstanding server-to-client requests, by JSON id text, each with the
 /// principal whose call asked (only that principal may answer).
 #[derive(Default)]
-pub struct PendingInputs {
+pub struct PendingClientRequests {
     waiting: Mutex<HashMap<String, (String, oneshot::Sender<ClientAnswer>)>>,
     next: AtomicU64,
 }
 
-// === impl PendingInputs ===
+// === impl PendingClientRequests ===
 
-impl PendingInputs {
+impl PendingClientRequests {
     /// Registers a new request; returns its JSON id text and the answer receiver.
     pub fn register(&self, principal: &str) -> (String, oneshot::Receiver<ClientAnswer>) {
         let id_text = format!("\"mm-{}\"", self.next.fetch_add(1, Ordering::Relaxed));
@@ -72,7 +72,7 @@ mod tests {
 
     #[tokio::test]
     async fn answers_reach_the_registered_request_once() {
-        let pending = PendingInputs::default();
+        let pending = PendingClientRequests::default();
         let (id, receiver) = pending.register("alice");
         assert!(!pending.deliver("\"other\"", "alice", Some("{}"), None));
         assert!(!pending.deliver(&id, "mallory", Some("{}"), None));

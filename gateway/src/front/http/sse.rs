@@ -16,8 +16,8 @@ use http::{HeaderValue, StatusCode, header};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::catalog::ListKind;
-use crate::jsonrpc::encode_notification;
-use crate::runtime::{GET_STREAM, SessionRuntime, StreamLog, StreamRead};
+use crate::session::{GET_STREAM, SessionRuntime, StreamLog, StreamRead};
+use crate::wire::jsonrpc::encode_notification;
 
 /// Client reconnection delay suggested in priming events, in milliseconds.
 const RETRY_MS: u64 = 1000;

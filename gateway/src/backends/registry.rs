@@ -1,0 +1,241 @@
+//! The service registry: one lazily-connected gRPC channel per service (TCP,
+//! Unix socket or QUIC; see `channel`), a watcher task per service that follows its catalog stream
+//! and reconnects with backoff, and the merged catalog snapshot they keep up
+//! to date. A service that goes away keeps its last catalog listed and is
+//! marked unavailable; calls to it fail fast with a transient error while the
+//! others are unaffected.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use micromcp_proto::mcp_service_client::McpServiceClient;
+use micromcp_proto::{Catalog, WatchCatalogRequest};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use super::channel::{BackendClient, channel_for};
+use crate::catalog::{ListKind, MergedCatalog, ServiceCatalog};
+use crate::config::ServiceConfig;
+use crate::error::GatewayError;
+
+/// One backend service.
+pub struct Backend {
+    pub config: ServiceConfig,
+    pub client: BackendClient,
+    available: AtomicBool,
+}
+
+// === impl Backend ===
+
+impl Backend {
+    /// True while the service's catalog stream is up.
+    pub fn is_available(&self) -> bool {
+        self.available.load(Ordering::Relaxed)
+    }
+}
+
+/// All backends and the merged catalog.
+pub struct Backends {
+    services: Vec<Backend>,
+    snapshots: Mutex<Vec<Option<Arc<Catalog>>>>,
+    merged: ArcSwap<MergedCatalog>,
+    changes: broadcast::Sender<ListKind>,
+    catalog_ready: tokio::sync::watch::Sender<usize>,
+    separator: String,
+}
+
+/// A failed call's message with its causes (connection refused, TLS
+/// handshake refusals and the like sit in the source chain).
+fn failure_text(status: &tonic::Status) -> String {
+    crate::error::with_causes(
+        status.message().to_owned(),
+        std::error::Error::source(status),
+    )
+}
+
+// === impl Backends ===
+
+impl Backends {
+    /// Creates (lazy) channels to every service; nothing is dialled yet.
+    pub fn new(configs: &[ServiceConfig], separator: &str) -> Result<Arc<Self>, GatewayError> {
+        let services = configs
+            .iter()
+            .map(|config| {
+                Ok(Backend {
+                    client: McpServiceClient::new(channel_for(&config.endpoint)?)
+                        .max_decoding_message_size(64 * 1024 * 1024),
+                    config: config.clone(),
+                    available: AtomicBool::new(false),
+                })
+            })
+            .collect::<Result<Vec<_>, GatewayError>>()?;
+        let (changes, _) = broadcast::channel(64);
+        let (catalog_ready, _) = tokio::sync::watch::channel(0);
+        Ok(Arc::new(Self {
+            snapshots: Mutex::new(vec![None; services.len()]),
+            services,
+            merged: ArcSwap::from_pointee(MergedCatalog::default()),
+            changes,
+            catalog_ready,
+            separator: separator.to_owned(),
+        }))
+    }
+
+    /// The services, in config order.
+    pub fn services(&self) -> &[Backend] {
+        &self.services
+    }
+
+    /// The current merged catalog.
+    pub fn catalog(&self) -> Arc<MergedCatalog> {
+        self.merged.load_full()
+    }
+
+    /// Notified with each list kind that changed.
+    pub fn subscribe(&self) -> broadcast::Receiver<ListKind> {
+        self.changes.subscribe()
+    }
+
+    /// Starts one catalog watcher per service.
+    pub fn spawn_watchers(self: &Arc<Self>, shutdown: &CancellationToken) {
+        for index in 0..self.services.len() {
+            let backends = self.clone();
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = backends.watch(index) => {}
+                    () = shutdown.cancelled() => {}
+                }
+            });
+        }
+    }
+
+    /// Waits until every service has delivered a catalog, or `timeout`.
+    /// Returns the names of services still missing.
+    pub async fn wait_for_catalogs(&self, timeout: Duration) -> Vec<String> {
+        let mut ready = self.catalog_ready.subscribe();
+        let total = self.services.len();
+        let _ = tokio::time::timeout(timeout, ready.wait_for(|count| *count >= total)).await;
+        let snapshots = self
+            .snapshots
+            .lock()
+            .map(|guard| guard.clone())
+            .unwrap_or_default();
+        self.services
+            .iter()
+            .zip(snapshots)
+            .filter(|(_, snapshot)| snapshot.is_none())
+            .map(|(backend, _)| backend.config.name.clone())
+            .collect()
+    }
+
+    async fn watch(&self, index: usize) {
+        let backend = &self.services[index];
+        let name = &backend.config.name;
+        let mut backoff = Duration::from_millis(50);
+        let mut reported_down = false;
+        let mut failures = 0u32;
+        let mut ever_connected = false;
+        loop {
+            let last_failure: String;
+            let mut client = backend.client.clone();
+            match client.watch_catalog(WatchCatalogRequest {}).await {
+                Ok(response) => {
+                    let mut updates = response.into_inner();
+                    loop {
+                        match updates.message().await {
+                            Ok(Some(update)) => {
+                                backend.available.store(true, Ordering::Relaxed);
+                                if reported_down {
+                                    tracing::info!(service = %name, "service is back");
+                                    reported_down = false;
+                                }
+                                backoff = Duration::from_millis(50);
+                                failures = 0;
+                                ever_connected = true;
+                                self.install(index, Arc::new(update.catalog.unwrap_or_default()));
+                            }
+                            Ok(None) => {
+                                last_failure = "the service ended its catalog stream".into();
+                                break;
+                            }
+                            Err(status) => {
+                                tracing::debug!(service = %name, %status, "catalog stream ended");
+                                last_failure = failure_text(&status);
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(status) => {
+                    tracing::debug!(service = %name, %status, "catalog watch failed");
+                    last_failure = failure_text(&status);
+                }
+            }
+            backend.available.store(false, Ordering::Relaxed);
+            failures = failures.saturating_add(1);
+            // A service starting next to the gateway takes a moment: stay quiet briefly.
+            if !reported_down && (ever_connected || failures > 4) {
+                tracing::warn!(service = %name, reason = %last_failure, "service unavailable; retrying with backoff");
+                reported_down = true;
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(2));
+        }
+    }
+
+    /// Replaces one service's catalog and rebuilds the merged snapshot
+    /// (serialised by the snapshot lock, so merges land in order).
+    fn install(&self, index: usize, catalog: Arc<Catalog>) {
+        let Ok(mut snapshots) = self.snapshots.lock() else {
+            return;
+        };
+        snapshots[index] = Some(catalog);
+        let contributions: Vec<ServiceCatalog> = snapshots
+            .iter()
+            .enumerate()
+            .filter_map(|(service, snapshot)| {
+                let config = &self.services[service].config;
+                snapshot.as_ref().map(|catalog| ServiceCatalog {
+                    service,
+                    service_name: config.name.clone(),
+                    namespace: config.namespace.clone(),
+                    catalog: catalog.clone(),
+                })
+            })
+            .collect();
+        let ready = snapshots
+            .iter()
+            .filter(|snapshot| snapshot.is_some())
+            .count();
+        let names: Vec<&str> = self
+            .services
+            .iter()
+            .map(|backend| backend.config.name.as_str())
+            .collect();
+        let merged = MergedCatalog::merge(&contributions, &self.separator, &names);
+        for collision in &merged.collisions {
+            tracing::error!(%collision, "catalog collision; the first service in config order wins");
+        }
+        // Swap while still holding the snapshot lock: a watcher that merged
+        // an older set of snapshots must never overwrite a newer merge.
+        let previous = self.merged.swap(Arc::new(merged));
+        drop(snapshots);
+        let current = self.merged.load();
+        for kind in [
+            ListKind::Tools,
+            ListKind::Prompts,
+            ListKind::Resources,
+            ListKind::ResourceTemplates,
+        ] {
+            let changed = previous.page(kind, None, usize::MAX).ok()
+                != current.page(kind, None, usize::MAX).ok();
+            if changed {
+                let _ = self.changes.send(kind);
+            }
+        }
+        self.catalog_ready.send_replace(ready);
+    }
+}

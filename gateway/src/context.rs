@@ -1,0 +1,122 @@
+//! The per-request context every layer above it reads: who is asking
+//! ([`Principal`]), in which era ([`EraState`]: what a 2026-07-28 request
+//! carries in `_meta`, or a 2025-11-25 session's capabilities and
+//! replica-local state), the gateway's request id — and [`Reply`], how a
+//! handled request is answered. Fronts build a context with
+//! [`CallContext::modern`] or [`CallContext::legacy`].
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::Stream;
+use tokio::sync::mpsc;
+
+use crate::error::GatewayError;
+use crate::principal::Principal;
+use crate::session::SessionRuntime;
+use crate::wire::protocol::MetaHead;
+
+/// Which era a request is in, with what that era carries.
+#[derive(Clone)]
+pub enum EraState {
+    /// 2026-07-28: everything comes with the request.
+    Modern {
+        client_capabilities: String,
+        log_level_opt: Option<String>,
+    },
+    /// A handshake-era session.
+    Legacy {
+        client_capabilities: String,
+        runtime: Arc<SessionRuntime>,
+    },
+}
+
+/// Who is asking, in which era.
+#[derive(Clone)]
+pub struct CallContext {
+    pub principal: Arc<Principal>,
+    pub era: EraState,
+    /// The gateway's own id for this request (logs, backends).
+    pub request_id: String,
+}
+
+// === impl CallContext ===
+
+impl CallContext {
+    /// A 2026-07-28 request: the client's capabilities and log level come
+    /// from its `_meta`.
+    pub fn modern(
+        principal: Arc<Principal>,
+        meta_opt: Option<&MetaHead<'_>>,
+        request_id: String,
+    ) -> Self {
+        Self {
+            principal,
+            era: EraState::Modern {
+                client_capabilities: meta_opt
+                    .and_then(|meta| meta.client_capabilities)
+                    .map_or_else(|| "{}".to_owned(), |raw| raw.get().to_owned()),
+                log_level_opt: meta_opt.and_then(|meta| meta.log_level.clone()),
+            },
+            request_id,
+        }
+    }
+
+    /// A request in a handshake-era session.
+    pub fn legacy(
+        principal: Arc<Principal>,
+        client_capabilities: String,
+        runtime: Arc<SessionRuntime>,
+        request_id: String,
+    ) -> Self {
+        Self {
+            principal,
+            era: EraState::Legacy {
+                client_capabilities,
+                runtime,
+            },
+            request_id,
+        }
+    }
+
+    /// True for 2026-07-28 requests.
+    pub fn is_modern(&self) -> bool {
+        matches!(self.era, EraState::Modern { .. })
+    }
+
+    /// The client's capabilities (raw JSON object).
+    pub fn client_capabilities(&self) -> &str {
+        match &self.era {
+            EraState::Modern {
+                client_capabilities,
+                ..
+            }
+            | EraState::Legacy {
+                client_capabilities,
+                ..
+            } => client_capabilities,
+        }
+    }
+
+    /// The minimum log level the client wants, if any.
+    pub fn log_level(&self) -> Option<String> {
+        match &self.era {
+            EraState::Modern { log_level_opt, .. } => log_level_opt.clone(),
+            EraState::Legacy { runtime, .. } => runtime.log_level(),
+        }
+    }
+}
+
+/// How a request is answered.
+pub enum Reply {
+    /// One complete JSON-RPC message.
+    Json(Vec<u8>),
+    /// Messages (notifications, server requests) ending with the response.
+    Events(mpsc::Receiver<Vec<u8>>),
+    /// One complete JSON-RPC message held as consecutive pieces (lists:
+    /// the items are a shared slice of the pre-rendered catalog).
+    Pieces(Vec<Bytes>),
+    /// One JSON-RPC message produced in pieces (large resources).
+    Body(Pin<Box<dyn Stream<Item = Result<Bytes, GatewayError>> + Send>>),
+}

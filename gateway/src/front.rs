@@ -1,0 +1,10 @@
+//! The client-facing transports, the top of the crate: Streamable HTTP
+//! (`http`: `/mcp` POST, GET stream and DELETE, health endpoints, one
+//! single-threaded runtime per core) and stdio (`stdio`: one JSON-RPC
+//! message per line). Each authenticates, parses one envelope, works out
+//! the era, builds the [`CallContext`](crate::context::CallContext) and
+//! hands the request to `dispatch`. Connection caps, rate limits and
+//! header/body/idle timeouts get their home in `front/limits.rs`.
+
+pub mod http;
+pub mod stdio;

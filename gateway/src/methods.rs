@@ -1,0 +1,16 @@
+//! The routed methods, one module each — `tools/call` (`tools`),
+//! `resources/read` (`resources`), `prompts/get` and `completion/complete`
+//! (`prompts`), `resources/subscribe` (`subscriptions`) — over three shared
+//! steps below them: `route` (catalog lookup, authorization, the owning
+//! service and fail-fast: the one place a request is authorized),
+//! `outbound` (what a backend request carries: deadline, request id,
+//! principal, traceparent) and `result` (the era's result fields). Handlers
+//! import only those three, never each other nor `dispatch`.
+
+pub mod outbound;
+pub mod prompts;
+pub mod resources;
+pub mod result;
+pub mod route;
+pub mod subscriptions;
+pub mod tools;

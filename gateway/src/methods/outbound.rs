@@ -1,0 +1,37 @@
+//! What every request to a backend service carries: the deadline
+//! (`grpc-timeout`), the gateway's request id, the principal's name and the
+//! client's W3C traceparent. Never the client's token.
+
+use tonic::metadata::{Ascii, MetadataValue};
+
+use crate::context::CallContext;
+use crate::gateway::Gateway;
+
+/// `message` as a gRPC request carrying the context of `context`.
+pub fn request<T>(
+    gateway: &Gateway,
+    context: &CallContext,
+    message: T,
+    traceparent_opt: Option<&str>,
+) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.set_timeout(gateway.config.request_timeout);
+    let metadata = request.metadata_mut();
+    // Values unique to each call are marked never-indexed: HPACK would
+    // otherwise add each to the connection's header table, evicting the
+    // entries that repeat (and comparing against every id still in it).
+    if let Ok(mut value) = context.request_id.parse::<MetadataValue<Ascii>>() {
+        value.set_sensitive(true);
+        metadata.insert(micromcp_proto::REQUEST_ID_METADATA, value);
+    }
+    if let Ok(value) = context.principal.id.parse() {
+        metadata.insert(micromcp_proto::PRINCIPAL_METADATA, value);
+    }
+    if let Some(traceparent) = traceparent_opt
+        && let Ok(mut value) = traceparent.parse::<MetadataValue<Ascii>>()
+    {
+        value.set_sensitive(true);
+        metadata.insert(micromcp_proto::TRACEPARENT_METADATA, value);
+    }
+    request
+}

@@ -1,0 +1,240 @@
+//! Handshake-era sessions that survive restarts and load balancing: the
+//! session id *is* the session state (protocol version, client capabilities,
+//! principal, issue time), sealed with XChaCha20-Poly1305 under a key every
+//! replica shares. Any replica can open it; nobody can read or forge it.
+//! Ended sessions (DELETE) go on a revocation list kept until they would
+//! have expired anyway. Ids this replica has already opened are remembered
+//! (bounded), so a session's later requests skip the decryption; the
+//! principal, age and revocation checks still run on every request.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use serde::{Deserialize, Serialize};
+
+use crate::error::GatewayError;
+
+/// Length of the session key in bytes.
+pub const SESSION_KEY_BYTES: usize = 32;
+const NONCE_BYTES: usize = 24;
+
+/// What a session id carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionClaims {
+    /// Negotiated protocol version.
+    #[serde(rename = "v")]
+    pub protocol_version: String,
+    /// The client's declared capabilities (raw JSON object, filtered to the
+    /// ones the gateway relays: elicitation, sampling, roots).
+    #[serde(rename = "c")]
+    pub client_capabilities: String,
+    /// Fingerprint of the principal the session is bound to.
+    #[serde(rename = "p")]
+    pub principal: String,
+    /// Issue time, seconds since the Unix epoch.
+    #[serde(rename = "t")]
+    pub issued_unix: u64,
+}
+
+/// Most opened session ids remembered per replica; the memory is dropped
+/// whole when full (each entry is re-verified on its next request).
+const VERIFIED_CAPACITY: usize = 16_384;
+
+/// Seals and opens session ids; tracks revoked ones.
+pub struct SessionCodec {
+    cipher: XChaCha20Poly1305,
+    max_age: Duration,
+    state: Mutex<CodecState>,
+}
+
+#[derive(Default)]
+struct CodecState {
+    /// Revoked sessions by their nonce (random per session and covered by
+    /// the AEAD tag, so it names exactly one id), with their expiry.
+    revoked: HashMap<[u8; NONCE_BYTES], u64>,
+    /// Ids that opened successfully here, with their claims.
+    verified: HashMap<String, SessionClaims>,
+}
+
+fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |duration| duration.as_secs())
+}
+
+// === impl SessionCodec ===
+
+impl SessionCodec {
+    /// A codec over a 32-byte key; sessions older than `max_age` are refused.
+    pub fn new(key: &[u8; SESSION_KEY_BYTES], max_age: Duration) -> Self {
+        Self {
+            cipher: XChaCha20Poly1305::new(key.into()),
+            max_age,
+            state: Mutex::default(),
+        }
+    }
+
+    /// Issues a new session id for `claims`.
+    pub fn seal(&self, claims: &SessionClaims) -> Result<String, GatewayError> {
+        let plaintext = serde_json::to_vec(claims)
+            .map_err(|error| GatewayError::Internal(format!("session encode: {error}")))?;
+        let nonce_bytes: [u8; NONCE_BYTES] = rand::random();
+        let ciphertext = self
+            .cipher
+            .encrypt(XNonce::from_slice(&nonce_bytes), plaintext.as_slice())
+            .map_err(|_| GatewayError::Internal("session seal failed".into()))?;
+        let mut sealed = Vec::with_capacity(NONCE_BYTES + ciphertext.len());
+        sealed.extend_from_slice(&nonce_bytes);
+        sealed.extend_from_slice(&ciphertext);
+        Ok(URL_SAFE_NO_PAD.encode(sealed))
+    }
+
+    /// Opens a session id; fails with `SessionNotFound` if it is forged,
+    /// corrupted, expired, revoked or bound to another principal.
+    pub fn open(&self, session_id: &str, principal: &str) -> Result<SessionClaims, GatewayError> {
+        if let Ok(state) = self.state.lock()
+            && let Some(claims) = state.verified.get(session_id)
+        {
+            return self.admit(claims, principal).map(|()| claims.clone());
+        }
+        let sealed = URL_SAFE_NO_PAD
+            .decode(session_id)
+            .map_err(|_| GatewayError::SessionNotFound)?;
+        if sealed.len() <= NONCE_BYTES {
+            return Err(GatewayError::SessionNotFound);
+        }
+        let (nonce_bytes, ciphertext) = sealed.split_at(NONCE_BYTES);
+        let plaintext = self
+            .cipher
+            .decrypt(XNonce::from_slice(nonce_bytes), ciphertext)
+            .map_err(|_| GatewayError::SessionNotFound)?;
+        let claims: SessionClaims =
+            serde_json::from_slice(&plaintext).map_err(|_| GatewayError::SessionNotFound)?;
+        self.admit(&claims, principal)?;
+        let mut state = self
+            .state
+            .lock()
+            .map_err(|_| GatewayError::Internal("session state poisoned".into()))?;
+        let revoked = <[u8; NONCE_BYTES]>::try_from(nonce_bytes)
+            .is_ok_and(|nonce| state.revoked.contains_key(&nonce));
+        if revoked {
+            return Err(GatewayError::SessionNotFound);
+        }
+        if state.verified.len() >= VERIFIED_CAPACITY {
+            state.verified.clear();
+        }
+        state.verified.insert(session_id.to_owned(), claims.clone());
+        Ok(claims)
+    }
+
+    /// The checks every request makes: not expired, same principal.
+    fn admit(&self, claims: &SessionClaims, principal: &str) -> Result<(), GatewayError> {
+        let age = now_unix().saturating_sub(claims.issued_unix);
+        if age > self.max_age.as_secs() || claims.principal != principal {
+            return Err(GatewayError::SessionNotFound);
+        }
+        Ok(())
+    }
+
+    /// Ends a session: later requests with its id get 404.
+    pub fn revoke(&self, session_id: &str, claims: &SessionClaims) {
+        let Some(nonce) = nonce_of(session_id) else {
+            return;
+        };
+        let expires = claims.issued_unix + self.max_age.as_secs();
+        if let Ok(mut state) = self.state.lock() {
+            let now = now_unix();
+            state.revoked.retain(|_, expiry| *expiry > now);
+            state.revoked.insert(nonce, expires);
+            state.verified.remove(session_id);
+        }
+    }
+
+    /// New claims issued now.
+    pub fn claims(
+        protocol_version: &str,
+        client_capabilities: String,
+        principal: &str,
+    ) -> SessionClaims {
+        SessionClaims {
+            protocol_version: protocol_version.to_owned(),
+            client_capabilities,
+            principal: principal.to_owned(),
+            issued_unix: now_unix(),
+        }
+    }
+}
+
+/// The nonce at the front of a sealed session id.
+fn nonce_of(session_id: &str) -> Option<[u8; NONCE_BYTES]> {
+    let sealed = URL_SAFE_NO_PAD.decode(session_id).ok()?;
+    sealed.get(..NONCE_BYTES)?.try_into().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codec() -> SessionCodec {
+        SessionCodec::new(&[7u8; 32], Duration::from_secs(3600))
+    }
+
+    #[test]
+    fn sealed_ids_round_trip_and_are_opaque() {
+        let codec = codec();
+        let claims = SessionCodec::claims("2025-11-25", "{\"sampling\":{}}".into(), "alice");
+        let id = codec.seal(&claims).expect("seal");
+        assert!(id.bytes().all(|byte| (0x21..=0x7e).contains(&byte)));
+        assert!(!id.contains("2025") && !id.contains("alice"));
+        assert_eq!(codec.open(&id, "alice").expect("open"), claims);
+        assert_ne!(
+            codec.seal(&claims).expect("seal"),
+            id,
+            "fresh nonce each time"
+        );
+    }
+
+    #[test]
+    fn forged_foreign_revoked_and_expired_ids_are_refused() {
+        let codec = codec();
+        let claims = SessionCodec::claims("2025-11-25", "{}".into(), "alice");
+        let id = codec.seal(&claims).expect("seal");
+        assert_eq!(codec.open(&id, "alice").expect("open"), claims);
+        assert!(
+            codec.open(&id, "mallory").is_err(),
+            "an id already opened stays bound to its principal"
+        );
+        let mut tampered = id.clone().into_bytes();
+        let last = tampered.len() - 2;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).expect("ascii");
+        assert!(codec.open(&tampered, "alice").is_err());
+        assert!(codec.open("not-a-session", "alice").is_err());
+        assert!(
+            codec.open(&id, "mallory").is_err(),
+            "bound to its principal"
+        );
+        let other_key = SessionCodec::new(&[8u8; 32], Duration::from_secs(3600));
+        assert!(other_key.open(&id, "alice").is_err());
+        let mut old = claims.clone();
+        old.issued_unix -= 7200;
+        let expired = codec.seal(&old).expect("seal");
+        assert!(codec.open(&expired, "alice").is_err());
+        codec.revoke(&id, &claims);
+        assert!(matches!(
+            codec.open(&id, "alice"),
+            Err(GatewayError::SessionNotFound)
+        ));
+        let other = codec.seal(&claims).expect("seal");
+        codec.revoke(&other, &claims);
+        assert!(
+            codec.open(&other, "alice").is_err(),
+            "revoked before it was ever opened here"
+        );
+    }
+}
