@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 
@@ -51,6 +52,34 @@ def test_service_dying_mid_call_then_restarting(gateway_testkit):
     wait_for_port(service_port)
     recovered = eventually(lambda: "result" in (body := call(gateway_testkit, session, "test_simple_text").json()) and body)
     assert recovered["result"]["content"][0]["text"] == "This is a simple text response for testing."
+
+
+def test_every_method_fails_fast_while_its_service_is_down(gateway_testkit):
+    """The route step fails every method kind at once for a service known to
+    be down, even when its address now swallows connections and never
+    answers: nothing waits out a deadline (300 s here) on a dead backend."""
+    session = initialize(gateway_testkit)
+    service_port = int(gateway_testkit.root.joinpath("micromcp.toml").read_text().split("http://127.0.0.1:")[1].split('"')[0])
+    assert call(gateway_testkit, session, "exit_process").json()["error"]["code"] == TRANSIENT
+    readyz = gateway_testkit.url.replace("/mcp", "/readyz")
+    eventually(lambda: httpx2.get(readyz, timeout=5).status_code == 503)
+    black_hole = socket.socket()
+    black_hole.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    black_hole.bind(("127.0.0.1", service_port))
+    black_hole.listen(1024)
+    try:
+        for method, params in [
+            ("tools/call", {"name": "test_simple_text", "arguments": {}}),
+            ("prompts/get", {"name": "test_simple_prompt"}),
+            ("resources/read", {"uri": "test://static-text"}),
+            ("resources/subscribe", {"uri": "test://watched-resource"}),
+            ("completion/complete", {"ref": {"type": "ref/prompt", "name": "test_prompt_with_arguments"}, "argument": {"name": "arg1", "value": "a"}}),
+        ]:
+            error = legacy(gateway_testkit, session, method, params).json()["error"]
+            assert error["code"] == TRANSIENT and "unavailable" in error["message"], (method, error)
+            assert error["data"] == {"category": "transient_error", "service": "testkit"}, (method, error)
+    finally:
+        black_hole.close()
 
 
 def fs_child_pid(running) -> int:
