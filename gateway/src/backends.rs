@@ -2,8 +2,8 @@
 //! TCP, a Unix socket or QUIC (`channel`), the registry of services with
 //! their availability and the merged catalog they keep up to date
 //! (`registry`), and what a service's gRPC status means to the client
-//! (`grpc_status`). The per-service resilience stack (deadline,
-//! concurrency limit, circuit breaker, metrics) gets its home in
+//! (`grpc_status`). Reserved for the per-service resilience stack
+//! (deadline, concurrency limit, circuit breaker, metrics):
 //! `backends/stack.rs`, assembled in one named function.
 
 pub mod channel;

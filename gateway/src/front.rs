@@ -3,8 +3,8 @@
 //! single-threaded runtime per core) and stdio (`stdio`: one JSON-RPC
 //! message per line). Each authenticates, parses one envelope, works out
 //! the era, builds the [`CallContext`](crate::context::CallContext) and
-//! hands the request to `dispatch`. Connection caps, rate limits and
-//! header/body/idle timeouts get their home in `front/limits.rs`.
+//! hands the request to `dispatch`. Reserved for connection caps, rate
+//! limits and header/body/idle timeouts: `front/limits.rs`.
 
 pub mod http;
 pub mod stdio;

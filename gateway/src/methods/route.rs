@@ -84,19 +84,7 @@ pub fn tool<'g>(
     context: &CallContext,
     name: &str,
 ) -> Result<Route<'g>, GatewayError> {
-    let catalog = gateway.backends.catalog();
-    let (position, item) = catalog
-        .tool_at(name)
-        .ok_or_else(|| GatewayError::InvalidParams(format!("unknown tool: {name}")))?;
-    gateway.policy.check_listed(
-        &context.principal,
-        &catalog,
-        ListKind::Tools,
-        position,
-        item,
-    )?;
-    let (service, original) = (item.service, item.original.clone());
-    Ok(Route::to(gateway, catalog, service, original))
+    listed(gateway, context, ListKind::Tools, name)
 }
 
 /// `prompts/get` (and completion of a prompt's argument) of `name`.
@@ -105,19 +93,7 @@ pub fn prompt<'g>(
     context: &CallContext,
     name: &str,
 ) -> Result<Route<'g>, GatewayError> {
-    let catalog = gateway.backends.catalog();
-    let (position, item) = catalog
-        .prompt_at(name)
-        .ok_or_else(|| GatewayError::InvalidParams(format!("unknown prompt: {name}")))?;
-    gateway.policy.check_listed(
-        &context.principal,
-        &catalog,
-        ListKind::Prompts,
-        position,
-        item,
-    )?;
-    let (service, original) = (item.service, item.original.clone());
-    Ok(Route::to(gateway, catalog, service, original))
+    listed(gateway, context, ListKind::Prompts, name)
 }
 
 /// `resources/read` and `resources/subscribe` of `uri` (listed, or matched
@@ -128,16 +104,13 @@ pub fn resource<'g>(
     uri: &str,
 ) -> Result<Route<'g>, GatewayError> {
     let catalog = gateway.backends.catalog();
-    let service = catalog
-        .resource_service(uri)
-        .ok_or_else(|| GatewayError::ResourceNotFound {
+    let service_opt = catalog.resource_service(uri);
+    by_uri(gateway, context, catalog, uri, service_opt, || {
+        GatewayError::ResourceNotFound {
             message: format!("resource not found: {uri}"),
             modern: context.is_modern(),
-        })?;
-    gateway
-        .policy
-        .check_resource(&context.principal, &catalog, uri, service)?;
-    Ok(Route::to(gateway, catalog, service, String::new()))
+        }
+    })
 }
 
 /// Completion of an argument of the resource template `uri_template`.
@@ -147,12 +120,50 @@ pub fn template<'g>(
     uri_template: &str,
 ) -> Result<Route<'g>, GatewayError> {
     let catalog = gateway.backends.catalog();
-    let service = catalog.template_service(uri_template).ok_or_else(|| {
+    let service_opt = catalog.template_service(uri_template);
+    by_uri(gateway, context, catalog, uri_template, service_opt, || {
         GatewayError::InvalidParams(format!("unknown resource template: {uri_template}"))
+    })
+}
+
+/// A tool or prompt by exposed name: its cached decision in the
+/// principal's view (decided afresh if the catalog just changed).
+fn listed<'g>(
+    gateway: &'g Gateway,
+    context: &CallContext,
+    kind: ListKind,
+    name: &str,
+) -> Result<Route<'g>, GatewayError> {
+    let catalog = gateway.backends.catalog();
+    let found = match kind {
+        ListKind::Tools => catalog.tool_at(name),
+        ListKind::Prompts => catalog.prompt_at(name),
+        ListKind::Resources | ListKind::ResourceTemplates => None,
+    };
+    let (position, item) = found.ok_or_else(|| {
+        let noun = kind.field().trim_end_matches('s');
+        GatewayError::InvalidParams(format!("unknown {noun}: {name}"))
     })?;
     gateway
         .policy
-        .check_resource(&context.principal, &catalog, uri_template, service)?;
+        .check_listed(&context.principal, &catalog, kind, position, item)?;
+    let (service, original) = (item.service, item.original.clone());
+    Ok(Route::to(gateway, catalog, service, original))
+}
+
+/// A resource URI or template owned by `service_opt`.
+fn by_uri<'g>(
+    gateway: &'g Gateway,
+    context: &CallContext,
+    catalog: Arc<MergedCatalog>,
+    uri: &str,
+    service_opt: Option<usize>,
+    missing: impl FnOnce() -> GatewayError,
+) -> Result<Route<'g>, GatewayError> {
+    let service = service_opt.ok_or_else(missing)?;
+    gateway
+        .policy
+        .check_resource(&context.principal, &catalog, uri, service)?;
     Ok(Route::to(gateway, catalog, service, String::new()))
 }
 
