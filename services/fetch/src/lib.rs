@@ -14,6 +14,7 @@
 mod config;
 mod error;
 mod fetcher;
+mod markdown;
 mod policy;
 mod resolver;
 mod service;

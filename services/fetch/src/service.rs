@@ -162,12 +162,13 @@ impl McpService for FetchService {
         if !is_html(&fetched.content_type) {
             return Ok(describe(&fetched, text));
         }
-        let converted = tokio::task::spawn_blocking(move || htmd::convert(&text))
-            .await
-            .map_err(|error| ServiceError::Internal(error.to_string()))?
-            .map_err(|error| {
-                ServiceError::Internal(format!("markdown conversion failed: {error}"))
-            })?;
+        let converted =
+            tokio::task::spawn_blocking(move || crate::markdown::html_to_markdown(&text))
+                .await
+                .map_err(|error| ServiceError::Internal(error.to_string()))?
+                .map_err(|error| {
+                    ServiceError::Internal(format!("markdown conversion failed: {error}"))
+                })?;
         Ok(describe(&fetched, converted))
     }
 

@@ -47,6 +47,16 @@ impl FsError {
             kind: error.kind().to_string(),
         }
     }
+
+    /// A failed [`open_regular_file`](micromcp_sdk::open_regular_file) of `path`.
+    pub(crate) fn open(path: &str, error: &micromcp_sdk::OpenRegularError) -> Self {
+        match error {
+            micromcp_sdk::OpenRegularError::NotRegular(kind) => {
+                Self::WrongKind(format!("not a regular file: {path} is a {kind}"))
+            }
+            micromcp_sdk::OpenRegularError::Io(error) => Self::io(path, error),
+        }
+    }
 }
 
 impl From<FsError> for ServiceError {

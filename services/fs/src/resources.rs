@@ -6,7 +6,7 @@ use std::path::Path;
 
 use bytes::{Bytes, BytesMut};
 use micromcp_proto::{MAX_RESOURCE_CHUNK_BYTES, ResourceHeader};
-use micromcp_sdk::{ResourceContent, ServiceError};
+use micromcp_sdk::{ResourceContent, ServiceError, open_regular_file};
 use tokio::io::AsyncReadExt;
 
 use crate::FsError;
@@ -90,19 +90,11 @@ pub(crate) async fn open_stream(
     uri: &str,
     max_bytes: u64,
 ) -> Result<ResourceContent, FsError> {
-    let mut file = tokio::fs::File::open(&resolved.canonical)
-        .await
-        .map_err(|error| FsError::io(&resolved.display, &error))?;
+    let mut file = open_blocking_free(resolved).await?;
     let metadata = file
         .metadata()
         .await
         .map_err(|error| FsError::io(&resolved.display, &error))?;
-    if !metadata.is_file() {
-        return Err(FsError::WrongKind(format!(
-            "not a regular file: {}",
-            resolved.display
-        )));
-    }
     if metadata.len() > max_bytes {
         return Err(FsError::TooLarge {
             path: resolved.display.clone(),
@@ -210,7 +202,9 @@ pub(crate) fn watch_changes(
 
 /// Reads a whole (small) file as bytes, capped.
 pub(crate) async fn read_capped(resolved: &ResolvedPath, cap: u64) -> Result<Bytes, FsError> {
-    let metadata = tokio::fs::metadata(&resolved.canonical)
+    let file = open_blocking_free(resolved).await?;
+    let metadata = file
+        .metadata()
         .await
         .map_err(|error| FsError::io(&resolved.display, &error))?;
     if metadata.len() > cap {
@@ -220,10 +214,27 @@ pub(crate) async fn read_capped(resolved: &ResolvedPath, cap: u64) -> Result<Byt
             limit: cap,
         });
     }
-    tokio::fs::read(&resolved.canonical)
+    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
+    file.take(cap)
+        .read_to_end(&mut bytes)
         .await
-        .map(Bytes::from)
-        .map_err(|error| FsError::io(&resolved.display, &error))
+        .map_err(|error| FsError::io(&resolved.display, &error))?;
+    Ok(Bytes::from(bytes))
+}
+
+/// Opens `resolved` on the blocking pool, refusing anything but a regular
+/// file before it could block (FIFOs, sockets, devices).
+async fn open_blocking_free(resolved: &ResolvedPath) -> Result<tokio::fs::File, FsError> {
+    let path = resolved.canonical.clone();
+    let opened = tokio::task::spawn_blocking(move || open_regular_file(&path))
+        .await
+        .map_err(|error| FsError::Io {
+            path: resolved.display.clone(),
+            kind: format!("fs worker failed: {error}"),
+        })?;
+    opened
+        .map(tokio::fs::File::from_std)
+        .map_err(|error| FsError::open(&resolved.display, &error))
 }
 
 #[cfg(test)]

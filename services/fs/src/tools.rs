@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::UNIX_EPOCH;
 
 use globset::GlobBuilder;
+use micromcp_sdk::open_regular_file;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -122,17 +123,11 @@ pub(crate) fn read_file(
 ) -> Result<(String, Value), FsError> {
     use std::io::{Read, Seek, SeekFrom};
     let resolved: ResolvedPath = roots.resolve(&arguments.path)?;
-    let mut file = std::fs::File::open(&resolved.canonical)
-        .map_err(|error| FsError::io(&arguments.path, &error))?;
+    let mut file = open_regular_file(&resolved.canonical)
+        .map_err(|error| FsError::open(&arguments.path, &error))?;
     let metadata = file
         .metadata()
         .map_err(|error| FsError::io(&arguments.path, &error))?;
-    if !metadata.is_file() {
-        return Err(FsError::WrongKind(format!(
-            "not a regular file: {}",
-            arguments.path
-        )));
-    }
     let total_size = metadata.len();
     let offset = arguments.offset.unwrap_or(0).min(total_size);
     let wanted = arguments.length.unwrap_or(config.max_read_bytes);
@@ -175,11 +170,7 @@ pub(crate) fn search_files(
     config: &FsConfig,
     arguments: &SearchArguments,
 ) -> Result<Value, FsError> {
-    let glob = GlobBuilder::new(&arguments.pattern)
-        .literal_separator(true)
-        .build()
-        .map_err(|error| FsError::InvalidArgument(format!("invalid glob: {error}")))?
-        .compile_matcher();
+    let glob = compile_glob(&arguments.pattern)?;
     let requested = arguments.path.as_deref().unwrap_or(".");
     let base = roots.resolve(requested)?;
     if !base.canonical.is_dir() {
@@ -218,4 +209,67 @@ pub(crate) fn search_files(
     Ok(
         json!({"path": base.display, "pattern": arguments.pattern, "matches": matches, "complete": complete}),
     )
+}
+
+/// Longest glob pattern accepted, in bytes.
+const MAX_GLOB_BYTES: usize = 1024;
+
+/// Compiles a client's glob; every malformed one is an invalid argument.
+/// Nested or unbalanced braces are refused before globset sees them (it
+/// panicked on deep ones), and a panic inside globset is caught as a last
+/// guard so a pattern can never take the worker down.
+fn compile_glob(pattern: &str) -> Result<globset::GlobMatcher, FsError> {
+    let invalid = |reason: &str| FsError::InvalidArgument(format!("invalid glob: {reason}"));
+    if pattern.len() > MAX_GLOB_BYTES {
+        return Err(invalid(&format!(
+            "pattern is {} bytes; at most {MAX_GLOB_BYTES} are accepted",
+            pattern.len()
+        )));
+    }
+    let mut depth = 0usize;
+    let mut escaped = false;
+    for character in pattern.chars() {
+        match character {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '{' => {
+                depth += 1;
+                if depth > 1 {
+                    return Err(invalid("nested alternates ({…{…}…}) are not supported"));
+                }
+            }
+            '}' if depth == 0 => return Err(invalid("unopened alternate group: }")),
+            '}' => depth -= 1,
+            _ => {}
+        }
+    }
+    if depth > 0 {
+        return Err(invalid("unclosed alternate group: {"));
+    }
+    let built = std::panic::catch_unwind(|| {
+        GlobBuilder::new(pattern)
+            .literal_separator(true)
+            .build()
+            .map(|glob| glob.compile_matcher())
+    })
+    .map_err(|_| invalid("the pattern could not be compiled"))?;
+    built.map_err(|error| invalid(&error.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_globs_are_invalid_arguments() {
+        assert!(compile_glob("**/*.{rs,toml}").is_ok());
+        let hostile = format!("{}{}", "{a,".repeat(1000), "}".repeat(1000));
+        for pattern in [hostile.as_str(), "{a,{b,c}}", "{a,b", "a}", "[z-a]"] {
+            let error = compile_glob(pattern).expect_err(pattern);
+            assert!(
+                matches!(&error, FsError::InvalidArgument(message) if message.starts_with("invalid glob: ")),
+                "{pattern}: {error:?}"
+            );
+        }
+    }
 }

@@ -9,6 +9,7 @@ mod error;
 mod events;
 mod file_uri;
 mod output;
+mod regular_file;
 mod server;
 mod service;
 
@@ -16,6 +17,7 @@ pub use error::{ServiceError, ServiceResult};
 pub use events::ToolEvents;
 pub use file_uri::file_uri;
 pub use output::ToolOutput;
+pub use regular_file::{OpenRegularError, open_regular_file};
 pub use server::{Listener, ServeError, ServeOptions, serve};
 pub use service::{
     CatalogPublisher, McpService, ResourceContent, ToolCall, UpdateStream, call_tool_json,

@@ -3,6 +3,7 @@
 //! log and in `search.stats`. Hidden directories and build outputs are
 //! skipped; so are binary and oversized files.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -35,11 +36,14 @@ impl CrawlProgress {
 }
 
 fn text_of(path: &Path, max_bytes: u64) -> Option<String> {
-    let metadata = std::fs::metadata(path).ok()?;
-    if !metadata.is_file() || metadata.len() > max_bytes || metadata.len() == 0 {
+    // Never blocks on a FIFO or device that stands where a file was listed.
+    let file = micromcp_sdk::open_regular_file(path).ok()?;
+    let size = file.metadata().ok()?.len();
+    if size > max_bytes || size == 0 {
         return None;
     }
-    let bytes = std::fs::read(path).ok()?;
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    file.take(max_bytes).read_to_end(&mut bytes).ok()?;
     if bytes.contains(&0) {
         return None;
     }

@@ -13,6 +13,7 @@ use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TEXT, Va
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
+use crate::query_shape::check_query_shape;
 use crate::{SearchError, VectorStore};
 
 /// A document as callers give and get it.
@@ -278,6 +279,7 @@ impl DocumentIndex {
     }
 
     fn parse(&self, query: &str, tags: &[String]) -> Result<Box<dyn Query>, SearchError> {
+        check_query_shape(query)?;
         let parser = QueryParser::for_index(&self.index, vec![self.fields.title, self.fields.body]);
         let parsed = parser
             .parse_query(query)

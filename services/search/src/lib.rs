@@ -14,6 +14,7 @@ mod embed;
 mod error;
 mod fusion;
 mod index;
+mod query_shape;
 mod service;
 mod tools;
 mod vectors;

@@ -1,0 +1,121 @@
+"""One client must never hurt another: each test below reproduces a defect
+found by hostile testing against the real `micromcp up` (a crash, a wedge or
+an internal error caused by one client's input) and checks that the input
+now gets a clear, specific answer while the service stays up for everyone.
+See docs/hostile-inputs.md for the table."""
+
+from __future__ import annotations
+
+import http.server
+import os
+import threading
+import time
+
+import pytest
+
+from conftest import make_root, start_up
+from test_hostile import modern
+
+NESTED_DIVS = 10_000
+
+
+def child_pid(running, service: str) -> int:
+    """The pid of `micromcp up`'s child running `service`."""
+    up_pid = running.processes[0].pid
+    children = []
+    for task in os.listdir(f"/proc/{up_pid}/task"):
+        children += open(f"/proc/{up_pid}/task/{task}/children").read().split()
+    for pid in children:
+        arguments = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+        if len(arguments) > 1 and arguments[1] == service.encode():
+            return int(pid)
+    raise AssertionError(f"no {service} child")
+
+
+def call(running, name: str, arguments: dict) -> dict:
+    body = modern(running, "tools/call", {"name": name, "arguments": arguments}).json()
+    assert "result" in body, body
+    return body["result"]
+
+
+def text_of(result: dict) -> str:
+    return result["content"][0]["text"]
+
+
+def test_deeply_nested_search_query_is_refused_and_search_survives(gateway_up):
+    before = child_pid(gateway_up, "search")
+    hostile = "(" * 3000 + "a" + ")" * 3000
+    refused = call(gateway_up, "search.query", {"query": hostile})
+    assert refused["isError"] and "at most 2048" in text_of(refused), refused
+    deep = "(" * 40 + "hello" + ")" * 40
+    refused = call(gateway_up, "search.query", {"query": deep})
+    assert refused["isError"] and "40 deep" in text_of(refused), refused
+    fine = call(gateway_up, "search.query", {"query": "(hello OR guide)"})
+    assert not fine.get("isError"), fine
+    assert child_pid(gateway_up, "search") == before, "the search service restarted"
+
+
+def test_malformed_glob_is_a_clear_tool_error(gateway_up):
+    before = child_pid(gateway_up, "fs")
+    hostile = "{a," * 1000 + "}" * 1000
+    refused = call(gateway_up, "fs.search_files", {"pattern": hostile})
+    assert refused["isError"] and text_of(refused).startswith("invalid glob: "), refused
+    for pattern in ["{a,{b,c}}", "{a,b", "a}"]:
+        refused = call(gateway_up, "fs.search_files", {"pattern": pattern})
+        assert refused["isError"] and text_of(refused).startswith("invalid glob: "), (pattern, refused)
+    fine = call(gateway_up, "fs.search_files", {"pattern": "**/*.{md,txt}"})
+    assert fine["structuredContent"]["matches"] == ["docs/guide.md", "hello.txt"], fine
+    assert child_pid(gateway_up, "fs") == before
+
+
+def test_a_fifo_in_a_root_never_wedges_fs(gateway_up):
+    os.mkfifo(gateway_up.root / "pipe")
+    started = time.monotonic()
+    for _ in range(40):
+        refused = call(gateway_up, "fs.read_file", {"path": "pipe"})
+        assert refused["isError"] and "not a regular file: pipe is a FIFO" in text_of(refused), refused
+    uri = f"file://{gateway_up.root / 'pipe'}"
+    error = modern(gateway_up, "resources/read", {"uri": uri}).json()["error"]
+    assert "not a regular file" in error["message"], error
+    # Every call above came back (a blocking open would hold each one).
+    assert time.monotonic() - started < 30
+    stat = call(gateway_up, "fs.stat", {"path": "pipe"})
+    assert stat["structuredContent"]["type"] == "other", stat
+    listed = call(gateway_up, "fs.list_dir", {"path": "."})
+    assert any(entry["name"] == "pipe" for entry in listed["structuredContent"]["entries"])
+    assert text_of(call(gateway_up, "fs.read_file", {"path": "hello.txt"})) == "hello from the fs service\n"
+
+
+class NestedPage(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = ("<div>" * NESTED_DIVS + "x<b>deepest</b>" + "</div>" * NESTED_DIVS).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def nested_page():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NestedPage)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+
+
+def test_a_hostile_page_never_crashes_fetch(tmp_path, nested_page):
+    (tmp_path / "micromcp.toml").write_text('[fetch]\nallow_domains = ["127.0.0.1"]\nallow_private_addresses = true\n')
+    running = start_up(tmp_path, make_root(tmp_path))
+    try:
+        before = child_pid(running, "fetch")
+        page = call(running, "fetch.get_markdown", {"url": f"http://127.0.0.1:{nested_page}/deep"})
+        assert not page.get("isError"), page
+        assert "xdeepest" in text_of(page), text_of(page)[-200:]
+        assert child_pid(running, "fetch") == before, "the fetch service restarted"
+    finally:
+        running.stop()
