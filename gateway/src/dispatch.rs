@@ -137,17 +137,28 @@ pub fn initialize(
     gateway: &Gateway,
     head: &ParamsHead<'_>,
     principal: &str,
-) -> (String, SessionClaims) {
+) -> Result<(String, SessionClaims), GatewayError> {
     let version = negotiate_legacy(head.protocol_version.as_deref());
-    let claims = SessionCodec::claims(version, relayed_capabilities(head.capabilities), principal);
+    let relayed = relayed_capabilities(head.capabilities);
+    if relayed.len() > MAX_RELAYED_CAPABILITIES_BYTES {
+        return Err(GatewayError::InvalidParams(format!(
+            "params.capabilities: elicitation, sampling and roots take {} bytes; at most {MAX_RELAYED_CAPABILITIES_BYTES}",
+            relayed.len()
+        )));
+    }
+    let claims = SessionCodec::claims(version, relayed, principal);
     let result = format!(
         "{{\"protocolVersion\":\"{version}\",\"capabilities\":{},\"serverInfo\":{},\"instructions\":{}}}",
         capabilities(gateway, false),
         gateway.server_info_json,
         serde_json::Value::from(instructions()),
     );
-    (result, claims)
+    Ok((result, claims))
 }
+
+/// Most bytes of client capabilities a session carries (in its sealed id,
+/// so in every request): real clients declare a few dozen.
+pub const MAX_RELAYED_CAPABILITIES_BYTES: usize = 1024;
 
 /// The client capabilities a session keeps: those the gateway relays.
 pub fn relayed_capabilities(capabilities: Option<&RawValue>) -> String {

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from conftest import make_root, start_up
-from test_hostile import modern
+from test_hostile import initialize, legacy, modern, post
 
 NESTED_DIVS = 10_000
 
@@ -119,3 +119,31 @@ def test_a_hostile_page_never_crashes_fetch(tmp_path, nested_page):
         assert child_pid(running, "fetch") == before, "the fetch service restarted"
     finally:
         running.stop()
+
+
+def rss_kib(pid: int) -> int:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_session_ids_have_a_size_bound(gateway_up):
+    padding = "x" * (280 * 1024)
+    gateway_pid = gateway_up.processes[0].pid
+    before = rss_kib(gateway_pid)
+    for request_id in range(300):
+        response = post(gateway_up, {"jsonrpc": "2.0", "id": request_id, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {"roots": {"listChanged": True, "pad": padding}},
+            "clientInfo": {"name": "t", "version": "1"}}})
+        error = response.json()["error"]
+        assert error["code"] == -32602 and "at most 1024" in error["message"], error
+        assert "mcp-session-id" not in response.headers
+    grown_mib = (rss_kib(gateway_pid) - before) / 1024
+    assert grown_mib < 64, f"gateway grew by {grown_mib:.0f} MiB"
+    # An oversized id is refused before any work; a normal session still works.
+    refused = post(gateway_up, {"jsonrpc": "2.0", "id": 1, "method": "ping"}, {"Mcp-Session-Id": "A" * 5000, "MCP-Protocol-Version": "2025-11-25"})
+    assert refused.status_code == 404, refused.text
+    session = initialize(gateway_up)
+    assert len(session) < 1024
+    assert legacy(gateway_up, session, "ping").json()["result"] == {}

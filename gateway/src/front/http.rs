@@ -274,9 +274,10 @@ async fn handle_request(
     let protocol_header = header_str(headers, PROTOCOL_VERSION_HEADER);
     if method == "initialize" {
         audit.era("legacy");
-        let (result, claims) = dispatch::initialize(gateway, &head, &principal.id);
-        let session_id = match gateway.sessions.seal(&claims) {
-            Ok(session_id) => session_id,
+        let sealed = dispatch::initialize(gateway, &head, &principal.id)
+            .and_then(|(result, claims)| gateway.sessions.seal(&claims).map(|id| (result, id)));
+        let (result, session_id) = match sealed {
+            Ok(answer) => answer,
             Err(error) => return refuse(audit, id_text, &error, false),
         };
         let body = encode_result(id_text, result.as_bytes());

@@ -180,7 +180,7 @@ async fn serve_request(
         params,
     } = request;
     if method == "initialize" {
-        let (result, claims) = dispatch::initialize(gateway, &head, &principal.id);
+        let (result, claims) = dispatch::initialize(gateway, &head, &principal.id)?;
         *session.lock().await = Some((
             claims.client_capabilities,
             Arc::new(SessionRuntime::default()),

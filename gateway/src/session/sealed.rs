@@ -41,9 +41,14 @@ pub struct SessionClaims {
     pub issued_unix: u64,
 }
 
-/// Most opened session ids remembered per replica; the memory is dropped
-/// whole when full (each entry is re-verified on its next request).
-const VERIFIED_CAPACITY: usize = 16_384;
+/// Longest session id this gateway issues or opens (an id carries its
+/// claims, so a client could otherwise make it as large as its request).
+pub const MAX_SESSION_ID_BYTES: usize = 4096;
+
+/// Bytes of opened session ids (and their claims) remembered per replica;
+/// the memory is dropped whole when full (each entry is re-verified on its
+/// next request).
+const VERIFIED_CAPACITY_BYTES: usize = 16 * 1024 * 1024;
 
 /// Seals and opens session ids; tracks revoked ones.
 pub struct SessionCodec {
@@ -59,6 +64,17 @@ struct CodecState {
     revoked: HashMap<[u8; NONCE_BYTES], u64>,
     /// Ids that opened successfully here, with their claims.
     verified: HashMap<String, SessionClaims>,
+    /// What `verified` holds, in bytes (ids and claims' text).
+    verified_bytes: usize,
+}
+
+/// Memory one remembered id costs, roughly.
+fn remembered_bytes(session_id: &str, claims: &SessionClaims) -> usize {
+    session_id.len()
+        + claims.client_capabilities.len()
+        + claims.principal.len()
+        + claims.protocol_version.len()
+        + 96
 }
 
 fn now_unix() -> u64 {
@@ -91,12 +107,22 @@ impl SessionCodec {
         let mut sealed = Vec::with_capacity(NONCE_BYTES + ciphertext.len());
         sealed.extend_from_slice(&nonce_bytes);
         sealed.extend_from_slice(&ciphertext);
-        Ok(URL_SAFE_NO_PAD.encode(sealed))
+        let session_id = URL_SAFE_NO_PAD.encode(sealed);
+        if session_id.len() > MAX_SESSION_ID_BYTES {
+            return Err(GatewayError::InvalidParams(format!(
+                "the session's claims make a {}-byte session id; at most {MAX_SESSION_ID_BYTES} (declare smaller client capabilities)",
+                session_id.len()
+            )));
+        }
+        Ok(session_id)
     }
 
     /// Opens a session id; fails with `SessionNotFound` if it is forged,
     /// corrupted, expired, revoked or bound to another principal.
     pub fn open(&self, session_id: &str, principal: &str) -> Result<SessionClaims, GatewayError> {
+        if session_id.len() > MAX_SESSION_ID_BYTES {
+            return Err(GatewayError::SessionNotFound);
+        }
         if let Ok(state) = self.state.lock()
             && let Some(claims) = state.verified.get(session_id)
         {
@@ -125,10 +151,18 @@ impl SessionCodec {
         if revoked {
             return Err(GatewayError::SessionNotFound);
         }
-        if state.verified.len() >= VERIFIED_CAPACITY {
+        let cost = remembered_bytes(session_id, &claims);
+        if state.verified_bytes + cost > VERIFIED_CAPACITY_BYTES {
             state.verified.clear();
+            state.verified_bytes = 0;
         }
-        state.verified.insert(session_id.to_owned(), claims.clone());
+        if state
+            .verified
+            .insert(session_id.to_owned(), claims.clone())
+            .is_none()
+        {
+            state.verified_bytes += cost;
+        }
         Ok(claims)
     }
 
@@ -151,7 +185,10 @@ impl SessionCodec {
             let now = now_unix();
             state.revoked.retain(|_, expiry| *expiry > now);
             state.revoked.insert(nonce, expires);
-            state.verified.remove(session_id);
+            if let Some(forgotten) = state.verified.remove(session_id) {
+                let cost = remembered_bytes(session_id, &forgotten);
+                state.verified_bytes = state.verified_bytes.saturating_sub(cost);
+            }
         }
     }
 
@@ -197,6 +234,21 @@ mod tests {
             id,
             "fresh nonce each time"
         );
+    }
+
+    #[test]
+    fn ids_have_a_size_bound_both_ways() {
+        let codec = codec();
+        let padded = format!("{{\"roots\":{{\"pad\":\"{}\"}}}}", "x".repeat(8000));
+        let claims = SessionCodec::claims("2025-11-25", padded, "alice");
+        let refused = codec.seal(&claims).expect_err("too large");
+        assert_eq!(refused.code(), crate::error::INVALID_PARAMS);
+        assert!(refused.to_string().contains("at most 4096"), "{refused}");
+        let huge = "A".repeat(MAX_SESSION_ID_BYTES + 1);
+        assert!(matches!(
+            codec.open(&huge, "alice"),
+            Err(GatewayError::SessionNotFound)
+        ));
     }
 
     #[test]
