@@ -96,6 +96,8 @@ pub fn add_search_child(
             args.push("--crawl-root".into());
             args.push(root.into_os_string());
         }
+        args.push("--crawl-exclude".into());
+        args.push(state_dir.as_os_str().to_owned());
     }
     if let Some(url) = search.embeddings_url {
         args.push("--embeddings-url".into());
@@ -167,6 +169,7 @@ pub fn merge_mcp_servers_file(raw: &mut RawConfig, path: &Path) -> anyhow::Resul
 pub fn add_fs_child(
     raw: &mut RawConfig,
     roots: &[PathBuf],
+    excluded: &[PathBuf],
     sockets: &SocketDir,
 ) -> Option<ChildSpec> {
     let socket = claim_socket(raw, sockets, "fs", "fs.sock", None)?;
@@ -181,6 +184,10 @@ pub fn add_fs_child(
     for root in roots {
         args.push("--root".into());
         args.push(root.into_os_string());
+    }
+    for path in excluded {
+        args.push("--exclude".into());
+        args.push(path.clone().into_os_string());
     }
     Some(ChildSpec {
         name: "fs".into(),

@@ -13,6 +13,7 @@ mod bridge_cmd;
 mod children;
 mod service_cmd;
 mod shutdown;
+mod state_dir;
 mod supervise;
 mod tls_cert;
 mod token;
@@ -44,6 +45,9 @@ enum Command {
         /// Directory to serve (repeatable); the first is where relative paths resolve.
         #[arg(long = "root", required = true)]
         roots: Vec<PathBuf>,
+        /// Directory or file inside a root that is never served (repeatable).
+        #[arg(long = "exclude")]
+        excluded: Vec<PathBuf>,
         #[command(flatten)]
         listen: service_cmd::ServiceListen,
     },
@@ -72,6 +76,9 @@ enum Command {
         /// Index the text files under this directory at start (repeatable).
         #[arg(long = "crawl-root")]
         crawl_roots: Vec<PathBuf>,
+        /// Directory under a crawl root that is never indexed (repeatable).
+        #[arg(long = "crawl-exclude")]
+        crawl_excluded: Vec<PathBuf>,
         /// OpenAI-compatible embeddings endpoint (key from MICROMCP_EMBEDDINGS_KEY).
         #[arg(long)]
         embeddings_url: Option<String>,
@@ -117,8 +124,13 @@ fn main() -> anyhow::Result<()> {
             Command::Up(args) => up::run_up(args).await,
             Command::Gateway(args) => up::run_gateway(args).await,
             Command::Stdio(args) => up::run_stdio(args).await,
-            Command::Fs { roots, listen } => {
-                let config = micromcp_fs::FsConfig::with_roots(roots);
+            Command::Fs {
+                roots,
+                excluded,
+                listen,
+            } => {
+                let mut config = micromcp_fs::FsConfig::with_roots(roots);
+                config.excluded = excluded;
                 let service = micromcp_fs::FsService::new(config).map_err(anyhow::Error::msg)?;
                 service_cmd::serve(service, listen, "fs").await
             }
@@ -140,12 +152,14 @@ fn main() -> anyhow::Result<()> {
             Command::Search {
                 index_dir,
                 crawl_roots,
+                crawl_excluded,
                 embeddings_url,
                 embeddings_model,
                 listen,
             } => {
                 let mut config = micromcp_search::SearchConfig::new(index_dir);
                 config.crawl_roots = crawl_roots;
+                config.crawl_excluded = crawl_excluded;
                 config.embeddings_url = embeddings_url;
                 config.embeddings_model = embeddings_model;
                 let service = tokio::task::spawn_blocking(move || {

@@ -15,6 +15,7 @@ use crate::children::{
     add_bridge_children, add_fetch_child, add_fs_child, add_search_child, merge_mcp_servers_file,
     socket_dir,
 };
+use crate::state_dir;
 use crate::supervise::{ChildSpec, supervise};
 use crate::token::{self, TokenSource};
 
@@ -189,6 +190,7 @@ async fn serve_http(gateway: Arc<Gateway>, shutdown: CancellationToken) -> anyho
 /// `micromcp up`.
 pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
     let mut raw = read_config(args.config.as_deref())?;
+    let state = state_dir::claim(&args.state_dir)?;
     if let Some(listen) = args.listen {
         raw.gateway.listen = Some(listen.to_string());
     }
@@ -224,10 +226,13 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.mcp_servers {
         merge_mcp_servers_file(&mut raw, path)?;
     }
+    let roots = served_roots(&args.roots);
+    let excluded = [state.path.clone()];
+    refuse_exposed_secrets(&raw, &roots, &excluded)?;
     let mut child_specs: Vec<ChildSpec> = [
-        add_fs_child(&mut raw, &args.roots, &sockets),
+        add_fs_child(&mut raw, &roots, &excluded, &sockets),
         add_fetch_child(&mut raw, &sockets),
-        add_search_child(&mut raw, &args.roots, &args.state_dir, &sockets),
+        add_search_child(&mut raw, &roots, &state.path, &sockets),
     ]
     .into_iter()
     .flatten()
@@ -251,7 +256,43 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
         let _ = child.await;
     }
     drop(sockets);
+    drop(state);
     outcome
+}
+
+/// The directories fs serves and search crawls: those given, or the
+/// current directory.
+fn served_roots(roots: &[PathBuf]) -> Vec<PathBuf> {
+    if roots.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        roots.to_vec()
+    }
+}
+
+/// Refuses a config that puts one of the gateway's secrets (token file,
+/// session key, audit log) inside a served root, outside `excluded`.
+fn refuse_exposed_secrets(
+    raw: &RawConfig,
+    roots: &[PathBuf],
+    excluded: &[PathBuf],
+) -> anyhow::Result<()> {
+    let mut secrets: Vec<(&str, &Path)> = Vec::new();
+    if let Some(path) = &raw.auth.token_file {
+        secrets.push(("auth.token_file", path));
+    }
+    if let Some(path) = &raw.gateway.session_key_file {
+        secrets.push(("gateway.session_key_file", path));
+    }
+    if let Some(path) = raw
+        .audit
+        .path
+        .as_deref()
+        .filter(|path| path.as_os_str() != "-")
+    {
+        secrets.push(("audit.path", path));
+    }
+    state_dir::refuse_exposed(roots, excluded, &secrets)
 }
 
 /// `micromcp gateway`.
@@ -295,9 +336,11 @@ pub async fn run_stdio(args: StdioArgs) -> anyhow::Result<()> {
             "invalid configuration:\n  audit.path: \"-\" (standard output) carries the MCP messages in stdio mode; name a file"
         );
     }
+    let roots = served_roots(&args.roots);
+    refuse_exposed_secrets(&raw, &roots, &[])?;
     let sockets = socket_dir()?;
     let child_specs: Vec<ChildSpec> = [
-        add_fs_child(&mut raw, &args.roots, &sockets),
+        add_fs_child(&mut raw, &roots, &[], &sockets),
         add_fetch_child(&mut raw, &sockets),
     ]
     .into_iter()

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import http.server
 import os
+import subprocess
 import threading
 import time
 
 import pytest
 
-from conftest import make_root, start_up
+from conftest import BINARY, TOKEN, free_port, make_root, start_up
 from test_hostile import initialize, legacy, modern, post
 
 NESTED_DIVS = 10_000
@@ -147,3 +148,68 @@ def test_session_ids_have_a_size_bound(gateway_up):
     session = initialize(gateway_up)
     assert len(session) < 1024
     assert legacy(gateway_up, session, "ping").json()["result"] == {}
+
+
+def up_refused(base, root, port: int, state_dir) -> str:
+    """Runs a `micromcp up` that must refuse to start; its error output."""
+    ended = subprocess.run(
+        [str(BINARY), "up", "--listen", f"127.0.0.1:{port}", "--root", str(root), "--state-dir", str(state_dir)],
+        cwd=base, env=dict(os.environ, MICROMCP_TOKEN=TOKEN, MICROMCP_LOG="warn"),
+        capture_output=True, text=True, timeout=30,
+    )
+    assert ended.returncode != 0, ended.stdout
+    assert "listening on" not in ended.stdout
+    return ended.stderr
+
+
+def test_a_second_gateway_never_shares_the_port_or_the_state_directory(tmp_path):
+    root = make_root(tmp_path)
+    first = start_up(tmp_path, root)
+    try:
+        shared_port = up_refused(tmp_path, root, first.port, tmp_path / "other-state")
+        assert f"address in use: another process listens on 127.0.0.1:{first.port}" in shared_port, shared_port
+        shared_state = up_refused(tmp_path, root, free_port(), first.state_dir)
+        assert "state directory in use" in shared_state, shared_state
+        for request_id in range(40):
+            answered = modern(first, "ping", request_id=request_id)
+            assert answered.status_code == 200 and answered.json()["result"]["resultType"] == "complete", answered.text
+    finally:
+        first.stop()
+
+
+def search_crawl_finished(running) -> bool:
+    stats = call(running, "search.stats", {})["structuredContent"]
+    return stats["crawl"]["finished"]
+
+
+def test_the_state_directory_is_never_served(tmp_path):
+    root = make_root(tmp_path)
+    state_dir = root / "gateway-state"
+    state_dir.mkdir(mode=0o700)
+    (state_dir / "notes.txt").write_text("zanzibarsecret kept with the gateway's state\n")
+    running = start_up(tmp_path, root, state_dir=state_dir)
+    try:
+        assert (state_dir / "session.key").exists() and (state_dir / "audit.jsonl").exists()
+        for path in ["gateway-state/session.key", "gateway-state/notes.txt", str(state_dir / "audit.jsonl")]:
+            refused = call(running, "fs.read_file", {"path": path})
+            assert refused["isError"] and "outside the allowed roots" in text_of(refused), (path, refused)
+        listed = call(running, "fs.list_dir", {"path": "."})["structuredContent"]["entries"]
+        assert "gateway-state" not in {entry["name"] for entry in listed}
+        found = call(running, "fs.search_files", {"pattern": "**/*"})["structuredContent"]["matches"]
+        assert not any("gateway-state" in match for match in found), found
+        error = modern(running, "resources/read", {"uri": f"file://{state_dir / 'session.key'}"}).json()["error"]
+        assert "outside the allowed roots" in error["message"], error
+        deadline = time.monotonic() + 30
+        while not search_crawl_finished(running) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert search_crawl_finished(running)
+        hits = call(running, "search.query", {"query": "hello"})["structuredContent"]["hits"]
+        assert any(hit["url"].endswith("/hello.txt") for hit in hits), hits
+        leaked = call(running, "search.query", {"query": "zanzibarsecret"})["structuredContent"]["hits"]
+        assert leaked == [], leaked
+    finally:
+        running.stop()
+    # A secret configured inside a served root stops the start, naming its key.
+    (tmp_path / "micromcp.toml").write_text(f'version = 1\n[audit]\npath = "{root / "audit.jsonl"}"\n')
+    refused = up_refused(tmp_path, root, free_port(), tmp_path / "state2")
+    assert "audit.path" in refused and "inside the served root" in refused, refused

@@ -7,6 +7,9 @@ use std::path::PathBuf;
 pub struct FsConfig {
     /// Directories the service may read (each canonicalised at start).
     pub roots: Vec<PathBuf>,
+    /// Directories (or files) inside the roots that are never served — e.g.
+    /// the gateway's own state directory.
+    pub excluded: Vec<PathBuf>,
     /// Largest slice `read_file` returns in one call.
     pub max_read_bytes: u64,
     /// Largest file served as a resource.
@@ -26,6 +29,7 @@ impl FsConfig {
     pub fn with_roots(roots: Vec<PathBuf>) -> Self {
         Self {
             roots,
+            excluded: Vec::new(),
             max_read_bytes: 1024 * 1024,
             max_resource_bytes: 4 * 1024 * 1024 * 1024,
             max_list_entries: 5_000,

@@ -3,8 +3,8 @@
 //! Resolution order: reject NUL bytes; join relative paths to the first root;
 //! normalise `.` and `..` lexically and refuse anything that climbs out of
 //! every root (traversal); canonicalise (following symlinks) and refuse a
-//! result outside every root (symlink escape). Only the canonical path is
-//! ever opened.
+//! result outside every root (symlink escape) or inside an excluded
+//! directory. Only the canonical path is ever opened.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -14,6 +14,8 @@ use crate::FsError;
 #[derive(Debug, Clone)]
 pub struct RootSet {
     roots: Vec<PathBuf>,
+    /// Never served, though inside a root (canonical where they exist).
+    excluded: Vec<PathBuf>,
 }
 
 /// A path that passed every check: canonical and inside a root.
@@ -28,8 +30,9 @@ pub struct ResolvedPath {
 // === impl RootSet ===
 
 impl RootSet {
-    /// Canonicalises each root; fails naming the first root that is not a directory.
-    pub fn new(roots: &[PathBuf]) -> Result<Self, String> {
+    /// Canonicalises each root; fails naming the first root that is not a
+    /// directory. `excluded` paths are refused wherever they are reached.
+    pub fn new(roots: &[PathBuf], excluded: &[PathBuf]) -> Result<Self, String> {
         if roots.is_empty() {
             return Err("at least one root is required".into());
         }
@@ -43,9 +46,23 @@ impl RootSet {
             }
             canonical_roots.push(canonical);
         }
+        let mut canonical_excluded = Vec::with_capacity(excluded.len());
+        for path in excluded {
+            let absolute = std::path::absolute(path)
+                .map_err(|error| format!("excluded path {}: {error}", path.display()))?;
+            canonical_excluded.push(absolute.canonicalize().unwrap_or(absolute));
+        }
         Ok(Self {
             roots: canonical_roots,
+            excluded: canonical_excluded,
         })
+    }
+
+    /// True when `path` (canonical) is, or is under, an excluded path.
+    pub fn is_excluded(&self, path: &Path) -> bool {
+        self.excluded
+            .iter()
+            .any(|excluded| path.starts_with(excluded))
     }
 
     /// The canonical roots.
@@ -87,6 +104,9 @@ impl RootSet {
         let root = self
             .root_of(&canonical)
             .ok_or_else(|| FsError::SymlinkEscape(requested.to_owned()))?;
+        if self.is_excluded(&canonical) {
+            return Err(FsError::OutsideRoots(requested.to_owned()));
+        }
         let display = display_relative(root, &canonical);
         Ok(ResolvedPath { canonical, display })
     }

@@ -35,7 +35,7 @@ struct FsState {
 impl FsService {
     /// Validates the roots and builds the catalog.
     pub fn new(config: FsConfig) -> Result<Self, String> {
-        let roots = RootSet::new(&config.roots)?;
+        let roots = RootSet::new(&config.roots, &config.excluded)?;
         let publisher = CatalogPublisher::new(catalog::build(&config, &roots));
         Ok(Self {
             state: Arc::new(FsState { roots, config }),
@@ -179,6 +179,7 @@ fn complete_path(roots: &RootSet, prefix: &str) -> CompleteResponse {
     };
     let mut values: Vec<String> = entries
         .filter_map(Result::ok)
+        .filter(|entry| !roots.is_excluded(&entry.path()))
         .filter_map(|entry| {
             let name = entry.file_name().to_string_lossy().into_owned();
             let is_dir = entry.file_type().is_ok_and(|kind| kind.is_dir());

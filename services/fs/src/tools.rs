@@ -67,6 +67,7 @@ pub(crate) fn list_dir(
     })?;
     let mut listed: Vec<(String, &'static str, Option<u64>)> = entries
         .filter_map(Result::ok)
+        .filter(|entry| !roots.is_excluded(&entry.path()))
         .map(|entry| {
             let name = entry.file_name().to_string_lossy().into_owned();
             let kind = entry.file_type().map(kind_name).unwrap_or("other");
@@ -196,6 +197,9 @@ pub(crate) fn search_files(
                 continue;
             };
             let path = entry.path();
+            if roots.is_excluded(&path) {
+                continue;
+            }
             if file_type.is_dir() {
                 pending.push(path.clone());
             }

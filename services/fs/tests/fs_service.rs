@@ -45,7 +45,7 @@ fn fixture(configure: impl FnOnce(&mut FsConfig)) -> Fixture {
 }
 
 fn roots(path: &Path) -> RootSet {
-    RootSet::new(&[path.to_path_buf()]).expect("roots")
+    RootSet::new(&[path.to_path_buf()], &[]).expect("roots")
 }
 
 #[test]

@@ -15,6 +15,9 @@ pub struct SearchConfig {
     pub embeddings_model: String,
     /// Directories whose text files are indexed in the background at start.
     pub crawl_roots: Vec<PathBuf>,
+    /// Directories under the crawl roots that are never indexed (the
+    /// gateway's state directory, for one).
+    pub crawl_excluded: Vec<PathBuf>,
     /// Largest file the crawler indexes, in bytes.
     pub crawl_max_file_bytes: u64,
 }
@@ -28,6 +31,7 @@ impl SearchConfig {
             embeddings_url: None,
             embeddings_model: "text-embedding-3-small".into(),
             crawl_roots: Vec::new(),
+            crawl_excluded: Vec::new(),
             crawl_max_file_bytes: 1024 * 1024,
         }
     }

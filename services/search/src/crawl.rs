@@ -51,18 +51,32 @@ fn text_of(path: &Path, max_bytes: u64) -> Option<String> {
 }
 
 /// Indexes every text file under `roots` (blocking; run it off the runtime).
-pub fn crawl(index: &DocumentIndex, roots: &[PathBuf], max_bytes: u64, progress: &CrawlProgress) {
+/// Nothing under an `excluded` path is read.
+pub fn crawl(
+    index: &DocumentIndex,
+    roots: &[PathBuf],
+    excluded: &[PathBuf],
+    max_bytes: u64,
+    progress: &CrawlProgress,
+) {
     progress.running.store(true, Ordering::Relaxed);
     let mut batch = Vec::with_capacity(BATCH);
     let mut pending: Vec<PathBuf> = roots
         .iter()
         .filter_map(|root| root.canonicalize().ok())
         .collect();
+    let excluded: Vec<PathBuf> = excluded
+        .iter()
+        .filter_map(|path| path.canonicalize().ok())
+        .collect();
     while let Some(directory) = pending.pop() {
         let Ok(entries) = std::fs::read_dir(&directory) else {
             continue;
         };
         for entry in entries.filter_map(Result::ok) {
+            if excluded.iter().any(|path| entry.path().starts_with(path)) {
+                continue;
+            }
             let name = entry.file_name().to_string_lossy().into_owned();
             let Ok(kind) = entry.file_type() else {
                 continue;

@@ -84,13 +84,16 @@ impl SearchService {
         if self.config.crawl_roots.is_empty() {
             return;
         }
-        let (index, roots, max_bytes, progress) = (
+        let (index, roots, excluded, max_bytes, progress) = (
             self.index.clone(),
             self.config.crawl_roots.clone(),
+            self.config.crawl_excluded.clone(),
             self.config.crawl_max_file_bytes,
             self.progress.clone(),
         );
-        tokio::task::spawn_blocking(move || crawl(&index, &roots, max_bytes, &progress));
+        tokio::task::spawn_blocking(move || {
+            crawl(&index, &roots, &excluded, max_bytes, &progress);
+        });
     }
 
     async fn embed_one(&self, text: &str) -> Result<Vec<f32>, SearchError> {

@@ -36,6 +36,7 @@ pub fn start(
     threads: usize,
     shutdown: &CancellationToken,
 ) -> std::io::Result<Front> {
+    refuse_if_taken(listen)?;
     let mut address = listen;
     let mut handles = Vec::with_capacity(threads);
     for index in 0..threads.max(1) {
@@ -122,6 +123,28 @@ fn serve_thread(
         crate::backends::channel::pin_thread_to_lane(index);
         super::serve(gateway, listener, shutdown.cancelled_owned()).await
     })
+}
+
+/// Fails when another socket already listens on `address`. The front's own
+/// listeners share their port (`SO_REUSEPORT`), and so would a second
+/// gateway's, which would then silently take half the connections; a plain
+/// bind first (it conflicts with any listener, shared or not) refuses that.
+fn refuse_if_taken(address: SocketAddr) -> std::io::Result<()> {
+    if address.port() == 0 {
+        return Ok(());
+    }
+    let probe = std::net::TcpListener::bind(address).map_err(|error| {
+        if error.kind() == std::io::ErrorKind::AddrInUse {
+            std::io::Error::new(
+                error.kind(),
+                format!("address in use: another process listens on {address}"),
+            )
+        } else {
+            error
+        }
+    })?;
+    drop(probe);
+    Ok(())
 }
 
 /// A listener on `address` that shares the port with the other threads'.

@@ -1,0 +1,125 @@
+//! The gateway's own secrets stay out of what it serves. `micromcp up`
+//! keeps its token, session key, audit log and search index in a state
+//! directory that it locks for its lifetime (a second `up` there would
+//! share them and fight over the index) and that the fs service and the
+//! search crawl are told to exclude; any secret configured elsewhere inside
+//! a served root stops the start, naming its key.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
+
+/// A state directory held by this process.
+#[derive(Debug)]
+pub struct StateDir {
+    /// Canonical path.
+    pub path: PathBuf,
+    /// Held (locked) until dropped.
+    _lock: File,
+}
+
+/// Creates (0700) and locks `path`; fails when another process holds it.
+pub fn claim(path: &Path) -> anyhow::Result<StateDir> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(|error| anyhow::anyhow!("state directory {}: {error}", path.display()))?;
+    let lock_path = path.join("lock");
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|error| anyhow::anyhow!("{}: {error}", lock_path.display()))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => anyhow::bail!(
+            "state directory in use: another micromcp process holds {}",
+            lock_path.display()
+        ),
+        Err(TryLockError::Error(error)) => {
+            anyhow::bail!("{}: {error}", lock_path.display())
+        }
+    }
+    Ok(StateDir {
+        path: path.canonicalize()?,
+        _lock: lock,
+    })
+}
+
+/// Fails when a secret (`key`, `path`) lies inside a served root without
+/// lying inside an excluded path.
+pub fn refuse_exposed(
+    roots: &[PathBuf],
+    excluded: &[PathBuf],
+    secrets: &[(&str, &Path)],
+) -> anyhow::Result<()> {
+    let canonical = |path: &Path| -> Option<PathBuf> {
+        let absolute = std::path::absolute(path).ok()?;
+        // A file may not exist yet: canonicalise the directory it goes in.
+        match absolute.canonicalize() {
+            Ok(path) => Some(path),
+            Err(_) => Some(
+                absolute
+                    .parent()?
+                    .canonicalize()
+                    .ok()?
+                    .join(absolute.file_name()?),
+            ),
+        }
+    };
+    let roots: Vec<PathBuf> = roots.iter().filter_map(|root| canonical(root)).collect();
+    let excluded: Vec<PathBuf> = excluded.iter().filter_map(|path| canonical(path)).collect();
+    let mut problems = Vec::new();
+    for (key, path) in secrets {
+        let Some(secret) = canonical(path) else {
+            continue;
+        };
+        let served = roots.iter().find(|root| secret.starts_with(root));
+        let shielded = excluded.iter().any(|path| secret.starts_with(path));
+        if let Some(root) = served
+            && !shielded
+        {
+            problems.push(format!(
+                "  - {key}: {} is inside the served root {}; keep it outside what is served (or in the state directory)",
+                path.display(),
+                root.display()
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("invalid configuration:\n{}", problems.join("\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_claim_fails_and_secrets_in_roots_are_named() {
+        let dir = tempfile::tempdir().expect("dir");
+        let state = dir.path().join(".micromcp");
+        let held = claim(&state).expect("first claim");
+        let refused = claim(&state).expect_err("second claim").to_string();
+        assert!(refused.contains("state directory in use"), "{refused}");
+        drop(held);
+        assert!(claim(&state).is_ok(), "free again once dropped");
+        let root = dir.path().to_path_buf();
+        let roots = [root.clone()];
+        let excluded = [state.clone()];
+        let inside_state = state.join("audit.jsonl");
+        let inside_root = root.join("audit.jsonl");
+        assert!(refuse_exposed(&roots, &excluded, &[("audit.path", &inside_state)]).is_ok());
+        let exposed = refuse_exposed(&roots, &excluded, &[("audit.path", &inside_root)])
+            .expect_err("exposed")
+            .to_string();
+        assert!(
+            exposed.contains("audit.path") && exposed.contains("inside the served root"),
+            "{exposed}"
+        );
+    }
+}
