@@ -121,7 +121,7 @@ def gateway_up(tmp_path):
     running.stop()
 
 
-def start_testkit_gateway(base: Path, insecure: bool = False) -> Running:
+def start_testkit_gateway(base: Path, insecure: bool = False, gateway_settings: str = "") -> Running:
     service_port = free_port()
     gateway_port = free_port()
     service = subprocess.Popen([str(BINARY), "testkit", "--listen", f"127.0.0.1:{service_port}"], env=dict(os.environ, MICROMCP_LOG="warn"))
@@ -133,6 +133,7 @@ def start_testkit_gateway(base: Path, insecure: bool = False) -> Running:
         f'listen = "127.0.0.1:{gateway_port}"\n'
         f'session_key_file = "{base / "session.key"}"\n'
         "keepalive_secs = 1\n"
+        f"{gateway_settings}"
         "[[services]]\n"
         'name = "testkit"\n'
         'namespace = ""\n'

@@ -7,6 +7,7 @@ See docs/hostile-inputs.md for the table."""
 from __future__ import annotations
 
 import http.server
+import json
 import os
 import subprocess
 import threading
@@ -14,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import BINARY, TOKEN, free_port, make_root, start_up
+from conftest import BINARY, TOKEN, free_port, make_root, start_testkit_gateway, start_up
 from test_hostile import initialize, legacy, modern, post
 
 NESTED_DIVS = 10_000
@@ -213,3 +214,29 @@ def test_the_state_directory_is_never_served(tmp_path):
     (tmp_path / "micromcp.toml").write_text(f'version = 1\n[audit]\npath = "{root / "audit.jsonl"}"\n')
     refused = up_refused(tmp_path, root, free_port(), tmp_path / "state2")
     assert "audit.path" in refused and "inside the served root" in refused, refused
+
+
+def test_every_tool_call_ends_at_its_deadline(tmp_path):
+    running = start_testkit_gateway(tmp_path, gateway_settings="request_timeout_secs = 1\n")
+    try:
+        session = initialize(running)
+        for meta in [{}, {"progressToken": "p"}]:
+            started = time.monotonic()
+            body = legacy(running, session, "tools/call", {"name": "slow", "arguments": {"millis": 4000}, "_meta": meta})
+            error = next(message for message in messages_of(body) if message.get("id") == 5)["error"]
+            assert error["code"] == -31004 and "did not finish within 1 s" in error["message"], error
+            assert time.monotonic() - started < 3.5, "ended at the deadline, not when the tool finished"
+        time.sleep(4.5)
+        stats = legacy(running, session, "tools/call", {"name": "slow_stats", "arguments": {}}).json()
+        assert stats["result"]["structuredContent"] == {"completed": 0}, "the service saw both cancellations"
+        fast = legacy(running, session, "tools/call", {"name": "slow", "arguments": {"millis": 200}}).json()
+        assert fast["result"]["content"][0]["text"] == "slept 200 ms"
+    finally:
+        running.stop()
+
+
+def messages_of(response) -> list[dict]:
+    """The JSON-RPC messages of a JSON or SSE answer."""
+    if response.headers["content-type"].startswith("application/json"):
+        return [response.json()]
+    return [json.loads(line[len("data: "):]) for line in response.text.splitlines() if line.startswith("data: {")]

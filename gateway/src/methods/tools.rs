@@ -4,6 +4,12 @@
 //! becomes a stream of messages. Input requests are relayed to handshake-era
 //! clients as server-to-client requests; dropping the reply (client gone or
 //! cancelled) drops the gRPC stream, which cancels the call in the service.
+//! The whole call — not only its first answer — ends at the configured
+//! deadline (`gateway.request_timeout_secs`): the stream is dropped (the
+//! service sees the cancellation) and the client gets a clear timeout error.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use micromcp_proto::{
@@ -12,11 +18,10 @@ use micromcp_proto::{
 };
 use serde_json::json;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::Streaming;
-
-use std::sync::Arc;
 
 use super::result::finish_service_result;
 use super::{outbound, route};
@@ -35,6 +40,20 @@ struct CallState {
     /// The open request stream, when the call relays input requests.
     to_service_opt: Option<mpsc::Sender<CallToolClientMessage>>,
     cancelled: CancellationToken,
+    /// When the call is ended whatever the service is doing.
+    deadline: Instant,
+    timeout: Duration,
+}
+
+/// The error of a call ended at its deadline.
+fn deadline_error(service: &str, timeout: Duration) -> GatewayError {
+    GatewayError::transient(
+        service,
+        format!(
+            "service {service:?} did not finish within {} s (gateway.request_timeout_secs); the call was cancelled",
+            timeout.as_secs_f64()
+        ),
+    )
 }
 
 pub(crate) async fn call_tool(
@@ -43,6 +62,8 @@ pub(crate) async fn call_tool(
     id_text: &str,
     head: ParamsHead<'_>,
 ) -> Result<Reply, GatewayError> {
+    let timeout = gateway.config.request_timeout;
+    let deadline = Instant::now() + timeout;
     let route = route::tool(gateway, context, head.required_name()?)?;
     let client = route.client()?;
     let service = route.service_name().to_owned();
@@ -82,7 +103,10 @@ pub(crate) async fn call_tool(
         EraState::Legacy { runtime, .. } => runtime.start_request(id_text),
         EraState::Modern { .. } => CancellationToken::new(),
     };
-    let opened = open_call(client, request, &cancelled, &service).await;
+    let opened = tokio::select! {
+        opened = open_call(client, request, &cancelled, &service) => opened,
+        () = tokio::time::sleep_until(deadline) => Err(deadline_error(&service, timeout)),
+    };
     let (mut events, first) = match opened {
         Ok(opened) => opened,
         Err(error) => {
@@ -91,7 +115,7 @@ pub(crate) async fn call_tool(
         }
     };
     if let Message::Result(result) = first {
-        drain(&mut events).await;
+        let _ = tokio::time::timeout_at(deadline, drain(&mut events)).await;
         finish_request(context, id_text);
         let body = finish_service_result(context, &result.result_json);
         return Ok(Reply::Json(encode_result(id_text, &body)));
@@ -103,6 +127,8 @@ pub(crate) async fn call_tool(
         progress_token_opt,
         to_service_opt,
         cancelled,
+        deadline,
+        timeout,
     };
     let pump_context = context.clone();
     let pump_gateway = gateway.clone();
@@ -198,6 +224,11 @@ async fn pump(
                     received = events.message() => received,
                     () = state.cancelled.cancelled() => return,
                     () = to_client.closed(), if context.is_modern() => return,
+                    () = tokio::time::sleep_until(state.deadline) => {
+                        let error = deadline_error(&state.service, state.timeout);
+                        let _ = to_client.send(encode_error(&state.id_text, &error)).await;
+                        return;
+                    }
                 };
                 match received {
                     Ok(Some(CallToolServerMessage {
@@ -223,7 +254,7 @@ async fn pump(
             Message::Result(result) => {
                 let body = finish_service_result(context, &result.result_json);
                 let _ = to_client.send(encode_result(&state.id_text, &body)).await;
-                drain(&mut events).await;
+                let _ = tokio::time::timeout_at(state.deadline, drain(&mut events)).await;
                 return;
             }
             Message::Progress(progress) => state.progress_token_opt.as_ref().map(|token| {
