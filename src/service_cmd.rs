@@ -27,6 +27,9 @@ pub struct ServiceListen {
     quic: Option<SocketAddr>,
     #[command(flatten)]
     tls: QuicTlsArgs,
+    /// After SIGTERM, how long calls in flight may go on before they are cut.
+    #[arg(long, default_value_t = 10)]
+    drain_timeout_secs: u64,
 }
 
 /// The QUIC listener's certificate, key and optional client CA (mTLS).
@@ -50,7 +53,10 @@ pub async fn serve<S: McpService>(
     listen: ServiceListen,
     name: &str,
 ) -> anyhow::Result<()> {
-    let options = ServeOptions::default();
+    let options = ServeOptions {
+        drain_timeout: std::time::Duration::from_secs(listen.drain_timeout_secs),
+        ..ServeOptions::default()
+    };
     let mut listeners = Vec::new();
     if let Some(address) = listen.listen {
         let listener = tokio::net::TcpListener::bind(address).await?;

@@ -121,11 +121,15 @@ def gateway_up(tmp_path):
     running.stop()
 
 
-def start_testkit_gateway(base: Path, insecure: bool = False, gateway_settings: str = "") -> Running:
-    service_port = free_port()
+def start_testkit_gateway(base: Path, insecure: bool = False, gateway_settings: str = "", service_port: int | None = None) -> Running:
+    """A gateway in front of a testkit service: its own, or one already
+    listening on `service_port` (then not stopped with the gateway)."""
     gateway_port = free_port()
-    service = subprocess.Popen([str(BINARY), "testkit", "--listen", f"127.0.0.1:{service_port}"], env=dict(os.environ, MICROMCP_LOG="warn"))
-    wait_for_port(service_port)
+    processes = []
+    if service_port is None:
+        service_port = free_port()
+        processes.append(subprocess.Popen([str(BINARY), "testkit", "--listen", f"127.0.0.1:{service_port}"], env=dict(os.environ, MICROMCP_LOG="warn")))
+        wait_for_port(service_port)
     config = base / "micromcp.toml"
     config.write_text(
         "version = 1\n"
@@ -150,7 +154,7 @@ def start_testkit_gateway(base: Path, insecure: bool = False, gateway_settings: 
         token=None if insecure else TOKEN,
         root=base,
         state_dir=base,
-        processes=[service, gateway],
+        processes=[*processes, gateway],
         port=gateway_port,
     )
 

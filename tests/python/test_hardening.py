@@ -9,13 +9,14 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import signal
 import subprocess
 import threading
 import time
 
 import pytest
 
-from conftest import BINARY, TOKEN, free_port, make_root, start_testkit_gateway, start_up
+from conftest import BINARY, TOKEN, free_port, make_root, start_testkit_gateway, start_up, wait_for_port
 from test_hostile import initialize, legacy, modern, post
 
 NESTED_DIVS = 10_000
@@ -240,3 +241,49 @@ def messages_of(response) -> list[dict]:
     if response.headers["content-type"].startswith("application/json"):
         return [response.json()]
     return [json.loads(line[len("data: "):]) for line in response.text.splitlines() if line.startswith("data: {")]
+
+
+def test_a_service_drains_and_exits_on_sigterm_while_a_gateway_is_connected(gateway_testkit):
+    """The gateway holds a catalog watch open on every service; SIGTERM must
+    still end the service: in-flight calls finish, watches end, it exits."""
+    session = initialize(gateway_testkit)
+    service = gateway_testkit.processes[0]
+    outcome = {}
+
+    def slow_call():
+        outcome["body"] = legacy(gateway_testkit, session, "tools/call", {"name": "slow", "arguments": {"millis": 1500}}).json()
+
+    caller = threading.Thread(target=slow_call)
+    caller.start()
+    time.sleep(0.4)
+    service.send_signal(signal.SIGTERM)
+    caller.join(timeout=15)
+    assert outcome["body"]["result"]["content"][0]["text"] == "slept 1500 ms", "the in-flight call was drained, not cut"
+    assert service.wait(timeout=8) == 0, "the service exits once drained"
+
+
+def test_a_drain_has_a_deadline(tmp_path):
+    port = free_port()
+    service = subprocess.Popen([str(BINARY), "testkit", "--listen", f"127.0.0.1:{port}", "--drain-timeout-secs", "1"], env=dict(os.environ, MICROMCP_LOG="error"))
+    try:
+        wait_for_port(port)
+        running = start_testkit_gateway(tmp_path, service_port=port)
+        try:
+            session = initialize(running)
+            outcome = {}
+
+            def long_call():
+                outcome["body"] = legacy(running, session, "tools/call", {"name": "slow", "arguments": {"millis": 20000}}).json()
+
+            caller = threading.Thread(target=long_call)
+            caller.start()
+            time.sleep(0.4)
+            service.send_signal(signal.SIGTERM)
+            assert service.wait(timeout=6) == 0, "the service exits at its drain deadline"
+            caller.join(timeout=10)
+            assert outcome["body"]["error"]["code"] == -31004, outcome
+        finally:
+            running.stop()
+    finally:
+        if service.poll() is None:
+            service.kill()

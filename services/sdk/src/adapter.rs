@@ -13,7 +13,7 @@ use micromcp_proto::{
     ReadResourceRequest, ResourceUpdated, ToolResult, WatchCatalogRequest, WatchResourceRequest,
     call_tool_client_message, call_tool_server_message, read_resource_chunk,
 };
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::{ReceiverStream, WatchStream};
 use tonic::{Request, Response, Status, Streaming};
@@ -25,11 +25,27 @@ type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 /// Serves an [`McpService`] as `micromcp.v1.McpService`.
 pub(crate) struct GrpcAdapter<S> {
     service: Arc<S>,
+    /// Turns true when the server starts draining.
+    stopping: watch::Receiver<bool>,
 }
 
 impl<S> GrpcAdapter<S> {
-    pub(crate) fn new(service: Arc<S>) -> Self {
-        Self { service }
+    pub(crate) fn new(service: Arc<S>, stopping: watch::Receiver<bool>) -> Self {
+        Self { service, stopping }
+    }
+
+    /// `stream`, ended when the server starts draining: watches live as
+    /// long as their client, so a drain would otherwise never finish.
+    fn until_stopping<T: Send + 'static>(
+        &self,
+        stream: impl Stream<Item = Result<T, Status>> + Send + 'static,
+    ) -> BoxStream<T> {
+        let mut stopping = self.stopping.clone();
+        Box::pin(stream.take_until(async move {
+            if stopping.wait_for(|stopping| *stopping).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }))
     }
 }
 
@@ -99,7 +115,7 @@ impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
                     catalog: Some((*catalog).clone()),
                 })
             });
-        Ok(Response::new(Box::pin(updates)))
+        Ok(Response::new(self.until_stopping(updates)))
     }
 
     type CallToolStream = BoxStream<CallToolServerMessage>;
@@ -211,7 +227,7 @@ impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
                 .map(|()| ResourceUpdated { uri: uri.clone() })
                 .map_err(Status::from)
         });
-        Ok(Response::new(Box::pin(messages)))
+        Ok(Response::new(self.until_stopping(messages)))
     }
 
     async fn get_prompt(

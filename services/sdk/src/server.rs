@@ -1,13 +1,18 @@
 //! `serve`: runs an [`McpService`] on an already-bound TCP or Unix listener
 //! (gRPC over HTTP/2) or QUIC endpoint (the same gRPC over HTTP/3), with
 //! `grpc.health.v1`, message size limits, a per-connection concurrency
-//! limit and graceful shutdown.
+//! limit and graceful shutdown: on the shutdown signal the server stops
+//! accepting, says GOAWAY, ends the long-lived watch streams and lets calls
+//! in flight finish — for at most `drain_timeout`, after which it returns
+//! whatever is still open.
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use micromcp_proto::mcp_service_server::McpServiceServer;
 use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::watch;
 use tokio_stream::wrappers::UnixListenerStream;
 use tonic::service::Routes;
 use tonic::transport::Server;
@@ -48,6 +53,8 @@ pub struct ServeOptions {
     pub max_response_bytes: usize,
     /// Concurrent requests per connection.
     pub concurrency_per_connection: usize,
+    /// How long calls in flight may go on after the shutdown signal.
+    pub drain_timeout: Duration,
 }
 
 impl Default for ServeOptions {
@@ -56,6 +63,7 @@ impl Default for ServeOptions {
             max_request_bytes: 16 * 1024 * 1024,
             max_response_bytes: 64 * 1024 * 1024,
             concurrency_per_connection: 1024,
+            drain_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -71,20 +79,53 @@ pub async fn serve<S: McpService>(
     health_reporter
         .set_serving::<McpServiceServer<GrpcAdapter<S>>>()
         .await;
-    let mcp_service = McpServiceServer::new(GrpcAdapter::new(service))
+    let (stopping_sender, stopping) = watch::channel(false);
+    let mut drain_clock = stopping_sender.subscribe();
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stopping_sender.send(true);
+    };
+    let drain_deadline = async move {
+        if drain_clock.wait_for(|stopping| *stopping).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(options.drain_timeout).await;
+    };
+    let mcp_service = McpServiceServer::new(GrpcAdapter::new(service, stopping))
         .max_decoding_message_size(options.max_request_bytes)
         .max_encoding_message_size(options.max_response_bytes);
+    let served = serve_on(listener, &options, health_service, mcp_service, shutdown);
+    tokio::select! {
+        served = served => served,
+        () = drain_deadline => {
+            tracing::warn!(
+                drain_timeout_secs = options.drain_timeout.as_secs_f64(),
+                "calls still in flight at the drain deadline were cut"
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Serves on one listener until `shutdown`, then drains.
+async fn serve_on<S: McpService, H: Health>(
+    listener: Listener,
+    options: &ServeOptions,
+    health_service: HealthServer<H>,
+    mcp_service: McpServiceServer<GrpcAdapter<S>>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
     match listener {
         Listener::Tcp(tcp_listener) => {
             let incoming = TcpIncoming::from(tcp_listener).with_nodelay(Some(true));
-            grpc_router(&options, health_service, mcp_service)
+            grpc_router(options, health_service, mcp_service)
                 .serve_with_incoming_shutdown(incoming, shutdown)
                 .await
                 .map_err(ServeError::from)
         }
         Listener::Unix(unix_listener) => {
             let incoming = UnixListenerStream::new(unix_listener);
-            grpc_router(&options, health_service, mcp_service)
+            grpc_router(options, health_service, mcp_service)
                 .serve_with_incoming_shutdown(incoming, shutdown)
                 .await
                 .map_err(ServeError::from)
