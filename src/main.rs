@@ -11,6 +11,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bridge_cmd;
 mod children;
+mod fd_limit;
 mod service_cmd;
 mod shutdown;
 mod state_dir;
@@ -116,6 +117,8 @@ fn init_logging() {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_logging();
+    let open_files = fd_limit::raise_open_files_limit();
+    tracing::debug!(?open_files, "open files limit");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

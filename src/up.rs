@@ -168,6 +168,20 @@ fn warn_if_insecure(config: &GatewayConfig) {
     }
 }
 
+/// Says so when the open files limit is below what the connection cap needs.
+fn warn_if_descriptors_short(config: &GatewayConfig) {
+    let wanted = config.limits.max_connections as u64 + 256;
+    if let Some(open_files) = crate::fd_limit::raise_open_files_limit()
+        && open_files < wanted
+    {
+        tracing::warn!(
+            open_files,
+            max_connections = config.limits.max_connections,
+            "the open files limit is below limits.max_connections + 256; clients past it wait in the accept queue"
+        );
+    }
+}
+
 async fn serve_http(gateway: Arc<Gateway>, shutdown: CancellationToken) -> anyhow::Result<()> {
     let listen = gateway.config.listen;
     let signal_shutdown = shutdown.clone();
@@ -175,6 +189,7 @@ async fn serve_http(gateway: Arc<Gateway>, shutdown: CancellationToken) -> anyho
         crate::shutdown::signal().await;
         signal_shutdown.cancel();
     });
+    warn_if_descriptors_short(&gateway.config);
     let threads = gateway.config.threads;
     let front = micromcp_gateway::front::http::threads::start(&gateway, listen, threads, &shutdown)
         .map_err(|error| anyhow::anyhow!("cannot listen on {listen}: {error}"))?;

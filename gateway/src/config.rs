@@ -11,6 +11,7 @@ use serde::Deserialize;
 mod access;
 mod audit;
 mod endpoint;
+mod limits;
 
 pub use self::access::{AuthConfig, PolicyConfig, RawAuth, RawPolicy, RawToken};
 use self::access::{validate_auth, validate_policy};
@@ -18,6 +19,8 @@ use self::audit::validate_audit;
 pub use self::audit::{AuditConfig, AuditTarget, FsyncPolicy, RawAudit};
 pub use self::endpoint::Endpoint;
 use self::endpoint::{parse_endpoint, resolve_tls};
+use self::limits::validate_limits;
+pub use self::limits::{LimitsConfig, RawLimits};
 use crate::wire::names::made_of;
 
 /// Config file as written.
@@ -33,6 +36,8 @@ pub struct RawConfig {
     pub policy: RawPolicy,
     #[serde(default)]
     pub audit: RawAudit,
+    #[serde(default)]
+    pub limits: RawLimits,
     #[serde(default)]
     pub services: Vec<RawService>,
     /// Settings of the fetch service `micromcp up` starts.
@@ -169,6 +174,7 @@ pub struct GatewayConfig {
     pub auth: AuthConfig,
     pub policy: PolicyConfig,
     pub audit: AuditConfig,
+    pub limits: LimitsConfig,
     pub services: Vec<ServiceConfig>,
 }
 
@@ -272,6 +278,7 @@ impl RawConfig {
         let auth_config = validate_auth(self.auth, listen, token_opt, &service_names, &mut errors);
         let policy = validate_policy(self.policy, &mut errors);
         let audit = validate_audit(self.audit, &mut errors);
+        let limits = validate_limits(self.limits, &mut errors);
         let mut allowed_hosts = gateway
             .allowed_hosts
             .unwrap_or_else(|| vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into()]);
@@ -299,6 +306,7 @@ impl RawConfig {
             auth: auth_config,
             policy,
             audit,
+            limits,
             services,
         })
     }

@@ -3,8 +3,10 @@
 //! single-threaded runtime per core) and stdio (`stdio`: one JSON-RPC
 //! message per line). Each authenticates, parses one envelope, works out
 //! the era, builds the [`CallContext`](crate::context::CallContext) and
-//! hands the request to `dispatch`. Reserved for connection caps, rate
-//! limits and header/body/idle timeouts: `front/limits.rs`.
+//! hands the request to `dispatch`. What one client may hold of the front
+//! (connections in total and per source; header, idle and body timeouts)
+//! is `limits`.
 
 pub mod http;
+pub mod limits;
 pub mod stdio;

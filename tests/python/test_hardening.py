@@ -10,6 +10,7 @@ import http.server
 import json
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -17,7 +18,7 @@ import time
 import pytest
 
 from conftest import BINARY, TOKEN, free_port, make_root, start_testkit_gateway, start_up, wait_for_port
-from test_hostile import initialize, legacy, modern, post
+from test_hostile import MODERN_META, initialize, legacy, modern, post
 
 NESTED_DIVS = 10_000
 
@@ -287,3 +288,97 @@ def test_a_drain_has_a_deadline(tmp_path):
     finally:
         if service.poll() is None:
             service.kill()
+
+
+LIMITS = "[limits]\nmax_connections = 60\nmax_connections_per_source = 40\nheader_read_timeout_secs = 2\nbody_read_timeout_secs = 2\n"
+
+
+def open_socket(running, source: str = "127.0.0.1") -> socket.socket:
+    connection = socket.socket()
+    connection.bind((source, 0))
+    connection.settimeout(10)
+    connection.connect(("127.0.0.1", running.port))
+    return connection
+
+
+def ping_from(running, source: str) -> bytes:
+    """One raw HTTP/1.1 ping from `source`; the answer's bytes."""
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"_meta": MODERN_META}}).encode()
+    connection = open_socket(running, source)
+    request = (
+        f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{running.port}\r\nAuthorization: Bearer {TOKEN}\r\n"
+        f"Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
+        f"MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: ping\r\nConnection: close\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    connection.sendall(request)
+    answer = b""
+    while chunk := connection.recv(65536):
+        answer += chunk
+    connection.close()
+    return answer
+
+
+def closed_within(connection: socket.socket, seconds: float) -> bytes:
+    """What the server sent before closing `connection` (fails if it stays open)."""
+    connection.settimeout(seconds)
+    received = b""
+    while chunk := connection.recv(65536):
+        received += chunk
+    return received
+
+
+def test_connection_caps_refuse_clearly_and_spare_other_clients(tmp_path):
+    (tmp_path / "micromcp.toml").write_text(LIMITS)
+    running = start_up(tmp_path, make_root(tmp_path))
+    held = []
+    try:
+        held += [open_socket(running) for _ in range(40)]
+        time.sleep(0.3)
+        refused = closed_within(open_socket(running), 5)
+        assert refused.startswith(b"HTTP/1.1 503") and b"max_connections_per_source = 40" in refused, refused
+        assert b"retry-after: 1" in refused.lower()
+        assert b"200 OK" in ping_from(running, "127.0.0.2"), "another source is still served"
+        held += [open_socket(running, "127.0.0.3") for _ in range(20)]
+        time.sleep(0.3)
+        refused = closed_within(open_socket(running, "127.0.0.4"), 5)
+        assert b"503" in refused and b"limits.max_connections = 60" in refused, refused
+    finally:
+        for connection in held:
+            connection.close()
+    time.sleep(0.3)
+    assert b"200 OK" in ping_from(running, "127.0.0.1"), "places come back when connections close"
+    running.stop()
+
+
+def test_slow_and_idle_clients_are_cut_off(tmp_path):
+    (tmp_path / "micromcp.toml").write_text(LIMITS)
+    running = start_up(tmp_path, make_root(tmp_path))
+    try:
+        slowloris = [open_socket(running) for _ in range(30)]
+        for connection in slowloris:
+            connection.sendall(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        started = time.monotonic()
+        for connection in slowloris:
+            closed_within(connection, 8)
+            connection.close()
+        assert time.monotonic() - started < 8, "headers that never end are cut at the header timeout"
+        stalled = open_socket(running)
+        stalled.sendall(
+            f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{running.port}\r\nAuthorization: Bearer {TOKEN}\r\n"
+            "Content-Type: application/json\r\nAccept: application/json\r\nContent-Length: 1000\r\n\r\n{\"jsonrpc\"".encode()
+        )
+        answer = closed_within(stalled, 8)
+        assert answer.startswith(b"HTTP/1.1 408") and b"body_read_timeout_secs" in answer, answer
+        idle = open_socket(running)
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"_meta": MODERN_META}}).encode()
+        idle.sendall(
+            f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{running.port}\r\nAuthorization: Bearer {TOKEN}\r\n"
+            f"Content-Type: application/json\r\nAccept: application/json\r\nMCP-Protocol-Version: 2026-07-28\r\n"
+            f"Mcp-Method: ping\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
+        )
+        first = idle.recv(65536)
+        assert first.startswith(b"HTTP/1.1 200"), first
+        closed_within(idle, 8)  # the idle keep-alive connection is closed
+        assert b"200 OK" in ping_from(running, "127.0.0.1")
+    finally:
+        running.stop()

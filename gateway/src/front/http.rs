@@ -3,6 +3,7 @@
 //! Host/Origin → authentication → size and content type → envelope parse →
 //! era (initialize, a session id, or 2026-07-28 `_meta`) → dispatch.
 
+mod connections;
 mod guard;
 mod pieces_body;
 mod reply;
@@ -25,6 +26,7 @@ use crate::auth::authenticate;
 use crate::context::CallContext;
 use crate::dispatch;
 use crate::error::GatewayError;
+use crate::front::limits::ConnectionLimits;
 use crate::gateway::Gateway;
 use crate::principal::Principal;
 use crate::wire::jsonrpc::{Envelope, MessageKind, encode_error, encode_result};
@@ -45,18 +47,26 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .with_state(gateway)
 }
 
-/// Serves HTTP on `listener` until `shutdown` resolves.
+/// Serves HTTP on `listener` until `shutdown` resolves, within the
+/// connection caps of `[limits]` (counted for this listener alone).
 pub async fn serve(
     gateway: Arc<Gateway>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
-        let _ = stream.set_nodelay(true);
-    });
-    axum::serve(listener, router(gateway))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let limits = ConnectionLimits::new(&gateway.config.limits);
+    serve_within(gateway, listener, limits, shutdown).await
+}
+
+/// [`serve`] with caps shared with other listeners (the front threads).
+pub async fn serve_within(
+    gateway: Arc<Gateway>,
+    listener: TcpListener,
+    limits: Arc<ConnectionLimits>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let config = gateway.config.limits.clone();
+    connections::serve_connections(router(gateway), listener, limits, &config, shutdown).await
 }
 
 fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
@@ -183,9 +193,19 @@ async fn post_audited(gateway: Arc<Gateway>, request: Request, audit: &mut Audit
     if declared.is_some_and(|length| length > limit) {
         return refuse(audit, "null", &too_large, false);
     }
-    let body = match axum::body::to_bytes(body, limit).await {
-        Ok(body) => body,
-        Err(_) => return refuse(audit, "null", &too_large, false),
+    let body_timeout = gateway.config.limits.body_read_timeout;
+    let body = match tokio::time::timeout(body_timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(_)) => return refuse(audit, "null", &too_large, false),
+        Err(_) => {
+            return plain(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body did not arrive within {} s (limits.body_read_timeout_secs)",
+                    body_timeout.as_secs()
+                ),
+            );
+        }
     };
     let envelope = match Envelope::parse(&body) {
         Ok(envelope) => envelope,

@@ -15,6 +15,7 @@ use std::thread::JoinHandle;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio_util::sync::CancellationToken;
 
+use crate::front::limits::ConnectionLimits;
 use crate::gateway::Gateway;
 
 /// Pending connections each listener queues.
@@ -37,15 +38,17 @@ pub fn start(
     shutdown: &CancellationToken,
 ) -> std::io::Result<Front> {
     refuse_if_taken(listen)?;
+    let limits = ConnectionLimits::new(&gateway.config.limits);
     let mut address = listen;
     let mut handles = Vec::with_capacity(threads);
     for index in 0..threads.max(1) {
         let (bound_sender, bound) = std::sync::mpsc::channel();
         let gateway = gateway.clone();
         let stop = shutdown.clone();
+        let limits = limits.clone();
         let handle = std::thread::Builder::new()
             .name(format!("micromcp-http-{index}"))
-            .spawn(move || serve_thread(index, gateway, address, stop, &bound_sender))?;
+            .spawn(move || serve_thread(index, gateway, address, limits, stop, &bound_sender))?;
         // The first thread binds what was asked (perhaps port 0); the
         // others join the port it got.
         let started = bound.recv().unwrap_or_else(|_| {
@@ -98,6 +101,7 @@ fn serve_thread(
     index: usize,
     gateway: Arc<Gateway>,
     address: SocketAddr,
+    limits: Arc<ConnectionLimits>,
     shutdown: CancellationToken,
     bound: &std::sync::mpsc::Sender<std::io::Result<SocketAddr>>,
 ) -> std::io::Result<()> {
@@ -121,7 +125,7 @@ fn serve_thread(
     let _ = bound.send(listener.local_addr());
     runtime.block_on(async move {
         crate::backends::channel::pin_thread_to_lane(index);
-        super::serve(gateway, listener, shutdown.cancelled_owned()).await
+        super::serve_within(gateway, listener, limits, shutdown.cancelled_owned()).await
     })
 }
 

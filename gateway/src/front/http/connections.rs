@@ -1,0 +1,90 @@
+//! Serving client connections on one listener: each accepted connection is
+//! admitted against the shared caps (`front::limits`) or refused with a
+//! 503, then served by hyper (HTTP/1.1 or HTTP/2) with a header read
+//! timeout — which also closes idle keep-alive connections — and HTTP/2
+//! keep-alive pings. On shutdown the listener closes and every connection
+//! drains gracefully. Running out of file descriptors slows accepting down
+//! instead of spinning.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+
+use crate::config::LimitsConfig;
+use crate::front::limits::{ConnectionLimits, refuse};
+
+/// Pause after a failed `accept` (e.g. out of file descriptors).
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Accept failures logged so far (the first and every 1024th are).
+static ACCEPT_FAILURES: AtomicU64 = AtomicU64::new(0);
+
+/// Serves `router` on `listener` until `shutdown`, then drains.
+pub async fn serve_connections(
+    router: Router,
+    listener: TcpListener,
+    limits: Arc<ConnectionLimits>,
+    config: &LimitsConfig,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout)
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Duration::from_secs(30))
+        .keep_alive_timeout(Duration::from_secs(20))
+        .max_concurrent_streams(256);
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                let failures = ACCEPT_FAILURES.fetch_add(1, Ordering::Relaxed);
+                if failures.is_multiple_of(1024) {
+                    tracing::warn!(%error, failures = failures + 1, "accepting a connection failed; slowing down");
+                }
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let permit = match limits.admit(peer.ip()) {
+            Ok(permit) => permit,
+            Err(refusal) => {
+                tracing::debug!(peer = %peer, reason = %refusal.message(), "connection refused");
+                tokio::spawn(refuse(stream, refusal));
+                continue;
+            }
+        };
+        let service = TowerToHyperService::new(router.clone());
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
