@@ -98,6 +98,18 @@ pub fn add_search_child(
         }
         args.push("--crawl-exclude".into());
         args.push(state_dir.as_os_str().to_owned());
+        // The crawl mirrors the fs roots: its documents follow fs's reach.
+        if raw.services.iter().any(|service| service.name == "fs") {
+            args.push("--crawl-source".into());
+            args.push("fs".into());
+            if let Some(entry) = raw
+                .services
+                .iter_mut()
+                .find(|service| service.name == "search")
+            {
+                entry.content_from.push("fs".into());
+            }
+        }
     }
     if let Some(url) = search.embeddings_url {
         args.push("--embeddings-url".into());

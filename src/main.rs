@@ -80,6 +80,10 @@ enum Command {
         /// Directory under a crawl root that is never indexed (repeatable).
         #[arg(long = "crawl-exclude")]
         crawl_excluded: Vec<PathBuf>,
+        /// The service whose files the crawl mirrors (e.g. fs): crawled
+        /// documents are shown only to callers the gateway says may read it.
+        #[arg(long)]
+        crawl_source: Option<String>,
         /// OpenAI-compatible embeddings endpoint (key from MICROMCP_EMBEDDINGS_KEY).
         #[arg(long)]
         embeddings_url: Option<String>,
@@ -156,6 +160,7 @@ fn main() -> anyhow::Result<()> {
                 index_dir,
                 crawl_roots,
                 crawl_excluded,
+                crawl_source,
                 embeddings_url,
                 embeddings_model,
                 listen,
@@ -163,6 +168,7 @@ fn main() -> anyhow::Result<()> {
                 let mut config = micromcp_search::SearchConfig::new(index_dir);
                 config.crawl_roots = crawl_roots;
                 config.crawl_excluded = crawl_excluded;
+                config.crawl_source = crawl_source;
                 config.embeddings_url = embeddings_url;
                 config.embeddings_model = embeddings_model;
                 let service = tokio::task::spawn_blocking(move || {

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 mod access;
 mod audit;
+mod backends;
 mod endpoint;
 mod limits;
 
@@ -17,6 +18,8 @@ pub use self::access::{AuthConfig, PolicyConfig, RawAuth, RawPolicy, RawToken};
 use self::access::{validate_auth, validate_policy};
 use self::audit::validate_audit;
 pub use self::audit::{AuditConfig, AuditTarget, FsyncPolicy, RawAudit};
+use self::backends::validate_backends;
+pub use self::backends::{BackendsConfig, RawBackends};
 pub use self::endpoint::Endpoint;
 use self::endpoint::{parse_endpoint, resolve_tls};
 use self::limits::validate_limits;
@@ -38,6 +41,8 @@ pub struct RawConfig {
     pub audit: RawAudit,
     #[serde(default)]
     pub limits: RawLimits,
+    #[serde(default)]
+    pub backends: RawBackends,
     #[serde(default)]
     pub services: Vec<RawService>,
     /// Settings of the fetch service `micromcp up` starts.
@@ -142,6 +147,10 @@ pub struct RawService {
     pub tls_client_cert: Option<PathBuf>,
     /// `quic://` only: key of `tls_client_cert`.
     pub tls_client_key: Option<PathBuf>,
+    /// Services whose content this one holds copies of (a search index of
+    /// fs files): callers see it only where they may read those services.
+    #[serde(default)]
+    pub content_from: Vec<String>,
 }
 
 /// A validated backend service.
@@ -152,6 +161,8 @@ pub struct ServiceConfig {
     /// Prefix for its tools and prompts (empty = none).
     pub namespace: String,
     pub endpoint: Endpoint,
+    /// Names of the services whose content this one holds copies of.
+    pub content_from: Vec<String>,
 }
 
 /// The validated, immutable gateway configuration.
@@ -175,6 +186,8 @@ pub struct GatewayConfig {
     pub policy: PolicyConfig,
     pub audit: AuditConfig,
     pub limits: LimitsConfig,
+    /// The resilience stack every service gets.
+    pub backends: BackendsConfig,
     pub services: Vec<ServiceConfig>,
 }
 
@@ -269,7 +282,17 @@ impl RawConfig {
                 name: raw.name,
                 namespace,
                 endpoint,
+                content_from: raw.content_from,
             });
+        }
+        for (index, service) in services.iter().enumerate() {
+            for source in &service.content_from {
+                if source == &service.name || !services.iter().any(|other| &other.name == source) {
+                    errors.push(format!(
+                        "services[{index}].content_from: {source:?} is not another configured service"
+                    ));
+                }
+            }
         }
         let service_names: Vec<&str> = services
             .iter()
@@ -279,6 +302,7 @@ impl RawConfig {
         let policy = validate_policy(self.policy, &mut errors);
         let audit = validate_audit(self.audit, &mut errors);
         let limits = validate_limits(self.limits, &mut errors);
+        let backends = validate_backends(self.backends, &mut errors);
         let mut allowed_hosts = gateway
             .allowed_hosts
             .unwrap_or_else(|| vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into()]);
@@ -307,6 +331,7 @@ impl RawConfig {
             policy,
             audit,
             limits,
+            backends,
             services,
         })
     }
@@ -340,6 +365,7 @@ mod tests {
             [[services]]
             name = "fs"
             endpoint = "unix:/tmp/x.sock"
+            content_from = ["fs", "nowhere"]
             "#,
         )
         .expect("parses");
@@ -353,6 +379,8 @@ mod tests {
             "services[0].endpoint:",
             "services[1].name:",
             "services[1].namespace:",
+            "services[1].content_from: \"fs\" is not another configured service",
+            "services[1].content_from: \"nowhere\"",
         ] {
             assert!(joined.contains(key), "missing {key} in {joined}");
         }

@@ -12,6 +12,7 @@ use crate::config::{AuthConfig, GatewayConfig};
 use crate::error::GatewayError;
 use crate::policy::Policy;
 use crate::principal::Principal;
+use crate::quota::Quota;
 use crate::session::{PendingClientRequests, SessionCodec, SessionRegistry};
 
 /// The gateway's name and version as clients see them.
@@ -28,6 +29,8 @@ pub struct Gateway {
     /// One record per request.
     pub audit: Arc<Audit>,
     pub pending_requests: PendingClientRequests,
+    /// Resource reads streaming to clients now, per principal.
+    pub streamed_reads: Arc<Quota<String>>,
     next_request: AtomicU64,
     pub server_info_json: String,
 }
@@ -37,8 +40,16 @@ pub struct Gateway {
 impl Gateway {
     /// Assembles a gateway; services are dialled lazily.
     pub fn new(config: GatewayConfig, session_key: &[u8; 32]) -> Result<Arc<Self>, GatewayError> {
-        let backends = Backends::new(&config.services, &config.namespace_separator)?;
+        let backends = Backends::new(
+            &config.services,
+            &config.namespace_separator,
+            &config.backends,
+        )?;
         let audit = Audit::open(&config.audit).map_err(GatewayError::Internal)?;
+        let streamed_reads = Quota::new(
+            config.limits.max_streamed_reads,
+            Some(config.limits.max_streamed_reads_per_principal),
+        );
         let service_names = config
             .services
             .iter()
@@ -58,6 +69,7 @@ impl Gateway {
             backends,
             runtimes: SessionRegistry::default(),
             pending_requests: PendingClientRequests::default(),
+            streamed_reads,
             next_request: AtomicU64::new(1),
             server_info_json,
         }))

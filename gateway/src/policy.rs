@@ -145,6 +145,16 @@ impl Policy {
         Ok(())
     }
 
+    /// True when `principal` may read the content of service `service`
+    /// as a whole (its resources, by scopes and Cedar): what copies of that
+    /// content held elsewhere (a search index) are shown under.
+    pub fn may_read_service(&self, principal: &Principal, service: usize) -> bool {
+        self.unrestricted(principal)
+            || self
+                .decide(principal, &self.resource_subject("", service))
+                .is_ok()
+    }
+
     /// Checks the item at `position` of list `kind` (a cached decision).
     pub fn check_listed(
         &self,

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 /// that never import each other.
 const LAYERS: &[(&str, u8)] = &[
     ("error", 0),
+    ("quota", 0),
     ("wire", 1),
     ("principal", 2),
     ("catalog", 3),

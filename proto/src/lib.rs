@@ -17,6 +17,10 @@ pub use v1::*;
 pub const REQUEST_ID_METADATA: &str = "x-request-id";
 /// gRPC metadata key carrying the authenticated principal (never a credential).
 pub const PRINCIPAL_METADATA: &str = "x-principal";
+/// gRPC metadata key naming, comma-separated, the services whose content
+/// the caller may read (sent to services that hold content from other
+/// services, e.g. a search index of fs files); absent: no such limit.
+pub const READABLE_SOURCES_METADATA: &str = "x-readable-sources";
 /// gRPC metadata key carrying W3C trace context.
 pub const TRACEPARENT_METADATA: &str = "traceparent";
 /// Largest data chunk a service sends in one `ReadResourceChunk`.

@@ -89,7 +89,7 @@ def fs_child_pid(running) -> int:
         children += open(f"/proc/{up_pid}/task/{task}/children").read().split()
     for pid in children:
         cmdline = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
-        if b"fs" in cmdline:
+        if len(cmdline) > 1 and cmdline[1] == b"fs":
             return int(pid)
     raise AssertionError("no fs child")
 

@@ -6,6 +6,7 @@ See docs/hostile-inputs.md for the table."""
 
 from __future__ import annotations
 
+import hashlib
 import http.server
 import json
 import os
@@ -380,5 +381,147 @@ def test_slow_and_idle_clients_are_cut_off(tmp_path):
         assert first.startswith(b"HTTP/1.1 200"), first
         closed_within(idle, 8)  # the idle keep-alive connection is closed
         assert b"200 OK" in ping_from(running, "127.0.0.1")
+    finally:
+        running.stop()
+
+
+def test_clients_that_never_read_a_large_resource_only_slow_themselves(tmp_path):
+    (tmp_path / "micromcp.toml").write_text("[limits]\nstalled_reader_timeout_secs = 3\n")
+    root = make_root(tmp_path)
+    with open(root / "big.bin", "wb") as big:
+        big.truncate(300 * 1024 * 1024)
+    running = start_up(tmp_path, root)
+    stalled = []
+    try:
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "resources/read", "params": {
+            "uri": f"file://{root / 'big.bin'}", "_meta": MODERN_META}}).encode()
+        for _ in range(8):
+            connection = socket.socket()
+            connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            connection.connect(("127.0.0.1", running.port))
+            connection.sendall(
+                f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{running.port}\r\nAuthorization: Bearer {TOKEN}\r\n"
+                f"Content-Type: application/json\r\nAccept: application/json\r\nMCP-Protocol-Version: 2026-07-28\r\n"
+                f"Mcp-Method: resources/read\r\nMcp-Name: file://{root / 'big.bin'}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
+            )
+            stalled.append(connection)
+        time.sleep(1)
+        for _ in range(40):
+            stat = call(running, "fs.stat", {"path": "hello.txt"})
+            assert stat["structuredContent"]["size"] == 26, stat
+        time.sleep(4)
+        for connection in stalled:
+            received = closed_within(connection, 20)
+            assert len(received) < 50 * 1024 * 1024, "the stalled answer was cut, not sent whole"
+        assert text_of(call(running, "fs.read_file", {"path": "hello.txt"})) == "hello from the fs service\n"
+    finally:
+        for connection in stalled:
+            connection.close()
+        running.stop()
+
+
+STATTER = "statter-token-0123456789"
+FS_READER = "fs-reader-token-0123456789"
+
+
+def call_as(running, token: str, name: str, arguments: dict) -> dict:
+    params = {"name": name, "arguments": arguments, "_meta": MODERN_META}
+    headers = {"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": name}
+    return post(running, {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}, headers, token=token).json()
+
+
+def test_scopes_do_not_leak_through_the_search_crawl(tmp_path):
+    digest = lambda token: hashlib.sha256(token.encode()).hexdigest()  # noqa: E731
+    (tmp_path / "micromcp.toml").write_text(
+        "version = 1\n"
+        f'[[auth.tokens]]\nname = "statter"\nsha256 = "{digest(STATTER)}"\nscopes = ["fs:stat", "search"]\n'
+        f'[[auth.tokens]]\nname = "fs-reader"\nsha256 = "{digest(FS_READER)}"\nscopes = ["fs", "search"]\n'
+    )
+    root = make_root(tmp_path)
+    running = start_up(tmp_path, root)
+    try:
+        deadline = time.monotonic() + 30
+        while not search_crawl_finished(running) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        hello = f"file://{root / 'hello.txt'}"
+        refused = call_as(running, STATTER, "fs.read_file", {"path": "hello.txt"})
+        assert refused["error"]["code"] == -31003, refused
+        hits = call_as(running, STATTER, "search.query", {"query": "hello"})["result"]["structuredContent"]["hits"]
+        assert hits == [], f"crawled fs content reached a principal without fs read: {hits}"
+        read = post(running, {"jsonrpc": "2.0", "id": 2, "method": "resources/read", "params": {
+            "uri": f"search://doc/{hello}", "_meta": MODERN_META}}, {"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "resources/read", "Mcp-Name": f"search://doc/{hello}"}, token=STATTER).json()
+        assert "error" in read and "not found" in read["error"]["message"], read
+        overwrite = call_as(running, STATTER, "search.index", {"documents": [{"id": hello, "title": "x", "body": "planted"}]})["result"]
+        assert overwrite["isError"] and "mirrors a file of fs" in text_of(overwrite), overwrite
+        delete = call_as(running, STATTER, "search.delete", {"ids": [hello]})["result"]
+        assert delete["isError"] and "mirrors a file of fs" in text_of(delete), delete
+        planted_tag = call_as(running, STATTER, "search.index", {"documents": [{"id": "note", "body": "x", "tags": ["source:fs"]}]})["result"]
+        assert planted_tag["isError"] and "reserved" in text_of(planted_tag), planted_tag
+        own = call_as(running, STATTER, "search.index", {"documents": [{"id": "note-1", "title": "mine", "body": "hello from a note"}]})["result"]
+        assert own["structuredContent"] == {"indexed": 1}, own
+        mine = call_as(running, STATTER, "search.query", {"query": "hello"})["result"]["structuredContent"]["hits"]
+        assert [hit["id"] for hit in mine] == ["note-1"], mine
+        allowed = call_as(running, FS_READER, "search.query", {"query": "hello"})["result"]["structuredContent"]["hits"]
+        assert hello in [hit["id"] for hit in allowed], allowed
+        full = call_as(running, TOKEN, "search.query", {"query": "hello"})["result"]["structuredContent"]["hits"]
+        assert hello in [hit["id"] for hit in full], full
+    finally:
+        running.stop()
+
+
+def readyz_of(running) -> dict:
+    import httpx2
+
+    return httpx2.get(running.url.replace("/mcp", "/readyz"), timeout=5).json()["services"][0]
+
+
+def test_a_flooded_service_sheds_at_once_past_its_places_and_queue(tmp_path):
+    running = start_testkit_gateway(tmp_path, gateway_settings="[backends]\nmax_concurrent_calls = 2\nmax_queued_calls = 2\n")
+    try:
+        session = initialize(running)
+        outcomes = []
+
+        def slow_call():
+            started = time.monotonic()
+            body = legacy(running, session, "tools/call", {"name": "slow", "arguments": {"millis": 1500}}).json()
+            outcomes.append((body, time.monotonic() - started))
+
+        callers = [threading.Thread(target=slow_call) for _ in range(10)]
+        for caller in callers:
+            caller.start()
+        for caller in callers:
+            caller.join(timeout=20)
+        done = [body for body, _ in outcomes if "result" in body]
+        shed = [(body, took) for body, took in outcomes if "error" in body]
+        assert len(done) == 4 and len(shed) == 6, outcomes
+        for body, took in shed:
+            assert body["error"]["code"] == -31004 and "at capacity" in body["error"]["message"], body
+            assert "backends.max_concurrent_calls" in body["error"]["message"]
+            assert took < 1.0, f"shed after {took:.2f} s, not at once"
+        assert readyz_of(running)["calls_shed_total"] == 6
+    finally:
+        running.stop()
+
+
+def test_a_failing_service_trips_its_breaker_and_recovers(tmp_path):
+    running = start_testkit_gateway(
+        tmp_path,
+        gateway_settings="request_timeout_secs = 1\n[backends]\nbreaker_consecutive_failures = 3\nbreaker_open_secs = 1\n",
+    )
+    try:
+        session = initialize(running)
+        for _ in range(3):
+            failed = legacy(running, session, "tools/call", {"name": "slow", "arguments": {"millis": 3000}}).json()
+            assert failed["error"]["code"] == -31004, failed
+        assert readyz_of(running)["breaker"] == "open"
+        started = time.monotonic()
+        refused = legacy(running, session, "tools/call", {"name": "echo", "arguments": {"n": 1}}).json()
+        assert time.monotonic() - started < 0.5
+        assert refused["error"]["code"] == -31004 and "circuit breaker is open" in refused["error"]["message"], refused
+        time.sleep(1.2)
+        probe = legacy(running, session, "tools/call", {"name": "echo", "arguments": {"n": 2}}).json()
+        assert probe["result"]["structuredContent"] == {"n": 2}, probe
+        state = readyz_of(running)
+        assert state["breaker"] == "closed" and state["breaker_opened_total"] == 1, state
     finally:
         running.stop()

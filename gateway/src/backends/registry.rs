@@ -16,14 +16,17 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use super::channel::{BackendClient, channel_for};
+use super::stack::ServiceStack;
 use crate::catalog::{ListKind, MergedCatalog, ServiceCatalog};
-use crate::config::ServiceConfig;
+use crate::config::{BackendsConfig, ServiceConfig};
 use crate::error::GatewayError;
 
 /// One backend service.
 pub struct Backend {
     pub config: ServiceConfig,
     pub client: BackendClient,
+    /// Breaker and concurrency limit every call crosses.
+    pub stack: Arc<ServiceStack>,
     available: AtomicBool,
 }
 
@@ -59,13 +62,18 @@ fn failure_text(status: &tonic::Status) -> String {
 
 impl Backends {
     /// Creates (lazy) channels to every service; nothing is dialled yet.
-    pub fn new(configs: &[ServiceConfig], separator: &str) -> Result<Arc<Self>, GatewayError> {
+    pub fn new(
+        configs: &[ServiceConfig],
+        separator: &str,
+        stack_config: &BackendsConfig,
+    ) -> Result<Arc<Self>, GatewayError> {
         let services = configs
             .iter()
             .map(|config| {
                 Ok(Backend {
                     client: McpServiceClient::new(channel_for(&config.endpoint)?)
                         .max_decoding_message_size(64 * 1024 * 1024),
+                    stack: ServiceStack::new(&config.name, stack_config),
                     config: config.clone(),
                     available: AtomicBool::new(false),
                 })

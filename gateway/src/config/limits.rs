@@ -1,7 +1,8 @@
-//! `[limits]`: what one client may hold of the front — connections in
-//! total and per source address, and how long the gateway waits for a
+//! `[limits]`: what one client may hold of the gateway — connections in
+//! total and per source address, how long the gateway waits for a
 //! request's headers (which also bounds an idle keep-alive connection) and
-//! its body. Validated into [`LimitsConfig`]; errors name their key.
+//! its body, and how many large resource reads may stream at once and for
+//! how long one may wait on a client that stopped reading. Validated into [`LimitsConfig`]; errors name their key.
 
 use std::time::Duration;
 
@@ -20,6 +21,13 @@ pub struct RawLimits {
     pub header_read_timeout_secs: Option<u64>,
     /// Seconds a client has to send a request's whole body.
     pub body_read_timeout_secs: Option<u64>,
+    /// Resource reads streamed to clients at once (reads past 1 MiB).
+    pub max_streamed_reads: Option<usize>,
+    /// Streamed resource reads one principal may have at once.
+    pub max_streamed_reads_per_principal: Option<usize>,
+    /// Seconds a streamed answer may wait for a client that stopped reading
+    /// before it is cut (and its backend stream cancelled).
+    pub stalled_reader_timeout_secs: Option<u64>,
 }
 
 /// Validated `[limits]`.
@@ -30,6 +38,9 @@ pub struct LimitsConfig {
     pub max_connections_per_source: Option<usize>,
     pub header_read_timeout: Duration,
     pub body_read_timeout: Duration,
+    pub max_streamed_reads: usize,
+    pub max_streamed_reads_per_principal: usize,
+    pub stalled_reader_timeout: Duration,
 }
 
 impl Default for LimitsConfig {
@@ -39,6 +50,9 @@ impl Default for LimitsConfig {
             max_connections_per_source: Some(1024),
             header_read_timeout: Duration::from_secs(30),
             body_read_timeout: Duration::from_secs(30),
+            max_streamed_reads: 256,
+            max_streamed_reads_per_principal: 64,
+            stalled_reader_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -58,6 +72,20 @@ pub fn validate_limits(limits: RawLimits, errors: &mut Vec<String>) -> LimitsCon
     if per_source > max_connections {
         errors.push(format!(
             "limits.max_connections_per_source: {per_source} is above limits.max_connections ({max_connections})"
+        ));
+    }
+    let max_streamed_reads = limits
+        .max_streamed_reads
+        .unwrap_or(defaults.max_streamed_reads);
+    if max_streamed_reads == 0 {
+        errors.push("limits.max_streamed_reads: must be at least 1".into());
+    }
+    let max_streamed_reads_per_principal = limits
+        .max_streamed_reads_per_principal
+        .unwrap_or(defaults.max_streamed_reads_per_principal);
+    if !(1..=max_streamed_reads.max(1)).contains(&max_streamed_reads_per_principal) {
+        errors.push(format!(
+            "limits.max_streamed_reads_per_principal: {max_streamed_reads_per_principal} is not between 1 and limits.max_streamed_reads ({max_streamed_reads})"
         ));
     }
     let seconds = |key: &str, value: Option<u64>, default: Duration, errors: &mut Vec<String>| {
@@ -82,6 +110,14 @@ pub fn validate_limits(limits: RawLimits, errors: &mut Vec<String>) -> LimitsCon
             defaults.body_read_timeout,
             errors,
         ),
+        max_streamed_reads,
+        max_streamed_reads_per_principal,
+        stalled_reader_timeout: seconds(
+            "stalled_reader_timeout_secs",
+            limits.stalled_reader_timeout_secs,
+            defaults.stalled_reader_timeout,
+            errors,
+        ),
     }
 }
 
@@ -102,6 +138,9 @@ mod tests {
             max_connections_per_source: Some(5),
             header_read_timeout_secs: Some(0),
             body_read_timeout_secs: Some(7200),
+            max_streamed_reads: Some(0),
+            max_streamed_reads_per_principal: Some(9),
+            stalled_reader_timeout_secs: Some(0),
         };
         validate_limits(raw, &mut errors);
         let joined = errors.join("\n");
@@ -110,6 +149,9 @@ mod tests {
             "limits.max_connections_per_source:",
             "limits.header_read_timeout_secs:",
             "limits.body_read_timeout_secs:",
+            "limits.max_streamed_reads:",
+            "limits.max_streamed_reads_per_principal:",
+            "limits.stalled_reader_timeout_secs:",
         ] {
             assert!(joined.contains(key), "{key} missing in {joined}");
         }

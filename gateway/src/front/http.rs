@@ -26,7 +26,7 @@ use crate::auth::authenticate;
 use crate::context::CallContext;
 use crate::dispatch;
 use crate::error::GatewayError;
-use crate::front::limits::ConnectionLimits;
+use crate::front::limits::{ConnectionLimits, connection_limits};
 use crate::gateway::Gateway;
 use crate::principal::Principal;
 use crate::wire::jsonrpc::{Envelope, MessageKind, encode_error, encode_result};
@@ -54,7 +54,7 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let limits = ConnectionLimits::new(&gateway.config.limits);
+    let limits = connection_limits(&gateway.config.limits);
     serve_within(gateway, listener, limits, shutdown).await
 }
 
@@ -466,7 +466,16 @@ async fn readyz(State(gateway): State<Arc<Gateway>>) -> Response {
         .backends
         .services()
         .iter()
-        .map(|backend| serde_json::json!({"name": backend.config.name, "available": backend.is_available()}))
+        .map(|backend| {
+            serde_json::json!({
+                "name": backend.config.name,
+                "available": backend.is_available(),
+                "breaker": backend.stack.breaker_state(),
+                "breaker_opened_total": backend.stack.breaker_opened_total(),
+                "calls_running": backend.stack.running(),
+                "calls_shed_total": backend.stack.shed_total(),
+            })
+        })
         .collect();
     let ready = gateway
         .backends

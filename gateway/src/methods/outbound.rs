@@ -1,16 +1,20 @@
 //! What every request to a backend service carries: the deadline
-//! (`grpc-timeout`), the gateway's request id, the principal's name and the
-//! client's W3C traceparent. Never the client's token.
+//! (`grpc-timeout`), the gateway's request id, the principal's name, the
+//! client's W3C traceparent and, for services holding other services'
+//! content, which of those the principal may read. Never the client's token.
 
 use tonic::metadata::{Ascii, MetadataValue};
 
 use crate::context::CallContext;
 use crate::gateway::Gateway;
 
-/// `message` as a gRPC request carrying the context of `context`.
+/// `message` as a gRPC request carrying the context of `context` and, for
+/// a service holding other services' content, the sources the principal
+/// may read (what `route` worked out).
 pub fn request<T>(
     gateway: &Gateway,
     context: &CallContext,
+    readable_sources_opt: Option<&str>,
     message: T,
     traceparent_opt: Option<&str>,
 ) -> tonic::Request<T> {
@@ -26,6 +30,11 @@ pub fn request<T>(
     }
     if let Ok(value) = context.principal.id.parse() {
         metadata.insert(micromcp_proto::PRINCIPAL_METADATA, value);
+    }
+    if let Some(sources) = readable_sources_opt
+        && let Ok(value) = sources.parse()
+    {
+        metadata.insert(micromcp_proto::READABLE_SOURCES_METADATA, value);
     }
     if let Some(traceparent) = traceparent_opt
         && let Ok(mut value) = traceparent.parse::<MetadataValue<Ascii>>()

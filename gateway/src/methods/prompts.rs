@@ -30,23 +30,20 @@ pub(crate) async fn get_prompt(
         })?,
         None => HashMap::new(),
     };
-    let route = route::prompt(gateway, context, name)?;
-    let mut client = route.client()?;
+    let mut route = route::prompt(gateway, context, name)?;
+    let (mut client, mut permit) = route.admit(gateway.config.request_timeout).await?;
     let service = route.service_name();
-    let request = outbound::request(
-        gateway,
-        context,
-        GetPromptRequest {
-            name: route.into_original(),
-            arguments,
-        },
-        None,
-    );
-    let response = client
+    let message = GetPromptRequest {
+        name: route.take_original(),
+        arguments,
+    };
+    let request = outbound::request(gateway, context, route.readable_sources(), message, None);
+    let answered = client
         .get_prompt(request)
         .await
-        .map_err(|status| from_status(service, Target::Prompt, &status))?
-        .into_inner();
+        .map_err(|status| from_status(service, Target::Prompt, &status));
+    permit.record(&answered);
+    let response = answered?.into_inner();
     let body = finish_service_result(context, &response.result_json);
     Ok(Reply::Json(encode_result(id_text, &body)))
 }
@@ -109,7 +106,7 @@ pub(crate) async fn complete(
             finish(gateway, context, empty).as_bytes(),
         )));
     }
-    let mut client = route.client()?;
+    let (mut client, mut permit) = route.admit(gateway.config.request_timeout).await?;
     let request = CompleteRequest {
         reference: Some(reference),
         argument_name: params.argument.name,
@@ -119,11 +116,18 @@ pub(crate) async fn complete(
             .map(|context| context.arguments)
             .unwrap_or_default(),
     };
-    let response = client
-        .complete(outbound::request(gateway, context, request, None))
+    let answered = client
+        .complete(outbound::request(
+            gateway,
+            context,
+            route.readable_sources(),
+            request,
+            None,
+        ))
         .await
-        .map_err(|status| from_status(route.service_name(), Target::Completion, &status))?
-        .into_inner();
+        .map_err(|status| from_status(route.service_name(), Target::Completion, &status));
+    permit.record(&answered);
+    let response = answered?.into_inner();
     let mut completion =
         serde_json::json!({"values": response.values, "hasMore": response.has_more});
     if let Some(total) = response.total {

@@ -3,22 +3,32 @@
 //! JSON-escaped and binary base64-encoded chunk by chunk (see
 //! `wire::content`). Small resources are answered as one JSON message;
 //! past `STREAM_AFTER_BYTES` the response body is streamed as chunks
-//! arrive, so memory stays flat whatever the size.
+//! arrive, so memory stays flat whatever the size. A streamed read holds a
+//! place of its principal's quota (`limits.max_streamed_reads*`) and is
+//! relayed by a task of its own that gives up on a client that stops
+//! reading (`limits.stalled_reader_timeout_secs`), cancelling the backend
+//! stream so a stalled reader never holds a service's flow-control window.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
+use futures::StreamExt;
 use micromcp_proto::{
     ReadResourceChunk, ReadResourceRequest, ResourceHeader, read_resource_chunk::Chunk,
 };
+use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::SendTimeoutError;
 use tonic::Streaming;
 
 use super::result::modern_fields;
 use super::{outbound, route};
-use crate::backends::{Target, from_status};
+use crate::backends::{BackendClient, CallPermit, Target, from_status};
 use crate::context::{CallContext, Reply};
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
+use crate::quota::{Exceeded, QuotaPermit};
 use crate::wire::ContentEncoder;
 use crate::wire::protocol::ParamsHead;
 
@@ -74,30 +84,20 @@ pub(crate) async fn read_resource(
         modern: context.is_modern(),
     };
     let route = route::resource(gateway, context, uri)?;
-    let mut client = route.client()?;
+    let (mut client, mut call) = route.admit(gateway.config.request_timeout).await?;
     let service = route.service_name().to_owned();
     let request = outbound::request(
         gateway,
         context,
+        route.readable_sources(),
         ReadResourceRequest {
             uri: uri.to_owned(),
         },
         None,
     );
-    let mut chunks = client
-        .read_resource(request)
-        .await
-        .map_err(|status| from_status(&service, target, &status))?
-        .into_inner();
-    let header = match next_chunk(&mut chunks, &service, target).await? {
-        Some(Chunk::Header(header)) => header,
-        _ => {
-            return Err(GatewayError::transient(
-                &service,
-                "the service sent no resource header",
-            ));
-        }
-    };
+    let opened = open_read(&mut client, request, &service, target).await;
+    call.record(&opened);
+    let (mut chunks, header) = opened?;
     let mut encoder = ContentEncoder::new(header.is_text);
     let mut body = prefix(gateway, context, id_text, &header);
     loop {
@@ -116,10 +116,92 @@ pub(crate) async fn read_resource(
             }
         }
         if body.len() > STREAM_AFTER_BYTES {
-            return Ok(Reply::Body(Box::pin(stream_rest(
-                body, encoder, chunks, service, target,
+            let permit = gateway
+                .streamed_reads
+                .acquire(context.principal.id.clone())
+                .map_err(|exceeded| too_many_streams(&service, exceeded))?;
+            let rest = stream_rest(body, encoder, chunks, service.clone(), target);
+            let stalled_after = gateway.config.limits.stalled_reader_timeout;
+            return Ok(Reply::Body(Box::pin(relay_to_client(
+                rest,
+                (permit, call),
+                stalled_after,
+                service,
             ))));
         }
+    }
+}
+
+/// The error of a read refused for the streamed-read quota.
+fn too_many_streams(service: &str, exceeded: Exceeded) -> GatewayError {
+    let reason = match exceeded {
+        Exceeded::Total(limit) => format!("limits.max_streamed_reads = {limit}"),
+        Exceeded::PerKey(limit) => format!("limits.max_streamed_reads_per_principal = {limit}"),
+    };
+    GatewayError::transient(
+        service,
+        format!("too many large resource reads in flight ({reason}); retry later"),
+    )
+}
+
+/// Relays `pieces` to the client through a small buffer, from a task of its
+/// own: when the client takes nothing for `stalled_after`, the task stops,
+/// the backend stream is dropped (cancelled) and the body ends in an error.
+fn relay_to_client(
+    pieces: impl futures::Stream<Item = Result<Bytes, GatewayError>> + Send + 'static,
+    places: (QuotaPermit<String>, CallPermit),
+    stalled_after: Duration,
+    service: String,
+) -> impl futures::Stream<Item = Result<Bytes, GatewayError>> + Send {
+    let (sender, mut receiver) = mpsc::channel(2);
+    let stalled = Arc::new(AtomicBool::new(false));
+    let stalled_flag = stalled.clone();
+    tokio::spawn(async move {
+        // The read's places (its principal's quota, its service's limit)
+        // are held until the last piece is taken or the client is given up.
+        let _places = places;
+        let mut pieces = std::pin::pin!(pieces);
+        while let Some(piece) = pieces.next().await {
+            let failed = piece.is_err();
+            match sender.send_timeout(piece, stalled_after).await {
+                Ok(()) if !failed => {}
+                Ok(()) | Err(SendTimeoutError::Closed(_)) => return,
+                Err(SendTimeoutError::Timeout(_)) => {
+                    tracing::warn!(service = %service, "a client stopped reading a streamed resource; cancelled");
+                    stalled_flag.store(true, Ordering::Relaxed);
+                    return;
+                }
+            }
+        }
+    });
+    async_stream::stream! {
+        while let Some(piece) = receiver.recv().await {
+            yield piece;
+        }
+        if stalled.load(Ordering::Relaxed) {
+            yield Err(GatewayError::Internal("the client stopped reading".into()));
+        }
+    }
+}
+
+/// Starts the read: the call and the resource's header.
+async fn open_read(
+    client: &mut BackendClient,
+    request: tonic::Request<ReadResourceRequest>,
+    service: &str,
+    target: Target,
+) -> Result<(Streaming<ReadResourceChunk>, ResourceHeader), GatewayError> {
+    let mut chunks = client
+        .read_resource(request)
+        .await
+        .map_err(|status| from_status(service, target, &status))?
+        .into_inner();
+    match next_chunk(&mut chunks, service, target).await? {
+        Some(Chunk::Header(header)) => Ok((chunks, header)),
+        _ => Err(GatewayError::transient(
+            service,
+            "the service sent no resource header",
+        )),
     }
 }
 

@@ -2,12 +2,16 @@
 //! here in the same order: look the target up in the merged catalog →
 //! decide whether the principal may use it (scopes, then Cedar, from the
 //! principal's cached catalog view) → find the owning service → fail fast
-//! with a transient error when that service is unavailable. Lists ask
-//! here for the part of the catalog the principal may see.
+//! with a transient error when that service is unavailable → cross its
+//! stack (breaker, concurrency limit). Lists ask
+//! here for the part of the catalog the principal may see; a service that
+//! holds copies of other services' content (`content_from`) is told which
+//! of them the principal may read.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::backends::{Backend, BackendClient};
+use crate::backends::{Backend, BackendClient, CallPermit};
 use crate::catalog::{ListKind, MergedCatalog, Page};
 use crate::context::CallContext;
 use crate::error::GatewayError;
@@ -19,6 +23,9 @@ pub struct Route<'g> {
     catalog: Arc<MergedCatalog>,
     service: usize,
     original: String,
+    /// For a service holding other services' content: those of them the
+    /// principal may read, comma-separated.
+    readable_sources_opt: Option<String>,
 }
 
 // === impl Route ===
@@ -26,16 +33,25 @@ pub struct Route<'g> {
 impl<'g> Route<'g> {
     fn to(
         gateway: &'g Gateway,
+        context: &CallContext,
         catalog: Arc<MergedCatalog>,
         service: usize,
         original: String,
     ) -> Self {
+        let backend = &gateway.backends.services()[service];
         Self {
-            backend: &gateway.backends.services()[service],
+            readable_sources_opt: readable_sources(gateway, context, backend),
+            backend,
             catalog,
             service,
             original,
         }
+    }
+
+    /// The services whose content the principal may read, comma-separated,
+    /// when the owning service holds copies of other services' content.
+    pub fn readable_sources(&self) -> Option<&str> {
+        self.readable_sources_opt.as_deref()
     }
 
     /// The owning service's configured name.
@@ -48,9 +64,9 @@ impl<'g> Route<'g> {
         &self.original
     }
 
-    /// [`Route::original`], owned.
-    pub fn into_original(self) -> String {
-        self.original
+    /// [`Route::original`], taken out (empty afterwards).
+    pub fn take_original(&mut self) -> String {
+        std::mem::take(&mut self.original)
     }
 
     /// True when the owning service completes arguments.
@@ -63,18 +79,36 @@ impl<'g> Route<'g> {
         self.catalog.watches(self.service)
     }
 
-    /// A client of the owning service; a transient error at once when the
-    /// service is unavailable (its catalog stream is down), instead of a
-    /// call that would wait for a dial to fail.
+    /// A client of the owning service for one call, with its place in the
+    /// service's stack: a transient error at once when the service is
+    /// unavailable (its catalog stream is down) or its breaker is open, or
+    /// when it is at capacity (after waiting at most `max_wait` for a place).
+    pub async fn admit(
+        &self,
+        max_wait: Duration,
+    ) -> Result<(BackendClient, CallPermit), GatewayError> {
+        self.check_available()?;
+        let permit = self.backend.stack.admit(max_wait).await?;
+        Ok((self.backend.client.clone(), permit))
+    }
+
+    /// A client for a long-lived stream (a resource watch): availability and
+    /// breaker checked, no place taken.
     pub fn client(&self) -> Result<BackendClient, GatewayError> {
-        if !self.backend.is_available() {
-            let service = self.service_name();
-            return Err(GatewayError::transient(
-                service,
-                format!("service {service:?} is unavailable; retry later"),
-            ));
-        }
+        self.check_available()?;
+        self.backend.stack.check_breaker()?;
         Ok(self.backend.client.clone())
+    }
+
+    fn check_available(&self) -> Result<(), GatewayError> {
+        if self.backend.is_available() {
+            return Ok(());
+        }
+        let service = self.service_name();
+        Err(GatewayError::transient(
+            service,
+            format!("service {service:?} is unavailable; retry later"),
+        ))
     }
 }
 
@@ -148,7 +182,7 @@ fn listed<'g>(
         .policy
         .check_listed(&context.principal, &catalog, kind, position, item)?;
     let (service, original) = (item.service, item.original.clone());
-    Ok(Route::to(gateway, catalog, service, original))
+    Ok(Route::to(gateway, context, catalog, service, original))
 }
 
 /// A resource URI or template owned by `service_opt`.
@@ -164,7 +198,28 @@ fn by_uri<'g>(
     gateway
         .policy
         .check_resource(&context.principal, &catalog, uri, service)?;
-    Ok(Route::to(gateway, catalog, service, String::new()))
+    Ok(Route::to(gateway, context, catalog, service, String::new()))
+}
+
+/// The content sources of `backend` the principal may read (`None` when
+/// the service holds no other service's content).
+fn readable_sources(gateway: &Gateway, context: &CallContext, backend: &Backend) -> Option<String> {
+    let sources = &backend.config.content_from;
+    if sources.is_empty() {
+        return None;
+    }
+    let services = gateway.backends.services();
+    let readable: Vec<&str> = sources
+        .iter()
+        .filter(|source| {
+            services
+                .iter()
+                .position(|service| &service.config.name == *source)
+                .is_some_and(|index| gateway.policy.may_read_service(&context.principal, index))
+        })
+        .map(String::as_str)
+        .collect();
+    Some(readable.join(","))
 }
 
 /// One page of list `kind` as the principal may see it.

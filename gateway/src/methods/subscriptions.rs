@@ -47,6 +47,7 @@ pub(crate) async fn subscribe(
     let mut request = outbound::request(
         gateway,
         context,
+        route.readable_sources(),
         WatchResourceRequest {
             uri: uri.to_owned(),
         },

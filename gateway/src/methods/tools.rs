@@ -64,15 +64,19 @@ pub(crate) async fn call_tool(
 ) -> Result<Reply, GatewayError> {
     let timeout = gateway.config.request_timeout;
     let deadline = Instant::now() + timeout;
-    let route = route::tool(gateway, context, head.required_name()?)?;
-    let client = route.client()?;
+    let mut route = route::tool(gateway, context, head.required_name()?)?;
     let service = route.service_name().to_owned();
+    let admitted = tokio::select! {
+        admitted = route.admit(timeout) => admitted,
+        () = tokio::time::sleep_until(deadline) => Err(deadline_error(&service, timeout)),
+    };
+    let (client, mut permit) = admitted?;
     let meta = head.meta.as_ref();
     let progress_token_opt = meta
         .and_then(|meta| meta.progress_token)
         .map(|token| token.get().to_owned());
     let start = CallToolStart {
-        name: route.into_original(),
+        name: route.take_original(),
         arguments_json: head.arguments.map_or_else(Bytes::new, |raw| {
             Bytes::copy_from_slice(raw.get().as_bytes())
         }),
@@ -96,6 +100,7 @@ pub(crate) async fn call_tool(
     let request = outbound::request(
         gateway,
         context,
+        route.readable_sources(),
         ReceiverStream::new(from_gateway),
         traceparent,
     );
@@ -110,11 +115,14 @@ pub(crate) async fn call_tool(
     let (mut events, first) = match opened {
         Ok(opened) => opened,
         Err(error) => {
+            let failed = Err(error);
+            permit.record(&failed);
             finish_request(context, id_text);
-            return Err(error);
+            return failed;
         }
     };
     if let Message::Result(result) = first {
+        permit.record(&Ok::<(), GatewayError>(()));
         let _ = tokio::time::timeout_at(deadline, drain(&mut events)).await;
         finish_request(context, id_text);
         let body = finish_service_result(context, &result.result_json);
@@ -133,7 +141,7 @@ pub(crate) async fn call_tool(
     let pump_context = context.clone();
     let pump_gateway = gateway.clone();
     tokio::spawn(async move {
-        pump(
+        let ended = pump(
             &pump_gateway,
             &pump_context,
             &state,
@@ -142,6 +150,9 @@ pub(crate) async fn call_tool(
             &to_client,
         )
         .await;
+        if let Some(outcome) = ended {
+            permit.record(&outcome);
+        }
         finish_request(&pump_context, &state.id_text);
     });
     Ok(Reply::Events(from_call))
@@ -206,7 +217,8 @@ fn finish_request(context: &CallContext, id_text: &str) {
     }
 }
 
-/// Relays service events to the client until the result (or an error).
+/// Relays service events to the client until the result (or an error);
+/// the call's outcome, or `None` when the client left or cancelled.
 async fn pump(
     gateway: &Arc<Gateway>,
     context: &CallContext,
@@ -214,7 +226,7 @@ async fn pump(
     first: Message,
     mut events: Streaming<CallToolServerMessage>,
     to_client: &mpsc::Sender<Vec<u8>>,
-) {
+) -> Option<Result<(), GatewayError>> {
     let mut next = Some(first);
     loop {
         let message = match next.take() {
@@ -222,12 +234,12 @@ async fn pump(
             None => {
                 let received = tokio::select! {
                     received = events.message() => received,
-                    () = state.cancelled.cancelled() => return,
-                    () = to_client.closed(), if context.is_modern() => return,
+                    () = state.cancelled.cancelled() => return None,
+                    () = to_client.closed(), if context.is_modern() => return None,
                     () = tokio::time::sleep_until(state.deadline) => {
                         let error = deadline_error(&state.service, state.timeout);
                         let _ = to_client.send(encode_error(&state.id_text, &error)).await;
-                        return;
+                        return Some(Err(error));
                     }
                 };
                 match received {
@@ -240,12 +252,12 @@ async fn pump(
                             "the service ended the call without a result",
                         );
                         let _ = to_client.send(encode_error(&state.id_text, &error)).await;
-                        return;
+                        return Some(Err(error));
                     }
                     Err(status) => {
                         let error = from_status(&state.service, Target::Tool, &status);
                         let _ = to_client.send(encode_error(&state.id_text, &error)).await;
-                        return;
+                        return Some(Err(error));
                     }
                 }
             }
@@ -255,7 +267,7 @@ async fn pump(
                 let body = finish_service_result(context, &result.result_json);
                 let _ = to_client.send(encode_result(&state.id_text, &body)).await;
                 let _ = tokio::time::timeout_at(state.deadline, drain(&mut events)).await;
-                return;
+                return Some(Ok(()));
             }
             Message::Progress(progress) => state.progress_token_opt.as_ref().map(|token| {
                 let mut params = format!(
@@ -293,7 +305,7 @@ async fn pump(
             && to_client.send(outgoing).await.is_err()
             && context.is_modern()
         {
-            return;
+            return None;
         }
     }
 }

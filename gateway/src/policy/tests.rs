@@ -230,3 +230,20 @@ fn views_follow_catalog_changes() {
     ));
     assert_eq!(listed_tools(&policy, &reader, &second), ["search.index"]);
 }
+
+#[test]
+fn reading_a_service_as_a_whole_needs_its_resources() {
+    let scopes_only = policy(None);
+    assert!(scopes_only.may_read_service(&principal(&["fs", "search"], &[]), 0));
+    assert!(scopes_only.may_read_service(&principal(&["*"], &[]), 0));
+    assert!(!scopes_only.may_read_service(&principal(&["fs:stat", "search"], &[]), 0));
+    assert!(!scopes_only.may_read_service(&principal(&["fs:read_*"], &[]), 0));
+    assert!(!scopes_only.may_read_service(&principal(&["search"], &[]), 0));
+    let no_resources = policy(Some(
+        r#"permit(principal, action, resource);
+forbid(principal, action == Micromcp::Action::"resources/read", resource is Micromcp::Resource)
+  when { resource.service == "fs" } unless { principal.roles.contains("reader") };"#,
+    ));
+    assert!(!no_resources.may_read_service(&principal(&["*"], &[]), 0));
+    assert!(no_resources.may_read_service(&principal(&["*"], &["reader"]), 0));
+}

@@ -89,4 +89,25 @@ mod tests {
             "{markdown}"
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 200, ..Default::default() })]
+
+        /// Tag soup — unbalanced, nested, comments, scripts, tables — of any
+        /// depth converts without panicking or overflowing the stack, and
+        /// keeps every text piece.
+        #[test]
+        fn any_tag_soup_converts(pieces in proptest::collection::vec(
+            proptest::sample::select(vec![
+                "<div>", "</div>", "<b>", "</b>", "<p>", "<ul><li>", "</li></ul>", "<table><tr><td>",
+                "</td></tr></table>", "<br>", "<!--", "-->", "<script>", "</script>", "&amp;",
+                "<a href='x'>", "</a>", "<pre><code>", "</code></pre>", "<h1>", "</h1>", "word",
+            ]),
+            0..6000,
+        )) {
+            let html = pieces.concat();
+            let markdown = html_to_markdown(&html);
+            proptest::prop_assert!(markdown.is_ok());
+        }
+    }
 }

@@ -281,6 +281,7 @@ async fn only_allowed_headers_and_arguments() {
                 arguments_json: r#"{"uri":"x"}"#.into(),
                 request_id: "t".into(),
                 principal: "p".into(),
+                readable_sources_opt: None,
             },
             ToolEvents::detached(),
         )

@@ -177,6 +177,7 @@ async fn unknown_arguments_are_invalid() {
                 arguments_json: "{\"paht\": \"x\"}".into(),
                 request_id: "t".into(),
                 principal: "test".into(),
+                readable_sources_opt: None,
             },
             events,
         )

@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 use tokio_stream::wrappers::{ReceiverStream, WatchStream};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::{McpService, ToolCall, ToolEvents};
+use crate::{Caller, McpService, ToolCall, ToolEvents};
 
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
@@ -56,6 +56,22 @@ fn metadata_str<T>(request: &Request<T>, key: &str) -> String {
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default()
         .to_owned()
+}
+
+/// The services whose content the caller may read, when the gateway sent
+/// that limit.
+fn readable_sources<T>(request: &Request<T>) -> Option<Vec<String>> {
+    let value = request
+        .metadata()
+        .get(micromcp_proto::READABLE_SOURCES_METADATA)?;
+    // An unreadable value limits to nothing rather than to everything.
+    let text = value.to_str().unwrap_or_default();
+    Some(
+        text.split(',')
+            .filter(|name| !name.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    )
 }
 
 /// Aborts the wrapped task when the stream is dropped (the gateway cancelled).
@@ -126,6 +142,7 @@ impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
     ) -> Result<Response<Self::CallToolStream>, Status> {
         let request_id = metadata_str(&request, micromcp_proto::REQUEST_ID_METADATA);
         let principal = metadata_str(&request, micromcp_proto::PRINCIPAL_METADATA);
+        let readable_sources_opt = readable_sources(&request);
         let mut inbound = request.into_inner();
         let first = inbound
             .message()
@@ -152,6 +169,7 @@ impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
             arguments_json,
             request_id,
             principal,
+            readable_sources_opt,
         };
         let (outbound, receiver) = mpsc::channel(32);
         let events = ToolEvents::new(
@@ -197,8 +215,13 @@ impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
         &self,
         request: Request<ReadResourceRequest>,
     ) -> Result<Response<Self::ReadResourceStream>, Status> {
+        let caller = Caller {
+            principal: metadata_str(&request, micromcp_proto::PRINCIPAL_METADATA),
+            request_id: metadata_str(&request, micromcp_proto::REQUEST_ID_METADATA),
+            readable_sources_opt: readable_sources(&request),
+        };
         let uri = request.into_inner().uri;
-        let content = self.service.read_resource(uri).await?;
+        let content = self.service.read_resource_for(uri, caller).await?;
         let header = futures::stream::once(async move {
             Ok(ReadResourceChunk {
                 chunk: Some(read_resource_chunk::Chunk::Header(content.header)),

@@ -20,7 +20,7 @@ pub use output::ToolOutput;
 pub use regular_file::{OpenRegularError, open_regular_file};
 pub use server::{Listener, ServeError, ServeOptions, serve};
 pub use service::{
-    CatalogPublisher, McpService, ResourceContent, ToolCall, UpdateStream, call_tool_json,
+    Caller, CatalogPublisher, McpService, ResourceContent, ToolCall, UpdateStream, call_tool_json,
 };
 
 /// The generated protobuf types, re-exported for service authors.

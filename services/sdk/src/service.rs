@@ -25,6 +25,20 @@ pub struct ToolCall {
     pub request_id: String,
     /// The authenticated caller, as the gateway saw it.
     pub principal: String,
+    /// Services whose content the caller may read, when the gateway limits
+    /// it (`None`: no limit was sent).
+    pub readable_sources_opt: Option<Vec<String>>,
+}
+
+/// Who a resource read is for, as the gateway says.
+#[derive(Debug, Clone, Default)]
+pub struct Caller {
+    /// The authenticated caller.
+    pub principal: String,
+    /// The gateway's request id, for logs.
+    pub request_id: String,
+    /// Services whose content the caller may read (`None`: no limit sent).
+    pub readable_sources_opt: Option<Vec<String>>,
 }
 
 impl ToolCall {
@@ -79,6 +93,18 @@ pub trait McpService: Send + Sync + 'static {
         uri: String,
     ) -> impl Future<Output = ServiceResult<ResourceContent>> + Send;
 
+    /// Opens a resource for `caller`; services holding content of other
+    /// services override this to apply `caller.readable_sources_opt`. The
+    /// default ignores the caller.
+    fn read_resource_for(
+        &self,
+        uri: String,
+        caller: Caller,
+    ) -> impl Future<Output = ServiceResult<ResourceContent>> + Send {
+        let _ = caller;
+        self.read_resource(uri)
+    }
+
     /// Renders a prompt; returns a raw MCP `GetPromptResult` JSON object.
     fn get_prompt(
         &self,
@@ -124,6 +150,7 @@ pub async fn call_tool_json<S: McpService>(
         arguments_json: Bytes::from(arguments.to_string()),
         request_id: "in-process".into(),
         principal: "in-process".into(),
+        readable_sources_opt: None,
     };
     let output = service.call_tool(call, ToolEvents::detached()).await?;
     serde_json::from_slice(&output.into_raw_json())

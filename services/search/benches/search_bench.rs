@@ -115,25 +115,25 @@ fn benches(c: &mut Criterion) {
     let vocabulary = if zipf { "zipf" } else { "32words" };
     let mut group = c.benchmark_group(format!("search_query_{}k_docs_{vocabulary}", total / 1000));
     group.bench_function("bm25_top10", |b| {
-        b.iter(|| black_box(index.query(lexical_query, &[], 0, 10).expect("query")))
+        b.iter(|| black_box(index.query(lexical_query, &[], &[], 0, 10).expect("query")))
     });
     group.bench_function("bm25_top10_tag_filter", |b| {
         b.iter(|| {
             black_box(
                 index
-                    .query(filtered_query, &["shard-3".to_owned()], 0, 10)
+                    .query(filtered_query, &["shard-3".to_owned()], &[], 0, 10)
                     .expect("query"),
             )
         })
     });
     group.bench_function("vector_top10_384d", |b| {
-        b.iter(|| black_box(index.nearest(&query_vector, 10).expect("knn")))
+        b.iter(|| black_box(index.nearest(&query_vector, 10, &[]).expect("knn")))
     });
     group.bench_function("hybrid_top10", |b| {
         b.iter(|| {
-            let lexical = index.query_ids(hybrid_query, &[], 40).expect("query");
+            let lexical = index.query_ids(hybrid_query, &[], &[], 40).expect("query");
             let semantic: Vec<String> = index
-                .nearest(&query_vector, 40)
+                .nearest(&query_vector, 40, &[])
                 .expect("knn")
                 .into_iter()
                 .map(|(id, _)| id)

@@ -18,6 +18,10 @@ pub struct SearchConfig {
     /// Directories under the crawl roots that are never indexed (the
     /// gateway's state directory, for one).
     pub crawl_excluded: Vec<PathBuf>,
+    /// The service whose files the crawl mirrors (e.g. `fs`): crawled
+    /// documents are tagged with it and shown only to callers the gateway
+    /// says may read that service's content.
+    pub crawl_source: Option<String>,
     /// Largest file the crawler indexes, in bytes.
     pub crawl_max_file_bytes: u64,
 }
@@ -32,6 +36,7 @@ impl SearchConfig {
             embeddings_model: "text-embedding-3-small".into(),
             crawl_roots: Vec::new(),
             crawl_excluded: Vec::new(),
+            crawl_source: None,
             crawl_max_file_bytes: 1024 * 1024,
         }
     }

@@ -35,6 +35,16 @@ impl CrawlProgress {
     }
 }
 
+/// What the crawl reads and how it tags what it indexes.
+#[derive(Debug, Clone)]
+pub struct CrawlScope {
+    pub roots: Vec<PathBuf>,
+    /// Nothing under these is read.
+    pub excluded: Vec<PathBuf>,
+    /// `file`, and `source:NAME` when the crawl mirrors a service.
+    pub tags: Vec<String>,
+}
+
 fn text_of(path: &Path, max_bytes: u64) -> Option<String> {
     // Never blocks on a FIFO or device that stands where a file was listed.
     let file = micromcp_sdk::open_regular_file(path).ok()?;
@@ -50,22 +60,18 @@ fn text_of(path: &Path, max_bytes: u64) -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
-/// Indexes every text file under `roots` (blocking; run it off the runtime).
-/// Nothing under an `excluded` path is read.
-pub fn crawl(
-    index: &DocumentIndex,
-    roots: &[PathBuf],
-    excluded: &[PathBuf],
-    max_bytes: u64,
-    progress: &CrawlProgress,
-) {
+/// Indexes every text file under the scope's roots (blocking; run it off
+/// the runtime). Nothing under an excluded path is read.
+pub fn crawl(index: &DocumentIndex, scope: &CrawlScope, max_bytes: u64, progress: &CrawlProgress) {
     progress.running.store(true, Ordering::Relaxed);
     let mut batch = Vec::with_capacity(BATCH);
-    let mut pending: Vec<PathBuf> = roots
+    let mut pending: Vec<PathBuf> = scope
+        .roots
         .iter()
         .filter_map(|root| root.canonicalize().ok())
         .collect();
-    let excluded: Vec<PathBuf> = excluded
+    let excluded: Vec<PathBuf> = scope
+        .excluded
         .iter()
         .filter_map(|path| path.canonicalize().ok())
         .collect();
@@ -101,7 +107,7 @@ pub fn crawl(
                 title: name,
                 body,
                 url: uri,
-                tags: vec!["file".into()],
+                tags: scope.tags.clone(),
                 vector: None,
             });
             if batch.len() >= BATCH {

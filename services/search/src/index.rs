@@ -14,10 +14,11 @@ use tantivy::snippet::SnippetGenerator;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use crate::query_shape::check_query_shape;
+use crate::sources::is_hidden;
 use crate::{SearchError, VectorStore};
 
 /// A document as callers give and get it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IndexedDocument {
     pub id: String,
@@ -278,20 +279,29 @@ impl DocumentIndex {
         ids.iter().filter_map(|id| self.get(id).ok()).collect()
     }
 
-    fn parse(&self, query: &str, tags: &[String]) -> Result<Box<dyn Query>, SearchError> {
+    /// `query` restricted to documents with every tag of `tags` and none
+    /// of `hidden_tags`.
+    fn parse(
+        &self,
+        query: &str,
+        tags: &[String],
+        hidden_tags: &[String],
+    ) -> Result<Box<dyn Query>, SearchError> {
         check_query_shape(query)?;
         let parser = QueryParser::for_index(&self.index, vec![self.fields.title, self.fields.body]);
         let parsed = parser
             .parse_query(query)
             .map_err(|error| SearchError::Query(error.to_string()))?;
-        if tags.is_empty() {
+        if tags.is_empty() && hidden_tags.is_empty() {
             return Ok(parsed);
         }
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, parsed)];
-        for tag in tags {
+        let required = tags.iter().map(|tag| (Occur::Must, tag));
+        let excluded = hidden_tags.iter().map(|tag| (Occur::MustNot, tag));
+        for (occur, tag) in required.chain(excluded) {
             let term = Term::from_field_text(self.fields.tags, tag);
             clauses.push((
-                Occur::Must,
+                occur,
                 Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
             ));
         }
@@ -303,11 +313,12 @@ impl DocumentIndex {
         &self,
         query: &str,
         tags: &[String],
+        hidden_tags: &[String],
         offset: usize,
         limit: usize,
     ) -> Result<(Vec<QueryHit>, usize), SearchError> {
         let searcher = self.reader.searcher();
-        let parsed = self.parse(query, tags)?;
+        let parsed = self.parse(query, tags, hidden_tags)?;
         let (top, total) = searcher.search(
             &parsed,
             &(
@@ -340,19 +351,36 @@ impl DocumentIndex {
         &self,
         query: &str,
         tags: &[String],
+        hidden_tags: &[String],
         limit: usize,
     ) -> Result<Vec<String>, SearchError> {
         Ok(self
-            .query(query, tags, 0, limit)?
+            .query(query, tags, hidden_tags, 0, limit)?
             .0
             .into_iter()
             .map(|hit| hit.id)
             .collect())
     }
 
-    /// Nearest documents to `vector`.
-    pub fn nearest(&self, vector: &[f32], k: usize) -> Result<Vec<(String, f32)>, SearchError> {
-        self.read_vectors()?.nearest(vector, k)
+    /// Nearest documents to `vector`, none carrying a `hidden_tags` tag.
+    pub fn nearest(
+        &self,
+        vector: &[f32],
+        k: usize,
+        hidden_tags: &[String],
+    ) -> Result<Vec<(String, f32)>, SearchError> {
+        if hidden_tags.is_empty() {
+            return self.read_vectors()?.nearest(vector, k);
+        }
+        let candidates = self.read_vectors()?.nearest(vector, (k * 4).min(4000))?;
+        Ok(candidates
+            .into_iter()
+            .filter(|(id, _)| {
+                self.get(id)
+                    .is_ok_and(|document| !is_hidden(&document, hidden_tags))
+            })
+            .take(k)
+            .collect())
     }
 
     /// The stored vector of `id`.

@@ -16,6 +16,7 @@ mod fusion;
 mod index;
 mod query_shape;
 mod service;
+mod sources;
 mod tools;
 mod vectors;
 

@@ -5,13 +5,16 @@ use std::sync::Arc;
 
 use micromcp_proto::{Catalog, ResourceHeader, ResourceTemplate};
 use micromcp_sdk::{
-    CatalogPublisher, McpService, ResourceContent, ServiceError, ServiceResult, ToolCall,
+    Caller, CatalogPublisher, McpService, ResourceContent, ServiceError, ServiceResult, ToolCall,
     ToolEvents, ToolOutput,
 };
 use serde_json::json;
 
-use crate::crawl::{CrawlProgress, crawl};
+use crate::crawl::{CrawlProgress, CrawlScope, crawl};
 use crate::embed::Embedder;
+use crate::sources::{
+    hidden_tags, is_hidden, mirrored_error, mirrored_source, refuse_reserved_tags, source_tag,
+};
 use crate::tools::{
     self, DeleteArguments, HybridArguments, IndexArguments, MAX_BATCH, MAX_RESULTS, QueryArguments,
     SimilarArguments,
@@ -84,16 +87,24 @@ impl SearchService {
         if self.config.crawl_roots.is_empty() {
             return;
         }
-        let (index, roots, excluded, max_bytes, progress) = (
+        let mut tags = vec!["file".to_owned()];
+        tags.extend(self.config.crawl_source.as_deref().map(source_tag));
+        let scope = CrawlScope {
+            roots: self.config.crawl_roots.clone(),
+            excluded: self.config.crawl_excluded.clone(),
+            tags,
+        };
+        let (index, max_bytes, progress) = (
             self.index.clone(),
-            self.config.crawl_roots.clone(),
-            self.config.crawl_excluded.clone(),
             self.config.crawl_max_file_bytes,
             self.progress.clone(),
         );
-        tokio::task::spawn_blocking(move || {
-            crawl(&index, &roots, &excluded, max_bytes, &progress);
-        });
+        tokio::task::spawn_blocking(move || crawl(&index, &scope, max_bytes, &progress));
+    }
+
+    /// Source tags the caller of a request may not see.
+    fn hidden_for(&self, readable_sources_opt: Option<&[String]>) -> Vec<String> {
+        hidden_tags(self.config.crawl_source.as_deref(), readable_sources_opt)
     }
 
     async fn embed_one(&self, text: &str) -> Result<Vec<f32>, SearchError> {
@@ -118,6 +129,13 @@ impl SearchService {
                 "at most {MAX_BATCH} documents per call"
             )));
         }
+        refuse_reserved_tags(&arguments.documents)?;
+        let ids: Vec<String> = arguments
+            .documents
+            .iter()
+            .map(|document| document.id.clone())
+            .collect();
+        self.refuse_mirrored(ids).await?;
         if let Some(embedder) = &self.embedder {
             let missing: Vec<usize> = (0..arguments.documents.len())
                 .filter(|at| arguments.documents[*at].vector.is_none())
@@ -142,13 +160,43 @@ impl SearchService {
         Ok(json!({"indexed": count}))
     }
 
-    async fn similar(&self, arguments: SimilarArguments) -> Result<serde_json::Value, SearchError> {
+    /// Refuses to change documents that mirror a crawled source.
+    async fn refuse_mirrored(&self, ids: Vec<String>) -> Result<(), SearchError> {
+        let index = self.index.clone();
+        blocking(move || {
+            for id in &ids {
+                if let Ok(document) = index.get(id)
+                    && let Some(source) = mirrored_source(&document)
+                {
+                    return Err(mirrored_error(id, source));
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn similar(
+        &self,
+        arguments: SimilarArguments,
+        hidden: Vec<String>,
+    ) -> Result<serde_json::Value, SearchError> {
         let k = arguments.k.clamp(1, MAX_RESULTS);
         let vector = match (arguments.vector, arguments.id, arguments.text) {
             (Some(vector), None, None) => vector,
             (None, Some(id), None) => {
                 let index = self.index.clone();
-                blocking(move || index.vector_of(&id)).await?
+                let hidden = hidden.clone();
+                blocking(move || {
+                    if index
+                        .get(&id)
+                        .is_ok_and(|document| is_hidden(&document, &hidden))
+                    {
+                        return Err(SearchError::NotFound(id));
+                    }
+                    index.vector_of(&id)
+                })
+                .await?
             }
             (None, None, Some(text)) => self.embed_one(&text).await?,
             _ => {
@@ -159,7 +207,7 @@ impl SearchService {
         };
         let index = self.index.clone();
         blocking(move || {
-            let nearest = index.nearest(&vector, k)?;
+            let nearest = index.nearest(&vector, k, &hidden)?;
             let ids: Vec<String> = nearest.iter().map(|(id, _)| id.clone()).collect();
             let documents = index.get_many(&ids);
             let hits: Vec<serde_json::Value> = nearest
@@ -172,7 +220,11 @@ impl SearchService {
         .await
     }
 
-    async fn hybrid(&self, arguments: HybridArguments) -> Result<serde_json::Value, SearchError> {
+    async fn hybrid(
+        &self,
+        arguments: HybridArguments,
+        hidden: Vec<String>,
+    ) -> Result<serde_json::Value, SearchError> {
         let k = arguments.k.clamp(1, MAX_RESULTS);
         let vector = match arguments.vector {
             Some(vector) => Some(vector),
@@ -189,10 +241,10 @@ impl SearchService {
         let index = self.index.clone();
         blocking(move || {
             let candidates = (k * 4).min(1000);
-            let lexical = index.query_ids(&arguments.query, &arguments.tags, candidates)?;
+            let lexical = index.query_ids(&arguments.query, &arguments.tags, &hidden, candidates)?;
             let mut lists = vec![(arguments.bm25_weight, lexical)];
             if let Some(vector) = vector {
-                let semantic = index.nearest(&vector, candidates)?.into_iter().map(|(id, _)| id).collect();
+                let semantic = index.nearest(&vector, candidates, &hidden)?.into_iter().map(|(id, _)| id).collect();
                 lists.push((arguments.vector_weight, semantic));
             }
             let fused: Vec<(String, f32)> = reciprocal_rank_fusion(&lists).into_iter().take(k).collect();
@@ -216,11 +268,15 @@ impl McpService for SearchService {
 
     async fn call_tool(&self, call: ToolCall, _events: ToolEvents) -> ServiceResult<ToolOutput> {
         let index = self.index.clone();
+        let hidden = self.hidden_for(call.readable_sources_opt.as_deref());
         match call.name.as_str() {
             "index" => outcome(self.index_documents(call.parse_arguments()?).await),
             "delete" => {
                 let arguments: DeleteArguments = call.parse_arguments()?;
                 let count = arguments.ids.len();
+                if let Err(error) = self.refuse_mirrored(arguments.ids.clone()).await {
+                    return outcome(Err(error));
+                }
                 outcome(
                     blocking(move || index.delete(&arguments.ids))
                         .await
@@ -235,6 +291,7 @@ impl McpService for SearchService {
                         let (hits, total) = index.query(
                             &arguments.query,
                             &arguments.tags,
+                            &hidden,
                             arguments.offset,
                             limit,
                         )?;
@@ -243,8 +300,8 @@ impl McpService for SearchService {
                     .await,
                 )
             }
-            "similar" => outcome(self.similar(call.parse_arguments()?).await),
-            "hybrid" => outcome(self.hybrid(call.parse_arguments()?).await),
+            "similar" => outcome(self.similar(call.parse_arguments()?, hidden).await),
+            "hybrid" => outcome(self.hybrid(call.parse_arguments()?, hidden).await),
             "stats" => {
                 let progress = self.progress.to_json();
                 outcome(
@@ -260,20 +317,36 @@ impl McpService for SearchService {
     }
 
     async fn read_resource(&self, uri: String) -> ServiceResult<ResourceContent> {
+        self.read_resource_for(uri, Caller::default()).await
+    }
+
+    async fn read_resource_for(
+        &self,
+        uri: String,
+        caller: Caller,
+    ) -> ServiceResult<ResourceContent> {
+        let hidden = self.hidden_for(caller.readable_sources_opt.as_deref());
         let id = uri
             .strip_prefix(DOC_URI_PREFIX)
             .filter(|id| !id.is_empty())
             .ok_or_else(|| ServiceError::NotFound(format!("resource not found: {uri}")))?
             .to_owned();
         let index = self.index.clone();
-        let document = blocking(move || index.get(&id))
-            .await
-            .map_err(|error| match error {
-                SearchError::NotFound(_) => {
-                    ServiceError::NotFound(format!("resource not found: {uri}"))
-                }
-                other => ServiceError::from(other),
-            })?;
+        let document = blocking(move || {
+            index
+                .get(&id)
+                .and_then(|document| match is_hidden(&document, &hidden) {
+                    true => Err(SearchError::NotFound(id)),
+                    false => Ok(document),
+                })
+        })
+        .await
+        .map_err(|error| match error {
+            SearchError::NotFound(_) => {
+                ServiceError::NotFound(format!("resource not found: {uri}"))
+            }
+            other => ServiceError::from(other),
+        })?;
         let body = serde_json::to_vec(&document)
             .map_err(|error| ServiceError::Internal(error.to_string()))?;
         let header = ResourceHeader {

@@ -38,10 +38,14 @@ const REDIAL_AFTER: Duration = Duration::from_millis(250);
 const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(30);
 /// Time a PING may go unanswered before the connection is dropped.
 const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(20);
-/// Flow-control windows, as hyper's client sets them: a stream may have
-/// 2 MiB in flight, the connection 5 MiB.
-const STREAM_WINDOW: u32 = 2 * 1024 * 1024;
-const CONNECTION_WINDOW: u32 = 5 * 1024 * 1024;
+/// Flow-control windows. A stream may have 512 KiB in flight; the
+/// connection 1 GiB, so streams whose client stopped reading (each holding
+/// its whole window until it is cut) cannot use up the connection's window
+/// and stall every other call on it — 2 048 of them would be needed, far
+/// past `limits.max_streamed_reads`. (hyper's client defaults, 2 MiB and
+/// 5 MiB, let three stalled resource reads stop a service for everyone.)
+const STREAM_WINDOW: u32 = 512 * 1024;
+const CONNECTION_WINDOW: u32 = 1024 * 1024 * 1024;
 /// Largest header block accepted from a service.
 const MAX_HEADER_LIST: u32 = 16 * 1024;
 

@@ -19,7 +19,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
 use crate::config::LimitsConfig;
-use crate::front::limits::{ConnectionLimits, refuse};
+use crate::front::limits::{ConnectionLimits, refusal_message, refuse};
 
 /// Pause after a failed `accept` (e.g. out of file descriptors).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
@@ -66,11 +66,11 @@ pub async fn serve_connections(
             }
         };
         let _ = stream.set_nodelay(true);
-        let permit = match limits.admit(peer.ip()) {
+        let permit = match limits.acquire(peer.ip()) {
             Ok(permit) => permit,
-            Err(refusal) => {
-                tracing::debug!(peer = %peer, reason = %refusal.message(), "connection refused");
-                tokio::spawn(refuse(stream, refusal));
+            Err(exceeded) => {
+                tracing::debug!(peer = %peer, reason = %refusal_message(exceeded), "connection refused");
+                tokio::spawn(refuse(stream, exceeded));
                 continue;
             }
         };

@@ -15,7 +15,7 @@ use std::thread::JoinHandle;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio_util::sync::CancellationToken;
 
-use crate::front::limits::ConnectionLimits;
+use crate::front::limits::{ConnectionLimits, connection_limits};
 use crate::gateway::Gateway;
 
 /// Pending connections each listener queues.
@@ -38,7 +38,7 @@ pub fn start(
     shutdown: &CancellationToken,
 ) -> std::io::Result<Front> {
     refuse_if_taken(listen)?;
-    let limits = ConnectionLimits::new(&gateway.config.limits);
+    let limits = connection_limits(&gateway.config.limits);
     let mut address = listen;
     let mut handles = Vec::with_capacity(threads);
     for index in 0..threads.max(1) {

@@ -1,0 +1,144 @@
+//! `[backends]`: the resilience stack every service gets — how many calls
+//! may run and wait at once, and when its circuit breaker opens and for
+//! how long. Validated into [`BackendsConfig`]; errors name their key.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBackends {
+    /// Calls one service may have running at once.
+    pub max_concurrent_calls: Option<usize>,
+    /// Calls that may wait for a place; past it calls are shed at once.
+    pub max_queued_calls: Option<usize>,
+    /// Failures in a row that open a service's breaker.
+    pub breaker_consecutive_failures: Option<u32>,
+    /// Failure rate (percent) over the last `breaker_window_calls` calls
+    /// that opens it.
+    pub breaker_failure_rate_percent: Option<u32>,
+    pub breaker_window_calls: Option<u32>,
+    /// Seconds an open breaker refuses calls before letting a probe through.
+    pub breaker_open_secs: Option<u64>,
+}
+
+/// Validated `[backends]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendsConfig {
+    pub max_concurrent_calls: usize,
+    pub max_queued_calls: usize,
+    pub breaker_consecutive_failures: u32,
+    pub breaker_failure_rate_percent: u32,
+    pub breaker_window_calls: u32,
+    pub breaker_open: Duration,
+}
+
+impl Default for BackendsConfig {
+    fn default() -> Self {
+        Self {
+            max_concurrent_calls: 512,
+            max_queued_calls: 1024,
+            breaker_consecutive_failures: 10,
+            breaker_failure_rate_percent: 50,
+            breaker_window_calls: 50,
+            breaker_open: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Validates `[backends]`.
+pub fn validate_backends(raw: RawBackends, errors: &mut Vec<String>) -> BackendsConfig {
+    let defaults = BackendsConfig::default();
+    let mut check = |key: &str, value: u64, low: u64, high: u64| {
+        if !(low..=high).contains(&value) {
+            errors.push(format!(
+                "backends.{key}: {value} is not between {low} and {high}"
+            ));
+        }
+    };
+    let config = BackendsConfig {
+        max_concurrent_calls: raw
+            .max_concurrent_calls
+            .unwrap_or(defaults.max_concurrent_calls),
+        max_queued_calls: raw.max_queued_calls.unwrap_or(defaults.max_queued_calls),
+        breaker_consecutive_failures: raw
+            .breaker_consecutive_failures
+            .unwrap_or(defaults.breaker_consecutive_failures),
+        breaker_failure_rate_percent: raw
+            .breaker_failure_rate_percent
+            .unwrap_or(defaults.breaker_failure_rate_percent),
+        breaker_window_calls: raw
+            .breaker_window_calls
+            .unwrap_or(defaults.breaker_window_calls),
+        breaker_open: raw
+            .breaker_open_secs
+            .map_or(defaults.breaker_open, Duration::from_secs),
+    };
+    check(
+        "max_concurrent_calls",
+        config.max_concurrent_calls as u64,
+        1,
+        1_000_000,
+    );
+    check(
+        "max_queued_calls",
+        config.max_queued_calls as u64,
+        0,
+        1_000_000,
+    );
+    check(
+        "breaker_consecutive_failures",
+        u64::from(config.breaker_consecutive_failures),
+        1,
+        100_000,
+    );
+    check(
+        "breaker_failure_rate_percent",
+        u64::from(config.breaker_failure_rate_percent),
+        1,
+        100,
+    );
+    check(
+        "breaker_window_calls",
+        u64::from(config.breaker_window_calls),
+        1,
+        100_000,
+    );
+    check("breaker_open_secs", config.breaker_open.as_secs(), 1, 3600);
+    config
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_errors_name_their_keys() {
+        let mut errors = Vec::new();
+        assert_eq!(
+            validate_backends(RawBackends::default(), &mut errors),
+            BackendsConfig::default()
+        );
+        assert!(errors.is_empty());
+        let raw = RawBackends {
+            max_concurrent_calls: Some(0),
+            max_queued_calls: None,
+            breaker_consecutive_failures: Some(0),
+            breaker_failure_rate_percent: Some(101),
+            breaker_window_calls: Some(0),
+            breaker_open_secs: Some(0),
+        };
+        validate_backends(raw, &mut errors);
+        let joined = errors.join("\n");
+        for key in [
+            "backends.max_concurrent_calls:",
+            "backends.breaker_consecutive_failures:",
+            "backends.breaker_failure_rate_percent:",
+            "backends.breaker_window_calls:",
+            "backends.breaker_open_secs:",
+        ] {
+            assert!(joined.contains(key), "{key} missing in {joined}");
+        }
+    }
+}
