@@ -13,6 +13,7 @@ mod audit;
 mod backends;
 mod endpoint;
 mod limits;
+mod rate_limits;
 
 pub use self::access::{AuthConfig, PolicyConfig, RawAuth, RawPolicy, RawToken};
 use self::access::{validate_auth, validate_policy};
@@ -24,6 +25,8 @@ pub use self::endpoint::Endpoint;
 use self::endpoint::{parse_endpoint, resolve_tls};
 use self::limits::validate_limits;
 pub use self::limits::{LimitsConfig, RawLimits};
+use self::rate_limits::validate_rate_limits;
+pub use self::rate_limits::{Rate, RateLimitsConfig, RawRateLimits};
 use crate::wire::names::made_of;
 
 /// Config file as written.
@@ -43,6 +46,8 @@ pub struct RawConfig {
     pub limits: RawLimits,
     #[serde(default)]
     pub backends: RawBackends,
+    #[serde(default)]
+    pub rate_limits: RawRateLimits,
     #[serde(default)]
     pub services: Vec<RawService>,
     /// Settings of the fetch service `micromcp up` starts.
@@ -188,6 +193,8 @@ pub struct GatewayConfig {
     pub limits: LimitsConfig,
     /// The resilience stack every service gets.
     pub backends: BackendsConfig,
+    /// Rates and in-flight caps per principal and per service.
+    pub rate_limits: RateLimitsConfig,
     pub services: Vec<ServiceConfig>,
 }
 
@@ -303,6 +310,7 @@ impl RawConfig {
         let audit = validate_audit(self.audit, &mut errors);
         let limits = validate_limits(self.limits, &mut errors);
         let backends = validate_backends(self.backends, &mut errors);
+        let rate_limits = validate_rate_limits(self.rate_limits, &mut errors);
         let mut allowed_hosts = gateway
             .allowed_hosts
             .unwrap_or_else(|| vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into()]);
@@ -332,6 +340,7 @@ impl RawConfig {
             audit,
             limits,
             backends,
+            rate_limits,
             services,
         })
     }

@@ -115,6 +115,12 @@ pub enum GatewayError {
     },
     #[error("{message}")]
     Transient { message: String, service: String },
+    /// Refused by a rate or in-flight limit; retry after `retry_after_ms`.
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after_ms: u64,
+    },
     #[error("internal error: {0}")]
     Internal(String),
     #[error("request body too large: the limit is {limit} bytes")]
@@ -133,7 +139,7 @@ impl GatewayError {
         match self {
             Self::Unauthorized(_) => ErrorCategory::Unauthorized,
             Self::Forbidden { .. } => ErrorCategory::Forbidden,
-            Self::Transient { .. } => ErrorCategory::TransientError,
+            Self::Transient { .. } | Self::RateLimited { .. } => ErrorCategory::TransientError,
             Self::Internal(_) => ErrorCategory::InternalError,
             _ => ErrorCategory::UserError,
         }
@@ -160,7 +166,7 @@ impl GatewayError {
             Self::UnsupportedVersion { .. } => UNSUPPORTED_PROTOCOL_VERSION,
             Self::Unauthorized(_) => UNAUTHORIZED,
             Self::Forbidden { .. } => FORBIDDEN,
-            Self::Transient { .. } => TRANSIENT,
+            Self::Transient { .. } | Self::RateLimited { .. } => TRANSIENT,
             Self::Internal(_) => INTERNAL_ERROR,
         }
     }
@@ -182,6 +188,7 @@ impl GatewayError {
             Self::SessionNotFound => StatusCode::NOT_FOUND,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             _ => StatusCode::OK,
         }
     }
@@ -198,6 +205,9 @@ impl GatewayError {
             }
             Self::Transient { service, .. } => {
                 json!({"category": self.category().as_str(), "service": service})
+            }
+            Self::RateLimited { retry_after_ms, .. } => {
+                json!({"category": self.category().as_str(), "retryAfterMs": retry_after_ms})
             }
             _ => json!({"category": self.category().as_str()}),
         }

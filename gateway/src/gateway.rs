@@ -13,6 +13,7 @@ use crate::error::GatewayError;
 use crate::policy::Policy;
 use crate::principal::Principal;
 use crate::quota::Quota;
+use crate::rates::RateLimits;
 use crate::session::{PendingClientRequests, SessionCodec, SessionRegistry};
 
 /// The gateway's name and version as clients see them.
@@ -29,6 +30,8 @@ pub struct Gateway {
     /// One record per request.
     pub audit: Arc<Audit>,
     pub pending_requests: PendingClientRequests,
+    /// Rates and in-flight caps per principal and per service.
+    pub rates: RateLimits,
     /// Resource reads streaming to clients now, per principal.
     pub streamed_reads: Arc<Quota<String>>,
     next_request: AtomicU64,
@@ -46,6 +49,7 @@ impl Gateway {
             &config.backends,
         )?;
         let audit = Audit::open(&config.audit).map_err(GatewayError::Internal)?;
+        let rates = RateLimits::new(&config.rate_limits);
         let streamed_reads = Quota::new(
             config.limits.max_streamed_reads,
             Some(config.limits.max_streamed_reads_per_principal),
@@ -70,6 +74,7 @@ impl Gateway {
             runtimes: SessionRegistry::default(),
             pending_requests: PendingClientRequests::default(),
             streamed_reads,
+            rates,
             next_request: AtomicU64::new(1),
             server_info_json,
         }))

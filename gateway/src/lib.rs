@@ -27,7 +27,7 @@
 //! | 4 | `policy` | scope and Cedar decisions, per-principal catalog views |
 //! | 5 | `config` | raw TOML → validated config (owns its small enums) |
 //! | 6 | `auth`, `session` | headers → principal; sealed ids, replica-local state, pending client requests, key file |
-//! | 7 | `context` | `CallContext`, `EraState`, `Reply` |
+//! | 7 | `context`, `rates` | `CallContext`, `EraState`, `Reply`; rate limits and in-flight caps per principal and service |
 //! | 8 | `backends`, `audit` | channels, service registry, gRPC status mapping; audit records and sinks |
 //! | 9 | `gateway` | process state, the composition root |
 //! | 10 | `methods::{route, outbound, result}` | the one authorization point; backend request context; era result fields |
@@ -48,6 +48,7 @@ pub mod gateway;
 pub mod policy;
 pub mod principal;
 pub mod quota;
+pub mod rates;
 pub mod session;
 pub mod wire;
 

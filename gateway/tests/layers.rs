@@ -22,6 +22,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("auth", 6),
     ("session", 6),
     ("context", 7),
+    ("rates", 7),
     ("backends", 8),
     ("audit", 8),
     ("gateway", 9),

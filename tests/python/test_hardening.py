@@ -525,3 +525,22 @@ def test_a_failing_service_trips_its_breaker_and_recovers(tmp_path):
         assert state["breaker"] == "closed" and state["breaker_opened_total"] == 1, state
     finally:
         running.stop()
+
+
+def test_rate_limits_answer_429_naming_the_limit(tmp_path):
+    running = start_testkit_gateway(tmp_path, gateway_settings="[rate_limits]\nper_principal_per_sec = 2\nper_principal_burst = 3\n")
+    try:
+        session = initialize(running)
+        answers = [legacy(running, session, "tools/call", {"name": "echo", "arguments": {"n": n}}) for n in range(6)]
+        assert [answer.status_code for answer in answers[:3]] == [200, 200, 200]
+        limited = answers[3]
+        assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1, limited.headers
+        error = limited.json()["error"]
+        assert error["code"] == -31004 and "rate_limits.per_principal_per_sec" in error["message"], error
+        assert error["data"]["retryAfterMs"] > 0
+        assert legacy(running, session, "tools/list").status_code == 200, "lists are not rate limited"
+        time.sleep(1.1)
+        again = legacy(running, session, "tools/call", {"name": "echo", "arguments": {"n": 9}}).json()
+        assert again["result"]["structuredContent"] == {"n": 9}
+    finally:
+        running.stop()

@@ -24,6 +24,7 @@ pub use self::breaker::{Breaker, BreakerSettings, Open, Pass};
 pub use self::limit::{Limit, Shed};
 use crate::config::BackendsConfig;
 use crate::error::GatewayError;
+use crate::quota::QuotaPermit;
 
 /// One service's breaker and limit.
 #[derive(Debug)]
@@ -41,6 +42,8 @@ pub struct CallPermit {
     stack: Arc<ServiceStack>,
     pass: Pass,
     place_opt: Option<OwnedSemaphorePermit>,
+    /// The call's place among its principal's calls in flight, if capped.
+    principal_place_opt: Option<QuotaPermit<String>>,
     recorded: bool,
 }
 
@@ -69,6 +72,7 @@ impl ServiceStack {
             stack: self.clone(),
             pass,
             place_opt: None,
+            principal_place_opt: None,
             recorded: false,
         };
         let place = self
@@ -146,6 +150,11 @@ impl ServiceStack {
 // === impl CallPermit ===
 
 impl CallPermit {
+    /// Holds the call's place among its principal's calls in flight too.
+    pub fn hold(&mut self, principal_place_opt: Option<QuotaPermit<String>>) {
+        self.principal_place_opt = principal_place_opt;
+    }
+
     /// Brings the call's outcome back to the breaker: transient and
     /// internal errors (the service unreachable, failing or too slow) count
     /// as failures; a user error is the service working as it should.

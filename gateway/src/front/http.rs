@@ -102,6 +102,12 @@ fn error_response(id_text: &str, error: &GatewayError, modern: bool) -> Response
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, challenge);
     }
+    if let GatewayError::RateLimited { retry_after_ms, .. } = error {
+        let seconds = retry_after_ms.div_ceil(1000).max(1);
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
     response
 }
 

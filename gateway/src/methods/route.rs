@@ -16,10 +16,14 @@ use crate::catalog::{ListKind, MergedCatalog, Page};
 use crate::context::CallContext;
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
+use crate::principal::Principal;
+use crate::rates::RateLimits;
 
 /// An authorized request's way to the service that owns its target.
 pub struct Route<'g> {
     backend: &'g Backend,
+    rates: &'g RateLimits,
+    principal: Arc<Principal>,
     catalog: Arc<MergedCatalog>,
     service: usize,
     original: String,
@@ -41,6 +45,8 @@ impl<'g> Route<'g> {
         let backend = &gateway.backends.services()[service];
         Self {
             readable_sources_opt: readable_sources(gateway, context, backend),
+            rates: &gateway.rates,
+            principal: context.principal.clone(),
             backend,
             catalog,
             service,
@@ -81,14 +87,17 @@ impl<'g> Route<'g> {
 
     /// A client of the owning service for one call, with its place in the
     /// service's stack: a transient error at once when the service is
-    /// unavailable (its catalog stream is down) or its breaker is open, or
-    /// when it is at capacity (after waiting at most `max_wait` for a place).
+    /// unavailable (its catalog stream is down), when a rate limit of the
+    /// principal or the service is reached (HTTP 429), when its breaker is
+    /// open, or when it is at capacity (after waiting at most `max_wait`).
     pub async fn admit(
         &self,
         max_wait: Duration,
     ) -> Result<(BackendClient, CallPermit), GatewayError> {
         self.check_available()?;
-        let permit = self.backend.stack.admit(max_wait).await?;
+        let principal_place = self.rates.admit(&self.principal.id, self.service_name())?;
+        let mut permit = self.backend.stack.admit(max_wait).await?;
+        permit.hold(principal_place);
         Ok((self.backend.client.clone(), permit))
     }
 

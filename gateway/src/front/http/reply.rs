@@ -30,7 +30,8 @@ pub(super) async fn respond(
     match outcome {
         Err(error) => {
             audit.error(&error);
-            if accepts.json {
+            // A rate limit's 429 and Retry-After matter more than the body type.
+            if accepts.json || matches!(error, GatewayError::RateLimited { .. }) {
                 error_response(id_text, &error, modern)
             } else {
                 sse::response(sse::single(encode_error(id_text, &error)))

@@ -1,0 +1,147 @@
+//! Rates and in-flight caps of `[rate_limits]`: GCRA limiters (governor)
+//! keyed by principal and by service, and a count of each principal's calls
+//! in flight. A refusal is a [`GatewayError::RateLimited`] that names the
+//! limit and says when to retry (HTTP 429 with `Retry-After`).
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota as RateQuota, RateLimiter};
+
+use crate::config::{Rate, RateLimitsConfig};
+use crate::error::GatewayError;
+use crate::quota::{Quota, QuotaPermit};
+
+/// The gateway's rate limiters and per-principal in-flight counts.
+pub struct RateLimits {
+    per_principal_opt: Option<DefaultKeyedRateLimiter<String>>,
+    per_service_opt: Option<DefaultKeyedRateLimiter<String>>,
+    in_flight_opt: Option<Arc<Quota<String>>>,
+    clock: DefaultClock,
+}
+
+fn limiter(rate: Rate) -> DefaultKeyedRateLimiter<String> {
+    let per_sec = NonZeroU32::new(rate.per_sec).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new(rate.burst).unwrap_or(NonZeroU32::MIN);
+    RateLimiter::keyed(RateQuota::per_second(per_sec).allow_burst(burst))
+}
+
+// === impl RateLimits ===
+
+impl RateLimits {
+    pub fn new(config: &RateLimitsConfig) -> Self {
+        Self {
+            per_principal_opt: config.per_principal_opt.map(limiter),
+            per_service_opt: config.per_service_opt.map(limiter),
+            in_flight_opt: config
+                .max_concurrent_calls_per_principal_opt
+                .map(|max| Quota::new(usize::MAX, Some(max))),
+            clock: DefaultClock::default(),
+        }
+    }
+
+    /// Counts one call of `principal` to `service`, or refuses it naming
+    /// the limit; the permit (when in-flight calls are capped) is held for
+    /// the call's life.
+    pub fn admit(
+        &self,
+        principal: &str,
+        service: &str,
+    ) -> Result<Option<QuotaPermit<String>>, GatewayError> {
+        self.check(
+            self.per_principal_opt.as_ref(),
+            principal,
+            "rate_limits.per_principal_per_sec",
+            "principal",
+        )?;
+        self.check(
+            self.per_service_opt.as_ref(),
+            service,
+            "rate_limits.per_service_per_sec",
+            "service",
+        )?;
+        let Some(in_flight) = &self.in_flight_opt else {
+            return Ok(None);
+        };
+        in_flight.acquire(principal.to_owned()).map(Some).map_err(|_| {
+            GatewayError::RateLimited {
+                message: format!(
+                    "too many calls in flight for principal {principal} (rate_limits.max_concurrent_calls_per_principal); retry when one ends"
+                ),
+                retry_after_ms: 100,
+            }
+        })
+    }
+
+    fn check(
+        &self,
+        limiter_opt: Option<&DefaultKeyedRateLimiter<String>>,
+        key: &str,
+        setting: &str,
+        noun: &str,
+    ) -> Result<(), GatewayError> {
+        let Some(limiter) = limiter_opt else {
+            return Ok(());
+        };
+        limiter.check_key(&key.to_owned()).map_err(|not_until| {
+            let wait = not_until.wait_time_from(self.clock.now());
+            GatewayError::RateLimited {
+                message: format!(
+                    "rate limit of {noun} {key} reached ({setting}); retry in {} ms",
+                    wait.as_millis().max(1)
+                ),
+                retry_after_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_limit_refuses_past_its_rate_or_count_and_says_which() {
+        let limits = RateLimits::new(&RateLimitsConfig {
+            per_principal_opt: Some(Rate {
+                per_sec: 1,
+                burst: 2,
+            }),
+            per_service_opt: None,
+            max_concurrent_calls_per_principal_opt: Some(1),
+        });
+        let first = limits.admit("alice", "fs").expect("first");
+        let refused = limits.admit("alice", "fs").expect_err("in flight");
+        assert!(
+            refused
+                .to_string()
+                .contains("max_concurrent_calls_per_principal")
+        );
+        drop(first);
+        let refused = limits.admit("alice", "fs").expect_err("rate");
+        assert!(
+            refused
+                .to_string()
+                .contains("rate_limits.per_principal_per_sec"),
+            "{refused}"
+        );
+        assert!(
+            matches!(refused, GatewayError::RateLimited { retry_after_ms, .. } if retry_after_ms > 0)
+        );
+        assert!(
+            limits.admit("bob", "fs").is_ok(),
+            "another principal has its own rate"
+        );
+        let by_service = RateLimits::new(&RateLimitsConfig {
+            per_service_opt: Some(Rate {
+                per_sec: 1,
+                burst: 1,
+            }),
+            ..RateLimitsConfig::default()
+        });
+        assert!(by_service.admit("alice", "fs").is_ok());
+        let refused = by_service.admit("bob", "fs").expect_err("service rate");
+        assert!(refused.to_string().contains("service fs"));
+    }
+}
