@@ -5,6 +5,7 @@
 
 mod connections;
 mod guard;
+mod health;
 mod pieces_body;
 mod reply;
 mod sse;
@@ -43,7 +44,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
     Router::new()
         .route("/mcp", get(get_mcp).post(post_mcp).delete(delete_mcp))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
+        .route("/readyz", get(health::readyz))
         .with_state(gateway)
 }
 
@@ -465,38 +466,4 @@ fn delete_audited(gateway: &Gateway, request: &Request, audit: &mut AuditEntry) 
         }
         Err(error) => refuse(audit, "null", &error, false),
     }
-}
-
-async fn readyz(State(gateway): State<Arc<Gateway>>) -> Response {
-    let services: Vec<serde_json::Value> = gateway
-        .backends
-        .services()
-        .iter()
-        .map(|backend| {
-            serde_json::json!({
-                "name": backend.config.name,
-                "available": backend.is_available(),
-                "breaker": backend.stack.breaker_state(),
-                "breaker_opened_total": backend.stack.breaker_opened_total(),
-                "calls_running": backend.stack.running(),
-                "calls_shed_total": backend.stack.shed_total(),
-            })
-        })
-        .collect();
-    let ready = gateway
-        .backends
-        .services()
-        .iter()
-        .all(|backend| backend.is_available());
-    let status = if ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    json_response(
-        status,
-        serde_json::json!({"ready": ready, "services": services})
-            .to_string()
-            .into_bytes(),
-    )
 }
