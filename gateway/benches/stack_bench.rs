@@ -22,6 +22,10 @@ fn stack(c: &mut Criterion) {
     let mut group = c.benchmark_group("stack");
     let service = ServiceStack::new("bench", &BackendsConfig::default());
     let wait = Duration::from_secs(1);
+    // What `block_on` itself costs, to subtract from the two below.
+    group.bench_function("block_on_baseline", |b| {
+        b.iter(|| runtime.block_on(async { black_box(1) }))
+    });
     group.bench_function("admit_and_record_success", |b| {
         b.iter(|| {
             runtime.block_on(async {
