@@ -1,0 +1,206 @@
+"""Fault scenarios for the per-service stack, driven by micromcp-loadtest on
+loopback, every figure a ratio or a bound measured in one run:
+
+1. flood: one service (`busy`) flooded with slow calls far past its places
+   and queue (`[backends]`) while another (`calm`) is measured — calm's p99
+   against its own baseline from the same run, and how fast busy's excess
+   is shed;
+2. dead service: `busy` killed — how fast its calls fail (the route's
+   fail-fast), then restarted — how long until its calls succeed again.
+
+Everything started here has a bounded lifetime (`timeout`) and talks only to
+127.0.0.1. Needs the release binaries:
+`cargo build --release -p micromcp -p micromcp-loadtest --bins`.
+Run: `python3 loadtest/fault_scenarios.py [--duration 5s] [--results bench/RESULTS.md]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+RELEASE = REPO / "target" / "release"
+TOKEN = "faults-" + "y" * 32
+LIFETIME_SECS = 600
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+def bounded(args: list[str], **kwargs) -> subprocess.Popen:
+    """`args` under `timeout`, in a process group of its own (signals go to
+    the group, so they reach the program and not only `timeout`)."""
+    return subprocess.Popen(["timeout", str(LIFETIME_SECS), *args], start_new_session=True, **kwargs)
+
+
+def signal_group(process: subprocess.Popen, number: int) -> None:
+    try:
+        os.killpg(process.pid, number)
+    except ProcessLookupError:
+        pass
+
+
+def start_service(port: int, extra: list[str] | None = None) -> subprocess.Popen:
+    service = bounded([str(RELEASE / "micromcp"), "testkit", "--listen", f"127.0.0.1:{port}", *(extra or [])],
+                      env=dict(os.environ, MICROMCP_LOG="error"))
+    wait_for_port(port)
+    return service
+
+
+def loadtest(url: str, tool: str, arguments: str, concurrency: int, duration: str, out: Path,
+             rate: float | None = None) -> dict:
+    command = [str(RELEASE / "micromcp-loadtest"), "--url", url, "--token", TOKEN, "--tool", tool,
+               "--args", arguments, "--concurrency", str(concurrency), "--duration", duration,
+               "--warmup", "500ms", "--json", str(out)]
+    if rate:
+        command += ["--rate", str(rate)]
+    env = {key: value for key, value in os.environ.items() if key != "MICROMCP_TOKEN"}
+    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, timeout=300, check=True)
+    return json.loads(out.read_text())
+
+
+def start_loadtest(url: str, tool: str, arguments: str, concurrency: int, duration: str, out: Path,
+                   rate: float | None = None) -> subprocess.Popen:
+    command = [str(RELEASE / "micromcp-loadtest"), "--url", url, "--token", TOKEN, "--tool", tool,
+               "--args", arguments, "--concurrency", str(concurrency), "--duration", duration,
+               "--warmup", "500ms", "--json", str(out)]
+    if rate:
+        command += ["--rate", str(rate)]
+    env = {key: value for key, value in os.environ.items() if key != "MICROMCP_TOKEN"}
+    return bounded(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+
+
+def first_success_after(url: str, deadline_secs: float) -> float | None:
+    """Seconds until a busy.echo call succeeds, polling every 20 ms."""
+    import urllib.request
+
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": "busy.echo", "arguments": {"n": 1}, "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {}}}}).encode()
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json",
+               "Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2026-07-28",
+               "Mcp-Method": "tools/call", "Mcp-Name": "busy.echo"}
+    started = time.monotonic()
+    while time.monotonic() - started < deadline_secs:
+        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=2) as response:
+                if "result" in json.loads(response.read()):
+                    return time.monotonic() - started
+        except Exception:  # noqa: BLE001 - any failure means "not yet"
+            pass
+        time.sleep(0.02)
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", default="5s")
+    parser.add_argument("--results", type=Path, help="append the tables to this Markdown file")
+    options = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="micromcp-faults-"))
+    busy_port, calm_port, gateway_port = free_port(), free_port(), free_port()
+    # calm offers one generated echo tool (no resources to collide with busy's)
+    busy, calm = start_service(busy_port), start_service(calm_port, ["--generated-tools", "1"])
+    config = work / "gateway.toml"
+    config.write_text(
+        "version = 1\n[gateway]\n"
+        f'listen = "127.0.0.1:{gateway_port}"\n'
+        f'session_key_file = "{work / "session.key"}"\n'
+        "[backends]\nmax_concurrent_calls = 16\nmax_queued_calls = 16\n"
+        f'[[services]]\nname = "busy"\nendpoint = "http://127.0.0.1:{busy_port}"\n'
+        f'[[services]]\nname = "calm"\nendpoint = "http://127.0.0.1:{calm_port}"\n'
+    )
+    gateway = bounded([str(RELEASE / "micromcp"), "gateway", "--config", str(config)],
+                      env=dict(os.environ, MICROMCP_TOKEN=TOKEN, MICROMCP_LOG="error"), stdout=subprocess.DEVNULL)
+    processes = [busy, calm, gateway]
+    url = f"http://127.0.0.1:{gateway_port}/mcp"
+    lines: list[str] = []
+    try:
+        wait_for_port(gateway_port)
+        time.sleep(0.5)
+        baseline = loadtest(url, "calm.tool_0", '{"text":"hello"}', 8, options.duration, work / "baseline.json")
+        flood = start_loadtest(url, "busy.slow", '{"millis":200}', 256, options.duration, work / "flood.json", rate=1000)
+        time.sleep(0.3)
+        during = loadtest(url, "calm.tool_0", '{"text":"hello"}', 8, options.duration, work / "during.json")
+        flood.wait(timeout=120)
+        flooded = json.loads((work / "flood.json").read_text())
+        shed = sum(count for label, count in flooded["outcomes"].items() if "-31004" in label)
+        ratio = during["latency"]["p99_us"] / max(baseline["latency"]["p99_us"], 1)
+        lines += [
+            "#### Flood: one service far past its places, another measured",
+            "",
+            f"Command: `python3 loadtest/fault_scenarios.py --duration {options.duration}` (release; `[backends]` "
+            "max_concurrent_calls = 16, max_queued_calls = 16; busy flooded with `slow` 200 ms calls, open loop "
+            "1000/s, up to 256 in flight; calm, another service, measured with an echo tool, 8 clients)",
+            "",
+            "| measure | value |",
+            "|---|---:|",
+            f"| calm p99 alone / during the flood | {baseline['latency']['p99_us']} / {during['latency']['p99_us']} µs (× {ratio:.2f}) |",
+            f"| calm p50 alone / during the flood | {baseline['latency']['p50_us']} / {during['latency']['p50_us']} µs |",
+            f"| calm failures during the flood | {during['failures']} of {during['requests']} |",
+            f"| busy calls answered / shed (-31004 at capacity) | {flooded['requests'] - shed} / {shed} of {flooded['requests']} |",
+            f"| busy p50 over all its answers (shed ones are most) | {flooded['latency']['p50_us']} µs |",
+            "",
+        ]
+        signal_group(busy, signal.SIGKILL)
+        busy.wait(timeout=10)
+        time.sleep(0.5)
+        dead = loadtest(url, "busy.echo", '{"n":1}', 1, "2s", work / "dead.json")
+        restarted_at = time.monotonic()
+        busy = start_service(busy_port)
+        processes[0] = busy
+        listening_after = time.monotonic() - restarted_at
+        recovered = first_success_after(url, 10)
+        lines += [
+            "#### Dead service, then restarted",
+            "",
+            "| measure | value |",
+            "|---|---:|",
+            f"| calls to the dead service: failed / sent | {dead['failures']} / {dead['requests']} |",
+            f"| their latency p50 / p99 / max | {dead['latency']['p50_us']} / {dead['latency']['p99_us']} / {dead['latency'].get('max_us', '–')} µs |",
+            f"| restart → service listening | {listening_after * 1000:.0f} ms |",
+            f"| service listening → first call answered through the gateway | "
+            + (f"{recovered * 1000:.0f} ms |" if recovered is not None else "not within 10 s |"),
+            "",
+        ]
+    finally:
+        for process in processes:
+            signal_group(process, signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                signal_group(process, signal.SIGKILL)
+    text = "\n".join(lines)
+    print(text)
+    if options.results:
+        with options.results.open("a") as results:
+            results.write("\n" + text + "\n")
+
+
+if __name__ == "__main__":
+    main()
