@@ -7,11 +7,14 @@ service over TCP and `micromcp gateway` in front of it.
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +24,44 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 BINARY = Path(os.environ.get("MICROMCP_BIN", REPO / "target" / "debug" / "micromcp"))
 TOKEN = "test-token-0123456789"
+
+
+@contextlib.contextmanager
+def web_pages(pages: dict[str, tuple[str, bytes]]):
+    """A loopback HTTP server answering each path of `pages` with its
+    (content type, body) and 404 otherwise; yields its port."""
+
+    class Pages(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            content_type, body = pages.get(self.path, ("text/plain", b"not here"))
+            self.send_response(200 if self.path in pages else 404)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Pages)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+
+
+def child_pid(running, service: str) -> int:
+    """The pid of `micromcp up`'s child running `service` (its first argument)."""
+    up_pid = running.processes[0].pid
+    children = []
+    for task in os.listdir(f"/proc/{up_pid}/task"):
+        children += open(f"/proc/{up_pid}/task/{task}/children").read().split()
+    for pid in children:
+        arguments = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+        if len(arguments) > 1 and arguments[1] == service.encode():
+            return int(pid)
+    raise AssertionError(f"no {service} child")
 
 
 def free_port() -> int:

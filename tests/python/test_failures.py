@@ -15,7 +15,7 @@ import time
 import httpx2
 import pytest
 
-from conftest import BINARY, wait_for_port
+from conftest import BINARY, child_pid, wait_for_port
 from test_hostile import initialize, legacy, post
 
 TRANSIENT = -31004
@@ -83,15 +83,7 @@ def test_every_method_fails_fast_while_its_service_is_down(gateway_testkit):
 
 
 def fs_child_pid(running) -> int:
-    up_pid = running.processes[0].pid
-    children = []
-    for task in os.listdir(f"/proc/{up_pid}/task"):
-        children += open(f"/proc/{up_pid}/task/{task}/children").read().split()
-    for pid in children:
-        cmdline = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
-        if len(cmdline) > 1 and cmdline[1] == b"fs":
-            return int(pid)
-    raise AssertionError("no fs child")
+    return child_pid(running, "fs")
 
 
 def test_supervisor_restarts_a_killed_service(gateway_up):

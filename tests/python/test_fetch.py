@@ -5,42 +5,19 @@ cloud-metadata addresses."""
 
 from __future__ import annotations
 
-import http.server
-import threading
-
 import pytest
 
-from conftest import make_root, start_up
+from conftest import make_root, start_up, web_pages
 from test_sdk_eras import connect
 
 pytestmark = pytest.mark.anyio
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        if self.path == "/page":
-            body = b"<html><body><h1>Hello</h1><p>from a <i>local</i> page</p></body></html>"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-        else:
-            body = b"not here"
-            self.send_response(404)
-            self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def web_server():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1]
-    server.shutdown()
+    page = b"<html><body><h1>Hello</h1><p>from a <i>local</i> page</p></body></html>"
+    with web_pages({"/page": ("text/html; charset=utf-8", page)}) as port:
+        yield port
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])

@@ -7,7 +7,6 @@ See docs/hostile-inputs.md for the table."""
 from __future__ import annotations
 
 import hashlib
-import http.server
 import json
 import os
 import signal
@@ -18,23 +17,10 @@ import time
 
 import pytest
 
-from conftest import BINARY, TOKEN, free_port, make_root, start_testkit_gateway, start_up, wait_for_port
+from conftest import BINARY, TOKEN, child_pid, free_port, make_root, start_testkit_gateway, start_up, wait_for_port, web_pages
 from test_hostile import MODERN_META, initialize, legacy, modern, post
 
 NESTED_DIVS = 10_000
-
-
-def child_pid(running, service: str) -> int:
-    """The pid of `micromcp up`'s child running `service`."""
-    up_pid = running.processes[0].pid
-    children = []
-    for task in os.listdir(f"/proc/{up_pid}/task"):
-        children += open(f"/proc/{up_pid}/task/{task}/children").read().split()
-    for pid in children:
-        arguments = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
-        if len(arguments) > 1 and arguments[1] == service.encode():
-            return int(pid)
-    raise AssertionError(f"no {service} child")
 
 
 def call(running, name: str, arguments: dict) -> dict:
@@ -91,26 +77,11 @@ def test_a_fifo_in_a_root_never_wedges_fs(gateway_up):
     assert text_of(call(gateway_up, "fs.read_file", {"path": "hello.txt"})) == "hello from the fs service\n"
 
 
-class NestedPage(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = ("<div>" * NESTED_DIVS + "x<b>deepest</b>" + "</div>" * NESTED_DIVS).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def nested_page():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NestedPage)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1]
-    server.shutdown()
+    page = ("<div>" * NESTED_DIVS + "x<b>deepest</b>" + "</div>" * NESTED_DIVS).encode()
+    with web_pages({"/deep": ("text/html; charset=utf-8", page)}) as port:
+        yield port
 
 
 def test_a_hostile_page_never_crashes_fetch(tmp_path, nested_page):
