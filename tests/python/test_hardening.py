@@ -515,3 +515,26 @@ def test_rate_limits_answer_429_naming_the_limit(tmp_path):
         assert again["result"]["structuredContent"] == {"n": 9}
     finally:
         running.stop()
+
+
+def test_safe_reads_are_retried_within_a_budget(tmp_path):
+    """A read that fails as unavailable is tried again once (the testkit
+    fails each `unavailable-…` template id's first read); with retries off
+    the same failure reaches the client."""
+    running = start_testkit_gateway(tmp_path)
+    try:
+        session = initialize(running)
+        read = legacy(running, session, "resources/read", {"uri": "test://template/unavailable-1/data"}).json()
+        assert json.loads(read["result"]["contents"][0]["text"])["id"] == "unavailable-1", read
+    finally:
+        running.stop()
+    (tmp_path / "off").mkdir()
+    no_retries = start_testkit_gateway(tmp_path / "off", gateway_settings="[backends]\nmax_retries = 0\n")
+    try:
+        session = initialize(no_retries)
+        failed = legacy(no_retries, session, "resources/read", {"uri": "test://template/unavailable-2/data"}).json()
+        assert failed["error"]["code"] == -31004, failed
+        again = legacy(no_retries, session, "resources/read", {"uri": "test://template/unavailable-2/data"}).json()
+        assert "result" in again, again
+    finally:
+        no_retries.stop()

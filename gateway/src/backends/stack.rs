@@ -6,7 +6,9 @@
 //! 2. concurrency limit with a bounded queue (`limit`) — excess calls are
 //!    shed at once with a transient error that says so, and counted;
 //! 3. deadline — carried by the call itself (`methods::outbound` sends
-//!    `grpc-timeout`; a tool call ends at it as a whole).
+//!    `grpc-timeout`; a tool call ends at it as a whole);
+//! 4. retries of safe operations that failed as unavailable, within a
+//!    budget, after a jittered backoff (`retry`; driven by the route).
 //!
 //! A [`CallPermit`] holds the call's place to its very end and brings its
 //! outcome back to the breaker. Availability (the catalog stream) is
@@ -14,6 +16,7 @@
 
 mod breaker;
 mod limit;
+mod retry;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +25,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 pub use self::breaker::{Breaker, BreakerSettings, Open, Pass};
 pub use self::limit::{Limit, Shed};
+pub use self::retry::Retries;
 use crate::config::BackendsConfig;
 use crate::error::GatewayError;
 use crate::quota::QuotaPermit;
@@ -32,6 +36,7 @@ pub struct ServiceStack {
     service: String,
     breaker: Breaker,
     limit: Limit,
+    retries: Retries,
 }
 
 /// A call let through the stack: its place in the limit and how it passed
@@ -61,6 +66,11 @@ impl ServiceStack {
                 open_for: config.breaker_open,
             }),
             limit: Limit::new(config.max_concurrent_calls, config.max_queued_calls),
+            retries: Retries::new(
+                config.retry_min_per_sec,
+                config.retry_budget_percent as f32 / 100.0,
+                config.max_retries,
+            ),
         })
     }
 
@@ -81,7 +91,14 @@ impl ServiceStack {
             .await
             .map_err(|shed| self.shed_error(shed))?;
         permit.place_opt = Some(place);
+        self.retries.deposit();
         Ok(permit)
+    }
+
+    /// The wait before retry number `retried + 1` of a safe operation, or
+    /// `None` when it has had its retries or the budget is spent.
+    pub fn retry_backoff(&self, retried: u32) -> Option<Duration> {
+        self.retries.backoff(retried)
     }
 
     /// Lets a long-lived stream (a resource watch) through the breaker

@@ -1,6 +1,6 @@
 //! `[backends]`: the resilience stack every service gets — how many calls
-//! may run and wait at once, and when its circuit breaker opens and for
-//! how long. Validated into [`BackendsConfig`]; errors name their key.
+//! may run and wait at once, when its circuit breaker opens and for how
+//! long, and how safe operations are retried. Validated into [`BackendsConfig`]; errors name their key.
 
 use std::time::Duration;
 
@@ -21,6 +21,13 @@ pub struct RawBackends {
     pub breaker_window_calls: Option<u32>,
     /// Seconds an open breaker refuses calls before letting a probe through.
     pub breaker_open_secs: Option<u64>,
+    /// Retries of a safe operation (read, prompt, completion) that failed
+    /// as unavailable; 0 turns retries off.
+    pub max_retries: Option<u32>,
+    /// Retries allowed as a share of recent calls (percent) …
+    pub retry_budget_percent: Option<u32>,
+    /// … plus this many a second whatever the traffic.
+    pub retry_min_per_sec: Option<u32>,
 }
 
 /// Validated `[backends]`.
@@ -32,6 +39,9 @@ pub struct BackendsConfig {
     pub breaker_failure_rate_percent: u32,
     pub breaker_window_calls: u32,
     pub breaker_open: Duration,
+    pub max_retries: u32,
+    pub retry_budget_percent: u32,
+    pub retry_min_per_sec: u32,
 }
 
 impl Default for BackendsConfig {
@@ -43,6 +53,9 @@ impl Default for BackendsConfig {
             breaker_failure_rate_percent: 50,
             breaker_window_calls: 50,
             breaker_open: Duration::from_secs(5),
+            max_retries: 1,
+            retry_budget_percent: 20,
+            retry_min_per_sec: 5,
         }
     }
 }
@@ -74,6 +87,11 @@ pub fn validate_backends(raw: RawBackends, errors: &mut Vec<String>) -> Backends
         breaker_open: raw
             .breaker_open_secs
             .map_or(defaults.breaker_open, Duration::from_secs),
+        max_retries: raw.max_retries.unwrap_or(defaults.max_retries),
+        retry_budget_percent: raw
+            .retry_budget_percent
+            .unwrap_or(defaults.retry_budget_percent),
+        retry_min_per_sec: raw.retry_min_per_sec.unwrap_or(defaults.retry_min_per_sec),
     };
     check(
         "max_concurrent_calls",
@@ -106,6 +124,19 @@ pub fn validate_backends(raw: RawBackends, errors: &mut Vec<String>) -> Backends
         100_000,
     );
     check("breaker_open_secs", config.breaker_open.as_secs(), 1, 3600);
+    check("max_retries", u64::from(config.max_retries), 0, 5);
+    check(
+        "retry_budget_percent",
+        u64::from(config.retry_budget_percent),
+        0,
+        100,
+    );
+    check(
+        "retry_min_per_sec",
+        u64::from(config.retry_min_per_sec),
+        0,
+        10_000,
+    );
     config
 }
 
@@ -128,6 +159,9 @@ mod tests {
             breaker_failure_rate_percent: Some(101),
             breaker_window_calls: Some(0),
             breaker_open_secs: Some(0),
+            max_retries: Some(9),
+            retry_budget_percent: Some(101),
+            retry_min_per_sec: None,
         };
         validate_backends(raw, &mut errors);
         let joined = errors.join("\n");
@@ -137,6 +171,8 @@ mod tests {
             "backends.breaker_failure_rate_percent:",
             "backends.breaker_window_calls:",
             "backends.breaker_open_secs:",
+            "backends.max_retries:",
+            "backends.retry_budget_percent:",
         ] {
             assert!(joined.contains(key), "{key} missing in {joined}");
         }

@@ -30,16 +30,20 @@ pub(crate) async fn get_prompt(
         })?,
         None => HashMap::new(),
     };
-    let mut route = route::prompt(gateway, context, name)?;
-    let (mut client, mut permit) = route.admit(gateway.config.request_timeout).await?;
+    let route = route::prompt(gateway, context, name)?;
+    let (client, mut permit) = route.admit(gateway.config.request_timeout).await?;
     let service = route.service_name();
-    let message = GetPromptRequest {
-        name: route.take_original(),
-        arguments,
-    };
-    let request = outbound::request(gateway, context, route.readable_sources(), message, None);
-    let answered = client
-        .get_prompt(request)
+    let answered = route
+        .retrying(|| {
+            let mut client = client.clone();
+            let message = GetPromptRequest {
+                name: route.original().to_owned(),
+                arguments: arguments.clone(),
+            };
+            let request =
+                outbound::request(gateway, context, route.readable_sources(), message, None);
+            async move { client.get_prompt(request).await }
+        })
         .await
         .map_err(|status| from_status(service, Target::Prompt, &status));
     permit.record(&answered);
@@ -106,7 +110,7 @@ pub(crate) async fn complete(
             finish(gateway, context, empty).as_bytes(),
         )));
     }
-    let (mut client, mut permit) = route.admit(gateway.config.request_timeout).await?;
+    let (client, mut permit) = route.admit(gateway.config.request_timeout).await?;
     let request = CompleteRequest {
         reference: Some(reference),
         argument_name: params.argument.name,
@@ -116,14 +120,18 @@ pub(crate) async fn complete(
             .map(|context| context.arguments)
             .unwrap_or_default(),
     };
-    let answered = client
-        .complete(outbound::request(
-            gateway,
-            context,
-            route.readable_sources(),
-            request,
-            None,
-        ))
+    let answered = route
+        .retrying(|| {
+            let mut client = client.clone();
+            let request = outbound::request(
+                gateway,
+                context,
+                route.readable_sources(),
+                request.clone(),
+                None,
+            );
+            async move { client.complete(request).await }
+        })
         .await
         .map_err(|status| from_status(route.service_name(), Target::Completion, &status));
     permit.record(&answered);

@@ -24,7 +24,7 @@ use tonic::Streaming;
 
 use super::result::modern_fields;
 use super::{outbound, route};
-use crate::backends::{BackendClient, CallPermit, Target, from_status};
+use crate::backends::{CallPermit, Target, from_status};
 use crate::context::{CallContext, Reply};
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
@@ -84,18 +84,28 @@ pub(crate) async fn read_resource(
         modern: context.is_modern(),
     };
     let route = route::resource(gateway, context, uri)?;
-    let (mut client, mut call) = route.admit(gateway.config.request_timeout).await?;
+    let (client, mut call) = route.admit(gateway.config.request_timeout).await?;
     let service = route.service_name().to_owned();
-    let request = outbound::request(
-        gateway,
-        context,
-        route.readable_sources(),
-        ReadResourceRequest {
-            uri: uri.to_owned(),
-        },
-        None,
-    );
-    let opened = open_read(&mut client, request, &service, target).await;
+    let started = route
+        .retrying(|| {
+            let mut client = client.clone();
+            let request = outbound::request(
+                gateway,
+                context,
+                route.readable_sources(),
+                ReadResourceRequest {
+                    uri: uri.to_owned(),
+                },
+                None,
+            );
+            async move { client.read_resource(request).await }
+        })
+        .await
+        .map_err(|status| from_status(&service, target, &status));
+    let opened = match started {
+        Ok(response) => read_header(response.into_inner(), &service, target).await,
+        Err(error) => Err(error),
+    };
     call.record(&opened);
     let (mut chunks, header) = opened?;
     let mut encoder = ContentEncoder::new(header.is_text);
@@ -184,18 +194,12 @@ fn relay_to_client(
     }
 }
 
-/// Starts the read: the call and the resource's header.
-async fn open_read(
-    client: &mut BackendClient,
-    request: tonic::Request<ReadResourceRequest>,
+/// The resource's header, the first message of its chunk stream.
+async fn read_header(
+    mut chunks: Streaming<ReadResourceChunk>,
     service: &str,
     target: Target,
 ) -> Result<(Streaming<ReadResourceChunk>, ResourceHeader), GatewayError> {
-    let mut chunks = client
-        .read_resource(request)
-        .await
-        .map_err(|status| from_status(service, target, &status))?
-        .into_inner();
     match next_chunk(&mut chunks, service, target).await? {
         Some(Chunk::Header(header)) => Ok((chunks, header)),
         _ => Err(GatewayError::transient(

@@ -101,6 +101,31 @@ impl<'g> Route<'g> {
         Ok((self.backend.client.clone(), permit))
     }
 
+    /// Runs a safe operation (`attempt` builds and sends a fresh request
+    /// each time), trying again after a jittered backoff while it fails as
+    /// UNAVAILABLE and the service's retry budget allows. Never for a tool
+    /// call.
+    pub async fn retrying<T, F, Fut>(&self, mut attempt: F) -> Result<T, tonic::Status>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, tonic::Status>>,
+    {
+        let mut retried = 0;
+        loop {
+            match attempt().await {
+                Err(status) if status.code() == tonic::Code::Unavailable => {
+                    let Some(wait) = self.backend.stack.retry_backoff(retried) else {
+                        return Err(status);
+                    };
+                    tracing::debug!(service = %self.service_name(), retried, "retrying a safe operation");
+                    tokio::time::sleep(wait).await;
+                    retried += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// A client for a long-lived stream (a resource watch): availability and
     /// breaker checked, no place taken.
     pub fn client(&self) -> Result<BackendClient, GatewayError> {

@@ -44,6 +44,9 @@ pub struct TestkitService {
     publisher: CatalogPublisher,
     watched_updates: tokio::sync::broadcast::Sender<()>,
     slow_calls_completed: std::sync::atomic::AtomicU64,
+    /// Template ids starting `unavailable-` already read once: their first
+    /// read fails as UNAVAILABLE (for the gateway's retry tests).
+    unavailable_once: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl Default for TestkitService {
@@ -65,6 +68,7 @@ impl TestkitService {
             publisher: CatalogPublisher::new(catalog),
             watched_updates,
             slow_calls_completed: std::sync::atomic::AtomicU64::new(0),
+            unavailable_once: std::sync::Mutex::default(),
         }
     }
 }
@@ -284,6 +288,16 @@ impl McpService for TestkitService {
                     .ok_or_else(|| {
                         ServiceError::NotFound(format!("resource not found: {other}"))
                     })?;
+                if id.starts_with("unavailable-")
+                    && self
+                        .unavailable_once
+                        .lock()
+                        .is_ok_and(|mut seen| seen.insert(id.to_owned()))
+                {
+                    return Err(ServiceError::Unavailable(format!(
+                        "{id}: unavailable on the first read"
+                    )));
+                }
                 let body =
                     json!({"id": id, "templateTest": true, "data": format!("Data for ID: {id}")})
                         .to_string();
