@@ -2,11 +2,12 @@
 //! here in the same order: look the target up in the merged catalog →
 //! decide whether the principal may use it (scopes, then Cedar, from the
 //! principal's cached catalog view) → find the owning service → fail fast
-//! with a transient error when that service is unavailable → cross its
-//! stack (breaker, concurrency limit). Lists ask
-//! here for the part of the catalog the principal may see; a service that
-//! holds copies of other services' content (`content_from`) is told which
-//! of them the principal may read.
+//! with a transient error when that service is unavailable → the rate
+//! limits of the principal and the service → the service's stack (breaker,
+//! concurrency limit); safe operations are retried through
+//! [`Route::retrying`]. Lists ask here for the part of the catalog the
+//! principal may see; a service that holds copies of other services'
+//! content (`content_from`) is told which of them the principal may read.
 
 use std::sync::Arc;
 use std::time::Duration;
