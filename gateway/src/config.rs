@@ -203,6 +203,22 @@ pub fn parse_toml(text: &str) -> Result<RawConfig, Vec<String>> {
     toml::from_str(text).map_err(|error| vec![format!("config: {}", error.message())])
 }
 
+/// Notes an error naming `key` when `value` is outside `range`.
+fn check_range(
+    errors: &mut Vec<String>,
+    key: &str,
+    value: u64,
+    range: std::ops::RangeInclusive<u64>,
+) {
+    if !range.contains(&value) {
+        errors.push(format!(
+            "{key}: {value} is not between {} and {}",
+            range.start(),
+            range.end()
+        ));
+    }
+}
+
 fn valid_namespace(namespace: &str) -> bool {
     namespace.len() <= 64 && made_of(namespace, b"_-")
 }

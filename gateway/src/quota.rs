@@ -18,6 +18,7 @@ pub struct Quota<K: Hash + Eq> {
 #[derive(Debug)]
 struct Held<K> {
     total: usize,
+    /// Places per key, kept only when there is a per-key cap.
     per_key: HashMap<K, usize>,
 }
 
@@ -59,14 +60,14 @@ impl<K: Hash + Eq + Clone> Quota<K> {
         if held.total >= self.max_total {
             return Err(Exceeded::Total(self.max_total));
         }
-        let count = held.per_key.get(&key).copied().unwrap_or(0);
-        if let Some(max_per_key) = self.max_per_key_opt
-            && count >= max_per_key
-        {
-            return Err(Exceeded::PerKey(max_per_key));
+        if let Some(max_per_key) = self.max_per_key_opt {
+            let count = held.per_key.get(&key).copied().unwrap_or(0);
+            if count >= max_per_key {
+                return Err(Exceeded::PerKey(max_per_key));
+            }
+            held.per_key.insert(key.clone(), count + 1);
         }
         held.total += 1;
-        held.per_key.insert(key.clone(), count + 1);
         drop(held);
         Ok(QuotaPermit {
             quota: self.clone(),

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::check_range;
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawBackends {
@@ -63,13 +65,6 @@ impl Default for BackendsConfig {
 /// Validates `[backends]`.
 pub fn validate_backends(raw: RawBackends, errors: &mut Vec<String>) -> BackendsConfig {
     let defaults = BackendsConfig::default();
-    let mut check = |key: &str, value: u64, low: u64, high: u64| {
-        if !(low..=high).contains(&value) {
-            errors.push(format!(
-                "backends.{key}: {value} is not between {low} and {high}"
-            ));
-        }
-    };
     let config = BackendsConfig {
         max_concurrent_calls: raw
             .max_concurrent_calls
@@ -93,49 +88,59 @@ pub fn validate_backends(raw: RawBackends, errors: &mut Vec<String>) -> Backends
             .unwrap_or(defaults.retry_budget_percent),
         retry_min_per_sec: raw.retry_min_per_sec.unwrap_or(defaults.retry_min_per_sec),
     };
-    check(
-        "max_concurrent_calls",
+    check_range(
+        errors,
+        "backends.max_concurrent_calls",
         config.max_concurrent_calls as u64,
-        1,
-        1_000_000,
+        1..=1_000_000,
     );
-    check(
-        "max_queued_calls",
+    check_range(
+        errors,
+        "backends.max_queued_calls",
         config.max_queued_calls as u64,
-        0,
-        1_000_000,
+        0..=1_000_000,
     );
-    check(
-        "breaker_consecutive_failures",
+    check_range(
+        errors,
+        "backends.breaker_consecutive_failures",
         u64::from(config.breaker_consecutive_failures),
-        1,
-        100_000,
+        1..=100_000,
     );
-    check(
-        "breaker_failure_rate_percent",
+    check_range(
+        errors,
+        "backends.breaker_failure_rate_percent",
         u64::from(config.breaker_failure_rate_percent),
-        1,
-        100,
+        1..=100,
     );
-    check(
-        "breaker_window_calls",
+    check_range(
+        errors,
+        "backends.breaker_window_calls",
         u64::from(config.breaker_window_calls),
-        1,
-        100_000,
+        1..=100_000,
     );
-    check("breaker_open_secs", config.breaker_open.as_secs(), 1, 3600);
-    check("max_retries", u64::from(config.max_retries), 0, 5);
-    check(
-        "retry_budget_percent",
+    check_range(
+        errors,
+        "backends.breaker_open_secs",
+        config.breaker_open.as_secs(),
+        1..=3600,
+    );
+    check_range(
+        errors,
+        "backends.max_retries",
+        u64::from(config.max_retries),
+        0..=5,
+    );
+    check_range(
+        errors,
+        "backends.retry_budget_percent",
         u64::from(config.retry_budget_percent),
-        0,
-        100,
+        0..=100,
     );
-    check(
-        "retry_min_per_sec",
+    check_range(
+        errors,
+        "backends.retry_min_per_sec",
         u64::from(config.retry_min_per_sec),
-        0,
-        10_000,
+        0..=10_000,
     );
     config
 }

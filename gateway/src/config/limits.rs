@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::check_range;
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawLimits {
@@ -61,11 +63,12 @@ impl Default for LimitsConfig {
 pub fn validate_limits(limits: RawLimits, errors: &mut Vec<String>) -> LimitsConfig {
     let defaults = LimitsConfig::default();
     let max_connections = limits.max_connections.unwrap_or(defaults.max_connections);
-    if !(1..=1_000_000).contains(&max_connections) {
-        errors.push(format!(
-            "limits.max_connections: {max_connections} is not between 1 and 1000000"
-        ));
-    }
+    check_range(
+        errors,
+        "limits.max_connections",
+        max_connections as u64,
+        1..=1_000_000,
+    );
     let per_source = limits
         .max_connections_per_source
         .unwrap_or(defaults.max_connections_per_source.unwrap_or(0));
@@ -83,16 +86,15 @@ pub fn validate_limits(limits: RawLimits, errors: &mut Vec<String>) -> LimitsCon
     let max_streamed_reads_per_principal = limits
         .max_streamed_reads_per_principal
         .unwrap_or(defaults.max_streamed_reads_per_principal);
-    if !(1..=max_streamed_reads.max(1)).contains(&max_streamed_reads_per_principal) {
-        errors.push(format!(
-            "limits.max_streamed_reads_per_principal: {max_streamed_reads_per_principal} is not between 1 and limits.max_streamed_reads ({max_streamed_reads})"
-        ));
-    }
+    check_range(
+        errors,
+        "limits.max_streamed_reads_per_principal",
+        max_streamed_reads_per_principal as u64,
+        1..=max_streamed_reads.max(1) as u64,
+    );
     let seconds = |key: &str, value: Option<u64>, default: Duration, errors: &mut Vec<String>| {
         let secs = value.unwrap_or(default.as_secs());
-        if !(1..=3600).contains(&secs) {
-            errors.push(format!("limits.{key}: {secs} is not between 1 and 3600"));
-        }
+        check_range(errors, &format!("limits.{key}"), secs, 1..=3600);
         Duration::from_secs(secs)
     };
     LimitsConfig {
