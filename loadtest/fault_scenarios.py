@@ -6,7 +6,10 @@ loopback, every figure a ratio or a bound measured in one run:
    against its own baseline from the same run, and how fast busy's excess
    is shed;
 2. dead service: `busy` killed — how fast its calls fail (the route's
-   fail-fast), then restarted — how long until its calls succeed again.
+   fail-fast), then restarted — how long until its calls succeed again;
+3. one of two endpoints dead: a service with two endpoints under load, one
+   killed mid-run — the calls in flight on it at that moment, the time until
+   it is ejected, and the failures after (the goal: none).
 
 Everything started here has a bounded lifetime (`timeout`) and talks only to
 127.0.0.1. Needs the release binaries:
@@ -116,6 +119,73 @@ def first_success_after(url: str, deadline_secs: float) -> float | None:
     return None
 
 
+def readyz_endpoints(port: int) -> dict[str, dict]:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
+        service = json.loads(response.read())["services"][0]
+    return {endpoint["address"]: endpoint for endpoint in service.get("endpoints", [])}
+
+
+def endpoint_death(work: Path, duration: str) -> list[str]:
+    """Scenario 3: two endpoints of one service under load, one killed."""
+    ports, gateway_port = [free_port(), free_port()], free_port()
+    services = [start_service(port) for port in ports]
+    config = work / "pair.toml"
+    config.write_text(
+        "version = 1\n[gateway]\n"
+        f'listen = "127.0.0.1:{gateway_port}"\n'
+        f'session_key_file = "{work / "session.key"}"\n'
+        "[backends]\nhealth_check_secs = 1\n"
+        f'[[services]]\nname = "pair"\nendpoints = ["http://127.0.0.1:{ports[0]}", "http://127.0.0.1:{ports[1]}"]\n'
+    )
+    gateway = bounded([str(RELEASE / "micromcp"), "gateway", "--config", str(config)],
+                      env=dict(os.environ, MICROMCP_TOKEN=TOKEN, MICROMCP_LOG="error"), stdout=subprocess.DEVNULL)
+    processes = [*services, gateway]
+    url = f"http://127.0.0.1:{gateway_port}/mcp"
+    try:
+        wait_for_port(gateway_port)
+        time.sleep(0.5)
+        both = loadtest(url, "pair.echo", '{"n":1}', 16, duration, work / "pair-both.json")
+        across = start_loadtest(url, "pair.echo", '{"n":1}', 16, "4s", work / "pair-across.json")
+        time.sleep(2.0)
+        killed_at = time.monotonic()
+        signal_group(services[0], signal.SIGKILL)
+        ejected_after = None
+        while time.monotonic() - killed_at < 10:
+            if readyz_endpoints(gateway_port).get(f"127.0.0.1:{ports[0]}", {}).get("ejected"):
+                ejected_after = time.monotonic() - killed_at
+                break
+            time.sleep(0.005)
+        across.wait(timeout=60)
+        spanning = json.loads((work / "pair-across.json").read_text())
+        after = loadtest(url, "pair.echo", '{"n":1}', 16, duration, work / "pair-after.json")
+    finally:
+        for process in processes:
+            signal_group(process, signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                signal_group(process, signal.SIGKILL)
+    ratio = after["latency"]["p99_us"] / max(both["latency"]["p99_us"], 1)
+    return [
+        "#### One of two endpoints dead",
+        "",
+        f"Command: as above (service `pair`: two testkit endpoints, `health_check_secs = 1`; echo calls, "
+        f"16 clients; one endpoint SIGKILLed 2 s into a 4 s run)",
+        "",
+        "| measure | value |",
+        "|---|---:|",
+        f"| failed / sent, the run the kill fell in | {spanning['failures']} / {spanning['requests']} |",
+        f"| kill → endpoint ejected (`/readyz`) | "
+        + (f"{ejected_after * 1000:.0f} ms |" if ejected_after is not None else "not within 10 s |"),
+        f"| failed / sent after the ejection ({duration}) | {after['failures']} / {after['requests']} |",
+        f"| p99 with both endpoints / with the survivor alone | {both['latency']['p99_us']} / {after['latency']['p99_us']} µs (× {ratio:.2f}) |",
+        "",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", default="5s")
@@ -195,6 +265,7 @@ def main() -> None:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 signal_group(process, signal.SIGKILL)
+    lines += endpoint_death(work, options.duration)
     text = "\n".join(lines)
     print(text)
     if options.results:

@@ -26,7 +26,7 @@ fn claim_socket(
     raw.services.push(RawService {
         name: name.to_owned(),
         namespace,
-        endpoint: format!("unix:{}", socket.display()),
+        endpoint: Some(format!("unix:{}", socket.display())),
         ..RawService::default()
     });
     Some(socket)

@@ -11,7 +11,7 @@ mod grpc_status;
 mod registry;
 pub mod stack;
 
-pub use self::channel::{BackendClient, channel_for};
+pub use self::channel::{BackendClient, EndpointState, channel_for};
 pub use self::grpc_status::{Target, from_status};
 pub use self::registry::{Backend, Backends};
 pub use self::stack::{CallPermit, ServiceStack};

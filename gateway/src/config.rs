@@ -14,6 +14,7 @@ mod backends;
 mod endpoint;
 mod limits;
 mod rate_limits;
+mod services;
 
 pub use self::access::{AuthConfig, PolicyConfig, RawAuth, RawPolicy, RawToken};
 use self::access::{validate_auth, validate_policy};
@@ -21,13 +22,13 @@ use self::audit::validate_audit;
 pub use self::audit::{AuditConfig, AuditTarget, FsyncPolicy, RawAudit};
 use self::backends::validate_backends;
 pub use self::backends::{BackendsConfig, RawBackends};
-pub use self::endpoint::Endpoint;
-use self::endpoint::{parse_endpoint, resolve_tls};
+pub use self::endpoint::{Endpoint, Endpoints, MAX_ENDPOINTS};
 use self::limits::validate_limits;
 pub use self::limits::{LimitsConfig, RawLimits};
 use self::rate_limits::validate_rate_limits;
 pub use self::rate_limits::{Rate, RateLimitsConfig, RawRateLimits};
-use crate::wire::names::made_of;
+use self::services::validate_services;
+pub use self::services::{RawService, ServiceConfig};
 
 /// Config file as written.
 #[derive(Debug, Default, Deserialize)]
@@ -138,38 +139,6 @@ pub struct RawGateway {
     pub list_ttl_ms: Option<u64>,
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawService {
-    pub name: String,
-    pub namespace: Option<String>,
-    pub endpoint: String,
-    /// `quic://` only: PEM CA the service's certificate must chain to.
-    pub tls_ca: Option<PathBuf>,
-    /// `quic://` only: name the certificate must carry (default: the host).
-    pub tls_server_name: Option<String>,
-    /// `quic://` only: client certificate for services that require mTLS.
-    pub tls_client_cert: Option<PathBuf>,
-    /// `quic://` only: key of `tls_client_cert`.
-    pub tls_client_key: Option<PathBuf>,
-    /// Services whose content this one holds copies of (a search index of
-    /// fs files): callers see it only where they may read those services.
-    #[serde(default)]
-    pub content_from: Vec<String>,
-}
-
-/// A validated backend service.
-#[derive(Debug, Clone)]
-pub struct ServiceConfig {
-    /// Unique service name (used in logs, errors, metrics).
-    pub name: String,
-    /// Prefix for its tools and prompts (empty = none).
-    pub namespace: String,
-    pub endpoint: Endpoint,
-    /// Names of the services whose content this one holds copies of.
-    pub content_from: Vec<String>,
-}
-
 /// The validated, immutable gateway configuration.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -219,10 +188,6 @@ fn check_range(
     }
 }
 
-fn valid_namespace(namespace: &str) -> bool {
-    namespace.len() <= 64 && made_of(namespace, b"_-")
-}
-
 // === impl RawConfig ===
 
 impl RawConfig {
@@ -267,56 +232,13 @@ impl RawConfig {
         if max_body_bytes < 1024 {
             errors.push("gateway.max_body_bytes: must be at least 1024".into());
         }
-        let mut services: Vec<ServiceConfig> = Vec::new();
-        for (index, raw) in self.services.into_iter().enumerate() {
-            let key = format!("services[{index}]");
-            if raw.name.is_empty() || !valid_namespace(&raw.name) {
-                errors.push(format!(
-                    "{key}.name: {:?} must be 1-64 chars of A-Za-z0-9_-",
-                    raw.name
-                ));
-            }
-            let namespace = raw.namespace.clone().unwrap_or_else(|| raw.name.clone());
-            if !valid_namespace(&namespace) {
-                errors.push(format!(
-                    "{key}.namespace: {namespace:?} must be up to 64 chars of A-Za-z0-9_-"
-                ));
-            }
-            let mut endpoint = parse_endpoint(&raw.endpoint).unwrap_or_else(|error| {
-                errors.push(format!("{key}.endpoint: {:?}: {error}", raw.endpoint));
-                Endpoint::Tcp(String::new())
-            });
-            resolve_tls(&key, &raw, &mut endpoint, &mut errors);
-            if let Some(other) = services.iter().find(|other| other.name == raw.name) {
-                errors.push(format!(
-                    "{key}.name: duplicate service name {:?}",
-                    other.name
-                ));
-            }
-            if !namespace.is_empty()
-                && let Some(other) = services.iter().find(|other| other.namespace == namespace)
-            {
-                errors.push(format!(
-                    "{key}.namespace: {namespace:?} is already used by service {:?}",
-                    other.name
-                ));
-            }
-            services.push(ServiceConfig {
-                name: raw.name,
-                namespace,
-                endpoint,
-                content_from: raw.content_from,
-            });
-        }
-        for (index, service) in services.iter().enumerate() {
-            for source in &service.content_from {
-                if source == &service.name || !services.iter().any(|other| &other.name == source) {
-                    errors.push(format!(
-                        "services[{index}].content_from: {source:?} is not another configured service"
-                    ));
-                }
-            }
-        }
+        let backends = validate_backends(
+            self.backends,
+            &BackendsConfig::default(),
+            "backends",
+            &mut errors,
+        );
+        let services = validate_services(self.services, &backends, &mut errors);
         let service_names: Vec<&str> = services
             .iter()
             .map(|service| service.name.as_str())
@@ -325,7 +247,6 @@ impl RawConfig {
         let policy = validate_policy(self.policy, &mut errors);
         let audit = validate_audit(self.audit, &mut errors);
         let limits = validate_limits(self.limits, &mut errors);
-        let backends = validate_backends(self.backends, &mut errors);
         let rate_limits = validate_rate_limits(self.rate_limits, &mut errors);
         let mut allowed_hosts = gateway
             .allowed_hosts

@@ -43,11 +43,7 @@ pub struct Gateway {
 impl Gateway {
     /// Assembles a gateway; services are dialled lazily.
     pub fn new(config: GatewayConfig, session_key: &[u8; 32]) -> Result<Arc<Self>, GatewayError> {
-        let backends = Backends::new(
-            &config.services,
-            &config.namespace_separator,
-            &config.backends,
-        )?;
+        let backends = Backends::new(&config.services, &config.namespace_separator)?;
         let audit = Audit::open(&config.audit).map_err(GatewayError::Internal)?;
         let rates = RateLimits::new(&config.rate_limits);
         let streamed_reads = Quota::new(

@@ -162,9 +162,11 @@ def gateway_up(tmp_path):
     running.stop()
 
 
-def start_testkit_gateway(base: Path, insecure: bool = False, gateway_settings: str = "", service_port: int | None = None) -> Running:
+def start_testkit_gateway(base: Path, insecure: bool = False, gateway_settings: str = "", service_port: int | None = None,
+                          service_settings: str = "") -> Running:
     """A gateway in front of a testkit service: its own, or one already
-    listening on `service_port` (then not stopped with the gateway)."""
+    listening on `service_port` (then not stopped with the gateway);
+    `service_settings` go after the service's `[[services]]` entry."""
     gateway_port = free_port()
     processes = []
     if service_port is None:
@@ -183,6 +185,7 @@ def start_testkit_gateway(base: Path, insecure: bool = False, gateway_settings: 
         'name = "testkit"\n'
         'namespace = ""\n'
         f'endpoint = "http://127.0.0.1:{service_port}"\n'
+        f"{service_settings}"
     )
     args = [str(BINARY), "gateway", "--config", str(config)]
     if insecure:

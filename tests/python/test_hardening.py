@@ -474,6 +474,33 @@ def test_a_flooded_service_sheds_at_once_past_its_places_and_queue(tmp_path):
         running.stop()
 
 
+def test_a_service_table_overrides_the_shared_backends_keys(tmp_path):
+    """`[backends]` allows plenty; the service's own `[services.backends]`
+    allows one call and no queue, so the second concurrent call is shed."""
+    running = start_testkit_gateway(
+        tmp_path,
+        gateway_settings="[backends]\nmax_concurrent_calls = 100\nmax_queued_calls = 100\n",
+        service_settings="[services.backends]\nmax_concurrent_calls = 1\nmax_queued_calls = 0\n",
+    )
+    try:
+        session = initialize(running)
+        outcomes = []
+
+        def slow_call():
+            outcomes.append(legacy(running, session, "tools/call", {"name": "slow", "arguments": {"millis": 800}}).json())
+
+        callers = [threading.Thread(target=slow_call) for _ in range(3)]
+        for caller in callers:
+            caller.start()
+        for caller in callers:
+            caller.join(timeout=20)
+        shed = [body for body in outcomes if "error" in body]
+        assert len(shed) == 2 and len(outcomes) == 3, outcomes
+        assert "1 calls running and 0 waiting" in shed[0]["error"]["message"], shed
+    finally:
+        running.stop()
+
+
 def test_a_failing_service_trips_its_breaker_and_recovers(tmp_path):
     running = start_testkit_gateway(
         tmp_path,
@@ -538,3 +565,20 @@ def test_safe_reads_are_retried_within_a_budget(tmp_path):
         assert "result" in again, again
     finally:
         no_retries.stop()
+
+
+def test_only_idempotent_tools_are_retried(tmp_path):
+    """`flaky_idempotent` (idempotentHint) fails as unavailable once per
+    key and is answered by the gateway's retry; `flaky` (no hints: maybe a
+    side effect) fails the same way and the failure reaches the client."""
+    running = start_testkit_gateway(tmp_path)
+    try:
+        session = initialize(running)
+        retried = legacy(running, session, "tools/call", {"name": "flaky_idempotent", "arguments": {"key": "a"}}).json()
+        assert text_of(retried["result"]) == "flaky_idempotent:a: answered", retried
+        not_retried = legacy(running, session, "tools/call", {"name": "flaky", "arguments": {"key": "a"}}).json()
+        assert not_retried["error"]["code"] == -31004, not_retried
+        again = legacy(running, session, "tools/call", {"name": "flaky", "arguments": {"key": "a"}}).json()
+        assert text_of(again["result"]) == "flaky:a: answered", again
+    finally:
+        running.stop()

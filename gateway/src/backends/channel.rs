@@ -7,7 +7,9 @@
 //! (`lanes`).
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
+mod balance;
 mod http2;
 mod http2_call;
 mod lanes;
@@ -20,10 +22,12 @@ use tonic::transport::Uri;
 use tower::ServiceExt;
 use tower::util::BoxCloneSyncService;
 
+pub use self::balance::{BalanceSettings, EndpointState, Pool, spawn_upkeep};
+use self::balance::{Balanced, Source, member::Wire};
 use self::http2::{Http2Channel, Target};
 use self::lanes::PerLane;
 pub use self::lanes::pin_thread_to_lane;
-use crate::config::Endpoint;
+use crate::config::{Endpoint, Endpoints};
 use crate::error::GatewayError;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -41,8 +45,56 @@ pub type BackendChannel =
 /// The generated client over a [`BackendChannel`].
 pub type BackendClient = McpServiceClient<BackendChannel>;
 
-/// A lazily-connected channel for `endpoint`; nothing is dialled yet.
-pub fn channel_for(endpoint: &Endpoint) -> Result<BackendChannel, GatewayError> {
+/// A lazily-connected channel to service `service` at `endpoints`, and
+/// the pool behind it when there are several; nothing is dialled yet.
+pub fn channel_for_service(
+    service: &str,
+    endpoints: &Endpoints,
+    settings: BalanceSettings,
+) -> Result<(BackendChannel, Option<Arc<Pool>>), GatewayError> {
+    let (source, members) = match endpoints {
+        Endpoints::Fixed(list) if list.len() == 1 => return Ok((channel_for(&list[0])?, None)),
+        Endpoints::Fixed(list) => {
+            let members = list
+                .iter()
+                .map(|endpoint| Ok((address_of(endpoint), wire_for(endpoint)?)))
+                .collect::<Result<Vec<_>, GatewayError>>()?;
+            (Source::Fixed, members)
+        }
+        Endpoints::Dns { host, port } => (
+            Source::Dns {
+                host: host.clone(),
+                port: *port,
+            },
+            Vec::new(),
+        ),
+    };
+    let pool = Pool::new(service, source, settings, members);
+    Ok((
+        BoxCloneSyncService::new(Balanced::new(pool.clone())),
+        Some(pool),
+    ))
+}
+
+/// How a balanced pool reaches `endpoint`.
+fn wire_for(endpoint: &Endpoint) -> Result<Wire, GatewayError> {
+    Ok(match endpoint {
+        Endpoint::Tcp(_) | Endpoint::Unix(_) => Wire::Http2(http2_channel(endpoint)?),
+        Endpoint::Quic { .. } => Wire::Other(channel_for(endpoint)?),
+    })
+}
+
+/// What operators see of `endpoint`.
+fn address_of(endpoint: &Endpoint) -> String {
+    match endpoint {
+        Endpoint::Tcp(url) => url.trim_start_matches("http://").to_owned(),
+        Endpoint::Unix(path) => format!("unix:{}", path.display()),
+        Endpoint::Quic { authority, .. } => format!("quic://{authority}"),
+    }
+}
+
+/// An HTTP/2 channel to a TCP or Unix-socket endpoint.
+fn http2_channel(endpoint: &Endpoint) -> Result<Http2Channel, GatewayError> {
     match endpoint {
         Endpoint::Tcp(url) => {
             let uri: Uri = url
@@ -57,15 +109,24 @@ pub fn channel_for(endpoint: &Endpoint) -> Result<BackendChannel, GatewayError> 
                 authority.host(),
                 authority.port_u16().unwrap_or(80)
             );
-            Ok(BoxCloneSyncService::new(Http2Channel::new(
-                Target::Tcp(address),
-                authority,
-            )))
+            Ok(Http2Channel::new(Target::Tcp(address), authority))
         }
-        Endpoint::Unix(path) => Ok(BoxCloneSyncService::new(Http2Channel::new(
+        Endpoint::Unix(path) => Ok(Http2Channel::new(
             Target::Unix(path.clone()),
             Authority::from_static("localhost"),
+        )),
+        Endpoint::Quic { authority, .. } => Err(GatewayError::Internal(format!(
+            "quic://{authority} is not an HTTP/2 endpoint"
         ))),
+    }
+}
+
+/// A lazily-connected channel for `endpoint`; nothing is dialled yet.
+pub fn channel_for(endpoint: &Endpoint) -> Result<BackendChannel, GatewayError> {
+    match endpoint {
+        Endpoint::Tcp(_) | Endpoint::Unix(_) => {
+            Ok(BoxCloneSyncService::new(http2_channel(endpoint)?))
+        }
         Endpoint::Quic { authority, tls } => {
             // Built once now so a bad endpoint fails at start; front threads
             // build their own on first use.
@@ -73,7 +134,7 @@ pub fn channel_for(endpoint: &Endpoint) -> Result<BackendChannel, GatewayError> 
             let (authority, tls) = (authority.clone(), tls.clone());
             Ok(BoxCloneSyncService::new(PerLane::new(
                 shared,
-                std::sync::Arc::new(move || quic_channel(&authority, &tls)),
+                Arc::new(move || quic_channel(&authority, &tls)),
             )))
         }
     }

@@ -15,11 +15,17 @@ use micromcp_proto::{Catalog, WatchCatalogRequest};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use super::channel::{BackendClient, channel_for};
+use super::channel::{
+    BackendClient, BalanceSettings, EndpointState, Pool, channel_for_service, spawn_upkeep,
+};
 use super::stack::ServiceStack;
 use crate::catalog::{ListKind, MergedCatalog, ServiceCatalog};
-use crate::config::{BackendsConfig, ServiceConfig};
+use crate::config::ServiceConfig;
 use crate::error::GatewayError;
+
+/// How long a catalog stream must have run for its end to be met with an
+/// immediate reopening every time (a shorter one: once in a row).
+const STREAM_RETRY_AT_ONCE_AFTER: Duration = Duration::from_secs(1);
 
 /// One backend service.
 pub struct Backend {
@@ -27,6 +33,8 @@ pub struct Backend {
     pub client: BackendClient,
     /// Breaker and concurrency limit every call crosses.
     pub stack: Arc<ServiceStack>,
+    /// The endpoints behind `client`, when it has several.
+    pool_opt: Option<Arc<Pool>>,
     available: AtomicBool,
 }
 
@@ -36,6 +44,11 @@ impl Backend {
     /// True while the service's catalog stream is up.
     pub fn is_available(&self) -> bool {
         self.available.load(Ordering::Relaxed)
+    }
+
+    /// Its endpoints' states, when it has several (or a `dns:` name).
+    pub fn endpoint_states(&self) -> Option<Vec<EndpointState>> {
+        self.pool_opt.as_ref().map(|pool| pool.endpoint_states())
     }
 }
 
@@ -61,20 +74,30 @@ fn failure_text(status: &tonic::Status) -> String {
 // === impl Backends ===
 
 impl Backends {
-    /// Creates (lazy) channels to every service; nothing is dialled yet.
-    pub fn new(
-        configs: &[ServiceConfig],
-        separator: &str,
-        stack_config: &BackendsConfig,
-    ) -> Result<Arc<Self>, GatewayError> {
+    /// Creates (lazy) channels to every service, each with its own stack
+    /// (`[backends]`, with the service's own keys over it); nothing is
+    /// dialled yet.
+    pub fn new(configs: &[ServiceConfig], separator: &str) -> Result<Arc<Self>, GatewayError> {
         let services = configs
             .iter()
             .map(|config| {
+                let stack_config = &config.backends;
+                let (channel, pool_opt) = channel_for_service(
+                    &config.name,
+                    &config.endpoints,
+                    BalanceSettings {
+                        eject_after_failures: stack_config.eject_after_failures,
+                        eject_for: stack_config.eject_for,
+                        health_check_every: stack_config.health_check_every,
+                        dns_refresh: stack_config.dns_refresh,
+                    },
+                )?;
                 Ok(Backend {
-                    client: McpServiceClient::new(channel_for(&config.endpoint)?)
+                    client: McpServiceClient::new(channel)
                         .max_decoding_message_size(64 * 1024 * 1024),
                     stack: ServiceStack::new(&config.name, stack_config),
                     config: config.clone(),
+                    pool_opt,
                     available: AtomicBool::new(false),
                 })
             })
@@ -106,8 +129,16 @@ impl Backends {
         self.changes.subscribe()
     }
 
-    /// Starts one catalog watcher per service.
+    /// Starts one catalog watcher per service, and the upkeep (DNS,
+    /// health checks) of services with several endpoints.
     pub fn spawn_watchers(self: &Arc<Self>, shutdown: &CancellationToken) {
+        for pool in self
+            .services
+            .iter()
+            .filter_map(|backend| backend.pool_opt.as_ref())
+        {
+            spawn_upkeep(pool, shutdown);
+        }
         for index in 0..self.services.len() {
             let backends = self.clone();
             let shutdown = shutdown.clone();
@@ -146,15 +177,19 @@ impl Backends {
         let mut reported_down = false;
         let mut failures = 0u32;
         let mut ever_connected = false;
+        let mut reopened_at_once = false;
         loop {
             let last_failure: String;
             let mut client = backend.client.clone();
+            let mut lasted_opt = None;
             match client.watch_catalog(WatchCatalogRequest {}).await {
                 Ok(response) => {
                     let mut updates = response.into_inner();
+                    let opened = std::time::Instant::now();
                     loop {
                         match updates.message().await {
                             Ok(Some(update)) => {
+                                lasted_opt = Some(opened);
                                 backend.available.store(true, Ordering::Relaxed);
                                 if reported_down {
                                     tracing::info!(service = %name, "service is back");
@@ -182,6 +217,20 @@ impl Backends {
                     last_failure = failure_text(&status);
                 }
             }
+            // A stream that delivered and then ended (its endpoint went away
+            // or is draining) is reopened at once — on another endpoint, when
+            // there are several — before the service counts as unavailable;
+            // a short-lived one only once in a row, so a service that keeps
+            // ending its streams gets the backoff.
+            if let Some(opened) = lasted_opt {
+                let long_lived = opened.elapsed() >= STREAM_RETRY_AT_ONCE_AFTER;
+                if long_lived || !reopened_at_once {
+                    reopened_at_once = !long_lived;
+                    tracing::debug!(service = %name, reason = %last_failure, "catalog stream ended; reopening");
+                    continue;
+                }
+            }
+            reopened_at_once = false;
             backend.available.store(false, Ordering::Relaxed);
             failures = failures.saturating_add(1);
             // A service starting next to the gateway takes a moment: stay quiet briefly.

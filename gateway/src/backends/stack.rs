@@ -7,8 +7,9 @@
 //!    shed at once with a transient error that says so, and counted;
 //! 3. deadline — carried by the call itself (`methods::outbound` sends
 //!    `grpc-timeout`; a tool call ends at it as a whole);
-//! 4. retries of safe operations that failed as unavailable, within a
-//!    budget, after a jittered backoff (`retry`; driven by the route).
+//! 4. retries of safe operations (reads, prompts, completions, idempotent or
+//!    read-only tools) that failed as unavailable, within a budget, after a
+//!    jittered backoff (`retry`; driven by the route and `methods::tools`).
 //!
 //! A [`CallPermit`] holds the call's place to its very end and brings its
 //! outcome back to the breaker. Availability (the catalog stream) is

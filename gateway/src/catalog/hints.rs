@@ -1,7 +1,7 @@
 //! A tool's behaviour hints (`readOnlyHint`, `destructiveHint`,
 //! `idempotentHint`, `openWorldHint`) as a catalog fact, with MCP's
-//! defaults for the ones a service leaves out. Policies test them; retries
-//! will ask `idempotent`.
+//! defaults for the ones a service leaves out. Policies test them; a tool call
+//! is retried only when `idempotent` or `read_only`.
 
 /// A tool's behaviour hints, with MCP's defaults for absent ones
 /// (not read-only, destructive, not idempotent, open world).

@@ -1,6 +1,9 @@
 //! `[backends]`: the resilience stack every service gets — how many calls
 //! may run and wait at once, when its circuit breaker opens and for how
-//! long, and how safe operations are retried. Validated into [`BackendsConfig`]; errors name their key.
+//! long, how safe operations are retried, and, for services with several
+//! endpoints, when an endpoint is ejected, how often it is health-checked
+//! and how often a `dns:` name is re-resolved. Validated into
+//! [`BackendsConfig`]; errors name their key.
 
 use std::time::Duration;
 
@@ -8,7 +11,7 @@ use serde::Deserialize;
 
 use super::check_range;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawBackends {
     /// Calls one service may have running at once.
@@ -30,6 +33,17 @@ pub struct RawBackends {
     pub retry_budget_percent: Option<u32>,
     /// … plus this many a second whatever the traffic.
     pub retry_min_per_sec: Option<u32>,
+    /// Failures in a row (after the request was sent) that eject one
+    /// endpoint of a service with several; a failed dial ejects at once.
+    pub eject_after_failures: Option<u32>,
+    /// Seconds an ejected endpoint gets no calls (times the ejections in a
+    /// row, up to 6×) unless a health check finds it serving sooner.
+    pub eject_secs: Option<u64>,
+    /// Seconds between `grpc.health.v1` checks of each endpoint of a
+    /// service with several; 0 turns them off.
+    pub health_check_secs: Option<u64>,
+    /// Seconds between resolutions of a `dns:///host:port` endpoint.
+    pub dns_refresh_secs: Option<u64>,
 }
 
 /// Validated `[backends]`.
@@ -44,6 +58,11 @@ pub struct BackendsConfig {
     pub max_retries: u32,
     pub retry_budget_percent: u32,
     pub retry_min_per_sec: u32,
+    pub eject_after_failures: u32,
+    pub eject_for: Duration,
+    /// `None`: no health checks.
+    pub health_check_every: Option<Duration>,
+    pub dns_refresh: Duration,
 }
 
 impl Default for BackendsConfig {
@@ -58,13 +77,23 @@ impl Default for BackendsConfig {
             max_retries: 1,
             retry_budget_percent: 20,
             retry_min_per_sec: 5,
+            eject_after_failures: 3,
+            eject_for: Duration::from_secs(10),
+            health_check_every: Some(Duration::from_secs(5)),
+            dns_refresh: Duration::from_secs(10),
         }
     }
 }
 
-/// Validates `[backends]`.
-pub fn validate_backends(raw: RawBackends, errors: &mut Vec<String>) -> BackendsConfig {
-    let defaults = BackendsConfig::default();
+/// Validates `[backends]` (`prefix` = `backends`) over the defaults, or a
+/// service's own `backends` table (`prefix` = `services[N].backends`) over
+/// the validated `[backends]`.
+pub fn validate_backends(
+    raw: RawBackends,
+    defaults: &BackendsConfig,
+    prefix: &str,
+    errors: &mut Vec<String>,
+) -> BackendsConfig {
     let config = BackendsConfig {
         max_concurrent_calls: raw
             .max_concurrent_calls
@@ -87,60 +116,98 @@ pub fn validate_backends(raw: RawBackends, errors: &mut Vec<String>) -> Backends
             .retry_budget_percent
             .unwrap_or(defaults.retry_budget_percent),
         retry_min_per_sec: raw.retry_min_per_sec.unwrap_or(defaults.retry_min_per_sec),
+        eject_after_failures: raw
+            .eject_after_failures
+            .unwrap_or(defaults.eject_after_failures),
+        eject_for: raw
+            .eject_secs
+            .map_or(defaults.eject_for, Duration::from_secs),
+        health_check_every: match raw.health_check_secs {
+            None => defaults.health_check_every,
+            Some(0) => None,
+            Some(secs) => Some(Duration::from_secs(secs)),
+        },
+        dns_refresh: raw
+            .dns_refresh_secs
+            .map_or(defaults.dns_refresh, Duration::from_secs),
     };
     check_range(
         errors,
-        "backends.max_concurrent_calls",
+        &format!("{prefix}.max_concurrent_calls"),
         config.max_concurrent_calls as u64,
         1..=1_000_000,
     );
     check_range(
         errors,
-        "backends.max_queued_calls",
+        &format!("{prefix}.max_queued_calls"),
         config.max_queued_calls as u64,
         0..=1_000_000,
     );
     check_range(
         errors,
-        "backends.breaker_consecutive_failures",
+        &format!("{prefix}.breaker_consecutive_failures"),
         u64::from(config.breaker_consecutive_failures),
         1..=100_000,
     );
     check_range(
         errors,
-        "backends.breaker_failure_rate_percent",
+        &format!("{prefix}.breaker_failure_rate_percent"),
         u64::from(config.breaker_failure_rate_percent),
         1..=100,
     );
     check_range(
         errors,
-        "backends.breaker_window_calls",
+        &format!("{prefix}.breaker_window_calls"),
         u64::from(config.breaker_window_calls),
         1..=100_000,
     );
     check_range(
         errors,
-        "backends.breaker_open_secs",
+        &format!("{prefix}.breaker_open_secs"),
         config.breaker_open.as_secs(),
         1..=3600,
     );
     check_range(
         errors,
-        "backends.max_retries",
+        &format!("{prefix}.max_retries"),
         u64::from(config.max_retries),
         0..=5,
     );
     check_range(
         errors,
-        "backends.retry_budget_percent",
+        &format!("{prefix}.retry_budget_percent"),
         u64::from(config.retry_budget_percent),
         0..=100,
     );
     check_range(
         errors,
-        "backends.retry_min_per_sec",
+        &format!("{prefix}.retry_min_per_sec"),
         u64::from(config.retry_min_per_sec),
         0..=10_000,
+    );
+    check_range(
+        errors,
+        &format!("{prefix}.eject_after_failures"),
+        u64::from(config.eject_after_failures),
+        1..=10_000,
+    );
+    check_range(
+        errors,
+        &format!("{prefix}.eject_secs"),
+        config.eject_for.as_secs(),
+        1..=3600,
+    );
+    check_range(
+        errors,
+        &format!("{prefix}.health_check_secs"),
+        config.health_check_every.map_or(0, |every| every.as_secs()),
+        0..=3600,
+    );
+    check_range(
+        errors,
+        &format!("{prefix}.dns_refresh_secs"),
+        config.dns_refresh.as_secs(),
+        1..=3600,
     );
     config
 }
@@ -152,9 +219,10 @@ mod tests {
     #[test]
     fn defaults_and_errors_name_their_keys() {
         let mut errors = Vec::new();
+        let defaults = BackendsConfig::default();
         assert_eq!(
-            validate_backends(RawBackends::default(), &mut errors),
-            BackendsConfig::default()
+            validate_backends(RawBackends::default(), &defaults, "backends", &mut errors),
+            defaults
         );
         assert!(errors.is_empty());
         let raw = RawBackends {
@@ -167,8 +235,12 @@ mod tests {
             max_retries: Some(9),
             retry_budget_percent: Some(101),
             retry_min_per_sec: None,
+            eject_after_failures: Some(0),
+            eject_secs: Some(0),
+            health_check_secs: Some(3601),
+            dns_refresh_secs: Some(0),
         };
-        validate_backends(raw, &mut errors);
+        validate_backends(raw, &BackendsConfig::default(), "backends", &mut errors);
         let joined = errors.join("\n");
         for key in [
             "backends.max_concurrent_calls:",
@@ -178,8 +250,65 @@ mod tests {
             "backends.breaker_open_secs:",
             "backends.max_retries:",
             "backends.retry_budget_percent:",
+            "backends.eject_after_failures:",
+            "backends.eject_secs:",
+            "backends.health_check_secs:",
+            "backends.dns_refresh_secs:",
         ] {
             assert!(joined.contains(key), "{key} missing in {joined}");
         }
+    }
+}
+
+#[cfg(test)]
+mod override_tests {
+    use super::*;
+
+    #[test]
+    fn a_service_table_overrides_the_shared_one_key_by_key() {
+        let mut errors = Vec::new();
+        let shared = validate_backends(
+            RawBackends {
+                max_concurrent_calls: Some(100),
+                max_retries: Some(0),
+                ..RawBackends::default()
+            },
+            &BackendsConfig::default(),
+            "backends",
+            &mut errors,
+        );
+        let own = validate_backends(
+            RawBackends {
+                max_concurrent_calls: Some(4),
+                max_queued_calls: Some(0),
+                ..RawBackends::default()
+            },
+            &shared,
+            "services[2].backends",
+            &mut errors,
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            (
+                own.max_concurrent_calls,
+                own.max_queued_calls,
+                own.max_retries
+            ),
+            (4, 0, 0),
+            "own keys win, the rest come from [backends]"
+        );
+        validate_backends(
+            RawBackends {
+                eject_secs: Some(0),
+                ..RawBackends::default()
+            },
+            &shared,
+            "services[2].backends",
+            &mut errors,
+        );
+        assert_eq!(
+            errors,
+            vec!["services[2].backends.eject_secs: 0 is not between 1 and 3600".to_owned()]
+        );
     }
 }

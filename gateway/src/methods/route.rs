@@ -4,8 +4,9 @@
 //! principal's cached catalog view) → find the owning service → fail fast
 //! with a transient error when that service is unavailable → the rate
 //! limits of the principal and the service → the service's stack (breaker,
-//! concurrency limit); safe operations are retried through
-//! [`Route::retrying`]. Lists ask here for the part of the catalog the
+//! concurrency limit); safe operations — reads, prompts, completions, and
+//! tools their service annotates idempotent or read-only — are retried
+//! through [`Route::retrying`] (tool calls through [`Route::retry_backoff`]). Lists ask here for the part of the catalog the
 //! principal may see; a service that holds copies of other services'
 //! content (`content_from`) is told which of them the principal may read.
 
@@ -13,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backends::{Backend, BackendClient, CallPermit};
-use crate::catalog::{ListKind, MergedCatalog, Page};
+use crate::catalog::{ListKind, MergedCatalog, Page, ToolHints};
 use crate::context::CallContext;
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
@@ -28,6 +29,8 @@ pub struct Route<'g> {
     catalog: Arc<MergedCatalog>,
     service: usize,
     original: String,
+    /// The tool's behaviour hints (MCP's defaults for anything else).
+    hints: ToolHints,
     /// For a service holding other services' content: those of them the
     /// principal may read, comma-separated.
     readable_sources_opt: Option<String>,
@@ -42,9 +45,11 @@ impl<'g> Route<'g> {
         catalog: Arc<MergedCatalog>,
         service: usize,
         original: String,
+        hints: ToolHints,
     ) -> Self {
         let backend = &gateway.backends.services()[service];
         Self {
+            hints,
             readable_sources_opt: readable_sources(gateway, context, backend),
             rates: &gateway.rates,
             principal: context.principal.clone(),
@@ -102,10 +107,22 @@ impl<'g> Route<'g> {
         Ok((self.backend.client.clone(), permit))
     }
 
+    /// True for a tool its service annotates idempotent or read-only: a
+    /// call of it that failed as UNAVAILABLE may be sent again.
+    pub fn tool_retries_safely(&self) -> bool {
+        self.hints.idempotent || self.hints.read_only
+    }
+
+    /// The wait before retry number `retried + 1` of a safe operation, or
+    /// `None` when it has had its retries or the service's budget is spent.
+    pub fn retry_backoff(&self, retried: u32) -> Option<Duration> {
+        self.backend.stack.retry_backoff(retried)
+    }
+
     /// Runs a safe operation (`attempt` builds and sends a fresh request
     /// each time), trying again after a jittered backoff while it fails as
     /// UNAVAILABLE and the service's retry budget allows. Never for a tool
-    /// call.
+    /// call that is not idempotent.
     pub async fn retrying<T, F, Fut>(&self, mut attempt: F) -> Result<T, tonic::Status>
     where
         F: FnMut() -> Fut,
@@ -115,7 +132,7 @@ impl<'g> Route<'g> {
         loop {
             match attempt().await {
                 Err(status) if status.code() == tonic::Code::Unavailable => {
-                    let Some(wait) = self.backend.stack.retry_backoff(retried) else {
+                    let Some(wait) = self.retry_backoff(retried) else {
                         return Err(status);
                     };
                     tracing::debug!(service = %self.service_name(), retried, "retrying a safe operation");
@@ -216,8 +233,10 @@ fn listed<'g>(
     gateway
         .policy
         .check_listed(&context.principal, &catalog, kind, position, item)?;
-    let (service, original) = (item.service, item.original.clone());
-    Ok(Route::to(gateway, context, catalog, service, original))
+    let (service, original, hints) = (item.service, item.original.clone(), item.hints);
+    Ok(Route::to(
+        gateway, context, catalog, service, original, hints,
+    ))
 }
 
 /// A resource URI or template owned by `service_opt`.
@@ -233,7 +252,14 @@ fn by_uri<'g>(
     gateway
         .policy
         .check_resource(&context.principal, &catalog, uri, service)?;
-    Ok(Route::to(gateway, context, catalog, service, String::new()))
+    Ok(Route::to(
+        gateway,
+        context,
+        catalog,
+        service,
+        String::new(),
+        ToolHints::default(),
+    ))
 }
 
 /// The content sources of `backend` the principal may read (`None` when

@@ -7,6 +7,9 @@
 //! The whole call — not only its first answer — ends at the configured
 //! deadline (`gateway.request_timeout_secs`): the stream is dropped (the
 //! service sees the cancellation) and the client gets a clear timeout error.
+//! A call of a tool its service annotates idempotent or read-only that
+//! fails as UNAVAILABLE before its first message is sent again, within the
+//! service's retry budget and the deadline; any other tool's never is.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,7 +78,7 @@ pub(crate) async fn call_tool(
     let progress_token_opt = meta
         .and_then(|meta| meta.progress_token)
         .map(|token| token.get().to_owned());
-    let start = CallToolStart {
+    let mut start = CallToolStart {
         name: route.take_original(),
         arguments_json: head.arguments.map_or_else(Bytes::new, |raw| {
             Bytes::copy_from_slice(raw.get().as_bytes())
@@ -85,34 +88,56 @@ pub(crate) async fn call_tool(
         log_level: context.log_level().unwrap_or_default(),
         input_relay: relays_input(context),
     };
-    let input_relay = start.input_relay;
-    let (to_service, from_gateway) = mpsc::channel(4);
-    to_service
-        .send(CallToolClientMessage {
-            message: Some(call_tool_client_message::Message::Start(start)),
-        })
-        .await
-        .map_err(|_| GatewayError::Internal("call channel closed".into()))?;
-    // Without input relay the request stream ends with the start message,
-    // so the service never waits on it.
-    let to_service_opt = input_relay.then_some(to_service);
+    // A call that relays input keeps its request stream open, so it is
+    // never sent twice; an idempotent or read-only tool's call may be.
+    let retries_safely = route.tool_retries_safely() && !start.input_relay;
     let traceparent = meta.and_then(|meta| meta.traceparent.as_deref());
-    let request = outbound::request(
-        gateway,
-        context,
-        route.readable_sources(),
-        ReceiverStream::new(from_gateway),
-        traceparent,
-    );
     let cancelled = match &context.era {
         EraState::Legacy { runtime, .. } => runtime.start_request(id_text),
         EraState::Modern { .. } => CancellationToken::new(),
     };
-    let opened = tokio::select! {
-        opened = open_call(client, request, &cancelled, &service) => opened,
-        () = tokio::time::sleep_until(deadline) => Err(deadline_error(&service, timeout)),
+    let mut retried = 0;
+    let mut client_opt = Some(client);
+    let opened = loop {
+        // Copies only when the call may be sent again.
+        let (attempt_start, attempt_client_opt) = if retries_safely {
+            (start.clone(), client_opt.clone())
+        } else {
+            (std::mem::take(&mut start), client_opt.take())
+        };
+        let Some(attempt_client) = attempt_client_opt else {
+            break Err(GatewayError::Internal("a call sent twice".into()));
+        };
+        let (request, to_service_opt) =
+            call_request(gateway, context, &route, attempt_start, traceparent);
+        let attempt = tokio::select! {
+            opened = open_call(attempt_client, request, &cancelled, &service) => opened,
+            () = tokio::time::sleep_until(deadline) => {
+                Err(OpenFailure::Other(deadline_error(&service, timeout)))
+            }
+        };
+        match attempt {
+            Ok((events, first)) => break Ok((events, first, to_service_opt)),
+            Err(OpenFailure::Status(status))
+                if retries_safely && status.code() == tonic::Code::Unavailable =>
+            {
+                let wait_opt = route
+                    .retry_backoff(retried)
+                    .filter(|wait| Instant::now() + *wait < deadline);
+                let Some(wait) = wait_opt else {
+                    break Err(from_status(&service, Target::Tool, &status));
+                };
+                tracing::debug!(%service, retried, "retrying a call of an idempotent tool");
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = cancelled.cancelled() => break Err(cancelled_error()),
+                }
+                retried += 1;
+            }
+            Err(failure) => break Err(failure.into_error(&service)),
+        }
     };
-    let (mut events, first) = match opened {
+    let (mut events, first, to_service_opt) = match opened {
         Ok(opened) => opened,
         Err(error) => {
             let failed = Err(error);
@@ -175,30 +200,81 @@ fn relays_input(context: &CallContext) -> bool {
         })
 }
 
+/// The gRPC request of one attempt at a call: its start message, and the
+/// open request stream when the call relays the client's answers to input
+/// requests (otherwise the stream ends with the start message, so the
+/// service never waits on it).
+fn call_request(
+    gateway: &Gateway,
+    context: &CallContext,
+    route: &route::Route<'_>,
+    start: CallToolStart,
+    traceparent: Option<&str>,
+) -> (
+    tonic::Request<ReceiverStream<CallToolClientMessage>>,
+    Option<mpsc::Sender<CallToolClientMessage>>,
+) {
+    let input_relay = start.input_relay;
+    let (to_service, from_gateway) = mpsc::channel(4);
+    // A fresh channel has room: this cannot fail.
+    let _ = to_service.try_send(CallToolClientMessage {
+        message: Some(call_tool_client_message::Message::Start(start)),
+    });
+    let request = outbound::request(
+        gateway,
+        context,
+        route.readable_sources(),
+        ReceiverStream::new(from_gateway),
+        traceparent,
+    );
+    (request, input_relay.then_some(to_service))
+}
+
+/// Why a call could not be opened.
+enum OpenFailure {
+    /// The service (or the way to it) failed the call with this status.
+    Status(tonic::Status),
+    /// Anything else, already the client's error.
+    Other(GatewayError),
+}
+
+impl OpenFailure {
+    fn into_error(self, service: &str) -> GatewayError {
+        match self {
+            Self::Status(status) => from_status(service, Target::Tool, &status),
+            Self::Other(error) => error,
+        }
+    }
+}
+
+fn cancelled_error() -> GatewayError {
+    GatewayError::InvalidRequest("request cancelled".into())
+}
+
 /// Starts the gRPC call and waits for the service's first message.
 async fn open_call(
     mut client: BackendClient,
     request: tonic::Request<ReceiverStream<CallToolClientMessage>>,
     cancelled: &CancellationToken,
     service: &str,
-) -> Result<(Streaming<CallToolServerMessage>, Message), GatewayError> {
-    let cancelled_error = || GatewayError::InvalidRequest("request cancelled".into());
+) -> Result<(Streaming<CallToolServerMessage>, Message), OpenFailure> {
     let outcome = tokio::select! {
         outcome = client.call_tool(request) => outcome,
-        () = cancelled.cancelled() => return Err(cancelled_error()),
+        () = cancelled.cancelled() => return Err(OpenFailure::Other(cancelled_error())),
     };
-    let mut events = outcome
-        .map_err(|status| from_status(service, Target::Tool, &status))?
-        .into_inner();
+    let mut events = outcome.map_err(OpenFailure::Status)?.into_inner();
     let first = tokio::select! {
         first = events.message() => first,
-        () = cancelled.cancelled() => return Err(cancelled_error()),
+        () = cancelled.cancelled() => return Err(OpenFailure::Other(cancelled_error())),
     };
     let first = first
-        .map_err(|status| from_status(service, Target::Tool, &status))?
+        .map_err(OpenFailure::Status)?
         .and_then(|message| message.message)
         .ok_or_else(|| {
-            GatewayError::transient(service, "the service ended the call without a result")
+            OpenFailure::Other(GatewayError::transient(
+                service,
+                "the service ended the call without a result",
+            ))
         })?;
     Ok((events, first))
 }

@@ -33,6 +33,9 @@ pub enum FsError {
     /// An I/O failure other than not-found.
     #[error("cannot access {path}: {kind}")]
     Io { path: String, kind: String },
+    /// Every place for file system work is taken and so is the queue.
+    #[error("fs is {0}")]
+    Busy(String),
 }
 
 // === impl FsError ===
@@ -68,7 +71,7 @@ impl From<FsError> for ServiceError {
                 ServiceError::PermissionDenied(message)
             }
             FsError::TooLarge { .. } => ServiceError::ResourceExhausted(message),
-            FsError::Io { .. } => ServiceError::Unavailable(message),
+            FsError::Io { .. } | FsError::Busy(_) => ServiceError::Unavailable(message),
             FsError::WrongKind(_) | FsError::NotText(_) | FsError::InvalidArgument(_) => {
                 ServiceError::InvalidArgument(message)
             }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use bytes::{Bytes, BytesMut};
 use micromcp_proto::{MAX_RESOURCE_CHUNK_BYTES, ResourceHeader};
-use micromcp_sdk::{ResourceContent, ServiceError, open_regular_file};
+use micromcp_sdk::{BlockingPool, ResourceContent, ServiceError, open_regular_file};
 use tokio::io::AsyncReadExt;
 
 use crate::FsError;
@@ -86,11 +86,12 @@ pub(crate) fn sample_is_text(sample: &[u8]) -> bool {
 /// Opens `resolved` and streams it; fails before any byte is sent if the file
 /// is not a regular file or exceeds `max_bytes`.
 pub(crate) async fn open_stream(
+    pool: &BlockingPool,
     resolved: &ResolvedPath,
     uri: &str,
     max_bytes: u64,
 ) -> Result<ResourceContent, FsError> {
-    let mut file = open_blocking_free(resolved).await?;
+    let mut file = open_blocking_free(pool, resolved).await?;
     let metadata = file
         .metadata()
         .await
@@ -201,8 +202,12 @@ pub(crate) fn watch_changes(
 }
 
 /// Reads a whole (small) file as bytes, capped.
-pub(crate) async fn read_capped(resolved: &ResolvedPath, cap: u64) -> Result<Bytes, FsError> {
-    let file = open_blocking_free(resolved).await?;
+pub(crate) async fn read_capped(
+    pool: &BlockingPool,
+    resolved: &ResolvedPath,
+    cap: u64,
+) -> Result<Bytes, FsError> {
+    let file = open_blocking_free(pool, resolved).await?;
     let metadata = file
         .metadata()
         .await
@@ -224,13 +229,20 @@ pub(crate) async fn read_capped(resolved: &ResolvedPath, cap: u64) -> Result<Byt
 
 /// Opens `resolved` on the blocking pool, refusing anything but a regular
 /// file before it could block (FIFOs, sockets, devices).
-async fn open_blocking_free(resolved: &ResolvedPath) -> Result<tokio::fs::File, FsError> {
+async fn open_blocking_free(
+    pool: &BlockingPool,
+    resolved: &ResolvedPath,
+) -> Result<tokio::fs::File, FsError> {
     let path = resolved.canonical.clone();
-    let opened = tokio::task::spawn_blocking(move || open_regular_file(&path))
+    let opened = pool
+        .run(move || open_regular_file(&path))
         .await
-        .map_err(|error| FsError::Io {
-            path: resolved.display.clone(),
-            kind: format!("fs worker failed: {error}"),
+        .map_err(|error| match error {
+            ServiceError::Unavailable(busy) => FsError::Busy(busy),
+            other => FsError::Io {
+                path: resolved.display.clone(),
+                kind: other.to_string(),
+            },
         })?;
     opened
         .map(tokio::fs::File::from_std)

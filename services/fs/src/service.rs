@@ -1,6 +1,8 @@
 //! `FsService`: the [`McpService`] implementation that wires the fs tools,
 //! resources, prompt and completion to a [`RootSet`]. Blocking filesystem
-//! work runs on tokio's blocking pool.
+//! work runs on tokio's blocking pool, at most `MAX_RUNNING` pieces at once
+//! with `MAX_WAITING` more queued (a [`BlockingPool`]): a hung mount holds a
+//! bounded number of threads and the excess is refused as busy.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,8 +10,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use micromcp_proto::{CompleteRequest, CompleteResponse, complete_request::Reference};
 use micromcp_sdk::{
-    CatalogPublisher, McpService, ResourceContent, ServiceError, ServiceResult, ToolCall,
-    ToolEvents, ToolOutput, UpdateStream,
+    BlockingPool, CatalogPublisher, McpService, ResourceContent, ServiceError, ServiceResult,
+    ToolCall, ToolEvents, ToolOutput, UpdateStream,
 };
 use serde_json::json;
 
@@ -19,10 +21,16 @@ use crate::{FsConfig, FsError, catalog, resources, tools};
 /// How often a watched file's metadata is checked.
 const WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
 
+/// File system calls one fs service runs at once …
+const MAX_RUNNING: usize = 64;
+/// … and may queue before refusing more as busy.
+const MAX_WAITING: usize = 1024;
+
 /// The fs micro-service.
 pub struct FsService {
     state: Arc<FsState>,
     publisher: CatalogPublisher,
+    pool: BlockingPool,
 }
 
 struct FsState {
@@ -40,6 +48,7 @@ impl FsService {
         Ok(Self {
             state: Arc::new(FsState { roots, config }),
             publisher,
+            pool: BlockingPool::new("file system operations", MAX_RUNNING, MAX_WAITING),
         })
     }
 
@@ -47,14 +56,6 @@ impl FsService {
     pub fn roots(&self) -> &RootSet {
         &self.state.roots
     }
-}
-
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
-) -> ServiceResult<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|error| ServiceError::Internal(format!("fs worker failed: {error}")))
 }
 
 fn tool_output(outcome: Result<serde_json::Value, FsError>) -> ToolOutput {
@@ -74,18 +75,21 @@ impl McpService for FsService {
         match call.name.as_str() {
             "list_dir" => {
                 let arguments: tools::PathArguments = call.parse_arguments()?;
-                blocking(move || {
-                    tool_output(tools::list_dir(&state.roots, &state.config, &arguments))
-                })
-                .await
+                self.pool
+                    .run(move || {
+                        tool_output(tools::list_dir(&state.roots, &state.config, &arguments))
+                    })
+                    .await
             }
             "stat" => {
                 let arguments: tools::PathArguments = call.parse_arguments()?;
-                blocking(move || tool_output(tools::stat(&state.roots, &arguments))).await
+                self.pool
+                    .run(move || tool_output(tools::stat(&state.roots, &arguments)))
+                    .await
             }
             "read_file" => {
                 let arguments: tools::ReadFileArguments = call.parse_arguments()?;
-                blocking(move || {
+                self.pool.run(move || {
                     match tools::read_file(&state.roots, &state.config, &arguments) {
                         Ok((text, info)) => {
                             let mut content = vec![json!({"type": "text", "text": text})];
@@ -105,10 +109,11 @@ impl McpService for FsService {
             }
             "search_files" => {
                 let arguments: tools::SearchArguments = call.parse_arguments()?;
-                blocking(move || {
-                    tool_output(tools::search_files(&state.roots, &state.config, &arguments))
-                })
-                .await
+                self.pool
+                    .run(move || {
+                        tool_output(tools::search_files(&state.roots, &state.config, &arguments))
+                    })
+                    .await
             }
             other => Err(ServiceError::NotFound(format!("unknown tool: {other}"))),
         }
@@ -117,7 +122,13 @@ impl McpService for FsService {
     async fn read_resource(&self, uri: String) -> ServiceResult<ResourceContent> {
         let path = resources::uri_to_path(&uri)?;
         let resolved = self.state.roots.resolve(&path)?;
-        Ok(resources::open_stream(&resolved, &uri, self.state.config.max_resource_bytes).await?)
+        Ok(resources::open_stream(
+            &self.pool,
+            &resolved,
+            &uri,
+            self.state.config.max_resource_bytes,
+        )
+        .await?)
     }
 
     async fn watch_resource(&self, uri: String) -> ServiceResult<UpdateStream> {
@@ -138,7 +149,8 @@ impl McpService for FsService {
             ServiceError::InvalidArgument("missing required argument: path".into())
         })?;
         let resolved = self.state.roots.resolve(path)?;
-        let content = resources::read_capped(&resolved, self.state.config.max_read_bytes).await?;
+        let content =
+            resources::read_capped(&self.pool, &resolved, self.state.config.max_read_bytes).await?;
         let text = String::from_utf8(content.to_vec())
             .map_err(|_| ServiceError::from(FsError::NotText(path.clone())))?;
         let uri = resources::path_to_uri(&resolved.canonical);
@@ -161,7 +173,9 @@ impl McpService for FsService {
             _ => return Ok(CompleteResponse::default()),
         };
         let state = self.state.clone();
-        blocking(move || complete_path(&state.roots, &prefix)).await
+        self.pool
+            .run(move || complete_path(&state.roots, &prefix))
+            .await
     }
 }
 

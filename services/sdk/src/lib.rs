@@ -5,6 +5,7 @@
 //! sees routed, un-prefixed names and raw JSON arguments.
 
 mod adapter;
+mod blocking;
 mod error;
 mod events;
 mod file_uri;
@@ -13,6 +14,7 @@ mod regular_file;
 mod server;
 mod service;
 
+pub use blocking::BlockingPool;
 pub use error::{ServiceError, ServiceResult};
 pub use events::ToolEvents;
 pub use file_uri::file_uri;

@@ -1,8 +1,8 @@
 //! `serve`: runs an [`McpService`] on an already-bound TCP or Unix listener
 //! (gRPC over HTTP/2) or QUIC endpoint (the same gRPC over HTTP/3), with
 //! `grpc.health.v1`, message size limits, a per-connection concurrency
-//! limit and graceful shutdown: on the shutdown signal the server stops
-//! accepting, says GOAWAY, ends the long-lived watch streams and lets calls
+//! limit and graceful shutdown: on the shutdown signal the server reports
+//! NOT_SERVING to health checks, stops accepting, says GOAWAY, ends the long-lived watch streams and lets calls
 //! in flight finish — for at most `drain_timeout`, after which it returns
 //! whatever is still open.
 
@@ -81,8 +81,17 @@ pub async fn serve<S: McpService>(
         .await;
     let (stopping_sender, stopping) = watch::channel(false);
     let mut drain_clock = stopping_sender.subscribe();
+    let draining_health = health_reporter.clone();
     let shutdown = async move {
         shutdown.await;
+        // Health checks now say NOT_SERVING, so balancers stop sending here
+        // while the calls in flight drain.
+        draining_health
+            .set_not_serving::<McpServiceServer<GrpcAdapter<S>>>()
+            .await;
+        draining_health
+            .set_service_status("", tonic_health::ServingStatus::NotServing)
+            .await;
         let _ = stopping_sender.send(true);
     };
     let drain_deadline = async move {

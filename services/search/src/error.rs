@@ -18,6 +18,9 @@ pub enum SearchError {
     Embeddings(String),
     #[error("index error: {0}")]
     Index(String),
+    /// Every place for index work is taken and so is the queue.
+    #[error("search is {0}")]
+    Busy(String),
 }
 
 impl From<tantivy::TantivyError> for SearchError {
@@ -40,7 +43,7 @@ impl From<SearchError> for ServiceError {
             SearchError::Query(_)
             | SearchError::InvalidArgument(_)
             | SearchError::Dimensions { .. } => ServiceError::InvalidArgument(message),
-            SearchError::Embeddings(_) => ServiceError::Unavailable(message),
+            SearchError::Embeddings(_) | SearchError::Busy(_) => ServiceError::Unavailable(message),
             SearchError::Index(_) => ServiceError::Internal(message),
         }
     }

@@ -1,12 +1,14 @@
 //! `SearchService`: the search tools and `search://doc/{id}` resources over a
-//! [`DocumentIndex`]; every index operation runs on the blocking pool.
+//! [`DocumentIndex`]; every index operation runs on the blocking pool, at
+//! most `MAX_RUNNING` at once with `MAX_WAITING` more queued (a
+//! [`BlockingPool`]; past them a call is refused as busy).
 
 use std::sync::Arc;
 
 use micromcp_proto::{Catalog, ResourceHeader, ResourceTemplate};
 use micromcp_sdk::{
-    Caller, CatalogPublisher, McpService, ResourceContent, ServiceError, ServiceResult, ToolCall,
-    ToolEvents, ToolOutput,
+    BlockingPool, Caller, CatalogPublisher, McpService, ResourceContent, ServiceError,
+    ServiceResult, ToolCall, ToolEvents, ToolOutput,
 };
 use serde_json::json;
 
@@ -31,20 +33,31 @@ pub struct SearchService {
     progress: Arc<CrawlProgress>,
     config: SearchConfig,
     publisher: CatalogPublisher,
+    pool: BlockingPool,
 }
 
+/// Index operations one search service runs at once …
+const MAX_RUNNING: usize = 32;
+/// … and may queue before refusing more as busy.
+const MAX_WAITING: usize = 1024;
+
+/// Runs index work in `pool`.
 async fn blocking<T: Send + 'static>(
+    pool: &BlockingPool,
     work: impl FnOnce() -> Result<T, SearchError> + Send + 'static,
 ) -> Result<T, SearchError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|error| SearchError::Index(format!("worker failed: {error}")))?
+    match pool.run(work).await {
+        Ok(outcome) => outcome,
+        Err(ServiceError::Unavailable(busy)) => Err(SearchError::Busy(busy)),
+        Err(other) => Err(SearchError::Index(other.to_string())),
+    }
 }
 
 fn outcome(result: Result<serde_json::Value, SearchError>) -> ServiceResult<ToolOutput> {
     match result {
         Ok(value) => Ok(ToolOutput::structured(value)),
         Err(SearchError::Index(message)) => Err(ServiceError::Internal(message)),
+        Err(busy @ SearchError::Busy(_)) => Err(busy.into()),
         Err(error) => Ok(ToolOutput::error(error.to_string())),
     }
 }
@@ -79,6 +92,7 @@ impl SearchService {
             progress: Arc::default(),
             config,
             publisher: CatalogPublisher::new(catalog),
+            pool: BlockingPool::new("index operations", MAX_RUNNING, MAX_WAITING),
         })
     }
 
@@ -156,14 +170,14 @@ impl SearchService {
             }
         }
         let index = self.index.clone();
-        let count = blocking(move || index.upsert(&arguments.documents)).await?;
+        let count = blocking(&self.pool, move || index.upsert(&arguments.documents)).await?;
         Ok(json!({"indexed": count}))
     }
 
     /// Refuses to change documents that mirror a crawled source.
     async fn refuse_mirrored(&self, ids: Vec<String>) -> Result<(), SearchError> {
         let index = self.index.clone();
-        blocking(move || {
+        blocking(&self.pool, move || {
             for id in &ids {
                 if let Ok(document) = index.get(id)
                     && let Some(source) = mirrored_source(&document)
@@ -187,7 +201,7 @@ impl SearchService {
             (None, Some(id), None) => {
                 let index = self.index.clone();
                 let hidden = hidden.clone();
-                blocking(move || {
+                blocking(&self.pool, move || {
                     if index
                         .get(&id)
                         .is_ok_and(|document| is_hidden(&document, &hidden))
@@ -206,7 +220,7 @@ impl SearchService {
             }
         };
         let index = self.index.clone();
-        blocking(move || {
+        blocking(&self.pool, move || {
             let nearest = index.nearest(&vector, k, &hidden)?;
             let ids: Vec<String> = nearest.iter().map(|(id, _)| id.clone()).collect();
             let documents = index.get_many(&ids);
@@ -239,7 +253,7 @@ impl SearchService {
             ));
         }
         let index = self.index.clone();
-        blocking(move || {
+        blocking(&self.pool, move || {
             let candidates = (k * 4).min(1000);
             let lexical = index.query_ids(&arguments.query, &arguments.tags, &hidden, candidates)?;
             let mut lists = vec![(arguments.bm25_weight, lexical)];
@@ -278,7 +292,7 @@ impl McpService for SearchService {
                     return outcome(Err(error));
                 }
                 outcome(
-                    blocking(move || index.delete(&arguments.ids))
+                    blocking(&self.pool, move || index.delete(&arguments.ids))
                         .await
                         .map(|()| json!({"deleted": count})),
                 )
@@ -287,7 +301,7 @@ impl McpService for SearchService {
                 let arguments: QueryArguments = call.parse_arguments()?;
                 let limit = arguments.limit.clamp(1, MAX_RESULTS);
                 outcome(
-                    blocking(move || {
+                    blocking(&self.pool, move || {
                         let (hits, total) = index.query(
                             &arguments.query,
                             &arguments.tags,
@@ -305,7 +319,7 @@ impl McpService for SearchService {
             "stats" => {
                 let progress = self.progress.to_json();
                 outcome(
-                    blocking(move || {
+                    blocking(&self.pool, move || {
                         let (documents, vectors, dimensions, segments) = index.stats();
                         Ok(json!({"documents": documents, "vectors": vectors, "dimensions": dimensions, "segments": segments, "crawl": progress}))
                     })
@@ -332,7 +346,7 @@ impl McpService for SearchService {
             .ok_or_else(|| ServiceError::NotFound(format!("resource not found: {uri}")))?
             .to_owned();
         let index = self.index.clone();
-        let document = blocking(move || {
+        let document = blocking(&self.pool, move || {
             index
                 .get(&id)
                 .and_then(|document| match is_hidden(&document, &hidden) {

@@ -116,6 +116,28 @@ fn tools() -> Vec<Tool> {
             no_arguments(),
         ),
         tool(
+            "flaky",
+            "Fails as unavailable on the first call with each `key`, then answers (no hints: not idempotent)",
+            string_argument("key", "calls with the same key fail only once"),
+        ),
+        Tool {
+            annotations: Some(micromcp_proto::ToolAnnotations {
+                idempotent_hint: Some(true),
+                destructive_hint: Some(false),
+                ..micromcp_proto::ToolAnnotations::default()
+            }),
+            ..tool(
+                "flaky_idempotent",
+                "As `flaky`, annotated idempotentHint (safe to retry)",
+                string_argument("key", "calls with the same key fail only once"),
+            )
+        },
+        tool(
+            "whoami",
+            "The answering process's id (which endpoint of several answered)",
+            no_arguments(),
+        ),
+        tool(
             "toggle_extra_tool",
             "Adds or removes `extra_tool` from the catalog (list_changed tests)",
             no_arguments(),

@@ -44,8 +44,9 @@ pub struct TestkitService {
     publisher: CatalogPublisher,
     watched_updates: tokio::sync::broadcast::Sender<()>,
     slow_calls_completed: std::sync::atomic::AtomicU64,
-    /// Template ids starting `unavailable-` already read once: their first
-    /// read fails as UNAVAILABLE (for the gateway's retry tests).
+    /// Template ids starting `unavailable-` already read once, and `flaky`
+    /// keys already called: the first read or call of each fails as
+    /// UNAVAILABLE (for the gateway's retry tests).
     unavailable_once: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
@@ -235,6 +236,26 @@ impl McpService for TestkitService {
                     .slow_calls_completed
                     .load(std::sync::atomic::Ordering::Relaxed);
                 return Ok(ToolOutput::structured(json!({"completed": completed})));
+            }
+            "flaky" | "flaky_idempotent" => {
+                let key = format!(
+                    "{}:{}",
+                    call.name,
+                    arguments["key"].as_str().unwrap_or_default()
+                );
+                if self
+                    .unavailable_once
+                    .lock()
+                    .is_ok_and(|mut seen| seen.insert(key.clone()))
+                {
+                    return Err(ServiceError::Unavailable(format!(
+                        "{key}: unavailable on the first call"
+                    )));
+                }
+                json!({"content": [text(&format!("{key}: answered"))]})
+            }
+            "whoami" => {
+                return Ok(ToolOutput::structured(json!({"pid": std::process::id()})));
             }
             "toggle_extra_tool" => {
                 let mut catalog = (*self.publisher.current()).clone();

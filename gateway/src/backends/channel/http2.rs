@@ -26,7 +26,8 @@ use tonic::Status;
 use tonic::body::Body;
 
 use super::ChannelError;
-use super::http2_call::{grpc_timeout, send_body, status_from_h2};
+pub use super::http2_call::grpc_timeout;
+use super::http2_call::{send_body, status_from_h2};
 use super::lanes::{LANES, current_lane};
 
 /// Time allowed to open the socket and finish the HTTP/2 handshake.
@@ -97,6 +98,10 @@ struct Live {
     sender: SendRequest<Bytes>,
 }
 
+/// A connection handle ready to open one stream (see
+/// [`Http2Channel::ready`]); nothing has been sent on it yet.
+pub struct Ready(SendRequest<Bytes>);
+
 // === impl Http2Channel ===
 
 impl Http2Channel {
@@ -116,6 +121,23 @@ impl Http2Channel {
             }),
         }
     }
+
+    /// A handle ready to open a stream on the calling thread's connection,
+    /// dialling one if there is none. It fails only before anything of a
+    /// request is sent, so a caller with other endpoints may try another.
+    pub async fn ready(&self) -> Result<Ready, Status> {
+        self.shared.ready_sender(current_lane()).await.map(Ready)
+    }
+
+    /// Sends `request` on a ready handle and waits for the answer's
+    /// headers (no deadline of its own: see [`within_deadline`]).
+    pub async fn send(
+        &self,
+        ready: Ready,
+        request: http::Request<Body>,
+    ) -> Result<http::Response<Body>, Status> {
+        self.shared.send(ready.0, request).await
+    }
 }
 
 impl tower::Service<http::Request<Body>> for Http2Channel {
@@ -132,33 +154,43 @@ impl tower::Service<http::Request<Body>> for Http2Channel {
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
         let shared = self.shared.clone();
         Box::pin(async move {
-            let answer = match grpc_timeout(request.headers()) {
-                Some(limit) => tokio::time::timeout(limit, shared.call(request))
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(Status::deadline_exceeded(format!(
-                            "no answer within the call's deadline ({limit:?})"
-                        )))
-                    }),
-                None => shared.call(request).await,
-            };
-            answer.map_err(|status| ChannelError(status.into()))
+            within_deadline(grpc_timeout(request.headers()), async move {
+                let sender = shared.ready_sender(current_lane()).await?;
+                shared.send(sender, request).await
+            })
+            .await
+            .map_err(|status| ChannelError(status.into()))
         })
+    }
+}
+
+/// Runs `call` within `limit` (its `grpc-timeout` header's), if any.
+pub async fn within_deadline<T>(
+    limit: Option<Duration>,
+    call: impl Future<Output = Result<T, Status>>,
+) -> Result<T, Status> {
+    match limit {
+        Some(limit) => tokio::time::timeout(limit, call).await.unwrap_or_else(|_| {
+            Err(Status::deadline_exceeded(format!(
+                "no answer within the call's deadline ({limit:?})"
+            )))
+        }),
+        None => call.await,
     }
 }
 
 // === impl Shared ===
 
 impl Shared {
-    /// Sends one request and waits for the answer's headers; the answer's
-    /// body streams as the service writes it.
-    async fn call(
-        self: &Arc<Self>,
+    /// Sends one request on a ready connection handle and waits for the
+    /// answer's headers; the answer's body streams as the service writes it.
+    async fn send(
+        &self,
+        mut sender: SendRequest<Bytes>,
         request: http::Request<Body>,
     ) -> Result<http::Response<Body>, Status> {
         let (mut head, body) = request.into_parts();
         head.uri = self.absolute(&head.uri)?;
-        let mut sender = self.ready_sender(current_lane()).await?;
         let end_of_stream = http_body::Body::is_end_stream(&body);
         let (answer, stream) = sender
             .send_request(http::Request::from_parts(head, ()), end_of_stream)

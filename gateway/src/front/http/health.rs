@@ -1,6 +1,7 @@
 //! `/readyz`: whether every service is reachable (its catalog stream is
 //! up), and per service the state of its stack — breaker, calls running,
-//! calls shed — for operators and probes.
+//! calls shed, and each endpoint's state when it has several — for
+//! operators and probes.
 
 use std::sync::Arc;
 
@@ -18,14 +19,18 @@ pub(super) async fn readyz(State(gateway): State<Arc<Gateway>>) -> Response {
         .services()
         .iter()
         .map(|backend| {
-            serde_json::json!({
+            let mut service = serde_json::json!({
                 "name": backend.config.name,
                 "available": backend.is_available(),
                 "breaker": backend.stack.breaker_state(),
                 "breaker_opened_total": backend.stack.breaker_opened_total(),
                 "calls_running": backend.stack.running(),
                 "calls_shed_total": backend.stack.shed_total(),
-            })
+            });
+            if let Some(endpoints) = backend.endpoint_states() {
+                service["endpoints"] = serde_json::json!(endpoints);
+            }
+            service
         })
         .collect();
     let ready = gateway

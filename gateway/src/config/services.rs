@@ -1,0 +1,118 @@
+//! `[[services]]`: each backend service's name, namespace, endpoints,
+//! the services whose content it holds copies of, and its own `[backends]`
+//! keys over the shared ones. Validated into [`ServiceConfig`]s; errors
+//! name their entry (`services[N].key`).
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::backends::{BackendsConfig, RawBackends, validate_backends};
+use super::endpoint::{Endpoints, parse_endpoints};
+use crate::wire::names::made_of;
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawService {
+    pub name: String,
+    pub namespace: Option<String>,
+    /// `unix:/path`, `http://host:port`, `quic://host:port` or
+    /// `dns:///host:port`.
+    pub endpoint: Option<String>,
+    /// Several endpoints of one service, balanced (instead of `endpoint`).
+    #[serde(default)]
+    pub endpoints: Vec<String>,
+    /// `quic://` only: PEM CA the service's certificate must chain to.
+    pub tls_ca: Option<PathBuf>,
+    /// `quic://` only: name the certificate must carry (default: the host).
+    pub tls_server_name: Option<String>,
+    /// `quic://` only: client certificate for services that require mTLS.
+    pub tls_client_cert: Option<PathBuf>,
+    /// `quic://` only: key of `tls_client_cert`.
+    pub tls_client_key: Option<PathBuf>,
+    /// Services whose content this one holds copies of (a search index of
+    /// fs files): callers see it only where they may read those services.
+    #[serde(default)]
+    pub content_from: Vec<String>,
+    /// This service's own `[backends]` keys, over the shared ones.
+    pub backends: Option<RawBackends>,
+}
+
+/// A validated backend service.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// Unique service name (used in logs, errors, metrics).
+    pub name: String,
+    /// Prefix for its tools and prompts (empty = none).
+    pub namespace: String,
+    pub endpoints: Endpoints,
+    /// Names of the services whose content this one holds copies of.
+    pub content_from: Vec<String>,
+    /// Its resilience stack: `[backends]` with its own keys over it.
+    pub backends: BackendsConfig,
+}
+
+/// Validates every `[[services]]` entry; `backends` is the validated
+/// shared `[backends]` each service's own keys go over.
+pub fn validate_services(
+    raw_services: Vec<RawService>,
+    backends: &BackendsConfig,
+    errors: &mut Vec<String>,
+) -> Vec<ServiceConfig> {
+    let mut services: Vec<ServiceConfig> = Vec::new();
+    for (index, raw) in raw_services.into_iter().enumerate() {
+        let key = format!("services[{index}]");
+        if raw.name.is_empty() || !valid_namespace(&raw.name) {
+            errors.push(format!(
+                "{key}.name: {:?} must be 1-64 chars of A-Za-z0-9_-",
+                raw.name
+            ));
+        }
+        let namespace = raw.namespace.clone().unwrap_or_else(|| raw.name.clone());
+        if !valid_namespace(&namespace) {
+            errors.push(format!(
+                "{key}.namespace: {namespace:?} must be up to 64 chars of A-Za-z0-9_-"
+            ));
+        }
+        let endpoints = parse_endpoints(&key, &raw, errors);
+        if let Some(other) = services.iter().find(|other| other.name == raw.name) {
+            errors.push(format!(
+                "{key}.name: duplicate service name {:?}",
+                other.name
+            ));
+        }
+        if !namespace.is_empty()
+            && let Some(other) = services.iter().find(|other| other.namespace == namespace)
+        {
+            errors.push(format!(
+                "{key}.namespace: {namespace:?} is already used by service {:?}",
+                other.name
+            ));
+        }
+        let own_backends = match raw.backends {
+            Some(own) => validate_backends(own, backends, &format!("{key}.backends"), errors),
+            None => backends.clone(),
+        };
+        services.push(ServiceConfig {
+            name: raw.name,
+            namespace,
+            endpoints,
+            content_from: raw.content_from,
+            backends: own_backends,
+        });
+    }
+    for (index, service) in services.iter().enumerate() {
+        for source in &service.content_from {
+            if source == &service.name || !services.iter().any(|other| &other.name == source) {
+                errors.push(format!(
+                    "services[{index}].content_from: {source:?} is not another configured service"
+                ));
+            }
+        }
+    }
+    services
+}
+
+fn valid_namespace(namespace: &str) -> bool {
+    namespace.len() <= 64 && made_of(namespace, b"_-")
+}
