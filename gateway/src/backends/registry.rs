@@ -23,9 +23,11 @@ use crate::catalog::{ListKind, MergedCatalog, ServiceCatalog};
 use crate::config::ServiceConfig;
 use crate::error::GatewayError;
 
-/// How long a catalog stream must have run for its end to be met with an
-/// immediate reopening every time (a shorter one: once in a row).
+/// How long a catalog stream must have run for its end to start a fresh
+/// round of quick reopenings.
 const STREAM_RETRY_AT_ONCE_AFTER: Duration = Duration::from_secs(1);
+/// The pause between quick reopenings after the first.
+const QUICK_REOPEN_PAUSE: Duration = Duration::from_millis(50);
 
 /// One backend service.
 pub struct Backend {
@@ -44,6 +46,13 @@ impl Backend {
     /// True while the service's catalog stream is up.
     pub fn is_available(&self) -> bool {
         self.available.load(Ordering::Relaxed)
+    }
+
+    /// How many endpoints it has now.
+    pub fn endpoint_count(&self) -> usize {
+        self.pool_opt
+            .as_ref()
+            .map_or(1, |pool| pool.endpoint_count())
     }
 
     /// Its endpoints' states, when it has several (or a `dns:` name).
@@ -177,7 +186,7 @@ impl Backends {
         let mut reported_down = false;
         let mut failures = 0u32;
         let mut ever_connected = false;
-        let mut reopened_at_once = false;
+        let mut quick_reopens = 0usize;
         loop {
             let last_failure: String;
             let mut client = backend.client.clone();
@@ -217,20 +226,26 @@ impl Backends {
                     last_failure = failure_text(&status);
                 }
             }
-            // A stream that delivered and then ended (its endpoint went away
-            // or is draining) is reopened at once — on another endpoint, when
-            // there are several — before the service counts as unavailable;
-            // a short-lived one only once in a row, so a service that keeps
-            // ending its streams gets the backoff.
-            if let Some(opened) = lasted_opt {
-                let long_lived = opened.elapsed() >= STREAM_RETRY_AT_ONCE_AFTER;
-                if long_lived || !reopened_at_once {
-                    reopened_at_once = !long_lived;
-                    tracing::debug!(service = %name, reason = %last_failure, "catalog stream ended; reopening");
-                    continue;
-                }
+            // A stream that ended (its endpoint went away or is draining) is
+            // reopened before the service counts as unavailable: at once when
+            // it had delivered, and, for a service with several endpoints,
+            // once per endpoint with a short pause (the balancer meanwhile
+            // ejects one that stopped accepting). A service that keeps
+            // ending its streams quickly still gets the backoff.
+            if lasted_opt.is_some_and(|opened| opened.elapsed() >= STREAM_RETRY_AT_ONCE_AFTER) {
+                quick_reopens = 0;
             }
-            reopened_at_once = false;
+            let endpoints = backend.endpoint_count();
+            let may_reopen = lasted_opt.is_some() || endpoints > 1;
+            if may_reopen && quick_reopens < endpoints.max(1) {
+                if quick_reopens > 0 {
+                    tokio::time::sleep(QUICK_REOPEN_PAUSE).await;
+                }
+                quick_reopens += 1;
+                tracing::debug!(service = %name, reason = %last_failure, "catalog stream ended; reopening");
+                continue;
+            }
+            quick_reopens = 0;
             backend.available.store(false, Ordering::Relaxed);
             failures = failures.saturating_add(1);
             // A service starting next to the gateway takes a moment: stay quiet briefly.

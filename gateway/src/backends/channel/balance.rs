@@ -100,6 +100,11 @@ impl Pool {
         })
     }
 
+    /// How many endpoints it has now.
+    pub fn endpoint_count(&self) -> usize {
+        self.members.load().len()
+    }
+
     /// The state of every endpoint.
     pub fn endpoint_states(&self) -> Vec<EndpointState> {
         let now = Instant::now();
