@@ -111,9 +111,13 @@ enum Command {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MICROMCP_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rmcp=warn"));
+    // Colour only on a terminal, and never with NO_COLOR set (any value).
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .with_target(false)
         .init();
 }
@@ -148,6 +152,10 @@ fn main() -> anyhow::Result<()> {
                 timeout_secs,
                 listen,
             } => {
+                for pattern in &allow_domains {
+                    micromcp_fetch::check_domain_pattern(pattern)
+                        .map_err(|error| anyhow::anyhow!("--allow-domain {pattern:?}: {error}"))?;
+                }
                 let mut config = micromcp_fetch::FetchConfig::with_domains(allow_domains);
                 config.allow_private_addresses = allow_private_addresses;
                 config.max_bytes = max_bytes;

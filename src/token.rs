@@ -11,6 +11,19 @@ pub enum TokenSource {
     File { created: bool },
 }
 
+/// Shortest token not warned about.
+const SHORT_TOKEN_CHARS: usize = 32;
+
+/// Warns when a token given in the environment is short enough to guess.
+pub fn warn_if_short(token: &str) {
+    if token.chars().count() < SHORT_TOKEN_CHARS {
+        tracing::warn!(
+            length = token.chars().count(),
+            "MICROMCP_TOKEN is shorter than {SHORT_TOKEN_CHARS} characters: use a long random token (e.g. `openssl rand -hex 24`)"
+        );
+    }
+}
+
 /// The token and its source.
 pub fn load_or_create(path: &Path) -> anyhow::Result<(String, TokenSource)> {
     if let Ok(token) = std::env::var("MICROMCP_TOKEN")

@@ -221,19 +221,25 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
     let token_opt = if raw.auth.insecure_no_auth {
         None
     } else {
-        let (token, source) = token::load_or_create(&args.state_dir.join("token"))?;
+        let token_file = args.state_dir.join("token");
+        let (token, source) = token::load_or_create(&token_file)?;
         match source {
-            TokenSource::Environment => println!("bearer token: from MICROMCP_TOKEN"),
-            TokenSource::File { created } => {
-                let verb = if created { "generated" } else { "loaded" };
-                println!(
-                    "bearer token ({verb}, stored in {}): {token}",
-                    args.state_dir.join("token").display()
-                );
+            TokenSource::Environment => {
+                println!("bearer token: from MICROMCP_TOKEN");
+                token::warn_if_short(&token);
+            }
+            // Shown once, when it is made; afterwards only where it is.
+            TokenSource::File { created: true } => println!(
+                "bearer token (generated, stored in {}): {token}",
+                token_file.display()
+            ),
+            TokenSource::File { created: false } => {
+                println!("bearer token: in {}", token_file.display());
             }
         }
         Some(token)
     };
+    check_fetch_domains(&raw, &args.fetch_allow)?;
     let sockets = socket_dir()?;
     raw.fetch
         .allow_domains
@@ -241,7 +247,7 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.mcp_servers {
         merge_mcp_servers_file(&mut raw, path)?;
     }
-    let roots = served_roots(&args.roots);
+    let roots = served_roots(&args.roots)?;
     let excluded = [state.path.clone()];
     refuse_exposed_secrets(&raw, &roots, &excluded)?;
     let mut child_specs: Vec<ChildSpec> = [
@@ -276,12 +282,49 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
 }
 
 /// The directories fs serves and search crawls: those given, or the
-/// current directory.
-fn served_roots(roots: &[PathBuf]) -> Vec<PathBuf> {
+/// current directory; each must be a directory (one clear error at start,
+/// not a service that restarts in a loop).
+fn served_roots(roots: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     if roots.is_empty() {
-        vec![PathBuf::from(".")]
+        return Ok(vec![PathBuf::from(".")]);
+    }
+    for root in roots {
+        match std::fs::metadata(root) {
+            Ok(metadata) if metadata.is_dir() => {}
+            Ok(_) => anyhow::bail!("--root {}: not a directory", root.display()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                anyhow::bail!("--root {}: no such directory", root.display())
+            }
+            Err(error) => anyhow::bail!("--root {}: {error}", root.display()),
+        }
+    }
+    Ok(roots.to_vec())
+}
+
+/// Refuses allowed fetch domains that could never match (a URL, a path):
+/// each error names the flag or key.
+fn check_fetch_domains(raw: &RawConfig, flags: &[String]) -> anyhow::Result<()> {
+    let from_config = raw
+        .fetch
+        .allow_domains
+        .iter()
+        .enumerate()
+        .map(|(index, pattern)| (format!("fetch.allow_domains[{index}]"), pattern));
+    let from_flags = flags
+        .iter()
+        .map(|pattern| ("--fetch-allow".to_owned(), pattern));
+    let errors: Vec<String> = from_config
+        .chain(from_flags)
+        .filter_map(|(key, pattern)| {
+            micromcp_fetch::check_domain_pattern(pattern)
+                .err()
+                .map(|error| format!("  - {key}: {pattern:?}: {error}"))
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
     } else {
-        roots.to_vec()
+        anyhow::bail!("invalid configuration:\n{}", errors.join("\n"))
     }
 }
 
@@ -322,6 +365,9 @@ pub async fn run_gateway(args: GatewayArgs) -> anyhow::Result<()> {
     let token = std::env::var("MICROMCP_TOKEN")
         .ok()
         .filter(|token| !token.trim().is_empty());
+    if let Some(token) = &token {
+        token::warn_if_short(token.trim());
+    }
     let config = validate(raw, token.as_deref())?;
     warn_if_insecure(&config);
     let shutdown = CancellationToken::new();
@@ -351,7 +397,8 @@ pub async fn run_stdio(args: StdioArgs) -> anyhow::Result<()> {
             "invalid configuration:\n  audit.path: \"-\" (standard output) carries the MCP messages in stdio mode; name a file"
         );
     }
-    let roots = served_roots(&args.roots);
+    let roots = served_roots(&args.roots)?;
+    check_fetch_domains(&raw, &[])?;
     refuse_exposed_secrets(&raw, &roots, &[])?;
     let sockets = socket_dir()?;
     let child_specs: Vec<ChildSpec> = [

@@ -167,9 +167,28 @@ pub struct GatewayConfig {
     pub services: Vec<ServiceConfig>,
 }
 
-/// Parses a TOML config file's text.
+/// Parses a TOML config file's text. An error names the key path it is
+/// about (`gateway.listen`, `services[1].endpoint`) and its line.
 pub fn parse_toml(text: &str) -> Result<RawConfig, Vec<String>> {
-    toml::from_str(text).map_err(|error| vec![format!("config: {}", error.message())])
+    let deserializer = toml::Deserializer::parse(text)
+        .map_err(|error| vec![format!("config: {}", located(&error, text))])?;
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let key = if path == "." { "config" } else { path.as_str() };
+        vec![format!("{key}: {}", located(error.inner(), text))]
+    })
+}
+
+/// A TOML error's message with the line it points at, when known.
+fn located(error: &toml::de::Error, text: &str) -> String {
+    let message = error.message().trim_end();
+    match error.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("{message} (line {line})")
+        }
+        None => message.to_owned(),
+    }
 }
 
 /// Notes an error naming `key` when `value` is outside `range`.
@@ -293,6 +312,35 @@ fn host_of(address: SocketAddr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parse_errors_name_their_key_and_line() {
+        let cases = [
+            (
+                "[gateway]\nlisten = 8080\n",
+                "gateway.listen: invalid type: integer `8080`, expected a string (line 2)",
+            ),
+            (
+                "version = 1\n[[services]]\nname = \"a\"\n[[services]]\nname = 7\n",
+                "services[1].name: invalid type: integer `7`",
+            ),
+            (
+                "[backends]\nmax_retries = \"two\"\n",
+                "backends.max_retries: invalid type: string",
+            ),
+            ("[gateway]\nlisten = \"x\"\nlisten = \"y\"\n", "(line 3)"),
+        ];
+        for (text, expected) in cases {
+            let errors = parse_toml(text).expect_err("invalid");
+            assert!(errors[0].contains(expected), "{text:?}: {errors:?}");
+        }
+        let unknown =
+            parse_toml("[gateway]\nlisten = \"127.0.0.1:1\"\nlistn = 1\n").expect_err("invalid");
+        assert!(
+            unknown[0].starts_with("gateway") && unknown[0].contains("unknown field `listn`"),
+            "{unknown:?}"
+        );
+    }
 
     #[test]
     fn every_error_names_its_key() {

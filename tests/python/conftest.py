@@ -134,10 +134,11 @@ def make_root(base: Path) -> Path:
     return root
 
 
-def start_up(base: Path, root: Path, port: int | None = None, extra: list[str] | None = None, state_dir: Path | None = None) -> Running:
+def start_up(base: Path, root: Path, port: int | None = None, extra: list[str] | None = None, state_dir: Path | None = None,
+             env_extra: dict[str, str] | None = None) -> Running:
     port = port or free_port()
     state_dir = state_dir or base / "state"
-    env = dict(os.environ, MICROMCP_TOKEN=TOKEN, MICROMCP_LOG="warn")
+    env = dict(os.environ, MICROMCP_TOKEN=TOKEN, MICROMCP_LOG="warn", **(env_extra or {}))
     process = subprocess.Popen(
         [str(BINARY), "up", "--listen", f"127.0.0.1:{port}", "--root", str(root), "--state-dir", str(state_dir), *(extra or [])],
         cwd=base,

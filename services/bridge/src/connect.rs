@@ -22,9 +22,37 @@ use crate::{UpstreamTarget, UrlTransport};
 /// A served upstream connection.
 pub type Running = RunningService<RoleClient, BridgeHandler>;
 
-/// Environment variables a stdio child inherits from the bridge; everything
-/// else comes from the entry's own `env` (credentials stay per server).
-const INHERITED_ENV: [&str; 7] = ["PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER", "TERM"];
+/// Environment variables a stdio child inherits from the bridge: the basics,
+/// where the machine's CA certificates are (so TLS works where they are not
+/// in the default place), and its proxies. Everything else comes from the
+/// entry's own `env`, so credentials stay per server.
+pub const INHERITED_ENV: [&str; 25] = [
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TMPDIR",
+    "USER",
+    "TERM",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "NODE_EXTRA_CA_CERTS",
+    "PIP_CERT",
+    "UV_NATIVE_TLS",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "all_proxy",
+    "XDG_CACHE_HOME",
+    "UV_CACHE_DIR",
+    "npm_config_cache",
+];
 
 /// The HTTP transport found to work for an `Auto` URL, kept for reconnects.
 #[derive(Default)]

@@ -21,5 +21,5 @@ mod service;
 
 pub use config::FetchConfig;
 pub use error::FetchError;
-pub use policy::{AddressClass, UrlPolicy, classify_address};
+pub use policy::{AddressClass, UrlPolicy, check_domain_pattern, classify_address};
 pub use service::FetchService;

@@ -100,6 +100,49 @@ pub fn classify_address(address: IpAddr) -> AddressClass {
     }
 }
 
+/// Checks one allowed-domain entry before it is used: a host name
+/// (`docs.rs`), an IP literal, or `*.suffix` (`*.wikipedia.org`). A URL is
+/// refused with the host it names, since it could never match.
+pub fn check_domain_pattern(pattern: &str) -> Result<(), String> {
+    let trimmed = pattern.trim();
+    if let Some((_, rest)) = trimmed.split_once("://") {
+        let host = rest
+            .split(['/', '?', '#'])
+            .next()
+            .unwrap_or_default()
+            .rsplit('@')
+            .next()
+            .unwrap_or_default();
+        let host = host
+            .rsplit_once(':')
+            .filter(|(_, port)| port.bytes().all(|byte| byte.is_ascii_digit()))
+            .map_or(host, |(name, _)| name);
+        return Err(format!(
+            "expected a host name or *.suffix, got a URL; did you mean {host}?"
+        ));
+    }
+    let unbracketed = trimmed.trim_start_matches('[').trim_end_matches(']');
+    if unbracketed.parse::<IpAddr>().is_ok() {
+        return Ok(());
+    }
+    let name = trimmed.strip_prefix("*.").unwrap_or(trimmed);
+    let valid = !name.is_empty()
+        && name.len() <= 253
+        && name
+            .split('.')
+            .all(|label| !label.is_empty() && label.len() <= 63)
+        && name.bytes().all(|byte| {
+            byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'.' || byte == b'_'
+        });
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected a host name (example.com) or *.suffix (*.example.com), got {pattern:?}"
+        ))
+    }
+}
+
 /// The allowlist and address policy.
 #[derive(Debug, Clone)]
 pub struct UrlPolicy {
@@ -312,5 +355,38 @@ mod tests {
         );
         let permissive = UrlPolicy::new(&["127.0.0.1".to_owned()], true);
         assert!(permissive.check_url(&url("http://127.0.0.1:8080/")).is_ok());
+    }
+
+    #[test]
+    fn domain_patterns_are_hosts_or_suffixes_never_urls() {
+        for good in [
+            "docs.rs",
+            "*.wikipedia.org",
+            "localhost",
+            "10.0.0.1",
+            "[::1]",
+            "my_host.internal",
+        ] {
+            assert_eq!(check_domain_pattern(good), Ok(()), "{good}");
+        }
+        assert_eq!(
+            check_domain_pattern("https://docs.rs/"),
+            Err("expected a host name or *.suffix, got a URL; did you mean docs.rs?".into())
+        );
+        assert_eq!(
+            check_domain_pattern("http://user@example.com:8080/x"),
+            Err("expected a host name or *.suffix, got a URL; did you mean example.com?".into())
+        );
+        for bad in [
+            "",
+            "*.",
+            "docs.rs/crates",
+            "a..b",
+            "*",
+            "ex ample.com",
+            "*.*.x",
+        ] {
+            assert!(check_domain_pattern(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -1,0 +1,142 @@
+"""A new user's first hour: start-up mistakes stop the start with one
+error that names the flag or key (and line), the token is shown once, logs
+carry colour only on a terminal, and the README's example configuration's
+errors name the right entries. Real `micromcp` processes."""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import subprocess
+import time
+from pathlib import Path
+
+from conftest import BINARY, REPO, TOKEN, free_port, make_root, wait_for_line
+
+
+def refused(args: list[str], cwd: Path, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, MICROMCP_TOKEN=TOKEN, **(env_extra or {}))
+    started = time.monotonic()
+    result = subprocess.run([str(BINARY), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0, result
+    assert "listening on" not in result.stdout, result.stdout
+    assert time.monotonic() - started < 10, "refused at once"
+    return result
+
+
+def test_a_root_that_is_not_a_directory_stops_the_start(tmp_path):
+    result = refused(["up", "--listen", "127.0.0.1:0", "--root", "/nonexistent", "--state-dir", str(tmp_path / "s")], tmp_path)
+    assert result.stderr.count("--root /nonexistent: no such directory") == 1, result.stderr
+    (tmp_path / "file").write_text("x")
+    result = refused(["up", "--listen", "127.0.0.1:0", "--root", str(tmp_path / "file"), "--state-dir", str(tmp_path / "s")], tmp_path)
+    assert "not a directory" in result.stderr
+
+
+def test_a_url_as_an_allowed_fetch_domain_is_refused_with_the_host(tmp_path):
+    result = refused(["up", "--listen", "127.0.0.1:0", "--root", str(tmp_path), "--state-dir", str(tmp_path / "s"),
+                      "--fetch-allow", "https://docs.rs/"], tmp_path)
+    assert '--fetch-allow: "https://docs.rs/": expected a host name or *.suffix, got a URL; did you mean docs.rs?' in result.stderr, result.stderr
+    (tmp_path / "micromcp.toml").write_text('[fetch]\nallow_domains = ["docs.rs", "docs.rs/crates"]\n')
+    result = refused(["up", "--listen", "127.0.0.1:0", "--root", str(tmp_path), "--state-dir", str(tmp_path / "s")], tmp_path)
+    assert "fetch.allow_domains[1]" in result.stderr, result.stderr
+    result = refused(["fetch", "--listen", "127.0.0.1:0", "--allow-domain", "http://example.com:8080/"], tmp_path)
+    assert "did you mean example.com?" in result.stderr, result.stderr
+
+
+def test_a_wrong_type_names_its_key_and_line(tmp_path):
+    config = tmp_path / "micromcp.toml"
+    config.write_text("version = 1\n[gateway]\nlisten = 8080\n")
+    result = refused(["gateway", "--config", str(config)], tmp_path)
+    assert "gateway.listen: invalid type: integer `8080`, expected a string (line 3)" in result.stderr, result.stderr
+
+
+def readme_config() -> str:
+    text = (REPO / "README.md").read_text()
+    start = text.index("```toml\nversion = 1")
+    return text[start + len("```toml\n"):text.index("```", start + 8)]
+
+
+def test_the_readme_example_configs_errors_name_the_right_entries(tmp_path):
+    """The example names files this machine does not have; each error must
+    name the entry it is about (the QUIC service is the third)."""
+    config = tmp_path / "micromcp.toml"
+    config.write_text(readme_config())
+    result = refused(["gateway", "--config", str(config)], tmp_path)
+    keys = set(re.findall(r"^\s*- ([a-z_\[\]0-9.]+):", result.stderr, re.MULTILINE))
+    assert "services[2].tls_ca" in keys and "services[2].tls_client_cert" in keys, result.stderr
+    assert not any(key.startswith(("services[0]", "services[1]", "services[3]")) for key in keys), result.stderr
+
+
+def test_the_token_is_shown_once_then_only_where_it_is(tmp_path):
+    root = make_root(tmp_path)
+    env = {key: value for key, value in os.environ.items() if key != "MICROMCP_TOKEN"}
+    args = [str(BINARY), "up", "--listen", f"127.0.0.1:{free_port()}", "--root", str(root), "--state-dir", str(tmp_path / "state")]
+    for run in ("first", "second"):
+        process = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            line = wait_for_line(process, "bearer token")
+            token = (tmp_path / "state" / "token").read_text().strip()
+            if run == "first":
+                assert token in line and "generated" in line, line
+            else:
+                assert token not in line and f"bearer token: in {tmp_path / 'state' / 'token'}" in line, line
+            wait_for_line(process, "listening on")
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def test_a_short_token_is_warned_about(tmp_path):
+    process = subprocess.Popen([str(BINARY), "up", "--listen", f"127.0.0.1:{free_port()}", "--root", str(make_root(tmp_path)),
+                                "--state-dir", str(tmp_path / "state")],
+                               cwd=tmp_path, env=dict(os.environ, MICROMCP_TOKEN="short", MICROMCP_LOG="warn"),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_line(process, "listening on")
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=10)
+    assert "MICROMCP_TOKEN is shorter than 32 characters" in stderr, stderr
+
+
+def log_of_a_start(tmp_path: Path, terminal: bool, no_color: bool) -> bytes:
+    """The first second and a half of a gateway's log (its one service is
+    not there), with stderr on a pseudo-terminal or a pipe."""
+    env = dict(os.environ, MICROMCP_LOG="info")
+    env.pop("NO_COLOR", None)
+    if no_color:
+        env["NO_COLOR"] = "1"
+    config = tmp_path / "bad.toml"
+    config.write_text('version = 1\n[[services]]\nname = "a"\nendpoint = "http://127.0.0.1:1"\n[audit]\npath = "-"\n')
+    args = [str(BINARY), "gateway", "--config", str(config), "--listen", f"127.0.0.1:{free_port()}"]
+    if not terminal:
+        process = subprocess.Popen(args, env=dict(env, MICROMCP_TOKEN=TOKEN), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(1.5)
+        process.terminate()
+        return process.communicate(timeout=10)[1]
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(args, env=dict(env, MICROMCP_TOKEN=TOKEN), stdout=subprocess.DEVNULL, stderr=follower)
+    os.close(follower)
+    time.sleep(1.5)
+    process.terminate()
+    process.wait(timeout=10)
+    captured = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        captured += chunk
+    os.close(leader)
+    return captured
+
+
+def test_logs_are_coloured_only_on_a_terminal_without_no_color(tmp_path):
+    assert b"INFO" in log_of_a_start(tmp_path, terminal=False, no_color=False)
+    assert b"\x1b[" not in log_of_a_start(tmp_path, terminal=False, no_color=False)
+    assert b"\x1b[" in log_of_a_start(tmp_path, terminal=True, no_color=False)
+    on_terminal = log_of_a_start(tmp_path, terminal=True, no_color=True)
+    assert b"INFO" in on_terminal and b"\x1b[" not in on_terminal
