@@ -140,3 +140,28 @@ def test_logs_are_coloured_only_on_a_terminal_without_no_color(tmp_path):
     assert b"\x1b[" in log_of_a_start(tmp_path, terminal=True, no_color=False)
     on_terminal = log_of_a_start(tmp_path, terminal=True, no_color=True)
     assert b"INFO" in on_terminal and b"\x1b[" not in on_terminal
+
+
+def test_browser_clients_of_allowed_origins_get_cors_answers(gateway_up):
+    import httpx2
+
+    allowed = {"Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST",
+               "Access-Control-Request-Headers": "authorization, content-type, mcp-session-id"}
+    answer = httpx2.request("OPTIONS", gateway_up.url, headers=allowed, timeout=5)
+    assert answer.status_code == 204, answer
+    assert answer.headers["access-control-allow-origin"] == "http://localhost:3000"
+    assert "POST" in answer.headers["access-control-allow-methods"]
+    for name in ["authorization", "content-type", "mcp-session-id", "mcp-protocol-version"]:
+        assert name in answer.headers["access-control-allow-headers"], answer.headers
+    foreign = httpx2.request("OPTIONS", gateway_up.url, headers={**allowed, "Origin": "http://evil.example.com"}, timeout=5)
+    assert foreign.status_code == 403 and "access-control-allow-origin" not in foreign.headers
+    initialize = {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "browser", "version": "1"}}}
+    posted = httpx2.post(gateway_up.url, json=initialize, timeout=5, headers={
+        "Origin": "http://localhost:3000", "Authorization": f"Bearer {TOKEN}", "Accept": "application/json, text/event-stream"})
+    assert posted.status_code == 200, posted.text
+    assert posted.headers["access-control-allow-origin"] == "http://localhost:3000"
+    assert "mcp-session-id" in posted.headers["access-control-expose-headers"]
+    plain = httpx2.post(gateway_up.url, json=initialize, timeout=5, headers={
+        "Authorization": f"Bearer {TOKEN}", "Accept": "application/json, text/event-stream"})
+    assert "access-control-allow-origin" not in plain.headers, "no Origin, no CORS headers"

@@ -2,8 +2,10 @@
 //! endpoint, plus `/healthz` and `/readyz`. Order of checks per request:
 //! Host/Origin → authentication → size and content type → envelope parse →
 //! era (initialize, a session id, or 2026-07-28 `_meta`) → dispatch.
+//! Browser clients of allowed origins get CORS answers (`cors`).
 
 mod connections;
+mod cors;
 mod guard;
 mod health;
 mod pieces_body;
@@ -42,9 +44,19 @@ const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";
 /// The gateway's HTTP routes.
 pub fn router(gateway: Arc<Gateway>) -> Router {
     Router::new()
-        .route("/mcp", get(get_mcp).post(post_mcp).delete(delete_mcp))
+        .route(
+            "/mcp",
+            get(get_mcp)
+                .post(post_mcp)
+                .delete(delete_mcp)
+                .options(cors::preflight),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(health::readyz))
+        .layer(axum::middleware::from_fn_with_state(
+            gateway.clone(),
+            cors::allow_origin,
+        ))
         .with_state(gateway)
 }
 
