@@ -65,6 +65,17 @@ def signal_group(process: subprocess.Popen, number: int) -> None:
         pass
 
 
+def stop_all(processes: list[subprocess.Popen]) -> None:
+    """SIGTERM to every group, then SIGKILL to those still there after 15 s."""
+    for process in processes:
+        signal_group(process, signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            signal_group(process, signal.SIGKILL)
+
+
 def start_service(port: int, extra: list[str] | None = None) -> subprocess.Popen:
     service = bounded([str(RELEASE / "micromcp"), "testkit", "--listen", f"127.0.0.1:{port}", *(extra or [])],
                       env=dict(os.environ, MICROMCP_LOG="error"))
@@ -161,13 +172,7 @@ def endpoint_death(work: Path, duration: str) -> list[str]:
         spanning = json.loads((work / "pair-across.json").read_text())
         after = loadtest(url, "pair.echo", '{"n":1}', 16, duration, work / "pair-after.json")
     finally:
-        for process in processes:
-            signal_group(process, signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                signal_group(process, signal.SIGKILL)
+        stop_all(processes)
     ratio = after["latency"]["p99_us"] / max(both["latency"]["p99_us"], 1)
     return [
         "#### One of two endpoints dead",
@@ -258,13 +263,7 @@ def main() -> None:
             "",
         ]
     finally:
-        for process in processes:
-            signal_group(process, signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                signal_group(process, signal.SIGKILL)
+        stop_all(processes)
     lines += endpoint_death(work, options.duration)
     text = "\n".join(lines)
     print(text)

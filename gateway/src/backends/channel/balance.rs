@@ -174,7 +174,7 @@ impl Pool {
                     .clone()
                     .oneshot(request)
                     .await
-                    .map_err(|error| Status::unavailable(error.to_string())),
+                    .map_err(|error| Status::from_error(error.0)),
             };
             let verdict = match &answer {
                 Ok(response) => verdict_of_answer(response),

@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 
 use super::guard::check_host_and_origin;
 use crate::gateway::Gateway;
@@ -23,9 +23,14 @@ const EXPOSED_HEADERS: &str = "mcp-session-id, www-authenticate, retry-after";
 const MAX_AGE_SECS: &str = "600";
 
 /// `OPTIONS /mcp`.
-pub(super) async fn preflight(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
+pub(super) async fn preflight(
+    State(gateway): State<Arc<Gateway>>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     let mut response = Response::new(Body::empty());
-    if let Err((status, message)) = check_host_and_origin(&gateway.config, &headers, None) {
+    // HTTP/2 carries the host in the URI (`:authority`), not a Host header.
+    if let Err((status, message)) = check_host_and_origin(&gateway.config, &headers, uri.host()) {
         *response.status_mut() = status;
         *response.body_mut() = Body::from(message);
         return response;
@@ -61,7 +66,7 @@ pub(super) async fn allow_origin(
 ) -> Response {
     let origin_opt = request.headers().get(header::ORIGIN).cloned();
     let allowed = origin_opt.is_some()
-        && check_host_and_origin(&gateway.config, request.headers(), None).is_ok();
+        && check_host_and_origin(&gateway.config, request.headers(), request.uri().host()).is_ok();
     let mut response = next.run(request).await;
     if let (true, Some(origin)) = (allowed, origin_opt) {
         let answer = response.headers_mut();
