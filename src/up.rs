@@ -1,4 +1,6 @@
-//! `micromcp up`, `micromcp gateway` and `micromcp stdio`: load and validate
+//! `micromcp up`, `micromcp gateway` and `micromcp stdio` (the same
+//! services as `up`: fs, fetch, search where `[search] index_dir` is set,
+//! and every `[mcp_servers]` bridge): load and validate
 //! the config, spawn and supervise service children, start the gateway and
 //! wait for the services' catalogs, then serve until a shutdown signal.
 
@@ -378,6 +380,25 @@ pub async fn run_gateway(args: GatewayArgs) -> anyhow::Result<()> {
     outcome
 }
 
+/// Where `stdio` keeps a search index: only where `[search] index_dir`
+/// says (it has no state directory; desktop clients often start it in a
+/// directory it cannot write). Other `[search]` keys without it are an error.
+fn stdio_search_dir(raw: &RawConfig) -> anyhow::Result<Option<PathBuf>> {
+    let search = &raw.search;
+    match &search.index_dir {
+        Some(dir) => Ok(Some(dir.clone())),
+        None if search.crawl.is_some()
+            || search.embeddings_url.is_some()
+            || search.embeddings_model.is_some() =>
+        {
+            anyhow::bail!(
+                "invalid configuration:\n  - search.index_dir: required by `micromcp stdio` to run search (it keeps no state directory); name a writable directory"
+            )
+        }
+        None => Ok(None),
+    }
+}
+
 /// `micromcp stdio`.
 pub async fn run_stdio(args: StdioArgs) -> anyhow::Result<()> {
     let mut raw = read_config(args.config.as_deref())?;
@@ -400,14 +421,19 @@ pub async fn run_stdio(args: StdioArgs) -> anyhow::Result<()> {
     let roots = served_roots(&args.roots)?;
     check_fetch_domains(&raw, &[])?;
     refuse_exposed_secrets(&raw, &roots, &[])?;
+    let search_dir_opt = stdio_search_dir(&raw)?;
     let sockets = socket_dir()?;
-    let child_specs: Vec<ChildSpec> = [
+    let mut child_specs: Vec<ChildSpec> = [
         add_fs_child(&mut raw, &roots, &[], &sockets),
         add_fetch_child(&mut raw, &sockets),
     ]
     .into_iter()
     .flatten()
     .collect();
+    if let Some(search_dir) = search_dir_opt {
+        child_specs.extend(add_search_child(&mut raw, &roots, &search_dir, &sockets));
+    }
+    child_specs.extend(add_bridge_children(&mut raw, &sockets)?);
     let config = validate(raw, None)?;
     let shutdown = CancellationToken::new();
     let children: Vec<_> = child_specs

@@ -10,6 +10,7 @@ import stat
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import httpx2
 import pytest
@@ -38,6 +39,30 @@ async def test_stdio_front(tmp_path, mode):
         assert result.content[0].text == "hello from the fs service\n"
         refused = await client.call_tool("fs.read_file", {"path": "../outside/secret.txt"})
         assert refused.is_error
+
+
+async def test_stdio_runs_the_configured_bridges_and_search_as_up_does(tmp_path):
+    """`micromcp stdio --config` aggregates `[mcp_servers]` and, with an
+    index directory, `[search]`, as `up` does; `[search]` keys without
+    `index_dir` are refused with the key named."""
+    root = make_root(tmp_path)
+    time_server = Path(__file__).resolve().parents[2] / ".cache/venv/bin/mcp-server-time"
+    config = tmp_path / "desktop.toml"
+    config.write_text(
+        f'[search]\nindex_dir = "{tmp_path / "index"}"\n'
+        f'[mcp_servers.time]\ncommand = "{time_server}"\nargs = ["--local-timezone", "UTC"]\n'
+    )
+    params = StdioServerParameters(command=str(BINARY), args=["stdio", "--root", str(root), "--config", str(config)],
+                                   env={**os.environ, "MICROMCP_LOG": "warn"}, cwd="/")
+    async with Client(params, mode="legacy") as client:
+        names = {tool.name for tool in (await client.list_tools()).tools}
+        assert {"fs.read_file", "search.query", "time.get_current_time"} <= names, names
+        now = await client.call_tool("time.get_current_time", {"timezone": "UTC"})
+        assert not now.is_error
+    config.write_text("[search]\ncrawl = false\n")
+    refused = subprocess.run([str(BINARY), "stdio", "--root", str(root), "--config", str(config)],
+                             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    assert refused.returncode != 0 and "search.index_dir: required by `micromcp stdio`" in refused.stderr, refused.stderr
 
 
 def test_list_changed_reaches_the_get_stream(gateway_testkit):
