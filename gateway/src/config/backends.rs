@@ -5,6 +5,7 @@
 //! and how often a `dns:` name is re-resolved. Validated into
 //! [`BackendsConfig`]; errors name their key.
 
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -131,84 +132,60 @@ pub fn validate_backends(
             .dns_refresh_secs
             .map_or(defaults.dns_refresh, Duration::from_secs),
     };
-    check_range(
-        errors,
-        &format!("{prefix}.max_concurrent_calls"),
-        config.max_concurrent_calls as u64,
-        1..=1_000_000,
-    );
-    check_range(
-        errors,
-        &format!("{prefix}.max_queued_calls"),
-        config.max_queued_calls as u64,
-        0..=1_000_000,
-    );
-    check_range(
-        errors,
-        &format!("{prefix}.breaker_consecutive_failures"),
-        u64::from(config.breaker_consecutive_failures),
-        1..=100_000,
-    );
-    check_range(
-        errors,
-        &format!("{prefix}.breaker_failure_rate_percent"),
-        u64::from(config.breaker_failure_rate_percent),
-        1..=100,
-    );
-    check_range(
-        errors,
-        &format!("{prefix}.breaker_window_calls"),
-        u64::from(config.breaker_window_calls),
-        1..=100_000,
-    );
-    check_range(
-        errors,
-        &format!("{prefix}.breaker_open_secs"),
-        config.breaker_open.as_secs(),
-        1..=3600,
-    );
-    check_range(
-        errors,
-        &format!("{prefix}.max_retries"),
-        u64::from(config.max_retries),
-        0..=5,
-    );
-    check_range(
-        errors,
-        &format!("{prefix}.retry_budget_percent"),
-        u64::from(config.retry_budget_percent),
-        0..=100,
-    );
-    check_range(
-        errors,
-        &format!("{prefix}.retry_min_per_sec"),
-        u64::from(config.retry_min_per_sec),
-        0..=10_000,
-    );
-    check_range(
-        errors,
-        &format!("{prefix}.eject_after_failures"),
-        u64::from(config.eject_after_failures),
-        1..=10_000,
-    );
-    check_range(
-        errors,
-        &format!("{prefix}.eject_secs"),
-        config.eject_for.as_secs(),
-        1..=3600,
-    );
-    check_range(
-        errors,
-        &format!("{prefix}.health_check_secs"),
-        config.health_check_every.map_or(0, |every| every.as_secs()),
-        0..=3600,
-    );
-    check_range(
-        errors,
-        &format!("{prefix}.dns_refresh_secs"),
-        config.dns_refresh.as_secs(),
-        1..=3600,
-    );
+    let ranges: [(&str, u64, RangeInclusive<u64>); 13] = [
+        (
+            "max_concurrent_calls",
+            config.max_concurrent_calls as u64,
+            1..=1_000_000,
+        ),
+        (
+            "max_queued_calls",
+            config.max_queued_calls as u64,
+            0..=1_000_000,
+        ),
+        (
+            "breaker_consecutive_failures",
+            u64::from(config.breaker_consecutive_failures),
+            1..=100_000,
+        ),
+        (
+            "breaker_failure_rate_percent",
+            u64::from(config.breaker_failure_rate_percent),
+            1..=100,
+        ),
+        (
+            "breaker_window_calls",
+            u64::from(config.breaker_window_calls),
+            1..=100_000,
+        ),
+        ("breaker_open_secs", config.breaker_open.as_secs(), 1..=3600),
+        ("max_retries", u64::from(config.max_retries), 0..=5),
+        (
+            "retry_budget_percent",
+            u64::from(config.retry_budget_percent),
+            0..=100,
+        ),
+        (
+            "retry_min_per_sec",
+            u64::from(config.retry_min_per_sec),
+            0..=10_000,
+        ),
+        (
+            "eject_after_failures",
+            u64::from(config.eject_after_failures),
+            1..=10_000,
+        ),
+        ("eject_secs", config.eject_for.as_secs(), 1..=3600),
+        (
+            "health_check_secs",
+            config.health_check_every.map_or(0, |every| every.as_secs()),
+            0..=3600,
+        ),
+        ("dns_refresh_secs", config.dns_refresh.as_secs(), 1..=3600),
+    ];
+    for (key, value, range) in ranges {
+        check_range(errors, &format!("{prefix}.{key}"), value, range);
+    }
     config
 }
 
