@@ -145,6 +145,13 @@ impl Policy {
         Ok(())
     }
 
+    /// True when the principal's scopes reach the tool or prompt `name` of
+    /// the service named `service` (Cedar, which decides on the item's
+    /// attributes, is asked once the item is known).
+    pub fn scopes_reach(&self, principal: &Principal, service: &str, name: &str) -> bool {
+        principal.scopes.allows(service, ItemKind::Named, name)
+    }
+
     /// True when `principal` may read the content of service `service`
     /// as a whole (its resources, by scopes and Cedar): what copies of that
     /// content held elsewhere (a search index) are shown under.

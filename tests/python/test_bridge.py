@@ -149,6 +149,27 @@ def test_upstream_dying_mid_call_then_recovering(bridged):
     assert children_of(bridge)[0] != node, "the bridge restarted its server"
 
 
+def test_a_server_never_reached_is_unavailable_not_unknown(tmp_path):
+    """Until a bridged server has been reached its catalog is not known: a
+    name under its namespace is "down right now" (transient, retry), which a
+    client must be able to tell from "does not exist"."""
+    servers = {"mcpServers": {"gone": {"command": str(tmp_path / "no-such-server")}}}
+    (tmp_path / "servers.json").write_text(json.dumps(servers))
+    running = start_up(tmp_path, make_root(tmp_path), extra=["--mcp-servers", str(tmp_path / "servers.json")])
+    try:
+        session = initialize(running)
+        tool = legacy(running, session, "tools/call", {"name": "gone.get_current_time", "arguments": {}}).json()["error"]
+        assert tool["code"] == -31004 and tool["data"]["service"] == "gone" and "unavailable" in tool["message"], tool
+        prompt = legacy(running, session, "prompts/get", {"name": "gone.greeting"}).json()["error"]
+        assert prompt["code"] == -31004 and prompt["data"]["service"] == "gone", prompt
+        unknown = legacy(running, session, "tools/call", {"name": "elsewhere.get_current_time", "arguments": {}}).json()["error"]
+        assert unknown["code"] == -32602 and "unknown tool" in unknown["message"], unknown
+        known = legacy(running, session, "tools/call", {"name": "fs.no_such_tool", "arguments": {}}).json()["error"]
+        assert known["code"] == -32602, "a service that is up still says what it does not have"
+    finally:
+        running.stop()
+
+
 def test_no_orphans_when_the_bridge_is_killed(bridged):
     bridge = bridge_pid(bridged, "everything")
     node = children_of(bridge)[0]

@@ -2,7 +2,9 @@
 //! here in the same order: look the target up in the merged catalog →
 //! decide whether the principal may use it (scopes, then Cedar, from the
 //! principal's cached catalog view) → find the owning service → fail fast
-//! with a transient error when that service is unavailable → the rate
+//! with a transient error when that service is unavailable (also for a
+//! name under the namespace of a service down since before its catalog was
+//! known) → the rate
 //! limits of the principal and the service → the service's stack (breaker,
 //! concurrency limit); safe operations — reads, prompts, completions, and
 //! tools their service annotates idempotent or read-only — are retried
@@ -226,10 +228,9 @@ fn listed<'g>(
         ListKind::Prompts => catalog.prompt_at(name),
         ListKind::Resources | ListKind::ResourceTemplates => None,
     };
-    let (position, item) = found.ok_or_else(|| {
-        let noun = kind.field().trim_end_matches('s');
-        GatewayError::InvalidParams(format!("unknown {noun}: {name}"))
-    })?;
+    let Some((position, item)) = found else {
+        return Err(missing_name(gateway, context, kind, name));
+    };
     gateway
         .policy
         .check_listed(&context.principal, &catalog, kind, position, item)?;
@@ -237,6 +238,42 @@ fn listed<'g>(
     Ok(Route::to(
         gateway, context, catalog, service, original, hints,
     ))
+}
+
+/// The answer for a tool or prompt name no catalog holds. Under the
+/// namespace of a service that is down or whose catalog is not known yet
+/// (a bridged server never reached) the name may well exist: that is
+/// "unavailable, retry", not "unknown" — when the principal's scopes would
+/// reach it (otherwise it learns nothing of the service).
+fn missing_name(
+    gateway: &Gateway,
+    context: &CallContext,
+    kind: ListKind,
+    name: &str,
+) -> GatewayError {
+    let separator = gateway.config.namespace_separator.as_str();
+    let down_owner = gateway.backends.services().iter().find_map(|backend| {
+        let namespace = backend.config.namespace.as_str();
+        if namespace.is_empty() || backend.is_available() {
+            return None;
+        }
+        let original = name.strip_prefix(namespace)?.strip_prefix(separator)?;
+        let service = backend.config.name.as_str();
+        gateway
+            .policy
+            .scopes_reach(&context.principal, service, original)
+            .then_some(service)
+    });
+    let noun = kind.field().trim_end_matches('s');
+    match down_owner {
+        Some(service) => GatewayError::transient(
+            service,
+            format!(
+                "service {service:?} is unavailable, so its {noun} {name} cannot be looked up; retry later"
+            ),
+        ),
+        None => GatewayError::InvalidParams(format!("unknown {noun}: {name}")),
+    }
 }
 
 /// A resource URI or template owned by `service_opt`.
