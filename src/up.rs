@@ -46,6 +46,9 @@ pub struct UpArgs {
     /// Where the token and session key are kept.
     #[arg(long, default_value = ".micromcp")]
     state_dir: PathBuf,
+    /// Admin listener address (`/metrics`, health), or `off`; overrides admin.listen.
+    #[arg(long)]
+    admin_listen: Option<String>,
 }
 
 /// Flags of `micromcp gateway`.
@@ -60,6 +63,9 @@ pub struct GatewayArgs {
     /// Serve without authentication; refused unless listening on loopback.
     #[arg(long)]
     insecure_no_auth: bool,
+    /// Admin listener address (`/metrics`, health), or `off`; overrides admin.listen.
+    #[arg(long)]
+    admin_listen: Option<String>,
 }
 
 /// Flags of `micromcp stdio`.
@@ -192,6 +198,7 @@ async fn serve_http(gateway: Arc<Gateway>, shutdown: CancellationToken) -> anyho
         signal_shutdown.cancel();
     });
     warn_if_descriptors_short(&gateway.config);
+    crate::admin::start(&gateway, &shutdown).await?;
     let threads = gateway.config.threads;
     let front = micromcp_gateway::front::http::threads::start(&gateway, listen, threads, &shutdown)
         .map_err(|error| anyhow::anyhow!("cannot listen on {listen}: {error}"))?;
@@ -210,6 +217,9 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
     let state = state_dir::claim(&args.state_dir)?;
     if let Some(listen) = args.listen {
         raw.gateway.listen = Some(listen.to_string());
+    }
+    if let Some(admin_listen) = args.admin_listen {
+        raw.admin.listen = Some(admin_listen);
     }
     if args.insecure_no_auth {
         raw.auth.insecure_no_auth = true;
@@ -360,6 +370,9 @@ pub async fn run_gateway(args: GatewayArgs) -> anyhow::Result<()> {
     let mut raw = read_config(Some(&args.config))?;
     if let Some(listen) = args.listen {
         raw.gateway.listen = Some(listen.to_string());
+    }
+    if let Some(admin_listen) = args.admin_listen {
+        raw.admin.listen = Some(admin_listen);
     }
     if args.insecure_no_auth {
         raw.auth.insecure_no_auth = true;

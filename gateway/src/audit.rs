@@ -25,6 +25,7 @@ use crate::config::{AuditConfig, AuditTarget};
 use crate::context::CallContext;
 use crate::error::GatewayError;
 use crate::principal::Principal;
+use crate::telemetry;
 
 /// The gateway's audit log.
 #[derive(Debug)]
@@ -45,6 +46,8 @@ struct EntryFields {
     request_id: Option<String>,
     principal: Option<Arc<Principal>>,
     era: Option<&'static str>,
+    /// The method as a metrics label.
+    method_label: &'static str,
     method: Option<String>,
     target: Option<String>,
     arguments: Option<serde_json::Value>,
@@ -53,9 +56,14 @@ struct EntryFields {
     http_status: Option<u16>,
     bytes_in: u64,
     bytes_out: u64,
+    /// Refused by a rate limit (a category of its own in metrics).
+    rate_limited: bool,
+    /// Counts the request in flight (metrics) while the entry lives.
+    _in_flight: Option<telemetry::InFlight>,
 }
 
-/// One request's audit record in the making; inert when audit is off.
+/// One request's audit record in the making (and its metrics); inert when
+/// audit and metrics are off.
 #[derive(Debug, Default)]
 pub struct AuditEntry {
     fields_opt: Option<Box<EntryFields>>,
@@ -102,7 +110,7 @@ impl Audit {
 
     /// Starts the entry of a request that arrived on `transport`.
     pub fn begin(self: &Arc<Self>, transport: &'static str) -> AuditEntry {
-        if self.sink_opt.is_none() {
+        if self.sink_opt.is_none() && !telemetry::enabled() {
             return AuditEntry::default();
         }
         AuditEntry {
@@ -114,6 +122,7 @@ impl Audit {
                 request_id: None,
                 principal: None,
                 era: None,
+                method_label: "none",
                 method: None,
                 target: None,
                 arguments: None,
@@ -122,6 +131,8 @@ impl Audit {
                 http_status: None,
                 bytes_in: 0,
                 bytes_out: 0,
+                rate_limited: false,
+                _in_flight: telemetry::InFlight::start(),
             })),
         }
     }
@@ -131,12 +142,24 @@ impl Audit {
         let Some(sink) = &self.sink_opt else {
             return;
         };
+        let started = Instant::now();
         let written = LINE.with(|line| {
             let mut line = line.borrow_mut();
             line.clear();
             record.encode_into(&mut line);
-            sink.write_line(&line)
+            sink.write_line(&line).map(|()| line.len())
         });
+        if telemetry::enabled() {
+            match &written {
+                Ok(bytes) => {
+                    metrics::counter!(telemetry::AUDIT_RECORDS).increment(1);
+                    metrics::counter!(telemetry::AUDIT_BYTES).increment(*bytes as u64);
+                    metrics::histogram!(telemetry::AUDIT_WRITE_SECONDS)
+                        .record(started.elapsed().as_secs_f64());
+                }
+                Err(_) => metrics::counter!(telemetry::AUDIT_FAILURES).increment(1),
+            }
+        }
         if let Err(error) = written {
             let failures = self.failures.fetch_add(1, Ordering::Relaxed);
             if failures.is_power_of_two() || failures == 0 {
@@ -173,7 +196,10 @@ impl AuditEntry {
     /// The method and the request's size.
     pub fn request(&mut self, method: &str, bytes_in: usize) {
         if let Some(fields) = &mut self.fields_opt {
-            fields.method = Some(method.to_owned());
+            fields.method_label = telemetry::method_label(method);
+            if fields.audit.sink_opt.is_some() {
+                fields.method = Some(method.to_owned());
+            }
             fields.bytes_in = bytes_in as u64;
         }
     }
@@ -184,6 +210,9 @@ impl AuditEntry {
         let Some(fields) = &mut self.fields_opt else {
             return;
         };
+        if fields.audit.sink_opt.is_none() {
+            return;
+        }
         fields.target = target.map(str::to_owned);
         if fields.audit.include_arguments
             && let Some(raw) = arguments
@@ -196,7 +225,9 @@ impl AuditEntry {
     /// The gateway request id and era of the call.
     pub fn context(&mut self, context: &CallContext) {
         if let Some(fields) = &mut self.fields_opt {
-            fields.request_id = Some(context.request_id.clone());
+            if fields.audit.sink_opt.is_some() {
+                fields.request_id = Some(context.request_id.clone());
+            }
             fields.era = Some(if context.is_modern() {
                 "modern"
             } else {
@@ -219,6 +250,7 @@ impl AuditEntry {
         };
         let category = error.category();
         fields.error = Some((error.code(), category.as_str()));
+        fields.rate_limited = matches!(error, GatewayError::RateLimited { .. });
         if matches!(
             category,
             crate::error::ErrorCategory::Unauthorized | crate::error::ErrorCategory::Forbidden
@@ -293,6 +325,28 @@ impl Drop for AuditEntry {
 }
 
 fn write(fields: &EntryFields, outcome: Outcome) {
+    if telemetry::enabled() {
+        let outcome_label = match outcome {
+            Outcome::Ok => "ok",
+            Outcome::Error if fields.denied.is_some() => "denied",
+            Outcome::Error => "error",
+            Outcome::Cancelled => "cancelled",
+        };
+        telemetry::request_finished(
+            fields.method_label,
+            fields.era.unwrap_or("none"),
+            outcome_label,
+            if fields.rate_limited {
+                "rate_limited"
+            } else {
+                fields.error.map_or("none", |(_, category)| category)
+            },
+            fields.started.elapsed(),
+        );
+    }
+    if fields.audit.sink_opt.is_none() {
+        return;
+    }
     let record = AuditRecord {
         time: fields.time,
         request_id: fields.request_id.as_deref(),

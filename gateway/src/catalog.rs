@@ -292,6 +292,17 @@ impl MergedCatalog {
         self.items(kind).len()
     }
 
+    /// Number of items of `kind` each of `services` services lists.
+    pub fn counts_by_service(&self, kind: ListKind, services: usize) -> Vec<usize> {
+        let mut counts = vec![0; services];
+        for item in self.items(kind) {
+            if let Some(count) = counts.get_mut(item.service) {
+                *count += 1;
+            }
+        }
+        counts
+    }
+
     /// True when nothing of `kind` is listed.
     pub fn is_empty(&self, kind: ListKind) -> bool {
         self.items(kind).is_empty()

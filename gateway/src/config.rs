@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 mod access;
+mod admin;
 mod audit;
 mod backends;
 mod endpoint;
@@ -19,6 +20,8 @@ mod services;
 
 pub use self::access::{AuthConfig, PolicyConfig, RawAuth, RawPolicy, RawToken};
 use self::access::{validate_auth, validate_policy};
+use self::admin::validate_admin;
+pub use self::admin::{AdminConfig, DEFAULT_ADMIN_LISTEN, RawAdmin};
 use self::audit::validate_audit;
 pub use self::audit::{AuditConfig, AuditTarget, FsyncPolicy, RawAudit};
 use self::backends::validate_backends;
@@ -52,6 +55,8 @@ pub struct RawConfig {
     pub backends: RawBackends,
     #[serde(default)]
     pub rate_limits: RawRateLimits,
+    #[serde(default)]
+    pub admin: RawAdmin,
     #[serde(default)]
     pub services: Vec<RawService>,
     /// Settings of the fetch service `micromcp up` starts.
@@ -167,6 +172,7 @@ pub struct GatewayConfig {
     pub backends: BackendsConfig,
     /// Rates and in-flight caps per principal and per service.
     pub rate_limits: RateLimitsConfig,
+    pub admin: AdminConfig,
     pub services: Vec<ServiceConfig>,
 }
 
@@ -270,6 +276,7 @@ impl RawConfig {
         let audit = validate_audit(self.audit, &mut errors);
         let limits = validate_limits(self.limits, &mut errors);
         let rate_limits = validate_rate_limits(self.rate_limits, &mut errors);
+        let admin = validate_admin(self.admin, &mut errors);
         let allowed_hosts = validate_allowed_hosts(gateway.allowed_hosts, listen, &mut errors);
         if !errors.is_empty() {
             return Err(errors);
@@ -295,6 +302,7 @@ impl RawConfig {
             limits,
             backends,
             rate_limits,
+            admin,
             services,
         })
     }

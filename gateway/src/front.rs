@@ -5,8 +5,10 @@
 //! the era, builds the [`CallContext`](crate::context::CallContext) and
 //! hands the request to `dispatch`. What one client may hold of the front
 //! (connections in total and per source; header, idle and body timeouts)
-//! is `limits`.
+//! is `limits`. Operators' routes (`/metrics`, health) have their own
+//! listener, `admin`.
 
+pub mod admin;
 pub mod http;
 pub mod limits;
 pub mod stdio;

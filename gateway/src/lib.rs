@@ -20,7 +20,7 @@
 //!
 //! | layer | modules | holds |
 //! | --- | --- | --- |
-//! | 0 | `error`, `quota` | the crate's error enum and its JSON-RPC/HTTP codes; counted shares (total and per key) |
+//! | 0 | `error`, `quota`, `telemetry` | the crate's error enum and its JSON-RPC/HTTP codes; counted shares (total and per key); the metrics recorder, names and bounded labels |
 //! | 1 | `wire` | JSON-RPC envelope, protocol eras and params heads, name checks, content encoding |
 //! | 2 | `principal` | `Principal`, `TokenEntry`, token digests, `Scopes` |
 //! | 3 | `catalog` | the merged catalog, pages, visible lists, tool hints |
@@ -33,7 +33,7 @@
 //! | 10 | `methods::{route, outbound, result}` | the one authorization point; backend request context; era result fields |
 //! | 11 | `methods::{tools, resources, prompts, subscriptions}` | the routed methods |
 //! | 12 | `dispatch` | method name → handler; initialize, discover, ping, setLevel, lists |
-//! | 13 | `front` | Streamable HTTP and stdio, connection limits |
+//! | 13 | `front` | Streamable HTTP and stdio, connection limits, the admin listener |
 
 pub mod audit;
 pub mod auth;
@@ -50,6 +50,7 @@ pub mod principal;
 pub mod quota;
 pub mod rates;
 pub mod session;
+pub mod telemetry;
 pub mod wire;
 
 mod methods;

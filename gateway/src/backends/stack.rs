@@ -35,6 +35,8 @@ use crate::quota::QuotaPermit;
 #[derive(Debug)]
 pub struct ServiceStack {
     service: String,
+    /// The service's name as a metrics label.
+    service_label: &'static str,
     breaker: Breaker,
     limit: Limit,
     retries: Retries,
@@ -51,6 +53,12 @@ pub struct CallPermit {
     /// The call's place among its principal's calls in flight, if capped.
     principal_place_opt: Option<QuotaPermit<String>>,
     recorded: bool,
+    /// When the call took its place, the tool or prompt it calls (a
+    /// metrics label) and how it ended (`ok`, `error`: the service said no,
+    /// `failed`: unreachable, failing or too slow); `None` until recorded.
+    admitted: std::time::Instant,
+    target_label: &'static str,
+    outcome_label: Option<&'static str>,
 }
 
 // === impl ServiceStack ===
@@ -60,6 +68,7 @@ impl ServiceStack {
     pub fn new(service: &str, config: &BackendsConfig) -> Arc<Self> {
         Arc::new(Self {
             service: service.to_owned(),
+            service_label: crate::telemetry::static_label(service),
             breaker: Breaker::new(BreakerSettings {
                 consecutive_failures: config.breaker_consecutive_failures,
                 failure_rate_percent: config.breaker_failure_rate_percent,
@@ -85,6 +94,9 @@ impl ServiceStack {
             place_opt: None,
             principal_place_opt: None,
             recorded: false,
+            admitted: std::time::Instant::now(),
+            target_label: "none",
+            outcome_label: None,
         };
         let place = self
             .limit
@@ -92,6 +104,7 @@ impl ServiceStack {
             .await
             .map_err(|shed| self.shed_error(shed))?;
         permit.place_opt = Some(place);
+        permit.admitted = std::time::Instant::now();
         self.retries.deposit();
         Ok(permit)
     }
@@ -183,6 +196,19 @@ impl CallPermit {
         );
         self.stack.breaker.record(self.pass, failed);
         self.recorded = true;
+        self.outcome_label = Some(match outcome {
+            Ok(_) => "ok",
+            Err(_) if failed => "failed",
+            Err(_) => "error",
+        });
+    }
+
+    /// Names the tool or prompt called, for metrics (`name` is one its
+    /// service's catalog holds).
+    pub fn label_target(&mut self, name: &str) {
+        if crate::telemetry::enabled() && !name.is_empty() {
+            self.target_label = crate::telemetry::tool_label(self.stack.service_label, name);
+        }
     }
 }
 
@@ -190,6 +216,14 @@ impl Drop for CallPermit {
     fn drop(&mut self) {
         if !self.recorded && self.pass == Pass::Probe {
             self.stack.breaker.release_probe();
+        }
+        if crate::telemetry::enabled() {
+            crate::telemetry::backend_call_finished(
+                self.stack.service_label,
+                self.target_label,
+                self.outcome_label.unwrap_or("cancelled"),
+                self.admitted.elapsed(),
+            );
         }
     }
 }

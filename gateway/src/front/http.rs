@@ -7,7 +7,7 @@
 mod connections;
 mod cors;
 mod guard;
-mod health;
+pub(crate) mod health;
 mod pieces_body;
 mod reply;
 mod sse;

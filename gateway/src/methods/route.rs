@@ -106,6 +106,7 @@ impl<'g> Route<'g> {
         let principal_place = self.rates.admit(&self.principal.id, self.service_name())?;
         let mut permit = self.backend.stack.admit(max_wait).await?;
         permit.hold(principal_place);
+        permit.label_target(&self.original);
         Ok((self.backend.client.clone(), permit))
     }
 

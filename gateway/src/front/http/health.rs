@@ -17,7 +17,7 @@ use crate::gateway::Gateway;
 
 /// Ready (200) when at least one service is available (or none are
 /// configured); 503 otherwise.
-pub(super) async fn readyz(State(gateway): State<Arc<Gateway>>) -> Response {
+pub(crate) async fn readyz(State(gateway): State<Arc<Gateway>>) -> Response {
     let services: Vec<serde_json::Value> = gateway
         .backends
         .services()

@@ -1,0 +1,102 @@
+//! `[admin]`: the admin listener (`/metrics`, `/healthz`, `/readyz`) —
+//! where it listens (`127.0.0.1:9464` unless set; `"off"` for none) and the
+//! file holding its own token (or `MICROMCP_ADMIN_TOKEN`). Beyond loopback
+//! it needs that token; the process checks this at start, where it sees the
+//! environment. Validated into [`AdminConfig`]; errors name their key.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// Where the admin listener goes when `admin.listen` is not set.
+pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9464";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    /// `host:port`, or `"off"`.
+    pub listen: Option<String>,
+    /// A file holding the admin token (plaintext, like `auth.token_file`).
+    pub token_file: Option<PathBuf>,
+}
+
+/// The validated `[admin]` section.
+#[derive(Debug, Clone)]
+pub struct AdminConfig {
+    /// Where to listen; `None` when off.
+    pub listen: Option<SocketAddr>,
+    /// True when `admin.listen` was set (a failure to listen then stops the
+    /// start; on the default address it is only warned about).
+    pub listen_configured: bool,
+    pub token_file: Option<PathBuf>,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_ADMIN_LISTEN.parse().ok(),
+            listen_configured: false,
+            token_file: None,
+        }
+    }
+}
+
+/// Validates `[admin]`.
+pub fn validate_admin(raw: RawAdmin, errors: &mut Vec<String>) -> AdminConfig {
+    let listen_configured = raw.listen.is_some();
+    let text = raw
+        .listen
+        .unwrap_or_else(|| DEFAULT_ADMIN_LISTEN.to_owned());
+    let listen = if text == "off" {
+        None
+    } else {
+        match text.parse::<SocketAddr>() {
+            Ok(address) => Some(address),
+            Err(error) => {
+                errors.push(format!(
+                    "admin.listen: {text:?} is not an address (host:port) or \"off\": {error}"
+                ));
+                None
+            }
+        }
+    };
+    AdminConfig {
+        listen,
+        listen_configured,
+        token_file: raw.token_file,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_is_an_address_or_off() {
+        let mut errors = Vec::new();
+        let default = validate_admin(RawAdmin::default(), &mut errors);
+        assert_eq!(default.listen, DEFAULT_ADMIN_LISTEN.parse().ok());
+        assert!(!default.listen_configured);
+        let off = validate_admin(
+            RawAdmin {
+                listen: Some("off".into()),
+                token_file: None,
+            },
+            &mut errors,
+        );
+        assert!(off.listen.is_none() && off.listen_configured);
+        validate_admin(
+            RawAdmin {
+                listen: Some("9464".into()),
+                token_file: None,
+            },
+            &mut errors,
+        );
+        assert_eq!(errors.len(), 1);
+        assert!(
+            errors[0].starts_with("admin.listen: \"9464\""),
+            "{errors:?}"
+        );
+    }
+}

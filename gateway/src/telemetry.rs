@@ -1,0 +1,258 @@
+//! Prometheus metrics: the process-wide recorder (`metrics` with
+//! `metrics-exporter-prometheus`), the names the gateway records under, and
+//! the bounded label values they take. Nothing is recorded until
+//! [`install`] is called (the admin listener does); before that every
+//! recording call is a no-op. Label values never come from what a client
+//! sends: a method outside the MCP methods is `other`, a tool is labelled
+//! only once its service's catalog holds it and at most
+//! [`TOOLS_PER_SERVICE`] distinct tools per service are (the rest are
+//! `other`), services are the configured ones.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Requests answered, by method, era, outcome and error category.
+pub const REQUESTS: &str = "micromcp_requests_total";
+/// Time from a request's arrival to the end of its answer, by method.
+pub const REQUEST_SECONDS: &str = "micromcp_request_duration_seconds";
+/// Requests being served now.
+pub const REQUESTS_IN_FLIGHT: &str = "micromcp_requests_in_flight";
+/// Calls sent to a service, by service, tool and outcome.
+pub const BACKEND_CALLS: &str = "micromcp_backend_calls_total";
+/// Time a call held its place at a service (the backend part), by service.
+pub const BACKEND_SECONDS: &str = "micromcp_backend_call_duration_seconds";
+/// Audit records written, their bytes, write failures and write time.
+pub const AUDIT_RECORDS: &str = "micromcp_audit_records_total";
+pub const AUDIT_BYTES: &str = "micromcp_audit_bytes_total";
+pub const AUDIT_FAILURES: &str = "micromcp_audit_write_failures_total";
+pub const AUDIT_WRITE_SECONDS: &str = "micromcp_audit_write_duration_seconds";
+
+/// Per service, read at scrape time: reachable (1) or not (0); breaker
+/// state (0 closed, 1 half-open, 2 open) and times opened; calls running
+/// and shed; catalog items by kind; endpoints by state.
+pub const SERVICE_AVAILABLE: &str = "micromcp_service_available";
+pub const BREAKER_STATE: &str = "micromcp_breaker_state";
+pub const BREAKER_OPENED: &str = "micromcp_breaker_opened_total";
+pub const CALLS_RUNNING: &str = "micromcp_calls_running";
+pub const CALLS_SHED: &str = "micromcp_calls_shed_total";
+pub const CATALOG_ITEMS: &str = "micromcp_catalog_items";
+pub const ENDPOINTS: &str = "micromcp_endpoints";
+
+/// Distinct tool labels kept per service; further tools are `other`.
+pub const TOOLS_PER_SERVICE: usize = 200;
+
+/// Histogram buckets, in seconds: 50 µs to 10 s.
+const BUCKETS: &[f64] = &[
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 5.0, 10.0,
+];
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the process-wide recorder (once; later calls return the same
+/// handle).
+pub fn install() -> Result<&'static PrometheusHandle, String> {
+    if let Some(handle) = HANDLE.get() {
+        return Ok(handle);
+    }
+    let recorder = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)
+        .map_err(|error| format!("metrics buckets: {error}"))?
+        .build_recorder();
+    let handle = recorder.handle();
+    if HANDLE.set(handle).is_ok() {
+        metrics::set_global_recorder(recorder)
+            .map_err(|error| format!("metrics recorder: {error}"))?;
+        describe();
+    }
+    HANDLE
+        .get()
+        .ok_or_else(|| "metrics recorder not installed".to_owned())
+}
+
+/// True once [`install`] ran: recording is worth its cost.
+pub fn enabled() -> bool {
+    HANDLE.get().is_some()
+}
+
+/// The exposition text of every metric, or `None` before [`install`].
+pub fn render() -> Option<String> {
+    HANDLE.get().map(PrometheusHandle::render)
+}
+
+fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        REQUESTS,
+        "MCP requests answered, by method, era, outcome and error category"
+    );
+    describe_histogram!(
+        REQUEST_SECONDS,
+        Unit::Seconds,
+        "Time from a request's arrival to the end of its answer"
+    );
+    describe_gauge!(REQUESTS_IN_FLIGHT, "MCP requests being served now");
+    describe_counter!(
+        BACKEND_CALLS,
+        "Calls sent to a service, by service, tool and outcome"
+    );
+    describe_histogram!(
+        BACKEND_SECONDS,
+        Unit::Seconds,
+        "Time a call held its place at its service"
+    );
+    describe_gauge!(
+        SERVICE_AVAILABLE,
+        "1 while the service's catalog stream is up"
+    );
+    describe_gauge!(
+        BREAKER_STATE,
+        "Circuit breaker: 0 closed, 1 half-open, 2 open"
+    );
+    describe_counter!(BREAKER_OPENED, "Times the service's circuit breaker opened");
+    describe_gauge!(CALLS_RUNNING, "Calls holding a place at the service now");
+    describe_counter!(
+        CALLS_SHED,
+        "Calls shed at once because the service was at capacity"
+    );
+    describe_gauge!(CATALOG_ITEMS, "Items the service lists, by kind");
+    describe_gauge!(ENDPOINTS, "Endpoints of a service with several, by state");
+    describe_counter!(AUDIT_RECORDS, "Audit records written");
+    describe_counter!(AUDIT_BYTES, Unit::Bytes, "Bytes of audit records written");
+    describe_counter!(AUDIT_FAILURES, "Audit records that could not be written");
+    describe_histogram!(
+        AUDIT_WRITE_SECONDS,
+        Unit::Seconds,
+        "Time to hand one audit record to the kernel"
+    );
+}
+
+/// A bounded label for the JSON-RPC method `method`.
+pub fn method_label(method: &str) -> &'static str {
+    match method {
+        "initialize" => "initialize",
+        "ping" => "ping",
+        "server/discover" => "server/discover",
+        "tools/list" => "tools/list",
+        "tools/call" => "tools/call",
+        "resources/list" => "resources/list",
+        "resources/templates/list" => "resources/templates/list",
+        "resources/read" => "resources/read",
+        "resources/subscribe" => "resources/subscribe",
+        "resources/unsubscribe" => "resources/unsubscribe",
+        "prompts/list" => "prompts/list",
+        "prompts/get" => "prompts/get",
+        "completion/complete" => "completion/complete",
+        "logging/setLevel" => "logging/setLevel",
+        "subscriptions/listen" => "subscriptions/listen",
+        "" => "none",
+        _ => "other",
+    }
+}
+
+/// A `'static` label for a configured name (a service): leaked once per
+/// distinct name, and configured names are few.
+pub fn static_label(name: &str) -> &'static str {
+    static LABELS: OnceLock<Mutex<HashMap<String, &'static str>>> = OnceLock::new();
+    let mut labels = LABELS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(label) = labels.get(name) {
+        return label;
+    }
+    let label: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    labels.insert(name.to_owned(), label);
+    label
+}
+
+/// The label of tool `tool` of `service` (a name its catalog holds):
+/// itself for the first [`TOOLS_PER_SERVICE`] distinct tools of that
+/// service, `other` after.
+pub fn tool_label(service: &'static str, tool: &str) -> &'static str {
+    type Tools = HashMap<&'static str, HashMap<String, &'static str>>;
+    static TOOLS: OnceLock<Mutex<Tools>> = OnceLock::new();
+    let mut tools = TOOLS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let of_service = tools.entry(service).or_default();
+    if let Some(label) = of_service.get(tool) {
+        return label;
+    }
+    if of_service.len() >= TOOLS_PER_SERVICE {
+        return "other";
+    }
+    let label: &'static str = Box::leak(tool.to_owned().into_boxed_str());
+    of_service.insert(tool.to_owned(), label);
+    label
+}
+
+/// Records one answered request.
+pub fn request_finished(
+    method: &'static str,
+    era: &'static str,
+    outcome: &'static str,
+    category: &'static str,
+    elapsed: Duration,
+) {
+    metrics::counter!(REQUESTS, "method" => method, "era" => era, "outcome" => outcome, "category" => category)
+        .increment(1);
+    metrics::histogram!(REQUEST_SECONDS, "method" => method).record(elapsed.as_secs_f64());
+}
+
+/// Records one call that held a place at `service` for `elapsed`.
+pub fn backend_call_finished(
+    service: &'static str,
+    tool: &'static str,
+    outcome: &'static str,
+    elapsed: Duration,
+) {
+    metrics::counter!(BACKEND_CALLS, "service" => service, "tool" => tool, "outcome" => outcome)
+        .increment(1);
+    metrics::histogram!(BACKEND_SECONDS, "service" => service).record(elapsed.as_secs_f64());
+}
+
+/// Counts a request in flight until the guard drops.
+#[derive(Debug)]
+pub struct InFlight(());
+
+impl InFlight {
+    /// Counts one more request in flight (when recording).
+    pub fn start() -> Option<Self> {
+        enabled().then(|| {
+            metrics::gauge!(REQUESTS_IN_FLIGHT).increment(1.0);
+            Self(())
+        })
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        metrics::gauge!(REQUESTS_IN_FLIGHT).decrement(1.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_bounded() {
+        assert_eq!(method_label("tools/call"), "tools/call");
+        assert_eq!(method_label("x".repeat(10_000).as_str()), "other");
+        let service = static_label("bounded-service");
+        assert_eq!(static_label("bounded-service"), service);
+        for index in 0..TOOLS_PER_SERVICE {
+            assert_eq!(
+                tool_label(service, &format!("tool{index}")),
+                format!("tool{index}")
+            );
+        }
+        assert_eq!(tool_label(service, "one-too-many"), "other");
+        assert_eq!(tool_label(service, "tool0"), "tool0");
+    }
+}

@@ -1,0 +1,120 @@
+"""Prometheus metrics on the admin listener, scraped from a real gateway
+under real traffic and checked by `promtool check metrics` (Debian's
+`prometheus` package, unpacked by scripts/install-test-clients.sh); the
+counts match the traffic sent; a tool name a client makes up never becomes a
+label; the admin listener's access rules (token, loopback Host, refusal
+beyond loopback without a token) hold."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+
+import httpx2
+import pytest
+
+from conftest import BINARY, REPO, TOKEN, free_port, make_root, start_up
+from test_hostile import initialize, legacy, post
+
+PROMTOOL = REPO / ".cache" / "prometheus" / "usr" / "bin" / "promtool"
+
+
+def samples(text: str) -> dict[str, float]:
+    """`name{labels}` → value of every sample line."""
+    found = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            series, value = line.rsplit(" ", 1)
+            found[series] = float(value)
+    return found
+
+
+@pytest.fixture
+def observed(tmp_path):
+    admin_port = free_port()
+    running = start_up(tmp_path, make_root(tmp_path), extra=["--admin-listen", f"127.0.0.1:{admin_port}"])
+    running.admin = f"http://127.0.0.1:{admin_port}"
+    yield running
+    running.stop()
+
+
+def test_a_scrape_under_traffic_passes_promtool_and_counts_what_was_sent(observed):
+    session = initialize(observed)
+    for _ in range(5):
+        answer = legacy(observed, session, "tools/call", {"name": "fs.read_file", "arguments": {"path": "hello.txt"}}).json()
+        assert "result" in answer, answer
+    made_up = "made-up-tool-7f3a9c"
+    for _ in range(3):
+        assert "error" in legacy(observed, session, "tools/call", {"name": made_up, "arguments": {}}).json()
+    assert post(observed, {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, {"Authorization": "Bearer wrong"}).status_code == 401
+
+    scrape = httpx2.get(f"{observed.admin}/metrics", timeout=10)
+    assert scrape.status_code == 200 and scrape.headers["content-type"].startswith("text/plain; version=0.0.4")
+    checked = subprocess.run([str(PROMTOOL), "check", "metrics"], input=scrape.text, capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    values = samples(scrape.text)
+    ok = 'micromcp_requests_total{method="tools/call",era="legacy",outcome="ok",category="none"}'
+    unknown = 'micromcp_requests_total{method="tools/call",era="legacy",outcome="error",category="user_error"}'
+    assert values.get(ok) == 5, {key: value for key, value in values.items() if "requests_total" in key}
+    assert values.get(unknown) == 3
+    assert any(key.startswith("micromcp_requests_total{") and 'outcome="denied"' in key and 'category="unauthorized"' in key
+               for key in values), "the refused token is counted"
+    assert values.get('micromcp_backend_calls_total{service="fs",tool="read_file",outcome="ok"}') == 5
+    assert values.get('micromcp_request_duration_seconds_count{method="tools/call"}') == 8
+    assert 'micromcp_request_duration_seconds_bucket{method="tools/call",le="0.00005"}' in values
+    assert values.get('micromcp_service_available{service="fs"}') == 1
+    assert values.get('micromcp_breaker_state{service="fs"}') == 0
+    assert values.get('micromcp_catalog_items{service="fs",kind="tools"}', 0) >= 4
+    assert values.get("micromcp_audit_records_total", 0) >= 9
+    assert made_up not in scrape.text, "a name the client made up must never become a label"
+
+
+def test_the_admin_token_guards_every_route(tmp_path):
+    admin_port = free_port()
+    running = start_up(tmp_path, make_root(tmp_path), extra=["--admin-listen", f"127.0.0.1:{admin_port}"],
+                       env_extra={"MICROMCP_ADMIN_TOKEN": "admin-token-0123456789abcdefghij"})
+    try:
+        admin = f"http://127.0.0.1:{admin_port}"
+        for path in ("/metrics", "/readyz", "/healthz"):
+            assert httpx2.get(admin + path, timeout=5).status_code == 401, path
+            assert httpx2.get(admin + path, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5).status_code == 401, \
+                "the clients' token is not the admin token"
+        allowed = httpx2.get(admin + "/metrics", headers={"Authorization": "Bearer admin-token-0123456789abcdefghij"}, timeout=5)
+        assert allowed.status_code == 200 and "micromcp_service_available" in allowed.text
+    finally:
+        running.stop()
+
+
+def test_without_a_token_the_admin_listener_serves_only_loopback_names(observed):
+    assert httpx2.get(f"{observed.admin}/healthz", timeout=5).status_code == 200
+    rebound = httpx2.get(f"{observed.admin}/metrics", headers={"Host": "attacker.example"}, timeout=5)
+    assert rebound.status_code == 403 and "loopback" in rebound.text
+
+
+def refused_start(tmp_path, extra: list[str]) -> str:
+    result = subprocess.run(
+        [str(BINARY), "up", "--listen", f"127.0.0.1:{free_port()}", "--root", str(make_root(tmp_path)),
+         "--state-dir", str(tmp_path / "state"), *extra],
+        cwd=tmp_path, env=dict(os.environ, MICROMCP_TOKEN=TOKEN), capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode != 0, result.stdout
+    return result.stderr
+
+
+def test_the_admin_listener_beyond_loopback_needs_a_token(tmp_path):
+    stderr = refused_start(tmp_path, ["--admin-listen", f"0.0.0.0:{free_port()}"])
+    assert "admin.listen:" in stderr and "MICROMCP_ADMIN_TOKEN" in stderr, stderr
+
+
+def test_a_configured_admin_address_in_use_stops_the_start(tmp_path):
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    try:
+        stderr = refused_start(tmp_path, ["--admin-listen", f"127.0.0.1:{holder.getsockname()[1]}"])
+        assert re.search(r"admin\.listen: cannot listen on 127\.0\.0\.1:\d+", stderr), stderr
+    finally:
+        holder.close()
