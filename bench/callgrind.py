@@ -27,10 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compare import RELEASE, TOKEN, Stack, free_port, gateway_config, heading, publish, wait_for_port  # noqa: E402
 
 
-def counted_run(stack: Stack, name: str, socket_path: Path, era: str, calls: int) -> Path:
-    """Runs a gateway under callgrind for `calls` echo calls; returns its profile."""
+def counted_run(stack: Stack, name: str, socket_path: Path, era: str, calls: int, metrics: bool) -> Path:
+    """Runs a gateway under callgrind for `calls` echo calls, recording
+    Prometheus metrics (its admin listener on) or not; returns its profile."""
     port = free_port()
-    config = gateway_config(stack.work, name, port, [("echo", "", f"unix://{socket_path}")])
+    admin = f'"127.0.0.1:{free_port()}"' if metrics else '"off"'
+    config = gateway_config(stack.work, name, port, [("echo", "", f"unix://{socket_path}")], tail=f"[admin]\nlisten = {admin}\n")
     profile = stack.work / f"{name}.callgrind"
     process = stack.start(name, ["valgrind", "--tool=callgrind", f"--callgrind-out-file={profile}",
                                  str(RELEASE / "micromcp"), "gateway", "--config", str(config)],
@@ -66,6 +68,7 @@ def main() -> int:
     parser.add_argument("--base", type=int, default=200, help="calls in the baseline run")
     parser.add_argument("--calls", type=int, default=2000, help="extra calls in the counted run")
     parser.add_argument("--eras", default="legacy,modern")
+    parser.add_argument("--metrics", default="off,on", help="runs without and with Prometheus metrics recorded")
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--results", type=Path, help="append the table to this Markdown file")
     options = parser.parse_args()
@@ -79,18 +82,21 @@ def main() -> int:
                 break
             time.sleep(0.05)
         for era in options.eras.split(","):
-            base = total_instructions(counted_run(stack, f"{era}-base", socket_path, era, options.base))
-            big_profile = counted_run(stack, f"{era}-big", socket_path, era, options.base + options.calls)
-            big = total_instructions(big_profile)
-            per_call = (big - base) / options.calls
-            rows.append((era, base, big, per_call))
-            tops[era] = top_functions(big_profile, options.top)
-            print(f"{era}: {per_call:,.0f} instructions per call", flush=True)
+            for metrics in options.metrics.split(","):
+                name = f"{era}-metrics-{metrics}"
+                recording = metrics == "on"
+                base = total_instructions(counted_run(stack, f"{name}-base", socket_path, era, options.base, recording))
+                big_profile = counted_run(stack, f"{name}-big", socket_path, era, options.base + options.calls, recording)
+                big = total_instructions(big_profile)
+                per_call = (big - base) / options.calls
+                rows.append((f"{era}, metrics {metrics}", base, big, per_call))
+                tops[f"{era}, metrics {metrics}"] = top_functions(big_profile, options.top)
+                print(f"{name}: {per_call:,.0f} instructions per call", flush=True)
     finally:
         stack.stop()
     lines = [
         *heading("Instructions per call (callgrind)", "callgrind.py"),
-        "| era | Ir, {0} calls | Ir, {1} calls | instructions per `tools/call` (gateway) |".format(options.base, options.base + options.calls),
+        "| era, metrics | Ir, {0} calls | Ir, {1} calls | instructions per `tools/call` (gateway) |".format(options.base, options.base + options.calls),
         "|---|---:|---:|---:|",
         *(f"| {era} | {base:,} | {big:,} | {per_call:,.0f} |" for era, base, big, per_call in rows),
     ]

@@ -134,6 +134,10 @@ def gateway_config(work: Path, name: str, port: int, services: list[tuple[str, .
     for service, namespace, endpoint, *extra in services:
         text += f'[[services]]\nname = "{service}"\nnamespace = "{namespace}"\nendpoint = "{endpoint}"\n'
         text += "".join(extra)
+    if "[admin]" not in tail:
+        # Metrics recorded, as by default, on an address of this gateway's own
+        # (the default one is taken by the first gateway on the machine).
+        tail += f'[admin]\nlisten = "127.0.0.1:{free_port()}"\n'
     config.write_text(text + tail)
     return config
 

@@ -160,8 +160,10 @@ def test_the_gateway_runs_as_production_needs(manifests):
     container = pod_spec(gateway)["containers"][0]
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
-    token = next(variable for variable in container["env"] if variable["name"] == "MICROMCP_TOKEN")
-    assert token["valueFrom"]["secretKeyRef"]["name"] == "micromcp"
+    for name in ("MICROMCP_TOKEN", "MICROMCP_ADMIN_TOKEN"):
+        token = next(variable for variable in container["env"] if variable["name"] == name)
+        assert token["valueFrom"]["secretKeyRef"]["name"] == "micromcp", name
+    assert {"containerPort": 9464, "name": "metrics"} in container["ports"]
     key_volume = next(volume for volume in pod_spec(gateway)["volumes"] if "secret" in volume)
     assert key_volume["secret"]["secretName"] == "micromcp"
 
@@ -236,8 +238,10 @@ def test_the_shipped_config_runs_and_accepts_the_cluster_names(tmp_path):
     config = tmp_path / "micromcp.toml"
     config.write_text(shipped_config().replace("/var/run/micromcp/session.key", str(key)))
     port = free_port()
-    process = subprocess.Popen([str(BINARY), "gateway", "--config", str(config), "--listen", f"0.0.0.0:{port}"],
-                               env=dict(os.environ, MICROMCP_TOKEN=TOKEN, MICROMCP_LOG="error"),
+    admin_port = free_port()
+    process = subprocess.Popen([str(BINARY), "gateway", "--config", str(config), "--listen", f"0.0.0.0:{port}",
+                                "--admin-listen", f"0.0.0.0:{admin_port}"],
+                               env=dict(os.environ, MICROMCP_TOKEN=TOKEN, MICROMCP_ADMIN_TOKEN="admin-" + TOKEN, MICROMCP_LOG="error"),
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         wait_for_line(process, "listening on", timeout=40)
@@ -251,6 +255,9 @@ def test_the_shipped_config_runs_and_accepts_the_cluster_names(tmp_path):
             assert answer.status_code == 403 and "gateway.allowed_hosts" in answer.text, (host, answer.text)
         ready = httpx2.get(f"http://127.0.0.1:{port}/readyz", headers={"Host": "localhost"}, timeout=10)
         assert ready.status_code == 503 and sorted(ready.json()["degraded"]) == ["fetch", "fs", "search"], ready.text
+        # Prometheus scrapes the pod's address with the admin token.
+        scrape = httpx2.get(f"http://127.0.0.1:{admin_port}/metrics", headers={"Authorization": f"Bearer admin-{TOKEN}"}, timeout=10)
+        assert scrape.status_code == 200 and 'micromcp_service_available{service="fs"} 0' in scrape.text, scrape.text[:500]
     finally:
         process.terminate()
         process.wait(timeout=10)
