@@ -67,6 +67,8 @@ pub fn install() -> Result<&'static PrometheusHandle, String> {
         metrics::set_global_recorder(recorder)
             .map_err(|error| format!("metrics recorder: {error}"))?;
         describe();
+        // Present at 0 from the start, so that `increase()` sees the first failure.
+        metrics::counter!(AUDIT_FAILURES).absolute(0);
     }
     HANDLE
         .get()

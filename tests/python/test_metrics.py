@@ -19,6 +19,7 @@ from conftest import BINARY, REPO, TOKEN, free_port, make_root, start_up
 from test_hostile import initialize, legacy, post
 
 PROMTOOL = REPO / ".cache" / "prometheus" / "usr" / "bin" / "promtool"
+PROMETHEUS_DIR = REPO / "deploy" / "prometheus"
 
 
 def samples(text: str) -> dict[str, float]:
@@ -70,6 +71,9 @@ def test_a_scrape_under_traffic_passes_promtool_and_counts_what_was_sent(observe
     assert values.get('micromcp_catalog_items{service="fs",kind="tools"}', 0) >= 4
     assert values.get("micromcp_audit_records_total", 0) >= 9
     assert made_up not in scrape.text, "a name the client made up must never become a label"
+    alerted = set(re.findall(r"\b(micromcp_[a-z_]+)", (PROMETHEUS_DIR / "alerts.yml").read_text()))
+    exposed = {re.sub(r"_(bucket|sum|count)$", "", series.split("{")[0]) for series in values}
+    assert {re.sub(r"_bucket$", "", name) for name in alerted} <= exposed, "the alert rules use only metrics a gateway exposes"
 
 
 def test_the_admin_token_guards_every_route(tmp_path):
@@ -118,3 +122,23 @@ def test_a_configured_admin_address_in_use_stops_the_start(tmp_path):
         assert re.search(r"admin\.listen: cannot listen on 127\.0\.0\.1:\d+", stderr), stderr
     finally:
         holder.close()
+
+
+def test_the_alert_rules_pass_promtool_and_fire_in_their_unit_tests():
+    checked = subprocess.run([str(PROMTOOL), "check", "rules", "alerts.yml"], cwd=PROMETHEUS_DIR, capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    tested = subprocess.run([str(PROMTOOL), "test", "rules", "alerts.test.yml"], cwd=PROMETHEUS_DIR, capture_output=True, text=True, timeout=60)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+
+
+def test_the_scrape_config_passes_promtool(tmp_path):
+    """As shipped, but with the admin token file it names made here (promtool
+    checks that it exists)."""
+    token = tmp_path / "admin-token"
+    token.write_text("admin-token\n")
+    config = (PROMETHEUS_DIR / "prometheus.yml").read_text()
+    assert "/etc/prometheus/secrets/micromcp/admin-token" in config
+    (tmp_path / "prometheus.yml").write_text(config.replace("/etc/prometheus/secrets/micromcp/admin-token", str(token)))
+    (tmp_path / "alerts.yml").write_text((PROMETHEUS_DIR / "alerts.yml").read_text())
+    checked = subprocess.run([str(PROMTOOL), "check", "config", "prometheus.yml"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
