@@ -26,6 +26,7 @@ def start_testkit(port: int) -> subprocess.Popen:
 
 def start_gateway(base: Path, endpoints: str, backends: str = "health_check_secs = 1\n") -> Running:
     port = free_port()
+    admin_port = free_port()
     config = base / "micromcp.toml"
     config.write_text(
         "version = 1\n"
@@ -33,6 +34,7 @@ def start_gateway(base: Path, endpoints: str, backends: str = "health_check_secs
         f'listen = "127.0.0.1:{port}"\n'
         f'session_key_file = "{base / "session.key"}"\n'
         "request_timeout_secs = 10\n"
+        f'[admin]\nlisten = "127.0.0.1:{admin_port}"\n'
         f"[backends]\n{backends}"
         "[[services]]\n"
         'name = "testkit"\n'
@@ -42,7 +44,16 @@ def start_gateway(base: Path, endpoints: str, backends: str = "health_check_secs
     gateway = subprocess.Popen([str(BINARY), "gateway", "--config", str(config)],
                                env=dict(os.environ, MICROMCP_TOKEN=TOKEN, MICROMCP_LOG="warn"), stdout=subprocess.PIPE, text=True)
     wait_for_line(gateway, "listening on")
-    return Running(url=f"http://127.0.0.1:{port}/mcp", token=TOKEN, root=base, state_dir=base, processes=[gateway], port=port)
+    running = Running(url=f"http://127.0.0.1:{port}/mcp", token=TOKEN, root=base, state_dir=base, processes=[gateway], port=port)
+    running.admin = f"http://127.0.0.1:{admin_port}"
+    return running
+
+
+def endpoint_gauges(running) -> dict[str, float]:
+    """`micromcp_endpoints` by state, from the admin listener's /metrics."""
+    text = httpx2.get(running.admin + "/metrics", timeout=5).text
+    return {line.split('state="')[1].split('"')[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines() if line.startswith("micromcp_endpoints{")}
 
 
 def whoami(running) -> int:
@@ -87,6 +98,7 @@ def test_calls_spread_over_endpoints_and_one_dying_fails_none(tmp_path):
         assert set(survivors) == {services[1].pid}, "every call after the death answered, by the survivor"
         dead = endpoints_of(running)[f"127.0.0.1:{ports[0]}"]
         assert dead["ejected"] is True, dead
+        assert endpoint_gauges(running) == {"serving": 1, "ejected": 1}
         services[0] = start_testkit(ports[0])
         wait_until(lambda: not endpoints_of(running)[f"127.0.0.1:{ports[0]}"]["ejected"], 5, "health check readmits the restarted endpoint")
         assert services[0].pid in {whoami(running) for _ in range(40)}, "the restarted endpoint takes calls again"
