@@ -8,9 +8,13 @@
 //! [`TOOLS_PER_SERVICE`] distinct tools per service are (the rest are
 //! `other`), services are the configured ones.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
+
+use metrics::{Counter, Gauge, Histogram};
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -201,9 +205,20 @@ pub fn request_finished(
     category: &'static str,
     elapsed: Duration,
 ) {
-    metrics::counter!(REQUESTS, "method" => method, "era" => era, "outcome" => outcome, "category" => category)
-        .increment(1);
-    metrics::histogram!(REQUEST_SECONDS, "method" => method).record(elapsed.as_secs_f64());
+    thread_local! {
+        static HANDLES: RefCell<HandleCache<4, (Counter, Histogram)>> = RefCell::default();
+    }
+    HANDLES.with(|handles| {
+        let mut handles = handles.borrow_mut();
+        let (counter, histogram) = handles.get_or_insert([method, era, outcome, category], || {
+            (
+                metrics::counter!(REQUESTS, "method" => method, "era" => era, "outcome" => outcome, "category" => category),
+                metrics::histogram!(REQUEST_SECONDS, "method" => method),
+            )
+        });
+        counter.increment(1);
+        histogram.record(elapsed.as_secs_f64());
+    });
 }
 
 /// Records one call that held a place at `service` for `elapsed`.
@@ -213,9 +228,69 @@ pub fn backend_call_finished(
     outcome: &'static str,
     elapsed: Duration,
 ) {
-    metrics::counter!(BACKEND_CALLS, "service" => service, "tool" => tool, "outcome" => outcome)
-        .increment(1);
-    metrics::histogram!(BACKEND_SECONDS, "service" => service).record(elapsed.as_secs_f64());
+    thread_local! {
+        static HANDLES: RefCell<HandleCache<3, (Counter, Histogram)>> = RefCell::default();
+    }
+    HANDLES.with(|handles| {
+        let mut handles = handles.borrow_mut();
+        let (counter, histogram) = handles.get_or_insert([service, tool, outcome], || {
+            (
+                metrics::counter!(BACKEND_CALLS, "service" => service, "tool" => tool, "outcome" => outcome),
+                metrics::histogram!(BACKEND_SECONDS, "service" => service),
+            )
+        });
+        counter.increment(1);
+        histogram.record(elapsed.as_secs_f64());
+    });
+}
+
+/// Metric handles of this thread, by their `'static` label values: a
+/// lookup hashes a few pointers instead of building and comparing a key in
+/// the shared registry. Bounded like the labels themselves.
+struct HandleCache<const N: usize, T> {
+    /// Keyed by each label's address and length (two values may share an
+    /// address when one is the start of the other).
+    entries: HashMap<[(usize, usize); N], T, BuildHasherDefault<PointerHasher>>,
+}
+
+impl<const N: usize, T> Default for HandleCache<N, T> {
+    fn default() -> Self {
+        Self {
+            entries: HashMap::default(),
+        }
+    }
+}
+
+impl<const N: usize, T> HandleCache<N, T> {
+    fn get_or_insert(&mut self, labels: [&'static str; N], make: impl FnOnce() -> T) -> &T {
+        self.entries
+            .entry(labels.map(|label| (label.as_ptr() as usize, label.len())))
+            .or_insert_with(make)
+    }
+}
+
+/// Hashes label pointers (already unique per value) by multiply and fold.
+#[derive(Default)]
+struct PointerHasher(u64);
+
+impl Hasher for PointerHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.write_u64(u64::from(*byte));
+        }
+    }
+
+    fn write_usize(&mut self, value: usize) {
+        self.write_u64(value as u64);
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
 }
 
 /// Counts a request in flight until the guard drops.
@@ -225,8 +300,8 @@ pub struct InFlight(());
 impl InFlight {
     /// Counts one more request in flight (when recording).
     pub fn start() -> Option<Self> {
-        enabled().then(|| {
-            metrics::gauge!(REQUESTS_IN_FLIGHT).increment(1.0);
+        in_flight_gauge().map(|gauge| {
+            gauge.increment(1.0);
             Self(())
         })
     }
@@ -234,8 +309,15 @@ impl InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        metrics::gauge!(REQUESTS_IN_FLIGHT).decrement(1.0);
+        if let Some(gauge) = in_flight_gauge() {
+            gauge.decrement(1.0);
+        }
     }
+}
+
+fn in_flight_gauge() -> Option<&'static Gauge> {
+    static GAUGE: OnceLock<Gauge> = OnceLock::new();
+    enabled().then(|| GAUGE.get_or_init(|| metrics::gauge!(REQUESTS_IN_FLIGHT)))
 }
 
 #[cfg(test)]
@@ -256,5 +338,15 @@ mod tests {
         }
         assert_eq!(tool_label(service, "one-too-many"), "other");
         assert_eq!(tool_label(service, "tool0"), "tool0");
+    }
+
+    #[test]
+    fn cached_handles_tell_labels_that_share_an_address_apart() {
+        let longer: &'static str = "error_x";
+        let shorter: &'static str = &longer[..5];
+        let mut cache: HandleCache<1, &'static str> = HandleCache::default();
+        assert_eq!(*cache.get_or_insert([longer], || "long"), "long");
+        assert_eq!(*cache.get_or_insert([shorter], || "short"), "short");
+        assert_eq!(*cache.get_or_insert([longer], || "again"), "long");
     }
 }
