@@ -30,6 +30,10 @@ pub struct ServiceListen {
     /// After SIGTERM, how long calls in flight may go on before they are cut.
     #[arg(long, default_value_t = 10)]
     drain_timeout_secs: u64,
+    /// TCP address for this service's Prometheus `/metrics` (off unless
+    /// given); beyond loopback it needs MICROMCP_METRICS_TOKEN.
+    #[arg(long, value_parser = crate::parse_addr)]
+    metrics_listen: Option<SocketAddr>,
 }
 
 /// The QUIC listener's certificate, key and optional client CA (mTLS).
@@ -44,6 +48,33 @@ pub struct QuicTlsArgs {
     /// PEM CA: QUIC clients must present a certificate issued by it (mTLS).
     #[arg(long, requires = "quic")]
     tls_client_ca: Option<PathBuf>,
+}
+
+/// Serves the service's `/metrics` on `address` until `stop`.
+async fn start_metrics(
+    address: SocketAddr,
+    name: &str,
+    stop: &CancellationToken,
+) -> anyhow::Result<()> {
+    let token_opt = std::env::var("MICROMCP_METRICS_TOKEN")
+        .ok()
+        .map(|token| token.trim().to_owned())
+        .filter(|token| !token.is_empty());
+    anyhow::ensure!(
+        token_opt.is_some() || micromcp_telemetry::access::may_serve_without_token(address),
+        "--metrics-listen {address} is beyond loopback; set MICROMCP_METRICS_TOKEN"
+    );
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("--metrics-listen {address}"))?;
+    tracing::info!(service = name, address = %listener.local_addr()?, "serving /metrics");
+    let stop = stop.clone();
+    tokio::spawn(micromcp_sdk::serve_metrics(
+        listener,
+        token_opt,
+        stop.cancelled_owned(),
+    ));
+    Ok(())
 }
 
 /// Binds every requested listener and serves `service` on all of them until
@@ -89,6 +120,9 @@ pub async fn serve<S: McpService>(
     }
     anyhow::ensure!(!listeners.is_empty(), "give --listen, --socket or --quic");
     let stop = CancellationToken::new();
+    if let Some(address) = listen.metrics_listen {
+        start_metrics(address, name, &stop).await?;
+    }
     let service = Arc::new(service);
     let mut served = tokio::task::JoinSet::new();
     for listener in listeners {

@@ -1,6 +1,7 @@
-//! Prometheus metrics: the process-wide recorder (`metrics` with
-//! `metrics-exporter-prometheus`), the names the gateway records under, and
-//! the bounded label values they take. Nothing is recorded until
+//! The gateway's Prometheus metrics: the names it records under, the
+//! bounded label values they take and the recording calls of the hot path
+//! (with per-thread cached handles); the recorder itself and the `/metrics`
+//! plumbing are `micromcp-telemetry`'s. Nothing is recorded until
 //! [`install`] is called (the admin listener does); before that every
 //! recording call is a no-op. Label values never come from what a client
 //! sends: a method outside the MCP methods is `other`, a tool is labelled
@@ -10,13 +11,11 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use metrics::{Counter, Gauge, Histogram};
-
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use micromcp_telemetry::HandleCache;
 
 /// Requests answered, by method, era, outcome and error category.
 pub const REQUESTS: &str = "micromcp_requests_total";
@@ -48,46 +47,12 @@ pub const ENDPOINTS: &str = "micromcp_endpoints";
 /// Distinct tool labels kept per service; further tools are `other`.
 pub const TOOLS_PER_SERVICE: usize = 200;
 
-/// Histogram buckets, in seconds: 50 µs to 10 s.
-const BUCKETS: &[f64] = &[
-    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-    1.0, 2.5, 5.0, 10.0,
-];
-
-static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-
-/// Installs the process-wide recorder (once; later calls return the same
-/// handle).
-pub fn install() -> Result<&'static PrometheusHandle, String> {
-    if let Some(handle) = HANDLE.get() {
-        return Ok(handle);
-    }
-    let recorder = PrometheusBuilder::new()
-        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)
-        .map_err(|error| format!("metrics buckets: {error}"))?
-        .build_recorder();
-    let handle = recorder.handle();
-    if HANDLE.set(handle).is_ok() {
-        metrics::set_global_recorder(recorder)
-            .map_err(|error| format!("metrics recorder: {error}"))?;
-        describe();
-        // Present at 0 from the start, so that `increase()` sees the first failure.
-        metrics::counter!(AUDIT_FAILURES).absolute(0);
-    }
-    HANDLE
-        .get()
-        .ok_or_else(|| "metrics recorder not installed".to_owned())
+/// Installs the process-wide recorder (once) with the gateway's help texts.
+pub fn install() -> Result<(), String> {
+    micromcp_telemetry::install(describe).map(|_| ())
 }
 
-/// True once [`install`] ran: recording is worth its cost.
-pub fn enabled() -> bool {
-    HANDLE.get().is_some()
-}
-
-/// The exposition text of every metric, or `None` before [`install`].
-pub fn render() -> Option<String> {
-    HANDLE.get().map(PrometheusHandle::render)
-}
+pub use micromcp_telemetry::{enabled, render, static_label};
 
 fn describe() {
     use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
@@ -134,6 +99,8 @@ fn describe() {
         Unit::Seconds,
         "Time to hand one audit record to the kernel"
     );
+    // Present at 0 from the start, so that `increase()` sees the first failure.
+    metrics::counter!(AUDIT_FAILURES).absolute(0);
 }
 
 /// A bounded label for the JSON-RPC method `method`.
@@ -157,22 +124,6 @@ pub fn method_label(method: &str) -> &'static str {
         "" => "none",
         _ => "other",
     }
-}
-
-/// A `'static` label for a configured name (a service): leaked once per
-/// distinct name, and configured names are few.
-pub fn static_label(name: &str) -> &'static str {
-    static LABELS: OnceLock<Mutex<HashMap<String, &'static str>>> = OnceLock::new();
-    let mut labels = LABELS
-        .get_or_init(Mutex::default)
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(label) = labels.get(name) {
-        return label;
-    }
-    let label: &'static str = Box::leak(name.to_owned().into_boxed_str());
-    labels.insert(name.to_owned(), label);
-    label
 }
 
 /// The label of tool `tool` of `service` (a name its catalog holds):
@@ -244,55 +195,6 @@ pub fn backend_call_finished(
     });
 }
 
-/// Metric handles of this thread, by their `'static` label values: a
-/// lookup hashes a few pointers instead of building and comparing a key in
-/// the shared registry. Bounded like the labels themselves.
-struct HandleCache<const N: usize, T> {
-    /// Keyed by each label's address and length (two values may share an
-    /// address when one is the start of the other).
-    entries: HashMap<[(usize, usize); N], T, BuildHasherDefault<PointerHasher>>,
-}
-
-impl<const N: usize, T> Default for HandleCache<N, T> {
-    fn default() -> Self {
-        Self {
-            entries: HashMap::default(),
-        }
-    }
-}
-
-impl<const N: usize, T> HandleCache<N, T> {
-    fn get_or_insert(&mut self, labels: [&'static str; N], make: impl FnOnce() -> T) -> &T {
-        self.entries
-            .entry(labels.map(|label| (label.as_ptr() as usize, label.len())))
-            .or_insert_with(make)
-    }
-}
-
-/// Hashes label pointers (already unique per value) by multiply and fold.
-#[derive(Default)]
-struct PointerHasher(u64);
-
-impl Hasher for PointerHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.write_u64(u64::from(*byte));
-        }
-    }
-
-    fn write_usize(&mut self, value: usize) {
-        self.write_u64(value as u64);
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
 /// Counts a request in flight until the guard drops.
 #[derive(Debug)]
 pub struct InFlight(());
@@ -338,15 +240,5 @@ mod tests {
         }
         assert_eq!(tool_label(service, "one-too-many"), "other");
         assert_eq!(tool_label(service, "tool0"), "tool0");
-    }
-
-    #[test]
-    fn cached_handles_tell_labels_that_share_an_address_apart() {
-        let longer: &'static str = "error_x";
-        let shorter: &'static str = &longer[..5];
-        let mut cache: HandleCache<1, &'static str> = HandleCache::default();
-        assert_eq!(*cache.get_or_insert([longer], || "long"), "long");
-        assert_eq!(*cache.get_or_insert([shorter], || "short"), "short");
-        assert_eq!(*cache.get_or_insert([longer], || "again"), "long");
     }
 }

@@ -161,3 +161,45 @@ def test_every_dashboard_query_is_valid_promql(tmp_path):
     (tmp_path / "dashboard-rules.yml").write_text(json.dumps({"groups": [{"name": "dashboard", "rules": rules}]}))
     checked = subprocess.run([str(PROMTOOL), "check", "rules", "dashboard-rules.yml"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_a_service_serves_its_own_metrics(tmp_path):
+    """`micromcp fs --metrics-listen`: calls by method and outcome, the
+    blocking pool's gauges; promtool accepts the scrape."""
+    from conftest import start_testkit_gateway, wait_for_port
+
+    root = make_root(tmp_path)
+    service_port, metrics_port = free_port(), free_port()
+    service = subprocess.Popen([str(BINARY), "fs", "--root", str(root), "--listen", f"127.0.0.1:{service_port}",
+                                "--metrics-listen", f"127.0.0.1:{metrics_port}"], env=dict(os.environ, MICROMCP_LOG="warn"))
+    wait_for_port(service_port)
+    running = start_testkit_gateway(tmp_path, service_port=service_port)
+    try:
+        session = initialize(running)
+        for _ in range(3):
+            assert "result" in legacy(running, session, "tools/call", {"name": "read_file", "arguments": {"path": "hello.txt"}}).json()
+        missing = legacy(running, session, "tools/call", {"name": "read_file", "arguments": {"path": "missing.txt"}}).json()
+        assert missing.get("result", {}).get("isError") or "error" in missing, missing
+        scrape = httpx2.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10)
+        assert scrape.status_code == 200
+        checked = subprocess.run([str(PROMTOOL), "check", "metrics"], input=scrape.text, capture_output=True, text=True, timeout=60)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        values = samples(scrape.text)
+        assert values.get('micromcp_service_calls_total{method="tools/call",outcome="ok"}', 0) + \
+            values.get('micromcp_service_calls_total{method="tools/call",outcome="not_found"}', 0) == 4, scrape.text
+        assert values.get('micromcp_service_call_duration_seconds_count{method="tools/call"}') == 4
+        assert any(key.startswith("micromcp_service_blocking_running{") for key in values), "the fs pool reports"
+        rebound = httpx2.get(f"http://127.0.0.1:{metrics_port}/metrics", headers={"Host": "attacker.example"}, timeout=5)
+        assert rebound.status_code == 403
+    finally:
+        running.stop()
+        service.kill()
+        service.wait()
+
+
+def test_service_metrics_beyond_loopback_need_a_token(tmp_path):
+    result = subprocess.run([str(BINARY), "fs", "--root", str(make_root(tmp_path)), "--listen", f"127.0.0.1:{free_port()}",
+                             "--metrics-listen", f"0.0.0.0:{free_port()}"],
+                            env={key: value for key, value in os.environ.items() if key != "MICROMCP_METRICS_TOKEN"},
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0 and "MICROMCP_METRICS_TOKEN" in result.stderr, result.stderr

@@ -1,23 +1,18 @@
 //! The admin listener: a second HTTP listener, apart from the clients'
 //! `/mcp`, for operators and their tools — `/metrics` (Prometheus text
-//! exposition), `/healthz` and `/readyz`. With an admin token every route
-//! needs `Authorization: Bearer <admin token>` (compared in constant time);
-//! without one it serves only requests whose `Host` is a loopback name, so a
-//! web page cannot read it through DNS rebinding. State that already lives
+//! exposition), `/healthz` and `/readyz` — behind the admin token, or
+//! without one for loopback `Host`s only (`micromcp_telemetry::access`). State that already lives
 //! in the gateway (breakers, limits, catalog, endpoints) is read at scrape
 //! time, so it costs the request path nothing.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Request, State};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::extract::State;
+use axum::middleware;
+use axum::response::Response;
 use axum::routing::get;
-use http::{HeaderValue, StatusCode, header};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
+use micromcp_telemetry::access::{self, Access};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -25,24 +20,15 @@ use crate::catalog::ListKind;
 use crate::gateway::Gateway;
 use crate::telemetry;
 
-/// Who may use the admin listener.
-#[derive(Clone)]
-struct AdminAccess {
-    /// sha256 of the admin token, when one is set.
-    token_sha256_opt: Option<[u8; 32]>,
-}
-
 /// The admin routes for `gateway`; `token_opt` is the admin token.
 pub fn router(gateway: Arc<Gateway>, token_opt: Option<&str>) -> Router {
-    let access = AdminAccess {
-        token_sha256_opt: token_opt.map(|token| Sha256::digest(token.as_bytes()).into()),
-    };
+    let access = Access::new(token_opt, "admin.token_file or MICROMCP_ADMIN_TOKEN");
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(super::http::health::readyz))
         .with_state(gateway)
-        .layer(middleware::from_fn_with_state(access, check_access))
+        .layer(middleware::from_fn_with_state(access, access::check))
 }
 
 /// Serves the admin routes on `listener` until `shutdown`.
@@ -58,74 +44,11 @@ pub async fn serve(
         .await
 }
 
-/// True when `address` may serve without an admin token (loopback).
-pub fn may_serve_without_token(address: SocketAddr) -> bool {
-    address.ip().is_loopback()
-}
-
-async fn check_access(State(access): State<AdminAccess>, request: Request, next: Next) -> Response {
-    match access.token_sha256_opt {
-        Some(expected) => {
-            let presented = request
-                .headers()
-                .get(header::AUTHORIZATION)
-                .and_then(|value| value.to_str().ok())
-                .and_then(|value| value.strip_prefix("Bearer "))
-                .map(|token| -> [u8; 32] { Sha256::digest(token.trim().as_bytes()).into() });
-            let valid = presented.is_some_and(|digest| bool::from(digest.ct_eq(&expected)));
-            if !valid {
-                let mut refused =
-                    (StatusCode::UNAUTHORIZED, "admin token required\n").into_response();
-                refused.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer realm=\"micromcp-admin\""),
-                );
-                return refused;
-            }
-        }
-        None => {
-            let host = request
-                .headers()
-                .get(header::HOST)
-                .and_then(|value| value.to_str().ok())
-                .or_else(|| request.uri().host())
-                .unwrap_or_default();
-            if !is_loopback_host(host) {
-                return (
-                    StatusCode::FORBIDDEN,
-                    format!(
-                        "host {host:?} is not a loopback name; without an admin token (admin.token_file or MICROMCP_ADMIN_TOKEN) the admin listener serves only localhost\n"
-                    ),
-                )
-                    .into_response();
-            }
-        }
-    }
-    next.run(request).await
-}
-
-fn is_loopback_host(authority: &str) -> bool {
-    let host = match authority.strip_prefix('[') {
-        Some(rest) => rest.split(']').next().unwrap_or_default(),
-        None => authority.split(':').next().unwrap_or_default(),
-    };
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
+pub use micromcp_telemetry::access::may_serve_without_token;
 
 async fn metrics(State(gateway): State<Arc<Gateway>>) -> Response {
     record_state(&gateway);
-    let Some(text) = telemetry::render() else {
-        return (StatusCode::NOT_FOUND, "metrics are not recorded\n").into_response();
-    };
-    let mut response = text.into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
-    response
+    access::metrics_response()
 }
 
 /// Sets the gauges (and counters kept elsewhere) that describe the

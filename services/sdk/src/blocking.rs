@@ -64,11 +64,13 @@ impl BlockingPool {
                 let queued = shared.waiting.fetch_add(1, Ordering::AcqRel);
                 let _waiting = Waiting(&shared.waiting);
                 if queued >= shared.max_waiting {
+                    shared.report(true);
                     return Err(ServiceError::Unavailable(format!(
                         "busy: {} {} running and {} waiting; retry later",
                         shared.max_running, shared.what, shared.max_waiting
                     )));
                 }
+                shared.report(false);
                 shared
                     .running
                     .clone()
@@ -77,9 +79,13 @@ impl BlockingPool {
                     .map_err(|_| ServiceError::Internal("blocking pool closed".into()))?
             }
         };
+        shared.report(false);
+        let reporter = self.shared.clone();
         let outcome = tokio::task::spawn_blocking(move || {
-            let _place = place;
-            work()
+            let worked = work();
+            drop(place);
+            reporter.report(false);
+            worked
         })
         .await;
         outcome.map_err(|error| ServiceError::Internal(format!("{} failed: {error}", shared.what)))
@@ -88,6 +94,18 @@ impl BlockingPool {
     /// Work running now.
     pub fn running(&self) -> usize {
         self.shared.max_running - self.shared.running.available_permits()
+    }
+}
+
+impl Shared {
+    /// Sets the pool's gauges (and counts a refusal) when metrics are on.
+    fn report(&self, refused: bool) {
+        crate::telemetry::blocking_pool(
+            self.what,
+            self.max_running - self.running.available_permits(),
+            self.waiting.load(Ordering::Relaxed),
+            refused,
+        );
     }
 }
 

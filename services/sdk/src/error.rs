@@ -33,17 +33,23 @@ pub enum ServiceError {
     Internal(String),
 }
 
+impl ServiceError {
+    /// The gRPC code the gateway sees for this error.
+    pub fn code(&self) -> Code {
+        match self {
+            Self::InvalidArgument(_) => Code::InvalidArgument,
+            Self::NotFound(_) => Code::NotFound,
+            Self::PermissionDenied(_) => Code::PermissionDenied,
+            Self::ResourceExhausted(_) => Code::ResourceExhausted,
+            Self::Unavailable(_) => Code::Unavailable,
+            Self::Unsupported(_) => Code::Unimplemented,
+            Self::Internal(_) => Code::Internal,
+        }
+    }
+}
+
 impl From<ServiceError> for Status {
     fn from(error: ServiceError) -> Self {
-        let code = match &error {
-            ServiceError::InvalidArgument(_) => Code::InvalidArgument,
-            ServiceError::NotFound(_) => Code::NotFound,
-            ServiceError::PermissionDenied(_) => Code::PermissionDenied,
-            ServiceError::ResourceExhausted(_) => Code::ResourceExhausted,
-            ServiceError::Unavailable(_) => Code::Unavailable,
-            ServiceError::Unsupported(_) => Code::Unimplemented,
-            ServiceError::Internal(_) => Code::Internal,
-        };
-        Status::new(code, error.to_string())
+        Status::new(error.code(), error.to_string())
     }
 }

@@ -13,6 +13,7 @@ mod output;
 mod regular_file;
 mod server;
 mod service;
+mod telemetry;
 
 pub use blocking::BlockingPool;
 pub use error::{ServiceError, ServiceResult};
@@ -24,6 +25,7 @@ pub use server::{Listener, ServeError, ServeOptions, serve};
 pub use service::{
     Caller, CatalogPublisher, McpService, ResourceContent, ToolCall, UpdateStream, call_tool_json,
 };
+pub use telemetry::serve_metrics;
 
 /// The generated protobuf types, re-exported for service authors.
 pub use micromcp_proto as proto;

@@ -1,0 +1,127 @@
+//! A service's own Prometheus metrics, on an optional listener
+//! (`micromcp fs --metrics-listen ADDR`): calls by MCP method and outcome
+//! (`ok` or the gRPC code it failed with) with their duration, and each
+//! [`BlockingPool`](crate::BlockingPool)'s work running, waiting and
+//! refused. Nothing is recorded until [`serve_metrics`] installs the
+//! recorder; labels are fixed names, never what a caller sends.
+
+use std::cell::RefCell;
+use std::time::Duration;
+
+use axum::Router;
+use axum::middleware;
+use axum::routing::get;
+use metrics::{Counter, Histogram};
+use micromcp_telemetry::HandleCache;
+use micromcp_telemetry::access::{self, Access};
+use tokio::net::TcpListener;
+
+/// Calls answered, by method and outcome.
+pub const CALLS: &str = "micromcp_service_calls_total";
+/// Time from a call's arrival to its answer (to the first chunk of a read).
+pub const CALL_SECONDS: &str = "micromcp_service_call_duration_seconds";
+/// Blocking work running and waiting now, and refused, by pool.
+pub const BLOCKING_RUNNING: &str = "micromcp_service_blocking_running";
+pub const BLOCKING_WAITING: &str = "micromcp_service_blocking_waiting";
+pub const BLOCKING_REFUSED: &str = "micromcp_service_blocking_refused_total";
+
+/// Installs the recorder and serves `/metrics` (and `/healthz`) on
+/// `listener` until `shutdown`; `token_opt` guards it (without one, loopback
+/// `Host`s only).
+pub async fn serve_metrics(
+    listener: TcpListener,
+    token_opt: Option<String>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    micromcp_telemetry::install(describe).map_err(std::io::Error::other)?;
+    let access = Access::new(token_opt.as_deref(), "MICROMCP_METRICS_TOKEN");
+    let app = Router::new()
+        .route("/metrics", get(|| async { access::metrics_response() }))
+        .route("/healthz", get(|| async { "ok" }))
+        .layer(middleware::from_fn_with_state(access, access::check));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        CALLS,
+        "Calls the service answered, by MCP method and outcome"
+    );
+    describe_histogram!(CALL_SECONDS, Unit::Seconds, "Time to answer a call");
+    describe_gauge!(BLOCKING_RUNNING, "Blocking work running now, by pool");
+    describe_gauge!(
+        BLOCKING_WAITING,
+        "Blocking work waiting for a place, by pool"
+    );
+    describe_counter!(
+        BLOCKING_REFUSED,
+        "Blocking work refused at once because its pool and queue were full"
+    );
+}
+
+/// Records one answered call of `method` (`"tools/call"`, …).
+pub(crate) fn call_finished(
+    method: &'static str,
+    outcome: Result<(), tonic::Code>,
+    elapsed: Duration,
+) {
+    if !micromcp_telemetry::enabled() {
+        return;
+    }
+    thread_local! {
+        static HANDLES: RefCell<HandleCache<2, (Counter, Histogram)>> = RefCell::default();
+    }
+    let outcome = match outcome {
+        Ok(()) => "ok",
+        Err(code) => code_label(code),
+    };
+    HANDLES.with(|handles| {
+        let mut handles = handles.borrow_mut();
+        let (counter, histogram) = handles.get_or_insert([method, outcome], || {
+            (
+                metrics::counter!(CALLS, "method" => method, "outcome" => outcome),
+                metrics::histogram!(CALL_SECONDS, "method" => method),
+            )
+        });
+        counter.increment(1);
+        histogram.record(elapsed.as_secs_f64());
+    });
+}
+
+/// Sets pool `pool`'s gauges (running, waiting) and counts a refusal.
+pub(crate) fn blocking_pool(pool: &'static str, running: usize, waiting: usize, refused: bool) {
+    if !micromcp_telemetry::enabled() {
+        return;
+    }
+    metrics::gauge!(BLOCKING_RUNNING, "pool" => pool).set(running as f64);
+    metrics::gauge!(BLOCKING_WAITING, "pool" => pool).set(waiting as f64);
+    if refused {
+        metrics::counter!(BLOCKING_REFUSED, "pool" => pool).increment(1);
+    }
+}
+
+fn code_label(code: tonic::Code) -> &'static str {
+    use tonic::Code;
+    match code {
+        Code::Ok => "ok",
+        Code::Cancelled => "cancelled",
+        Code::Unknown => "unknown",
+        Code::InvalidArgument => "invalid_argument",
+        Code::DeadlineExceeded => "deadline_exceeded",
+        Code::NotFound => "not_found",
+        Code::AlreadyExists => "already_exists",
+        Code::PermissionDenied => "permission_denied",
+        Code::ResourceExhausted => "resource_exhausted",
+        Code::FailedPrecondition => "failed_precondition",
+        Code::Aborted => "aborted",
+        Code::OutOfRange => "out_of_range",
+        Code::Unimplemented => "unimplemented",
+        Code::Internal => "internal",
+        Code::Unavailable => "unavailable",
+        Code::DataLoss => "data_loss",
+        Code::Unauthenticated => "unauthenticated",
+    }
+}

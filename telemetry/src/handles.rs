@@ -1,0 +1,69 @@
+//! [`HandleCache`]: metric handles of one thread by their `'static` label
+//! values — a lookup hashes a few (address, length) pairs instead of
+//! building and comparing a key in the shared registry.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Handles (`T`: counters, histograms, or a tuple of them) by `N` labels.
+pub struct HandleCache<const N: usize, T> {
+    /// Keyed by each label's address and length (two values may share an
+    /// address when one is the start of the other).
+    entries: HashMap<[(usize, usize); N], T, BuildHasherDefault<PointerHasher>>,
+}
+
+impl<const N: usize, T> Default for HandleCache<N, T> {
+    fn default() -> Self {
+        Self {
+            entries: HashMap::default(),
+        }
+    }
+}
+
+impl<const N: usize, T> HandleCache<N, T> {
+    /// The handles for `labels`, made by `make` the first time.
+    pub fn get_or_insert(&mut self, labels: [&'static str; N], make: impl FnOnce() -> T) -> &T {
+        self.entries
+            .entry(labels.map(|label| (label.as_ptr() as usize, label.len())))
+            .or_insert_with(make)
+    }
+}
+
+/// Hashes label addresses (already unique per value) by multiply and fold.
+#[derive(Default)]
+pub struct PointerHasher(u64);
+
+impl Hasher for PointerHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.write_u64(u64::from(*byte));
+        }
+    }
+
+    fn write_usize(&mut self, value: usize) {
+        self.write_u64(value as u64);
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_that_share_an_address_are_told_apart() {
+        let longer: &'static str = "error_x";
+        let shorter: &'static str = &longer[..5];
+        let mut cache: HandleCache<1, &'static str> = HandleCache::default();
+        assert_eq!(*cache.get_or_insert([longer], || "long"), "long");
+        assert_eq!(*cache.get_or_insert([shorter], || "short"), "short");
+        assert_eq!(*cache.get_or_insert([longer], || "again"), "long");
+    }
+}
