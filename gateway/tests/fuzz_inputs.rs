@@ -3,8 +3,9 @@
 //! far past what a recursive parser could take), sealed session ids, and
 //! list cursors. Each must answer with a value or a clear error — never a
 //! panic or a stack overflow. Bounded runs (a few thousand cases) in
-//! `cargo test`; a failing case is kept by proptest under
-//! `tests/proptest-regressions/` and belongs in a regression test.
+//! `cargo test`; every file of the repository's corpora
+//! (`fuzz/corpus/envelope`, `session_id`, `cursor`) is replayed too, and a
+//! failing case found later belongs there as a file.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -115,6 +116,33 @@ proptest! {
             if let Ok(page) = catalog.page(ListKind::Tools, Some(candidate), 10) {
                 prop_assert!(page.items.len() <= catalog.page(ListKind::Tools, None, 30).expect("all").items.len());
             }
+        }
+    }
+}
+
+#[test]
+fn the_corpora_replay_without_a_panic() {
+    for (name, body) in micromcp_sdk::fuzz_corpus("envelope") {
+        let parsed = std::thread::Builder::new()
+            .stack_size(2 * 1024 * 1024)
+            .spawn(move || parse_all_the_way(&body))
+            .expect("thread")
+            .join();
+        assert!(parsed.is_ok(), "envelope/{name} crashed the parse");
+    }
+    let codec = SessionCodec::new(&[9u8; 32], Duration::from_secs(60));
+    for (name, id) in micromcp_sdk::fuzz_corpus("session_id") {
+        let id = String::from_utf8_lossy(&id);
+        assert!(
+            codec.open(&id, "alice").is_err(),
+            "session_id/{name} opened"
+        );
+    }
+    let catalog = small_catalog();
+    for (name, cursor) in micromcp_sdk::fuzz_corpus("cursor") {
+        let cursor = String::from_utf8_lossy(&cursor);
+        if let Ok(page) = catalog.page(ListKind::Tools, Some(&cursor), 10) {
+            assert!(page.items.len() <= 10, "cursor/{name}");
         }
     }
 }

@@ -90,6 +90,19 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_corpus_converts() {
+        for (name, html) in micromcp_sdk::fuzz_corpus("html") {
+            let html = String::from_utf8_lossy(&html).into_owned();
+            let converted = std::thread::Builder::new()
+                .stack_size(2 * 1024 * 1024)
+                .spawn(move || html_to_markdown(&html).map(|markdown| markdown.len()))
+                .expect("thread")
+                .join();
+            assert!(matches!(converted, Ok(Ok(_))), "html/{name}: {converted:?}");
+        }
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig { cases: 200, ..Default::default() })]
 

@@ -41,3 +41,29 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_corpus_replays_to_matches_or_invalid_glob_errors() {
+    let root = tempfile::tempdir().expect("root");
+    std::fs::write(root.path().join("a.rs"), "fn main() {}\n").expect("write");
+    let service =
+        FsService::new(FsConfig::with_roots(vec![root.path().to_path_buf()])).expect("service");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    for (name, pattern) in micromcp_sdk::fuzz_corpus("glob") {
+        let pattern = String::from_utf8_lossy(&pattern).into_owned();
+        let value = runtime
+            .block_on(micromcp_sdk::call_tool_json(
+                &service,
+                "search_files",
+                &serde_json::json!({"pattern": pattern}),
+            ))
+            .unwrap_or_else(|error| panic!("glob/{name}: {error}"));
+        if value["isError"] == true {
+            let text = value["content"][0]["text"].as_str().unwrap_or_default();
+            assert!(text.starts_with("invalid glob: "), "glob/{name}: {text}");
+        }
+    }
+}

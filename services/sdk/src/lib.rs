@@ -6,6 +6,7 @@
 
 mod adapter;
 mod blocking;
+mod corpus;
 mod error;
 mod events;
 mod file_uri;
@@ -16,6 +17,7 @@ mod service;
 mod telemetry;
 
 pub use blocking::BlockingPool;
+pub use corpus::fuzz_corpus;
 pub use error::{ServiceError, ServiceResult};
 pub use events::ToolEvents;
 pub use file_uri::file_uri;

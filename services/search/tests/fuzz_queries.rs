@@ -51,3 +51,27 @@ proptest! {
         prop_assert_eq!(outcome.expect("joined"), Ok(()));
     }
 }
+
+#[test]
+fn the_corpus_replays_to_hits_or_clear_errors() {
+    let queries: Vec<(String, String)> = micromcp_sdk::fuzz_corpus("search_query")
+        .into_iter()
+        .map(|(name, bytes)| (name, String::from_utf8_lossy(&bytes).into_owned()))
+        .collect();
+    let outcome = std::thread::Builder::new()
+        .stack_size(SERVICE_THREAD_STACK)
+        .spawn(move || {
+            let dir = tempfile::tempdir().expect("dir");
+            let index = DocumentIndex::open(dir.path(), 15_000_000).expect("index");
+            for (name, query) in &queries {
+                match index.query(query, &[], &[], 0, 10) {
+                    Ok(_) | Err(SearchError::Query(_) | SearchError::InvalidArgument(_)) => {}
+                    Err(other) => return Err(format!("search_query/{name}: {other}")),
+                }
+            }
+            Ok(())
+        })
+        .expect("thread")
+        .join();
+    assert_eq!(outcome.expect("the parsing thread died"), Ok(()));
+}
