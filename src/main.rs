@@ -11,6 +11,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod admin;
 mod bridge_cmd;
+mod check;
 mod children;
 mod fd_limit;
 mod service_cmd;
@@ -40,6 +41,8 @@ enum Command {
     Up(up::UpArgs),
     /// The gateway alone, with services from a config file.
     Gateway(up::GatewayArgs),
+    /// Validates a gateway config and prints what it resolves to and the services' catalogs.
+    Check(check::CheckArgs),
     /// The gateway over stdio (for desktop clients), with fs as a child.
     Stdio(up::StdioArgs),
     /// The fs service: read-only access to roots.
@@ -109,9 +112,10 @@ enum Command {
     },
 }
 
-fn init_logging() {
+/// Logging to stderr at `MICROMCP_LOG`, else `default_filter`.
+fn init_logging(default_filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MICROMCP_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rmcp=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
     // Colour only on a terminal, and never with NO_COLOR set (any value).
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
@@ -125,7 +129,11 @@ fn init_logging() {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    init_logging();
+    // `check` reports in its own output; the services' retries are noise there.
+    init_logging(match cli.command {
+        Command::Check(_) => "error",
+        _ => "info,rmcp=warn",
+    });
     let open_files = fd_limit::raise_open_files_limit();
     tracing::debug!(?open_files, "open files limit");
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -135,6 +143,13 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Up(args) => up::run_up(args).await,
             Command::Gateway(args) => up::run_gateway(args).await,
+            Command::Check(args) => {
+                let code = check::run(args).await?;
+                if code != 0 {
+                    std::process::exit(code);
+                }
+                Ok(())
+            }
             Command::Stdio(args) => up::run_stdio(args).await,
             Command::Fs {
                 roots,

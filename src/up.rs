@@ -79,7 +79,7 @@ pub struct StdioArgs {
     config: Option<PathBuf>,
 }
 
-fn read_config(path_opt: Option<&Path>) -> anyhow::Result<RawConfig> {
+pub(crate) fn read_config(path_opt: Option<&Path>) -> anyhow::Result<RawConfig> {
     let default = Path::new("micromcp.toml");
     let path = match path_opt {
         Some(path) => path,

@@ -303,6 +303,11 @@ impl MergedCatalog {
         counts
     }
 
+    /// Exposed names of the tools, in list order.
+    pub fn tool_names(&self) -> impl Iterator<Item = &str> {
+        self.tools.iter().map(|item| item.key.as_str())
+    }
+
     /// True when nothing of `kind` is listed.
     pub fn is_empty(&self, kind: ListKind) -> bool {
         self.items(kind).is_empty()

@@ -1,0 +1,67 @@
+"""`micromcp check --config FILE`: an operator validates a config before
+deploying it and sees what it resolves to and what each service offers —
+against a real testkit service, one that is down, and broken configs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+from conftest import BINARY, free_port, wait_for_port
+
+
+def check(config, *flags: str) -> subprocess.CompletedProcess:
+    env = {key: value for key, value in os.environ.items() if key != "MICROMCP_TOKEN"}
+    return subprocess.run([str(BINARY), "check", "--config", str(config), *flags], env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def write_config(tmp_path, service_port: int, extra: str = ""):
+    config = tmp_path / "micromcp.toml"
+    config.write_text(
+        "version = 1\n[gateway]\n"
+        f'listen = "127.0.0.1:{free_port()}"\n'
+        f'[audit]\npath = "{tmp_path / "audit.jsonl"}"\n'
+        f"{extra}"
+        '[[services]]\nname = "kit"\nnamespace = "kit"\n'
+        f'endpoint = "http://127.0.0.1:{service_port}"\n'
+    )
+    return config
+
+
+def test_a_valid_config_prints_what_it_resolves_to_and_each_catalog(tmp_path):
+    port = free_port()
+    service = subprocess.Popen([str(BINARY), "testkit", "--listen", f"127.0.0.1:{port}"], env=dict(os.environ, MICROMCP_LOG="warn"))
+    wait_for_port(port)
+    try:
+        result = check(write_config(tmp_path, port))
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "valid" in result.stdout.splitlines()[0]
+        assert f"http://127.0.0.1:{port} (gRPC over HTTP/2)" in result.stdout
+        assert "a bearer token is needed at start" in result.stdout
+        assert "admin: http://127.0.0.1:9464/" in result.stdout
+        catalog_line = next(line for line in result.stdout.splitlines() if line.strip().startswith("kit:"))
+        assert "tools" in catalog_line and not catalog_line.strip().startswith("kit: 0 tools"), catalog_line
+        assert "kit.test_simple_text" in result.stdout
+        assert not (tmp_path / "audit.jsonl").exists(), "a check writes nothing"
+    finally:
+        service.kill()
+        service.wait()
+
+
+def test_a_service_that_does_not_answer_is_named_and_fails_the_check(tmp_path):
+    result = check(write_config(tmp_path, free_port()), "--wait-secs", "1")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "kit: not reachable within 1 s" in result.stdout
+
+
+def test_offline_validates_only(tmp_path):
+    result = check(write_config(tmp_path, free_port()), "--offline")
+    assert result.returncode == 0 and "catalogs:" not in result.stdout, result.stdout
+
+
+def test_an_invalid_config_names_every_key(tmp_path):
+    config = write_config(tmp_path, free_port(), '[admin]\nlisten = "nowhere"\n[backends]\nmax_retries = 99\n')
+    result = check(config)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "admin.listen:" in result.stderr and "backends.max_retries" in result.stderr, result.stderr
