@@ -14,8 +14,8 @@ use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use metrics::{Counter, Gauge, Histogram};
-use micromcp_telemetry::HandleCache;
+use metrics::Gauge;
+use micromcp_telemetry::{CountAndTime, count_and_time};
 
 /// Requests answered, by method, era, outcome and error category.
 pub const REQUESTS: &str = "micromcp_requests_total";
@@ -157,19 +157,19 @@ pub fn request_finished(
     elapsed: Duration,
 ) {
     thread_local! {
-        static HANDLES: RefCell<HandleCache<4, (Counter, Histogram)>> = RefCell::default();
+        static HANDLES: CountAndTime<4> = RefCell::default();
     }
-    HANDLES.with(|handles| {
-        let mut handles = handles.borrow_mut();
-        let (counter, histogram) = handles.get_or_insert([method, era, outcome, category], || {
+    count_and_time(
+        &HANDLES,
+        [method, era, outcome, category],
+        || {
             (
                 metrics::counter!(REQUESTS, "method" => method, "era" => era, "outcome" => outcome, "category" => category),
                 metrics::histogram!(REQUEST_SECONDS, "method" => method),
             )
-        });
-        counter.increment(1);
-        histogram.record(elapsed.as_secs_f64());
-    });
+        },
+        elapsed,
+    );
 }
 
 /// Records one call that held a place at `service` for `elapsed`.
@@ -180,19 +180,19 @@ pub fn backend_call_finished(
     elapsed: Duration,
 ) {
     thread_local! {
-        static HANDLES: RefCell<HandleCache<3, (Counter, Histogram)>> = RefCell::default();
+        static HANDLES: CountAndTime<3> = RefCell::default();
     }
-    HANDLES.with(|handles| {
-        let mut handles = handles.borrow_mut();
-        let (counter, histogram) = handles.get_or_insert([service, tool, outcome], || {
+    count_and_time(
+        &HANDLES,
+        [service, tool, outcome],
+        || {
             (
                 metrics::counter!(BACKEND_CALLS, "service" => service, "tool" => tool, "outcome" => outcome),
                 metrics::histogram!(BACKEND_SECONDS, "service" => service),
             )
-        });
-        counter.increment(1);
-        histogram.record(elapsed.as_secs_f64());
-    });
+        },
+        elapsed,
+    );
 }
 
 /// Counts a request in flight until the guard drops.

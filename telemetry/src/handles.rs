@@ -2,8 +2,13 @@
 //! values — a lookup hashes a few (address, length) pairs instead of
 //! building and comparing a key in the shared registry.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::thread::LocalKey;
+use std::time::Duration;
+
+use metrics::{Counter, Histogram};
 
 /// Handles (`T`: counters, histograms, or a tuple of them) by `N` labels.
 pub struct HandleCache<const N: usize, T> {
@@ -27,6 +32,25 @@ impl<const N: usize, T> HandleCache<N, T> {
             .entry(labels.map(|label| (label.as_ptr() as usize, label.len())))
             .or_insert_with(make)
     }
+}
+
+/// A thread's cache of a counter and a histogram per label set.
+pub type CountAndTime<const N: usize> = RefCell<HandleCache<N, (Counter, Histogram)>>;
+
+/// Counts one event and records how long it took, with the handles `cache`
+/// keeps for `labels` (made by `make` the first time on this thread).
+pub fn count_and_time<const N: usize>(
+    cache: &'static LocalKey<CountAndTime<N>>,
+    labels: [&'static str; N],
+    make: impl FnOnce() -> (Counter, Histogram),
+    elapsed: Duration,
+) {
+    cache.with(|handles| {
+        let mut handles = handles.borrow_mut();
+        let (counter, histogram) = handles.get_or_insert(labels, make);
+        counter.increment(1);
+        histogram.record(elapsed.as_secs_f64());
+    });
 }
 
 /// Hashes label addresses (already unique per value) by multiply and fold.

@@ -15,7 +15,7 @@ use std::sync::{Mutex, OnceLock};
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-pub use self::handles::{HandleCache, PointerHasher};
+pub use self::handles::{CountAndTime, HandleCache, PointerHasher, count_and_time};
 
 /// Histogram buckets, in seconds: 50 µs to 10 s.
 const BUCKETS: &[f64] = &[

@@ -4,7 +4,6 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
 
 use futures::{Stream, StreamExt};
 use micromcp_proto::mcp_service_server::McpService as GrpcMcpService;
@@ -19,7 +18,7 @@ use tokio::task::JoinHandle;
 use tokio_stream::wrappers::{ReceiverStream, WatchStream};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::{Caller, McpService, ServiceError, ToolCall, ToolEvents, telemetry};
+use crate::{Caller, McpService, ToolCall, ToolEvents, telemetry};
 
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
@@ -181,25 +180,19 @@ impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
             start.input_relay,
         );
         let service = self.service.clone();
-        let started = Instant::now();
         let task = tokio::spawn(async move {
             let outcome = if start.input_relay {
                 // Relay the client's input answers while the call runs (the
                 // gateway keeps the request stream open for them).
                 let relay = tokio::spawn(relay_answers(inbound, events.clone()));
-                let outcome = service.call_tool(call, events).await;
+                let outcome = telemetry::timed("tools/call", service.call_tool(call, events)).await;
                 relay.abort();
                 outcome
             } else {
                 // The gateway ended the request stream after the call.
                 drop(inbound);
-                service.call_tool(call, events).await
+                telemetry::timed("tools/call", service.call_tool(call, events)).await
             };
-            telemetry::call_finished(
-                "tools/call",
-                outcome.as_ref().map(|_| ()).map_err(ServiceError::code),
-                started.elapsed(),
-            );
             let message = match outcome {
                 Ok(output) => Ok(CallToolServerMessage {
                     message: Some(call_tool_server_message::Message::Result(ToolResult {
@@ -228,14 +221,11 @@ impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
             readable_sources_opt: readable_sources(&request),
         };
         let uri = request.into_inner().uri;
-        let started = Instant::now();
-        let read = self.service.read_resource_for(uri, caller).await;
-        telemetry::call_finished(
+        let content = telemetry::timed(
             "resources/read",
-            read.as_ref().map(|_| ()).map_err(ServiceError::code),
-            started.elapsed(),
-        );
-        let content = read?;
+            self.service.read_resource_for(uri, caller),
+        )
+        .await?;
         let header = futures::stream::once(async move {
             Ok(ReadResourceChunk {
                 chunk: Some(read_resource_chunk::Chunk::Header(content.header)),
@@ -272,14 +262,8 @@ impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
         request: Request<GetPromptRequest>,
     ) -> Result<Response<GetPromptResponse>, Status> {
         let GetPromptRequest { name, arguments } = request.into_inner();
-        let started = Instant::now();
-        let prompt = self.service.get_prompt(name, arguments).await;
-        telemetry::call_finished(
-            "prompts/get",
-            prompt.as_ref().map(|_| ()).map_err(ServiceError::code),
-            started.elapsed(),
-        );
-        let result_json = prompt?;
+        let result_json =
+            telemetry::timed("prompts/get", self.service.get_prompt(name, arguments)).await?;
         Ok(Response::new(GetPromptResponse { result_json }))
     }
 
@@ -287,14 +271,11 @@ impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
         &self,
         request: Request<CompleteRequest>,
     ) -> Result<Response<CompleteResponse>, Status> {
-        let started = Instant::now();
-        let completed = self.service.complete(request.into_inner()).await;
-        telemetry::call_finished(
+        let mut response = telemetry::timed(
             "completion/complete",
-            completed.as_ref().map(|_| ()).map_err(ServiceError::code),
-            started.elapsed(),
-        );
-        let mut response = completed?;
+            self.service.complete(request.into_inner()),
+        )
+        .await?;
         response.values.truncate(100);
         Ok(Response::new(response))
     }

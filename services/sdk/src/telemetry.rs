@@ -6,15 +6,16 @@
 //! recorder; labels are fixed names, never what a caller sends.
 
 use std::cell::RefCell;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::middleware;
 use axum::routing::get;
-use metrics::{Counter, Histogram};
-use micromcp_telemetry::HandleCache;
 use micromcp_telemetry::access::{self, Access};
+use micromcp_telemetry::{CountAndTime, count_and_time};
 use tokio::net::TcpListener;
+
+use crate::ServiceError;
 
 /// Calls answered, by method and outcome.
 pub const CALLS: &str = "micromcp_service_calls_total";
@@ -63,32 +64,44 @@ fn describe() {
 }
 
 /// Records one answered call of `method` (`"tools/call"`, …).
-pub(crate) fn call_finished(
-    method: &'static str,
-    outcome: Result<(), tonic::Code>,
-    elapsed: Duration,
-) {
+fn call_finished(method: &'static str, outcome: Result<(), tonic::Code>, elapsed: Duration) {
     if !micromcp_telemetry::enabled() {
         return;
     }
     thread_local! {
-        static HANDLES: RefCell<HandleCache<2, (Counter, Histogram)>> = RefCell::default();
+        static HANDLES: CountAndTime<2> = RefCell::default();
     }
     let outcome = match outcome {
         Ok(()) => "ok",
         Err(code) => code_label(code),
     };
-    HANDLES.with(|handles| {
-        let mut handles = handles.borrow_mut();
-        let (counter, histogram) = handles.get_or_insert([method, outcome], || {
+    count_and_time(
+        &HANDLES,
+        [method, outcome],
+        || {
             (
                 metrics::counter!(CALLS, "method" => method, "outcome" => outcome),
                 metrics::histogram!(CALL_SECONDS, "method" => method),
             )
-        });
-        counter.increment(1);
-        histogram.record(elapsed.as_secs_f64());
-    });
+        },
+        elapsed,
+    );
+}
+
+/// Runs `work`, a call of `method`, and records how it ended and how long
+/// it took.
+pub(crate) async fn timed<T>(
+    method: &'static str,
+    work: impl Future<Output = Result<T, ServiceError>>,
+) -> Result<T, ServiceError> {
+    let started = Instant::now();
+    let outcome = work.await;
+    call_finished(
+        method,
+        outcome.as_ref().map(|_| ()).map_err(ServiceError::code),
+        started.elapsed(),
+    );
+    outcome
 }
 
 /// Sets pool `pool`'s gauges (running, waiting) and counts a refusal.

@@ -19,59 +19,56 @@ fn soup() -> impl Strategy<Value = String> {
     prop::collection::vec(tokens, 0..1500).prop_map(|tokens| tokens.concat())
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
-
-    #[test]
-    fn any_query_gets_hits_or_a_clear_error(queries in prop::collection::vec(soup(), 8)) {
-        let outcome = std::thread::Builder::new()
-            .stack_size(SERVICE_THREAD_STACK)
-            .spawn(move || {
-                let dir = tempfile::tempdir().expect("dir");
-                let index = DocumentIndex::open(dir.path(), 15_000_000).expect("index");
-                index
-                    .upsert(&[IndexedDocument {
-                        id: "d1".into(),
-                        title: "rust".into(),
-                        body: "a b rust".into(),
-                        ..IndexedDocument::default()
-                    }])
-                    .expect("upsert");
-                for query in &queries {
-                    match index.query(query, &[], &[], 0, 10) {
-                        Ok(_) | Err(SearchError::Query(_) | SearchError::InvalidArgument(_)) => {}
-                        Err(other) => return Err(format!("{query:?}: {other}")),
-                    }
-                }
-                Ok(())
-            })
-            .expect("thread")
-            .join();
-        prop_assert!(outcome.is_ok(), "the parsing thread died");
-        prop_assert_eq!(outcome.expect("joined"), Ok(()));
-    }
-}
-
-#[test]
-fn the_corpus_replays_to_hits_or_clear_errors() {
-    let queries: Vec<(String, String)> = micromcp_sdk::fuzz_corpus("search_query")
-        .into_iter()
-        .map(|(name, bytes)| (name, String::from_utf8_lossy(&bytes).into_owned()))
-        .collect();
-    let outcome = std::thread::Builder::new()
+/// Runs every query of `queries` (named) against a small real index on a
+/// thread with the service's stack; `Err` names the first that failed
+/// otherwise than with a clear query error. Panics if the thread dies.
+fn run_on_service_stack(queries: Vec<(String, String)>) -> Result<(), String> {
+    std::thread::Builder::new()
         .stack_size(SERVICE_THREAD_STACK)
         .spawn(move || {
             let dir = tempfile::tempdir().expect("dir");
             let index = DocumentIndex::open(dir.path(), 15_000_000).expect("index");
+            index
+                .upsert(&[IndexedDocument {
+                    id: "d1".into(),
+                    title: "rust".into(),
+                    body: "a b rust".into(),
+                    ..IndexedDocument::default()
+                }])
+                .expect("upsert");
             for (name, query) in &queries {
                 match index.query(query, &[], &[], 0, 10) {
                     Ok(_) | Err(SearchError::Query(_) | SearchError::InvalidArgument(_)) => {}
-                    Err(other) => return Err(format!("search_query/{name}: {other}")),
+                    Err(other) => return Err(format!("{name}: {other}")),
                 }
             }
             Ok(())
         })
         .expect("thread")
-        .join();
-    assert_eq!(outcome.expect("the parsing thread died"), Ok(()));
+        .join()
+        .expect("the parsing thread died")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_query_gets_hits_or_a_clear_error(queries in prop::collection::vec(soup(), 8)) {
+        let named = queries.into_iter().map(|query| (format!("{query:?}"), query)).collect();
+        prop_assert_eq!(run_on_service_stack(named), Ok(()));
+    }
+}
+
+#[test]
+fn the_corpus_replays_to_hits_or_clear_errors() {
+    let queries = micromcp_sdk::fuzz_corpus("search_query")
+        .into_iter()
+        .map(|(name, bytes)| {
+            (
+                format!("search_query/{name}"),
+                String::from_utf8_lossy(&bytes).into_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(run_on_service_stack(queries), Ok(()));
 }
