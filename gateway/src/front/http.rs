@@ -12,6 +12,7 @@ mod pieces_body;
 mod reply;
 mod sse;
 pub mod threads;
+mod traced;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -23,6 +24,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use tokio::net::TcpListener;
+use tracing::Instrument;
 
 use crate::audit::AuditEntry;
 use crate::auth::authenticate;
@@ -310,6 +312,7 @@ async fn handle_request(
         Err(error) => return refuse(audit, id_text, &error, false),
     };
     audit.target(head.name.as_deref().or(head.uri.as_deref()), head.arguments);
+    let span = traced::request_span(headers, method, &head, &principal);
     let protocol_header = header_str(headers, PROTOCOL_VERSION_HEADER);
     if method == "initialize" {
         audit.era("legacy");
@@ -368,8 +371,12 @@ async fn handle_request(
         return refuse(audit, id_text, &error, false);
     };
     audit.context(&context);
-    let outcome = dispatch::handle(gateway, &context, method, id_text, head, envelope.params).await;
-    reply::respond(gateway, &context, accepts, id_text, outcome, audit).await
+    let outcome = dispatch::handle(gateway, &context, method, id_text, head, envelope.params)
+        .instrument(span.clone())
+        .await;
+    reply::respond(gateway, &context, accepts, id_text, outcome, audit)
+        .instrument(span)
+        .await
 }
 
 async fn get_mcp(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {

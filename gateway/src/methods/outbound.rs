@@ -1,8 +1,10 @@
 //! What every request to a backend service carries: the deadline
 //! (`grpc-timeout`), the gateway's request id, the principal's name, the
-//! client's W3C traceparent and, for services holding other services'
+//! W3C traceparent (the gateway's current span when traces are on, else
+//! the client's) and, for services holding other services'
 //! content, which of those the principal may read. Never the client's token.
 
+use micromcp_telemetry::traces;
 use tonic::metadata::{Ascii, MetadataValue};
 
 use crate::context::CallContext;
@@ -36,7 +38,12 @@ pub fn request<T>(
     {
         metadata.insert(micromcp_proto::READABLE_SOURCES_METADATA, value);
     }
-    if let Some(traceparent) = traceparent_opt
+    // With traces on, the service continues the gateway's own span (a
+    // child of the client's); otherwise the client's traceparent passes.
+    let own_opt = traces::enabled()
+        .then(|| traces::traceparent_of(&tracing::Span::current()))
+        .flatten();
+    if let Some(traceparent) = own_opt.as_deref().or(traceparent_opt)
         && let Ok(mut value) = traceparent.parse::<MetadataValue<Ascii>>()
     {
         value.set_sensitive(true);

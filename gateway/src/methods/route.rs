@@ -173,7 +173,15 @@ pub fn tool<'g>(
     context: &CallContext,
     name: &str,
 ) -> Result<Route<'g>, GatewayError> {
-    listed(gateway, context, ListKind::Tools, name)
+    route_span().in_scope(|| listed(gateway, context, ListKind::Tools, name))
+}
+
+/// The span of the lookup and the policy decision, when traces are on.
+fn route_span() -> tracing::Span {
+    if !micromcp_telemetry::traces::enabled() {
+        return tracing::Span::none();
+    }
+    tracing::info_span!(target: micromcp_telemetry::traces::TARGET, "mcp.route")
 }
 
 /// `prompts/get` (and completion of a prompt's argument) of `name`.
@@ -182,7 +190,7 @@ pub fn prompt<'g>(
     context: &CallContext,
     name: &str,
 ) -> Result<Route<'g>, GatewayError> {
-    listed(gateway, context, ListKind::Prompts, name)
+    route_span().in_scope(|| listed(gateway, context, ListKind::Prompts, name))
 }
 
 /// `resources/read` and `resources/subscribe` of `uri` (listed, or matched

@@ -19,12 +19,14 @@ use micromcp_proto::{
     CallToolClientMessage, CallToolServerMessage, CallToolStart, InputResponse,
     call_tool_client_message, call_tool_server_message::Message,
 };
+use micromcp_telemetry::traces;
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::Streaming;
+use tracing::Instrument;
 
 use super::result::finish_service_result;
 use super::{outbound, route};
@@ -46,6 +48,22 @@ struct CallState {
     /// When the call is ended whatever the service is doing.
     deadline: Instant,
     timeout: Duration,
+}
+
+/// The span of the call to the service, when traces are on (else none).
+fn backend_span(service: &str, tool: &str) -> tracing::Span {
+    if !traces::enabled() {
+        return tracing::Span::none();
+    }
+    tracing::info_span!(
+        target: traces::TARGET,
+        "mcp.backend",
+        otel.name = format!("{service} tools/call {tool}"),
+        otel.kind = "client",
+        rpc.system = "grpc",
+        mcp.service = service,
+        mcp.tool = tool,
+    )
 }
 
 /// The error of a call ended at its deadline.
@@ -74,6 +92,7 @@ pub(crate) async fn call_tool(
         () = tokio::time::sleep_until(deadline) => Err(deadline_error(&service, timeout)),
     };
     let (client, mut permit) = admitted?;
+    let backend_span = backend_span(&service, route.original());
     let meta = head.meta.as_ref();
     let progress_token_opt = meta
         .and_then(|meta| meta.progress_token)
@@ -108,10 +127,12 @@ pub(crate) async fn call_tool(
         let Some(attempt_client) = attempt_client_opt else {
             break Err(GatewayError::Internal("a call sent twice".into()));
         };
-        let (request, to_service_opt) =
-            call_request(gateway, context, &route, attempt_start, traceparent);
+        // Built in the backend span: the service continues it.
+        let (request, to_service_opt) = backend_span
+            .in_scope(|| call_request(gateway, context, &route, attempt_start, traceparent));
+        let opening = open_call(attempt_client, request, &cancelled, &service);
         let attempt = tokio::select! {
-            opened = open_call(attempt_client, request, &cancelled, &service) => opened,
+            opened = opening.instrument(backend_span.clone()) => opened,
             () = tokio::time::sleep_until(deadline) => {
                 Err(OpenFailure::Other(deadline_error(&service, timeout)))
             }

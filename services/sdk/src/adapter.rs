@@ -49,6 +49,14 @@ impl<S> GrpcAdapter<S> {
     }
 }
 
+/// The W3C traceparent the gateway sent with the call, if any.
+fn traceparent<T>(request: &Request<T>) -> Option<&str> {
+    request
+        .metadata()
+        .get(micromcp_proto::TRACEPARENT_METADATA)
+        .and_then(|value| value.to_str().ok())
+}
+
 fn metadata_str<T>(request: &Request<T>, key: &str) -> String {
     request
         .metadata()
@@ -143,6 +151,7 @@ impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
         let request_id = metadata_str(&request, micromcp_proto::REQUEST_ID_METADATA);
         let principal = metadata_str(&request, micromcp_proto::PRINCIPAL_METADATA);
         let readable_sources_opt = readable_sources(&request);
+        let span = telemetry::call_span("tools/call", traceparent(&request));
         let mut inbound = request.into_inner();
         let first = inbound
             .message()
@@ -185,13 +194,14 @@ impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
                 // Relay the client's input answers while the call runs (the
                 // gateway keeps the request stream open for them).
                 let relay = tokio::spawn(relay_answers(inbound, events.clone()));
-                let outcome = telemetry::timed("tools/call", service.call_tool(call, events)).await;
+                let outcome =
+                    telemetry::timed("tools/call", span, service.call_tool(call, events)).await;
                 relay.abort();
                 outcome
             } else {
                 // The gateway ended the request stream after the call.
                 drop(inbound);
-                telemetry::timed("tools/call", service.call_tool(call, events)).await
+                telemetry::timed("tools/call", span, service.call_tool(call, events)).await
             };
             let message = match outcome {
                 Ok(output) => Ok(CallToolServerMessage {
@@ -220,9 +230,11 @@ impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
             request_id: metadata_str(&request, micromcp_proto::REQUEST_ID_METADATA),
             readable_sources_opt: readable_sources(&request),
         };
+        let span = telemetry::call_span("resources/read", traceparent(&request));
         let uri = request.into_inner().uri;
         let content = telemetry::timed(
             "resources/read",
+            span,
             self.service.read_resource_for(uri, caller),
         )
         .await?;
@@ -261,9 +273,14 @@ impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
         &self,
         request: Request<GetPromptRequest>,
     ) -> Result<Response<GetPromptResponse>, Status> {
+        let span = telemetry::call_span("prompts/get", traceparent(&request));
         let GetPromptRequest { name, arguments } = request.into_inner();
-        let result_json =
-            telemetry::timed("prompts/get", self.service.get_prompt(name, arguments)).await?;
+        let result_json = telemetry::timed(
+            "prompts/get",
+            span,
+            self.service.get_prompt(name, arguments),
+        )
+        .await?;
         Ok(Response::new(GetPromptResponse { result_json }))
     }
 
@@ -271,8 +288,10 @@ impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
         &self,
         request: Request<CompleteRequest>,
     ) -> Result<Response<CompleteResponse>, Status> {
+        let span = telemetry::call_span("completion/complete", traceparent(&request));
         let mut response = telemetry::timed(
             "completion/complete",
+            span,
             self.service.complete(request.into_inner()),
         )
         .await?;

@@ -12,8 +12,10 @@ use axum::Router;
 use axum::middleware;
 use axum::routing::get;
 use micromcp_telemetry::access::{self, Access};
+use micromcp_telemetry::traces;
 use micromcp_telemetry::{CountAndTime, count_and_time};
 use tokio::net::TcpListener;
+use tracing::Instrument;
 
 use crate::ServiceError;
 
@@ -88,14 +90,35 @@ fn call_finished(method: &'static str, outcome: Result<(), tonic::Code>, elapsed
     );
 }
 
-/// Runs `work`, a call of `method`, and records how it ended and how long
-/// it took.
+/// The span of one call of `method`, continuing the gateway's trace
+/// (`traceparent` from the call's metadata), when traces are on; none
+/// otherwise.
+pub(crate) fn call_span(method: &'static str, traceparent_opt: Option<&str>) -> tracing::Span {
+    if !traces::enabled() {
+        return tracing::Span::none();
+    }
+    let span = tracing::info_span!(
+        target: traces::TARGET,
+        "mcp.service",
+        otel.name = method,
+        otel.kind = "server",
+        rpc.system = "grpc",
+    );
+    if let Some(traceparent) = traceparent_opt {
+        traces::set_parent(&span, traceparent);
+    }
+    span
+}
+
+/// Runs `work`, a call of `method`, in `span`, and records how it ended and
+/// how long it took.
 pub(crate) async fn timed<T>(
     method: &'static str,
+    span: tracing::Span,
     work: impl Future<Output = Result<T, ServiceError>>,
 ) -> Result<T, ServiceError> {
     let started = Instant::now();
-    let outcome = work.await;
+    let outcome = work.instrument(span).await;
     call_finished(
         method,
         outcome.as_ref().map(|_| ()).map_err(ServiceError::code),

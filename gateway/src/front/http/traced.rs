@@ -1,0 +1,49 @@
+//! The span of one `/mcp` request, when traces are on: made once the body
+//! is parsed — so that it is named for its method and target
+//! (`tools/call fs.read_file`) and its parent is the client's W3C
+//! `traceparent`, from the HTTP header or else from a 2026-07-28 client's
+//! `_meta` — and covering the request's dispatch and answer.
+//! Authentication and parsing happen before it (they need no trace to say
+//! who asked: the span records the principal).
+
+use http::HeaderMap;
+use micromcp_telemetry::traces;
+
+use super::header_str;
+use crate::principal::Principal;
+use crate::wire::protocol::ParamsHead;
+
+/// The request's span; none when traces are off.
+pub(super) fn request_span(
+    headers: &HeaderMap,
+    method: &str,
+    head: &ParamsHead<'_>,
+    principal: &Principal,
+) -> tracing::Span {
+    if !traces::enabled() {
+        return tracing::Span::none();
+    }
+    let target = head
+        .name
+        .as_deref()
+        .or(head.uri.as_deref())
+        .unwrap_or_default();
+    let span = tracing::info_span!(
+        target: traces::TARGET,
+        "mcp.request",
+        otel.name = format!("{method} {target}").trim_end(),
+        otel.kind = "server",
+        mcp.method = method,
+        mcp.target = target,
+        mcp.principal = principal.id.as_str(),
+    );
+    let traceparent_opt = header_str(headers, "traceparent").or_else(|| {
+        head.meta
+            .as_ref()
+            .and_then(|meta| meta.traceparent.as_deref())
+    });
+    if let Some(traceparent) = traceparent_opt {
+        traces::set_parent(&span, traceparent);
+    }
+    span
+}

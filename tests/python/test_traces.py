@@ -1,0 +1,133 @@
+"""OpenTelemetry traces across the gateway and a service: `micromcp up` with
+the standard OTLP environment exports to an OTLP/HTTP receiver on loopback
+(spans decoded with the official `opentelemetry-proto` messages); a call
+that carries a W3C traceparent — as an HTTP header, or in a 2026-07-28
+client's `_meta` — yields the gateway's request span as a child of the
+client's span, routing and backend spans under it, and the fs service's
+span as a child of the backend span, all in the client's trace. Without the
+environment nothing is exported."""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import os
+import threading
+import time
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest, ExportTraceServiceResponse
+
+from conftest import make_root, start_up
+from test_hostile import MODERN_META, initialize, modern, post
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+CLIENT_SPAN = "00f067aa0ba902b7"
+
+
+@contextlib.contextmanager
+def otlp_receiver():
+    """An OTLP/HTTP (protobuf) trace receiver; yields (port, spans) where
+    spans fills with (service name, span) as exports arrive."""
+    spans: list[tuple[str, object]] = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            if self.path == "/v1/traces":
+                request = ExportTraceServiceRequest()
+                request.ParseFromString(body)
+                for resource_spans in request.resource_spans:
+                    name = next((attribute.value.string_value for attribute in resource_spans.resource.attributes
+                                 if attribute.key == "service.name"), "")
+                    for scope_spans in resource_spans.scope_spans:
+                        spans.extend((name, span) for span in scope_spans.spans)
+            answer = ExportTraceServiceResponse().SerializeToString()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], spans
+    finally:
+        server.shutdown()
+
+
+def traced_up(tmp_path, port: int):
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}", "OTEL_BSP_SCHEDULE_DELAY": "100"}
+    return start_up(tmp_path, make_root(tmp_path), env_extra=env)
+
+
+def wait_for(spans, predicate, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [entry for entry in list(spans) if predicate(entry)]
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"no such span in {[(name, span.name) for name, span in spans]}")
+
+
+def in_trace(entry) -> bool:
+    return entry[1].trace_id.hex() == TRACE_ID
+
+
+def check_chain(spans) -> None:
+    """request ← client span; backend ← request; fs's span ← backend."""
+    request = wait_for(spans, lambda entry: in_trace(entry) and entry[1].name.startswith("tools/call fs.read_file"))[0][1]
+    assert request.parent_span_id.hex() == CLIENT_SPAN, "the gateway's span continues the client's"
+    backend = wait_for(spans, lambda entry: in_trace(entry) and entry[1].name == "fs tools/call read_file")[0][1]
+    assert backend.parent_span_id == request.span_id
+    service_name, service_span = wait_for(spans, lambda entry: in_trace(entry) and entry[0] == "micromcp-fs")[0]
+    assert service_span.name == "tools/call" and service_span.parent_span_id == backend.span_id, \
+        "the service's span continues the gateway's backend span"
+    route = wait_for(spans, lambda entry: in_trace(entry) and entry[1].name == "mcp.route")[0][1]
+    assert route.parent_span_id == request.span_id
+    gateway_names = {name for name, span in spans if span.span_id in (request.span_id, backend.span_id)}
+    assert gateway_names == {"micromcp-gateway"}
+
+
+def test_a_header_traceparent_links_client_gateway_and_service(tmp_path):
+    with otlp_receiver() as (port, spans):
+        running = traced_up(tmp_path, port)
+        try:
+            session = initialize(running)
+            answer = post(running, {"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                                    "params": {"name": "fs.read_file", "arguments": {"path": "hello.txt"}}},
+                          {"Mcp-Session-Id": session, "MCP-Protocol-Version": "2025-11-25",
+                           "traceparent": f"00-{TRACE_ID}-{CLIENT_SPAN}-01"})
+            assert "result" in answer.json(), answer.text
+            check_chain(spans)
+        finally:
+            running.stop()
+
+
+def test_a_meta_traceparent_links_them_too(tmp_path):
+    with otlp_receiver() as (port, spans):
+        running = traced_up(tmp_path, port)
+        try:
+            answer = modern(running, "tools/call", {"name": "fs.read_file", "arguments": {"path": "hello.txt"},
+                                                    "_meta": {**MODERN_META, "traceparent": f"00-{TRACE_ID}-{CLIENT_SPAN}-01"}})
+            assert "result" in answer.json(), answer.text
+            check_chain(spans)
+        finally:
+            running.stop()
+
+
+def test_without_the_environment_nothing_is_exported(tmp_path):
+    with otlp_receiver() as (_port, spans):
+        running = start_up(tmp_path, make_root(tmp_path))
+        try:
+            assert "result" in modern(running, "tools/call", {"name": "fs.read_file", "arguments": {"path": "hello.txt"}}).json()
+            time.sleep(0.5)
+        finally:
+            running.stop()
+        assert spans == []
+    assert "OTEL_EXPORTER_OTLP_ENDPOINT" not in os.environ
