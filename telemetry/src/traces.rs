@@ -93,6 +93,15 @@ pub fn set_parent(span: &tracing::Span, traceparent: &str) {
     let _ = span.set_parent(context);
 }
 
+/// The trace id of `span` (32 hex digits), for log lines: recorded as the
+/// span's `trace_id` field, which every log line inside it carries.
+pub fn record_trace_id(span: &tracing::Span) {
+    use opentelemetry::trace::TraceContextExt;
+    let context = span.context();
+    let trace_id = context.span().span_context().trace_id();
+    span.record("trace_id", tracing::field::display(trace_id));
+}
+
 /// The W3C `traceparent` of `span`, to send where the trace continues.
 pub fn traceparent_of(span: &tracing::Span) -> Option<String> {
     let mut carrier: HashMap<String, String> = HashMap::new();

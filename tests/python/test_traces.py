@@ -131,3 +131,45 @@ def test_without_the_environment_nothing_is_exported(tmp_path):
             running.stop()
         assert spans == []
     assert "OTEL_EXPORTER_OTLP_ENDPOINT" not in os.environ
+
+
+def test_json_log_lines_carry_the_trace_id(tmp_path):
+    """MICROMCP_LOG_FORMAT=json: each line a JSON object; lines logged while
+    a traced request is handled carry its trace_id."""
+    import json
+    import subprocess
+
+    from conftest import BINARY, TOKEN, Running, free_port, wait_for_line
+
+    with otlp_receiver() as (port, spans):
+        gateway_port = free_port()
+        log_path = tmp_path / "gateway.log"
+        env = dict(os.environ, MICROMCP_TOKEN=TOKEN, MICROMCP_LOG="info,h2=debug", MICROMCP_LOG_FORMAT="json",
+                   OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{port}", OTEL_BSP_SCHEDULE_DELAY="100")
+        with open(log_path, "w") as log:
+            process = subprocess.Popen([str(BINARY), "up", "--listen", f"127.0.0.1:{gateway_port}", "--root", str(make_root(tmp_path)),
+                                        "--state-dir", str(tmp_path / "state"), "--admin-listen", "off"],
+                                       cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
+            running = Running(url=f"http://127.0.0.1:{gateway_port}/mcp", token=TOKEN, root=tmp_path, state_dir=tmp_path,
+                              processes=[process], port=gateway_port)
+            try:
+                wait_for_line(process, "listening on")
+                answer = modern(running, "tools/call", {"name": "fs.read_file", "arguments": {"path": "hello.txt"},
+                                                        "_meta": {**MODERN_META, "traceparent": f"00-{TRACE_ID}-{CLIENT_SPAN}-01"}})
+                assert "result" in answer.json(), answer.text
+            finally:
+                running.stop()
+        lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
+        assert lines and all("level" in line and "fields" in line for line in lines)
+        traced = [line for line in lines if any(span.get("trace_id") == TRACE_ID for span in line.get("spans", []))]
+        assert traced, "some line logged inside the request carries its trace_id"
+
+
+def test_an_unknown_log_format_is_refused_naming_the_variable(tmp_path):
+    import subprocess
+
+    from conftest import BINARY
+
+    result = subprocess.run([str(BINARY), "check", "--config", str(tmp_path / "none.toml")],
+                            env=dict(os.environ, MICROMCP_LOG_FORMAT="xml"), capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0 and 'MICROMCP_LOG_FORMAT: "xml"' in result.stderr, result.stderr

@@ -103,10 +103,12 @@ pub(crate) fn call_span(method: &'static str, traceparent_opt: Option<&str>) -> 
         otel.name = method,
         otel.kind = "server",
         rpc.system = "grpc",
+        trace_id = tracing::field::Empty,
     );
     if let Some(traceparent) = traceparent_opt {
         traces::set_parent(&span, traceparent);
     }
+    traces::record_trace_id(&span);
     span
 }
 

@@ -36,6 +36,7 @@ pub(super) fn request_span(
         mcp.method = method,
         mcp.target = target,
         mcp.principal = principal.id.as_str(),
+        trace_id = tracing::field::Empty,
     );
     let traceparent_opt = header_str(headers, "traceparent").or_else(|| {
         head.meta
@@ -45,5 +46,6 @@ pub(super) fn request_span(
     if let Some(traceparent) = traceparent_opt {
         traces::set_parent(&span, traceparent);
     }
+    traces::record_trace_id(&span);
     span
 }
