@@ -65,3 +65,17 @@ def test_an_invalid_config_names_every_key(tmp_path):
     result = check(config)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "admin.listen:" in result.stderr and "backends.max_retries" in result.stderr, result.stderr
+
+
+def test_a_dns_name_that_does_not_resolve_is_warned_about_once(tmp_path):
+    """Calls and the upkeep retry the resolution many times a second; the
+    log says it once (until the name resolves again)."""
+    config = tmp_path / "micromcp.toml"
+    config.write_text('version = 1\n[[services]]\nname = "gone"\nendpoint = "dns:///no-such-service.invalid:7001"\n'
+                      "[backends]\ndns_refresh_secs = 1\n")
+    env = {key: value for key, value in os.environ.items() if key != "MICROMCP_TOKEN"}
+    env["MICROMCP_LOG"] = "warn"
+    result = subprocess.run([str(BINARY), "check", "--config", str(config), "--wait-secs", "3"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.count("cannot resolve the service's DNS name") == 1, result.stderr

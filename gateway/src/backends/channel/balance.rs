@@ -59,6 +59,8 @@ pub struct Pool {
     /// Serialises resolutions, so a burst of calls before the first one
     /// shares it.
     resolving: tokio::sync::Mutex<()>,
+    /// True while the DNS name does not resolve (warned once, not per try).
+    resolve_failing: std::sync::atomic::AtomicBool,
 }
 
 /// A clonable channel over a [`Pool`].
@@ -97,6 +99,7 @@ impl Pool {
                     .collect(),
             ),
             resolving: tokio::sync::Mutex::new(()),
+            resolve_failing: std::sync::atomic::AtomicBool::new(false),
         })
     }
 

@@ -9,6 +9,7 @@
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use micromcp_proto::mcp_service_server::SERVICE_NAME;
@@ -60,19 +61,32 @@ pub fn spawn_upkeep(pool: &Arc<Pool>, shutdown: &CancellationToken) {
     }
 }
 
+/// Notes a failed resolution: warned when it starts failing, then quiet
+/// (calls and the upkeep retry it often) until it resolves again.
+fn resolve_failed(pool: &Pool, host: &str, error: &str) {
+    if pool.resolve_failing.swap(true, Ordering::Relaxed) {
+        tracing::debug!(service = %pool.service, host, error, "the service's DNS name still does not resolve");
+    } else {
+        tracing::warn!(service = %pool.service, host, error, "cannot resolve the service's DNS name; keeping its endpoints (warned once until it resolves)");
+    }
+}
+
 /// Resolves `host` and makes its addresses the pool's endpoints; on a
 /// failed or empty answer the endpoints stay as they were.
 pub(super) async fn resolve(pool: &Pool, host: &str, port: u16) {
     let addresses: BTreeSet<SocketAddr> = match tokio::net::lookup_host((host, port)).await {
         Ok(found) => found.take(MAX_ENDPOINTS).collect(),
         Err(error) => {
-            tracing::warn!(service = %pool.service, host, %error, "cannot resolve the service's DNS name; keeping its endpoints");
+            resolve_failed(pool, host, &error.to_string());
             return;
         }
     };
     if addresses.is_empty() {
-        tracing::warn!(service = %pool.service, host, "the service's DNS name has no addresses; keeping its endpoints");
+        resolve_failed(pool, host, "no addresses");
         return;
+    }
+    if pool.resolve_failing.swap(false, Ordering::Relaxed) {
+        tracing::info!(service = %pool.service, host, "the service's DNS name resolves again");
     }
     let current = pool.members.load_full();
     let wanted: Vec<String> = addresses.iter().map(ToString::to_string).collect();
