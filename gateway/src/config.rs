@@ -32,7 +32,7 @@ use self::hosts::validate_allowed_hosts;
 use self::limits::validate_limits;
 pub use self::limits::{LimitsConfig, RawLimits};
 use self::rate_limits::validate_rate_limits;
-pub use self::rate_limits::{Rate, RateLimitsConfig, RawRateLimits};
+pub use self::rate_limits::{Rate, RateLimitsConfig, RawRateLimits, RawServiceRates, ServiceRates};
 use self::services::validate_services;
 pub use self::services::{RawService, ServiceConfig};
 

@@ -45,7 +45,7 @@ impl Gateway {
     pub fn new(config: GatewayConfig, session_key: &[u8; 32]) -> Result<Arc<Self>, GatewayError> {
         let backends = Backends::new(&config.services, &config.namespace_separator)?;
         let audit = Audit::open(&config.audit).map_err(GatewayError::Internal)?;
-        let rates = RateLimits::new(&config.rate_limits);
+        let rates = RateLimits::new(&config.rate_limits, &config.services);
         let streamed_reads = Quota::new(
             config.limits.max_streamed_reads,
             Some(config.limits.max_streamed_reads_per_principal),

@@ -1,15 +1,17 @@
 //! Rates and in-flight caps of `[rate_limits]`: GCRA limiters (governor)
 //! keyed by principal and by service, and a count of each principal's calls
-//! in flight. A refusal is a [`GatewayError::RateLimited`] that names the
+//! in flight; services with rates of their own (`[services.rate_limits]`)
+//! have their own limiters. A refusal is a [`GatewayError::RateLimited`] that names the
 //! limit and says when to retry (HTTP 429 with `Retry-After`).
 
+use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota as RateQuota, RateLimiter};
 
-use crate::config::{Rate, RateLimitsConfig};
+use crate::config::{Rate, RateLimitsConfig, ServiceConfig, ServiceRates};
 use crate::error::GatewayError;
 use crate::quota::{Quota, QuotaPermit};
 
@@ -17,8 +19,16 @@ use crate::quota::{Quota, QuotaPermit};
 pub struct RateLimits {
     per_principal_opt: Option<DefaultKeyedRateLimiter<String>>,
     per_service_opt: Option<DefaultKeyedRateLimiter<String>>,
+    /// Services with rates of their own (`[services.rate_limits]`).
+    own: HashMap<String, OwnRates>,
     in_flight_opt: Option<Arc<Quota<String>>>,
     clock: DefaultClock,
+}
+
+/// One service's own limiters, each with the key a refusal names.
+struct OwnRates {
+    service_opt: Option<(DefaultKeyedRateLimiter<String>, String)>,
+    per_principal_opt: Option<(DefaultKeyedRateLimiter<String>, String)>,
 }
 
 fn limiter(rate: Rate) -> DefaultKeyedRateLimiter<String> {
@@ -30,10 +40,29 @@ fn limiter(rate: Rate) -> DefaultKeyedRateLimiter<String> {
 // === impl RateLimits ===
 
 impl RateLimits {
-    pub fn new(config: &RateLimitsConfig) -> Self {
+    /// The limiters of `config` and of each of `services` that has rates of
+    /// its own.
+    pub fn new(config: &RateLimitsConfig, services: &[ServiceConfig]) -> Self {
+        let own = services
+            .iter()
+            .filter(|service| service.rates != ServiceRates::default())
+            .map(|service| {
+                let keyed = |rate_opt: &Option<(Rate, String)>| {
+                    rate_opt
+                        .as_ref()
+                        .map(|(rate, key)| (limiter(*rate), key.clone()))
+                };
+                let rates = OwnRates {
+                    service_opt: keyed(&service.rates.service_opt),
+                    per_principal_opt: keyed(&service.rates.per_principal_opt),
+                };
+                (service.name.clone(), rates)
+            })
+            .collect();
         Self {
             per_principal_opt: config.per_principal_opt.map(limiter),
             per_service_opt: config.per_service_opt.map(limiter),
+            own,
             in_flight_opt: config
                 .max_concurrent_calls_per_principal_opt
                 .map(|max| Quota::new(usize::MAX, Some(max))),
@@ -55,12 +84,18 @@ impl RateLimits {
             "rate_limits.per_principal_per_sec",
             "principal",
         )?;
-        self.check(
-            self.per_service_opt.as_ref(),
-            service,
-            "rate_limits.per_service_per_sec",
-            "service",
-        )?;
+        match self.own.get(service) {
+            Some(own) => {
+                if let Some((limiter, key)) = &own.per_principal_opt {
+                    self.check(Some(limiter), principal, key, "principal")?;
+                }
+                match &own.service_opt {
+                    Some((limiter, key)) => self.check(Some(limiter), service, key, "service")?,
+                    None => self.check_shared_service(service)?,
+                }
+            }
+            None => self.check_shared_service(service)?,
+        }
         let Some(in_flight) = &self.in_flight_opt else {
             return Ok(None);
         };
@@ -72,6 +107,15 @@ impl RateLimits {
                 retry_after_ms: 100,
             }
         })
+    }
+
+    fn check_shared_service(&self, service: &str) -> Result<(), GatewayError> {
+        self.check(
+            self.per_service_opt.as_ref(),
+            service,
+            "rate_limits.per_service_per_sec",
+            "service",
+        )
     }
 
     fn check(
@@ -103,14 +147,17 @@ mod tests {
 
     #[test]
     fn each_limit_refuses_past_its_rate_or_count_and_says_which() {
-        let limits = RateLimits::new(&RateLimitsConfig {
-            per_principal_opt: Some(Rate {
-                per_sec: 1,
-                burst: 2,
-            }),
-            per_service_opt: None,
-            max_concurrent_calls_per_principal_opt: Some(1),
-        });
+        let limits = RateLimits::new(
+            &RateLimitsConfig {
+                per_principal_opt: Some(Rate {
+                    per_sec: 1,
+                    burst: 2,
+                }),
+                per_service_opt: None,
+                max_concurrent_calls_per_principal_opt: Some(1),
+            },
+            &[],
+        );
         let first = limits.admit("alice", "fs").expect("first");
         let refused = limits.admit("alice", "fs").expect_err("in flight");
         assert!(
@@ -133,15 +180,69 @@ mod tests {
             limits.admit("bob", "fs").is_ok(),
             "another principal has its own rate"
         );
-        let by_service = RateLimits::new(&RateLimitsConfig {
-            per_service_opt: Some(Rate {
-                per_sec: 1,
-                burst: 1,
-            }),
-            ..RateLimitsConfig::default()
-        });
+        let by_service = RateLimits::new(
+            &RateLimitsConfig {
+                per_service_opt: Some(Rate {
+                    per_sec: 1,
+                    burst: 1,
+                }),
+                ..RateLimitsConfig::default()
+            },
+            &[],
+        );
         assert!(by_service.admit("alice", "fs").is_ok());
         let refused = by_service.admit("bob", "fs").expect_err("service rate");
         assert!(refused.to_string().contains("service fs"));
+    }
+
+    #[test]
+    fn a_service_with_its_own_rates_is_limited_by_them() {
+        let config = crate::config::parse_toml(
+            r#"
+            version = 1
+            [rate_limits]
+            per_service_per_sec = 100
+            [[services]]
+            name = "fetch"
+            endpoint = "http://127.0.0.1:7002"
+            rate_limits = { per_sec = 1 }
+            [[services]]
+            name = "search"
+            endpoint = "http://127.0.0.1:7003"
+            rate_limits = { per_principal_per_sec = 1 }
+            [[services]]
+            name = "fs"
+            endpoint = "http://127.0.0.1:7001"
+            "#,
+        )
+        .expect("parses")
+        .validate(Some("a-token-long-enough-for-the-check-0000"))
+        .expect("valid");
+        let limits = RateLimits::new(&config.rate_limits, &config.services);
+        assert!(limits.admit("alice", "fetch").is_ok());
+        let refused = limits.admit("bob", "fetch").expect_err("fetch's own rate");
+        assert!(
+            refused
+                .to_string()
+                .contains("(services[0].rate_limits.per_sec)"),
+            "{refused}"
+        );
+        assert!(limits.admit("alice", "search").is_ok());
+        let refused = limits
+            .admit("alice", "search")
+            .expect_err("alice's rate at search");
+        assert!(
+            refused.to_string().contains(
+                "principal alice reached (services[1].rate_limits.per_principal_per_sec)"
+            ),
+            "{refused}"
+        );
+        assert!(limits.admit("bob", "search").is_ok(), "bob has his own");
+        for _ in 0..5 {
+            assert!(
+                limits.admit("alice", "fs").is_ok(),
+                "fs has only the shared 100/s"
+            );
+        }
     }
 }

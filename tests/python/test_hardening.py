@@ -544,6 +544,22 @@ def test_rate_limits_answer_429_naming_the_limit(tmp_path):
         running.stop()
 
 
+def test_a_service_of_its_own_rate_is_limited_by_it(tmp_path):
+    """`[services.rate_limits]`: the service's own rate replaces the shared
+    per-service one (here far higher) and the refusal names its key."""
+    running = start_testkit_gateway(tmp_path, gateway_settings="[rate_limits]\nper_service_per_sec = 1000\n",
+                                    service_settings="[services.rate_limits]\nper_sec = 1\nburst = 2\n")
+    try:
+        session = initialize(running)
+        answers = [legacy(running, session, "tools/call", {"name": "echo", "arguments": {"n": n}}) for n in range(4)]
+        assert [answer.status_code for answer in answers[:2]] == [200, 200]
+        limited = answers[2]
+        assert limited.status_code == 429, limited.text
+        assert "services[0].rate_limits.per_sec" in limited.json()["error"]["message"], limited.json()
+    finally:
+        running.stop()
+
+
 def test_safe_reads_are_retried_within_a_budget(tmp_path):
     """A read that fails as unavailable is tried again once (the testkit
     fails each `unavailable-…` template id's first read); with retries off

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::backends::{BackendsConfig, RawBackends, validate_backends};
 use super::endpoint::{Endpoints, parse_endpoints};
+use super::rate_limits::{RawServiceRates, ServiceRates, validate_service_rates};
 use crate::wire::names::made_of;
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -36,6 +37,8 @@ pub struct RawService {
     pub content_from: Vec<String>,
     /// This service's own `[backends]` keys, over the shared ones.
     pub backends: Option<RawBackends>,
+    /// This service's own rates, over the shared `[rate_limits]`.
+    pub rate_limits: Option<RawServiceRates>,
 }
 
 /// A validated backend service.
@@ -50,6 +53,8 @@ pub struct ServiceConfig {
     pub content_from: Vec<String>,
     /// Its resilience stack: `[backends]` with its own keys over it.
     pub backends: BackendsConfig,
+    /// Its own rates (`[services.rate_limits]`), if any.
+    pub rates: ServiceRates,
 }
 
 /// Validates every `[[services]]` entry; `backends` is the validated
@@ -93,12 +98,16 @@ pub fn validate_services(
             Some(own) => validate_backends(own, backends, &format!("{key}.backends"), errors),
             None => backends.clone(),
         };
+        let rates = raw.rate_limits.map_or_else(ServiceRates::default, |own| {
+            validate_service_rates(own, &format!("{key}.rate_limits"), errors)
+        });
         services.push(ServiceConfig {
             name: raw.name,
             namespace,
             endpoints,
             content_from: raw.content_from,
             backends: own_backends,
+            rates,
         });
     }
     for (index, service) in services.iter().enumerate() {
