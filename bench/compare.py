@@ -289,6 +289,8 @@ def main() -> int:
         bridge_pid = stack.pid_of(bridge)
         tcp_port, tcp_pid = start_gateway(stack, "gateway-tcp", [("echo", "", f"http://127.0.0.1:{testkit_port}")])
         unix_port, unix_pid = start_gateway(stack, "gateway-unix", [("echo", "", f"unix://{testkit_socket}")])
+        quiet_port, quiet_pid = start_gateway(stack, "gateway-tcp-no-metrics", [("echo", "", f"http://127.0.0.1:{testkit_port}")],
+                                              tail='[admin]\nlisten = "off"\n')
         bridged_port, bridged_pid = start_gateway(stack, "gateway-bridge", [("echo", "", f"unix://{bridge_socket}")])
         governed_port, governed_pid = start_gateway(stack, "gateway-governed", [("echo", "", f"unix://{testkit_socket}")],
                                                     tail=governance_toml(work))
@@ -299,6 +301,8 @@ def main() -> int:
             Route("direct: echo MCP server (rmcp, HTTP)", echo_url, "echo", args),
             Route("Micro-MCP → echo service, gRPC/TCP", f"http://127.0.0.1:{tcp_port}/mcp", "echo", args, token=TOKEN, cpu_pids=[tcp_pid]),
             Route("Micro-MCP → echo service, gRPC/TCP, 2026-07-28", f"http://127.0.0.1:{tcp_port}/mcp", "echo", args, era="modern", token=TOKEN, cpu_pids=[tcp_pid]),
+            Route("Micro-MCP → echo service, gRPC/TCP, metrics off", f"http://127.0.0.1:{quiet_port}/mcp", "echo", args, token=TOKEN,
+                  cpu_pids=[quiet_pid], note="[admin] listen = \"off\": no recorder"),
             Route("Micro-MCP → echo service, gRPC/Unix", f"http://127.0.0.1:{unix_port}/mcp", "echo", args, token=TOKEN, cpu_pids=[unix_pid]),
             Route("Micro-MCP → echo service, gRPC/Unix, scopes + Cedar + audit file", f"http://127.0.0.1:{governed_port}/mcp", "echo", args,
                   token=AGENT_TOKEN, cpu_pids=[governed_pid], note="named token, Cedar policy, every call audited to a file"),
