@@ -203,3 +203,39 @@ def test_service_metrics_beyond_loopback_need_a_token(tmp_path):
                             env={key: value for key, value in os.environ.items() if key != "MICROMCP_METRICS_TOKEN"},
                             capture_output=True, text=True, timeout=30)
     assert result.returncode != 0 and "MICROMCP_METRICS_TOKEN" in result.stderr, result.stderr
+
+
+def test_the_admin_listener_cuts_slow_clients_and_caps_connections(tmp_path):
+    """Its connections are handled as the front's: headers that never end
+    are cut at limits.header_read_timeout_secs; past the per-source cap a
+    clear 503."""
+    import time
+
+    from test_hardening import closed_within
+
+    admin_port = free_port()
+    (tmp_path / "micromcp.toml").write_text(
+        "[limits]\nmax_connections_per_source = 5\nheader_read_timeout_secs = 1\n"
+        f'[admin]\nlisten = "127.0.0.1:{admin_port}"\n')
+    running = start_up(tmp_path, make_root(tmp_path))
+    held = []
+    try:
+        def connect():
+            connection = socket.create_connection(("127.0.0.1", admin_port), timeout=10)
+            held.append(connection)
+            return connection
+
+        slow = connect()
+        slow.sendall(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n")
+        started = time.monotonic()
+        closed_within(slow, 5)
+        assert time.monotonic() - started < 5, "a header that never ends is cut"
+        for _ in range(5):
+            connect()
+        time.sleep(0.3)
+        refused = closed_within(connect(), 5)
+        assert refused.startswith(b"HTTP/1.1 503") and b"max_connections_per_source" in refused, refused
+    finally:
+        for connection in held:
+            connection.close()
+        running.stop()

@@ -1,8 +1,10 @@
 //! The admin listener: a second HTTP listener, apart from the clients'
 //! `/mcp`, for operators and their tools — `/metrics` (Prometheus text
 //! exposition), `/healthz` and `/readyz` — behind the admin token, or
-//! without one for loopback `Host`s only (`micromcp_telemetry::access`). State that already lives
-//! in the gateway (breakers, limits, catalog, endpoints) is read at scrape
+//! without one for loopback `Host`s only (`micromcp_telemetry::access`);
+//! connections handled as the `/mcp` front's are (caps of `[limits]`,
+//! counted apart, header and idle timeouts). State that already lives in
+//! the gateway (breakers, limits, catalog, endpoints) is read at scrape
 //! time, so it costs the request path nothing.
 
 use std::sync::Arc;
@@ -16,6 +18,8 @@ use micromcp_telemetry::access::{self, Access};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use super::http::connections::serve_connections;
+use super::limits::connection_limits;
 use crate::catalog::ListKind;
 use crate::gateway::Gateway;
 use crate::telemetry;
@@ -38,10 +42,12 @@ pub async fn serve(
     token_opt: Option<String>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    // The `/mcp` front's connection handling: its caps (counted apart from
+    // the front's), header and idle timeouts, graceful drain.
+    let limits = connection_limits(&gateway.config.limits);
+    let config = gateway.config.limits.clone();
     let app = router(gateway, token_opt.as_deref());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+    serve_connections(app, listener, limits, &config, shutdown.cancelled_owned()).await
 }
 
 pub use micromcp_telemetry::access::may_serve_without_token;

@@ -4,7 +4,7 @@
 //! era (initialize, a session id, or 2026-07-28 `_meta`) → dispatch.
 //! Browser clients of allowed origins get CORS answers (`cors`).
 
-mod connections;
+pub(crate) mod connections;
 mod cors;
 mod guard;
 pub(crate) mod health;
