@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use micromcp_gateway::Gateway;
 use micromcp_gateway::catalog::ListKind;
-use micromcp_gateway::config::{AuditTarget, Endpoint, Endpoints, GatewayConfig};
+use micromcp_gateway::config::{AuditTarget, GatewayConfig};
 use tokio_util::sync::CancellationToken;
 
 /// Flags of `micromcp check`.
@@ -76,24 +76,9 @@ fn print_resolved(config: &GatewayConfig, assumed_token: bool) {
             )
         };
         println!("  {} ({namespace}):", service.name);
-        match &service.endpoints {
-            Endpoints::Fixed(endpoints) => {
-                for endpoint in endpoints {
-                    println!("    {}", endpoint_text(endpoint));
-                }
-            }
-            Endpoints::Dns { host, port } => {
-                println!("    dns:///{host}:{port} (every address, re-resolved)");
-            }
+        for endpoint in service.endpoints.describe() {
+            println!("    {endpoint}");
         }
-    }
-}
-
-fn endpoint_text(endpoint: &Endpoint) -> String {
-    match endpoint {
-        Endpoint::Unix(path) => format!("unix:{} (gRPC over HTTP/2)", path.display()),
-        Endpoint::Tcp(authority) => format!("http://{authority} (gRPC over HTTP/2)"),
-        Endpoint::Quic { authority, .. } => format!("quic://{authority} (gRPC over HTTP/3, TLS)"),
     }
 }
 

@@ -11,8 +11,9 @@ mod sink;
 mod stream;
 
 use std::cell::RefCell;
-use std::sync::Arc;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde_json::value::RawValue;
@@ -34,7 +35,13 @@ pub struct Audit {
     include_arguments: bool,
     redact_fields: Vec<String>,
     failures: AtomicU64,
+    /// The last records written, for the admin listener (kept only while it
+    /// runs: metrics recorded).
+    recent: Mutex<VecDeque<String>>,
 }
+
+/// Records kept for the admin listener's `/api/audit`.
+pub const RECENT_RECORDS: usize = 200;
 
 /// Fields of one request, gathered as it advances.
 #[derive(Debug)]
@@ -95,6 +102,7 @@ impl Audit {
             include_arguments: config.include_arguments,
             redact_fields: config.redact_fields.clone(),
             failures: AtomicU64::new(0),
+            recent: Mutex::default(),
         }))
     }
 
@@ -105,6 +113,7 @@ impl Audit {
             include_arguments: false,
             redact_fields: Vec::new(),
             failures: AtomicU64::new(0),
+            recent: Mutex::default(),
         })
     }
 
@@ -147,6 +156,9 @@ impl Audit {
             let mut line = line.borrow_mut();
             line.clear();
             record.encode_into(&mut line);
+            if telemetry::enabled() {
+                self.keep_recent(&line);
+            }
             sink.write_line(&line).map(|()| line.len())
         });
         if telemetry::enabled() {
@@ -166,6 +178,32 @@ impl Audit {
                 tracing::error!(%error, failures = failures + 1, "audit record not written");
             }
         }
+    }
+
+    /// The last `limit` records written (at most [`RECENT_RECORDS`]), oldest
+    /// first, each one JSON line.
+    pub fn recent(&self, limit: usize) -> Vec<String> {
+        let recent = self
+            .recent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        recent
+            .iter()
+            .skip(recent.len().saturating_sub(limit))
+            .cloned()
+            .collect()
+    }
+
+    fn keep_recent(&self, line: &[u8]) {
+        let text = String::from_utf8_lossy(line).trim_end().to_owned();
+        let mut recent = self
+            .recent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if recent.len() == RECENT_RECORDS {
+            recent.pop_front();
+        }
+        recent.push_back(text);
     }
 
     /// Forces written records to disk (shutdown).

@@ -239,3 +239,22 @@ def test_the_admin_listener_cuts_slow_clients_and_caps_connections(tmp_path):
         for connection in held:
             connection.close()
         running.stop()
+
+
+def test_the_admin_api_lists_services_and_recent_audit_records(observed):
+    session = initialize(observed)
+    for _ in range(3):
+        assert "result" in legacy(observed, session, "tools/call", {"name": "fs.stat", "arguments": {"path": "hello.txt"}}).json()
+    services = {service["name"]: service for service in httpx2.get(f"{observed.admin}/api/services", timeout=10).json()["services"]}
+    assert set(services) == {"fs", "fetch", "search"}, services
+    fs = services["fs"]
+    assert fs["namespace"] == "fs" and fs["available"] is True and fs["breaker"] == "closed", fs
+    assert fs["endpoints"] and "(gRPC over HTTP/2)" in fs["endpoints"][0], fs
+    assert fs["catalog"]["tools"] >= 4 and services["search"]["content_from"] == ["fs"], services
+    audit = httpx2.get(f"{observed.admin}/api/audit?limit=2", timeout=10).json()["records"]
+    assert len(audit) == 2 and all(record["method"] == "tools/call" and record["target"] == "fs.stat" for record in audit), audit
+    assert "test-token" not in json.dumps(audit), "tokens are never recorded"
+    everything = httpx2.get(f"{observed.admin}/api/audit", timeout=10).json()["records"]
+    assert [record["method"] for record in everything][:1] == ["initialize"], everything
+    rebound = httpx2.get(f"{observed.admin}/api/services", headers={"Host": "attacker.example"}, timeout=5)
+    assert rebound.status_code == 403

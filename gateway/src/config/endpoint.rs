@@ -26,6 +26,31 @@ pub enum Endpoint {
     },
 }
 
+impl std::fmt::Display for Endpoint {
+    /// As configured, with the wire: `http://host:port (gRPC over HTTP/2)`.
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unix(path) => write!(formatter, "unix:{} (gRPC over HTTP/2)", path.display()),
+            Self::Tcp(authority) => write!(formatter, "http://{authority} (gRPC over HTTP/2)"),
+            Self::Quic { authority, .. } => {
+                write!(formatter, "quic://{authority} (gRPC over HTTP/3, TLS)")
+            }
+        }
+    }
+}
+
+impl Endpoints {
+    /// Each endpoint as configured, with its wire (a DNS name as one line).
+    pub fn describe(&self) -> Vec<String> {
+        match self {
+            Self::Fixed(endpoints) => endpoints.iter().map(ToString::to_string).collect(),
+            Self::Dns { host, port } => vec![format!(
+                "dns:///{host}:{port} (every address, re-resolved; gRPC over HTTP/2)"
+            )],
+        }
+    }
+}
+
 /// Most endpoints one service may list (or one DNS name may give).
 pub const MAX_ENDPOINTS: usize = 64;
 

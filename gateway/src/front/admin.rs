@@ -1,11 +1,13 @@
 //! The admin listener: a second HTTP listener, apart from the clients'
 //! `/mcp`, for operators and their tools — `/metrics` (Prometheus text
-//! exposition), `/healthz` and `/readyz` — behind the admin token, or
+//! exposition), `/healthz`, `/readyz` and the JSON API (`api`) — behind the admin token, or
 //! without one for loopback `Host`s only (`micromcp_telemetry::access`);
 //! connections handled as the `/mcp` front's are (caps of `[limits]`,
 //! counted apart, header and idle timeouts). State that already lives in
 //! the gateway (breakers, limits, catalog, endpoints) is read at scrape
 //! time, so it costs the request path nothing.
+
+mod api;
 
 use std::sync::Arc;
 
@@ -31,6 +33,8 @@ pub fn router(gateway: Arc<Gateway>, token_opt: Option<&str>) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(super::http::health::readyz))
+        .route("/api/services", get(api::services))
+        .route("/api/audit", get(api::audit))
         .with_state(gateway)
         .layer(middleware::from_fn_with_state(access, access::check))
 }
@@ -57,21 +61,27 @@ async fn metrics(State(gateway): State<Arc<Gateway>>) -> Response {
     access::metrics_response()
 }
 
-/// Sets the gauges (and counters kept elsewhere) that describe the
-/// gateway's state now.
-fn record_state(gateway: &Gateway) {
-    let services = gateway.backends.services();
+/// Per list kind (named as in labels and the API), the items each service
+/// lists now, by service index.
+fn catalog_counts(gateway: &Gateway) -> Vec<(&'static str, Vec<usize>)> {
+    let services = gateway.backends.services().len();
     let catalog = gateway.backends.catalog();
-    let kinds = [
+    [
         (ListKind::Tools, "tools"),
         (ListKind::Prompts, "prompts"),
         (ListKind::Resources, "resources"),
         (ListKind::ResourceTemplates, "resource_templates"),
-    ];
-    let counts: Vec<Vec<usize>> = kinds
-        .iter()
-        .map(|(kind, _)| catalog.counts_by_service(*kind, services.len()))
-        .collect();
+    ]
+    .into_iter()
+    .map(|(kind, name)| (name, catalog.counts_by_service(kind, services)))
+    .collect()
+}
+
+/// Sets the gauges (and counters kept elsewhere) that describe the
+/// gateway's state now.
+fn record_state(gateway: &Gateway) {
+    let services = gateway.backends.services();
+    let counts = catalog_counts(gateway);
     for (index, backend) in services.iter().enumerate() {
         let service = telemetry::static_label(&backend.config.name);
         metrics::gauge!(telemetry::SERVICE_AVAILABLE, "service" => service)
@@ -88,7 +98,7 @@ fn record_state(gateway: &Gateway) {
             .set(backend.stack.running() as f64);
         metrics::counter!(telemetry::CALLS_SHED, "service" => service)
             .absolute(backend.stack.shed_total());
-        for ((_, kind), by_service) in kinds.iter().zip(&counts) {
+        for (kind, by_service) in &counts {
             metrics::gauge!(telemetry::CATALOG_ITEMS, "service" => service, "kind" => *kind)
                 .set(by_service.get(index).copied().unwrap_or(0) as f64);
         }
