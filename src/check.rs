@@ -106,7 +106,14 @@ async fn print_catalogs(mut config: GatewayConfig, wait: Duration) -> anyhow::Re
     for (index, backend) in services.iter().enumerate() {
         let name = &backend.config.name;
         if missing.contains(name) {
-            println!("  {name}: not reachable within {} s", wait.as_secs());
+            let reason = backend
+                .down_reason()
+                .map(|reason| format!(": {reason}"))
+                .unwrap_or_default();
+            println!(
+                "  {name}: not reachable within {} s{reason}",
+                wait.as_secs()
+            );
             continue;
         }
         println!(

@@ -38,6 +38,8 @@ pub struct Backend {
     /// The endpoints behind `client`, when it has several.
     pool_opt: Option<Arc<Pool>>,
     available: AtomicBool,
+    /// Why its catalog stream is down, while it is.
+    down_reason: Mutex<Option<String>>,
 }
 
 // === impl Backend ===
@@ -46,6 +48,25 @@ impl Backend {
     /// True while the service's catalog stream is up.
     pub fn is_available(&self) -> bool {
         self.available.load(Ordering::Relaxed)
+    }
+
+    /// Why the service is unavailable (the last failure of its catalog
+    /// stream), while it is.
+    pub fn down_reason(&self) -> Option<String> {
+        self.down_reason
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_down_reason(&self, reason_opt: Option<&str>) {
+        let mut reason = self
+            .down_reason
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if reason.as_deref() != reason_opt {
+            *reason = reason_opt.map(str::to_owned);
+        }
     }
 
     /// How many endpoints it has now.
@@ -74,10 +95,16 @@ pub struct Backends {
 /// A failed call's message with its causes (connection refused, TLS
 /// handshake refusals and the like sit in the source chain).
 fn failure_text(status: &tonic::Status) -> String {
-    crate::error::with_causes(
-        status.message().to_owned(),
-        std::error::Error::source(status),
-    )
+    // A cause that only wraps the status again (its text repeats the
+    // message) adds nothing.
+    let mut source = std::error::Error::source(status);
+    while let Some(cause) = source {
+        if !cause.to_string().contains(status.message()) {
+            break;
+        }
+        source = cause.source();
+    }
+    crate::error::with_causes(status.message().to_owned(), source)
 }
 
 // === impl Backends ===
@@ -108,6 +135,7 @@ impl Backends {
                     config: config.clone(),
                     pool_opt,
                     available: AtomicBool::new(false),
+                    down_reason: Mutex::default(),
                 })
             })
             .collect::<Result<Vec<_>, GatewayError>>()?;
@@ -200,6 +228,7 @@ impl Backends {
                             Ok(Some(update)) => {
                                 lasted_opt = Some(opened);
                                 backend.available.store(true, Ordering::Relaxed);
+                                backend.set_down_reason(None);
                                 if reported_down {
                                     tracing::info!(service = %name, "service is back");
                                     reported_down = false;
@@ -247,6 +276,7 @@ impl Backends {
             }
             quick_reopens = 0;
             backend.available.store(false, Ordering::Relaxed);
+            backend.set_down_reason(Some(&last_failure));
             failures = failures.saturating_add(1);
             // A service starting next to the gateway takes a moment: stay quiet briefly.
             if !reported_down && (ever_connected || failures > 4) {

@@ -1,6 +1,6 @@
 //! The admin listener's JSON API (read-only for now): `/api/services` —
 //! each service with its namespace, endpoints and their wires, whether it
-//! is reachable, its breaker and limit, its catalog counts and, for a
+//! is reachable (and why not), its breaker and limit, its catalog counts and, for a
 //! service with several endpoints, each endpoint's state — and
 //! `/api/audit?limit=N` — the last audit records written (at most
 //! [`RECENT_RECORDS`](crate::audit::RECENT_RECORDS), oldest first; only
@@ -46,6 +46,9 @@ pub(super) async fn services(State(gateway): State<Arc<Gateway>>) -> Response {
             });
             if let Some(endpoints) = backend.endpoint_states() {
                 service["endpoint_states"] = serde_json::json!(endpoints);
+            }
+            if let Some(reason) = backend.down_reason() {
+                service["down_reason"] = reason.into();
             }
             service
         })

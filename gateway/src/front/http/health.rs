@@ -3,8 +3,8 @@
 //! being down does not take every replica out of a load balancer (each
 //! would report the same) — and per service the state of its stack
 //! (reachable, breaker, calls running, calls shed, each endpoint's state
-//! when it has several) for operators; the unreachable ones are listed as
-//! `degraded`.
+//! when it has several, why it is down) for operators; the unreachable
+//! ones are listed as `degraded`.
 
 use std::sync::Arc;
 
@@ -33,6 +33,9 @@ pub(crate) async fn readyz(State(gateway): State<Arc<Gateway>>) -> Response {
             });
             if let Some(endpoints) = backend.endpoint_states() {
                 service["endpoints"] = serde_json::json!(endpoints);
+            }
+            if let Some(reason) = backend.down_reason() {
+                service["down_reason"] = reason.into();
             }
             service
         })
