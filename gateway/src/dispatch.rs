@@ -17,6 +17,7 @@ use crate::methods::result::{finish, modern_fields};
 use crate::methods::{prompts, resources, route, subscriptions, tools};
 use crate::session::{SessionClaims, SessionCodec};
 use crate::wire::jsonrpc::encode_result;
+use crate::wire::protocol::removed_in_modern;
 use crate::wire::protocol::{LEGACY_VERSIONS, MODERN_VERSIONS, ParamsHead, negotiate_legacy};
 
 /// Handles one request (not `initialize`) in `context`.
@@ -37,6 +38,11 @@ pub async fn handle(
     };
     if let Some(kind) = kind {
         return list(gateway, context, id_text, kind, head.cursor.as_deref());
+    }
+    if context.is_modern() && removed_in_modern(method) {
+        return Err(GatewayError::MethodNotFound(format!(
+            "method {method:?} does not exist in protocol 2026-07-28"
+        )));
     }
     match method {
         "tools/call" => tools::call_tool(gateway, context, id_text, head).await,

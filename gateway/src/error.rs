@@ -95,7 +95,12 @@ pub enum GatewayError {
     #[error("{0}")]
     InvalidParams(String),
     #[error("{message}")]
-    ResourceNotFound { message: String, modern: bool },
+    ResourceNotFound {
+        message: String,
+        modern: bool,
+        /// The URI asked for (`error.data.uri`, SEP-2164).
+        uri: String,
+    },
     #[error("{0}")]
     HeaderMismatch(String),
     #[error("request needs client capability {capability}")]
@@ -209,6 +214,9 @@ impl GatewayError {
             Self::RateLimited { retry_after_ms, .. } => {
                 json!({"category": self.category().as_str(), "retryAfterMs": retry_after_ms})
             }
+            Self::ResourceNotFound { uri, .. } => {
+                json!({"category": self.category().as_str(), "uri": uri})
+            }
             _ => json!({"category": self.category().as_str()}),
         }
     }
@@ -235,8 +243,10 @@ mod tests {
         let missing = GatewayError::ResourceNotFound {
             message: "m".into(),
             modern: true,
+            uri: "file:///m".into(),
         };
         assert_eq!(missing.code(), INVALID_PARAMS);
+        assert_eq!(missing.data()["uri"], "file:///m");
         let transient = GatewayError::transient("fs", "down");
         assert_eq!(transient.category(), ErrorCategory::TransientError);
         assert_eq!(transient.data()["service"], "fs");

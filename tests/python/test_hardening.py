@@ -146,8 +146,8 @@ def test_a_second_gateway_never_shares_the_port_or_the_state_directory(tmp_path)
         shared_state = up_refused(tmp_path, root, free_port(), first.state_dir)
         assert "state directory in use" in shared_state, shared_state
         for request_id in range(40):
-            answered = modern(first, "ping", request_id=request_id)
-            assert answered.status_code == 200 and answered.json()["result"]["resultType"] == "complete", answered.text
+            answered = modern(first, "server/discover", request_id=request_id)
+            assert answered.status_code == 200 and "supportedVersions" in json.dumps(answered.json()["result"]), answered.text
     finally:
         first.stop()
 
@@ -275,12 +275,12 @@ def open_socket(running, source: str = "127.0.0.1") -> socket.socket:
 
 def ping_from(running, source: str) -> bytes:
     """One raw HTTP/1.1 ping from `source`; the answer's bytes."""
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"_meta": MODERN_META}}).encode()
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {"_meta": MODERN_META}}).encode()
     connection = open_socket(running, source)
     request = (
         f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{running.port}\r\nAuthorization: Bearer {TOKEN}\r\n"
         f"Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
-        f"MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: ping\r\nConnection: close\r\nContent-Length: {len(body)}\r\n\r\n"
+        f"MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: server/discover\r\nConnection: close\r\nContent-Length: {len(body)}\r\n\r\n"
     ).encode() + body
     connection.sendall(request)
     answer = b""
@@ -342,11 +342,11 @@ def test_slow_and_idle_clients_are_cut_off(tmp_path):
         answer = closed_within(stalled, 8)
         assert answer.startswith(b"HTTP/1.1 408") and b"body_read_timeout_secs" in answer, answer
         idle = open_socket(running)
-        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"_meta": MODERN_META}}).encode()
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {"_meta": MODERN_META}}).encode()
         idle.sendall(
             f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{running.port}\r\nAuthorization: Bearer {TOKEN}\r\n"
             f"Content-Type: application/json\r\nAccept: application/json\r\nMCP-Protocol-Version: 2026-07-28\r\n"
-            f"Mcp-Method: ping\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
+            f"Mcp-Method: server/discover\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
         )
         first = idle.recv(65536)
         assert first.startswith(b"HTTP/1.1 200"), first

@@ -2,21 +2,27 @@
 //! message for user errors, a generic transient error (details only in the
 //! log) when the service cannot be reached.
 
+use std::sync::Arc;
+
 use tonic::{Code, Status};
 
 use crate::error::GatewayError;
 
 /// What was being asked of the service, for not-found mapping.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     Tool,
     Prompt,
-    Resource { modern: bool },
+    /// A resource (`uri`), asked in the 2026-07-28 era or not.
+    Resource {
+        modern: bool,
+        uri: Arc<str>,
+    },
     Completion,
 }
 
 /// The gateway error for `status` returned by `service`.
-pub fn from_status(service: &str, target: Target, status: &Status) -> GatewayError {
+pub fn from_status(service: &str, target: &Target, status: &Status) -> GatewayError {
     let message = status.message().to_owned();
     match status.code() {
         Code::InvalidArgument
@@ -25,7 +31,11 @@ pub fn from_status(service: &str, target: Target, status: &Status) -> GatewayErr
         | Code::FailedPrecondition
         | Code::OutOfRange => GatewayError::InvalidParams(message),
         Code::NotFound => match target {
-            Target::Resource { modern } => GatewayError::ResourceNotFound { message, modern },
+            Target::Resource { modern, uri } => GatewayError::ResourceNotFound {
+                message,
+                modern: *modern,
+                uri: uri.to_string(),
+            },
             Target::Tool | Target::Prompt | Target::Completion => {
                 GatewayError::InvalidParams(message)
             }
@@ -59,26 +69,32 @@ mod tests {
     fn statuses_map_to_categories() {
         let not_found = from_status(
             "fs",
-            Target::Resource { modern: false },
+            &Target::Resource {
+                modern: false,
+                uri: "file:///a".into(),
+            },
             &Status::not_found("no such file"),
         );
         assert_eq!(not_found.code(), crate::error::RESOURCE_NOT_FOUND);
         let modern = from_status(
             "fs",
-            Target::Resource { modern: true },
+            &Target::Resource {
+                modern: true,
+                uri: "file:///a".into(),
+            },
             &Status::not_found("x"),
         );
         assert_eq!(modern.code(), crate::error::INVALID_PARAMS);
         let down = from_status(
             "fs",
-            Target::Tool,
+            &Target::Tool,
             &Status::unavailable("connect /tmp/secret.sock"),
         );
         assert_eq!(down.code(), crate::error::TRANSIENT);
         assert!(!down.to_string().contains("secret"));
         let denied = from_status(
             "fs",
-            Target::Tool,
+            &Target::Tool,
             &Status::permission_denied("path escapes the allowed roots: ../x"),
         );
         assert_eq!(denied.code(), crate::error::INVALID_PARAMS);

@@ -313,7 +313,16 @@ async fn handle_request(
     };
     audit.target(head.name.as_deref().or(head.uri.as_deref()), head.arguments);
     let span = traced::request_span(headers, method, &head, &principal);
-    let protocol_header = header_str(headers, PROTOCOL_VERSION_HEADER);
+    let protocol_header =
+        header_str(headers, PROTOCOL_VERSION_HEADER).map(|value| value.trim_matches([' ', '\t']));
+    if method == "initialize"
+        && protocol_header.is_some_and(|version| MODERN_VERSIONS.contains(&version))
+    {
+        let error = GatewayError::MethodNotFound(
+            "method \"initialize\" does not exist in protocol 2026-07-28".into(),
+        );
+        return refuse(audit, id_text, &error, true);
+    }
     if method == "initialize" {
         audit.era("legacy");
         let sealed = dispatch::initialize(gateway, &head, &principal.id)

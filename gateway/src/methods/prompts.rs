@@ -45,7 +45,7 @@ pub(crate) async fn get_prompt(
             async move { client.get_prompt(request).await }
         })
         .await
-        .map_err(|status| from_status(service, Target::Prompt, &status));
+        .map_err(|status| from_status(service, &Target::Prompt, &status));
     permit.record(&answered);
     let response = answered?.into_inner();
     let body = finish_service_result(context, &response.result_json);
@@ -133,7 +133,7 @@ pub(crate) async fn complete(
             async move { client.complete(request).await }
         })
         .await
-        .map_err(|status| from_status(route.service_name(), Target::Completion, &status));
+        .map_err(|status| from_status(route.service_name(), &Target::Completion, &status));
     permit.record(&answered);
     let response = answered?.into_inner();
     let mut completion =

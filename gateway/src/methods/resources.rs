@@ -82,6 +82,7 @@ pub(crate) async fn read_resource(
     let uri = head.required_uri()?;
     let target = Target::Resource {
         modern: context.is_modern(),
+        uri: uri.into(),
     };
     let route = route::resource(gateway, context, uri)?;
     let (client, mut call) = route.admit(gateway.config.request_timeout).await?;
@@ -101,9 +102,9 @@ pub(crate) async fn read_resource(
             async move { client.read_resource(request).await }
         })
         .await
-        .map_err(|status| from_status(&service, target, &status));
+        .map_err(|status| from_status(&service, &target, &status));
     let opened = match started {
-        Ok(response) => read_header(response.into_inner(), &service, target).await,
+        Ok(response) => read_header(response.into_inner(), &service, &target).await,
         Err(error) => Err(error),
     };
     call.record(&opened);
@@ -111,7 +112,7 @@ pub(crate) async fn read_resource(
     let mut encoder = ContentEncoder::new(header.is_text);
     let mut body = prefix(gateway, context, id_text, &header);
     loop {
-        match next_chunk(&mut chunks, &service, target).await? {
+        match next_chunk(&mut chunks, &service, &target).await? {
             Some(Chunk::Data(data)) => encoder.push(&data, &mut body),
             Some(Chunk::Header(_)) => {
                 return Err(GatewayError::transient(
@@ -198,7 +199,7 @@ fn relay_to_client(
 async fn read_header(
     mut chunks: Streaming<ReadResourceChunk>,
     service: &str,
-    target: Target,
+    target: &Target,
 ) -> Result<(Streaming<ReadResourceChunk>, ResourceHeader), GatewayError> {
     match next_chunk(&mut chunks, service, target).await? {
         Some(Chunk::Header(header)) => Ok((chunks, header)),
@@ -212,7 +213,7 @@ async fn read_header(
 async fn next_chunk(
     chunks: &mut Streaming<ReadResourceChunk>,
     service: &str,
-    target: Target,
+    target: &Target,
 ) -> Result<Option<Chunk>, GatewayError> {
     match chunks.message().await {
         Ok(Some(chunk)) => Ok(chunk.chunk),
@@ -231,7 +232,7 @@ fn stream_rest(
     async_stream::try_stream! {
         yield Bytes::from(first);
         loop {
-            match next_chunk(&mut chunks, &service, target).await? {
+            match next_chunk(&mut chunks, &service, &target).await? {
                 Some(Chunk::Data(data)) => {
                     let mut piece = Vec::with_capacity(data.len() * 4 / 3 + 8);
                     encoder.push(&data, &mut piece);

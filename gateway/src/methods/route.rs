@@ -206,6 +206,7 @@ pub fn resource<'g>(
         GatewayError::ResourceNotFound {
             message: format!("resource not found: {uri}"),
             modern: context.is_modern(),
+            uri: uri.to_owned(),
         }
     })
 }

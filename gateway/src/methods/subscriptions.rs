@@ -58,7 +58,13 @@ pub(crate) async fn subscribe(
     let mut updates = client
         .watch_resource(request)
         .await
-        .map_err(|status| from_status(service, Target::Resource { modern: false }, &status))?
+        .map_err(|status| {
+            let target = Target::Resource {
+                modern: false,
+                uri: uri.into(),
+            };
+            from_status(service, &target, &status)
+        })?
         .into_inner();
     let token = CancellationToken::new();
     let previous = runtime

@@ -146,7 +146,7 @@ pub(crate) async fn call_tool(
                     .retry_backoff(retried)
                     .filter(|wait| Instant::now() + *wait < deadline);
                 let Some(wait) = wait_opt else {
-                    break Err(from_status(&service, Target::Tool, &status));
+                    break Err(from_status(&service, &Target::Tool, &status));
                 };
                 tracing::debug!(%service, retried, "retrying a call of an idempotent tool");
                 tokio::select! {
@@ -262,7 +262,7 @@ enum OpenFailure {
 impl OpenFailure {
     fn into_error(self, service: &str) -> GatewayError {
         match self {
-            Self::Status(status) => from_status(service, Target::Tool, &status),
+            Self::Status(status) => from_status(service, &Target::Tool, &status),
             Self::Other(error) => error,
         }
     }
@@ -352,7 +352,7 @@ async fn pump(
                         return Some(Err(error));
                     }
                     Err(status) => {
-                        let error = from_status(&state.service, Target::Tool, &status);
+                        let error = from_status(&state.service, &Target::Tool, &status);
                         let _ = to_client.send(encode_error(&state.id_text, &error)).await;
                         return Some(Err(error));
                     }

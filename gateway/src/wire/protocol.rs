@@ -121,14 +121,60 @@ pub fn decode_header_value(value: &str) -> Result<String, GatewayError> {
     }
 }
 
-/// Checks a 2026-07-28 request: supported version, required `_meta` fields,
-/// and the mirrored headers against the body.
+/// True for the 2025-11-25 methods 2026-07-28 removed (answered as unknown
+/// methods, HTTP 404 + -32601, under the modern protocol).
+pub fn removed_in_modern(method: &str) -> bool {
+    matches!(
+        method,
+        "initialize"
+            | "ping"
+            | "logging/setLevel"
+            | "resources/subscribe"
+            | "resources/unsubscribe"
+            | "tasks/list"
+            | "tasks/result"
+    )
+}
+
+/// A mirrored header's value without the optional whitespace HTTP allows
+/// around it (SP and HTAB).
+fn header_text(value: &str) -> &str {
+    value.trim_matches([' ', '\t'])
+}
+
+/// Checks a 2026-07-28 request: the mirrored `MCP-Protocol-Version` header
+/// against `_meta` first (a mismatch is -32020 whatever else is wrong),
+/// then a supported version (-32022), the required `_meta` fields, and the
+/// other mirrored headers against the body.
 pub fn validate_modern(
     method: &str,
     head: &ParamsHead<'_>,
     headers: &MirroredHeaders<'_>,
     over_http: bool,
 ) -> Result<(), GatewayError> {
+    if over_http {
+        match (
+            headers.protocol_version.map(header_text),
+            head.meta_protocol_version(),
+        ) {
+            (Some(header), Some(version)) if header == version => {}
+            (Some(header), Some(version)) => {
+                return Err(GatewayError::HeaderMismatch(format!(
+                    "MCP-Protocol-Version header {header:?} does not match _meta protocol version {version:?}"
+                )));
+            }
+            (Some(header), None) => {
+                return Err(GatewayError::HeaderMismatch(format!(
+                    "MCP-Protocol-Version header {header:?} but no params._meta[\"{META_PROTOCOL_VERSION}\"]"
+                )));
+            }
+            (None, _) => {
+                return Err(GatewayError::HeaderMismatch(
+                    "missing MCP-Protocol-Version header".into(),
+                ));
+            }
+        }
+    }
     let Some(version) = head.meta_protocol_version() else {
         return Err(GatewayError::InvalidParams(format!(
             "missing params._meta[\"{META_PROTOCOL_VERSION}\"]"
@@ -157,20 +203,7 @@ pub fn validate_modern(
     if !over_http {
         return Ok(());
     }
-    match headers.protocol_version {
-        Some(header) if header == version => {}
-        Some(header) => {
-            return Err(GatewayError::HeaderMismatch(format!(
-                "MCP-Protocol-Version header {header:?} does not match _meta protocol version {version:?}"
-            )));
-        }
-        None => {
-            return Err(GatewayError::HeaderMismatch(
-                "missing MCP-Protocol-Version header".into(),
-            ));
-        }
-    }
-    match headers.method {
+    match headers.method.map(header_text) {
         Some(header) if decode_header_value(header)? == method => {}
         Some(header) => {
             return Err(GatewayError::HeaderMismatch(format!(
@@ -188,7 +221,7 @@ pub fn validate_modern(
         "resources/read" => head.uri.as_deref(),
         _ => return Ok(()),
     };
-    match (headers.name, named) {
+    match (headers.name.map(header_text), named) {
         (Some(header), Some(body)) if decode_header_value(header)? == body => Ok(()),
         (Some(header), _) => Err(GatewayError::HeaderMismatch(format!(
             "Mcp-Name header {header:?} does not match the body"
@@ -270,5 +303,28 @@ mod tests {
         assert_eq!(negotiate_legacy(Some("2025-06-18")), "2025-06-18");
         assert_eq!(negotiate_legacy(Some("1999-01-01")), "2025-11-25");
         assert_eq!(negotiate_legacy(None), "2025-11-25");
+    }
+
+    #[test]
+    fn the_header_is_checked_before_the_version_and_may_carry_whitespace() {
+        let unsupported = head(
+            r#"{"name":"fs.stat","_meta":{"io.modelcontextprotocol/protocolVersion":"2099-01-01","io.modelcontextprotocol/clientCapabilities":{}}}"#,
+        );
+        let headers = MirroredHeaders {
+            protocol_version: Some("2026-07-28"),
+            method: Some("tools/call"),
+            name: Some("fs.stat"),
+        };
+        assert!(matches!(
+            validate_modern("tools/call", &unsupported, &headers, true),
+            Err(GatewayError::HeaderMismatch(_))
+        ));
+        let spaced = MirroredHeaders {
+            protocol_version: Some(" 2026-07-28\t"),
+            method: Some("\ttools/call "),
+            name: Some("  fs.stat"),
+        };
+        assert!(validate_modern("tools/call", &head(META), &spaced, true).is_ok());
+        assert!(removed_in_modern("ping") && !removed_in_modern("tools/call"));
     }
 }
