@@ -17,8 +17,8 @@ use crate::methods::result::{finish, modern_fields};
 use crate::methods::{prompts, resources, route, subscriptions, tools};
 use crate::session::{SessionClaims, SessionCodec};
 use crate::wire::jsonrpc::encode_result;
-use crate::wire::protocol::removed_in_modern;
 use crate::wire::protocol::{LEGACY_VERSIONS, MODERN_VERSIONS, ParamsHead, negotiate_legacy};
+use crate::wire::protocol::{removed_in_modern, removed_method};
 
 /// Handles one request (not `initialize`) in `context`.
 pub async fn handle(
@@ -40,9 +40,7 @@ pub async fn handle(
         return list(gateway, context, id_text, kind, head.cursor.as_deref());
     }
     if context.is_modern() && removed_in_modern(method) {
-        return Err(GatewayError::MethodNotFound(format!(
-            "method {method:?} does not exist in protocol 2026-07-28"
-        )));
+        return Err(removed_method(method));
     }
     match method {
         "tools/call" => tools::call_tool(gateway, context, id_text, head).await,

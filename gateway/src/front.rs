@@ -12,3 +12,4 @@ pub mod admin;
 pub mod http;
 pub mod limits;
 pub mod stdio;
+mod traced;

@@ -173,3 +173,31 @@ def test_an_unknown_log_format_is_refused_naming_the_variable(tmp_path):
     result = subprocess.run([str(BINARY), "check", "--config", str(tmp_path / "none.toml")],
                             env=dict(os.environ, MICROMCP_LOG_FORMAT="xml"), capture_output=True, text=True, timeout=30)
     assert result.returncode != 0 and 'MICROMCP_LOG_FORMAT: "xml"' in result.stderr, result.stderr
+
+
+def test_the_stdio_front_continues_a_meta_traceparent(tmp_path):
+    """`micromcp stdio`: a 2026-07-28 request's `_meta.traceparent` is the
+    parent of the gateway's span, and fs (its child process) continues it."""
+    import json
+    import subprocess
+
+    from conftest import BINARY
+
+    with otlp_receiver() as (port, spans):
+        env = dict(os.environ, MICROMCP_LOG="error", OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{port}",
+                   OTEL_BSP_SCHEDULE_DELAY="100")
+        process = subprocess.Popen([str(BINARY), "stdio", "--root", str(make_root(tmp_path))], env=env,
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            assert process.stdin and process.stdout
+            request = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                       "params": {"name": "fs.read_file", "arguments": {"path": "hello.txt"},
+                                  "_meta": {**MODERN_META, "traceparent": f"00-{TRACE_ID}-{CLIENT_SPAN}-01"}}}
+            process.stdin.write(json.dumps(request) + "\n")
+            process.stdin.flush()
+            answer = json.loads(process.stdout.readline())
+            assert "result" in answer, answer
+            check_chain(spans)
+        finally:
+            process.kill()
+            process.wait()

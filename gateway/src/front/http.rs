@@ -12,7 +12,6 @@ mod pieces_body;
 mod reply;
 mod sse;
 pub mod threads;
-mod traced;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -26,6 +25,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use tokio::net::TcpListener;
 use tracing::Instrument;
 
+use super::traced;
 use crate::audit::AuditEntry;
 use crate::auth::authenticate;
 use crate::context::CallContext;
@@ -36,7 +36,8 @@ use crate::gateway::Gateway;
 use crate::principal::Principal;
 use crate::wire::jsonrpc::{Envelope, MessageKind, encode_error, encode_result};
 use crate::wire::protocol::{
-    LEGACY_VERSIONS, MODERN_VERSIONS, MirroredHeaders, ParamsHead, validate_modern,
+    LEGACY_VERSIONS, MODERN_VERSIONS, MirroredHeaders, ParamsHead, header_text, removed_method,
+    validate_modern,
 };
 
 /// Header carrying the handshake-era session id.
@@ -312,16 +313,15 @@ async fn handle_request(
         Err(error) => return refuse(audit, id_text, &error, false),
     };
     audit.target(head.name.as_deref().or(head.uri.as_deref()), head.arguments);
-    let span = traced::request_span(headers, method, &head, &principal);
-    let protocol_header =
-        header_str(headers, PROTOCOL_VERSION_HEADER).map(|value| value.trim_matches([' ', '\t']));
-    if method == "initialize"
-        && protocol_header.is_some_and(|version| MODERN_VERSIONS.contains(&version))
-    {
-        let error = GatewayError::MethodNotFound(
-            "method \"initialize\" does not exist in protocol 2026-07-28".into(),
-        );
-        return refuse(audit, id_text, &error, true);
+    let span = traced::request_span(
+        header_str(headers, "traceparent"),
+        method,
+        &head,
+        &principal,
+    );
+    let protocol_header = header_str(headers, PROTOCOL_VERSION_HEADER).map(header_text);
+    if method == "initialize" && protocol_header.is_some_and(|v| MODERN_VERSIONS.contains(&v)) {
+        return refuse(audit, id_text, &removed_method(method), true);
     }
     if method == "initialize" {
         audit.era("legacy");

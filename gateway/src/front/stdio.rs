@@ -12,6 +12,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::{Mutex, mpsc};
+use tracing::Instrument;
 
 use crate::audit::AuditEntry;
 use crate::context::{CallContext, Reply};
@@ -229,7 +230,11 @@ async fn serve_request(
         )
     };
     audit.context(&context);
-    match dispatch::handle(gateway, &context, method, id_text, head, params).await? {
+    let span = super::traced::request_span(None, method, &head, principal);
+    let reply = dispatch::handle(gateway, &context, method, id_text, head, params)
+        .instrument(span)
+        .await?;
+    match reply {
         Reply::Json(body) => {
             audit.sent(body.len());
             let _ = out.send(body).await;

@@ -136,9 +136,16 @@ pub fn removed_in_modern(method: &str) -> bool {
     )
 }
 
+/// The error for a method 2026-07-28 removed, asked under that protocol.
+pub fn removed_method(method: &str) -> GatewayError {
+    GatewayError::MethodNotFound(format!(
+        "method {method:?} does not exist in protocol 2026-07-28"
+    ))
+}
+
 /// A mirrored header's value without the optional whitespace HTTP allows
 /// around it (SP and HTAB).
-fn header_text(value: &str) -> &str {
+pub fn header_text(value: &str) -> &str {
     value.trim_matches([' ', '\t'])
 }
 

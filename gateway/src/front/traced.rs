@@ -1,21 +1,20 @@
-//! The span of one `/mcp` request, when traces are on: made once the body
-//! is parsed — so that it is named for its method and target
+//! The span of one request on either front, when traces are on: made once
+//! the body is parsed — so that it is named for its method and target
 //! (`tools/call fs.read_file`) and its parent is the client's W3C
 //! `traceparent`, from the HTTP header or else from a 2026-07-28 client's
-//! `_meta` — and covering the request's dispatch and answer.
-//! Authentication and parsing happen before it (they need no trace to say
-//! who asked: the span records the principal).
+//! `_meta` (stdio has only the latter) — and covering the request's
+//! dispatch and answer. Authentication and parsing happen before it (they
+//! need no trace to say who asked: the span records the principal).
 
-use http::HeaderMap;
 use micromcp_telemetry::traces;
 
-use super::header_str;
 use crate::principal::Principal;
 use crate::wire::protocol::ParamsHead;
 
-/// The request's span; none when traces are off.
+/// The request's span; none when traces are off. `header_traceparent_opt`
+/// is the HTTP `traceparent` header, if any.
 pub(super) fn request_span(
-    headers: &HeaderMap,
+    header_traceparent_opt: Option<&str>,
     method: &str,
     head: &ParamsHead<'_>,
     principal: &Principal,
@@ -38,7 +37,7 @@ pub(super) fn request_span(
         mcp.principal = principal.id.as_str(),
         trace_id = tracing::field::Empty,
     );
-    let traceparent_opt = header_str(headers, "traceparent").or_else(|| {
+    let traceparent_opt = header_traceparent_opt.or_else(|| {
         head.meta
             .as_ref()
             .and_then(|meta| meta.traceparent.as_deref())
