@@ -15,6 +15,8 @@ import os
 import threading
 import time
 
+import pytest
+
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest, ExportTraceServiceResponse
 
 from conftest import make_root, start_up
@@ -94,27 +96,27 @@ def check_chain(spans) -> None:
     assert gateway_names == {"micromcp-gateway"}
 
 
-def test_a_header_traceparent_links_client_gateway_and_service(tmp_path):
+def header_call(running):
+    """tools/call in a 2025-11-25 session, traceparent as an HTTP header."""
+    session = initialize(running)
+    return post(running, {"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                          "params": {"name": "fs.read_file", "arguments": {"path": "hello.txt"}}},
+                {"Mcp-Session-Id": session, "MCP-Protocol-Version": "2025-11-25",
+                 "traceparent": f"00-{TRACE_ID}-{CLIENT_SPAN}-01"})
+
+
+def meta_call(running):
+    """tools/call of a 2026-07-28 client, traceparent in `_meta`."""
+    return modern(running, "tools/call", {"name": "fs.read_file", "arguments": {"path": "hello.txt"},
+                                          "_meta": {**MODERN_META, "traceparent": f"00-{TRACE_ID}-{CLIENT_SPAN}-01"}})
+
+
+@pytest.mark.parametrize("call", [header_call, meta_call], ids=["header", "meta"])
+def test_a_client_traceparent_links_client_gateway_and_service(tmp_path, call):
     with otlp_receiver() as (port, spans):
         running = traced_up(tmp_path, port)
         try:
-            session = initialize(running)
-            answer = post(running, {"jsonrpc": "2.0", "id": 7, "method": "tools/call",
-                                    "params": {"name": "fs.read_file", "arguments": {"path": "hello.txt"}}},
-                          {"Mcp-Session-Id": session, "MCP-Protocol-Version": "2025-11-25",
-                           "traceparent": f"00-{TRACE_ID}-{CLIENT_SPAN}-01"})
-            assert "result" in answer.json(), answer.text
-            check_chain(spans)
-        finally:
-            running.stop()
-
-
-def test_a_meta_traceparent_links_them_too(tmp_path):
-    with otlp_receiver() as (port, spans):
-        running = traced_up(tmp_path, port)
-        try:
-            answer = modern(running, "tools/call", {"name": "fs.read_file", "arguments": {"path": "hello.txt"},
-                                                    "_meta": {**MODERN_META, "traceparent": f"00-{TRACE_ID}-{CLIENT_SPAN}-01"}})
+            answer = call(running)
             assert "result" in answer.json(), answer.text
             check_chain(spans)
         finally:

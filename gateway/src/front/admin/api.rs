@@ -14,6 +14,7 @@ use http::{HeaderValue, header};
 use serde::Deserialize;
 
 use crate::audit::RECENT_RECORDS;
+use crate::front::http::health::service_state;
 use crate::gateway::Gateway;
 
 /// `GET /api/services`.
@@ -32,23 +33,13 @@ pub(super) async fn services(State(gateway): State<Arc<Gateway>>) -> Response {
                     by_service.get(index).copied().unwrap_or(0).into(),
                 );
             }
-            let mut service = serde_json::json!({
-                "name": config.name,
-                "namespace": config.namespace,
-                "endpoints": config.endpoints.describe(),
-                "available": backend.is_available(),
-                "breaker": backend.stack.breaker_state(),
-                "breaker_opened_total": backend.stack.breaker_opened_total(),
-                "calls_running": backend.stack.running(),
-                "calls_shed_total": backend.stack.shed_total(),
-                "catalog": catalog_counts,
-                "content_from": config.content_from,
-            });
+            let mut service = service_state(backend);
+            service["namespace"] = config.namespace.clone().into();
+            service["endpoints"] = config.endpoints.describe().into();
+            service["catalog"] = catalog_counts.into();
+            service["content_from"] = config.content_from.clone().into();
             if let Some(endpoints) = backend.endpoint_states() {
                 service["endpoint_states"] = serde_json::json!(endpoints);
-            }
-            if let Some(reason) = backend.down_reason() {
-                service["down_reason"] = reason.into();
             }
             service
         })

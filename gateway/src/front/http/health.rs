@@ -13,7 +13,25 @@ use axum::response::Response;
 use http::StatusCode;
 
 use super::json_response;
+use crate::backends::Backend;
 use crate::gateway::Gateway;
+
+/// What operators see of one service now: reachable (and why not), its
+/// breaker and its limit (`/readyz`, and the admin API adds to it).
+pub(crate) fn service_state(backend: &Backend) -> serde_json::Value {
+    let mut service = serde_json::json!({
+        "name": backend.config.name,
+        "available": backend.is_available(),
+        "breaker": backend.stack.breaker_state(),
+        "breaker_opened_total": backend.stack.breaker_opened_total(),
+        "calls_running": backend.stack.running(),
+        "calls_shed_total": backend.stack.shed_total(),
+    });
+    if let Some(reason) = backend.down_reason() {
+        service["down_reason"] = reason.into();
+    }
+    service
+}
 
 /// Ready (200) when at least one service is available (or none are
 /// configured); 503 otherwise.
@@ -23,19 +41,9 @@ pub(crate) async fn readyz(State(gateway): State<Arc<Gateway>>) -> Response {
         .services()
         .iter()
         .map(|backend| {
-            let mut service = serde_json::json!({
-                "name": backend.config.name,
-                "available": backend.is_available(),
-                "breaker": backend.stack.breaker_state(),
-                "breaker_opened_total": backend.stack.breaker_opened_total(),
-                "calls_running": backend.stack.running(),
-                "calls_shed_total": backend.stack.shed_total(),
-            });
+            let mut service = service_state(backend);
             if let Some(endpoints) = backend.endpoint_states() {
                 service["endpoints"] = serde_json::json!(endpoints);
-            }
-            if let Some(reason) = backend.down_reason() {
-                service["down_reason"] = reason.into();
             }
             service
         })
