@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use micromcp_gateway::audit::{AuditRecord, Decision, FileSink, Outcome, redact};
-use micromcp_gateway::catalog::{ListKind, MergedCatalog, ToolHints};
+use micromcp_gateway::catalog::{ListKind, MergedCatalog, ServiceNames, ToolHints};
 use micromcp_gateway::config::FsyncPolicy;
 use micromcp_gateway::policy::{CedarPolicies, Policy, Subject};
 use micromcp_gateway::principal::{ItemKind, Principal, Scopes};
@@ -29,6 +29,11 @@ fn service_names() -> Vec<String> {
     (0..100).map(|service| format!("svc{service}")).collect()
 }
 
+fn service_index() -> Arc<ServiceNames> {
+    let names = service_names();
+    ServiceNames::of(names.iter().map(String::as_str))
+}
+
 fn principal(id: &str, scopes: &[&str]) -> Principal {
     let names = service_names();
     let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -42,14 +47,14 @@ fn principal(id: &str, scopes: &[&str]) -> Principal {
 
 fn cedar_policy() -> Policy {
     let cedar = CedarPolicies::parse(DESTRUCTIVE_NEEDS_ADMIN).expect("policies");
-    Policy::with(Some(Arc::new(cedar)), service_names())
+    Policy::with(Some(Arc::new(cedar)), service_index())
 }
 
 fn policy(c: &mut Criterion) {
     let catalog: Arc<MergedCatalog> = Arc::new(catalog::catalog_of(10_000));
     let reader = principal("reader", &["svc1:read_*", "svc7", "svc57:tool_6*"]);
     let everything = principal("everything", &["*"]);
-    let scopes_only = Policy::with(None, service_names());
+    let scopes_only = Policy::with(None, service_index());
     let cedar = cedar_policy();
     // MCP's default hints: destructive, so the forbid policy applies.
     let destructive = Subject::Tool {

@@ -13,5 +13,5 @@ pub mod stack;
 
 pub use self::channel::{BackendClient, EndpointState, channel_for};
 pub use self::grpc_status::{Target, from_status};
-pub use self::registry::{Backend, Backends};
+pub use self::registry::{Backend, Backends, SetChanges};
 pub use self::stack::{CallPermit, ServiceStack};

@@ -6,6 +6,7 @@
 
 mod hints;
 mod render;
+mod service_names;
 mod visible;
 
 use std::collections::HashMap;
@@ -17,6 +18,7 @@ use bytes::Bytes;
 use micromcp_proto::Catalog;
 
 pub use self::hints::ToolHints;
+pub use self::service_names::{MAX_SERVICE_NAMES, ServiceNames};
 pub use self::visible::VisibleList;
 use crate::error::GatewayError;
 use crate::wire::names::valid_tool_name;

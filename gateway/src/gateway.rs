@@ -2,9 +2,15 @@
 //! root — the validated config, backends and merged catalog, policy,
 //! audit, session codec and replica-local session state, pending
 //! server-to-client requests — each built here from values of the config.
+//! What a reload may change (services, tokens, policies, per-service
+//! rates) is swapped in by `reconfigure`.
+
+mod reconfigure;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use arc_swap::{ArcSwap, Guard};
 
 use crate::audit::Audit;
 use crate::backends::Backends;
@@ -19,14 +25,20 @@ use crate::session::{PendingClientRequests, SessionCodec, SessionRegistry};
 /// The gateway's name and version as clients see them.
 pub const SERVER_NAME: &str = "micromcp";
 
+pub use self::reconfigure::Reconfigured;
+
 /// One gateway process.
 pub struct Gateway {
+    /// The config it started with (what a reload changes is held apart:
+    /// services in `backends`, tokens, policies, rates).
     pub config: GatewayConfig,
+    /// How clients authenticate now.
+    auth: ArcSwap<AuthConfig>,
     pub backends: Arc<Backends>,
     pub sessions: SessionCodec,
     pub runtimes: SessionRegistry,
     /// Scopes and Cedar decisions, with per-principal catalog views.
-    pub policy: Policy,
+    policy: ArcSwap<Policy>,
     /// One record per request.
     pub audit: Arc<Audit>,
     pub pending_requests: PendingClientRequests,
@@ -50,11 +62,6 @@ impl Gateway {
             config.limits.max_streamed_reads,
             Some(config.limits.max_streamed_reads_per_principal),
         );
-        let service_names = config
-            .services
-            .iter()
-            .map(|service| service.name.clone())
-            .collect();
         let server_info_json = serde_json::json!({
             "name": SERVER_NAME,
             "title": "Micro-MCP gateway",
@@ -63,7 +70,11 @@ impl Gateway {
         .to_string();
         Ok(Arc::new(Self {
             sessions: SessionCodec::new(session_key, config.session_max_age),
-            policy: Policy::with(config.policy.cedar.clone(), service_names),
+            policy: ArcSwap::from_pointee(Policy::with(
+                config.policy.cedar.clone(),
+                backends.names().clone(),
+            )),
+            auth: ArcSwap::from_pointee(config.auth.clone()),
             audit,
             config,
             backends,
@@ -76,18 +87,30 @@ impl Gateway {
         }))
     }
 
+    /// The authorization state now.
+    pub fn policy(&self) -> Guard<Arc<Policy>> {
+        self.policy.load()
+    }
+
+    /// How clients authenticate now.
+    pub fn auth(&self) -> Guard<Arc<AuthConfig>> {
+        self.auth.load()
+    }
+
     /// Builds the catalog view of every configured principal that needs
     /// one (restricted scopes or Cedar policies), so requests find them
     /// ready instead of building them inline. Blocking: run it off the
     /// front threads (a view over 10k tools with Cedar takes ~50 ms).
     pub fn warm_policy_views(&self) {
         let catalog = self.backends.catalog();
-        let principals: Vec<&Arc<Principal>> = match &self.config.auth {
+        let auth = self.auth();
+        let principals: Vec<&Arc<Principal>> = match &**auth {
             AuthConfig::InsecureNoAuth { anonymous } => vec![anonymous],
             AuthConfig::Tokens { tokens } => tokens.iter().map(|entry| &entry.principal).collect(),
         };
+        let policy = self.policy();
         for principal in principals {
-            let _ = self.policy.visible(principal, &catalog);
+            let _ = policy.visible(principal, &catalog);
         }
     }
 

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 pub use self::cedar::{CedarDenial, CedarPolicies, SCHEMA, Subject};
-use crate::catalog::{ListKind, ListedItem, MergedCatalog, VisibleList};
+use crate::catalog::{ListKind, ListedItem, MergedCatalog, ServiceNames, VisibleList};
 use crate::error::GatewayError;
 use crate::principal::{ItemKind, Principal, needed_scope};
 
@@ -26,8 +26,8 @@ const MAX_VIEWS: usize = 4096;
 #[derive(Debug)]
 pub struct Policy {
     cedar_opt: Option<Arc<CedarPolicies>>,
-    /// Service names by config index.
-    service_names: Vec<String>,
+    /// Service names by index (shared with the backends).
+    service_names: Arc<ServiceNames>,
     /// Per principal id: the view of the current catalog.
     views: Mutex<HashMap<String, Arc<CatalogView>>>,
 }
@@ -51,8 +51,8 @@ impl CatalogView {
 // === impl Policy ===
 
 impl Policy {
-    /// A policy over services named `service_names` (config order).
-    pub fn with(cedar_opt: Option<Arc<CedarPolicies>>, service_names: Vec<String>) -> Self {
+    /// A policy over the services of `service_names`.
+    pub fn with(cedar_opt: Option<Arc<CedarPolicies>>, service_names: Arc<ServiceNames>) -> Self {
         Self {
             cedar_opt,
             service_names,
@@ -66,7 +66,7 @@ impl Policy {
     }
 
     fn service_name(&self, service: usize) -> &str {
-        self.service_names.get(service).map_or("", String::as_str)
+        self.service_names.name(service)
     }
 
     /// The subject of a listed item of `kind`.

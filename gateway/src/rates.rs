@@ -1,13 +1,15 @@
 //! Rates and in-flight caps of `[rate_limits]`: GCRA limiters (governor)
 //! keyed by principal and by service, and a count of each principal's calls
 //! in flight; services with rates of their own (`[services.rate_limits]`)
-//! have their own limiters. A refusal is a [`GatewayError::RateLimited`] that names the
+//! have their own limiters, replaced when a reconfiguration changes them
+//! ([`RateLimits::set_services`]). A refusal is a [`GatewayError::RateLimited`] that names the
 //! limit and says when to retry (HTTP 429 with `Retry-After`).
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota as RateQuota, RateLimiter};
 
@@ -20,13 +22,15 @@ pub struct RateLimits {
     per_principal_opt: Option<DefaultKeyedRateLimiter<String>>,
     per_service_opt: Option<DefaultKeyedRateLimiter<String>>,
     /// Services with rates of their own (`[services.rate_limits]`).
-    own: HashMap<String, OwnRates>,
+    own: ArcSwap<HashMap<String, Arc<OwnRates>>>,
     in_flight_opt: Option<Arc<Quota<String>>>,
     clock: DefaultClock,
 }
 
 /// One service's own limiters, each with the key a refusal names.
 struct OwnRates {
+    /// What they were made from (kept while it stays the same).
+    config: ServiceRates,
     service_opt: Option<(DefaultKeyedRateLimiter<String>, String)>,
     per_principal_opt: Option<(DefaultKeyedRateLimiter<String>, String)>,
 }
@@ -43,31 +47,47 @@ impl RateLimits {
     /// The limiters of `config` and of each of `services` that has rates of
     /// its own.
     pub fn new(config: &RateLimitsConfig, services: &[ServiceConfig]) -> Self {
+        let limits = Self {
+            per_principal_opt: config.per_principal_opt.map(limiter),
+            per_service_opt: config.per_service_opt.map(limiter),
+            own: ArcSwap::default(),
+            in_flight_opt: config
+                .max_concurrent_calls_per_principal_opt
+                .map(|max| Quota::new(usize::MAX, Some(max))),
+            clock: DefaultClock::default(),
+        };
+        limits.set_services(services);
+        limits
+    }
+
+    /// Gives each of `services` with rates of its own its limiters: those
+    /// whose rates did not change keep theirs (and what they counted).
+    pub fn set_services(&self, services: &[ServiceConfig]) {
+        let current = self.own.load();
         let own = services
             .iter()
             .filter(|service| service.rates != ServiceRates::default())
             .map(|service| {
+                if let Some(kept) = current
+                    .get(&service.name)
+                    .filter(|kept| kept.config == service.rates)
+                {
+                    return (service.name.clone(), kept.clone());
+                }
                 let keyed = |rate_opt: &Option<(Rate, String)>| {
                     rate_opt
                         .as_ref()
                         .map(|(rate, key)| (limiter(*rate), key.clone()))
                 };
                 let rates = OwnRates {
+                    config: service.rates.clone(),
                     service_opt: keyed(&service.rates.service_opt),
                     per_principal_opt: keyed(&service.rates.per_principal_opt),
                 };
-                (service.name.clone(), rates)
+                (service.name.clone(), Arc::new(rates))
             })
             .collect();
-        Self {
-            per_principal_opt: config.per_principal_opt.map(limiter),
-            per_service_opt: config.per_service_opt.map(limiter),
-            own,
-            in_flight_opt: config
-                .max_concurrent_calls_per_principal_opt
-                .map(|max| Quota::new(usize::MAX, Some(max))),
-            clock: DefaultClock::default(),
-        }
+        self.own.store(Arc::new(own));
     }
 
     /// Counts one call of `principal` to `service`, or refuses it naming
@@ -84,7 +104,7 @@ impl RateLimits {
             "rate_limits.per_principal_per_sec",
             "principal",
         )?;
-        match self.own.get(service) {
+        match self.own.load().get(service) {
             Some(own) => {
                 if let Some((limiter, key)) = &own.per_principal_opt {
                     self.check(Some(limiter), principal, key, "principal")?;

@@ -1,17 +1,26 @@
 //! The service registry: one lazily-connected gRPC channel per service (TCP,
-//! Unix socket or QUIC; see `channel`), a watcher task per service that follows its catalog stream
-//! and reconnects with backoff, and the merged catalog snapshot they keep up
-//! to date. A service that goes away keeps its last catalog listed and is
-//! marked unavailable; calls to it fail fast with a transient error while the
-//! others are unaffected.
+//! Unix socket or QUIC; see `channel`), a watcher task per service that
+//! follows its catalog stream and reconnects with backoff (`watcher`), and
+//! the merged catalog snapshot they keep up to date. A service that goes
+//! away keeps its last catalog listed and is marked unavailable; calls to
+//! it fail fast with a transient error while the others are unaffected.
+//!
+//! The set of services changes at run time ([`Backends::apply`]: a reload
+//! or a registration): a service whose config is unchanged keeps its
+//! connections, stack and catalog; a changed one is replaced, a removed
+//! one retired (its watcher stops; calls already under way finish). Every
+//! service sits at the index `ServiceNames` gave its name, so catalog
+//! snapshots taken before a change still name the right service.
+
+mod watcher;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use micromcp_proto::Catalog;
 use micromcp_proto::mcp_service_client::McpServiceClient;
-use micromcp_proto::{Catalog, WatchCatalogRequest};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
@@ -19,19 +28,15 @@ use super::channel::{
     BackendClient, BalanceSettings, EndpointState, Pool, channel_for_service, spawn_upkeep,
 };
 use super::stack::ServiceStack;
-use crate::catalog::{ListKind, MergedCatalog, ServiceCatalog};
+use crate::catalog::{ListKind, MAX_SERVICE_NAMES, MergedCatalog, ServiceCatalog, ServiceNames};
 use crate::config::ServiceConfig;
 use crate::error::GatewayError;
-
-/// How long a catalog stream must have run for its end to start a fresh
-/// round of quick reopenings.
-const STREAM_RETRY_AT_ONCE_AFTER: Duration = Duration::from_secs(1);
-/// The pause between quick reopenings after the first.
-const QUICK_REOPEN_PAUSE: Duration = Duration::from_millis(50);
 
 /// One backend service.
 pub struct Backend {
     pub config: ServiceConfig,
+    /// Its index in the gateway's `ServiceNames`.
+    pub index: usize,
     pub client: BackendClient,
     /// Breaker and concurrency limit every call crosses.
     pub stack: Arc<ServiceStack>,
@@ -40,6 +45,10 @@ pub struct Backend {
     available: AtomicBool,
     /// Why its catalog stream is down, while it is.
     down_reason: Mutex<Option<String>>,
+    /// The last catalog it delivered.
+    catalog: Mutex<Option<Arc<Catalog>>>,
+    /// Cancelled when it leaves the set (or the gateway stops).
+    retired: CancellationToken,
 }
 
 // === impl Backend ===
@@ -55,15 +64,26 @@ impl Backend {
     pub fn down_reason(&self) -> Option<String> {
         self.down_reason
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    fn set_available(&self, available: bool) {
+        self.available.store(available, Ordering::Relaxed);
+    }
+
+    fn has_catalog(&self) -> bool {
+        self.catalog
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
     }
 
     fn set_down_reason(&self, reason_opt: Option<&str>) {
         let mut reason = self
             .down_reason
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+            .unwrap_or_else(PoisonError::into_inner);
         if reason.as_deref() != reason_opt {
             *reason = reason_opt.map(str::to_owned);
         }
@@ -82,29 +102,75 @@ impl Backend {
     }
 }
 
-/// All backends and the merged catalog.
-pub struct Backends {
-    services: Vec<Backend>,
-    snapshots: Mutex<Vec<Option<Arc<Catalog>>>>,
-    merged: ArcSwap<MergedCatalog>,
-    changes: broadcast::Sender<ListKind>,
-    catalog_ready: tokio::sync::watch::Sender<usize>,
-    separator: String,
+/// What [`Backends::apply`] changed, by service name.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SetChanges {
+    pub added: Vec<String>,
+    pub replaced: Vec<String>,
+    pub removed: Vec<String>,
 }
 
-/// A failed call's message with its causes (connection refused, TLS
-/// handshake refusals and the like sit in the source chain).
-fn failure_text(status: &tonic::Status) -> String {
-    // A cause that only wraps the status again (its text repeats the
-    // message) adds nothing.
-    let mut source = std::error::Error::source(status);
-    while let Some(cause) = source {
-        if !cause.to_string().contains(status.message()) {
-            break;
-        }
-        source = cause.source();
+impl SetChanges {
+    /// True when nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.replaced.is_empty() && self.removed.is_empty()
     }
-    crate::error::with_causes(status.message().to_owned(), source)
+}
+
+/// The services by name index (`None` where a name has no service now).
+type Slots = Vec<Option<Arc<Backend>>>;
+
+/// All backends and the merged catalog.
+pub struct Backends {
+    names: Arc<ServiceNames>,
+    slots: ArcSwap<Slots>,
+    merged: ArcSwap<MergedCatalog>,
+    /// Serialises merges, so that a newer merge is never overwritten.
+    merge_lock: Mutex<()>,
+    /// Serialises changes of the set.
+    apply_lock: Mutex<()>,
+    changes: broadcast::Sender<ListKind>,
+    /// Bumped after every merge (how many services have a catalog).
+    catalog_ready: tokio::sync::watch::Sender<usize>,
+    separator: String,
+    /// Parent of every backend's `retired` token; cancelled at shutdown.
+    root: CancellationToken,
+    /// Set once watchers run: services added later get theirs at once.
+    running: AtomicBool,
+}
+
+// === impl Backend (construction) ===
+
+impl Backend {
+    /// A backend for `config` at name index `index`; nothing is dialled.
+    fn new(
+        config: &ServiceConfig,
+        index: usize,
+        root: &CancellationToken,
+    ) -> Result<Self, GatewayError> {
+        let stack_config = &config.backends;
+        let (channel, pool_opt) = channel_for_service(
+            &config.name,
+            &config.endpoints,
+            BalanceSettings {
+                eject_after_failures: stack_config.eject_after_failures,
+                eject_for: stack_config.eject_for,
+                health_check_every: stack_config.health_check_every,
+                dns_refresh: stack_config.dns_refresh,
+            },
+        )?;
+        Ok(Self {
+            client: McpServiceClient::new(channel).max_decoding_message_size(64 * 1024 * 1024),
+            stack: ServiceStack::new(&config.name, stack_config),
+            config: config.clone(),
+            index,
+            pool_opt,
+            available: AtomicBool::new(false),
+            down_reason: Mutex::default(),
+            catalog: Mutex::default(),
+            retired: root.child_token(),
+        })
+    }
 }
 
 // === impl Backends ===
@@ -112,48 +178,51 @@ fn failure_text(status: &tonic::Status) -> String {
 impl Backends {
     /// Creates (lazy) channels to every service, each with its own stack
     /// (`[backends]`, with the service's own keys over it); nothing is
-    /// dialled yet.
+    /// dialled yet. Services get name indices in config order.
     pub fn new(configs: &[ServiceConfig], separator: &str) -> Result<Arc<Self>, GatewayError> {
-        let services = configs
-            .iter()
-            .map(|config| {
-                let stack_config = &config.backends;
-                let (channel, pool_opt) = channel_for_service(
-                    &config.name,
-                    &config.endpoints,
-                    BalanceSettings {
-                        eject_after_failures: stack_config.eject_after_failures,
-                        eject_for: stack_config.eject_for,
-                        health_check_every: stack_config.health_check_every,
-                        dns_refresh: stack_config.dns_refresh,
-                    },
-                )?;
-                Ok(Backend {
-                    client: McpServiceClient::new(channel)
-                        .max_decoding_message_size(64 * 1024 * 1024),
-                    stack: ServiceStack::new(&config.name, stack_config),
-                    config: config.clone(),
-                    pool_opt,
-                    available: AtomicBool::new(false),
-                    down_reason: Mutex::default(),
-                })
-            })
-            .collect::<Result<Vec<_>, GatewayError>>()?;
         let (changes, _) = broadcast::channel(64);
         let (catalog_ready, _) = tokio::sync::watch::channel(0);
-        Ok(Arc::new(Self {
-            snapshots: Mutex::new(vec![None; services.len()]),
-            services,
+        let backends = Arc::new(Self {
+            names: Arc::new(ServiceNames::default()),
+            slots: ArcSwap::from_pointee(Vec::new()),
             merged: ArcSwap::from_pointee(MergedCatalog::default()),
+            merge_lock: Mutex::default(),
+            apply_lock: Mutex::default(),
             changes,
             catalog_ready,
             separator: separator.to_owned(),
-        }))
+            root: CancellationToken::new(),
+            running: AtomicBool::new(false),
+        });
+        backends.apply(configs)?;
+        Ok(backends)
     }
 
-    /// The services, in config order.
-    pub fn services(&self) -> &[Backend] {
-        &self.services
+    /// The index every service name has (shared with the policy).
+    pub fn names(&self) -> &Arc<ServiceNames> {
+        &self.names
+    }
+
+    /// The services now, in name-index order (config order first).
+    pub fn services(&self) -> Vec<Arc<Backend>> {
+        self.slots.load().iter().flatten().cloned().collect()
+    }
+
+    /// The service at name index `index`, when there is one now.
+    pub fn service(&self, index: usize) -> Option<Arc<Backend>> {
+        self.slots.load().get(index).cloned().flatten()
+    }
+
+    /// The service named `name`, when there is one now.
+    pub fn named(&self, name: &str) -> Option<Arc<Backend>> {
+        self.names
+            .index_of(name)
+            .and_then(|index| self.service(index))
+    }
+
+    /// How many name indices there are (an upper bound of service indices).
+    pub fn index_count(&self) -> usize {
+        self.slots.load().len()
     }
 
     /// The current merged catalog.
@@ -166,165 +235,177 @@ impl Backends {
         self.changes.subscribe()
     }
 
-    /// Starts one catalog watcher per service, and the upkeep (DNS,
-    /// health checks) of services with several endpoints.
-    pub fn spawn_watchers(self: &Arc<Self>, shutdown: &CancellationToken) {
-        for pool in self
-            .services
-            .iter()
-            .filter_map(|backend| backend.pool_opt.as_ref())
-        {
-            spawn_upkeep(pool, shutdown);
-        }
-        for index in 0..self.services.len() {
-            let backends = self.clone();
-            let shutdown = shutdown.clone();
-            tokio::spawn(async move {
-                tokio::select! {
-                    () = backends.watch(index) => {}
-                    () = shutdown.cancelled() => {}
+    /// Makes the set of services `configs`: unchanged services are kept,
+    /// changed ones replaced, new ones added, the others retired; watchers
+    /// of new services start at once when the gateway runs. Nothing
+    /// changes when a channel cannot be made (an error naming it).
+    pub fn apply(self: &Arc<Self>, configs: &[ServiceConfig]) -> Result<SetChanges, GatewayError> {
+        let _applying = self
+            .apply_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let current = self.slots.load_full();
+        let mut next: Slots = Vec::new();
+        let mut changes = SetChanges::default();
+        let mut started = Vec::new();
+        for config in configs {
+            let index = self.names.index_for(&config.name).ok_or_else(|| {
+                GatewayError::Internal(format!(
+                    "service {:?}: this gateway has known {MAX_SERVICE_NAMES} service names; restart it to register more",
+                    config.name
+                ))
+            })?;
+            if next.len() <= index {
+                next.resize(index + 1, None);
+            }
+            let backend = match current.get(index).cloned().flatten() {
+                Some(kept) if kept.config == *config => kept,
+                previous => {
+                    let backend = Arc::new(Backend::new(config, index, &self.root)?);
+                    match previous {
+                        Some(_) => changes.replaced.push(config.name.clone()),
+                        None => changes.added.push(config.name.clone()),
+                    }
+                    started.push(backend.clone());
+                    backend
                 }
-            });
+            };
+            next[index] = Some(backend);
         }
+        let mut retired = Vec::new();
+        for (index, previous) in current.iter().enumerate() {
+            let Some(previous) = previous else { continue };
+            let still = next.get(index).cloned().flatten();
+            if still.as_ref().is_some_and(|now| Arc::ptr_eq(now, previous)) {
+                continue;
+            }
+            if still.is_none() {
+                changes.removed.push(previous.config.name.clone());
+            }
+            retired.push(previous.clone());
+        }
+        if next.len() < current.len() {
+            next.resize(current.len(), None);
+        }
+        self.slots.store(Arc::new(next));
+        for backend in retired {
+            backend.retired.cancel();
+        }
+        if self.running.load(Ordering::Acquire) {
+            for backend in &started {
+                self.start(backend);
+            }
+        }
+        if !changes.is_empty() {
+            self.remerge();
+        }
+        Ok(changes)
+    }
+
+    /// Starts one catalog watcher per service, and the upkeep (DNS,
+    /// health checks) of services with several endpoints; services added
+    /// later start theirs when added.
+    pub fn spawn_watchers(self: &Arc<Self>, shutdown: &CancellationToken) {
+        let root = self.root.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            root.cancel();
+        });
+        let _applying = self
+            .apply_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.running.store(true, Ordering::Release);
+        for backend in self.services() {
+            self.start(&backend);
+        }
+    }
+
+    fn start(self: &Arc<Self>, backend: &Arc<Backend>) {
+        if let Some(pool) = &backend.pool_opt {
+            spawn_upkeep(pool, &backend.retired);
+        }
+        let (backends, backend) = (self.clone(), backend.clone());
+        tokio::spawn(async move { watcher::watch(&backends, &backend).await });
     }
 
     /// Waits until every service has delivered a catalog, or `timeout`.
     /// Returns the names of services still missing.
     pub async fn wait_for_catalogs(&self, timeout: Duration) -> Vec<String> {
-        let mut ready = self.catalog_ready.subscribe();
-        let total = self.services.len();
-        let _ = tokio::time::timeout(timeout, ready.wait_for(|count| *count >= total)).await;
-        let snapshots = self
-            .snapshots
-            .lock()
-            .map(|guard| guard.clone())
-            .unwrap_or_default();
-        self.services
-            .iter()
-            .zip(snapshots)
-            .filter(|(_, snapshot)| snapshot.is_none())
-            .map(|(backend, _)| backend.config.name.clone())
-            .collect()
+        self.wait_for(|backend| backend.has_catalog(), timeout)
+            .await
     }
 
-    async fn watch(&self, index: usize) {
-        let backend = &self.services[index];
-        let name = &backend.config.name;
-        let mut backoff = Duration::from_millis(50);
-        let mut reported_down = false;
-        let mut failures = 0u32;
-        let mut ever_connected = false;
-        let mut quick_reopens = 0usize;
-        loop {
-            let last_failure: String;
-            let mut client = backend.client.clone();
-            let mut lasted_opt = None;
-            match client.watch_catalog(WatchCatalogRequest {}).await {
-                Ok(response) => {
-                    let mut updates = response.into_inner();
-                    let opened = std::time::Instant::now();
-                    loop {
-                        match updates.message().await {
-                            Ok(Some(update)) => {
-                                lasted_opt = Some(opened);
-                                backend.available.store(true, Ordering::Relaxed);
-                                backend.set_down_reason(None);
-                                if reported_down {
-                                    tracing::info!(service = %name, "service is back");
-                                    reported_down = false;
-                                }
-                                backoff = Duration::from_millis(50);
-                                failures = 0;
-                                ever_connected = true;
-                                self.install(index, Arc::new(update.catalog.unwrap_or_default()));
-                            }
-                            Ok(None) => {
-                                last_failure = "the service ended its catalog stream".into();
-                                break;
-                            }
-                            Err(status) => {
-                                tracing::debug!(service = %name, %status, "catalog stream ended");
-                                last_failure = failure_text(&status);
-                                break;
-                            }
-                        }
-                    }
-                }
-                Err(status) => {
-                    tracing::debug!(service = %name, %status, "catalog watch failed");
-                    last_failure = failure_text(&status);
-                }
-            }
-            // A stream that ended (its endpoint went away or is draining) is
-            // reopened before the service counts as unavailable: at once when
-            // it had delivered, and, for a service with several endpoints,
-            // once per endpoint with a short pause (the balancer meanwhile
-            // ejects one that stopped accepting). A service that keeps
-            // ending its streams quickly still gets the backoff.
-            if lasted_opt.is_some_and(|opened| opened.elapsed() >= STREAM_RETRY_AT_ONCE_AFTER) {
-                quick_reopens = 0;
-            }
-            let endpoints = backend.endpoint_count();
-            let may_reopen = lasted_opt.is_some() || endpoints > 1;
-            if may_reopen && quick_reopens < endpoints.max(1) {
-                if quick_reopens > 0 {
-                    tokio::time::sleep(QUICK_REOPEN_PAUSE).await;
-                }
-                quick_reopens += 1;
-                tracing::debug!(service = %name, reason = %last_failure, "catalog stream ended; reopening");
-                continue;
-            }
-            quick_reopens = 0;
-            backend.available.store(false, Ordering::Relaxed);
-            backend.set_down_reason(Some(&last_failure));
-            failures = failures.saturating_add(1);
-            // A service starting next to the gateway takes a moment: stay quiet briefly.
-            if !reported_down && (ever_connected || failures > 4) {
-                tracing::warn!(service = %name, reason = %last_failure, "service unavailable; retrying with backoff");
-                reported_down = true;
-            }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(2));
-        }
+    /// Waits until `name` has delivered a catalog or `timeout`; true when it has.
+    pub async fn wait_for_catalog_of(&self, name: &str, timeout: Duration) -> bool {
+        let missing = self
+            .wait_for(
+                |backend| backend.config.name != name || backend.has_catalog(),
+                timeout,
+            )
+            .await;
+        missing.is_empty()
     }
 
-    /// Replaces one service's catalog and rebuilds the merged snapshot
-    /// (serialised by the snapshot lock, so merges land in order).
-    fn install(&self, index: usize, catalog: Arc<Catalog>) {
-        let Ok(mut snapshots) = self.snapshots.lock() else {
-            return;
+    async fn wait_for(&self, ready: impl Fn(&Backend) -> bool, timeout: Duration) -> Vec<String> {
+        let missing = || -> Vec<String> {
+            self.services()
+                .iter()
+                .filter(|backend| !ready(backend))
+                .map(|backend| backend.config.name.clone())
+                .collect()
         };
-        snapshots[index] = Some(catalog);
-        let contributions: Vec<ServiceCatalog> = snapshots
+        let mut merges = self.catalog_ready.subscribe();
+        let _ = tokio::time::timeout(timeout, merges.wait_for(|_| missing().is_empty())).await;
+        missing()
+    }
+
+    /// Replaces `backend`'s catalog and rebuilds the merged snapshot.
+    fn install(&self, backend: &Backend, catalog: Arc<Catalog>) {
+        *backend
+            .catalog
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(catalog);
+        self.remerge();
+    }
+
+    /// Rebuilds the merged catalog from the services now in the set
+    /// (serialised, so merges land in order) and tells subscribers which
+    /// lists changed.
+    fn remerge(&self) {
+        let merging = self
+            .merge_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let slots = self.slots.load_full();
+        let contributions: Vec<ServiceCatalog> = slots
             .iter()
-            .enumerate()
-            .filter_map(|(service, snapshot)| {
-                let config = &self.services[service].config;
-                snapshot.as_ref().map(|catalog| ServiceCatalog {
-                    service,
-                    service_name: config.name.clone(),
-                    namespace: config.namespace.clone(),
-                    catalog: catalog.clone(),
+            .flatten()
+            .filter_map(|backend| {
+                let catalog = backend
+                    .catalog
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone()?;
+                Some(ServiceCatalog {
+                    service: backend.index,
+                    service_name: backend.config.name.clone(),
+                    namespace: backend.config.namespace.clone(),
+                    catalog,
                 })
             })
             .collect();
-        let ready = snapshots
-            .iter()
-            .filter(|snapshot| snapshot.is_some())
-            .count();
-        let names: Vec<&str> = self
-            .services
-            .iter()
-            .map(|backend| backend.config.name.as_str())
-            .collect();
+        let ready = contributions.len();
+        let names = self.names.all();
         let merged = MergedCatalog::merge(&contributions, &self.separator, &names);
         for collision in &merged.collisions {
-            tracing::error!(%collision, "catalog collision; the first service in config order wins");
+            tracing::error!(%collision, "catalog collision; the service known first wins");
         }
-        // Swap while still holding the snapshot lock: a watcher that merged
-        // an older set of snapshots must never overwrite a newer merge.
+        // Swap while still holding the merge lock: a watcher that merged
+        // an older set of catalogs must never overwrite a newer merge.
         let previous = self.merged.swap(Arc::new(merged));
-        drop(snapshots);
+        drop(merging);
         let current = self.merged.load();
         for kind in [
             ListKind::Tools,

@@ -22,7 +22,7 @@ pub struct RawAdmin {
 }
 
 /// The validated `[admin]` section.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminConfig {
     /// Where to listen; `None` when off.
     pub listen: Option<SocketAddr>,

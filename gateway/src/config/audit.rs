@@ -66,7 +66,7 @@ pub enum AuditTarget {
 }
 
 /// The validated `[audit]`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditConfig {
     pub target: AuditTarget,
     pub fsync: FsyncPolicy,

@@ -42,7 +42,7 @@ pub struct RawService {
 }
 
 /// A validated backend service.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ServiceConfig {
     /// Unique service name (used in logs, errors, metrics).
     pub name: String,

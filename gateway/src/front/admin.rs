@@ -64,7 +64,7 @@ async fn metrics(State(gateway): State<Arc<Gateway>>) -> Response {
 /// Per list kind (named as in labels and the API), the items each service
 /// lists now, by service index.
 fn catalog_counts(gateway: &Gateway) -> Vec<(&'static str, Vec<usize>)> {
-    let services = gateway.backends.services().len();
+    let services = gateway.backends.index_count();
     let catalog = gateway.backends.catalog();
     [
         (ListKind::Tools, "tools"),
@@ -82,7 +82,8 @@ fn catalog_counts(gateway: &Gateway) -> Vec<(&'static str, Vec<usize>)> {
 fn record_state(gateway: &Gateway) {
     let services = gateway.backends.services();
     let counts = catalog_counts(gateway);
-    for (index, backend) in services.iter().enumerate() {
+    for backend in &services {
+        let index = backend.index;
         let service = telemetry::static_label(&backend.config.name);
         metrics::gauge!(telemetry::SERVICE_AVAILABLE, "service" => service)
             .set(f64::from(u8::from(backend.is_available())));

@@ -148,7 +148,7 @@ fn admit(
             audit.refused(&message);
             Box::new(plain(status, message))
         })?;
-    match authenticate(&gateway.config.auth, request.headers()) {
+    match authenticate(&gateway.auth(), request.headers()) {
         Ok(principal) => {
             audit.principal(&principal);
             Ok(principal)

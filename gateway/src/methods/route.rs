@@ -25,7 +25,7 @@ use crate::rates::RateLimits;
 
 /// An authorized request's way to the service that owns its target.
 pub struct Route<'g> {
-    backend: &'g Backend,
+    backend: Arc<Backend>,
     rates: &'g RateLimits,
     principal: Arc<Principal>,
     catalog: Arc<MergedCatalog>,
@@ -48,18 +48,22 @@ impl<'g> Route<'g> {
         service: usize,
         original: String,
         hints: ToolHints,
-    ) -> Self {
-        let backend = &gateway.backends.services()[service];
-        Self {
+    ) -> Result<Self, GatewayError> {
+        // Removed by a reconfiguration since the catalog was read.
+        let backend = gateway.backends.service(service).ok_or_else(|| {
+            let name = gateway.backends.names().name(service);
+            GatewayError::transient(name, format!("service {name:?} was just removed"))
+        })?;
+        Ok(Self {
             hints,
-            readable_sources_opt: readable_sources(gateway, context, backend),
+            readable_sources_opt: readable_sources(gateway, context, &backend),
             rates: &gateway.rates,
             principal: context.principal.clone(),
             backend,
             catalog,
             service,
             original,
-        }
+        })
     }
 
     /// The services whose content the principal may read, comma-separated,
@@ -69,7 +73,7 @@ impl<'g> Route<'g> {
     }
 
     /// The owning service's configured name.
-    pub fn service_name(&self) -> &'g str {
+    pub fn service_name(&self) -> &str {
         &self.backend.config.name
     }
 
@@ -242,12 +246,10 @@ fn listed<'g>(
         return Err(missing_name(gateway, context, kind, name));
     };
     gateway
-        .policy
+        .policy()
         .check_listed(&context.principal, &catalog, kind, position, item)?;
     let (service, original, hints) = (item.service, item.original.clone(), item.hints);
-    Ok(Route::to(
-        gateway, context, catalog, service, original, hints,
-    ))
+    Route::to(gateway, context, catalog, service, original, hints)
 }
 
 /// The answer for a tool or prompt name no catalog holds. Under the
@@ -262,15 +264,16 @@ fn missing_name(
     name: &str,
 ) -> GatewayError {
     let separator = gateway.config.namespace_separator.as_str();
-    let down_owner = gateway.backends.services().iter().find_map(|backend| {
+    let policy = gateway.policy();
+    let services = gateway.backends.services();
+    let down_owner = services.iter().find_map(|backend| {
         let namespace = backend.config.namespace.as_str();
         if namespace.is_empty() || backend.is_available() {
             return None;
         }
         let original = name.strip_prefix(namespace)?.strip_prefix(separator)?;
         let service = backend.config.name.as_str();
-        gateway
-            .policy
+        policy
             .scopes_reach(&context.principal, service, original)
             .then_some(service)
     });
@@ -297,16 +300,16 @@ fn by_uri<'g>(
 ) -> Result<Route<'g>, GatewayError> {
     let service = service_opt.ok_or_else(missing)?;
     gateway
-        .policy
+        .policy()
         .check_resource(&context.principal, &catalog, uri, service)?;
-    Ok(Route::to(
+    Route::to(
         gateway,
         context,
         catalog,
         service,
         String::new(),
         ToolHints::default(),
-    ))
+    )
 }
 
 /// The content sources of `backend` the principal may read (`None` when
@@ -316,14 +319,15 @@ fn readable_sources(gateway: &Gateway, context: &CallContext, backend: &Backend)
     if sources.is_empty() {
         return None;
     }
-    let services = gateway.backends.services();
+    let policy = gateway.policy();
     let readable: Vec<&str> = sources
         .iter()
         .filter(|source| {
-            services
-                .iter()
-                .position(|service| &service.config.name == *source)
-                .is_some_and(|index| gateway.policy.may_read_service(&context.principal, index))
+            gateway
+                .backends
+                .names()
+                .index_of(source)
+                .is_some_and(|index| policy.may_read_service(&context.principal, index))
         })
         .map(String::as_str)
         .collect();
@@ -339,7 +343,7 @@ pub fn visible_page(
 ) -> Result<Page, GatewayError> {
     let catalog = gateway.backends.catalog();
     let page_size = gateway.config.page_size;
-    match gateway.policy.visible(&context.principal, &catalog) {
+    match gateway.policy().visible(&context.principal, &catalog) {
         None => catalog.page(kind, cursor, page_size),
         Some(view) => catalog.page_visible(kind, view.list(kind), cursor, page_size),
     }

@@ -68,7 +68,7 @@ fn principal(scopes: &[&str], roles: &[&str]) -> Principal {
 
 fn policy(cedar: Option<&str>) -> Policy {
     let cedar_opt = cedar.map(|text| Arc::new(CedarPolicies::parse(text).expect("policies")));
-    Policy::with(cedar_opt, vec!["fs".into(), "search".into()])
+    Policy::with(cedar_opt, ServiceNames::of(["fs", "search"]))
 }
 
 fn listed_tools(

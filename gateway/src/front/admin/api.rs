@@ -23,8 +23,8 @@ pub(super) async fn services(State(gateway): State<Arc<Gateway>>) -> Response {
     let counts = super::catalog_counts(&gateway);
     let listed: Vec<serde_json::Value> = backends
         .iter()
-        .enumerate()
-        .map(|(index, backend)| {
+        .map(|backend| {
+            let index = backend.index;
             let config = &backend.config;
             let mut catalog_counts = serde_json::Map::new();
             for (name, by_service) in &counts {

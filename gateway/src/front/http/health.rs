@@ -36,9 +36,8 @@ pub(crate) fn service_state(backend: &Backend) -> serde_json::Value {
 /// Ready (200) when at least one service is available (or none are
 /// configured); 503 otherwise.
 pub(crate) async fn readyz(State(gateway): State<Arc<Gateway>>) -> Response {
-    let services: Vec<serde_json::Value> = gateway
-        .backends
-        .services()
+    let backends = gateway.backends.services();
+    let services: Vec<serde_json::Value> = backends
         .iter()
         .map(|backend| {
             let mut service = service_state(backend);
@@ -48,9 +47,7 @@ pub(crate) async fn readyz(State(gateway): State<Arc<Gateway>>) -> Response {
             service
         })
         .collect();
-    let degraded: Vec<&str> = gateway
-        .backends
-        .services()
+    let degraded: Vec<&str> = backends
         .iter()
         .filter(|backend| !backend.is_available())
         .map(|backend| backend.config.name.as_str())
