@@ -9,10 +9,15 @@ use std::sync::Arc;
 
 use micromcp_gateway::Gateway;
 use micromcp_gateway::front::admin;
+use micromcp_gateway::live_config::LiveConfig;
 use tokio_util::sync::CancellationToken;
 
 /// Starts the admin listener of `gateway`, if configured.
-pub async fn start(gateway: &Arc<Gateway>, shutdown: &CancellationToken) -> anyhow::Result<()> {
+pub async fn start(
+    gateway: &Arc<Gateway>,
+    live_opt: Option<Arc<LiveConfig>>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
     let config = &gateway.config.admin;
     let Some(listen) = config.listen else {
         return Ok(());
@@ -36,6 +41,7 @@ pub async fn start(gateway: &Arc<Gateway>, shutdown: &CancellationToken) -> anyh
     println!("admin on http://{address}/");
     tokio::spawn(admin::serve(
         gateway.clone(),
+        live_opt,
         listener,
         token_opt,
         shutdown.clone(),

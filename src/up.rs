@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use micromcp_gateway::config::{AuditTarget, GatewayConfig, RawConfig, parse_toml};
+use micromcp_gateway::config::{
+    AuditTarget, GatewayConfig, RawConfig, Registration, RegistrationsFile,
+};
+use micromcp_gateway::live_config::{self, ChangeError, LiveConfig};
 use micromcp_gateway::{Gateway, load_or_create_key};
 use tokio_util::sync::CancellationToken;
 
@@ -17,6 +20,7 @@ use crate::children::{
     add_bridge_children, add_fetch_child, add_fs_child, add_search_child, merge_mcp_servers_file,
     socket_dir,
 };
+use crate::config_source::{self, ChildrenSections, FileSource, Overrides, config_path};
 use crate::state_dir;
 use crate::supervise::{ChildSpec, supervise};
 use crate::token::{self, TokenSource};
@@ -80,22 +84,16 @@ pub struct StdioArgs {
 }
 
 pub(crate) fn read_config(path_opt: Option<&Path>) -> anyhow::Result<RawConfig> {
-    let default = Path::new("micromcp.toml");
-    let path = match path_opt {
-        Some(path) => path,
-        None if default.exists() => default,
-        None => return Ok(RawConfig::default()),
-    };
-    let text = std::fs::read_to_string(path)
-        .map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?;
-    parse_toml(&text).map_err(|errors| anyhow::anyhow!("{}: {}", path.display(), errors.join("; ")))
+    config_source::read(config_path(path_opt).as_deref())
 }
 
 fn validate(raw: RawConfig, token_opt: Option<&str>) -> anyhow::Result<GatewayConfig> {
-    raw.validate(token_opt).map_err(|errors| {
-        let listed: Vec<String> = errors.iter().map(|error| format!("  - {error}")).collect();
-        anyhow::anyhow!("invalid configuration:\n{}", listed.join("\n"))
-    })
+    raw.validate(token_opt).map_err(|errors| invalid(&errors))
+}
+
+fn invalid(errors: &[String]) -> anyhow::Error {
+    let listed: Vec<String> = errors.iter().map(|error| format!("  - {error}")).collect();
+    anyhow::anyhow!("invalid configuration:\n{}", listed.join("\n"))
 }
 
 /// Builds the gateway, follows the services' catalogs and waits for them.
@@ -190,7 +188,11 @@ fn warn_if_descriptors_short(config: &GatewayConfig) {
     }
 }
 
-async fn serve_http(gateway: Arc<Gateway>, shutdown: CancellationToken) -> anyhow::Result<()> {
+async fn serve_http(
+    gateway: Arc<Gateway>,
+    live_opt: Option<Arc<LiveConfig>>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let listen = gateway.config.listen;
     let signal_shutdown = shutdown.clone();
     tokio::spawn(async move {
@@ -198,7 +200,7 @@ async fn serve_http(gateway: Arc<Gateway>, shutdown: CancellationToken) -> anyho
         signal_shutdown.cancel();
     });
     warn_if_descriptors_short(&gateway.config);
-    crate::admin::start(&gateway, &shutdown).await?;
+    crate::admin::start(&gateway, live_opt, &shutdown).await?;
     let threads = gateway.config.threads;
     let front = micromcp_gateway::front::http::threads::start(&gateway, listen, threads, &shutdown)
         .map_err(|error| anyhow::anyhow!("cannot listen on {listen}: {error}"))?;
@@ -211,25 +213,40 @@ async fn serve_http(gateway: Arc<Gateway>, shutdown: CancellationToken) -> anyho
     Ok(())
 }
 
+/// `up`'s flags, laid over the config at start and on every reload.
+fn up_overrides(args: &UpArgs) -> Overrides {
+    let (listen, admin_listen) = (args.listen, args.admin_listen.clone());
+    let (insecure_no_auth, state_dir) = (args.insecure_no_auth, args.state_dir.clone());
+    Box::new(move |raw: &mut RawConfig| {
+        if let Some(listen) = listen {
+            raw.gateway.listen = Some(listen.to_string());
+        }
+        if let Some(admin_listen) = &admin_listen {
+            raw.admin.listen = Some(admin_listen.clone());
+        }
+        if insecure_no_auth {
+            raw.auth.insecure_no_auth = true;
+        }
+        if raw.gateway.session_key_file.is_none() {
+            raw.gateway.session_key_file = Some(state_dir.join("session.key"));
+        }
+        if raw.audit.path.is_none() {
+            raw.audit.path = Some(state_dir.join("audit.jsonl"));
+        }
+        if raw.admin.registrations_file.is_none() {
+            raw.admin.registrations_file = Some(state_dir.join("registrations.json"));
+        }
+    })
+}
+
 /// `micromcp up`.
 pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
-    let mut raw = read_config(args.config.as_deref())?;
+    let path_opt = config_path(args.config.as_deref());
+    let mut raw = config_source::read(path_opt.as_deref())?;
+    let children_sections = ChildrenSections::of(&raw);
     let state = state_dir::claim(&args.state_dir)?;
-    if let Some(listen) = args.listen {
-        raw.gateway.listen = Some(listen.to_string());
-    }
-    if let Some(admin_listen) = args.admin_listen {
-        raw.admin.listen = Some(admin_listen);
-    }
-    if args.insecure_no_auth {
-        raw.auth.insecure_no_auth = true;
-    }
-    if raw.gateway.session_key_file.is_none() {
-        raw.gateway.session_key_file = Some(args.state_dir.join("session.key"));
-    }
-    if raw.audit.path.is_none() {
-        raw.audit.path = Some(args.state_dir.join("audit.jsonl"));
-    }
+    let overrides = up_overrides(&args);
+    overrides(&mut raw);
     let token_opt = if raw.auth.insecure_no_auth {
         None
     } else {
@@ -262,6 +279,7 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
     let roots = served_roots(&args.roots)?;
     let excluded = [state.path.clone()];
     refuse_exposed_secrets(&raw, &roots, &excluded)?;
+    let configured = raw.services.len();
     let mut child_specs: Vec<ChildSpec> = [
         add_fs_child(&mut raw, &roots, &excluded, &sockets),
         add_fetch_child(&mut raw, &sockets),
@@ -271,7 +289,14 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
     .flatten()
     .collect();
     child_specs.extend(add_bridge_children(&mut raw, &sockets)?);
-    let config = validate(raw, token_opt.as_deref())?;
+    let source = FileSource {
+        path_opt,
+        overrides,
+        child_services: raw.services[configured..].to_vec(),
+        token_opt,
+        children_sections_opt: Some(children_sections),
+    };
+    let (config, registrations) = initial_config(&source, &raw)?;
     warn_if_insecure(&config);
     let shutdown = CancellationToken::new();
     let children: Vec<_> = child_specs
@@ -280,8 +305,10 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
         .collect();
     let outcome = async {
         let key = load_or_create_key(&config.session_key_file).map_err(anyhow::Error::msg)?;
+        let file_opt = config.admin.registrations_file.clone();
         let gateway = start_gateway(config, &key, &shutdown).await?;
-        serve_http(gateway, shutdown.clone()).await
+        let live = live(&gateway, source, file_opt, registrations, &shutdown);
+        serve_http(gateway, Some(live), shutdown.clone()).await
     }
     .await;
     shutdown.cancel();
@@ -291,6 +318,48 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
     drop(sockets);
     drop(state);
     outcome
+}
+
+/// The config to start with: `source`'s with the registered services of
+/// the registrations file named in `raw` appended.
+fn initial_config(
+    source: &FileSource,
+    raw: &RawConfig,
+) -> anyhow::Result<(GatewayConfig, Vec<Registration>)> {
+    let registrations = match &raw.admin.registrations_file {
+        Some(path) => RegistrationsFile::new(path.clone())
+            .load()
+            .map_err(|error| anyhow::anyhow!("admin.registrations_file: {error}"))?,
+        None => Vec::new(),
+    };
+    let config =
+        live_config::config_with(source, &registrations, &mut Vec::new()).map_err(|error| {
+            match error {
+                ChangeError::Invalid(errors) => invalid(&errors),
+                other => anyhow::anyhow!("{other}"),
+            }
+        })?;
+    Ok((config, registrations))
+}
+
+/// The running gateway's changeable config, reloaded on SIGHUP and when
+/// its file changes.
+fn live(
+    gateway: &Arc<Gateway>,
+    source: FileSource,
+    file_opt: Option<PathBuf>,
+    registrations: Vec<Registration>,
+    shutdown: &CancellationToken,
+) -> Arc<LiveConfig> {
+    let watched_opt = source.path_opt.clone();
+    let live = LiveConfig::new(
+        gateway.clone(),
+        Box::new(source),
+        file_opt.map(RegistrationsFile::new),
+        registrations,
+    );
+    crate::reload::spawn_triggers(&live, watched_opt, shutdown);
+    live
 }
 
 /// The directories fs serves and search crawls: those given, or the
@@ -365,30 +434,52 @@ fn refuse_exposed_secrets(
     state_dir::refuse_exposed(roots, excluded, &secrets)
 }
 
+/// `gateway`'s flags, laid over the config at start and on every reload.
+fn gateway_overrides(args: &GatewayArgs) -> Overrides {
+    let (listen, admin_listen, insecure_no_auth) = (
+        args.listen,
+        args.admin_listen.clone(),
+        args.insecure_no_auth,
+    );
+    Box::new(move |raw: &mut RawConfig| {
+        if let Some(listen) = listen {
+            raw.gateway.listen = Some(listen.to_string());
+        }
+        if let Some(admin_listen) = &admin_listen {
+            raw.admin.listen = Some(admin_listen.clone());
+        }
+        if insecure_no_auth {
+            raw.auth.insecure_no_auth = true;
+        }
+    })
+}
+
 /// `micromcp gateway`.
 pub async fn run_gateway(args: GatewayArgs) -> anyhow::Result<()> {
+    let overrides = gateway_overrides(&args);
     let mut raw = read_config(Some(&args.config))?;
-    if let Some(listen) = args.listen {
-        raw.gateway.listen = Some(listen.to_string());
-    }
-    if let Some(admin_listen) = args.admin_listen {
-        raw.admin.listen = Some(admin_listen);
-    }
-    if args.insecure_no_auth {
-        raw.auth.insecure_no_auth = true;
-    }
+    overrides(&mut raw);
     let token = std::env::var("MICROMCP_TOKEN")
         .ok()
         .filter(|token| !token.trim().is_empty());
     if let Some(token) = &token {
         token::warn_if_short(token.trim());
     }
-    let config = validate(raw, token.as_deref())?;
+    let source = FileSource {
+        path_opt: Some(args.config.clone()),
+        overrides,
+        child_services: Vec::new(),
+        token_opt: token,
+        children_sections_opt: None,
+    };
+    let (config, registrations) = initial_config(&source, &raw)?;
     warn_if_insecure(&config);
     let shutdown = CancellationToken::new();
     let key = load_or_create_key(&config.session_key_file).map_err(anyhow::Error::msg)?;
+    let file_opt = config.admin.registrations_file.clone();
     let gateway = start_gateway(config, &key, &shutdown).await?;
-    let outcome = serve_http(gateway, shutdown.clone()).await;
+    let live = live(&gateway, source, file_opt, registrations, &shutdown);
+    let outcome = serve_http(gateway, Some(live), shutdown.clone()).await;
     shutdown.cancel();
     outcome
 }

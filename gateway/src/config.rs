@@ -16,6 +16,7 @@ mod endpoint;
 mod hosts;
 mod limits;
 mod rate_limits;
+mod registrations;
 mod services;
 
 pub use self::access::{AuthConfig, PolicyConfig, RawAuth, RawPolicy, RawToken};
@@ -33,6 +34,7 @@ use self::limits::validate_limits;
 pub use self::limits::{LimitsConfig, RawLimits};
 use self::rate_limits::validate_rate_limits;
 pub use self::rate_limits::{Rate, RateLimitsConfig, RawRateLimits, RawServiceRates, ServiceRates};
+pub use self::registrations::{Registration, RegistrationsFile};
 use self::services::validate_services;
 pub use self::services::{RawService, ServiceConfig};
 

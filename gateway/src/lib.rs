@@ -23,14 +23,14 @@
 //! | 0 | `error`, `quota`, `telemetry` | the crate's error enum and its JSON-RPC/HTTP codes; counted shares (total and per key); the metrics recorder, names and bounded labels |
 //! | 1 | `wire` | JSON-RPC envelope, protocol eras and params heads, name checks, content encoding |
 //! | 2 | `principal` | `Principal`, `TokenEntry`, token digests, `Scopes` |
-//! | 3 | `catalog` | the merged catalog, pages, visible lists, tool hints |
+//! | 3 | `catalog` | the merged catalog, pages, visible lists, tool hints, stable service name indices |
 //! | 4 | `policy` | scope and Cedar decisions, per-principal catalog views |
 //! | 5 | `config` | raw TOML → validated config (owns its small enums) |
 //! | 6 | `auth`, `session` | headers → principal; sealed ids, replica-local state, pending client requests, key file |
 //! | 7 | `context`, `rates` | `CallContext`, `EraState`, `Reply`; rate limits and in-flight caps per principal and service |
 //! | 8 | `backends`, `audit` | channels, service registry, gRPC status mapping; audit records and sinks |
 //! | 9 | `gateway` | process state, the composition root |
-//! | 10 | `methods::{route, outbound, result}` | the one authorization point; backend request context; era result fields |
+//! | 10 | `methods::{route, outbound, result}`, `live_config` | the one authorization point; backend request context; era result fields; reloads and run-time registrations |
 //! | 11 | `methods::{tools, resources, prompts, subscriptions}` | the routed methods |
 //! | 12 | `dispatch` | method name → handler; initialize, discover, ping, setLevel, lists |
 //! | 13 | `front` | Streamable HTTP and stdio, connection limits, the admin listener |
@@ -45,6 +45,7 @@ pub mod dispatch;
 pub mod error;
 pub mod front;
 pub mod gateway;
+pub mod live_config;
 pub mod policy;
 pub mod principal;
 pub mod quota;

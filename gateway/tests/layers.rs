@@ -31,6 +31,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("methods::route", 10),
     ("methods::outbound", 10),
     ("methods::result", 10),
+    ("live_config", 10),
     ("methods::tools", 11),
     ("methods::resources", 11),
     ("methods::prompts", 11),

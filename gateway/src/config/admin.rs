@@ -1,6 +1,8 @@
-//! `[admin]`: the admin listener (`/metrics`, `/healthz`, `/readyz`) —
-//! where it listens (`127.0.0.1:9464` unless set; `"off"` for none) and the
-//! file holding its own token (or `MICROMCP_ADMIN_TOKEN`). Beyond loopback
+//! `[admin]`: the admin listener (`/metrics`, `/healthz`, `/readyz`, the
+//! API) — where it listens (`127.0.0.1:9464` unless set; `"off"` for none),
+//! the file holding its own token (or `MICROMCP_ADMIN_TOKEN`) and the file
+//! keeping services registered at run time (`micromcp up`: in its state
+//! directory unless set). Beyond loopback
 //! it needs that token; the process checks this at start, where it sees the
 //! environment. Validated into [`AdminConfig`]; errors name their key.
 
@@ -19,6 +21,8 @@ pub struct RawAdmin {
     pub listen: Option<String>,
     /// A file holding the admin token (plaintext, like `auth.token_file`).
     pub token_file: Option<PathBuf>,
+    /// Where services registered at run time are kept.
+    pub registrations_file: Option<PathBuf>,
 }
 
 /// The validated `[admin]` section.
@@ -30,6 +34,9 @@ pub struct AdminConfig {
     /// start; on the default address it is only warned about).
     pub listen_configured: bool,
     pub token_file: Option<PathBuf>,
+    /// Where services registered at run time are kept (none: no run-time
+    /// registrations).
+    pub registrations_file: Option<PathBuf>,
 }
 
 impl Default for AdminConfig {
@@ -38,6 +45,7 @@ impl Default for AdminConfig {
             listen: DEFAULT_ADMIN_LISTEN.parse().ok(),
             listen_configured: false,
             token_file: None,
+            registrations_file: None,
         }
     }
 }
@@ -65,6 +73,7 @@ pub fn validate_admin(raw: RawAdmin, errors: &mut Vec<String>) -> AdminConfig {
         listen,
         listen_configured,
         token_file: raw.token_file,
+        registrations_file: raw.registrations_file,
     }
 }
 
@@ -81,7 +90,7 @@ mod tests {
         let off = validate_admin(
             RawAdmin {
                 listen: Some("off".into()),
-                token_file: None,
+                ..RawAdmin::default()
             },
             &mut errors,
         );
@@ -89,7 +98,7 @@ mod tests {
         validate_admin(
             RawAdmin {
                 listen: Some("9464".into()),
-                token_file: None,
+                ..RawAdmin::default()
             },
             &mut errors,
         );

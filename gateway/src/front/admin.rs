@@ -8,14 +8,15 @@
 //! time, so it costs the request path nothing.
 
 mod api;
+mod changes;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::middleware;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post, put};
 use micromcp_telemetry::access::{self, Access};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -24,24 +25,58 @@ use super::http::connections::serve_connections;
 use super::limits::connection_limits;
 use crate::catalog::ListKind;
 use crate::gateway::Gateway;
+use crate::live_config::LiveConfig;
 use crate::telemetry;
 
-/// The admin routes for `gateway`; `token_opt` is the admin token.
-pub fn router(gateway: Arc<Gateway>, token_opt: Option<&str>) -> Router {
+/// What the admin routes work on.
+#[derive(Clone)]
+pub(crate) struct Admin {
+    gateway: Arc<Gateway>,
+    /// Reloads and registrations, when the gateway can be changed.
+    live_opt: Option<Arc<LiveConfig>>,
+}
+
+impl FromRef<Admin> for Arc<Gateway> {
+    fn from_ref(admin: &Admin) -> Self {
+        admin.gateway.clone()
+    }
+}
+
+/// The admin routes for `gateway` (changed through `live_opt`);
+/// `token_opt` is the admin token.
+pub fn router(
+    gateway: Arc<Gateway>,
+    live_opt: Option<Arc<LiveConfig>>,
+    token_opt: Option<&str>,
+) -> Router {
     let access = Access::new(token_opt, "admin.token_file or MICROMCP_ADMIN_TOKEN");
+    let admin = Admin { gateway, live_opt };
+    let changes = Router::new()
+        .route("/api/services", post(changes::register))
+        .route(
+            "/api/services/{name}",
+            put(changes::replace).delete(changes::deregister),
+        )
+        .route("/api/reload", post(changes::reload))
+        .layer(middleware::from_fn_with_state(
+            token_opt.is_some(),
+            changes::need_token,
+        ));
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(super::http::health::readyz))
         .route("/api/services", get(api::services))
         .route("/api/audit", get(api::audit))
-        .with_state(gateway)
+        .merge(changes)
+        .with_state(admin)
         .layer(middleware::from_fn_with_state(access, access::check))
 }
 
 /// Serves the admin routes on `listener` until `shutdown`.
 pub async fn serve(
     gateway: Arc<Gateway>,
+    live_opt: Option<Arc<LiveConfig>>,
     listener: TcpListener,
     token_opt: Option<String>,
     shutdown: CancellationToken,
@@ -50,7 +85,7 @@ pub async fn serve(
     // the front's), header and idle timeouts, graceful drain.
     let limits = connection_limits(&gateway.config.limits);
     let config = gateway.config.limits.clone();
-    let app = router(gateway, token_opt.as_deref());
+    let app = router(gateway, live_opt, token_opt.as_deref());
     serve_connections(app, listener, limits, &config, shutdown.cancelled_owned()).await
 }
 

@@ -18,9 +18,11 @@ use crate::front::http::health::service_state;
 use crate::gateway::Gateway;
 
 /// `GET /api/services`.
-pub(super) async fn services(State(gateway): State<Arc<Gateway>>) -> Response {
+pub(super) async fn services(State(admin): State<super::Admin>) -> Response {
+    let gateway = &admin.gateway;
+    let registered = super::changes::registered_names(admin.live_opt.as_ref());
     let backends = gateway.backends.services();
-    let counts = super::catalog_counts(&gateway);
+    let counts = super::catalog_counts(gateway);
     let listed: Vec<serde_json::Value> = backends
         .iter()
         .map(|backend| {
@@ -38,6 +40,7 @@ pub(super) async fn services(State(gateway): State<Arc<Gateway>>) -> Response {
             service["endpoints"] = config.endpoints.describe().into();
             service["catalog"] = catalog_counts.into();
             service["content_from"] = config.content_from.clone().into();
+            service["registered"] = registered.contains(&config.name).into();
             if let Some(endpoints) = backend.endpoint_states() {
                 service["endpoint_states"] = serde_json::json!(endpoints);
             }

@@ -1,0 +1,185 @@
+//! Services registered at run time (through the admin API), kept in a JSON
+//! file in the state directory: `{"version": 1, "services": [ENTRY, ...]}`,
+//! each entry a `[[services]]` table as JSON, kept as it was given. The file
+//! is replaced atomically (written beside it, synced, renamed over it, the
+//! directory synced) before a registration is acknowledged, so a crash at
+//! any point leaves either the old list or the new one.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use super::services::RawService;
+
+/// The version of the file's format this build writes and reads.
+const FORMAT_VERSION: u64 = 1;
+
+/// One registered service: its name and its entry as given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Registration {
+    pub name: String,
+    pub entry: Map<String, Value>,
+}
+
+// === impl Registration ===
+
+impl Registration {
+    /// Reads an entry; the error names the field at fault.
+    pub fn from_entry(entry: Value) -> Result<Self, String> {
+        let Value::Object(entry) = entry else {
+            return Err(
+                "a service registration is a JSON object with the keys of a [[services]] entry"
+                    .into(),
+            );
+        };
+        let raw = raw_service(&entry)?;
+        Ok(Self {
+            name: raw.name,
+            entry,
+        })
+    }
+
+    /// The entry as a `[[services]]` table.
+    pub fn raw_service(&self) -> Result<RawService, String> {
+        raw_service(&self.entry)
+    }
+}
+
+fn raw_service(entry: &Map<String, Value>) -> Result<RawService, String> {
+    serde_path_to_error::deserialize(Value::Object(entry.clone())).map_err(|error| {
+        let path = error.path().to_string();
+        match path.as_str() {
+            "." => error.inner().to_string(),
+            _ => format!("{path}: {}", error.inner()),
+        }
+    })
+}
+
+/// The registrations file.
+#[derive(Debug, Clone)]
+pub struct RegistrationsFile {
+    path: PathBuf,
+}
+
+// === impl RegistrationsFile ===
+
+impl RegistrationsFile {
+    pub fn new(path: PathBuf) -> Self {
+        Self { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The registrations kept (none when the file does not exist yet).
+    pub fn load(&self) -> Result<Vec<Registration>, String> {
+        let shown = self.path.display();
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(error) => return Err(format!("{shown}: {error}")),
+        };
+        let document: Value =
+            serde_json::from_str(&text).map_err(|error| format!("{shown}: {error}"))?;
+        let version = document.get("version").and_then(Value::as_u64);
+        if version != Some(FORMAT_VERSION) {
+            return Err(format!(
+                "{shown}: version {version:?} is not {FORMAT_VERSION} (written by another release?)"
+            ));
+        }
+        let Some(Value::Array(entries)) = document.get("services") else {
+            return Err(format!("{shown}: \"services\" must be a list"));
+        };
+        entries
+            .iter()
+            .enumerate()
+            .map(|(index, entry)| {
+                Registration::from_entry(entry.clone())
+                    .map_err(|error| format!("{shown}: services[{index}]: {error}"))
+            })
+            .collect()
+    }
+
+    /// Replaces the file's list with `registrations`, durably.
+    pub fn save(&self, registrations: &[Registration]) -> std::io::Result<()> {
+        let services: Vec<Value> = registrations
+            .iter()
+            .map(|registration| Value::Object(registration.entry.clone()))
+            .collect();
+        let document = serde_json::json!({ "version": FORMAT_VERSION, "services": services });
+        let mut text = serde_json::to_string_pretty(&document)?;
+        text.push('\n');
+        let directory = match self.path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let mut staged = tempfile::NamedTempFile::new_in(&directory)?;
+        staged.write_all(text.as_bytes())?;
+        staged.as_file().sync_all()?;
+        staged.persist(&self.path).map_err(|error| error.error)?;
+        std::fs::File::open(&directory)?.sync_all()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(json: &str) -> Value {
+        serde_json::from_str(json).expect("json")
+    }
+
+    #[test]
+    fn an_entry_is_read_as_a_services_table() {
+        let registration = Registration::from_entry(entry(
+            r#"{"name": "wx", "endpoint": "http://127.0.0.1:7001"}"#,
+        ))
+        .expect("valid");
+        assert_eq!(registration.name, "wx");
+        let raw = registration.raw_service().expect("raw");
+        assert_eq!(raw.endpoint.as_deref(), Some("http://127.0.0.1:7001"));
+    }
+
+    #[test]
+    fn a_wrong_entry_names_its_field() {
+        let unknown = Registration::from_entry(entry(r#"{"name": "wx", "endpont": "x"}"#))
+            .expect_err("unknown field");
+        assert!(unknown.contains("endpont"), "{unknown}");
+        let wrong_type = Registration::from_entry(entry(r#"{"name": "wx", "endpoints": "x"}"#))
+            .expect_err("wrong type");
+        assert!(wrong_type.starts_with("endpoints:"), "{wrong_type}");
+        assert!(Registration::from_entry(entry("[1]")).is_err());
+    }
+
+    #[test]
+    fn saved_registrations_load_back_and_a_missing_file_is_empty() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = RegistrationsFile::new(dir.path().join("registrations.json"));
+        assert_eq!(file.load().expect("none yet"), Vec::new());
+        let kept = vec![
+            Registration::from_entry(entry(r#"{"name": "a", "endpoint": "unix:/a.sock"}"#))
+                .expect("a"),
+            Registration::from_entry(entry(
+                r#"{"name": "b", "endpoints": ["http://127.0.0.1:1"]}"#,
+            ))
+            .expect("b"),
+        ];
+        file.save(&kept).expect("save");
+        assert_eq!(file.load().expect("load"), kept);
+        file.save(&kept[1..]).expect("save again");
+        assert_eq!(file.load().expect("load"), kept[1..].to_vec());
+        let leftovers = std::fs::read_dir(dir.path()).expect("dir").count();
+        assert_eq!(leftovers, 1, "no staged file is left behind");
+    }
+
+    #[test]
+    fn a_file_of_another_version_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("registrations.json");
+        std::fs::write(&path, r#"{"version": 9, "services": []}"#).expect("write");
+        let error = RegistrationsFile::new(path).load().expect_err("version");
+        assert!(error.contains("version Some(9)"), "{error}");
+    }
+}

@@ -1,0 +1,266 @@
+//! Changing the running gateway: reloading its config (SIGHUP, a changed
+//! file, `POST /api/reload`) and registering or removing services at run
+//! time (the admin API). Each change is validated whole — the config file
+//! read again, the registered services appended to its `[[services]]` — and
+//! refused with the errors, the running config untouched, when anything is
+//! wrong. A registration is written to the registrations file before it is
+//! applied and acknowledged, so a restart never loses an acknowledged one.
+//! Changes are serialised; each blocks (file reads, view building): run
+//! them off the request threads.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde_json::Value;
+
+use crate::backends::SetChanges;
+use crate::config::{GatewayConfig, RawConfig, Registration, RegistrationsFile};
+use crate::error::GatewayError;
+use crate::gateway::Gateway;
+
+/// Where the running config comes from: the binary reads its file again
+/// and applies what its command line and its children add.
+pub trait ConfigSource: Send + Sync + 'static {
+    /// The config as written now, with the command line's overrides and
+    /// the services the binary runs itself; the keys that differ from the
+    /// start and need a restart are added to `restart_required`.
+    fn raw(&self, restart_required: &mut Vec<String>) -> Result<RawConfig, Vec<String>>;
+
+    /// Validates `raw` as the start did (same token sources).
+    fn validate(&self, raw: RawConfig) -> Result<GatewayConfig, Vec<String>>;
+}
+
+/// Why a change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    /// The config (or the registration) is invalid; nothing changed.
+    #[error("invalid configuration: {}", .0.join("; "))]
+    Invalid(Vec<String>),
+    /// The service is named by the config file, or already registered.
+    #[error("{0}")]
+    Conflict(String),
+    /// No registered service of that name.
+    #[error("no service registered as {0:?}")]
+    NotRegistered(String),
+    /// Registrations need somewhere to be kept.
+    #[error(
+        "services cannot be registered at run time without a registrations file (the state directory of `micromcp up`, or admin.registrations_file)"
+    )]
+    NoRegistrationsFile,
+    /// The registrations file could not be written; nothing changed.
+    #[error("cannot keep the registration: {0}")]
+    Storage(String),
+    /// The new set of services could not be made; nothing changed.
+    #[error("{0}")]
+    Apply(GatewayError),
+}
+
+/// What a change did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Changed {
+    /// Services added, replaced and removed.
+    pub services: SetChanges,
+    /// Keys whose new values wait for a restart (the gateway's own and the
+    /// binary's).
+    pub restart_required: Vec<String>,
+}
+
+/// The running gateway's changeable config.
+pub struct LiveConfig {
+    gateway: Arc<Gateway>,
+    source: Box<dyn ConfigSource>,
+    file_opt: Option<RegistrationsFile>,
+    /// The registrations in force (and the lock every change takes).
+    registrations: Mutex<Vec<Registration>>,
+}
+
+// === impl LiveConfig ===
+
+impl LiveConfig {
+    /// Changes `gateway`, which started from `source` with `registrations`
+    /// (read from `file_opt`).
+    pub fn new(
+        gateway: Arc<Gateway>,
+        source: Box<dyn ConfigSource>,
+        file_opt: Option<RegistrationsFile>,
+        registrations: Vec<Registration>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            gateway,
+            source,
+            file_opt,
+            registrations: Mutex::new(registrations),
+        })
+    }
+
+    /// The names of the services registered at run time.
+    pub fn registered(&self) -> Vec<String> {
+        self.lock()
+            .iter()
+            .map(|registration| registration.name.clone())
+            .collect()
+    }
+
+    /// Reads the config again and applies it.
+    pub fn reload(&self) -> Result<Changed, ChangeError> {
+        let registrations = self.lock();
+        self.apply(&registrations, None)
+    }
+
+    /// Registers the service of `entry` (a `[[services]]` table as JSON),
+    /// replacing a registration of the same name when `replace`.
+    pub fn register(&self, entry: Value, replace: bool) -> Result<Changed, ChangeError> {
+        if self.file_opt.is_none() {
+            return Err(ChangeError::NoRegistrationsFile);
+        }
+        let registration =
+            Registration::from_entry(entry).map_err(|error| ChangeError::Invalid(vec![error]))?;
+        let mut registrations = self.lock();
+        let mut next = registrations.clone();
+        match next.iter().position(|kept| kept.name == registration.name) {
+            Some(_) if !replace => {
+                return Err(ChangeError::Conflict(format!(
+                    "a service is already registered as {:?} (PUT /api/services/{} replaces it)",
+                    registration.name, registration.name
+                )));
+            }
+            Some(position) => next[position] = registration,
+            None => next.push(registration),
+        }
+        let changed = self.apply(&next, Some(&registrations))?;
+        *registrations = next;
+        Ok(changed)
+    }
+
+    /// Removes the registered service `name`.
+    pub fn deregister(&self, name: &str) -> Result<Changed, ChangeError> {
+        let mut registrations = self.lock();
+        let Some(position) = registrations.iter().position(|kept| kept.name == name) else {
+            return Err(ChangeError::NotRegistered(name.to_owned()));
+        };
+        let mut next = registrations.clone();
+        next.remove(position);
+        let changed = self.apply(&next, Some(&registrations))?;
+        *registrations = next;
+        Ok(changed)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Registration>> {
+        self.registrations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Validates the config with `registrations`, keeps them (when they
+    /// differ from `previous_opt`) and applies it.
+    fn apply(
+        &self,
+        registrations: &[Registration],
+        previous_opt: Option<&[Registration]>,
+    ) -> Result<Changed, ChangeError> {
+        let mut restart_required = Vec::new();
+        let config = config_with(&*self.source, registrations, &mut restart_required).map_err(
+            |invalid| match (invalid, previous_opt) {
+                (ChangeError::Invalid(errors), Some(_))
+                    if errors.len() == 1 && errors[0].contains(CLASH) =>
+                {
+                    ChangeError::Conflict(errors[0].clone())
+                }
+                (other, _) => other,
+            },
+        )?;
+        let reconfigured = match previous_opt {
+            Some(previous) => {
+                let file = self
+                    .file_opt
+                    .as_ref()
+                    .ok_or(ChangeError::NoRegistrationsFile)?;
+                file.save(registrations).map_err(|error| {
+                    ChangeError::Storage(format!("{}: {error}", file.path().display()))
+                })?;
+                match self.gateway.reconfigure(&config) {
+                    Ok(reconfigured) => reconfigured,
+                    Err(error) => {
+                        // Not applied: the file goes back to the running set.
+                        let _ = file.save(previous);
+                        return Err(ChangeError::Apply(error));
+                    }
+                }
+            }
+            None => self
+                .gateway
+                .reconfigure(&config)
+                .map_err(ChangeError::Apply)?,
+        };
+        restart_required.extend(
+            reconfigured
+                .restart_required
+                .iter()
+                .map(|key| (*key).to_owned()),
+        );
+        Ok(Changed {
+            services: reconfigured.services,
+            restart_required,
+        })
+    }
+}
+
+/// What a registration named as a configured service is told.
+const CLASH: &str = "is a service of the config file; registered services take other names";
+
+/// The config `source` gives now with `registrations` appended to its
+/// services, validated whole (at start, and for every change).
+pub fn config_with(
+    source: &dyn ConfigSource,
+    registrations: &[Registration],
+    restart_required: &mut Vec<String>,
+) -> Result<GatewayConfig, ChangeError> {
+    let mut raw = source.raw(restart_required).map_err(ChangeError::Invalid)?;
+    let configured = raw.services.len();
+    let mut errors = Vec::new();
+    for (index, registration) in registrations.iter().enumerate() {
+        if raw.services[..configured]
+            .iter()
+            .any(|service| service.name == registration.name)
+        {
+            errors.push(format!(
+                "registrations[{index}]: {:?} {CLASH} (remove it from one of them)",
+                registration.name
+            ));
+            continue;
+        }
+        match registration.raw_service() {
+            Ok(service) => raw.services.push(service),
+            Err(error) => errors.push(format!(
+                "registrations[{index}] ({}): {error}",
+                registration.name
+            )),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ChangeError::Invalid(errors));
+    }
+    source.validate(raw).map_err(|errors| {
+        ChangeError::Invalid(name_registrations(errors, configured, registrations))
+    })
+}
+
+/// Errors about `services[N]` for N past the configured services name the
+/// registration instead (`registrations[K] (NAME)`).
+fn name_registrations(
+    errors: Vec<String>,
+    configured: usize,
+    registrations: &[Registration],
+) -> Vec<String> {
+    errors
+        .into_iter()
+        .map(|error| {
+            for (index, registration) in registrations.iter().enumerate().rev() {
+                let key = format!("services[{}]", configured + index);
+                if let Some(rest) = error.strip_prefix(&key) {
+                    return format!("registrations[{index}] ({}){rest}", registration.name);
+                }
+            }
+            error
+        })
+        .collect()
+}

@@ -1,0 +1,99 @@
+//! Where `up` and `gateway` get their config, at start and on every reload:
+//! the config file read again, the command line's flags laid over it, and
+//! (for `up`) the services it runs as children appended, then validated
+//! with the token found at start. `[fetch]`, `[search]` and
+//! `[mcp_servers]` shape those children, so a change to them waits for a
+//! restart and is reported so.
+
+use std::path::{Path, PathBuf};
+
+use micromcp_gateway::config::{GatewayConfig, RawConfig, RawService};
+use micromcp_gateway::live_config::ConfigSource;
+
+/// Lays the command line's flags over a config as read.
+pub type Overrides = Box<dyn Fn(&mut RawConfig) + Send + Sync>;
+
+/// A config file (or the defaults, without one) as a command sees it.
+pub struct FileSource {
+    /// The file, when there is one.
+    pub path_opt: Option<PathBuf>,
+    pub overrides: Overrides,
+    /// The services of the children `up` started, as they were added.
+    pub child_services: Vec<RawService>,
+    /// The bearer token found at start (environment or token file).
+    pub token_opt: Option<String>,
+    /// The sections that shape `up`'s children, as they were at start.
+    pub children_sections_opt: Option<ChildrenSections>,
+}
+
+/// `[fetch]`, `[search]` and `[mcp_servers]` as written (compared, not used).
+#[derive(PartialEq, Eq)]
+pub struct ChildrenSections {
+    fetch: String,
+    search: String,
+    mcp_servers: String,
+}
+
+impl ChildrenSections {
+    pub fn of(raw: &RawConfig) -> Self {
+        Self {
+            fetch: format!("{:?}", raw.fetch),
+            search: format!("{:?}", raw.search),
+            mcp_servers: format!("{:?}", raw.mcp_servers),
+        }
+    }
+
+    /// The sections that differ from `self` in `now`.
+    fn changed(&self, now: &Self) -> Vec<String> {
+        [
+            ("fetch", self.fetch != now.fetch),
+            ("search", self.search != now.search),
+            ("mcp_servers", self.mcp_servers != now.mcp_servers),
+        ]
+        .into_iter()
+        .filter(|(_, changed)| *changed)
+        .map(|(key, _)| key.to_owned())
+        .collect()
+    }
+}
+
+/// The config file a command uses: the one named, or `./micromcp.toml`
+/// when it exists.
+pub fn config_path(named_opt: Option<&Path>) -> Option<PathBuf> {
+    match named_opt {
+        Some(path) => Some(path.to_path_buf()),
+        None => {
+            let default = Path::new("micromcp.toml");
+            default.exists().then(|| default.to_path_buf())
+        }
+    }
+}
+
+/// Reads `path_opt` (the defaults without one).
+pub fn read(path_opt: Option<&Path>) -> anyhow::Result<RawConfig> {
+    let Some(path) = path_opt else {
+        return Ok(RawConfig::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?;
+    micromcp_gateway::config::parse_toml(&text)
+        .map_err(|errors| anyhow::anyhow!("{}: {}", path.display(), errors.join("; ")))
+}
+
+impl ConfigSource for FileSource {
+    fn raw(&self, restart_required: &mut Vec<String>) -> Result<RawConfig, Vec<String>> {
+        let mut raw = read(self.path_opt.as_deref()).map_err(|error| vec![error.to_string()])?;
+        if let Some(at_start) = &self.children_sections_opt {
+            restart_required.extend(at_start.changed(&ChildrenSections::of(&raw)));
+        }
+        (self.overrides)(&mut raw);
+        // Bridges were started from these at start; they are not services.
+        raw.mcp_servers.clear();
+        raw.services.extend(self.child_services.iter().cloned());
+        Ok(raw)
+    }
+
+    fn validate(&self, raw: RawConfig) -> Result<GatewayConfig, Vec<String>> {
+        raw.validate(self.token_opt.as_deref())
+    }
+}

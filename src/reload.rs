@@ -1,0 +1,93 @@
+//! What reloads a running gateway's config besides `POST /api/reload`:
+//! SIGHUP, and a change of the config file's contents (checked every
+//! [`WATCH_EVERY`]; contents, not times, so that a Kubernetes ConfigMap's
+//! symlink swap counts and a touched file does not). Each reload is
+//! validated whole; a refused one is logged with its errors and the running
+//! config stays.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use micromcp_gateway::live_config::LiveConfig;
+use tokio_util::sync::CancellationToken;
+
+/// How often the config file's contents are compared.
+const WATCH_EVERY: Duration = Duration::from_secs(2);
+
+/// Reloads `live` on SIGHUP and when `watched_opt` changes, until `shutdown`.
+pub fn spawn_triggers(
+    live: &Arc<LiveConfig>,
+    watched_opt: Option<PathBuf>,
+    shutdown: &CancellationToken,
+) {
+    let (hangup_live, hangup_shutdown) = (live.clone(), shutdown.clone());
+    tokio::spawn(async move {
+        let signal = tokio::signal::unix::SignalKind::hangup();
+        let mut hangups = match tokio::signal::unix::signal(signal) {
+            Ok(hangups) => hangups,
+            Err(error) => {
+                tracing::warn!(%error, "cannot follow SIGHUP; reload through the admin API");
+                return;
+            }
+        };
+        loop {
+            tokio::select! {
+                received = hangups.recv() => match received {
+                    Some(()) => reload(&hangup_live, "SIGHUP").await,
+                    None => return,
+                },
+                () = hangup_shutdown.cancelled() => return,
+            }
+        }
+    });
+    let Some(path) = watched_opt else {
+        return;
+    };
+    let (live, shutdown) = (live.clone(), shutdown.clone());
+    tokio::spawn(async move {
+        let mut last = tokio::fs::read(&path).await.ok();
+        let mut ticks = tokio::time::interval(WATCH_EVERY);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                () = shutdown.cancelled() => return,
+            }
+            // A file briefly missing (being replaced) is not a change.
+            let Ok(now) = tokio::fs::read(&path).await else {
+                continue;
+            };
+            if last.as_ref() != Some(&now) {
+                last = Some(now);
+                reload(&live, "config file changed").await;
+            }
+        }
+    });
+}
+
+async fn reload(live: &Arc<LiveConfig>, trigger: &'static str) {
+    let live = live.clone();
+    match tokio::task::spawn_blocking(move || live.reload()).await {
+        Ok(Ok(changed)) => {
+            let services = &changed.services;
+            tracing::info!(
+                trigger,
+                added = ?services.added,
+                replaced = ?services.replaced,
+                removed = ?services.removed,
+                "config reloaded"
+            );
+            if !changed.restart_required.is_empty() {
+                tracing::warn!(
+                    keys = ?changed.restart_required,
+                    "these changed keys take effect only after a restart"
+                );
+            }
+        }
+        Ok(Err(error)) => {
+            tracing::error!(trigger, %error, "config reload refused; the running config stays");
+        }
+        Err(error) => tracing::error!(trigger, %error, "config reload failed"),
+    }
+}
