@@ -1,6 +1,7 @@
 //! The admin listener: a second HTTP listener, apart from the clients'
 //! `/mcp`, for operators and their tools — `/metrics` (Prometheus text
-//! exposition), `/healthz`, `/readyz` and the JSON API (`api`) — behind the admin token, or
+//! exposition), `/healthz`, `/readyz`, the JSON reads (`api`) and changes
+//! (`changes`: registrations, reload; always behind the token) — behind the admin token, or
 //! without one for loopback `Host`s only (`micromcp_telemetry::access`);
 //! connections handled as the `/mcp` front's are (caps of `[limits]`,
 //! counted apart, header and idle timeouts). State that already lives in

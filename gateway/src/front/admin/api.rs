@@ -1,7 +1,8 @@
-//! The admin listener's JSON API (read-only for now): `/api/services` —
+//! The admin listener's JSON reads: `/api/services` —
 //! each service with its namespace, endpoints and their wires, whether it
 //! is reachable (and why not), its breaker and limit, its catalog counts and, for a
-//! service with several endpoints, each endpoint's state — and
+//! service with several endpoints, each endpoint's state, and whether it
+//! was registered at run time — and
 //! `/api/audit?limit=N` — the last audit records written (at most
 //! [`RECENT_RECORDS`](crate::audit::RECENT_RECORDS), oldest first; only
 //! when the audit log is on).
