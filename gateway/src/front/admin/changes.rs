@@ -137,7 +137,7 @@ async fn blocking(
 }
 
 /// The body as JSON, or the refusal.
-fn json_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, Box<Response>> {
+pub(super) fn json_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, Box<Response>> {
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())

@@ -1,0 +1,112 @@
+"""The admin web page in a real browser: headless Chromium (Debian's
+`chromium` and `chromium-driver`, driven through Selenium) loads the page
+from a real `micromcp up`'s admin listener, takes the admin token, sees the
+services and the catalog, searches it, calls `fs.list_dir` through the form
+built from its input schema and sees the result, and sees the call in the
+recent requests. A screenshot is kept in `target/test-artifacts/`. Also the
+page's own protections: its security headers, and that `/api/mcp` (the
+calls the page makes) needs the token."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from conftest import REPO, free_port, make_root, start_up
+
+ADMIN_TOKEN = "admin-token-0123456789abcdefghij"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+ARTIFACTS = REPO / "target" / "test-artifacts"
+
+
+@pytest.fixture
+def admin_up(tmp_path):
+    admin_port = free_port()
+    running = start_up(tmp_path, make_root(tmp_path), extra=["--admin-listen", f"127.0.0.1:{admin_port}"],
+                       env_extra={"MICROMCP_ADMIN_TOKEN": ADMIN_TOKEN})
+    running.admin = f"http://127.0.0.1:{admin_port}"
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    profile = tempfile.mkdtemp(prefix="micromcp-chromium-")
+    for flag in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--window-size=1400,1000", f"--user-data-dir={profile}"]:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def test_the_page_shows_services_and_calls_a_tool(admin_up, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as shown
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    wait = WebDriverWait(browser, 20)
+    browser.get(admin_up.admin + "/")
+    # Without the token the page says what it needs.
+    wait.until(shown.text_to_be_present_in_element((By.ID, "status"), "admin token"))
+    browser.find_element(By.ID, "token").send_keys(ADMIN_TOKEN)
+    browser.find_element(By.CSS_SELECTOR, "#token-form button").click()
+
+    for service in ("fs", "fetch", "search"):
+        wait.until(shown.presence_of_element_located((By.CSS_SELECTOR, f'#services tr[data-service="{service}"]')))
+    fs_row = browser.find_element(By.CSS_SELECTOR, '#services tr[data-service="fs"]')
+    assert "available" in fs_row.text and "closed" in fs_row.text
+
+    wait.until(shown.presence_of_element_located((By.CSS_SELECTOR, '#catalog li[data-tool="fs.list_dir"]')))
+    browser.find_element(By.ID, "catalog-search").send_keys("list_dir")
+    listed = [item.get_attribute("data-tool") for item in browser.find_elements(By.CSS_SELECTOR, "#catalog li")]
+    assert "fs.list_dir" in listed and "fetch.get_markdown" not in listed, listed
+
+    Select(browser.find_element(By.ID, "call-tool")).select_by_value("fs.list_dir")
+    path = wait.until(shown.presence_of_element_located((By.ID, "field-path")))
+    path.send_keys("docs")
+    browser.find_element(By.ID, "call-button").click()
+    wait.until(shown.text_to_be_present_in_element((By.ID, "call-result"), "guide.md"))
+    assert "error" not in (browser.find_element(By.ID, "call-result").get_attribute("class") or "")
+
+    # The call is audited as the operator, and shows in the recent requests.
+    wait.until(shown.text_to_be_present_in_element((By.ID, "audit"), "fs.list_dir"))
+    audit_text = browser.find_element(By.ID, "audit").text
+    assert "operator" in audit_text and "admin" in audit_text
+    wait.until(lambda driver: driver.find_element(By.ID, "count-requests").text not in ("–", "0"))
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    assert browser.save_screenshot(str(ARTIFACTS / "admin-page.png"))
+    assert not [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE" and "401" not in entry["message"]]
+
+
+def test_the_page_is_locked_down_and_its_calls_need_the_token(admin_up):
+    page = httpx2.get(admin_up.admin + "/", timeout=5)
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy
+    assert page.headers["x-frame-options"] == "DENY"
+    call = {"method": "tools/call", "params": {"name": "fs.read_file", "arguments": {"path": "hello.txt"}}}
+    assert httpx2.post(admin_up.admin + "/api/mcp", json=call, timeout=5).status_code == 401
+    clients = {"Authorization": f"Bearer {admin_up.token}"}
+    assert httpx2.post(admin_up.admin + "/api/mcp", json=call, headers=clients, timeout=5).status_code == 401, \
+        "the clients' token is not the admin token"
+    answered = httpx2.post(admin_up.admin + "/api/mcp", json=call, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10)
+    assert answered.status_code == 200
+    assert "hello from the fs service" in answered.json()["result"]["content"][0]["text"]
+    unknown = httpx2.post(admin_up.admin + "/api/mcp", json={"method": "tools/call", "params": {"name": "nope"}},
+                          headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=5).json()
+    assert unknown["error"]["code"] == -32602 and "unknown tool" in unknown["error"]["message"]
