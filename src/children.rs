@@ -35,6 +35,13 @@ fn claim_socket(
 /// A private directory for service sockets, removed on drop.
 pub struct SocketDir(tempfile::TempDir);
 
+impl SocketDir {
+    /// Where it is.
+    pub fn path(&self) -> &Path {
+        self.0.path()
+    }
+}
+
 /// Creates the socket directory.
 pub fn socket_dir() -> anyhow::Result<SocketDir> {
     Ok(SocketDir(

@@ -1,14 +1,18 @@
 //! Where `up` and `gateway` get their config, at start and on every reload:
 //! the config file read again, the command line's flags laid over it, and
 //! (for `up`) the services it runs as children appended, then validated
-//! with the token found at start. `[fetch]`, `[search]` and
+//! with the token found at start; registered MCP servers get their bridges
+//! here too (`up` runs them). `[fetch]`, `[search]` and
 //! `[mcp_servers]` shape those children, so a change to them waits for a
 //! restart and is reported so.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use micromcp_gateway::config::{GatewayConfig, RawConfig, RawService};
+use micromcp_gateway::config::{GatewayConfig, RawConfig, RawMcpServer, RawService};
 use micromcp_gateway::live_config::ConfigSource;
+
+use crate::bridges::RegisteredBridges;
 
 /// Lays the command line's flags over a config as read.
 pub type Overrides = Box<dyn Fn(&mut RawConfig) + Send + Sync>;
@@ -24,6 +28,8 @@ pub struct FileSource {
     pub token_opt: Option<String>,
     /// The sections that shape `up`'s children, as they were at start.
     pub children_sections_opt: Option<ChildrenSections>,
+    /// Where registered MCP servers run (`up` only).
+    pub bridges_opt: Option<Arc<RegisteredBridges>>,
 }
 
 /// `[fetch]`, `[search]` and `[mcp_servers]` as written (compared, not used).
@@ -95,5 +101,21 @@ impl ConfigSource for FileSource {
 
     fn validate(&self, raw: RawConfig) -> Result<GatewayConfig, Vec<String>> {
         raw.validate(self.token_opt.as_deref())
+    }
+
+    fn bridge_service(&self, name: &str, server: &RawMcpServer) -> Result<RawService, String> {
+        match &self.bridges_opt {
+            Some(bridges) => bridges.service(name, server),
+            None => Err(
+                "MCP servers are registered only under `micromcp up`, which runs their bridges"
+                    .into(),
+            ),
+        }
+    }
+
+    fn run_bridges(&self, bridges: &[(String, RawMcpServer)]) {
+        if let Some(running) = &self.bridges_opt {
+            running.run(bridges);
+        }
     }
 }

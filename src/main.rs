@@ -11,10 +11,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod admin;
 mod bridge_cmd;
+mod bridges;
 mod check;
 mod children;
 mod config_source;
 mod fd_limit;
+mod registry_cmd;
 mod reload;
 mod service_cmd;
 mod shutdown;
@@ -99,6 +101,8 @@ enum Command {
         #[command(flatten)]
         listen: service_cmd::ServiceListen,
     },
+    /// Finds MCP servers in a registry and adds them to a running gateway.
+    Registry(registry_cmd::RegistryArgs),
     /// A bridge: runs one existing MCP server and serves it as a micro-service.
     Bridge(bridge_cmd::BridgeArgs),
     /// A private CA and certificates for QUIC links (service and mTLS identities).
@@ -166,6 +170,7 @@ fn role(command: &Command) -> &'static str {
         Command::Search { .. } => "micromcp-search",
         Command::Bridge(_) => "micromcp-bridge",
         Command::TlsCert(_) => "micromcp-tls-cert",
+        Command::Registry(_) => "micromcp-registry",
         Command::Testkit { .. } => "micromcp-testkit",
     }
 }
@@ -178,7 +183,7 @@ fn main() -> anyhow::Result<()> {
     // `check` reports in its own output; the services' retries are noise there.
     init_logging(
         match cli.command {
-            Command::Check(_) => "error",
+            Command::Check(_) | Command::Registry(_) => "error",
             _ => "info,rmcp=warn",
         },
         role(&cli.command),
@@ -200,6 +205,7 @@ fn main() -> anyhow::Result<()> {
                 Ok(())
             }
             Command::Stdio(args) => up::run_stdio(args).await,
+            Command::Registry(args) => registry_cmd::run(args).await,
             Command::Fs {
                 roots,
                 excluded,

@@ -12,10 +12,11 @@ use std::time::Duration;
 use micromcp_gateway::config::{
     AuditTarget, GatewayConfig, RawConfig, Registration, RegistrationsFile,
 };
-use micromcp_gateway::live_config::{self, ChangeError, LiveConfig};
+use micromcp_gateway::live_config::{self, ChangeError, ConfigSource, LiveConfig};
 use micromcp_gateway::{Gateway, load_or_create_key};
 use tokio_util::sync::CancellationToken;
 
+use crate::bridges::RegisteredBridges;
 use crate::children::{
     add_bridge_children, add_fetch_child, add_fs_child, add_search_child, merge_mcp_servers_file,
     socket_dir,
@@ -289,16 +290,18 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
     .flatten()
     .collect();
     child_specs.extend(add_bridge_children(&mut raw, &sockets)?);
+    let shutdown = CancellationToken::new();
     let source = FileSource {
         path_opt,
         overrides,
         child_services: raw.services[configured..].to_vec(),
         token_opt,
         children_sections_opt: Some(children_sections),
+        bridges_opt: Some(RegisteredBridges::new(sockets.path(), &shutdown)),
     };
     let (config, registrations) = initial_config(&source, &raw)?;
     warn_if_insecure(&config);
-    let shutdown = CancellationToken::new();
+    source.run_bridges(&live_config::bridges_of(&registrations));
     let children: Vec<_> = child_specs
         .into_iter()
         .map(|spec| supervise(spec, shutdown.clone()))
@@ -471,6 +474,7 @@ pub async fn run_gateway(args: GatewayArgs) -> anyhow::Result<()> {
         child_services: Vec::new(),
         token_opt: token,
         children_sections_opt: None,
+        bridges_opt: None,
     };
     let (config, registrations) = initial_config(&source, &raw)?;
     warn_if_insecure(&config);

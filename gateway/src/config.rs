@@ -22,7 +22,7 @@ mod services;
 pub use self::access::{AuthConfig, PolicyConfig, RawAuth, RawPolicy, RawToken};
 use self::access::{validate_auth, validate_policy};
 use self::admin::validate_admin;
-pub use self::admin::{AdminConfig, DEFAULT_ADMIN_LISTEN, RawAdmin};
+pub use self::admin::{AdminConfig, DEFAULT_ADMIN_LISTEN, DEFAULT_REGISTRY_URL, RawAdmin};
 use self::audit::validate_audit;
 pub use self::audit::{AuditConfig, AuditTarget, FsyncPolicy, RawAudit};
 use self::backends::validate_backends;
@@ -34,7 +34,7 @@ use self::limits::validate_limits;
 pub use self::limits::{LimitsConfig, RawLimits};
 use self::rate_limits::validate_rate_limits;
 pub use self::rate_limits::{Rate, RateLimitsConfig, RawRateLimits, RawServiceRates, ServiceRates};
-pub use self::registrations::{Registration, RegistrationsFile};
+pub use self::registrations::{Registered, Registration, RegistrationsFile};
 use self::services::validate_services;
 pub use self::services::{RawService, ServiceConfig};
 
@@ -77,16 +77,20 @@ pub struct RawConfig {
 #[derive(Debug, Default, Clone, serde::Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawMcpServer {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub env: std::collections::BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cwd: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub headers: std::collections::BTreeMap<String, String>,
     /// Namespace for its tools; default the entry's name; "" for none.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
     /// Transport of a `url`: `http` (Streamable HTTP) or `sse` (legacy
     /// HTTP+SSE); absent = try Streamable HTTP, then HTTP+SSE. `stdio` is

@@ -13,7 +13,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde_json::Value;
 
 use crate::backends::SetChanges;
-use crate::config::{GatewayConfig, RawConfig, Registration, RegistrationsFile};
+use crate::config::{
+    GatewayConfig, RawConfig, RawMcpServer, RawService, Registered, Registration, RegistrationsFile,
+};
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
 
@@ -27,6 +29,31 @@ pub trait ConfigSource: Send + Sync + 'static {
 
     /// Validates `raw` as the start did (same token sources).
     fn validate(&self, raw: RawConfig) -> Result<GatewayConfig, Vec<String>>;
+
+    /// The `[[services]]` entry of the bridge registered as `name` for
+    /// `server` (nothing started yet: see [`ConfigSource::run_bridges`]).
+    /// Refused where the binary cannot run bridges.
+    fn bridge_service(&self, name: &str, server: &RawMcpServer) -> Result<RawService, String> {
+        let _ = (name, server);
+        Err("MCP servers are registered only under `micromcp up`, which runs their bridges".into())
+    }
+
+    /// Runs a bridge for each of `bridges` (name, entry) — keeping those
+    /// already running with the same entry — and stops the others.
+    fn run_bridges(&self, bridges: &[(String, RawMcpServer)]) {
+        let _ = bridges;
+    }
+}
+
+/// The bridges among `registrations`, by name.
+pub fn bridges_of(registrations: &[Registration]) -> Vec<(String, RawMcpServer)> {
+    registrations
+        .iter()
+        .filter_map(|registration| match registration.parsed() {
+            Ok(Registered::McpServer(server)) => Some((registration.name.clone(), server)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Why a change was refused.
@@ -127,6 +154,7 @@ impl LiveConfig {
             None => next.push(registration),
         }
         let changed = self.apply(&next, Some(&registrations))?;
+        self.source.run_bridges(&bridges_of(&next));
         *registrations = next;
         Ok(changed)
     }
@@ -140,6 +168,7 @@ impl LiveConfig {
         let mut next = registrations.clone();
         next.remove(position);
         let changed = self.apply(&next, Some(&registrations))?;
+        self.source.run_bridges(&bridges_of(&next));
         *registrations = next;
         Ok(changed)
     }
@@ -228,7 +257,11 @@ pub fn config_with(
             ));
             continue;
         }
-        match registration.raw_service() {
+        let service = registration.parsed().and_then(|parsed| match parsed {
+            Registered::Service(service) => Ok(service),
+            Registered::McpServer(server) => source.bridge_service(&registration.name, &server),
+        });
+        match service {
             Ok(service) => raw.services.push(service),
             Err(error) => errors.push(format!(
                 "registrations[{index}] ({}): {error}",

@@ -22,6 +22,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("config", 5),
     ("auth", 6),
     ("session", 6),
+    ("mcp_registry", 6),
     ("context", 7),
     ("rates", 7),
     ("backends", 8),

@@ -93,6 +93,49 @@ def test_the_page_shows_services_and_calls_a_tool(admin_up, browser):
     assert not [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE" and "401" not in entry["message"]]
 
 
+def test_the_page_adds_a_server_from_the_registry(tmp_path, browser):
+    """The page's registry section: search the (stand-in) registry, add the
+    reference server-everything as a bridged remote, see its service and
+    call one of its tools through the form."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as shown
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    from test_registry_import import EVERYTHING_NAME, StandInRegistry, upstream_server
+
+    with upstream_server() as upstream:
+        registry = StandInRegistry(upstream)
+        admin_port = free_port()
+        config = tmp_path / "micromcp.toml"
+        config.write_text(f'[admin]\nregistry_url = "{registry.url}"\n')
+        running = start_up(tmp_path, make_root(tmp_path), extra=["--admin-listen", f"127.0.0.1:{admin_port}", "--config", str(config)],
+                           env_extra={"MICROMCP_ADMIN_TOKEN": ADMIN_TOKEN})
+        try:
+            wait = WebDriverWait(browser, 30)
+            browser.get(f"http://127.0.0.1:{admin_port}/")
+            browser.find_element(By.ID, "token").send_keys(ADMIN_TOKEN)
+            browser.find_element(By.CSS_SELECTOR, "#token-form button").click()
+            browser.find_element(By.ID, "registry-search").send_keys("everything")
+            browser.find_element(By.CSS_SELECTOR, "#registry-form button").click()
+            add = wait.until(shown.element_to_be_clickable((By.CSS_SELECTOR, f'#registry-results button[data-server="{EVERYTHING_NAME}"]')))
+            assert add.text == "Add as everything"
+            add.click()
+            wait.until(shown.text_to_be_present_in_element((By.ID, "registry-outcome"), "registered everything"))
+            wait.until(shown.presence_of_element_located((By.CSS_SELECTOR, '#services tr[data-service="everything"]')))
+            row = browser.find_element(By.CSS_SELECTOR, '#services tr[data-service="everything"]')
+            assert "registered" in row.text
+            wait.until(shown.presence_of_element_located((By.CSS_SELECTOR, '#call-tool option[value="everything.echo"]')))
+            Select(browser.find_element(By.ID, "call-tool")).select_by_value("everything.echo")
+            wait.until(shown.presence_of_element_located((By.ID, "field-message"))).send_keys("added from the page")
+            browser.find_element(By.ID, "call-button").click()
+            wait.until(shown.text_to_be_present_in_element((By.ID, "call-result"), "added from the page"))
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            assert browser.save_screenshot(str(ARTIFACTS / "admin-page-registry.png"))
+        finally:
+            running.stop()
+            registry.close()
+
+
 def test_the_page_is_locked_down_and_its_calls_need_the_token(admin_up):
     page = httpx2.get(admin_up.admin + "/", timeout=5)
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]

@@ -2,7 +2,7 @@
 //! API) — where it listens (`127.0.0.1:9464` unless set; `"off"` for none),
 //! the file holding its own token (or `MICROMCP_ADMIN_TOKEN`) and the file
 //! keeping services registered at run time (`micromcp up`: in its state
-//! directory unless set). Beyond loopback
+//! directory unless set), and the MCP registry servers are imported from. Beyond loopback
 //! it needs that token; the process checks this at start, where it sees the
 //! environment. Validated into [`AdminConfig`]; errors name their key.
 
@@ -14,6 +14,10 @@ use serde::Deserialize;
 /// Where the admin listener goes when `admin.listen` is not set.
 pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9464";
 
+/// The MCP registry searched and imported from unless `admin.registry_url`
+/// names another (one speaking the same API).
+pub const DEFAULT_REGISTRY_URL: &str = "https://registry.modelcontextprotocol.io";
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawAdmin {
@@ -23,6 +27,8 @@ pub struct RawAdmin {
     pub token_file: Option<PathBuf>,
     /// Where services registered at run time are kept.
     pub registrations_file: Option<PathBuf>,
+    /// An MCP registry (`/v0.1/servers`) to import servers from.
+    pub registry_url: Option<String>,
 }
 
 /// The validated `[admin]` section.
@@ -37,6 +43,8 @@ pub struct AdminConfig {
     /// Where services registered at run time are kept (none: no run-time
     /// registrations).
     pub registrations_file: Option<PathBuf>,
+    /// The MCP registry servers are imported from.
+    pub registry_url: String,
 }
 
 impl Default for AdminConfig {
@@ -46,6 +54,7 @@ impl Default for AdminConfig {
             listen_configured: false,
             token_file: None,
             registrations_file: None,
+            registry_url: DEFAULT_REGISTRY_URL.to_owned(),
         }
     }
 }
@@ -69,11 +78,22 @@ pub fn validate_admin(raw: RawAdmin, errors: &mut Vec<String>) -> AdminConfig {
             }
         }
     };
+    let registry_url = raw
+        .registry_url
+        .unwrap_or_else(|| DEFAULT_REGISTRY_URL.to_owned());
+    let is_http = url::Url::parse(&registry_url)
+        .is_ok_and(|parsed| matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some());
+    if !is_http {
+        errors.push(format!(
+            "admin.registry_url: {registry_url:?} is not an http(s) URL"
+        ));
+    }
     AdminConfig {
         listen,
         listen_configured,
         token_file: raw.token_file,
         registrations_file: raw.registrations_file,
+        registry_url,
     }
 }
 

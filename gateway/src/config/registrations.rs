@@ -1,6 +1,8 @@
 //! Services registered at run time (through the admin API), kept in a JSON
 //! file in the state directory: `{"version": 1, "services": [ENTRY, ...]}`,
-//! each entry a `[[services]]` table as JSON, kept as it was given. The file
+//! each entry a `[[services]]` table as JSON, or `{"name": …,
+//! "mcp_server": {…}}` — a third-party MCP server to run behind a bridge
+//! (an `mcpServers` entry) — kept as it was given. The file
 //! is replaced atomically (written beside it, synced, renamed over it, the
 //! directory synced) before a registration is acknowledged, so a crash at
 //! any point leaves either the old list or the new one.
@@ -10,10 +12,20 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::services::RawService;
+use super::RawMcpServer;
+use super::services::{RawService, valid_name};
 
 /// The version of the file's format this build writes and reads.
 const FORMAT_VERSION: u64 = 1;
+
+/// What a registration holds.
+#[derive(Debug, Clone)]
+pub enum Registered {
+    /// A gRPC service (a `[[services]]` table).
+    Service(RawService),
+    /// A third-party MCP server run behind a bridge.
+    McpServer(RawMcpServer),
+}
 
 /// One registered service: its name and its entry as given.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,31 +40,57 @@ impl Registration {
     /// Reads an entry; the error names the field at fault.
     pub fn from_entry(entry: Value) -> Result<Self, String> {
         let Value::Object(entry) = entry else {
-            return Err(
-                "a service registration is a JSON object with the keys of a [[services]] entry"
-                    .into(),
-            );
+            return Err("a service registration is a JSON object with the keys of a [[services]] entry, or a name and an mcp_server".into());
         };
-        let raw = raw_service(&entry)?;
-        Ok(Self {
-            name: raw.name,
-            entry,
-        })
+        let name = match parse(&entry)? {
+            Registered::Service(raw) => raw.name,
+            Registered::McpServer(_) => entry
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+        };
+        if !valid_name(&name) {
+            return Err(format!("name: {name:?} must be 1-64 chars of A-Za-z0-9_-"));
+        }
+        Ok(Self { name, entry })
     }
 
-    /// The entry as a `[[services]]` table.
-    pub fn raw_service(&self) -> Result<RawService, String> {
-        raw_service(&self.entry)
+    /// What the entry holds.
+    pub fn parsed(&self) -> Result<Registered, String> {
+        parse(&self.entry)
     }
 }
 
-fn raw_service(entry: &Map<String, Value>) -> Result<RawService, String> {
-    serde_path_to_error::deserialize(Value::Object(entry.clone())).map_err(|error| {
+fn parse(entry: &Map<String, Value>) -> Result<Registered, String> {
+    let Some(server) = entry.get("mcp_server") else {
+        return deserialize(Value::Object(entry.clone()), "").map(Registered::Service);
+    };
+    if let Some(other) = entry
+        .keys()
+        .find(|key| !matches!(key.as_str(), "name" | "mcp_server"))
+    {
+        return Err(format!(
+            "{other}: an mcp_server registration has only \"name\" and \"mcp_server\""
+        ));
+    }
+    if !entry.get("name").is_some_and(Value::is_string) {
+        return Err("name: required".into());
+    }
+    deserialize(server.clone(), "mcp_server").map(Registered::McpServer)
+}
+
+/// `value` as a `T`; the error names the field (under `prefix`).
+fn deserialize<T: serde::de::DeserializeOwned>(value: Value, prefix: &str) -> Result<T, String> {
+    serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
-        match path.as_str() {
-            "." => error.inner().to_string(),
-            _ => format!("{path}: {}", error.inner()),
-        }
+        let key = match (prefix, path.as_str()) {
+            ("", ".") => return error.inner().to_string(),
+            (prefix, ".") => prefix.to_owned(),
+            ("", path) => path.to_owned(),
+            (prefix, path) => format!("{prefix}.{path}"),
+        };
+        format!("{key}: {}", error.inner())
     })
 }
 
@@ -138,7 +176,9 @@ mod tests {
         ))
         .expect("valid");
         assert_eq!(registration.name, "wx");
-        let raw = registration.raw_service().expect("raw");
+        let Ok(Registered::Service(raw)) = registration.parsed() else {
+            panic!("a service");
+        };
         assert_eq!(raw.endpoint.as_deref(), Some("http://127.0.0.1:7001"));
     }
 
@@ -151,6 +191,34 @@ mod tests {
             .expect_err("wrong type");
         assert!(wrong_type.starts_with("endpoints:"), "{wrong_type}");
         assert!(Registration::from_entry(entry("[1]")).is_err());
+        let bad_name =
+            Registration::from_entry(entry(r#"{"name": "../x", "endpoint": "unix:/a"}"#))
+                .expect_err("name");
+        assert!(bad_name.starts_with("name:"), "{bad_name}");
+    }
+
+    #[test]
+    fn an_mcp_server_entry_is_a_bridge() {
+        let registration = Registration::from_entry(entry(
+            r#"{"name": "wx", "mcp_server": {"url": "https://wx.example.com/mcp", "headers": {"Authorization": "Bearer k"}}}"#,
+        ))
+        .expect("valid");
+        let Ok(Registered::McpServer(server)) = registration.parsed() else {
+            panic!("a bridge");
+        };
+        assert_eq!(server.url.as_deref(), Some("https://wx.example.com/mcp"));
+        let typo =
+            Registration::from_entry(entry(r#"{"name": "wx", "mcp_server": {"comand": "x"}}"#))
+                .expect_err("typo");
+        assert!(
+            typo.starts_with("mcp_server.comand") || typo.contains("comand"),
+            "{typo}"
+        );
+        let mixed = Registration::from_entry(entry(
+            r#"{"name": "wx", "endpoint": "unix:/a", "mcp_server": {"command": "x"}}"#,
+        ))
+        .expect_err("mixed");
+        assert!(mixed.starts_with("endpoint:"), "{mixed}");
     }
 
     #[test]

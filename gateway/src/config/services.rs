@@ -67,7 +67,7 @@ pub fn validate_services(
     let mut services: Vec<ServiceConfig> = Vec::new();
     for (index, raw) in raw_services.into_iter().enumerate() {
         let key = format!("services[{index}]");
-        if raw.name.is_empty() || !valid_namespace(&raw.name) {
+        if !valid_name(&raw.name) {
             errors.push(format!(
                 "{key}.name: {:?} must be 1-64 chars of A-Za-z0-9_-",
                 raw.name
@@ -124,4 +124,9 @@ pub fn validate_services(
 
 fn valid_namespace(namespace: &str) -> bool {
     namespace.len() <= 64 && made_of(namespace, b"_-")
+}
+
+/// True for a service name: 1-64 chars of A-Za-z0-9_-.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty() && valid_namespace(name)
 }

@@ -12,6 +12,7 @@ mod api;
 mod changes;
 mod operator;
 mod page;
+mod registry;
 
 use std::sync::Arc;
 
@@ -62,6 +63,7 @@ pub fn router(
         )
         .route("/api/reload", post(changes::reload))
         .route("/api/mcp", post(operator::request))
+        .route("/api/registry/add", post(registry::add))
         .layer(middleware::from_fn_with_state(
             token_opt.is_some(),
             changes::need_token,
@@ -72,6 +74,7 @@ pub fn router(
         .route("/readyz", get(super::http::health::readyz))
         .route("/api/services", get(api::services))
         .route("/api/audit", get(api::audit))
+        .route("/api/registry/servers", get(registry::search))
         .merge(changes)
         .with_state(admin)
         .layer(middleware::from_fn_with_state(access, access::check))

@@ -63,7 +63,7 @@ pub(super) async fn replace(
     registered(admin, entry, true).await
 }
 
-async fn registered(admin: Admin, entry: Value, replace: bool) -> Response {
+pub(super) async fn registered(admin: Admin, entry: Value, replace: bool) -> Response {
     let name = entry
         .get("name")
         .and_then(Value::as_str)
@@ -173,11 +173,11 @@ fn refused(error: ChangeError) -> Response {
     }
 }
 
-fn problem(status: StatusCode, message: &str) -> Response {
+pub(super) fn problem(status: StatusCode, message: &str) -> Response {
     answer(status, json!({ "error": message }))
 }
 
-fn answer(status: StatusCode, body: Value) -> Response {
+pub(super) fn answer(status: StatusCode, body: Value) -> Response {
     let mut response = (status, body.to_string()).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

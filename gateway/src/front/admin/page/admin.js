@@ -226,6 +226,54 @@ async function callTool(event) {
   refreshAudit().catch(() => {});
 }
 
+async function searchRegistry(event) {
+  event.preventDefault();
+  const outcome = $("#registry-outcome");
+  outcome.textContent = "searching…";
+  try {
+    const query = encodeURIComponent($("#registry-search").value.trim());
+    const found = JSON.parse(await api("/api/registry/servers?search=" + query));
+    outcome.textContent = found.servers.length + " found in " + found.registry;
+    $("#registry-results").replaceChildren(
+      ...found.servers.map((server) => {
+        const add = element("button", { type: "button", textContent: "Add as " + server.local_name });
+        add.dataset.server = server.name;
+        add.addEventListener("click", () => addFromRegistry(server));
+        return element("li", { dataset: { server: server.name } }, [
+          element("strong", { textContent: server.name }),
+          " " + server.version + " ",
+          add,
+          element("small", { textContent: server.description }),
+          element("small", { textContent: server.ways.join(" · ") }),
+        ]);
+      }),
+    );
+  } catch (error) {
+    outcome.textContent = String(error.message || error);
+  }
+}
+
+async function addFromRegistry(server) {
+  const outcome = $("#registry-outcome");
+  outcome.textContent = "adding " + server.name + "…";
+  try {
+    const answer = JSON.parse(
+      await api("/api/registry/add", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ name: server.name }),
+      }),
+    );
+    const service = answer.service || {};
+    outcome.textContent =
+      "registered " + service.name + (service.available ? " (available)" : " (starting)");
+    await refreshServices();
+    await loadCatalog();
+  } catch (error) {
+    outcome.textContent = String(error.message || error);
+  }
+}
+
 async function refresh() {
   const results = await Promise.allSettled([refreshServices(), refreshAudit(), refreshCounters()]);
   const failed = results.find((result) => result.status === "rejected");
@@ -248,6 +296,7 @@ async function start() {
   $("#catalog-search").addEventListener("input", showCatalog);
   $("#call-tool").addEventListener("change", showFields);
   $("#call-form").addEventListener("submit", callTool);
+  $("#registry-form").addEventListener("submit", searchRegistry);
   await refresh();
   loadCatalog().catch((error) => say("catalog: " + error.message + " — type the admin token above", true));
   setInterval(refresh, REFRESH_MS);

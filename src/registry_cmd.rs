@@ -1,0 +1,198 @@
+//! `micromcp registry`: find MCP servers in a registry that speaks the
+//! official MCP Registry API and add one to a running gateway behind a
+//! bridge. `search` asks the registry itself (no gateway needed); `add`
+//! asks the running gateway's admin API (`POST /api/registry/add`, with
+//! `MICROMCP_ADMIN_TOKEN`), which fetches the entry, registers it durably
+//! and starts its bridge; `add --print` only shows the registration it
+//! would make.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use micromcp_gateway::mcp_registry::{
+    Choices, DEFAULT_REGISTRY_URL, Prefer, RegistryClient, bridge_entry, local_name,
+};
+use serde_json::{Value, json};
+
+/// Flags of `micromcp registry`.
+#[derive(clap::Args)]
+pub struct RegistryArgs {
+    #[command(subcommand)]
+    command: RegistryCommand,
+    /// The registry (default: admin.registry_url of --config, else the official one).
+    #[arg(long, global = true)]
+    registry: Option<String>,
+    /// Config file whose admin.registry_url to use.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+}
+
+#[derive(clap::Subcommand)]
+enum RegistryCommand {
+    /// Lists the servers whose name or description matches QUERY.
+    Search {
+        query: String,
+        /// At most this many.
+        #[arg(long, default_value_t = 30)]
+        limit: usize,
+    },
+    /// Registers the server NAME (its registry name) with a running gateway.
+    Add {
+        name: String,
+        /// Its service name (default: the last part of NAME).
+        #[arg(long = "as")]
+        local: Option<String>,
+        /// `remote` (default, when the entry has one) or `package`.
+        #[arg(long, default_value = "remote")]
+        prefer: String,
+        /// Namespace of its tools (default: the service name).
+        #[arg(long)]
+        namespace: Option<String>,
+        /// An environment variable of a package, NAME=VALUE (repeatable).
+        #[arg(long = "env", value_parser = pair)]
+        env: Vec<(String, String)>,
+        /// A header of a remote, NAME=VALUE (repeatable).
+        #[arg(long = "header", value_parser = pair)]
+        headers: Vec<(String, String)>,
+        /// The gateway's admin listener.
+        #[arg(long, default_value = "http://127.0.0.1:9464")]
+        admin: String,
+        /// Print the registration instead of making it.
+        #[arg(long)]
+        print: bool,
+    },
+}
+
+fn pair(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not NAME=VALUE"))?;
+    Ok((name.to_owned(), value.to_owned()))
+}
+
+/// Runs the subcommand.
+pub async fn run(args: RegistryArgs) -> anyhow::Result<()> {
+    let registry = match (args.registry, &args.config) {
+        (Some(url), _) => url,
+        (None, Some(path)) => {
+            let raw = crate::up::read_config(Some(path))?;
+            raw.admin
+                .registry_url
+                .unwrap_or_else(|| DEFAULT_REGISTRY_URL.to_owned())
+        }
+        (None, None) => DEFAULT_REGISTRY_URL.to_owned(),
+    };
+    match args.command {
+        RegistryCommand::Search { query, limit } => search(&registry, &query, limit).await,
+        RegistryCommand::Add {
+            name,
+            local,
+            prefer,
+            namespace,
+            env,
+            headers,
+            admin,
+            print,
+        } => {
+            let request = json!({
+                "name": name,
+                "as": local,
+                "prefer": prefer,
+                "namespace": namespace,
+                "env": env.into_iter().collect::<BTreeMap<_, _>>(),
+                "headers": headers.into_iter().collect::<BTreeMap<_, _>>(),
+            });
+            if print {
+                print_registration(&registry, &request).await
+            } else {
+                add(&admin, &request).await
+            }
+        }
+    }
+}
+
+async fn search(registry: &str, query: &str, limit: usize) -> anyhow::Result<()> {
+    let servers = RegistryClient::new(registry)?.search(query, limit).await?;
+    if servers.is_empty() {
+        println!("no server matches {query:?} in {registry}");
+        return Ok(());
+    }
+    for server in servers {
+        println!(
+            "{}  {}  (adds as {})",
+            server.name, server.version, server.local_name
+        );
+        if !server.description.is_empty() {
+            println!("    {}", server.description);
+        }
+        for way in &server.ways {
+            println!("    - {way}");
+        }
+    }
+    Ok(())
+}
+
+/// The registration `add` would make, printed (secrets included: it is the
+/// operator's own input).
+async fn print_registration(registry: &str, request: &Value) -> anyhow::Result<()> {
+    let name = request["name"].as_str().unwrap_or_default();
+    let server = RegistryClient::new(registry)?.latest(name).await?;
+    let strings = |key: &str| -> BTreeMap<String, String> {
+        serde_json::from_value(request[key].clone()).unwrap_or_default()
+    };
+    let choices = Choices {
+        prefer: if request["prefer"] == "package" {
+            Prefer::Package
+        } else {
+            Prefer::Remote
+        },
+        env: strings("env"),
+        headers: strings("headers"),
+    };
+    let mut entry = bridge_entry(&server, &choices)?;
+    entry.namespace = request["namespace"].as_str().map(str::to_owned);
+    let local = request["as"]
+        .as_str()
+        .map_or_else(|| local_name(name), str::to_owned);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json!({ "name": local, "mcp_server": entry }))?
+    );
+    Ok(())
+}
+
+async fn add(admin: &str, request: &Value) -> anyhow::Result<()> {
+    let token = std::env::var("MICROMCP_ADMIN_TOKEN")
+        .ok()
+        .filter(|token| !token.trim().is_empty())
+        .ok_or_else(|| anyhow::anyhow!("set MICROMCP_ADMIN_TOKEN to the gateway's admin token"))?;
+    let url = format!("{}/api/registry/add", admin.trim_end_matches('/'));
+    let response = reqwest::Client::new()
+        .post(&url)
+        .bearer_auth(token.trim())
+        .header("Content-Type", "application/json")
+        .body(request.to_string())
+        .send()
+        .await
+        .map_err(|error| anyhow::anyhow!("{url}: {error}"))?;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        let message = body
+            .get("error")
+            .and_then(Value::as_str)
+            .map_or_else(|| body.to_string(), str::to_owned);
+        anyhow::bail!("{status}: {message}");
+    }
+    let service = &body["service"];
+    println!(
+        "registered {} ({})",
+        service["name"].as_str().unwrap_or("?"),
+        if service["available"] == true {
+            "available"
+        } else {
+            "starting; see GET /api/services"
+        }
+    );
+    Ok(())
+}
