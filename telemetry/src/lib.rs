@@ -5,11 +5,13 @@
 //! keyed by `'static` label values ([`HandleCache`]) so a hot path hashes a
 //! few pointers instead of building a key in the shared registry; bounded
 //! `'static` labels for configured names ([`static_label`]); and the
-//! `/metrics` answer with its access rule ([`access`]); OpenTelemetry
+//! `/metrics` answer with its access rule ([`access`]) on a listener with
+//! connection caps and timeouts ([`listener`]); OpenTelemetry
 //! traces over OTLP when the environment asks for them ([`traces`]).
 
 pub mod access;
 mod handles;
+pub mod listener;
 pub mod traces;
 
 use std::collections::HashMap;

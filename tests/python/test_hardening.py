@@ -351,6 +351,12 @@ def test_slow_and_idle_clients_are_cut_off(tmp_path):
         first = idle.recv(65536)
         assert first.startswith(b"HTTP/1.1 200"), first
         closed_within(idle, 8)  # the idle keep-alive connection is closed
+        silent = [open_socket(running) for _ in range(30)]
+        started = time.monotonic()
+        for connection in silent:
+            assert closed_within(connection, 8) == b""
+            connection.close()
+        assert time.monotonic() - started < 8, "connections that never send a byte are cut at the header timeout"
         assert b"200 OK" in ping_from(running, "127.0.0.1")
     finally:
         running.stop()

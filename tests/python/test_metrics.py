@@ -16,7 +16,7 @@ import subprocess
 import httpx2
 import pytest
 
-from conftest import BINARY, REPO, TOKEN, free_port, make_root, start_up
+from conftest import BINARY, REPO, TOKEN, free_port, make_root, start_up, wait_for_port
 from test_hostile import initialize, legacy, post
 
 PROMTOOL = REPO / ".cache" / "prometheus" / "usr" / "bin" / "promtool"
@@ -258,3 +258,35 @@ def test_the_admin_api_lists_services_and_recent_audit_records(observed):
     assert [record["method"] for record in everything][:1] == ["initialize"], everything
     rebound = httpx2.get(f"{observed.admin}/api/services", headers={"Host": "attacker.example"}, timeout=5)
     assert rebound.status_code == 403
+
+
+def test_a_services_metrics_listener_caps_connections_and_cuts_silent_ones(tmp_path):
+    """`--metrics-listen` is a port nobody watches: past 64 connections more
+    are closed at once, and one that never sends its headers is closed after
+    10 s — while a scrape still gets through once places free up."""
+    import time
+
+    from test_hardening import closed_within
+
+    service_port, metrics_port = free_port(), free_port()
+    service = subprocess.Popen([str(BINARY), "fs", "--root", str(make_root(tmp_path)), "--listen", f"127.0.0.1:{service_port}",
+                                "--metrics-listen", f"127.0.0.1:{metrics_port}"], env=dict(os.environ, MICROMCP_LOG="warn"))
+    held = []
+    try:
+        wait_for_port(metrics_port)
+        started = time.monotonic()
+        for _ in range(64):
+            held.append(socket.create_connection(("127.0.0.1", metrics_port), timeout=20))
+        time.sleep(0.3)
+        past_cap = socket.create_connection(("127.0.0.1", metrics_port), timeout=5)
+        assert closed_within(past_cap, 3) == b"", "the 65th connection is closed at once"
+        assert closed_within(held[0], 15) == b"", "a silent connection is closed"
+        assert time.monotonic() - started < 14
+        for connection in held:
+            connection.close()
+        assert httpx2.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).status_code == 200
+    finally:
+        for connection in held:
+            connection.close()
+        service.kill()
+        service.wait()

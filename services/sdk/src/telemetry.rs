@@ -3,7 +3,9 @@
 //! (`ok` or the gRPC code it failed with) with their duration, and each
 //! [`BlockingPool`](crate::BlockingPool)'s work running, waiting and
 //! refused. Nothing is recorded until [`serve_metrics`] installs the
-//! recorder; labels are fixed names, never what a caller sends.
+//! recorder; labels are fixed names, never what a caller sends. The
+//! listener caps its connections and times out idle and slow ones
+//! (`micromcp_telemetry::listener`).
 
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
@@ -42,9 +44,7 @@ pub async fn serve_metrics(
         .route("/metrics", get(|| async { access::metrics_response() }))
         .route("/healthz", get(|| async { "ok" }))
         .layer(middleware::from_fn_with_state(access, access::check));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    micromcp_telemetry::listener::serve_bounded(app, listener, shutdown).await
 }
 
 fn describe() {

@@ -1,7 +1,9 @@
 //! Serving client connections on one listener: each accepted connection is
 //! admitted against the shared caps (`front::limits`) or refused with a
 //! 503, then served by hyper (HTTP/1.1 or HTTP/2) with a header read
-//! timeout — which also closes idle keep-alive connections — and HTTP/2
+//! timeout — which also closes idle keep-alive connections, and, checked
+//! here before hyper sees the socket, connections that never send a byte —
+//! and HTTP/2
 //! keep-alive pings. On shutdown the listener closes and every connection
 //! drains gracefully. Running out of file descriptors slows accepting down
 //! instead of spinning.
@@ -74,13 +76,20 @@ pub async fn serve_connections(
                 continue;
             }
         };
-        let service = TowerToHyperService::new(router.clone());
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let (router, builder, watcher) = (router.clone(), builder.clone(), graceful.watcher());
+        let first_byte_within = config.header_read_timeout;
         tokio::spawn(async move {
-            let _ = connection.await;
+            // hyper reads the first bytes (HTTP/1 or HTTP/2?) with no
+            // timeout of its own: a socket that never sends is closed here.
+            let mut first = [0_u8; 1];
+            let peeked = tokio::time::timeout(first_byte_within, stream.peek(&mut first)).await;
+            if matches!(peeked, Ok(Ok(1))) {
+                let service = TowerToHyperService::new(router);
+                let connection = builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                    .into_owned();
+                let _ = watcher.watch(connection).await;
+            }
             drop(permit);
         });
     }
