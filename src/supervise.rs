@@ -19,6 +19,8 @@ pub struct ChildSpec {
 }
 
 const GRACE: Duration = Duration::from_secs(5);
+/// The OpenTelemetry variable naming a process in its traces.
+const SERVICE_NAME_ENV: &str = "OTEL_SERVICE_NAME";
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const STABLE_AFTER: Duration = Duration::from_secs(10);
 
@@ -28,7 +30,15 @@ fn command(spec: &ChildSpec) -> anyhow::Result<tokio::process::Command> {
     let mut command = tokio::process::Command::new(program);
     command
         .args(&spec.args)
-        .envs(spec.env.iter().map(|(key, value)| (key, value)))
+        .envs(spec.env.iter().map(|(key, value)| (key, value)));
+    // A trace service name given to `up` names its children after it
+    // (`acme-fs`), not as the gateway.
+    if let Ok(parent) = std::env::var(SERVICE_NAME_ENV)
+        && !parent.trim().is_empty()
+    {
+        command.env(SERVICE_NAME_ENV, format!("{}-{}", parent.trim(), spec.name));
+    }
+    command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())

@@ -203,3 +203,79 @@ def test_the_stdio_front_continues_a_meta_traceparent(tmp_path):
         finally:
             process.kill()
             process.wait()
+
+
+BOGUS_PARENTS = [
+    "garbage",
+    "00-" + "0" * 32 + "-" + CLIENT_SPAN + "-01",  # all-zero trace id: invalid
+    "ff-" + TRACE_ID + "-" + CLIENT_SPAN + "-01",  # version ff: invalid
+    "00-" + TRACE_ID.upper() + "-" + CLIENT_SPAN + "-01",  # upper case: invalid
+    "00-" + TRACE_ID + "-" + CLIENT_SPAN + "-01-" + "x" * 6000,  # oversized
+]
+
+
+def test_hostile_traceparents_start_fresh_traces_and_break_nothing(tmp_path):
+    """A traceparent that is malformed, invalid, oversized, or not a string
+    in `_meta`, is ignored: the call is answered and its spans start a trace
+    of their own (never the bogus one)."""
+    with otlp_receiver() as (port, spans):
+        running = traced_up(tmp_path, port)
+        try:
+            session = initialize(running)
+            for index, parent in enumerate(BOGUS_PARENTS):
+                answer = post(running, {"jsonrpc": "2.0", "id": index, "method": "tools/call",
+                                        "params": {"name": "fs.read_file", "arguments": {"path": "hello.txt"}}},
+                              {"Mcp-Session-Id": session, "MCP-Protocol-Version": "2025-11-25", "traceparent": parent})
+                assert "result" in answer.json(), (parent[:80], answer.text[:300])
+            for parent in [*BOGUS_PARENTS, 7, {"trace": TRACE_ID}, None]:
+                answer = modern(running, "tools/call", {"name": "fs.read_file", "arguments": {"path": "hello.txt"},
+                                                         "_meta": {**MODERN_META, "traceparent": parent}})
+                assert "result" in answer.json(), (str(parent)[:80], answer.text[:300])
+            calls = 2 * len(BOGUS_PARENTS) + 3
+            requests = wait_for(spans, lambda entry: entry[1].name.startswith("tools/call fs.read_file"))
+            deadline = time.monotonic() + 15
+            while len(requests) < calls and time.monotonic() < deadline:
+                time.sleep(0.2)
+                requests = [entry for entry in list(spans) if entry[1].name.startswith("tools/call fs.read_file")]
+            assert len(requests) == calls, len(requests)
+            assert all(span.trace_id.hex() not in (TRACE_ID, "0" * 32) for _, span in requests)
+            assert all(not span.parent_span_id for _, span in requests), "no bogus parent is continued"
+        finally:
+            running.stop()
+
+
+def test_a_collector_that_is_down_costs_the_calls_nothing(tmp_path):
+    """The OTLP endpoint refuses connections: calls are answered as fast as
+    ever and the gateway still stops promptly (its last flush gives up)."""
+    from conftest import free_port
+
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{free_port()}", "OTEL_BSP_SCHEDULE_DELAY": "100"}
+    running = start_up(tmp_path, make_root(tmp_path), env_extra=env)
+    try:
+        session = initialize(running)
+        started = time.monotonic()
+        for index in range(100):
+            answer = post(running, {"jsonrpc": "2.0", "id": index, "method": "tools/call",
+                                    "params": {"name": "fs.read_file", "arguments": {"path": "hello.txt"}}},
+                          {"Mcp-Session-Id": session, "MCP-Protocol-Version": "2025-11-25",
+                           "traceparent": f"00-{TRACE_ID}-{CLIENT_SPAN}-01"})
+            assert "result" in answer.json()
+        assert time.monotonic() - started < 20, "100 calls while every export fails"
+    finally:
+        stopping = time.monotonic()
+        running.stop()
+        assert running.processes[0].returncode is not None
+        assert time.monotonic() - stopping < 12, "the gateway stops without waiting on the collector"
+
+
+def test_a_service_name_given_to_up_names_its_children_after_it(tmp_path):
+    with otlp_receiver() as (port, spans):
+        env = {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}", "OTEL_BSP_SCHEDULE_DELAY": "100",
+               "OTEL_SERVICE_NAME": "acme"}
+        running = start_up(tmp_path, make_root(tmp_path), env_extra=env)
+        try:
+            assert "result" in header_call(running).json()
+            wait_for(spans, lambda entry: in_trace(entry) and entry[0] == "acme-fs" and entry[1].name == "tools/call")
+            wait_for(spans, lambda entry: in_trace(entry) and entry[0] == "acme" and entry[1].name.startswith("tools/call fs."))
+        finally:
+            running.stop()

@@ -60,8 +60,26 @@ pub struct MetaHead<'a> {
     pub client_capabilities: Option<&'a RawValue>,
     #[serde(default, rename = "io.modelcontextprotocol/logLevel")]
     pub log_level: Option<String>,
-    #[serde(default)]
+    /// Only tracing reads it: a value that is not a string is ignored (a
+    /// propagation field never fails a call).
+    #[serde(default, deserialize_with = "string_or_nothing")]
     pub traceparent: Option<String>,
+}
+
+/// A string, or `None` for a value of any other type.
+fn string_or_nothing<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Lenient {
+        Text(String),
+        Other(serde::de::IgnoredAny),
+    }
+    Ok(match Lenient::deserialize(deserializer)? {
+        Lenient::Text(text) => Some(text),
+        Lenient::Other(_) => None,
+    })
 }
 
 // === impl ParamsHead ===
