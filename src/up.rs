@@ -140,6 +140,23 @@ async fn start_gateway(
             }
         }
     });
+    // The issuers' signing keys: fetched now and every few minutes (a token
+    // naming a key not known yet fetches them at once, at most every 10 s).
+    let keys_gateway = gateway.clone();
+    let keys_shutdown = shutdown.clone();
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(Duration::from_secs(300));
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {
+                    if let Some(verifier) = keys_gateway.auth().jwt().cloned() {
+                        verifier.refresh_all().await;
+                    }
+                }
+                () = keys_shutdown.cancelled() => return,
+            }
+        }
+    });
     let sweeper = gateway.clone();
     let sweep_shutdown = shutdown.clone();
     tokio::spawn(async move {

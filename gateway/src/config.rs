@@ -14,6 +14,7 @@ mod audit;
 mod backends;
 mod endpoint;
 mod hosts;
+mod issuers;
 mod limits;
 mod rate_limits;
 mod registrations;
@@ -30,6 +31,7 @@ pub use self::backends::{BackendsConfig, RawBackends};
 pub use self::endpoint::{Endpoint, Endpoints, MAX_ENDPOINTS};
 pub use self::hosts::HostPattern;
 use self::hosts::validate_allowed_hosts;
+pub use self::issuers::{IssuerConfig, JwtAlgorithm, JwtConfig, RawIssuer};
 use self::limits::validate_limits;
 pub use self::limits::{LimitsConfig, RawLimits};
 use self::rate_limits::validate_rate_limits;
@@ -453,7 +455,7 @@ mod tests {
         let config = raw.validate(Some("secret")).expect("valid");
         assert_eq!(config.services[0].namespace, "");
         assert!(
-            matches!(config.auth, AuthConfig::Tokens { ref tokens } if tokens.len() == 1 && tokens[0].principal.scopes.grants_all())
+            matches!(config.auth, AuthConfig::Tokens { ref tokens, .. } if tokens.len() == 1 && tokens[0].principal.scopes.grants_all())
         );
         let no_token = parse_toml("")
             .expect("parses")

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use arc_swap::{ArcSwap, Guard};
 
 use crate::audit::Audit;
+use crate::auth::Authenticator;
 use crate::backends::Backends;
 use crate::config::{AuthConfig, GatewayConfig};
 use crate::error::GatewayError;
@@ -33,7 +34,7 @@ pub struct Gateway {
     /// services in `backends`, tokens, policies, rates).
     pub config: GatewayConfig,
     /// How clients authenticate now.
-    auth: ArcSwap<AuthConfig>,
+    auth: ArcSwap<Authenticator>,
     pub backends: Arc<Backends>,
     pub sessions: SessionCodec,
     pub runtimes: SessionRegistry,
@@ -74,7 +75,7 @@ impl Gateway {
                 config.policy.cedar.clone(),
                 backends.names().clone(),
             )),
-            auth: ArcSwap::from_pointee(config.auth.clone()),
+            auth: ArcSwap::from_pointee(Authenticator::new(config.auth.clone(), None)),
             audit,
             config,
             backends,
@@ -93,8 +94,8 @@ impl Gateway {
     }
 
     /// How clients authenticate now.
-    pub fn auth(&self) -> Guard<Arc<AuthConfig>> {
-        self.auth.load()
+    pub fn auth(&self) -> Arc<Authenticator> {
+        self.auth.load_full()
     }
 
     /// Builds the catalog view of every configured principal that needs
@@ -104,9 +105,11 @@ impl Gateway {
     pub fn warm_policy_views(&self) {
         let catalog = self.backends.catalog();
         let auth = self.auth();
-        let principals: Vec<&Arc<Principal>> = match &**auth {
+        let principals: Vec<&Arc<Principal>> = match &auth.config {
             AuthConfig::InsecureNoAuth { anonymous } => vec![anonymous],
-            AuthConfig::Tokens { tokens } => tokens.iter().map(|entry| &entry.principal).collect(),
+            AuthConfig::Tokens { tokens, .. } => {
+                tokens.iter().map(|entry| &entry.principal).collect()
+            }
         };
         let policy = self.policy();
         for principal in principals {

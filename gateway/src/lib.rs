@@ -26,7 +26,7 @@
 //! | 3 | `catalog` | the merged catalog, pages, visible lists, tool hints, stable service name indices |
 //! | 4 | `policy` | scope and Cedar decisions, per-principal catalog views |
 //! | 5 | `config` | raw TOML → validated config (owns its small enums) |
-//! | 6 | `auth`, `session`, `mcp_registry` | headers → principal; sealed ids, replica-local state, pending client requests, key file; an MCP Registry client and entry → bridge conversion |
+//! | 6 | `auth`, `session`, `mcp_registry` | headers → principal (tokens, JWTs of configured issuers); sealed ids, replica-local state, pending client requests, key file; an MCP Registry client and entry → bridge conversion |
 //! | 7 | `context`, `rates` | `CallContext`, `EraState`, `Reply`; rate limits and in-flight caps per principal and service |
 //! | 8 | `backends`, `audit` | channels, service registry, gRPC status mapping; audit records and sinks |
 //! | 9 | `gateway` | process state, the composition root |

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
+use super::issuers::{JwtConfig, RawIssuer, validate_issuers};
 use crate::policy::CedarPolicies;
 use crate::principal::{Principal, Scopes, TokenEntry, digest, fingerprint};
 use crate::wire::names::made_of;
@@ -27,6 +28,11 @@ pub struct RawAuth {
     /// Named tokens with their own scopes (`[[auth.tokens]]`).
     #[serde(default)]
     pub tokens: Vec<RawToken>,
+    /// The gateway's canonical resource URI (with `[[auth.issuers]]`).
+    pub resource: Option<String>,
+    /// Identity providers whose JWT access tokens are accepted.
+    #[serde(default)]
+    pub issuers: Vec<RawIssuer>,
 }
 
 /// `[[auth.tokens]]`: one client's token.
@@ -57,8 +63,12 @@ pub enum AuthConfig {
     /// Loopback only: no authentication (says so loudly at start); every
     /// client is `anonymous` with the default scopes.
     InsecureNoAuth { anonymous: Arc<Principal> },
-    /// Bearer tokens, stored as SHA-256 digests.
-    Tokens { tokens: Vec<TokenEntry> },
+    /// Bearer tokens, stored as SHA-256 digests, and JWT access tokens of
+    /// the configured issuers.
+    Tokens {
+        tokens: Vec<TokenEntry>,
+        jwt_opt: Option<Arc<JwtConfig>>,
+    },
 }
 
 /// Authorization beyond scopes.
@@ -176,10 +186,12 @@ pub fn validate_auth(
             }),
         });
     }
-    if tokens.is_empty() {
-        errors.push("auth: no token configured (set auth.tokens, auth.token_file, auth.token_sha256 or MICROMCP_TOKEN)".into());
+    let jwt_opt =
+        validate_issuers(auth.resource, auth.issuers, service_names, errors).map(Arc::new);
+    if tokens.is_empty() && jwt_opt.is_none() {
+        errors.push("auth: no token configured (set auth.tokens, auth.token_file, auth.token_sha256, auth.issuers or MICROMCP_TOKEN)".into());
     }
-    AuthConfig::Tokens { tokens }
+    AuthConfig::Tokens { tokens, jwt_opt }
 }
 
 /// Validates `[policy]`: the Cedar file must read, parse and fit the schema.

@@ -4,16 +4,20 @@
 //! era (initialize, a session id, or 2026-07-28 `_meta`) → dispatch.
 //! Browser clients of allowed origins get CORS answers (`cors`).
 
+mod answers;
 pub(crate) mod connections;
 mod cors;
 mod guard;
 pub(crate) mod health;
+mod oauth;
 mod pieces_body;
 mod reply;
 mod sse;
 pub mod threads;
 
 use std::sync::Arc;
+
+use self::answers::{error_response, json_response, plain};
 use std::sync::atomic::Ordering;
 
 use axum::Router;
@@ -27,14 +31,13 @@ use tracing::Instrument;
 
 use super::traced;
 use crate::audit::AuditEntry;
-use crate::auth::authenticate;
 use crate::context::CallContext;
 use crate::dispatch;
 use crate::error::GatewayError;
 use crate::front::limits::{ConnectionLimits, connection_limits};
 use crate::gateway::Gateway;
 use crate::principal::Principal;
-use crate::wire::jsonrpc::{Envelope, MessageKind, encode_error, encode_result};
+use crate::wire::jsonrpc::{Envelope, MessageKind, encode_result};
 use crate::wire::protocol::{
     LEGACY_VERSIONS, MODERN_VERSIONS, MirroredHeaders, ParamsHead, header_text, removed_method,
     validate_modern,
@@ -56,6 +59,18 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(health::readyz))
+        .route(
+            "/.well-known/oauth-protected-resource",
+            get(oauth::metadata),
+        )
+        .route(
+            "/.well-known/oauth-protected-resource/{*path}",
+            get(oauth::metadata),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            gateway.clone(),
+            oauth::challenge,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             gateway.clone(),
             cors::allow_origin,
@@ -85,70 +100,26 @@ pub async fn serve_within(
     connections::serve_connections(router(gateway), listener, limits, &config, shutdown).await
 }
 
-fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
-    let mut response = Response::new(Body::from(body));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
-}
-
-fn error_response(id_text: &str, error: &GatewayError, modern: bool) -> Response {
-    let mut response = json_response(error.http_status(modern), encode_error(id_text, error));
-    let challenge = match error {
-        GatewayError::Unauthorized(_) => Some(HeaderValue::from_static(
-            "Bearer realm=\"micromcp\", error=\"invalid_token\"",
-        )),
-        GatewayError::Forbidden { scope_opt, .. } => {
-            let scope = scope_opt
-                .as_deref()
-                .map(|scope| format!(", scope=\"{scope}\""))
-                .unwrap_or_default();
-            HeaderValue::from_str(&format!(
-                "Bearer realm=\"micromcp\", error=\"insufficient_scope\"{scope}"
-            ))
-            .ok()
-        }
-        _ => None,
-    };
-    if let Some(challenge) = challenge {
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, challenge);
-    }
-    if let GatewayError::RateLimited { retry_after_ms, .. } = error {
-        let seconds = retry_after_ms.div_ceil(1000).max(1);
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-    }
-    response
-}
-
 /// An error answer, noted in the request's audit entry.
 fn refuse(audit: &mut AuditEntry, id_text: &str, error: &GatewayError, modern: bool) -> Response {
     audit.error(error);
     error_response(id_text, error, modern)
 }
 
-fn plain(status: StatusCode, message: String) -> Response {
-    (status, message).into_response()
-}
-
 /// Host/Origin and authentication, shared by every `/mcp` method.
-fn admit(
+async fn admit(
     gateway: &Gateway,
-    request: &Request,
+    headers: &HeaderMap,
+    host_opt: Option<&str>,
     audit: &mut AuditEntry,
 ) -> Result<Arc<Principal>, Box<Response>> {
-    guard::check_host_and_origin(&gateway.config, request.headers(), request.uri().host())
-        .map_err(|(status, message)| {
+    guard::check_host_and_origin(&gateway.config, headers, host_opt).map_err(
+        |(status, message)| {
             audit.refused(&message);
             Box::new(plain(status, message))
-        })?;
-    match authenticate(&gateway.auth(), request.headers()) {
+        },
+    )?;
+    match oauth::authenticate(gateway, headers).await {
         Ok(principal) => {
             audit.principal(&principal);
             Ok(principal)
@@ -189,7 +160,7 @@ async fn post_mcp(State(gateway): State<Arc<Gateway>>, request: Request) -> Resp
 }
 
 async fn post_audited(gateway: Arc<Gateway>, request: Request, audit: &mut AuditEntry) -> Response {
-    let principal = match admit(&gateway, &request, audit) {
+    let principal = match admit(&gateway, request.headers(), request.uri().host(), audit).await {
         Ok(principal) => principal,
         Err(response) => return *response,
     };
@@ -391,14 +362,14 @@ async fn handle_request(
 async fn get_mcp(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
     let mut audit = gateway.audit.begin("http");
     audit.request("GET /mcp", 0);
-    let response = get_audited(gateway, request, &mut audit);
+    let response = get_audited(gateway, request, &mut audit).await;
     audited(audit, response)
 }
 
 /// Opens (or resumes) a session's GET stream; its record is written when
 /// the stream is opened or refused.
-fn get_audited(gateway: Arc<Gateway>, request: Request, audit: &mut AuditEntry) -> Response {
-    let principal = match admit(&gateway, &request, audit) {
+async fn get_audited(gateway: Arc<Gateway>, request: Request, audit: &mut AuditEntry) -> Response {
+    let principal = match admit(&gateway, request.headers(), request.uri().host(), audit).await {
         Ok(principal) => principal,
         Err(response) => return *response,
     };
@@ -467,16 +438,27 @@ fn get_audited(gateway: Arc<Gateway>, request: Request, audit: &mut AuditEntry) 
 async fn delete_mcp(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
     let mut audit = gateway.audit.begin("http");
     audit.request("DELETE /mcp", 0);
-    let response = delete_audited(&gateway, &request, &mut audit);
+    let response = delete_audited(
+        &gateway,
+        request.headers(),
+        request.uri().host(),
+        &mut audit,
+    )
+    .await;
     audited(audit, response)
 }
 
-fn delete_audited(gateway: &Gateway, request: &Request, audit: &mut AuditEntry) -> Response {
-    let principal = match admit(gateway, request, audit) {
+async fn delete_audited(
+    gateway: &Gateway,
+    headers: &HeaderMap,
+    host_opt: Option<&str>,
+    audit: &mut AuditEntry,
+) -> Response {
+    let principal = match admit(gateway, headers, host_opt, audit).await {
         Ok(principal) => principal,
         Err(response) => return *response,
     };
-    let Some(session_id) = header_str(request.headers(), SESSION_HEADER) else {
+    let Some(session_id) = header_str(headers, SESSION_HEADER) else {
         let mut response = plain(
             StatusCode::METHOD_NOT_ALLOWED,
             "DELETE ends a 2025-11-25 session and needs Mcp-Session-Id".into(),

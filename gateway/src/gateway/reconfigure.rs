@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use crate::auth::Authenticator;
 use crate::backends::SetChanges;
 use crate::config::GatewayConfig;
 use crate::error::GatewayError;
@@ -33,7 +34,11 @@ impl Gateway {
     pub fn reconfigure(&self, new: &GatewayConfig) -> Result<Reconfigured, GatewayError> {
         let services = self.backends.apply(&new.services)?;
         self.rates.set_services(&new.services);
-        self.auth.store(Arc::new(new.auth.clone()));
+        let previous = self.auth.load_full();
+        self.auth.store(Arc::new(Authenticator::new(
+            new.auth.clone(),
+            Some(&previous),
+        )));
         self.policy.store(Arc::new(Policy::with(
             new.policy.cedar.clone(),
             self.backends.names().clone(),

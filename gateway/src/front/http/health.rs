@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::response::Response;
 use http::StatusCode;
 
-use super::json_response;
+use super::answers::json_response;
 use crate::backends::Backend;
 use crate::gateway::Gateway;
 

@@ -10,7 +10,8 @@ use bytes::Bytes;
 use futures::StreamExt;
 use http::{HeaderValue, StatusCode, header};
 
-use super::{error_response, guard, json_response, pieces_body, sse};
+use super::answers::{error_response, json_response};
+use super::{guard, pieces_body, sse};
 use crate::audit::{AuditEntry, AuditedBody, audit_events, error_answer_code};
 use crate::context::{CallContext, EraState, Reply};
 use crate::error::GatewayError;

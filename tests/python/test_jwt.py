@@ -1,0 +1,240 @@
+"""JWT access tokens (the MCP authorization spec, the gateway as an OAuth 2.1
+resource server), against a real `micromcp up` and a test issuer of our own:
+its JWK Set served on loopback, tokens minted with its RSA, P-256 and
+Ed25519 keys (PyJWT + cryptography). Valid tokens of each algorithm pass
+and their scopes bound what the principal sees; expired, not yet valid,
+wrong-audience, unknown-issuer, unknown-key (until rotated in), `alg:
+none`, HMAC-with-the-public-key, tampered, oversized tokens and tokens in
+the query string are refused with a 401 that says why and points at the
+Protected Resource Metadata (RFC 9728); a missing scope is a 403
+`insufficient_scope`. The official Python SDK connects with a minted token."""
+
+from __future__ import annotations
+
+import base64
+import http.server
+import json
+import threading
+import time
+
+import httpx2
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from conftest import free_port, make_root, start_up
+from test_hostile import MODERN_META
+
+AUDIENCE_PATH = "/mcp"
+
+pytestmark = pytest.mark.anyio
+
+
+def b64(number_or_bytes) -> str:
+    data = number_or_bytes if isinstance(number_or_bytes, bytes) else \
+        number_or_bytes.to_bytes((number_or_bytes.bit_length() + 7) // 8, "big")
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class Issuer:
+    """A test identity provider: keys, a JWK Set on loopback, tokens."""
+
+    def __init__(self):
+        self.keys = {
+            "rsa-1": ("RS256", rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+            "ec-1": ("ES256", ec.generate_private_key(ec.SECP256R1())),
+            "ed-1": ("EdDSA", ed25519.Ed25519PrivateKey.generate()),
+        }
+        self.rotated = ("RS256", rsa.generate_private_key(public_exponent=65537, key_size=2048))
+        self.published = ["rsa-1", "ec-1", "ed-1"]
+        self.fetches = 0
+        issuer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                issuer.fetches += 1
+                body = json.dumps({"keys": [issuer.jwk(kid) for kid in issuer.published]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def private(self, kid):
+        if kid == "rsa-2":
+            return self.rotated
+        return self.keys.get(kid, self.keys["rsa-1"])
+
+    def jwk(self, kid) -> dict:
+        _, key = self.private(kid)
+        public = key.public_key()
+        if isinstance(public, rsa.RSAPublicKey):
+            numbers = public.public_numbers()
+            return {"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256", "n": b64(numbers.n), "e": b64(numbers.e)}
+        if isinstance(public, ec.EllipticCurvePublicKey):
+            numbers = public.public_numbers()
+            return {"kty": "EC", "kid": kid, "crv": "P-256", "x": b64(numbers.x.to_bytes(32, "big")), "y": b64(numbers.y.to_bytes(32, "big"))}
+        raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return {"kty": "OKP", "kid": kid, "crv": "Ed25519", "x": b64(raw)}
+
+    def token(self, audience, kid="rsa-1", scope="fs", **overrides) -> str:
+        algorithm, key = self.private(kid)
+        now = int(time.time())
+        claims = {"iss": self.url, "sub": "alice", "aud": audience, "iat": now, "exp": now + 300, "scope": scope,
+                  "roles": ["reader"], **overrides}
+        claims = {name: value for name, value in claims.items() if value is not None}
+        return jwt.encode(claims, key, algorithm=algorithm, headers={"kid": kid})
+
+    def close(self):
+        self.server.shutdown()
+
+
+@pytest.fixture
+def issuer():
+    made = Issuer()
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def jwt_up(tmp_path, issuer):
+    port = free_port()
+    resource = f"http://127.0.0.1:{port}{AUDIENCE_PATH}"
+    config = tmp_path / "micromcp.toml"
+    config.write_text(
+        f'[auth]\nresource = "{resource}"\n'
+        f'[[auth.issuers]]\nname = "corp"\nissuer = "{issuer.url}"\njwks_uri = "{issuer.url}/jwks.json"\nroles_claim = "roles"\n'
+    )
+    running = start_up(tmp_path, make_root(tmp_path), port=port, extra=["--config", str(config)])
+    running.resource = resource
+    yield running
+    running.stop()
+
+
+def call(running, token, method="tools/list", params=None, url=None):
+    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": {**(params or {}), "_meta": MODERN_META}}
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+               "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": method}
+    if "name" in (params or {}):
+        headers["Mcp-Name"] = params["name"]
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    return httpx2.post(url or running.url, content=json.dumps(body), headers=headers, timeout=15)
+
+
+def refusal(response) -> str:
+    assert response.status_code == 401, (response.status_code, response.text)
+    challenge = response.headers["www-authenticate"]
+    assert challenge.startswith("Bearer ") and 'error="invalid_token"' in challenge, challenge
+    return response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("kid", ["rsa-1", "ec-1", "ed-1"])
+def test_tokens_of_each_algorithm_pass_and_their_scopes_bound_the_catalog(jwt_up, issuer, kid):
+    token = issuer.token(jwt_up.resource, kid=kid, scope="openid fs profile")
+    listed = call(jwt_up, token)
+    assert listed.status_code == 200, listed.text
+    names = {tool["name"] for tool in listed.json()["result"]["tools"]}
+    assert "fs.read_file" in names and not any(name.startswith(("fetch.", "search.")) for name in names), names
+    read = call(jwt_up, token, "tools/call", {"name": "fs.read_file", "arguments": {"path": "hello.txt"}})
+    assert "hello from the fs service" in read.text
+    audit = (jwt_up.state_dir / "audit.jsonl").read_text()
+    assert '"principal":"corp:alice"' in audit and token not in audit
+
+
+def test_a_missing_scope_is_403_insufficient_scope(jwt_up, issuer):
+    token = issuer.token(jwt_up.resource, scope="fs:stat")
+    refused = call(jwt_up, token, "tools/call", {"name": "fs.read_file", "arguments": {"path": "hello.txt"}})
+    assert refused.status_code == 403, refused.text
+    challenge = refused.headers["www-authenticate"]
+    assert 'error="insufficient_scope"' in challenge and 'scope="fs:read_file"' in challenge, challenge
+    assert f'resource_metadata="http://127.0.0.1:{jwt_up.port}/.well-known/oauth-protected-resource/mcp"' in challenge
+
+
+def test_bad_tokens_are_refused_saying_why(jwt_up, issuer):
+    now = int(time.time())
+    cases = {
+        "expired": (issuer.token(jwt_up.resource, exp=now - 120, iat=now - 600), "expired"),
+        "not yet valid": (issuer.token(jwt_up.resource, nbf=now + 600), "not valid yet"),
+        "wrong audience": (issuer.token("https://other.example.com/mcp"), "another audience"),
+        "no audience": (issuer.token(jwt_up.resource, aud=None), "aud"),
+        "unknown issuer": (issuer.token(jwt_up.resource, iss="https://evil.example.com"), "unknown issuer"),
+        "no subject": (issuer.token(jwt_up.resource, sub=None), "no sub claim"),
+    }
+    for name, (token, expected) in cases.items():
+        assert expected in refusal(call(jwt_up, token)), name
+    header, payload, signature = issuer.token(jwt_up.resource).split(".")
+    tampered_payload = base64.urlsafe_b64encode(json.dumps({**json.loads(base64.urlsafe_b64decode(payload + "==")), "scope": "*"}).encode()).rstrip(b"=").decode()
+    assert "signature does not verify" in refusal(call(jwt_up, f"{header}.{tampered_payload}.{signature}"))
+    flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
+    assert "signature does not verify" in refusal(call(jwt_up, f"{header}.{payload}.{flipped}"))
+    unsigned = jwt.encode({"iss": issuer.url, "sub": "alice", "aud": jwt_up.resource, "exp": now + 300, "scope": "*"}, None, algorithm="none")
+    assert "malformed" in refusal(call(jwt_up, unsigned)) or "not accepted" in refusal(call(jwt_up, unsigned))
+    public_pem = issuer.keys["rsa-1"][1].public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    hmac = jwt.api_jws.PyJWS()
+    hmac._algorithms["HS256"].prepare_key = lambda key: key  # sign with the public key's bytes, as an attacker would
+    confused = hmac.encode(json.dumps({"iss": issuer.url, "sub": "alice", "aud": jwt_up.resource, "exp": now + 300, "scope": "*"}).encode(),
+                           public_pem, algorithm="HS256", headers={"kid": "rsa-1"})
+    assert "not accepted" in refusal(call(jwt_up, confused))
+    oversized = issuer.token(jwt_up.resource, padding="x" * 9000)
+    assert "over 8192 bytes" in refusal(call(jwt_up, oversized))
+    valid = issuer.token(jwt_up.resource)
+    in_query = call(jwt_up, None, url=f"{jwt_up.url}?access_token={valid}")
+    assert "missing bearer token" in refusal(in_query), "tokens are read only from the Authorization header"
+
+
+def test_a_rotated_key_is_fetched_when_first_seen(jwt_up, issuer):
+    token = issuer.token(jwt_up.resource, kid="rsa-2")
+    started = time.monotonic()
+    first = call(jwt_up, token)
+    if first.status_code == 401:
+        assert "no signing key \"rsa-2\"" in refusal(first)
+    issuer.published.append("rsa-2")
+    # Unknown kids fetch the keys at most every 10 s: a flood of made-up kids is not a flood of fetches.
+    fetches_before = issuer.fetches
+    for index in range(20):
+        assert call(jwt_up, issuer.token(jwt_up.resource, kid=f"made-up-{index}")).status_code == 401
+    assert issuer.fetches - fetches_before <= 1, issuer.fetches - fetches_before
+    deadline = started + 25
+    while time.monotonic() < deadline:
+        answer = call(jwt_up, token)
+        if answer.status_code == 200:
+            break
+        time.sleep(1)
+    assert answer.status_code == 200, answer.text
+
+
+def test_the_protected_resource_metadata_points_at_the_issuer(jwt_up, issuer):
+    refused = call(jwt_up, None)
+    challenge = refused.headers["www-authenticate"]
+    metadata_url = f"http://127.0.0.1:{jwt_up.port}/.well-known/oauth-protected-resource/mcp"
+    assert f'resource_metadata="{metadata_url}"' in challenge, challenge
+    document = httpx2.get(metadata_url, timeout=5).json()
+    assert document["resource"] == jwt_up.resource
+    assert document["authorization_servers"] == [issuer.url]
+    assert document["bearer_methods_supported"] == ["header"] and "fs" in document["scopes_supported"]
+    assert httpx2.get(f"http://127.0.0.1:{jwt_up.port}/.well-known/oauth-protected-resource", timeout=5).status_code == 200
+    # The static token configured beside the issuers still works.
+    assert call(jwt_up, jwt_up.token).status_code == 200
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_the_official_sdk_connects_with_a_minted_token(jwt_up, issuer, mode):
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    token = issuer.token(jwt_up.resource, kid="ec-1", scope="fs:read_* fs:list_*")
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=httpx2.Timeout(30.0))
+    async with Client(streamable_http_client(jwt_up.url, http_client=http), mode=mode) as client:
+        names = {tool.name for tool in (await client.list_tools()).tools}
+        assert names == {"fs.read_file", "fs.list_dir"}, names
+        read_back = await client.call_tool("fs.read_file", {"path": "hello.txt"})
+        assert "hello from the fs service" in read_back.content[0].text
