@@ -27,6 +27,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from jwt_issuer import Issuer  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
 RELEASE = REPO / "target" / "release"
 PEERS = REPO / ".cache" / "peers"
@@ -143,9 +146,9 @@ def gateway_config(work: Path, name: str, port: int, services: list[tuple[str, .
 
 
 def start_gateway(stack: Stack, name: str, services: list[tuple[str, ...]], page_size: int = 1000,
-                  tail: str = "") -> tuple[int, int]:
-    """Starts `micromcp gateway` on a free port; returns (port, pid)."""
-    port = free_port()
+                  tail: str = "", port: int | None = None) -> tuple[int, int]:
+    """Starts `micromcp gateway` on `port` (default a free one); returns (port, pid)."""
+    port = port or free_port()
     config = gateway_config(stack.work, name, port, services, page_size, tail)
     process = stack.start(name, [str(RELEASE / "micromcp"), "gateway", "--config", str(config)],
                           {"MICROMCP_TOKEN": TOKEN, "MICROMCP_LOG": "warn"})
@@ -294,6 +297,11 @@ def main() -> int:
         bridged_port, bridged_pid = start_gateway(stack, "gateway-bridge", [("echo", "", f"unix://{bridge_socket}")])
         governed_port, governed_pid = start_gateway(stack, "gateway-governed", [("echo", "", f"unix://{testkit_socket}")],
                                                     tail=governance_toml(work))
+        issuer = Issuer(work)
+        jwt_port = free_port()
+        jwt_audience = f"http://127.0.0.1:{jwt_port}/mcp"
+        jwt_port, jwt_pid = start_gateway(stack, "gateway-tcp-jwt", [("echo", "", f"http://127.0.0.1:{testkit_port}")],
+                                          tail=issuer.toml(jwt_audience), port=jwt_port)
         quic_tls = f'tls_ca = "{certs / "ca.pem"}"\ntls_server_name = "localhost"\n'
         quic_port, quic_pid = start_gateway(stack, "gateway-quic", [("echo", "", f"quic://127.0.0.1:{testkit_quic_port}", quic_tls)])
         args = '{"text":"hello"}'
@@ -303,6 +311,8 @@ def main() -> int:
             Route("Micro-MCP → echo service, gRPC/TCP, 2026-07-28", f"http://127.0.0.1:{tcp_port}/mcp", "echo", args, era="modern", token=TOKEN, cpu_pids=[tcp_pid]),
             Route("Micro-MCP → echo service, gRPC/TCP, metrics off", f"http://127.0.0.1:{quiet_port}/mcp", "echo", args, token=TOKEN,
                   cpu_pids=[quiet_pid], note="[admin] listen = \"off\": no recorder"),
+            Route("Micro-MCP → echo service, gRPC/TCP, JWT (EdDSA)", jwt_audience, "echo", args, token=issuer.token(jwt_audience),
+                  cpu_pids=[jwt_pid], note="an issuer's access token instead of a configured one"),
             Route("Micro-MCP → echo service, gRPC/Unix", f"http://127.0.0.1:{unix_port}/mcp", "echo", args, token=TOKEN, cpu_pids=[unix_pid]),
             Route("Micro-MCP → echo service, gRPC/Unix, scopes + Cedar + audit file", f"http://127.0.0.1:{governed_port}/mcp", "echo", args,
                   token=AGENT_TOKEN, cpu_pids=[governed_pid], note="named token, Cedar policy, every call audited to a file"),
