@@ -24,6 +24,7 @@ mod state_dir;
 mod supervise;
 mod tls_cert;
 mod token;
+mod tools_cmd;
 mod up;
 
 use std::net::SocketAddr;
@@ -103,6 +104,8 @@ enum Command {
     },
     /// Finds MCP servers in a registry and adds them to a running gateway.
     Registry(registry_cmd::RegistryArgs),
+    /// Tools held because their definition changed, and approving them.
+    Tools(tools_cmd::ToolsArgs),
     /// A bridge: runs one existing MCP server and serves it as a micro-service.
     Bridge(bridge_cmd::BridgeArgs),
     /// A private CA and certificates for QUIC links (service and mTLS identities).
@@ -115,6 +118,9 @@ enum Command {
         /// Offer only this many generated tools (for large-catalog benches).
         #[arg(long)]
         generated_tools: Option<usize>,
+        /// Append this to every tool's description (a changed definition, for tests).
+        #[arg(long, conflicts_with = "generated_tools")]
+        description_suffix: Option<String>,
     },
 }
 
@@ -171,6 +177,7 @@ fn role(command: &Command) -> &'static str {
         Command::Bridge(_) => "micromcp-bridge",
         Command::TlsCert(_) => "micromcp-tls-cert",
         Command::Registry(_) => "micromcp-registry",
+        Command::Tools(_) => "micromcp-tools",
         Command::Testkit { .. } => "micromcp-testkit",
     }
 }
@@ -183,7 +190,7 @@ fn main() -> anyhow::Result<()> {
     // `check` reports in its own output; the services' retries are noise there.
     init_logging(
         match cli.command {
-            Command::Check(_) | Command::Registry(_) => "error",
+            Command::Check(_) | Command::Registry(_) | Command::Tools(_) => "error",
             _ => "info,rmcp=warn",
         },
         role(&cli.command),
@@ -206,6 +213,7 @@ fn main() -> anyhow::Result<()> {
             }
             Command::Stdio(args) => up::run_stdio(args).await,
             Command::Registry(args) => registry_cmd::run(args).await,
+            Command::Tools(args) => tools_cmd::run(args).await,
             Command::Fs {
                 roots,
                 excluded,
@@ -263,10 +271,14 @@ fn main() -> anyhow::Result<()> {
             Command::Testkit {
                 listen,
                 generated_tools,
+                description_suffix,
             } => {
-                let service = match generated_tools {
-                    Some(count) => micromcp_testkit::TestkitService::generated_tools(count),
-                    None => micromcp_testkit::TestkitService::default(),
+                let service = match (generated_tools, description_suffix) {
+                    (Some(count), _) => micromcp_testkit::TestkitService::generated_tools(count),
+                    (None, Some(suffix)) => {
+                        micromcp_testkit::TestkitService::with_description_suffix(&suffix)
+                    }
+                    (None, None) => micromcp_testkit::TestkitService::default(),
                 };
                 service_cmd::serve(service, listen, "testkit").await
             }

@@ -157,6 +157,40 @@ async fn start_gateway(
             }
         }
     });
+    // Changed tool definitions held, accepted or approved: one audit record each.
+    let mut pin_events = gateway.backends.pins().subscribe();
+    let pin_gateway = gateway.clone();
+    let pin_shutdown = shutdown.clone();
+    tokio::spawn(async move {
+        use micromcp_gateway::backends::pins::PinEvent;
+        loop {
+            let event = tokio::select! {
+                event = pin_events.recv() => event,
+                () = pin_shutdown.cancelled() => return,
+            };
+            let event = match event {
+                Ok(event) => event,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            };
+            let (method, service, tool) = match &event {
+                PinEvent::Held { service, tool } => ("tools/definition_changed", service, tool),
+                PinEvent::Accepted { service, tool } => {
+                    ("tools/definition_accepted", service, tool)
+                }
+                PinEvent::Approved { service, tool } => {
+                    ("tools/definition_approved", service, tool)
+                }
+            };
+            let mut entry = pin_gateway.audit.begin("catalog");
+            entry.request(method, 0);
+            entry.target(Some(&format!("{service}/{tool}")), None);
+            if matches!(event, PinEvent::Held { .. }) {
+                entry.refused("definition changed; held until an operator approves it");
+            }
+            entry.finish();
+        }
+    });
     let sweeper = gateway.clone();
     let sweep_shutdown = shutdown.clone();
     tokio::spawn(async move {
@@ -253,6 +287,9 @@ fn up_overrides(args: &UpArgs) -> Overrides {
         }
         if raw.admin.registrations_file.is_none() {
             raw.admin.registrations_file = Some(state_dir.join("registrations.json"));
+        }
+        if raw.admin.tool_pins_file.is_none() {
+            raw.admin.tool_pins_file = Some(state_dir.join("tool-pins.json"));
         }
     })
 }

@@ -4,10 +4,12 @@
 //! (`registry`), and what a service's gRPC status means to the client
 //! (`grpc_status`), and the resilience stack every call to a service
 //! crosses — circuit breaker, concurrency limit with a bounded queue,
-//! deadline (`stack`, assembled by `ServiceStack::new`).
+//! deadline (`stack`, assembled by `ServiceStack::new`); and the pinned
+//! tool definitions every catalog is checked against (`pins`).
 
 pub mod channel;
 mod grpc_status;
+pub mod pins;
 mod registry;
 pub mod stack;
 

@@ -15,6 +15,7 @@ use arc_swap::{ArcSwap, Guard};
 use crate::audit::Audit;
 use crate::auth::Authenticator;
 use crate::backends::Backends;
+use crate::backends::pins::ToolPins;
 use crate::config::{AuthConfig, GatewayConfig};
 use crate::error::GatewayError;
 use crate::policy::Policy;
@@ -56,7 +57,9 @@ pub struct Gateway {
 impl Gateway {
     /// Assembles a gateway; services are dialled lazily.
     pub fn new(config: GatewayConfig, session_key: &[u8; 32]) -> Result<Arc<Self>, GatewayError> {
-        let backends = Backends::new(&config.services, &config.namespace_separator)?;
+        let pins = ToolPins::open(config.admin.tool_pins_file.clone())
+            .map_err(|error| GatewayError::Internal(format!("admin.tool_pins_file: {error}")))?;
+        let backends = Backends::new(&config.services, &config.namespace_separator, pins)?;
         let audit = Audit::open(&config.audit).map_err(GatewayError::Internal)?;
         let rates = RateLimits::new(&config.rate_limits, &config.services);
         let streamed_reads = Quota::new(

@@ -258,7 +258,7 @@ pub fn config_with(
             continue;
         }
         let service = registration.parsed().and_then(|parsed| match parsed {
-            Registered::Service(service) => Ok(service),
+            Registered::Service(service) => Ok(*service),
             Registered::McpServer(server) => source.bridge_service(&registration.name, &server),
         });
         match service {

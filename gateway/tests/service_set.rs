@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use micromcp_gateway::backends::pins::ToolPins;
 use micromcp_gateway::backends::{Backends, SetChanges};
 use micromcp_gateway::config::{RawConfig, ServiceConfig, parse_toml};
 use tokio::net::TcpListener;
@@ -52,8 +53,12 @@ fn has_tool(backends: &Backends, name: &str) -> bool {
 async fn services_are_kept_replaced_removed_and_added_back() {
     let (one, _one_root) = fs_service("one.txt").await;
     let (two, _two_root) = fs_service("two.txt").await;
-    let backends =
-        Backends::new(&services(&[("a", "a", one), ("b", "b", two)]), ".").expect("backends");
+    let backends = Backends::new(
+        &services(&[("a", "a", one), ("b", "b", two)]),
+        ".",
+        ToolPins::open(None).expect("pins"),
+    )
+    .expect("backends");
     let shutdown = tokio_util::sync::CancellationToken::new();
     backends.spawn_watchers(&shutdown);
     assert!(

@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use super::channel::{
     BackendClient, BalanceSettings, EndpointState, Pool, channel_for_service, spawn_upkeep,
 };
+use super::pins::ToolPins;
 use super::stack::ServiceStack;
 use crate::catalog::{ListKind, MAX_SERVICE_NAMES, MergedCatalog, ServiceCatalog, ServiceNames};
 use crate::config::ServiceConfig;
@@ -45,7 +46,9 @@ pub struct Backend {
     available: AtomicBool,
     /// Why its catalog stream is down, while it is.
     down_reason: Mutex<Option<String>>,
-    /// The last catalog it delivered.
+    /// The last catalog it delivered, as delivered.
+    offered: Mutex<Option<Arc<Catalog>>>,
+    /// That catalog without its held tools (what is merged).
     catalog: Mutex<Option<Arc<Catalog>>>,
     /// Cancelled when it leaves the set (or the gateway stops).
     retired: CancellationToken,
@@ -133,6 +136,8 @@ pub struct Backends {
     /// Bumped after every merge (how many services have a catalog).
     catalog_ready: tokio::sync::watch::Sender<usize>,
     separator: String,
+    /// The pinned tool definitions catalogs are checked against.
+    pins: Arc<ToolPins>,
     /// Parent of every backend's `retired` token; cancelled at shutdown.
     root: CancellationToken,
     /// Set once watchers run: services added later get theirs at once.
@@ -167,6 +172,7 @@ impl Backend {
             pool_opt,
             available: AtomicBool::new(false),
             down_reason: Mutex::default(),
+            offered: Mutex::default(),
             catalog: Mutex::default(),
             retired: root.child_token(),
         })
@@ -179,7 +185,11 @@ impl Backends {
     /// Creates (lazy) channels to every service, each with its own stack
     /// (`[backends]`, with the service's own keys over it); nothing is
     /// dialled yet. Services get name indices in config order.
-    pub fn new(configs: &[ServiceConfig], separator: &str) -> Result<Arc<Self>, GatewayError> {
+    pub fn new(
+        configs: &[ServiceConfig],
+        separator: &str,
+        pins: Arc<ToolPins>,
+    ) -> Result<Arc<Self>, GatewayError> {
         let (changes, _) = broadcast::channel(64);
         let (catalog_ready, _) = tokio::sync::watch::channel(0);
         let backends = Arc::new(Self {
@@ -191,11 +201,36 @@ impl Backends {
             changes,
             catalog_ready,
             separator: separator.to_owned(),
+            pins,
             root: CancellationToken::new(),
             running: AtomicBool::new(false),
         });
         backends.apply(configs)?;
         Ok(backends)
+    }
+
+    /// The pinned tool definitions.
+    pub fn pins(&self) -> &Arc<ToolPins> {
+        &self.pins
+    }
+
+    /// Approves the held definition of `service`'s `tool` and offers the
+    /// tool again; false when it is not held.
+    pub fn approve_tool(&self, service: &str, tool: &str) -> bool {
+        if !self.pins.approve(service, tool) {
+            return false;
+        }
+        if let Some(backend) = self.named(service) {
+            let offered = backend
+                .offered
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            if let Some(offered) = offered {
+                self.install(&backend, offered);
+            }
+        }
+        true
     }
 
     /// The index every service name has (shared with the policy).
@@ -361,12 +396,22 @@ impl Backends {
         missing()
     }
 
-    /// Replaces `backend`'s catalog and rebuilds the merged snapshot.
+    /// Replaces `backend`'s catalog (its changed tool definitions held) and
+    /// rebuilds the merged snapshot.
     fn install(&self, backend: &Backend, catalog: Arc<Catalog>) {
+        let kept = self.pins.filter(
+            &backend.config.name,
+            backend.config.accept_tool_changes,
+            &catalog,
+        );
+        *backend
+            .offered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(catalog);
         *backend
             .catalog
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(catalog);
+            .unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(kept));
         self.remerge();
     }
 

@@ -29,6 +29,8 @@ pub struct RawAdmin {
     pub registrations_file: Option<PathBuf>,
     /// An MCP registry (`/v0.1/servers`) to import servers from.
     pub registry_url: Option<String>,
+    /// Where approved tool definitions are kept.
+    pub tool_pins_file: Option<PathBuf>,
 }
 
 /// The validated `[admin]` section.
@@ -45,6 +47,8 @@ pub struct AdminConfig {
     pub registrations_file: Option<PathBuf>,
     /// The MCP registry servers are imported from.
     pub registry_url: String,
+    /// Where approved tool definitions are kept (none: for the process's life).
+    pub tool_pins_file: Option<PathBuf>,
 }
 
 impl Default for AdminConfig {
@@ -55,6 +59,7 @@ impl Default for AdminConfig {
             token_file: None,
             registrations_file: None,
             registry_url: DEFAULT_REGISTRY_URL.to_owned(),
+            tool_pins_file: None,
         }
     }
 }
@@ -94,6 +99,7 @@ pub fn validate_admin(raw: RawAdmin, errors: &mut Vec<String>) -> AdminConfig {
         token_file: raw.token_file,
         registrations_file: raw.registrations_file,
         registry_url,
+        tool_pins_file: raw.tool_pins_file,
     }
 }
 

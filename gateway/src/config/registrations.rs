@@ -22,7 +22,7 @@ const FORMAT_VERSION: u64 = 1;
 #[derive(Debug, Clone)]
 pub enum Registered {
     /// A gRPC service (a `[[services]]` table).
-    Service(RawService),
+    Service(Box<RawService>),
     /// A third-party MCP server run behind a bridge.
     McpServer(RawMcpServer),
 }
@@ -64,7 +64,8 @@ impl Registration {
 
 fn parse(entry: &Map<String, Value>) -> Result<Registered, String> {
     let Some(server) = entry.get("mcp_server") else {
-        return deserialize(Value::Object(entry.clone()), "").map(Registered::Service);
+        return deserialize(Value::Object(entry.clone()), "")
+            .map(|service| Registered::Service(Box::new(service)));
     };
     if let Some(other) = entry
         .keys()

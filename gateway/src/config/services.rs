@@ -39,6 +39,9 @@ pub struct RawService {
     pub backends: Option<RawBackends>,
     /// This service's own rates, over the shared `[rate_limits]`.
     pub rate_limits: Option<RawServiceRates>,
+    /// Accept its changed tool definitions without an operator's approval.
+    #[serde(default)]
+    pub accept_tool_changes: bool,
 }
 
 /// A validated backend service.
@@ -55,6 +58,8 @@ pub struct ServiceConfig {
     pub backends: BackendsConfig,
     /// Its own rates (`[services.rate_limits]`), if any.
     pub rates: ServiceRates,
+    /// Its changed tool definitions are accepted without approval.
+    pub accept_tool_changes: bool,
 }
 
 /// Validates every `[[services]]` entry; `backends` is the validated
@@ -108,6 +113,7 @@ pub fn validate_services(
             content_from: raw.content_from,
             backends: own_backends,
             rates,
+            accept_tool_changes: raw.accept_tool_changes,
         });
     }
     for (index, service) in services.iter().enumerate() {

@@ -13,6 +13,7 @@ mod changes;
 mod operator;
 mod page;
 mod registry;
+mod tools;
 
 use std::sync::Arc;
 
@@ -64,6 +65,7 @@ pub fn router(
         .route("/api/reload", post(changes::reload))
         .route("/api/mcp", post(operator::request))
         .route("/api/registry/add", post(registry::add))
+        .route("/api/tools/{name}/approve", post(tools::approve))
         .layer(middleware::from_fn_with_state(
             token_opt.is_some(),
             changes::need_token,
@@ -75,6 +77,7 @@ pub fn router(
         .route("/api/services", get(api::services))
         .route("/api/audit", get(api::audit))
         .route("/api/registry/servers", get(registry::search))
+        .route("/api/tools/held", get(tools::held))
         .merge(changes)
         .with_state(admin)
         .layer(middleware::from_fn_with_state(access, access::check))

@@ -278,6 +278,11 @@ fn missing_name(
             .then_some(service)
     });
     let noun = kind.field().trim_end_matches('s');
+    if kind == ListKind::Tools
+        && let Some(held) = held_tool(gateway, &services, name)
+    {
+        return held;
+    }
     match down_owner {
         Some(service) => GatewayError::transient(
             service,
@@ -287,6 +292,27 @@ fn missing_name(
         ),
         None => GatewayError::InvalidParams(format!("unknown {noun}: {name}")),
     }
+}
+
+/// The refusal of a tool held because its definition changed since it
+/// was approved (`backends::pins`).
+fn held_tool(gateway: &Gateway, services: &[Arc<Backend>], name: &str) -> Option<GatewayError> {
+    let separator = gateway.config.namespace_separator.as_str();
+    let pins = gateway.backends.pins();
+    services.iter().find_map(|backend| {
+        let namespace = backend.config.namespace.as_str();
+        let original = if namespace.is_empty() {
+            name
+        } else {
+            name.strip_prefix(namespace)?.strip_prefix(separator)?
+        };
+        pins.is_held(&backend.config.name, original).then(|| GatewayError::Forbidden {
+            message: format!(
+                "tool {name}: definition changed since it was approved; held until an operator approves it (micromcp tools approve {name})"
+            ),
+            scope_opt: None,
+        })
+    })
 }
 
 /// A resource URI or template owned by `service_opt`.

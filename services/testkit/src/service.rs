@@ -63,6 +63,17 @@ impl TestkitService {
         Self::with_catalog(catalog::generated(count))
     }
 
+    /// The usual testkit with `suffix` appended to every tool's
+    /// description: the same tools with changed definitions (what tool
+    /// pinning must notice).
+    pub fn with_description_suffix(suffix: &str) -> Self {
+        let mut catalog = catalog::build();
+        for tool in &mut catalog.tools {
+            tool.description.push_str(suffix);
+        }
+        Self::with_catalog(catalog)
+    }
+
     fn with_catalog(catalog: micromcp_proto::Catalog) -> Self {
         let (watched_updates, _) = tokio::sync::broadcast::channel(16);
         Self {

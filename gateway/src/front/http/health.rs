@@ -60,8 +60,9 @@ pub(crate) async fn readyz(State(gateway): State<Arc<Gateway>>) -> Response {
     };
     json_response(
         status,
-        serde_json::json!({"ready": ready, "degraded": degraded, "services": services})
-            .to_string()
-            .into_bytes(),
+        serde_json::json!({"ready": ready, "degraded": degraded, "services": services,
+            "held_tools": gateway.backends.pins().held()})
+        .to_string()
+        .into_bytes(),
     )
 }
