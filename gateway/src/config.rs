@@ -12,6 +12,7 @@ mod access;
 mod admin;
 mod audit;
 mod backends;
+mod consent;
 mod endpoint;
 mod hosts;
 mod issuers;
@@ -28,6 +29,7 @@ use self::audit::validate_audit;
 pub use self::audit::{AuditConfig, AuditTarget, FsyncPolicy, RawAudit};
 use self::backends::validate_backends;
 pub use self::backends::{BackendsConfig, RawBackends};
+pub use self::consent::{ApprovalRule, ConsentConfig, RawConsent};
 pub use self::endpoint::{Endpoint, Endpoints, MAX_ENDPOINTS};
 pub use self::hosts::HostPattern;
 use self::hosts::validate_allowed_hosts;
@@ -61,6 +63,8 @@ pub struct RawConfig {
     pub rate_limits: RawRateLimits,
     #[serde(default)]
     pub admin: RawAdmin,
+    #[serde(default)]
+    pub consent: RawConsent,
     #[serde(default)]
     pub services: Vec<RawService>,
     /// Settings of the fetch service `micromcp up` starts.
@@ -181,6 +185,8 @@ pub struct GatewayConfig {
     /// Rates and in-flight caps per principal and per service.
     pub rate_limits: RateLimitsConfig,
     pub admin: AdminConfig,
+    /// How approvals are asked for (the tools are each service's).
+    pub consent: ConsentConfig,
     pub services: Vec<ServiceConfig>,
 }
 
@@ -285,6 +291,7 @@ impl RawConfig {
         let limits = validate_limits(self.limits, &mut errors);
         let rate_limits = validate_rate_limits(self.rate_limits, &mut errors);
         let admin = validate_admin(self.admin, &mut errors);
+        let consent = consent::validate_consent(self.consent, &mut errors);
         let allowed_hosts = validate_allowed_hosts(gateway.allowed_hosts, listen, &mut errors);
         if !errors.is_empty() {
             return Err(errors);
@@ -311,6 +318,7 @@ impl RawConfig {
             backends,
             rate_limits,
             admin,
+            consent,
             services,
         })
     }

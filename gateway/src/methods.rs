@@ -4,9 +4,11 @@
 //! steps below them: `route` (catalog lookup, authorization, the owning
 //! service and fail-fast: the one place a request is authorized),
 //! `outbound` (what a backend request carries: deadline, request id,
-//! principal, traceparent) and `result` (the era's result fields). Handlers
-//! import only those three, never each other nor `dispatch`.
+//! principal, traceparent) and `result` (the era's result fields), and
+//! `consent` (a person's approval before a call that needs one). Handlers
+//! import only those, never each other nor `dispatch`.
 
+pub mod consent;
 pub mod outbound;
 pub mod prompts;
 pub mod resources;

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::backends::{BackendsConfig, RawBackends, validate_backends};
+use super::consent::ApprovalRule;
 use super::endpoint::{Endpoints, parse_endpoints};
 use super::rate_limits::{RawServiceRates, ServiceRates, validate_service_rates};
 use crate::wire::names::made_of;
@@ -42,6 +43,10 @@ pub struct RawService {
     /// Accept its changed tool definitions without an operator's approval.
     #[serde(default)]
     pub accept_tool_changes: bool,
+    /// Its tools (globs over their own names) that need a person's approval
+    /// before each call.
+    #[serde(default)]
+    pub require_approval: Vec<String>,
 }
 
 /// A validated backend service.
@@ -60,6 +65,8 @@ pub struct ServiceConfig {
     pub rates: ServiceRates,
     /// Its changed tool definitions are accepted without approval.
     pub accept_tool_changes: bool,
+    /// Its tools that need a person's approval before each call.
+    pub require_approval: ApprovalRule,
 }
 
 /// Validates every `[[services]]` entry; `backends` is the validated
@@ -114,6 +121,11 @@ pub fn validate_services(
             backends: own_backends,
             rates,
             accept_tool_changes: raw.accept_tool_changes,
+            require_approval: ApprovalRule::parse(
+                raw.require_approval,
+                &format!("{key}.require_approval"),
+                errors,
+            ),
         });
     }
     for (index, service) in services.iter().enumerate() {

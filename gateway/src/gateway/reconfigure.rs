@@ -54,7 +54,7 @@ impl Gateway {
 /// The keys that differ between `running` and `new` and are read only at
 /// start.
 fn needs_restart(running: &GatewayConfig, new: &GatewayConfig) -> Vec<&'static str> {
-    let checks: [(&'static str, bool); 16] = [
+    let checks: [(&'static str, bool); 17] = [
         ("gateway.listen", running.listen == new.listen),
         (
             "gateway.allowed_hosts",
@@ -95,6 +95,7 @@ fn needs_restart(running: &GatewayConfig, new: &GatewayConfig) -> Vec<&'static s
         ("limits", running.limits == new.limits),
         ("rate_limits", running.rate_limits == new.rate_limits),
         ("admin", running.admin == new.admin),
+        ("consent", running.consent == new.consent),
     ];
     checks
         .into_iter()

@@ -3,11 +3,17 @@
 //! W3C traceparent (the gateway's current span when traces are on, else
 //! the client's) and, for services holding other services'
 //! content, which of those the principal may read. Never the client's token.
+//! Also the backend call's span and the error of a call ended at its deadline.
 
+use std::time::Duration;
+
+use bytes::Bytes;
+use micromcp_proto::{CallToolClientMessage, InputResponse, call_tool_client_message};
 use micromcp_telemetry::traces;
 use tonic::metadata::{Ascii, MetadataValue};
 
 use crate::context::CallContext;
+use crate::error::GatewayError;
 use crate::gateway::Gateway;
 
 /// `message` as a gRPC request carrying the context of `context` and, for
@@ -50,4 +56,65 @@ pub fn request<T>(
         metadata.insert(micromcp_proto::TRACEPARENT_METADATA, value);
     }
     request
+}
+
+/// The span of the call to the service, when traces are on (else none).
+pub fn backend_span(service: &str, tool: &str) -> tracing::Span {
+    if !traces::enabled() {
+        return tracing::Span::none();
+    }
+    tracing::info_span!(
+        target: traces::TARGET,
+        "mcp.backend",
+        otel.name = format!("{service} tools/call {tool}"),
+        otel.kind = "client",
+        rpc.system = "grpc",
+        mcp.service = service,
+        mcp.tool = tool,
+    )
+}
+
+/// The error of a call ended at its deadline.
+pub fn deadline_error(service: &str, timeout: Duration) -> GatewayError {
+    GatewayError::transient(
+        service,
+        format!(
+            "service {service:?} did not finish within {} s (gateway.request_timeout_secs); the call was cancelled",
+            timeout.as_secs_f64()
+        ),
+    )
+}
+
+/// The answer to a service's input request, as the call's next message.
+pub fn input_response(
+    key: String,
+    result_json: Bytes,
+    error_message: String,
+) -> CallToolClientMessage {
+    CallToolClientMessage {
+        message: Some(call_tool_client_message::Message::InputResponse(
+            InputResponse {
+                key,
+                result_json,
+                error_message,
+            },
+        )),
+    }
+}
+
+/// True when input requests can reach this call's client: a 2025-11-25
+/// session whose client declared elicitation, sampling or roots.
+pub fn relays_input(context: &CallContext) -> bool {
+    if context.is_modern() {
+        return false;
+    }
+    let capabilities = context.client_capabilities();
+    ["\"elicitation\"", "\"sampling\"", "\"roots\""]
+        .iter()
+        .any(|name| capabilities.contains(name))
+        && serde_json::from_str::<serde_json::Value>(capabilities).is_ok_and(|value| {
+            ["elicitation", "sampling", "roots"]
+                .iter()
+                .any(|name| value.get(name).is_some())
+        })
 }

@@ -87,6 +87,15 @@ impl<'g> Route<'g> {
         std::mem::take(&mut self.original)
     }
 
+    /// The `require_approval` pattern that makes this tool need a
+    /// person's approval, if one does.
+    pub fn approval_rule(&self) -> Option<&str> {
+        self.backend
+            .config
+            .require_approval
+            .requiring(&self.original)
+    }
+
     /// True when the owning service completes arguments.
     pub fn completes(&self) -> bool {
         self.catalog.completes(self.service)

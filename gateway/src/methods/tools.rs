@@ -16,10 +16,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use micromcp_proto::{
-    CallToolClientMessage, CallToolServerMessage, CallToolStart, InputResponse,
-    call_tool_client_message, call_tool_server_message::Message,
+    CallToolClientMessage, CallToolServerMessage, CallToolStart, call_tool_client_message,
+    call_tool_server_message::Message,
 };
-use micromcp_telemetry::traces;
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -28,8 +27,9 @@ use tokio_util::sync::CancellationToken;
 use tonic::Streaming;
 use tracing::Instrument;
 
+use super::outbound::{backend_span, deadline_error, input_response, relays_input};
 use super::result::finish_service_result;
-use super::{outbound, route};
+use super::{consent, outbound, route};
 use crate::backends::{BackendClient, Target, from_status};
 use crate::context::{CallContext, EraState, Reply};
 use crate::error::GatewayError;
@@ -50,42 +50,75 @@ struct CallState {
     timeout: Duration,
 }
 
-/// The span of the call to the service, when traces are on (else none).
-fn backend_span(service: &str, tool: &str) -> tracing::Span {
-    if !traces::enabled() {
-        return tracing::Span::none();
-    }
-    tracing::info_span!(
-        target: traces::TARGET,
-        "mcp.backend",
-        otel.name = format!("{service} tools/call {tool}"),
-        otel.kind = "client",
-        rpc.system = "grpc",
-        mcp.service = service,
-        mcp.tool = tool,
-    )
-}
-
-/// The error of a call ended at its deadline.
-fn deadline_error(service: &str, timeout: Duration) -> GatewayError {
-    GatewayError::transient(
-        service,
-        format!(
-            "service {service:?} did not finish within {} s (gateway.request_timeout_secs); the call was cancelled",
-            timeout.as_secs_f64()
-        ),
-    )
-}
-
 pub(crate) async fn call_tool(
     gateway: &Arc<Gateway>,
     context: &CallContext,
     id_text: &str,
     head: ParamsHead<'_>,
 ) -> Result<Reply, GatewayError> {
+    let name = head.required_name()?;
+    let route = route::tool(gateway, context, name)?;
+    match route.approval_rule() {
+        None => call_routed(gateway, context, id_text, head, route).await,
+        Some(rule) => {
+            consent::can_ask(context, name, rule)?;
+            let (rule, name) = (rule.to_owned(), name.to_owned());
+            drop(route);
+            Ok(after_approval(gateway, context, id_text, &head, name, rule))
+        }
+    }
+}
+
+/// The reply of a call that needs approval: the question to the client,
+/// then — once approved, and authorized again — the call's own messages.
+fn after_approval(
+    gateway: &Arc<Gateway>,
+    context: &CallContext,
+    id_text: &str,
+    head: &ParamsHead<'_>,
+    name: String,
+    rule: String,
+) -> Reply {
+    let params = consent::owned_params(head, &name);
+    let arguments = head.arguments.map(|raw| raw.get().to_owned());
+    let (to_client, messages) = mpsc::channel(16);
+    let (gateway, context, id_text) = (gateway.clone(), context.clone(), id_text.to_owned());
+    tokio::spawn(async move {
+        let outcome = async {
+            consent::ask(
+                &gateway,
+                &context,
+                &name,
+                arguments.as_deref(),
+                &rule,
+                &to_client,
+            )
+            .await?;
+            let raw = serde_json::value::RawValue::from_string(params)
+                .map_err(|error| GatewayError::Internal(error.to_string()))?;
+            let head = ParamsHead::parse(Some(&raw))?;
+            let route = route::tool(&gateway, &context, &name)?;
+            let reply = call_routed(&gateway, &context, &id_text, head, route).await?;
+            consent::forward(reply, &to_client).await
+        }
+        .await;
+        if let Err(error) = outcome {
+            let _ = to_client.send(encode_error(&id_text, &error)).await;
+        }
+    });
+    Reply::Events(messages)
+}
+
+/// `tools/call` once authorized (and approved where it must be).
+async fn call_routed(
+    gateway: &Arc<Gateway>,
+    context: &CallContext,
+    id_text: &str,
+    head: ParamsHead<'_>,
+    mut route: route::Route<'_>,
+) -> Result<Reply, GatewayError> {
     let timeout = gateway.config.request_timeout;
     let deadline = Instant::now() + timeout;
-    let mut route = route::tool(gateway, context, head.required_name()?)?;
     let service = route.service_name().to_owned();
     let admitted = tokio::select! {
         admitted = route.admit(timeout) => admitted,
@@ -202,23 +235,6 @@ pub(crate) async fn call_tool(
         finish_request(&pump_context, &state.id_text);
     });
     Ok(Reply::Events(from_call))
-}
-
-/// True when input requests can reach this call's client: a 2025-11-25
-/// session whose client declared elicitation, sampling or roots.
-fn relays_input(context: &CallContext) -> bool {
-    if context.is_modern() {
-        return false;
-    }
-    let capabilities = context.client_capabilities();
-    ["\"elicitation\"", "\"sampling\"", "\"roots\""]
-        .iter()
-        .any(|name| capabilities.contains(name))
-        && serde_json::from_str::<serde_json::Value>(capabilities).is_ok_and(|value| {
-            ["elicitation", "sampling", "roots"]
-                .iter()
-                .any(|name| value.get(name).is_some())
-        })
 }
 
 /// The gRPC request of one attempt at a call: its start message, and the
@@ -468,16 +484,4 @@ fn relay_input(
         let _ = to_service.send(response).await;
     });
     Some(message)
-}
-
-fn input_response(key: String, result_json: Bytes, error_message: String) -> CallToolClientMessage {
-    CallToolClientMessage {
-        message: Some(call_tool_client_message::Message::InputResponse(
-            InputResponse {
-                key,
-                result_json,
-                error_message,
-            },
-        )),
-    }
 }

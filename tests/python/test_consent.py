@@ -1,0 +1,119 @@
+"""Consent: a tool its service lists under `require_approval` runs only
+after a person says yes. The official Python SDK (a 2025-11-25 session that
+declares elicitation) is asked through `elicitation/create`, showing the tool,
+who asks and the arguments with secrets redacted; accept + approve runs the
+call, decline and no answer refuse it (-31003) and run nothing; a client
+that cannot be asked is refused naming why; every decision is audited; an
+approval is remembered for `consent.remember_secs` per tool and arguments."""
+
+from __future__ import annotations
+
+import json
+
+import anyio
+import httpx2
+import pytest
+from mcp import Client, types
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+
+from conftest import TOKEN, start_testkit_gateway
+
+pytestmark = pytest.mark.anyio
+
+SIMPLE_TEXT = "This is a simple text response for testing."
+
+
+@pytest.fixture
+def guarded(tmp_path):
+    audit = tmp_path / "audit.jsonl"
+    running = start_testkit_gateway(
+        tmp_path,
+        gateway_settings=f'[audit]\npath = "{audit}"\n[consent]\ntimeout_secs = 2\nremember_secs = 60\n',
+        service_settings='require_approval = ["test_simple_text", "test_tool_with_*"]\n',
+    )
+    running.audit = audit
+    yield running
+    running.stop()
+
+
+def connect(running, mode="legacy", **kwargs) -> Client:
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=httpx2.Timeout(30.0, read=60.0))
+    return Client(streamable_http_client(running.url, http_client=http), mode=mode, **kwargs)
+
+
+def records(running, method):
+    return [record for record in map(json.loads, running.audit.read_text().splitlines()) if record.get("method") == method]
+
+
+async def test_an_approved_call_runs_and_a_declined_one_does_not(guarded):
+    asked: list[types.ElicitRequestParams] = []
+    answers = ["accept", "decline"]
+
+    async def on_elicit(context, params):
+        asked.append(params)
+        action = answers.pop(0)
+        return types.ElicitResult(action=action, content={"approve": True} if action == "accept" else None)
+
+    async with connect(guarded, elicitation_callback=on_elicit) as client:
+        approved = await client.call_tool("test_simple_text", {})
+        assert approved.content[0].text == SIMPLE_TEXT
+        assert "test_simple_text" in asked[0].message and "asks to call" in asked[0].message
+        assert asked[0].requested_schema["properties"]["approve"]["type"] == "boolean"
+
+        with pytest.raises(MCPError) as declined:
+            await client.call_tool("test_tool_with_progress", {"steps": 1})
+        assert declined.value.error.code == -31003
+        assert "was not approved" in declined.value.error.message and "the user declined" in declined.value.error.message
+
+        # Remembered for consent.remember_secs: the same call is not asked again.
+        again = await client.call_tool("test_simple_text", {})
+        assert again.content[0].text == SIMPLE_TEXT and len(asked) == 2
+        # Tools outside the rule are never asked about.
+        assert (await client.call_tool("test_image_content", {})).content
+        assert len(asked) == 2
+
+    decisions = records(guarded, "consent/elicit")
+    assert [record["decision"] for record in decisions] == ["allow", "deny"], decisions
+    assert decisions[1]["target"] == "test_tool_with_progress" and "declined" in decisions[1]["reason"]
+
+
+async def test_no_answer_in_time_refuses_the_call(guarded):
+    async def never(context, params):
+        await anyio.sleep(30)
+        return types.ElicitResult(action="cancel")
+
+    async with connect(guarded, elicitation_callback=never) as client:
+        with anyio.fail_after(15):
+            with pytest.raises(MCPError) as late:
+                await client.call_tool("test_tool_with_logging", {})
+    assert "no answer within 2 s (consent.timeout_secs)" in late.value.error.message
+
+
+async def test_a_client_that_cannot_be_asked_is_refused_naming_why(guarded):
+    async with connect(guarded) as client:
+        with pytest.raises(MCPError) as refused:
+            await client.call_tool("test_simple_text", {})
+    assert refused.value.error.code == -31003
+    assert "did not declare the elicitation capability" in refused.value.error.message
+
+    async def on_elicit(context, params):
+        return types.ElicitResult(action="accept", content={"approve": True})
+
+    async with connect(guarded, mode="auto", elicitation_callback=on_elicit) as client:
+        with pytest.raises(MCPError) as modern:
+            await client.call_tool("test_simple_text", {})
+    assert "cannot ask a 2026-07-28 client yet" in modern.value.error.message
+
+
+async def test_arguments_shown_for_approval_are_redacted(guarded):
+    shown: list[str] = []
+
+    async def on_elicit(context, params):
+        shown.append(params.message)
+        return types.ElicitResult(action="decline")
+
+    async with connect(guarded, elicitation_callback=on_elicit) as client:
+        with pytest.raises(MCPError):
+            await client.call_tool("test_tool_with_progress", {"steps": 1, "api_key": "sk-live-123"})
+    assert "sk-live-123" not in shown[0] and "[redacted]" in shown[0], shown
