@@ -9,8 +9,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use micromcp_gateway::config::{GatewayConfig, RawConfig, RawMcpServer, RawService};
-use micromcp_gateway::live_config::ConfigSource;
+use micromcp_gateway::config::{
+    GatewayConfig, RawConfig, RawMcpServer, RawService, Registration, RegistrationsFile,
+};
+use micromcp_gateway::live_config::{self, ChangeError, ConfigSource};
 
 use crate::bridges::RegisteredBridges;
 
@@ -118,4 +120,26 @@ impl ConfigSource for FileSource {
             running.run(bridges);
         }
     }
+}
+
+/// The config to start with: `source`'s with the registered services of
+/// the registrations file named in `raw` appended.
+pub fn initial_config(
+    source: &FileSource,
+    raw: &RawConfig,
+) -> anyhow::Result<(GatewayConfig, Vec<Registration>)> {
+    let registrations = match &raw.admin.registrations_file {
+        Some(path) => RegistrationsFile::new(path.clone())
+            .load()
+            .map_err(|error| anyhow::anyhow!("admin.registrations_file: {error}"))?,
+        None => Vec::new(),
+    };
+    let config =
+        live_config::config_with(source, &registrations, &mut Vec::new()).map_err(|error| {
+            match error {
+                ChangeError::Invalid(errors) => crate::up::invalid(&errors),
+                other => anyhow::anyhow!("{other}"),
+            }
+        })?;
+    Ok((config, registrations))
 }

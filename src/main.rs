@@ -20,6 +20,7 @@ mod registry_cmd;
 mod reload;
 mod service_cmd;
 mod shutdown;
+mod start;
 mod state_dir;
 mod supervise;
 mod tls_cert;

@@ -7,12 +7,11 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use micromcp_gateway::config::{
     AuditTarget, GatewayConfig, RawConfig, Registration, RegistrationsFile,
 };
-use micromcp_gateway::live_config::{self, ChangeError, ConfigSource, LiveConfig};
+use micromcp_gateway::live_config::{self, ConfigSource, LiveConfig};
 use micromcp_gateway::{Gateway, load_or_create_key};
 use tokio_util::sync::CancellationToken;
 
@@ -92,117 +91,9 @@ fn validate(raw: RawConfig, token_opt: Option<&str>) -> anyhow::Result<GatewayCo
     raw.validate(token_opt).map_err(|errors| invalid(&errors))
 }
 
-fn invalid(errors: &[String]) -> anyhow::Error {
+pub(crate) fn invalid(errors: &[String]) -> anyhow::Error {
     let listed: Vec<String> = errors.iter().map(|error| format!("  - {error}")).collect();
     anyhow::anyhow!("invalid configuration:\n{}", listed.join("\n"))
-}
-
-/// Builds the gateway, follows the services' catalogs and waits for them.
-async fn start_gateway(
-    config: GatewayConfig,
-    session_key: &[u8; 32],
-    shutdown: &CancellationToken,
-) -> anyhow::Result<Arc<Gateway>> {
-    let key = session_key;
-    let gateway = Gateway::new(config, key).map_err(|error| anyhow::anyhow!("{error}"))?;
-    gateway.backends.spawn_watchers(shutdown);
-    let missing = gateway
-        .backends
-        .wait_for_catalogs(Duration::from_secs(10))
-        .await;
-    if !missing.is_empty() {
-        tracing::warn!(services = ?missing, "services not reachable yet; their namespaces report unavailable until they are");
-    }
-    let collisions = gateway.backends.catalog().collisions.clone();
-    if !collisions.is_empty() {
-        anyhow::bail!(
-            "catalog collisions (rename a tool or give a service its own namespace):\n  - {}",
-            collisions.join("\n  - ")
-        );
-    }
-    // Principals' catalog views are rebuilt off the request path whenever
-    // the catalog changes (bursts of changes are taken together).
-    let warmer = gateway.clone();
-    let warm_shutdown = shutdown.clone();
-    let mut changes = gateway.backends.subscribe();
-    tokio::spawn(async move {
-        loop {
-            while changes.try_recv().is_ok() {}
-            let gateway = warmer.clone();
-            let _ = tokio::task::spawn_blocking(move || gateway.warm_policy_views()).await;
-            tokio::select! {
-                changed = changes.recv() => {
-                    if matches!(changed, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
-                        return;
-                    }
-                }
-                () = warm_shutdown.cancelled() => return,
-            }
-        }
-    });
-    // The issuers' signing keys: fetched now and every few minutes (a token
-    // naming a key not known yet fetches them at once, at most every 10 s).
-    let keys_gateway = gateway.clone();
-    let keys_shutdown = shutdown.clone();
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(Duration::from_secs(300));
-        loop {
-            tokio::select! {
-                _ = ticks.tick() => {
-                    if let Some(verifier) = keys_gateway.auth().jwt().cloned() {
-                        verifier.refresh_all().await;
-                    }
-                }
-                () = keys_shutdown.cancelled() => return,
-            }
-        }
-    });
-    // Changed tool definitions held, accepted or approved: one audit record each.
-    let mut pin_events = gateway.backends.pins().subscribe();
-    let pin_gateway = gateway.clone();
-    let pin_shutdown = shutdown.clone();
-    tokio::spawn(async move {
-        use micromcp_gateway::backends::pins::PinEvent;
-        loop {
-            let event = tokio::select! {
-                event = pin_events.recv() => event,
-                () = pin_shutdown.cancelled() => return,
-            };
-            let event = match event {
-                Ok(event) => event,
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-            };
-            let (method, service, tool) = match &event {
-                PinEvent::Held { service, tool } => ("tools/definition_changed", service, tool),
-                PinEvent::Accepted { service, tool } => {
-                    ("tools/definition_accepted", service, tool)
-                }
-                PinEvent::Approved { service, tool } => {
-                    ("tools/definition_approved", service, tool)
-                }
-            };
-            let mut entry = pin_gateway.audit.begin("catalog");
-            entry.request(method, 0);
-            entry.target(Some(&format!("{service}/{tool}")), None);
-            if matches!(event, PinEvent::Held { .. }) {
-                entry.refused("definition changed; held until an operator approves it");
-            }
-            entry.finish();
-        }
-    });
-    let sweeper = gateway.clone();
-    let sweep_shutdown = shutdown.clone();
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(Duration::from_secs(60));
-        loop {
-            tokio::select! {
-                _ = ticks.tick() => sweeper.runtimes.sweep(Duration::from_secs(3600)),
-                () = sweep_shutdown.cancelled() => return,
-            }
-        }
-    });
-    Ok(gateway)
 }
 
 fn warn_if_insecure(config: &GatewayConfig) {
@@ -294,6 +185,26 @@ fn up_overrides(args: &UpArgs) -> Overrides {
     })
 }
 
+/// `gateway`'s flags, laid over the config at start and on every reload.
+fn gateway_overrides(args: &GatewayArgs) -> Overrides {
+    let (listen, admin_listen, insecure_no_auth) = (
+        args.listen,
+        args.admin_listen.clone(),
+        args.insecure_no_auth,
+    );
+    Box::new(move |raw: &mut RawConfig| {
+        if let Some(listen) = listen {
+            raw.gateway.listen = Some(listen.to_string());
+        }
+        if let Some(admin_listen) = &admin_listen {
+            raw.admin.listen = Some(admin_listen.clone());
+        }
+        if insecure_no_auth {
+            raw.auth.insecure_no_auth = true;
+        }
+    })
+}
+
 /// `micromcp up`.
 pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
     let path_opt = config_path(args.config.as_deref());
@@ -353,7 +264,7 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
         children_sections_opt: Some(children_sections),
         bridges_opt: Some(RegisteredBridges::new(sockets.path(), &shutdown)),
     };
-    let (config, registrations) = initial_config(&source, &raw)?;
+    let (config, registrations) = config_source::initial_config(&source, &raw)?;
     warn_if_insecure(&config);
     source.run_bridges(&live_config::bridges_of(&registrations));
     let children: Vec<_> = child_specs
@@ -363,7 +274,7 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
     let outcome = async {
         let key = load_or_create_key(&config.session_key_file).map_err(anyhow::Error::msg)?;
         let file_opt = config.admin.registrations_file.clone();
-        let gateway = start_gateway(config, &key, &shutdown).await?;
+        let gateway = crate::start::start_gateway(config, &key, &shutdown).await?;
         let live = live(&gateway, source, file_opt, registrations, &shutdown);
         serve_http(gateway, Some(live), shutdown.clone()).await
     }
@@ -375,28 +286,6 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
     drop(sockets);
     drop(state);
     outcome
-}
-
-/// The config to start with: `source`'s with the registered services of
-/// the registrations file named in `raw` appended.
-fn initial_config(
-    source: &FileSource,
-    raw: &RawConfig,
-) -> anyhow::Result<(GatewayConfig, Vec<Registration>)> {
-    let registrations = match &raw.admin.registrations_file {
-        Some(path) => RegistrationsFile::new(path.clone())
-            .load()
-            .map_err(|error| anyhow::anyhow!("admin.registrations_file: {error}"))?,
-        None => Vec::new(),
-    };
-    let config =
-        live_config::config_with(source, &registrations, &mut Vec::new()).map_err(|error| {
-            match error {
-                ChangeError::Invalid(errors) => invalid(&errors),
-                other => anyhow::anyhow!("{other}"),
-            }
-        })?;
-    Ok((config, registrations))
 }
 
 /// The running gateway's changeable config, reloaded on SIGHUP and when
@@ -491,26 +380,6 @@ fn refuse_exposed_secrets(
     state_dir::refuse_exposed(roots, excluded, &secrets)
 }
 
-/// `gateway`'s flags, laid over the config at start and on every reload.
-fn gateway_overrides(args: &GatewayArgs) -> Overrides {
-    let (listen, admin_listen, insecure_no_auth) = (
-        args.listen,
-        args.admin_listen.clone(),
-        args.insecure_no_auth,
-    );
-    Box::new(move |raw: &mut RawConfig| {
-        if let Some(listen) = listen {
-            raw.gateway.listen = Some(listen.to_string());
-        }
-        if let Some(admin_listen) = &admin_listen {
-            raw.admin.listen = Some(admin_listen.clone());
-        }
-        if insecure_no_auth {
-            raw.auth.insecure_no_auth = true;
-        }
-    })
-}
-
 /// `micromcp gateway`.
 pub async fn run_gateway(args: GatewayArgs) -> anyhow::Result<()> {
     let overrides = gateway_overrides(&args);
@@ -530,12 +399,12 @@ pub async fn run_gateway(args: GatewayArgs) -> anyhow::Result<()> {
         children_sections_opt: None,
         bridges_opt: None,
     };
-    let (config, registrations) = initial_config(&source, &raw)?;
+    let (config, registrations) = config_source::initial_config(&source, &raw)?;
     warn_if_insecure(&config);
     let shutdown = CancellationToken::new();
     let key = load_or_create_key(&config.session_key_file).map_err(anyhow::Error::msg)?;
     let file_opt = config.admin.registrations_file.clone();
-    let gateway = start_gateway(config, &key, &shutdown).await?;
+    let gateway = crate::start::start_gateway(config, &key, &shutdown).await?;
     let live = live(&gateway, source, file_opt, registrations, &shutdown);
     let outcome = serve_http(gateway, Some(live), shutdown.clone()).await;
     shutdown.cancel();
@@ -608,7 +477,7 @@ pub async fn run_stdio(args: StdioArgs) -> anyhow::Result<()> {
         } else {
             rand::random()
         };
-        let gateway = start_gateway(config, &key, &shutdown).await?;
+        let gateway = crate::start::start_gateway(config, &key, &shutdown).await?;
         let audit = gateway.audit.clone();
         let served = tokio::select! {
             served = micromcp_gateway::front::stdio::serve(gateway, tokio::io::stdin(), tokio::io::stdout()) => served.map_err(anyhow::Error::from),

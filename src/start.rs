@@ -1,0 +1,135 @@
+//! Starting the gateway of `up`, `gateway` and `stdio`: build it, follow
+//! the services' catalogs and wait for them (collisions stop the start),
+//! then the background work every running gateway needs — principals'
+//! catalog views rebuilt off the request path after catalog changes, the
+//! issuers' signing keys refreshed, an audit record for each held or
+//! approved tool definition, idle session state swept.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use micromcp_gateway::Gateway;
+use micromcp_gateway::config::GatewayConfig;
+use tokio_util::sync::CancellationToken;
+
+/// Builds the gateway, follows the services' catalogs and waits for them.
+pub async fn start_gateway(
+    config: GatewayConfig,
+    session_key: &[u8; 32],
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Arc<Gateway>> {
+    let key = session_key;
+    let gateway = Gateway::new(config, key).map_err(|error| anyhow::anyhow!("{error}"))?;
+    gateway.backends.spawn_watchers(shutdown);
+    let missing = gateway
+        .backends
+        .wait_for_catalogs(Duration::from_secs(10))
+        .await;
+    if !missing.is_empty() {
+        tracing::warn!(services = ?missing, "services not reachable yet; their namespaces report unavailable until they are");
+    }
+    let collisions = gateway.backends.catalog().collisions.clone();
+    if !collisions.is_empty() {
+        anyhow::bail!(
+            "catalog collisions (rename a tool or give a service its own namespace):\n  - {}",
+            collisions.join("\n  - ")
+        );
+    }
+    spawn_view_warmer(&gateway, shutdown);
+    spawn_key_refresher(&gateway, shutdown);
+    spawn_pin_auditor(&gateway, shutdown);
+    spawn_session_sweeper(&gateway, shutdown);
+    Ok(gateway)
+}
+
+/// Principals' catalog views are rebuilt off the request path whenever the
+/// catalog changes (bursts of changes are taken together).
+fn spawn_view_warmer(gateway: &Arc<Gateway>, shutdown: &CancellationToken) {
+    let (warmer, shutdown) = (gateway.clone(), shutdown.clone());
+    let mut changes = gateway.backends.subscribe();
+    tokio::spawn(async move {
+        loop {
+            while changes.try_recv().is_ok() {}
+            let gateway = warmer.clone();
+            let _ = tokio::task::spawn_blocking(move || gateway.warm_policy_views()).await;
+            tokio::select! {
+                changed = changes.recv() => {
+                    if matches!(changed, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                        return;
+                    }
+                }
+                () = shutdown.cancelled() => return,
+            }
+        }
+    });
+}
+
+/// The issuers' signing keys: fetched now and every five minutes (a token
+/// naming a key not known yet fetches them at once, at most every 10 s).
+fn spawn_key_refresher(gateway: &Arc<Gateway>, shutdown: &CancellationToken) {
+    let (gateway, shutdown) = (gateway.clone(), shutdown.clone());
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(Duration::from_secs(300));
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {
+                    if let Some(verifier) = gateway.auth().jwt().cloned() {
+                        verifier.refresh_all().await;
+                    }
+                }
+                () = shutdown.cancelled() => return,
+            }
+        }
+    });
+}
+
+/// One audit record for each tool definition held, accepted or approved.
+fn spawn_pin_auditor(gateway: &Arc<Gateway>, shutdown: &CancellationToken) {
+    use micromcp_gateway::backends::pins::PinEvent;
+    use tokio::sync::broadcast::error::RecvError;
+
+    let mut events = gateway.backends.pins().subscribe();
+    let (gateway, shutdown) = (gateway.clone(), shutdown.clone());
+    tokio::spawn(async move {
+        loop {
+            let event = tokio::select! {
+                event = events.recv() => match event {
+                    Ok(event) => event,
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return,
+                },
+                () = shutdown.cancelled() => return,
+            };
+            let (method, service, tool) = match &event {
+                PinEvent::Held { service, tool } => ("tools/definition_changed", service, tool),
+                PinEvent::Accepted { service, tool } => {
+                    ("tools/definition_accepted", service, tool)
+                }
+                PinEvent::Approved { service, tool } => {
+                    ("tools/definition_approved", service, tool)
+                }
+            };
+            let mut entry = gateway.audit.begin("catalog");
+            entry.request(method, 0);
+            entry.target(Some(&format!("{service}/{tool}")), None);
+            if matches!(event, PinEvent::Held { .. }) {
+                entry.refused("definition changed; held until an operator approves it");
+            }
+            entry.finish();
+        }
+    });
+}
+
+/// Session state idle for an hour is dropped.
+fn spawn_session_sweeper(gateway: &Arc<Gateway>, shutdown: &CancellationToken) {
+    let (gateway, shutdown) = (gateway.clone(), shutdown.clone());
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => gateway.runtimes.sweep(Duration::from_secs(3600)),
+                () = shutdown.cancelled() => return,
+            }
+        }
+    });
+}
