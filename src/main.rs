@@ -10,6 +10,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod admin;
+mod admin_api;
 mod bridge_cmd;
 mod bridges;
 mod check;

@@ -162,28 +162,16 @@ async fn print_registration(registry: &str, request: &Value) -> anyhow::Result<(
 }
 
 async fn add(admin: &str, request: &Value) -> anyhow::Result<()> {
-    let token = std::env::var("MICROMCP_ADMIN_TOKEN")
-        .ok()
-        .filter(|token| !token.trim().is_empty())
-        .ok_or_else(|| anyhow::anyhow!("set MICROMCP_ADMIN_TOKEN to the gateway's admin token"))?;
-    let url = format!("{}/api/registry/add", admin.trim_end_matches('/'));
-    let response = reqwest::Client::new()
-        .post(&url)
-        .bearer_auth(token.trim())
-        .header("Content-Type", "application/json")
-        .body(request.to_string())
-        .send()
-        .await
-        .map_err(|error| anyhow::anyhow!("{url}: {error}"))?;
-    let status = response.status();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    if !status.is_success() {
-        let message = body
-            .get("error")
-            .and_then(Value::as_str)
-            .map_or_else(|| body.to_string(), str::to_owned);
-        anyhow::bail!("{status}: {message}");
+    if std::env::var("MICROMCP_ADMIN_TOKEN").map_or(true, |token| token.trim().is_empty()) {
+        anyhow::bail!("set MICROMCP_ADMIN_TOKEN to the gateway's admin token");
     }
+    let body = crate::admin_api::call(
+        reqwest::Method::POST,
+        admin,
+        "/api/registry/add",
+        Some(request),
+    )
+    .await?;
     let service = &body["service"];
     println!(
         "registered {} ({})",

@@ -3,8 +3,6 @@
 //! approved, and approving one's new definition — through the admin API
 //! (`--admin`, with `MICROMCP_ADMIN_TOKEN`).
 
-use serde_json::Value;
-
 /// Flags of `micromcp tools`.
 #[derive(clap::Args)]
 pub struct ToolsArgs {
@@ -25,36 +23,17 @@ enum ToolsCommand {
 
 /// Runs the subcommand.
 pub async fn run(args: ToolsArgs) -> anyhow::Result<()> {
-    let admin = args.admin.trim_end_matches('/');
-    let client = reqwest::Client::new();
-    let token = std::env::var("MICROMCP_ADMIN_TOKEN")
-        .ok()
-        .map(|token| token.trim().to_owned())
-        .filter(|token| !token.is_empty());
-    let request = match &args.command {
-        ToolsCommand::Held => client.get(format!("{admin}/api/tools/held")),
+    let (method, path) = match &args.command {
+        ToolsCommand::Held => (reqwest::Method::GET, "/api/tools/held".to_owned()),
         ToolsCommand::Approve { name } => {
             let encoded: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
-            client.post(format!("{admin}/api/tools/{encoded}/approve"))
+            (
+                reqwest::Method::POST,
+                format!("/api/tools/{encoded}/approve"),
+            )
         }
     };
-    let request = match &token {
-        Some(token) => request.bearer_auth(token),
-        None => request,
-    };
-    let response = request
-        .send()
-        .await
-        .map_err(|error| anyhow::anyhow!("{admin}: {error}"))?;
-    let status = response.status();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    if !status.is_success() {
-        let message = body
-            .get("error")
-            .and_then(Value::as_str)
-            .map_or_else(|| body.to_string(), str::to_owned);
-        anyhow::bail!("{status}: {message}");
-    }
+    let body = crate::admin_api::call(method, &args.admin, &path, None).await?;
     match args.command {
         ToolsCommand::Held => {
             let held = body["held"].as_array().cloned().unwrap_or_default();

@@ -158,18 +158,14 @@ async fn serve_http(
 
 /// `up`'s flags, laid over the config at start and on every reload.
 fn up_overrides(args: &UpArgs) -> Overrides {
-    let (listen, admin_listen) = (args.listen, args.admin_listen.clone());
-    let (insecure_no_auth, state_dir) = (args.insecure_no_auth, args.state_dir.clone());
+    let flags = flags_overrides(
+        args.listen,
+        args.admin_listen.clone(),
+        args.insecure_no_auth,
+    );
+    let state_dir = args.state_dir.clone();
     Box::new(move |raw: &mut RawConfig| {
-        if let Some(listen) = listen {
-            raw.gateway.listen = Some(listen.to_string());
-        }
-        if let Some(admin_listen) = &admin_listen {
-            raw.admin.listen = Some(admin_listen.clone());
-        }
-        if insecure_no_auth {
-            raw.auth.insecure_no_auth = true;
-        }
+        flags(raw);
         if raw.gateway.session_key_file.is_none() {
             raw.gateway.session_key_file = Some(state_dir.join("session.key"));
         }
@@ -187,11 +183,19 @@ fn up_overrides(args: &UpArgs) -> Overrides {
 
 /// `gateway`'s flags, laid over the config at start and on every reload.
 fn gateway_overrides(args: &GatewayArgs) -> Overrides {
-    let (listen, admin_listen, insecure_no_auth) = (
+    flags_overrides(
         args.listen,
         args.admin_listen.clone(),
         args.insecure_no_auth,
-    );
+    )
+}
+
+/// `--listen`, `--admin-listen` and `--insecure-no-auth` over a config.
+fn flags_overrides(
+    listen: Option<SocketAddr>,
+    admin_listen: Option<String>,
+    insecure_no_auth: bool,
+) -> Overrides {
     Box::new(move |raw: &mut RawConfig| {
         if let Some(listen) = listen {
             raw.gateway.listen = Some(listen.to_string());
