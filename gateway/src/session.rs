@@ -2,15 +2,18 @@
 //! a session's state between replicas (`sealed`), what one replica keeps
 //! beside it — log level, in-flight requests, resumable stream logs
 //! (`replica_state`) — the server-to-client requests waiting for the
-//! client's answer (`pending_requests`), and the key file the ids are
-//! sealed with (`keyfile`).
+//! client's answer (`pending_requests`), the key file the ids are
+//! sealed with (`keyfile`) — and, sealed with a key derived from it, the
+//! `requestState` of 2026-07-28 multi-round requests (`request_state`).
 
 mod keyfile;
 mod pending_requests;
 mod replica_state;
+mod request_state;
 mod sealed;
 
 pub use self::keyfile::load_or_create_key;
 pub use self::pending_requests::{ClientAnswer, PendingClientRequests};
 pub use self::replica_state::{GET_STREAM, SessionRegistry, SessionRuntime, StreamLog, StreamRead};
+pub use self::request_state::{RequestStateCodec, RoundFor};
 pub use self::sealed::{SESSION_KEY_BYTES, SessionClaims, SessionCodec};

@@ -2,7 +2,8 @@
 real gateway): the methods 2026-07-28 removed are unknown methods there
 (HTTP 404, -32601) while a session still answers them; a mirrored
 `MCP-Protocol-Version` that does not match `_meta` is -32020 even when the
-`_meta` version is itself unsupported; header values with the whitespace
+`_meta` version is itself unsupported, while a `_meta` without a version is
+a malformed request (-32602, as the 2026-07-28 conformance suite checks); header values with the whitespace
 HTTP allows around them are accepted; a resource that is not found names
 its URI in `error.data.uri` (SEP-2164), in both eras."""
 
@@ -34,7 +35,8 @@ def test_a_header_mismatch_wins_over_an_unsupported_meta_version(gateway_up):
     assert answer.status_code == 400 and answer.json()["error"]["code"] == -32020, answer.text
     no_meta_version = {key: value for key, value in MODERN_META.items() if key != "io.modelcontextprotocol/protocolVersion"}
     answer = modern(gateway_up, "tools/list", {"_meta": no_meta_version})
-    assert answer.status_code == 400 and answer.json()["error"]["code"] == -32020, answer.text
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == -32602, answer.text
+    assert "protocolVersion" in answer.json()["error"]["message"], answer.text
     same_unsupported = modern(gateway_up, "tools/list", {"_meta": meta}, {"MCP-Protocol-Version": "2099-01-01"})
     assert same_unsupported.status_code == 400 and same_unsupported.json()["error"]["code"] == -32022, same_unsupported.text
 

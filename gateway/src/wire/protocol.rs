@@ -47,6 +47,12 @@ pub struct ParamsHead<'a> {
     pub level: Option<String>,
     #[serde(default, rename = "requestId", borrow)]
     pub request_id: Option<&'a RawValue>,
+    /// 2026-07-28 retry after `input_required`: the client's answers.
+    #[serde(default, rename = "inputResponses", borrow)]
+    pub input_responses: Option<&'a RawValue>,
+    /// 2026-07-28 retry after `input_required`: the round's state, as issued.
+    #[serde(default, rename = "requestState")]
+    pub request_state: Option<String>,
 }
 
 /// The `_meta` fields the gateway reads.
@@ -168,8 +174,9 @@ pub fn header_text(value: &str) -> &str {
 }
 
 /// Checks a 2026-07-28 request: the mirrored `MCP-Protocol-Version` header
-/// against `_meta` first (a mismatch is -32020 whatever else is wrong),
-/// then a supported version (-32022), the required `_meta` fields, and the
+/// against `_meta` first (a mismatch is -32020 whatever else is wrong; a
+/// `_meta` without a version is -32602), then a supported version
+/// (-32022), the required `_meta` fields, and the
 /// other mirrored headers against the body.
 pub fn validate_modern(
     method: &str,
@@ -188,11 +195,9 @@ pub fn validate_modern(
                     "MCP-Protocol-Version header {header:?} does not match _meta protocol version {version:?}"
                 )));
             }
-            (Some(header), None) => {
-                return Err(GatewayError::HeaderMismatch(format!(
-                    "MCP-Protocol-Version header {header:?} but no params._meta[\"{META_PROTOCOL_VERSION}\"]"
-                )));
-            }
+            // A required field missing is a malformed request (-32602),
+            // not a disagreement between header and body.
+            (Some(_), None) => {}
             (None, _) => {
                 return Err(GatewayError::HeaderMismatch(
                     "missing MCP-Protocol-Version header".into(),

@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 use tokio_stream::wrappers::{ReceiverStream, WatchStream};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::{Caller, McpService, ToolCall, ToolEvents, telemetry};
+use crate::{Caller, McpService, Round, ServiceError, ToolCall, ToolEvents, telemetry};
 
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
@@ -55,6 +55,15 @@ fn traceparent<T>(request: &Request<T>) -> Option<&str> {
         .metadata()
         .get(micromcp_proto::TRACEPARENT_METADATA)
         .and_then(|value| value.to_str().ok())
+}
+
+/// The client capabilities the gateway sent (raw JSON object; empty = none).
+fn capabilities(json: &[u8]) -> Result<serde_json::Value, Status> {
+    if json.is_empty() {
+        return Ok(serde_json::Value::Null);
+    }
+    serde_json::from_slice(json)
+        .map_err(|_| Status::invalid_argument("client capabilities are not JSON"))
 }
 
 fn metadata_str<T>(request: &Request<T>, key: &str) -> String {
@@ -162,12 +171,7 @@ impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
                 "the first message must be the call",
             ));
         };
-        let client_capabilities = if start.client_capabilities_json.is_empty() {
-            serde_json::Value::Null
-        } else {
-            serde_json::from_slice(&start.client_capabilities_json)
-                .map_err(|_| Status::invalid_argument("client capabilities are not JSON"))?
-        };
+        let client_capabilities = capabilities(&start.client_capabilities_json)?;
         let arguments_json = if start.arguments_json.is_empty() {
             bytes::Bytes::from_static(b"{}")
         } else {
@@ -184,7 +188,7 @@ impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
         let events = ToolEvents::new(
             outbound.clone(),
             start.progress_requested,
-            client_capabilities,
+            Round::new(client_capabilities, start.input_round),
             &start.log_level,
             start.input_relay,
         );
@@ -195,19 +199,26 @@ impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
                 // gateway keeps the request stream open for them).
                 let relay = tokio::spawn(relay_answers(inbound, events.clone()));
                 let outcome =
-                    telemetry::timed("tools/call", span, service.call_tool(call, events)).await;
+                    telemetry::timed("tools/call", span, service.call_tool(call, events.clone())).await;
                 relay.abort();
                 outcome
             } else {
                 // The gateway ended the request stream after the call.
                 drop(inbound);
-                telemetry::timed("tools/call", span, service.call_tool(call, events)).await
+                telemetry::timed("tools/call", span, service.call_tool(call, events.clone())).await
             };
+            if events.asked_for_input() {
+                // The input_required round already sent is the answer.
+                return;
+            }
             let message = match outcome {
                 Ok(output) => Ok(CallToolServerMessage {
                     message: Some(call_tool_server_message::Message::Result(ToolResult {
                         result_json: output.into_raw_json(),
                     })),
+                }),
+                Err(ServiceError::InputRequired(required)) => Ok(CallToolServerMessage {
+                    message: Some(call_tool_server_message::Message::InputRequired(*required)),
                 }),
                 Err(error) => Err(Status::from(error)),
             };
@@ -274,14 +285,30 @@ impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
         request: Request<GetPromptRequest>,
     ) -> Result<Response<GetPromptResponse>, Status> {
         let span = telemetry::call_span("prompts/get", traceparent(&request));
-        let GetPromptRequest { name, arguments } = request.into_inner();
-        let result_json = telemetry::timed(
+        let GetPromptRequest {
+            name,
+            arguments,
+            client_capabilities_json,
+            input_round,
+        } = request.into_inner();
+        let round = Round::new(capabilities(&client_capabilities_json)?, input_round);
+        let outcome = telemetry::timed(
             "prompts/get",
             span,
-            self.service.get_prompt(name, arguments),
+            self.service.get_prompt_in(name, arguments, round),
         )
-        .await?;
-        Ok(Response::new(GetPromptResponse { result_json }))
+        .await;
+        match outcome {
+            Ok(result_json) => Ok(Response::new(GetPromptResponse {
+                result_json,
+                input_required: None,
+            })),
+            Err(ServiceError::InputRequired(required)) => Ok(Response::new(GetPromptResponse {
+                result_json: bytes::Bytes::new(),
+                input_required: Some(*required),
+            })),
+            Err(error) => Err(Status::from(error)),
+        }
     }
 
     async fn complete(

@@ -31,6 +31,12 @@ pub enum ServiceError {
     /// A bug or unexpected failure inside the service.
     #[error("{0}")]
     Internal(String),
+    /// Not a failure: the request needs the client's input first (built
+    /// with [`crate::input_required`]); the SDK sends it to the gateway as
+    /// an `InputRequired` message on the methods that carry one (tools,
+    /// prompts), and as this error elsewhere.
+    #[error("the request needs the client's input, which this method cannot ask for")]
+    InputRequired(Box<micromcp_proto::InputRequired>),
 }
 
 impl ServiceError {
@@ -44,6 +50,7 @@ impl ServiceError {
             Self::Unavailable(_) => Code::Unavailable,
             Self::Unsupported(_) => Code::Unimplemented,
             Self::Internal(_) => Code::Internal,
+            Self::InputRequired(_) => Code::Unimplemented,
         }
     }
 }

@@ -1,21 +1,24 @@
 //! `ToolEvents`: the service's side of a tool call's event stream — progress,
-//! logs, and input requests (elicitation, sampling, roots) whose answers the
-//! gateway relays back from the client.
+//! logs, and input requests (elicitation, sampling, roots): relayed to
+//! 2025-11-25 sessions while the call waits, or asked of 2026-07-28 clients
+//! in an `input_required` round after which the call runs again from the
+//! start and finds the answers in its [`Round`].
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use micromcp_proto::{
-    CallToolServerMessage, InputRequest, InputResponse, LogMessage, Progress,
+    CallToolServerMessage, InputRequest, InputRequired, InputResponse, LogMessage, Progress,
     call_tool_server_message::Message,
 };
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use tonic::Status;
 
-use crate::{ServiceError, ServiceResult};
+use crate::rounds::input_request;
+use crate::{Round, ServiceError, ServiceResult};
 
 type PendingInputs = Arc<Mutex<HashMap<String, oneshot::Sender<InputResponse>>>>;
 
@@ -26,9 +29,11 @@ pub struct ToolEvents {
     pending_inputs: PendingInputs,
     next_input_key: Arc<AtomicU64>,
     progress_requested: bool,
-    client_capabilities: Arc<Value>,
+    round: Arc<Round>,
     log_level_opt: Option<u8>,
     input_relay: bool,
+    /// Set once an `input_required` round was sent: the call's answer.
+    asked: Arc<AtomicBool>,
 }
 
 // === impl ToolEvents ===
@@ -37,7 +42,7 @@ impl ToolEvents {
     pub(crate) fn new(
         outbound: mpsc::Sender<Result<CallToolServerMessage, Status>>,
         progress_requested: bool,
-        client_capabilities: Value,
+        round: Round,
         log_level: &str,
         input_relay: bool,
     ) -> Self {
@@ -46,16 +51,29 @@ impl ToolEvents {
             pending_inputs: Arc::default(),
             next_input_key: Arc::new(AtomicU64::new(1)),
             progress_requested,
-            client_capabilities: Arc::new(client_capabilities),
+            round: Arc::new(round),
             log_level_opt: log_level_rank(log_level),
             input_relay,
+            asked: Arc::default(),
         }
     }
 
     /// Events that go nowhere: for calling a service directly (tests, local use).
     pub fn detached() -> Self {
         let (outbound, _) = mpsc::channel(1);
-        Self::new(outbound, false, Value::Null, "", false)
+        Self::new(outbound, false, Round::default(), "", false)
+    }
+
+    /// The call's multi-round view: declared capabilities and, on a retry
+    /// after `input_required`, the client's answers and the round's state.
+    pub fn round(&self) -> &Round {
+        &self.round
+    }
+
+    /// True once `request_input` asked in an `input_required` round: that
+    /// round is the call's answer, whatever the tool returns afterwards.
+    pub(crate) fn asked_for_input(&self) -> bool {
+        self.asked.load(Ordering::Acquire)
     }
 
     /// Delivers a client's answer to the matching pending input request.
@@ -77,7 +95,7 @@ impl ToolEvents {
 
     /// True when the client declared capability `name` (e.g. `sampling`).
     pub fn client_supports(&self, name: &str) -> bool {
-        self.client_capabilities.get(name).is_some()
+        self.round.client_supports(name)
     }
 
     /// Reports progress; dropped when the client did not ask for it.
@@ -110,19 +128,36 @@ impl ToolEvents {
     }
 
     /// Asks the client for input (`elicitation/create`, `sampling/createMessage`,
-    /// `roots/list`) and waits for its answer.
+    /// `roots/list`) and waits for its answer. Requests are numbered in the
+    /// order the call makes them, so a call that runs again after an
+    /// `input_required` round gets its earlier answers at once.
     pub async fn request_input(&self, method: &str, params: &Value) -> ServiceResult<Value> {
-        if !self.input_relay {
-            return Err(ServiceError::Unsupported(format!(
-                "{method} cannot reach this call's client: it declared no elicitation, sampling \
-                 or roots capability, or it speaks 2026-07-28 (input requests are relayed only \
-                 in 2025-11-25 sessions)"
-            )));
-        }
         let key = self
             .next_input_key
             .fetch_add(1, Ordering::Relaxed)
             .to_string();
+        if let Some(answer) = self.round.response(&key) {
+            return answer;
+        }
+        let capability = capability_of(method);
+        if !self.input_relay {
+            if !self.client_supports(capability) {
+                return Err(ServiceError::Unsupported(format!(
+                    "{method} cannot reach this call's client: it declared no {capability} capability"
+                )));
+            }
+            // A 2026-07-28 client: this round is the call's answer; the
+            // client retries with the answer and the call runs again.
+            self.asked.store(true, Ordering::Release);
+            self.send(Message::InputRequired(InputRequired {
+                requests: vec![input_request(&key, method, params)],
+                request_state: self.round.replay_state(),
+            }))
+            .await;
+            return Err(ServiceError::Unavailable(
+                "waiting for the client's input; the call runs again when it answers".into(),
+            ));
+        }
         let (sender, receiver) = oneshot::channel();
         if let Ok(mut pending) = self.pending_inputs.lock() {
             pending.insert(key.clone(), sender);
@@ -157,6 +192,15 @@ impl ToolEvents {
     }
 }
 
+/// The client capability an input method needs.
+fn capability_of(method: &str) -> &'static str {
+    match method {
+        "sampling/createMessage" => "sampling",
+        "roots/list" => "roots",
+        _ => "elicitation",
+    }
+}
+
 /// Syslog severity rank (debug = 0 … emergency = 7).
 fn log_level_rank(level: &str) -> Option<u8> {
     let rank = match level {
@@ -180,7 +224,7 @@ mod tests {
     #[tokio::test]
     async fn logs_below_the_client_level_are_dropped() {
         let (sender, mut receiver) = mpsc::channel(4);
-        let events = ToolEvents::new(sender, false, Value::Null, "warning", false);
+        let events = ToolEvents::new(sender, false, Round::default(), "warning", false);
         events.log("info", "t", &Value::from("quiet")).await;
         events.log("error", "t", &Value::from("loud")).await;
         events.progress(1.0, None, "").await;
@@ -193,7 +237,7 @@ mod tests {
     #[tokio::test]
     async fn without_input_relay_requests_fail_at_once_and_send_nothing() {
         let (sender, mut receiver) = mpsc::channel(4);
-        let events = ToolEvents::new(sender, false, Value::Null, "", false);
+        let events = ToolEvents::new(sender, false, Round::default(), "", false);
         let error = events
             .request_input("sampling/createMessage", &serde_json::json!({}))
             .await
@@ -209,7 +253,7 @@ mod tests {
     #[tokio::test]
     async fn input_answers_reach_the_waiting_request() {
         let (sender, mut receiver) = mpsc::channel(4);
-        let events = ToolEvents::new(sender, false, Value::Null, "", true);
+        let events = ToolEvents::new(sender, false, Round::default(), "", true);
         let asking = events.clone();
         let ask = tokio::spawn(async move {
             asking
@@ -227,5 +271,41 @@ mod tests {
         });
         let answer = ask.await.expect("join").expect("answer");
         assert_eq!(answer["roots"], serde_json::json!([]));
+    }
+
+    #[tokio::test]
+    async fn a_modern_call_asks_in_a_round_and_its_rerun_finds_the_answer() {
+        use micromcp_proto::InputRound;
+        let capabilities = serde_json::json!({"elicitation": {}});
+        let (sender, mut receiver) = mpsc::channel(4);
+        let events = ToolEvents::new(sender, false, Round::new(capabilities.clone(), None), "", false);
+        let asked = events
+            .request_input("elicitation/create", &serde_json::json!({"message": "name?"}))
+            .await;
+        assert!(asked.is_err());
+        assert!(events.asked_for_input());
+        let sent = receiver.recv().await.expect("round").expect("ok");
+        let Some(Message::InputRequired(required)) = sent.message else {
+            panic!("expected an input_required round");
+        };
+        assert_eq!(required.requests.len(), 1);
+        assert_eq!(required.requests[0].key, "1");
+        // The client answers; the call runs again from the start.
+        let round = Round::new(
+            capabilities,
+            Some(InputRound {
+                responses_json: [("1".to_owned(), Bytes::from_static(b"{\"action\":\"accept\"}"))]
+                    .into(),
+                request_state: required.request_state,
+            }),
+        );
+        let (sender, _receiver) = mpsc::channel(4);
+        let rerun = ToolEvents::new(sender, false, round, "", false);
+        let answer = rerun
+            .request_input("elicitation/create", &serde_json::json!({"message": "name?"}))
+            .await
+            .expect("answered from the round");
+        assert_eq!(answer["action"], "accept");
+        assert!(!rerun.asked_for_input());
     }
 }

@@ -12,6 +12,7 @@ mod events;
 mod file_uri;
 mod output;
 mod regular_file;
+mod rounds;
 mod server;
 mod service;
 mod telemetry;
@@ -23,6 +24,7 @@ pub use events::ToolEvents;
 pub use file_uri::file_uri;
 pub use output::ToolOutput;
 pub use regular_file::{OpenRegularError, open_regular_file};
+pub use rounds::{Round, input_request, input_required, is_replay_state};
 pub use server::{Listener, ServeError, ServeOptions, serve};
 pub use service::{
     Caller, CatalogPublisher, McpService, ResourceContent, ToolCall, UpdateStream, call_tool_json,

@@ -12,7 +12,7 @@ use futures::Stream;
 use micromcp_proto::{Catalog, CompleteRequest, CompleteResponse, ResourceHeader};
 use tokio::sync::watch;
 
-use crate::{ServiceError, ServiceResult, ToolEvents, ToolOutput};
+use crate::{Round, ServiceError, ServiceResult, ToolEvents, ToolOutput};
 
 /// One tool call as the service sees it.
 #[derive(Debug, Clone)]
@@ -113,6 +113,20 @@ pub trait McpService: Send + Sync + 'static {
     ) -> impl Future<Output = ServiceResult<Bytes>> + Send {
         let _ = arguments;
         async move { Err(ServiceError::NotFound(format!("unknown prompt: {name}"))) }
+    }
+
+    /// Renders a prompt in a request that may take several rounds
+    /// (2026-07-28): `round` holds the client's declared capabilities and,
+    /// on a retry, its answers; return [`crate::input_required`] to ask for
+    /// input. The default ignores the round and calls `get_prompt`.
+    fn get_prompt_in(
+        &self,
+        name: String,
+        arguments: HashMap<String, String>,
+        round: Round,
+    ) -> impl Future<Output = ServiceResult<Bytes>> + Send {
+        let _ = round;
+        self.get_prompt(name, arguments)
     }
 
     /// Follows a resource: the stream yields once per change. The default

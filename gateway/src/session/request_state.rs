@@ -1,0 +1,208 @@
+//! `RequestStateCodec`: the `requestState` of a 2026-07-28 `input_required`
+//! round (SEP-2322) as the client sees it — the service's own state sealed
+//! (XChaCha20-Poly1305, a key derived from the session key, so any replica
+//! opens it and none of its bytes can pass for a session id) together with
+//! what it was issued for: the principal, the service, the method and the
+//! tool or prompt, and an expiry. A state that was altered, has expired, or
+//! comes back from another principal or for another request is refused; the
+//! gateway keeps nothing between rounds.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::GatewayError;
+
+use super::SESSION_KEY_BYTES;
+
+const NONCE_BYTES: usize = 24;
+/// Domain of the derived key.
+const KEY_CONTEXT: &[u8] = b"micromcp request state v1";
+/// How long a round may wait for the client's retry.
+pub const ROUND_LIFETIME: Duration = Duration::from_secs(15 * 60);
+/// Longest sealed state the gateway issues or opens.
+pub const MAX_REQUEST_STATE_BYTES: usize = 64 * 1024;
+
+/// What a round was issued for (the request it may continue).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoundFor<'a> {
+    /// The principal's id.
+    pub principal: &'a str,
+    /// The service that asked.
+    pub service: &'a str,
+    /// `tools/call` or `prompts/get`.
+    pub method: &'a str,
+    /// The tool or prompt, as the client names it.
+    pub name: &'a str,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Sealed {
+    #[serde(rename = "p")]
+    principal: String,
+    #[serde(rename = "s")]
+    service: String,
+    #[serde(rename = "m")]
+    method: String,
+    #[serde(rename = "n")]
+    name: String,
+    /// Expiry, seconds since the Unix epoch.
+    #[serde(rename = "e")]
+    expires_unix: u64,
+    /// The service's state, base64.
+    #[serde(rename = "st")]
+    state: String,
+}
+
+/// Seals and opens `requestState` values.
+pub struct RequestStateCodec {
+    cipher: XChaCha20Poly1305,
+}
+
+fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |duration| duration.as_secs())
+}
+
+fn refused(reason: &str) -> GatewayError {
+    GatewayError::InvalidParams(format!(
+        "params.requestState {reason}; call again without inputResponses and requestState"
+    ))
+}
+
+// === impl RequestStateCodec ===
+
+impl RequestStateCodec {
+    /// A codec whose key is derived from the session key.
+    pub fn new(session_key: &[u8; SESSION_KEY_BYTES]) -> Self {
+        let mut hasher = Sha256::new();
+        hasher.update(KEY_CONTEXT);
+        hasher.update(session_key);
+        let key: [u8; 32] = hasher.finalize().into();
+        Self {
+            cipher: XChaCha20Poly1305::new(&key.into()),
+        }
+    }
+
+    /// The client's `requestState` for a round of `issued_for` carrying
+    /// the service's `state`.
+    pub fn seal(&self, issued_for: &RoundFor<'_>, state: &[u8]) -> Result<String, GatewayError> {
+        let sealed = Sealed {
+            principal: issued_for.principal.to_owned(),
+            service: issued_for.service.to_owned(),
+            method: issued_for.method.to_owned(),
+            name: issued_for.name.to_owned(),
+            expires_unix: now_unix() + ROUND_LIFETIME.as_secs(),
+            state: URL_SAFE_NO_PAD.encode(state),
+        };
+        let plaintext = serde_json::to_vec(&sealed)
+            .map_err(|error| GatewayError::Internal(format!("request state encode: {error}")))?;
+        let nonce: [u8; NONCE_BYTES] = rand::random();
+        let ciphertext = self
+            .cipher
+            .encrypt(XNonce::from_slice(&nonce), plaintext.as_slice())
+            .map_err(|_| GatewayError::Internal("request state seal failed".into()))?;
+        let mut bytes = Vec::with_capacity(NONCE_BYTES + ciphertext.len());
+        bytes.extend_from_slice(&nonce);
+        bytes.extend_from_slice(&ciphertext);
+        let text = URL_SAFE_NO_PAD.encode(bytes);
+        if text.len() > MAX_REQUEST_STATE_BYTES {
+            return Err(GatewayError::Internal(format!(
+                "service {:?} gave a request state of {} bytes sealed; at most {MAX_REQUEST_STATE_BYTES}",
+                issued_for.service,
+                text.len()
+            )));
+        }
+        Ok(text)
+    }
+
+    /// The service's state inside `text`, when it was sealed here (by any
+    /// replica sharing the key) for exactly `expected` and has not expired.
+    pub fn open(&self, text: &str, expected: &RoundFor<'_>) -> Result<Vec<u8>, GatewayError> {
+        if text.len() > MAX_REQUEST_STATE_BYTES {
+            return Err(refused("is longer than any this gateway issues"));
+        }
+        let bytes = URL_SAFE_NO_PAD
+            .decode(text)
+            .map_err(|_| refused("was not issued by this gateway"))?;
+        if bytes.len() <= NONCE_BYTES {
+            return Err(refused("was not issued by this gateway"));
+        }
+        let (nonce, ciphertext) = bytes.split_at(NONCE_BYTES);
+        let plaintext = self
+            .cipher
+            .decrypt(XNonce::from_slice(nonce), ciphertext)
+            .map_err(|_| refused("was altered or was not issued by this gateway"))?;
+        let sealed: Sealed = serde_json::from_slice(&plaintext)
+            .map_err(|_| refused("was not issued by this gateway"))?;
+        if sealed.expires_unix < now_unix() {
+            return Err(refused("has expired"));
+        }
+        if sealed.principal != expected.principal {
+            return Err(refused("was issued to another principal"));
+        }
+        if sealed.service != expected.service
+            || sealed.method != expected.method
+            || sealed.name != expected.name
+        {
+            return Err(refused(&format!(
+                "was issued for {} {:?}, not this request",
+                sealed.method, sealed.name
+            )));
+        }
+        URL_SAFE_NO_PAD
+            .decode(sealed.state)
+            .map_err(|_| refused("was not issued by this gateway"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round<'a>(principal: &'a str, name: &'a str) -> RoundFor<'a> {
+        RoundFor {
+            principal,
+            service: "kit",
+            method: "tools/call",
+            name,
+        }
+    }
+
+    #[test]
+    fn a_round_opens_for_the_request_it_was_issued_for() {
+        let codec = RequestStateCodec::new(&[7; 32]);
+        let sealed = codec.seal(&round("alice", "kit.ask"), b"step-2").expect("seal");
+        assert_eq!(
+            codec.open(&sealed, &round("alice", "kit.ask")).expect("open"),
+            b"step-2"
+        );
+        // Another replica with the same key opens it too.
+        let replica = RequestStateCodec::new(&[7; 32]);
+        assert!(replica.open(&sealed, &round("alice", "kit.ask")).is_ok());
+    }
+
+    #[test]
+    fn altered_foreign_or_misdirected_states_are_refused() {
+        let codec = RequestStateCodec::new(&[7; 32]);
+        let sealed = codec.seal(&round("alice", "kit.ask"), b"x").expect("seal");
+        let message = |error: GatewayError| error.to_string();
+        let mut altered = sealed.clone().into_bytes();
+        let last = altered.len() - 3;
+        altered[last] = if altered[last] == b'A' { b'B' } else { b'A' };
+        let altered = String::from_utf8(altered).expect("ascii");
+        assert!(message(codec.open(&altered, &round("alice", "kit.ask")).expect_err("altered")).contains("altered"));
+        assert!(message(codec.open(&sealed, &round("bob", "kit.ask")).expect_err("bob")).contains("another principal"));
+        assert!(message(codec.open(&sealed, &round("alice", "kit.other")).expect_err("tool")).contains("not this request"));
+        let other_key = RequestStateCodec::new(&[8; 32]);
+        assert!(other_key.open(&sealed, &round("alice", "kit.ask")).is_err());
+        assert!(codec.open("not-base64!", &round("alice", "kit.ask")).is_err());
+        assert!(codec.open(&"A".repeat(MAX_REQUEST_STATE_BYTES + 1), &round("alice", "kit.ask")).is_err());
+    }
+}
