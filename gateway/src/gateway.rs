@@ -22,7 +22,7 @@ use crate::policy::Policy;
 use crate::principal::Principal;
 use crate::quota::Quota;
 use crate::rates::RateLimits;
-use crate::session::{PendingClientRequests, SessionCodec, SessionRegistry};
+use crate::session::{PendingClientRequests, RequestStateCodec, SessionCodec, SessionRegistry};
 
 /// The gateway's name and version as clients see them.
 pub const SERVER_NAME: &str = "micromcp";
@@ -38,6 +38,8 @@ pub struct Gateway {
     auth: ArcSwap<Authenticator>,
     pub backends: Arc<Backends>,
     pub sessions: SessionCodec,
+    /// Seals the `requestState` of 2026-07-28 `input_required` rounds.
+    pub request_states: RequestStateCodec,
     pub runtimes: SessionRegistry,
     /// Scopes and Cedar decisions, with per-principal catalog views.
     policy: ArcSwap<Policy>,
@@ -74,6 +76,7 @@ impl Gateway {
         .to_string();
         Ok(Arc::new(Self {
             sessions: SessionCodec::new(session_key, config.session_max_age),
+            request_states: RequestStateCodec::new(session_key),
             policy: ArcSwap::from_pointee(Policy::with(
                 config.policy.cedar.clone(),
                 backends.names().clone(),

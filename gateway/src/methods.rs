@@ -9,6 +9,7 @@
 //! import only those, never each other nor `dispatch`.
 
 pub mod consent;
+pub mod input_rounds;
 pub mod outbound;
 pub mod prompts;
 pub mod resources;

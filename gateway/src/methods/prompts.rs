@@ -1,20 +1,30 @@
 //! `prompts/get` and `completion/complete`: routed by prompt name or
-//! resource template to the owning service.
+//! resource template to the owning service. A prompt that needs the
+//! client's input first (`input_rounds`) is answered `input_required` to a
+//! 2026-07-28 client; for a 2025-11-25 session the gateway asks the client
+//! on the request's stream and asks the service again.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use micromcp_proto::{CompleteRequest, GetPromptRequest, complete_request::Reference};
+use bytes::Bytes;
+use micromcp_proto::{
+    CompleteRequest, GetPromptRequest, InputRequired, complete_request::Reference,
+};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
+use super::input_rounds::{self, MAX_ROUNDS};
 use super::result::{finish, finish_service_result};
 use super::{outbound, route};
-use crate::backends::{Target, from_status};
+use crate::backends::{BackendClient, CallPermit, Target, from_status};
 use crate::context::{CallContext, Reply};
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
-use crate::wire::jsonrpc::encode_result;
+use crate::wire::jsonrpc::{encode_error, encode_result};
 use crate::wire::protocol::ParamsHead;
 
 pub(crate) async fn get_prompt(
@@ -31,25 +41,127 @@ pub(crate) async fn get_prompt(
         None => HashMap::new(),
     };
     let route = route::prompt(gateway, context, name)?;
-    let (client, mut permit) = route.admit(gateway.config.request_timeout).await?;
     let service = route.service_name();
+    let issued_for = input_rounds::round_for(context, service, "prompts/get", name);
+    let input_round = input_rounds::retried_round(gateway, context, &head, &issued_for)?;
+    let (client, mut permit) = route.admit(gateway.config.request_timeout).await?;
+    let first = GetPromptRequest {
+        name: route.original().to_owned(),
+        arguments,
+        client_capabilities_json: Bytes::copy_from_slice(context.client_capabilities().as_bytes()),
+        input_round,
+    };
     let answered = route
         .retrying(|| {
             let mut client = client.clone();
-            let message = GetPromptRequest {
-                name: route.original().to_owned(),
-                arguments: arguments.clone(),
-            };
-            let request =
-                outbound::request(gateway, context, route.readable_sources(), message, None);
+            let request = outbound::request(
+                gateway,
+                context,
+                route.readable_sources(),
+                first.clone(),
+                None,
+            );
             async move { client.get_prompt(request).await }
         })
         .await
         .map_err(|status| from_status(service, &Target::Prompt, &status));
     permit.record(&answered);
     let response = answered?.into_inner();
-    let body = finish_service_result(context, &response.result_json);
-    Ok(Reply::Json(encode_result(id_text, &body)))
+    let Some(required) = response.input_required else {
+        let body = finish_service_result(context, &response.result_json);
+        return Ok(Reply::Json(encode_result(id_text, &body)));
+    };
+    if context.is_modern() {
+        let body = input_rounds::required_result(gateway, context, &issued_for, &required)?;
+        return Ok(Reply::Json(encode_result(id_text, &body)));
+    }
+    // A session: ask the client on this request's stream, then again.
+    let (to_client, messages) = mpsc::channel(16);
+    let prompt = SessionRounds {
+        gateway: gateway.clone(),
+        context: context.clone(),
+        service: service.to_owned(),
+        backend: client,
+        _permit: permit,
+        readable_sources_opt: route.readable_sources().map(str::to_owned),
+        first,
+    };
+    let id_text = id_text.to_owned();
+    tokio::spawn(async move {
+        let message = match prompt.finish(required, &to_client).await {
+            Ok(body) => encode_result(&id_text, &body),
+            Err(error) => encode_error(&id_text, &error),
+        };
+        let _ = to_client.send(message).await;
+    });
+    Ok(Reply::Events(messages))
+}
+
+/// A prompt that needs a 2025-11-25 session's input: what asking again takes.
+struct SessionRounds {
+    gateway: Arc<Gateway>,
+    context: CallContext,
+    service: String,
+    backend: BackendClient,
+    /// Holds the service's concurrency slot until the last round ends.
+    _permit: CallPermit,
+    readable_sources_opt: Option<String>,
+    first: GetPromptRequest,
+}
+
+impl SessionRounds {
+    /// Asks the client each round's input and the service again, until the
+    /// prompt is complete (at most `MAX_ROUNDS` rounds); its result body.
+    async fn finish(
+        self,
+        mut required: InputRequired,
+        to_client: &mpsc::Sender<Vec<u8>>,
+    ) -> Result<Vec<u8>, GatewayError> {
+        let timeout = self.gateway.config.request_timeout;
+        let deadline = Instant::now() + timeout;
+        let never = CancellationToken::new();
+        for _ in 0..MAX_ROUNDS {
+            let round = input_rounds::ask_session(
+                &self.gateway,
+                &self.context,
+                &self.service,
+                required,
+                to_client,
+                &never,
+                deadline,
+            )
+            .await?;
+            let message = GetPromptRequest {
+                input_round: Some(round),
+                ..self.first.clone()
+            };
+            let request = outbound::request(
+                &self.gateway,
+                &self.context,
+                self.readable_sources_opt.as_deref(),
+                message,
+                None,
+            );
+            let response = self
+                .backend
+                .clone()
+                .get_prompt(request)
+                .await
+                .map_err(|status| from_status(&self.service, &Target::Prompt, &status))?
+                .into_inner();
+            match response.input_required {
+                Some(again) => required = again,
+                None => return Ok(finish_service_result(&self.context, &response.result_json)),
+            }
+        }
+        Err(GatewayError::transient(
+            &self.service,
+            format!(
+                "service {:?} still asked for input after {MAX_ROUNDS} rounds",
+                self.service
+            ),
+        ))
+    }
 }
 
 #[derive(Deserialize)]

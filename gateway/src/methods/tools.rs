@@ -1,8 +1,11 @@
 //! `tools/call`: routes the call to its service as a bidirectional gRPC
 //! stream. If the service answers at once the reply is one JSON response;
 //! as soon as it sends an event (progress, log, input request) the reply
-//! becomes a stream of messages. Input requests are relayed to handshake-era
-//! clients as server-to-client requests; dropping the reply (client gone or
+//! becomes a stream of messages (`tools/pump.rs`). Input requests are
+//! relayed to handshake-era clients as server-to-client requests; an
+//! `input_required` round (2026-07-28, `input_rounds`) is the answer to a
+//! 2026-07-28 client, whose retry brings the answers back in an
+//! `InputRound`; dropping the reply (client gone or
 //! cancelled) drops the gRPC stream, which cancels the call in the service.
 //! The whole call — not only its first answer — ends at the configured
 //! deadline (`gateway.request_timeout_secs`): the stream is dropped (the
@@ -12,14 +15,12 @@
 //! service's retry budget and the deadline; any other tool's never is.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use micromcp_proto::{
     CallToolClientMessage, CallToolServerMessage, CallToolStart, call_tool_client_message,
     call_tool_server_message::Message,
 };
-use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
@@ -27,28 +28,18 @@ use tokio_util::sync::CancellationToken;
 use tonic::Streaming;
 use tracing::Instrument;
 
-use super::outbound::{backend_span, deadline_error, input_response, relays_input};
+mod pump;
+
+use self::pump::{Again, CallState, pump};
+use super::outbound::{backend_span, deadline_error, relays_input};
 use super::result::finish_service_result;
-use super::{consent, outbound, route};
+use super::{consent, input_rounds, outbound, route};
 use crate::backends::{BackendClient, Target, from_status};
 use crate::context::{CallContext, EraState, Reply};
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
-use crate::wire::jsonrpc::{encode_error, encode_notification, encode_request, encode_result};
+use crate::wire::jsonrpc::{encode_error, encode_result};
 use crate::wire::protocol::ParamsHead;
-
-/// Everything the event pump needs about the client's request.
-struct CallState {
-    service: String,
-    id_text: String,
-    progress_token_opt: Option<String>,
-    /// The open request stream, when the call relays input requests.
-    to_service_opt: Option<mpsc::Sender<CallToolClientMessage>>,
-    cancelled: CancellationToken,
-    /// When the call is ended whatever the service is doing.
-    deadline: Instant,
-    timeout: Duration,
-}
 
 pub(crate) async fn call_tool(
     gateway: &Arc<Gateway>,
@@ -120,6 +111,9 @@ async fn call_routed(
     let timeout = gateway.config.request_timeout;
     let deadline = Instant::now() + timeout;
     let service = route.service_name().to_owned();
+    let name = head.required_name()?.to_owned();
+    let issued_for = input_rounds::round_for(context, &service, "tools/call", &name);
+    let input_round = input_rounds::retried_round(gateway, context, &head, &issued_for)?;
     let admitted = tokio::select! {
         admitted = route.admit(timeout) => admitted,
         () = tokio::time::sleep_until(deadline) => Err(deadline_error(&service, timeout)),
@@ -139,6 +133,16 @@ async fn call_routed(
         client_capabilities_json: Bytes::copy_from_slice(context.client_capabilities().as_bytes()),
         log_level: context.log_level().unwrap_or_default(),
         input_relay: relays_input(context),
+        input_round,
+    };
+    let again = Again {
+        backend: client.clone(),
+        start: CallToolStart {
+            input_round: None,
+            ..start.clone()
+        },
+        readable_sources_opt: route.readable_sources().map(str::to_owned),
+        traceparent_opt: None,
     };
     // A call that relays input keeps its request stream open, so it is
     // never sent twice; an idempotent or read-only tool's call may be.
@@ -161,8 +165,15 @@ async fn call_routed(
             break Err(GatewayError::Internal("a call sent twice".into()));
         };
         // Built in the backend span: the service continues it.
-        let (request, to_service_opt) = backend_span
-            .in_scope(|| call_request(gateway, context, &route, attempt_start, traceparent));
+        let (request, to_service_opt) = backend_span.in_scope(|| {
+            call_request(
+                gateway,
+                context,
+                route.readable_sources(),
+                attempt_start,
+                traceparent,
+            )
+        });
         let opening = open_call(attempt_client, request, &cancelled, &service);
         let attempt = tokio::select! {
             opened = opening.instrument(backend_span.clone()) => opened,
@@ -207,15 +218,28 @@ async fn call_routed(
         let body = finish_service_result(context, &result.result_json);
         return Ok(Reply::Json(encode_result(id_text, &body)));
     }
+    if let Message::InputRequired(required) = &first
+        && context.is_modern()
+    {
+        permit.record(&Ok::<(), GatewayError>(()));
+        let _ = tokio::time::timeout_at(deadline, drain(&mut events)).await;
+        let body = input_rounds::required_result(gateway, context, &issued_for, required)?;
+        return Ok(Reply::Json(encode_result(id_text, &body)));
+    }
     let (to_client, from_call) = mpsc::channel(32);
-    let state = CallState {
+    let mut state = CallState {
         service,
+        name,
         id_text: id_text.to_owned(),
         progress_token_opt,
         to_service_opt,
         cancelled,
         deadline,
         timeout,
+        again: Again {
+            traceparent_opt: traceparent.map(str::to_owned),
+            ..again
+        },
     };
     let pump_context = context.clone();
     let pump_gateway = gateway.clone();
@@ -223,7 +247,7 @@ async fn call_routed(
         let ended = pump(
             &pump_gateway,
             &pump_context,
-            &state,
+            &mut state,
             first,
             events,
             &to_client,
@@ -244,7 +268,7 @@ async fn call_routed(
 fn call_request(
     gateway: &Gateway,
     context: &CallContext,
-    route: &route::Route<'_>,
+    readable_sources_opt: Option<&str>,
     start: CallToolStart,
     traceparent: Option<&str>,
 ) -> (
@@ -260,7 +284,7 @@ fn call_request(
     let request = outbound::request(
         gateway,
         context,
-        route.readable_sources(),
+        readable_sources_opt,
         ReceiverStream::new(from_gateway),
         traceparent,
     );
@@ -328,160 +352,4 @@ fn finish_request(context: &CallContext, id_text: &str) {
     if let EraState::Legacy { runtime, .. } = &context.era {
         runtime.finish_request(id_text);
     }
-}
-
-/// Relays service events to the client until the result (or an error);
-/// the call's outcome, or `None` when the client left or cancelled.
-async fn pump(
-    gateway: &Arc<Gateway>,
-    context: &CallContext,
-    state: &CallState,
-    first: Message,
-    mut events: Streaming<CallToolServerMessage>,
-    to_client: &mpsc::Sender<Vec<u8>>,
-) -> Option<Result<(), GatewayError>> {
-    let mut next = Some(first);
-    loop {
-        let message = match next.take() {
-            Some(message) => message,
-            None => {
-                let received = tokio::select! {
-                    received = events.message() => received,
-                    () = state.cancelled.cancelled() => return None,
-                    () = to_client.closed(), if context.is_modern() => return None,
-                    () = tokio::time::sleep_until(state.deadline) => {
-                        let error = deadline_error(&state.service, state.timeout);
-                        let _ = to_client.send(encode_error(&state.id_text, &error)).await;
-                        return Some(Err(error));
-                    }
-                };
-                match received {
-                    Ok(Some(CallToolServerMessage {
-                        message: Some(message),
-                    })) => message,
-                    Ok(_) => {
-                        let error = GatewayError::transient(
-                            &state.service,
-                            "the service ended the call without a result",
-                        );
-                        let _ = to_client.send(encode_error(&state.id_text, &error)).await;
-                        return Some(Err(error));
-                    }
-                    Err(status) => {
-                        let error = from_status(&state.service, &Target::Tool, &status);
-                        let _ = to_client.send(encode_error(&state.id_text, &error)).await;
-                        return Some(Err(error));
-                    }
-                }
-            }
-        };
-        let outgoing = match message {
-            Message::Result(result) => {
-                let body = finish_service_result(context, &result.result_json);
-                let _ = to_client.send(encode_result(&state.id_text, &body)).await;
-                let _ = tokio::time::timeout_at(state.deadline, drain(&mut events)).await;
-                return Some(Ok(()));
-            }
-            Message::Progress(progress) => state.progress_token_opt.as_ref().map(|token| {
-                let mut params = format!(
-                    "{{\"progressToken\":{token},\"progress\":{}",
-                    json!(progress.progress)
-                );
-                if let Some(total) = progress.total {
-                    params.push_str(&format!(",\"total\":{}", json!(total)));
-                }
-                if !progress.message.is_empty() {
-                    params.push_str(&format!(",\"message\":{}", json!(progress.message)));
-                }
-                params.push('}');
-                encode_notification("notifications/progress", params.as_bytes())
-            }),
-            Message::Log(log) => {
-                let data = if log.data_json.is_empty() {
-                    Bytes::from_static(b"null")
-                } else {
-                    log.data_json
-                };
-                let mut params = format!("{{\"level\":{}", json!(log.level));
-                if !log.logger.is_empty() {
-                    params.push_str(&format!(",\"logger\":{}", json!(log.logger)));
-                }
-                params.push_str(",\"data\":");
-                let mut params = params.into_bytes();
-                params.extend_from_slice(&data);
-                params.push(b'}');
-                Some(encode_notification("notifications/message", &params))
-            }
-            Message::InputRequest(input) => relay_input(gateway, context, state, input),
-        };
-        if let Some(outgoing) = outgoing
-            && to_client.send(outgoing).await.is_err()
-            && context.is_modern()
-        {
-            return None;
-        }
-    }
-}
-
-/// Sends an input request to the client (handshake era, declared
-/// capability) and forwards the answer to the service when it comes; else
-/// answers the service with a refusal.
-fn relay_input(
-    gateway: &Arc<Gateway>,
-    context: &CallContext,
-    state: &CallState,
-    input: micromcp_proto::InputRequest,
-) -> Option<Vec<u8>> {
-    let capability = match input.method.as_str() {
-        "elicitation/create" => "elicitation",
-        "sampling/createMessage" => "sampling",
-        "roots/list" => "roots",
-        _ => "",
-    };
-    let declared = serde_json::from_str::<serde_json::Value>(context.client_capabilities())
-        .ok()
-        .is_some_and(|capabilities| {
-            !capability.is_empty() && capabilities.get(capability).is_some()
-        });
-    let Some(to_service) = state.to_service_opt.clone() else {
-        tracing::warn!(service = %state.service, "input request on a call without input relay; ignored");
-        return None;
-    };
-    let key = input.key.clone();
-    let refusal = if context.is_modern() {
-        Some("input requests need a 2025-11-25 session; this gateway does not relay them to 2026-07-28 clients yet".to_owned())
-    } else if !declared {
-        Some(format!(
-            "the client did not declare the {capability:?} capability"
-        ))
-    } else {
-        None
-    };
-    if let Some(reason) = refusal {
-        tokio::spawn(async move {
-            let _ = to_service
-                .send(input_response(key, Bytes::new(), reason))
-                .await;
-        });
-        return None;
-    }
-    let (request_id, answer) = gateway.pending_requests.register(&context.principal.id);
-    let message = encode_request(&request_id, &input.method, &input.params_json);
-    let cancelled = state.cancelled.clone();
-    let gateway = gateway.clone();
-    tokio::spawn(async move {
-        let response = tokio::select! {
-            answer = answer => match answer {
-                Ok(Ok(result)) => input_response(key, Bytes::from(result), String::new()),
-                Ok(Err(error)) => input_response(key, Bytes::new(), error),
-                Err(_) => input_response(key, Bytes::new(), "no answer".into()),
-            },
-            () = cancelled.cancelled() => {
-                gateway.pending_requests.forget(&request_id);
-                return;
-            }
-        };
-        let _ = to_service.send(response).await;
-    });
-    Some(message)
 }

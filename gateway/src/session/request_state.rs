@@ -178,9 +178,13 @@ mod tests {
     #[test]
     fn a_round_opens_for_the_request_it_was_issued_for() {
         let codec = RequestStateCodec::new(&[7; 32]);
-        let sealed = codec.seal(&round("alice", "kit.ask"), b"step-2").expect("seal");
+        let sealed = codec
+            .seal(&round("alice", "kit.ask"), b"step-2")
+            .expect("seal");
         assert_eq!(
-            codec.open(&sealed, &round("alice", "kit.ask")).expect("open"),
+            codec
+                .open(&sealed, &round("alice", "kit.ask"))
+                .expect("open"),
             b"step-2"
         );
         // Another replica with the same key opens it too.
@@ -197,12 +201,44 @@ mod tests {
         let last = altered.len() - 3;
         altered[last] = if altered[last] == b'A' { b'B' } else { b'A' };
         let altered = String::from_utf8(altered).expect("ascii");
-        assert!(message(codec.open(&altered, &round("alice", "kit.ask")).expect_err("altered")).contains("altered"));
-        assert!(message(codec.open(&sealed, &round("bob", "kit.ask")).expect_err("bob")).contains("another principal"));
-        assert!(message(codec.open(&sealed, &round("alice", "kit.other")).expect_err("tool")).contains("not this request"));
+        assert!(
+            message(
+                codec
+                    .open(&altered, &round("alice", "kit.ask"))
+                    .expect_err("altered")
+            )
+            .contains("altered")
+        );
+        assert!(
+            message(
+                codec
+                    .open(&sealed, &round("bob", "kit.ask"))
+                    .expect_err("bob")
+            )
+            .contains("another principal")
+        );
+        assert!(
+            message(
+                codec
+                    .open(&sealed, &round("alice", "kit.other"))
+                    .expect_err("tool")
+            )
+            .contains("not this request")
+        );
         let other_key = RequestStateCodec::new(&[8; 32]);
         assert!(other_key.open(&sealed, &round("alice", "kit.ask")).is_err());
-        assert!(codec.open("not-base64!", &round("alice", "kit.ask")).is_err());
-        assert!(codec.open(&"A".repeat(MAX_REQUEST_STATE_BYTES + 1), &round("alice", "kit.ask")).is_err());
+        assert!(
+            codec
+                .open("not-base64!", &round("alice", "kit.ask"))
+                .is_err()
+        );
+        assert!(
+            codec
+                .open(
+                    &"A".repeat(MAX_REQUEST_STATE_BYTES + 1),
+                    &round("alice", "kit.ask")
+                )
+                .is_err()
+        );
     }
 }

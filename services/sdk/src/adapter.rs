@@ -199,7 +199,8 @@ impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
                 // gateway keeps the request stream open for them).
                 let relay = tokio::spawn(relay_answers(inbound, events.clone()));
                 let outcome =
-                    telemetry::timed("tools/call", span, service.call_tool(call, events.clone())).await;
+                    telemetry::timed("tools/call", span, service.call_tool(call, events.clone()))
+                        .await;
                 relay.abort();
                 outcome
             } else {

@@ -278,9 +278,18 @@ mod tests {
         use micromcp_proto::InputRound;
         let capabilities = serde_json::json!({"elicitation": {}});
         let (sender, mut receiver) = mpsc::channel(4);
-        let events = ToolEvents::new(sender, false, Round::new(capabilities.clone(), None), "", false);
+        let events = ToolEvents::new(
+            sender,
+            false,
+            Round::new(capabilities.clone(), None),
+            "",
+            false,
+        );
         let asked = events
-            .request_input("elicitation/create", &serde_json::json!({"message": "name?"}))
+            .request_input(
+                "elicitation/create",
+                &serde_json::json!({"message": "name?"}),
+            )
             .await;
         assert!(asked.is_err());
         assert!(events.asked_for_input());
@@ -294,15 +303,21 @@ mod tests {
         let round = Round::new(
             capabilities,
             Some(InputRound {
-                responses_json: [("1".to_owned(), Bytes::from_static(b"{\"action\":\"accept\"}"))]
-                    .into(),
+                responses_json: [(
+                    "1".to_owned(),
+                    Bytes::from_static(b"{\"action\":\"accept\"}"),
+                )]
+                .into(),
                 request_state: required.request_state,
             }),
         );
         let (sender, _receiver) = mpsc::channel(4);
         let rerun = ToolEvents::new(sender, false, round, "", false);
         let answer = rerun
-            .request_input("elicitation/create", &serde_json::json!({"message": "name?"}))
+            .request_input(
+                "elicitation/create",
+                &serde_json::json!({"message": "name?"}),
+            )
             .await
             .expect("answered from the round");
         assert_eq!(answer["action"], "accept");

@@ -87,7 +87,9 @@ impl Round {
     pub fn response(&self, key: &str) -> Option<ServiceResult<Value>> {
         self.responses.get(key).map(|raw| {
             serde_json::from_slice(raw).map_err(|error| {
-                ServiceError::InvalidArgument(format!("input response {key:?} is not JSON: {error}"))
+                ServiceError::InvalidArgument(format!(
+                    "input response {key:?} is not JSON: {error}"
+                ))
             })
         })
     }
@@ -154,8 +156,11 @@ mod tests {
         let first = Round::new(
             json!({"elicitation": {}}),
             Some(InputRound {
-                responses_json: [("1".to_owned(), Bytes::from_static(b"{\"action\":\"accept\"}"))]
-                    .into(),
+                responses_json: [(
+                    "1".to_owned(),
+                    Bytes::from_static(b"{\"action\":\"accept\"}"),
+                )]
+                .into(),
                 request_state: Bytes::new(),
             }),
         );

@@ -152,8 +152,64 @@ fn tools() -> Vec<Tool> {
             "Ends the service process in the middle of the call (backend-failure tests)",
             no_arguments(),
         ),
+        tool(
+            "test_streaming_elicitation",
+            "Asks for the user's name while it runs",
+            no_arguments(),
+        ),
+        tool(
+            "test_logging_tool",
+            "Logs one info message at the level the request asks for",
+            no_arguments(),
+        ),
+        tool(
+            "test_missing_capability",
+            "Needs sampling, whatever the client declared",
+            no_arguments(),
+        ),
     ]
+    .into_iter()
+    .chain(MULTI_ROUND_TOOLS.iter().map(|(name, description)| {
+        tool(name, description, no_arguments())
+    }))
+    .collect()
 }
+
+/// The 2026-07-28 multi-round tools (`rounds.rs`).
+const MULTI_ROUND_TOOLS: [(&str, &str); 8] = [
+    (
+        "test_input_required_result_elicitation",
+        "Asks the user's name with input_required",
+    ),
+    (
+        "test_input_required_result_sampling",
+        "Asks a sampling question with input_required",
+    ),
+    (
+        "test_input_required_result_list_roots",
+        "Asks for the client's roots with input_required",
+    ),
+    (
+        "test_input_required_result_request_state",
+        "Asks for confirmation and checks its request state",
+    ),
+    (
+        "test_input_required_result_multiple_inputs",
+        "Asks elicitation, sampling and roots at once",
+    ),
+    (
+        "test_input_required_result_multi_round",
+        "Asks in two rounds, then answers",
+    ),
+    (
+        "test_input_required_result_tampered_state",
+        "Asks with a request state the client must not alter",
+    ),
+    (
+        "test_input_required_result_capabilities",
+        "Asks only for what the client declared",
+    ),
+];
 
 /// The tool `toggle_extra_tool` adds and removes.
 pub(crate) fn extra_tool() -> Tool {
@@ -260,6 +316,11 @@ pub(crate) fn build() -> Catalog {
                 &[("resourceUri", "URI of the resource to embed")],
             ),
             prompt("test_prompt_with_image", "A prompt with an image", &[]),
+            prompt(
+                "test_input_required_result_prompt",
+                "Asks for context with input_required before rendering",
+                &[],
+            ),
         ],
         instructions: "Conformance fixtures.".into(),
         supports_completion: true,

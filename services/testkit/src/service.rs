@@ -10,12 +10,12 @@ use micromcp_proto::{
     CompleteRequest, CompleteResponse, ResourceHeader, complete_request::Reference,
 };
 use micromcp_sdk::{
-    CatalogPublisher, McpService, ResourceContent, ServiceError, ServiceResult, ToolCall,
+    CatalogPublisher, McpService, ResourceContent, Round, ServiceError, ServiceResult, ToolCall,
     ToolEvents, ToolOutput, UpdateStream,
 };
 use serde_json::{Value, json};
 
-use crate::catalog;
+use crate::{catalog, rounds};
 
 /// A 1x1 red PNG.
 const PNG_BASE64: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==";
@@ -113,7 +113,27 @@ impl McpService for TestkitService {
 
     async fn call_tool(&self, call: ToolCall, events: ToolEvents) -> ServiceResult<ToolOutput> {
         let arguments: Value = call.parse_arguments()?;
+        if let Some(outcome) = rounds::call(&call.name, events.round()) {
+            return outcome.map(|result| ToolOutput::from_value(&result));
+        }
         let output = match call.name.as_str() {
+            // Asks while it runs (a 2025-11-25 session answers on the
+            // stream; a 2026-07-28 client in an input_required round).
+            "test_streaming_elicitation" => {
+                let answer = elicit(&events, json!({
+                    "message": "Streaming elicitation: who are you?",
+                    "requestedSchema": {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+                }))
+                .await?;
+                json!({"content": [text(&format!("Streamed answer: {}", answer.get("content").cloned().unwrap_or(Value::Null)))]})
+            }
+            // Logs only at the level the request asked for (none without one).
+            "test_logging_tool" => {
+                events
+                    .log("info", "testkit", &Value::from("logging tool ran"))
+                    .await;
+                json!({"content": [text("Logged at the requested level")]})
+            }
             "test_simple_text" => {
                 json!({"content": [text("This is a simple text response for testing.")]})
             }
@@ -349,6 +369,18 @@ impl McpService for TestkitService {
                 yield Ok(());
             }
         }))
+    }
+
+    async fn get_prompt_in(
+        &self,
+        name: String,
+        arguments: HashMap<String, String>,
+        round: Round,
+    ) -> ServiceResult<Bytes> {
+        match rounds::prompt(&name, &round) {
+            Some(outcome) => outcome.map(|result| Bytes::from(result.to_string())),
+            None => self.get_prompt(name, arguments).await,
+        }
     }
 
     async fn get_prompt(
