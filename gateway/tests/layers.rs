@@ -33,6 +33,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("methods::outbound", 10),
     ("methods::result", 10),
     ("methods::consent", 10),
+    ("methods::input_rounds", 10),
     ("live_config", 10),
     ("methods::tools", 11),
     ("methods::resources", 11),

@@ -112,18 +112,30 @@ async def test_a_stdio_server_gets_the_machines_tls_and_proxy_settings_and_no_se
         running.stop()
 
 
-async def test_elicitation_and_sampling_reach_the_client(bridged):
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_elicitation_and_sampling_reach_the_client(bridged, mode):
+    """The 2025-11-25 upstream asks mid-call. A session is asked on the
+    call's stream; a 2026-07-28 client gets an `input_required` round and
+    its retry runs the upstream's tool again with the answer."""
+    asked = []
+
     async def on_elicit(context, params):
+        asked.append("elicitation")
         return types.ElicitResult(action="accept", content={"color": "blue"})
 
     async def on_sample(context, params):
+        asked.append("sampling")
         return types.CreateMessageResult(role="assistant", content=types.TextContent(type="text", text="bridged answer"), model="test")
 
-    async with connect(bridged, "legacy", elicitation_callback=on_elicit, sampling_callback=on_sample) as client:
+    async with connect(bridged, mode, elicitation_callback=on_elicit, sampling_callback=on_sample) as client:
+        if mode == "auto":
+            assert client.session.discover_result is not None, "the SDK settled on 2026-07-28"
+
         sampled = await client.call_tool("everything.trigger-sampling-request", {"prompt": "hello?", "maxTokens": 10})
         assert "bridged answer" in json.dumps(sampled.model_dump(mode="json"))
         elicited = await client.call_tool("everything.trigger-elicitation-request", {})
         assert "accept" in json.dumps(elicited.model_dump(mode="json"))
+    assert asked == ["sampling", "elicitation"], asked
 
 
 def test_upstream_dying_mid_call_then_recovering(bridged):
