@@ -1,6 +1,7 @@
 """Consent: a tool its service lists under `require_approval` runs only
-after a person says yes. The official Python SDK (a 2025-11-25 session that
-declares elicitation) is asked through `elicitation/create`, showing the tool,
+after a person says yes. The official Python SDK in both eras (a 2025-11-25
+session that declares elicitation is asked on the call's stream; a 2026-07-28
+client in an `input_required` round) is asked through `elicitation/create`, showing the tool,
 who asks and the arguments with secrets redacted; accept + approve runs the
 call, decline and no answer refuse it (-31003) and run nothing; a client
 that cannot be asked is refused naming why; every decision is audited; an
@@ -46,7 +47,8 @@ def records(running, method):
     return [record for record in map(json.loads, running.audit.read_text().splitlines()) if record.get("method") == method]
 
 
-async def test_an_approved_call_runs_and_a_declined_one_does_not(guarded):
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_an_approved_call_runs_and_a_declined_one_does_not(guarded, mode):
     asked: list[types.ElicitRequestParams] = []
     answers = ["accept", "decline"]
 
@@ -55,7 +57,9 @@ async def test_an_approved_call_runs_and_a_declined_one_does_not(guarded):
         action = answers.pop(0)
         return types.ElicitResult(action=action, content={"approve": True} if action == "accept" else None)
 
-    async with connect(guarded, elicitation_callback=on_elicit) as client:
+    async with connect(guarded, mode=mode, elicitation_callback=on_elicit) as client:
+        if mode == "auto":
+            assert client.session.discover_result is not None, "the SDK settled on 2026-07-28"
         approved = await client.call_tool("test_simple_text", {})
         assert approved.content[0].text == SIMPLE_TEXT
         assert "test_simple_text" in asked[0].message and "asks to call" in asked[0].message
@@ -97,13 +101,35 @@ async def test_a_client_that_cannot_be_asked_is_refused_naming_why(guarded):
     assert refused.value.error.code == -31003
     assert "did not declare the elicitation capability" in refused.value.error.message
 
-    async def on_elicit(context, params):
-        return types.ElicitResult(action="accept", content={"approve": True})
-
-    async with connect(guarded, mode="auto", elicitation_callback=on_elicit) as client:
+    async with connect(guarded, mode="auto") as client:
         with pytest.raises(MCPError) as modern:
             await client.call_tool("test_simple_text", {})
-    assert "cannot ask a 2026-07-28 client yet" in modern.value.error.message
+    assert modern.value.error.code == -31003
+    assert "did not declare the elicitation capability" in modern.value.error.message
+
+
+def test_an_approval_round_is_bound_to_its_arguments(guarded):
+    """A 2026-07-28 approval answers one call: its sealed state brought
+    back with other arguments, or with an altered state, runs nothing."""
+    from test_hostile import MODERN_META, modern
+
+    meta = {**MODERN_META, "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}}}
+    asked = modern(guarded, "tools/call", {"name": "test_tool_with_logging", "arguments": {"n": 1}, "_meta": meta})
+    result = asked.json()["result"]
+    assert result["resultType"] == "input_required", result
+    question = result["inputRequests"]["micromcp.approval"]
+    assert question["method"] == "elicitation/create" and "test_tool_with_logging" in question["params"]["message"]
+    yes = {"micromcp.approval": {"action": "accept", "content": {"approve": True}}}
+    moved = modern(guarded, "tools/call", {"name": "test_tool_with_logging", "arguments": {"n": 2}, "_meta": meta,
+                                           "inputResponses": yes, "requestState": result["requestState"]}, request_id=2)
+    assert moved.status_code == 400 and moved.json()["error"]["code"] == -32602, moved.text
+    assert "not this request" in moved.json()["error"]["message"]
+    no_answer = modern(guarded, "tools/call", {"name": "test_tool_with_logging", "arguments": {"n": 1}, "_meta": meta,
+                                               "requestState": result["requestState"]}, request_id=3)
+    assert no_answer.json()["error"]["code"] == -31003, no_answer.text
+    approved = modern(guarded, "tools/call", {"name": "test_tool_with_logging", "arguments": {"n": 1}, "_meta": meta,
+                                              "inputResponses": yes, "requestState": result["requestState"]}, request_id=4)
+    assert "Logging test completed" in approved.text, approved.text
 
 
 async def test_arguments_shown_for_approval_are_redacted(guarded):

@@ -1,11 +1,13 @@
 //! Consent: a call of a tool its service lists under `require_approval`
 //! waits for a person's answer. The gateway asks the client with an
-//! `elicitation/create` request on the call's stream (2025-11-25 sessions
-//! that declared elicitation) showing the tool, who asks and the arguments
-//! (redacted as in the audit log); only `accept` with `approve: true` lets
-//! the call through — decline, cancel, a client error or no answer within
+//! `elicitation/create` showing the tool, who asks and the arguments
+//! (redacted as in the audit log): on the call's stream for 2025-11-25
+//! sessions, as an `input_required` round of its own for 2026-07-28 clients
+//! (key `micromcp.approval`, its `requestState` sealed for this principal,
+//! tool and arguments). Only `accept` with `approve: true` lets the call
+//! through — decline, cancel, a client error or (sessions) no answer within
 //! `consent.timeout_secs` refuse it (-31003, naming the rule). A client that
-//! cannot be asked gets a refusal that says so. Every decision is an audit
+//! cannot be asked (no elicitation capability) gets a refusal that says so. Every decision is an audit
 //! record (`consent/elicit`); approvals may be remembered per principal,
 //! tool and arguments for `consent.remember_secs`.
 
@@ -15,10 +17,12 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use futures::StreamExt;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
+use super::input_rounds;
 use crate::audit::redact;
 use crate::context::{CallContext, Reply};
 use crate::error::GatewayError;
@@ -67,11 +71,6 @@ fn refused(message: String) -> GatewayError {
 
 /// Refuses at once a call whose client cannot be asked; `Ok` when it can.
 pub(crate) fn can_ask(context: &CallContext, tool: &str, rule: &str) -> Result<(), GatewayError> {
-    if context.is_modern() {
-        return Err(refused(format!(
-            "tool {tool} needs a person's approval (require_approval {rule:?}); this gateway asks by elicitation on 2025-11-25 sessions and cannot ask a 2026-07-28 client yet"
-        )));
-    }
     let declared = serde_json::from_str::<Value>(context.client_capabilities())
         .ok()
         .is_some_and(|capabilities| capabilities.get("elicitation").is_some());
@@ -118,28 +117,12 @@ pub(crate) async fn ask(
     to_client: &mpsc::Sender<Vec<u8>>,
 ) -> Result<(), GatewayError> {
     let principal = &context.principal.id;
-    let mut hasher = Sha256::new();
-    for part in [principal.as_str(), tool, arguments_json.unwrap_or("{}")] {
-        hasher.update(part.as_bytes());
-        hasher.update([0]);
-    }
-    let key: [u8; 32] = hasher.finalize().into();
+    let key = remember_key(principal, tool, arguments_json);
     let remember = gateway.config.consent.remember;
     if !remember.is_zero() && REMEMBERED.holds(&key) {
         return Ok(());
     }
-    let arguments: Value = arguments_json
-        .and_then(|text| serde_json::from_str(text).ok())
-        .unwrap_or_else(|| json!({}));
-    let shown = redact(arguments, &gateway.config.audit.redact_fields);
-    let params = json!({
-        "message": format!("{principal} asks to call {tool} with {shown}. Allow this call?"),
-        "requestedSchema": {
-            "type": "object",
-            "properties": {"approve": {"type": "boolean", "title": format!("Allow {tool}"), "default": false}},
-            "required": ["approve"],
-        },
-    });
+    let params = question(gateway, context, tool, arguments_json);
     let (request_id, answer) = gateway.pending_requests.register(principal);
     let request = encode_request(
         &request_id,
@@ -161,6 +144,52 @@ pub(crate) async fn ask(
         }
     };
     gateway.pending_requests.forget(&request_id);
+    decided(gateway, context, tool, rule, key, outcome)
+}
+
+/// The digest approvals are remembered by: principal, tool, arguments.
+fn remember_key(principal: &str, tool: &str, arguments_json: Option<&str>) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    for part in [principal, tool, arguments_json.unwrap_or("{}")] {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    hasher.finalize().into()
+}
+
+/// The `elicitation/create` params asking to approve the call.
+fn question(
+    gateway: &Gateway,
+    context: &CallContext,
+    tool: &str,
+    arguments_json: Option<&str>,
+) -> Value {
+    let arguments: Value = arguments_json
+        .and_then(|text| serde_json::from_str(text).ok())
+        .unwrap_or_else(|| json!({}));
+    let shown = redact(arguments, &gateway.config.audit.redact_fields);
+    let principal = &context.principal.id;
+    json!({
+        "message": format!("{principal} asks to call {tool} with {shown}. Allow this call?"),
+        "requestedSchema": {
+            "type": "object",
+            "properties": {"approve": {"type": "boolean", "title": format!("Allow {tool}"), "default": false}},
+            "required": ["approve"],
+        },
+    })
+}
+
+/// Audits the decision, remembers an approval, and turns a refusal into
+/// the client's error.
+fn decided(
+    gateway: &Gateway,
+    context: &CallContext,
+    tool: &str,
+    rule: &str,
+    key: [u8; 32],
+    outcome: Result<(), String>,
+) -> Result<(), GatewayError> {
+    let remember = gateway.config.consent.remember;
     let mut entry = gateway.audit.begin("consent");
     entry.principal(&context.principal);
     entry.request("consent/elicit", 0);
@@ -180,6 +209,77 @@ pub(crate) async fn ask(
             "tool {tool} was not approved (require_approval {rule:?}): {reason}"
         ))),
     }
+}
+
+/// The key of the gateway's approval question in a 2026-07-28 round.
+const APPROVAL_KEY: &str = "micromcp.approval";
+/// What consent rounds are sealed for in place of a service (a space: no
+/// service is named so).
+const CONSENT_ROUND: &str = "micromcp consent";
+
+/// A 2026-07-28 call's approval.
+pub(crate) enum Approval {
+    /// Go on with the call; `strip_round` when the request's
+    /// `inputResponses`/`requestState` answered the approval (they are
+    /// not the service's).
+    Given { strip_round: bool },
+    /// Ask first: this `input_required` result is the answer.
+    Ask(Vec<u8>),
+}
+
+/// The approval of a 2026-07-28 call of `tool` (of `service`): remembered,
+/// answered in this retry, implied by a round of the service (issued only
+/// after an approval of these arguments), or to be asked for.
+pub(crate) fn approve_in_round(
+    gateway: &Gateway,
+    context: &CallContext,
+    head: &ParamsHead<'_>,
+    service: &str,
+    tool: &str,
+    rule: &str,
+) -> Result<Approval, GatewayError> {
+    let arguments_json = head.arguments.map(|raw| raw.get());
+    let key = remember_key(&context.principal.id, tool, arguments_json);
+    if !gateway.config.consent.remember.is_zero() && REMEMBERED.holds(&key) {
+        return Ok(Approval::Given { strip_round: false });
+    }
+    let digest = input_rounds::arguments_digest(head.arguments);
+    let consent_round =
+        input_rounds::round_for(context, CONSENT_ROUND, "tools/call", tool, &digest);
+    if let Some(state) = head.request_state.as_deref() {
+        match gateway.request_states.open(state, &consent_round) {
+            Ok(_) => {
+                let answer = head
+                    .input_responses
+                    .and_then(|raw| {
+                        serde_json::from_str::<HashMap<String, &RawValue>>(raw.get()).ok()
+                    })
+                    .and_then(|answers| answers.get(APPROVAL_KEY).map(|raw| raw.get().to_owned()));
+                let outcome = match answer {
+                    Some(answer) => approved(&answer),
+                    None => Err(format!("the retry has no answer for {APPROVAL_KEY:?}")),
+                };
+                decided(gateway, context, tool, rule, key, outcome)?;
+                return Ok(Approval::Given { strip_round: true });
+            }
+            Err(consent_error) => {
+                let service_round =
+                    input_rounds::round_for(context, service, "tools/call", tool, &digest);
+                if gateway.request_states.open(state, &service_round).is_ok() {
+                    return Ok(Approval::Given { strip_round: false });
+                }
+                return Err(consent_error);
+            }
+        }
+    }
+    let state = gateway.request_states.seal(&consent_round, b"")?;
+    let params = question(gateway, context, tool, arguments_json);
+    let body = json!({
+        "resultType": "input_required",
+        "inputRequests": {APPROVAL_KEY: {"method": "elicitation/create", "params": params}},
+        "requestState": state,
+    });
+    Ok(Approval::Ask(body.to_string().into_bytes()))
 }
 
 /// `Ok` for an `accept` answer with `approve: true`, else why not.

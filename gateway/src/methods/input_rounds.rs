@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use micromcp_proto::{InputRequired, InputRound};
 use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -47,18 +48,63 @@ fn capability_of(method: &str) -> Option<&'static str> {
     }
 }
 
-/// What the round of a request was issued for.
+/// What the round of a request was issued for; `arguments` is
+/// [`arguments_digest`] of the request's arguments.
 pub fn round_for<'a>(
     context: &'a CallContext,
     service: &'a str,
     method: &'a str,
     name: &'a str,
+    arguments: &'a str,
 ) -> RoundFor<'a> {
     RoundFor {
         principal: &context.principal.id,
         service,
         method,
         name,
+        arguments,
+    }
+}
+
+/// A digest of a request's `arguments` that does not depend on how the
+/// client laid them out (object keys sorted, no whitespace), so a retry
+/// matches the request it repeats.
+pub fn arguments_digest(arguments: Option<&RawValue>) -> String {
+    let value: serde_json::Value = arguments
+        .and_then(|raw| serde_json::from_str(raw.get()).ok())
+        .unwrap_or(serde_json::Value::Null);
+    let mut hasher = Sha256::new();
+    canonical(&value, &mut hasher);
+    let digest = hasher.finalize();
+    digest[..16]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+fn canonical(value: &serde_json::Value, hasher: &mut Sha256) {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            hasher.update(b"{");
+            for key in keys {
+                hasher.update(serde_json::json!(key).to_string().as_bytes());
+                hasher.update(b":");
+                canonical(&map[key], hasher);
+                hasher.update(b",");
+            }
+            hasher.update(b"}");
+        }
+        serde_json::Value::Array(items) => {
+            hasher.update(b"[");
+            for item in items {
+                canonical(item, hasher);
+                hasher.update(b",");
+            }
+            hasher.update(b"]");
+        }
+        other => hasher.update(other.to_string().as_bytes()),
     }
 }
 
@@ -259,4 +305,23 @@ pub async fn ask_session(
         responses_json,
         request_state: required.request_state,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(text: &str) -> Box<RawValue> {
+        RawValue::from_string(text.to_owned()).expect("json")
+    }
+
+    #[test]
+    fn the_arguments_digest_ignores_layout_but_not_values() {
+        let one = arguments_digest(Some(&raw(r#"{"b": [1, {"y": 2, "x": 1}], "a": "z"}"#)));
+        let same = arguments_digest(Some(&raw(r#"{"a":"z","b":[1,{"x":1,"y":2}]}"#)));
+        let other = arguments_digest(Some(&raw(r#"{"a":"z","b":[1,{"x":1,"y":3}]}"#)));
+        assert_eq!(one, same);
+        assert_ne!(one, other);
+        assert_ne!(arguments_digest(None), other);
+    }
 }

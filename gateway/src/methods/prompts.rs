@@ -42,7 +42,9 @@ pub(crate) async fn get_prompt(
     };
     let route = route::prompt(gateway, context, name)?;
     let service = route.service_name();
-    let issued_for = input_rounds::round_for(context, service, "prompts/get", name);
+    let arguments_digest = input_rounds::arguments_digest(head.arguments);
+    let issued_for =
+        input_rounds::round_for(context, service, "prompts/get", name, &arguments_digest);
     let input_round = input_rounds::retried_round(gateway, context, &head, &issued_for)?;
     let (client, mut permit) = route.admit(gateway.config.request_timeout).await?;
     let first = GetPromptRequest {

@@ -31,6 +31,7 @@ use tracing::Instrument;
 mod pump;
 
 use self::pump::{Again, CallState, pump};
+use super::consent::Approval;
 use super::outbound::{backend_span, deadline_error, relays_input};
 use super::result::finish_service_result;
 use super::{consent, input_rounds, outbound, route};
@@ -51,6 +52,21 @@ pub(crate) async fn call_tool(
     let route = route::tool(gateway, context, name)?;
     match route.approval_rule() {
         None => call_routed(gateway, context, id_text, head, route).await,
+        Some(rule) if context.is_modern() => {
+            consent::can_ask(context, name, rule)?;
+            let service = route.service_name();
+            match consent::approve_in_round(gateway, context, &head, service, name, rule)? {
+                Approval::Ask(body) => Ok(Reply::Json(encode_result(id_text, &body))),
+                Approval::Given { strip_round } => {
+                    let mut head = head;
+                    if strip_round {
+                        head.input_responses = None;
+                        head.request_state = None;
+                    }
+                    call_routed(gateway, context, id_text, head, route).await
+                }
+            }
+        }
         Some(rule) => {
             consent::can_ask(context, name, rule)?;
             let (rule, name) = (rule.to_owned(), name.to_owned());
@@ -112,7 +128,9 @@ async fn call_routed(
     let deadline = Instant::now() + timeout;
     let service = route.service_name().to_owned();
     let name = head.required_name()?.to_owned();
-    let issued_for = input_rounds::round_for(context, &service, "tools/call", &name);
+    let arguments_digest = input_rounds::arguments_digest(head.arguments);
+    let issued_for =
+        input_rounds::round_for(context, &service, "tools/call", &name, &arguments_digest);
     let input_round = input_rounds::retried_round(gateway, context, &head, &issued_for)?;
     let admitted = tokio::select! {
         admitted = route.admit(timeout) => admitted,
@@ -230,6 +248,7 @@ async fn call_routed(
     let mut state = CallState {
         service,
         name,
+        arguments_digest,
         id_text: id_text.to_owned(),
         progress_token_opt,
         to_service_opt,

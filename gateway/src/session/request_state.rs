@@ -2,8 +2,8 @@
 //! round (SEP-2322) as the client sees it — the service's own state sealed
 //! (XChaCha20-Poly1305, a key derived from the session key, so any replica
 //! opens it and none of its bytes can pass for a session id) together with
-//! what it was issued for: the principal, the service, the method and the
-//! tool or prompt, and an expiry. A state that was altered, has expired, or
+//! what it was issued for: the principal, the service, the method, the
+//! tool or prompt and its arguments, and an expiry. A state that was altered, has expired, or
 //! comes back from another principal or for another request is refused; the
 //! gateway keeps nothing between rounds.
 
@@ -39,6 +39,9 @@ pub struct RoundFor<'a> {
     pub method: &'a str,
     /// The tool or prompt, as the client names it.
     pub name: &'a str,
+    /// A digest of the request's arguments (a round answers one request,
+    /// not the same tool with other arguments).
+    pub arguments: &'a str,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -51,6 +54,8 @@ struct Sealed {
     method: String,
     #[serde(rename = "n")]
     name: String,
+    #[serde(rename = "a")]
+    arguments: String,
     /// Expiry, seconds since the Unix epoch.
     #[serde(rename = "e")]
     expires_unix: u64,
@@ -98,6 +103,7 @@ impl RequestStateCodec {
             service: issued_for.service.to_owned(),
             method: issued_for.method.to_owned(),
             name: issued_for.name.to_owned(),
+            arguments: issued_for.arguments.to_owned(),
             expires_unix: now_unix() + ROUND_LIFETIME.as_secs(),
             state: URL_SAFE_NO_PAD.encode(state),
         };
@@ -150,6 +156,7 @@ impl RequestStateCodec {
         if sealed.service != expected.service
             || sealed.method != expected.method
             || sealed.name != expected.name
+            || sealed.arguments != expected.arguments
         {
             return Err(refused(&format!(
                 "was issued for {} {:?}, not this request",
@@ -172,6 +179,7 @@ mod tests {
             service: "kit",
             method: "tools/call",
             name,
+            arguments: "a1",
         }
     }
 
@@ -222,6 +230,18 @@ mod tests {
                 codec
                     .open(&sealed, &round("alice", "kit.other"))
                     .expect_err("tool")
+            )
+            .contains("not this request")
+        );
+        let other_arguments = RoundFor {
+            arguments: "a2",
+            ..round("alice", "kit.ask")
+        };
+        assert!(
+            message(
+                codec
+                    .open(&sealed, &other_arguments)
+                    .expect_err("arguments")
             )
             .contains("not this request")
         );

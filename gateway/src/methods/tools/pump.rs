@@ -34,6 +34,8 @@ pub(super) struct CallState {
     pub service: String,
     /// The tool as the client names it.
     pub name: String,
+    /// `input_rounds::arguments_digest` of the call's arguments.
+    pub arguments_digest: String,
     pub id_text: String,
     pub progress_token_opt: Option<String>,
     /// The open request stream, when the call relays input requests.
@@ -142,8 +144,13 @@ pub(super) async fn pump(
             Message::InputRequired(required) => {
                 let _ = tokio::time::timeout_at(state.deadline, drain(&mut events)).await;
                 if context.is_modern() {
-                    let issued_for =
-                        input_rounds::round_for(context, &state.service, "tools/call", &state.name);
+                    let issued_for = input_rounds::round_for(
+                        context,
+                        &state.service,
+                        "tools/call",
+                        &state.name,
+                        &state.arguments_digest,
+                    );
                     let outcome =
                         input_rounds::required_result(gateway, context, &issued_for, &required);
                     let message = match &outcome {
