@@ -22,11 +22,11 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
-use super::input_rounds;
 use crate::audit::redact;
 use crate::context::{CallContext, Reply};
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
+use crate::session::{RoundFor, arguments_digest};
 use crate::wire::jsonrpc::encode_request;
 use crate::wire::protocol::ParamsHead;
 
@@ -243,9 +243,14 @@ pub(crate) fn approve_in_round(
     if !gateway.config.consent.remember.is_zero() && REMEMBERED.holds(&key) {
         return Ok(Approval::Given { strip_round: false });
     }
-    let digest = input_rounds::arguments_digest(head.arguments);
-    let consent_round =
-        input_rounds::round_for(context, CONSENT_ROUND, "tools/call", tool, &digest);
+    let digest = arguments_digest(arguments_json);
+    let consent_round = RoundFor {
+        principal: &context.principal.id,
+        service: CONSENT_ROUND,
+        method: "tools/call",
+        name: tool,
+        arguments: &digest,
+    };
     if let Some(state) = head.request_state.as_deref() {
         match gateway.request_states.open(state, &consent_round) {
             Ok(_) => {
@@ -263,8 +268,10 @@ pub(crate) fn approve_in_round(
                 return Ok(Approval::Given { strip_round: true });
             }
             Err(consent_error) => {
-                let service_round =
-                    input_rounds::round_for(context, service, "tools/call", tool, &digest);
+                let service_round = RoundFor {
+                    service,
+                    ..consent_round
+                };
                 if gateway.request_states.open(state, &service_round).is_ok() {
                     return Ok(Approval::Given { strip_round: false });
                 }

@@ -18,7 +18,6 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use micromcp_proto::{InputRequired, InputRound};
 use serde_json::value::RawValue;
-use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -26,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use crate::context::CallContext;
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
-use crate::session::RoundFor;
+use crate::session::{RoundFor, arguments_digest};
 use crate::wire::jsonrpc::encode_request;
 use crate::wire::protocol::ParamsHead;
 
@@ -49,8 +48,8 @@ fn capability_of(method: &str) -> Option<&'static str> {
 }
 
 /// What the round of a request was issued for; `arguments` is
-/// [`arguments_digest`] of the request's arguments.
-pub fn round_for<'a>(
+/// `session::arguments_digest` of the request's arguments.
+fn round_for<'a>(
     context: &'a CallContext,
     service: &'a str,
     method: &'a str,
@@ -66,46 +65,16 @@ pub fn round_for<'a>(
     }
 }
 
-/// A digest of a request's `arguments` that does not depend on how the
-/// client laid them out (object keys sorted, no whitespace), so a retry
-/// matches the request it repeats.
-pub fn arguments_digest(arguments: Option<&RawValue>) -> String {
-    let value: serde_json::Value = arguments
-        .and_then(|raw| serde_json::from_str(raw.get()).ok())
-        .unwrap_or(serde_json::Value::Null);
-    let mut hasher = Sha256::new();
-    canonical(&value, &mut hasher);
-    let digest = hasher.finalize();
-    digest[..16]
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
-}
-
-fn canonical(value: &serde_json::Value, hasher: &mut Sha256) {
-    match value {
-        serde_json::Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            hasher.update(b"{");
-            for key in keys {
-                hasher.update(serde_json::json!(key).to_string().as_bytes());
-                hasher.update(b":");
-                canonical(&map[key], hasher);
-                hasher.update(b",");
-            }
-            hasher.update(b"}");
-        }
-        serde_json::Value::Array(items) => {
-            hasher.update(b"[");
-            for item in items {
-                canonical(item, hasher);
-                hasher.update(b",");
-            }
-            hasher.update(b"]");
-        }
-        other => hasher.update(other.to_string().as_bytes()),
-    }
+/// The request a round belongs to. Its arguments' digest is worked out
+/// only when a round is issued or opened, never on a call without one.
+pub struct RoundRequest<'a> {
+    pub service: &'a str,
+    /// `tools/call` or `prompts/get`.
+    pub method: &'static str,
+    /// The tool or prompt as the client names it.
+    pub name: &'a str,
+    /// The request's `arguments` (raw JSON).
+    pub arguments: Option<&'a str>,
 }
 
 /// The round a 2026-07-28 retry brings back (`inputResponses`,
@@ -115,7 +84,7 @@ pub fn retried_round(
     gateway: &Gateway,
     context: &CallContext,
     head: &ParamsHead<'_>,
-    issued_for: &RoundFor<'_>,
+    request: &RoundRequest<'_>,
 ) -> Result<Option<InputRound>, GatewayError> {
     if !context.is_modern() || (head.input_responses.is_none() && head.request_state.is_none()) {
         return Ok(None);
@@ -139,7 +108,17 @@ pub fn retried_round(
         }
     }
     let request_state = match head.request_state.as_deref() {
-        Some(text) => Bytes::from(gateway.request_states.open(text, issued_for)?),
+        Some(text) => {
+            let digest = arguments_digest(request.arguments);
+            let issued_for = round_for(
+                context,
+                request.service,
+                request.method,
+                request.name,
+                &digest,
+            );
+            Bytes::from(gateway.request_states.open(text, &issued_for)?)
+        }
         None => Bytes::new(),
     };
     Ok(Some(InputRound {
@@ -212,18 +191,26 @@ fn missing_capability<'a>(declared: &str, asked: &[(&str, &'a str, &str)]) -> Op
 pub fn required_result(
     gateway: &Gateway,
     context: &CallContext,
-    issued_for: &RoundFor<'_>,
+    request: &RoundRequest<'_>,
     required: &InputRequired,
 ) -> Result<Vec<u8>, GatewayError> {
-    let asked = checked(issued_for.service, required)?;
+    let asked = checked(request.service, required)?;
     if let Some(capability) = missing_capability(context.client_capabilities(), &asked) {
         return Err(GatewayError::MissingClientCapability {
             capability: capability.to_owned(),
         });
     }
+    let digest = arguments_digest(request.arguments);
+    let issued_for = round_for(
+        context,
+        request.service,
+        request.method,
+        request.name,
+        &digest,
+    );
     let state = gateway
         .request_states
-        .seal(issued_for, &required.request_state)?;
+        .seal(&issued_for, &required.request_state)?;
     let mut body = String::from("{\"resultType\":\"input_required\",\"inputRequests\":{");
     for (index, (key, _, params)) in asked.iter().enumerate() {
         if index > 0 {
@@ -305,23 +292,4 @@ pub async fn ask_session(
         responses_json,
         request_state: required.request_state,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn raw(text: &str) -> Box<RawValue> {
-        RawValue::from_string(text.to_owned()).expect("json")
-    }
-
-    #[test]
-    fn the_arguments_digest_ignores_layout_but_not_values() {
-        let one = arguments_digest(Some(&raw(r#"{"b": [1, {"y": 2, "x": 1}], "a": "z"}"#)));
-        let same = arguments_digest(Some(&raw(r#"{"a":"z","b":[1,{"x":1,"y":2}]}"#)));
-        let other = arguments_digest(Some(&raw(r#"{"a":"z","b":[1,{"x":1,"y":3}]}"#)));
-        assert_eq!(one, same);
-        assert_ne!(one, other);
-        assert_ne!(arguments_digest(None), other);
-    }
 }

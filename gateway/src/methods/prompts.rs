@@ -42,10 +42,13 @@ pub(crate) async fn get_prompt(
     };
     let route = route::prompt(gateway, context, name)?;
     let service = route.service_name();
-    let arguments_digest = input_rounds::arguments_digest(head.arguments);
-    let issued_for =
-        input_rounds::round_for(context, service, "prompts/get", name, &arguments_digest);
-    let input_round = input_rounds::retried_round(gateway, context, &head, &issued_for)?;
+    let round_request = input_rounds::RoundRequest {
+        service,
+        method: "prompts/get",
+        name,
+        arguments: head.arguments.map(RawValue::get),
+    };
+    let input_round = input_rounds::retried_round(gateway, context, &head, &round_request)?;
     let (client, mut permit) = route.admit(gateway.config.request_timeout).await?;
     let first = GetPromptRequest {
         name: route.original().to_owned(),
@@ -74,7 +77,7 @@ pub(crate) async fn get_prompt(
         return Ok(Reply::Json(encode_result(id_text, &body)));
     };
     if context.is_modern() {
-        let body = input_rounds::required_result(gateway, context, &issued_for, &required)?;
+        let body = input_rounds::required_result(gateway, context, &round_request, &required)?;
         return Ok(Reply::Json(encode_result(id_text, &body)));
     }
     // A session: ask the client on this request's stream, then again.

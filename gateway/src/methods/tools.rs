@@ -21,6 +21,7 @@ use micromcp_proto::{
     CallToolClientMessage, CallToolServerMessage, CallToolStart, call_tool_client_message,
     call_tool_server_message::Message,
 };
+use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
@@ -128,10 +129,13 @@ async fn call_routed(
     let deadline = Instant::now() + timeout;
     let service = route.service_name().to_owned();
     let name = head.required_name()?.to_owned();
-    let arguments_digest = input_rounds::arguments_digest(head.arguments);
-    let issued_for =
-        input_rounds::round_for(context, &service, "tools/call", &name, &arguments_digest);
-    let input_round = input_rounds::retried_round(gateway, context, &head, &issued_for)?;
+    let round_request = input_rounds::RoundRequest {
+        service: &service,
+        method: "tools/call",
+        name: &name,
+        arguments: head.arguments.map(RawValue::get),
+    };
+    let input_round = input_rounds::retried_round(gateway, context, &head, &round_request)?;
     let admitted = tokio::select! {
         admitted = route.admit(timeout) => admitted,
         () = tokio::time::sleep_until(deadline) => Err(deadline_error(&service, timeout)),
@@ -153,19 +157,21 @@ async fn call_routed(
         input_relay: relays_input(context),
         input_round,
     };
-    let again = Again {
+    let traceparent = meta.and_then(|meta| meta.traceparent.as_deref());
+    // Only a session that can be asked sends the call again after a round.
+    let again_opt = start.input_relay.then(|| Again {
         backend: client.clone(),
         start: CallToolStart {
             input_round: None,
             ..start.clone()
         },
         readable_sources_opt: route.readable_sources().map(str::to_owned),
-        traceparent_opt: None,
-    };
+        traceparent_opt: traceparent.map(str::to_owned),
+    });
+    let arguments_json = start.arguments_json.clone();
     // A call that relays input keeps its request stream open, so it is
     // never sent twice; an idempotent or read-only tool's call may be.
     let retries_safely = route.tool_retries_safely() && !start.input_relay;
-    let traceparent = meta.and_then(|meta| meta.traceparent.as_deref());
     let cancelled = match &context.era {
         EraState::Legacy { runtime, .. } => runtime.start_request(id_text),
         EraState::Modern { .. } => CancellationToken::new(),
@@ -241,24 +247,21 @@ async fn call_routed(
     {
         permit.record(&Ok::<(), GatewayError>(()));
         let _ = tokio::time::timeout_at(deadline, drain(&mut events)).await;
-        let body = input_rounds::required_result(gateway, context, &issued_for, required)?;
+        let body = input_rounds::required_result(gateway, context, &round_request, required)?;
         return Ok(Reply::Json(encode_result(id_text, &body)));
     }
     let (to_client, from_call) = mpsc::channel(32);
     let mut state = CallState {
         service,
         name,
-        arguments_digest,
+        arguments_json,
         id_text: id_text.to_owned(),
         progress_token_opt,
         to_service_opt,
         cancelled,
         deadline,
         timeout,
-        again: Again {
-            traceparent_opt: traceparent.map(str::to_owned),
-            ..again
-        },
+        again_opt,
     };
     let pump_context = context.clone();
     let pump_gateway = gateway.clone();

@@ -5,7 +5,8 @@
 //! what it was issued for: the principal, the service, the method, the
 //! tool or prompt and its arguments, and an expiry. A state that was altered, has expired, or
 //! comes back from another principal or for another request is refused; the
-//! gateway keeps nothing between rounds.
+//! gateway keeps nothing between rounds. `arguments_digest` is the layout-
+//! independent digest of a request's arguments a round is bound to.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -169,6 +170,48 @@ impl RequestStateCodec {
     }
 }
 
+/// A digest of a request's `arguments` that does not depend on how the
+/// client laid them out (object keys sorted, no whitespace), so a retry
+/// matches the request it repeats.
+pub fn arguments_digest(arguments: Option<&str>) -> String {
+    let value: serde_json::Value = arguments
+        .and_then(|text| serde_json::from_str(text).ok())
+        .unwrap_or(serde_json::Value::Null);
+    let mut hasher = Sha256::new();
+    canonical(&value, &mut hasher);
+    let digest = hasher.finalize();
+    digest[..16]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+fn canonical(value: &serde_json::Value, hasher: &mut Sha256) {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            hasher.update(b"{");
+            for key in keys {
+                hasher.update(serde_json::json!(key).to_string().as_bytes());
+                hasher.update(b":");
+                canonical(&map[key], hasher);
+                hasher.update(b",");
+            }
+            hasher.update(b"}");
+        }
+        serde_json::Value::Array(items) => {
+            hasher.update(b"[");
+            for item in items {
+                canonical(item, hasher);
+                hasher.update(b",");
+            }
+            hasher.update(b"]");
+        }
+        other => hasher.update(other.to_string().as_bytes()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,5 +303,15 @@ mod tests {
                 )
                 .is_err()
         );
+    }
+
+    #[test]
+    fn the_arguments_digest_ignores_layout_but_not_values() {
+        let one = arguments_digest(Some(r#"{"b": [1, {"y": 2, "x": 1}], "a": "z"}"#));
+        let same = arguments_digest(Some(r#"{"a":"z","b":[1,{"x":1,"y":2}]}"#));
+        let other = arguments_digest(Some(r#"{"a":"z","b":[1,{"x":1,"y":3}]}"#));
+        assert_eq!(one, same);
+        assert_ne!(one, other);
+        assert_ne!(arguments_digest(None), other);
     }
 }

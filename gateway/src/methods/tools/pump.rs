@@ -34,8 +34,8 @@ pub(super) struct CallState {
     pub service: String,
     /// The tool as the client names it.
     pub name: String,
-    /// `input_rounds::arguments_digest` of the call's arguments.
-    pub arguments_digest: String,
+    /// The call's `arguments` as sent (raw JSON; empty = none).
+    pub arguments_json: Bytes,
     pub id_text: String,
     pub progress_token_opt: Option<String>,
     /// The open request stream, when the call relays input requests.
@@ -44,8 +44,8 @@ pub(super) struct CallState {
     /// When the call is ended whatever the service is doing.
     pub deadline: Instant,
     pub timeout: Duration,
-    /// What sending the call again needs (a session's input rounds).
-    pub again: Again,
+    /// What sending the call again needs (a session that can be asked).
+    pub again_opt: Option<Again>,
 }
 
 /// The call as first sent, to send again with a round's answers.
@@ -144,15 +144,16 @@ pub(super) async fn pump(
             Message::InputRequired(required) => {
                 let _ = tokio::time::timeout_at(state.deadline, drain(&mut events)).await;
                 if context.is_modern() {
-                    let issued_for = input_rounds::round_for(
-                        context,
-                        &state.service,
-                        "tools/call",
-                        &state.name,
-                        &state.arguments_digest,
-                    );
+                    let request = input_rounds::RoundRequest {
+                        service: &state.service,
+                        method: "tools/call",
+                        name: &state.name,
+                        arguments: std::str::from_utf8(&state.arguments_json)
+                            .ok()
+                            .filter(|text| !text.is_empty()),
+                    };
                     let outcome =
-                        input_rounds::required_result(gateway, context, &issued_for, &required);
+                        input_rounds::required_result(gateway, context, &request, &required);
                     let message = match &outcome {
                         Ok(body) => encode_result(&state.id_text, body),
                         Err(error) => encode_error(&state.id_text, error),
@@ -283,17 +284,23 @@ async fn next_attempt(
         state.deadline,
     )
     .await?;
-    let mut start = state.again.start.clone();
+    let Some(again) = &state.again_opt else {
+        return Err(GatewayError::InvalidRequest(format!(
+            "service {:?} needs the client's input, and this session declared no elicitation, sampling or roots capability",
+            state.service
+        )));
+    };
+    let mut start = again.start.clone();
     start.input_round = Some(round);
     let (request, to_service_opt) = call_request(
         gateway,
         context,
-        state.again.readable_sources_opt.as_deref(),
+        again.readable_sources_opt.as_deref(),
         start,
-        state.again.traceparent_opt.as_deref(),
+        again.traceparent_opt.as_deref(),
     );
     let opening = open_call(
-        state.again.backend.clone(),
+        again.backend.clone(),
         request,
         &state.cancelled,
         &state.service,
