@@ -2,7 +2,7 @@
 //! `server/discover`, the `*/list` methods (answered from the catalog
 //! snapshot), `ping`, `logging/setLevel`, and the routed methods
 //! (`tools/call`, `resources/read`, `prompts/get`, `completion/complete`,
-//! `resources/subscribe`), each handled in `methods`.
+//! `resources/subscribe`, `subscriptions/listen`), each handled in `methods`.
 
 use std::sync::Arc;
 
@@ -14,7 +14,7 @@ use crate::context::{CallContext, EraState, Reply};
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
 use crate::methods::result::{finish, modern_fields};
-use crate::methods::{prompts, resources, route, subscriptions, tools};
+use crate::methods::{listen, prompts, resources, route, subscriptions, tools};
 use crate::session::{SessionClaims, SessionCodec};
 use crate::wire::jsonrpc::encode_result;
 use crate::wire::protocol::{LEGACY_VERSIONS, MODERN_VERSIONS, ParamsHead, negotiate_legacy};
@@ -58,6 +58,7 @@ pub async fn handle(
         "resources/subscribe" => subscriptions::subscribe(gateway, context, head)
             .await
             .map(|()| Reply::Json(encode_result(id_text, b"{}"))),
+        "subscriptions/listen" => listen::listen(gateway, context, id_text, params).await,
         "resources/unsubscribe" => subscriptions::unsubscribe(context, head)
             .map(|()| Reply::Json(encode_result(id_text, b"{}"))),
         "logging/setLevel" => {
@@ -107,8 +108,10 @@ fn list(
 
 /// The capabilities the gateway offers in `era`.
 fn capabilities(gateway: &Gateway, modern: bool) -> &'static str {
-    if modern {
-        r#"{"tools":{},"resources":{},"prompts":{},"completions":{}}"#
+    if modern && gateway.backends.catalog().any_watches() {
+        r#"{"tools":{"listChanged":true},"resources":{"listChanged":true,"subscribe":true},"prompts":{"listChanged":true},"completions":{}}"#
+    } else if modern {
+        r#"{"tools":{"listChanged":true},"resources":{"listChanged":true},"prompts":{"listChanged":true},"completions":{}}"#
     } else if gateway.backends.catalog().any_watches() {
         r#"{"tools":{"listChanged":true},"resources":{"listChanged":true,"subscribe":true},"prompts":{"listChanged":true},"completions":{},"logging":{}}"#
     } else {

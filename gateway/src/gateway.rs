@@ -50,9 +50,16 @@ pub struct Gateway {
     pub rates: RateLimits,
     /// Resource reads streaming to clients now, per principal.
     pub streamed_reads: Arc<Quota<String>>,
+    /// `subscriptions/listen` streams open, per principal.
+    pub listens: Arc<Quota<String>>,
     next_request: AtomicU64,
     pub server_info_json: String,
 }
+
+/// `subscriptions/listen` streams one principal may hold open.
+pub const MAX_LISTENS_PER_PRINCIPAL: usize = 16;
+/// `subscriptions/listen` streams the gateway holds open in all.
+pub const MAX_LISTENS: usize = 10_000;
 
 // === impl Gateway ===
 
@@ -88,6 +95,7 @@ impl Gateway {
             runtimes: SessionRegistry::default(),
             pending_requests: PendingClientRequests::default(),
             streamed_reads,
+            listens: Quota::new(MAX_LISTENS, Some(MAX_LISTENS_PER_PRINCIPAL)),
             rates,
             next_request: AtomicU64::new(1),
             server_info_json,

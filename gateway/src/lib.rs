@@ -31,7 +31,7 @@
 //! | 8 | `backends`, `audit` | channels, service registry, gRPC status mapping, tool-definition pins; audit records and sinks |
 //! | 9 | `gateway` | process state, the composition root |
 //! | 10 | `methods::{route, outbound, result, consent, input_rounds}`, `live_config` | the one authorization point; backend request context; era result fields; approval by elicitation; multi-round requests in both eras; reloads and run-time registrations |
-//! | 11 | `methods::{tools, resources, prompts, subscriptions}` | the routed methods |
+//! | 11 | `methods::{tools, resources, prompts, subscriptions, listen}` | the routed methods |
 //! | 12 | `dispatch` | method name → handler; initialize, discover, ping, setLevel, lists |
 //! | 13 | `front` | Streamable HTTP and stdio, connection limits, the admin listener |
 

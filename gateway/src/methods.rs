@@ -10,6 +10,7 @@
 
 pub mod consent;
 pub mod input_rounds;
+pub mod listen;
 pub mod outbound;
 pub mod prompts;
 pub mod resources;

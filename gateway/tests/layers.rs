@@ -39,6 +39,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("methods::resources", 11),
     ("methods::prompts", 11),
     ("methods::subscriptions", 11),
+    ("methods::listen", 11),
     ("dispatch", 12),
     ("front", 13),
 ];

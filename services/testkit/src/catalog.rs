@@ -163,6 +163,16 @@ fn tools() -> Vec<Tool> {
             no_arguments(),
         ),
         tool(
+            "test_trigger_tool_change",
+            "Adds or removes `extra_tool` (list_changed on subscriptions/listen)",
+            no_arguments(),
+        ),
+        tool(
+            "test_trigger_prompt_change",
+            "Adds or removes `extra_prompt` (list_changed on subscriptions/listen)",
+            no_arguments(),
+        ),
+        tool(
             "test_missing_capability",
             "Needs sampling, whatever the client declared",
             no_arguments(),
@@ -217,6 +227,15 @@ pub(crate) fn extra_tool() -> Tool {
         "extra_tool",
         "Appears and disappears with toggle_extra_tool",
         no_arguments(),
+    )
+}
+
+/// The prompt `test_trigger_prompt_change` adds and removes.
+pub(crate) fn extra_prompt() -> Prompt {
+    prompt(
+        "extra_prompt",
+        "Appears and disappears with test_trigger_prompt_change",
+        &[],
     )
 }
 

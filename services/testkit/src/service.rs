@@ -288,7 +288,23 @@ impl McpService for TestkitService {
             "whoami" => {
                 return Ok(ToolOutput::structured(json!({"pid": std::process::id()})));
             }
-            "toggle_extra_tool" => {
+            "test_trigger_prompt_change" => {
+                let mut catalog = (*self.publisher.current()).clone();
+                let present = catalog
+                    .prompts
+                    .iter()
+                    .any(|prompt| prompt.name == "extra_prompt");
+                if present {
+                    catalog
+                        .prompts
+                        .retain(|prompt| prompt.name != "extra_prompt");
+                } else {
+                    catalog.prompts.push(crate::catalog::extra_prompt());
+                }
+                self.publisher.publish(catalog);
+                json!({"content": [text(if present { "extra_prompt removed" } else { "extra_prompt added" })]})
+            }
+            "toggle_extra_tool" | "test_trigger_tool_change" => {
                 let mut catalog = (*self.publisher.current()).clone();
                 let present = catalog.tools.iter().any(|tool| tool.name == "extra_tool");
                 if present {
