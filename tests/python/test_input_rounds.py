@@ -141,3 +141,38 @@ def test_input_the_request_did_not_declare_is_refused(gateway_testkit):
                                                            "inputResponses": [1, 2],
                                                            "_meta": {**MODERN_META, "io.modelcontextprotocol/clientCapabilities": ALL_INPUT}})
     assert not_an_object.status_code == 400 and "inputResponses" in json.dumps(not_an_object.json()), not_an_object.text
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_a_bridged_2026_upstreams_rounds_pass_through(tmp_path, mode):
+    """A 2026-07-28 upstream (here: a second gateway in front of the testkit,
+    which speaks the stateless era) answers `input_required` through the
+    bridge: its keys and state reach the client (sealed once more by the
+    edge gateway), and the retry goes back to the upstream with them; a
+    2025-11-25 session in front is asked by the gateway as usual."""
+    from conftest import make_root, start_up
+
+    (tmp_path / "upstream").mkdir()
+    audit = tmp_path / "upstream" / "audit.jsonl"
+    upstream = start_testkit_gateway(tmp_path / "upstream", insecure=True, gateway_settings=f'[audit]\npath = "{audit}"\n')
+    try:
+        (tmp_path / "servers.json").write_text(json.dumps({"mcpServers": {"kit": {"url": upstream.url}}}))
+        running = start_up(tmp_path, make_root(tmp_path), extra=["--mcp-servers", str(tmp_path / "servers.json")])
+        try:
+            async with connect(running, mode, **CALLBACKS) as client:
+                names = {tool.name for tool in (await client.list_tools()).tools}
+                assert "kit.test_input_required_result_multi_round" in names, names
+                two_rounds = await client.call_tool("kit.test_input_required_result_multi_round", {})
+                assert text_of(two_rounds) == "Favorite color: teal", two_rounds
+                everything = await client.call_tool("kit.test_input_required_result_multiple_inputs", {})
+                assert text_of(everything) == "Bonjour Ada (1 roots)", everything
+                prompt = await client.get_prompt("kit.test_input_required_result_prompt", {})
+                assert prompt.messages[0].content.text == "Use this context: release notes"
+            calls = [json.loads(line) for line in audit.read_text().splitlines()]
+            rounds = [record for record in calls if record.get("target") == "test_input_required_result_multi_round"]
+            assert len(rounds) == 3, rounds
+            assert {record["era"] for record in rounds} == {"modern"}, "the bridge spoke 2026-07-28 to the upstream"
+        finally:
+            running.stop()
+    finally:
+        upstream.stop()

@@ -6,7 +6,8 @@ use bytes::Bytes;
 use micromcp_proto::{
     Catalog, Prompt, PromptArgument, Resource, ResourceTemplate, Tool, ToolAnnotations,
 };
-use serde_json::{Map, Value};
+use micromcp_sdk::{Round, ServiceError, ServiceResult};
+use serde_json::{Map, Value, json};
 
 fn text(object: &Map<String, Value>, key: &str) -> String {
     object
@@ -138,6 +139,55 @@ pub fn catalog(
         supports_completion: completions,
         supports_subscriptions: false,
     }
+}
+
+/// Adds a retried round to an upstream request's params: the client's
+/// answers as `inputResponses` and the upstream's own `requestState` (the
+/// bridge passed both through unchanged; the gateway sealed the state).
+pub fn add_round(request: &mut Value, round: &Round) -> ServiceResult<()> {
+    if !round.is_retry() {
+        return Ok(());
+    }
+    let mut answers = serde_json::Map::new();
+    for (key, raw) in round.responses() {
+        let answer: Value = serde_json::from_slice(raw).map_err(|error| {
+            ServiceError::InvalidArgument(format!("input response {key:?} is not JSON: {error}"))
+        })?;
+        answers.insert(key.to_owned(), answer);
+    }
+    request["inputResponses"] = Value::Object(answers);
+    if !round.state().is_empty() {
+        let state = std::str::from_utf8(round.state()).map_err(|_| {
+            ServiceError::InvalidArgument("the request state is not the upstream's".into())
+        })?;
+        request["requestState"] = Value::from(state);
+    }
+    Ok(())
+}
+
+/// An upstream `input_required` result as the bridge's own: the same keys,
+/// requests and state (the gateway seals the state toward the client).
+pub fn input_required<T: serde::Serialize>(result: &T) -> ServiceError {
+    let object = object_of(result);
+    let requests = object
+        .get("inputRequests")
+        .and_then(Value::as_object)
+        .map(|requests| {
+            requests
+                .iter()
+                .map(|(key, request)| {
+                    let method = request["method"].as_str().unwrap_or_default();
+                    let params = request.get("params").cloned().unwrap_or_else(|| json!({}));
+                    micromcp_sdk::input_request(key, method, &params)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let state = object
+        .get("requestState")
+        .and_then(Value::as_str)
+        .map_or_else(Bytes::new, |state| Bytes::from(state.to_owned()));
+    micromcp_sdk::input_required(requests, state)
 }
 
 /// A result as the raw JSON object the gateway splices, without the

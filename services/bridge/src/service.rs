@@ -11,11 +11,14 @@ use micromcp_proto::{
     CompleteRequest, CompleteResponse, ResourceHeader, complete_request::Reference,
 };
 use micromcp_sdk::{
-    CatalogPublisher, McpService, ResourceContent, ServiceError, ServiceResult, ToolCall,
+    CatalogPublisher, McpService, ResourceContent, Round, ServiceError, ServiceResult, ToolCall,
     ToolEvents, ToolOutput,
 };
 use rmcp::RoleClient;
-use rmcp::model::{CallToolRequest, CallToolRequestParams, ClientRequest, ErrorCode, ServerResult};
+use rmcp::model::{
+    CallToolRequest, CallToolRequestParams, ClientRequest, ErrorCode, GetPromptRequest,
+    ServerResult,
+};
 use rmcp::service::{Peer, PeerRequestOptions, ServiceError as RmcpError};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -93,8 +96,9 @@ impl McpService for BridgeService {
         let peer = self.peer()?;
         let arguments: Value = serde_json::from_slice(&call.arguments_json)
             .map_err(|error| ServiceError::InvalidArgument(error.to_string()))?;
-        let request_params: CallToolRequestParams =
-            params(json!({"name": call.name, "arguments": arguments}))?;
+        let mut request = json!({"name": call.name, "arguments": arguments});
+        convert::add_round(&mut request, events.round())?;
+        let request_params: CallToolRequestParams = params(request)?;
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(request_params));
         let options = PeerRequestOptions::with_timeout(self.upstream.call_timeout());
         let handle = peer
@@ -120,9 +124,14 @@ impl McpService for BridgeService {
             tokio::time::sleep(PROGRESS_SETTLE).await;
         }
         match response.map_err(map_error)? {
-            ServerResult::CallToolResult(result) => Ok(ToolOutput::from_raw_json(convert::result_json(&result))),
-            ServerResult::InputRequiredResult(_) => Err(ServiceError::Unsupported("the upstream asked for input with an input-required result, which the bridge does not relay yet".into())),
-            other => Err(ServiceError::Internal(format!("unexpected upstream answer: {}", serde_json::to_string(&other).unwrap_or_default()))),
+            ServerResult::CallToolResult(result) => {
+                Ok(ToolOutput::from_raw_json(convert::result_json(&result)))
+            }
+            ServerResult::InputRequiredResult(result) => Err(convert::input_required(&result)),
+            other => Err(ServiceError::Internal(format!(
+                "unexpected upstream answer: {}",
+                serde_json::to_string(&other).unwrap_or_default()
+            ))),
         }
     }
 
@@ -164,17 +173,40 @@ impl McpService for BridgeService {
         Ok(ResourceContent::from_bytes(header, content))
     }
 
+    async fn get_prompt_in(
+        &self,
+        name: String,
+        arguments: HashMap<String, String>,
+        round: Round,
+    ) -> ServiceResult<Bytes> {
+        let peer = self.peer()?;
+        let mut request = json!({"name": name, "arguments": arguments});
+        convert::add_round(&mut request, &round)?;
+        let request = ClientRequest::GetPromptRequest(GetPromptRequest::new(params(request)?));
+        let options = PeerRequestOptions::with_timeout(self.upstream.call_timeout());
+        let response = peer
+            .send_request_with_option(request, options)
+            .await
+            .map_err(map_error)?
+            .await_response()
+            .await
+            .map_err(map_error)?;
+        match response {
+            ServerResult::GetPromptResult(result) => Ok(convert::result_json(&result)),
+            ServerResult::InputRequiredResult(result) => Err(convert::input_required(&result)),
+            other => Err(ServiceError::Internal(format!(
+                "unexpected upstream answer: {}",
+                serde_json::to_string(&other).unwrap_or_default()
+            ))),
+        }
+    }
+
     async fn get_prompt(
         &self,
         name: String,
         arguments: HashMap<String, String>,
     ) -> ServiceResult<Bytes> {
-        let peer = self.peer()?;
-        let result = peer
-            .get_prompt(params(json!({"name": name, "arguments": arguments}))?)
-            .await
-            .map_err(map_error)?;
-        Ok(convert::result_json(&result))
+        self.get_prompt_in(name, arguments, Round::default()).await
     }
 
     async fn complete(&self, request: CompleteRequest) -> ServiceResult<CompleteResponse> {

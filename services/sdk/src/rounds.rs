@@ -94,6 +94,14 @@ impl Round {
         })
     }
 
+    /// Every answer the client gave (raw JSON by key), for a service that
+    /// passes them on as they are (a bridge to another MCP server).
+    pub fn responses(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.responses
+            .iter()
+            .map(|(key, raw)| (key.as_str(), raw.as_ref()))
+    }
+
     /// The `request_state` this service gave with the round being answered
     /// (empty when none, or when the round was the SDK's replay).
     pub fn state(&self) -> &[u8] {
