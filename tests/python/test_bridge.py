@@ -13,6 +13,7 @@ import signal
 import subprocess
 import time
 
+import anyio
 import httpx2
 import mcp_types as types
 import pytest
@@ -294,3 +295,41 @@ def test_a_url_transport_type_is_checked_at_start(tmp_path):
     )
     assert started.returncode != 0
     assert 'mcp_servers.odd: type: unknown transport type "websocket"' in started.stderr, started.stderr
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_resource_updates_of_a_bridged_server(bridged, mode):
+    """A bridged server that declares `resources.subscribe` (server-everything
+    over stdio, 2025-11-25): a 2026-07-28 client follows a resource on
+    `subscriptions/listen`, a session with `resources/subscribe`; the bridge
+    subscribes upstream and its updates reach the client."""
+    from mcp.shared.subscriptions import ResourceUpdated
+
+    updates = []
+
+    async def on_message(message):
+        if isinstance(message, types.ResourceUpdatedNotification):
+            updates.append(str(message.params.uri))
+
+    async with connect(bridged, mode, message_handler=on_message) as client:
+        resources = (await client.list_resources()).resources
+        uri = next(str(resource.uri) for resource in resources if not str(resource.uri).startswith("file:"))
+        if mode == "auto":
+            async with client.listen(resource_subscriptions=[uri]) as sub:
+                assert sub.honored.resource_subscriptions == [uri]
+                await client.call_tool("everything.toggle-subscriber-updates", {})
+                with anyio.fail_after(15):
+                    event = await sub.__anext__()
+                assert isinstance(event, ResourceUpdated) and str(event.uri) == uri
+        else:
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                await client.subscribe_resource(uri)
+            await client.call_tool("everything.toggle-subscriber-updates", {})
+            with anyio.fail_after(15):
+                while not updates:
+                    await anyio.sleep(0.1)
+            assert updates[0] == uri
+        await client.call_tool("everything.toggle-subscriber-updates", {})

@@ -129,6 +129,7 @@ pub fn catalog(
     resource_templates: Vec<ResourceTemplate>,
     instructions: String,
     completions: bool,
+    subscriptions: bool,
 ) -> Catalog {
     Catalog {
         tools,
@@ -137,7 +138,7 @@ pub fn catalog(
         prompts,
         instructions,
         supports_completion: completions,
-        supports_subscriptions: false,
+        supports_subscriptions: subscriptions,
     }
 }
 

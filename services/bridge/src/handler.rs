@@ -11,7 +11,7 @@ use std::sync::Arc;
 use rmcp::model::{
     ClientConfig, CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams,
     ElicitResult, ErrorData, ListRootsResult, LoggingMessageNotificationParam,
-    ProgressNotificationParam,
+    ProgressNotificationParam, ResourceUpdatedNotificationParam,
 };
 use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ClientHandler, RoleClient};
@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use tokio::sync::Notify;
 
 use crate::routing::{CallRegistry, token_key};
+use crate::watches::Watches;
 
 /// State shared between the handler and the service.
 #[derive(Default)]
@@ -27,6 +28,8 @@ pub struct BridgeState {
     pub calls: CallRegistry,
     /// Signalled when the upstream says a list changed.
     pub catalog_changed: Notify,
+    /// The upstream resource subscriptions the gateway's watches follow.
+    pub watches: Arc<Watches>,
 }
 
 /// The upstream connection's client handler.
@@ -137,6 +140,14 @@ impl ClientHandler for BridgeHandler {
         for events in self.state.calls.all() {
             events.log(&level, &logger, &params.data).await;
         }
+    }
+
+    async fn on_resource_updated(
+        &self,
+        params: ResourceUpdatedNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        self.state.watches.updated(&params.uri);
     }
 
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {

@@ -10,7 +10,9 @@
 //! child dies. Child processes die with the bridge (`PR_SET_PDEATHSIG`) and
 //! are killed with it on shutdown. Progress, logs and the upstream's
 //! requests for sampling, elicitation and roots are routed to the calls in
-//! flight ([`routing`]).
+//! flight ([`routing`]); a 2026-07-28 upstream's `input_required` rounds pass
+//! through; resource watches share one upstream subscription per URI
+//! ([`watches`]).
 
 mod config;
 mod connect;
@@ -21,6 +23,7 @@ mod liveness;
 mod routing;
 mod service;
 mod upstream;
+mod watches;
 
 pub use config::{BridgeConfig, UpstreamTarget, UrlTransport};
 pub use legacy_sse::{LegacySseError, LegacySseTransport};

@@ -12,7 +12,7 @@ use micromcp_proto::{
 };
 use micromcp_sdk::{
     CatalogPublisher, McpService, ResourceContent, Round, ServiceError, ServiceResult, ToolCall,
-    ToolEvents, ToolOutput,
+    ToolEvents, ToolOutput, UpdateStream,
 };
 use rmcp::RoleClient;
 use rmcp::model::{
@@ -207,6 +207,18 @@ impl McpService for BridgeService {
         arguments: HashMap<String, String>,
     ) -> ServiceResult<Bytes> {
         self.get_prompt_in(name, arguments, Round::default()).await
+    }
+
+    async fn watch_resource(&self, uri: String) -> ServiceResult<UpdateStream> {
+        let peer = self.peer()?;
+        if !self.upstream.watches_resources() {
+            return Err(ServiceError::Unsupported(format!(
+                "upstream server {:?} cannot watch resources ({uri})",
+                self.name
+            )));
+        }
+        let modern = self.upstream.is_modern();
+        self.upstream.state.watches.follow(peer, uri, modern).await
     }
 
     async fn complete(&self, request: CompleteRequest) -> ServiceResult<CompleteResponse> {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwapOption;
 use micromcp_sdk::CatalogPublisher;
 use rmcp::RoleClient;
-use rmcp::model::ProtocolVersion;
+use rmcp::model::{ProtocolVersion, SubscriptionFilter};
 use rmcp::service::{ClientLifecycleMode, Peer};
 use tokio_util::sync::CancellationToken;
 
@@ -47,6 +47,20 @@ impl Upstream {
     /// The connected peer, if any.
     pub fn peer(&self) -> Option<Arc<Peer<RoleClient>>> {
         self.peer.load_full()
+    }
+
+    /// True when the connection speaks 2026-07-28.
+    pub fn is_modern(&self) -> bool {
+        !self.legacy_verdict.load(Ordering::Relaxed)
+    }
+
+    /// True when the upstream declared `resources.subscribe`.
+    pub fn watches_resources(&self) -> bool {
+        self.peer().is_some_and(|peer| {
+            peer.peer_info()
+                .and_then(|info| serde_json::to_value(&info.capabilities).ok())
+                .is_some_and(|capabilities| capabilities["resources"]["subscribe"] == true)
+        })
     }
 
     /// Longest a forwarded call may take.
@@ -125,6 +139,7 @@ impl Upstream {
             templates.iter().map(convert::template).collect(),
             instructions,
             has("completions"),
+            capabilities["resources"]["subscribe"] == true,
         ));
         Ok(())
     }
@@ -151,15 +166,27 @@ impl Upstream {
                         tracing::warn!(bridge = %self.config.name, %error, "cannot list the upstream catalog");
                     }
                     self.peer.store(Some(Arc::new(peer.clone())));
+                    let modern = self.is_modern();
+                    self.state.watches.resubscribe(&peer, modern).await;
                     let refresher = {
                         let upstream = self.clone();
                         tokio::spawn(async move {
-                            loop {
-                                upstream.state.catalog_changed.notified().await;
-                                if let Err(error) = upstream.refresh_catalog(&peer).await {
-                                    tracing::warn!(bridge = %upstream.config.name, %error, "catalog refresh failed");
+                            // A 2026-07-28 upstream tells list changes only on a listen stream.
+                            let listen = async {
+                                if modern {
+                                    listen_for_changes(peer.clone(), upstream.state.clone()).await;
                                 }
-                            }
+                                std::future::pending::<()>().await;
+                            };
+                            let refresh = async {
+                                loop {
+                                    upstream.state.catalog_changed.notified().await;
+                                    if let Err(error) = upstream.refresh_catalog(&peer).await {
+                                        tracing::warn!(bridge = %upstream.config.name, %error, "catalog refresh failed");
+                                    }
+                                }
+                            };
+                            tokio::join!(listen, refresh);
                         })
                     };
                     let cancel = running.cancellation_token();
@@ -195,5 +222,29 @@ impl Upstream {
             }
             backoff = (backoff * 2).min(Duration::from_secs(5));
         }
+    }
+}
+
+/// Follows a 2026-07-28 upstream's list changes on a `subscriptions/listen`
+/// stream (opened again if it ends) and asks for a catalog refresh on each.
+async fn listen_for_changes(peer: Peer<RoleClient>, state: Arc<BridgeState>) {
+    loop {
+        let filter = SubscriptionFilter::builder()
+            .tools_list_changed()
+            .prompts_list_changed()
+            .resources_list_changed()
+            .build();
+        match peer.listen(filter).await {
+            Ok(mut subscription) => {
+                while let Ok(Some(_)) = subscription.next().await {
+                    state.catalog_changed.notify_one();
+                }
+            }
+            Err(error) => tracing::debug!(%error, "the upstream offers no subscriptions/listen"),
+        }
+        if peer.is_transport_closed() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
     }
 }
