@@ -5,6 +5,7 @@
 //! of the previous page, so pages stay stable while catalogs change.
 
 mod hints;
+pub mod param_headers;
 mod render;
 mod service_names;
 mod visible;
@@ -34,6 +35,8 @@ pub struct ListedItem {
     pub original: String,
     /// Behaviour hints (tools only; MCP's defaults otherwise).
     pub hints: ToolHints,
+    /// Arguments mirrored in `Mcp-Param-*` headers (tools declaring `x-mcp-header`).
+    pub param_headers: Option<Arc<[param_headers::ParamHeader]>>,
     /// MCP JSON of the item while merging; the finished merge moves it
     /// into its kind's [`RenderedList`] (empty afterwards).
     json: String,
@@ -175,6 +178,9 @@ impl MergedCatalog {
                             service: contribution.service,
                             original: tool.name.clone(),
                             hints: ToolHints::of(tool.annotations.as_ref()),
+                            param_headers: Some(param_headers::of_schema(&tool.input_schema_json))
+                                .filter(|params| !params.is_empty())
+                                .map(Into::into),
                             json,
                         },
                         "tool",
@@ -198,6 +204,7 @@ impl MergedCatalog {
                         service: contribution.service,
                         original: prompt.name.clone(),
                         hints: ToolHints::default(),
+                        param_headers: None,
                         json,
                     },
                     "prompt",
@@ -215,6 +222,7 @@ impl MergedCatalog {
                         service: contribution.service,
                         original: resource.uri.clone(),
                         hints: ToolHints::default(),
+                        param_headers: None,
                         json,
                     },
                     "resource",
@@ -249,6 +257,7 @@ impl MergedCatalog {
                     service: contribution.service,
                     original: template.uri_template.clone(),
                     hints: ToolHints::default(),
+                    param_headers: None,
                     json,
                 });
             }

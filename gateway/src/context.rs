@@ -12,6 +12,7 @@ use bytes::Bytes;
 use futures::Stream;
 use tokio::sync::mpsc;
 
+use crate::catalog::param_headers::HeaderText;
 use crate::error::GatewayError;
 use crate::principal::Principal;
 use crate::session::SessionRuntime;
@@ -24,6 +25,9 @@ pub enum EraState {
     Modern {
         client_capabilities: String,
         log_level_opt: Option<String>,
+        /// The request's `Mcp-Param-*` headers (name after the prefix,
+        /// lowercased), over HTTP; `None` on stdio.
+        param_headers_opt: Option<Vec<(String, HeaderText)>>,
     },
     /// A handshake-era session.
     Legacy {
@@ -58,6 +62,7 @@ impl CallContext {
                     .and_then(|meta| meta.client_capabilities)
                     .map_or_else(|| "{}".to_owned(), |raw| raw.get().to_owned()),
                 log_level_opt: meta_opt.and_then(|meta| meta.log_level.clone()),
+                param_headers_opt: None,
             },
             request_id,
         }
@@ -77,6 +82,28 @@ impl CallContext {
                 runtime,
             },
             request_id,
+        }
+    }
+
+    /// The same context with the `Mcp-Param-*` headers of an HTTP request.
+    pub fn with_param_headers(mut self, headers: Vec<(String, HeaderText)>) -> Self {
+        if let EraState::Modern {
+            param_headers_opt, ..
+        } = &mut self.era
+        {
+            *param_headers_opt = Some(headers);
+        }
+        self
+    }
+
+    /// The `Mcp-Param-*` headers of a 2026-07-28 HTTP request (`None`:
+    /// another transport or era, where there is nothing to check).
+    pub fn param_headers(&self) -> Option<&[(String, HeaderText)]> {
+        match &self.era {
+            EraState::Modern {
+                param_headers_opt, ..
+            } => param_headers_opt.as_deref(),
+            EraState::Legacy { .. } => None,
         }
     }
 

@@ -67,3 +67,30 @@ def test_a_resource_not_found_names_its_uri(gateway_up):
     session = initialize(gateway_up)
     error = legacy(gateway_up, session, "resources/read", {"uri": "nowhere://x"}).json()["error"]
     assert error["code"] == -32002 and error["data"]["uri"] == "nowhere://x", error
+
+
+def test_mirrored_tool_arguments_must_match_their_headers(gateway_testkit):
+    """`x-mcp-header` (SEP-2243): the testkit's `test_x_mcp_header` mirrors
+    `region` in `Mcp-Param-Region`; the gateway checks the header against
+    the body before anything reaches the service."""
+    def call(arguments, extra):
+        return modern(gateway_testkit, "tools/call", {"name": "test_x_mcp_header", "arguments": arguments}, extra)
+
+    good = call({"region": "eu-west"}, {"Mcp-Param-Region": "eu-west"})
+    assert good.status_code == 200 and "region: eu-west" in good.text, good.text
+    encoded = call({"region": "Zürich"}, {"Mcp-Param-Region": "=?base64?WsO8cmljaA==?="})
+    assert encoded.status_code == 200 and "Zürich" in encoded.json()["result"]["content"][0]["text"], encoded.text
+    for arguments, extra, reason in [
+        ({"region": "eu-west"}, {"Mcp-Param-Region": "us-east"}, "does not match"),
+        ({"region": "eu-west"}, {}, "missing Mcp-Param-region"),
+        ({"region": "Zürich"}, {"Mcp-Param-Region": "=?base64?WsO8cmljaA?="}, "invalid =?base64?"),
+        ({"region": "eu-west", "verbose": True}, {"Mcp-Param-Region": "eu-west", "Mcp-Param-Verbose": "false"}, "does not match"),
+        ({"region": "eu-west"}, {"Mcp-Param-Region": "eu-west", "Mcp-Param-Verbose": "true"}, "but no verbose"),
+    ]:
+        refused = call(arguments, extra)
+        assert refused.status_code == 400, (arguments, extra, refused.text)
+        error = refused.json()["error"]
+        assert error["code"] == -32020 and reason in error["message"], (reason, error)
+    # Headers a tool does not declare pass untouched.
+    other = modern(gateway_testkit, "tools/call", {"name": "test_simple_text", "arguments": {}}, {"Mcp-Param-Anything": "x"})
+    assert other.status_code == 200, other.text

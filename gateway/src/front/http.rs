@@ -31,6 +31,7 @@ use tracing::Instrument;
 
 use super::traced;
 use crate::audit::AuditEntry;
+use crate::catalog::param_headers::HeaderText;
 use crate::context::CallContext;
 use crate::dispatch;
 use crate::error::GatewayError;
@@ -151,6 +152,18 @@ struct PostedRequest<'a> {
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+/// The `Mcp-Param-*` headers (SEP-2243): name after the prefix, value
+/// when it is visible ASCII.
+fn param_headers(headers: &HeaderMap) -> Vec<(String, HeaderText)> {
+    headers
+        .iter()
+        .filter_map(|(name, value)| {
+            let suffix = name.as_str().strip_prefix("mcp-param-")?;
+            Some((suffix.to_owned(), value.to_str().ok().map(str::to_owned)))
+        })
+        .collect()
 }
 
 async fn post_mcp(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
@@ -344,6 +357,7 @@ async fn handle_request(
             return refuse(audit, id_text, &error, true);
         }
         CallContext::modern(principal, head.meta.as_ref(), gateway.next_request_id())
+            .with_param_headers(param_headers(headers))
     } else {
         let error = GatewayError::SessionRequired(
             "missing Mcp-Session-Id header: send initialize first (protocol 2025-11-25), or put io.modelcontextprotocol/protocolVersion in params._meta (protocol 2026-07-28)".into(),

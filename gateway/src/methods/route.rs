@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backends::{Backend, BackendClient, CallPermit};
+use crate::catalog::param_headers::ParamHeader;
 use crate::catalog::{ListKind, MergedCatalog, Page, ToolHints};
 use crate::context::CallContext;
 use crate::error::GatewayError;
@@ -33,6 +34,8 @@ pub struct Route<'g> {
     original: String,
     /// The tool's behaviour hints (MCP's defaults for anything else).
     hints: ToolHints,
+    /// The tool's arguments mirrored in `Mcp-Param-*` headers, if any.
+    param_headers: Option<Arc<[ParamHeader]>>,
     /// For a service holding other services' content: those of them the
     /// principal may read, comma-separated.
     readable_sources_opt: Option<String>,
@@ -56,6 +59,7 @@ impl<'g> Route<'g> {
         })?;
         Ok(Self {
             hints,
+            param_headers: None,
             readable_sources_opt: readable_sources(gateway, context, &backend),
             rates: &gateway.rates,
             principal: context.principal.clone(),
@@ -121,6 +125,11 @@ impl<'g> Route<'g> {
         permit.hold(principal_place);
         permit.label_target(&self.original);
         Ok((self.backend.client.clone(), permit))
+    }
+
+    /// The tool's arguments mirrored in `Mcp-Param-*` headers (`x-mcp-header`).
+    pub fn param_headers(&self) -> Option<&[ParamHeader]> {
+        self.param_headers.as_deref()
     }
 
     /// True for a tool its service annotates idempotent or read-only: a
@@ -258,7 +267,10 @@ fn listed<'g>(
         .policy()
         .check_listed(&context.principal, &catalog, kind, position, item)?;
     let (service, original, hints) = (item.service, item.original.clone(), item.hints);
-    Route::to(gateway, context, catalog, service, original, hints)
+    let param_headers = item.param_headers.clone();
+    let mut route = Route::to(gateway, context, catalog, service, original, hints)?;
+    route.param_headers = param_headers;
+    Ok(route)
 }
 
 /// The answer for a tool or prompt name no catalog holds. Under the

@@ -37,6 +37,7 @@ use super::outbound::{backend_span, deadline_error, relays_input};
 use super::result::finish_service_result;
 use super::{consent, input_rounds, outbound, route};
 use crate::backends::{BackendClient, Target, from_status};
+use crate::catalog::param_headers;
 use crate::context::{CallContext, EraState, Reply};
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
@@ -51,6 +52,9 @@ pub(crate) async fn call_tool(
 ) -> Result<Reply, GatewayError> {
     let name = head.required_name()?;
     let route = route::tool(gateway, context, name)?;
+    if let (Some(params), Some(headers)) = (route.param_headers(), context.param_headers()) {
+        param_headers::check(params, head.arguments.map(RawValue::get), headers)?;
+    }
     match route.approval_rule() {
         None => call_routed(gateway, context, id_text, head, route).await,
         Some(rule) if context.is_modern() => {

@@ -92,11 +92,23 @@ fn tools() -> Vec<Tool> {
         tool(
             "json_schema_2020_12_tool",
             "Tool with JSON Schema 2020-12 features",
+            // The 2020-12 vocabulary a server must pass on untouched (SEP-1613,
+            // SEP-2106): composition, conditionals, anchors.
             json!({
                 "$schema": "https://json-schema.org/draft/2020-12/schema",
                 "type": "object",
-                "$defs": {"address": {"type": "object", "properties": {"street": {"type": "string"}, "city": {"type": "string"}}}},
-                "properties": {"name": {"type": "string"}, "address": {"$ref": "#/$defs/address"}},
+                "$defs": {"address": {"$anchor": "addressDef", "type": "object", "properties": {"street": {"type": "string"}, "city": {"type": "string"}}}},
+                "properties": {
+                    "name": {"type": "string"},
+                    "address": {"$ref": "#/$defs/address"},
+                    "contactMethod": {"type": "string", "enum": ["phone", "email"]},
+                    "phone": {"type": "string"},
+                    "email": {"type": "string"}
+                },
+                "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
+                "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
+                "then": {"required": ["phone"]},
+                "else": {"required": ["email"]},
                 "additionalProperties": false
             }),
         ),
@@ -171,6 +183,14 @@ fn tools() -> Vec<Tool> {
             "test_trigger_prompt_change",
             "Adds or removes `extra_prompt` (list_changed on subscriptions/listen)",
             no_arguments(),
+        ),
+        tool(
+            "test_x_mcp_header",
+            "Echoes its region, which 2026-07-28 clients mirror in the Mcp-Param-Region header",
+            json!({"type": "object", "properties": {
+                "region": {"type": "string", "x-mcp-header": "Region", "description": "Where to run"},
+                "verbose": {"type": "boolean", "x-mcp-header": "Verbose"}
+            }, "required": ["region"]}),
         ),
         tool(
             "test_missing_capability",

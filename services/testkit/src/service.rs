@@ -127,6 +127,9 @@ impl McpService for TestkitService {
                 .await?;
                 json!({"content": [text(&format!("Streamed answer: {}", answer.get("content").cloned().unwrap_or(Value::Null)))]})
             }
+            "test_x_mcp_header" => {
+                json!({"content": [text(&format!("region: {}", arguments["region"].as_str().unwrap_or_default()))]})
+            }
             // Logs only at the level the request asked for (none without one).
             "test_logging_tool" => {
                 events
