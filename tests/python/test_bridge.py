@@ -333,3 +333,32 @@ async def test_resource_updates_of_a_bridged_server(bridged, mode):
                     await anyio.sleep(0.1)
             assert updates[0] == uri
         await client.call_tool("everything.toggle-subscriber-updates", {})
+
+
+async def test_a_call_whose_sse_stream_the_upstream_closes_is_resumed(tmp_path):
+    """SEP-1699 polling: the upstream closes the call's SSE response after a
+    priming event and `retry`; the bridge comes back with `Last-Event-ID`
+    and finishes the call in about the retry time, not the request timeout."""
+    port = free_port()
+    server = subprocess.Popen([str(REPO / ".cache/venv/bin/python"), str(REPO / "tests/python/fixtures/polling_server.py"), str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port)
+        (tmp_path / "servers.json").write_text(json.dumps({"mcpServers": {"polled": {"url": f"http://127.0.0.1:{port}/mcp"}}}))
+        running = start_up(tmp_path, make_root(tmp_path), extra=["--mcp-servers", str(tmp_path / "servers.json")])
+        try:
+            async with connect(running, "auto") as client:
+                started = time.monotonic()
+                with anyio.fail_after(20):
+                    while "polled.polled_sum" not in {tool.name for tool in (await client.list_tools()).tools}:
+                        await anyio.sleep(0.2)
+                    total = await client.call_tool("polled.polled_sum", {"a": 2, "b": 3})
+                assert total.content[0].text == "5", total
+                assert time.monotonic() - started < 20
+            polls = httpx2.get(f"http://127.0.0.1:{port}/stats", timeout=5).json()["polls"]
+            assert len(polls) >= 1, "the bridge resumed with Last-Event-ID"
+        finally:
+            running.stop()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
