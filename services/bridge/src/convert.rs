@@ -139,6 +139,7 @@ pub fn catalog(
         instructions,
         supports_completion: completions,
         supports_subscriptions: subscriptions,
+        supports_tasks: false,
     }
 }
 

@@ -132,6 +132,7 @@ pub(crate) fn build(config: &FsConfig, roots: &RootSet) -> Catalog {
                 .into(),
         supports_completion: true,
         supports_subscriptions: true,
+        supports_tasks: false,
     }
 }
 

@@ -10,28 +10,39 @@ use micromcp_proto::mcp_service_server::McpService as GrpcMcpService;
 use micromcp_proto::{
     CallToolClientMessage, CallToolServerMessage, Catalog, CatalogUpdate, CompleteRequest,
     CompleteResponse, GetCatalogRequest, GetPromptRequest, GetPromptResponse, ReadResourceChunk,
-    ReadResourceRequest, ResourceUpdated, ToolResult, WatchCatalogRequest, WatchResourceRequest,
+    ReadResourceRequest, ResourceUpdated, TaskRequest, TaskResponse, ToolResult, WatchCatalogRequest,
+    WatchResourceRequest,
     call_tool_client_message, call_tool_server_message, read_resource_chunk,
 };
 use tokio::sync::{mpsc, watch};
+
+use crate::tasks::{self, TaskSupport, Tasks};
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::{ReceiverStream, WatchStream};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::{Caller, McpService, Round, ServiceError, ToolCall, ToolEvents, telemetry};
+use crate::{
+    Caller, McpService, Round, ServiceError, ServiceResult, ToolCall, ToolEvents, ToolOutput, telemetry,
+};
 
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
 /// Serves an [`McpService`] as `micromcp.v1.McpService`.
 pub(crate) struct GrpcAdapter<S> {
     service: Arc<S>,
+    /// Tasks its tools' calls became (the tasks extension).
+    tasks: Arc<Tasks>,
     /// Turns true when the server starts draining.
     stopping: watch::Receiver<bool>,
 }
 
 impl<S> GrpcAdapter<S> {
     pub(crate) fn new(service: Arc<S>, stopping: watch::Receiver<bool>) -> Self {
-        Self { service, stopping }
+        Self {
+            service,
+            tasks: Arc::default(),
+            stopping,
+        }
     }
 
     /// `stream`, ended when the server starts draining: watches live as
@@ -55,6 +66,31 @@ fn traceparent<T>(request: &Request<T>) -> Option<&str> {
         .metadata()
         .get(micromcp_proto::TRACEPARENT_METADATA)
         .and_then(|value| value.to_str().ok())
+}
+
+/// Sends a call's outcome as its last message: the result, an
+/// `input_required` round, or the error (nothing when `request_input`
+/// already sent the round).
+async fn send_outcome(
+    outbound: &mpsc::Sender<Result<CallToolServerMessage, Status>>,
+    events: &ToolEvents,
+    outcome: ServiceResult<ToolOutput>,
+) {
+    if events.asked_for_input() {
+        return;
+    }
+    let message = match outcome {
+        Ok(output) => Ok(CallToolServerMessage {
+            message: Some(call_tool_server_message::Message::Result(ToolResult {
+                result_json: output.into_raw_json(),
+            })),
+        }),
+        Err(ServiceError::InputRequired(required)) => Ok(CallToolServerMessage {
+            message: Some(call_tool_server_message::Message::InputRequired(*required)),
+        }),
+        Err(error) => Err(Status::from(error)),
+    };
+    let _ = outbound.send(message).await;
 }
 
 /// The client capabilities the gateway sent (raw JSON object; empty = none).
@@ -184,6 +220,19 @@ impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
             principal,
             readable_sources_opt,
         };
+        // A tool that may answer with a task, for a request that declared
+        // the tasks extension: if it does not finish at once, it becomes one.
+        let task_capable = !start.input_relay
+            && tasks::declares_tasks(&client_capabilities)
+            && self
+                .service
+                .catalog()
+                .current()
+                .tools
+                .iter()
+                .find(|tool| tool.name == call.name)
+                .is_some_and(|tool| tasks::task_support(tool) != TaskSupport::Forbidden);
+        let (task_sender, task_receiver) = watch::channel(None);
         let (outbound, receiver) = mpsc::channel(32);
         let events = ToolEvents::new(
             outbound.clone(),
@@ -191,9 +240,32 @@ impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
             Round::new(client_capabilities, start.input_round),
             &start.log_level,
             start.input_relay,
-        );
+        )
+        .in_task(task_capable.then_some(task_receiver));
         let service = self.service.clone();
+        let store = self.tasks.clone();
         let task = tokio::spawn(async move {
+            if task_capable {
+                let principal = call.principal.clone();
+                let asking = events.clone();
+                let mut work: futures::future::BoxFuture<'static, _> =
+                    Box::pin(async move { service.call_tool(call, asking).await });
+                if let std::task::Poll::Ready(outcome) = futures::poll!(work.as_mut()) {
+                    send_outcome(&outbound, &events, outcome).await;
+                    return;
+                }
+                let message = store.create(&principal).map(|created| {
+                    let _ = task_sender.send(Some(created.clone()));
+                    created.run(work);
+                    CallToolServerMessage {
+                        message: Some(call_tool_server_message::Message::Result(ToolResult {
+                            result_json: created.create_result(),
+                        })),
+                    }
+                });
+                let _ = outbound.send(message.map_err(Status::from)).await;
+                return;
+            }
             let outcome = if start.input_relay {
                 // Relay the client's input answers while the call runs (the
                 // gateway keeps the request stream open for them).
@@ -208,22 +280,7 @@ impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
                 drop(inbound);
                 telemetry::timed("tools/call", span, service.call_tool(call, events.clone())).await
             };
-            if events.asked_for_input() {
-                // The input_required round already sent is the answer.
-                return;
-            }
-            let message = match outcome {
-                Ok(output) => Ok(CallToolServerMessage {
-                    message: Some(call_tool_server_message::Message::Result(ToolResult {
-                        result_json: output.into_raw_json(),
-                    })),
-                }),
-                Err(ServiceError::InputRequired(required)) => Ok(CallToolServerMessage {
-                    message: Some(call_tool_server_message::Message::InputRequired(*required)),
-                }),
-                Err(error) => Err(Status::from(error)),
-            };
-            let _ = outbound.send(message).await;
+            send_outcome(&outbound, &events, outcome).await;
         });
         Ok(Response::new(Box::pin(AbortOnDrop {
             inner: ReceiverStream::new(receiver),
@@ -310,6 +367,35 @@ impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
             })),
             Err(error) => Err(Status::from(error)),
         }
+    }
+
+    async fn task(&self, request: Request<TaskRequest>) -> Result<Response<TaskResponse>, Status> {
+        let principal = metadata_str(&request, micromcp_proto::PRINCIPAL_METADATA);
+        let TaskRequest {
+            method,
+            task_id,
+            input_responses_json,
+        } = request.into_inner();
+        let result = match method.as_str() {
+            "tasks/get" => self.tasks.get(&task_id, &principal)?,
+            "tasks/update" => {
+                let answers = input_responses_json.into_iter().collect();
+                self.tasks.update(&task_id, &principal, answers)?;
+                serde_json::json!({})
+            }
+            "tasks/cancel" => {
+                self.tasks.cancel(&task_id, &principal)?;
+                serde_json::json!({})
+            }
+            other => {
+                return Err(Status::invalid_argument(format!(
+                    "not a tasks method: {other}"
+                )));
+            }
+        };
+        Ok(Response::new(TaskResponse {
+            result_json: bytes::Bytes::from(result.to_string()),
+        }))
     }
 
     async fn complete(

@@ -14,10 +14,11 @@ use micromcp_proto::{
     call_tool_server_message::Message,
 };
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tonic::Status;
 
 use crate::rounds::input_request;
+use crate::tasks::Task;
 use crate::{Round, ServiceError, ServiceResult};
 
 type PendingInputs = Arc<Mutex<HashMap<String, oneshot::Sender<InputResponse>>>>;
@@ -34,6 +35,8 @@ pub struct ToolEvents {
     input_relay: bool,
     /// Set once an `input_required` round was sent: the call's answer.
     asked: Arc<AtomicBool>,
+    /// For a call that may become a task: the task, once it is one.
+    task_opt: Option<watch::Receiver<Option<Arc<Task>>>>,
 }
 
 // === impl ToolEvents ===
@@ -55,7 +58,15 @@ impl ToolEvents {
             log_level_opt: log_level_rank(log_level),
             input_relay,
             asked: Arc::default(),
+            task_opt: None,
         }
+    }
+
+    /// The same events for a call that may become a task: its input
+    /// requests then wait for the task and are asked through `tasks/get`.
+    pub(crate) fn in_task(mut self, task_opt: Option<watch::Receiver<Option<Arc<Task>>>>) -> Self {
+        self.task_opt = task_opt;
+        self
     }
 
     /// Events that go nowhere: for calling a service directly (tests, local use).
@@ -138,6 +149,18 @@ impl ToolEvents {
             .to_string();
         if let Some(answer) = self.round.response(&key) {
             return answer;
+        }
+        if let Some(task) = &self.task_opt {
+            // The call becomes a task as soon as it waits: then ask there.
+            let mut task = task.clone();
+            let task = task
+                .wait_for(Option::is_some)
+                .await
+                .map_err(|_| ServiceError::Unavailable("the call ended".into()))?
+                .clone();
+            if let Some(task) = task {
+                return task.ask(method, params).await;
+            }
         }
         let capability = capability_of(method);
         if !self.input_relay {

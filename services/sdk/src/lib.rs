@@ -15,6 +15,7 @@ mod regular_file;
 mod rounds;
 mod server;
 mod service;
+mod tasks;
 mod telemetry;
 
 pub use blocking::BlockingPool;
@@ -29,6 +30,7 @@ pub use server::{Listener, ServeError, ServeOptions, serve};
 pub use service::{
     Caller, CatalogPublisher, McpService, ResourceContent, ToolCall, UpdateStream, call_tool_json,
 };
+pub use tasks::{TASKS_EXTENSION, TaskSupport, task_support};
 pub use telemetry::serve_metrics;
 
 /// The generated protobuf types, re-exported for service authors.

@@ -202,6 +202,14 @@ fn tools() -> Vec<Tool> {
     .chain(MULTI_ROUND_TOOLS.iter().map(|(name, description)| {
         tool(name, description, no_arguments())
     }))
+    .chain(
+        crate::task_tools::TASK_TOOLS
+            .iter()
+            .map(|(name, description, support)| Tool {
+                extra_json: Bytes::from(json!({"execution": {"taskSupport": support}}).to_string()),
+                ..tool(name, description, json!({"type": "object"}))
+            }),
+    )
     .collect()
 }
 
@@ -364,5 +372,6 @@ pub(crate) fn build() -> Catalog {
         instructions: "Conformance fixtures.".into(),
         supports_completion: true,
         supports_subscriptions: true,
+        supports_tasks: true,
     }
 }

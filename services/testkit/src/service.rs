@@ -15,7 +15,7 @@ use micromcp_sdk::{
 };
 use serde_json::{Value, json};
 
-use crate::{catalog, rounds};
+use crate::{catalog, rounds, task_tools};
 
 /// A 1x1 red PNG.
 const PNG_BASE64: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==";
@@ -115,6 +115,9 @@ impl McpService for TestkitService {
         let arguments: Value = call.parse_arguments()?;
         if let Some(outcome) = rounds::call(&call.name, events.round()) {
             return outcome.map(|result| ToolOutput::from_value(&result));
+        }
+        if let Some(outcome) = task_tools::call(&call.name, &arguments, &events).await {
+            return outcome;
         }
         let output = match call.name.as_str() {
             // Asks while it runs (a 2025-11-25 session answers on the
