@@ -112,6 +112,8 @@ pub struct MergedCatalog {
     completion_services: Vec<usize>,
     /// Services that can watch resources.
     subscription_services: Vec<usize>,
+    /// Some service may answer with tasks.
+    any_tasks: bool,
 }
 
 fn exposed_name(namespace: &str, separator: &str, name: &str) -> String {
@@ -177,7 +179,8 @@ impl MergedCatalog {
                             key,
                             service: contribution.service,
                             original: tool.name.clone(),
-                            hints: ToolHints::of(tool.annotations.as_ref()),
+                            hints: ToolHints::of(tool.annotations.as_ref())
+                                .with_execution(&tool.extra_json),
                             param_headers: Some(param_headers::of_schema(&tool.input_schema_json))
                                 .filter(|params| !params.is_empty())
                                 .map(Into::into),
@@ -267,6 +270,7 @@ impl MergedCatalog {
             if catalog.supports_subscriptions {
                 merged.subscription_services.push(contribution.service);
             }
+            merged.any_tasks |= catalog.supports_tasks;
         }
         for message in invalid {
             tracing::warn!(%message, "catalog item dropped");
@@ -386,6 +390,11 @@ impl MergedCatalog {
     /// True when any service can watch resources.
     pub fn any_watches(&self) -> bool {
         !self.subscription_services.is_empty()
+    }
+
+    /// True when any service may answer with tasks (the tasks extension).
+    pub fn any_tasks(&self) -> bool {
+        self.any_tasks
     }
 
     /// True when `service` declared completion support.

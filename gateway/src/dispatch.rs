@@ -14,7 +14,7 @@ use crate::context::{CallContext, EraState, Reply};
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
 use crate::methods::result::{finish, modern_fields};
-use crate::methods::{listen, prompts, resources, route, subscriptions, tools};
+use crate::methods::{listen, prompts, resources, route, subscriptions, tasks, tools};
 use crate::session::{SessionClaims, SessionCodec};
 use crate::wire::jsonrpc::encode_result;
 use crate::wire::protocol::{LEGACY_VERSIONS, MODERN_VERSIONS, ParamsHead, negotiate_legacy};
@@ -59,6 +59,9 @@ pub async fn handle(
             .await
             .map(|()| Reply::Json(encode_result(id_text, b"{}"))),
         "subscriptions/listen" => listen::listen(gateway, context, id_text, params).await,
+        "tasks/get" | "tasks/update" | "tasks/cancel" => {
+            tasks::handle(gateway, context, method, id_text, head).await
+        }
         "resources/unsubscribe" => subscriptions::unsubscribe(context, head)
             .map(|()| Reply::Json(encode_result(id_text, b"{}"))),
         "logging/setLevel" => {
@@ -108,7 +111,10 @@ fn list(
 
 /// The capabilities the gateway offers in `era`.
 fn capabilities(gateway: &Gateway, modern: bool) -> &'static str {
-    if modern && gateway.backends.catalog().any_watches() {
+    let catalog = gateway.backends.catalog();
+    if modern && catalog.any_tasks() {
+        r#"{"tools":{"listChanged":true},"resources":{"listChanged":true,"subscribe":true},"prompts":{"listChanged":true},"completions":{},"extensions":{"io.modelcontextprotocol/tasks":{}}}"#
+    } else if modern && catalog.any_watches() {
         r#"{"tools":{"listChanged":true},"resources":{"listChanged":true,"subscribe":true},"prompts":{"listChanged":true},"completions":{}}"#
     } else if modern {
         r#"{"tools":{"listChanged":true},"resources":{"listChanged":true},"prompts":{"listChanged":true},"completions":{}}"#

@@ -205,9 +205,11 @@ impl GatewayError {
                 requested,
                 supported,
             } => json!({"supported": supported, "requested": requested}),
-            Self::MissingClientCapability { capability } => {
-                json!({"requiredCapabilities": {capability.as_str(): {}}})
-            }
+            // An extension is named `extensions/<id>`.
+            Self::MissingClientCapability { capability } => match capability.strip_prefix("extensions/") {
+                Some(extension) => json!({"requiredCapabilities": {"extensions": {extension: {}}}}),
+                None => json!({"requiredCapabilities": {capability.as_str(): {}}}),
+            },
             Self::Transient { service, .. } => {
                 json!({"category": self.category().as_str(), "service": service})
             }

@@ -22,7 +22,9 @@ use crate::policy::Policy;
 use crate::principal::Principal;
 use crate::quota::Quota;
 use crate::rates::RateLimits;
-use crate::session::{PendingClientRequests, RequestStateCodec, SessionCodec, SessionRegistry};
+use crate::session::{
+    PendingClientRequests, RequestStateCodec, SessionCodec, SessionRegistry, TaskIdCodec,
+};
 
 /// The gateway's name and version as clients see them.
 pub const SERVER_NAME: &str = "micromcp";
@@ -40,6 +42,8 @@ pub struct Gateway {
     pub sessions: SessionCodec,
     /// Seals the `requestState` of 2026-07-28 `input_required` rounds.
     pub request_states: RequestStateCodec,
+    /// Seals the task ids clients see (the tasks extension).
+    pub task_ids: TaskIdCodec,
     pub runtimes: SessionRegistry,
     /// Scopes and Cedar decisions, with per-principal catalog views.
     policy: ArcSwap<Policy>,
@@ -84,6 +88,7 @@ impl Gateway {
         Ok(Arc::new(Self {
             sessions: SessionCodec::new(session_key, config.session_max_age),
             request_states: RequestStateCodec::new(session_key),
+            task_ids: TaskIdCodec::new(session_key),
             policy: ArcSwap::from_pointee(Policy::with(
                 config.policy.cedar.clone(),
                 backends.names().clone(),

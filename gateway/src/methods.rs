@@ -17,4 +17,6 @@ pub mod resources;
 pub mod result;
 pub mod route;
 pub mod subscriptions;
+pub mod task_ids;
+pub mod tasks;
 pub mod tools;

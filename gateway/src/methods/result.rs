@@ -1,6 +1,7 @@
 //! The fields a result carries in each era: 2026-07-28 results get
 //! `resultType` and the server's info in `_meta` (lists and reads also
 //! `ttlMs`/`cacheScope`); handshake-era results pass through unchanged.
+//! A service's `CreateTaskResult` gets its task id sealed.
 //! Used by `dispatch` and every handler, so none of them calls another.
 
 use crate::context::CallContext;
@@ -39,4 +40,43 @@ pub fn modern_fields(gateway: &Gateway, cacheable: bool, ttl_ms: u64) -> String 
         fields.push_str(&format!(",\"ttlMs\":{ttl_ms},\"cacheScope\":\"private\""));
     }
     fields
+}
+
+/// A tool's result for the client: a service's `CreateTaskResult` (the
+/// tasks extension) with its task id sealed for the calling principal
+/// (`session::TaskIdCodec`, the only task id a client ever sees); any other
+/// result with the era's fields.
+pub fn finish_tool_result(
+    gateway: &Gateway,
+    context: &CallContext,
+    service: &str,
+    result_json: &[u8],
+) -> Vec<u8> {
+    let is_task = context.is_modern()
+        && result_json
+            .windows(19)
+            .any(|window| window == b"\"resultType\":\"task\"");
+    if !is_task {
+        return finish_service_result(context, result_json);
+    }
+    match serde_json::from_slice::<serde_json::Value>(result_json) {
+        Ok(mut result) => {
+            seal_task_id(gateway, context, service, &mut result);
+            result.to_string().into_bytes()
+        }
+        Err(_) => finish_service_result(context, result_json),
+    }
+}
+
+/// Replaces `result.taskId` (the service's) by the id the client sees.
+pub fn seal_task_id(
+    gateway: &Gateway,
+    context: &CallContext,
+    service: &str,
+    result: &mut serde_json::Value,
+) {
+    if let Some(task) = result["taskId"].as_str() {
+        let sealed = gateway.task_ids.seal(&context.principal.id, service, task);
+        result["taskId"] = serde_json::Value::String(sealed);
+    }
 }

@@ -127,6 +127,11 @@ impl<'g> Route<'g> {
         Ok((self.backend.client.clone(), permit))
     }
 
+    /// True when the tool answers only with a task (tasks extension).
+    pub fn task_required(&self) -> bool {
+        self.hints.task_required
+    }
+
     /// The tool's arguments mirrored in `Mcp-Param-*` headers (`x-mcp-header`).
     pub fn param_headers(&self) -> Option<&[ParamHeader]> {
         self.param_headers.as_deref()
@@ -231,6 +236,22 @@ pub fn resource<'g>(
             uri: uri.to_owned(),
         }
     })
+}
+
+/// A task of `service` (the tasks extension). The task id was sealed for
+/// this principal by this gateway when an authorized call created it, so
+/// following it needs no new decision; the service's availability, limits
+/// and breaker still apply.
+pub fn task<'g>(
+    gateway: &'g Gateway,
+    context: &CallContext,
+    service: &str,
+) -> Result<Route<'g>, GatewayError> {
+    let index = gateway.backends.names().index_of(service).ok_or_else(|| {
+        GatewayError::transient(service, format!("service {service:?} was removed"))
+    })?;
+    let catalog = gateway.backends.catalog();
+    Route::to(gateway, context, catalog, index, String::new(), ToolHints::default())
 }
 
 /// Completion of an argument of the resource template `uri_template`.

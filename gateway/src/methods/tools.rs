@@ -34,8 +34,8 @@ mod pump;
 use self::pump::{Again, CallState, pump};
 use super::consent::Approval;
 use super::outbound::{backend_span, deadline_error, relays_input};
-use super::result::finish_service_result;
-use super::{consent, input_rounds, outbound, route};
+use super::result::finish_tool_result;
+use super::{consent, input_rounds, outbound, route, task_ids};
 use crate::backends::{BackendClient, Target, from_status};
 use crate::catalog::param_headers;
 use crate::context::{CallContext, EraState, Reply};
@@ -52,6 +52,9 @@ pub(crate) async fn call_tool(
 ) -> Result<Reply, GatewayError> {
     let name = head.required_name()?;
     let route = route::tool(gateway, context, name)?;
+    if route.task_required() && !task_ids::declared(context) {
+        return Err(task_ids::not_declared());
+    }
     if let (Some(params), Some(headers)) = (route.param_headers(), context.param_headers()) {
         param_headers::check(params, head.arguments.map(RawValue::get), headers)?;
     }
@@ -243,7 +246,7 @@ async fn call_routed(
         permit.record(&Ok::<(), GatewayError>(()));
         let _ = tokio::time::timeout_at(deadline, drain(&mut events)).await;
         finish_request(context, id_text);
-        let body = finish_service_result(context, &result.result_json);
+        let body = finish_tool_result(gateway, context, &service, &result.result_json);
         return Ok(Reply::Json(encode_result(id_text, &body)));
     }
     if let Message::InputRequired(required) = &first

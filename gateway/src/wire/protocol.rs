@@ -53,6 +53,9 @@ pub struct ParamsHead<'a> {
     /// 2026-07-28 retry after `input_required`: the round's state, as issued.
     #[serde(default, rename = "requestState")]
     pub request_state: Option<String>,
+    /// The tasks extension: the task a `tasks/*` request is about.
+    #[serde(default, rename = "taskId")]
+    pub task_id: Option<String>,
 }
 
 /// The `_meta` fields the gateway reads.
@@ -249,6 +252,7 @@ pub fn validate_modern(
     let named = match method {
         "tools/call" | "prompts/get" => head.name.as_deref(),
         "resources/read" => head.uri.as_deref(),
+        "tasks/get" | "tasks/update" | "tasks/cancel" => head.task_id.as_deref(),
         _ => return Ok(()),
     };
     match (headers.name.map(header_text), named) {

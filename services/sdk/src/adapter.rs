@@ -234,8 +234,16 @@ impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
                 .is_some_and(|tool| tasks::task_support(tool) != TaskSupport::Forbidden);
         let (task_sender, task_receiver) = watch::channel(None);
         let (outbound, receiver) = mpsc::channel(32);
+        // A call that may become a task reports its events on a side
+        // channel, relayed only if it finishes at once: a task outlives
+        // the call's stream, which must end with the CreateTaskResult.
+        let (side_sender, mut side_receiver) = mpsc::channel(32);
         let events = ToolEvents::new(
-            outbound.clone(),
+            if task_capable {
+                side_sender
+            } else {
+                outbound.clone()
+            },
             start.progress_requested,
             Round::new(client_capabilities, start.input_round),
             &start.log_level,
@@ -251,9 +259,13 @@ impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
                 let mut work: futures::future::BoxFuture<'static, _> =
                     Box::pin(async move { service.call_tool(call, asking).await });
                 if let std::task::Poll::Ready(outcome) = futures::poll!(work.as_mut()) {
+                    while let Ok(event) = side_receiver.try_recv() {
+                        let _ = outbound.send(event).await;
+                    }
                     send_outcome(&outbound, &events, outcome).await;
                     return;
                 }
+                drop(side_receiver);
                 let message = store.create(&principal).map(|created| {
                     let _ = task_sender.send(Some(created.clone()));
                     created.run(work);

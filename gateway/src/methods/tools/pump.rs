@@ -26,7 +26,7 @@ use crate::error::GatewayError;
 use crate::gateway::Gateway;
 use crate::methods::input_rounds::{self, MAX_ROUNDS};
 use crate::methods::outbound::{deadline_error, input_response};
-use crate::methods::result::finish_service_result;
+use crate::methods::result::finish_tool_result;
 use crate::wire::jsonrpc::{encode_error, encode_notification, encode_request, encode_result};
 
 /// Everything the event pump needs about the client's request.
@@ -105,7 +105,12 @@ pub(super) async fn pump(
         };
         let outgoing = match message {
             Message::Result(result) => {
-                let body = finish_service_result(context, &result.result_json);
+                let body = finish_tool_result(
+                    gateway,
+                    context,
+                    &state.service,
+                    &result.result_json,
+                );
                 let _ = to_client.send(encode_result(&state.id_text, &body)).await;
                 let _ = tokio::time::timeout_at(state.deadline, drain(&mut events)).await;
                 return Some(Ok(()));

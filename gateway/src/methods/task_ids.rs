@@ -1,0 +1,26 @@
+//! The tasks extension (SEP-2663) at the edge, for every handler: whether a
+//! request declared it, and the -32021 refusal when it did not. (A
+//! `CreateTaskResult`'s task id is sealed in `result.rs`.)
+
+use serde_json::Value;
+
+use crate::context::CallContext;
+use crate::error::GatewayError;
+
+/// The extension's id.
+pub const TASKS_EXTENSION: &str = "io.modelcontextprotocol/tasks";
+
+/// True when the request declared the tasks extension.
+pub fn declared(context: &CallContext) -> bool {
+    context.is_modern()
+        && context.client_capabilities().contains(TASKS_EXTENSION)
+        && serde_json::from_str::<Value>(context.client_capabilities())
+            .is_ok_and(|capabilities| capabilities["extensions"].get(TASKS_EXTENSION).is_some())
+}
+
+/// -32021 naming the tasks extension.
+pub fn not_declared() -> GatewayError {
+    GatewayError::MissingClientCapability {
+        capability: format!("extensions/{TASKS_EXTENSION}"),
+    }
+}
