@@ -206,7 +206,9 @@ impl GatewayError {
                 supported,
             } => json!({"supported": supported, "requested": requested}),
             // An extension is named `extensions/<id>`.
-            Self::MissingClientCapability { capability } => match capability.strip_prefix("extensions/") {
+            Self::MissingClientCapability { capability } => match capability
+                .strip_prefix("extensions/")
+            {
                 Some(extension) => json!({"requiredCapabilities": {"extensions": {extension: {}}}}),
                 None => json!({"requiredCapabilities": {capability.as_str(): {}}}),
             },

@@ -18,5 +18,5 @@ pub use self::keyfile::load_or_create_key;
 pub use self::pending_requests::{ClientAnswer, PendingClientRequests};
 pub use self::replica_state::{GET_STREAM, SessionRegistry, SessionRuntime, StreamLog, StreamRead};
 pub use self::request_state::{RequestStateCodec, RoundFor, arguments_digest};
-pub use self::task_ids::TaskIdCodec;
 pub use self::sealed::{SESSION_KEY_BYTES, SessionClaims, SessionCodec};
+pub use self::task_ids::TaskIdCodec;

@@ -50,7 +50,10 @@ impl ToolHints {
     /// The same hints with the tool's `execution.taskSupport`, read from
     /// its extra fields (`extra_json`).
     pub fn with_execution(mut self, extra_json: &[u8]) -> Self {
-        if extra_json.windows(11).any(|window| window == b"taskSupport") {
+        if extra_json
+            .windows(11)
+            .any(|window| window == b"taskSupport")
+        {
             let extra: serde_json::Value = serde_json::from_slice(extra_json).unwrap_or_default();
             self.task_required = extra["execution"]["taskSupport"] == "required";
         }

@@ -251,7 +251,14 @@ pub fn task<'g>(
         GatewayError::transient(service, format!("service {service:?} was removed"))
     })?;
     let catalog = gateway.backends.catalog();
-    Route::to(gateway, context, catalog, index, String::new(), ToolHints::default())
+    Route::to(
+        gateway,
+        context,
+        catalog,
+        index,
+        String::new(),
+        ToolHints::default(),
+    )
 }
 
 /// Completion of an argument of the resource template `uri_template`.

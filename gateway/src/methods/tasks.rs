@@ -93,7 +93,9 @@ pub(crate) async fn handle(
 /// `params.inputResponses` of a `tasks/update`, by key.
 fn answers(raw: &RawValue) -> Result<HashMap<String, Bytes>, GatewayError> {
     let answers: HashMap<String, &RawValue> = serde_json::from_str(raw.get()).map_err(|_| {
-        GatewayError::InvalidParams("params.inputResponses must be an object of answers by key".into())
+        GatewayError::InvalidParams(
+            "params.inputResponses must be an object of answers by key".into(),
+        )
     })?;
     if answers.len() > MAX_RESPONSES {
         return Err(GatewayError::InvalidParams(format!(

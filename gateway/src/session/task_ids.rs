@@ -111,11 +111,19 @@ mod tests {
             Some(("kit".to_owned(), "t-1".to_owned()))
         );
         assert_eq!(codec.open(&id, "bob"), None);
-        assert_eq!(TaskIdCodec::new(&[3; 32]).open(&id, "alice").map(|(_, task)| task), Some("t-1".to_owned()));
+        assert_eq!(
+            TaskIdCodec::new(&[3; 32])
+                .open(&id, "alice")
+                .map(|(_, task)| task),
+            Some("t-1".to_owned())
+        );
         assert_eq!(TaskIdCodec::new(&[4; 32]).open(&id, "alice"), None);
         let mut altered = id.into_bytes();
         altered[30] = if altered[30] == b'A' { b'B' } else { b'A' };
-        assert_eq!(codec.open(&String::from_utf8(altered).expect("ascii"), "alice"), None);
+        assert_eq!(
+            codec.open(&String::from_utf8(altered).expect("ascii"), "alice"),
+            None
+        );
         assert_eq!(codec.open("nonsense", "alice"), None);
     }
 }

@@ -10,9 +10,9 @@ use micromcp_proto::mcp_service_server::McpService as GrpcMcpService;
 use micromcp_proto::{
     CallToolClientMessage, CallToolServerMessage, Catalog, CatalogUpdate, CompleteRequest,
     CompleteResponse, GetCatalogRequest, GetPromptRequest, GetPromptResponse, ReadResourceChunk,
-    ReadResourceRequest, ResourceUpdated, TaskRequest, TaskResponse, ToolResult, WatchCatalogRequest,
-    WatchResourceRequest,
-    call_tool_client_message, call_tool_server_message, read_resource_chunk,
+    ReadResourceRequest, ResourceUpdated, TaskRequest, TaskResponse, ToolResult,
+    WatchCatalogRequest, WatchResourceRequest, call_tool_client_message, call_tool_server_message,
+    read_resource_chunk,
 };
 use tokio::sync::{mpsc, watch};
 
@@ -22,7 +22,8 @@ use tokio_stream::wrappers::{ReceiverStream, WatchStream};
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::{
-    Caller, McpService, Round, ServiceError, ServiceResult, ToolCall, ToolEvents, ToolOutput, telemetry,
+    Caller, McpService, Round, ServiceError, ServiceResult, ToolCall, ToolEvents, ToolOutput,
+    telemetry,
 };
 
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;

@@ -270,9 +270,9 @@ impl Task {
             state.status = Status::InputRequired;
             state.changed();
         }
-        receiver
-            .await
-            .map_err(|_| ServiceError::Unavailable("the task ended while it waited for input".into()))
+        receiver.await.map_err(|_| {
+            ServiceError::Unavailable("the task ended while it waited for input".into())
+        })
     }
 
     /// The `CreateTaskResult` announcing this task.
@@ -313,7 +313,10 @@ impl Task {
                 .pending
                 .iter()
                 .map(|(key, pending)| {
-                    (key.clone(), json!({"method": pending.method, "params": pending.params}))
+                    (
+                        key.clone(),
+                        json!({"method": pending.method, "params": pending.params}),
+                    )
                 })
                 .collect();
             detailed["inputRequests"] = Value::Object(requests);

@@ -6,18 +6,40 @@
 
 use std::time::Duration;
 
-use micromcp_sdk::{ServiceError, ServiceResult, ToolEvents, ToolOutput, input_request, input_required};
+use micromcp_sdk::{
+    ServiceError, ServiceResult, ToolEvents, ToolOutput, input_request, input_required,
+};
 use serde_json::{Value, json};
 
 /// Tool names and their `execution.taskSupport`.
 pub(crate) const TASK_TOOLS: [(&str, &str, &str); 7] = [
     ("greet", "Says hello to `name` (never a task)", "forbidden"),
-    ("slow_compute", "Sleeps `seconds`, then answers (a task when the client takes tasks)", "optional"),
-    ("failing_job", "Fails as a tool after about a second (needs tasks)", "required"),
-    ("protocol_error_job", "Fails as a service after half a second", "optional"),
-    ("confirm_delete", "Asks the user to confirm deleting `filename`", "optional"),
+    (
+        "slow_compute",
+        "Sleeps `seconds`, then answers (a task when the client takes tasks)",
+        "optional",
+    ),
+    (
+        "failing_job",
+        "Fails as a tool after about a second (needs tasks)",
+        "required",
+    ),
+    (
+        "protocol_error_job",
+        "Fails as a service after half a second",
+        "optional",
+    ),
+    (
+        "confirm_delete",
+        "Asks the user to confirm deleting `filename`",
+        "optional",
+    ),
     ("multi_input", "Asks two questions at once", "optional"),
-    ("test_tool_with_task", "Asks the user's name, then works on it as a task (needs tasks)", "required"),
+    (
+        "test_tool_with_task",
+        "Asks the user's name, then works on it as a task (needs tasks)",
+        "required",
+    ),
 ];
 
 fn text(text: &str) -> ToolOutput {
@@ -40,7 +62,10 @@ pub(crate) async fn call(
             arguments["name"].as_str().unwrap_or("World")
         ))),
         "slow_compute" => {
-            let seconds = arguments["seconds"].as_f64().unwrap_or(1.0).clamp(0.0, 60.0);
+            let seconds = arguments["seconds"]
+                .as_f64()
+                .unwrap_or(1.0)
+                .clamp(0.0, 60.0);
             tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
             Ok(text(&format!(
                 "computed {}",
@@ -58,10 +83,15 @@ pub(crate) async fn call(
         "confirm_delete" => {
             let filename = arguments["filename"].as_str().unwrap_or("the file");
             match events
-                .request_input("elicitation/create", &confirm(&format!("Delete {filename}?")))
+                .request_input(
+                    "elicitation/create",
+                    &confirm(&format!("Delete {filename}?")),
+                )
                 .await
             {
-                Ok(answer) if answer["content"]["confirm"] == true => Ok(text(&format!("deleted {filename}"))),
+                Ok(answer) if answer["content"]["confirm"] == true => {
+                    Ok(text(&format!("deleted {filename}")))
+                }
                 Ok(_) => Ok(text(&format!("kept {filename}"))),
                 Err(error) => Err(error),
             }
@@ -78,10 +108,14 @@ pub(crate) async fn call(
             let answer = events.round().response("user_name").and_then(Result::ok);
             let Some(answer) = answer.filter(|answer| answer["action"] == "accept") else {
                 return Some(Err(input_required(
-                    vec![input_request("user_name", "elicitation/create", &json!({
-                        "message": "What is your name?",
-                        "requestedSchema": {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
-                    }))],
+                    vec![input_request(
+                        "user_name",
+                        "elicitation/create",
+                        &json!({
+                            "message": "What is your name?",
+                            "requestedSchema": {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+                        }),
+                    )],
                     bytes::Bytes::new(),
                 )));
             };

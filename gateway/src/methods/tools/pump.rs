@@ -105,12 +105,8 @@ pub(super) async fn pump(
         };
         let outgoing = match message {
             Message::Result(result) => {
-                let body = finish_tool_result(
-                    gateway,
-                    context,
-                    &state.service,
-                    &result.result_json,
-                );
+                let body =
+                    finish_tool_result(gateway, context, &state.service, &result.result_json);
                 let _ = to_client.send(encode_result(&state.id_text, &body)).await;
                 let _ = tokio::time::timeout_at(state.deadline, drain(&mut events)).await;
                 return Some(Ok(()));
