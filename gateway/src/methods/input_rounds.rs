@@ -89,24 +89,10 @@ pub fn retried_round(
     if !context.is_modern() || (head.input_responses.is_none() && head.request_state.is_none()) {
         return Ok(None);
     }
-    let mut responses_json = HashMap::new();
-    if let Some(raw) = head.input_responses {
-        let answers: HashMap<String, &RawValue> =
-            serde_json::from_str(raw.get()).map_err(|_| {
-                GatewayError::InvalidParams(
-                    "params.inputResponses must be an object of answers by key".into(),
-                )
-            })?;
-        if answers.len() > MAX_RESPONSES {
-            return Err(GatewayError::InvalidParams(format!(
-                "params.inputResponses has {} answers; at most {MAX_RESPONSES}",
-                answers.len()
-            )));
-        }
-        for (key, answer) in answers {
-            responses_json.insert(key, Bytes::copy_from_slice(answer.get().as_bytes()));
-        }
-    }
+    let responses_json = match head.input_responses {
+        Some(raw) => answers(raw)?,
+        None => HashMap::new(),
+    };
     let request_state = match head.request_state.as_deref() {
         Some(text) => {
             let digest = arguments_digest(request.arguments);
@@ -125,6 +111,26 @@ pub fn retried_round(
         responses_json,
         request_state,
     }))
+}
+
+/// A request's `params.inputResponses`: the client's answers by key (raw
+/// JSON each), at most `MAX_RESPONSES`.
+pub fn answers(raw: &RawValue) -> Result<HashMap<String, Bytes>, GatewayError> {
+    let answers: HashMap<String, &RawValue> = serde_json::from_str(raw.get()).map_err(|_| {
+        GatewayError::InvalidParams(
+            "params.inputResponses must be an object of answers by key".into(),
+        )
+    })?;
+    if answers.len() > MAX_RESPONSES {
+        return Err(GatewayError::InvalidParams(format!(
+            "params.inputResponses has {} answers; at most {MAX_RESPONSES}",
+            answers.len()
+        )));
+    }
+    Ok(answers
+        .into_iter()
+        .map(|(key, answer)| (key, Bytes::copy_from_slice(answer.get().as_bytes())))
+        .collect())
 }
 
 /// Checks what a service asked for: input methods only, a bounded number,

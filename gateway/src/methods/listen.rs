@@ -15,7 +15,6 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use futures::stream::SelectAll;
-use micromcp_proto::WatchResourceRequest;
 use serde::Deserialize;
 use serde_json::json;
 use serde_json::value::RawValue;
@@ -208,17 +207,7 @@ async fn watch(gateway: &Arc<Gateway>, context: &CallContext, uri: &str) -> Opti
         return None;
     }
     let mut client = route.client().ok()?;
-    let mut request = outbound::request(
-        gateway,
-        context,
-        route.readable_sources(),
-        WatchResourceRequest {
-            uri: uri.to_owned(),
-        },
-        None,
-    );
-    // A watch lives as long as the listen stream, not one request.
-    request.metadata_mut().remove("grpc-timeout");
+    let request = outbound::watch_request(gateway, context, route.readable_sources(), uri);
     let updates = client.watch_resource(request).await.ok()?.into_inner();
     let uri = uri.to_owned();
     Some(

@@ -8,7 +8,9 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use micromcp_proto::{CallToolClientMessage, InputResponse, call_tool_client_message};
+use micromcp_proto::{
+    CallToolClientMessage, InputResponse, WatchResourceRequest, call_tool_client_message,
+};
 use micromcp_telemetry::traces;
 use tonic::metadata::{Ascii, MetadataValue};
 
@@ -55,6 +57,22 @@ pub fn request<T>(
         value.set_sensitive(true);
         metadata.insert(micromcp_proto::TRACEPARENT_METADATA, value);
     }
+    request
+}
+
+/// The request following `uri`'s changes: what every request carries, and
+/// no deadline (a watch lives as long as the subscription that opened it).
+pub fn watch_request(
+    gateway: &Gateway,
+    context: &CallContext,
+    readable_sources_opt: Option<&str>,
+    uri: &str,
+) -> tonic::Request<WatchResourceRequest> {
+    let message = WatchResourceRequest {
+        uri: uri.to_owned(),
+    };
+    let mut request = request(gateway, context, readable_sources_opt, message, None);
+    request.metadata_mut().remove("grpc-timeout");
     request
 }
 

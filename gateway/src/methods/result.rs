@@ -52,7 +52,12 @@ pub fn finish_tool_result(
     service: &str,
     result_json: &[u8],
 ) -> Vec<u8> {
+    // Only a request that declared the tasks extension can get a task:
+    // other results are never scanned.
     let is_task = context.is_modern()
+        && context
+            .client_capabilities()
+            .contains("io.modelcontextprotocol/tasks")
         && result_json
             .windows(19)
             .any(|window| window == b"\"resultType\":\"task\"");

@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use micromcp_proto::WatchResourceRequest;
 use tokio_util::sync::CancellationToken;
 
 use super::{outbound, route};
@@ -44,17 +43,7 @@ pub(crate) async fn subscribe(
         )));
     }
     let mut client = route.client()?;
-    let mut request = outbound::request(
-        gateway,
-        context,
-        route.readable_sources(),
-        WatchResourceRequest {
-            uri: uri.to_owned(),
-        },
-        None,
-    );
-    // A watch lives as long as the subscription, not one request.
-    request.metadata_mut().remove("grpc-timeout");
+    let request = outbound::watch_request(gateway, context, route.readable_sources(), uri);
     let mut updates = client
         .watch_resource(request)
         .await

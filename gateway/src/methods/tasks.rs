@@ -9,21 +9,16 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use micromcp_proto::TaskRequest;
-use serde_json::value::RawValue;
 
 use super::result::{finish_service_result, seal_task_id};
-use super::{outbound, route, task_ids};
+use super::{input_rounds, outbound, route, task_ids};
 use crate::backends::{Target, from_status};
 use crate::context::{CallContext, Reply};
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
 use crate::wire::jsonrpc::encode_result;
 use crate::wire::protocol::ParamsHead;
-
-/// Answers kept by one `tasks/update`.
-const MAX_RESPONSES: usize = 64;
 
 fn unknown(id: &str) -> GatewayError {
     let shown: String = id.chars().take(64).collect();
@@ -54,7 +49,7 @@ pub(crate) async fn handle(
         .open(id, &context.principal.id)
         .ok_or_else(|| unknown(id))?;
     let input_responses_json = match (method, head.input_responses) {
-        ("tasks/update", Some(raw)) => answers(raw)?,
+        ("tasks/update", Some(raw)) => input_rounds::answers(raw)?,
         _ => HashMap::new(),
     };
     let route = route::task(gateway, context, &service)?;
@@ -88,23 +83,4 @@ pub(crate) async fn handle(
         finish_service_result(context, &result_json)
     };
     Ok(Reply::Json(encode_result(id_text, &body)))
-}
-
-/// `params.inputResponses` of a `tasks/update`, by key.
-fn answers(raw: &RawValue) -> Result<HashMap<String, Bytes>, GatewayError> {
-    let answers: HashMap<String, &RawValue> = serde_json::from_str(raw.get()).map_err(|_| {
-        GatewayError::InvalidParams(
-            "params.inputResponses must be an object of answers by key".into(),
-        )
-    })?;
-    if answers.len() > MAX_RESPONSES {
-        return Err(GatewayError::InvalidParams(format!(
-            "params.inputResponses has {} answers; at most {MAX_RESPONSES}",
-            answers.len()
-        )));
-    }
-    Ok(answers
-        .into_iter()
-        .map(|(key, answer)| (key, Bytes::copy_from_slice(answer.get().as_bytes())))
-        .collect())
 }
