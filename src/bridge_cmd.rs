@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use micromcp_bridge::{BridgeConfig, BridgeService, UpstreamTarget, UrlTransport};
+use micromcp_bridge::{BridgeConfig, BridgeService, UpstreamEra, UpstreamTarget, UrlTransport};
 use micromcp_gateway::config::RawMcpServer;
 use tokio_util::sync::CancellationToken;
 
@@ -39,12 +39,17 @@ pub struct BridgeArgs {
     /// Longest a forwarded call may take, in seconds.
     #[arg(long, default_value_t = 300)]
     call_timeout_secs: u64,
+    /// Pin the protocol spoken to the server: `2025-11-25` (handshake only)
+    /// or `2026-07-28` (default: probe and pick).
+    #[arg(long)]
+    protocol_version: Option<String>,
     #[command(flatten)]
     listen: crate::service_cmd::ServiceListen,
 }
 
 /// The upstream described by an `mcpServers` entry.
 pub fn target_of(entry: RawMcpServer) -> anyhow::Result<UpstreamTarget> {
+    era_of(entry.protocol_version.as_deref())?;
     match (entry.command, entry.url) {
         (Some(_), None) if !matches!(entry.transport_type.as_deref(), None | Some("stdio")) => {
             anyhow::bail!(
@@ -77,29 +82,40 @@ pub fn target_of(entry: RawMcpServer) -> anyhow::Result<UpstreamTarget> {
     }
 }
 
+/// The era an entry's `protocolVersion` (or `--protocol-version`) pins.
+pub fn era_of(version_opt: Option<&str>) -> anyhow::Result<UpstreamEra> {
+    UpstreamEra::from_version(version_opt)
+        .map_err(|error| anyhow::anyhow!("protocolVersion: {error}"))
+}
+
 /// Runs the bridge until a shutdown signal.
 pub async fn run(args: BridgeArgs) -> anyhow::Result<()> {
-    let target = match std::env::var(SPEC_ENV) {
+    let (target, era) = match std::env::var(SPEC_ENV) {
         Ok(spec) if args.command.is_none() && args.url.is_none() => {
             let entry: RawMcpServer = serde_json::from_str(&spec)
                 .map_err(|error| anyhow::anyhow!("{SPEC_ENV}: {error}"))?;
-            target_of(entry)?
+            let era = era_of(entry.protocol_version.as_deref())?;
+            (target_of(entry)?, era)
         }
-        _ => target_of(RawMcpServer {
-            command: args.command,
-            args: args.args,
-            env: BTreeMap::new(),
-            cwd: args.cwd,
-            url: args.url,
-            transport_type: args.transport,
-            ..RawMcpServer::default()
-        })?,
+        _ => (
+            target_of(RawMcpServer {
+                command: args.command,
+                args: args.args,
+                env: BTreeMap::new(),
+                cwd: args.cwd,
+                url: args.url,
+                transport_type: args.transport,
+                ..RawMcpServer::default()
+            })?,
+            era_of(args.protocol_version.as_deref())?,
+        ),
     };
     let shutdown = CancellationToken::new();
     let config = BridgeConfig {
         name: args.name.clone(),
         target,
         call_timeout: Duration::from_secs(args.call_timeout_secs),
+        era,
     };
     let service = BridgeService::start(config, shutdown.clone());
     let outcome = crate::service_cmd::serve(service, args.listen, &args.name).await;

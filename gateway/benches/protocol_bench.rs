@@ -124,6 +124,7 @@ fn protobuf(c: &mut Criterion) {
             client_capabilities_json: Bytes::from_static(b"{}"),
             log_level: String::new(),
             input_relay: false,
+            input_round: None,
         })),
     };
     let encoded = message.encode_to_vec();

@@ -103,6 +103,14 @@ pub struct RawMcpServer {
     /// accepted for a `command`.
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub transport_type: Option<String>,
+    /// Pins the era spoken to the server: `2025-11-25` (the handshake
+    /// only) or `2026-07-28`; absent = probe and pick.
+    #[serde(
+        default,
+        rename = "protocolVersion",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub protocol_version: Option<String>,
     /// Desktop-client field: a disabled entry is skipped.
     #[serde(default, skip_serializing)]
     pub disabled: Option<bool>,

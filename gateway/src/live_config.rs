@@ -50,7 +50,7 @@ pub fn bridges_of(registrations: &[Registration]) -> Vec<(String, RawMcpServer)>
     registrations
         .iter()
         .filter_map(|registration| match registration.parsed() {
-            Ok(Registered::McpServer(server)) => Some((registration.name.clone(), server)),
+            Ok(Registered::McpServer(server)) => Some((registration.name.clone(), *server)),
             _ => None,
         })
         .collect()

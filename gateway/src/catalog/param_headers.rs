@@ -256,7 +256,7 @@ mod tests {
         let missing = headers(&[("count", "3"), ("dry-run", "true"), ("zone", "b")]);
         assert!(
             check(&params, Some(body), &missing)
-                .unwrap_err()
+                .expect_err("refused")
                 .to_string()
                 .contains("missing Mcp-Param-region")
         );
@@ -272,7 +272,7 @@ mod tests {
         let extra = headers(&[("region", "eu-west")]);
         assert!(
             check(&params, Some("{}"), &extra)
-                .unwrap_err()
+                .expect_err("refused")
                 .to_string()
                 .contains("but no region")
         );

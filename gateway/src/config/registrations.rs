@@ -24,7 +24,7 @@ pub enum Registered {
     /// A gRPC service (a `[[services]]` table).
     Service(Box<RawService>),
     /// A third-party MCP server run behind a bridge.
-    McpServer(RawMcpServer),
+    McpServer(Box<RawMcpServer>),
 }
 
 /// One registered service: its name and its entry as given.
@@ -78,7 +78,7 @@ fn parse(entry: &Map<String, Value>) -> Result<Registered, String> {
     if !entry.get("name").is_some_and(Value::is_string) {
         return Err("name: required".into());
     }
-    deserialize(server.clone(), "mcp_server").map(Registered::McpServer)
+    deserialize(server.clone(), "mcp_server").map(|server| Registered::McpServer(Box::new(server)))
 }
 
 /// `value` as a `T`; the error names the field (under `prefix`).

@@ -41,6 +41,38 @@ pub struct BridgeConfig {
     pub target: UpstreamTarget,
     /// Longest a forwarded call may take.
     pub call_timeout: Duration,
+    /// Which protocol era to speak to the upstream.
+    pub era: UpstreamEra,
+}
+
+/// Which protocol era the bridge speaks to its upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UpstreamEra {
+    /// 2026-07-28 when the upstream speaks it (probed with
+    /// `server/discover`), else the 2025-11-25 handshake; the verdict is
+    /// kept for reconnects.
+    #[default]
+    Auto,
+    /// The 2025-11-25 handshake only (`initialize`), even with an upstream
+    /// that speaks 2026-07-28 too.
+    Handshake,
+    /// 2026-07-28 only: an upstream that does not speak it is not reached.
+    Stateless,
+}
+
+impl UpstreamEra {
+    /// The era pinned by an `mcpServers` entry's `protocolVersion` (`None`
+    /// when absent: `Auto`).
+    pub fn from_version(version_opt: Option<&str>) -> Result<Self, String> {
+        match version_opt {
+            None => Ok(Self::Auto),
+            Some("2026-07-28") => Ok(Self::Stateless),
+            Some("2025-11-25" | "2025-06-18" | "2025-03-26") => Ok(Self::Handshake),
+            Some(other) => Err(format!(
+                "unknown protocolVersion {other:?} (use \"2026-07-28\" or \"2025-11-25\"; leave it out to let the bridge pick)"
+            )),
+        }
+    }
 }
 
 /// Which HTTP transport an upstream URL speaks.

@@ -167,6 +167,23 @@ pub fn add_round(request: &mut Value, round: &Round) -> ServiceResult<()> {
     Ok(())
 }
 
+/// Per-request `_meta` telling a 2026-07-28 upstream which input the
+/// gateway's client can give (its elicitation, sampling and roots; the
+/// bridge relays nothing else), so the upstream asks only for that.
+pub fn client_meta(round: &Round) -> rmcp::model::RequestMetaObject {
+    let declared = round.capabilities();
+    let relayed: Map<String, Value> = ["elicitation", "sampling", "roots"]
+        .iter()
+        .filter_map(|name| Some(((*name).to_owned(), declared.get(*name)?.clone())))
+        .collect();
+    let mut meta = Map::new();
+    meta.insert(
+        "io.modelcontextprotocol/clientCapabilities".into(),
+        Value::Object(relayed),
+    );
+    meta.into()
+}
+
 /// An upstream `input_required` result as the bridge's own: the same keys,
 /// requests and state (the gateway seals the state toward the client).
 pub fn input_required<T: serde::Serialize>(result: &T) -> ServiceError {

@@ -25,6 +25,6 @@ mod service;
 mod upstream;
 mod watches;
 
-pub use config::{BridgeConfig, UpstreamTarget, UrlTransport};
+pub use config::{BridgeConfig, UpstreamEra, UpstreamTarget, UrlTransport};
 pub use legacy_sse::{LegacySseError, LegacySseTransport};
 pub use service::BridgeService;

@@ -100,7 +100,8 @@ impl McpService for BridgeService {
         convert::add_round(&mut request, events.round())?;
         let request_params: CallToolRequestParams = params(request)?;
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(request_params));
-        let options = PeerRequestOptions::with_timeout(self.upstream.call_timeout());
+        let mut options = PeerRequestOptions::with_timeout(self.upstream.call_timeout());
+        options.meta = Some(convert::client_meta(events.round()));
         let handle = peer
             .send_request_with_option(request, options)
             .await
@@ -183,7 +184,8 @@ impl McpService for BridgeService {
         let mut request = json!({"name": name, "arguments": arguments});
         convert::add_round(&mut request, &round)?;
         let request = ClientRequest::GetPromptRequest(GetPromptRequest::new(params(request)?));
-        let options = PeerRequestOptions::with_timeout(self.upstream.call_timeout());
+        let mut options = PeerRequestOptions::with_timeout(self.upstream.call_timeout());
+        options.meta = Some(convert::client_meta(&round));
         let response = peer
             .send_request_with_option(request, options)
             .await

@@ -15,6 +15,7 @@ use rmcp::model::{ProtocolVersion, SubscriptionFilter};
 use rmcp::service::{ClientLifecycleMode, Peer};
 use tokio_util::sync::CancellationToken;
 
+use crate::config::UpstreamEra;
 use crate::connect::{self, Running};
 use crate::handler::{BridgeHandler, BridgeState};
 use crate::liveness;
@@ -69,6 +70,16 @@ impl Upstream {
     }
 
     fn lifecycle(&self) -> ClientLifecycleMode {
+        match self.config.era {
+            UpstreamEra::Handshake => return ClientLifecycleMode::Initialize,
+            UpstreamEra::Stateless => {
+                return ClientLifecycleMode::Auto {
+                    preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+                    legacy_version: None,
+                };
+            }
+            UpstreamEra::Auto => {}
+        }
         if self.connected_once.load(Ordering::Relaxed)
             && self.legacy_verdict.load(Ordering::Relaxed)
         {

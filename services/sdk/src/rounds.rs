@@ -73,6 +73,11 @@ impl Round {
         }
     }
 
+    /// The capabilities the request declared (raw JSON; `Null` for none).
+    pub fn capabilities(&self) -> &Value {
+        &self.capabilities
+    }
+
     /// True when the client declared capability `name` (e.g. `sampling`).
     pub fn client_supports(&self, name: &str) -> bool {
         self.capabilities.get(name).is_some()
