@@ -21,6 +21,10 @@ pub const PRINCIPAL_METADATA: &str = "x-principal";
 /// the caller may read (sent to services that hold content from other
 /// services, e.g. a search index of fs files); absent: no such limit.
 pub const READABLE_SOURCES_METADATA: &str = "x-readable-sources";
+/// gRPC trailer naming the client capability a request needs and did not
+/// declare (with status FAILED_PRECONDITION): the gateway answers -32021
+/// naming it (`sampling`, or `extensions/<id>` for an extension).
+pub const MISSING_CAPABILITY_METADATA: &str = "x-missing-capability";
 /// gRPC metadata key carrying W3C trace context.
 pub const TRACEPARENT_METADATA: &str = "traceparent";
 /// Largest data chunk a service sends in one `ReadResourceChunk`.

@@ -24,6 +24,17 @@ pub enum Target {
 /// The gateway error for `status` returned by `service`.
 pub fn from_status(service: &str, target: &Target, status: &Status) -> GatewayError {
     let message = status.message().to_owned();
+    if status.code() == Code::FailedPrecondition
+        && let Some(capability) = status
+            .metadata()
+            .get(micromcp_proto::MISSING_CAPABILITY_METADATA)
+            .and_then(|value| value.to_str().ok())
+            .filter(|name| name.len() <= 128)
+    {
+        return GatewayError::MissingClientCapability {
+            capability: capability.to_owned(),
+        };
+    }
     match status.code() {
         Code::InvalidArgument
         | Code::PermissionDenied

@@ -103,3 +103,23 @@ impl UrlTransport {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protocol_version_pins_an_era() {
+        assert_eq!(UpstreamEra::from_version(None), Ok(UpstreamEra::Auto));
+        assert_eq!(
+            UpstreamEra::from_version(Some("2025-11-25")),
+            Ok(UpstreamEra::Handshake)
+        );
+        assert_eq!(
+            UpstreamEra::from_version(Some("2026-07-28")),
+            Ok(UpstreamEra::Stateless)
+        );
+        let unknown = UpstreamEra::from_version(Some("2024-01-01")).expect_err("unknown");
+        assert!(unknown.contains("2024-01-01"), "{unknown}");
+    }
+}

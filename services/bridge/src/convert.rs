@@ -169,8 +169,9 @@ pub fn add_round(request: &mut Value, round: &Round) -> ServiceResult<()> {
 
 /// Per-request `_meta` telling a 2026-07-28 upstream which input the
 /// gateway's client can give (its elicitation, sampling and roots; the
-/// bridge relays nothing else), so the upstream asks only for that.
-pub fn client_meta(round: &Round) -> rmcp::model::RequestMetaObject {
+/// bridge relays nothing else), so the upstream asks only for that, and
+/// the log level the client wants (none: no logs).
+pub fn client_meta(round: &Round, log_level: Option<&str>) -> rmcp::model::RequestMetaObject {
     let declared = round.capabilities();
     let relayed: Map<String, Value> = ["elicitation", "sampling", "roots"]
         .iter()
@@ -181,6 +182,12 @@ pub fn client_meta(round: &Round) -> rmcp::model::RequestMetaObject {
         "io.modelcontextprotocol/clientCapabilities".into(),
         Value::Object(relayed),
     );
+    if let Some(level) = log_level {
+        meta.insert(
+            "io.modelcontextprotocol/logLevel".into(),
+            Value::from(level),
+        );
+    }
     meta.into()
 }
 

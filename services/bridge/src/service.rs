@@ -48,6 +48,10 @@ fn map_error(error: RmcpError) -> ServiceError {
                 }
                 ErrorCode::METHOD_NOT_FOUND => ServiceError::Unsupported(message),
                 ErrorCode::RESOURCE_NOT_FOUND => ServiceError::NotFound(message),
+                // A 2026-07-28 upstream needs a client capability the request did not declare.
+                ErrorCode(-32021) => {
+                    ServiceError::MissingCapability(missing_capability(data.data.as_ref()))
+                }
                 _ => ServiceError::Internal(format!("upstream error {}: {message}", data.code.0)),
             }
         }
@@ -55,6 +59,23 @@ fn map_error(error: RmcpError) -> ServiceError {
             ServiceError::Unavailable("the upstream server did not answer in time".into())
         }
         other => ServiceError::Unavailable(format!("upstream server unavailable: {other}")),
+    }
+}
+
+/// The capability a -32021 names in `data.requiredCapabilities` (the first
+/// one; `extensions/<id>` for an extension).
+fn missing_capability(data: Option<&Value>) -> String {
+    let required = data.and_then(|data| data.get("requiredCapabilities"));
+    let Some(Value::Object(required)) = required else {
+        return "unknown".into();
+    };
+    match required.iter().next() {
+        Some((name, Value::Object(inner))) if name == "extensions" => inner
+            .keys()
+            .next()
+            .map_or_else(|| "extensions".into(), |id| format!("extensions/{id}")),
+        Some((name, _)) => name.clone(),
+        None => "unknown".into(),
     }
 }
 
@@ -101,7 +122,12 @@ impl McpService for BridgeService {
         let request_params: CallToolRequestParams = params(request)?;
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(request_params));
         let mut options = PeerRequestOptions::with_timeout(self.upstream.call_timeout());
-        options.meta = Some(convert::client_meta(events.round()));
+        options.meta = Some(convert::client_meta(events.round(), events.log_level()));
+        if let Some(level) = events.log_level()
+            && !self.upstream.is_modern()
+        {
+            self.upstream.ensure_log_level(&peer, level).await;
+        }
         let handle = peer
             .send_request_with_option(request, options)
             .await
@@ -185,7 +211,7 @@ impl McpService for BridgeService {
         convert::add_round(&mut request, &round)?;
         let request = ClientRequest::GetPromptRequest(GetPromptRequest::new(params(request)?));
         let mut options = PeerRequestOptions::with_timeout(self.upstream.call_timeout());
-        options.meta = Some(convert::client_meta(&round));
+        options.meta = Some(convert::client_meta(&round, None));
         let response = peer
             .send_request_with_option(request, options)
             .await

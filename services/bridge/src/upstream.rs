@@ -4,14 +4,16 @@
 //! era found on the first connection is reused for reconnects, and a
 //! connection whose server stops answering pings is replaced ([`liveness`]).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
 use micromcp_sdk::CatalogPublisher;
 use rmcp::RoleClient;
-use rmcp::model::{ProtocolVersion, SubscriptionFilter};
+// Logging is deprecated by 2026-07-28 but 2025-11-25 clients still ask for it.
+#[allow(deprecated)]
+use rmcp::model::{ProtocolVersion, SetLevelRequestParams, SubscriptionFilter};
 use rmcp::service::{ClientLifecycleMode, Peer};
 use tokio_util::sync::CancellationToken;
 
@@ -29,6 +31,8 @@ pub struct Upstream {
     publisher: CatalogPublisher,
     legacy_verdict: AtomicBool,
     connected_once: AtomicBool,
+    /// The log level set on the upstream session (its rank), if any.
+    log_level: Mutex<Option<u8>>,
     url_verdict: connect::UrlVerdict,
 }
 
@@ -41,6 +45,7 @@ impl Upstream {
             publisher,
             legacy_verdict: AtomicBool::new(false),
             connected_once: AtomicBool::new(false),
+            log_level: Mutex::new(None),
             url_verdict: connect::UrlVerdict::default(),
         })
     }
@@ -48,6 +53,38 @@ impl Upstream {
     /// The connected peer, if any.
     pub fn peer(&self) -> Option<Arc<Peer<RoleClient>>> {
         self.peer.load_full()
+    }
+
+    /// Makes a 2025-11-25 upstream send logs at least as verbose as
+    /// `level` (`logging/setLevel` for the whole session; each call then
+    /// keeps only what its own client asked for). The level is set again
+    /// after a reconnect.
+    #[allow(deprecated)]
+    pub async fn ensure_log_level(&self, peer: &Peer<RoleClient>, level: &str) {
+        let wanted = log_rank(level);
+        {
+            let current = self
+                .log_level
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if current.is_some_and(|current| current <= wanted) {
+                return;
+            }
+        }
+        let Ok(params) =
+            serde_json::from_value::<SetLevelRequestParams>(serde_json::json!({"level": level}))
+        else {
+            return;
+        };
+        match peer.set_level(params).await {
+            Ok(()) => {
+                *self
+                    .log_level
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(wanted);
+            }
+            Err(error) => tracing::debug!(%error, "the upstream refused logging/setLevel"),
+        }
     }
 
     /// True when the connection speaks 2026-07-28.
@@ -176,6 +213,10 @@ impl Upstream {
                     if let Err(error) = self.refresh_catalog(&peer).await {
                         tracing::warn!(bridge = %self.config.name, %error, "cannot list the upstream catalog");
                     }
+                    *self
+                        .log_level
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner) = None;
                     self.peer.store(Some(Arc::new(peer.clone())));
                     let modern = self.is_modern();
                     self.state.watches.resubscribe(&peer, modern).await;
@@ -257,5 +298,19 @@ async fn listen_for_changes(peer: Peer<RoleClient>, state: Arc<BridgeState>) {
             return;
         }
         tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+}
+
+/// Syslog severity rank of a level name (debug = 0 … emergency = 7).
+fn log_rank(level: &str) -> u8 {
+    match level {
+        "debug" => 0,
+        "info" => 1,
+        "notice" => 2,
+        "warning" => 3,
+        "error" => 4,
+        "critical" => 5,
+        "alert" => 6,
+        _ => 7,
     }
 }

@@ -37,6 +37,10 @@ pub enum ServiceError {
     /// prompts), and as this error elsewhere.
     #[error("the request needs the client's input, which this method cannot ask for")]
     InputRequired(Box<micromcp_proto::InputRequired>),
+    /// The request needs a client capability it did not declare (e.g.
+    /// `sampling`, or `extensions/<id>`): the client gets -32021 naming it.
+    #[error("the request needs the client capability {0}, which it did not declare")]
+    MissingCapability(String),
 }
 
 impl ServiceError {
@@ -51,12 +55,21 @@ impl ServiceError {
             Self::Unsupported(_) => Code::Unimplemented,
             Self::Internal(_) => Code::Internal,
             Self::InputRequired(_) => Code::Unimplemented,
+            Self::MissingCapability(_) => Code::FailedPrecondition,
         }
     }
 }
 
 impl From<ServiceError> for Status {
     fn from(error: ServiceError) -> Self {
-        Status::new(error.code(), error.to_string())
+        let mut status = Status::new(error.code(), error.to_string());
+        if let ServiceError::MissingCapability(capability) = &error
+            && let Ok(value) = capability.parse()
+        {
+            status
+                .metadata_mut()
+                .insert(micromcp_proto::MISSING_CAPABILITY_METADATA, value);
+        }
+        status
     }
 }

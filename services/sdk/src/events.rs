@@ -109,6 +109,22 @@ impl ToolEvents {
         self.round.client_supports(name)
     }
 
+    /// The least severe log level the client wants (`None`: no logs).
+    pub fn log_level(&self) -> Option<&'static str> {
+        const NAMES: [&str; 8] = [
+            "debug",
+            "info",
+            "notice",
+            "warning",
+            "error",
+            "critical",
+            "alert",
+            "emergency",
+        ];
+        self.log_level_opt
+            .and_then(|rank| NAMES.get(usize::from(rank)).copied())
+    }
+
     /// Reports progress; dropped when the client did not ask for it.
     pub async fn progress(&self, progress: f64, total_opt: Option<f64>, message: &str) {
         if !self.progress_requested {
