@@ -261,7 +261,12 @@ pub async fn ask_session(
         let message = encode_request(&request_id, method, params.as_bytes());
         waiting.push(((*key).to_owned(), method.clone(), request_id, answer));
         if to_client.send(message).await.is_err() {
-            break;
+            for (_, _, request_id, _) in &waiting {
+                gateway.pending_requests.forget(request_id);
+            }
+            return Err(GatewayError::InvalidRequest(
+                "the client went away before it was asked for input".into(),
+            ));
         }
     }
     let mut responses_json = HashMap::new();

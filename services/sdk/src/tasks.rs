@@ -5,8 +5,9 @@
 //! `CreateTaskResult` and follows it with `tasks/get`, answers the input it
 //! asks for with `tasks/update`, ends it with `tasks/cancel`. Tasks live in
 //! this process, one principal's each (another principal's id is unknown),
-//! for `TTL` after their last change; at most `MAX_TASKS` at once and
-//! `MAX_TASKS_PER_PRINCIPAL` for one principal.
+//! for `TTL` after their last change or question (a task still running
+//! then is stopped: nobody follows it); at most `MAX_TASKS` at once and `MAX_TASKS_PER_PRINCIPAL` for
+//! one principal.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -122,7 +123,15 @@ impl Tasks {
     /// A new working task of `principal` (forgetting expired ones first).
     pub(crate) fn create(&self, principal: &str) -> ServiceResult<Arc<Task>> {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        entries.retain(|_, task| !task.expired());
+        // Forgotten tasks still running (waiting for input nobody gives)
+        // are stopped.
+        entries.retain(|_, task| {
+            let expired = task.expired();
+            if expired && let Some(abort) = task.state().abort_opt.take() {
+                abort.abort();
+            }
+            !expired
+        });
         let owned = entries
             .values()
             .filter(|task| task.principal == principal)
@@ -152,13 +161,16 @@ impl Tasks {
         Ok(task)
     }
 
+    /// The task `id` of `principal`; asking about it keeps it alive.
     fn find(&self, id: &str, principal: &str) -> ServiceResult<Arc<Task>> {
         let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        entries
+        let task = entries
             .get(id)
             .filter(|task| task.principal == principal && !task.expired())
             .cloned()
-            .ok_or_else(|| unknown(id))
+            .ok_or_else(|| unknown(id))?;
+        task.state().touched = Instant::now();
+        Ok(task)
     }
 
     /// `tasks/get`: the DetailedTask.
@@ -217,9 +229,9 @@ impl Task {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// True once nothing happened to the task for `TTL` (finished or not).
     fn expired(&self) -> bool {
-        let state = self.state();
-        state.status.is_terminal() && state.touched.elapsed() > TTL
+        self.state().touched.elapsed() > TTL
     }
 
     /// Runs `work` as this task until it ends or is cancelled.
