@@ -1,7 +1,7 @@
 //! `micromcp`: one binary whose subcommands run the gateway (`gateway`,
 //! `stdio`), each micro-service (`fs`, `fetch`, `search`, `bridge`,
 //! `testkit`), `up` (the embedded default that runs the gateway with
-//! supervised service children) and `tls-cert` (certificates for QUIC links).
+//! supervised service children) and `tls-cert` (certificates for the TLS and QUIC wires).
 
 /// mimalloc: the gateway's per-call work is mostly small short-lived
 /// allocations across threads, where glibc malloc cost ~8% of CPU under load
@@ -110,7 +110,7 @@ enum Command {
     Tools(tools_cmd::ToolsArgs),
     /// A bridge: runs one existing MCP server and serves it as a micro-service.
     Bridge(bridge_cmd::BridgeArgs),
-    /// A private CA and certificates for QUIC links (service and mTLS identities).
+    /// A private CA and certificates for the TLS and QUIC wires (service and mTLS identities).
     TlsCert(tls_cert::TlsCertArgs),
     /// The conformance fixture service (for tests).
     #[command(hide = true)]

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use micromcp_proto::quic::{ServerTls, server_endpoint};
+use micromcp_proto::quic::{ServerTls, server_endpoint, tcp_server_config};
 use micromcp_sdk::{Listener, McpService, ServeOptions};
 use tokio_util::sync::CancellationToken;
 
@@ -25,6 +25,10 @@ pub struct ServiceListen {
     /// --tls-cert and --tls-key.
     #[arg(long, value_parser = crate::parse_addr, requires_all = ["tls_cert", "tls_key"])]
     quic: Option<SocketAddr>,
+    /// TCP address for gRPC over HTTP/2 behind TLS 1.3 (gateway endpoint
+    /// `https://…`), e.g. 10.0.0.5:7002; needs --tls-cert and --tls-key.
+    #[arg(long, value_parser = crate::parse_addr, requires_all = ["tls_cert", "tls_key"])]
+    tls_listen: Option<SocketAddr>,
     #[command(flatten)]
     tls: QuicTlsArgs,
     /// After SIGTERM, how long calls in flight may go on before they are cut.
@@ -36,17 +40,19 @@ pub struct ServiceListen {
     metrics_listen: Option<SocketAddr>,
 }
 
-/// The QUIC listener's certificate, key and optional client CA (mTLS).
+/// The TLS listeners' (QUIC, --tls-listen) certificate, key and optional
+/// client CA (mTLS).
 #[derive(clap::Args)]
 pub struct QuicTlsArgs {
-    /// PEM certificate chain presented on the QUIC listener.
-    #[arg(long, requires = "quic")]
+    /// PEM certificate chain presented on the QUIC and TLS listeners.
+    #[arg(long)]
     tls_cert: Option<PathBuf>,
     /// PEM private key of that certificate.
-    #[arg(long, requires = "quic")]
+    #[arg(long)]
     tls_key: Option<PathBuf>,
-    /// PEM CA: QUIC clients must present a certificate issued by it (mTLS).
-    #[arg(long, requires = "quic")]
+    /// PEM CA: clients of the QUIC and TLS listeners must present a
+    /// certificate issued by it (mTLS).
+    #[arg(long)]
     tls_client_ca: Option<PathBuf>,
 }
 
@@ -100,14 +106,34 @@ pub async fn serve<S: McpService>(
         tracing::info!(service = name, socket = %path.display(), "serving gRPC over a Unix socket");
         listeners.push(Listener::Unix(listener));
     }
-    if let (Some(address), Some(cert_file), Some(key_file)) =
-        (listen.quic, listen.tls.tls_cert, listen.tls.tls_key)
-    {
-        let tls = ServerTls {
+    anyhow::ensure!(
+        (listen.tls.tls_cert.is_none()
+            && listen.tls.tls_key.is_none()
+            && listen.tls.tls_client_ca.is_none())
+            || listen.quic.is_some()
+            || listen.tls_listen.is_some(),
+        "--tls-cert, --tls-key and --tls-client-ca are for --quic or --tls-listen"
+    );
+    let tls_opt = match (listen.tls.tls_cert, listen.tls.tls_key) {
+        (Some(cert_file), Some(key_file)) => Some(ServerTls {
             cert_file,
             key_file,
             client_ca_file: listen.tls.tls_client_ca,
-        };
+        }),
+        _ => None,
+    };
+    if let (Some(address), Some(tls)) = (listen.tls_listen, &tls_opt) {
+        let config = tcp_server_config(tls).context("--tls-listen")?;
+        let listener = tokio::net::TcpListener::bind(address).await?;
+        tracing::info!(
+            service = name,
+            address = %listener.local_addr()?,
+            mtls = tls.client_ca_file.is_some(),
+            "serving gRPC over TLS on TCP"
+        );
+        listeners.push(Listener::TcpTls(listener, config));
+    }
+    if let (Some(address), Some(tls)) = (listen.quic, tls_opt) {
         let concurrency = u32::try_from(options.concurrency_per_connection).unwrap_or(u32::MAX);
         let endpoint = server_endpoint(address, &tls, concurrency).context("--quic")?;
         tracing::info!(
@@ -118,7 +144,10 @@ pub async fn serve<S: McpService>(
         );
         listeners.push(Listener::Quic(endpoint));
     }
-    anyhow::ensure!(!listeners.is_empty(), "give --listen, --socket or --quic");
+    anyhow::ensure!(
+        !listeners.is_empty(),
+        "give --listen, --socket, --tls-listen or --quic"
+    );
     let stop = CancellationToken::new();
     if let Some(address) = listen.metrics_listen {
         start_metrics(address, name, &stop).await?;

@@ -4,7 +4,8 @@
 //! QUIC transport settings they share, and building their quinn endpoints:
 //! a service's server endpoint (optionally requiring client certificates,
 //! i.e. mTLS) and the gateway's client endpoint that trusts only the CA
-//! configured for that service.
+//! configured for that service. The same TLS 1.3 settings, with ALPN `h2`,
+//! protect gRPC over HTTP/2 on TCP (`tcp_server_config`, `tcp_client_config`).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -132,13 +133,9 @@ fn transport(max_concurrent_streams: u32) -> Result<Arc<quinn::TransportConfig>,
     Ok(Arc::new(transport))
 }
 
-/// A service's QUIC endpoint bound to `address`; at most
-/// `max_concurrent_streams` calls in flight per connection.
-pub fn server_endpoint(
-    address: SocketAddr,
-    tls: &ServerTls,
-    max_concurrent_streams: u32,
-) -> Result<quinn::Endpoint, QuicError> {
+/// TLS 1.3 for a service: its certificate, and the client CA it requires
+/// (mTLS) when one is set.
+fn server_crypto(tls: &ServerTls) -> Result<rustls::ServerConfig, QuicError> {
     let chain = load_certificates(&tls.cert_file)?;
     let key = load_private_key(&tls.key_file)?;
     let builder = rustls::ServerConfig::builder_with_provider(provider())
@@ -155,7 +152,47 @@ pub fn server_endpoint(
         }
         None => builder.with_no_client_auth(),
     };
-    let mut crypto = builder.with_single_cert(chain, key)?;
+    Ok(builder.with_single_cert(chain, key)?)
+}
+
+/// TLS 1.3 for the gateway dialling a service: the CA it trusts, and its
+/// own certificate when the service requires one (mTLS).
+fn client_crypto(tls: &ClientTls) -> Result<rustls::ClientConfig, QuicError> {
+    let builder = rustls::ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_root_certificates(load_roots(&tls.ca_file)?);
+    Ok(match &tls.identity {
+        Some((cert_file, key_file)) => builder
+            .with_client_auth_cert(load_certificates(cert_file)?, load_private_key(key_file)?)?,
+        None => builder.with_no_client_auth(),
+    })
+}
+
+/// ALPN of gRPC over HTTP/2 on a TLS-protected TCP connection.
+pub const ALPN_H2: &[u8] = b"h2";
+
+/// A service's TLS settings for gRPC over HTTP/2 on TCP (`--tls-listen`).
+pub fn tcp_server_config(tls: &ServerTls) -> Result<Arc<rustls::ServerConfig>, QuicError> {
+    let mut crypto = server_crypto(tls)?;
+    crypto.alpn_protocols = vec![ALPN_H2.to_vec()];
+    Ok(Arc::new(crypto))
+}
+
+/// The gateway's TLS settings for dialling an `https://` endpoint.
+pub fn tcp_client_config(tls: &ClientTls) -> Result<Arc<rustls::ClientConfig>, QuicError> {
+    let mut crypto = client_crypto(tls)?;
+    crypto.alpn_protocols = vec![ALPN_H2.to_vec()];
+    Ok(Arc::new(crypto))
+}
+
+/// A service's QUIC endpoint bound to `address`; at most
+/// `max_concurrent_streams` calls in flight per connection.
+pub fn server_endpoint(
+    address: SocketAddr,
+    tls: &ServerTls,
+    max_concurrent_streams: u32,
+) -> Result<quinn::Endpoint, QuicError> {
+    let mut crypto = server_crypto(tls)?;
     crypto.alpn_protocols = vec![ALPN.to_vec()];
     crypto.max_early_data_size = 0;
     let crypto =
@@ -168,14 +205,7 @@ pub fn server_endpoint(
 /// The gateway's QUIC endpoint for dialling one service, bound to an
 /// unspecified local address of the family the service needs (`ipv6`).
 pub fn client_endpoint(ipv6: bool, tls: &ClientTls) -> Result<quinn::Endpoint, QuicError> {
-    let builder = rustls::ClientConfig::builder_with_provider(provider())
-        .with_protocol_versions(&[&rustls::version::TLS13])?
-        .with_root_certificates(load_roots(&tls.ca_file)?);
-    let mut crypto = match &tls.identity {
-        Some((cert_file, key_file)) => builder
-            .with_client_auth_cert(load_certificates(cert_file)?, load_private_key(key_file)?)?,
-        None => builder.with_no_client_auth(),
-    };
+    let mut crypto = client_crypto(tls)?;
     crypto.alpn_protocols = vec![ALPN.to_vec()];
     let crypto =
         QuicClientConfig::try_from(crypto).map_err(|error| QuicError::Config(error.to_string()))?;

@@ -1,5 +1,6 @@
-"""The QUIC wire: services served with `--quic` (gRPC over HTTP/3, TLS 1.3)
-behind a gateway that dials `quic://` endpoints, driven by the official
+"""The TLS wires: services served with `--quic` (gRPC over HTTP/3, TLS 1.3)
+or `--tls-listen` (gRPC over HTTP/2 on TCP behind TLS 1.3) behind a gateway
+that dials `quic://` or `https://` endpoints, driven by the official
 Python SDK. Certificates come from `micromcp tls-cert`. Covers the call,
 streaming (progress events, a multi-chunk resource), input relay over a
 bidirectional stream (elicitation), mTLS, an untrusted certificate and the
@@ -34,8 +35,13 @@ def issue_certificates(directory: Path, *names: str) -> Path:
     return directory
 
 
-def start_quic_service(kind: list[str], port: int, certs: Path, client_ca: Path | None = None) -> subprocess.Popen:
-    args = [str(BINARY), *kind, "--quic", f"127.0.0.1:{port}",
+WIRES = {"quic": ("--quic", "quic://", "serving gRPC over QUIC"),
+         "tls": ("--tls-listen", "https://", "serving gRPC over TLS on TCP")}
+
+
+def start_quic_service(kind: list[str], port: int, certs: Path, client_ca: Path | None = None, wire: str = "quic") -> subprocess.Popen:
+    flag, _, ready = WIRES[wire]
+    args = [str(BINARY), *kind, flag, f"127.0.0.1:{port}",
             "--tls-cert", str(certs / "localhost.pem"), "--tls-key", str(certs / "localhost-key.pem")]
     if client_ca is not None:
         args += ["--tls-client-ca", str(client_ca)]
@@ -44,18 +50,18 @@ def start_quic_service(kind: list[str], port: int, certs: Path, client_ca: Path 
     deadline_line = ""
     for _ in range(50):
         deadline_line = process.stderr.readline()
-        if "serving gRPC over QUIC" in deadline_line or not deadline_line:
+        if ready in deadline_line or not deadline_line:
             break
-    assert "serving gRPC over QUIC" in deadline_line, deadline_line
+    assert ready in deadline_line, deadline_line
     threading.Thread(target=process.stderr.read, daemon=True).start()  # keep the pipe drained
     return process
 
 
-def service_entry(name: str, namespace: str, port: int, ca: Path, extra: str = "") -> str:
+def service_entry(name: str, namespace: str, port: int, ca: Path, extra: str = "", wire: str = "quic") -> str:
     return (
         "[[services]]\n"
         f'name = "{name}"\nnamespace = "{namespace}"\n'
-        f'endpoint = "quic://127.0.0.1:{port}"\n'
+        f'endpoint = "{WIRES[wire][1]}127.0.0.1:{port}"\n'
         f'tls_ca = "{ca}"\ntls_server_name = "localhost"\n{extra}'
     )
 
@@ -81,8 +87,9 @@ def connect(url: str, mode: str, **kwargs) -> Client:
     return Client(streamable_http_client(url, http_client=http), mode=mode, **kwargs)
 
 
-@pytest.fixture
-def quic_stack(tmp_path):
+@pytest.fixture(params=["quic", "tls"])
+def quic_stack(tmp_path, request):
+    wire = request.param
     certs = issue_certificates(tmp_path / "certs", "localhost")
     root = tmp_path / "root"
     root.mkdir()
@@ -90,12 +97,12 @@ def quic_stack(tmp_path):
     (root / "big.txt").write_text("0123456789abcde\n" * (BIG // 16))
     fs_port, testkit_port = free_port(), free_port()
     processes = [
-        start_quic_service(["fs", "--root", str(root)], fs_port, certs),
-        start_quic_service(["testkit"], testkit_port, certs),
+        start_quic_service(["fs", "--root", str(root)], fs_port, certs, wire=wire),
+        start_quic_service(["testkit"], testkit_port, certs, wire=wire),
     ]
     gateway = start_gateway(tmp_path, "gateway",
-                            service_entry("fs", "fs", fs_port, certs / "ca.pem")
-                            + service_entry("testkit", "", testkit_port, certs / "ca.pem"))
+                            service_entry("fs", "fs", fs_port, certs / "ca.pem", wire=wire)
+                            + service_entry("testkit", "", testkit_port, certs / "ca.pem", wire=wire))
     processes.append(gateway)
     running = Running(url=gateway.url, token=TOKEN, root=root, state_dir=tmp_path, processes=processes)
     yield running
@@ -133,13 +140,14 @@ async def test_elicitation_is_relayed_over_a_quic_stream(quic_stack):
         assert "ada@example.com" in elicited.content[0].text
 
 
-async def test_mtls_admits_only_a_gateway_with_a_certificate_from_the_ca(tmp_path):
+@pytest.mark.parametrize("wire", ["quic", "tls"])
+async def test_mtls_admits_only_a_gateway_with_a_certificate_from_the_ca(tmp_path, wire):
     certs = issue_certificates(tmp_path / "certs", "localhost", "gateway")
     port = free_port()
-    service = start_quic_service(["testkit"], port, certs, client_ca=certs / "ca.pem")
+    service = start_quic_service(["testkit"], port, certs, client_ca=certs / "ca.pem", wire=wire)
     identity = f'tls_client_cert = "{certs / "gateway.pem"}"\ntls_client_key = "{certs / "gateway-key.pem"}"\n'
-    admitted = start_gateway(tmp_path, "admitted", service_entry("testkit", "", port, certs / "ca.pem", identity))
-    refused = start_gateway(tmp_path, "refused", service_entry("testkit", "", port, certs / "ca.pem"))
+    admitted = start_gateway(tmp_path, "admitted", service_entry("testkit", "", port, certs / "ca.pem", identity, wire=wire))
+    refused = start_gateway(tmp_path, "refused", service_entry("testkit", "", port, certs / "ca.pem", wire=wire))
     try:
         async with connect(admitted.url, "legacy") as client:
             result = await client.call_tool("test_simple_text", {})
@@ -154,12 +162,13 @@ async def test_mtls_admits_only_a_gateway_with_a_certificate_from_the_ca(tmp_pat
             process.wait(timeout=10)
 
 
-async def test_a_certificate_from_another_ca_is_not_trusted(tmp_path):
+@pytest.mark.parametrize("wire", ["quic", "tls"])
+async def test_a_certificate_from_another_ca_is_not_trusted(tmp_path, wire):
     certs = issue_certificates(tmp_path / "certs", "localhost")
     other = issue_certificates(tmp_path / "other", "localhost")
     port = free_port()
-    service = start_quic_service(["testkit"], port, certs)
-    gateway = start_gateway(tmp_path, "gateway", service_entry("testkit", "", port, other / "ca.pem"))
+    service = start_quic_service(["testkit"], port, certs, wire=wire)
+    gateway = start_gateway(tmp_path, "gateway", service_entry("testkit", "", port, other / "ca.pem", wire=wire))
     try:
         async with connect(gateway.url, "legacy") as client:
             with pytest.raises(MCPError) as refusal:
@@ -174,9 +183,11 @@ async def test_a_certificate_from_another_ca_is_not_trusted(tmp_path):
 @pytest.mark.parametrize(
     ("entry", "expected"),
     [
-        ('endpoint = "quic://127.0.0.1:9"\n', "services[0].tls_ca: required for a quic:// endpoint"),
+        ('endpoint = "quic://127.0.0.1:9"\n', "services[0].tls_ca: required for a quic:// or https:// endpoint"),
+        ('endpoint = "https://127.0.0.1:9"\n', "services[0].tls_ca: required for a quic:// or https:// endpoint"),
+        ('endpoint = "https://127.0.0.1"\n', "services[0].endpoint"),
         ('endpoint = "quic://127.0.0.1:9"\ntls_ca = "/nonexistent/ca.pem"\n', "services[0].tls_ca: /nonexistent/ca.pem"),
-        ('endpoint = "http://127.0.0.1:9"\ntls_ca = "/tmp/ca.pem"\n', "services[0].tls_ca: only for quic:// endpoints"),
+        ('endpoint = "http://127.0.0.1:9"\ntls_ca = "/tmp/ca.pem"\n', "services[0].tls_ca: only for quic:// and https:// endpoints"),
         ('endpoint = "quic://127.0.0.1"\n', "services[0].endpoint"),
     ],
 )
@@ -194,10 +205,34 @@ def test_quic_settings_are_checked_at_start(tmp_path, entry, expected):
     assert expected in done.stderr, done.stderr
 
 
-def test_a_quic_listener_needs_a_certificate():
-    done = subprocess.run([str(BINARY), "testkit", "--quic", "127.0.0.1:0"], capture_output=True, text=True, timeout=30)
+@pytest.mark.parametrize("flag", ["--quic", "--tls-listen"])
+def test_a_tls_listener_needs_a_certificate(flag):
+    done = subprocess.run([str(BINARY), "testkit", flag, "127.0.0.1:0"], capture_output=True, text=True, timeout=30)
     assert done.returncode != 0
     assert "--tls-cert" in done.stderr
+
+
+def test_a_plain_connection_to_a_tls_listener_fails_clearly(tmp_path):
+    """`http://` to a `--tls-listen` port: the handshake fails, the call is a
+    transient error naming the service, nothing hangs."""
+    import json
+
+    certs = issue_certificates(tmp_path / "certs", "localhost")
+    port = free_port()
+    service = start_quic_service(["testkit"], port, certs, wire="tls")
+    gateway = start_gateway(tmp_path, "plain", f'[[services]]\nname = "testkit"\nnamespace = ""\nendpoint = "http://127.0.0.1:{port}"\n')
+    try:
+        body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "test_simple_text", "arguments": {}, "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}}}
+        answer = httpx2.post(gateway.url, content=json.dumps(body), timeout=30, headers={
+            "Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+            "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": "test_simple_text"})
+        error = answer.json()["error"]
+        assert error["code"] in (-31004, -32602), error
+    finally:
+        for process in (gateway, service):
+            process.terminate()
+            process.wait(timeout=10)
 
 
 def test_tls_cert_writes_private_keys_0600_and_never_overwrites(tmp_path):

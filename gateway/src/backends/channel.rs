@@ -79,7 +79,9 @@ pub fn channel_for_service(
 /// How a balanced pool reaches `endpoint`.
 fn wire_for(endpoint: &Endpoint) -> Result<Wire, GatewayError> {
     Ok(match endpoint {
-        Endpoint::Tcp(_) | Endpoint::Unix(_) => Wire::Http2(http2_channel(endpoint)?),
+        Endpoint::Tcp(_) | Endpoint::Unix(_) | Endpoint::Tls { .. } => {
+            Wire::Http2(http2_channel(endpoint)?)
+        }
         Endpoint::Quic { .. } => Wire::Other(channel_for(endpoint)?),
     })
 }
@@ -89,6 +91,7 @@ fn address_of(endpoint: &Endpoint) -> String {
     match endpoint {
         Endpoint::Tcp(url) => url.trim_start_matches("http://").to_owned(),
         Endpoint::Unix(path) => format!("unix:{}", path.display()),
+        Endpoint::Tls { authority, .. } => format!("https://{authority}"),
         Endpoint::Quic { authority, .. } => format!("quic://{authority}"),
     }
 }
@@ -115,6 +118,25 @@ fn http2_channel(endpoint: &Endpoint) -> Result<Http2Channel, GatewayError> {
             Target::Unix(path.clone()),
             Authority::from_static("localhost"),
         )),
+        Endpoint::Tls { authority, tls } => {
+            let config = micromcp_proto::quic::tcp_client_config(tls)
+                .map_err(|error| GatewayError::Internal(format!("https://{authority}: {error}")))?;
+            let server_name = rustls::pki_types::ServerName::try_from(tls.server_name.clone())
+                .map_err(|error| {
+                    GatewayError::Internal(format!("https://{authority}: server name: {error}"))
+                })?;
+            let uri_authority: Authority = authority
+                .parse()
+                .map_err(|error| GatewayError::Internal(format!("https://{authority}: {error}")))?;
+            Ok(Http2Channel::new(
+                Target::Tls {
+                    address: authority.clone(),
+                    config,
+                    server_name,
+                },
+                uri_authority,
+            ))
+        }
         Endpoint::Quic { authority, .. } => Err(GatewayError::Internal(format!(
             "quic://{authority} is not an HTTP/2 endpoint"
         ))),
@@ -124,7 +146,7 @@ fn http2_channel(endpoint: &Endpoint) -> Result<Http2Channel, GatewayError> {
 /// A lazily-connected channel for `endpoint`; nothing is dialled yet.
 pub fn channel_for(endpoint: &Endpoint) -> Result<BackendChannel, GatewayError> {
     match endpoint {
-        Endpoint::Tcp(_) | Endpoint::Unix(_) => {
+        Endpoint::Tcp(_) | Endpoint::Unix(_) | Endpoint::Tls { .. } => {
             Ok(BoxCloneSyncService::new(http2_channel(endpoint)?))
         }
         Endpoint::Quic { authority, tls } => {

@@ -1,8 +1,8 @@
-//! Where a service answers: one endpoint (`unix:/path`, `http://host:port`
-//! or `quic://host:port`), several (`endpoints = [...]`, balanced), or a
+//! Where a service answers: one endpoint (`unix:/path`, `http://host:port`,
+//! `https://host:port` or `quic://host:port`), several (`endpoints = [...]`, balanced), or a
 //! DNS name whose every address is an endpoint (`dns:///host:port`,
 //! re-resolved — a Kubernetes headless Service); and the TLS files
-//! `quic://` endpoints need (checked by loading them, so a bad file is
+//! `quic://` and `https://` endpoints need (checked by loading them, so a bad file is
 //! reported at start).
 
 use std::path::PathBuf;
@@ -18,6 +18,13 @@ pub enum Endpoint {
     Unix(PathBuf),
     /// `http://host:port`
     Tcp(String),
+    /// `https://host:port`: gRPC over HTTP/2 behind TLS 1.3 (a service's
+    /// `--tls-listen`), with the same TLS settings as QUIC.
+    Tls {
+        /// `host:port`, resolved when dialling.
+        authority: String,
+        tls: ClientTls,
+    },
     /// `quic://host:port`: the same gRPC over HTTP/3, with TLS settings.
     Quic {
         /// `host:port`, resolved when dialling.
@@ -32,6 +39,9 @@ impl std::fmt::Display for Endpoint {
         match self {
             Self::Unix(path) => write!(formatter, "unix:{} (gRPC over HTTP/2)", path.display()),
             Self::Tcp(authority) => write!(formatter, "http://{authority} (gRPC over HTTP/2)"),
+            Self::Tls { authority, .. } => {
+                write!(formatter, "https://{authority} (gRPC over HTTP/2, TLS)")
+            }
             Self::Quic { authority, .. } => {
                 write!(formatter, "quic://{authority} (gRPC over HTTP/3, TLS)")
             }
@@ -154,30 +164,40 @@ fn parse_endpoint(text: &str) -> Result<Endpoint, String> {
         }
         return Ok(Endpoint::Tcp(text.trim_end_matches('/').to_owned()));
     }
-    if let Some(rest) = text.strip_prefix("quic://") {
+    for (scheme, quic) in [("quic://", true), ("https://", false)] {
+        let Some(rest) = text.strip_prefix(scheme) else {
+            continue;
+        };
         let authority = rest.trim_end_matches('/');
         if authority.is_empty() || authority.contains('/') || !authority.contains(':') {
-            return Err("expected quic://host:port".into());
+            return Err(format!("expected {scheme}host:port"));
         }
-        return Ok(Endpoint::Quic {
-            authority: authority.to_owned(),
-            tls: ClientTls {
+        let (authority, tls) = (
+            authority.to_owned(),
+            ClientTls {
                 ca_file: PathBuf::new(),
                 server_name: String::new(),
                 identity: None,
             },
+        );
+        return Ok(if quic {
+            Endpoint::Quic { authority, tls }
+        } else {
+            Endpoint::Tls { authority, tls }
         });
     }
-    Err("expected unix:/path, http://host:port or quic://host:port".into())
+    Err("expected unix:/path, http://host:port, https://host:port or quic://host:port".into())
 }
 
 /// Fills in (and checks, by loading the files) the TLS settings of the
-/// `quic://` endpoints; a service without one must not carry any.
+/// `quic://` and `https://` endpoints; a service without one must not carry any.
 fn resolve_tls(key: &str, raw: &RawService, endpoints: &mut [Endpoint], errors: &mut Vec<String>) {
     let mut quic = endpoints
         .iter_mut()
         .filter_map(|endpoint| match endpoint {
-            Endpoint::Quic { authority, tls } => Some((authority, tls)),
+            Endpoint::Quic { authority, tls } | Endpoint::Tls { authority, tls } => {
+                Some((authority, tls))
+            }
             _ => None,
         })
         .peekable();
@@ -189,7 +209,9 @@ fn resolve_tls(key: &str, raw: &RawService, endpoints: &mut [Endpoint], errors: 
             ("tls_client_key", raw.tls_client_key.is_some()),
         ] {
             if given {
-                errors.push(format!("{key}.{field}: only for quic:// endpoints"));
+                errors.push(format!(
+                    "{key}.{field}: only for quic:// and https:// endpoints"
+                ));
             }
         }
         return;
@@ -221,7 +243,7 @@ fn checked_tls(key: &str, raw: &RawService, errors: &mut Vec<String>) -> Option<
     };
     match &raw.tls_ca {
         None => errors.push(format!(
-            "{key}.tls_ca: required for a quic:// endpoint (PEM CA of the service's certificate; `micromcp tls-cert` makes one)"
+            "{key}.tls_ca: required for a quic:// or https:// endpoint (PEM CA of the service's certificate; `micromcp tls-cert` makes one)"
         )),
         Some(path) => match quic::load_roots(path) {
             Ok(_) => tls.ca_file = path.clone(),

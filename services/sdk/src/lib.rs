@@ -17,6 +17,7 @@ mod server;
 mod service;
 mod tasks;
 mod telemetry;
+mod tls_incoming;
 
 pub use blocking::BlockingPool;
 pub use corpus::fuzz_corpus;

@@ -33,6 +33,9 @@ pub enum Listener {
     /// A QUIC endpoint (`micromcp_proto::quic::server_endpoint`); its
     /// transport config already caps the calls in flight per connection.
     Quic(quinn::Endpoint),
+    /// A bound TCP listener whose connections speak TLS 1.3 first
+    /// (`micromcp_proto::quic::tcp_server_config`; mTLS with a client CA).
+    TcpTls(TcpListener, Arc<rustls::ServerConfig>),
 }
 
 /// Why serving stopped with an error.
@@ -127,6 +130,13 @@ async fn serve_on<S: McpService, H: Health>(
     match listener {
         Listener::Tcp(tcp_listener) => {
             let incoming = TcpIncoming::from(tcp_listener).with_nodelay(Some(true));
+            grpc_router(options, health_service, mcp_service)
+                .serve_with_incoming_shutdown(incoming, shutdown)
+                .await
+                .map_err(ServeError::from)
+        }
+        Listener::TcpTls(tcp_listener, config) => {
+            let incoming = crate::tls_incoming::incoming(tcp_listener, config);
             grpc_router(options, health_service, mcp_service)
                 .serve_with_incoming_shutdown(incoming, shutdown)
                 .await

@@ -57,6 +57,14 @@ pub enum Target {
     Tcp(String),
     /// A Unix socket path.
     Unix(PathBuf),
+    /// `host:port` behind TLS 1.3 (ALPN `h2`): the service's certificate
+    /// checked against the configured CA for `server_name`, the gateway's
+    /// own presented when configured (mTLS).
+    Tls {
+        address: String,
+        config: Arc<rustls::ClientConfig>,
+        server_name: rustls::pki_types::ServerName<'static>,
+    },
 }
 
 /// A clonable gRPC channel to one service over HTTP/2.
@@ -314,6 +322,18 @@ impl Shared {
                 let stream = tokio::net::UnixStream::connect(path).await?;
                 self.handshake(stream, lane, generation).await
             }
+            Target::Tls {
+                address,
+                config,
+                server_name,
+            } => {
+                let stream = tokio::net::TcpStream::connect(address.as_str()).await?;
+                stream.set_nodelay(true)?;
+                let stream = tokio_rustls::TlsConnector::from(config.clone())
+                    .connect(server_name.clone(), stream)
+                    .await?;
+                self.handshake(stream, lane, generation).await
+            }
         }
     }
 
@@ -394,6 +414,7 @@ impl std::fmt::Display for Target {
         match self {
             Self::Tcp(address) => write!(formatter, "{address}"),
             Self::Unix(path) => write!(formatter, "unix:{}", path.display()),
+            Self::Tls { address, .. } => write!(formatter, "https://{address}"),
         }
     }
 }
