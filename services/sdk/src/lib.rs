@@ -1,6 +1,6 @@
 //! Micro-MCP service SDK: implement [`McpService`] for one small service and
 //! hand it to [`serve`], which exposes it as `micromcp.v1.McpService` over
-//! gRPC (TCP or Unix socket) with `grpc.health.v1`, request size limits and
+//! gRPC (TCP, TCP with TLS, Unix socket or QUIC) with `grpc.health.v1`, request size limits and
 //! graceful shutdown. The gateway does everything client-facing; a service only
 //! sees routed, un-prefixed names and raw JSON arguments.
 

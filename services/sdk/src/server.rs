@@ -1,5 +1,6 @@
 //! `serve`: runs an [`McpService`] on an already-bound TCP or Unix listener
-//! (gRPC over HTTP/2) or QUIC endpoint (the same gRPC over HTTP/3), with
+//! (gRPC over HTTP/2; on TCP optionally behind TLS 1.3, `tls_incoming`) or
+//! QUIC endpoint (the same gRPC over HTTP/3), with
 //! `grpc.health.v1`, message size limits, a per-connection concurrency
 //! limit and graceful shutdown: on the shutdown signal the server reports
 //! NOT_SERVING to health checks, stops accepting, says GOAWAY, ends the long-lived watch streams and lets calls
