@@ -13,6 +13,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .file_descriptor_set();
     tonic_prost_build::configure()
         .bytes(".micromcp.v1")
+        // Rare on the hot path: boxed so every call's start message (and
+        // the gateway future holding it) stays small.
+        .boxed(".micromcp.v1.CallToolStart.input_round")
         .compile_fds(file_descriptors)?;
     Ok(())
 }

@@ -58,9 +58,12 @@ pub async fn handle(
         "resources/subscribe" => subscriptions::subscribe(gateway, context, head)
             .await
             .map(|()| Reply::Json(encode_result(id_text, b"{}"))),
-        "subscriptions/listen" => listen::listen(gateway, context, id_text, params).await,
+        // Rare methods whose futures are large are boxed, so that every
+        // request's future (moved on each call) stays the size the hot
+        // methods need.
+        "subscriptions/listen" => Box::pin(listen::listen(gateway, context, id_text, params)).await,
         "tasks/get" | "tasks/update" | "tasks/cancel" => {
-            tasks::handle(gateway, context, method, id_text, head).await
+            Box::pin(tasks::handle(gateway, context, method, id_text, head)).await
         }
         "resources/unsubscribe" => subscriptions::unsubscribe(context, head)
             .map(|()| Reply::Json(encode_result(id_text, b"{}"))),

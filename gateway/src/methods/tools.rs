@@ -71,7 +71,8 @@ pub(crate) async fn call_tool(
                         head.input_responses = None;
                         head.request_state = None;
                     }
-                    call_routed(gateway, context, id_text, head, route).await
+                    // Boxed: the approval path is rare, the plain call hot.
+                    Box::pin(call_routed(gateway, context, id_text, head, route)).await
                 }
             }
         }
@@ -135,19 +136,23 @@ async fn call_routed(
     let timeout = gateway.config.request_timeout;
     let deadline = Instant::now() + timeout;
     let service = route.service_name().to_owned();
-    let name = head.required_name()?.to_owned();
-    let round_request = input_rounds::RoundRequest {
-        service: &service,
+    // The round is looked at (and refused when forged) before the service's
+    // place is taken; only an answer of `input_required` needs this again.
+    let round_request = |service| input_rounds::RoundRequest {
+        service,
         method: "tools/call",
-        name: &name,
+        name: head.name.as_deref().unwrap_or_default(),
         arguments: head.arguments.map(RawValue::get),
     };
-    let input_round = input_rounds::retried_round(gateway, context, &head, &round_request)?;
+    let input_round =
+        input_rounds::retried_round(gateway, context, &head, &round_request(&service))?
+            .map(Box::new);
     let admitted = tokio::select! {
         admitted = route.admit(timeout) => admitted,
         () = tokio::time::sleep_until(deadline) => Err(deadline_error(&service, timeout)),
     };
     let (client, mut permit) = admitted?;
+    let mut client_opt = Some(client);
     let backend_span = backend_span(&service, route.original());
     let meta = head.meta.as_ref();
     let progress_token_opt = meta
@@ -166,16 +171,23 @@ async fn call_routed(
     };
     let traceparent = meta.and_then(|meta| meta.traceparent.as_deref());
     // Only a session that can be asked sends the call again after a round.
-    let again_opt = start.input_relay.then(|| Again {
-        backend: client.clone(),
-        start: CallToolStart {
-            input_round: None,
-            ..start.clone()
-        },
-        readable_sources_opt: route.readable_sources().map(str::to_owned),
-        traceparent_opt: traceparent.map(str::to_owned),
-    });
-    let arguments_json = start.arguments_json.clone();
+    // Boxed: it lives across the awaits below, and every call's future
+    // would otherwise carry its size.
+    let again_opt = if start.input_relay {
+        client_opt.clone().map(|backend| {
+            Box::new(Again {
+                backend,
+                start: CallToolStart {
+                    input_round: None,
+                    ..start.clone()
+                },
+                readable_sources_opt: route.readable_sources().map(str::to_owned),
+                traceparent_opt: traceparent.map(str::to_owned),
+            })
+        })
+    } else {
+        None
+    };
     // A call that relays input keeps its request stream open, so it is
     // never sent twice; an idempotent or read-only tool's call may be.
     let retries_safely = route.tool_retries_safely() && !start.input_relay;
@@ -184,7 +196,6 @@ async fn call_routed(
         EraState::Modern { .. } => CancellationToken::new(),
     };
     let mut retried = 0;
-    let mut client_opt = Some(client);
     let opened = loop {
         // Copies only when the call may be sent again.
         let (attempt_start, attempt_client_opt) = if retries_safely {
@@ -254,14 +265,17 @@ async fn call_routed(
     {
         permit.record(&Ok::<(), GatewayError>(()));
         let _ = tokio::time::timeout_at(deadline, drain(&mut events)).await;
-        let body = input_rounds::required_result(gateway, context, &round_request, required)?;
+        let body =
+            input_rounds::required_result(gateway, context, &round_request(&service), required)?;
         return Ok(Reply::Json(encode_result(id_text, &body)));
     }
     let (to_client, from_call) = mpsc::channel(32);
     let mut state = CallState {
+        name: head.name.clone().unwrap_or_default(),
+        arguments_json: head.arguments.map_or_else(Bytes::new, |raw| {
+            Bytes::copy_from_slice(raw.get().as_bytes())
+        }),
         service,
-        name,
-        arguments_json,
         id_text: id_text.to_owned(),
         progress_token_opt,
         to_service_opt,

@@ -246,7 +246,7 @@ impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
                 outbound.clone()
             },
             start.progress_requested,
-            Round::new(client_capabilities, start.input_round),
+            Round::new(client_capabilities, start.input_round.map(|round| *round)),
             &start.log_level,
             start.input_relay,
         )

@@ -45,7 +45,7 @@ pub(super) struct CallState {
     pub deadline: Instant,
     pub timeout: Duration,
     /// What sending the call again needs (a session that can be asked).
-    pub again_opt: Option<Again>,
+    pub again_opt: Option<Box<Again>>,
 }
 
 /// The call as first sent, to send again with a round's answers.
@@ -292,7 +292,7 @@ async fn next_attempt(
         )));
     };
     let mut start = again.start.clone();
-    start.input_round = Some(round);
+    start.input_round = Some(Box::new(round));
     let (request, to_service_opt) = call_request(
         gateway,
         context,
