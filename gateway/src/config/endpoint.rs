@@ -361,7 +361,7 @@ mod tests {
     }
 
     #[test]
-    fn tls_settings_are_only_for_quic() {
+    fn tls_settings_are_only_for_tls_endpoints() {
         let raw = RawService {
             name: "svc".into(),
             endpoints: vec!["http://a:1".into(), "unix:/b".into()],
@@ -372,7 +372,7 @@ mod tests {
         parse_endpoints("services[3]", &raw, &mut errors);
         assert_eq!(
             errors,
-            vec!["services[3].tls_ca: only for quic:// endpoints".to_owned()]
+            vec!["services[3].tls_ca: only for quic:// and https:// endpoints".to_owned()]
         );
     }
 }
