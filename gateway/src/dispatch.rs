@@ -42,11 +42,18 @@ pub async fn handle(
     if context.is_modern() && removed_in_modern(method) {
         return Err(removed_method(method));
     }
+    // The routed methods' futures are large (a gRPC call each): boxed, so
+    // the request's own future — moved whole at every hand-over between
+    // the HTTP layers — stays small.
     match method {
-        "tools/call" => tools::call_tool(gateway, context, id_text, head).await,
-        "resources/read" => resources::read_resource(gateway, context, id_text, head).await,
-        "prompts/get" => prompts::get_prompt(gateway, context, id_text, head).await,
-        "completion/complete" => prompts::complete(gateway, context, id_text, params).await,
+        "tools/call" => Box::pin(tools::call_tool(gateway, context, id_text, head)).await,
+        "resources/read" => {
+            Box::pin(resources::read_resource(gateway, context, id_text, head)).await
+        }
+        "prompts/get" => Box::pin(prompts::get_prompt(gateway, context, id_text, head)).await,
+        "completion/complete" => {
+            Box::pin(prompts::complete(gateway, context, id_text, params)).await
+        }
         "server/discover" => Ok(Reply::Json(encode_result(
             id_text,
             discover(gateway).as_bytes(),
@@ -55,12 +62,9 @@ pub async fn handle(
             id_text,
             finish(gateway, context, "{}").as_bytes(),
         ))),
-        "resources/subscribe" => subscriptions::subscribe(gateway, context, head)
+        "resources/subscribe" => Box::pin(subscriptions::subscribe(gateway, context, head))
             .await
             .map(|()| Reply::Json(encode_result(id_text, b"{}"))),
-        // Rare methods whose futures are large are boxed, so that every
-        // request's future (moved on each call) stays the size the hot
-        // methods need.
         "subscriptions/listen" => Box::pin(listen::listen(gateway, context, id_text, params)).await,
         "tasks/get" | "tasks/update" | "tasks/cancel" => {
             Box::pin(tasks::handle(gateway, context, method, id_text, head)).await
