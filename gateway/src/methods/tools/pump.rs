@@ -212,7 +212,7 @@ fn relay_input(
     };
     let key = input.key.clone();
     let refusal = if context.is_modern() {
-        Some("input requests need a 2025-11-25 session; this gateway does not relay them to 2026-07-28 clients yet".to_owned())
+        Some("a 2026-07-28 client is asked for input in an input_required round: answer the call with InputRequired (as the SDK's request_input does), not with a streaming InputRequest".to_owned())
     } else if !declared {
         Some(format!(
             "the client did not declare the {capability:?} capability"
