@@ -206,17 +206,7 @@ fn set_level(context: &CallContext, head: &ParamsHead<'_>) -> Result<(), Gateway
         .level
         .as_deref()
         .ok_or_else(|| GatewayError::InvalidParams("missing params.level".into()))?;
-    const LEVELS: [&str; 8] = [
-        "debug",
-        "info",
-        "notice",
-        "warning",
-        "error",
-        "critical",
-        "alert",
-        "emergency",
-    ];
-    if !LEVELS.contains(&level) {
+    if !micromcp_proto::LOG_LEVELS.contains(&level) {
         return Err(GatewayError::InvalidParams(format!(
             "unknown log level: {level}"
         )));

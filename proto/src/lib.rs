@@ -25,6 +25,18 @@ pub const READABLE_SOURCES_METADATA: &str = "x-readable-sources";
 /// declare (with status FAILED_PRECONDITION): the gateway answers -32021
 /// naming it (`sampling`, or `extensions/<id>` for an extension).
 pub const MISSING_CAPABILITY_METADATA: &str = "x-missing-capability";
+/// MCP log levels, least severe first (syslog order): a level's rank is
+/// its index.
+pub const LOG_LEVELS: [&str; 8] = [
+    "debug",
+    "info",
+    "notice",
+    "warning",
+    "error",
+    "critical",
+    "alert",
+    "emergency",
+];
 /// gRPC metadata key carrying W3C trace context.
 pub const TRACEPARENT_METADATA: &str = "traceparent";
 /// Largest data chunk a service sends in one `ReadResourceChunk`.

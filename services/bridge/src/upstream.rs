@@ -303,14 +303,9 @@ async fn listen_for_changes(peer: Peer<RoleClient>, state: Arc<BridgeState>) {
 
 /// Syslog severity rank of a level name (debug = 0 … emergency = 7).
 fn log_rank(level: &str) -> u8 {
-    match level {
-        "debug" => 0,
-        "info" => 1,
-        "notice" => 2,
-        "warning" => 3,
-        "error" => 4,
-        "critical" => 5,
-        "alert" => 6,
-        _ => 7,
-    }
+    micromcp_proto::LOG_LEVELS
+        .iter()
+        .position(|name| *name == level)
+        .and_then(|rank| u8::try_from(rank).ok())
+        .unwrap_or(7)
 }

@@ -111,18 +111,8 @@ impl ToolEvents {
 
     /// The least severe log level the client wants (`None`: no logs).
     pub fn log_level(&self) -> Option<&'static str> {
-        const NAMES: [&str; 8] = [
-            "debug",
-            "info",
-            "notice",
-            "warning",
-            "error",
-            "critical",
-            "alert",
-            "emergency",
-        ];
         self.log_level_opt
-            .and_then(|rank| NAMES.get(usize::from(rank)).copied())
+            .and_then(|rank| micromcp_proto::LOG_LEVELS.get(usize::from(rank)).copied())
     }
 
     /// Reports progress; dropped when the client did not ask for it.
@@ -242,18 +232,10 @@ fn capability_of(method: &str) -> &'static str {
 
 /// Syslog severity rank (debug = 0 … emergency = 7).
 fn log_level_rank(level: &str) -> Option<u8> {
-    let rank = match level {
-        "debug" => 0,
-        "info" => 1,
-        "notice" => 2,
-        "warning" => 3,
-        "error" => 4,
-        "critical" => 5,
-        "alert" => 6,
-        "emergency" => 7,
-        _ => return None,
-    };
-    Some(rank)
+    micromcp_proto::LOG_LEVELS
+        .iter()
+        .position(|name| *name == level)
+        .and_then(|rank| u8::try_from(rank).ok())
 }
 
 #[cfg(test)]
