@@ -47,24 +47,6 @@ fn capability_of(method: &str) -> Option<&'static str> {
     }
 }
 
-/// What the round of a request was issued for; `arguments` is
-/// `session::arguments_digest` of the request's arguments.
-fn round_for<'a>(
-    context: &'a CallContext,
-    service: &'a str,
-    method: &'a str,
-    name: &'a str,
-    arguments: &'a str,
-) -> RoundFor<'a> {
-    RoundFor {
-        principal: &context.principal.id,
-        service,
-        method,
-        name,
-        arguments,
-    }
-}
-
 /// The request a round belongs to. Its arguments' digest is worked out
 /// only when a round is issued or opened, never on a call without one.
 pub struct RoundRequest<'a> {
@@ -75,6 +57,20 @@ pub struct RoundRequest<'a> {
     pub name: &'a str,
     /// The request's `arguments` (raw JSON).
     pub arguments: Option<&'a str>,
+}
+
+impl<'a> RoundRequest<'a> {
+    /// What a round of this request is sealed for; `digest` is
+    /// `session::arguments_digest` of its arguments.
+    fn issued_for(&'a self, context: &'a CallContext, digest: &'a str) -> RoundFor<'a> {
+        RoundFor {
+            principal: &context.principal.id,
+            service: self.service,
+            method: self.method,
+            name: self.name,
+            arguments: digest,
+        }
+    }
 }
 
 /// The round a 2026-07-28 retry brings back (`inputResponses`,
@@ -96,14 +92,11 @@ pub fn retried_round(
     let request_state = match head.request_state.as_deref() {
         Some(text) => {
             let digest = arguments_digest(request.arguments);
-            let issued_for = round_for(
-                context,
-                request.service,
-                request.method,
-                request.name,
-                &digest,
-            );
-            Bytes::from(gateway.request_states.open(text, &issued_for)?)
+            Bytes::from(
+                gateway
+                    .request_states
+                    .open(text, &request.issued_for(context, &digest))?,
+            )
         }
         None => Bytes::new(),
     };
@@ -207,16 +200,10 @@ pub fn required_result(
         });
     }
     let digest = arguments_digest(request.arguments);
-    let issued_for = round_for(
-        context,
-        request.service,
-        request.method,
-        request.name,
-        &digest,
-    );
-    let state = gateway
-        .request_states
-        .seal(&issued_for, &required.request_state)?;
+    let state = gateway.request_states.seal(
+        &request.issued_for(context, &digest),
+        &required.request_state,
+    )?;
     let mut body = String::from("{\"resultType\":\"input_required\",\"inputRequests\":{");
     for (index, (key, _, params)) in asked.iter().enumerate() {
         if index > 0 {
