@@ -4,7 +4,9 @@
 //! what the caller may use: each principal gets a [`CatalogView`] per
 //! catalog version, built once, so a call's check is a lookup and a
 //! `tools/list` is still a slice of pre-rendered JSON. Principals holding
-//! `*` with no Cedar policies skip all of it.
+//! `*` with no Cedar policies skip all of it. A tool call permitted by a
+//! Cedar policy annotated `@require_approval` comes back with that rule
+//! (consent asks a person first); the view caches that too.
 
 mod cedar;
 #[cfg(test)]
@@ -13,7 +15,7 @@ mod tests;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-pub use self::cedar::{CedarDenial, CedarPolicies, SCHEMA, Subject};
+pub use self::cedar::{CedarApproval, CedarDenial, CedarPolicies, SCHEMA, Subject};
 use crate::catalog::{ListKind, ListedItem, MergedCatalog, ServiceNames, VisibleList};
 use crate::error::GatewayError;
 use crate::principal::{ItemKind, Principal, needed_scope};
@@ -37,6 +39,9 @@ pub struct Policy {
 pub struct CatalogView {
     catalog: Arc<MergedCatalog>,
     lists: [VisibleList; 4],
+    /// Visible tools a Cedar policy wants approved: (position, rule),
+    /// ascending by position.
+    approvals: Vec<(u32, Arc<str>)>,
 }
 
 // === impl CatalogView ===
@@ -45,6 +50,18 @@ impl CatalogView {
     /// The visible part of `kind`.
     pub fn list(&self, kind: ListKind) -> &VisibleList {
         &self.lists[kind as usize]
+    }
+
+    /// The Cedar rule that wants the visible tool at `position` approved.
+    fn approval(&self, position: usize) -> CedarApproval {
+        if self.approvals.is_empty() {
+            return None;
+        }
+        let position = u32::try_from(position).ok()?;
+        let found = self
+            .approvals
+            .binary_search_by_key(&position, |(at, _)| *at);
+        found.ok().map(|index| self.approvals[index].1.clone())
     }
 }
 
@@ -101,7 +118,7 @@ impl Policy {
 
     /// Decides from scratch, with the reason on refusal.
     pub fn decide(&self, principal: &Principal, subject: &Subject<'_>) -> Result<(), GatewayError> {
-        self.decide_with(principal, None, subject)
+        self.decide_with(principal, None, subject).map(drop)
     }
 
     /// [`Policy::decide`], reusing the principal's Cedar entity when given.
@@ -110,7 +127,7 @@ impl Policy {
         principal: &Principal,
         entity_opt: Option<&cedar_policy::Entity>,
         subject: &Subject<'_>,
-    ) -> Result<(), GatewayError> {
+    ) -> Result<CedarApproval, GatewayError> {
         let (service, kind, name) = match *subject {
             Subject::Tool { service, name, .. } | Subject::Prompt { service, name, .. } => {
                 (service, ItemKind::Named, name)
@@ -128,21 +145,21 @@ impl Policy {
                 scope_opt: Some(scope),
             });
         }
-        if let Some(cedar) = &self.cedar_opt {
-            let decided = match entity_opt {
-                Some(entity) => cedar.decide_for(entity, subject),
-                None => cedar.decide(principal, subject),
-            };
-            decided.map_err(|CedarDenial { reason }| GatewayError::Forbidden {
-                message: format!(
-                    "forbidden: {} for principal {}: {reason}",
-                    subject.label(),
-                    principal.id
-                ),
-                scope_opt: None,
-            })?;
-        }
-        Ok(())
+        let Some(cedar) = &self.cedar_opt else {
+            return Ok(None);
+        };
+        let decided = match entity_opt {
+            Some(entity) => cedar.decide_for(entity, subject),
+            None => cedar.decide(principal, subject),
+        };
+        decided.map_err(|CedarDenial { reason }| GatewayError::Forbidden {
+            message: format!(
+                "forbidden: {} for principal {}: {reason}",
+                subject.label(),
+                principal.id
+            ),
+            scope_opt: None,
+        })
     }
 
     /// True when the principal's scopes reach the tool or prompt `name` of
@@ -162,7 +179,8 @@ impl Policy {
                 .is_ok()
     }
 
-    /// Checks the item at `position` of list `kind` (a cached decision).
+    /// Checks the item at `position` of list `kind` (a cached decision);
+    /// `Ok(Some(rule))` for a tool a Cedar policy wants approved.
     pub fn check_listed(
         &self,
         principal: &Principal,
@@ -170,17 +188,21 @@ impl Policy {
         kind: ListKind,
         position: usize,
         item: &ListedItem,
-    ) -> Result<(), GatewayError> {
+    ) -> Result<CedarApproval, GatewayError> {
         if self.unrestricted(principal) {
-            return Ok(());
+            return Ok(None);
         }
-        if self.view(principal, catalog).list(kind).contains(position) {
-            return Ok(());
+        let view = self.view(principal, catalog);
+        if view.list(kind).contains(position) {
+            return Ok(match kind {
+                ListKind::Tools => view.approval(position),
+                _ => None,
+            });
         }
-        self.decide(principal, &self.subject(kind, item))?;
         // Allowed now though the view said no: the catalog changed
         // between the two looks; the fresh decision stands.
-        Ok(())
+        let approval = self.decide_with(principal, None, &self.subject(kind, item))?;
+        Ok(approval.filter(|_| kind == ListKind::Tools))
     }
 
     /// Checks a resource URI of `service` (cached when it is listed).
@@ -237,20 +259,29 @@ impl Policy {
             .cedar_opt
             .as_ref()
             .and_then(|cedar| cedar.principal_entity(principal).ok());
-        let list = |kind: ListKind| {
+        let mut approvals = Vec::new();
+        let mut list = |kind: ListKind| {
+            let mut position = 0_u32;
             catalog.visible(kind, |item| {
-                self.decide_with(principal, entity_opt.as_ref(), &self.subject(kind, item))
-                    .is_ok()
+                let decided =
+                    self.decide_with(principal, entity_opt.as_ref(), &self.subject(kind, item));
+                if let (ListKind::Tools, Ok(Some(rule))) = (kind, &decided) {
+                    approvals.push((position, rule.clone()));
+                }
+                position += 1;
+                decided.is_ok()
             })
         };
+        let lists = [
+            list(ListKind::Tools),
+            list(ListKind::Prompts),
+            list(ListKind::Resources),
+            list(ListKind::ResourceTemplates),
+        ];
         CatalogView {
             catalog: catalog.clone(),
-            lists: [
-                list(ListKind::Tools),
-                list(ListKind::Prompts),
-                list(ListKind::Resources),
-                list(ListKind::ResourceTemplates),
-            ],
+            lists,
+            approvals,
         }
     }
 }

@@ -98,6 +98,7 @@ async def test_the_example_signs_in_governs_and_asks(example):
         with pytest.raises(MCPError) as declined:
             await client.call_tool("search.delete", {"ids": ["doc-1"]})
         assert "the user declined" in declined.value.error.message
+        assert 'policy "destructive-needs-a-person"' in declined.value.error.message, "the refusal names the policy"
         still = await client.call_tool("search.query", {"query": "keep"})
         assert "doc-1" in str(still.model_dump(mode="json")), "nothing was deleted"
         deleted = await client.call_tool("search.delete", {"ids": ["doc-1"]})

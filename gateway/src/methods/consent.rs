@@ -1,5 +1,6 @@
-//! Consent: a call of a tool its service lists under `require_approval`
-//! waits for a person's answer. The gateway asks the client with an
+//! Consent: a call of a tool its service lists under `require_approval`,
+//! or that a Cedar policy annotated `@require_approval` permits, waits for
+//! a person's answer. The gateway asks the client with an
 //! `elicitation/create` showing the tool, who asks and the arguments
 //! (redacted as in the audit log): on the call's stream for 2025-11-25
 //! sessions, as an `input_required` round of its own for 2026-07-28 clients
@@ -76,7 +77,7 @@ pub(crate) fn can_ask(context: &CallContext, tool: &str, rule: &str) -> Result<(
         .is_some_and(|capabilities| capabilities.get("elicitation").is_some());
     if !declared {
         return Err(refused(format!(
-            "tool {tool} needs a person's approval (require_approval {rule:?}) and the client did not declare the elicitation capability to ask for it"
+            "tool {tool} needs a person's approval ({rule}) and the client did not declare the elicitation capability to ask for it"
         )));
     }
     Ok(())
@@ -206,7 +207,7 @@ fn decided(
             Ok(())
         }
         Err(reason) => Err(refused(format!(
-            "tool {tool} was not approved (require_approval {rule:?}): {reason}"
+            "tool {tool} was not approved ({rule}): {reason}"
         ))),
     }
 }

@@ -21,6 +21,7 @@ use crate::catalog::{ListKind, MergedCatalog, Page, ToolHints};
 use crate::context::CallContext;
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
+use crate::policy::CedarApproval;
 use crate::principal::Principal;
 use crate::rates::RateLimits;
 
@@ -39,6 +40,8 @@ pub struct Route<'g> {
     /// For a service holding other services' content: those of them the
     /// principal may read, comma-separated.
     readable_sources_opt: Option<String>,
+    /// The Cedar policy that wants this tool call approved, if one does.
+    cedar_approval: CedarApproval,
 }
 
 // === impl Route ===
@@ -61,6 +64,7 @@ impl<'g> Route<'g> {
             hints,
             param_headers: None,
             readable_sources_opt: readable_sources(gateway, context, &backend),
+            cedar_approval: None,
             rates: &gateway.rates,
             principal: context.principal.clone(),
             backend,
@@ -91,13 +95,20 @@ impl<'g> Route<'g> {
         std::mem::take(&mut self.original)
     }
 
-    /// The `require_approval` pattern that makes this tool need a
-    /// person's approval, if one does.
-    pub fn approval_rule(&self) -> Option<&str> {
-        self.backend
+    /// The rule that makes this tool call need a person's approval, if
+    /// one does: its service's `require_approval` pattern, else the Cedar
+    /// policy annotated `@require_approval` that permitted it.
+    pub fn approval_rule(&self) -> Option<String> {
+        let configured = self
+            .backend
             .config
             .require_approval
-            .requiring(&self.original)
+            .requiring(&self.original);
+        match (configured, &self.cedar_approval) {
+            (Some(pattern), _) => Some(format!("require_approval {pattern:?}")),
+            (None, Some(rule)) => Some(rule.to_string()),
+            (None, None) => None,
+        }
     }
 
     /// True when the owning service completes arguments.
@@ -291,13 +302,15 @@ fn listed<'g>(
     let Some((position, item)) = found else {
         return Err(missing_name(gateway, context, kind, name));
     };
-    gateway
-        .policy()
-        .check_listed(&context.principal, &catalog, kind, position, item)?;
+    let cedar_approval =
+        gateway
+            .policy()
+            .check_listed(&context.principal, &catalog, kind, position, item)?;
     let (service, original, hints) = (item.service, item.original.clone(), item.hints);
     let param_headers = item.param_headers.clone();
     let mut route = Route::to(gateway, context, catalog, service, original, hints)?;
     route.param_headers = param_headers;
+    route.cedar_approval = cedar_approval;
     Ok(route)
 }
 

@@ -58,29 +58,26 @@ pub(crate) async fn call_tool(
     if let (Some(params), Some(headers)) = (route.param_headers(), context.param_headers()) {
         param_headers::check(params, head.arguments.map(RawValue::get), headers)?;
     }
-    match route.approval_rule() {
-        None => call_routed(gateway, context, id_text, head, route).await,
-        Some(rule) if context.is_modern() => {
-            consent::can_ask(context, name, rule)?;
-            let service = route.service_name();
-            match consent::approve_in_round(gateway, context, &head, service, name, rule)? {
-                Approval::Ask(body) => Ok(Reply::Json(encode_result(id_text, &body))),
-                Approval::Given { strip_round } => {
-                    let mut head = head;
-                    if strip_round {
-                        head.input_responses = None;
-                        head.request_state = None;
-                    }
-                    // Boxed: the approval path is rare, the plain call hot.
-                    Box::pin(call_routed(gateway, context, id_text, head, route)).await
-                }
+    let Some(rule) = route.approval_rule() else {
+        return call_routed(gateway, context, id_text, head, route).await;
+    };
+    consent::can_ask(context, name, &rule)?;
+    if !context.is_modern() {
+        let name = name.to_owned();
+        drop(route);
+        return Ok(after_approval(gateway, context, id_text, &head, name, rule));
+    }
+    let service = route.service_name();
+    match consent::approve_in_round(gateway, context, &head, service, name, &rule)? {
+        Approval::Ask(body) => Ok(Reply::Json(encode_result(id_text, &body))),
+        Approval::Given { strip_round } => {
+            let mut head = head;
+            if strip_round {
+                head.input_responses = None;
+                head.request_state = None;
             }
-        }
-        Some(rule) => {
-            consent::can_ask(context, name, rule)?;
-            let (rule, name) = (rule.to_owned(), name.to_owned());
-            drop(route);
-            Ok(after_approval(gateway, context, id_text, &head, name, rule))
+            // Boxed: the approval path is rare, the plain call hot.
+            Box::pin(call_routed(gateway, context, id_text, head, route)).await
         }
     }
 }

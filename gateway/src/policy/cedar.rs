@@ -2,11 +2,16 @@
 //! each tool (its hints), prompt and resource, and what the principal holds
 //! (name, scopes). Policies are parsed and validated against [`SCHEMA`] at
 //! start, so a misspelt attribute is a config error, not a silent deny.
+//! A permit policy annotated `@require_approval` (optionally with a reason:
+//! `@require_approval("deletions need a person")`) makes every request it
+//! permits need a person's approval (consent), even when other policies
+//! permit it too.
 //! Evaluation builds the two entities of one request; the gateway caches
 //! decisions per principal and catalog (see `policy::views`).
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use cedar_policy::{
     Authorizer, Context, Decision, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicyId,
@@ -60,6 +65,9 @@ pub struct CedarPolicies {
     /// Each policy's `@id` annotation, if it has one (looking it up per
     /// denial parsed the annotation key every time).
     labels: HashMap<PolicyId, String>,
+    /// The permit policies annotated `@require_approval`: what the
+    /// approval is asked under (`policy "<label>"`, and the reason given).
+    approvals: HashMap<PolicyId, Arc<str>>,
 }
 
 /// Entity type names and action ids, parsed once (parsing them per
@@ -105,6 +113,10 @@ impl Names {
         }
     }
 }
+
+/// What Cedar said yes to: `Some` with the rule to name when a policy
+/// that permitted it asks for a person's approval first.
+pub type CedarApproval = Option<Arc<str>>;
 
 /// Why Cedar said no.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -248,11 +260,28 @@ impl CedarPolicies {
                     .annotation("id")
                     .map(|label| (policy.id().clone(), label.to_owned()))
             })
+            .collect::<HashMap<PolicyId, String>>();
+        let approvals = policies
+            .policies()
+            .filter(|policy| policy.effect() == cedar_policy::Effect::Permit)
+            .filter_map(|policy| {
+                let reason = policy.annotation("require_approval")?;
+                let label = labels
+                    .get(policy.id())
+                    .map_or_else(|| policy.id().to_string(), String::clone);
+                let rule = if reason.is_empty() {
+                    format!("policy {label:?}")
+                } else {
+                    format!("policy {label:?}: {reason}")
+                };
+                Some((policy.id().clone(), Arc::from(rule)))
+            })
             .collect();
         Ok(Self {
             policies,
             names: Names::new()?,
             labels,
+            approvals,
         })
     }
 
@@ -261,9 +290,19 @@ impl CedarPolicies {
         principal_entity(&self.names, principal)
     }
 
+    /// True when some policy asks for approval (else no decision does).
+    pub fn asks_approval(&self) -> bool {
+        !self.approvals.is_empty()
+    }
+
     /// Evaluates one request; `Err` says which policy (by `@id`, else
-    /// Cedar's id) forbade it, or that none permitted it.
-    pub fn decide(&self, principal: &Principal, subject: &Subject<'_>) -> Result<(), CedarDenial> {
+    /// Cedar's id) forbade it, or that none permitted it; `Ok(Some(rule))`
+    /// when a permitting policy asks for approval.
+    pub fn decide(
+        &self,
+        principal: &Principal,
+        subject: &Subject<'_>,
+    ) -> Result<CedarApproval, CedarDenial> {
         let entity = principal_entity(&self.names, principal).map_err(|error| CedarDenial {
             reason: format!("policy request not built: {error}"),
         })?;
@@ -274,7 +313,11 @@ impl CedarPolicies {
     /// Entities and request are built from the schema's own shapes, and
     /// the policies were validated against it at start, so they are not
     /// validated again per request.
-    pub fn decide_for(&self, principal: &Entity, subject: &Subject<'_>) -> Result<(), CedarDenial> {
+    pub fn decide_for(
+        &self,
+        principal: &Entity,
+        subject: &Subject<'_>,
+    ) -> Result<CedarApproval, CedarDenial> {
         let denial = |reason: String| CedarDenial { reason };
         let request = (|| -> Result<(Request, Entities), String> {
             let resource_entity = subject.entity(&self.names)?;
@@ -294,7 +337,15 @@ impl CedarPolicies {
             request.map_err(|error| denial(format!("policy request not built: {error}")))?;
         let response = Authorizer::new().is_authorized(&request, &self.policies, &entities);
         if response.decision() == Decision::Allow {
-            return Ok(());
+            if self.approvals.is_empty() {
+                return Ok(None);
+            }
+            return Ok(response
+                .diagnostics()
+                .reason()
+                .filter_map(|id| self.approvals.get(id))
+                .min()
+                .cloned());
         }
         let named: Vec<String> = response
             .diagnostics()

@@ -96,7 +96,7 @@ fn check_tool(
     principal: &Principal,
     catalog: &Arc<MergedCatalog>,
     name: &str,
-) -> Result<(), GatewayError> {
+) -> Result<CedarApproval, GatewayError> {
     let (position, item) = catalog.tool_at(name).expect("tool");
     policy.check_listed(principal, catalog, ListKind::Tools, position, item)
 }
@@ -246,4 +246,65 @@ forbid(principal, action == Micromcp::Action::"resources/read", resource is Micr
     ));
     assert!(!no_resources.may_read_service(&principal(&["*"], &[]), 0));
     assert!(no_resources.may_read_service(&principal(&["*"], &["reader"]), 0));
+}
+
+#[test]
+fn a_permit_annotated_require_approval_marks_the_calls_it_permits() {
+    let catalog = catalog();
+    let policy = policy(Some(
+        r#"
+permit(principal, action, resource);
+@id("destructive-needs-a-person")
+@require_approval("deletions need a person")
+permit(principal, action == Micromcp::Action::"tools/call", resource is Micromcp::Tool)
+  when { resource.destructive };
+@require_approval
+permit(principal, action == Micromcp::Action::"prompts/get", resource);
+"#,
+    ));
+    let user = principal(&["*"], &[]);
+    // The view's cached marks, twice (built, then reused).
+    for _ in 0..2 {
+        assert_eq!(
+            check_tool(&policy, &user, &catalog, "search.delete")
+                .expect("permitted")
+                .as_deref(),
+            Some(r#"policy "destructive-needs-a-person": deletions need a person"#),
+        );
+        assert_eq!(
+            check_tool(&policy, &user, &catalog, "search.query").expect("permitted"),
+            None,
+            "another permit lets it through without approval"
+        );
+    }
+    // Not in the view (as when the catalog changed between two looks):
+    // decided afresh, still marked.
+    let (position, item) = catalog.tool_at("search.delete").expect("tool");
+    let fresh = policy
+        .check_listed(&user, &catalog, ListKind::Tools, position + 100, item)
+        .expect("permitted");
+    assert!(fresh.is_some());
+    // Only tool calls ask; a prompt permitted by a marked policy does not.
+    let (position, item) = catalog.prompt_at("fs.summarize").expect("prompt");
+    assert_eq!(
+        policy
+            .check_listed(&user, &catalog, ListKind::Prompts, position, item)
+            .expect("permitted"),
+        None
+    );
+    // A forbid wins over the mark.
+    let forbidding = self::policy(Some(
+        r#"
+@require_approval
+permit(principal, action, resource);
+forbid(principal, action, resource) when { resource is Micromcp::Tool && resource.destructive };
+"#,
+    ));
+    assert!(check_tool(&forbidding, &user, &catalog, "search.delete").is_err());
+    assert!(
+        check_tool(&forbidding, &user, &catalog, "search.query")
+            .expect("permitted")
+            .is_some_and(|rule| rule.starts_with("policy \"policy")),
+        "an unnamed policy is named by its id"
+    );
 }
