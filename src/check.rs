@@ -57,7 +57,12 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<i32> {
 }
 
 fn print_resolved(config: &GatewayConfig, assumed_token: bool) {
-    println!("listen: http://{}/mcp", config.listen);
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    println!("listen: {scheme}://{}/mcp", config.listen);
     if assumed_token {
         println!("auth: a bearer token is needed at start (MICROMCP_TOKEN is not set now)");
     }

@@ -147,7 +147,12 @@ async fn serve_http(
     let threads = gateway.config.threads;
     let front = micromcp_gateway::front::http::threads::start(&gateway, listen, threads, &shutdown)
         .map_err(|error| anyhow::anyhow!("cannot listen on {listen}: {error}"))?;
-    println!("listening on http://{}/mcp", front.address);
+    let scheme = if gateway.config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    println!("listening on {scheme}://{}/mcp", front.address);
     let served = front.wait().await;
     // Every answered request's record was written before its answer;
     // force them to disk before exiting.

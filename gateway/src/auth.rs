@@ -5,7 +5,10 @@
 //! with keys from `jwks`. The principal handed on to services and audit is
 //! a name (a short fingerprint for an unnamed token), never the token.
 //! Tokens are read only from the `Authorization` header, and are at most
-//! [`MAX_TOKEN_BYTES`].
+//! [`MAX_TOKEN_BYTES`]. A request without one, on a connection whose client
+//! certificate the TLS handshake verified (`[gateway.tls] client_ca_file`),
+//! is the principal `[[auth.client_certificates]]` maps that certificate's
+//! names to; a bearer token, when sent, is what decides.
 
 mod jwks;
 mod jwt;
@@ -18,7 +21,7 @@ use subtle::{ConditionallySelectable, ConstantTimeEq};
 pub use self::jwt::JwtVerifier;
 use crate::config::AuthConfig;
 use crate::error::GatewayError;
-use crate::principal::{Principal, TokenEntry, digest};
+use crate::principal::{CertificateEntry, ClientCertificate, Principal, TokenEntry, digest};
 
 /// Longest bearer token read.
 pub const MAX_TOKEN_BYTES: usize = 8192;
@@ -53,12 +56,26 @@ impl Authenticator {
         self.jwt_opt.as_ref()
     }
 
-    /// The principal of the request, or `Unauthorized` saying why.
-    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Arc<Principal>, GatewayError> {
-        let tokens = match &self.config {
+    /// The principal of the request (its headers, and the client
+    /// certificate of its connection), or `Unauthorized` saying why.
+    pub async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        certificate_opt: Option<&ClientCertificate>,
+    ) -> Result<Arc<Principal>, GatewayError> {
+        let (tokens, certificates) = match &self.config {
             AuthConfig::InsecureNoAuth { anonymous } => return Ok(anonymous.clone()),
-            AuthConfig::Tokens { tokens, .. } => tokens,
+            AuthConfig::Tokens {
+                tokens,
+                certificates,
+                ..
+            } => (tokens, certificates),
         };
+        if let Some(certificate) = certificate_opt
+            && !headers.contains_key(http::header::AUTHORIZATION)
+        {
+            return certified(certificates, certificate);
+        }
         let token = bearer(headers)?;
         if let Some(principal) = configured(tokens, token) {
             return Ok(principal);
@@ -98,6 +115,23 @@ fn bearer(headers: &HeaderMap) -> Result<&str, GatewayError> {
     Ok(token)
 }
 
+/// The principal a verified client certificate is configured as.
+fn certified(
+    certificates: &[CertificateEntry],
+    certificate: &ClientCertificate,
+) -> Result<Arc<Principal>, GatewayError> {
+    certificates
+        .iter()
+        .find(|entry| entry.name.matches(certificate))
+        .map(|entry| entry.principal.clone())
+        .ok_or_else(|| {
+            GatewayError::Unauthorized(format!(
+                "the client certificate ({}) is not one of auth.client_certificates; send a bearer token",
+                certificate.describe()
+            ))
+        })
+}
+
 /// The principal of a configured token equal to `token`. Every entry is
 /// compared; which one matched is selected without a data-dependent branch.
 fn configured(tokens: &[TokenEntry], token: &str) -> Option<Arc<Principal>> {
@@ -130,6 +164,7 @@ mod tests {
             AuthConfig::Tokens {
                 tokens: vec![entry("s3cret", "alice"), entry("other", "bob")],
                 jwt_opt: None,
+                certificates: Vec::new(),
             },
             None,
         );
@@ -137,7 +172,7 @@ mod tests {
             tokio::runtime::Builder::new_current_thread()
                 .build()
                 .expect("runtime")
-                .block_on(auth.authenticate(headers))
+                .block_on(auth.authenticate(headers, None))
         };
         let mut headers = HeaderMap::new();
         assert!(check(&headers).is_err());

@@ -14,6 +14,7 @@ mod audit;
 mod backends;
 mod consent;
 mod endpoint;
+mod front_tls;
 mod hosts;
 mod issuers;
 mod limits;
@@ -31,6 +32,8 @@ use self::backends::validate_backends;
 pub use self::backends::{BackendsConfig, RawBackends};
 pub use self::consent::{ApprovalRule, ConsentConfig, RawConsent};
 pub use self::endpoint::{Endpoint, Endpoints, MAX_ENDPOINTS};
+use self::front_tls::validate_front_tls;
+pub use self::front_tls::{ClientCertificates, FrontTls, RawFrontTls};
 pub use self::hosts::HostPattern;
 use self::hosts::validate_allowed_hosts;
 pub use self::issuers::{IssuerConfig, JwtAlgorithm, JwtConfig, RawIssuer};
@@ -165,12 +168,16 @@ pub struct RawGateway {
     pub threads: Option<usize>,
     pub keepalive_secs: Option<u64>,
     pub list_ttl_ms: Option<u64>,
+    /// HTTPS (and client certificates) on the client listener.
+    pub tls: Option<RawFrontTls>,
 }
 
 /// The validated, immutable gateway configuration.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
     pub listen: SocketAddr,
+    /// HTTPS on `listen` (plain HTTP without it).
+    pub tls: Option<FrontTls>,
     pub allowed_hosts: Vec<HostPattern>,
     pub allowed_origins: Vec<String>,
     pub max_body_bytes: usize,
@@ -293,7 +300,16 @@ impl RawConfig {
             .iter()
             .map(|service| service.name.as_str())
             .collect();
-        let auth_config = validate_auth(self.auth, listen, token_opt, &service_names, &mut errors);
+        let tls = validate_front_tls(gateway.tls, &mut errors);
+        let verifies_clients = tls.as_ref().is_some_and(|tls| tls.client_ca_file.is_some());
+        let auth_config = validate_auth(
+            self.auth,
+            listen,
+            verifies_clients,
+            token_opt,
+            &service_names,
+            &mut errors,
+        );
         let policy = validate_policy(self.policy, &mut errors);
         let audit = validate_audit(self.audit, &mut errors);
         let limits = validate_limits(self.limits, &mut errors);
@@ -306,6 +322,7 @@ impl RawConfig {
         }
         Ok(GatewayConfig {
             listen,
+            tls,
             allowed_hosts,
             allowed_origins: gateway.allowed_origins.unwrap_or_default(),
             max_body_bytes,

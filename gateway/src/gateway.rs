@@ -126,9 +126,15 @@ impl Gateway {
         let auth = self.auth();
         let principals: Vec<&Arc<Principal>> = match &auth.config {
             AuthConfig::InsecureNoAuth { anonymous } => vec![anonymous],
-            AuthConfig::Tokens { tokens, .. } => {
-                tokens.iter().map(|entry| &entry.principal).collect()
-            }
+            AuthConfig::Tokens {
+                tokens,
+                certificates,
+                ..
+            } => tokens
+                .iter()
+                .map(|entry| &entry.principal)
+                .chain(certificates.iter().map(|entry| &entry.principal))
+                .collect(),
         };
         let policy = self.policy();
         for principal in principals {

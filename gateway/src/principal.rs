@@ -1,5 +1,7 @@
-//! Who is asking: a [`Principal`] (name, scopes, roles) and the configured
-//! tokens that map to one ([`TokenEntry`], kept only as SHA-256 digests).
+//! Who is asking: a [`Principal`] (name, scopes, roles), the configured
+//! tokens that map to one ([`TokenEntry`], kept only as SHA-256 digests),
+//! and the configured client-certificate names that map to one
+//! ([`CertificateEntry`], matched against a verified [`ClientCertificate`]).
 //! Plain values at the bottom of the crate: `config` builds them, `auth`
 //! hands them out, `policy` and `audit` read them.
 
@@ -25,6 +27,65 @@ pub struct Principal {
 pub struct TokenEntry {
     pub sha256: [u8; 32],
     pub principal: Arc<Principal>,
+}
+
+/// The names a client certificate the TLS handshake verified carries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientCertificate {
+    /// Its subject alternative names: DNS names, URIs (SPIFFE ids), email
+    /// addresses and IP addresses, as text.
+    pub alternative_names: Vec<String>,
+    /// Its subject's common name, if it has one.
+    pub subject_cn: Option<String>,
+}
+
+/// Which certificates a [`CertificateEntry`] is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertificateName {
+    /// Those with this subject alternative name.
+    AlternativeName(String),
+    /// Those whose subject's common name is this.
+    SubjectCn(String),
+}
+
+/// A configured client-certificate identity.
+#[derive(Debug, Clone)]
+pub struct CertificateEntry {
+    pub name: CertificateName,
+    pub principal: Arc<Principal>,
+}
+
+// === impl ClientCertificate ===
+
+impl ClientCertificate {
+    /// How the certificate is described in a refusal.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(cn) = &self.subject_cn {
+            parts.push(format!("CN={cn}"));
+        }
+        if !self.alternative_names.is_empty() {
+            parts.push(format!("SAN {}", self.alternative_names.join(", ")));
+        }
+        if parts.is_empty() {
+            return "a certificate without names".into();
+        }
+        parts.join("; ")
+    }
+}
+
+// === impl CertificateName ===
+
+impl CertificateName {
+    /// True when `certificate` carries this name.
+    pub fn matches(&self, certificate: &ClientCertificate) -> bool {
+        match self {
+            Self::AlternativeName(name) => {
+                certificate.alternative_names.iter().any(|san| san == name)
+            }
+            Self::SubjectCn(cn) => certificate.subject_cn.as_deref() == Some(cn.as_str()),
+        }
+    }
 }
 
 // === impl Principal ===

@@ -1,5 +1,6 @@
 //! `[auth]` and `[policy]`: who may connect (tokens, each with a principal
-//! name and scopes) and the optional Cedar policy file, validated into
+//! name and scopes; client certificates by name, `[[auth.client_certificates]]`,
+//! with `[gateway.tls] client_ca_file`) and the optional Cedar policy file, validated into
 //! [`AuthConfig`] and [`PolicyConfig`]. Errors name their key.
 
 use std::net::SocketAddr;
@@ -10,7 +11,9 @@ use serde::Deserialize;
 
 use super::issuers::{JwtConfig, RawIssuer, validate_issuers};
 use crate::policy::CedarPolicies;
-use crate::principal::{Principal, Scopes, TokenEntry, digest, fingerprint};
+use crate::principal::{
+    CertificateEntry, CertificateName, Principal, Scopes, TokenEntry, digest, fingerprint,
+};
 use crate::wire::names::made_of;
 
 #[derive(Debug, Default, Deserialize)]
@@ -33,6 +36,25 @@ pub struct RawAuth {
     /// Identity providers whose JWT access tokens are accepted.
     #[serde(default)]
     pub issuers: Vec<RawIssuer>,
+    /// Client certificates (mTLS) and the principals they are.
+    #[serde(default)]
+    pub client_certificates: Vec<RawClientCertificate>,
+}
+
+/// `[[auth.client_certificates]]`: one client identity of a certificate.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClientCertificate {
+    /// Principal name in audit records, sessions and policies.
+    pub name: String,
+    /// A subject alternative name the certificate carries (DNS name, URI
+    /// such as a SPIFFE id, email or IP address) ...
+    pub san: Option<String>,
+    /// ... or its subject's common name.
+    pub subject_cn: Option<String>,
+    pub scopes: Vec<String>,
+    #[serde(default)]
+    pub roles: Vec<String>,
 }
 
 /// `[[auth.tokens]]`: one client's token.
@@ -68,6 +90,8 @@ pub enum AuthConfig {
     Tokens {
         tokens: Vec<TokenEntry>,
         jwt_opt: Option<Arc<JwtConfig>>,
+        /// Principals of client certificates (mTLS), by name.
+        certificates: Vec<CertificateEntry>,
     },
 }
 
@@ -92,10 +116,12 @@ fn valid_role(role: &str) -> bool {
 }
 
 /// Validates `[auth]`; `token_opt` is a plaintext token from the
-/// environment or `up`, hashed here and never stored.
+/// environment or `up`, hashed here and never stored; `verifies_clients`
+/// when `[gateway.tls]` asks clients for certificates.
 pub fn validate_auth(
     auth: RawAuth,
     listen: SocketAddr,
+    verifies_clients: bool,
     token_opt: Option<&str>,
     service_names: &[&str],
     errors: &mut Vec<String>,
@@ -188,10 +214,89 @@ pub fn validate_auth(
     }
     let jwt_opt =
         validate_issuers(auth.resource, auth.issuers, service_names, errors).map(Arc::new);
-    if tokens.is_empty() && jwt_opt.is_none() {
-        errors.push("auth: no token configured (set auth.tokens, auth.token_file, auth.token_sha256, auth.issuers or MICROMCP_TOKEN)".into());
+    let certificates = validate_certificates(
+        auth.client_certificates,
+        &tokens,
+        verifies_clients,
+        service_names,
+        errors,
+    );
+    if tokens.is_empty() && jwt_opt.is_none() && certificates.is_empty() {
+        errors.push("auth: no token configured (set auth.tokens, auth.token_file, auth.token_sha256, auth.issuers, auth.client_certificates or MICROMCP_TOKEN)".into());
     }
-    AuthConfig::Tokens { tokens, jwt_opt }
+    AuthConfig::Tokens {
+        tokens,
+        jwt_opt,
+        certificates,
+    }
+}
+
+/// Validates `[[auth.client_certificates]]`: each names one certificate
+/// name (`san` or `subject_cn`) and a principal no token already is
+/// (principals are told apart by name: views, sessions and audit).
+fn validate_certificates(
+    raw: Vec<RawClientCertificate>,
+    tokens: &[TokenEntry],
+    verifies_clients: bool,
+    service_names: &[&str],
+    errors: &mut Vec<String>,
+) -> Vec<CertificateEntry> {
+    if !raw.is_empty() && !verifies_clients {
+        errors.push("auth.client_certificates: needs gateway.tls.client_ca_file (the gateway must ask clients for certificates)".into());
+    }
+    let mut entries: Vec<CertificateEntry> = Vec::with_capacity(raw.len());
+    for (index, raw) in raw.into_iter().enumerate() {
+        let key = format!("auth.client_certificates[{index}]");
+        if !valid_principal_name(&raw.name) {
+            errors.push(format!(
+                "{key}.name: {:?} must be 1-64 chars of A-Za-z0-9_-.@ and not start with \"token:\"",
+                raw.name
+            ));
+        }
+        let taken = tokens.iter().map(|entry| &entry.principal.id);
+        if taken
+            .chain(entries.iter().map(|entry| &entry.principal.id))
+            .any(|id| *id == raw.name)
+        {
+            errors.push(format!(
+                "{key}.name: duplicate principal name {:?}",
+                raw.name
+            ));
+        }
+        let name = match (raw.san, raw.subject_cn) {
+            (Some(san), None) if !san.is_empty() => CertificateName::AlternativeName(san),
+            (None, Some(cn)) if !cn.is_empty() => CertificateName::SubjectCn(cn),
+            _ => {
+                errors.push(format!("{key}: set exactly one of san and subject_cn"));
+                continue;
+            }
+        };
+        if entries.iter().any(|entry| entry.name == name) {
+            errors.push(format!(
+                "{key}: the same certificate name is configured twice"
+            ));
+        }
+        let scopes = Scopes::parse(&raw.scopes, service_names).unwrap_or_else(|error| {
+            errors.push(format!("{key}.scopes: {error}"));
+            Scopes::default()
+        });
+        for (role_index, role) in raw.roles.iter().enumerate() {
+            if !valid_role(role) {
+                errors.push(format!(
+                    "{key}.roles[{role_index}]: {role:?} must be 1-64 chars of A-Za-z0-9_-.:"
+                ));
+            }
+        }
+        entries.push(CertificateEntry {
+            name,
+            principal: Arc::new(Principal {
+                id: raw.name,
+                scopes,
+                roles: raw.roles,
+            }),
+        });
+    }
+    entries
 }
 
 /// Validates `[policy]`: the Cedar file must read, parse and fit the schema.

@@ -99,7 +99,15 @@ pub async fn serve(
     let limits = connection_limits(&gateway.config.limits);
     let config = gateway.config.limits.clone();
     let app = router(gateway, live_opt, token_opt.as_deref());
-    serve_connections(app, listener, limits, &config, shutdown.cancelled_owned()).await
+    serve_connections(
+        app,
+        listener,
+        limits,
+        &config,
+        None,
+        shutdown.cancelled_owned(),
+    )
+    .await
 }
 
 pub use micromcp_telemetry::access::may_serve_without_token;

@@ -14,6 +14,7 @@ mod pieces_body;
 mod reply;
 mod sse;
 pub mod threads;
+mod tls;
 
 use std::sync::Arc;
 
@@ -98,35 +99,24 @@ pub async fn serve_within(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let config = gateway.config.limits.clone();
-    connections::serve_connections(router(gateway), listener, limits, &config, shutdown).await
+    let tls_opt = gateway
+        .config
+        .tls
+        .as_ref()
+        .map(|tls| tokio_rustls::TlsAcceptor::from(tls.server_config.clone()));
+    let router = router(gateway);
+    connections::serve_connections(router, listener, limits, &config, tls_opt, shutdown).await
 }
 
 /// An error answer, noted in the request's audit entry.
-fn refuse(audit: &mut AuditEntry, id_text: &str, error: &GatewayError, modern: bool) -> Response {
+pub(super) fn refuse(
+    audit: &mut AuditEntry,
+    id_text: &str,
+    error: &GatewayError,
+    modern: bool,
+) -> Response {
     audit.error(error);
     error_response(id_text, error, modern)
-}
-
-/// Host/Origin and authentication, shared by every `/mcp` method.
-async fn admit(
-    gateway: &Gateway,
-    headers: &HeaderMap,
-    host_opt: Option<&str>,
-    audit: &mut AuditEntry,
-) -> Result<Arc<Principal>, Box<Response>> {
-    guard::check_host_and_origin(&gateway.config, headers, host_opt).map_err(
-        |(status, message)| {
-            audit.refused(&message);
-            Box::new(plain(status, message))
-        },
-    )?;
-    match oauth::authenticate(gateway, headers).await {
-        Ok(principal) => {
-            audit.principal(&principal);
-            Ok(principal)
-        }
-        Err(error) => Err(Box::new(refuse(audit, "null", &error, false))),
-    }
 }
 
 /// Writes the audit entry of a finished exchange (streamed answers took
@@ -173,11 +163,11 @@ async fn post_mcp(State(gateway): State<Arc<Gateway>>, request: Request) -> Resp
 }
 
 async fn post_audited(gateway: Arc<Gateway>, request: Request, audit: &mut AuditEntry) -> Response {
-    let principal = match admit(&gateway, request.headers(), request.uri().host(), audit).await {
+    let (parts, body) = request.into_parts();
+    let principal = match guard::admit(&gateway, &parts, audit).await {
         Ok(principal) => principal,
         Err(response) => return *response,
     };
-    let (parts, body) = request.into_parts();
     let headers = parts.headers;
     let accepts = guard::accepts(&headers);
     if !accepts.json && !accepts.sse {
@@ -383,11 +373,12 @@ async fn get_mcp(State(gateway): State<Arc<Gateway>>, request: Request) -> Respo
 /// Opens (or resumes) a session's GET stream; its record is written when
 /// the stream is opened or refused.
 async fn get_audited(gateway: Arc<Gateway>, request: Request, audit: &mut AuditEntry) -> Response {
-    let principal = match admit(&gateway, request.headers(), request.uri().host(), audit).await {
+    let (parts, _body) = request.into_parts();
+    let principal = match guard::admit(&gateway, &parts, audit).await {
         Ok(principal) => principal,
         Err(response) => return *response,
     };
-    let headers = request.headers();
+    let headers = &parts.headers;
     let Some(session_id) = header_str(headers, SESSION_HEADER) else {
         let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "GET needs an Mcp-Session-Id (protocol 2025-11-25); protocol 2026-07-28 has no GET stream".into());
         response
@@ -452,26 +443,21 @@ async fn get_audited(gateway: Arc<Gateway>, request: Request, audit: &mut AuditE
 async fn delete_mcp(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
     let mut audit = gateway.audit.begin("http");
     audit.request("DELETE /mcp", 0);
-    let response = delete_audited(
-        &gateway,
-        request.headers(),
-        request.uri().host(),
-        &mut audit,
-    )
-    .await;
+    let (parts, _body) = request.into_parts();
+    let response = delete_audited(&gateway, &parts, &mut audit).await;
     audited(audit, response)
 }
 
 async fn delete_audited(
     gateway: &Gateway,
-    headers: &HeaderMap,
-    host_opt: Option<&str>,
+    parts: &http::request::Parts,
     audit: &mut AuditEntry,
 ) -> Response {
-    let principal = match admit(gateway, headers, host_opt, audit).await {
+    let principal = match guard::admit(gateway, parts, audit).await {
         Ok(principal) => principal,
         Err(response) => return *response,
     };
+    let headers = &parts.headers;
     let Some(session_id) = header_str(headers, SESSION_HEADER) else {
         let mut response = plain(
             StatusCode::METHOD_NOT_ALLOWED,

@@ -54,8 +54,9 @@ impl Gateway {
 /// The keys that differ between `running` and `new` and are read only at
 /// start.
 fn needs_restart(running: &GatewayConfig, new: &GatewayConfig) -> Vec<&'static str> {
-    let checks: [(&'static str, bool); 17] = [
+    let checks: [(&'static str, bool); 18] = [
         ("gateway.listen", running.listen == new.listen),
+        ("gateway.tls", running.tls == new.tls),
         (
             "gateway.allowed_hosts",
             running.allowed_hosts == new.allowed_hosts,

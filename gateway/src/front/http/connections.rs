@@ -6,7 +6,10 @@
 //! and HTTP/2
 //! keep-alive pings. On shutdown the listener closes and every connection
 //! drains gracefully. Running out of file descriptors slows accepting down
-//! instead of spinning.
+//! instead of spinning. With `[gateway.tls]` each connection's TLS
+//! handshake runs first (`tls`), within the same first-bytes bound, and the
+//! client certificate it verified rides on every request of the connection
+//! (a request extension read by authentication).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -19,6 +22,8 @@ use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
 
 use crate::config::LimitsConfig;
 use crate::front::limits::{ConnectionLimits, refusal_message, refuse};
@@ -29,12 +34,14 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// Accept failures logged so far (the first and every 1024th are).
 static ACCEPT_FAILURES: AtomicU64 = AtomicU64::new(0);
 
-/// Serves `router` on `listener` until `shutdown`, then drains.
+/// Serves `router` on `listener` until `shutdown`, then drains; over TLS
+/// when `tls_opt` is given.
 pub async fn serve_connections(
     router: Router,
     listener: TcpListener,
     limits: Arc<ConnectionLimits>,
     config: &LimitsConfig,
+    tls_opt: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let mut builder = Builder::new(TokioExecutor::new());
@@ -78,18 +85,41 @@ pub async fn serve_connections(
         };
         let (router, builder, watcher) = (router.clone(), builder.clone(), graceful.watcher());
         let first_byte_within = config.header_read_timeout;
+        let tls_opt = tls_opt.clone();
         tokio::spawn(async move {
             // hyper reads the first bytes (HTTP/1 or HTTP/2?) with no
             // timeout of its own: a socket that never sends is closed here.
             let mut first = [0_u8; 1];
             let peeked = tokio::time::timeout(first_byte_within, stream.peek(&mut first)).await;
-            if matches!(peeked, Ok(Ok(1))) {
+            if !matches!(peeked, Ok(Ok(1))) {
+                return;
+            }
+            let Some(acceptor) = tls_opt else {
                 let service = TowerToHyperService::new(router);
                 let connection = builder
                     .serve_connection_with_upgrades(TokioIo::new(stream), service)
                     .into_owned();
                 let _ = watcher.watch(connection).await;
-            }
+                drop(permit);
+                return;
+            };
+            let Some((stream, certificate_opt)) =
+                super::tls::handshake(&acceptor, stream, first_byte_within).await
+            else {
+                return;
+            };
+            // The verified client certificate rides on each request.
+            let with_certificate = router.map_request(move |mut request: http::Request<_>| {
+                if let Some(certificate) = &certificate_opt {
+                    request.extensions_mut().insert(certificate.clone());
+                }
+                request
+            });
+            let service = TowerToHyperService::new(with_certificate);
+            let connection = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .into_owned();
+            let _ = watcher.watch(connection).await;
             drop(permit);
         });
     }

@@ -1,10 +1,40 @@
 //! Checks every HTTP request passes before it is parsed: Host allow-list
-//! and Origin validation (DNS-rebinding protection), what the client
-//! accepts, and the content type.
+//! and Origin validation (DNS-rebinding protection), authentication (a
+//! bearer token, or the client certificate the connection's TLS handshake
+//! verified), what the client accepts, and the content type.
 
+use std::sync::Arc;
+
+use axum::response::Response;
 use http::{HeaderMap, StatusCode, header};
 
+use super::answers::plain;
+use crate::audit::AuditEntry;
 use crate::config::{GatewayConfig, HostPattern};
+use crate::gateway::Gateway;
+use crate::principal::{ClientCertificate, Principal};
+
+/// Host/Origin and authentication, shared by every `/mcp` method.
+pub(super) async fn admit(
+    gateway: &Gateway,
+    parts: &http::request::Parts,
+    audit: &mut AuditEntry,
+) -> Result<Arc<Principal>, Box<Response>> {
+    let (headers, host_opt) = (&parts.headers, parts.uri.host());
+    check_host_and_origin(&gateway.config, headers, host_opt).map_err(|(status, message)| {
+        audit.refused(&message);
+        Box::new(plain(status, message))
+    })?;
+    let certificate_opt = parts.extensions.get::<Arc<ClientCertificate>>();
+    let certificate_opt = certificate_opt.map(|certificate| &**certificate);
+    match super::oauth::authenticate(gateway, headers, certificate_opt).await {
+        Ok(principal) => {
+            audit.principal(&principal);
+            Ok(principal)
+        }
+        Err(error) => Err(Box::new(super::refuse(audit, "null", &error, false))),
+    }
+}
 
 /// What the client can read back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,7 +16,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use crate::auth::JwtVerifier;
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
-use crate::principal::Principal;
+use crate::principal::{ClientCertificate, Principal};
 
 /// Where the metadata is, for the resource URI `resource`: the well-known
 /// path inserted between its authority and its path (RFC 9728 §3.1).
@@ -97,13 +97,15 @@ pub(crate) async fn challenge(
     response
 }
 
-/// The principal of `headers`, from the authenticator in force now.
+/// The principal of `headers` (and of the connection's verified client
+/// certificate), from the authenticator in force now.
 pub(crate) async fn authenticate(
     gateway: &Gateway,
     headers: &HeaderMap,
+    certificate_opt: Option<&ClientCertificate>,
 ) -> Result<Arc<Principal>, GatewayError> {
     let authenticator = gateway.auth();
-    authenticator.authenticate(headers).await
+    authenticator.authenticate(headers, certificate_opt).await
 }
 
 #[cfg(test)]
