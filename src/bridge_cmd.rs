@@ -2,14 +2,18 @@
 //! upstream comes from flags (`--command`/`--arg` or `--url`) or, as
 //! `micromcp up` passes it, from a JSON `mcpServers` entry in the
 //! `MICROMCP_BRIDGE_SPEC` environment variable (so per-server credentials
-//! never appear on a command line).
+//! never appear on a command line). An HTTP entry's `principalTokens`
+//! (each principal's own token, from a JSON file or environment variables)
+//! is read here at start; a missing file or variable stops the start.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use micromcp_bridge::{BridgeConfig, BridgeService, UpstreamEra, UpstreamTarget, UrlTransport};
-use micromcp_gateway::config::RawMcpServer;
+use micromcp_bridge::{
+    BridgeConfig, BridgeService, PrincipalTokens, UpstreamEra, UpstreamTarget, UrlTransport,
+};
+use micromcp_gateway::config::{RawMcpServer, RawPrincipalTokens};
 use tokio_util::sync::CancellationToken;
 
 /// Environment variable carrying a JSON `mcpServers` entry.
@@ -50,6 +54,16 @@ pub struct BridgeArgs {
 /// The upstream described by an `mcpServers` entry.
 pub fn target_of(entry: RawMcpServer) -> anyhow::Result<UpstreamTarget> {
     era_of(entry.protocol_version.as_deref())?;
+    if let Some(tokens) = &entry.principal_tokens {
+        if entry.url.is_none() {
+            anyhow::bail!(
+                "principalTokens needs a url: a stdio server is one process for every caller"
+            );
+        }
+        if tokens.file.is_some() != tokens.env.is_empty() {
+            anyhow::bail!("principalTokens: give either file or env");
+        }
+    }
     match (entry.command, entry.url) {
         (Some(_), None) if !matches!(entry.transport_type.as_deref(), None | Some("stdio")) => {
             anyhow::bail!(
@@ -82,6 +96,45 @@ pub fn target_of(entry: RawMcpServer) -> anyhow::Result<UpstreamTarget> {
     }
 }
 
+/// Each principal's token of an entry's `principalTokens`: a JSON object
+/// of principal → token in `file`, or principal → environment variable.
+pub fn principal_tokens_of(
+    raw_opt: Option<&RawPrincipalTokens>,
+) -> anyhow::Result<Option<PrincipalTokens>> {
+    let Some(raw) = raw_opt else {
+        return Ok(None);
+    };
+    let tokens: HashMap<String, String> = match &raw.file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|error| {
+                anyhow::anyhow!("principalTokens.file: {}: {error}", path.display())
+            })?;
+            serde_json::from_str(&text).map_err(|error| {
+                anyhow::anyhow!(
+                    "principalTokens.file: {}: expected a JSON object of principal → token: {error}",
+                    path.display()
+                )
+            })?
+        }
+        None => raw
+            .env
+            .iter()
+            .map(|(principal, variable)| match std::env::var(variable) {
+                Ok(token) if !token.is_empty() => Ok((principal.clone(), token)),
+                _ => Err(anyhow::anyhow!(
+                    "principalTokens.env.{principal}: environment variable {variable} is not set"
+                )),
+            })
+            .collect::<anyhow::Result<_>>()?,
+    };
+    if let Some(principal) = tokens.iter().find_map(|(principal, token)| {
+        (principal.is_empty() || token.is_empty()).then_some(principal)
+    }) {
+        anyhow::bail!("principalTokens: an empty principal or token (principal {principal:?})");
+    }
+    Ok(Some(PrincipalTokens::new(tokens)))
+}
+
 /// The era an entry's `protocolVersion` (or `--protocol-version`) pins.
 pub fn era_of(version_opt: Option<&str>) -> anyhow::Result<UpstreamEra> {
     UpstreamEra::from_version(version_opt)
@@ -90,12 +143,14 @@ pub fn era_of(version_opt: Option<&str>) -> anyhow::Result<UpstreamEra> {
 
 /// Runs the bridge until a shutdown signal.
 pub async fn run(args: BridgeArgs) -> anyhow::Result<()> {
-    let (target, era) = match std::env::var(SPEC_ENV) {
+    let (target, era, principal_tokens_opt) = match std::env::var(SPEC_ENV) {
         Ok(spec) if args.command.is_none() && args.url.is_none() => {
             let entry: RawMcpServer = serde_json::from_str(&spec)
                 .map_err(|error| anyhow::anyhow!("{SPEC_ENV}: {error}"))?;
             let era = era_of(entry.protocol_version.as_deref())?;
-            (target_of(entry)?, era)
+            let raw_tokens = entry.principal_tokens.clone();
+            let target = target_of(entry)?;
+            (target, era, principal_tokens_of(raw_tokens.as_ref())?)
         }
         _ => (
             target_of(RawMcpServer {
@@ -108,6 +163,7 @@ pub async fn run(args: BridgeArgs) -> anyhow::Result<()> {
                 ..RawMcpServer::default()
             })?,
             era_of(args.protocol_version.as_deref())?,
+            None,
         ),
     };
     let shutdown = CancellationToken::new();
@@ -116,6 +172,7 @@ pub async fn run(args: BridgeArgs) -> anyhow::Result<()> {
         target,
         call_timeout: Duration::from_secs(args.call_timeout_secs),
         era,
+        principal_tokens_opt,
     };
     let service = BridgeService::start(config, shutdown.clone());
     let outcome = crate::service_cmd::serve(service, args.listen, &args.name).await;

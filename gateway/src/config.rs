@@ -18,6 +18,7 @@ mod front_tls;
 mod hosts;
 mod issuers;
 mod limits;
+mod mcp_servers;
 mod rate_limits;
 mod registrations;
 mod services;
@@ -39,6 +40,7 @@ use self::hosts::validate_allowed_hosts;
 pub use self::issuers::{IssuerConfig, JwtAlgorithm, JwtConfig, RawIssuer};
 use self::limits::validate_limits;
 pub use self::limits::{LimitsConfig, RawLimits};
+pub use self::mcp_servers::{McpServersFile, RawMcpServer, RawPrincipalTokens};
 use self::rate_limits::validate_rate_limits;
 pub use self::rate_limits::{Rate, RateLimitsConfig, RawRateLimits, RawServiceRates, ServiceRates};
 pub use self::registrations::{Registered, Registration, RegistrationsFile};
@@ -79,50 +81,6 @@ pub struct RawConfig {
     /// Third-party MCP servers `micromcp up` runs behind bridges, by name
     /// (the same entries as the desktop clients' `mcpServers` JSON).
     #[serde(default)]
-    pub mcp_servers: std::collections::BTreeMap<String, RawMcpServer>,
-}
-
-/// One third-party MCP server: a stdio `command` or an HTTP `url`.
-#[derive(Debug, Default, Clone, serde::Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawMcpServer {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub command: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub args: Vec<String>,
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub env: std::collections::BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cwd: Option<PathBuf>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub headers: std::collections::BTreeMap<String, String>,
-    /// Namespace for its tools; default the entry's name; "" for none.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    /// Transport of a `url`: `http` (Streamable HTTP) or `sse` (legacy
-    /// HTTP+SSE); absent = try Streamable HTTP, then HTTP+SSE. `stdio` is
-    /// accepted for a `command`.
-    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
-    pub transport_type: Option<String>,
-    /// Pins the era spoken to the server: `2025-11-25` (the handshake
-    /// only) or `2026-07-28`; absent = probe and pick.
-    #[serde(
-        default,
-        rename = "protocolVersion",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub protocol_version: Option<String>,
-    /// Desktop-client field: a disabled entry is skipped.
-    #[serde(default, skip_serializing)]
-    pub disabled: Option<bool>,
-}
-
-/// The `{"mcpServers": {...}}` file desktop clients use.
-#[derive(Debug, Deserialize)]
-pub struct McpServersFile {
-    #[serde(rename = "mcpServers")]
     pub mcp_servers: std::collections::BTreeMap<String, RawMcpServer>,
 }
 

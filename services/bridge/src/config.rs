@@ -1,8 +1,36 @@
 //! `BridgeConfig`: which upstream MCP server to run and how.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+/// Each principal's own token for an HTTP upstream (`principalTokens`).
+/// Its `Debug` shows the principals, never the tokens.
+#[derive(Clone, Default)]
+pub struct PrincipalTokens(Arc<HashMap<String, String>>);
+
+impl PrincipalTokens {
+    pub fn new(tokens: HashMap<String, String>) -> Self {
+        Self(Arc::new(tokens))
+    }
+
+    /// `principal`'s token, if it has one.
+    pub fn get(&self, principal: &str) -> Option<&str> {
+        self.0.get(principal).map(String::as_str)
+    }
+}
+
+impl std::fmt::Debug for PrincipalTokens {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut principals: Vec<&String> = self.0.keys().collect();
+        principals.sort();
+        formatter
+            .debug_struct("PrincipalTokens")
+            .field("principals", &principals)
+            .finish_non_exhaustive()
+    }
+}
 
 /// How to reach the upstream server.
 #[derive(Debug, Clone)]
@@ -43,6 +71,9 @@ pub struct BridgeConfig {
     pub call_timeout: Duration,
     /// Which protocol era to speak to the upstream.
     pub era: UpstreamEra,
+    /// Per-user credentials: each principal's calls in a session of its
+    /// own with its own token (HTTP upstreams only).
+    pub principal_tokens_opt: Option<PrincipalTokens>,
 }
 
 /// Which protocol era the bridge speaks to its upstream.

@@ -12,7 +12,10 @@
 //! requests for sampling, elicitation and roots are routed to the calls in
 //! flight ([`routing`]); a 2026-07-28 upstream's `input_required` rounds pass
 //! through; resource watches share one upstream subscription per URI
-//! ([`watches`]).
+//! ([`watches`]). With per-user credentials (`principalTokens`, HTTP
+//! upstreams) each principal's tool calls and resource reads use a session
+//! of its own, opened with its own token ([`principal_sessions`]); the
+//! shared session keeps the catalog.
 
 mod config;
 mod connect;
@@ -20,11 +23,12 @@ mod convert;
 mod handler;
 mod legacy_sse;
 mod liveness;
+mod principal_sessions;
 mod routing;
 mod service;
 mod upstream;
 mod watches;
 
-pub use config::{BridgeConfig, UpstreamEra, UpstreamTarget, UrlTransport};
+pub use config::{BridgeConfig, PrincipalTokens, UpstreamEra, UpstreamTarget, UrlTransport};
 pub use legacy_sse::{LegacySseError, LegacySseTransport};
 pub use service::BridgeService;

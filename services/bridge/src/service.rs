@@ -1,6 +1,8 @@
 //! `BridgeService`: the micromcp.v1 face of the upstream server. Calls are
 //! forwarded with rmcp (progress routed back by token; cancellation of the
 //! gateway call cancels the upstream request); results travel as raw JSON.
+//! With `principalTokens`, tool calls and resource reads go through the
+//! caller's own upstream session (`principal_sessions`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,8 +13,8 @@ use micromcp_proto::{
     CompleteRequest, CompleteResponse, ResourceHeader, complete_request::Reference,
 };
 use micromcp_sdk::{
-    CatalogPublisher, McpService, ResourceContent, Round, ServiceError, ServiceResult, ToolCall,
-    ToolEvents, ToolOutput, UpdateStream,
+    Caller, CatalogPublisher, McpService, ResourceContent, Round, ServiceError, ServiceResult,
+    ToolCall, ToolEvents, ToolOutput, UpdateStream,
 };
 use rmcp::RoleClient;
 use rmcp::model::{
@@ -23,6 +25,7 @@ use rmcp::service::{Peer, PeerRequestOptions, ServiceError as RmcpError};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+use crate::principal_sessions::{InUse, PrincipalSessions};
 use crate::routing::token_key;
 use crate::upstream::Upstream;
 use crate::{BridgeConfig, convert};
@@ -36,6 +39,25 @@ pub struct BridgeService {
     upstream: Arc<Upstream>,
     publisher: CatalogPublisher,
     name: String,
+    /// Each principal's own session, with per-user credentials.
+    sessions_opt: Option<Arc<PrincipalSessions>>,
+}
+
+/// The upstream session one request goes through.
+enum Via {
+    Shared(Arc<Peer<RoleClient>>),
+    Principal(InUse),
+}
+
+// === impl Via ===
+
+impl Via {
+    fn peer(&self) -> &Peer<RoleClient> {
+        match self {
+            Self::Shared(peer) => peer,
+            Self::Principal(session) => &session.peer,
+        }
+    }
 }
 
 fn map_error(error: RmcpError) -> ServiceError {
@@ -79,6 +101,44 @@ fn missing_capability(data: Option<&Value>) -> String {
     }
 }
 
+/// Reads `uri` through `peer` (the shared session or the caller's).
+async fn read_from(peer: &Peer<RoleClient>, uri: String) -> ServiceResult<ResourceContent> {
+    let result = peer
+        .read_resource(params(json!({"uri": uri}))?)
+        .await
+        .map_err(map_error)?;
+    let value =
+        serde_json::to_value(&result).map_err(|error| ServiceError::Internal(error.to_string()))?;
+    let first = value["contents"]
+        .get(0)
+        .cloned()
+        .ok_or_else(|| ServiceError::NotFound(format!("resource not found: {uri}")))?;
+    let mime_type = first["mimeType"].as_str().unwrap_or_default().to_owned();
+    let (is_text, content) = match (first["text"].as_str(), first["blob"].as_str()) {
+        (Some(text), _) => (true, Bytes::from(text.to_owned())),
+        (None, Some(blob)) => {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(blob)
+                .map_err(|error| {
+                    ServiceError::Internal(format!("invalid base64 from upstream: {error}"))
+                })?;
+            (false, Bytes::from(decoded))
+        }
+        _ => {
+            return Err(ServiceError::Internal(
+                "upstream resource has neither text nor blob".into(),
+            ));
+        }
+    };
+    let header = ResourceHeader {
+        uri: first["uri"].as_str().unwrap_or(&uri).to_owned(),
+        mime_type,
+        is_text,
+        size: Some(content.len() as u64),
+    };
+    Ok(ResourceContent::from_bytes(header, content))
+}
+
 fn params<T: serde::de::DeserializeOwned>(value: Value) -> ServiceResult<T> {
     serde_json::from_value(value)
         .map_err(|error| ServiceError::InvalidArgument(format!("invalid request: {error}")))
@@ -89,12 +149,28 @@ impl BridgeService {
     pub fn start(config: BridgeConfig, shutdown: CancellationToken) -> Self {
         let publisher = CatalogPublisher::pending();
         let name = config.name.clone();
+        let sessions_opt = config
+            .principal_tokens_opt
+            .clone()
+            .map(|tokens| PrincipalSessions::start(tokens, shutdown.child_token()));
         let upstream = Upstream::new(config, publisher.clone());
         tokio::spawn(upstream.clone().run(shutdown));
         Self {
             upstream,
             publisher,
             name,
+            sessions_opt,
+        }
+    }
+
+    /// The session a request of `principal` goes through: its own with
+    /// per-user credentials, else the shared one.
+    async fn via(&self, principal: &str) -> ServiceResult<Via> {
+        match &self.sessions_opt {
+            Some(sessions) => Ok(Via::Principal(
+                sessions.session(&self.upstream, principal).await?,
+            )),
+            None => Ok(Via::Shared(self.peer()?)),
         }
     }
 
@@ -114,7 +190,12 @@ impl McpService for BridgeService {
     }
 
     async fn call_tool(&self, call: ToolCall, events: ToolEvents) -> ServiceResult<ToolOutput> {
-        let peer = self.peer()?;
+        let via = self.via(&call.principal).await?;
+        let peer = via.peer();
+        let (state, modern) = match &via {
+            Via::Shared(_) => (&self.upstream.state, self.upstream.is_modern()),
+            Via::Principal(session) => (&session.state, session.is_modern()),
+        };
         let arguments: Value = serde_json::from_slice(&call.arguments_json)
             .map_err(|error| ServiceError::InvalidArgument(error.to_string()))?;
         let mut request = json!({"name": call.name, "arguments": arguments});
@@ -123,24 +204,22 @@ impl McpService for BridgeService {
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(request_params));
         let mut options = PeerRequestOptions::with_timeout(self.upstream.call_timeout());
         options.meta = Some(convert::client_meta(events.round(), events.log_level()));
-        if let Some(level) = events.log_level()
-            && !self.upstream.is_modern()
+        if let (Some(level), Via::Shared(_)) = (events.log_level(), &via)
+            && !modern
         {
-            self.upstream.ensure_log_level(&peer, level).await;
+            self.upstream.ensure_log_level(peer, level).await;
         }
         let handle = peer
             .send_request_with_option(request, options)
             .await
             .map_err(map_error)?;
         let progress_requested = events.progress_requested();
-        let _registration = self
-            .upstream
-            .state
+        let _registration = state
             .calls
             .register(token_key(&handle.progress_token), events);
         // If the gateway cancels (this future is dropped), tell the upstream.
         let cancel_guard = CancelOnDrop {
-            peer: Some((peer.clone(), handle.id.clone())),
+            peer: Some((Arc::new(peer.clone()), handle.id.clone())),
         };
         let response = handle.await_response().await;
         cancel_guard.disarm();
@@ -163,41 +242,16 @@ impl McpService for BridgeService {
     }
 
     async fn read_resource(&self, uri: String) -> ServiceResult<ResourceContent> {
-        let peer = self.peer()?;
-        let result = peer
-            .read_resource(params(json!({"uri": uri}))?)
-            .await
-            .map_err(map_error)?;
-        let value = serde_json::to_value(&result)
-            .map_err(|error| ServiceError::Internal(error.to_string()))?;
-        let first = value["contents"]
-            .get(0)
-            .cloned()
-            .ok_or_else(|| ServiceError::NotFound(format!("resource not found: {uri}")))?;
-        let mime_type = first["mimeType"].as_str().unwrap_or_default().to_owned();
-        let (is_text, content) = match (first["text"].as_str(), first["blob"].as_str()) {
-            (Some(text), _) => (true, Bytes::from(text.to_owned())),
-            (None, Some(blob)) => {
-                let decoded = base64::engine::general_purpose::STANDARD
-                    .decode(blob)
-                    .map_err(|error| {
-                        ServiceError::Internal(format!("invalid base64 from upstream: {error}"))
-                    })?;
-                (false, Bytes::from(decoded))
-            }
-            _ => {
-                return Err(ServiceError::Internal(
-                    "upstream resource has neither text nor blob".into(),
-                ));
-            }
-        };
-        let header = ResourceHeader {
-            uri: first["uri"].as_str().unwrap_or(&uri).to_owned(),
-            mime_type,
-            is_text,
-            size: Some(content.len() as u64),
-        };
-        Ok(ResourceContent::from_bytes(header, content))
+        read_from(&*self.peer()?, uri).await
+    }
+
+    async fn read_resource_for(
+        &self,
+        uri: String,
+        caller: Caller,
+    ) -> ServiceResult<ResourceContent> {
+        let via = self.via(&caller.principal).await?;
+        read_from(via.peer(), uri).await
     }
 
     async fn get_prompt_in(

@@ -106,7 +106,24 @@ impl Upstream {
         self.config.call_timeout
     }
 
-    fn lifecycle(&self) -> ClientLifecycleMode {
+    /// The bridge's settings.
+    pub fn config(&self) -> &BridgeConfig {
+        &self.config
+    }
+
+    /// The bridged server's name (logs, errors).
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// The HTTP transport found to work, shared with principals' sessions.
+    pub fn url_verdict(&self) -> &connect::UrlVerdict {
+        &self.url_verdict
+    }
+
+    /// How a new connection negotiates its era (the verdict of the first
+    /// one is kept).
+    pub fn lifecycle(&self) -> ClientLifecycleMode {
         match self.config.era {
             UpstreamEra::Handshake => return ClientLifecycleMode::Initialize,
             UpstreamEra::Stateless => {
