@@ -64,6 +64,16 @@ pub fn target_of(entry: RawMcpServer) -> anyhow::Result<UpstreamTarget> {
             anyhow::bail!("principalTokens: give either file or env");
         }
     }
+    if entry.token_exchange.is_some() {
+        if entry.url.is_none() {
+            anyhow::bail!(
+                "tokenExchange needs a url: a stdio server is one process for every caller"
+            );
+        }
+        if entry.principal_tokens.is_some() {
+            anyhow::bail!("give either principalTokens or tokenExchange, not both");
+        }
+    }
     match (entry.command, entry.url) {
         (Some(_), None) if !matches!(entry.transport_type.as_deref(), None | Some("stdio")) => {
             anyhow::bail!(
@@ -149,8 +159,14 @@ pub async fn run(args: BridgeArgs) -> anyhow::Result<()> {
                 .map_err(|error| anyhow::anyhow!("{SPEC_ENV}: {error}"))?;
             let era = era_of(entry.protocol_version.as_deref())?;
             let raw_tokens = entry.principal_tokens.clone();
+            // The gateway exchanges each caller's token and sends the result.
+            let exchanged = entry.token_exchange.is_some();
             let target = target_of(entry)?;
-            (target, era, principal_tokens_of(raw_tokens.as_ref())?)
+            let tokens = match exchanged {
+                true => Some(PrincipalTokens::FromGateway),
+                false => principal_tokens_of(raw_tokens.as_ref())?,
+            };
+            (target, era, tokens)
         }
         _ => (
             target_of(RawMcpServer {

@@ -47,6 +47,8 @@ impl RegisteredBridges {
             name: name.to_owned(),
             namespace: server.namespace.clone(),
             endpoint: Some(format!("unix:{}", self.socket(name).display())),
+            // The gateway exchanges each caller's token for this server's.
+            token_exchange: server.token_exchange.clone(),
             ..RawService::default()
         })
     }

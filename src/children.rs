@@ -151,6 +151,10 @@ pub fn add_bridge_children(
         else {
             anyhow::bail!("mcp_servers.{name}: a service with this name is already configured");
         };
+        // The gateway exchanges each caller's token for this server's.
+        if let Some(service) = raw.services.last_mut() {
+            service.token_exchange = entry.token_exchange.clone();
+        }
         let spec_json = serde_json::to_string(&entry)?;
         specs.push(ChildSpec {
             name: name.clone(),

@@ -42,6 +42,7 @@ fn principal(id: &str, scopes: &[&str]) -> Principal {
         id: id.into(),
         scopes: Scopes::parse(&scopes, &name_refs).expect("scopes"),
         roles: vec!["reader".into()],
+        subject_token: None,
     }
 }
 

@@ -10,6 +10,7 @@
 //! is the principal `[[auth.client_certificates]]` maps that certificate's
 //! names to; a bearer token, when sent, is what decides.
 
+mod exchange;
 mod jwks;
 mod jwt;
 
@@ -18,6 +19,7 @@ use std::sync::Arc;
 use http::HeaderMap;
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 
+pub use self::exchange::TokenExchanges;
 pub use self::jwt::JwtVerifier;
 use crate::config::AuthConfig;
 use crate::error::GatewayError;

@@ -22,6 +22,7 @@ mod mcp_servers;
 mod rate_limits;
 mod registrations;
 mod services;
+mod token_exchange;
 
 pub use self::access::{AuthConfig, PolicyConfig, RawAuth, RawPolicy, RawToken};
 use self::access::{validate_auth, validate_policy};
@@ -46,6 +47,7 @@ pub use self::rate_limits::{Rate, RateLimitsConfig, RawRateLimits, RawServiceRat
 pub use self::registrations::{Registered, Registration, RegistrationsFile};
 use self::services::validate_services;
 pub use self::services::{RawService, ServiceConfig};
+pub use self::token_exchange::{RawTokenExchange, TokenExchangeConfig};
 
 /// Config file as written.
 #[derive(Debug, Default, Deserialize)]

@@ -43,6 +43,9 @@ pub struct CallContext {
     pub era: EraState,
     /// The gateway's own id for this request (logs, backends).
     pub request_id: String,
+    /// What the owning service passes upstream as this caller's credential
+    /// (a token exchanged for it; see `auth::exchange`), if anything.
+    pub upstream_token_opt: Option<Arc<str>>,
 }
 
 // === impl CallContext ===
@@ -65,6 +68,7 @@ impl CallContext {
                 param_headers_opt: None,
             },
             request_id,
+            upstream_token_opt: None,
         }
     }
 
@@ -82,6 +86,7 @@ impl CallContext {
                 runtime,
             },
             request_id,
+            upstream_token_opt: None,
         }
     }
 

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use arc_swap::{ArcSwap, Guard};
 
 use crate::audit::Audit;
-use crate::auth::Authenticator;
+use crate::auth::{Authenticator, TokenExchanges};
 use crate::backends::Backends;
 use crate::backends::pins::ToolPins;
 use crate::config::{AuthConfig, GatewayConfig};
@@ -56,6 +56,8 @@ pub struct Gateway {
     pub streamed_reads: Arc<Quota<String>>,
     /// `subscriptions/listen` streams open, per principal.
     pub listens: Arc<Quota<String>>,
+    /// Callers' tokens exchanged for services with `token_exchange`.
+    pub token_exchanges: TokenExchanges,
     next_request: AtomicU64,
     pub server_info_json: String,
 }
@@ -101,6 +103,7 @@ impl Gateway {
             pending_requests: PendingClientRequests::default(),
             streamed_reads,
             listens: Quota::new(MAX_LISTENS, Some(MAX_LISTENS_PER_PRINCIPAL)),
+            token_exchanges: TokenExchanges::default(),
             rates,
             next_request: AtomicU64::new(1),
             server_info_json,

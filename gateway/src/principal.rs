@@ -20,6 +20,31 @@ pub struct Principal {
     pub id: String,
     pub scopes: Scopes,
     pub roles: Vec<String>,
+    /// The access token it signed in with (a configured issuer's JWT),
+    /// kept only to be exchanged (RFC 8693) for services configured so.
+    pub subject_token: Option<SubjectToken>,
+}
+
+/// A principal's own access token: never printed, never sent to a service
+/// (only what an exchange returns for it is).
+#[derive(Clone)]
+pub struct SubjectToken(Arc<str>);
+
+impl SubjectToken {
+    pub fn new(token: &str) -> Self {
+        Self(Arc::from(token))
+    }
+
+    /// The token itself, for the exchange request.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SubjectToken {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("SubjectToken(…)")
+    }
 }
 
 /// A configured token.
@@ -98,6 +123,7 @@ impl Principal {
             id: id.to_owned(),
             scopes: Scopes::all(),
             roles: Vec::new(),
+            subject_token: None,
         })
     }
 }

@@ -21,6 +21,11 @@ pub const PRINCIPAL_METADATA: &str = "x-principal";
 /// the caller may read (sent to services that hold content from other
 /// services, e.g. a search index of fs files); absent: no such limit.
 pub const READABLE_SOURCES_METADATA: &str = "x-readable-sources";
+/// gRPC metadata key carrying, only to a service configured with token
+/// exchange, the token the gateway exchanged for the caller (RFC 8693) —
+/// the caller's credential for that service's upstream, never the
+/// caller's own token.
+pub const UPSTREAM_TOKEN_METADATA: &str = "x-upstream-token";
 /// gRPC trailer naming the client capability a request needs and did not
 /// declare (with status FAILED_PRECONDITION): the gateway answers -32021
 /// naming it (`sampling`, or `extensions/<id>` for an extension).

@@ -146,3 +146,126 @@ def test_tokens_from_the_environment_are_used(tmp_path):
         assert [record["principal"] for record in calls if record.get("method") == "tools/call"] == ["alice-upstream"]
     finally:
         upstream.stop()
+
+
+class TokenEndpoint:
+    """A test authorization server's RFC 8693 token endpoint: checks the
+    gateway's client credentials and the exchange form, and trades a
+    subject token of a known user for that user's upstream token."""
+
+    def __init__(self, issuer, upstream_tokens: dict[str, str]):
+        import base64
+        import http.server
+        import threading
+        import urllib.parse
+
+        import jwt as pyjwt
+
+        self.requests: list[dict] = []
+        endpoint = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                form = dict(urllib.parse.parse_qsl(self.rfile.read(int(self.headers["Content-Length"])).decode()))
+                endpoint.requests.append(form)
+                basic = base64.b64decode(self.headers.get("Authorization", "Basic ").split(" ", 1)[1]).decode()
+                subject = pyjwt.decode(form.get("subject_token", ""), options={"verify_signature": False}).get("sub")
+                if basic != "micromcp-gateway:exchange-secret":
+                    status, answer = 401, {"error": "invalid_client"}
+                elif (form.get("grant_type") != "urn:ietf:params:oauth:grant-type:token-exchange"
+                      or form.get("subject_token_type") != "urn:ietf:params:oauth:token-type:access_token"
+                      or form.get("audience") != "kit-upstream"):
+                    status, answer = 400, {"error": "invalid_request"}
+                elif subject not in upstream_tokens:
+                    status, answer = 400, {"error": "invalid_grant", "error_description": f"no delegation for {subject}"}
+                else:
+                    status, answer = 200, {"access_token": upstream_tokens[subject], "token_type": "Bearer", "expires_in": 300,
+                                           "issued_token_type": "urn:ietf:params:oauth:token-type:access_token"}
+                body = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/token"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+async def test_token_exchange_gives_each_signed_in_user_their_own_upstream_token(tmp_path):
+    """`tokenExchange` (RFC 8693): the edge gateway trades each signed-in
+    user's JWT at the authorization server for that user's token for the
+    upstream — once per token (cached) — and the bridge opens that user's
+    session with it. The user's JWT itself reaches only the token endpoint;
+    a user the endpoint will not delegate, and a client signed in with a
+    static token (nothing to exchange), are refused and nothing is sent."""
+    from test_jwt import Issuer
+
+    issuer = Issuer()
+    endpoint = TokenEndpoint(issuer, {"alice": UPSTREAM["alice-upstream"], "bob": UPSTREAM["bob-upstream"]})
+    (tmp_path / "upstream").mkdir()
+    audit = tmp_path / "upstream" / "audit.jsonl"
+    upstream = start_testkit_gateway(tmp_path / "upstream", gateway_settings=f'[audit]\npath = "{audit}"\n' + named_tokens(UPSTREAM))
+    running = None
+    try:
+        secret = tmp_path / "exchange-secret"
+        secret.write_text("exchange-secret\n")
+        secret.chmod(0o600)
+        servers = {"mcpServers": {"kit": {
+            "url": upstream.url, "headers": {"Authorization": f"Bearer {UPSTREAM['shared-catalog']}"},
+            "tokenExchange": {"tokenEndpoint": endpoint.url, "clientId": "micromcp-gateway",
+                              "clientSecretFile": str(secret), "audience": "kit-upstream"}}}}
+        (tmp_path / "servers.json").write_text(json.dumps(servers))
+        port = __import__("conftest").free_port()
+        resource = f"http://127.0.0.1:{port}/mcp"
+        (tmp_path / "front.toml").write_text(
+            "version = 1\n[auth]\n" f'resource = "{resource}"\n'
+            "[[auth.issuers]]\n" f'name = "corp"\nissuer = "{issuer.url}"\njwks_uri = "{issuer.url}/jwks.json"\n')
+        running = start_up(tmp_path, make_root(tmp_path), port=port,
+                           extra=["--config", str(tmp_path / "front.toml"), "--mcp-servers", str(tmp_path / "servers.json")])
+        alice = issuer.token(resource, scope="*", sub="alice")
+        bob = issuer.token(resource, scope="*", sub="bob")
+        mallory = issuer.token(resource, scope="*", sub="mallory")
+        for token in (alice, alice, bob):
+            async with connect(running, token) as client:
+                called = await client.call_tool("kit.test_simple_text", {})
+                assert called.content[0].text == SIMPLE_TEXT
+        async with connect(running, alice) as client:
+            assert (await client.read_resource("test://static-text")).contents
+
+        exchanged_for = [pyjwt_sub(form["subject_token"]) for form in endpoint.requests]
+        assert sorted(exchanged_for) == ["alice", "bob"], f"one exchange per token (cached): {exchanged_for}"
+
+        async with connect(running, mallory) as client:
+            with pytest.raises(MCPError) as refused:
+                await client.call_tool("kit.test_simple_text", {})
+            assert "invalid_grant" in refused.value.error.message and "no delegation for mallory" in refused.value.error.message
+        async with connect(running, running.token) as client:
+            with pytest.raises(MCPError) as static:
+                await client.call_tool("kit.test_simple_text", {})
+            assert "did not sign in with an identity provider's token" in static.value.error.message
+
+        records = [json.loads(line) for line in audit.read_text().splitlines()]
+        calls = [record for record in records if record.get("method") in ("tools/call", "resources/read")]
+        assert sorted(record["principal"] for record in calls) == ["alice-upstream"] * 3 + ["bob-upstream"], calls
+        assert {record.get("principal") for record in records} <= set(UPSTREAM) | {None}, "a user's JWT reached the upstream"
+        assert not [record for record in records if record.get("http_status") == 401], records
+    finally:
+        if running is not None:
+            running.stop()
+        upstream.stop()
+        endpoint.close()
+        issuer.close()
+
+
+def pyjwt_sub(token: str) -> str:
+    import jwt as pyjwt
+
+    return pyjwt.decode(token, options={"verify_signature": False})["sub"]

@@ -21,7 +21,7 @@ use serde_json::Value;
 use super::jwks::IssuerKeys;
 use crate::config::{JwtAlgorithm, JwtConfig};
 use crate::error::GatewayError;
-use crate::principal::{Principal, Scopes, digest};
+use crate::principal::{Principal, Scopes, SubjectToken, digest};
 
 /// Verified tokens kept at most.
 const MAX_CACHED: usize = 10_000;
@@ -156,12 +156,14 @@ impl JwtVerifier {
                 })
             })?
             .claims;
-        let principal = self.principal(
+        let mut principal = self.principal(
             &issuer.config.name,
             &issuer.config.principal_claim,
             issuer.config.roles_claim.as_deref(),
             &claims,
         )?;
+        principal.subject_token = Some(SubjectToken::new(token));
+        let principal = Arc::new(principal);
         let expires = claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
         self.remember(token_digest, &principal, expires);
         Ok(principal)
@@ -191,7 +193,7 @@ impl JwtVerifier {
         principal_claim: &str,
         roles_claim_opt: Option<&str>,
         claims: &Value,
-    ) -> Result<Arc<Principal>, GatewayError> {
+    ) -> Result<Principal, GatewayError> {
         let subject = match claims.get(principal_claim) {
             Some(Value::String(text)) if !text.is_empty() => text.clone(),
             Some(Value::Number(number)) => number.to_string(),
@@ -225,11 +227,12 @@ impl JwtVerifier {
             .filter(|scope| Scopes::parse(std::slice::from_ref(scope), &names).is_ok())
             .collect();
         let scopes = Scopes::parse(&usable, &names).unwrap_or_default();
-        Ok(Arc::new(Principal {
+        Ok(Principal {
             id: format!("{issuer_name}:{subject}"),
             scopes,
             roles,
-        }))
+            subject_token: None,
+        })
     }
 }
 

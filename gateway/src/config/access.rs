@@ -160,6 +160,7 @@ pub fn validate_auth(
             id: "anonymous".into(),
             scopes: default_scopes,
             roles: Vec::new(),
+            subject_token: None,
         });
         return AuthConfig::InsecureNoAuth { anonymous };
     }
@@ -171,6 +172,7 @@ pub fn validate_auth(
                 id: fingerprint(&sha256),
                 scopes: default_scopes.clone(),
                 roles: Vec::new(),
+                subject_token: None,
             }),
         })
         .collect();
@@ -209,6 +211,7 @@ pub fn validate_auth(
                 id: raw.name,
                 scopes,
                 roles: raw.roles,
+                subject_token: None,
             }),
         });
     }
@@ -293,6 +296,7 @@ fn validate_certificates(
                 id: raw.name,
                 scopes,
                 roles: raw.roles,
+                subject_token: None,
             }),
         });
     }

@@ -49,6 +49,14 @@ pub struct RawMcpServer {
         skip_serializing_if = "Option::is_none"
     )]
     pub principal_tokens: Option<RawPrincipalTokens>,
+    /// Per-user credentials by OAuth 2.0 Token Exchange (RFC 8693): the
+    /// gateway trades each caller's token for one for this server.
+    #[serde(
+        default,
+        rename = "tokenExchange",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub token_exchange: Option<super::RawTokenExchange>,
     /// Desktop-client field: a disabled entry is skipped.
     #[serde(default, skip_serializing)]
     pub disabled: Option<bool>,

@@ -4,6 +4,7 @@
 //! name their entry (`services[N].key`).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::Deserialize;
 
@@ -11,6 +12,7 @@ use super::backends::{BackendsConfig, RawBackends, validate_backends};
 use super::consent::ApprovalRule;
 use super::endpoint::{Endpoints, parse_endpoints};
 use super::rate_limits::{RawServiceRates, ServiceRates, validate_service_rates};
+use super::token_exchange::{RawTokenExchange, TokenExchangeConfig, validate_token_exchange};
 use crate::wire::names::made_of;
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -47,6 +49,8 @@ pub struct RawService {
     /// before each call.
     #[serde(default)]
     pub require_approval: Vec<String>,
+    /// Trade each caller's token for one of its own upstream (RFC 8693).
+    pub token_exchange: Option<RawTokenExchange>,
 }
 
 /// A validated backend service.
@@ -67,6 +71,8 @@ pub struct ServiceConfig {
     pub accept_tool_changes: bool,
     /// Its tools that need a person's approval before each call.
     pub require_approval: ApprovalRule,
+    /// The caller's token is exchanged for one the service passes upstream.
+    pub token_exchange: Option<Arc<TokenExchangeConfig>>,
 }
 
 /// Validates every `[[services]]` entry; `backends` is the validated
@@ -126,6 +132,9 @@ pub fn validate_services(
                 &format!("{key}.require_approval"),
                 errors,
             ),
+            token_exchange: raw.token_exchange.and_then(|exchange| {
+                validate_token_exchange(exchange, &format!("{key}.token_exchange"), errors)
+            }),
         });
     }
     for (index, service) in services.iter().enumerate() {

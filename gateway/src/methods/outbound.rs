@@ -2,7 +2,9 @@
 //! (`grpc-timeout`), the gateway's request id, the principal's name, the
 //! W3C traceparent (the gateway's current span when traces are on, else
 //! the client's) and, for services holding other services'
-//! content, which of those the principal may read. Never the client's token.
+//! content, which of those the principal may read; for a service with
+//! `token_exchange`, the token exchanged for the caller. Never the
+//! client's own token.
 //! Also the backend call's span and the error of a call ended at its deadline.
 
 use std::time::Duration;
@@ -45,6 +47,12 @@ pub fn request<T>(
         && let Ok(value) = sources.parse()
     {
         metadata.insert(micromcp_proto::READABLE_SOURCES_METADATA, value);
+    }
+    if let Some(token) = &context.upstream_token_opt
+        && let Ok(mut value) = token.parse::<MetadataValue<Ascii>>()
+    {
+        value.set_sensitive(true);
+        metadata.insert(micromcp_proto::UPSTREAM_TOKEN_METADATA, value);
     }
     // With traces on, the service continues the gateway's own span (a
     // child of the client's); otherwise the client's traceparent passes.

@@ -85,6 +85,11 @@ pub(crate) async fn read_resource(
         uri: uri.into(),
     };
     let route = route::resource(gateway, context, uri)?;
+    let exchanged_opt = match route.exchanges_token() {
+        true => Box::pin(route.exchanged_context(gateway, context)).await?,
+        false => None,
+    };
+    let context = exchanged_opt.as_deref().unwrap_or(context);
     let (client, mut call) = route.admit(gateway.config.request_timeout).await?;
     let service = route.service_name().to_owned();
     let started = route

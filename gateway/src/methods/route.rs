@@ -111,6 +111,44 @@ impl<'g> Route<'g> {
         }
     }
 
+    /// True when the owning service passes each caller's own credential
+    /// upstream (`token_exchange`).
+    pub fn exchanges_token(&self) -> bool {
+        self.backend.config.token_exchange.is_some()
+    }
+
+    /// The context of a request to the owning service: `context` itself,
+    /// or — for a service with `token_exchange` — a copy carrying the
+    /// token exchanged for the caller's own (RFC 8693), which the service
+    /// passes upstream. A caller not signed in with an issuer's token has
+    /// nothing to exchange and is refused.
+    pub async fn exchanged_context(
+        &self,
+        gateway: &Gateway,
+        context: &CallContext,
+    ) -> Result<Option<Box<CallContext>>, GatewayError> {
+        let Some(exchange) = &self.backend.config.token_exchange else {
+            return Ok(None);
+        };
+        let service = self.service_name();
+        let Some(subject) = &context.principal.subject_token else {
+            return Err(GatewayError::Forbidden {
+                message: format!(
+                    "forbidden: service {service:?} passes each caller's own credential upstream (token exchange); principal {} did not sign in with an identity provider's token",
+                    context.principal.id
+                ),
+                scope_opt: None,
+            });
+        };
+        let token = gateway
+            .token_exchanges
+            .exchange(service, exchange, subject)
+            .await?;
+        let mut exchanged = Box::new(context.clone());
+        exchanged.upstream_token_opt = Some(token);
+        Ok(Some(exchanged))
+    }
+
     /// True when the owning service completes arguments.
     pub fn completes(&self) -> bool {
         self.catalog.completes(self.service)

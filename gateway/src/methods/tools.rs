@@ -130,6 +130,12 @@ async fn call_routed(
     head: ParamsHead<'_>,
     mut route: route::Route<'_>,
 ) -> Result<Reply, GatewayError> {
+    // Boxed: only services with `token_exchange` have one.
+    let exchanged_opt = match route.exchanges_token() {
+        true => Box::pin(route.exchanged_context(gateway, context)).await?,
+        false => None,
+    };
+    let context = exchanged_opt.as_deref().unwrap_or(context);
     let timeout = gateway.config.request_timeout;
     let deadline = Instant::now() + timeout;
     let service = route.service_name().to_owned();

@@ -63,6 +63,7 @@ fn principal(scopes: &[&str], roles: &[&str]) -> Principal {
         id: format!("{scopes:?}{roles:?}"),
         scopes: Scopes::parse(&scopes, &["fs", "search"]).expect("scopes"),
         roles: roles.iter().map(|role| (*role).to_owned()).collect(),
+        subject_token: None,
     }
 }
 

@@ -5,30 +5,44 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Each principal's own token for an HTTP upstream (`principalTokens`).
+/// Where each principal's own token for an HTTP upstream comes from.
 /// Its `Debug` shows the principals, never the tokens.
-#[derive(Clone, Default)]
-pub struct PrincipalTokens(Arc<HashMap<String, String>>);
+#[derive(Clone)]
+pub enum PrincipalTokens {
+    /// Configured per principal (`principalTokens`).
+    Configured(Arc<HashMap<String, String>>),
+    /// Sent by the gateway with each call: what it exchanged the caller's
+    /// token for (`tokenExchange`, RFC 8693).
+    FromGateway,
+}
 
 impl PrincipalTokens {
     pub fn new(tokens: HashMap<String, String>) -> Self {
-        Self(Arc::new(tokens))
+        Self::Configured(Arc::new(tokens))
     }
 
-    /// `principal`'s token, if it has one.
-    pub fn get(&self, principal: &str) -> Option<&str> {
-        self.0.get(principal).map(String::as_str)
+    /// `principal`'s token: configured, or the one the gateway sent.
+    pub fn get<'a>(&'a self, principal: &str, sent_opt: Option<&'a str>) -> Option<&'a str> {
+        match self {
+            Self::Configured(tokens) => tokens.get(principal).map(String::as_str),
+            Self::FromGateway => sent_opt,
+        }
     }
 }
 
 impl std::fmt::Debug for PrincipalTokens {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut principals: Vec<&String> = self.0.keys().collect();
-        principals.sort();
-        formatter
-            .debug_struct("PrincipalTokens")
-            .field("principals", &principals)
-            .finish_non_exhaustive()
+        match self {
+            Self::Configured(tokens) => {
+                let mut principals: Vec<&String> = tokens.keys().collect();
+                principals.sort();
+                formatter
+                    .debug_struct("PrincipalTokens")
+                    .field("principals", &principals)
+                    .finish_non_exhaustive()
+            }
+            Self::FromGateway => formatter.write_str("PrincipalTokens::FromGateway"),
+        }
     }
 }
 

@@ -1,9 +1,12 @@
-//! Per-user credentials for an HTTP upstream (`principalTokens`): each
-//! calling principal's tool calls and resource reads go to the upstream in
-//! an MCP session of that principal's own, opened with that principal's
-//! token — never with another's, never with the client's token to the
-//! gateway (the bridge never sees it), and never with the entry's shared
-//! credentials. A principal without a configured token is refused. The
+//! Per-user credentials for an HTTP upstream (`principalTokens`, or
+//! `tokenExchange` where the gateway sends the token it exchanged for the
+//! caller): each calling principal's tool calls and resource reads go to
+//! the upstream in an MCP session of that principal's own, opened with
+//! that principal's token — never with another's, never with the client's
+//! token to the gateway (the bridge never sees it), and never with the
+//! entry's shared credentials. A principal without a token is refused; a
+//! new token (an exchanged one renewed) opens a new session and the old
+//! one closes once its calls end. The
 //! shared session (shared credentials, if any) still keeps the catalog,
 //! resource watches, prompts and completions. Sessions open on first use,
 //! are opened again when their connection ends, and close after
@@ -18,6 +21,7 @@ use micromcp_sdk::{ServiceError, ServiceResult};
 use rmcp::RoleClient;
 use rmcp::model::ProtocolVersion;
 use rmcp::service::Peer;
+use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{PrincipalTokens, UpstreamTarget};
@@ -39,6 +43,10 @@ pub struct PrincipalSession {
     in_flight: AtomicUsize,
     last_used: Mutex<Instant>,
     stop: CancellationToken,
+    /// Digest of the token it was opened with.
+    token_digest: [u8; 32],
+    /// Replaced by a session with a newer token: closes when idle.
+    retired: std::sync::atomic::AtomicBool,
 }
 
 /// A call's use of a session: keeps it from closing as idle.
@@ -104,7 +112,10 @@ impl std::ops::Deref for InUse {
 impl Drop for InUse {
     fn drop(&mut self) {
         self.0.touch();
-        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+        let left = self.0.in_flight.fetch_sub(1, Ordering::AcqRel) - 1;
+        if left == 0 && self.0.retired.load(Ordering::Acquire) {
+            self.0.stop.cancel();
+        }
     }
 }
 
@@ -138,22 +149,38 @@ impl PrincipalSessions {
 
     /// `principal`'s session, opened (again) if needed; refused when the
     /// principal has no token for this upstream.
-    pub async fn session(&self, upstream: &Upstream, principal: &str) -> ServiceResult<InUse> {
-        let Some(token) = self.tokens.get(principal) else {
+    pub async fn session(
+        &self,
+        upstream: &Upstream,
+        principal: &str,
+        sent_opt: Option<&str>,
+    ) -> ServiceResult<InUse> {
+        let Some(token) = self.tokens.get(principal, sent_opt) else {
+            let source = match self.tokens {
+                PrincipalTokens::Configured(_) => "principalTokens",
+                PrincipalTokens::FromGateway => "tokenExchange: the gateway sent none",
+            };
             return Err(ServiceError::PermissionDenied(format!(
-                "principal {principal:?} has no credential for upstream server {:?} (principalTokens)",
+                "principal {principal:?} has no credential for upstream server {:?} ({source})",
                 upstream.name()
             )));
         };
+        let token_digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let slot = {
             let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
             slots.entry(principal.to_owned()).or_default().clone()
         };
         let mut current = slot.lock().await;
         if let Some(session) = current.as_ref().filter(|session| session.usable()) {
-            return Ok(InUse::new(session.clone()));
+            if session.token_digest == token_digest {
+                return Ok(InUse::new(session.clone()));
+            }
+            session.retired.store(true, Ordering::Release);
+            if session.in_flight.load(Ordering::Acquire) == 0 {
+                session.stop.cancel();
+            }
         }
-        let session = open(upstream, token).await?;
+        let session = open(upstream, token, token_digest).await?;
         tracing::debug!(bridge = %upstream.name(), %principal, "opened a principal's upstream session");
         *current = Some(session.clone());
         Ok(InUse::new(session))
@@ -188,7 +215,11 @@ impl PrincipalSessions {
 
 /// Opens a session of the upstream with `token` in place of the shared
 /// credentials.
-async fn open(upstream: &Upstream, token: &str) -> ServiceResult<Arc<PrincipalSession>> {
+async fn open(
+    upstream: &Upstream,
+    token: &str,
+    token_digest: [u8; 32],
+) -> ServiceResult<Arc<PrincipalSession>> {
     let target = match &upstream.config().target {
         UpstreamTarget::Url {
             url,
@@ -234,6 +265,8 @@ async fn open(upstream: &Upstream, token: &str) -> ServiceResult<Arc<PrincipalSe
         in_flight: AtomicUsize::new(0),
         last_used: Mutex::new(Instant::now()),
         stop: stop.clone(),
+        token_digest,
+        retired: std::sync::atomic::AtomicBool::new(false),
     });
     let cancel = running.cancellation_token();
     tokio::spawn(async move {

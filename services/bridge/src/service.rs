@@ -14,7 +14,7 @@ use micromcp_proto::{
 };
 use micromcp_sdk::{
     Caller, CatalogPublisher, McpService, ResourceContent, Round, ServiceError, ServiceResult,
-    ToolCall, ToolEvents, ToolOutput, UpdateStream,
+    ToolCall, ToolEvents, ToolOutput, UpdateStream, UpstreamToken,
 };
 use rmcp::RoleClient;
 use rmcp::model::{
@@ -165,10 +165,16 @@ impl BridgeService {
 
     /// The session a request of `principal` goes through: its own with
     /// per-user credentials, else the shared one.
-    async fn via(&self, principal: &str) -> ServiceResult<Via> {
+    async fn via(&self, principal: &str, sent_opt: Option<&UpstreamToken>) -> ServiceResult<Via> {
         match &self.sessions_opt {
             Some(sessions) => Ok(Via::Principal(
-                sessions.session(&self.upstream, principal).await?,
+                sessions
+                    .session(
+                        &self.upstream,
+                        principal,
+                        sent_opt.map(|token| token.0.as_str()),
+                    )
+                    .await?,
             )),
             None => Ok(Via::Shared(self.peer()?)),
         }
@@ -190,7 +196,9 @@ impl McpService for BridgeService {
     }
 
     async fn call_tool(&self, call: ToolCall, events: ToolEvents) -> ServiceResult<ToolOutput> {
-        let via = self.via(&call.principal).await?;
+        let via = self
+            .via(&call.principal, call.upstream_token_opt.as_ref())
+            .await?;
         let peer = via.peer();
         let (state, modern) = match &via {
             Via::Shared(_) => (&self.upstream.state, self.upstream.is_modern()),
@@ -250,7 +258,9 @@ impl McpService for BridgeService {
         uri: String,
         caller: Caller,
     ) -> ServiceResult<ResourceContent> {
-        let via = self.via(&caller.principal).await?;
+        let via = self
+            .via(&caller.principal, caller.upstream_token_opt.as_ref())
+            .await?;
         read_from(via.peer(), uri).await
     }
 

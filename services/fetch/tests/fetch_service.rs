@@ -282,6 +282,7 @@ async fn only_allowed_headers_and_arguments() {
                 request_id: "t".into(),
                 principal: "p".into(),
                 readable_sources_opt: None,
+                upstream_token_opt: None,
             },
             ToolEvents::detached(),
         )

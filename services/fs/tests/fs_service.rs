@@ -178,6 +178,7 @@ async fn unknown_arguments_are_invalid() {
                 request_id: "t".into(),
                 principal: "test".into(),
                 readable_sources_opt: None,
+                upstream_token_opt: None,
             },
             events,
         )

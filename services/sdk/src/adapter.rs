@@ -23,7 +23,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::{
     Caller, McpService, Round, ServiceError, ServiceResult, ToolCall, ToolEvents, ToolOutput,
-    telemetry,
+    UpstreamToken, telemetry,
 };
 
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
@@ -101,6 +101,16 @@ fn capabilities(json: &[u8]) -> Result<serde_json::Value, Status> {
     }
     serde_json::from_slice(json)
         .map_err(|_| Status::invalid_argument("client capabilities are not JSON"))
+}
+
+/// The caller's upstream credential the gateway sent, if any.
+fn upstream_token<T>(request: &Request<T>) -> Option<UpstreamToken> {
+    request
+        .metadata()
+        .get(micromcp_proto::UPSTREAM_TOKEN_METADATA)
+        .and_then(|value| value.to_str().ok())
+        .filter(|token| !token.is_empty())
+        .map(|token| UpstreamToken(token.to_owned()))
 }
 
 fn metadata_str<T>(request: &Request<T>, key: &str) -> String {
@@ -197,6 +207,7 @@ impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
         let request_id = metadata_str(&request, micromcp_proto::REQUEST_ID_METADATA);
         let principal = metadata_str(&request, micromcp_proto::PRINCIPAL_METADATA);
         let readable_sources_opt = readable_sources(&request);
+        let upstream_token_opt = upstream_token(&request);
         let span = telemetry::call_span("tools/call", traceparent(&request));
         let mut inbound = request.into_inner();
         let first = inbound
@@ -220,6 +231,7 @@ impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
             request_id,
             principal,
             readable_sources_opt,
+            upstream_token_opt,
         };
         // A tool that may answer with a task, for a request that declared
         // the tasks extension: if it does not finish at once, it becomes one.
@@ -311,6 +323,7 @@ impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
             principal: metadata_str(&request, micromcp_proto::PRINCIPAL_METADATA),
             request_id: metadata_str(&request, micromcp_proto::REQUEST_ID_METADATA),
             readable_sources_opt: readable_sources(&request),
+            upstream_token_opt: upstream_token(&request),
         };
         let span = telemetry::call_span("resources/read", traceparent(&request));
         let uri = request.into_inner().uri;

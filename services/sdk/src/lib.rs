@@ -29,7 +29,8 @@ pub use regular_file::{OpenRegularError, open_regular_file};
 pub use rounds::{Round, input_request, input_required, is_replay_state};
 pub use server::{Listener, ServeError, ServeOptions, serve};
 pub use service::{
-    Caller, CatalogPublisher, McpService, ResourceContent, ToolCall, UpdateStream, call_tool_json,
+    Caller, CatalogPublisher, McpService, ResourceContent, ToolCall, UpdateStream, UpstreamToken,
+    call_tool_json,
 };
 pub use tasks::{TASKS_EXTENSION, TaskSupport, task_support};
 pub use telemetry::serve_metrics;

@@ -28,6 +28,20 @@ pub struct ToolCall {
     /// Services whose content the caller may read, when the gateway limits
     /// it (`None`: no limit was sent).
     pub readable_sources_opt: Option<Vec<String>>,
+    /// The caller's own credential for this service's upstream, when the
+    /// gateway exchanged one for it (token exchange; `None` otherwise).
+    pub upstream_token_opt: Option<UpstreamToken>,
+}
+
+/// A caller's credential for a service's upstream, as the gateway sent it
+/// (`x-upstream-token`). Its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UpstreamToken(pub String);
+
+impl std::fmt::Debug for UpstreamToken {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("UpstreamToken(…)")
+    }
 }
 
 /// Who a resource read is for, as the gateway says.
@@ -39,6 +53,8 @@ pub struct Caller {
     pub request_id: String,
     /// Services whose content the caller may read (`None`: no limit sent).
     pub readable_sources_opt: Option<Vec<String>>,
+    /// The caller's own credential for the upstream (see [`ToolCall`]).
+    pub upstream_token_opt: Option<UpstreamToken>,
 }
 
 impl ToolCall {
@@ -165,6 +181,7 @@ pub async fn call_tool_json<S: McpService>(
         request_id: "in-process".into(),
         principal: "in-process".into(),
         readable_sources_opt: None,
+        upstream_token_opt: None,
     };
     let output = service.call_tool(call, ToolEvents::detached()).await?;
     serde_json::from_slice(&output.into_raw_json())
