@@ -194,25 +194,16 @@ pub fn validate_auth(
         if tokens.iter().any(|entry| entry.sha256 == sha256) {
             errors.push(format!("{key}.sha256: the same token is configured twice"));
         }
-        let scopes = Scopes::parse(&raw.scopes, service_names).unwrap_or_else(|error| {
-            errors.push(format!("{key}.scopes: {error}"));
-            Scopes::default()
-        });
-        for (role_index, role) in raw.roles.iter().enumerate() {
-            if !valid_role(role) {
-                errors.push(format!(
-                    "{key}.roles[{role_index}]: {role:?} must be 1-64 chars of A-Za-z0-9_-.:"
-                ));
-            }
-        }
         tokens.push(TokenEntry {
             sha256,
-            principal: Arc::new(Principal {
-                id: raw.name,
-                scopes,
-                roles: raw.roles,
-                subject_token: None,
-            }),
+            principal: named_principal(
+                raw.name,
+                &raw.scopes,
+                raw.roles,
+                &key,
+                service_names,
+                errors,
+            ),
         });
     }
     let jwt_opt =
@@ -279,28 +270,48 @@ fn validate_certificates(
                 "{key}: the same certificate name is configured twice"
             ));
         }
-        let scopes = Scopes::parse(&raw.scopes, service_names).unwrap_or_else(|error| {
-            errors.push(format!("{key}.scopes: {error}"));
-            Scopes::default()
-        });
-        for (role_index, role) in raw.roles.iter().enumerate() {
-            if !valid_role(role) {
-                errors.push(format!(
-                    "{key}.roles[{role_index}]: {role:?} must be 1-64 chars of A-Za-z0-9_-.:"
-                ));
-            }
-        }
         entries.push(CertificateEntry {
             name,
-            principal: Arc::new(Principal {
-                id: raw.name,
-                scopes,
-                roles: raw.roles,
-                subject_token: None,
-            }),
+            principal: named_principal(
+                raw.name,
+                &raw.scopes,
+                raw.roles,
+                &key,
+                service_names,
+                errors,
+            ),
         });
     }
     entries
+}
+
+/// A configured principal (`[[auth.tokens]]`, `[[auth.client_certificates]]`
+/// entry `key`): its scopes and roles checked.
+fn named_principal(
+    name: String,
+    scopes: &[String],
+    roles: Vec<String>,
+    key: &str,
+    service_names: &[&str],
+    errors: &mut Vec<String>,
+) -> Arc<Principal> {
+    let scopes = Scopes::parse(scopes, service_names).unwrap_or_else(|error| {
+        errors.push(format!("{key}.scopes: {error}"));
+        Scopes::default()
+    });
+    for (role_index, role) in roles.iter().enumerate() {
+        if !valid_role(role) {
+            errors.push(format!(
+                "{key}.roles[{role_index}]: {role:?} must be 1-64 chars of A-Za-z0-9_-.:"
+            ));
+        }
+    }
+    Arc::new(Principal {
+        id: name,
+        scopes,
+        roles,
+        subject_token: None,
+    })
 }
 
 /// Validates `[policy]`: the Cedar file must read, parse and fit the schema.
