@@ -19,7 +19,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import anyio
 import httpx2
 import pytest
 from cryptography import x509
