@@ -7,6 +7,7 @@
 //! `requestState` of 2026-07-28 multi-round requests (`request_state`) and
 //! the task ids of the tasks extension (`task_ids`).
 
+mod aead;
 mod keyfile;
 mod pending_requests;
 mod replica_state;

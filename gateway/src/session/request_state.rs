@@ -12,16 +12,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chacha20poly1305::aead::{Aead, KeyInit};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::GatewayError;
 
 use super::SESSION_KEY_BYTES;
+use super::aead::{SealingKey, Unopened};
 
-const NONCE_BYTES: usize = 24;
 /// Domain of the derived key.
 const KEY_CONTEXT: &[u8] = b"micromcp request state v1";
 /// How long a round may wait for the client's retry.
@@ -67,7 +65,7 @@ struct Sealed {
 
 /// Seals and opens `requestState` values.
 pub struct RequestStateCodec {
-    cipher: XChaCha20Poly1305,
+    key: SealingKey,
 }
 
 fn now_unix() -> u64 {
@@ -87,12 +85,8 @@ fn refused(reason: &str) -> GatewayError {
 impl RequestStateCodec {
     /// A codec whose key is derived from the session key.
     pub fn new(session_key: &[u8; SESSION_KEY_BYTES]) -> Self {
-        let mut hasher = Sha256::new();
-        hasher.update(KEY_CONTEXT);
-        hasher.update(session_key);
-        let key: [u8; 32] = hasher.finalize().into();
         Self {
-            cipher: XChaCha20Poly1305::new(&key.into()),
+            key: SealingKey::derived(session_key, KEY_CONTEXT),
         }
     }
 
@@ -110,15 +104,7 @@ impl RequestStateCodec {
         };
         let plaintext = serde_json::to_vec(&sealed)
             .map_err(|error| GatewayError::Internal(format!("request state encode: {error}")))?;
-        let nonce: [u8; NONCE_BYTES] = rand::random();
-        let ciphertext = self
-            .cipher
-            .encrypt(XNonce::from_slice(&nonce), plaintext.as_slice())
-            .map_err(|_| GatewayError::Internal("request state seal failed".into()))?;
-        let mut bytes = Vec::with_capacity(NONCE_BYTES + ciphertext.len());
-        bytes.extend_from_slice(&nonce);
-        bytes.extend_from_slice(&ciphertext);
-        let text = URL_SAFE_NO_PAD.encode(bytes);
+        let text = self.key.seal(&rand::random(), &plaintext);
         if text.len() > MAX_REQUEST_STATE_BYTES {
             return Err(GatewayError::Internal(format!(
                 "service {:?} gave a request state of {} bytes sealed; at most {MAX_REQUEST_STATE_BYTES}",
@@ -132,20 +118,14 @@ impl RequestStateCodec {
     /// The service's state inside `text`, when it was sealed here (by any
     /// replica sharing the key) for exactly `expected` and has not expired.
     pub fn open(&self, text: &str, expected: &RoundFor<'_>) -> Result<Vec<u8>, GatewayError> {
-        if text.len() > MAX_REQUEST_STATE_BYTES {
-            return Err(refused("is longer than any this gateway issues"));
-        }
-        let bytes = URL_SAFE_NO_PAD
-            .decode(text)
-            .map_err(|_| refused("was not issued by this gateway"))?;
-        if bytes.len() <= NONCE_BYTES {
-            return Err(refused("was not issued by this gateway"));
-        }
-        let (nonce, ciphertext) = bytes.split_at(NONCE_BYTES);
-        let plaintext = self
-            .cipher
-            .decrypt(XNonce::from_slice(nonce), ciphertext)
-            .map_err(|_| refused("was altered or was not issued by this gateway"))?;
+        let (plaintext, _) = self
+            .key
+            .open(text, MAX_REQUEST_STATE_BYTES)
+            .map_err(|unopened| match unopened {
+                Unopened::TooLong => refused("is longer than any this gateway issues"),
+                Unopened::Malformed => refused("was not issued by this gateway"),
+                Unopened::Altered => refused("was altered or was not issued by this gateway"),
+            })?;
         let sealed: Sealed = serde_json::from_slice(&plaintext)
             .map_err(|_| refused("was not issued by this gateway"))?;
         if sealed.expires_unix < now_unix() {

@@ -11,17 +11,14 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chacha20poly1305::aead::{Aead, KeyInit};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use serde::{Deserialize, Serialize};
+
+use super::aead::{self, NONCE_BYTES, SealingKey};
 
 use crate::error::GatewayError;
 
 /// Length of the session key in bytes.
 pub const SESSION_KEY_BYTES: usize = 32;
-const NONCE_BYTES: usize = 24;
 
 /// What a session id carries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,7 +49,7 @@ const VERIFIED_CAPACITY_BYTES: usize = 16 * 1024 * 1024;
 
 /// Seals and opens session ids; tracks revoked ones.
 pub struct SessionCodec {
-    cipher: XChaCha20Poly1305,
+    key: SealingKey,
     max_age: Duration,
     state: Mutex<CodecState>,
 }
@@ -89,7 +86,7 @@ impl SessionCodec {
     /// A codec over a 32-byte key; sessions older than `max_age` are refused.
     pub fn new(key: &[u8; SESSION_KEY_BYTES], max_age: Duration) -> Self {
         Self {
-            cipher: XChaCha20Poly1305::new(key.into()),
+            key: SealingKey::new(key),
             max_age,
             state: Mutex::default(),
         }
@@ -99,15 +96,7 @@ impl SessionCodec {
     pub fn seal(&self, claims: &SessionClaims) -> Result<String, GatewayError> {
         let plaintext = serde_json::to_vec(claims)
             .map_err(|error| GatewayError::Internal(format!("session encode: {error}")))?;
-        let nonce_bytes: [u8; NONCE_BYTES] = rand::random();
-        let ciphertext = self
-            .cipher
-            .encrypt(XNonce::from_slice(&nonce_bytes), plaintext.as_slice())
-            .map_err(|_| GatewayError::Internal("session seal failed".into()))?;
-        let mut sealed = Vec::with_capacity(NONCE_BYTES + ciphertext.len());
-        sealed.extend_from_slice(&nonce_bytes);
-        sealed.extend_from_slice(&ciphertext);
-        let session_id = URL_SAFE_NO_PAD.encode(sealed);
+        let session_id = self.key.seal(&rand::random(), &plaintext);
         if session_id.len() > MAX_SESSION_ID_BYTES {
             return Err(GatewayError::InvalidParams(format!(
                 "the session's claims make a {}-byte session id; at most {MAX_SESSION_ID_BYTES} (declare smaller client capabilities)",
@@ -128,16 +117,9 @@ impl SessionCodec {
         {
             return self.admit(claims, principal).map(|()| claims.clone());
         }
-        let sealed = URL_SAFE_NO_PAD
-            .decode(session_id)
-            .map_err(|_| GatewayError::SessionNotFound)?;
-        if sealed.len() <= NONCE_BYTES {
-            return Err(GatewayError::SessionNotFound);
-        }
-        let (nonce_bytes, ciphertext) = sealed.split_at(NONCE_BYTES);
-        let plaintext = self
-            .cipher
-            .decrypt(XNonce::from_slice(nonce_bytes), ciphertext)
+        let (plaintext, nonce) = self
+            .key
+            .open(session_id, MAX_SESSION_ID_BYTES)
             .map_err(|_| GatewayError::SessionNotFound)?;
         let claims: SessionClaims =
             serde_json::from_slice(&plaintext).map_err(|_| GatewayError::SessionNotFound)?;
@@ -146,9 +128,7 @@ impl SessionCodec {
             .state
             .lock()
             .map_err(|_| GatewayError::Internal("session state poisoned".into()))?;
-        let revoked = <[u8; NONCE_BYTES]>::try_from(nonce_bytes)
-            .is_ok_and(|nonce| state.revoked.contains_key(&nonce));
-        if revoked {
+        if state.revoked.contains_key(&nonce) {
             return Err(GatewayError::SessionNotFound);
         }
         let cost = remembered_bytes(session_id, &claims);
@@ -177,7 +157,7 @@ impl SessionCodec {
 
     /// Ends a session: later requests with its id get 404.
     pub fn revoke(&self, session_id: &str, claims: &SessionClaims) {
-        let Some(nonce) = nonce_of(session_id) else {
+        let Some(nonce) = aead::nonce_of(session_id) else {
             return;
         };
         let expires = claims.issued_unix + self.max_age.as_secs();
@@ -205,12 +185,6 @@ impl SessionCodec {
             issued_unix: now_unix(),
         }
     }
-}
-
-/// The nonce at the front of a sealed session id.
-fn nonce_of(session_id: &str) -> Option<[u8; NONCE_BYTES]> {
-    let sealed = URL_SAFE_NO_PAD.decode(session_id).ok()?;
-    sealed.get(..NONCE_BYTES)?.try_into().ok()
 }
 
 #[cfg(test)]

@@ -6,16 +6,11 @@
 //! An id that was altered, or is brought by another principal, opens to
 //! nothing: to that caller the task does not exist.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chacha20poly1305::aead::{Aead, KeyInit};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::SESSION_KEY_BYTES;
-
-const NONCE_BYTES: usize = 24;
+use super::aead::{NONCE_BYTES, SealingKey, derive};
 /// Longest task id the gateway opens.
 pub const MAX_TASK_ID_BYTES: usize = 1024;
 
@@ -31,24 +26,16 @@ struct Sealed {
 
 /// Seals and opens the task ids clients see.
 pub struct TaskIdCodec {
-    cipher: XChaCha20Poly1305,
+    key: SealingKey,
     nonce_key: [u8; 32],
-}
-
-fn derived(session_key: &[u8; SESSION_KEY_BYTES], context: &[u8]) -> [u8; 32] {
-    let mut hasher = Sha256::new();
-    hasher.update(context);
-    hasher.update(session_key);
-    hasher.finalize().into()
 }
 
 impl TaskIdCodec {
     /// A codec whose keys are derived from the session key.
     pub fn new(session_key: &[u8; SESSION_KEY_BYTES]) -> Self {
-        let key = derived(session_key, b"micromcp task ids v1");
         Self {
-            cipher: XChaCha20Poly1305::new(&key.into()),
-            nonce_key: derived(session_key, b"micromcp task id nonces v1"),
+            key: SealingKey::derived(session_key, b"micromcp task ids v1"),
+            nonce_key: derive(session_key, b"micromcp task id nonces v1"),
         }
     }
 
@@ -64,33 +51,15 @@ impl TaskIdCodec {
         hasher.update(self.nonce_key);
         hasher.update(&plaintext);
         let digest = hasher.finalize();
-        let nonce = XNonce::from_slice(&digest[..NONCE_BYTES]);
-        // Encrypting a byte vector in memory cannot fail.
-        let ciphertext = self
-            .cipher
-            .encrypt(nonce, plaintext.as_slice())
-            .unwrap_or_default();
-        let mut bytes = Vec::with_capacity(NONCE_BYTES + ciphertext.len());
-        bytes.extend_from_slice(nonce);
-        bytes.extend_from_slice(&ciphertext);
-        URL_SAFE_NO_PAD.encode(bytes)
+        let mut nonce = [0; NONCE_BYTES];
+        nonce.copy_from_slice(&digest[..NONCE_BYTES]);
+        self.key.seal(&nonce, &plaintext)
     }
 
     /// `(service, task)` of a client's task id, when it was sealed here for
     /// `principal`.
     pub fn open(&self, id: &str, principal: &str) -> Option<(String, String)> {
-        if id.len() > MAX_TASK_ID_BYTES {
-            return None;
-        }
-        let bytes = URL_SAFE_NO_PAD.decode(id).ok()?;
-        if bytes.len() <= NONCE_BYTES {
-            return None;
-        }
-        let (nonce, ciphertext) = bytes.split_at(NONCE_BYTES);
-        let plaintext = self
-            .cipher
-            .decrypt(XNonce::from_slice(nonce), ciphertext)
-            .ok()?;
+        let (plaintext, _) = self.key.open(id, MAX_TASK_ID_BYTES).ok()?;
         let sealed: Sealed = serde_json::from_slice(&plaintext).ok()?;
         (sealed.principal == principal).then_some((sealed.service, sealed.task))
     }
