@@ -178,12 +178,7 @@ pub fn validate_auth(
         .collect();
     for (index, raw) in auth.tokens.into_iter().enumerate() {
         let key = format!("auth.tokens[{index}]");
-        if !valid_principal_name(&raw.name) {
-            errors.push(format!(
-                "{key}.name: {:?} must be 1-64 chars of A-Za-z0-9_-.@ and not start with \"token:\"",
-                raw.name
-            ));
-        }
+        check_principal_name(&raw.name, &key, errors);
         if tokens.iter().any(|entry| entry.principal.id == raw.name) {
             errors.push(format!("{key}.name: duplicate name {:?}", raw.name));
         }
@@ -241,12 +236,7 @@ fn validate_certificates(
     let mut entries: Vec<CertificateEntry> = Vec::with_capacity(raw.len());
     for (index, raw) in raw.into_iter().enumerate() {
         let key = format!("auth.client_certificates[{index}]");
-        if !valid_principal_name(&raw.name) {
-            errors.push(format!(
-                "{key}.name: {:?} must be 1-64 chars of A-Za-z0-9_-.@ and not start with \"token:\"",
-                raw.name
-            ));
-        }
+        check_principal_name(&raw.name, &key, errors);
         let taken = tokens.iter().map(|entry| &entry.principal.id);
         if taken
             .chain(entries.iter().map(|entry| &entry.principal.id))
@@ -283,6 +273,15 @@ fn validate_certificates(
         });
     }
     entries
+}
+
+/// Refuses a configured principal name that is not one.
+fn check_principal_name(name: &str, key: &str, errors: &mut Vec<String>) {
+    if !valid_principal_name(name) {
+        errors.push(format!(
+            "{key}.name: {name:?} must be 1-64 chars of A-Za-z0-9_-.@ and not start with \"token:\""
+        ));
+    }
 }
 
 /// A configured principal (`[[auth.tokens]]`, `[[auth.client_certificates]]`
