@@ -75,7 +75,8 @@ pub struct GatewayArgs {
 /// Flags of `micromcp stdio`.
 #[derive(clap::Args)]
 pub struct StdioArgs {
-    /// Directory the fs service serves read-only (repeatable; default: the current directory).
+    /// Directory the fs service serves read-only (repeatable; required: the
+    /// working directory a desktop client starts us in is often `/` or home).
     #[arg(long = "root")]
     roots: Vec<PathBuf>,
     /// Optional config file with more services.
@@ -439,6 +440,18 @@ fn stdio_search_dir(raw: &RawConfig) -> anyhow::Result<Option<PathBuf>> {
     }
 }
 
+/// The directories `stdio` serves: only those named with `--root`. Its
+/// working directory is the desktop client's choice (often `/` or the
+/// home directory), never a default to serve.
+fn stdio_roots(roots: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    if roots.is_empty() {
+        anyhow::bail!(
+            "micromcp stdio needs --root DIR (the directory to serve read-only; repeatable): it does not serve its working directory, which desktop clients often set to / or your home directory"
+        );
+    }
+    served_roots(roots)
+}
+
 /// `micromcp stdio`.
 pub async fn run_stdio(args: StdioArgs) -> anyhow::Result<()> {
     let mut raw = read_config(args.config.as_deref())?;
@@ -458,7 +471,7 @@ pub async fn run_stdio(args: StdioArgs) -> anyhow::Result<()> {
             "invalid configuration:\n  audit.path: \"-\" (standard output) carries the MCP messages in stdio mode; name a file"
         );
     }
-    let roots = served_roots(&args.roots)?;
+    let roots = stdio_roots(&args.roots)?;
     check_fetch_domains(&raw, &[])?;
     refuse_exposed_secrets(&raw, &roots, &[])?;
     let search_dir_opt = stdio_search_dir(&raw)?;

@@ -41,6 +41,20 @@ async def test_stdio_front(tmp_path, mode):
         assert refused.is_error
 
 
+def test_stdio_without_a_root_serves_nothing_and_names_the_flag(tmp_path):
+    """Desktop clients often start servers in `/` or the home directory:
+    `micromcp stdio` without `--root` used to serve that directory (it
+    listed `/` and read `etc/hostname`). It now refuses to start, naming the
+    flag, before anything is served."""
+    for cwd in ["/", str(tmp_path)]:
+        started = time.monotonic()
+        refused = subprocess.run([str(BINARY), "stdio"], cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                 env={**os.environ, "MICROMCP_LOG": "warn"}, timeout=30)
+        assert refused.returncode != 0, refused
+        assert "micromcp stdio needs --root DIR" in refused.stderr, refused.stderr
+        assert refused.stdout == "" and time.monotonic() - started < 10
+
+
 async def test_stdio_runs_the_configured_bridges_and_search_as_up_does(tmp_path):
     """`micromcp stdio --config` aggregates `[mcp_servers]` and, with an
     index directory, `[search]`, as `up` does; `[search]` keys without
