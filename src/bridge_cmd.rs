@@ -51,6 +51,25 @@ pub struct BridgeArgs {
     listen: crate::service_cmd::ServiceListen,
 }
 
+/// Prefix of the gateway's own variables (`MICROMCP_TOKEN`,
+/// `MICROMCP_ADMIN_TOKEN`, …): never handed to a bridge as a credential.
+const RESERVED_ENV_PREFIX: &str = "MICROMCP_";
+
+/// The environment of the bridge child running `entry` (as `spec_json`):
+/// the entry, and the variables its `principalTokens.env` names (the
+/// child's environment is otherwise cleared).
+pub fn child_env(entry: &RawMcpServer, spec_json: String) -> Vec<(String, String)> {
+    let named = entry
+        .principal_tokens
+        .iter()
+        .flat_map(|tokens| tokens.env.values())
+        .map(String::as_str)
+        .filter(|variable| !variable.starts_with(RESERVED_ENV_PREFIX));
+    let mut env = crate::supervise::from_parent(named);
+    env.push((SPEC_ENV.to_owned(), spec_json));
+    env
+}
+
 /// The upstream described by an `mcpServers` entry.
 pub fn target_of(entry: RawMcpServer) -> anyhow::Result<UpstreamTarget> {
     era_of(entry.protocol_version.as_deref())?;
@@ -62,6 +81,15 @@ pub fn target_of(entry: RawMcpServer) -> anyhow::Result<UpstreamTarget> {
         }
         if tokens.file.is_some() != tokens.env.is_empty() {
             anyhow::bail!("principalTokens: give either file or env");
+        }
+        if let Some((principal, variable)) = tokens
+            .env
+            .iter()
+            .find(|(_, variable)| variable.starts_with(RESERVED_ENV_PREFIX))
+        {
+            anyhow::bail!(
+                "principalTokens.env.{principal}: {variable} is one of the gateway's own variables ({RESERVED_ENV_PREFIX}*), never a server's credential"
+            );
         }
     }
     if entry.token_exchange.is_some() {

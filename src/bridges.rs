@@ -56,23 +56,25 @@ impl RegisteredBridges {
     /// Runs exactly the bridges of `wanted`.
     pub fn run(&self, wanted: &[(String, RawMcpServer)]) {
         let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
-        let wanted: HashMap<&str, String> = wanted
+        let wanted: HashMap<&str, (String, &RawMcpServer)> = wanted
             .iter()
             .filter_map(|(name, server)| {
                 serde_json::to_string(server)
                     .ok()
-                    .map(|entry| (name.as_str(), entry))
+                    .map(|entry| (name.as_str(), (entry, server)))
             })
             .collect();
         running.retain(|name, (entry, stop)| {
-            let keep = wanted.get(name.as_str()) == Some(entry);
+            let keep = wanted
+                .get(name.as_str())
+                .is_some_and(|(wanted_entry, _)| wanted_entry == entry);
             if !keep {
                 tracing::info!(server = %name, "stopping the bridge of a registered MCP server");
                 stop.cancel();
             }
             keep
         });
-        for (name, entry) in wanted {
+        for (name, (entry, server)) in wanted {
             if running.contains_key(name) {
                 continue;
             }
@@ -87,7 +89,7 @@ impl RegisteredBridges {
                     "--socket".into(),
                     self.socket(name).into_os_string(),
                 ],
-                env: vec![(crate::bridge_cmd::SPEC_ENV.to_owned(), entry.clone())],
+                env: crate::bridge_cmd::child_env(server, entry.clone()),
             };
             drop(supervise(spec, stop.clone()));
             running.insert(name.to_owned(), (entry, stop));

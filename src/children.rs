@@ -129,7 +129,7 @@ pub fn add_search_child(
     Some(ChildSpec {
         name: "search".into(),
         args,
-        env: Vec::new(),
+        env: crate::supervise::from_parent([micromcp_search::EMBEDDINGS_KEY_ENV]),
     })
 }
 
@@ -165,7 +165,7 @@ pub fn add_bridge_children(
                 "--socket".into(),
                 socket.into_os_string(),
             ],
-            env: vec![(crate::bridge_cmd::SPEC_ENV.to_owned(), spec_json)],
+            env: crate::bridge_cmd::child_env(&entry, spec_json),
         });
     }
     Ok(specs)

@@ -17,6 +17,7 @@ mod check;
 mod children;
 mod config_source;
 mod fd_limit;
+mod no_dump;
 mod registry_cmd;
 mod reload;
 mod service_cmd;
@@ -185,6 +186,8 @@ fn role(command: &Command) -> &'static str {
 }
 
 fn main() -> anyhow::Result<()> {
+    // First: the environment holds tokens before anything else runs.
+    let not_dumpable = no_dump::forbid();
     let cli = Cli::parse();
     // One TLS provider for every client this process builds (the trace
     // exporter's is built first, below).
@@ -197,6 +200,11 @@ fn main() -> anyhow::Result<()> {
         },
         role(&cli.command),
     )?;
+    if !not_dumpable {
+        tracing::warn!(
+            "cannot make this process non-dumpable: other processes of this user may read its environment"
+        );
+    }
     let open_files = fd_limit::raise_open_files_limit();
     tracing::debug!(?open_files, "open files limit");
     let runtime = tokio::runtime::Builder::new_multi_thread()

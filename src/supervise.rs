@@ -1,7 +1,10 @@
 //! Supervises service child processes: each is this same binary with a
 //! service subcommand, restarted with exponential backoff when it exits,
 //! killed by the kernel if we die (PR_SET_PDEATHSIG), and stopped with
-//! SIGTERM (then SIGKILL after a grace period) on shutdown.
+//! SIGTERM (then SIGKILL after a grace period) on shutdown. A child starts
+//! from a cleared environment: the machine's basics (the bridge's
+//! [`micromcp_bridge::INHERITED_ENV`]), how to log and trace, and what its
+//! spec adds — never the gateway's token or admin token.
 
 use std::ffi::OsString;
 use std::process::Stdio;
@@ -18,6 +21,20 @@ pub struct ChildSpec {
     pub env: Vec<(String, String)>,
 }
 
+/// Variables of this process's environment every child gets besides the
+/// machine's basics: how to log, and (every `OTEL_*`) where traces go.
+const SERVICE_ENV: [&str; 3] = ["MICROMCP_LOG", "MICROMCP_LOG_FORMAT", "NO_COLOR"];
+const SERVICE_ENV_PREFIX: &str = "OTEL_";
+
+/// The variables `names` of this process's environment that are set (what
+/// a child needs from it: a key, a credential its spec names).
+pub fn from_parent<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<(String, String)> {
+    names
+        .into_iter()
+        .filter_map(|name| Some((name.to_owned(), std::env::var(name).ok()?)))
+        .collect()
+}
+
 const GRACE: Duration = Duration::from_secs(5);
 /// The OpenTelemetry variable naming a process in its traces.
 const SERVICE_NAME_ENV: &str = "OTEL_SERVICE_NAME";
@@ -28,8 +45,15 @@ const STABLE_AFTER: Duration = Duration::from_secs(10);
 fn command(spec: &ChildSpec) -> anyhow::Result<tokio::process::Command> {
     let program = std::env::current_exe()?;
     let mut command = tokio::process::Command::new(program);
+    let service_env = std::env::vars_os().filter(|(key, _)| {
+        key.to_str()
+            .is_some_and(|key| SERVICE_ENV.contains(&key) || key.starts_with(SERVICE_ENV_PREFIX))
+    });
     command
         .args(&spec.args)
+        .env_clear()
+        .envs(micromcp_bridge::inherited_env())
+        .envs(service_env)
         .envs(spec.env.iter().map(|(key, value)| (key, value)));
     // A trace service name given to `up` names its children after it
     // (`acme-fs`), not as the gateway.

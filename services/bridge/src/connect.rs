@@ -24,13 +24,14 @@ pub type Running = RunningService<RoleClient, BridgeHandler>;
 
 /// Environment variables a stdio child inherits from the bridge: the basics,
 /// where the machine's CA certificates are (so TLS works where they are not
-/// in the default place), and its proxies. Everything else comes from the
-/// entry's own `env`, so credentials stay per server.
-pub const INHERITED_ENV: [&str; 25] = [
+/// in the default place), and its proxies; `LC_*` too ([`inherited_env`]).
+/// Everything else comes from the entry's own `env`, so credentials stay
+/// per server.
+pub const INHERITED_ENV: [&str; 26] = [
     "PATH",
     "HOME",
     "LANG",
-    "LC_ALL",
+    "TZ",
     "TMPDIR",
     "USER",
     "TERM",
@@ -52,7 +53,19 @@ pub const INHERITED_ENV: [&str; 25] = [
     "XDG_CACHE_HOME",
     "UV_CACHE_DIR",
     "npm_config_cache",
+    "LOGNAME",
 ];
+
+/// The variables of this process's environment a child starts with:
+/// [`INHERITED_ENV`] and the locale's `LC_*`.
+pub fn inherited_env() -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+    std::env::vars_os()
+        .filter(|(key, _)| {
+            key.to_str()
+                .is_some_and(|key| INHERITED_ENV.contains(&key) || key.starts_with("LC_"))
+        })
+        .collect()
+}
 
 /// The HTTP transport found to work for an `Auto` URL, kept for reconnects.
 #[derive(Default)]
@@ -219,12 +232,11 @@ fn child_command(
     cwd_opt: Option<&std::path::Path>,
 ) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(program);
-    command.args(args).env_clear().kill_on_drop(true);
-    for key in INHERITED_ENV {
-        if let Ok(value) = std::env::var(key) {
-            command.env(key, value);
-        }
-    }
+    command
+        .args(args)
+        .env_clear()
+        .envs(inherited_env())
+        .kill_on_drop(true);
     command.envs(env);
     if let Some(cwd) = cwd_opt {
         command.current_dir(cwd);

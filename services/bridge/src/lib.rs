@@ -30,5 +30,6 @@ mod upstream;
 mod watches;
 
 pub use config::{BridgeConfig, PrincipalTokens, UpstreamEra, UpstreamTarget, UrlTransport};
+pub use connect::{INHERITED_ENV, inherited_env};
 pub use legacy_sse::{LegacySseError, LegacySseTransport};
 pub use service::BridgeService;

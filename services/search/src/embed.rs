@@ -28,6 +28,9 @@ struct EmbeddingItem {
     embedding: Vec<f32>,
 }
 
+/// The environment variable holding the embeddings endpoint's key.
+pub const EMBEDDINGS_KEY_ENV: &str = "MICROMCP_EMBEDDINGS_KEY";
+
 impl Embedder {
     /// A client for `url` (credentials, if any, from `MICROMCP_EMBEDDINGS_KEY`).
     pub fn new(url: String, model: String) -> Result<Self, SearchError> {
@@ -47,7 +50,7 @@ impl Embedder {
             .post(&self.url)
             .header("content-type", "application/json")
             .body(json!({"model": self.model, "input": texts}).to_string());
-        if let Ok(key) = std::env::var("MICROMCP_EMBEDDINGS_KEY") {
+        if let Ok(key) = std::env::var(EMBEDDINGS_KEY_ENV) {
             request = request.bearer_auth(key);
         }
         let response = request

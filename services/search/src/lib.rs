@@ -22,6 +22,7 @@ mod vectors;
 
 pub use config::SearchConfig;
 pub use crawl::CrawlProgress;
+pub use embed::EMBEDDINGS_KEY_ENV;
 pub use error::SearchError;
 pub use fusion::reciprocal_rank_fusion;
 pub use index::{DocumentIndex, IndexedDocument, QueryHit};
