@@ -34,6 +34,9 @@ pub struct BridgeArgs {
     /// Working directory for --command.
     #[arg(long)]
     cwd: Option<PathBuf>,
+    /// Run --command as this user (name or uid; needs root).
+    #[arg(long, requires = "command")]
+    user: Option<String>,
     /// HTTP URL of the server (Streamable HTTP or legacy HTTP+SSE).
     #[arg(long)]
     url: Option<String>,
@@ -102,6 +105,9 @@ pub fn target_of(entry: RawMcpServer) -> anyhow::Result<UpstreamTarget> {
             anyhow::bail!("give either principalTokens or tokenExchange, not both");
         }
     }
+    if entry.user.is_some() && entry.command.is_none() {
+        anyhow::bail!("user needs a command: it is who a stdio server runs as");
+    }
     match (entry.command, entry.url) {
         (Some(_), None) if !matches!(entry.transport_type.as_deref(), None | Some("stdio")) => {
             anyhow::bail!(
@@ -114,6 +120,11 @@ pub fn target_of(entry: RawMcpServer) -> anyhow::Result<UpstreamTarget> {
             args: entry.args,
             env: entry.env,
             cwd_opt: entry.cwd,
+            run_as_opt: entry
+                .user
+                .as_deref()
+                .map(crate::run_as::resolve)
+                .transpose()?,
         }),
         (None, Some(url)) => {
             let mut headers = entry.headers;
@@ -202,6 +213,7 @@ pub async fn run(args: BridgeArgs) -> anyhow::Result<()> {
                 args: args.args,
                 env: BTreeMap::new(),
                 cwd: args.cwd,
+                user: args.user,
                 url: args.url,
                 transport_type: args.transport,
                 ..RawMcpServer::default()
@@ -222,4 +234,57 @@ pub async fn run(args: BridgeArgs) -> anyhow::Result<()> {
     let outcome = crate::service_cmd::serve(service, args.listen, &args.name).await;
     shutdown.cancel();
     outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry_with_token_variable(variable: &str) -> RawMcpServer {
+        RawMcpServer {
+            url: Some("https://mcp.example/mcp".into()),
+            principal_tokens: Some(RawPrincipalTokens {
+                file: None,
+                env: BTreeMap::from([("alice".to_owned(), variable.to_owned())]),
+            }),
+            ..RawMcpServer::default()
+        }
+    }
+
+    #[test]
+    fn principal_tokens_never_name_the_gateways_own_variables() {
+        for variable in [
+            "MICROMCP_TOKEN",
+            "MICROMCP_ADMIN_TOKEN",
+            "MICROMCP_EMBEDDINGS_KEY",
+        ] {
+            let error = target_of(entry_with_token_variable(variable)).expect_err(variable);
+            assert!(error.to_string().contains(variable), "{error}");
+        }
+        assert!(target_of(entry_with_token_variable("ALICE_UPSTREAM_TOKEN")).is_ok());
+    }
+
+    #[test]
+    fn a_bridge_child_gets_its_entry_and_the_variables_it_names_only() {
+        let entry = entry_with_token_variable("PATH");
+        let env = child_env(&entry, "{}".into());
+        let names: Vec<&str> = env.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["PATH", SPEC_ENV]);
+        let reserved = child_env(&entry_with_token_variable("MICROMCP_TOKEN"), "{}".into());
+        assert_eq!(reserved.len(), 1, "{reserved:?}");
+    }
+
+    #[test]
+    fn user_is_for_a_command() {
+        let entry = RawMcpServer {
+            url: Some("https://mcp.example/mcp".into()),
+            user: Some("nobody".into()),
+            ..RawMcpServer::default()
+        };
+        let error = target_of(entry).expect_err("url with user");
+        assert!(
+            error.to_string().contains("user needs a command"),
+            "{error}"
+        );
+    }
 }

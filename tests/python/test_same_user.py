@@ -63,8 +63,9 @@ PROBE = textwrap.dedent('''
             attempt(found, f"/proc/{pid}/cwd/state/session.key", text)
             attempt(found, f"/proc/{pid}/mem", memory)
             attempt(found, f"/proc/{pid}/fd", lambda path: " ".join(os.listdir(path)))
-        if "direct" in sys.argv:
-            attempt(found, "state/session.key", text)
+        if len(sys.argv) > 1:
+            attempt(found, "direct", lambda _: text(sys.argv[1]))
+        found["cwd"] = os.getcwd()
         for pid in filter(str.isdigit, os.listdir("/proc")):
             attempt(found, f"/proc/{pid}/environ", text)
         return found
@@ -193,7 +194,7 @@ async def test_a_server_runs_as_the_user_its_entry_names(workdir):
     nothing of root's — neither the state directory nor any process's
     environment or working directory."""
     user = unprivileged_user()
-    servers = {"probe": {"command": PYTHON, "args": [str(workdir / "probe.py"), "direct"],
+    servers = {"probe": {"command": PYTHON, "args": [str(workdir / "probe.py"), str(workdir / "state" / "session.key")],
                          "protocolVersion": "2025-11-25", "user": user.pw_name}}
     running = start_stack(workdir, servers, None)
     try:
@@ -206,4 +207,5 @@ async def test_a_server_runs_as_the_user_its_entry_names(workdir):
     for pid in [found["bridge_pid"], found["up_pid"]]:
         for what in ["environ", "cwd/state/session.key", "mem", "fd"]:
             assert found[f"/proc/{pid}/{what}"].startswith("refused: PermissionError"), (pid, what)
-    assert found["state/session.key"].startswith("refused: PermissionError"), "root's state directory"
+    assert found["direct"].startswith("refused: PermissionError"), "root's state directory"
+    assert found["cwd"] in ["/", user.pw_dir], "not the gateway's working directory"

@@ -1,7 +1,7 @@
 //! `mcpServers` entries: third-party MCP servers run behind bridges, as
 //! desktop clients write them (`command`/`args`/`env` or `url`/`headers`),
 //! plus the gateway's own fields (`namespace`, `protocolVersion`,
-//! `principalTokens`). The bridge validates an entry when it starts.
+//! `principalTokens`, `user`). The bridge validates an entry when it starts.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -57,6 +57,11 @@ pub struct RawMcpServer {
         skip_serializing_if = "Option::is_none"
     )]
     pub token_exchange: Option<super::RawTokenExchange>,
+    /// Runs a stdio server as this user (a name or a numeric uid), with
+    /// that user's groups, `HOME` and `USER`; needs the gateway started as
+    /// root. Absent = the gateway's own user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
     /// Desktop-client field: a disabled entry is skipped.
     #[serde(default, skip_serializing)]
     pub disabled: Option<bool>,

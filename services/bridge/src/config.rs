@@ -56,6 +56,8 @@ pub enum UpstreamTarget {
         /// Extra environment for the child (on top of a minimal inherited one).
         env: BTreeMap<String, String>,
         cwd_opt: Option<PathBuf>,
+        /// Another user to run the child as (the bridge runs as root).
+        run_as_opt: Option<RunAs>,
     },
     /// Connect to an HTTP endpoint (Streamable HTTP or legacy HTTP+SSE).
     Url {
@@ -66,6 +68,16 @@ pub enum UpstreamTarget {
         /// Bearer token for that server (never the gateway client's token).
         token_opt: Option<String>,
     },
+}
+
+/// A user a stdio child runs as: its ids, and the name and home its
+/// environment then carries (`USER`, `LOGNAME`, `HOME`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunAs {
+    pub uid: u32,
+    pub gid: u32,
+    pub name: String,
+    pub home: PathBuf,
 }
 
 impl UpstreamTarget {

@@ -1,5 +1,6 @@
 //! Opening one connection to the upstream server, per kind of target: a
-//! stdio child (minimal inherited environment, killed with the bridge), a
+//! stdio child (minimal inherited environment, killed with the bridge,
+//! optionally as another user), a
 //! Streamable HTTP session (rmcp's client transport) or a legacy HTTP+SSE
 //! stream ([`LegacySseTransport`]). For a URL of unknown kind the
 //! specification's backwards-compatibility order is followed — Streamable
@@ -17,7 +18,7 @@ use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 
 use crate::handler::BridgeHandler;
 use crate::legacy_sse::LegacySseTransport;
-use crate::{UpstreamTarget, UrlTransport};
+use crate::{RunAs, UpstreamTarget, UrlTransport};
 
 /// A served upstream connection.
 pub type Running = RunningService<RoleClient, BridgeHandler>;
@@ -100,8 +101,10 @@ pub async fn open(
             args,
             env,
             cwd_opt,
+            run_as_opt,
         } => {
-            let command = child_command(program, args, env, cwd_opt.as_deref());
+            let command =
+                child_command(program, args, env, cwd_opt.as_deref(), run_as_opt.as_ref());
             let (transport, _) = TokioChildProcess::builder(command)
                 .stderr(Stdio::inherit())
                 .spawn()
@@ -230,6 +233,7 @@ fn child_command(
     args: &[String],
     env: &BTreeMap<String, String>,
     cwd_opt: Option<&std::path::Path>,
+    run_as_opt: Option<&RunAs>,
 ) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(program);
     command
@@ -237,6 +241,21 @@ fn child_command(
         .env_clear()
         .envs(inherited_env())
         .kill_on_drop(true);
+    if let Some(run_as) = run_as_opt {
+        // Its own ids (std drops root's supplementary groups), name and
+        // home; and not our working directory: its home, else `/`.
+        command
+            .uid(run_as.uid)
+            .gid(run_as.gid)
+            .env("USER", &run_as.name)
+            .env("LOGNAME", &run_as.name)
+            .env("HOME", &run_as.home);
+        let home_is_dir = std::fs::metadata(&run_as.home).is_ok_and(|metadata| metadata.is_dir());
+        command.current_dir(match home_is_dir {
+            true => run_as.home.as_path(),
+            false => std::path::Path::new("/"),
+        });
+    }
     command.envs(env);
     if let Some(cwd) = cwd_opt {
         command.current_dir(cwd);

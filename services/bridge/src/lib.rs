@@ -29,7 +29,7 @@ mod service;
 mod upstream;
 mod watches;
 
-pub use config::{BridgeConfig, PrincipalTokens, UpstreamEra, UpstreamTarget, UrlTransport};
+pub use config::{BridgeConfig, PrincipalTokens, RunAs, UpstreamEra, UpstreamTarget, UrlTransport};
 pub use connect::{INHERITED_ENV, inherited_env};
 pub use legacy_sse::{LegacySseError, LegacySseTransport};
 pub use service::BridgeService;
