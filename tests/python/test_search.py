@@ -1,17 +1,23 @@
 """The search service under `micromcp up`, through the gateway: the start-up
 crawl makes the root's files searchable, documents indexed through the
 gateway are committed before the answer, and survive `kill -9` of the service
-(the supervisor restarts it; nothing acknowledged is lost)."""
+(the supervisor restarts it; nothing acknowledged is lost); an index never
+serves files the crawl no longer reads (another root, a deleted file, another
+config sharing the index directory)."""
 
 from __future__ import annotations
 
 import os
 import signal
 import time
+from pathlib import Path
 
+import anyio
 import pytest
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
 
-from conftest import make_root, start_up
+from conftest import BINARY, make_root, start_up
 from test_failures import eventually
 from test_hostile import initialize, legacy
 from test_sdk_eras import connect
@@ -68,3 +74,97 @@ def test_acknowledged_documents_survive_kill_9(gateway_up):
     assert similar["result"]["structuredContent"]["hits"][0]["id"] == "doc-49"
     resource = legacy(gateway_up, session, "resources/read", {"uri": "search://doc/doc-7"}).json()
     assert "durable payload number 7" in resource["result"]["contents"][0]["text"]
+
+
+async def crawl_finished(client) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        stats = await client.call_tool("search.stats", {})
+        if not stats.is_error and stats.structured_content["crawl"]["finished"]:
+            return
+        await anyio.sleep(0.1)
+    raise AssertionError("the crawl never finished")
+
+
+async def hits(client, word: str) -> list[dict]:
+    found = await client.call_tool("search.query", {"query": word})
+    assert not found.is_error, found
+    return found.structured_content["hits"]
+
+
+def text_root(base: Path, name: str, files: dict[str, str]) -> Path:
+    root = base / name
+    root.mkdir()
+    for file, text in files.items():
+        (root / file).write_text(text)
+    return root
+
+
+async def test_another_root_in_the_same_directory_hides_the_first_roots_files(tmp_path):
+    """`up --root B` in the directory of an earlier `up --root A` (the same
+    state directory, so the same index): A's files used to come back from
+    `search.query` with their snippets while `fs.read_file` refused them."""
+    root_a = text_root(tmp_path, "a", {"plans.txt": "zanzibarquux merger plans\n"})
+    root_b = text_root(tmp_path, "b", {"notes.txt": "ordinary notes\n"})
+    running = start_up(tmp_path, root_a)
+    try:
+        async with connect(running, "legacy") as client:
+            await crawl_finished(client)
+            assert [hit["title"] for hit in await hits(client, "zanzibarquux")] == ["plans.txt"]
+    finally:
+        running.stop()
+    running = start_up(tmp_path, root_b)
+    try:
+        async with connect(running, "legacy") as client:
+            assert await hits(client, "zanzibarquux") == [], "A's file before the crawl"
+            await crawl_finished(client)
+            assert await hits(client, "zanzibarquux") == [], "A's file after the crawl"
+            assert [hit["title"] for hit in await hits(client, "ordinary")] == ["notes.txt"]
+    finally:
+        running.stop()
+
+
+async def test_a_deleted_file_is_not_searchable_after_a_restart(tmp_path):
+    root = text_root(tmp_path, "root", {"ephemeral.txt": "quokkaflux draft\n", "kept.txt": "kept quokkaflux\n"})
+    running = start_up(tmp_path, root)
+    try:
+        async with connect(running, "legacy") as client:
+            await crawl_finished(client)
+            assert len(await hits(client, "quokkaflux")) == 2
+            indexed = await client.call_tool("search.index", {"documents": [{"id": "mine", "body": "quokkaflux by hand"}]})
+            assert not indexed.is_error, indexed
+    finally:
+        running.stop()
+    (root / "ephemeral.txt").unlink()
+    running = start_up(tmp_path, root)
+    try:
+        async with connect(running, "legacy") as client:
+            titles = {hit["title"] for hit in await hits(client, "quokkaflux")}
+            assert "ephemeral.txt" not in titles, "before the crawl"
+            await crawl_finished(client)
+            titles = {hit["id"] if not hit["title"] else hit["title"] for hit in await hits(client, "quokkaflux")}
+            assert titles == {"kept.txt", "mine"}, "documents indexed through the tools stay"
+    finally:
+        running.stop()
+
+
+async def test_stdio_runs_sharing_an_index_dir_see_only_their_own_roots(tmp_path):
+    """Two `micromcp stdio --config` runs with one `[search] index_dir` and
+    different roots: the second used to return the first root's files."""
+    root_a = text_root(tmp_path, "a", {"secret.txt": "wombatzest salary table\n"})
+    root_b = text_root(tmp_path, "b", {"public.txt": "public wombatzest-free page\n"})
+    config = tmp_path / "desktop.toml"
+    config.write_text(f'[search]\nindex_dir = "{tmp_path / "shared-index"}"\n')
+
+    def stdio(root: Path) -> Client:
+        return Client(StdioServerParameters(command=str(BINARY), args=["stdio", "--root", str(root), "--config", str(config)],
+                                            env={**os.environ, "MICROMCP_LOG": "warn"}, cwd="/"), mode="legacy")
+
+    async with stdio(root_a) as client:
+        await crawl_finished(client)
+        assert [hit["title"] for hit in await hits(client, "salary")] == ["secret.txt"]
+    async with stdio(root_b) as client:
+        assert await hits(client, "salary") == []
+        await crawl_finished(client)
+        assert await hits(client, "salary") == []
+        assert [hit["title"] for hit in await hits(client, "public")] == ["public.txt"]

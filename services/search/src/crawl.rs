@@ -1,8 +1,10 @@
 //! The start-up crawler: indexes the text files under the configured roots
 //! in the background (batches of 500, one commit each), with progress in the
 //! log and in `search.stats`. Hidden directories and build outputs are
-//! skipped; so are binary and oversized files.
+//! skipped; so are binary and oversized files. What an earlier crawl left
+//! and this one would not index is dropped ([`crate::reconcile`]).
 
+use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -41,8 +43,21 @@ pub struct CrawlScope {
     pub roots: Vec<PathBuf>,
     /// Nothing under these is read.
     pub excluded: Vec<PathBuf>,
-    /// `file`, and `source:NAME` when the crawl mirrors a service.
-    pub tags: Vec<String>,
+    /// `source:NAME` of the service the crawl mirrors (`source:files` when
+    /// none): marks its documents as crawled.
+    pub source_tag: String,
+}
+
+impl CrawlScope {
+    /// The tags of a crawled document: `file` and the source tag.
+    fn tags(&self) -> Vec<String> {
+        vec!["file".to_owned(), self.source_tag.clone()]
+    }
+}
+
+/// True for a directory the crawl never enters (hidden ones, build outputs).
+pub fn is_skipped_directory(name: &str) -> bool {
+    name.starts_with('.') || SKIPPED_DIRECTORIES.contains(&name)
 }
 
 fn text_of(path: &Path, max_bytes: u64) -> Option<String> {
@@ -61,9 +76,12 @@ fn text_of(path: &Path, max_bytes: u64) -> Option<String> {
 }
 
 /// Indexes every text file under the scope's roots (blocking; run it off
-/// the runtime). Nothing under an excluded path is read.
+/// the runtime). Nothing under an excluded path is read. Crawled documents
+/// it did not index again are dropped at the end.
 pub fn crawl(index: &DocumentIndex, scope: &CrawlScope, max_bytes: u64, progress: &CrawlProgress) {
     progress.running.store(true, Ordering::Relaxed);
+    let tags = scope.tags();
+    let mut indexed: HashSet<String> = HashSet::new();
     let mut batch = Vec::with_capacity(BATCH);
     let mut pending: Vec<PathBuf> = scope
         .roots
@@ -88,7 +106,7 @@ pub fn crawl(index: &DocumentIndex, scope: &CrawlScope, max_bytes: u64, progress
                 continue;
             };
             if kind.is_dir() {
-                if !name.starts_with('.') && !SKIPPED_DIRECTORIES.contains(&name.as_str()) {
+                if !is_skipped_directory(&name) {
                     pending.push(entry.path());
                 }
                 continue;
@@ -102,12 +120,13 @@ pub fn crawl(index: &DocumentIndex, scope: &CrawlScope, max_bytes: u64, progress
                 continue;
             };
             let uri = micromcp_sdk::file_uri(&path);
+            indexed.insert(uri.clone());
             batch.push(IndexedDocument {
                 id: uri.clone(),
                 title: name,
                 body,
                 url: uri,
-                tags: scope.tags.clone(),
+                tags: tags.clone(),
                 vector: None,
             });
             if batch.len() >= BATCH {
@@ -116,6 +135,11 @@ pub fn crawl(index: &DocumentIndex, scope: &CrawlScope, max_bytes: u64, progress
         }
     }
     flush(index, &mut batch, progress);
+    match crate::reconcile::drop_not_indexed(index, &indexed) {
+        Ok(0) => {}
+        Ok(dropped) => tracing::info!(dropped, "crawled documents no longer indexed dropped"),
+        Err(error) => tracing::warn!(%error, "cannot drop the documents the crawl left"),
+    }
     progress.running.store(false, Ordering::Relaxed);
     progress.finished.store(true, Ordering::Relaxed);
     tracing::info!(

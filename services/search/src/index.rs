@@ -6,15 +6,15 @@ use std::path::Path;
 use std::sync::{Mutex, RwLock};
 
 use serde::{Deserialize, Serialize};
-use tantivy::collector::{Count, TopDocs};
+use tantivy::collector::{Count, DocSetCollector, TopDocs};
 use tantivy::directory::MmapDirectory;
-use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, TermQuery};
+use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, RegexQuery, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TEXT, Value};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use crate::query_shape::check_query_shape;
-use crate::sources::is_hidden;
+use crate::sources::{SOURCE_TAG_PREFIX, is_hidden};
 use crate::{SearchError, VectorStore};
 
 /// A document as callers give and get it.
@@ -272,6 +272,22 @@ impl DocumentIndex {
             .ok_or_else(|| SearchError::NotFound(id.to_owned()))?;
         let stored: TantivyDocument = searcher.doc(*address)?;
         Ok(self.to_document(&stored))
+    }
+
+    /// Every crawled document (one carrying a `source:` tag, which only the
+    /// crawl writes): its id and tags.
+    pub fn crawled_documents(&self) -> Result<Vec<(String, Vec<String>)>, SearchError> {
+        let searcher = self.reader.searcher();
+        let query = RegexQuery::from_pattern(&format!("{SOURCE_TAG_PREFIX}.*"), self.fields.tags)?;
+        let addresses = searcher.search(&query, &DocSetCollector)?;
+        addresses
+            .into_iter()
+            .map(|address| {
+                let stored: TantivyDocument = searcher.doc(address)?;
+                let document = self.to_document(&stored);
+                Ok((document.id, document.tags))
+            })
+            .collect()
     }
 
     /// Documents for `ids`, in order, skipping missing ones.

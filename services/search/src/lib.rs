@@ -15,6 +15,7 @@ mod error;
 mod fusion;
 mod index;
 mod query_shape;
+mod reconcile;
 mod service;
 mod sources;
 mod tools;

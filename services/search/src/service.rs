@@ -14,8 +14,10 @@ use serde_json::json;
 
 use crate::crawl::{CrawlProgress, CrawlScope, crawl};
 use crate::embed::Embedder;
+use crate::reconcile;
 use crate::sources::{
-    hidden_tags, is_hidden, mirrored_error, mirrored_source, refuse_reserved_tags, source_tag,
+    UNNAMED_SOURCE, hidden_tags, is_hidden, mirrored_error, mirrored_source, refuse_reserved_tags,
+    source_tag,
 };
 use crate::tools::{
     self, DeleteArguments, HybridArguments, IndexArguments, MAX_BATCH, MAX_RESULTS, QueryArguments,
@@ -69,6 +71,11 @@ impl SearchService {
             &config.index_dir,
             config.writer_heap_bytes,
         )?);
+        // Before anything is served: no document of a file not served now.
+        let dropped = reconcile::drop_unserved(&index, &Self::crawl_scope(&config))?;
+        if dropped > 0 {
+            tracing::info!(dropped, "crawled documents of files not served now dropped");
+        }
         let embedder = match &config.embeddings_url {
             Some(url) => Some(Embedder::new(url.clone(), config.embeddings_model.clone())?),
             None => None,
@@ -96,18 +103,21 @@ impl SearchService {
         })
     }
 
+    /// What the crawl reads now and how it marks its documents.
+    fn crawl_scope(config: &SearchConfig) -> CrawlScope {
+        CrawlScope {
+            roots: config.crawl_roots.clone(),
+            excluded: config.crawl_excluded.clone(),
+            source_tag: source_tag(config.crawl_source.as_deref().unwrap_or(UNNAMED_SOURCE)),
+        }
+    }
+
     /// Starts indexing the configured roots in the background.
     pub fn start_crawl(&self) {
         if self.config.crawl_roots.is_empty() {
             return;
         }
-        let mut tags = vec!["file".to_owned()];
-        tags.extend(self.config.crawl_source.as_deref().map(source_tag));
-        let scope = CrawlScope {
-            roots: self.config.crawl_roots.clone(),
-            excluded: self.config.crawl_excluded.clone(),
-            tags,
-        };
+        let scope = Self::crawl_scope(&self.config);
         let (index, max_bytes, progress) = (
             self.index.clone(),
             self.config.crawl_max_file_bytes,

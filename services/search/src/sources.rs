@@ -6,12 +6,16 @@
 //! `search://doc/…` resources — so content a principal may not read through
 //! fs is not readable through search either. Crawled documents mirror their
 //! source and cannot be overwritten or deleted through the tools; the
-//! `source:` tag prefix is reserved for them.
+//! `source:` tag prefix is reserved for them (a crawl that mirrors no
+//! service tags `source:files`).
 
 use crate::{IndexedDocument, SearchError};
 
 /// Tags starting with this name a document's source service.
 pub const SOURCE_TAG_PREFIX: &str = "source:";
+
+/// The source of a crawl that mirrors no service (`source:files`).
+pub const UNNAMED_SOURCE: &str = "files";
 
 /// The tag of documents crawled from `source`.
 pub fn source_tag(source: &str) -> String {
