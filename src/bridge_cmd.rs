@@ -222,6 +222,19 @@ pub async fn run(args: BridgeArgs) -> anyhow::Result<()> {
             None,
         ),
     };
+    if matches!(
+        target,
+        UpstreamTarget::Command {
+            run_as_opt: None,
+            ..
+        }
+    ) && crate::run_as::is_root()
+    {
+        tracing::warn!(
+            server = %args.name,
+            "this stdio server runs as root and can read everything; give its entry \"user\" (e.g. \"nobody\") to run it as another user"
+        );
+    }
     let shutdown = CancellationToken::new();
     let config = BridgeConfig {
         name: args.name.clone(),

@@ -30,6 +30,11 @@ pub fn resolve(user: &str) -> Result<RunAs, RunAsError> {
     Ok(run_as)
 }
 
+/// True when this process runs as root.
+pub fn is_root() -> bool {
+    effective_uid() == 0
+}
+
 #[allow(unsafe_code)]
 fn effective_uid() -> u32 {
     // SAFETY: geteuid takes no arguments and always succeeds.

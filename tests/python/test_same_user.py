@@ -209,3 +209,24 @@ async def test_a_server_runs_as_the_user_its_entry_names(workdir):
             assert found[f"/proc/{pid}/{what}"].startswith("refused: PermissionError"), (pid, what)
     assert found["direct"].startswith("refused: PermissionError"), "root's state directory"
     assert found["cwd"] in ["/", user.pw_dir], "not the gateway's working directory"
+
+
+def test_user_mistakes_stop_the_start_naming_the_entry(workdir):
+    """An unknown user, `user` on a url, or another user without root: the
+    start stops with the entry and the reason, before any server runs."""
+    def refused(servers: dict, uid: int | None = None) -> str:
+        (workdir / "servers.json").write_text(json.dumps({"mcpServers": servers}))
+        result = subprocess.run([str(BINARY), "up", "--listen", "127.0.0.1:0", "--root", str(workdir),
+                                 "--state-dir", f"state-{uid}", "--mcp-servers", "servers.json"], cwd=workdir, capture_output=True, text=True, timeout=30,
+                                env=dict(os.environ, MICROMCP_TOKEN=TOKEN, RUST_BACKTRACE="0"),
+                                preexec_fn=as_uid(uid) if uid is not None else None)
+        assert result.returncode != 0 and "listening on" not in result.stdout, result
+        return result.stderr
+
+    assert 'mcp_servers.probe: user "no-such-user-micromcp": no such user' in refused(
+        {"probe": {"command": PYTHON, "user": "no-such-user-micromcp"}})
+    assert "mcp_servers.probe: user needs a command" in refused({"probe": {"url": "http://127.0.0.1:9/mcp", "user": "root"}})
+    if os.getuid() == 0:
+        os.chown(workdir, UNPRIVILEGED, UNPRIVILEGED)
+        assert 'user "root": running a server as another user needs micromcp started as root' in refused(
+            {"probe": {"command": PYTHON, "user": "root"}}, UNPRIVILEGED)
