@@ -20,7 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BINARY, Running, free_port, wait_for_line
+from conftest import BINARY, Running, child_pid, free_port, start_up, wait_for_line
+from conftest import TOKEN as CONFTEST_TOKEN
+from test_hostile import initialize, legacy
 from test_sdk_eras import connect
 
 pytestmark = pytest.mark.anyio
@@ -230,3 +232,52 @@ def test_user_mistakes_stop_the_start_naming_the_entry(workdir):
         os.chown(workdir, UNPRIVILEGED, UNPRIVILEGED)
         assert 'user "root": running a server as another user needs micromcp started as root' in refused(
             {"probe": {"command": PYTHON, "user": "root"}}, UNPRIVILEGED)
+
+
+def test_services_start_with_only_what_they_need(tmp_path):
+    """The services `up` starts used to inherit its whole environment (the
+    token, the admin token, anything else of the operator's). Each now
+    starts from the machine's basics plus what it needs: search gets
+    `MICROMCP_EMBEDDINGS_KEY` (and uses it), none gets the tokens."""
+    import http.server
+    import threading
+
+    seen = []
+
+    class Embeddings(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            seen.append(self.headers.get("Authorization"))
+            inputs = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["input"]
+            body = json.dumps({"data": [{"index": n, "embedding": [1.0, float(n)]} for n in range(len(inputs))]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Embeddings)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    (tmp_path / "micromcp.toml").write_text(f'[search]\nembeddings_url = "http://127.0.0.1:{server.server_address[1]}/v1/embeddings"\n')
+    root = tmp_path / "root"
+    root.mkdir()
+    running = start_up(tmp_path, root, extra=["--config", str(tmp_path / "micromcp.toml")],
+                       env_extra={"MICROMCP_EMBEDDINGS_KEY": "embeddings-key-marker", "MICROMCP_ADMIN_TOKEN": ADMIN_TOKEN,
+                                  "AWS_SECRET_ACCESS_KEY": "never-passed-marker"})
+    try:
+        environments = {service: open(f"/proc/{child_pid(running, service)}/environ", "rb").read().decode("latin-1")
+                        for service in ["fs", "fetch", "search"]}
+        session = initialize(running)
+        similar = legacy(running, session, "tools/call", {"name": "search.similar", "arguments": {"text": "hello", "k": 1}}).json()
+        assert "result" in similar, similar
+    finally:
+        running.stop()
+        server.shutdown()
+    assert seen == ["Bearer embeddings-key-marker"], seen
+    for service, environ in environments.items():
+        for secret in [CONFTEST_TOKEN, ADMIN_TOKEN, "never-passed-marker"]:
+            assert secret not in environ, (service, secret)
+    assert "embeddings-key-marker" in environments["search"] and "embeddings-key-marker" not in environments["fs"]
+    assert "PATH=" in environments["fs"] and "MICROMCP_LOG=warn" in environments["fs"]
