@@ -171,7 +171,7 @@ async def test_a_server_running_as_the_gateways_user_cannot_read_its_secrets(wor
 
 def refused_to_the_same_user(found: dict) -> None:
     """The bridge's and up's environment, memory, open files and working
-    directory were all refused."""
+    directory were all refused to the probe."""
     for pid in [found["bridge_pid"], found["up_pid"]]:
         for what in ["environ", "cwd/state/session.key", "mem", "fd"]:
             text = found[f"/proc/{pid}/{what}"]
@@ -206,9 +206,7 @@ async def test_a_server_runs_as_the_user_its_entry_names(workdir):
     assert found["uid"] == str(user.pw_uid), found["uid"]
     assert found["USER"] == user.pw_name and found["HOME"] == user.pw_dir, (found["USER"], found["HOME"])
     assert TOKEN not in json.dumps(found) and ADMIN_TOKEN not in json.dumps(found)
-    for pid in [found["bridge_pid"], found["up_pid"]]:
-        for what in ["environ", "cwd/state/session.key", "mem", "fd"]:
-            assert found[f"/proc/{pid}/{what}"].startswith("refused: PermissionError"), (pid, what)
+    refused_to_the_same_user(found)
     assert found["direct"].startswith("refused: PermissionError"), "root's state directory"
     assert found["cwd"] in ["/", user.pw_dir], "not the gateway's working directory"
 
