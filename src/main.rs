@@ -20,6 +20,7 @@ mod fd_limit;
 mod no_dump;
 mod registry_cmd;
 mod reload;
+mod roots;
 mod run_as;
 mod service_cmd;
 mod shutdown;

@@ -252,7 +252,7 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.mcp_servers {
         merge_mcp_servers_file(&mut raw, path)?;
     }
-    let roots = served_roots(&args.roots)?;
+    let roots = crate::roots::served_roots(&args.roots)?;
     let excluded = [state.path.clone()];
     refuse_exposed_secrets(&raw, &roots, &excluded)?;
     let configured = raw.services.len();
@@ -316,26 +316,6 @@ fn live(
     );
     crate::reload::spawn_triggers(&live, watched_opt, shutdown);
     live
-}
-
-/// The directories fs serves and search crawls: those given, or the
-/// current directory; each must be a directory (one clear error at start,
-/// not a service that restarts in a loop).
-fn served_roots(roots: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
-    if roots.is_empty() {
-        return Ok(vec![PathBuf::from(".")]);
-    }
-    for root in roots {
-        match std::fs::metadata(root) {
-            Ok(metadata) if metadata.is_dir() => {}
-            Ok(_) => anyhow::bail!("--root {}: not a directory", root.display()),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                anyhow::bail!("--root {}: no such directory", root.display())
-            }
-            Err(error) => anyhow::bail!("--root {}: {error}", root.display()),
-        }
-    }
-    Ok(roots.to_vec())
 }
 
 /// Refuses allowed fetch domains that could never match (a URL, a path):
@@ -440,18 +420,6 @@ fn stdio_search_dir(raw: &RawConfig) -> anyhow::Result<Option<PathBuf>> {
     }
 }
 
-/// The directories `stdio` serves: only those named with `--root`. Its
-/// working directory is the desktop client's choice (often `/` or the
-/// home directory), never a default to serve.
-fn stdio_roots(roots: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
-    if roots.is_empty() {
-        anyhow::bail!(
-            "micromcp stdio needs --root DIR (the directory to serve read-only; repeatable): it does not serve its working directory, which desktop clients often set to / or your home directory"
-        );
-    }
-    served_roots(roots)
-}
-
 /// `micromcp stdio`.
 pub async fn run_stdio(args: StdioArgs) -> anyhow::Result<()> {
     let mut raw = read_config(args.config.as_deref())?;
@@ -471,7 +439,7 @@ pub async fn run_stdio(args: StdioArgs) -> anyhow::Result<()> {
             "invalid configuration:\n  audit.path: \"-\" (standard output) carries the MCP messages in stdio mode; name a file"
         );
     }
-    let roots = stdio_roots(&args.roots)?;
+    let roots = crate::roots::stdio_roots(&args.roots)?;
     check_fetch_domains(&raw, &[])?;
     refuse_exposed_secrets(&raw, &roots, &[])?;
     let search_dir_opt = stdio_search_dir(&raw)?;
