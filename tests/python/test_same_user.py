@@ -58,6 +58,8 @@ PROBE = textwrap.dedent('''
         bridge = os.getppid()
         up = int(text(f"/proc/{bridge}/stat").rsplit(")", 1)[1].split()[1])
         found["bridge_pid"], found["up_pid"] = str(bridge), str(up)
+        found["own_fds"] = " ".join(sorted(os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+                                           if int(fd) > 2 and os.path.exists(f"/proc/self/fd/{fd}")))
         found["bridge_cmdline"] = text(f"/proc/{bridge}/cmdline")
         found["up_cmdline"] = text(f"/proc/{up}/cmdline")
         for pid in [bridge, up]:
@@ -166,6 +168,7 @@ async def test_a_server_running_as_the_gateways_user_cannot_read_its_secrets(wor
     assert found["up_pid"] == str(running.processes[0].pid)
     for secret in [TOKEN, ADMIN_TOKEN, session_key]:
         assert not [path for path, text in found.items() if secret in text], f"read: {secret[:8]}…"
+    assert "state" not in found["own_fds"] and "socket" not in found["own_fds"], found["own_fds"]
     refused_to_the_same_user(found)
 
 
