@@ -38,12 +38,11 @@ fn principal(id: &str, scopes: &[&str]) -> Principal {
     let names = service_names();
     let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let scopes: Vec<String> = scopes.iter().map(|scope| (*scope).to_owned()).collect();
-    Principal {
-        id: id.into(),
-        scopes: Scopes::parse(&scopes, &name_refs).expect("scopes"),
-        roles: vec!["reader".into()],
-        subject_token: None,
-    }
+    Principal::new(
+        id.into(),
+        Scopes::parse(&scopes, &name_refs).expect("scopes"),
+        vec!["reader".into()],
+    )
 }
 
 fn cedar_policy() -> Policy {

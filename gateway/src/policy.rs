@@ -3,7 +3,10 @@
 //! configured, decide on attributes (see `cedar`). Lists are filtered to
 //! what the caller may use: each principal gets a [`CatalogView`] per
 //! catalog version, built once, so a call's check is a lookup and a
-//! `tools/list` is still a slice of pre-rendered JSON. Principals holding
+//! `tools/list` is still a slice of pre-rendered JSON. Views are kept by
+//! the principal's [`ViewKey`] — a digest of its name, scopes and roles,
+//! everything a decision depends on — so two tokens of one JWT subject
+//! with other scopes or roles never share one. Principals holding
 //! `*` with no Cedar policies skip all of it. A tool call permitted by a
 //! Cedar policy annotated `@require_approval` comes back with that rule
 //! (consent asks a person first); the view caches that too.
@@ -18,10 +21,11 @@ use std::sync::{Arc, Mutex};
 pub use self::cedar::{CedarApproval, CedarDenial, CedarPolicies, SCHEMA, Subject};
 use crate::catalog::{ListKind, ListedItem, MergedCatalog, ServiceNames, VisibleList};
 use crate::error::GatewayError;
-use crate::principal::{ItemKind, Principal, needed_scope};
+use crate::principal::{ItemKind, Principal, ViewKey, needed_scope};
 
-/// Views kept before the cache is cleared (principals are configured, so
-/// this is only reached by a config with very many tokens).
+/// Views kept at most. JWT subjects are not configured, so this is reached
+/// by many signed-in people (or tokens with many scope sets): views of an
+/// older catalog go first, then one view makes room for the next.
 const MAX_VIEWS: usize = 4096;
 
 /// The gateway's authorization state.
@@ -30,8 +34,8 @@ pub struct Policy {
     cedar_opt: Option<Arc<CedarPolicies>>,
     /// Service names by index (shared with the backends).
     service_names: Arc<ServiceNames>,
-    /// Per principal id: the view of the current catalog.
-    views: Mutex<HashMap<String, Arc<CatalogView>>>,
+    /// Per principal (name, scopes, roles): the view of the current catalog.
+    views: Mutex<HashMap<ViewKey, Arc<CatalogView>>>,
 }
 
 /// What one principal may see of one catalog version, per list kind.
@@ -237,20 +241,32 @@ impl Policy {
     }
 
     fn view(&self, principal: &Principal, catalog: &Arc<MergedCatalog>) -> Arc<CatalogView> {
+        let key = principal.view_key();
         if let Ok(views) = self.views.lock()
-            && let Some(view) = views.get(&principal.id)
+            && let Some(view) = views.get(&key)
             && Arc::ptr_eq(&view.catalog, catalog)
         {
             return view.clone();
         }
         let view = Arc::new(self.build_view(principal, catalog));
         if let Ok(mut views) = self.views.lock() {
-            if views.len() >= MAX_VIEWS {
-                views.clear();
+            if views.len() >= MAX_VIEWS && !views.contains_key(&key) {
+                views.retain(|_, kept| Arc::ptr_eq(&kept.catalog, catalog));
+                if views.len() >= MAX_VIEWS
+                    && let Some(evicted) = views.keys().next().copied()
+                {
+                    views.remove(&evicted);
+                }
             }
-            views.insert(principal.id.clone(), view.clone());
+            views.insert(key, view.clone());
         }
         view
+    }
+
+    /// Views kept now.
+    #[cfg(test)]
+    fn views_kept(&self) -> usize {
+        self.views.lock().map_or(0, |views| views.len())
     }
 
     /// Decides every listed item for `principal` (once per catalog version).

@@ -1,4 +1,5 @@
-//! Who is asking: a [`Principal`] (name, scopes, roles), the configured
+//! Who is asking: a [`Principal`] (name, scopes, roles, and the
+//! [`ViewKey`] that digests them, worked out once when it is built), the configured
 //! tokens that map to one ([`TokenEntry`], kept only as SHA-256 digests),
 //! and the configured client-certificate names that map to one
 //! ([`CertificateEntry`], matched against a verified [`ClientCertificate`]).
@@ -13,8 +14,15 @@ use sha2::{Digest, Sha256};
 
 pub use self::scopes::{ItemKind, Scopes, needed_scope};
 
+/// The principal of requests made from the admin page: reserved, no
+/// configured token or certificate may be named so (its sessions, request
+/// states and audit records would pass for the operator's).
+pub const OPERATOR: &str = "operator";
+
 /// Who is asking: the name used in sessions, audit and policy, what it
-/// may reach (scopes) and the roles Cedar policies may test.
+/// may reach (scopes) and the roles Cedar policies may test. Built only
+/// by [`Principal::new`] (its view key must digest what it holds); its
+/// name, scopes and roles are not changed afterwards.
 #[derive(Debug)]
 pub struct Principal {
     pub id: String,
@@ -23,7 +31,15 @@ pub struct Principal {
     /// The access token it signed in with (a configured issuer's JWT),
     /// kept only to be exchanged (RFC 8693) for services configured so.
     pub subject_token: Option<SubjectToken>,
+    view_key: ViewKey,
 }
+
+/// What every authorization decision about a principal depends on — its
+/// name, scopes and roles — as one SHA-256 digest: the key of its catalog
+/// view. Two tokens of one JWT subject with other scopes or roles have
+/// other keys (the id alone told them apart from nobody).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ViewKey([u8; 32]);
 
 /// A principal's own access token: never printed, never sent to a service
 /// (only what an exchange returns for it is).
@@ -116,15 +132,56 @@ impl CertificateName {
 // === impl Principal ===
 
 impl Principal {
-    /// A principal with every scope (the local stdio user, unauthenticated
-    /// loopback).
-    pub fn unrestricted(id: &str) -> Arc<Self> {
-        Arc::new(Self {
-            id: id.to_owned(),
-            scopes: Scopes::all(),
-            roles: Vec::new(),
+    /// The principal `id` holding `scopes` and `roles` (its view key
+    /// worked out here, once, not per request).
+    pub fn new(id: String, scopes: Scopes, roles: Vec<String>) -> Self {
+        let view_key = ViewKey::of(&id, scopes.texts(), &roles);
+        Self {
+            id,
+            scopes,
+            roles,
             subject_token: None,
-        })
+            view_key,
+        }
+    }
+
+    /// A principal with every scope (the local stdio user, unauthenticated
+    /// loopback, the admin page's operator).
+    pub fn unrestricted(id: &str) -> Arc<Self> {
+        Arc::new(Self::new(id.to_owned(), Scopes::all(), Vec::new()))
+    }
+
+    /// The key of its catalog view (see [`ViewKey`]).
+    pub fn view_key(&self) -> ViewKey {
+        self.view_key
+    }
+}
+
+// === impl ViewKey ===
+
+impl ViewKey {
+    /// The digest of a name, scopes and roles. Scopes and roles are sets
+    /// to every decision (order and repeats do not matter), so they are
+    /// sorted first; every part is length-prefixed, so no two different
+    /// principals write the same bytes.
+    fn of(id: &str, scopes: &[String], roles: &[String]) -> Self {
+        let mut hasher = Sha256::new();
+        hasher.update(b"micromcp view key v1");
+        let mut part = |bytes: &[u8]| {
+            hasher.update((bytes.len() as u64).to_le_bytes());
+            hasher.update(bytes);
+        };
+        part(id.as_bytes());
+        for list in [scopes, roles] {
+            let mut sorted: Vec<&str> = list.iter().map(String::as_str).collect();
+            sorted.sort_unstable();
+            sorted.dedup();
+            part(&(sorted.len() as u64).to_le_bytes());
+            for text in sorted {
+                part(text.as_bytes());
+            }
+        }
+        Self(hasher.finalize().into())
     }
 }
 
@@ -136,4 +193,42 @@ pub fn digest(token: &str) -> [u8; 32] {
 /// The name of an unnamed token's principal: a fingerprint of its digest.
 pub fn fingerprint(sha256: &[u8; 32]) -> String {
     format!("token:{}", hex::encode(&sha256[..6]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(id: &str, scopes: &[&str], roles: &[&str]) -> Principal {
+        let texts: Vec<String> = scopes.iter().map(|scope| (*scope).to_owned()).collect();
+        let scopes = Scopes::parse(&texts, &["fs", "search"]).expect("scopes");
+        let roles = roles.iter().map(|role| (*role).to_owned()).collect();
+        Principal::new(id.to_owned(), scopes, roles)
+    }
+
+    #[test]
+    fn the_view_key_digests_name_scopes_and_roles() {
+        let wide = principal("corp:alice", &["*"], &["admin"]);
+        assert_eq!(
+            wide.view_key(),
+            principal("corp:alice", &["*"], &["admin"]).view_key()
+        );
+        for other in [
+            principal("corp:alice", &["search:query"], &["admin"]),
+            principal("corp:alice", &["*"], &["reader"]),
+            principal("corp:alice", &["*"], &[]),
+            principal("corp:bob", &["*"], &["admin"]),
+        ] {
+            assert_ne!(wide.view_key(), other.view_key(), "{other:?}");
+        }
+        // Sets: order and repeats do not matter; boundaries do.
+        assert_eq!(
+            principal("a", &["fs", "search"], &["x", "y"]).view_key(),
+            principal("a", &["search", "fs", "fs"], &["y", "x"]).view_key()
+        );
+        assert_ne!(
+            principal("a", &["fs"], &["search"]).view_key(),
+            principal("a", &["fs", "search"], &[]).view_key()
+        );
+    }
 }

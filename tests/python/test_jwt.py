@@ -7,7 +7,10 @@ wrong-audience, unknown-issuer, unknown-key (until rotated in), `alg:
 none`, HMAC-with-the-public-key, tampered, oversized tokens and tokens in
 the query string are refused with a 401 that says why and points at the
 Protected Resource Metadata (RFC 9728); a missing scope is a 403
-`insufficient_scope`. The official Python SDK connects with a minted token."""
+`insufficient_scope`. Each token of one subject is decided by its own
+scopes and roles, in either order. Keys the issuer could not serve at start
+are fetched again within seconds. The official Python SDK connects with a
+minted token."""
 
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from conftest import free_port, make_root, start_up
 from test_hostile import MODERN_META
+from test_policy_audit import POLICY as DESTRUCTIVE_NEEDS_ADMIN
 
 AUDIENCE_PATH = "/mcp"
 
@@ -40,7 +44,7 @@ def b64(number_or_bytes) -> str:
 class Issuer:
     """A test identity provider: keys, a JWK Set on loopback, tokens."""
 
-    def __init__(self):
+    def __init__(self, port=0):
         self.keys = {
             "rsa-1": ("RS256", rsa.generate_private_key(public_exponent=65537, key_size=2048)),
             "ec-1": ("ES256", ec.generate_private_key(ec.SECP256R1())),
@@ -64,7 +68,7 @@ class Issuer:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -104,17 +108,24 @@ def issuer():
     made.close()
 
 
-@pytest.fixture
-def jwt_up(tmp_path, issuer):
+def start_jwt(tmp_path, issuer_url, extra_config=""):
+    """`micromcp up` accepting the tokens of the issuer at `issuer_url`."""
     port = free_port()
     resource = f"http://127.0.0.1:{port}{AUDIENCE_PATH}"
     config = tmp_path / "micromcp.toml"
     config.write_text(
         f'[auth]\nresource = "{resource}"\n'
-        f'[[auth.issuers]]\nname = "corp"\nissuer = "{issuer.url}"\njwks_uri = "{issuer.url}/jwks.json"\nroles_claim = "roles"\n'
+        f'[[auth.issuers]]\nname = "corp"\nissuer = "{issuer_url}"\njwks_uri = "{issuer_url}/jwks.json"\nroles_claim = "roles"\n'
+        + extra_config
     )
     running = start_up(tmp_path, make_root(tmp_path), port=port, extra=["--config", str(config)])
     running.resource = resource
+    return running
+
+
+@pytest.fixture
+def jwt_up(tmp_path, issuer):
+    running = start_jwt(tmp_path, issuer.url)
     yield running
     running.stop()
 
@@ -123,8 +134,8 @@ def call(running, token, method="tools/list", params=None, url=None):
     body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": {**(params or {}), "_meta": MODERN_META}}
     headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
                "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": method}
-    if "name" in (params or {}):
-        headers["Mcp-Name"] = params["name"]
+    if "name" in (params or {}) or "uri" in (params or {}):
+        headers["Mcp-Name"] = params.get("name") or params["uri"]
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
     return httpx2.post(url or running.url, content=json.dumps(body), headers=headers, timeout=15)
@@ -238,3 +249,39 @@ async def test_the_official_sdk_connects_with_a_minted_token(jwt_up, issuer, mod
         assert names == {"fs.read_file", "fs.list_dir"}, names
         read_back = await client.call_tool("fs.read_file", {"path": "hello.txt"})
         assert "hello from the fs service" in read_back.content[0].text
+
+
+def test_tokens_of_one_subject_are_each_decided_by_their_own_scopes(jwt_up, issuer):
+    # One person (sub alice), two tokens: the catalog view is not the subject's.
+    wide = issuer.token(jwt_up.resource, scope="fs search")
+    narrow = issuer.token(jwt_up.resource, scope="search:query")
+    read = {"name": "fs.read_file", "arguments": {"path": "hello.txt"}}
+    for _ in range(2):
+        assert "hello from the fs service" in call(jwt_up, wide, "tools/call", read).text
+        refused = call(jwt_up, narrow, "tools/call", read)
+        assert refused.status_code == 403 and 'scope="fs:read_file"' in refused.headers["www-authenticate"], refused.text
+        names = {tool["name"] for tool in call(jwt_up, narrow).json()["result"]["tools"]}
+        assert names == {"search.query"}, names
+        resource = call(jwt_up, narrow, "resources/read", {"uri": f"file://{jwt_up.root}/hello.txt"})
+        assert resource.status_code == 403, resource.text
+
+
+def test_tokens_of_one_subject_are_each_decided_by_their_own_roles(tmp_path, issuer):
+    (tmp_path / "policy.cedar").write_text(DESTRUCTIVE_NEEDS_ADMIN)
+    running = start_jwt(tmp_path, issuer.url, f'[policy]\ncedar_file = "{tmp_path / "policy.cedar"}"\n')
+    try:
+        reader = issuer.token(running.resource, scope="search", roles=["reader"])
+        admin = issuer.token(running.resource, scope="search", roles=["admin"])
+        delete = {"name": "search.delete", "arguments": {"ids": ["x"]}}
+        for _ in range(2):
+            # Whichever token comes first, each is decided by its own roles.
+            names = {tool["name"] for tool in call(running, reader).json()["result"]["tools"]}
+            assert "search.delete" not in names and "search.query" in names, names
+            names = {tool["name"] for tool in call(running, admin).json()["result"]["tools"]}
+            assert "search.delete" in names, names
+            allowed = call(running, admin, "tools/call", delete)
+            assert allowed.status_code == 200 and "error" not in allowed.json(), allowed.text
+            refused = call(running, reader, "tools/call", delete)
+            assert refused.status_code == 403 and "destructive-needs-admin" in refused.text, refused.text
+    finally:
+        running.stop()

@@ -201,3 +201,21 @@ def test_bad_policy_or_scopes_stop_the_start_naming_the_key(tmp_path, policy, sc
     )
     assert result.returncode != 0
     assert expected in result.stderr, result.stderr
+
+
+def test_no_configured_token_may_be_named_operator(tmp_path):
+    # `operator` is the admin page's principal: a token named so would share its sessions and records.
+    root = make_root(tmp_path)
+    config = write_config(tmp_path)
+    config.write_text(config.read_text().replace('name = "ops"', 'name = "operator"'))
+    env = dict(os.environ, MICROMCP_TOKEN=TOKEN, MICROMCP_LOG="warn")
+    try:
+        result = subprocess.run(
+            [str(BINARY), "up", "--listen", f"127.0.0.1:{free_port()}", "--root", str(root),
+             "--state-dir", str(tmp_path / "state"), "--config", str(config)],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=15,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the gateway started with a token named operator")
+    assert result.returncode != 0
+    assert 'auth.tokens[1].name: "operator" is reserved' in result.stderr, result.stderr

@@ -227,12 +227,11 @@ impl JwtVerifier {
             .filter(|scope| Scopes::parse(std::slice::from_ref(scope), &names).is_ok())
             .collect();
         let scopes = Scopes::parse(&usable, &names).unwrap_or_default();
-        Ok(Principal {
-            id: format!("{issuer_name}:{subject}"),
+        Ok(Principal::new(
+            format!("{issuer_name}:{subject}"),
             scopes,
             roles,
-            subject_token: None,
-        })
+        ))
     }
 }
 

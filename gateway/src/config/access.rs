@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::issuers::{JwtConfig, RawIssuer, validate_issuers};
 use crate::policy::CedarPolicies;
 use crate::principal::{
-    CertificateEntry, CertificateName, Principal, Scopes, TokenEntry, digest, fingerprint,
+    CertificateEntry, CertificateName, OPERATOR, Principal, Scopes, TokenEntry, digest, fingerprint,
 };
 use crate::wire::names::made_of;
 
@@ -156,24 +156,22 @@ pub fn validate_auth(
                 "auth.insecure_no_auth: refused because gateway.listen ({listen}) is not a loopback address"
             ));
         }
-        let anonymous = Arc::new(Principal {
-            id: "anonymous".into(),
-            scopes: default_scopes,
-            roles: Vec::new(),
-            subject_token: None,
-        });
+        let anonymous = Arc::new(Principal::new(
+            "anonymous".into(),
+            default_scopes,
+            Vec::new(),
+        ));
         return AuthConfig::InsecureNoAuth { anonymous };
     }
     let mut tokens: Vec<TokenEntry> = unnamed
         .into_iter()
         .map(|sha256| TokenEntry {
             sha256,
-            principal: Arc::new(Principal {
-                id: fingerprint(&sha256),
-                scopes: default_scopes.clone(),
-                roles: Vec::new(),
-                subject_token: None,
-            }),
+            principal: Arc::new(Principal::new(
+                fingerprint(&sha256),
+                default_scopes.clone(),
+                Vec::new(),
+            )),
         })
         .collect();
     for (index, raw) in auth.tokens.into_iter().enumerate() {
@@ -275,11 +273,16 @@ fn validate_certificates(
     entries
 }
 
-/// Refuses a configured principal name that is not one.
+/// Refuses a configured principal name that is not one, or that is the
+/// admin page's own.
 fn check_principal_name(name: &str, key: &str, errors: &mut Vec<String>) {
     if !valid_principal_name(name) {
         errors.push(format!(
             "{key}.name: {name:?} must be 1-64 chars of A-Za-z0-9_-.@ and not start with \"token:\""
+        ));
+    } else if name == OPERATOR {
+        errors.push(format!(
+            "{key}.name: {name:?} is reserved for the admin page's requests"
         ));
     }
 }
@@ -305,12 +308,7 @@ fn named_principal(
             ));
         }
     }
-    Arc::new(Principal {
-        id: name,
-        scopes,
-        roles,
-        subject_token: None,
-    })
+    Arc::new(Principal::new(name, scopes, roles))
 }
 
 /// Validates `[policy]`: the Cedar file must read, parse and fit the schema.

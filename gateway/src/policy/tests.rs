@@ -56,15 +56,24 @@ fn catalog() -> Arc<MergedCatalog> {
     Arc::new(MergedCatalog::merge(&contributions, ".", &["fs", "search"]))
 }
 
-/// Views are cached by principal id: each principal here gets its own.
+/// A principal with its own name (views are kept by name, scopes and roles).
 fn principal(scopes: &[&str], roles: &[&str]) -> Principal {
     let scopes: Vec<String> = scopes.iter().map(|scope| (*scope).to_owned()).collect();
-    Principal {
-        id: format!("{scopes:?}{roles:?}"),
-        scopes: Scopes::parse(&scopes, &["fs", "search"]).expect("scopes"),
-        roles: roles.iter().map(|role| (*role).to_owned()).collect(),
-        subject_token: None,
-    }
+    Principal::new(
+        format!("{scopes:?}{roles:?}"),
+        Scopes::parse(&scopes, &["fs", "search"]).expect("scopes"),
+        roles.iter().map(|role| (*role).to_owned()).collect(),
+    )
+}
+
+/// One name (a JWT subject) holding `scopes` and `roles` (one token's).
+fn subject(scopes: &[&str], roles: &[&str]) -> Principal {
+    let scopes: Vec<String> = scopes.iter().map(|scope| (*scope).to_owned()).collect();
+    Principal::new(
+        "corp:alice".into(),
+        Scopes::parse(&scopes, &["fs", "search"]).expect("scopes"),
+        roles.iter().map(|role| (*role).to_owned()).collect(),
+    )
 }
 
 fn policy(cedar: Option<&str>) -> Policy {
@@ -308,4 +317,48 @@ forbid(principal, action, resource) when { resource is Micromcp::Tool && resourc
             .is_some_and(|rule| rule.starts_with("policy \"policy")),
         "an unnamed policy is named by its id"
     );
+}
+
+#[test]
+fn tokens_of_one_subject_do_not_share_a_view() {
+    let catalog = catalog();
+    let policy = policy(Some(DESTRUCTIVE_NEEDS_ADMIN));
+    let (wide, narrow) = (
+        subject(&["*"], &["admin"]),
+        subject(&["search:query"], &["admin"]),
+    );
+    let reader = subject(&["*"], &["reader"]);
+    for _ in 0..2 {
+        // Either order, each token's own scopes and roles decide.
+        assert!(check_tool(&policy, &wide, &catalog, "search.delete").is_ok());
+        assert!(check_tool(&policy, &narrow, &catalog, "fs.read_file").is_err());
+        assert!(
+            policy
+                .check_resource(&narrow, &catalog, "file:///a.txt", 0)
+                .is_err()
+        );
+        assert!(check_tool(&policy, &reader, &catalog, "search.delete").is_err());
+        assert_eq!(listed_tools(&policy, &narrow, &catalog), ["search.query"]);
+        assert!(listed_tools(&policy, &wide, &catalog).contains(&"fs.read_file".to_owned()));
+    }
+    assert_eq!(policy.views_kept(), 3);
+}
+
+#[test]
+fn views_kept_are_bounded_and_the_newest_is_kept() {
+    let catalog = catalog();
+    let policy = policy(None);
+    for index in 0..MAX_VIEWS + 10 {
+        let one = Principal::new(
+            format!("corp:user{index}"),
+            Scopes::parse(&["fs".into()], &["fs", "search"]).expect("scopes"),
+            Vec::new(),
+        );
+        assert_eq!(
+            listed_tools(&policy, &one, &catalog),
+            ["fs.read_file", "fs.stat"]
+        );
+        assert!(policy.views_kept() <= MAX_VIEWS);
+    }
+    assert_eq!(policy.views_kept(), MAX_VIEWS);
 }

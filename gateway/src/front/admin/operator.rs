@@ -18,12 +18,9 @@ use super::changes::json_body;
 use crate::context::{CallContext, Reply};
 use crate::dispatch;
 use crate::error::GatewayError;
-use crate::principal::Principal;
+use crate::principal::{OPERATOR, Principal};
 use crate::wire::jsonrpc::{Envelope, encode_error};
 use crate::wire::protocol::{MirroredHeaders, ParamsHead, validate_modern};
-
-/// The principal of requests made from the admin page.
-const OPERATOR_PRINCIPAL: &str = "operator";
 
 /// The protocol version the operator's requests carry.
 const ERA: &str = "2026-07-28";
@@ -66,7 +63,7 @@ pub(super) async fn request(
 /// Serves one request line as the operator; the JSON-RPC answer.
 async fn serve(admin: &Admin, line: &[u8]) -> Vec<u8> {
     let gateway = &admin.gateway;
-    let principal = Principal::unrestricted(OPERATOR_PRINCIPAL);
+    let principal = Principal::unrestricted(OPERATOR);
     let mut audit = gateway.audit.begin("admin");
     audit.principal(&principal);
     let envelope = match Envelope::parse(line) {
