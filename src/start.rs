@@ -65,19 +65,25 @@ fn spawn_view_warmer(gateway: &Arc<Gateway>, shutdown: &CancellationToken) {
 }
 
 /// The issuers' signing keys: fetched now and every five minutes (a token
-/// naming a key not known yet fetches them at once, at most every 10 s).
+/// naming a key not known yet fetches them at once, at most every 10 s);
+/// while an issuer's last fetch failed, again as soon as its backoff
+/// allows (1 s, doubling up to 10 s) until its keys come.
 fn spawn_key_refresher(gateway: &Arc<Gateway>, shutdown: &CancellationToken) {
+    const EVERY: Duration = Duration::from_secs(300);
     let (gateway, shutdown) = (gateway.clone(), shutdown.clone());
     tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(Duration::from_secs(300));
+        let mut wait = Duration::ZERO;
         loop {
             tokio::select! {
-                _ = ticks.tick() => {
-                    if let Some(verifier) = gateway.auth().jwt().cloned() {
-                        verifier.refresh_all().await;
-                    }
-                }
+                () = tokio::time::sleep(wait) => {}
                 () = shutdown.cancelled() => return,
+            }
+            wait = EVERY;
+            if let Some(verifier) = gateway.auth().jwt().cloned() {
+                verifier.refresh_all().await;
+                if let Some(retry_in) = verifier.retry_in() {
+                    wait = retry_in.max(Duration::from_millis(100));
+                }
             }
         }
     });

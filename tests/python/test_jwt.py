@@ -285,3 +285,31 @@ def test_tokens_of_one_subject_are_each_decided_by_their_own_roles(tmp_path, iss
             assert refused.status_code == 403 and "destructive-needs-admin" in refused.text, refused.text
     finally:
         running.stop()
+
+
+def test_keys_the_issuer_could_not_serve_at_start_are_fetched_again_within_seconds(tmp_path):
+    # The issuer is down when the gateway starts: its first JWK Set fetch fails.
+    port = free_port()
+    running = start_jwt(tmp_path, f"http://127.0.0.1:{port}")
+    issuer = None
+    try:
+        time.sleep(0.5)
+        issuer = Issuer(port=port)
+        token = issuer.token(running.resource)
+        started = time.monotonic()
+        answer = call(running, token)
+        while answer.status_code != 200 and time.monotonic() - started < 5:
+            assert "no signing key" in refusal(answer)
+            time.sleep(0.25)
+            answer = call(running, token)
+        assert answer.status_code == 200, f"still refused {time.monotonic() - started:.1f} s after the issuer came up: {answer.text}"
+        # Retries back off and stop once the keys came: not a fetch per request.
+        fetches = issuer.fetches
+        for _ in range(5):
+            assert call(running, issuer.token(running.resource, kid="made-up")).status_code == 401
+        time.sleep(2)
+        assert issuer.fetches - fetches <= 1, issuer.fetches - fetches
+    finally:
+        running.stop()
+        if issuer is not None:
+            issuer.close()

@@ -4,7 +4,10 @@
 //! curves are skipped), refreshed in the background and when a token names
 //! a key not known yet — at most once per [`MIN_REFRESH_INTERVAL`], so a
 //! stream of made-up `kid`s cannot turn into a stream of fetches. A failed
-//! fetch keeps the keys already known.
+//! fetch keeps the keys already known, and the next may start sooner: after
+//! [`FIRST_RETRY`], doubling with each failure up to [`MIN_REFRESH_INTERVAL`]
+//! (an issuer down or slow at start costs its users seconds, not the
+//! interval); [`IssuerKeys::retry_in`] tells the background refresher when.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,8 +18,10 @@ use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet};
 
 use crate::config::{IssuerConfig, JwtAlgorithm};
 
-/// Fetches closer together than this are skipped.
+/// Fetches closer together than this are skipped (after a success).
 pub const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
+/// How soon a fetch may follow one that failed (doubled per failure).
+pub const FIRST_RETRY: Duration = Duration::from_secs(1);
 /// Largest JWK Set read.
 const MAX_JWKS_BYTES: usize = 1024 * 1024;
 /// How long a fetch may take.
@@ -34,8 +39,39 @@ pub struct SigningKey {
 pub struct IssuerKeys {
     pub config: IssuerConfig,
     keys: ArcSwap<Vec<SigningKey>>,
-    /// When the last fetch started (and the lock fetches take).
-    last_fetch: tokio::sync::Mutex<Option<Instant>>,
+    /// The last fetch (and the lock fetches take).
+    last_fetch: tokio::sync::Mutex<LastFetch>,
+    /// Until a fetch succeeds: when the next may start (for the
+    /// background refresher, which does not take the lock to ask).
+    retry_at: std::sync::Mutex<Option<Instant>>,
+}
+
+/// When the last fetch started and how many failed in a row since the
+/// last success.
+#[derive(Debug, Default, Clone, Copy)]
+struct LastFetch {
+    started_opt: Option<Instant>,
+    failures: u32,
+}
+
+// === impl LastFetch ===
+
+impl LastFetch {
+    /// How long after the last fetch started the next may start.
+    fn spacing(self) -> Duration {
+        if self.failures == 0 {
+            return MIN_REFRESH_INTERVAL;
+        }
+        let doublings = self.failures.saturating_sub(1).min(8);
+        FIRST_RETRY
+            .saturating_mul(1 << doublings)
+            .min(MIN_REFRESH_INTERVAL)
+    }
+
+    /// When the next fetch may start (`None`: now).
+    fn next_at(self) -> Option<Instant> {
+        self.started_opt.map(|started| started + self.spacing())
+    }
 }
 
 impl IssuerKeys {
@@ -43,8 +79,19 @@ impl IssuerKeys {
         Arc::new(Self {
             config,
             keys: ArcSwap::default(),
-            last_fetch: tokio::sync::Mutex::new(None),
+            last_fetch: tokio::sync::Mutex::new(LastFetch::default()),
+            retry_at: std::sync::Mutex::new(None),
         })
+    }
+
+    /// How long until a fetch should be tried again, while the last one
+    /// failed (`None` once one succeeded).
+    pub fn retry_in(&self) -> Option<Duration> {
+        let retry_at = *self
+            .retry_at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        retry_at.map(|at| at.saturating_duration_since(Instant::now()))
     }
 
     /// The key for a token signed with `algorithm` naming `kid_opt`: by
@@ -63,23 +110,36 @@ impl IssuerKeys {
         }
     }
 
-    /// Fetches the JWK Set again unless a fetch started within
-    /// [`MIN_REFRESH_INTERVAL`] (concurrent callers wait for one fetch).
+    /// Fetches the JWK Set again unless the last fetch started too
+    /// recently ([`MIN_REFRESH_INTERVAL`] after a success, less after
+    /// failures); concurrent callers wait for one fetch.
     pub async fn refresh(&self, http: &reqwest::Client) {
         let mut last_fetch = self.last_fetch.lock().await;
-        if last_fetch.is_some_and(|started| started.elapsed() < MIN_REFRESH_INTERVAL) {
+        if last_fetch
+            .next_at()
+            .is_some_and(|next| Instant::now() < next)
+        {
             return;
         }
-        *last_fetch = Some(Instant::now());
+        last_fetch.started_opt = Some(Instant::now());
         match fetch(http, &self.config.jwks_uri).await {
             Ok(keys) => {
                 tracing::debug!(issuer = %self.config.name, keys = keys.len(), "signing keys fetched");
                 self.keys.store(Arc::new(keys));
+                last_fetch.failures = 0;
             }
             Err(error) => {
-                tracing::warn!(issuer = %self.config.name, jwks_uri = %self.config.jwks_uri, %error, "cannot fetch the issuer's signing keys; keeping those known");
+                last_fetch.failures = last_fetch.failures.saturating_add(1);
+                tracing::warn!(issuer = %self.config.name, jwks_uri = %self.config.jwks_uri, %error, retry_in_ms = last_fetch.spacing().as_millis() as u64, "cannot fetch the issuer's signing keys; keeping those known");
             }
         }
+        let retry_at = (last_fetch.failures > 0)
+            .then(|| last_fetch.next_at())
+            .flatten();
+        *self
+            .retry_at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = retry_at;
     }
 }
 
@@ -127,4 +187,30 @@ async fn fetch(http: &reqwest::Client, url: &str) -> Result<Vec<SigningKey>, Str
             })
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_space_fetches_from_a_second_up_to_the_interval() {
+        let spacing = |failures| {
+            LastFetch {
+                started_opt: None,
+                failures,
+            }
+            .spacing()
+        };
+        assert_eq!(spacing(0), MIN_REFRESH_INTERVAL, "after a success");
+        let retries: Vec<u64> = (1..=6)
+            .map(|failures| spacing(failures).as_secs())
+            .collect();
+        assert_eq!(retries, [1, 2, 4, 8, 10, 10]);
+        assert_eq!(spacing(u32::MAX), MIN_REFRESH_INTERVAL);
+        assert!(
+            LastFetch::default().next_at().is_none(),
+            "never fetched: now"
+        );
+    }
 }

@@ -85,6 +85,15 @@ impl JwtVerifier {
         }
     }
 
+    /// How soon [`JwtVerifier::refresh_all`] should run again because an
+    /// issuer's last fetch failed (`None`: every issuer's keys came).
+    pub fn retry_in(&self) -> Option<Duration> {
+        self.issuers
+            .iter()
+            .filter_map(|issuer| issuer.retry_in())
+            .min()
+    }
+
     /// The principal `token` stands for, or why it is refused.
     pub async fn verify(&self, token: &str) -> Result<Arc<Principal>, GatewayError> {
         let token_digest = digest(token);
