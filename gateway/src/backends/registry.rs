@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use super::channel::{
     BackendClient, BalanceSettings, EndpointState, Pool, channel_for_service, spawn_upkeep,
 };
-use super::pins::ToolPins;
+use super::pins::{Approval, ToolPins};
 use super::stack::ServiceStack;
 use crate::catalog::{ListKind, MAX_SERVICE_NAMES, MergedCatalog, ServiceCatalog, ServiceNames};
 use crate::config::ServiceConfig;
@@ -214,11 +214,12 @@ impl Backends {
         &self.pins
     }
 
-    /// Approves the held definition of `service`'s `tool` and offers the
-    /// tool again; false when it is not held.
-    pub fn approve_tool(&self, service: &str, tool: &str) -> bool {
-        if !self.pins.approve(service, tool) {
-            return false;
+    /// Approves the held definition of `service`'s `tool` if it is the one
+    /// reviewed (`reviewed_sha256`), and offers the tool again.
+    pub fn approve_tool(&self, service: &str, tool: &str, reviewed_sha256: &str) -> Approval {
+        let approval = self.pins.approve(service, tool, reviewed_sha256);
+        if approval != Approval::Approved {
+            return approval;
         }
         if let Some(backend) = self.named(service) {
             let offered = backend
@@ -230,7 +231,7 @@ impl Backends {
                 self.install(&backend, offered);
             }
         }
-        true
+        approval
     }
 
     /// The index every service name has (shared with the policy).

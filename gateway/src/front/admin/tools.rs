@@ -1,16 +1,21 @@
 //! The admin API's tool-definition pins: `GET /api/tools/held` lists the
 //! tools held because their definition changed since it was approved (by
 //! exposed name, with both digests); `POST /api/tools/{name}/approve`
-//! (admin token) approves the definition a held tool offers now, and the
-//! tool is listed and callable again.
+//! (admin token, body `{"sha256": "<the offered digest reviewed>"}`)
+//! approves that definition, and the tool is listed and callable again. A
+//! tool that offers another definition by then — swapped between review
+//! and approval — or an approval that names none is refused with 409
+//! naming the digest offered now: nothing is approved unseen.
 
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use http::StatusCode;
-use serde_json::json;
+use http::{HeaderMap, StatusCode};
+use serde_json::{Value, json};
 
 use super::Admin;
-use super::changes::{answer, problem};
+use super::changes::{answer, json_body, problem};
+use crate::backends::pins::Approval;
 use crate::gateway::Gateway;
 
 /// The exposed name of `service`'s tool `tool`.
@@ -42,7 +47,24 @@ pub(super) async fn held(State(admin): State<Admin>) -> Response {
 }
 
 /// `POST /api/tools/{name}/approve`.
-pub(super) async fn approve(State(admin): State<Admin>, Path(name): Path<String>) -> Response {
+pub(super) async fn approve(
+    State(admin): State<Admin>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let reviewed = if body.is_empty() {
+        String::new()
+    } else {
+        match json_body(&headers, &body) {
+            Ok(asked) => asked
+                .get("sha256")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            Err(refused) => return *refused,
+        }
+    };
     let gateway = &admin.gateway;
     let held = gateway
         .backends
@@ -56,14 +78,33 @@ pub(super) async fn approve(State(admin): State<Admin>, Path(name): Path<String>
             &format!("no held tool is named {name:?} (GET /api/tools/held lists them)"),
         );
     };
-    if !gateway.backends.approve_tool(&held.service, &held.tool) {
-        return problem(
+    match gateway
+        .backends
+        .approve_tool(&held.service, &held.tool, &reviewed)
+    {
+        Approval::Approved => answer(
+            StatusCode::OK,
+            json!({ "approved": name, "service": held.service, "sha256": reviewed.to_ascii_lowercase() }),
+        ),
+        Approval::NotHeld => problem(
             StatusCode::CONFLICT,
             &format!("{name:?} was approved meanwhile"),
-        );
+        ),
+        Approval::Changed { offered_sha256 } => {
+            let message = if reviewed.is_empty() {
+                format!(
+                    "approving {name:?} needs the sha256 of the definition reviewed (body {{\"sha256\": …}}); it offers {offered_sha256} now"
+                )
+            } else {
+                let shown: String = reviewed.chars().take(64).collect();
+                format!(
+                    "{name:?} offers another definition than the one reviewed ({shown}): it offers {offered_sha256} now; review that one"
+                )
+            };
+            answer(
+                StatusCode::CONFLICT,
+                json!({ "error": message, "offered_sha256": offered_sha256 }),
+            )
+        }
     }
-    answer(
-        StatusCode::OK,
-        json!({ "approved": name, "service": held.service, "sha256": held.offered_sha256 }),
-    )
 }
