@@ -23,7 +23,8 @@ use crate::principal::Principal;
 use crate::quota::Quota;
 use crate::rates::RateLimits;
 use crate::session::{
-    PendingClientRequests, RequestStateCodec, SessionCodec, SessionRegistry, TaskIdCodec,
+    InProcessSingleUse, MAX_USED_ROUNDS, PendingClientRequests, RequestStateCodec, SessionCodec,
+    SessionRegistry, SingleUseStore, TaskIdCodec,
 };
 
 /// The gateway's name and version as clients see them.
@@ -42,6 +43,10 @@ pub struct Gateway {
     pub sessions: SessionCodec,
     /// Seals the `requestState` of 2026-07-28 `input_required` rounds.
     pub request_states: RequestStateCodec,
+    /// The rounds used already that may be used once (approvals): kept in
+    /// this process, so a replay is refused by the replica that saw the
+    /// first use.
+    pub single_use: Box<dyn SingleUseStore>,
     /// Seals the task ids clients see (the tasks extension).
     pub task_ids: TaskIdCodec,
     pub runtimes: SessionRegistry,
@@ -90,6 +95,7 @@ impl Gateway {
         Ok(Arc::new(Self {
             sessions: SessionCodec::new(session_key, config.session_max_age),
             request_states: RequestStateCodec::new(session_key),
+            single_use: Box::new(InProcessSingleUse::new(MAX_USED_ROUNDS)),
             task_ids: TaskIdCodec::new(session_key),
             policy: ArcSwap::from_pointee(Policy::with(
                 config.policy.cedar.clone(),

@@ -5,7 +5,8 @@
 //! client's answer (`pending_requests`), the key file the ids are
 //! sealed with (`keyfile`) — and, sealed with a key derived from it, the
 //! `requestState` of 2026-07-28 multi-round requests (`request_state`) and
-//! the task ids of the tasks extension (`task_ids`).
+//! the task ids of the tasks extension (`task_ids`), and the rounds that
+//! may be used once (`single_use`).
 
 mod aead;
 mod keyfile;
@@ -13,11 +14,15 @@ mod pending_requests;
 mod replica_state;
 mod request_state;
 mod sealed;
+mod single_use;
 mod task_ids;
 
 pub use self::keyfile::load_or_create_key;
 pub use self::pending_requests::{ClientAnswer, PendingClientRequests};
 pub use self::replica_state::{GET_STREAM, SessionRegistry, SessionRuntime, StreamLog, StreamRead};
-pub use self::request_state::{RequestStateCodec, RoundFor, arguments_digest};
+pub use self::request_state::{OpenedRound, RequestStateCodec, RoundFor, arguments_digest};
 pub use self::sealed::{SESSION_KEY_BYTES, SessionClaims, SessionCodec};
+pub use self::single_use::{
+    InProcessSingleUse, MAX_USED_ROUNDS, RoundId, RoundUse, SingleUseError, SingleUseStore,
+};
 pub use self::task_ids::TaskIdCodec;

@@ -5,7 +5,9 @@ client in an `input_required` round) is asked through `elicitation/create`, show
 who asks and the arguments with secrets redacted; accept + approve runs the
 call, decline and no answer refuse it (-31003) and run nothing; a client
 that cannot be asked is refused naming why; every decision is audited; an
-approval is remembered for `consent.remember_secs` per tool and arguments."""
+approval is remembered for `consent.remember_secs` per tool and arguments.
+Otherwise a 2026-07-28 approval carries one call: sent again (or a round of
+the approved call sent again) it is a replay, refused and audited as one."""
 
 from __future__ import annotations
 
@@ -143,3 +145,59 @@ async def test_arguments_shown_for_approval_are_redacted(guarded):
         with pytest.raises(MCPError):
             await client.call_tool("test_tool_with_progress", {"steps": 1, "api_key": "sk-live-123"})
     assert "sk-live-123" not in shown[0] and "[redacted]" in shown[0], shown
+
+
+@pytest.fixture
+def ask_every_time(tmp_path):
+    audit = tmp_path / "audit.jsonl"
+    running = start_testkit_gateway(
+        tmp_path,
+        gateway_settings=f'[audit]\npath = "{audit}"\n[consent]\ntimeout_secs = 30\nremember_secs = 0\n',
+        service_settings='require_approval = ["test_tool_with_logging", "test_input_required_result_request_state"]\n',
+    )
+    running.audit = audit
+    yield running
+    running.stop()
+
+
+def test_an_approval_runs_one_call_and_a_replay_is_refused_and_audited(ask_every_time):
+    from test_hostile import MODERN_META, modern
+
+    meta = {**MODERN_META, "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}}}
+    call = {"name": "test_tool_with_logging", "arguments": {"n": 1}, "_meta": meta}
+    asked = modern(ask_every_time, "tools/call", call).json()["result"]
+    assert asked["resultType"] == "input_required", asked
+    yes = {"micromcp.approval": {"action": "accept", "content": {"approve": True}}}
+    answered = {**call, "inputResponses": yes, "requestState": asked["requestState"]}
+    outcomes = [modern(ask_every_time, "tools/call", answered, request_id=index) for index in range(5)]
+    assert "Logging test completed" in outcomes[0].text, outcomes[0].text
+    for replay in outcomes[1:]:
+        error = replay.json()["error"]
+        assert error["code"] == -31003 and "used already (a replay)" in error["message"], replay.text
+    approvals = [record for record in records(ask_every_time, "consent/elicit") if record["decision"] == "allow"]
+    assert len(approvals) == 1, approvals
+    replays = records(ask_every_time, "consent/replay")
+    assert len(replays) == 4 and all(record["decision"] == "deny" and "replay" in record["reason"] for record in replays), replays
+    # A fresh question is a fresh approval.
+    again = modern(ask_every_time, "tools/call", call, request_id=9).json()["result"]
+    approved = modern(ask_every_time, "tools/call", {**call, "inputResponses": yes, "requestState": again["requestState"]}, request_id=10)
+    assert "Logging test completed" in approved.text, approved.text
+
+
+def test_a_round_of_an_approved_call_is_not_a_second_approval(ask_every_time):
+    from test_hostile import MODERN_META, modern
+
+    meta = {**MODERN_META, "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}}}
+    call = {"name": "test_input_required_result_request_state", "arguments": {}, "_meta": meta}
+    asked = modern(ask_every_time, "tools/call", call).json()["result"]
+    yes = {"micromcp.approval": {"action": "accept", "content": {"approve": True}}}
+    service_round = modern(ask_every_time, "tools/call", {**call, "inputResponses": yes, "requestState": asked["requestState"]},
+                           request_id=2).json()["result"]
+    assert service_round["resultType"] == "input_required" and "micromcp.approval" not in service_round["inputRequests"], service_round
+    finished = {**call, "inputResponses": {"confirm": {"action": "accept", "content": {"ok": "yes"}}},
+                "requestState": service_round["requestState"]}
+    done = modern(ask_every_time, "tools/call", finished, request_id=3)
+    assert "result" in done.json() and done.json()["result"].get("resultType") != "input_required", done.text
+    replayed = modern(ask_every_time, "tools/call", finished, request_id=4)
+    assert replayed.json()["error"]["code"] == -31003 and "a replay" in replayed.json()["error"]["message"], replayed.text
+    assert len(records(ask_every_time, "consent/replay")) == 1

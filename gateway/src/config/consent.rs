@@ -1,7 +1,8 @@
 //! Consent: tools that need a person's approval before each call —
 //! `[[services]] require_approval = ["delete_*", "send_*"]` (globs over the
 //! service's own tool names) — and `[consent]`: how long the gateway waits
-//! for the answer (`timeout_secs`, default 120) and how long an approval of
+//! for the answer (`timeout_secs`, default 120; also how long a 2026-07-28
+//! approval round stays open) and how long an approval of
 //! the same principal, tool and arguments is remembered (`remember_secs`,
 //! default 0: ask every time). Errors name their key.
 

@@ -5,7 +5,10 @@
 //! (redacted as in the audit log): on the call's stream for 2025-11-25
 //! sessions, as an `input_required` round of its own for 2026-07-28 clients
 //! (key `micromcp.approval`, its `requestState` sealed for this principal,
-//! tool and arguments). Only `accept` with `approve: true` lets the call
+//! tool and arguments, open for `consent.timeout_secs`, and used once: the
+//! same approval sent again is a replay, refused and audited as one — as
+//! is a round of the approved call sent again; see `session::single_use`,
+//! kept per process). Only `accept` with `approve: true` lets the call
 //! through — decline, cancel, a client error or (sessions) no answer within
 //! `consent.timeout_secs` refuse it (-31003, naming the rule). A client that
 //! cannot be asked (no elicitation capability) gets a refusal that says so. Every decision is an audit
@@ -27,7 +30,7 @@ use crate::audit::redact;
 use crate::context::{CallContext, Reply};
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
-use crate::session::{RoundFor, arguments_digest};
+use crate::session::{OpenedRound, RoundFor, RoundUse, arguments_digest};
 use crate::wire::jsonrpc::encode_request;
 use crate::wire::protocol::ParamsHead;
 
@@ -253,8 +256,8 @@ pub(crate) fn approve_in_round(
         arguments: &digest,
     };
     if let Some(state) = head.request_state.as_deref() {
-        match gateway.request_states.open(state, &consent_round) {
-            Ok(_) => {
+        match gateway.request_states.open_round(state, &consent_round) {
+            Ok(opened) => {
                 let answer = head
                     .input_responses
                     .and_then(|raw| {
@@ -265,6 +268,9 @@ pub(crate) fn approve_in_round(
                     Some(answer) => approved(&answer),
                     None => Err(format!("the retry has no answer for {APPROVAL_KEY:?}")),
                 };
+                if outcome.is_ok() {
+                    use_once(gateway, context, tool, rule, &opened)?;
+                }
                 decided(gateway, context, tool, rule, key, outcome)?;
                 return Ok(Approval::Given { strip_round: true });
             }
@@ -273,14 +279,20 @@ pub(crate) fn approve_in_round(
                     service,
                     ..consent_round
                 };
-                if gateway.request_states.open(state, &service_round).is_ok() {
+                if let Ok(opened) = gateway.request_states.open_round(state, &service_round) {
+                    // A round of the approved call: it too carries one call.
+                    use_once(gateway, context, tool, rule, &opened)?;
                     return Ok(Approval::Given { strip_round: false });
                 }
                 return Err(consent_error);
             }
         }
     }
-    let state = gateway.request_states.seal(&consent_round, b"")?;
+    // Short-lived: open as long as a session's question waits.
+    let state =
+        gateway
+            .request_states
+            .seal_for(&consent_round, b"", gateway.config.consent.timeout)?;
     let params = question(gateway, context, tool, arguments_json);
     let body = json!({
         "resultType": "input_required",
@@ -288,6 +300,36 @@ pub(crate) fn approve_in_round(
         "requestState": state,
     });
     Ok(Approval::Ask(body.to_string().into_bytes()))
+}
+
+/// Records the use of `opened` — an approval round, or a round of a call
+/// approved — which may carry one call: a replay (the same `requestState`
+/// and `inputResponses` sent again) is refused and audited as one
+/// (`consent/replay`), as is a round the store has no room for.
+fn use_once(
+    gateway: &Gateway,
+    context: &CallContext,
+    tool: &str,
+    rule: &str,
+    opened: &OpenedRound,
+) -> Result<(), GatewayError> {
+    let (method, reason) = match gateway.single_use.record(&opened.id, opened.expires_unix) {
+        Ok(RoundUse::First) => return Ok(()),
+        Ok(RoundUse::Replay) => (
+            "consent/replay",
+            "this approval was used already (a replay); call again without inputResponses and requestState to be asked again".to_owned(),
+        ),
+        Err(error) => ("consent/elicit", error.to_string()),
+    };
+    let mut entry = gateway.audit.begin("consent");
+    entry.principal(&context.principal);
+    entry.request(method, 0);
+    entry.target(Some(tool), None);
+    entry.refused(&reason);
+    entry.finish();
+    Err(refused(format!(
+        "tool {tool} was not approved ({rule}): {reason}"
+    )))
 }
 
 /// `Ok` for an `accept` answer with `approve: true`, else why not.

@@ -63,6 +63,16 @@ struct Sealed {
     state: String,
 }
 
+/// A round opened: the service's state, the round's id (its box's nonce,
+/// for rounds that may be used once) and its expiry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenedRound {
+    pub state: Vec<u8>,
+    pub id: [u8; 24],
+    /// Seconds since the Unix epoch.
+    pub expires_unix: u64,
+}
+
 /// Seals and opens `requestState` values.
 pub struct RequestStateCodec {
     key: SealingKey,
@@ -93,13 +103,25 @@ impl RequestStateCodec {
     /// The client's `requestState` for a round of `issued_for` carrying
     /// the service's `state`.
     pub fn seal(&self, issued_for: &RoundFor<'_>, state: &[u8]) -> Result<String, GatewayError> {
+        self.seal_for(issued_for, state, ROUND_LIFETIME)
+    }
+
+    /// [`RequestStateCodec::seal`] with a shorter `lifetime` than a
+    /// service's round (a person's approval).
+    pub fn seal_for(
+        &self,
+        issued_for: &RoundFor<'_>,
+        state: &[u8],
+        lifetime: Duration,
+    ) -> Result<String, GatewayError> {
+        let lifetime = lifetime.min(ROUND_LIFETIME);
         let sealed = Sealed {
             principal: issued_for.principal.to_owned(),
             service: issued_for.service.to_owned(),
             method: issued_for.method.to_owned(),
             name: issued_for.name.to_owned(),
             arguments: issued_for.arguments.to_owned(),
-            expires_unix: now_unix() + ROUND_LIFETIME.as_secs(),
+            expires_unix: now_unix() + lifetime.as_secs(),
             state: URL_SAFE_NO_PAD.encode(state),
         };
         let plaintext = serde_json::to_vec(&sealed)
@@ -118,7 +140,16 @@ impl RequestStateCodec {
     /// The service's state inside `text`, when it was sealed here (by any
     /// replica sharing the key) for exactly `expected` and has not expired.
     pub fn open(&self, text: &str, expected: &RoundFor<'_>) -> Result<Vec<u8>, GatewayError> {
-        let (plaintext, _) = self
+        self.open_round(text, expected).map(|opened| opened.state)
+    }
+
+    /// [`RequestStateCodec::open`], with the round's id and expiry.
+    pub fn open_round(
+        &self,
+        text: &str,
+        expected: &RoundFor<'_>,
+    ) -> Result<OpenedRound, GatewayError> {
+        let (plaintext, id) = self
             .key
             .open(text, MAX_REQUEST_STATE_BYTES)
             .map_err(|unopened| match unopened {
@@ -144,9 +175,14 @@ impl RequestStateCodec {
                 sealed.method, sealed.name
             )));
         }
-        URL_SAFE_NO_PAD
+        let state = URL_SAFE_NO_PAD
             .decode(sealed.state)
-            .map_err(|_| refused("was not issued by this gateway"))
+            .map_err(|_| refused("was not issued by this gateway"))?;
+        Ok(OpenedRound {
+            state,
+            id,
+            expires_unix: sealed.expires_unix,
+        })
     }
 }
 
@@ -221,6 +257,35 @@ mod tests {
         // Another replica with the same key opens it too.
         let replica = RequestStateCodec::new(&[7; 32]);
         assert!(replica.open(&sealed, &round("alice", "kit.ask")).is_ok());
+    }
+
+    #[test]
+    fn each_round_has_its_own_id_and_a_short_lived_one_expires_sooner() {
+        let codec = RequestStateCodec::new(&[7; 32]);
+        let issued_for = round("alice", "kit.delete");
+        let short = codec
+            .seal_for(&issued_for, b"", Duration::from_secs(120))
+            .expect("seal");
+        let again = codec
+            .seal_for(&issued_for, b"", Duration::from_secs(120))
+            .expect("seal");
+        let (short, again) = (
+            codec.open_round(&short, &issued_for).expect("open"),
+            codec.open_round(&again, &issued_for).expect("open"),
+        );
+        assert_ne!(
+            short.id, again.id,
+            "the same request asked twice: two rounds"
+        );
+        assert!(short.expires_unix <= now_unix() + 120);
+        let long = codec.seal(&issued_for, b"s").expect("seal");
+        let long = codec.open_round(&long, &issued_for).expect("open");
+        assert!(long.expires_unix >= now_unix() + ROUND_LIFETIME.as_secs() - 1);
+        let capped = codec
+            .seal_for(&issued_for, b"", Duration::from_secs(86_400))
+            .expect("seal");
+        let capped = codec.open_round(&capped, &issued_for).expect("open");
+        assert!(capped.expires_unix <= now_unix() + ROUND_LIFETIME.as_secs());
     }
 
     #[test]

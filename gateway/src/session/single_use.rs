@@ -1,0 +1,124 @@
+//! Single-use rounds: the ids (a sealed box's nonce) of the 2026-07-28
+//! rounds that may carry one call only — a person's approval, and the
+//! rounds of a call that needed one — remembered until the round expires,
+//! so the same `requestState` and `inputResponses` sent again are a replay
+//! and run nothing. [`SingleUseStore`] is what the gateway asks;
+//! [`InProcessSingleUse`] keeps the ids in this process (a bounded map,
+//! expired ids dropped as it fills, and refusing new rounds rather than
+//! forgetting live ones when full). With several replicas behind one
+//! address a replay may reach another replica: that needs a store they
+//! share, behind the same trait.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The id of one sealed round (its AEAD nonce: random, and bound to the
+/// box, so no altered copy carries it).
+pub type RoundId = [u8; 24];
+
+/// What a round's use turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoundUse {
+    /// Its first use: go on.
+    First,
+    /// It was used before: a replay.
+    Replay,
+}
+
+/// Why a round could not be recorded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SingleUseError {
+    /// As many live rounds as the store keeps are recorded already.
+    #[error("{0} approvals are in use already; try again in a moment")]
+    Full(usize),
+}
+
+/// Where used round ids are kept until they expire.
+pub trait SingleUseStore: Send + Sync {
+    /// Records the use of `id`, valid until `expires_unix` (seconds since
+    /// the Unix epoch): `First` the first time, `Replay` after.
+    fn record(&self, id: &RoundId, expires_unix: u64) -> Result<RoundUse, SingleUseError>;
+}
+
+/// Used round ids kept in this process.
+pub struct InProcessSingleUse {
+    capacity: usize,
+    /// Id → expiry (seconds since the epoch).
+    used: Mutex<HashMap<RoundId, u64>>,
+}
+
+/// Used rounds one gateway process keeps (each ~60 bytes: ~6 MB at most).
+pub const MAX_USED_ROUNDS: usize = 100_000;
+
+fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs()
+}
+
+// === impl InProcessSingleUse ===
+
+impl InProcessSingleUse {
+    /// A store keeping at most `capacity` live ids.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            used: Mutex::default(),
+        }
+    }
+
+    /// [`SingleUseStore::record`] at `now_unix`.
+    fn record_at(
+        &self,
+        id: &RoundId,
+        expires_unix: u64,
+        now_unix: u64,
+    ) -> Result<RoundUse, SingleUseError> {
+        let mut used = self.used.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(expires) = used.get(id)
+            && *expires >= now_unix
+        {
+            return Ok(RoundUse::Replay);
+        }
+        if used.len() >= self.capacity {
+            used.retain(|_, expires| *expires >= now_unix);
+            if used.len() >= self.capacity {
+                return Err(SingleUseError::Full(self.capacity));
+            }
+        }
+        used.insert(*id, expires_unix);
+        Ok(RoundUse::First)
+    }
+}
+
+impl SingleUseStore for InProcessSingleUse {
+    fn record(&self, id: &RoundId, expires_unix: u64) -> Result<RoundUse, SingleUseError> {
+        self.record_at(id, expires_unix, now_unix())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_round_is_used_once_until_it_expires_and_live_ones_are_never_forgotten() {
+        let store = InProcessSingleUse::new(2);
+        let (first, second, third) = ([1; 24], [2; 24], [3; 24]);
+        assert_eq!(store.record_at(&first, 100, 10), Ok(RoundUse::First));
+        assert_eq!(store.record_at(&first, 100, 11), Ok(RoundUse::Replay));
+        assert_eq!(store.record_at(&second, 50, 12), Ok(RoundUse::First));
+        // Full of live rounds: a new one is refused, the used ones stay used.
+        assert_eq!(
+            store.record_at(&third, 100, 13),
+            Err(SingleUseError::Full(2))
+        );
+        assert_eq!(store.record_at(&first, 100, 14), Ok(RoundUse::Replay));
+        // Once one expired, its place is free (it could not be opened anyway).
+        assert_eq!(store.record_at(&third, 100, 51), Ok(RoundUse::First));
+        assert_eq!(store.record_at(&first, 100, 52), Ok(RoundUse::Replay));
+        assert_eq!(store.record_at(&third, 100, 53), Ok(RoundUse::Replay));
+    }
+}
