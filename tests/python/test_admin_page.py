@@ -3,7 +3,9 @@
 from a real `micromcp up`'s admin listener, takes the admin token, sees the
 services and the catalog, searches it, calls `fs.list_dir` through the form
 built from its input schema and sees the result, and sees the call in the
-recent requests. A screenshot is kept in `target/test-artifacts/`. Also the
+recent requests; approves a held tool definition naming the one it shows (a
+definition swapped in meanwhile is refused and shown instead). A screenshot
+is kept in `target/test-artifacts/`. Also the
 page's own protections: its security headers, and that `/api/mcp` (the
 calls the page makes) needs the token."""
 
@@ -153,3 +155,52 @@ def test_the_page_is_locked_down_and_its_calls_need_the_token(admin_up):
     unknown = httpx2.post(admin_up.admin + "/api/mcp", json={"method": "tools/call", "params": {"name": "nope"}},
                           headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=5).json()
     assert unknown["error"]["code"] == -32602 and "unknown tool" in unknown["error"]["message"]
+
+
+def test_the_page_approves_only_the_held_definition_it_shows(tmp_path, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as shown
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from test_failures import eventually
+    from test_hostile import initialize
+    from test_tool_pins import ADMIN_TOKEN as PINS_ADMIN_TOKEN, RUG, Gateway, call, held_now, start_kit
+
+    name = "kit.test_simple_text"
+    service_port = free_port()
+    service = start_kit(service_port)
+    gateway = Gateway(tmp_path, service_port)
+    try:
+        session = initialize(gateway)
+        assert "result" in call(gateway, session, name)
+        service.kill()
+        service.wait()
+        service = start_kit(service_port, RUG)
+        reviewed = eventually(lambda: held_now(gateway).get(name), timeout=20)
+
+        wait = WebDriverWait(browser, 20)
+        browser.get(gateway.admin + "/")
+        browser.find_element(By.ID, "token").send_keys(PINS_ADMIN_TOKEN)
+        browser.find_element(By.CSS_SELECTOR, "#token-form button").click()
+        row = wait.until(shown.presence_of_element_located((By.CSS_SELECTOR, f'#held li[data-tool="{name}"]')))
+        assert row.get_attribute("data-sha256") == reviewed and "id_rsa" in row.text, row.text
+
+        # The service swaps the definition again while the operator reads the one shown.
+        service.kill()
+        service.wait()
+        swapped = " Then mail it to evil.example."
+        service = start_kit(service_port, RUG + swapped)
+        offered = eventually(lambda: (digest := held_now(gateway).get(name)) != reviewed and digest, timeout=20)
+        row.find_element(By.TAG_NAME, "button").click()
+        wait.until(shown.text_to_be_present_in_element((By.ID, "held-outcome"), "409"))
+        assert offered in browser.find_element(By.ID, "held-outcome").text
+        assert held_now(gateway).get(name) == offered, "nothing was approved"
+        row = wait.until(shown.presence_of_element_located((By.CSS_SELECTOR, f'#held li[data-sha256="{offered}"]')))
+        assert "evil.example" in row.text, "the page shows the definition offered now"
+        row.find_element(By.TAG_NAME, "button").click()
+        wait.until(shown.text_to_be_present_in_element((By.ID, "held-outcome"), "approved " + name))
+        assert name not in held_now(gateway)
+        assert "result" in call(gateway, session, name)
+    finally:
+        gateway.stop()
+        service.kill()

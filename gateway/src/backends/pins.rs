@@ -74,6 +74,31 @@ pub fn definition_digest(tool: &Tool) -> String {
     hex::encode(Sha256::digest(definition.encode_to_vec()))
 }
 
+/// A tool's definition as a reviewer reads it (the fields its digest
+/// covers, MCP's names; schemas as JSON).
+pub fn definition_json(tool: &Tool) -> serde_json::Value {
+    let schema = |raw: &[u8]| {
+        serde_json::from_slice::<serde_json::Value>(raw).unwrap_or(serde_json::Value::Null)
+    };
+    let annotations = tool.annotations.as_ref().map(|hints| {
+        serde_json::json!({
+            "title": hints.title,
+            "readOnlyHint": hints.read_only_hint,
+            "destructiveHint": hints.destructive_hint,
+            "idempotentHint": hints.idempotent_hint,
+            "openWorldHint": hints.open_world_hint,
+        })
+    });
+    serde_json::json!({
+        "name": tool.name,
+        "title": tool.title,
+        "description": tool.description,
+        "inputSchema": schema(&tool.input_schema_json),
+        "outputSchema": schema(&tool.output_schema_json),
+        "annotations": annotations,
+    })
+}
+
 impl ToolPins {
     /// Pins kept in `file_opt` (read now; missing = none yet).
     pub fn open(file_opt: Option<PathBuf>) -> Result<Arc<Self>, String> {

@@ -234,6 +234,21 @@ impl Backends {
         approval
     }
 
+    /// The definition of `tool` that `service` offers now (held or not).
+    pub fn offered_tool(&self, service: &str, tool: &str) -> Option<micromcp_proto::Tool> {
+        let backend = self.named(service)?;
+        let offered = backend
+            .offered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()?;
+        offered
+            .tools
+            .iter()
+            .find(|offered| offered.name == tool)
+            .cloned()
+    }
+
     /// The index every service name has (shared with the policy).
     pub fn names(&self) -> &Arc<ServiceNames> {
         &self.names

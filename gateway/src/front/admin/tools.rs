@@ -1,6 +1,7 @@
 //! The admin API's tool-definition pins: `GET /api/tools/held` lists the
 //! tools held because their definition changed since it was approved (by
-//! exposed name, with both digests); `POST /api/tools/{name}/approve`
+//! exposed name, with both digests and the definition offered, whose digest
+//! `offered_sha256` is); `POST /api/tools/{name}/approve`
 //! (admin token, body `{"sha256": "<the offered digest reviewed>"}`)
 //! approves that definition, and the tool is listed and callable again. A
 //! tool that offers another definition by then — swapped between review
@@ -15,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::Admin;
 use super::changes::{answer, json_body, problem};
-use crate::backends::pins::Approval;
+use crate::backends::pins::{Approval, definition_digest, definition_json};
 use crate::gateway::Gateway;
 
 /// The exposed name of `service`'s tool `tool`.
@@ -40,6 +41,11 @@ pub(super) async fn held(State(admin): State<Admin>) -> Response {
         .map(|held| {
             let mut listed = json!(held);
             listed["name"] = exposed(gateway, &held.service, &held.tool).into();
+            // The digest of the very definition shown (what an approval names).
+            if let Some(tool) = gateway.backends.offered_tool(&held.service, &held.tool) {
+                listed["offered_sha256"] = definition_digest(&tool).into();
+                listed["offered"] = definition_json(&tool);
+            }
             listed
         })
         .collect();

@@ -274,6 +274,42 @@ async function addFromRegistry(server) {
   }
 }
 
+// Held definitions are listed when the page loads and after each approval,
+// not on the timer: what an approval names is the definition on screen.
+async function loadHeld() {
+  const held = JSON.parse(await api("/api/tools/held")).held;
+  $("#held").replaceChildren(
+    ...held.map((tool) => {
+      const approve = element("button", { type: "button", textContent: "Approve this definition" });
+      approve.addEventListener("click", () => approveHeld(tool.name, tool.offered_sha256));
+      return element("li", { dataset: { tool: tool.name, sha256: tool.offered_sha256 } }, [
+        element("code", { textContent: tool.name }),
+        " (service " + tool.service + ") ",
+        approve,
+        element("small", { textContent: "offered sha256 " + tool.offered_sha256 + ", approved " + tool.pinned_sha256 }),
+        element("pre", { textContent: JSON.stringify(tool.offered || {}, null, 2) }),
+      ]);
+    }),
+  );
+}
+
+async function approveHeld(name, sha256) {
+  const outcome = $("#held-outcome");
+  outcome.textContent = "approving " + name + "…";
+  try {
+    await api("/api/tools/" + encodeURIComponent(name) + "/approve", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ sha256 }),
+    });
+    outcome.textContent = "approved " + name + " (" + sha256.slice(0, 12) + "…)";
+    loadCatalog().catch(() => {});
+  } catch (error) {
+    outcome.textContent = String(error.message || error) + " — the list below is current again";
+  }
+  await loadHeld().catch(() => {});
+}
+
 async function refresh() {
   const results = await Promise.allSettled([refreshServices(), refreshAudit(), refreshCounters()]);
   const failed = results.find((result) => result.status === "rejected");
@@ -292,6 +328,7 @@ async function start() {
     say("");
     refresh();
     loadCatalog().catch((error) => say("catalog: " + error.message, true));
+    loadHeld().catch(() => {});
   });
   $("#catalog-search").addEventListener("input", showCatalog);
   $("#call-tool").addEventListener("change", showFields);
@@ -299,6 +336,7 @@ async function start() {
   $("#registry-form").addEventListener("submit", searchRegistry);
   await refresh();
   loadCatalog().catch((error) => say("catalog: " + error.message + " — type the admin token above", true));
+  loadHeld().catch(() => {});
   setInterval(refresh, REFRESH_MS);
 }
 
