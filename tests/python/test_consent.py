@@ -173,7 +173,8 @@ def test_an_approval_runs_one_call_and_a_replay_is_refused_and_audited(ask_every
     assert "Logging test completed" in outcomes[0].text, outcomes[0].text
     for replay in outcomes[1:]:
         error = replay.json()["error"]
-        assert error["code"] == -31003 and "used already (a replay)" in error["message"], replay.text
+        assert replay.status_code == 403 and error["code"] == -31003, replay.text
+        assert "used already (a replay)" in error["message"], replay.text
     approvals = [record for record in records(ask_every_time, "consent/elicit") if record["decision"] == "allow"]
     assert len(approvals) == 1, approvals
     replays = records(ask_every_time, "consent/replay")
