@@ -1,10 +1,12 @@
 //! `micromcp registry`: find MCP servers in a registry that speaks the
 //! official MCP Registry API and add one to a running gateway behind a
 //! bridge. `search` asks the registry itself (no gateway needed); `add`
-//! asks the running gateway's admin API (`POST /api/registry/add`, with
-//! `MICROMCP_ADMIN_TOKEN`), which fetches the entry, registers it durably
-//! and starts its bridge; `add --print` only shows the registration it
-//! would make.
+//! asks the running gateway's admin API (with `MICROMCP_ADMIN_TOKEN`): first
+//! what it would run (`POST /api/registry/plan`: the exact command,
+//! arguments and environment names, and their digest), printed, nothing
+//! added; `add --digest D` then registers exactly that plan
+//! (`POST /api/registry/add`), which the gateway refuses if the entry
+//! changed since. `add --print` only shows the registration it would make.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -60,6 +62,9 @@ enum RegistryCommand {
         /// Print the registration instead of making it.
         #[arg(long)]
         print: bool,
+        /// The digest of the plan shown by `add` without it: adds exactly that plan.
+        #[arg(long)]
+        digest: Option<String>,
     },
 }
 
@@ -93,6 +98,7 @@ pub async fn run(args: RegistryArgs) -> anyhow::Result<()> {
             headers,
             admin,
             print,
+            digest,
         } => {
             let request = json!({
                 "name": name,
@@ -105,7 +111,7 @@ pub async fn run(args: RegistryArgs) -> anyhow::Result<()> {
             if print {
                 print_registration(&registry, &request).await
             } else {
-                add(&admin, &request).await
+                add(&admin, request, digest).await
             }
         }
     }
@@ -161,15 +167,31 @@ async fn print_registration(registry: &str, request: &Value) -> anyhow::Result<(
     Ok(())
 }
 
-async fn add(admin: &str, request: &Value) -> anyhow::Result<()> {
+async fn add(admin: &str, mut request: Value, digest_opt: Option<String>) -> anyhow::Result<()> {
     if std::env::var("MICROMCP_ADMIN_TOKEN").map_or(true, |token| token.trim().is_empty()) {
         anyhow::bail!("set MICROMCP_ADMIN_TOKEN to the gateway's admin token");
     }
+    let Some(digest) = digest_opt else {
+        let shown = crate::admin_api::call(
+            reqwest::Method::POST,
+            admin,
+            "/api/registry/plan",
+            Some(&request),
+        )
+        .await?;
+        print_plan(&shown["plan"]);
+        println!(
+            "nothing was added: to add exactly this, run the same command with --digest {}",
+            shown["digest"].as_str().unwrap_or("?")
+        );
+        return Ok(());
+    };
+    request["digest"] = digest.into();
     let body = crate::admin_api::call(
         reqwest::Method::POST,
         admin,
         "/api/registry/add",
-        Some(request),
+        Some(&request),
     )
     .await?;
     let service = &body["service"];
@@ -183,4 +205,41 @@ async fn add(admin: &str, request: &Value) -> anyhow::Result<()> {
         }
     );
     Ok(())
+}
+
+/// A plan of `POST /api/registry/plan` as lines for a person.
+fn print_plan(plan: &Value) {
+    let field = |key: &str| plan[key].as_str().unwrap_or("?").to_owned();
+    println!(
+        "{} {} would be registered as {}:",
+        field("server"),
+        field("version"),
+        field("service")
+    );
+    let inputs = |key: &str| -> String {
+        let listed: Vec<String> = plan[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|input| {
+                let name = input["name"].as_str().unwrap_or("?");
+                match input["value"].as_str() {
+                    Some(value) => format!("{name}={value:?} (from the entry)"),
+                    None => format!("{name} (yours)"),
+                }
+            })
+            .collect();
+        if listed.is_empty() {
+            "none".to_owned()
+        } else {
+            listed.join(", ")
+        }
+    };
+    if plan["kind"] == "package" {
+        println!("  runs: {}", field("command_line"));
+        println!("  environment: {}", inputs("env"));
+    } else {
+        println!("  connects to: {} ({})", field("url"), field("transport"));
+        println!("  headers: {}", inputs("headers"));
+    }
 }

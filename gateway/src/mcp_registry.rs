@@ -2,16 +2,22 @@
 //! (`GET /v0.1/servers?search=…`, `GET /v0.1/servers/{name}/versions/latest`)
 //! and the turning of one of its entries into a bridge entry (`entry`).
 //! Answers are bounded (size, time); the registry's text is data, shown or
-//! converted, never run as given: a package becomes the usual runner's
-//! command line only when an operator adds it.
+//! converted, never run as given: a package becomes its type's runner's
+//! command line (`package`, within `checks`), shown as a `plan` whose
+//! digest the operator sends back to add it.
 
+mod checks;
 mod entry;
+mod package;
+mod plan;
 
 use std::time::Duration;
 
 use serde_json::Value;
 
+pub use self::checks::{DENIED_ENV, DENIED_ENV_PREFIXES};
 pub use self::entry::{Choices, Prefer, bridge_entry, local_name};
+pub use self::plan::{Input, Plan, Runs};
 pub use crate::config::DEFAULT_REGISTRY_URL;
 
 /// Largest registry answer read.

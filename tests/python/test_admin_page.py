@@ -96,9 +96,10 @@ def test_the_page_shows_services_and_calls_a_tool(admin_up, browser):
 
 
 def test_the_page_adds_a_server_from_the_registry(tmp_path, browser):
-    """The page's registry section: search the (stand-in) registry, add the
-    reference server-everything as a bridged remote, see its service and
-    call one of its tools through the form."""
+    """The page's registry section: search the (stand-in) registry, see what
+    adding the reference server-everything connects to before anything is
+    registered, confirm, see its service and call one of its tools through
+    the form."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as shown
     from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -122,6 +123,12 @@ def test_the_page_adds_a_server_from_the_registry(tmp_path, browser):
             add = wait.until(shown.element_to_be_clickable((By.CSS_SELECTOR, f'#registry-results button[data-server="{EVERYTHING_NAME}"]')))
             assert add.text == "Add as everything"
             add.click()
+            plan = wait.until(shown.visibility_of_element_located((By.ID, "registry-plan")))
+            assert f"connects to: {upstream} (http)" in plan.text, plan.text
+            assert not (running.state_dir / "registrations.json").exists(), "nothing is added before the confirmation"
+            confirm = browser.find_element(By.ID, "registry-confirm")
+            assert confirm.get_attribute("data-digest").startswith("sha256:")
+            confirm.click()
             wait.until(shown.text_to_be_present_in_element((By.ID, "registry-outcome"), "registered everything"))
             wait.until(shown.presence_of_element_located((By.CSS_SELECTOR, '#services tr[data-service="everything"]')))
             row = browser.find_element(By.CSS_SELECTOR, '#services tr[data-service="everything"]')

@@ -40,9 +40,9 @@ class StandInRegistry:
     """`GET /v0.1/servers?search=&limit=` and
     `GET /v0.1/servers/{name}/versions/latest` over recorded entries."""
 
-    def __init__(self, upstream_url: str):
+    def __init__(self, upstream_url: str, extra: list[dict] | None = None):
         text = (FIXTURES / "servers.json").read_text().replace("{{UPSTREAM}}", upstream_url)
-        self.entries = json.loads(text)["servers"]
+        self.entries = json.loads(text)["servers"] + (extra or [])
         self.requests: list[str] = []
         registry = self
 
@@ -110,6 +110,10 @@ def registry(upstream):
     stand_in.close()
 
 
+def upstream_url(registry: StandInRegistry) -> str:
+    return registry.entries[0]["server"]["remotes"][0]["url"]
+
+
 def cli(*args, env_extra=None) -> subprocess.CompletedProcess:
     env = dict(os.environ, MICROMCP_LOG="error", **(env_extra or {}))
     return subprocess.run([str(BINARY), "registry", *args], capture_output=True, text=True, timeout=60, env=env)
@@ -175,10 +179,15 @@ def test_an_imported_server_is_bridged_kept_and_removed(tmp_path, registry):
     try:
         listed = httpx2.get(f"{admin}/api/registry/servers", params={"search": "everything"}, headers=ADMIN, timeout=10).json()
         assert [server["name"] for server in listed["servers"]] == [EVERYTHING_NAME]
-        added = cli("add", EVERYTHING_NAME, "--admin", admin, env_extra={"MICROMCP_ADMIN_TOKEN": ADMIN_TOKEN})
+        shown = cli("add", EVERYTHING_NAME, "--admin", admin, env_extra={"MICROMCP_ADMIN_TOKEN": ADMIN_TOKEN})
+        assert shown.returncode == 0, shown.stderr
+        assert f"connects to: {upstream_url(registry)} (http)" in shown.stdout and "nothing was added" in shown.stdout, shown.stdout
+        assert not (state_dir / "registrations.json").exists()
+        digest = shown.stdout.rsplit("--digest ", 1)[1].strip()
+        added = cli("add", EVERYTHING_NAME, "--admin", admin, "--digest", digest, env_extra={"MICROMCP_ADMIN_TOKEN": ADMIN_TOKEN})
         assert added.returncode == 0, added.stderr
         assert added.stdout.startswith("registered everything"), added.stdout
-        unauthorized = cli("add", EVERYTHING_NAME, "--as", "again", "--admin", admin, env_extra={"MICROMCP_ADMIN_TOKEN": "wrong-token-0123456789abcdef"})
+        unauthorized = cli("add", EVERYTHING_NAME, "--as", "again", "--admin", admin, "--digest", digest, env_extra={"MICROMCP_ADMIN_TOKEN": "wrong-token-0123456789abcdef"})
         assert unauthorized.returncode != 0 and "401" in unauthorized.stderr
 
         session = initialize(running)

@@ -64,6 +64,7 @@ pub fn router(
         )
         .route("/api/reload", post(changes::reload))
         .route("/api/mcp", post(operator::request))
+        .route("/api/registry/plan", post(registry::plan))
         .route("/api/registry/add", post(registry::add))
         .route("/api/tools/{name}/approve", post(tools::approve))
         .layer(middleware::from_fn_with_state(

@@ -1,8 +1,9 @@
 //! One registry entry (`server.json` of the official MCP Registry) turned
 //! into a bridge entry (`RawMcpServer`): a remote (Streamable HTTP or SSE)
 //! becomes a `url`, a package a `command` — npm through `npx`, PyPI through
-//! `uvx`, OCI images through `docker run`, NuGet through `dnx`, or the
-//! entry's own runtime hint. Values the entry declares as required
+//! `uvx`, OCI images through `docker run`, NuGet through `dnx` (`package`
+//! builds that command line; `checks` says what else an entry may set).
+//! Values the entry declares as required
 //! (environment variables, headers, arguments) come from what the operator
 //! gives, else the entry's value or default; a required one still missing
 //! is an error naming it, never a bridge that cannot start.
@@ -12,6 +13,10 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::RegistryError;
+use super::checks::{
+    MAX_ITEMS, checked_word, env_name, header_name, header_value, list, remote_url, text,
+};
+use super::package::command_line;
 use crate::config::RawMcpServer;
 
 /// Which way of running the server to use.
@@ -64,15 +69,16 @@ pub fn bridge_entry(server: &Value, choices: &Choices) -> Result<RawMcpServer, R
     let packages = list(server, "packages");
     let first_remote = remotes.first();
     let mut refusals = Vec::new();
-    let package = packages
-        .iter()
-        .find_map(|package| match from_package(package, choices) {
-            Ok(entry) => Some(entry),
-            Err(refusal) => {
-                refusals.push(refusal);
-                None
-            }
-        });
+    let package =
+        packages.iter().take(MAX_ITEMS).enumerate().find_map(
+            |(index, package)| match from_package(package, index, choices) {
+                Ok(entry) => Some(entry),
+                Err(refusal) => {
+                    refusals.push(refusal);
+                    None
+                }
+            },
+        );
     match (choices.prefer, first_remote, package) {
         (Prefer::Remote, Some(remote), _) | (Prefer::Package, Some(remote), None) => {
             from_remote(remote, choices)
@@ -85,33 +91,25 @@ pub fn bridge_entry(server: &Value, choices: &Choices) -> Result<RawMcpServer, R
     }
 }
 
-fn list<'a>(value: &'a Value, key: &str) -> &'a [Value] {
-    value
-        .get(key)
-        .and_then(Value::as_array)
-        .map_or(&[], Vec::as_slice)
-}
-
-fn text<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
-    value
-        .get(key)
-        .and_then(Value::as_str)
-        .filter(|text| !text.is_empty())
-}
-
 fn from_remote(remote: &Value, choices: &Choices) -> Result<RawMcpServer, RegistryError> {
-    let url = text(remote, "url")
-        .ok_or_else(|| RegistryError::Unusable("a remote without a url".into()))?;
+    let unusable = |error: String| RegistryError::Unusable(format!("remotes[0].{error}"));
+    let url = text(remote, "url").ok_or_else(|| unusable("url: missing".into()))?;
+    remote_url(url).map_err(unusable)?;
     let transport = match text(remote, "type") {
         Some("streamable-http") | None => "http",
         Some("sse") => "sse",
         Some(other) => {
-            return Err(RegistryError::Unusable(format!(
-                "remote transport {other:?} is not one a bridge speaks"
+            return Err(unusable(format!(
+                "type: {other:?} is not a transport a bridge speaks"
             )));
         }
     };
     let headers = inputs(list(remote, "headers"), &choices.headers, "header")?;
+    for (name, value) in &headers {
+        header_name(name)
+            .and_then(|()| header_value(name, value))
+            .map_err(|error| unusable(format!("headers: {error}")))?;
+    }
     Ok(RawMcpServer {
         url: Some(url.to_owned()),
         transport_type: Some(transport.to_owned()),
@@ -120,10 +118,9 @@ fn from_remote(remote: &Value, choices: &Choices) -> Result<RawMcpServer, Regist
     })
 }
 
-fn from_package(package: &Value, choices: &Choices) -> Result<RawMcpServer, String> {
+fn from_package(package: &Value, index: usize, choices: &Choices) -> Result<RawMcpServer, String> {
     let registry_type = text(package, "registryType").unwrap_or("?");
-    let identifier = text(package, "identifier")
-        .ok_or_else(|| format!("{registry_type} package without an identifier"))?;
+    let identifier = text(package, "identifier").unwrap_or("?");
     let transport = package
         .get("transport")
         .and_then(|transport| text(transport, "type"))
@@ -133,76 +130,21 @@ fn from_package(package: &Value, choices: &Choices) -> Result<RawMcpServer, Stri
             "{registry_type} package {identifier} serves {transport} itself: run it and add its URL, or use a remote"
         ));
     }
-    let version = text(package, "version");
-    let hint = text(package, "runtimeHint");
     let env = inputs(
         list(package, "environmentVariables"),
         &choices.env,
         "environment variable",
     )
     .map_err(|error| error.to_string())?;
-    let runtime_arguments = arguments(list(package, "runtimeArguments"))?;
-    let package_arguments = arguments(list(package, "packageArguments"))?;
-    let (command, mut args) = match registry_type {
-        "npm" => {
-            let spec = version.map_or_else(
-                || identifier.to_owned(),
-                |version| format!("{identifier}@{version}"),
-            );
-            let command = hint.unwrap_or("npx");
-            let mut args = runtime_arguments;
-            if command == "npx" && !args.iter().any(|arg| arg == "-y" || arg == "--yes") {
-                args.insert(0, "-y".into());
-            }
-            args.push(spec);
-            (command, args)
-        }
-        "pypi" => {
-            let spec = version.map_or_else(
-                || identifier.to_owned(),
-                |version| format!("{identifier}=={version}"),
-            );
-            let mut args = runtime_arguments;
-            args.push(spec);
-            (hint.unwrap_or("uvx"), args)
-        }
-        "oci" => {
-            let tagged = identifier
-                .rsplit('/')
-                .next()
-                .is_some_and(|last| last.contains(':'));
-            let image = match version {
-                Some(version) if !tagged => format!("{identifier}:{version}"),
-                _ => identifier.to_owned(),
-            };
-            let mut args: Vec<String> = vec!["run".into(), "-i".into(), "--rm".into()];
-            for name in env.keys() {
-                args.push("-e".into());
-                args.push(name.clone());
-            }
-            args.extend(runtime_arguments);
-            args.push(image);
-            (hint.unwrap_or("docker"), args)
-        }
-        "nuget" => {
-            let spec = version.map_or_else(
-                || identifier.to_owned(),
-                |version| format!("{identifier}@{version}"),
-            );
-            let mut args = runtime_arguments;
-            args.push(spec);
-            args.push("--yes".into());
-            (hint.unwrap_or("dnx"), args)
-        }
-        other => {
-            return Err(format!(
-                "{other} package {identifier}: this package type cannot be run by a bridge"
-            ));
-        }
-    };
-    args.extend(package_arguments);
+    for (name, value) in &env {
+        env_name(name)
+            .and_then(|()| checked_word(value))
+            .map_err(|error| format!("packages[{index}].environmentVariables: {error}"))?;
+    }
+    let names: Vec<&str> = env.keys().map(String::as_str).collect();
+    let (command, args) = command_line(package, index, &names)?;
     Ok(RawMcpServer {
-        command: Some(command.to_owned()),
+        command: Some(command),
         args,
         env,
         ..RawMcpServer::default()
@@ -217,6 +159,11 @@ fn inputs(
     given: &BTreeMap<String, String>,
     noun: &str,
 ) -> Result<BTreeMap<String, String>, RegistryError> {
+    if declared.len() > MAX_ITEMS || given.len() > MAX_ITEMS {
+        return Err(RegistryError::Unusable(format!(
+            "more than {MAX_ITEMS} {noun}s"
+        )));
+    }
     let mut values = BTreeMap::new();
     let mut missing = Vec::new();
     for input in declared {
@@ -253,7 +200,7 @@ fn inputs(
 
 /// Runtime or package arguments as command-line words; a required one
 /// without a value is an error naming it.
-fn arguments(declared: &[Value]) -> Result<Vec<String>, String> {
+pub(super) fn arguments(declared: &[Value]) -> Result<Vec<String>, String> {
     let mut words = Vec::new();
     for argument in declared {
         let value = text(argument, "value").or_else(|| text(argument, "default"));

@@ -1,9 +1,13 @@
 //! The admin API's import from an MCP registry (`admin.registry_url`):
 //! `GET /api/registry/servers?search=Q&limit=N` lists the latest versions of
-//! matching servers; `POST /api/registry/add` (admin token) turns one into a
-//! bridge registration — `{"name": "io.github.acme/weather", "as": "weather",
+//! matching servers; `POST /api/registry/plan` (admin token) shows what
+//! adding one would run — `{"name": "io.github.acme/weather", "as": "weather",
 //! "prefer": "remote" | "package", "namespace": …, "env": {…}, "headers": {…}}`
-//! — answered as `POST /api/services` answers.
+//! answered with `{"plan": {…}, "digest": "sha256:…"}` — and
+//! `POST /api/registry/add` (admin token; the same body with that
+//! `"digest"`) registers exactly that, answered as `POST /api/services`
+//! answers: 409 with the new plan when the entry changed since it was
+//! shown, 422 without a digest or for an entry that cannot be run safely.
 
 use std::collections::BTreeMap;
 
@@ -16,8 +20,9 @@ use serde_json::json;
 
 use super::Admin;
 use super::changes::{answer, json_body, problem, registered};
+use crate::config::RawMcpServer;
 use crate::mcp_registry::{
-    Choices, Prefer, RegistryClient, RegistryError, bridge_entry, local_name,
+    Choices, Plan, Prefer, RegistryClient, RegistryError, bridge_entry, local_name,
 };
 
 #[derive(Deserialize)]
@@ -50,7 +55,7 @@ pub(super) async fn search(
     }
 }
 
-/// What `POST /api/registry/add` takes.
+/// What `POST /api/registry/plan` and `POST /api/registry/add` take.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AddRequest {
@@ -65,48 +70,93 @@ struct AddRequest {
     env: BTreeMap<String, String>,
     #[serde(default)]
     headers: BTreeMap<String, String>,
+    /// The digest of the plan shown (adding only).
+    #[serde(rename = "digest")]
+    digest_opt: Option<String>,
+}
+
+/// `POST /api/registry/plan`.
+pub(super) async fn plan(State(admin): State<Admin>, headers: HeaderMap, body: Bytes) -> Response {
+    match prepared(&admin, &headers, &body).await {
+        Ok((_, _, plan)) => shown(StatusCode::OK, &plan, None),
+        Err(refused) => *refused,
+    }
 }
 
 /// `POST /api/registry/add`.
 pub(super) async fn add(State(admin): State<Admin>, headers: HeaderMap, body: Bytes) -> Response {
-    let asked = match json_body(&headers, &body) {
-        Ok(asked) => asked,
+    let (request, entry, plan) = match prepared(&admin, &headers, &body).await {
+        Ok(prepared) => prepared,
         Err(refused) => return *refused,
     };
-    let request: AddRequest = match serde_json::from_value(asked) {
-        Ok(request) => request,
-        Err(error) => return problem(StatusCode::UNPROCESSABLE_ENTITY, &error.to_string()),
-    };
+    let digest = plan.digest();
+    match request.digest_opt.as_deref() {
+        None => {
+            return problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "digest: required — POST /api/registry/plan shows what adding runs and its digest; send that digest back to add it",
+            );
+        }
+        Some(given) if given != digest => {
+            return shown(
+                StatusCode::CONFLICT,
+                &plan,
+                Some(
+                    "the entry (or what was asked) changed since its plan was shown: check this plan and add it with its digest",
+                ),
+            );
+        }
+        Some(_) => {}
+    }
+    let registration = json!({ "name": plan.service, "mcp_server": entry });
+    registered(admin, registration, false).await
+}
+
+/// The request, the bridge entry it makes and its plan; or the refusal.
+async fn prepared(
+    admin: &Admin,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(AddRequest, RawMcpServer, Plan), Box<Response>> {
+    let unprocessable =
+        |message: &str| Box::new(problem(StatusCode::UNPROCESSABLE_ENTITY, message));
+    let asked = json_body(headers, body)?;
+    let request: AddRequest =
+        serde_json::from_value(asked).map_err(|error| unprocessable(&error.to_string()))?;
     let prefer = match request.prefer.as_deref() {
         None | Some("remote") => Prefer::Remote,
         Some("package") => Prefer::Package,
         Some(other) => {
-            return problem(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &format!("prefer: {other:?} is not \"remote\" or \"package\""),
-            );
+            return Err(unprocessable(&format!(
+                "prefer: {other:?} is not \"remote\" or \"package\""
+            )));
         }
     };
     let url = &admin.gateway.config.admin.registry_url;
-    let server = match async { RegistryClient::new(url)?.latest(&request.name).await }.await {
-        Ok(server) => server,
-        Err(error) => return refused(&error),
-    };
+    let server = async { RegistryClient::new(url)?.latest(&request.name).await }
+        .await
+        .map_err(|error| Box::new(refused(&error)))?;
     let choices = Choices {
         prefer,
-        env: request.env,
-        headers: request.headers,
+        env: request.env.clone(),
+        headers: request.headers.clone(),
     };
-    let mut entry = match bridge_entry(&server, &choices) {
-        Ok(entry) => entry,
-        Err(error) => return refused(&error),
-    };
-    entry.namespace = request.namespace;
+    let mut entry = bridge_entry(&server, &choices).map_err(|error| Box::new(refused(&error)))?;
+    entry.namespace.clone_from(&request.namespace);
     let name = request
         .local_opt
+        .clone()
         .unwrap_or_else(|| local_name(&request.name));
-    let registration = json!({ "name": name, "mcp_server": entry });
-    registered(admin, registration, false).await
+    let plan = Plan::of(&server, &name, &entry, &choices);
+    Ok((request, entry, plan))
+}
+
+fn shown(status: StatusCode, plan: &Plan, error_opt: Option<&str>) -> Response {
+    let mut body = json!({ "plan": plan, "digest": plan.digest() });
+    if let Some(error) = error_opt {
+        body["error"] = error.into();
+    }
+    answer(status, body)
 }
 
 fn refused(error: &RegistryError) -> Response {

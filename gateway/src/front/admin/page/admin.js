@@ -253,20 +253,65 @@ async function searchRegistry(event) {
   }
 }
 
+function planText(plan) {
+  const inputs = (listed) =>
+    listed.length
+      ? listed.map((input) => (input.from === "entry" ? input.name + "=" + JSON.stringify(input.value) + " (from the entry)" : input.name + " (yours)")).join(", ")
+      : "none";
+  const lines = [plan.server + " " + plan.version + " as " + plan.service];
+  if (plan.kind === "package") {
+    lines.push("runs: " + plan.command_line, "environment: " + inputs(plan.env));
+  } else {
+    lines.push("connects to: " + plan.url + " (" + plan.transport + ")", "headers: " + inputs(plan.headers));
+  }
+  return lines.join("\n");
+}
+
+// Adding shows what will run first; only a click on "Run this and add it"
+// adds it, with the digest of exactly what was shown.
 async function addFromRegistry(server) {
   const outcome = $("#registry-outcome");
-  outcome.textContent = "adding " + server.name + "…";
+  const shown = $("#registry-plan");
+  const confirm = $("#registry-confirm");
+  confirm.hidden = true;
+  shown.hidden = true;
+  outcome.textContent = "asking what adding " + server.name + " runs…";
+  const asked = { name: server.name };
+  try {
+    const answer = JSON.parse(
+      await api("/api/registry/plan", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(asked),
+      }),
+    );
+    shown.textContent = planText(answer.plan);
+    shown.hidden = false;
+    confirm.hidden = false;
+    confirm.dataset.digest = answer.digest;
+    confirm.onclick = () => confirmAdd(asked, answer.digest);
+    outcome.textContent = "check what it runs, then add it";
+  } catch (error) {
+    outcome.textContent = String(error.message || error);
+  }
+}
+
+async function confirmAdd(asked, digest) {
+  const outcome = $("#registry-outcome");
+  $("#registry-confirm").hidden = true;
+  outcome.textContent = "adding " + asked.name + "…";
   try {
     const answer = JSON.parse(
       await api("/api/registry/add", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ name: server.name }),
+        body: JSON.stringify({ ...asked, digest }),
       }),
     );
     const service = answer.service || {};
     outcome.textContent =
       "registered " + service.name + (service.available ? " (available)" : " (starting)");
+    $("#registry-plan").hidden = true;
     await refreshServices();
     await loadCatalog();
   } catch (error) {
