@@ -129,9 +129,19 @@ pub fn initial_config(
     raw: &RawConfig,
 ) -> anyhow::Result<(GatewayConfig, Vec<Registration>)> {
     let registrations = match &raw.admin.registrations_file {
-        Some(path) => RegistrationsFile::new(path.clone())
-            .load()
-            .map_err(|error| anyhow::anyhow!("admin.registrations_file: {error}"))?,
+        Some(path) => {
+            let file = RegistrationsFile::new(path.clone());
+            let removed = file.remove_staged();
+            if removed > 0 {
+                tracing::info!(
+                    removed,
+                    file = %path.display(),
+                    "removed copies of the registrations file left by an interrupted save"
+                );
+            }
+            file.load()
+                .map_err(|error| anyhow::anyhow!("admin.registrations_file: {error}"))?
+        }
         None => Vec::new(),
     };
     let config =

@@ -1,5 +1,7 @@
 //! Starting the gateway of `up`, `gateway` and `stdio`: build it, follow
-//! the services' catalogs and wait for them (collisions stop the start),
+//! the services' catalogs and wait for them (collisions between services
+//! of the config file stop the start; a registered service that collides
+//! loses, as at run time),
 //! then the background work every running gateway needs — principals'
 //! catalog views rebuilt off the request path after catalog changes, the
 //! issuers' signing keys refreshed, an audit record for each held or
@@ -12,10 +14,12 @@ use micromcp_gateway::Gateway;
 use micromcp_gateway::config::GatewayConfig;
 use tokio_util::sync::CancellationToken;
 
-/// Builds the gateway, follows the services' catalogs and waits for them.
+/// Builds the gateway, follows the services' catalogs and waits for them
+/// (`registered`: the services registered at run time, kept from before).
 pub async fn start_gateway(
     config: GatewayConfig,
     session_key: &[u8; 32],
+    registered: &[String],
     shutdown: &CancellationToken,
 ) -> anyhow::Result<Arc<Gateway>> {
     let key = session_key;
@@ -28,11 +32,27 @@ pub async fn start_gateway(
     if !missing.is_empty() {
         tracing::warn!(services = ?missing, "services not reachable yet; their namespaces report unavailable until they are");
     }
-    let collisions = gateway.backends.catalog().collisions.clone();
-    if !collisions.is_empty() {
+    // The service known first wins, as at run time: registrations come
+    // after the config file's services, so a registered service only ever
+    // loses, with a warning — what was kept never stops a start. Between
+    // two services of the config file, a collision is the file's mistake.
+    let catalog = gateway.backends.catalog();
+    let mut fatal = Vec::new();
+    for (collision, loser) in catalog.collisions.iter().zip(&catalog.collision_losers) {
+        if registered.contains(loser) {
+            tracing::warn!(
+                %collision,
+                registration = %loser,
+                "catalog collision: the registered service's item is not listed (give it its own namespace: PUT /api/services/NAME)"
+            );
+        } else {
+            fatal.push(collision.clone());
+        }
+    }
+    if !fatal.is_empty() {
         anyhow::bail!(
             "catalog collisions (rename a tool or give a service its own namespace):\n  - {}",
-            collisions.join("\n  - ")
+            fatal.join("\n  - ")
         );
     }
     spawn_view_warmer(&gateway, shutdown);

@@ -1,7 +1,8 @@
 //! The gateway's own secrets stay out of what it serves. `micromcp up`
 //! keeps its token, session key, audit log and search index in a state
 //! directory that it locks for its lifetime (a second `up` there would
-//! share them and fight over the index) and that the fs service and the
+//! share them and fight over the index; copies staged by a save that was
+//! interrupted are removed when it is claimed) and that the fs service and the
 //! search crawl are told to exclude; any secret configured elsewhere inside
 //! a served root stops the start, naming its key.
 
@@ -42,10 +43,46 @@ pub fn claim(path: &Path) -> anyhow::Result<StateDir> {
             anyhow::bail!("{}: {error}", lock_path.display())
         }
     }
+    let removed = remove_staged(path);
+    if removed > 0 {
+        tracing::info!(
+            removed,
+            directory = %path.display(),
+            "removed files staged by a save that was interrupted (kill -9, power loss)"
+        );
+    }
     Ok(StateDir {
         path: path.canonicalize()?,
         _lock: lock,
     })
+}
+
+/// Removes the staged copies that files of the state directory are written
+/// through before they are renamed over the real ones (`.tmpXXXXXX`, and
+/// `.NAME.XXXXXX.tmp`): left only by a process killed mid-save, they are
+/// never read again. Called with the directory's lock held, before
+/// anything saves.
+fn remove_staged(path: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return 0;
+    };
+    let staged = |name: &str| {
+        let random_tail = name.strip_prefix(".tmp").is_some_and(|tail| {
+            tail.len() == 6
+                && tail
+                    .chars()
+                    .all(|character| character.is_ascii_alphanumeric())
+        });
+        random_tail || (name.starts_with('.') && name.ends_with(".tmp"))
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            staged(&entry.file_name().to_string_lossy())
+                && entry.file_type().is_ok_and(|kind| kind.is_file())
+        })
+        .filter(|entry| std::fs::remove_file(entry.path()).is_ok())
+        .count()
 }
 
 /// Fails when a secret (`key`, `path`) lies inside a served root without
@@ -107,7 +144,32 @@ mod tests {
         let refused = claim(&state).expect_err("second claim").to_string();
         assert!(refused.contains("state directory in use"), "{refused}");
         drop(held);
-        assert!(claim(&state).is_ok(), "free again once dropped");
+        for left in [
+            ".tmpAb12Cd",
+            ".registrations.json.x1.tmp",
+            "keep.tmp",
+            ".tmpdir",
+        ] {
+            std::fs::write(state.join(left), "x").expect("write");
+        }
+        let claimed = claim(&state).expect("free again once dropped");
+        let mut names: Vec<String> = std::fs::read_dir(&claimed.path)
+            .expect("dir")
+            .map(|entry| {
+                entry
+                    .expect("entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [".tmpdir", "keep.tmp", "lock"],
+            "staged copies removed"
+        );
+        drop(claimed);
         let root = dir.path().to_path_buf();
         let roots = [root.clone()];
         let excluded = [state.clone()];

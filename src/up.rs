@@ -162,6 +162,14 @@ async fn serve_http(
     Ok(())
 }
 
+/// The names of `registrations`.
+fn names_of(registrations: &[Registration]) -> Vec<String> {
+    registrations
+        .iter()
+        .map(|registration| registration.name.clone())
+        .collect()
+}
+
 /// `up`'s flags, laid over the config at start and on every reload.
 fn up_overrides(args: &UpArgs) -> Overrides {
     let flags = flags_overrides(
@@ -284,7 +292,8 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
     let outcome = async {
         let key = load_or_create_key(&config.session_key_file).map_err(anyhow::Error::msg)?;
         let file_opt = config.admin.registrations_file.clone();
-        let gateway = crate::start::start_gateway(config, &key, &shutdown).await?;
+        let registered = names_of(&registrations);
+        let gateway = crate::start::start_gateway(config, &key, &registered, &shutdown).await?;
         let live = live(&gateway, source, file_opt, registrations, &shutdown);
         serve_http(gateway, Some(live), shutdown.clone()).await
     }
@@ -394,7 +403,8 @@ pub async fn run_gateway(args: GatewayArgs) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let key = load_or_create_key(&config.session_key_file).map_err(anyhow::Error::msg)?;
     let file_opt = config.admin.registrations_file.clone();
-    let gateway = crate::start::start_gateway(config, &key, &shutdown).await?;
+    let registered = names_of(&registrations);
+    let gateway = crate::start::start_gateway(config, &key, &registered, &shutdown).await?;
     let live = live(&gateway, source, file_opt, registrations, &shutdown);
     let outcome = serve_http(gateway, Some(live), shutdown.clone()).await;
     shutdown.cancel();
@@ -467,7 +477,7 @@ pub async fn run_stdio(args: StdioArgs) -> anyhow::Result<()> {
         } else {
             rand::random()
         };
-        let gateway = crate::start::start_gateway(config, &key, &shutdown).await?;
+        let gateway = crate::start::start_gateway(config, &key, &[], &shutdown).await?;
         let audit = gateway.audit.clone();
         let served = tokio::select! {
             served = micromcp_gateway::front::stdio::serve(gateway, tokio::io::stdin(), tokio::io::stdout()) => served.map_err(anyhow::Error::from),

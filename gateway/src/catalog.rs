@@ -106,8 +106,10 @@ pub struct MergedCatalog {
     rendered: [RenderedList; 4],
     /// (literal prefix of a template, service), longest prefix first.
     template_prefixes: Vec<(String, usize)>,
-    /// Conflicts found while merging; fatal at start, logged later.
+    /// Conflicts found while merging (the service known first wins).
     pub collisions: Vec<String>,
+    /// For each of `collisions`, the service whose item is not listed.
+    pub collision_losers: Vec<String>,
     /// Services that can complete arguments.
     completion_services: Vec<usize>,
     /// Services that can watch resources.
@@ -132,6 +134,7 @@ fn insert_unique(
     what: &str,
     service_names: &[&str],
     collisions: &mut Vec<String>,
+    losers: &mut Vec<String>,
 ) {
     if let Some(existing) = index.get(&item.key) {
         let first = items[*existing].service;
@@ -139,6 +142,7 @@ fn insert_unique(
             "{what} {:?} is offered by both service {:?} and service {:?}",
             item.key, service_names[first], service_names[item.service]
         ));
+        losers.push(service_names[item.service].to_owned());
         return;
     }
     index.insert(item.key.clone(), items.len());
@@ -189,6 +193,7 @@ impl MergedCatalog {
                         "tool",
                         service_names,
                         &mut merged.collisions,
+                        &mut merged.collision_losers,
                     ),
                     Err(error) => invalid.push(format!(
                         "service {:?}: tool {:?} has an invalid schema ({error}); not listed",
@@ -213,6 +218,7 @@ impl MergedCatalog {
                     "prompt",
                     service_names,
                     &mut merged.collisions,
+                    &mut merged.collision_losers,
                 );
             }
             for resource in &catalog.resources {
@@ -231,6 +237,7 @@ impl MergedCatalog {
                     "resource",
                     service_names,
                     &mut merged.collisions,
+                    &mut merged.collision_losers,
                 );
             }
             for template in &catalog.resource_templates {
@@ -250,6 +257,9 @@ impl MergedCatalog {
                         "resource template prefix {prefix:?} is offered by both service {:?} and service {:?}",
                         service_names[*other], service_names[contribution.service]
                     ));
+                    merged
+                        .collision_losers
+                        .push(service_names[contribution.service].to_owned());
                     continue;
                 }
                 merged

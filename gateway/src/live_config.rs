@@ -3,7 +3,8 @@
 //! time (the admin API). Each change is validated whole — the config file
 //! read again, the registered services appended to its `[[services]]` — and
 //! refused with the errors, the running config untouched, when anything is
-//! wrong. A registration is written to the registrations file before it is
+//! wrong; a reload that would remove every service is refused unless
+//! `admin.allow_empty_reload` says it is meant. A registration is written to the registrations file before it is
 //! applied and acknowledged, so a restart never loses an acknowledged one.
 //! Changes are serialised; each blocks (file reads, view building): run
 //! them off the request threads.
@@ -159,10 +160,18 @@ impl LiveConfig {
         Ok(changed)
     }
 
-    /// Removes the registered service `name`.
+    /// Removes the registered service `name` (a service of the config file
+    /// is a conflict).
     pub fn deregister(&self, name: &str) -> Result<Changed, ChangeError> {
         let mut registrations = self.lock();
         let Some(position) = registrations.iter().position(|kept| kept.name == name) else {
+            // Decided under the lock: a registration another change just
+            // removed is gone (404), not a service of the config file.
+            if self.gateway.backends.named(name).is_some() {
+                return Err(ChangeError::Conflict(format!(
+                    "{name:?} is a service of the config file: remove it there and reload"
+                )));
+            }
             return Err(ChangeError::NotRegistered(name.to_owned()));
         };
         let mut next = registrations.clone();
@@ -197,6 +206,17 @@ impl LiveConfig {
                 (other, _) => other,
             },
         )?;
+        let running = self.gateway.backends.services().len();
+        if previous_opt.is_none()
+            && config.services.is_empty()
+            && running > 0
+            && !config.admin.allow_empty_reload
+        {
+            return Err(ChangeError::Invalid(vec![format!(
+                "services: the config read again has no service at all and would remove the {running} running; \
+                 set admin.allow_empty_reload = true if that is meant"
+            )]));
+        }
         let reconfigured = match previous_opt {
             Some(previous) => {
                 let file = self

@@ -2,7 +2,8 @@
 //! API) — where it listens (`127.0.0.1:9464` unless set; `"off"` for none),
 //! the file holding its own token (or `MICROMCP_ADMIN_TOKEN`) and the file
 //! keeping services registered at run time (`micromcp up`: in its state
-//! directory unless set), and the MCP registry servers are imported from. Beyond loopback
+//! directory unless set), the MCP registry servers are imported from, and
+//! whether a reload may leave no service at all. Beyond loopback
 //! it needs that token; the process checks this at start, where it sees the
 //! environment. Validated into [`AdminConfig`]; errors name their key.
 
@@ -31,6 +32,9 @@ pub struct RawAdmin {
     pub registry_url: Option<String>,
     /// Where approved tool definitions are kept.
     pub tool_pins_file: Option<PathBuf>,
+    /// A reload that leaves no service at all is meant (refused otherwise).
+    #[serde(default)]
+    pub allow_empty_reload: bool,
 }
 
 /// The validated `[admin]` section.
@@ -49,6 +53,8 @@ pub struct AdminConfig {
     pub registry_url: String,
     /// Where approved tool definitions are kept (none: for the process's life).
     pub tool_pins_file: Option<PathBuf>,
+    /// A reload may remove every service (else such a reload is refused).
+    pub allow_empty_reload: bool,
 }
 
 impl Default for AdminConfig {
@@ -60,6 +66,7 @@ impl Default for AdminConfig {
             registrations_file: None,
             registry_url: DEFAULT_REGISTRY_URL.to_owned(),
             tool_pins_file: None,
+            allow_empty_reload: false,
         }
     }
 }
@@ -100,6 +107,7 @@ pub fn validate_admin(raw: RawAdmin, errors: &mut Vec<String>) -> AdminConfig {
         registrations_file: raw.registrations_file,
         registry_url,
         tool_pins_file: raw.tool_pins_file,
+        allow_empty_reload: raw.allow_empty_reload,
     }
 }
 

@@ -5,7 +5,8 @@
 //! (an `mcpServers` entry) — kept as it was given. The file
 //! is replaced atomically (written beside it, synced, renamed over it, the
 //! directory synced) before a registration is acknowledged, so a crash at
-//! any point leaves either the old list or the new one.
+//! any point leaves either the old list or the new one (and perhaps a
+//! staged copy, `.registrations.json.XXXXXX.tmp`, removed at the next start).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,9 @@ use serde_json::{Map, Value};
 
 use super::RawMcpServer;
 use super::services::{RawService, valid_name};
+
+/// How a staged copy's name ends.
+const STAGING_SUFFIX: &str = ".tmp";
 
 /// The version of the file's format this build writes and reads.
 const FORMAT_VERSION: u64 = 1;
@@ -112,6 +116,39 @@ impl RegistrationsFile {
         &self.path
     }
 
+    /// `.registrations.json.` for `registrations.json`: staged copies are
+    /// `.registrations.json.XXXXXX.tmp` beside it.
+    fn staging_prefix(&self) -> String {
+        let name = self
+            .path
+            .file_name()
+            .map_or_else(String::new, |name| name.to_string_lossy().into_owned());
+        format!(".{name}.")
+    }
+
+    /// Removes the staged copies a process killed while saving left beside
+    /// the file (at start, before anything saves); returns how many.
+    pub fn remove_staged(&self) -> usize {
+        let prefix = self.staging_prefix();
+        let directory = match self.path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let Ok(entries) = std::fs::read_dir(&directory) else {
+            return 0;
+        };
+        entries
+            .filter_map(Result::ok)
+            .filter(|entry| {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                name.starts_with(&prefix)
+                    && name.ends_with(STAGING_SUFFIX)
+                    && entry.file_type().is_ok_and(|kind| kind.is_file())
+            })
+            .filter(|entry| std::fs::remove_file(entry.path()).is_ok())
+            .count()
+    }
+
     /// The registrations kept (none when the file does not exist yet).
     pub fn load(&self) -> Result<Vec<Registration>, String> {
         let shown = self.path.display();
@@ -154,7 +191,10 @@ impl RegistrationsFile {
             Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let mut staged = tempfile::NamedTempFile::new_in(&directory)?;
+        let mut staged = tempfile::Builder::new()
+            .prefix(&self.staging_prefix())
+            .suffix(STAGING_SUFFIX)
+            .tempfile_in(&directory)?;
         staged.write_all(text.as_bytes())?;
         staged.as_file().sync_all()?;
         staged.persist(&self.path).map_err(|error| error.error)?;
@@ -241,6 +281,33 @@ mod tests {
         assert_eq!(file.load().expect("load"), kept[1..].to_vec());
         let leftovers = std::fs::read_dir(dir.path()).expect("dir").count();
         assert_eq!(leftovers, 1, "no staged file is left behind");
+    }
+
+    #[test]
+    fn staged_copies_left_by_a_crash_are_removed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = RegistrationsFile::new(dir.path().join("registrations.json"));
+        file.save(&[]).expect("save");
+        for left in [
+            ".registrations.json.a1B2c3.tmp",
+            ".registrations.json.zz.tmp",
+        ] {
+            std::fs::write(dir.path().join(left), "{").expect("write");
+        }
+        std::fs::write(dir.path().join("other.tmp"), "kept").expect("write");
+        assert_eq!(file.remove_staged(), 2);
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("dir")
+            .map(|entry| {
+                entry
+                    .expect("entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        names.sort();
+        assert_eq!(names, ["other.tmp", "registrations.json"]);
     }
 
     #[test]

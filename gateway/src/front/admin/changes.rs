@@ -4,7 +4,9 @@
 //! config file again). Each needs the admin token — on loopback too, where
 //! reads do not — and a JSON body where it takes one (so a web page cannot
 //! send it without a CORS preflight, which this listener never grants).
-//! Answers carry what changed, or the errors with nothing changed.
+//! Answers carry what changed (and, for a registration, the items of its
+//! catalog a service known first already offers: not listed), or the
+//! errors with nothing changed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -87,12 +89,25 @@ pub(super) async fn registered(admin: Admin, entry: Value, replace: bool) -> Res
         .backends
         .named(&name)
         .map_or(Value::Null, |backend| service_state(&backend));
+    // What of its catalog is not listed because a service known first
+    // offers it (as the next start decides too).
+    let catalog = admin.gateway.backends.catalog();
+    let collisions: Vec<&String> = catalog
+        .collisions
+        .iter()
+        .zip(&catalog.collision_losers)
+        .filter(|(_, loser)| **loser == name)
+        .map(|(collision, _)| collision)
+        .collect();
     let status = if added {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    answer(status, json!({ "service": service, "changes": changed }))
+    answer(
+        status,
+        json!({ "service": service, "changes": changed, "collisions": collisions }),
+    )
 }
 
 /// `DELETE /api/services/{name}`.
@@ -100,13 +115,6 @@ pub(super) async fn deregister(State(admin): State<Admin>, Path(name): Path<Stri
     let Some(live) = admin.live_opt.clone() else {
         return refused(ChangeError::NoRegistrationsFile);
     };
-    let configured =
-        admin.gateway.backends.named(&name).is_some() && !live.registered().contains(&name);
-    if configured {
-        return refused(ChangeError::Conflict(format!(
-            "{name:?} is a service of the config file: remove it there and reload"
-        )));
-    }
     match blocking(move || live.deregister(&name)).await {
         Ok(changed) => answer(StatusCode::OK, json!({ "changes": changed })),
         Err(error) => refused(error),
