@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use micromcp_gateway::mcp_registry::{
-    Choices, DEFAULT_REGISTRY_URL, Prefer, RegistryClient, bridge_entry, local_name,
+    Choices, DEFAULT_REGISTRY_URL, Prefer, RegistryClient, bridge_entry, local_name, reorders_text,
 };
 use serde_json::{Value, json};
 
@@ -126,13 +126,15 @@ async fn search(registry: &str, query: &str, limit: usize) -> anyhow::Result<()>
     for server in servers {
         println!(
             "{}  {}  (adds as {})",
-            server.name, server.version, server.local_name
+            shown(&server.name),
+            shown(&server.version),
+            server.local_name
         );
         if !server.description.is_empty() {
-            println!("    {}", server.description);
+            println!("    {}", shown(&server.description));
         }
         for way in &server.ways {
-            println!("    - {way}");
+            println!("    - {}", shown(way));
         }
     }
     Ok(())
@@ -207,9 +209,23 @@ async fn add(admin: &str, mut request: Value, digest_opt: Option<String>) -> any
     Ok(())
 }
 
+/// A registry's text for a terminal: control characters (escape
+/// sequences) and characters that reorder text escaped, never sent as is.
+fn shown(text: &str) -> String {
+    text.chars()
+        .map(|character| {
+            if character.is_control() || reorders_text(character) {
+                character.escape_unicode().to_string()
+            } else {
+                character.to_string()
+            }
+        })
+        .collect()
+}
+
 /// A plan of `POST /api/registry/plan` as lines for a person.
 fn print_plan(plan: &Value) {
-    let field = |key: &str| plan[key].as_str().unwrap_or("?").to_owned();
+    let field = |key: &str| shown(plan[key].as_str().unwrap_or("?"));
     println!(
         "{} {} would be registered as {}:",
         field("server"),
@@ -222,9 +238,9 @@ fn print_plan(plan: &Value) {
             .into_iter()
             .flatten()
             .map(|input| {
-                let name = input["name"].as_str().unwrap_or("?");
+                let name = shown(input["name"].as_str().unwrap_or("?"));
                 match input["value"].as_str() {
-                    Some(value) => format!("{name}={value:?} (from the entry)"),
+                    Some(value) => format!("{name}=\"{}\" (from the entry)", shown(value)),
                     None => format!("{name} (yours)"),
                 }
             })

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-pub use self::checks::{DENIED_ENV, DENIED_ENV_PREFIXES};
+pub use self::checks::{DENIED_ENV, DENIED_ENV_PREFIXES, reorders_text};
 pub use self::entry::{Choices, Prefer, bridge_entry, local_name};
 pub use self::plan::{Input, Plan, Runs};
 pub use crate::config::DEFAULT_REGISTRY_URL;

@@ -72,6 +72,7 @@ HOSTILE = [
     ("git-version", [package(version="git+https://evil.example/x.git")], None, 'packages[0].version: "git+https://evil.example/x.git"'),
     ("nul-argument", [package(packageArguments=[named("--root", "a\u0000b")])], None, "control character"),
     ("many-arguments", [package(packageArguments=[positional("x")] * 5000)], None, "more than 64"),
+    ("reordered-argument", [package(packageArguments=[positional("--safe\u202e--yes")])], None, "reorders or hides text"),
     ("header-crlf", None, [{"type": "streamable-http", "url": "https://mcp.example.com/mcp",
                             "headers": [{"name": "X-Api-Key", "value": "k\r\nX-Injected: 1"}]}], "control character"),
     ("header-name", None, [{"type": "streamable-http", "url": "https://mcp.example.com/mcp",
@@ -93,6 +94,23 @@ def test_a_hostile_entry_is_refused_naming_the_field_and_value(hostile_registry,
     printed = cli("add", f"io.github.mallory/{name}", "--print", "--prefer", "package", "--registry", hostile_registry.url)
     assert printed.returncode != 0, f"{name} was accepted: {printed.stdout}"
     assert expected in printed.stderr, printed.stderr
+
+
+def test_a_registrys_text_reaches_the_terminal_escaped():
+    """Escape sequences in an entry's name, version or description (a
+    terminal title, a cleared screen, hidden text) are printed escaped."""
+    hostile = entry("escapes", [package()])
+    hostile["server"]["description"] = "weather \x1b]0;pwned\x07\x1b[2J\x1b[8mhidden\u202e"
+    hostile["server"]["version"] = "1.0.0\x1b[31m"
+    registry = StandInRegistry("http://127.0.0.1:1/mcp", [hostile])
+    try:
+        found = cli("search", "escapes", "--registry", registry.url)
+        assert found.returncode == 0, found.stderr
+        assert "io.github.mallory/escapes" in found.stdout
+        assert "\x1b" not in found.stdout and "\x07" not in found.stdout and "\u202e" not in found.stdout, repr(found.stdout)
+        assert "\\u{1b}]0;pwned" in found.stdout, found.stdout
+    finally:
+        registry.close()
 
 
 def test_the_admin_api_runs_nothing_a_registry_entry_chooses(tmp_path):

@@ -110,7 +110,22 @@ pub(super) fn checked_word(word: &str) -> Result<(), String> {
     if word.chars().any(char::is_control) {
         return Err(format!("{word:?} has a control character"));
     }
+    if word.chars().any(reorders_text) {
+        return Err(format!(
+            "{:?} has a character that reorders or hides text",
+            word.escape_unicode().to_string()
+        ));
+    }
     Ok(())
+}
+
+/// Bidirectional overrides and isolates, zero-width characters: what makes
+/// a shown command line read otherwise than it runs.
+pub fn reorders_text(character: char) -> bool {
+    matches!(
+        character,
+        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}'
+    )
 }
 
 /// Refuses an environment variable name (declared by the entry or given
@@ -280,6 +295,7 @@ mod tests {
     fn words_have_no_control_characters() {
         assert!(checked_word("--local-timezone=UTC").is_ok());
         assert!(checked_word("a\0b").is_err());
+        assert!(checked_word("safe\u{202E}gnp.exe").is_err());
         assert!(checked_word(&"x".repeat(MAX_WORD + 1)).is_err());
     }
 }

@@ -311,3 +311,76 @@ fn plain_version(version: &str) -> bool {
             .chars()
             .all(|character| character.is_ascii_alphanumeric() || ".+_!-".contains(character))
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_runners_own_flags_are_kept_in_place() {
+        let oci = json!({"registryType": "oci", "identifier": "ghcr.io/acme/mcp", "version": "2.1",
+            "runtimeHint": "docker",
+            "runtimeArguments": [{"type": "named", "name": "--init"},
+                                 {"type": "named", "name": "-e", "value": "MODE=ro"},
+                                 {"type": "named", "name": "--memory", "value": "512m"}],
+            "packageArguments": [{"type": "named", "name": "--port", "value": "0"}]});
+        let (command, args) = command_line(&oci, 0, &["TOKEN"]).expect("oci");
+        assert_eq!(command, "docker");
+        assert_eq!(
+            args,
+            [
+                "run",
+                "-i",
+                "--rm",
+                "-e",
+                "TOKEN",
+                "--init",
+                "-e",
+                "MODE=ro",
+                "--memory",
+                "512m",
+                "ghcr.io/acme/mcp:2.1",
+                "--port",
+                "0"
+            ]
+        );
+        let nuget = json!({"registryType": "nuget", "identifier": "Acme.Mcp", "version": "1.0.0",
+            "packageArguments": [{"type": "positional", "value": "--add-source"}]});
+        let (command, args) = command_line(&nuget, 0, &[]).expect("nuget");
+        assert_eq!(command, "dnx");
+        assert_eq!(args, ["Acme.Mcp@1.0.0", "--yes", "--", "--add-source"]);
+        let pypi = json!({"registryType": "pypi", "identifier": "mcp-time[cli]", "version": "1!2.0",
+            "runtimeArguments": [{"type": "named", "name": "--offline"}]});
+        let (_, args) = command_line(&pypi, 0, &[]).expect("pypi");
+        assert_eq!(args, ["--offline", "mcp-time[cli]==1!2.0"]);
+    }
+
+    #[test]
+    fn a_flag_given_a_value_or_a_value_without_one_is_refused() {
+        for arguments in [
+            json!([{"type": "named", "name": "--init", "value": "evil/image"}]),
+            json!([{"type": "named", "name": "--memory"}]),
+            json!([{"type": "named", "name": "-e", "value": "LD_PRELOAD"}]),
+            json!([{"type": "named", "name": "--privileged=true"}]),
+        ] {
+            let oci = json!({"registryType": "oci", "identifier": "acme/mcp", "runtimeArguments": arguments});
+            let refused = command_line(&oci, 3, &[]).expect_err("refused");
+            assert!(
+                refused.starts_with("packages[3].runtimeArguments[0]"),
+                "{refused}"
+            );
+        }
+        for identifier in [
+            "-c",
+            "x@git+https://e/x",
+            "@scope",
+            "a b",
+            "pkg @ https://e/x",
+        ] {
+            let npm = json!({"registryType": "npm", "identifier": identifier});
+            assert!(command_line(&npm, 0, &[]).is_err(), "{identifier}");
+        }
+    }
+}
