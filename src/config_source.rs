@@ -24,7 +24,10 @@ pub struct FileSource {
     /// The file, when there is one.
     pub path_opt: Option<PathBuf>,
     pub overrides: Overrides,
-    /// The services of the children `up` started, as they were added.
+    /// The services of the children `up` started that come before the
+    /// config's services (fs: it wins collisions).
+    pub child_services_first: Vec<RawService>,
+    /// The services of the other children `up` started, as they were added.
     pub child_services: Vec<RawService>,
     /// The bearer token found at start (environment or token file).
     pub token_opt: Option<String>,
@@ -97,6 +100,8 @@ impl ConfigSource for FileSource {
         (self.overrides)(&mut raw);
         // Bridges were started from these at start; they are not services.
         raw.mcp_servers.clear();
+        raw.services
+            .splice(0..0, self.child_services_first.iter().cloned());
         raw.services.extend(self.child_services.iter().cloned());
         Ok(raw)
     }
@@ -122,12 +127,21 @@ impl ConfigSource for FileSource {
     }
 }
 
+/// What a start begins with.
+pub struct Initial {
+    pub config: GatewayConfig,
+    /// Every registration kept (the live config's list).
+    pub registrations: Vec<Registration>,
+    /// Those in `config` (without the ones skipped, named in a warning).
+    pub applied: Vec<Registration>,
+}
+
 /// The config to start with: `source`'s with the registered services of
-/// the registrations file named in `raw` appended.
-pub fn initial_config(
-    source: &FileSource,
-    raw: &RawConfig,
-) -> anyhow::Result<(GatewayConfig, Vec<Registration>)> {
+/// the registrations file named in `raw` appended. A kept registration
+/// that no longer fits (the config file now names a service so, its entry
+/// is refused) is skipped with a warning naming it and why — nothing kept
+/// stops a start — and stays in the file, where a DELETE removes it.
+pub fn initial_config(source: &FileSource, raw: &RawConfig) -> anyhow::Result<Initial> {
     let registrations = match &raw.admin.registrations_file {
         Some(path) => {
             let file = RegistrationsFile::new(path.clone());
@@ -144,12 +158,65 @@ pub fn initial_config(
         }
         None => Vec::new(),
     };
-    let config =
-        live_config::config_with(source, &registrations, &mut Vec::new()).map_err(|error| {
-            match error {
-                ChangeError::Invalid(errors) => crate::up::invalid(&errors),
-                other => anyhow::anyhow!("{other}"),
+    let mut applied = registrations.clone();
+    let config = loop {
+        let errors = match live_config::config_with(source, &applied, &mut Vec::new()) {
+            Ok(config) => break config,
+            Err(ChangeError::Invalid(errors)) => errors,
+            Err(other) => anyhow::bail!("{other}"),
+        };
+        let mut skipped: Vec<usize> = errors
+            .iter()
+            .filter_map(|error| registration_index(error))
+            .collect();
+        if skipped.is_empty() {
+            return Err(crate::up::invalid(&errors));
+        }
+        for error in errors
+            .iter()
+            .filter(|error| registration_index(error).is_some())
+        {
+            tracing::warn!(
+                %error,
+                "a kept registration is skipped (it stays in the registrations file: fix the clash, or DELETE /api/services/NAME)"
+            );
+        }
+        skipped.sort_unstable();
+        skipped.dedup();
+        for index in skipped.into_iter().rev() {
+            if index < applied.len() {
+                applied.remove(index);
             }
-        })?;
-    Ok((config, registrations))
+        }
+    };
+    Ok(Initial {
+        config,
+        registrations,
+        applied,
+    })
+}
+
+/// `services` — the config's, named `configured`, with `up`'s children
+/// added — split into the children before the config's services (fs,
+/// first so that it wins collisions) and those after them.
+pub fn children_around(
+    services: &[RawService],
+    configured: &[String],
+) -> (Vec<RawService>, Vec<RawService>) {
+    let children = services.len().saturating_sub(configured.len());
+    let leading = services
+        .iter()
+        .take_while(|service| !configured.contains(&service.name))
+        .count()
+        .min(children);
+    (
+        services[..leading].to_vec(),
+        services[leading + configured.len()..].to_vec(),
+    )
+}
+
+/// `N` of an error about `registrations[N]`.
+fn registration_index(error: &str) -> Option<usize> {
+    let rest = error.strip_prefix("registrations[")?;
+    rest[..rest.find(']')?].parse().ok()
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use micromcp_gateway::Gateway;
-use micromcp_gateway::config::GatewayConfig;
+use micromcp_gateway::config::{GatewayConfig, Registration};
 use tokio_util::sync::CancellationToken;
 
 /// Builds the gateway, follows the services' catalogs and waits for them
@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 pub async fn start_gateway(
     config: GatewayConfig,
     session_key: &[u8; 32],
-    registered: &[String],
+    registered: &[Registration],
     shutdown: &CancellationToken,
 ) -> anyhow::Result<Arc<Gateway>> {
     let key = session_key;
@@ -39,7 +39,10 @@ pub async fn start_gateway(
     let catalog = gateway.backends.catalog();
     let mut fatal = Vec::new();
     for (collision, loser) in catalog.collisions.iter().zip(&catalog.collision_losers) {
-        if registered.contains(loser) {
+        if registered
+            .iter()
+            .any(|registration| registration.name == *loser)
+        {
             tracing::warn!(
                 %collision,
                 registration = %loser,

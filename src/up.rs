@@ -162,14 +162,6 @@ async fn serve_http(
     Ok(())
 }
 
-/// The names of `registrations`.
-fn names_of(registrations: &[Registration]) -> Vec<String> {
-    registrations
-        .iter()
-        .map(|registration| registration.name.clone())
-        .collect()
-}
-
 /// `up`'s flags, laid over the config at start and on every reload.
 fn up_overrides(args: &UpArgs) -> Overrides {
     let flags = flags_overrides(
@@ -263,7 +255,11 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
     let roots = crate::roots::served_roots(&args.roots)?;
     let excluded = [state.path.clone()];
     refuse_exposed_secrets(&raw, &roots, &excluded)?;
-    let configured = raw.services.len();
+    let configured: Vec<String> = raw
+        .services
+        .iter()
+        .map(|service| service.name.clone())
+        .collect();
     let mut child_specs: Vec<ChildSpec> = [
         add_fs_child(&mut raw, &roots, &excluded, &sockets),
         add_fetch_child(&mut raw, &sockets),
@@ -273,18 +269,22 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
     .flatten()
     .collect();
     child_specs.extend(add_bridge_children(&mut raw, &sockets)?);
+    let (child_services_first, child_services) =
+        config_source::children_around(&raw.services, &configured);
     let shutdown = CancellationToken::new();
     let source = FileSource {
         path_opt,
         overrides,
-        child_services: raw.services[configured..].to_vec(),
+        child_services_first,
+        child_services,
         token_opt,
         children_sections_opt: Some(children_sections),
         bridges_opt: Some(RegisteredBridges::new(sockets.path(), &shutdown)),
     };
-    let (config, registrations) = config_source::initial_config(&source, &raw)?;
+    let initial = config_source::initial_config(&source, &raw)?;
+    let (config, registrations) = (initial.config, initial.registrations);
     warn_if_insecure(&config);
-    source.run_bridges(&live_config::bridges_of(&registrations));
+    source.run_bridges(&live_config::bridges_of(&initial.applied));
     let children: Vec<_> = child_specs
         .into_iter()
         .map(|spec| supervise(spec, shutdown.clone()))
@@ -292,8 +292,7 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
     let outcome = async {
         let key = load_or_create_key(&config.session_key_file).map_err(anyhow::Error::msg)?;
         let file_opt = config.admin.registrations_file.clone();
-        let registered = names_of(&registrations);
-        let gateway = crate::start::start_gateway(config, &key, &registered, &shutdown).await?;
+        let gateway = crate::start::start_gateway(config, &key, &registrations, &shutdown).await?;
         let live = live(&gateway, source, file_opt, registrations, &shutdown);
         serve_http(gateway, Some(live), shutdown.clone()).await
     }
@@ -393,18 +392,19 @@ pub async fn run_gateway(args: GatewayArgs) -> anyhow::Result<()> {
     let source = FileSource {
         path_opt: Some(args.config.clone()),
         overrides,
+        child_services_first: Vec::new(),
         child_services: Vec::new(),
         token_opt: token,
         children_sections_opt: None,
         bridges_opt: None,
     };
-    let (config, registrations) = config_source::initial_config(&source, &raw)?;
+    let initial = config_source::initial_config(&source, &raw)?;
+    let (config, registrations) = (initial.config, initial.registrations);
     warn_if_insecure(&config);
     let shutdown = CancellationToken::new();
     let key = load_or_create_key(&config.session_key_file).map_err(anyhow::Error::msg)?;
     let file_opt = config.admin.registrations_file.clone();
-    let registered = names_of(&registrations);
-    let gateway = crate::start::start_gateway(config, &key, &registered, &shutdown).await?;
+    let gateway = crate::start::start_gateway(config, &key, &registrations, &shutdown).await?;
     let live = live(&gateway, source, file_opt, registrations, &shutdown);
     let outcome = serve_http(gateway, Some(live), shutdown.clone()).await;
     shutdown.cancel();

@@ -1,6 +1,7 @@
 """Run-time changes attacked: what was registered and acknowledged never
 stops the next start (two registrations whose catalogs share resource URIs:
-the one known first wins, at start as at run time); a reload of an empty
+the one known first wins, at start as at run time; a registration the
+config file now names is skipped, naming it); a reload of an empty
 file does not remove every service unless `admin.allow_empty_reload` says
 it is meant; DELETEs racing for one registration get one 200 and 404s;
 copies of the registrations file staged by a save that `kill -9`
@@ -17,7 +18,7 @@ import threading
 
 import httpx2
 
-from conftest import BINARY, TOKEN, free_port, wait_for_line
+from conftest import BINARY, TOKEN, free_port, make_root, start_up, wait_for_line
 from test_failures import eventually
 from test_hostile import initialize, legacy
 from test_live_config import ADMIN, ADMIN_TOKEN, SIMPLE_TEXT, call_text, gateway_config, start_admin_up, start_testkit, tool_names
@@ -55,6 +56,44 @@ def test_registrations_sharing_resources_never_stop_the_next_start(tmp_path):
         running.stop()
         first.kill()
         second.kill()
+
+
+def test_a_registration_the_config_file_now_names_never_stops_the_start(tmp_path):
+    """The config file gains a service of a registered name: the next start
+    skips the registration (naming it), serves the file's service, and a
+    DELETE removes what was kept."""
+    kit, kit_port = start_testkit()
+    admin_port = free_port()
+    state_dir = tmp_path / "state"
+    root = make_root(tmp_path)
+    config = tmp_path / "micromcp.toml"
+    config.write_text("")
+
+    def start():
+        return start_up(tmp_path, root, extra=["--admin-listen", f"127.0.0.1:{admin_port}", "--config", str(config)],
+                        state_dir=state_dir, env_extra={"MICROMCP_ADMIN_TOKEN": ADMIN_TOKEN})
+
+    running = start()
+    admin = f"http://127.0.0.1:{admin_port}"
+    try:
+        registered = httpx2.post(f"{admin}/api/services", headers=ADMIN, timeout=15,
+                                 json={"name": "kit", "endpoint": f"http://127.0.0.1:{kit_port}", "namespace": "registered"})
+        assert registered.status_code == 201, registered.text
+        running.stop()
+        config.write_text(f'[[services]]\nname = "kit"\nendpoint = "http://127.0.0.1:{kit_port}"\n')
+
+        running = start()
+        session = initialize(running)
+        assert eventually(lambda: call_text(running, session, "kit.test_simple_text") == SIMPLE_TEXT)
+        assert "registered.test_simple_text" not in tool_names(running, session)
+        removed = httpx2.delete(f"{admin}/api/services/kit", headers=ADMIN, timeout=15)
+        assert removed.status_code == 200, removed.text
+        assert json.loads((state_dir / "registrations.json").read_text())["services"] == []
+        assert httpx2.delete(f"{admin}/api/services/kit", headers=ADMIN, timeout=15).status_code == 409
+        assert call_text(running, session, "kit.test_simple_text") == SIMPLE_TEXT
+    finally:
+        running.stop()
+        kit.kill()
 
 
 def test_a_reload_that_removes_every_service_needs_a_key(tmp_path):
