@@ -96,6 +96,25 @@ def test_a_registration_the_config_file_now_names_never_stops_the_start(tmp_path
         kit.kill()
 
 
+def test_up_serves_the_config_files_services_beside_its_own_and_reloads_them(tmp_path):
+    kit, kit_port = start_testkit()
+    admin_port = free_port()
+    config = tmp_path / "micromcp.toml"
+    config.write_text(f'[[services]]\nname = "kit"\nendpoint = "http://127.0.0.1:{kit_port}"\n')
+    running = start_up(tmp_path, make_root(tmp_path), extra=["--admin-listen", f"127.0.0.1:{admin_port}", "--config", str(config)],
+                       env_extra={"MICROMCP_ADMIN_TOKEN": ADMIN_TOKEN})
+    try:
+        session = initialize(running)
+        assert eventually(lambda: call_text(running, session, "kit.test_simple_text") == SIMPLE_TEXT)
+        read = legacy(running, session, "tools/call", {"name": "fs.read_file", "arguments": {"path": "hello.txt"}}).json()
+        assert "hello from the fs service" in json.dumps(read["result"])
+        reloaded = httpx2.post(f"http://127.0.0.1:{admin_port}/api/reload", headers=ADMIN, timeout=15)
+        assert reloaded.status_code == 200 and reloaded.json()["changes"]["services"] == {"added": [], "replaced": [], "removed": []}, reloaded.text
+    finally:
+        running.stop()
+        kit.kill()
+
+
 def test_a_reload_that_removes_every_service_needs_a_key(tmp_path):
     kit, kit_port = start_testkit()
     port, admin_port = free_port(), free_port()
