@@ -44,11 +44,26 @@ class StandInRegistry:
         text = (FIXTURES / "servers.json").read_text().replace("{{UPSTREAM}}", upstream_url)
         self.entries = json.loads(text)["servers"] + (extra or [])
         self.requests: list[str] = []
+        self.delay = 0.0
+        self.running = 0
+        self.most_running = 0
+        lock = threading.Lock()
         registry = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 (the standard library's name)
                 registry.requests.append(self.path)
+                with lock:
+                    registry.running += 1
+                    registry.most_running = max(registry.most_running, registry.running)
+                try:
+                    time.sleep(registry.delay)
+                    self.route()
+                finally:
+                    with lock:
+                        registry.running -= 1
+
+            def route(self):
                 url = urllib.parse.urlsplit(self.path)
                 query = urllib.parse.parse_qs(url.query)
                 if url.path == "/v0.1/servers":

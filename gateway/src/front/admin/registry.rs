@@ -8,6 +8,8 @@
 //! `"digest"`) registers exactly that, answered as `POST /api/services`
 //! answers: 409 with the new plan when the entry changed since it was
 //! shown, 422 without a digest or for an entry that cannot be run safely.
+//! At most [`MAX_REGISTRY_REQUESTS`] registry requests run at once; more
+//! are 503 with `Retry-After`.
 
 use std::collections::BTreeMap;
 
@@ -18,12 +20,36 @@ use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
+use tokio::sync::Semaphore;
+
 use super::Admin;
 use super::changes::{answer, json_body, problem, registered};
 use crate::config::RawMcpServer;
 use crate::mcp_registry::{
     Choices, Plan, Prefer, RegistryClient, RegistryError, bridge_entry, local_name,
 };
+
+/// Registry requests at once (each may read up to 8 MiB for 15 s); more
+/// are refused at once with 503, so a flood of searches cannot hold the
+/// gateway's memory or make it flood the registry.
+const MAX_REGISTRY_REQUESTS: usize = 4;
+
+static REGISTRY_REQUESTS: Semaphore = Semaphore::const_new(MAX_REGISTRY_REQUESTS);
+
+/// A place for one registry request, or the 503 refusal.
+fn registry_place() -> Result<tokio::sync::SemaphorePermit<'static>, Box<Response>> {
+    REGISTRY_REQUESTS.try_acquire().map_err(|_| {
+        let mut refused = problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!("{MAX_REGISTRY_REQUESTS} registry requests are running; try again shortly"),
+        );
+        refused.headers_mut().insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from_static("1"),
+        );
+        Box::new(refused)
+    })
+}
 
 #[derive(Deserialize)]
 pub(super) struct SearchQuery {
@@ -36,6 +62,10 @@ pub(super) async fn search(
     State(admin): State<Admin>,
     Query(query): Query<SearchQuery>,
 ) -> Response {
+    let _place = match registry_place() {
+        Ok(place) => place,
+        Err(refused) => return *refused,
+    };
     let url = &admin.gateway.config.admin.registry_url;
     let found = async {
         RegistryClient::new(url)?
@@ -132,10 +162,12 @@ async fn prepared(
             )));
         }
     };
+    let place = registry_place()?;
     let url = &admin.gateway.config.admin.registry_url;
     let server = async { RegistryClient::new(url)?.latest(&request.name).await }
         .await
         .map_err(|error| Box::new(refused(&error)))?;
+    drop(place);
     let choices = Choices {
         prefer,
         env: request.env.clone(),
