@@ -74,6 +74,8 @@ HOSTILE = [
     ("nul-argument", [package(packageArguments=[named("--root", "a\u0000b")])], None, "control character"),
     ("many-arguments", [package(packageArguments=[positional("x")] * 5000)], None, "more than 64"),
     ("reordered-argument", [package(packageArguments=[positional("--safe\u202e--yes")])], None, "reorders or hides text"),
+    ("mcpb-download", [{"registryType": "mcpb", "identifier": "https://evil.example/x.mcpb", "version": "1.0.0",
+                        "fileSha256": "0" * 64, "transport": {"type": "stdio"}}], None, "cannot be run by a bridge"),
     ("header-crlf", None, [{"type": "streamable-http", "url": "https://mcp.example.com/mcp",
                             "headers": [{"name": "X-Api-Key", "value": "k\r\nX-Injected: 1"}]}], "control character"),
     ("header-name", None, [{"type": "streamable-http", "url": "https://mcp.example.com/mcp",
@@ -111,6 +113,28 @@ def test_a_registrys_text_reaches_the_terminal_escaped():
         assert "\x1b" not in found.stdout and "\x07" not in found.stdout and "\u202e" not in found.stdout, repr(found.stdout)
         assert "\\u{1b}]0;pwned" in found.stdout, found.stdout
     finally:
+        registry.close()
+
+
+def test_huge_and_deeply_nested_answers_are_refused_and_the_gateway_stays(tmp_path):
+    registry = StandInRegistry("http://127.0.0.1:1/mcp")
+    registry.raw["io.github.mallory/deep"] = b"[" * 200_000 + b"]" * 200_000
+    registry.raw["io.github.mallory/huge"] = b'{"server": {"name": "' + b"x" * (9 * 1024 * 1024) + b'"}}'
+    admin_port = free_port()
+    config = tmp_path / "micromcp.toml"
+    config.write_text(f'[admin]\nregistry_url = "{registry.url}"\n')
+    running = start_up(tmp_path, make_root(tmp_path), extra=["--admin-listen", f"127.0.0.1:{admin_port}", "--config", str(config)],
+                       env_extra={"MICROMCP_ADMIN_TOKEN": ADMIN_TOKEN})
+    admin = f"http://127.0.0.1:{admin_port}"
+    try:
+        deep = httpx2.post(f"{admin}/api/registry/plan", headers=ADMIN, json={"name": "io.github.mallory/deep"}, timeout=20)
+        assert deep.status_code == 502 and "recursion limit" in deep.text, deep.text
+        huge = httpx2.post(f"{admin}/api/registry/plan", headers=ADMIN, json={"name": "io.github.mallory/huge"}, timeout=20)
+        assert huge.status_code == 502 and "answer over" in huge.text, huge.text
+        assert running.processes[0].poll() is None
+        assert httpx2.get(f"{admin}/healthz", headers=ADMIN, timeout=5).status_code == 200
+    finally:
+        running.stop()
         registry.close()
 
 

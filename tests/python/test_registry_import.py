@@ -45,6 +45,8 @@ class StandInRegistry:
         self.entries = json.loads(text)["servers"] + (extra or [])
         self.requests: list[str] = []
         self.delay = 0.0
+        # Raw answers by registry name (hostile bodies that are not JSON documents of the API).
+        self.raw: dict[str, bytes] = {}
         self.running = 0
         self.most_running = 0
         lock = threading.Lock()
@@ -75,13 +77,17 @@ class StandInRegistry:
                 prefix, suffix = "/v0.1/servers/", "/versions/latest"
                 if url.path.startswith(prefix) and url.path.endswith(suffix):
                     name = urllib.parse.unquote(url.path[len(prefix):-len(suffix)])
+                    if name in registry.raw:
+                        return self.answer_bytes(200, registry.raw[name])
                     for entry in registry.entries:
                         if entry["server"]["name"] == name:
                             return self.answer(200, entry)
                 return self.answer(404, {"title": "Not Found", "status": 404, "detail": "Server not found"})
 
             def answer(self, status, body):
-                data = json.dumps(body).encode()
+                self.answer_bytes(status, json.dumps(body).encode())
+
+            def answer_bytes(self, status, data):
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
