@@ -5,6 +5,7 @@
 //! stream ([`LegacySseTransport`]). For a URL of unknown kind the
 //! specification's backwards-compatibility order is followed — Streamable
 //! HTTP first, then HTTP+SSE — and the kind that worked is remembered.
+//! Streamable HTTP sessions share one pooled client ([`crate::http_pool`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::process::Stdio;
@@ -177,7 +178,10 @@ async fn open_streamable(
     {
         config = config.auth_header(token.to_owned());
     }
-    let transport = StreamableHttpClientTransport::from_config(config);
+    // One pooled client for every session of this bridge (rmcp's default
+    // client opens a connection per request).
+    let client = crate::http_pool::shared_client().map_err(|error| error.to_string())?;
+    let transport = StreamableHttpClientTransport::with_client(client, config);
     handler
         .serve_with_lifecycle(transport, lifecycle)
         .await

@@ -21,6 +21,7 @@ mod config;
 mod connect;
 mod convert;
 mod handler;
+mod http_pool;
 mod legacy_sse;
 mod liveness;
 mod principal_sessions;

