@@ -129,3 +129,53 @@ async def test_rmcp_response_cache_never_answers_for_the_upstream(tmp_path, era)
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.mark.parametrize("era", ERAS)
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_sdk_server_elicits_mid_call(tmp_path, sdk_upstream, era, mode):
+    """The TypeScript SDK server asks for input during a call on the call's
+    stream; the client's answer reaches it (an `input_required` round for a
+    2026-07-28 client, a request on the stream for a session)."""
+    import mcp_types as types
+
+    async def on_elicit(context, params):
+        return types.ElicitResult(action="accept", content={"name": "Ada"})
+
+    running = bridged_to(tmp_path, sdk_upstream, era)
+    try:
+        async with connect(running, mode, elicitation_callback=on_elicit) as client:
+            await wait_for_tool(client, "sdk.test_streaming_elicitation")
+            with anyio.fail_after(20):
+                result = await client.call_tool("sdk.test_streaming_elicitation", {})
+            assert result.content[0].text == 'elicited accept {"name":"Ada"}', result
+    finally:
+        running.stop()
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_sdk_server_list_changes_reach_a_listen_stream(tmp_path, sdk_upstream, era):
+    """The TypeScript SDK server adds a tool and a prompt (its
+    `list_changed` notifications); a client listening on the gateway hears
+    both and lists the new ones."""
+    from mcp.shared.subscriptions import PromptsListChanged, ToolsListChanged
+
+    running = bridged_to(tmp_path, sdk_upstream, era)
+    try:
+        async with connect(running, "auto") as client, connect(running, "auto") as other:
+            await wait_for_tool(client, "sdk.test_trigger_tool_change")
+            async with client.listen(tools_list_changed=True, prompts_list_changed=True) as sub:
+                await other.call_tool("sdk.test_trigger_tool_change", {})
+                await other.call_tool("sdk.test_trigger_prompt_change", {})
+                events = []
+                with anyio.fail_after(20):
+                    async for event in sub:
+                        events.append(type(event))
+                        if ToolsListChanged in events and PromptsListChanged in events:
+                            break
+            tools = {tool.name for tool in (await client.list_tools()).tools}
+            assert "sdk.added_tool_1" in tools, tools
+            prompts = {prompt.name for prompt in (await client.list_prompts()).prompts}
+            assert "sdk.added_prompt_2" in prompts, prompts
+    finally:
+        running.stop()
