@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests/python"))
 
 import anyio  # noqa: E402
+import httpx2  # noqa: E402
 
 from conftest import free_port, make_root, start_up, wait_for_port  # noqa: E402
 from test_sdk_eras import connect  # noqa: E402
@@ -47,6 +48,13 @@ def time_wait(port: int) -> tuple[int, int]:
             by_upstream += local == port
             by_bridge += remote == port
     return by_upstream, by_bridge
+
+
+def accepted(url: str) -> int:
+    """TCP connections sdk_upstream.cjs has accepted so far (its /stats)."""
+    parsed = urlparse(url)
+    stats = httpx2.get(f"{parsed.scheme}://{parsed.netloc}/stats", timeout=5).json()
+    return stats["connections"]
 
 
 async def drive(running, tool: str, arguments: dict, clients: int, calls: int) -> None:
@@ -94,10 +102,12 @@ def main() -> None:
         running = start_up(base, make_root(base), extra=["--mcp-servers", str(base / "servers.json")])
         try:
             before = time_wait(port)
+            accepted_before = accepted(url) if upstream is not None else None
             started = time.monotonic()
             anyio.run(drive, running, args.tool, json.loads(args.arguments), args.clients, args.calls)
             elapsed = time.monotonic() - started
             after = time_wait(port)
+            accepted_after = accepted(url) if upstream is not None else None
         finally:
             running.stop()
             if upstream is not None:
@@ -107,6 +117,9 @@ def main() -> None:
     print(f"{args.calls} calls from {args.clients} clients in {elapsed:.1f} s to {url}")
     print(f"connections closed: by the upstream {by_upstream}, by the bridge {by_bridge}")
     print(f"closed connections per 1 000 calls: {per_thousand:.1f}")
+    if accepted_before is not None:
+        opened = accepted_after - accepted_before
+        print(f"connections the upstream accepted: {opened} ({1000 * opened / args.calls:.1f} per 1 000 calls)")
 
 
 if __name__ == "__main__":
