@@ -13,6 +13,7 @@ import subprocess
 import anyio
 import httpx2
 import pytest
+from mcp.shared.exceptions import MCPError
 
 from conftest import REPO, free_port, make_root, start_up, wait_for_port
 from test_sdk_eras import connect
@@ -36,12 +37,19 @@ def sdk_upstream():
         server.wait(timeout=10)
 
 
+def spawn_upstream(*extra: str) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    server = subprocess.Popen([str(NODE), str(UPSTREAM), str(port), *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port)
+    return server, port
+
+
 def stats(port: int) -> dict:
     return httpx2.get(f"http://127.0.0.1:{port}/stats", timeout=5).json()
 
 
 def bridged_to(tmp_path, port: int, era: str):
-    entry = {"url": f"http://127.0.0.1:{port}/mcp", "protocolVersion": era}
+    entry = {"url": f"http://127.0.0.1:{port}/mcp"} | ({"protocolVersion": era} if era else {})
     (tmp_path / "servers.json").write_text(json.dumps({"mcpServers": {"sdk": entry}}))
     return start_up(tmp_path, make_root(tmp_path), extra=["--mcp-servers", str(tmp_path / "servers.json")])
 
@@ -52,7 +60,7 @@ async def wait_for_tool(client, name: str) -> None:
             await anyio.sleep(0.2)
 
 
-@pytest.mark.parametrize("era", ERAS)
+@pytest.mark.parametrize("era", [None, *ERAS], ids=["detected", *ERAS])
 async def test_a_call_whose_stream_the_sdk_server_closes_completes(tmp_path, sdk_upstream, era):
     """The server answers after closing the POST's SSE stream; the bridge
     resumes with `Last-Event-ID` and the answer arrives well before the
@@ -179,3 +187,40 @@ async def test_sdk_server_list_changes_reach_a_listen_stream(tmp_path, sdk_upstr
             assert "sdk.added_prompt_2" in prompts, prompts
     finally:
         running.stop()
+
+
+async def test_an_upstream_that_closes_every_connection_still_answers(tmp_path):
+    """An upstream (or a proxy before it) that closes the connection after
+    every response, without `Connection: close`: a request racing the close
+    on a kept-alive connection fails (a POST is not sent twice), after which
+    the bridge opens a connection per request — at most one call fails, the
+    catalog is listed again, and every later call answers, including a call
+    whose stream the server closes."""
+    server, port = spawn_upstream("close")
+    try:
+        running = bridged_to(tmp_path, port, "2025-11-25")
+        try:
+            failures = []
+            async with connect(running, "auto") as client:
+                await wait_for_tool(client, "sdk.echo")
+                before = stats(port)["connections"]
+                with anyio.fail_after(60):
+                    for index in range(20):
+                        try:
+                            echoed = await client.call_tool("sdk.echo", {"message": str(index)})
+                        except MCPError as error:
+                            failures.append(str(error))
+                            continue
+                        if echoed.is_error:
+                            failures.append(echoed.content[0].text)
+                        else:
+                            assert echoed.content[0].text == f"Echo: {index}"
+                    polled = await client.call_tool("sdk.test_reconnection", {})
+                assert polled.content[0].text == "reconnected", polled
+            assert len(failures) <= 1, failures
+            assert stats(port)["connections"] - before >= 19, "the upstream closed them, the bridge followed"
+        finally:
+            running.stop()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

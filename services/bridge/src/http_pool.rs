@@ -10,13 +10,30 @@
 //! a connection between principals shares no identity: every request
 //! carries its own session id and token.
 //!
+//! An upstream (or a proxy before it) that closes every connection after its
+//! response, without saying `Connection: close`, makes a pooled request
+//! fail when it races the close; a POST is not retried (the server may have
+//! applied it). After the first such failure the bridge stops pooling —
+//! one bridge process has one upstream — and opens a connection per
+//! request as rmcp's client does, with a warning.
+//!
 //! Redirects are followed as rmcp's default client follows them: only
 //! same-origin 307 and 308 (which keep the method and body), at most
 //! [`MAX_REDIRECTS`] hops; a cross-origin redirect would replay the session
 //! id and the entry's headers to another host.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use futures::stream::BoxStream;
+use reqwest::header::{HeaderName, HeaderValue};
+use rmcp::model::ClientJsonRpcMessage;
+use rmcp::transport::streamable_http_client::{
+    SseError, StreamableHttpClient, StreamableHttpError, StreamableHttpPostResponse,
+};
+use sse_stream::Sse;
 
 /// Redirect hops one request may follow.
 pub const MAX_REDIRECTS: usize = 10;
@@ -35,25 +52,169 @@ pub enum HttpPoolError {
     Build(#[from] reqwest::Error),
 }
 
-static SHARED: OnceLock<reqwest::Client> = OnceLock::new();
+static POOLED: OnceLock<reqwest::Client> = OnceLock::new();
+static UNPOOLED: OnceLock<reqwest::Client> = OnceLock::new();
+/// Set once a pooled request failed as a connection the upstream closed.
+static POOLING_OFF: AtomicBool = AtomicBool::new(false);
 
-/// The bridge's pooled client (built on first use; the TLS provider must be
+/// The bridge's client (its clients built now; the TLS provider must be
 /// installed before).
-pub fn shared_client() -> Result<reqwest::Client, HttpPoolError> {
-    if let Some(client) = SHARED.get() {
-        return Ok(client.clone());
+pub fn shared_client() -> Result<BridgeHttpClient, HttpPoolError> {
+    for (cell, idle_per_host) in [(&POOLED, MAX_IDLE_PER_HOST), (&UNPOOLED, 0)] {
+        if cell.get().is_none() {
+            let client = build_client(idle_per_host)?;
+            let _ = cell.set(client);
+        }
     }
-    let client = build_client()?;
-    Ok(SHARED.get_or_init(|| client).clone())
+    Ok(BridgeHttpClient(()))
 }
 
-fn build_client() -> Result<reqwest::Client, HttpPoolError> {
+fn build_client(idle_per_host: usize) -> Result<reqwest::Client, HttpPoolError> {
     Ok(reqwest::Client::builder()
-        .pool_max_idle_per_host(MAX_IDLE_PER_HOST)
+        .pool_max_idle_per_host(idle_per_host)
         .pool_idle_timeout(IDLE_TIMEOUT)
         .tcp_nodelay(true)
         .redirect(redirect_policy())
         .build()?)
+}
+
+/// rmcp's HTTP client for the bridge: reqwest's implementation on the
+/// pooled client, or on the unpooled one once pooling is off.
+#[derive(Clone, Debug)]
+pub struct BridgeHttpClient(());
+
+// === impl BridgeHttpClient ===
+
+impl BridgeHttpClient {
+    /// The client for the next request, and whether it pools.
+    fn current(&self) -> (reqwest::Client, bool) {
+        let pooling = !POOLING_OFF.load(Ordering::Relaxed);
+        let cell = if pooling { &POOLED } else { &UNPOOLED };
+        // Both cells are set before a BridgeHttpClient exists.
+        let client = cell
+            .get()
+            .or_else(|| UNPOOLED.get())
+            .cloned()
+            .unwrap_or_default();
+        (client, pooling)
+    }
+
+    fn observe<T>(
+        pooling: bool,
+        result: Result<T, StreamableHttpError<reqwest::Error>>,
+    ) -> Result<T, StreamableHttpError<reqwest::Error>> {
+        if let Err(StreamableHttpError::Client(error)) = &result
+            && pooling
+            && closed_under_us(error)
+            && !POOLING_OFF.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(
+                %error,
+                "the upstream closed a kept-alive connection: one connection per request from now on"
+            );
+        }
+        result
+    }
+}
+
+/// A request that failed on its way out (not connecting, not a timeout):
+/// what a pooled connection the upstream had closed looks like.
+fn closed_under_us(error: &reqwest::Error) -> bool {
+    error.is_request() && !error.is_connect() && !error.is_timeout()
+}
+
+impl StreamableHttpClient for BridgeHttpClient {
+    type Error = reqwest::Error;
+
+    async fn post_message(
+        &self,
+        uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> Result<StreamableHttpPostResponse, StreamableHttpError<Self::Error>> {
+        let (client, pooling) = self.current();
+        let result = client
+            .post_message(uri, message, session_id, auth_header, custom_headers)
+            .await;
+        Self::observe(pooling, result)
+    }
+
+    async fn post_message_with_max_sse_event_size(
+        &self,
+        uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+        max_sse_event_size: usize,
+    ) -> Result<StreamableHttpPostResponse, StreamableHttpError<Self::Error>> {
+        let (client, pooling) = self.current();
+        let result = client
+            .post_message_with_max_sse_event_size(
+                uri,
+                message,
+                session_id,
+                auth_header,
+                custom_headers,
+                max_sse_event_size,
+            )
+            .await;
+        Self::observe(pooling, result)
+    }
+
+    async fn delete_session(
+        &self,
+        uri: Arc<str>,
+        session_id: Arc<str>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> Result<(), StreamableHttpError<Self::Error>> {
+        let (client, pooling) = self.current();
+        let result = client
+            .delete_session(uri, session_id, auth_header, custom_headers)
+            .await;
+        Self::observe(pooling, result)
+    }
+
+    async fn get_stream(
+        &self,
+        uri: Arc<str>,
+        session_id: Option<Arc<str>>,
+        last_event_id: Option<String>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> Result<BoxStream<'static, Result<Sse, SseError>>, StreamableHttpError<Self::Error>> {
+        let (client, pooling) = self.current();
+        let result = client
+            .get_stream(uri, session_id, last_event_id, auth_header, custom_headers)
+            .await;
+        Self::observe(pooling, result)
+    }
+
+    async fn get_stream_with_max_sse_event_size(
+        &self,
+        uri: Arc<str>,
+        session_id: Option<Arc<str>>,
+        last_event_id: Option<String>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+        max_sse_event_size: usize,
+    ) -> Result<BoxStream<'static, Result<Sse, SseError>>, StreamableHttpError<Self::Error>> {
+        let (client, pooling) = self.current();
+        let result = client
+            .get_stream_with_max_sse_event_size(
+                uri,
+                session_id,
+                last_event_id,
+                auth_header,
+                custom_headers,
+                max_sse_event_size,
+            )
+            .await;
+        Self::observe(pooling, result)
+    }
 }
 
 fn redirect_policy() -> reqwest::redirect::Policy {

@@ -229,6 +229,8 @@ impl Upstream {
                     tracing::info!(bridge = %self.config.name, protocol = %version, "upstream connected");
                     if let Err(error) = self.refresh_catalog(&peer).await {
                         tracing::warn!(bridge = %self.config.name, %error, "cannot list the upstream catalog");
+                        // The refresher below tries again.
+                        self.state.catalog_changed.notify_one();
                     }
                     *self
                         .log_level
@@ -252,6 +254,9 @@ impl Upstream {
                                     upstream.state.catalog_changed.notified().await;
                                     if let Err(error) = upstream.refresh_catalog(&peer).await {
                                         tracing::warn!(bridge = %upstream.config.name, %error, "catalog refresh failed");
+                                        // Again in a second, until a list succeeds.
+                                        tokio::time::sleep(Duration::from_secs(1)).await;
+                                        upstream.state.catalog_changed.notify_one();
                                     }
                                 }
                             };
