@@ -9,17 +9,25 @@ loopback, every figure a ratio or a bound measured in one run:
    fail-fast), then restarted — how long until its calls succeed again;
 3. one of two endpoints dead: a service with two endpoints under load, one
    killed mid-run — the calls in flight on it at that moment, the time until
-   it is ejected, and the failures after (the goal: none).
+   it is ejected, and the failures after (the goal: none);
+4. principal flood: `micromcp up` (fs and search) with two principals; one
+   floods `search.query` closed loop with 64 clients while the other's
+   `fs.stat` p99 is measured against its own baseline from the same run —
+   without rate limits, with `per_principal_per_sec`, with
+   `per_service_per_sec` (`--principal-flood-only` runs just this one,
+   `--rounds N` repeats it to show the spread).
 
 Everything started here has a bounded lifetime (`timeout`) and talks only to
 127.0.0.1. Needs the release binaries:
 `cargo build --release -p micromcp -p micromcp-loadtest --bins`.
-Run: `python3 loadtest/fault_scenarios.py [--duration 5s] [--results bench/RESULTS.md]`.
+Run: `python3 loadtest/fault_scenarios.py [--duration 5s] [--rounds 1] [--principal-flood-only]
+[--results bench/RESULTS.md]`.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import signal
@@ -84,8 +92,8 @@ def start_service(port: int, extra: list[str] | None = None) -> subprocess.Popen
 
 
 def loadtest(url: str, tool: str, arguments: str, concurrency: int, duration: str, out: Path,
-             rate: float | None = None) -> dict:
-    command = [str(RELEASE / "micromcp-loadtest"), "--url", url, "--token", TOKEN, "--tool", tool,
+             rate: float | None = None, token: str = TOKEN) -> dict:
+    command = [str(RELEASE / "micromcp-loadtest"), "--url", url, "--token", token, "--tool", tool,
                "--args", arguments, "--concurrency", str(concurrency), "--duration", duration,
                "--warmup", "500ms", "--json", str(out)]
     if rate:
@@ -101,11 +109,11 @@ CALM_RATE = 2000
 
 
 def start_loadtest(url: str, tool: str, arguments: str, concurrency: int, duration: str, out: Path,
-                   rate: float | None = None, nice: bool = False) -> subprocess.Popen:
+                   rate: float | None = None, nice: bool = False, token: str = TOKEN) -> subprocess.Popen:
     # A flood's own generator at low CPU priority: on 2 cores it would
     # otherwise take the gateway's time and show in the measured tail.
     prefix = ["nice", "-n", "19"] if nice else []
-    command = [*prefix, str(RELEASE / "micromcp-loadtest"), "--url", url, "--token", TOKEN, "--tool", tool,
+    command = [*prefix, str(RELEASE / "micromcp-loadtest"), "--url", url, "--token", token, "--tool", tool,
                "--args", arguments, "--concurrency", str(concurrency), "--duration", duration,
                "--warmup", "500ms", "--json", str(out)]
     if rate:
@@ -199,12 +207,140 @@ def endpoint_death(work: Path, duration: str) -> list[str]:
     ]
 
 
+# Scenario 4: two principals, one flooding.
+FLOODER = "flooder-" + "f" * 32
+VICTIM = "victim-" + "v" * 32
+FLOOD_CLIENTS = 64
+# The victim's load, open loop: light, so its p99 is the front's doing.
+VICTIM_RATE = 200
+FLOOD_VARIANTS = {
+    "no rate limits": "",
+    "per_principal_per_sec = 500": "[rate_limits]\nper_principal_per_sec = 500\n",
+    "per_service_per_sec = 500": "[rate_limits]\nper_service_per_sec = 500\n",
+}
+
+
+def cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def child_of(pid: int) -> int:
+    """The one child of `timeout` (the program it runs)."""
+    for task in os.listdir(f"/proc/{pid}/task"):
+        children = Path(f"/proc/{pid}/task/{task}/children").read_text().split()
+        if children:
+            return int(children[0])
+    raise RuntimeError(f"process {pid} has no child")
+
+
+def flood_root(work: Path) -> Path:
+    root = work / "flood-root"
+    (root / "notes").mkdir(parents=True, exist_ok=True)
+    (root / "hello.txt").write_text("hello from the fs service\n")
+    words = ["gateway", "service", "principal", "flood", "search", "index", "query", "latency", "tail", "share"]
+    for number in range(400):
+        text = " ".join(words[(number * 7 + k) % len(words)] for k in range(200))
+        (root / "notes" / f"note-{number}.md").write_text(f"# Note {number}\n\n{text}\n")
+    return root
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def principal_flood_round(work: Path, root: Path, label: str, settings: str, duration: str) -> dict:
+    """One gateway (`micromcp up`) with `settings`: the victim alone, then
+    during a closed-loop flood by the other principal."""
+    port = free_port()
+    config = work / "flood.toml"
+    config.write_text(
+        "version = 1\n"
+        f'[[auth.tokens]]\nname = "flooder"\nsha256 = "{digest(FLOODER)}"\nscopes = ["*"]\n'
+        f'[[auth.tokens]]\nname = "victim"\nsha256 = "{digest(VICTIM)}"\nscopes = ["*"]\n'
+        f"{settings}"
+    )
+    state = work / f"state-{port}"
+    up = bounded([str(RELEASE / "micromcp"), "up", "--listen", f"127.0.0.1:{port}", "--root", str(root),
+                  "--state-dir", str(state), "--config", str(config), "--admin-listen", "off"],
+                 env=dict(os.environ, MICROMCP_TOKEN=TOKEN, MICROMCP_LOG="error"), stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/mcp"
+    victim = ("fs.stat", '{"path":"hello.txt"}')
+    flood = ("search.query", '{"query":"gateway OR latency"}')
+    try:
+        wait_for_port(port)
+        time.sleep(2.0)  # the crawl indexes the root
+        gateway_pid = child_of(up.pid)
+        loadtest(url, *flood, 4, "1s", work / "warm.json", token=FLOODER)
+        baseline = loadtest(url, *victim, 4, duration, work / "victim-alone.json", rate=VICTIM_RATE, token=VICTIM)
+        seconds = float(duration.rstrip("s"))
+        flooder = start_loadtest(url, *flood, FLOOD_CLIENTS, f"{seconds + 2}s", work / "flood.json", nice=True,
+                                 token=FLOODER)
+        time.sleep(1.5)
+        ticks_before, started = cpu_ticks(gateway_pid), time.monotonic()
+        during = loadtest(url, *victim, 4, duration, work / "victim-flooded.json", rate=VICTIM_RATE, token=VICTIM)
+        cpu_seconds = (cpu_ticks(gateway_pid) - ticks_before) / os.sysconf("SC_CLK_TCK")
+        wall = time.monotonic() - started
+        flooder.wait(timeout=120)
+        flooded = json.loads((work / "flood.json").read_text())
+    finally:
+        stop_all([up])
+    refused = sum(count for outcome, count in flooded["outcomes"].items() if "429" in outcome)
+    answered = flooded["outcomes"].get("ok", 0)
+    return {
+        "label": label,
+        "ratio": during["latency"]["p99_us"] / max(baseline["latency"]["p99_us"], 1),
+        "baseline": baseline, "during": during,
+        "flood_ok_per_s": answered / flooded["seconds"], "flood_refused_per_s": refused / flooded["seconds"],
+        "flood_other": flooded["requests"] - answered - refused,
+        "gateway_cpu_share": cpu_seconds / wall,
+        "gateway_us_per_flood_request": cpu_seconds * 1e6 / max(flooded["requests"] / flooded["seconds"] * wall, 1),
+    }
+
+
+def principal_flood(work: Path, duration: str, rounds: int) -> list[str]:
+    """Scenario 4, every variant `rounds` times, interleaved."""
+    root = flood_root(work)
+    results = [principal_flood_round(work, root, label, settings, duration)
+               for _ in range(rounds) for label, settings in FLOOD_VARIANTS.items()]
+    lines = [
+        "#### Principal flood: one principal floods search, another's fs.stat measured",
+        "",
+        f"Command: `python3 loadtest/fault_scenarios.py --principal-flood-only --duration {duration} --rounds {rounds}` "
+        f"(release; `micromcp up` with fs and search, two `[[auth.tokens]]` principals; the flooder: `search.query`, "
+        f"closed loop, {FLOOD_CLIENTS} clients, its generator at nice 19; the victim: `fs.stat`, open loop "
+        f"{VICTIM_RATE}/s, 4 clients, alone then during the flood; nothing pinned)",
+        "",
+        "| rate limits | victim p99 alone → flooded (×) | victim p50 alone → flooded | victim failures | "
+        "flood answered / refused (429) per s, other | gateway CPU (cores), µs per flood request |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for result in results:
+        baseline, during = result["baseline"]["latency"], result["during"]["latency"]
+        lines.append(
+            f"| {result['label']} | {baseline['p99_us']} → {during['p99_us']} µs (× {result['ratio']:.2f}) "
+            f"| {baseline['p50_us']} → {during['p50_us']} µs | {result['during']['failures']} of {result['during']['requests']} "
+            f"| {result['flood_ok_per_s']:.0f} / {result['flood_refused_per_s']:.0f}, {result['flood_other']} "
+            f"| {result['gateway_cpu_share']:.2f}, {result['gateway_us_per_flood_request']:.0f} |")
+    by_label: dict[str, list[float]] = {}
+    for result in results:
+        by_label.setdefault(result["label"], []).append(result["ratio"])
+    lines += ["", "Victim p99 × baseline, spread over the rounds: " + "; ".join(
+        f"{label} {min(ratios):.2f}–{max(ratios):.2f}" for label, ratios in by_label.items()), ""]
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", default="5s")
     parser.add_argument("--results", type=Path, help="append the tables to this Markdown file")
+    parser.add_argument("--rounds", type=int, default=1, help="repeat the principal flood this many times")
+    parser.add_argument("--principal-flood-only", action="store_true", help="run scenario 4 alone")
     options = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="micromcp-faults-"))
+    if options.principal_flood_only:
+        report(principal_flood(work, options.duration, options.rounds), options.results)
+        return
     busy_port, calm_port, gateway_port = free_port(), free_port(), free_port()
     # calm offers one generated echo tool (no resources to collide with busy's)
     busy, calm = start_service(busy_port), start_service(calm_port, ["--generated-tools", "1"])
@@ -274,10 +410,15 @@ def main() -> None:
     finally:
         stop_all(processes)
     lines += endpoint_death(work, options.duration)
+    lines += principal_flood(work, options.duration, options.rounds)
+    report(lines, options.results)
+
+
+def report(lines: list[str], results_opt: Path | None) -> None:
     text = "\n".join(lines)
     print(text)
-    if options.results:
-        with options.results.open("a") as results:
+    if results_opt:
+        with results_opt.open("a") as results:
             results.write("\n" + text + "\n")
 
 

@@ -20,12 +20,13 @@ use crate::config::{AuthConfig, GatewayConfig};
 use crate::error::GatewayError;
 use crate::policy::Policy;
 use crate::principal::Principal;
-use crate::quota::Quota;
+use crate::quota::{Exceeded, Quota, QuotaPermit};
 use crate::rates::RateLimits;
 use crate::session::{
     InProcessSingleUse, MAX_USED_ROUNDS, PendingClientRequests, RequestStateCodec, SessionCodec,
     SessionRegistry, SingleUseStore, TaskIdCodec,
 };
+use crate::shares::PrincipalShares;
 
 /// The gateway's name and version as clients see them.
 pub const SERVER_NAME: &str = "micromcp";
@@ -61,6 +62,10 @@ pub struct Gateway {
     pub streamed_reads: Arc<Quota<String>>,
     /// `subscriptions/listen` streams open, per principal.
     pub listens: Arc<Quota<String>>,
+    /// Resources watched now, per principal (both eras).
+    pub watches: Arc<Quota<String>>,
+    /// Each principal's share of the HTTP front.
+    pub shares: Arc<PrincipalShares>,
     /// Callers' tokens exchanged for services with `token_exchange`.
     pub token_exchanges: TokenExchanges,
     next_request: AtomicU64,
@@ -71,6 +76,8 @@ pub struct Gateway {
 pub const MAX_LISTENS_PER_PRINCIPAL: usize = 16;
 /// `subscriptions/listen` streams the gateway holds open in all.
 pub const MAX_LISTENS: usize = 10_000;
+/// Resources the gateway watches in all (both eras).
+pub const MAX_WATCHES: usize = 100_000;
 
 // === impl Gateway ===
 
@@ -86,6 +93,8 @@ impl Gateway {
             config.limits.max_streamed_reads,
             Some(config.limits.max_streamed_reads_per_principal),
         );
+        let watches = Quota::new(MAX_WATCHES, Some(config.limits.max_watches_per_principal));
+        let shares = PrincipalShares::new(config.limits.max_requests_in_flight_per_principal);
         let server_info_json = serde_json::json!({
             "name": SERVER_NAME,
             "title": "Micro-MCP gateway",
@@ -109,11 +118,31 @@ impl Gateway {
             pending_requests: PendingClientRequests::default(),
             streamed_reads,
             listens: Quota::new(MAX_LISTENS, Some(MAX_LISTENS_PER_PRINCIPAL)),
+            watches,
+            shares,
             token_exchanges: TokenExchanges::default(),
             rates,
             next_request: AtomicU64::new(1),
             server_info_json,
         }))
+    }
+
+    /// A place for one more resource watched by `principal` (a
+    /// 2025-11-25 subscription or a 2026-07-28 listen URI), or the error
+    /// that names the limit.
+    pub fn watch_place(&self, principal: &str) -> Result<QuotaPermit<String>, GatewayError> {
+        self.watches
+            .acquire(principal.to_owned())
+            .map_err(|exceeded| {
+                GatewayError::InvalidRequest(match exceeded {
+                    Exceeded::PerKey(limit) => format!(
+                        "principal {principal} already watches {limit} resources (limits.max_watches_per_principal); unsubscribe or close a subscriptions/listen stream first"
+                    ),
+                    Exceeded::Total(limit) => {
+                        format!("the gateway watches {limit} resources; retry later")
+                    }
+                })
+            })
     }
 
     /// The authorization state now.

@@ -20,7 +20,7 @@
 //!
 //! | layer | modules | holds |
 //! | --- | --- | --- |
-//! | 0 | `error`, `quota`, `telemetry` | the crate's error enum and its JSON-RPC/HTTP codes; counted shares (total and per key); the metrics recorder, names and bounded labels |
+//! | 0 | `error`, `quota`, `shares`, `telemetry` | the crate's error enum and its JSON-RPC/HTTP codes; counted shares (total and per key); each principal's share of the front (its line, the refusal it must wait out); the metrics recorder, names and bounded labels |
 //! | 1 | `wire` | JSON-RPC envelope, protocol eras and params heads, name checks, content encoding |
 //! | 2 | `principal` | `Principal`, `TokenEntry`, token digests, `Scopes` |
 //! | 3 | `catalog` | the merged catalog, pages, visible lists, tool hints, stable service name indices |
@@ -52,6 +52,7 @@ pub mod principal;
 pub mod quota;
 pub mod rates;
 pub mod session;
+pub mod shares;
 pub mod telemetry;
 pub mod wire;
 

@@ -17,6 +17,21 @@ use crate::config::{Rate, RateLimitsConfig, ServiceConfig, ServiceRates};
 use crate::error::GatewayError;
 use crate::quota::{Quota, QuotaPermit};
 
+/// Whether the rate limits count `method` (the methods that reach a
+/// service through a route's admission).
+pub fn is_limited(method: &str) -> bool {
+    matches!(
+        method,
+        "tools/call"
+            | "resources/read"
+            | "prompts/get"
+            | "completion/complete"
+            | "tasks/get"
+            | "tasks/update"
+            | "tasks/cancel"
+    )
+}
+
 /// The gateway's rate limiters and per-principal in-flight counts.
 pub struct RateLimits {
     per_principal_opt: Option<DefaultKeyedRateLimiter<String>>,

@@ -19,7 +19,9 @@ mod task_ids;
 
 pub use self::keyfile::load_or_create_key;
 pub use self::pending_requests::{ClientAnswer, PendingClientRequests};
-pub use self::replica_state::{GET_STREAM, SessionRegistry, SessionRuntime, StreamLog, StreamRead};
+pub use self::replica_state::{
+    GET_STREAM, SessionRegistry, SessionRuntime, StreamLog, StreamRead, Subscription,
+};
 pub use self::request_state::{OpenedRound, RequestStateCodec, RoundFor, arguments_digest};
 pub use self::sealed::{SESSION_KEY_BYTES, SessionClaims, SessionCodec};
 pub use self::single_use::{

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, u8)] = &[
     ("error", 0),
     ("quota", 0),
+    ("shares", 0),
     ("telemetry", 0),
     ("wire", 1),
     ("principal", 2),

@@ -49,6 +49,29 @@ def test_a_valid_config_prints_what_it_resolves_to_and_each_catalog(tmp_path):
         service.wait()
 
 
+def test_every_address_is_printed_with_its_scheme_once(tmp_path):
+    """`check` printed `http://http://host:port` for every http:// service."""
+    certs = tmp_path / "certs"
+    subprocess.run([str(BINARY), "tls-cert", "--out", str(certs), "--name", "localhost"], check=True,
+                   capture_output=True, timeout=60)
+    config = tmp_path / "micromcp.toml"
+    config.write_text(
+        "version = 1\n[gateway]\nlisten = \"127.0.0.1:8443\"\n"
+        f'[gateway.tls]\ncert_file = "{certs / "localhost.pem"}"\nkey_file = "{certs / "localhost-key.pem"}"\n'
+        '[[services]]\nname = "plain"\nendpoints = ["http://127.0.0.1:7001", "unix:/run/fs.sock"]\n'
+        '[[services]]\nname = "sealed"\nendpoint = "https://localhost:7002"\n'
+        f'tls_ca = "{certs / "ca.pem"}"\n'
+    )
+    result = check(config, "--offline")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = [line.strip() for line in result.stdout.splitlines()]
+    assert "listen: https://127.0.0.1:8443/mcp" in lines, lines
+    assert "http://127.0.0.1:7001 (gRPC over HTTP/2)" in lines, lines
+    assert "unix:/run/fs.sock (gRPC over HTTP/2)" in lines, lines
+    assert "https://localhost:7002 (gRPC over HTTP/2, TLS)" in lines, lines
+    assert "://http" not in result.stdout, result.stdout
+
+
 def test_a_service_that_does_not_answer_is_named_and_fails_the_check(tmp_path):
     result = check(write_config(tmp_path, free_port()), "--wait-secs", "1")
     assert result.returncode == 2, result.stdout + result.stderr

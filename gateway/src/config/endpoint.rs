@@ -16,7 +16,7 @@ use super::services::RawService;
 pub enum Endpoint {
     /// `unix:/path/to.sock`
     Unix(PathBuf),
-    /// `http://host:port`
+    /// `http://host:port`, kept as configured (the scheme included).
     Tcp(String),
     /// `https://host:port`: gRPC over HTTP/2 behind TLS 1.3 (a service's
     /// `--tls-listen`), with the same TLS settings as QUIC.
@@ -38,7 +38,7 @@ impl std::fmt::Display for Endpoint {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Unix(path) => write!(formatter, "unix:{} (gRPC over HTTP/2)", path.display()),
-            Self::Tcp(authority) => write!(formatter, "http://{authority} (gRPC over HTTP/2)"),
+            Self::Tcp(url) => write!(formatter, "{url} (gRPC over HTTP/2)"),
             Self::Tls { authority, .. } => {
                 write!(formatter, "https://{authority} (gRPC over HTTP/2, TLS)")
             }
@@ -315,6 +315,37 @@ mod tests {
                 },
                 vec![]
             )
+        );
+    }
+
+    #[test]
+    fn each_endpoint_is_described_with_its_scheme_once() {
+        let tls = ClientTls {
+            ca_file: PathBuf::new(),
+            server_name: String::new(),
+            identity: None,
+        };
+        let described = Endpoints::Fixed(vec![
+            Endpoint::Tcp("http://10.0.0.1:7000".into()),
+            Endpoint::Tls {
+                authority: "10.0.0.2:7000".into(),
+                tls: tls.clone(),
+            },
+            Endpoint::Quic {
+                authority: "10.0.0.3:7000".into(),
+                tls,
+            },
+            Endpoint::Unix("/run/fs.sock".into()),
+        ])
+        .describe();
+        assert_eq!(
+            described,
+            [
+                "http://10.0.0.1:7000 (gRPC over HTTP/2)",
+                "https://10.0.0.2:7000 (gRPC over HTTP/2, TLS)",
+                "quic://10.0.0.3:7000 (gRPC over HTTP/3, TLS)",
+                "unix:/run/fs.sock (gRPC over HTTP/2)",
+            ]
         );
     }
 

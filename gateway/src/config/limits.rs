@@ -2,7 +2,11 @@
 //! total and per source address, how long the gateway waits for a
 //! request's headers (which also bounds an idle keep-alive connection) and
 //! its body, and how many large resource reads may stream at once and for
-//! how long one may wait on a client that stopped reading. Validated into [`LimitsConfig`]; errors name their key.
+//! how long one may wait on a client that stopped reading; how many
+//! requests of one principal are served at once (the rest wait in its
+//! line), how many resources one principal may watch, and how long a
+//! session's watches outlive its GET stream. Validated into
+//! [`LimitsConfig`]; errors name their key.
 
 use std::time::Duration;
 
@@ -30,6 +34,15 @@ pub struct RawLimits {
     /// Seconds a streamed answer may wait for a client that stopped reading
     /// before it is cut (and its backend stream cancelled).
     pub stalled_reader_timeout_secs: Option<u64>,
+    /// Requests of one principal served at once; the next wait in its own
+    /// line, before their bodies are read (0: no line).
+    pub max_requests_in_flight_per_principal: Option<usize>,
+    /// Resources one principal may watch at once (2025-11-25
+    /// `resources/subscribe` and 2026-07-28 `subscriptions/listen` URIs).
+    pub max_watches_per_principal: Option<usize>,
+    /// Seconds a 2025-11-25 session's subscriptions outlive its GET stream
+    /// (or live without one).
+    pub watch_without_stream_secs: Option<u64>,
 }
 
 /// Validated `[limits]`.
@@ -43,6 +56,10 @@ pub struct LimitsConfig {
     pub max_streamed_reads: usize,
     pub max_streamed_reads_per_principal: usize,
     pub stalled_reader_timeout: Duration,
+    /// `None`: no line.
+    pub max_requests_in_flight_per_principal: Option<usize>,
+    pub max_watches_per_principal: usize,
+    pub watch_without_stream: Duration,
 }
 
 impl Default for LimitsConfig {
@@ -55,6 +72,9 @@ impl Default for LimitsConfig {
             max_streamed_reads: 256,
             max_streamed_reads_per_principal: 64,
             stalled_reader_timeout: Duration::from_secs(30),
+            max_requests_in_flight_per_principal: None,
+            max_watches_per_principal: 256,
+            watch_without_stream: Duration::from_secs(60),
         }
     }
 }
@@ -92,6 +112,25 @@ pub fn validate_limits(limits: RawLimits, errors: &mut Vec<String>) -> LimitsCon
         max_streamed_reads_per_principal as u64,
         1..=max_streamed_reads.max(1) as u64,
     );
+    let in_flight = limits
+        .max_requests_in_flight_per_principal
+        .or(defaults.max_requests_in_flight_per_principal)
+        .unwrap_or(0);
+    check_range(
+        errors,
+        "limits.max_requests_in_flight_per_principal",
+        in_flight as u64,
+        0..=100_000,
+    );
+    let max_watches_per_principal = limits
+        .max_watches_per_principal
+        .unwrap_or(defaults.max_watches_per_principal);
+    check_range(
+        errors,
+        "limits.max_watches_per_principal",
+        max_watches_per_principal as u64,
+        1..=100_000,
+    );
     let seconds = |key: &str, value: Option<u64>, default: Duration, errors: &mut Vec<String>| {
         let secs = value.unwrap_or(default.as_secs());
         check_range(errors, &format!("limits.{key}"), secs, 1..=3600);
@@ -120,6 +159,14 @@ pub fn validate_limits(limits: RawLimits, errors: &mut Vec<String>) -> LimitsCon
             defaults.stalled_reader_timeout,
             errors,
         ),
+        max_requests_in_flight_per_principal: (in_flight > 0).then_some(in_flight),
+        max_watches_per_principal,
+        watch_without_stream: seconds(
+            "watch_without_stream_secs",
+            limits.watch_without_stream_secs,
+            defaults.watch_without_stream,
+            errors,
+        ),
     }
 }
 
@@ -143,6 +190,9 @@ mod tests {
             max_streamed_reads: Some(0),
             max_streamed_reads_per_principal: Some(9),
             stalled_reader_timeout_secs: Some(0),
+            max_requests_in_flight_per_principal: Some(1_000_000),
+            max_watches_per_principal: Some(0),
+            watch_without_stream_secs: Some(0),
         };
         validate_limits(raw, &mut errors);
         let joined = errors.join("\n");
@@ -154,16 +204,19 @@ mod tests {
             "limits.max_streamed_reads:",
             "limits.max_streamed_reads_per_principal:",
             "limits.stalled_reader_timeout_secs:",
+            "limits.max_requests_in_flight_per_principal:",
+            "limits.max_watches_per_principal:",
+            "limits.watch_without_stream_secs:",
         ] {
             assert!(joined.contains(key), "{key} missing in {joined}");
         }
         let off = RawLimits {
             max_connections_per_source: Some(0),
+            max_requests_in_flight_per_principal: Some(0),
             ..RawLimits::default()
         };
-        assert_eq!(
-            validate_limits(off, &mut Vec::new()).max_connections_per_source,
-            None
-        );
+        let off = validate_limits(off, &mut Vec::new());
+        assert_eq!(off.max_connections_per_source, None);
+        assert_eq!(off.max_requests_in_flight_per_principal, None);
     }
 }

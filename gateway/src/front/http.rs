@@ -1,7 +1,9 @@
 //! The Streamable HTTP front on `/mcp` (POST, GET, DELETE), dual-era on one
 //! endpoint, plus `/healthz` and `/readyz`. Order of checks per request:
-//! Host/Origin → authentication → size and content type → envelope parse →
-//! era (initialize, a session id, or 2026-07-28 `_meta`) → dispatch.
+//! Host/Origin → authentication → the principal's share of the front
+//! (`share`: its line, an early request's refusal) → size and content type
+//! → envelope parse → era (initialize, a session id, or 2026-07-28
+//! `_meta`) → dispatch.
 //! Browser clients of allowed origins get CORS answers (`cors`).
 
 mod answers;
@@ -12,6 +14,7 @@ pub(crate) mod health;
 mod oauth;
 mod pieces_body;
 mod reply;
+mod share;
 mod sse;
 pub mod threads;
 mod tls;
@@ -168,6 +171,11 @@ async fn post_audited(gateway: Arc<Gateway>, request: Request, audit: &mut Audit
         Ok(principal) => principal,
         Err(response) => return *response,
     };
+    // Held until the answer starts; the body is not read before.
+    let _place = match share::enter(&gateway, &principal.id, &parts, audit).await {
+        Ok(place) => place,
+        Err(response) => return response,
+    };
     let headers = parts.headers;
     let accepts = guard::accepts(&headers);
     if !accepts.json && !accepts.sse {
@@ -249,6 +257,14 @@ async fn post_audited(gateway: Arc<Gateway>, request: Request, audit: &mut Audit
         }
         MessageKind::Request => {
             let method = envelope.method.clone().unwrap_or_default();
+            // Checked from the headers already when they name it.
+            if !headers.contains_key("mcp-method")
+                && let Some(refused) =
+                    share::refuse_if_early(&gateway, &principal.id, &method, parts.version, audit)
+                        .await
+            {
+                return refused;
+            }
             let posted = PostedRequest {
                 headers: &headers,
                 accepts,
@@ -397,6 +413,7 @@ async fn get_audited(gateway: Arc<Gateway>, request: Request, audit: &mut AuditE
     }
     let runtime = gateway.runtimes.get(session_id);
     let keepalive = gateway.config.keepalive;
+    let timers = (keepalive, gateway.config.limits.watch_without_stream);
     if let Some(last_event_id) = header_str(headers, "last-event-id") {
         let Some((stream_id, after)) = sse::parse_event_id(last_event_id) else {
             return plain(
@@ -423,7 +440,7 @@ async fn get_audited(gateway: Arc<Gateway>, request: Request, audit: &mut AuditE
             runtime,
             gateway.backends.subscribe(),
             after,
-            keepalive,
+            timers,
         ));
     }
     if runtime.get_stream_open.swap(true, Ordering::Relaxed) {
@@ -436,7 +453,7 @@ async fn get_audited(gateway: Arc<Gateway>, request: Request, audit: &mut AuditE
         runtime,
         gateway.backends.subscribe(),
         0,
-        keepalive,
+        timers,
     ))
 }
 

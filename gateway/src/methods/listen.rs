@@ -8,7 +8,9 @@
 //! like a read). Every message carries `_meta.subscriptionId` = the
 //! request's id; nothing un-requested is sent. The stream lasts until the
 //! client closes it (which ends the watches); each principal holds at most
-//! `gateway::MAX_LISTENS_PER_PRINCIPAL` at once.
+//! `gateway::MAX_LISTENS_PER_PRINCIPAL` at once, and each watched URI takes
+//! a place in the principal's watch quota (`limits.max_watches_per_principal`,
+//! shared with `resources/subscribe`): past it the listen is refused.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -96,10 +98,15 @@ pub(crate) async fn listen(
     let changes = gateway.backends.subscribe();
     let mut watches = SelectAll::new();
     let mut honoured_uris = Vec::new();
+    // Each watched URI holds a place in the principal's watch quota
+    // (shared with resources/subscribe) while the stream lasts.
+    let mut places = Vec::new();
     for uri in requested_uris.iter().flatten().collect::<BTreeSet<_>>() {
+        let place = gateway.watch_place(&context.principal.id)?;
         if let Some(updates) = watch(gateway, context, uri).await {
             watches.push(updates);
             honoured_uris.push(uri.clone());
+            places.push(place);
         }
     }
     let mut acknowledged = serde_json::Map::new();
@@ -122,7 +129,7 @@ pub(crate) async fn listen(
     );
     let (to_client, messages) = mpsc::channel(16);
     tokio::spawn(async move {
-        let _permit = permit;
+        let _held = (permit, places);
         if to_client.send(ack).await.is_err() {
             return;
         }

@@ -2,8 +2,11 @@
 //! each subscription is a `WatchResource` stream to the owning service,
 //! held by the session's runtime; every update becomes a
 //! `notifications/resources/updated` on the session's GET stream (recorded,
-//! so a client that reconnects with `Last-Event-ID` still gets it). Ending the
-//! session or unsubscribing cancels the stream.
+//! so a client that reconnects with `Last-Event-ID` still gets it). Each
+//! holds a place in the principal's watch quota (shared with
+//! `subscriptions/listen`, `limits.max_watches_per_principal`). Ending the
+//! session, unsubscribing, or the session going without a GET stream for
+//! `limits.watch_without_stream_secs` cancels the stream.
 
 use std::sync::Arc;
 
@@ -14,7 +17,7 @@ use crate::backends::{Target, from_status};
 use crate::context::{CallContext, EraState};
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
-use crate::session::{GET_STREAM, SessionRuntime};
+use crate::session::{GET_STREAM, SessionRuntime, Subscription};
 use crate::wire::jsonrpc::encode_notification;
 use crate::wire::protocol::ParamsHead;
 
@@ -42,6 +45,16 @@ pub(crate) async fn subscribe(
             "resources/subscribe: service {service:?} cannot watch resources"
         )));
     }
+    // A subscription replaced gives its place back first.
+    let replaced = runtime
+        .subscriptions
+        .lock()
+        .ok()
+        .and_then(|mut subscriptions| subscriptions.remove(uri));
+    if let Some(replaced) = replaced {
+        replaced.token.cancel();
+    }
+    let place = gateway.watch_place(&context.principal.id)?;
     let mut client = route.client()?;
     let request = outbound::watch_request(gateway, context, route.readable_sources(), uri);
     let mut updates = client
@@ -56,14 +69,19 @@ pub(crate) async fn subscribe(
         })?
         .into_inner();
     let token = CancellationToken::new();
+    let subscription = Subscription {
+        token: token.clone(),
+        place,
+    };
     let previous = runtime
         .subscriptions
         .lock()
         .ok()
-        .and_then(|mut subscriptions| subscriptions.insert(uri.to_owned(), token.clone()));
+        .and_then(|mut subscriptions| subscriptions.insert(uri.to_owned(), subscription));
     if let Some(previous) = previous {
-        previous.cancel();
+        previous.token.cancel();
     }
+    runtime.end_watches_if_unheard(gateway.config.limits.watch_without_stream, true);
     let notification = encode_notification(
         "notifications/resources/updated",
         serde_json::json!({"uri": uri}).to_string().as_bytes(),
@@ -100,8 +118,8 @@ pub(crate) fn unsubscribe(context: &CallContext, head: ParamsHead<'_>) -> Result
         .lock()
         .ok()
         .and_then(|mut subscriptions| subscriptions.remove(uri));
-    if let Some(token) = removed {
-        token.cancel();
+    if let Some(removed) = removed {
+        removed.token.cancel();
     }
     Ok(())
 }

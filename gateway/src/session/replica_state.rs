@@ -1,6 +1,9 @@
 //! Replica-local state of handshake-era sessions: the log level a client
-//! set, in-flight requests (for `notifications/cancelled`), and the SSE
-//! stream logs that make streams resumable with `Last-Event-ID`. Everything
+//! set, in-flight requests (for `notifications/cancelled`), the SSE
+//! stream logs that make streams resumable with `Last-Event-ID`, and the
+//! session's resource subscriptions — each holding its place in the
+//! principal's watch quota, and all ended once the session has been
+//! without a GET stream for a while ([`SessionRuntime::end_watches_if_unheard`]). Everything
 //! here is an optimisation over the sealed session id: a session whose
 //! runtime lives on another replica still works, it only cannot resume that
 //! replica's streams.
@@ -12,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+
+use crate::quota::QuotaPermit;
 
 /// Most events kept per session for resumption.
 const MAX_LOGGED_EVENTS: usize = 1024;
@@ -91,15 +96,25 @@ impl StreamLog {
     }
 }
 
+/// One resource subscription: cancels its watch, holds its quota place.
+pub struct Subscription {
+    pub token: CancellationToken,
+    pub place: QuotaPermit<String>,
+}
+
 /// One session's replica-local state.
 pub struct SessionRuntime {
     pub log_level: Mutex<Option<String>>,
     /// Resource subscriptions (`resources/subscribe`), by URI.
-    pub subscriptions: Mutex<HashMap<String, CancellationToken>>,
+    pub subscriptions: Mutex<HashMap<String, Subscription>>,
     in_flight: Mutex<HashMap<String, CancellationToken>>,
     streams: Mutex<HashMap<u64, Arc<StreamLog>>>,
     next_stream: AtomicU64,
     pub get_stream_open: AtomicBool,
+    /// Changes whenever the GET stream opens or closes.
+    stream_epoch: AtomicU64,
+    /// A check for subscriptions without a stream is pending.
+    unheard_check_armed: AtomicBool,
     last_used: Mutex<Instant>,
 }
 
@@ -110,11 +125,7 @@ pub const GET_STREAM: u64 = 0;
 
 impl Drop for SessionRuntime {
     fn drop(&mut self) {
-        if let Ok(subscriptions) = self.subscriptions.lock() {
-            for token in subscriptions.values() {
-                token.cancel();
-            }
-        }
+        self.end_watches();
     }
 }
 
@@ -133,8 +144,66 @@ impl SessionRuntime {
             streams: Mutex::default(),
             next_stream: AtomicU64::new(1),
             get_stream_open: AtomicBool::new(false),
+            stream_epoch: AtomicU64::new(0),
+            unheard_check_armed: AtomicBool::new(false),
             last_used: Mutex::new(Instant::now()),
         }
+    }
+
+    /// Ends every resource subscription (their watches and quota places).
+    pub fn end_watches(&self) -> usize {
+        let ended: Vec<Subscription> = match self.subscriptions.lock() {
+            Ok(mut subscriptions) => subscriptions.drain().map(|(_, watch)| watch).collect(),
+            Err(_) => Vec::new(),
+        };
+        for watch in &ended {
+            watch.token.cancel();
+        }
+        ended.len()
+    }
+
+    /// Notes that the GET stream opened (`true`) or closed.
+    pub fn get_stream_changed(&self, open: bool) {
+        self.get_stream_open.store(open, Ordering::Relaxed);
+        self.stream_epoch.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// After `after`, ends the subscriptions if the session's GET stream
+    /// stayed closed all that time (their updates would reach nobody). A
+    /// subscription made without a stream arms one check at a time
+    /// (`from_subscribe`); every stream closing arms its own.
+    pub fn end_watches_if_unheard(self: &Arc<Self>, after: Duration, from_subscribe: bool) {
+        if self.get_stream_open.load(Ordering::Relaxed) {
+            return;
+        }
+        if from_subscribe && self.unheard_check_armed.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let epoch = self.stream_epoch.load(Ordering::Relaxed);
+        let runtime = Arc::downgrade(self);
+        handle.spawn(async move {
+            tokio::time::sleep(after).await;
+            let Some(runtime) = runtime.upgrade() else {
+                return;
+            };
+            if from_subscribe {
+                runtime.unheard_check_armed.store(false, Ordering::Relaxed);
+            }
+            let unheard = !runtime.get_stream_open.load(Ordering::Relaxed)
+                && runtime.stream_epoch.load(Ordering::Relaxed) == epoch;
+            if unheard {
+                let ended = runtime.end_watches();
+                if ended > 0 {
+                    tracing::debug!(
+                        ended,
+                        "resource subscriptions ended: their session had no GET stream"
+                    );
+                }
+            }
+        });
     }
 
     /// The level set with `logging/setLevel`, if any.

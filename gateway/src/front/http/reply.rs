@@ -1,6 +1,7 @@
 //! Turns a dispatched request's outcome into the HTTP response the client
 //! asked for (JSON or SSE), and hands the audit entry to streamed answers
-//! so their record is written when they end.
+//! so their record is written when they end. A rate-limit refusal is noted
+//! in the principal's share (`shares`), which refuses what comes back early.
 
 use std::sync::Arc;
 
@@ -31,6 +32,17 @@ pub(super) async fn respond(
     match outcome {
         Err(error) => {
             audit.error(&error);
+            if let GatewayError::RateLimited {
+                message,
+                retry_after_ms,
+            } = &error
+            {
+                // Coming back before then is refused from the headers.
+                let retry_after = std::time::Duration::from_millis(*retry_after_ms);
+                gateway
+                    .shares
+                    .refused(&context.principal.id, retry_after, message);
+            }
             // A rate limit's 429 and Retry-After matter more than the body type.
             if accepts.json || matches!(error, GatewayError::RateLimited { .. }) {
                 error_response(id_text, &error, modern)

@@ -5,7 +5,6 @@
 //! with a `retry` hint (SEP-1699).
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -116,12 +115,29 @@ pub fn from_log(
     }
 }
 
-/// Clears the session's "GET stream open" flag when the stream ends.
-struct GetStreamGuard(Arc<SessionRuntime>);
+/// The session's GET stream while it lasts: when it ends (or its body is
+/// dropped unread) the session is marked without one, and its
+/// subscriptions end unless a new stream comes within `unheard_after`.
+struct GetStreamGuard {
+    runtime: Arc<SessionRuntime>,
+    unheard_after: Duration,
+}
+
+impl GetStreamGuard {
+    fn open(runtime: Arc<SessionRuntime>, unheard_after: Duration) -> Self {
+        runtime.get_stream_changed(true);
+        Self {
+            runtime,
+            unheard_after,
+        }
+    }
+}
 
 impl Drop for GetStreamGuard {
     fn drop(&mut self) {
-        self.0.get_stream_open.store(false, Ordering::Relaxed);
+        self.runtime.get_stream_changed(false);
+        self.runtime
+            .end_watches_if_unheard(self.unheard_after, false);
     }
 }
 
@@ -139,10 +155,11 @@ pub fn get_stream(
     runtime: Arc<SessionRuntime>,
     mut changes: broadcast::Receiver<ListKind>,
     after: u64,
-    keepalive: Duration,
+    (keepalive, unheard_after): (Duration, Duration),
 ) -> impl Stream<Item = Result<Bytes, std::convert::Infallible>> + Send {
+    let guard = GetStreamGuard::open(runtime.clone(), unheard_after);
     async_stream::stream! {
-        let _guard = GetStreamGuard(runtime.clone());
+        let _guard = guard;
         let Some(log) = runtime.stream(GET_STREAM) else {
             return;
         };
