@@ -244,6 +244,29 @@ async def test_optional_certificates_let_token_clients_in(tmp_path, certs):
         running.stop()
 
 
+def test_a_connection_over_the_cap_is_refused_inside_tls(tmp_path, certs):
+    """Past the connection cap the TLS port answered with a plaintext
+    `HTTP/1.1 503`, which a TLS client reads as a broken handshake."""
+    settings = ("[gateway.tls]\n"
+                f'cert_file = "{certs / "server.pem"}"\nkey_file = "{certs / "server-key.pem"}"\n'
+                "[limits]\nmax_connections_per_source = 1\nheader_read_timeout_secs = 10\n")
+    running = start_testkit_gateway(tmp_path, gateway_settings=settings)
+    try:
+        with socket.create_connection(("127.0.0.1", running.port), timeout=10) as first_raw, \
+                context(certs, None).wrap_socket(first_raw, server_hostname="localhost") as held:
+            held.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            assert held.recv(1024).startswith(b"HTTP/1.1 200"), "the first connection is served"
+            with socket.create_connection(("127.0.0.1", running.port), timeout=10) as raw, \
+                    context(certs, None).wrap_socket(raw, server_hostname="localhost") as refused:
+                answer = b""
+                while chunk := refused.recv(4096):
+                    answer += chunk
+        assert answer.startswith(b"HTTP/1.1 503"), answer[:200]
+        assert b"limits.max_connections_per_source = 1" in answer and b"retry-after: 1" in answer.lower(), answer
+    finally:
+        running.stop()
+
+
 @pytest.mark.parametrize(("settings", "expected"), [
     ('[[auth.client_certificates]]\nname = "a"\nsan = "x"\nscopes = ["*"]\n',
      "auth.client_certificates: needs gateway.tls.client_ca_file"),

@@ -1,16 +1,21 @@
 //! What one client may hold of the front: client connections are counted
 //! over every front thread, in total and per source address, and a
 //! connection past either cap is answered at once with a clear 503 and
-//! closed — before it costs a request's worth of work. Timeouts on headers,
+//! closed — before it costs a request's worth of work; on a TLS listener
+//! the 503 is sent inside TLS after the handshake (never plaintext), to at
+//! most [`MAX_TLS_REFUSALS`] refused connections at once (others are
+//! closed without an answer). Timeouts on headers,
 //! idle keep-alive and bodies are applied where connections are served
 //! (`front::http::connections`) with the values of `[limits]`.
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
 
 use crate::config::LimitsConfig;
 use crate::quota::{Exceeded, Quota};
@@ -37,10 +42,44 @@ pub fn refusal_message(exceeded: Exceeded) -> String {
     }
 }
 
+/// Refused TLS connections whose handshake may run at once (each costs a
+/// handshake's work, which the caps exist to spare).
+pub const MAX_TLS_REFUSALS: usize = 64;
+
+/// TLS handshakes of refused connections running now.
+static TLS_REFUSALS: AtomicUsize = AtomicUsize::new(0);
+
+/// [`refuse`] on a TLS listener: the 503 goes inside TLS once the
+/// handshake is done (within a second); a client that negotiated HTTP/2
+/// has its connection closed (TLS close_notify) without an HTTP/1.1 text.
+pub async fn refuse_tls(acceptor: TlsAcceptor, stream: TcpStream, exceeded: Exceeded) {
+    struct Running;
+    impl Drop for Running {
+        fn drop(&mut self) {
+            TLS_REFUSALS.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+    if TLS_REFUSALS.fetch_add(1, Ordering::Relaxed) >= MAX_TLS_REFUSALS {
+        TLS_REFUSALS.fetch_sub(1, Ordering::Relaxed);
+        return;
+    }
+    let _running = Running;
+    let Ok(Ok(mut tls)) =
+        tokio::time::timeout(Duration::from_secs(1), acceptor.accept(stream)).await
+    else {
+        return;
+    };
+    if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+        let _ = tokio::time::timeout(Duration::from_secs(1), tls.shutdown()).await;
+        return;
+    }
+    refuse(tls, exceeded).await;
+}
+
 /// Answers a refused connection with a 503 (JSON-RPC transient error in the
 /// body, `Retry-After`) and closes it; a client that does not take the
 /// answer within a second is dropped.
-pub async fn refuse(mut stream: TcpStream, exceeded: Exceeded) {
+pub async fn refuse(mut stream: impl AsyncWrite + Unpin, exceeded: Exceeded) {
     let body = serde_json::json!({
         "jsonrpc": "2.0",
         "id": null,

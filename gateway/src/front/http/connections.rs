@@ -1,6 +1,6 @@
 //! Serving client connections on one listener: each accepted connection is
 //! admitted against the shared caps (`front::limits`) or refused with a
-//! 503, then served by hyper (HTTP/1.1 or HTTP/2) with a header read
+//! 503 (inside TLS on a TLS listener), then served by hyper (HTTP/1.1 or HTTP/2) with a header read
 //! timeout — which also closes idle keep-alive connections, and, checked
 //! here before hyper sees the socket, connections that never send a byte —
 //! and HTTP/2
@@ -26,7 +26,7 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use crate::config::LimitsConfig;
-use crate::front::limits::{ConnectionLimits, refusal_message, refuse};
+use crate::front::limits::{ConnectionLimits, refusal_message, refuse, refuse_tls};
 
 /// Pause after a failed `accept` (e.g. out of file descriptors).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
@@ -79,7 +79,10 @@ pub async fn serve_connections(
             Ok(permit) => permit,
             Err(exceeded) => {
                 tracing::debug!(peer = %peer, reason = %refusal_message(exceeded), "connection refused");
-                tokio::spawn(refuse(stream, exceeded));
+                match &tls_opt {
+                    Some(acceptor) => tokio::spawn(refuse_tls(acceptor.clone(), stream, exceeded)),
+                    None => tokio::spawn(refuse(stream, exceeded)),
+                };
                 continue;
             }
         };
