@@ -298,15 +298,21 @@ def principal_flood_round(work: Path, root: Path, label: str, settings: str, dur
     }
 
 
-def principal_flood(work: Path, duration: str, rounds: int) -> list[str]:
-    """Scenario 4, every variant `rounds` times, interleaved."""
+def principal_flood(work: Path, duration: str, rounds: int, line_opt: int | None = None) -> list[str]:
+    """Scenario 4, every variant `rounds` times, interleaved; with
+    `line_opt`, also with `limits.max_requests_in_flight_per_principal`."""
     root = flood_root(work)
+    variants = dict(FLOOD_VARIANTS)
+    if line_opt:
+        variants[f"none; max_requests_in_flight_per_principal = {line_opt}"] = (
+            f"[limits]\nmax_requests_in_flight_per_principal = {line_opt}\n")
     results = [principal_flood_round(work, root, label, settings, duration)
-               for _ in range(rounds) for label, settings in FLOOD_VARIANTS.items()]
+               for _ in range(rounds) for label, settings in variants.items()]
     lines = [
         "#### Principal flood: one principal floods search, another's fs.stat measured",
         "",
-        f"Command: `python3 loadtest/fault_scenarios.py --principal-flood-only --duration {duration} --rounds {rounds}` "
+        f"Command: `python3 loadtest/fault_scenarios.py --principal-flood-only --duration {duration} --rounds {rounds}"
+        + (f" --line {line_opt}" if line_opt else "") + "` "
         f"(release; `micromcp up` with fs and search, two `[[auth.tokens]]` principals; the flooder: `search.query`, "
         f"closed loop, {FLOOD_CLIENTS} clients, its generator at nice 19; the victim: `fs.stat`, open loop "
         f"{VICTIM_RATE}/s, 4 clients, alone then during the flood; nothing pinned)",
@@ -336,10 +342,15 @@ def main() -> None:
     parser.add_argument("--results", type=Path, help="append the tables to this Markdown file")
     parser.add_argument("--rounds", type=int, default=1, help="repeat the principal flood this many times")
     parser.add_argument("--principal-flood-only", action="store_true", help="run scenario 4 alone")
+    parser.add_argument("--line", type=int, help="scenario 4 also with this max_requests_in_flight_per_principal")
+    parser.add_argument("--binaries", type=Path, help="micromcp and micromcp-loadtest from here (default: target/release)")
     options = parser.parse_args()
+    if options.binaries:
+        global RELEASE
+        RELEASE = options.binaries.resolve()
     work = Path(tempfile.mkdtemp(prefix="micromcp-faults-"))
     if options.principal_flood_only:
-        report(principal_flood(work, options.duration, options.rounds), options.results)
+        report(principal_flood(work, options.duration, options.rounds, options.line), options.results)
         return
     busy_port, calm_port, gateway_port = free_port(), free_port(), free_port()
     # calm offers one generated echo tool (no resources to collide with busy's)
@@ -410,7 +421,7 @@ def main() -> None:
     finally:
         stop_all(processes)
     lines += endpoint_death(work, options.duration)
-    lines += principal_flood(work, options.duration, options.rounds)
+    lines += principal_flood(work, options.duration, options.rounds, options.line)
     report(lines, options.results)
 
 
