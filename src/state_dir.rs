@@ -7,7 +7,7 @@
 //! a served root stops the start, naming its key.
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 /// A state directory held by this process.
 #[derive(Debug)]
@@ -85,6 +85,32 @@ fn remove_staged(path: &Path) -> usize {
         .count()
 }
 
+/// Where `path` is or would be once created: its longest existing
+/// ancestor canonicalised (symlinks resolved, as fs resolves them), then
+/// the missing rest (`..` taken lexically: what is created there is a
+/// directory, not a symlink).
+fn resolved(path: &Path) -> Option<PathBuf> {
+    let absolute = std::path::absolute(path).ok()?;
+    let components: Vec<Component> = absolute.components().collect();
+    let (mut resolved, existing) = (0..=components.len()).rev().find_map(|count| {
+        let prefix: PathBuf = components[..count].iter().collect();
+        prefix
+            .canonicalize()
+            .ok()
+            .map(|canonical| (canonical, count))
+    })?;
+    for component in &components[existing..] {
+        match component {
+            Component::ParentDir => {
+                resolved.pop();
+            }
+            Component::Normal(name) => resolved.push(name),
+            Component::CurDir | Component::RootDir | Component::Prefix(_) => {}
+        }
+    }
+    Some(resolved)
+}
+
 /// Fails when a secret (`key`, `path`) lies inside a served root without
 /// lying inside an excluded path.
 pub fn refuse_exposed(
@@ -92,25 +118,11 @@ pub fn refuse_exposed(
     excluded: &[PathBuf],
     secrets: &[(&str, &Path)],
 ) -> anyhow::Result<()> {
-    let canonical = |path: &Path| -> Option<PathBuf> {
-        let absolute = std::path::absolute(path).ok()?;
-        // A file may not exist yet: canonicalise the directory it goes in.
-        match absolute.canonicalize() {
-            Ok(path) => Some(path),
-            Err(_) => Some(
-                absolute
-                    .parent()?
-                    .canonicalize()
-                    .ok()?
-                    .join(absolute.file_name()?),
-            ),
-        }
-    };
-    let roots: Vec<PathBuf> = roots.iter().filter_map(|root| canonical(root)).collect();
-    let excluded: Vec<PathBuf> = excluded.iter().filter_map(|path| canonical(path)).collect();
+    let roots: Vec<PathBuf> = roots.iter().filter_map(|root| resolved(root)).collect();
+    let excluded: Vec<PathBuf> = excluded.iter().filter_map(|path| resolved(path)).collect();
     let mut problems = Vec::new();
     for (key, path) in secrets {
-        let Some(secret) = canonical(path) else {
+        let Some(secret) = resolved(path) else {
             continue;
         };
         let served = roots.iter().find(|root| secret.starts_with(root));
@@ -182,6 +194,20 @@ mod tests {
         assert!(
             exposed.contains("audit.path") && exposed.contains("inside the served root"),
             "{exposed}"
+        );
+        let not_yet = root.join("a/b/index");
+        let refused = refuse_exposed(&roots, &excluded, &[("search.index_dir", &not_yet)])
+            .expect_err("missing parents are still inside");
+        assert!(
+            refused.to_string().contains("search.index_dir"),
+            "{refused}"
+        );
+        let linked = dir.path().join("link");
+        std::os::unix::fs::symlink(&root, &linked).expect("symlink");
+        let through_link = [linked];
+        assert!(
+            refuse_exposed(&through_link, &[], &[("search.index_dir", &inside_root)]).is_err(),
+            "a root reaching the secret through a symlink"
         );
     }
 }

@@ -354,7 +354,8 @@ fn check_fetch_domains(raw: &RawConfig, flags: &[String]) -> anyhow::Result<()> 
 }
 
 /// Refuses a config that puts one of the gateway's secrets (token file,
-/// session key, audit log) inside a served root, outside `excluded`.
+/// session key, audit log, search index) inside a served root, outside
+/// `excluded`.
 fn refuse_exposed_secrets(
     raw: &RawConfig,
     roots: &[PathBuf],
@@ -374,6 +375,10 @@ fn refuse_exposed_secrets(
         .filter(|path| path.as_os_str() != "-")
     {
         secrets.push(("audit.path", path));
+    }
+    // The index holds every document's body in its store files.
+    if let Some(path) = &raw.search.index_dir {
+        secrets.push(("search.index_dir", path));
     }
     state_dir::refuse_exposed(roots, excluded, &secrets)
 }

@@ -1,16 +1,19 @@
 //! The start-up crawler: indexes the text files under the configured roots
 //! in the background (batches of 500, one commit each), with progress in the
 //! log and in `search.stats`. Hidden directories and build outputs are
-//! skipped; so are binary and oversized files. What an earlier crawl left
+//! skipped; so are binary and oversized files. Each document carries its
+//! file's stamp ([`crate::freshness`]). What an earlier crawl left
 //! and this one would not index is dropped ([`crate::reconcile`]).
 
 use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::SystemTime;
 
 use serde_json::json;
 
+use crate::freshness::FileStamp;
 use crate::{DocumentIndex, IndexedDocument};
 
 const BATCH: usize = 500;
@@ -60,10 +63,15 @@ pub fn is_skipped_directory(name: &str) -> bool {
     name.starts_with('.') || SKIPPED_DIRECTORIES.contains(&name)
 }
 
-fn text_of(path: &Path, max_bytes: u64) -> Option<String> {
+/// The text of the file at `path` and its stamp, taken from the open file
+/// before its bytes are read (a change while they are read shows as a
+/// later ctime); `None` for an empty, oversized, binary or unreadable file.
+pub fn text_of(path: &Path, max_bytes: u64) -> Option<(String, FileStamp)> {
     // Never blocks on a FIFO or device that stands where a file was listed.
     let file = micromcp_sdk::open_regular_file(path).ok()?;
-    let size = file.metadata().ok()?.len();
+    let metadata = file.metadata().ok()?;
+    let stamp = FileStamp::of(&metadata, SystemTime::now());
+    let size = metadata.len();
     if size > max_bytes || size == 0 {
         return None;
     }
@@ -72,7 +80,29 @@ fn text_of(path: &Path, max_bytes: u64) -> Option<String> {
     if bytes.contains(&0) {
         return None;
     }
-    String::from_utf8(bytes).ok()
+    Some((String::from_utf8(bytes).ok()?, stamp))
+}
+
+/// The document the crawl makes of the file at `path` (its id the file's
+/// URI, its title the file name, tagged with the scope's tags and the
+/// file's stamp), if it is text the crawl indexes.
+pub fn crawled_document(
+    path: &Path,
+    scope: &CrawlScope,
+    max_bytes: u64,
+) -> Option<IndexedDocument> {
+    let (body, stamp) = text_of(path, max_bytes)?;
+    let uri = micromcp_sdk::file_uri(path);
+    let mut tags = scope.tags();
+    tags.push(stamp.to_tag());
+    Some(IndexedDocument {
+        id: uri.clone(),
+        title: path.file_name()?.to_string_lossy().into_owned(),
+        body,
+        url: uri,
+        tags,
+        vector: None,
+    })
 }
 
 /// Indexes every text file under the scope's roots (blocking; run it off
@@ -80,7 +110,6 @@ fn text_of(path: &Path, max_bytes: u64) -> Option<String> {
 /// it did not index again are dropped at the end.
 pub fn crawl(index: &DocumentIndex, scope: &CrawlScope, max_bytes: u64, progress: &CrawlProgress) {
     progress.running.store(true, Ordering::Relaxed);
-    let tags = scope.tags();
     let mut indexed: HashSet<String> = HashSet::new();
     let mut batch = Vec::with_capacity(BATCH);
     let mut pending: Vec<PathBuf> = scope
@@ -115,20 +144,11 @@ pub fn crawl(index: &DocumentIndex, scope: &CrawlScope, max_bytes: u64, progress
                 continue;
             }
             progress.files_seen.fetch_add(1, Ordering::Relaxed);
-            let path = entry.path();
-            let Some(body) = text_of(&path, max_bytes) else {
+            let Some(document) = crawled_document(&entry.path(), scope, max_bytes) else {
                 continue;
             };
-            let uri = micromcp_sdk::file_uri(&path);
-            indexed.insert(uri.clone());
-            batch.push(IndexedDocument {
-                id: uri.clone(),
-                title: name,
-                body,
-                url: uri,
-                tags: tags.clone(),
-                vector: None,
-            });
+            indexed.insert(document.id.clone());
+            batch.push(document);
             if batch.len() >= BATCH {
                 flush(index, &mut batch, progress);
             }

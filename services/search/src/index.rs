@@ -333,6 +333,20 @@ impl DocumentIndex {
         offset: usize,
         limit: usize,
     ) -> Result<(Vec<QueryHit>, usize), SearchError> {
+        self.query_where(query, tags, hidden_tags, offset, limit, &|_| true)
+    }
+
+    /// BM25 search showing only the hits `keep` accepts, checked before
+    /// their snippet is made: `(hits, total matches less those dropped)`.
+    pub fn query_where(
+        &self,
+        query: &str,
+        tags: &[String],
+        hidden_tags: &[String],
+        offset: usize,
+        limit: usize,
+        keep: &dyn Fn(&IndexedDocument) -> bool,
+    ) -> Result<(Vec<QueryHit>, usize), SearchError> {
         let searcher = self.reader.searcher();
         let parsed = self.parse(query, tags, hidden_tags)?;
         let (top, total) = searcher.search(
@@ -347,9 +361,14 @@ impl DocumentIndex {
         let mut snippets = SnippetGenerator::create(&searcher, &*parsed, self.fields.body)?;
         snippets.set_max_num_chars(200);
         let mut hits = Vec::with_capacity(top.len());
+        let mut dropped = 0;
         for (score, address) in top {
             let stored: TantivyDocument = searcher.doc(address)?;
             let document = self.to_document(&stored);
+            if !keep(&document) {
+                dropped += 1;
+                continue;
+            }
             let snippet = snippets.snippet_from_doc(&stored).to_html();
             hits.push(QueryHit {
                 id: document.id,
@@ -359,7 +378,7 @@ impl DocumentIndex {
                 snippet,
             });
         }
-        Ok((hits, total))
+        Ok((hits, total.saturating_sub(dropped)))
     }
 
     /// Ranked ids for `query` (for fusion).

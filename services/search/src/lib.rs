@@ -12,6 +12,7 @@ mod config;
 mod crawl;
 mod embed;
 mod error;
+mod freshness;
 mod fusion;
 mod index;
 mod query_shape;

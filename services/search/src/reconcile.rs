@@ -53,7 +53,7 @@ pub fn drop_not_indexed(
     Ok(stale.len())
 }
 
-fn canonical(paths: &[PathBuf]) -> Vec<PathBuf> {
+pub(crate) fn canonical(paths: &[PathBuf]) -> Vec<PathBuf> {
     paths
         .iter()
         .filter_map(|path| path.canonicalize().ok())
@@ -63,7 +63,7 @@ fn canonical(paths: &[PathBuf]) -> Vec<PathBuf> {
 /// True when the crawl would read `path`: a regular file reached without a
 /// symlink, under one of `roots` (canonical), outside `excluded`, with no
 /// hidden or skipped directory between.
-fn is_served(path: &Path, roots: &[PathBuf], excluded: &[PathBuf]) -> bool {
+pub(crate) fn is_served(path: &Path, roots: &[PathBuf], excluded: &[PathBuf]) -> bool {
     let regular = std::fs::symlink_metadata(path).is_ok_and(|metadata| metadata.is_file());
     let direct = path.canonicalize().is_ok_and(|resolved| resolved == path);
     regular && direct && is_in_scope(path, roots, excluded)
@@ -89,7 +89,7 @@ fn is_in_scope(path: &Path, roots: &[PathBuf], excluded: &[PathBuf]) -> bool {
 
 /// The path of a crawled document's `file://` id (the inverse of
 /// `micromcp_sdk::file_uri`); `None` for anything else.
-fn path_of_uri(uri: &str) -> Option<PathBuf> {
+pub(crate) fn path_of_uri(uri: &str) -> Option<PathBuf> {
     let encoded = uri.strip_prefix("file://")?.as_bytes();
     let mut bytes = Vec::with_capacity(encoded.len());
     let mut position = 0;

@@ -14,6 +14,7 @@ use serde_json::json;
 
 use crate::crawl::{CrawlProgress, CrawlScope, crawl};
 use crate::embed::Embedder;
+use crate::freshness::{Freshness, STAMP_TAG_PREFIX};
 use crate::reconcile;
 use crate::sources::{
     UNNAMED_SOURCE, hidden_tags, is_hidden, mirrored_error, mirrored_source, refuse_reserved_tags,
@@ -31,6 +32,8 @@ const DOC_URI_PREFIX: &str = "search://doc/";
 /// The search micro-service.
 pub struct SearchService {
     index: Arc<DocumentIndex>,
+    /// Crawled documents are shown only while their file is unchanged.
+    freshness: Arc<Freshness>,
     embedder: Option<Embedder>,
     progress: Arc<CrawlProgress>,
     config: SearchConfig,
@@ -72,10 +75,16 @@ impl SearchService {
             config.writer_heap_bytes,
         )?);
         // Before anything is served: no document of a file not served now.
-        let dropped = reconcile::drop_unserved(&index, &Self::crawl_scope(&config))?;
+        let scope = Self::crawl_scope(&config);
+        let dropped = reconcile::drop_unserved(&index, &scope)?;
         if dropped > 0 {
             tracing::info!(dropped, "crawled documents of files not served now dropped");
         }
+        let (freshness, refresher) =
+            Freshness::new(&scope, config.crawl_max_file_bytes, index.clone());
+        std::thread::Builder::new()
+            .name("search-refresh".into())
+            .spawn(move || refresher.run())?;
         let embedder = match &config.embeddings_url {
             Some(url) => Some(Embedder::new(url.clone(), config.embeddings_model.clone())?),
             None => None,
@@ -95,6 +104,7 @@ impl SearchService {
         };
         Ok(Self {
             index,
+            freshness: Arc::new(freshness),
             embedder,
             progress: Arc::default(),
             config,
@@ -229,17 +239,10 @@ impl SearchService {
                 ));
             }
         };
-        let index = self.index.clone();
+        let (index, freshness) = (self.index.clone(), self.freshness.clone());
         blocking(&self.pool, move || {
             let nearest = index.nearest(&vector, k, &hidden)?;
-            let ids: Vec<String> = nearest.iter().map(|(id, _)| id.clone()).collect();
-            let documents = index.get_many(&ids);
-            let hits: Vec<serde_json::Value> = nearest
-                .iter()
-                .zip(documents)
-                .map(|((id, score), document)| json!({"id": id, "title": document.title, "url": document.url, "score": score}))
-                .collect();
-            Ok(json!({"hits": hits}))
+            Ok(json!({"hits": current_hits(&index, &freshness, &nearest, k)}))
         })
         .await
     }
@@ -262,23 +265,22 @@ impl SearchService {
                 "weights must be non-negative".into(),
             ));
         }
-        let index = self.index.clone();
+        let (index, freshness) = (self.index.clone(), self.freshness.clone());
         blocking(&self.pool, move || {
             let candidates = (k * 4).min(1000);
-            let lexical = index.query_ids(&arguments.query, &arguments.tags, &hidden, candidates)?;
+            let lexical =
+                index.query_ids(&arguments.query, &arguments.tags, &hidden, candidates)?;
             let mut lists = vec![(arguments.bm25_weight, lexical)];
             if let Some(vector) = vector {
-                let semantic = index.nearest(&vector, candidates, &hidden)?.into_iter().map(|(id, _)| id).collect();
+                let semantic = index
+                    .nearest(&vector, candidates, &hidden)?
+                    .into_iter()
+                    .map(|(id, _)| id)
+                    .collect();
                 lists.push((arguments.vector_weight, semantic));
             }
-            let fused: Vec<(String, f32)> = reciprocal_rank_fusion(&lists).into_iter().take(k).collect();
-            let ids: Vec<String> = fused.iter().map(|(id, _)| id.clone()).collect();
-            let documents = index.get_many(&ids);
-            let hits: Vec<serde_json::Value> = fused
-                .iter()
-                .zip(documents)
-                .map(|((id, score), document)| json!({"id": id, "title": document.title, "url": document.url, "score": score}))
-                .collect();
+            let fused = reciprocal_rank_fusion(&lists);
+            let hits = current_hits(&index, &freshness, &fused, k);
             Ok(json!({"hits": hits, "vector_used": lists.len() == 2}))
         })
         .await
@@ -310,14 +312,16 @@ impl McpService for SearchService {
             "query" => {
                 let arguments: QueryArguments = call.parse_arguments()?;
                 let limit = arguments.limit.clamp(1, MAX_RESULTS);
+                let freshness = self.freshness.clone();
                 outcome(
                     blocking(&self.pool, move || {
-                        let (hits, total) = index.query(
+                        let (hits, total) = index.query_where(
                             &arguments.query,
                             &arguments.tags,
                             &hidden,
                             arguments.offset,
                             limit,
+                            &|document| freshness.is_current(document),
                         )?;
                         Ok(json!({"hits": hits, "total": total, "offset": arguments.offset}))
                     })
@@ -355,14 +359,14 @@ impl McpService for SearchService {
             .filter(|id| !id.is_empty())
             .ok_or_else(|| ServiceError::NotFound(format!("resource not found: {uri}")))?
             .to_owned();
-        let index = self.index.clone();
-        let document = blocking(&self.pool, move || {
-            index
-                .get(&id)
-                .and_then(|document| match is_hidden(&document, &hidden) {
+        let (index, freshness) = (self.index.clone(), self.freshness.clone());
+        let mut document = blocking(&self.pool, move || {
+            index.get(&id).and_then(|document| {
+                match is_hidden(&document, &hidden) || !freshness.is_current(&document) {
                     true => Err(SearchError::NotFound(id)),
                     false => Ok(document),
-                })
+                }
+            })
         })
         .await
         .map_err(|error| match error {
@@ -371,6 +375,9 @@ impl McpService for SearchService {
             }
             other => ServiceError::from(other),
         })?;
+        document
+            .tags
+            .retain(|tag| !tag.starts_with(STAMP_TAG_PREFIX));
         let body = serde_json::to_vec(&document)
             .map_err(|error| ServiceError::Internal(error.to_string()))?;
         let header = ResourceHeader {
@@ -381,4 +388,24 @@ impl McpService for SearchService {
         };
         Ok(ResourceContent::from_bytes(header, body.into()))
     }
+}
+
+/// The first `k` of `ranked` (id, score) whose documents may be shown, as
+/// hits (id, title, url, score); stale crawled ones are queued for refresh.
+fn current_hits(
+    index: &DocumentIndex,
+    freshness: &Freshness,
+    ranked: &[(String, f32)],
+    k: usize,
+) -> Vec<serde_json::Value> {
+    ranked
+        .iter()
+        .filter_map(|(id, score)| {
+            let document = index.get(id).ok()?;
+            freshness.is_current(&document).then(
+                || json!({"id": id, "title": document.title, "url": document.url, "score": score}),
+            )
+        })
+        .take(k)
+        .collect()
 }

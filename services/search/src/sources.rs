@@ -9,6 +9,7 @@
 //! `source:` tag prefix is reserved for them (a crawl that mirrors no
 //! service tags `source:files`).
 
+use crate::freshness::STAMP_TAG_PREFIX;
 use crate::{IndexedDocument, SearchError};
 
 /// Tags starting with this name a document's source service.
@@ -55,10 +56,10 @@ pub fn refuse_reserved_tags(documents: &[IndexedDocument]) -> Result<(), SearchE
         if let Some(tag) = document
             .tags
             .iter()
-            .find(|tag| tag.starts_with(SOURCE_TAG_PREFIX))
+            .find(|tag| tag.starts_with(SOURCE_TAG_PREFIX) || tag.starts_with(STAMP_TAG_PREFIX))
         {
             return Err(SearchError::InvalidArgument(format!(
-                "document {}: tag {tag:?} is reserved (tags starting with {SOURCE_TAG_PREFIX:?} mark crawled documents)",
+                "document {}: tag {tag:?} is reserved (tags starting with {SOURCE_TAG_PREFIX:?} or {STAMP_TAG_PREFIX:?} mark crawled documents)",
                 document.id
             )));
         }
@@ -100,6 +101,7 @@ mod tests {
         assert!(is_hidden(&crawled, &["source:fs".to_owned()]));
         assert_eq!(mirrored_source(&crawled), Some("fs"));
         assert!(refuse_reserved_tags(&[crawled]).is_err());
+        assert!(refuse_reserved_tags(&[document(&["stamp:1:2:3:4.5:6.7:racy"])]).is_err());
         assert!(refuse_reserved_tags(&[document(&["note"])]).is_ok());
     }
 }
