@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -168,3 +169,144 @@ async def test_stdio_runs_sharing_an_index_dir_see_only_their_own_roots(tmp_path
         await crawl_finished(client)
         assert await hits(client, "salary") == []
         assert [hit["title"] for hit in await hits(client, "public")] == ["public.txt"]
+
+
+def big_root(base: Path, files: int = 12_000) -> Path:
+    """A root the crawl takes seconds over (crawled before the roots named
+    ahead of it: the crawl takes roots last first)."""
+    big = base / "big"
+    many = big / "many"
+    many.mkdir(parents=True)
+    for number in range(files):
+        (many / f"f{number}.txt").write_text(f"filler {number} of the big root\n")
+    return big
+
+
+async def read_file(client, path: str) -> str:
+    read = await client.call_tool("fs.read_file", {"path": path})
+    return "" if read.is_error else read.content[0].text
+
+
+async def eventually_hits(client, word: str, wanted) -> list[dict]:
+    deadline = time.monotonic() + 20
+    while True:
+        found = await hits(client, word)
+        if wanted(found) or time.monotonic() > deadline:
+            return found
+        await anyio.sleep(0.1)
+
+
+@pytest.mark.parametrize("keep_mtime", [False, True], ids=["edited", "edited-keeping-mtime"])
+async def test_a_file_edited_before_a_restart_shows_only_its_new_text(tmp_path, keep_mtime):
+    """Edited while `up` was down: its old text (hit and snippet) used to be
+    served until the crawl reached the file again, while fs served the new."""
+    root = text_root(tmp_path, "root", {"zzz-secret.txt": "zzz token is plumtree777 here\n"})
+    big = big_root(tmp_path)
+    running = start_up(tmp_path, root, extra=["--root", str(big)])
+    try:
+        async with connect(running, "legacy") as client:
+            await crawl_finished(client)
+            assert [hit["title"] for hit in await hits(client, "plumtree777")] == ["zzz-secret.txt"]
+    finally:
+        running.stop()
+    secret = root / "zzz-secret.txt"
+    before = secret.stat()
+    secret.write_text("zzz token is lemonpeel999 here\n")  # the same size
+    if keep_mtime:
+        os.utime(secret, ns=(before.st_atime_ns, before.st_mtime_ns))
+        assert secret.stat().st_mtime_ns == before.st_mtime_ns
+    running = start_up(tmp_path, root, extra=["--root", str(big)])
+    try:
+        async with connect(running, "legacy") as client:
+            assert await hits(client, "plumtree777") == [], "old text while the crawl runs"
+            resource = str(await read_file(client, str(secret)))
+            assert "lemonpeel999" in resource
+            found = await eventually_hits(client, "lemonpeel999", bool)
+            assert [hit["title"] for hit in found] == ["zzz-secret.txt"], "indexed again"
+            assert "<b>lemonpeel999</b>" in found[0]["snippet"]
+    finally:
+        running.stop()
+
+
+async def crawled_secret(tmp_path) -> tuple:
+    root = text_root(tmp_path, "root", {"big.txt": "the vault code is kumquat4242\n", "other.txt": "other page\n"})
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "elsewhere.txt").write_text("the vault code is kumquat4242\n")
+    return root, root / "big.txt"
+
+
+async def assert_not_served_by_search(client, secret: Path) -> None:
+    assert await hits(client, "kumquat4242") == []
+    hybrid = await client.call_tool("search.hybrid", {"query": "kumquat4242"})
+    assert not hybrid.is_error and hybrid.structured_content["hits"] == [], hybrid
+    uri = f"search://doc/file://{secret}"
+    with pytest.raises(Exception):
+        await client.read_resource(uri)
+
+
+@pytest.mark.parametrize("change", ["deleted", "symlink-out", "unreadable"])
+async def test_a_file_changed_during_a_run_is_not_served_by_search(tmp_path, change):
+    """A file deleted, replaced by a symlink out of the root, or made
+    unreadable while `up` runs: search used to serve its hit, snippet and
+    whole body (`search://doc/file://…`) until the next restart, while
+    fs.read_file refused it."""
+    if change == "unreadable" and os.geteuid() == 0:
+        pytest.skip("root reads a chmod 000 file: fs serves it too")
+    root, secret = await crawled_secret(tmp_path)
+    running = start_up(tmp_path, root)
+    try:
+        async with connect(running, "legacy") as client:
+            await crawl_finished(client)
+            assert [hit["title"] for hit in await hits(client, "kumquat4242")] == ["big.txt"]
+            body = await client.read_resource(f"search://doc/file://{secret}")
+            assert "kumquat4242" in body.contents[0].text
+            if change == "deleted":
+                secret.unlink()
+            elif change == "symlink-out":
+                secret.unlink()
+                os.symlink(tmp_path / "outside" / "elsewhere.txt", secret)
+            else:
+                secret.chmod(0)
+            assert "kumquat4242" not in await read_file(client, str(secret)), "fs refuses it"
+            await assert_not_served_by_search(client, secret)
+            # Still not served once the refresh has run.
+            await anyio.sleep(0.5)
+            await assert_not_served_by_search(client, secret)
+            assert [hit["title"] for hit in await hits(client, "other")] == ["other.txt"]
+    finally:
+        running.stop()
+
+
+def refused_start(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    process = subprocess.Popen(command, cwd=cwd, env={**os.environ, "MICROMCP_TOKEN": "t" * 32, "MICROMCP_LOG": "warn"},
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate()
+        raise AssertionError(f"started with the index inside a root: {out}{err}")
+    return subprocess.CompletedProcess(command, process.returncode, out, err)
+
+
+@pytest.mark.parametrize("command", ["up", "stdio"])
+async def test_an_index_dir_inside_a_served_root_is_refused(tmp_path, command):
+    """`[search] index_dir` inside a root: fs used to list and stream the
+    raw index, whose store files hold every document's body. The root here
+    reaches the index through a symlink, and the index does not exist yet."""
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "page.txt").write_text("a page\n")
+    link = tmp_path / "link"
+    os.symlink(served, link)
+    config = tmp_path / "micromcp.toml"
+    config.write_text(f'[search]\nindex_dir = "{served / "not-yet" / "index"}"\n')
+    if command == "up":
+        args = ["up", "--listen", "127.0.0.1:0", "--admin-listen", "off", "--root", str(link), "--config", str(config),
+                "--state-dir", str(tmp_path / "state")]
+    else:
+        args = ["stdio", "--root", str(link), "--config", str(config)]
+    result = refused_start([str(BINARY), *args], tmp_path)
+    assert result.returncode != 0
+    assert "search.index_dir" in result.stderr, result.stderr
+    assert not (served / "not-yet").exists()
