@@ -9,7 +9,11 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use micromcp_search::{DocumentIndex, IndexedDocument, reciprocal_rank_fusion};
+use std::sync::Arc;
+
+use micromcp_search::{
+    CrawlScope, DocumentIndex, Freshness, IndexedDocument, crawled_document, reciprocal_rank_fusion,
+};
 
 const WORDS: [&str; 32] = [
     "gateway", "protocol", "service", "stream", "token", "session", "rust", "search", "index",
@@ -144,5 +148,57 @@ fn benches(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(search, benches);
+/// BM25 top 10 over crawled files, as `search.query` answers: without the
+/// read-time check of each hit's file, with it while the files' stamps are
+/// racy (their bytes compared too) and once they are settled (a stat).
+fn crawled_benches(c: &mut Criterion) {
+    let files = tempfile::tempdir().expect("tempdir");
+    let directory = tempfile::tempdir().expect("tempdir");
+    let index = Arc::new(DocumentIndex::open(directory.path(), 64 * 1024 * 1024).expect("open"));
+    let root = files.path().canonicalize().expect("root");
+    let mut rng = Rng(7);
+    for number in 0..2000 {
+        let words: Vec<String> = (0..200).map(|_| rng.word(false)).collect();
+        std::fs::write(root.join(format!("f{number}.txt")), words.join(" ")).expect("write");
+    }
+    let scope = CrawlScope {
+        roots: vec![root.clone()],
+        excluded: Vec::new(),
+        source_tag: "source:fs".into(),
+    };
+    let crawl = || {
+        let documents: Vec<IndexedDocument> = (0..2000)
+            .filter_map(|number| {
+                crawled_document(&root.join(format!("f{number}.txt")), &scope, 1 << 20)
+            })
+            .collect();
+        index.upsert(&documents).expect("index");
+    };
+    crawl();
+    let (freshness, _refresher) = Freshness::new(&scope, 1 << 20, index.clone());
+    let mut group = c.benchmark_group("search_query_2k_crawled_files");
+    let query = |checked: bool| {
+        let keep = |document: &IndexedDocument| !checked || freshness.is_current(document);
+        let (hits, _) = index
+            .query_where("gateway protocol", &[], &[], 0, 10, &keep)
+            .expect("query");
+        assert_eq!(hits.len(), 10, "every hit current");
+        hits
+    };
+    group.bench_function("bm25_top10_unchecked", |b| {
+        b.iter(|| black_box(query(false)))
+    });
+    group.bench_function("bm25_top10_checked_racy", |b| {
+        b.iter(|| black_box(query(true)))
+    });
+    // Stamps taken well after the files' last change need only a stat.
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    crawl();
+    group.bench_function("bm25_top10_checked_settled", |b| {
+        b.iter(|| black_box(query(true)))
+    });
+    group.finish();
+}
+
+criterion_group!(search, benches, crawled_benches);
 criterion_main!(search);

@@ -23,9 +23,10 @@ mod tools;
 mod vectors;
 
 pub use config::SearchConfig;
-pub use crawl::CrawlProgress;
+pub use crawl::{CrawlProgress, CrawlScope, crawled_document};
 pub use embed::EMBEDDINGS_KEY_ENV;
 pub use error::SearchError;
+pub use freshness::{Freshness, Refresher};
 pub use fusion::reciprocal_rank_fusion;
 pub use index::{DocumentIndex, IndexedDocument, QueryHit};
 pub use service::SearchService;
