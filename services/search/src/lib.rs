@@ -3,6 +3,9 @@
 //! dense vectors stored with the documents and searched exactly by cosine
 //! similarity, and hybrid ranking by weighted reciprocal rank fusion.
 //!
+//! Crawled documents mirror files: each is shown (hit, snippet, body) only
+//! while its file is as it was indexed ([`Freshness`]).
+//!
 //! Durability: every `index`/`delete` call commits before it answers, so a
 //! document acknowledged is on disk (tantivy commits atomically; a crash or
 //! `kill -9` keeps the last commit). All index and query work runs on tokio's
