@@ -353,9 +353,8 @@ fn check_fetch_domains(raw: &RawConfig, flags: &[String]) -> anyhow::Result<()> 
     }
 }
 
-/// Refuses a config that puts one of the gateway's secrets (token file,
-/// session key, audit log, search index) inside a served root, outside
-/// `excluded`.
+/// Refuses a config that puts one of the gateway's secrets (token file, session
+/// key, audit log, search index) inside a served root, outside `excluded`.
 fn refuse_exposed_secrets(
     raw: &RawConfig,
     roots: &[PathBuf],
@@ -376,9 +375,8 @@ fn refuse_exposed_secrets(
     {
         secrets.push(("audit.path", path));
     }
-    // The index holds every document's body in its store files.
     if let Some(path) = &raw.search.index_dir {
-        secrets.push(("search.index_dir", path));
+        secrets.push(("search.index_dir", path)); // its store files hold every body
     }
     state_dir::refuse_exposed(roots, excluded, &secrets)
 }
