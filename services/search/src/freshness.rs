@@ -9,7 +9,8 @@
 //! dropped from the answer and queued for the [`Refresher`], which indexes
 //! the file again or deletes its document. A stamp taken within
 //! [`RACY_SECONDS`] of the file's last change may not see a change in the
-//! same clock tick: such a document is compared with the file's bytes.
+//! same clock tick: such a document is compared with the file's bytes (and
+//! stamped again once the file has settled).
 
 use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
@@ -169,10 +170,7 @@ impl Freshness {
         if self.file_unchanged(document) {
             return true;
         }
-        // Full queue: the document stays hidden and is queued again when seen.
-        if let Err(TrySendError::Full(id)) = self.stale.try_send(document.id.clone()) {
-            tracing::debug!(%id, "refresh queue full");
-        }
+        self.queue(&document.id);
         false
     }
 
@@ -195,9 +193,26 @@ impl Freshness {
         if !stamp.matches(&metadata) {
             return false;
         }
-        !stamp.racy
-            || text_of(&path, self.max_bytes)
-                .is_some_and(|(body, now)| stamp.same_file(&now) && body == document.body)
+        if !stamp.racy {
+            return true;
+        }
+        let Some((body, now)) = text_of(&path, self.max_bytes) else {
+            return false;
+        };
+        let current = stamp.same_file(&now) && body == document.body;
+        if current && !now.racy {
+            // Settled since: stamped again, its next checks need only a stat.
+            self.queue(&document.id);
+        }
+        current
+    }
+
+    /// Queues `id` for the refresher. When the queue is full the document
+    /// stays as it is (hidden if stale) and is queued again when next seen.
+    fn queue(&self, id: &str) {
+        if let Err(TrySendError::Full(id)) = self.stale.try_send(id.to_owned()) {
+            tracing::debug!(%id, "refresh queue full");
+        }
     }
 }
 
