@@ -8,8 +8,10 @@ config sharing the index directory)."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -18,9 +20,10 @@ import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
-from conftest import BINARY, make_root, start_up
+from conftest import BINARY, TOKEN, Running, free_port, make_root, start_up, wait_for_line
 from test_failures import eventually
 from test_hostile import initialize, legacy
+from test_same_user import UNPRIVILEGED, as_uid
 from test_sdk_eras import connect
 
 pytestmark = pytest.mark.anyio
@@ -250,11 +253,14 @@ async def test_a_file_changed_during_a_run_is_not_served_by_search(tmp_path, cha
     """A file deleted, replaced by a symlink out of the root, or made
     unreadable while `up` runs: search used to serve its hit, snippet and
     whole body (`search://doc/file://…`) until the next restart, while
-    fs.read_file refused it."""
-    if change == "unreadable" and os.geteuid() == 0:
-        pytest.skip("root reads a chmod 000 file: fs serves it too")
+    fs.read_file refused it. Made unreadable, `up` runs as an unprivileged
+    uid (root reads a chmod 000 file, through fs too)."""
+    as_nobody = change == "unreadable" and os.geteuid() == 0  # root reads a chmod 000 file
+    if as_nobody:
+        tmp_path = Path(tempfile.mkdtemp(prefix="micromcp-search-"))
+        os.chmod(tmp_path, 0o755)
     root, secret = await crawled_secret(tmp_path)
-    running = start_up(tmp_path, root)
+    running = start_up_as_nobody(tmp_path, root) if as_nobody else start_up(tmp_path, root)
     try:
         async with connect(running, "legacy") as client:
             await crawl_finished(client)
@@ -276,6 +282,24 @@ async def test_a_file_changed_during_a_run_is_not_served_by_search(tmp_path, cha
             assert [hit["title"] for hit in await hits(client, "other")] == ["other.txt"]
     finally:
         running.stop()
+        if as_nobody:
+            shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def start_up_as_nobody(base: Path, root: Path) -> Running:
+    """`up` as an unprivileged uid (which a chmod 000 file stops, as it
+    stops fs), everything under `base` its own."""
+    for path in [base, *base.rglob("*")]:
+        os.chown(path, UNPRIVILEGED, UNPRIVILEGED, follow_symlinks=False)
+    port = free_port()
+    process = subprocess.Popen(
+        [str(BINARY), "up", "--listen", f"127.0.0.1:{port}", "--root", str(root), "--state-dir", str(base / "state"),
+         "--admin-listen", "off"],
+        cwd=base, env=dict(os.environ, MICROMCP_TOKEN=TOKEN, MICROMCP_LOG="warn"), stdout=subprocess.PIPE, text=True,
+        preexec_fn=as_uid(UNPRIVILEGED))
+    wait_for_line(process, "listening on")
+    return Running(url=f"http://127.0.0.1:{port}/mcp", token=TOKEN, root=root, state_dir=base / "state",
+                   processes=[process], port=port)
 
 
 def refused_start(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
