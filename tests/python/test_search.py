@@ -3,7 +3,9 @@ crawl makes the root's files searchable, documents indexed through the
 gateway are committed before the answer, and survive `kill -9` of the service
 (the supervisor restarts it; nothing acknowledged is lost); an index never
 serves files the crawl no longer reads (another root, a deleted file, another
-config sharing the index directory)."""
+config sharing the index directory), nor a crawled file's text once the file
+changed (edited, deleted, made unreadable, replaced by a symlink out); an
+index directory inside a served root stops the start."""
 
 from __future__ import annotations
 
