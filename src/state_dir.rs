@@ -9,6 +9,8 @@
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Component, Path, PathBuf};
 
+use micromcp_gateway::config::owned_file;
+
 /// A state directory held by this process.
 #[derive(Debug)]
 pub struct StateDir {
@@ -18,19 +20,28 @@ pub struct StateDir {
     _lock: File,
 }
 
-/// Creates (0700) and locks `path`; fails when another process holds it.
+/// Creates (0700) and locks `path`; fails when another process holds it,
+/// and when the directory or anything in it is not this uid's own, is
+/// writable by group or others, or is a symbolic link (another local user
+/// could have planted a token, a session key, a registration that runs a
+/// command, or an audit log linked to a file elsewhere).
 pub fn claim(path: &Path) -> anyhow::Result<StateDir> {
-    use std::os::unix::fs::DirBuilderExt;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(path)
         .map_err(|error| anyhow::anyhow!("state directory {}: {error}", path.display()))?;
+    let shown = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    owned_file::check_tree(&shown)
+        .map_err(|error| anyhow::anyhow!("state directory not trusted: {error}"))?;
     let lock_path = path.join("lock");
     let lock = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(&lock_path)
         .map_err(|error| anyhow::anyhow!("{}: {error}", lock_path.display()))?;
     match lock.try_lock() {

@@ -1,9 +1,12 @@
 //! The bearer token of `micromcp up`: taken from `MICROMCP_TOKEN`, else read
-//! from (or generated into) a 0600 file under the state directory.
+//! from (or generated into) a 0600 file under the state directory (read
+//! only when it is this uid's own, never through a link).
 
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+
+use micromcp_gateway::config::owned_file;
 
 /// Where the token came from, for the start-up message.
 pub enum TokenSource {
@@ -31,7 +34,7 @@ pub fn load_or_create(path: &Path) -> anyhow::Result<(String, TokenSource)> {
     {
         return Ok((token.trim().to_owned(), TokenSource::Environment));
     }
-    if let Ok(token) = std::fs::read_to_string(path)
+    if let Some(token) = owned_file::read_to_string(path)?
         && !token.trim().is_empty()
     {
         return Ok((
@@ -44,12 +47,11 @@ pub fn load_or_create(path: &Path) -> anyhow::Result<(String, TokenSource)> {
         std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o700))?;
     }
     let token = format!("mmcp_{}", hex::encode(rand::random::<[u8; 24]>()));
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
+    if std::fs::symlink_metadata(path).is_ok() {
+        // An empty file of our own: replaced, never written through.
+        std::fs::remove_file(path)?;
+    }
+    let mut file = owned_file::create_new(path)?;
     file.write_all(token.as_bytes())?;
     Ok((token, TokenSource::File { created: true }))
 }

@@ -19,6 +19,7 @@ mod hosts;
 mod issuers;
 mod limits;
 mod mcp_servers;
+pub mod owned_file;
 mod rate_limits;
 mod registrations;
 mod services;

@@ -4,7 +4,7 @@
 //! crash of the gateway loses no record; `fsync` then bounds what a crash
 //! of the machine can lose (every record, or every interval).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -36,11 +36,8 @@ fn open_append(path: &Path) -> std::io::Result<File> {
     {
         std::fs::create_dir_all(parent)?;
     }
-    let mut options = OpenOptions::new();
-    options.create(true).append(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)
+    // Never through a link, and only this uid's own file (`owned_file`).
+    crate::config::owned_file::open_append(path).map_err(std::io::Error::other)
 }
 
 fn numbered(path: &Path, number: usize) -> PathBuf {

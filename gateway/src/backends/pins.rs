@@ -104,13 +104,13 @@ impl ToolPins {
     pub fn open(file_opt: Option<PathBuf>) -> Result<Arc<Self>, String> {
         let mut state = PinState::default();
         if let Some(path) = &file_opt {
-            match std::fs::read_to_string(path) {
-                Ok(text) => {
+            match crate::config::owned_file::read_to_string(path) {
+                Ok(Some(text)) => {
                     state.pinned = serde_json::from_str(&text)
                         .map_err(|error| format!("{}: {error}", path.display()))?;
                 }
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-                Err(error) => return Err(format!("{}: {error}", path.display())),
+                Ok(None) => {}
+                Err(error) => return Err(error.to_string()),
             }
         }
         let (events, _) = broadcast::channel(256);

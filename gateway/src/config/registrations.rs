@@ -152,10 +152,10 @@ impl RegistrationsFile {
     /// The registrations kept (none when the file does not exist yet).
     pub fn load(&self) -> Result<Vec<Registration>, String> {
         let shown = self.path.display();
-        let text = match std::fs::read_to_string(&self.path) {
-            Ok(text) => text,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(error) => return Err(format!("{shown}: {error}")),
+        let text = match super::owned_file::read_to_string(&self.path) {
+            Ok(Some(text)) => text,
+            Ok(None) => return Ok(Vec::new()),
+            Err(error) => return Err(error.to_string()),
         };
         let document: Value =
             serde_json::from_str(&text).map_err(|error| format!("{shown}: {error}"))?;

@@ -1,13 +1,16 @@
 //! Secrets kept on disk: created with mode 0600 in a 0700 directory if
-//! missing, read back on later starts so sessions survive restarts.
+//! missing, read back on later starts so sessions survive restarts (only
+//! when the file is this uid's own, never through a link: `owned_file`).
 
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+
+use crate::config::owned_file;
 
 /// Reads a hex key of `N` bytes from `path`, creating a random one if absent.
 pub fn load_or_create_key<const N: usize>(path: &Path) -> Result<[u8; N], String> {
-    if let Ok(text) = std::fs::read_to_string(path) {
+    if let Some(text) = owned_file::read_to_string(path).map_err(|error| error.to_string())? {
         let bytes =
             hex::decode(text.trim()).map_err(|_| format!("{}: not a hex key", path.display()))?;
         return bytes
@@ -22,12 +25,7 @@ pub fn load_or_create_key<const N: usize>(path: &Path) -> Result<[u8; N], String
         let _ = std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o700));
     }
     let key: [u8; N] = std::array::from_fn(|_| rand::random());
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|error| format!("{}: {error}", path.display()))?;
+    let mut file = owned_file::create_new(path).map_err(|error| error.to_string())?;
     file.write_all(hex::encode(key).as_bytes())
         .map_err(|error| format!("{}: {error}", path.display()))?;
     Ok(key)

@@ -1,0 +1,134 @@
+"""`micromcp up` trusts only a state directory, and state files, of its own.
+
+A local user who can write where `up` starts (`/tmp`, a shared project
+directory) could otherwise plant `.micromcp/registrations.json` (a command
+the gateway runs), `token`, `session.key`, or an `audit.jsonl` symlink that
+makes the gateway create or append a file elsewhere. Files another user owns
+are made here with `os.chown` to `nobody` (uid 65534), as such a user would
+leave them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+
+from conftest import BINARY, TOKEN, free_port, make_root
+
+NOBODY = 65534
+
+
+def up_outcome(base, root, env_extra=None, state_dir=None, timeout=15.0) -> tuple[bool, str]:
+    """Runs `up` in `base`; (started, its error output). Stopped either way."""
+    env = dict(os.environ, MICROMCP_LOG="warn", **(env_extra or {}))
+    if "MICROMCP_TOKEN" not in (env_extra or {}):
+        env.pop("MICROMCP_TOKEN", None)
+    arguments = [str(BINARY), "up", "--listen", f"127.0.0.1:{free_port()}", "--admin-listen", f"127.0.0.1:{free_port()}",
+                 "--root", str(root)]
+    if state_dir is not None:
+        arguments += ["--state-dir", str(state_dir)]
+    process = subprocess.Popen(arguments, cwd=base, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + timeout
+    started = False
+    while time.monotonic() < deadline and process.poll() is None:
+        line = process.stdout.readline()
+        if "listening on" in line:
+            started = True
+            break
+    if process.poll() is None:
+        process.terminate()
+    try:
+        _, error = process.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, error = process.communicate(timeout=5)
+    return started, error
+
+
+def plant_reviewers_state(shared, proof):
+    """The reviewer's planted `.micromcp`, owned by nobody."""
+    state = shared / ".micromcp"
+    state.mkdir(mode=0o755)
+    (state / "token").write_text("mmcp_attacker_known_token_0123456789abcdef0123\n")
+    os.chmod(state / "token", 0o600)
+    (state / "session.key").write_text("0" * 64)
+    os.symlink(shared / "victim-audit", state / "audit.jsonl")
+    registration = {"name": "pwn", "mcp_server": {"command": "/bin/sh", "args": ["-c", f"id > {proof}"]}}
+    (state / "registrations.json").write_text(json.dumps({"version": 1, "services": [registration]}))
+    for path in [state, *state.iterdir()]:
+        os.lchown(path, NOBODY, NOBODY)
+    return state
+
+
+def test_a_state_directory_another_user_made_stops_the_start(tmp_path):
+    root = make_root(tmp_path)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    proof = tmp_path / "pwned.txt"
+    state = plant_reviewers_state(shared, proof)
+    started, error = up_outcome(shared, root)
+    assert not started, error
+    assert "state directory not trusted" in error and str(state) in error and "uid 65534" in error, error
+    assert not proof.exists(), "the planted registration never runs"
+    assert not (shared / "victim-audit").exists(), "nothing is created through the planted link"
+    # Owned by root but each planted file alone (a link, another's file, a writable file) still stops it.
+    os.lchown(state, 0, 0)
+    os.chmod(state, 0o700)
+    for name in ["token", "session.key", "registrations.json"]:
+        os.lchown(state / name, 0, 0)
+    started, error = up_outcome(shared, root)
+    assert not started and "audit.jsonl: is a symbolic link" in error, error
+    os.unlink(state / "audit.jsonl")
+    os.chown(state / "token", NOBODY, NOBODY)
+    started, error = up_outcome(shared, root)
+    assert not started and f"{state / 'token'}: owned by uid 65534" in error, error
+    os.chown(state / "token", 0, 0)
+    os.chmod(state / "registrations.json", 0o666)
+    started, error = up_outcome(shared, root)
+    assert not started and "registrations.json: writable by group or others" in error, error
+    os.chmod(state / "registrations.json", 0o600)
+    os.chmod(state, 0o770)
+    started, error = up_outcome(shared, root)
+    assert not started and "writable by group or others (mode 770)" in error, error
+    # Once everything is root's own and private, it starts (its own token file is used).
+    os.chmod(state, 0o700)
+    (state / "registrations.json").write_text(json.dumps({"version": 1, "services": []}))
+    started, error = up_outcome(shared, root)
+    assert started, error
+    assert not proof.exists()
+    assert not (shared / "victim-audit").exists()
+
+
+def test_state_files_named_by_the_config_are_checked_too(tmp_path):
+    root = make_root(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    victim = tmp_path / "victim"
+    cases = {
+        "audit": ("[audit]\npath = \"{path}\"\n", "link"),
+        "pins": ("[admin]\ntool_pins_file = \"{path}\"\n", "foreign"),
+        "registrations": ("[admin]\nregistrations_file = \"{path}\"\n", "writable"),
+        "key": ("[gateway]\nsession_key_file = \"{path}\"\n", "foreign"),
+    }
+    for name, (setting, kind) in cases.items():
+        path = elsewhere / f"{name}.file"
+        if kind == "link":
+            os.symlink(victim, path)
+        else:
+            path.write_text({"pins": "{}", "key": "0" * 64}.get(name, json.dumps({"version": 1, "services": []})))
+            if kind == "foreign":
+                os.chown(path, NOBODY, NOBODY)
+                os.chmod(path, 0o644)
+            else:
+                os.chmod(path, 0o666)
+        (tmp_path / "micromcp.toml").write_text("version = 1\n" + setting.format(path=path))
+        started, error = up_outcome(tmp_path, root, env_extra={"MICROMCP_TOKEN": TOKEN},
+                                    state_dir=tmp_path / f"state-{name}")
+        assert not started, (name, error)
+        assert str(path) in error, (name, error)
+        expected = {"link": "symbolic link", "foreign": "owned by uid 65534", "writable": "writable by group or others"}[kind]
+        assert expected in error, (name, error)
+    assert not victim.exists(), "the audit log is never opened through a link"
