@@ -235,6 +235,15 @@ pub async fn run(args: BridgeArgs) -> anyhow::Result<()> {
             "this stdio server runs as root and can read everything; give its entry \"user\" (e.g. \"nobody\") to run it as another user"
         );
     }
+    // Orphans of the server's tree become ours: reaped while running,
+    // killed at the end (their sessions escape every other signal).
+    micromcp_bridge::process_tree::become_subreaper();
+    let reaper = tokio::spawn(async {
+        loop {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            micromcp_bridge::process_tree::reap_orphans();
+        }
+    });
     let shutdown = CancellationToken::new();
     let config = BridgeConfig {
         name: args.name.clone(),
@@ -246,6 +255,8 @@ pub async fn run(args: BridgeArgs) -> anyhow::Result<()> {
     let service = BridgeService::start(config, shutdown.clone());
     let outcome = crate::service_cmd::serve(service, args.listen, &args.name).await;
     shutdown.cancel();
+    reaper.abort();
+    micromcp_bridge::process_tree::end_descendants();
     outcome
 }
 

@@ -1,6 +1,7 @@
 //! Opening one connection to the upstream server, per kind of target: a
-//! stdio child (minimal inherited environment, killed with the bridge,
-//! optionally as another user), a
+//! stdio child (minimal inherited environment, a session of its own, no
+//! descriptor above 2, stderr through a pipe into the log, killed with the
+//! bridge, optionally as another user), a
 //! Streamable HTTP session (rmcp's client transport) or a legacy HTTP+SSE
 //! stream ([`LegacySseTransport`]). For a URL of unknown kind the
 //! specification's backwards-compatibility order is followed — Streamable
@@ -95,6 +96,7 @@ impl UrlVerdict {
 /// let one principal's answer serve another's request, or a list outlive
 /// its change), and the gateway keeps the catalog itself.
 pub async fn open(
+    server: &str,
     target: &UpstreamTarget,
     handler: BridgeHandler,
     lifecycle: ClientLifecycleMode,
@@ -124,10 +126,14 @@ async fn serve_target(
         } => {
             let command =
                 child_command(program, args, env, cwd_opt.as_deref(), run_as_opt.as_ref());
-            let (transport, _) = TokioChildProcess::builder(command)
-                .stderr(Stdio::inherit())
+            let (transport, stderr_opt) = TokioChildProcess::builder(command)
+                .stderr(Stdio::piped())
                 .spawn()
                 .map_err(|error| format!("cannot start {program}: {error}"))?;
+            crate::process_tree::started_server(transport.id());
+            if let Some(stderr) = stderr_opt {
+                crate::child_stderr::forward(server.to_owned(), stderr);
+            }
             handler
                 .serve_with_lifecycle(transport, lifecycle)
                 .await
@@ -282,10 +288,27 @@ fn child_command(
     if let Some(cwd) = cwd_opt {
         command.current_dir(cwd);
     }
-    // SAFETY: prctl is async-signal-safe; it makes the kernel kill the
-    // server when the bridge dies, even by SIGKILL.
+    // SAFETY: setsid, close_range and prctl are async-signal-safe system
+    // calls on the child's own state. setsid: a session of its own, so no
+    // controlling terminal of the operator's (no TIOCSTI, no reading what
+    // is typed) and out of the operator's process group. close_range with
+    // CLOSE_RANGE_CLOEXEC: no descriptor above 2 survives exec (marked, not
+    // closed, so std's exec-error pipe still reports a failed exec).
+    // PDEATHSIG: the kernel kills the server when the bridge dies, even by
+    // SIGKILL.
     unsafe {
         command.pre_exec(|| {
+            if libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::close_range(
+                3,
+                libc::c_uint::MAX,
+                libc::CLOSE_RANGE_CLOEXEC as libc::c_int,
+            ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
             Ok(())
         });

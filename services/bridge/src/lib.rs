@@ -7,8 +7,10 @@
 //! probing `server/discover` and falling back to `initialize`; the verdict is
 //! kept for reconnects), mirrors the upstream catalog (refreshed on
 //! `list_changed`), and reconnects with backoff when the connection or the
-//! child dies. Child processes die with the bridge (`PR_SET_PDEATHSIG`) and
-//! are killed with it on shutdown. Progress, logs and the upstream's
+//! child dies. Child processes die with the bridge (`PR_SET_PDEATHSIG`),
+//! run in sessions of their own with no descriptor above 2 of the bridge's,
+//! their stderr logged ([`child_stderr`]), and their whole process tree is
+//! killed with the bridge on shutdown ([`process_tree`]). Progress, logs and the upstream's
 //! requests for sampling, elicitation and roots are routed to the calls in
 //! flight ([`routing`]); a 2026-07-28 upstream's `input_required` rounds pass
 //! through; resource watches share one upstream subscription per URI
@@ -17,6 +19,7 @@
 //! of its own, opened with its own token ([`principal_sessions`]); the
 //! shared session keeps the catalog.
 
+mod child_stderr;
 mod config;
 mod connect;
 mod convert;
@@ -25,6 +28,7 @@ mod http_pool;
 mod legacy_sse;
 mod liveness;
 mod principal_sessions;
+pub mod process_tree;
 mod routing;
 mod service;
 mod upstream;

@@ -241,6 +241,7 @@ async fn open(
     let state = Arc::new(BridgeState::default());
     let handler = BridgeHandler::new(state.clone());
     let running = connect::open(
+        upstream.name(),
         &target,
         handler,
         upstream.lifecycle(),

@@ -148,6 +148,7 @@ impl Upstream {
     async fn connect(&self) -> Result<Running, String> {
         let handler = BridgeHandler::new(self.state.clone());
         connect::open(
+            &self.config.name,
             &self.config.target,
             handler,
             self.lifecycle(),

@@ -1,0 +1,191 @@
+"""What a bridged stdio server reaches of the operator who started `up`:
+run as root under a terminal (a pty is the controlling terminal of `up`),
+with a descriptor of a secret file left open (`up ... 9<secret`), and a server run as
+`nobody`. The server must get a session of its own (no controlling
+terminal: no TIOCSTI into the operator's shell, no reading what is typed),
+no descriptor above 2, its stderr only through the bridge's log (escape
+sequences escaped, tagged with its name), and nothing it forks may outlive
+the bridge, even in a session of its own."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import termios
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import BINARY, Running, free_port, wait_for_line
+from test_sdk_eras import connect
+
+pytestmark = pytest.mark.anyio
+
+TOKEN = "server-reach-token-0123456789abcdef"
+PYTHON = shutil.which("python3", path="/usr/bin:/bin:/usr/local/bin")
+
+# Raw JSON-RPC lines; `reach` reports what the server has, `spawn` leaves a
+# grandchild in a session of its own and returns its pid.
+SERVER = textwrap.dedent('''
+    import json, os, sys, time
+    sys.stderr.write("\\x1b]0;owned-title\\x07\\x1b[2Jforged INFO line\\n")
+    sys.stderr.flush()
+
+    def reach():
+        found = {"pid": os.getpid(), "sid": os.getsid(0), "pgid": os.getpgid(0)}
+        found["ttys"] = [fd for fd in (0, 1, 2) if os.isatty(fd)]
+        try:
+            os.close(os.open("/dev/tty", os.O_RDWR))
+            found["dev_tty"] = "opened"
+        except OSError as error:
+            found["dev_tty"] = error.__class__.__name__
+        names = os.listdir("/proc/self/fd")
+        found["fds"] = sorted(int(fd) for fd in names if int(fd) > 2 and os.path.exists(f"/proc/self/fd/{fd}"))
+        found["read"] = []
+        for fd in found["fds"]:
+            try:
+                found["read"].append(os.pread(fd, 100, 0).decode("latin-1"))
+            except OSError:
+                pass
+        return found
+
+    def spawn():
+        reader, writer = os.pipe()
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                os.write(writer, str(os.getpid()).encode())
+                os.closerange(0, 1024)
+                time.sleep(300)
+            os._exit(0)
+        os.close(writer)
+        return {"grandchild": int(os.read(reader, 32))}
+
+    for line in sys.stdin:
+        message = json.loads(line)
+        if "id" not in message:
+            continue
+        method, result = message.get("method"), None
+        if method == "initialize":
+            result = {"protocolVersion": message["params"]["protocolVersion"], "capabilities": {"tools": {}},
+                      "serverInfo": {"name": "reach", "version": "1"}}
+        elif method == "tools/list":
+            result = {"tools": [{"name": name, "inputSchema": {"type": "object"}} for name in ("reach", "spawn")]}
+        elif method == "tools/call":
+            found = reach() if message["params"]["name"] == "reach" else spawn()
+            result = {"content": [{"type": "text", "text": json.dumps(found)}]}
+        elif method == "ping":
+            result = {}
+        reply = {"jsonrpc": "2.0", "id": message["id"]}
+        reply.update({"result": result} if result is not None else {"error": {"code": -32601, "message": "no"}})
+        print(json.dumps(reply), flush=True)
+''')
+
+
+@pytest.fixture
+def workdir():
+    path = Path(tempfile.mkdtemp(prefix="micromcp-reach-"))
+    os.chmod(path, 0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def start_under_a_terminal(workdir: Path):
+    """`up` as root with a pty as its controlling terminal and stderr, and
+    fd 9 open on a secret; (running, terminal output so far, up's sid)."""
+    (workdir / "root").mkdir()
+    (workdir / "server.py").write_text(SERVER)
+    entry = {"command": PYTHON, "args": [str(workdir / "server.py")], "user": "nobody"}
+    (workdir / "servers.json").write_text(json.dumps({"mcpServers": {"reach": entry}}))
+    secret = workdir / "rootsecret"
+    secret.write_text("root-only-secret-4242")
+    os.chmod(secret, 0o600)
+    master, slave = os.openpty()
+    secret_fd = os.open(secret, os.O_RDONLY)
+    os.set_inheritable(secret_fd, True)
+
+    def controlling_terminal():
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    port = free_port()
+    process = subprocess.Popen(
+        [str(BINARY), "up", "--listen", f"127.0.0.1:{port}", "--root", "root", "--state-dir", "state",
+         "--admin-listen", "off", "--mcp-servers", "servers.json"],
+        cwd=workdir, env=dict(os.environ, MICROMCP_TOKEN=TOKEN, MICROMCP_LOG="info", NO_COLOR="1"),
+        stdin=slave, stdout=subprocess.PIPE, stderr=slave, text=True, start_new_session=True,
+        preexec_fn=controlling_terminal, pass_fds=(secret_fd,),
+    )
+    os.close(slave)
+    os.close(secret_fd)
+    terminal = bytearray()
+
+    def drain():
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            terminal.extend(chunk)
+
+    threading.Thread(target=drain, daemon=True).start()
+    wait_for_line(process, "listening on")
+    running = Running(url=f"http://127.0.0.1:{port}/mcp", token=TOKEN, root=workdir / "root",
+                      state_dir=workdir / "state", processes=[process], port=port)
+    return running, terminal, os.getsid(process.pid)
+
+
+async def call(running: Running, tool: str) -> dict:
+    async with connect(running, "legacy") as client:
+        deadline = time.monotonic() + 20
+        while True:
+            result = await client.call_tool(tool, {})
+            if not result.is_error or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        assert not result.is_error, result
+        return json.loads(result.content[0].text)
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+async def test_a_bridged_server_reaches_no_terminal_descriptor_or_afterlife(workdir):
+    running, terminal, up_sid = start_under_a_terminal(workdir)
+    try:
+        found = await call(running, "reach.reach")
+        assert found["sid"] == found["pid"] and found["sid"] != up_sid, (found, up_sid)
+        assert found["ttys"] == [] and found["dev_tty"] != "opened", found
+        assert found["fds"] == [] and "root-only-secret-4242" not in found["read"], found
+        grandchild = (await call(running, "reach.spawn"))["grandchild"]
+        assert alive(grandchild)
+        deadline = time.monotonic() + 10
+        while b"owned-title" not in terminal and time.monotonic() < deadline:
+            time.sleep(0.1)
+        shown = bytes(terminal)
+        assert b"\x1b]0;owned-title" not in shown and b"\x1b[2J" not in shown, shown[-2000:]
+        assert b"owned-title" in shown and b"reach" in shown, shown[-2000:]
+        line = next(line for line in shown.splitlines() if b"owned-title" in line)
+        assert b"forged INFO line" in line, "one log line, tagged, the escape sequence escaped"
+    finally:
+        running.stop()
+    deadline = time.monotonic() + 10
+    while alive(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if alive(grandchild):
+        os.kill(grandchild, signal.SIGKILL)
+        pytest.fail("a grandchild in a session of its own outlived the bridge")
