@@ -168,8 +168,8 @@ pub fn principal_tokens_of(
         None => raw
             .env
             .iter()
-            .map(|(principal, variable)| match std::env::var(variable) {
-                Ok(token) if !token.is_empty() => Ok((principal.clone(), token)),
+            .map(|(principal, variable)| match crate::child_env::var(variable) {
+                Some(token) if !token.is_empty() => Ok((principal.clone(), token)),
                 _ => Err(anyhow::anyhow!(
                     "principalTokens.env.{principal}: environment variable {variable} is not set"
                 )),
@@ -192,8 +192,8 @@ pub fn era_of(version_opt: Option<&str>) -> anyhow::Result<UpstreamEra> {
 
 /// Runs the bridge until a shutdown signal.
 pub async fn run(args: BridgeArgs) -> anyhow::Result<()> {
-    let (target, era, principal_tokens_opt) = match std::env::var(SPEC_ENV) {
-        Ok(spec) if args.command.is_none() && args.url.is_none() => {
+    let (target, era, principal_tokens_opt) = match crate::child_env::var(SPEC_ENV) {
+        Some(spec) if args.command.is_none() && args.url.is_none() => {
             let entry: RawMcpServer = serde_json::from_str(&spec)
                 .map_err(|error| anyhow::anyhow!("{SPEC_ENV}: {error}"))?;
             let era = era_of(entry.protocol_version.as_deref())?;

@@ -14,6 +14,7 @@ mod admin_api;
 mod bridge_cmd;
 mod bridges;
 mod check;
+mod child_env;
 mod children;
 mod config_source;
 mod fd_limit;
@@ -190,6 +191,8 @@ fn role(command: &Command) -> &'static str {
 fn main() -> anyhow::Result<()> {
     // First: the environment holds tokens before anything else runs.
     let not_dumpable = no_dump::forbid();
+    // A child of `up` reads its secrets from stdin, not its environment.
+    child_env::load()?;
     let cli = Cli::parse();
     // One TLS provider for every client this process builds (the trace
     // exporter's is built first, below).
@@ -270,6 +273,7 @@ fn main() -> anyhow::Result<()> {
                 config.crawl_source = crawl_source;
                 config.embeddings_url = embeddings_url;
                 config.embeddings_model = embeddings_model;
+                config.embeddings_key_opt = child_env::var(micromcp_search::EMBEDDINGS_KEY_ENV);
                 let service = tokio::task::spawn_blocking(move || {
                     micromcp_search::SearchService::open(config)
                 })

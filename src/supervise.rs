@@ -17,7 +17,8 @@ use tokio_util::sync::CancellationToken;
 pub struct ChildSpec {
     pub name: String,
     pub args: Vec<OsString>,
-    /// Extra environment (e.g. a bridge's server spec with its credentials).
+    /// Values the child reads as its environment, given on its stdin (a
+    /// bridge's server spec with its credentials, a key): `child_env`.
     pub env: Vec<(String, String)>,
 }
 
@@ -53,8 +54,12 @@ fn command(spec: &ChildSpec) -> anyhow::Result<tokio::process::Command> {
         .args(&spec.args)
         .env_clear()
         .envs(micromcp_bridge::inherited_env())
-        .envs(service_env)
-        .envs(spec.env.iter().map(|(key, value)| (key, value)));
+        .envs(service_env);
+    // Its secrets (a spec with credentials, a key) on stdin, never in its
+    // environment (`child_env`).
+    if !spec.env.is_empty() {
+        command.env(crate::child_env::FROM_STDIN_ENV, "1");
+    }
     // A trace service name given to `up` names its children after it
     // (`acme-fs`), not as the gateway.
     if let Ok(parent) = std::env::var(SERVICE_NAME_ENV)
@@ -63,7 +68,10 @@ fn command(spec: &ChildSpec) -> anyhow::Result<tokio::process::Command> {
         command.env(SERVICE_NAME_ENV, format!("{}-{}", parent.trim(), spec.name));
     }
     command
-        .stdin(Stdio::null())
+        .stdin(match spec.env.is_empty() {
+            true => Stdio::null(),
+            false => Stdio::piped(),
+        })
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .kill_on_drop(true);
@@ -112,6 +120,14 @@ pub fn supervise(spec: ChildSpec, shutdown: CancellationToken) -> JoinHandle<()>
             match spawned {
                 Ok(mut child) => {
                     tracing::info!(service = %spec.name, pid = child.id(), "service started");
+                    if let Some(mut stdin) = child.stdin.take() {
+                        let values = crate::child_env::encode(&spec.env);
+                        tokio::spawn(async move {
+                            use tokio::io::AsyncWriteExt;
+                            // Dropped after: the child reads to the end.
+                            let _ = stdin.write_all(&values).await;
+                        });
+                    }
                     tokio::select! {
                         status = child.wait() => {
                             tracing::warn!(service = %spec.name, status = ?status.ok(), "service exited; restarting");

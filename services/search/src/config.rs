@@ -13,6 +13,9 @@ pub struct SearchConfig {
     pub embeddings_url: Option<String>,
     /// Model name sent to the embeddings endpoint.
     pub embeddings_model: String,
+    /// Bearer key of the embeddings endpoint, if any (given by the caller,
+    /// never read from the environment here).
+    pub embeddings_key_opt: Option<String>,
     /// Directories whose text files are indexed in the background at start.
     pub crawl_roots: Vec<PathBuf>,
     /// Directories under the crawl roots that are never indexed (the
@@ -34,6 +37,7 @@ impl SearchConfig {
             writer_heap_bytes: 64 * 1024 * 1024,
             embeddings_url: None,
             embeddings_model: "text-embedding-3-small".into(),
+            embeddings_key_opt: None,
             crawl_roots: Vec::new(),
             crawl_excluded: Vec::new(),
             crawl_source: None,

@@ -14,6 +14,7 @@ pub struct Embedder {
     client: reqwest::Client,
     url: String,
     model: String,
+    key_opt: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -32,15 +33,21 @@ struct EmbeddingItem {
 pub const EMBEDDINGS_KEY_ENV: &str = "MICROMCP_EMBEDDINGS_KEY";
 
 impl Embedder {
-    /// A client for `url` (credentials, if any, from `MICROMCP_EMBEDDINGS_KEY`).
-    pub fn new(url: String, model: String) -> Result<Self, SearchError> {
+    /// A client for `url` (its bearer key, if any: `micromcp search` takes it
+    /// from `MICROMCP_EMBEDDINGS_KEY`, given on stdin by `up`).
+    pub fn new(url: String, model: String, key_opt: Option<String>) -> Result<Self, SearchError> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(30))
             .build()
             .map_err(|error| SearchError::Embeddings(error.to_string()))?;
-        Ok(Self { client, url, model })
+        Ok(Self {
+            client,
+            url,
+            model,
+            key_opt,
+        })
     }
 
     /// One vector per input text, in order.
@@ -50,7 +57,7 @@ impl Embedder {
             .post(&self.url)
             .header("content-type", "application/json")
             .body(json!({"model": self.model, "input": texts}).to_string());
-        if let Ok(key) = std::env::var(EMBEDDINGS_KEY_ENV) {
+        if let Some(key) = &self.key_opt {
             request = request.bearer_auth(key);
         }
         let response = request

@@ -86,7 +86,11 @@ impl SearchService {
             .name("search-refresh".into())
             .spawn(move || refresher.run())?;
         let embedder = match &config.embeddings_url {
-            Some(url) => Some(Embedder::new(url.clone(), config.embeddings_model.clone())?),
+            Some(url) => Some(Embedder::new(
+                url.clone(),
+                config.embeddings_model.clone(),
+                config.embeddings_key_opt.clone(),
+            )?),
             None => None,
         };
         let catalog = Catalog {
