@@ -239,7 +239,7 @@ def test_services_start_with_only_what_they_need(tmp_path):
     """The services `up` starts used to inherit its whole environment (the
     token, the admin token, anything else of the operator's). Each now
     starts from the machine's basics plus what it needs: search gets
-    `MICROMCP_EMBEDDINGS_KEY` (and uses it), none gets the tokens."""
+    `MICROMCP_EMBEDDINGS_KEY` on its stdin (and uses it), none gets the tokens."""
     import http.server
     import threading
 
@@ -280,5 +280,7 @@ def test_services_start_with_only_what_they_need(tmp_path):
     for service, environ in environments.items():
         for secret in [CONFTEST_TOKEN, ADMIN_TOKEN, "never-passed-marker"]:
             assert secret not in environ, (service, secret)
-    assert "embeddings-key-marker" in environments["search"] and "embeddings-key-marker" not in environments["fs"]
+    # The key reaches search on its stdin, never in an environment (test_child_secrets.py).
+    assert all("embeddings-key-marker" not in environ for environ in environments.values()), environments
+    assert "MICROMCP_ENV_FROM_STDIN=1" in environments["search"]
     assert "PATH=" in environments["fs"] and "MICROMCP_LOG=warn" in environments["fs"]
