@@ -2,7 +2,7 @@
 //! looked up in the system's user database (a name, or a numeric uid) into
 //! the ids, name and home its stdio server runs with. Running a server as
 //! another user needs this process to be root; naming our own user is a
-//! no-op that is always allowed.
+//! no-op that is allowed, except root: uid 0 is refused however spelt.
 
 use std::ffi::{CStr, CString};
 use std::path::PathBuf;
@@ -16,6 +16,10 @@ pub enum RunAsError {
     Unknown(String),
     #[error("user {0:?}: running a server as another user needs micromcp started as root")]
     NotRoot(String),
+    #[error(
+        "user {0:?}: is root (uid 0); a server never runs as root this way, name an unprivileged user (e.g. \"nobody\")"
+    )]
+    Root(String),
     #[error("user {0:?}: cannot read the user database: {1}")]
     Lookup(String, String),
 }
@@ -26,6 +30,10 @@ pub fn resolve(user: &str) -> Result<RunAs, RunAsError> {
     let euid = effective_uid();
     if euid != 0 && euid != run_as.uid {
         return Err(RunAsError::NotRoot(user.to_owned()));
+    }
+    // `root`, `0`, `+0`, `00`: every spelling of uid 0.
+    if run_as.uid == 0 {
+        return Err(RunAsError::Root(user.to_owned()));
     }
     Ok(run_as)
 }
@@ -105,6 +113,18 @@ mod tests {
             (0, 0, "root")
         );
         assert_eq!(lookup("0").expect("lookup"), Some(by_name));
+    }
+
+    #[test]
+    fn uid_zero_is_refused_however_spelt() {
+        for user in ["root", "0", "+0", "00"] {
+            let error = resolve(user).expect_err("uid 0");
+            let expected = match is_root() {
+                true => RunAsError::Root(user.into()),
+                false => RunAsError::NotRoot(user.into()),
+            };
+            assert_eq!(error, expected);
+        }
     }
 
     #[test]

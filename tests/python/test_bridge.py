@@ -96,19 +96,23 @@ async def test_stdio_servers_through_the_gateway(bridged, mode):
 async def test_a_stdio_server_gets_the_machines_tls_and_proxy_settings_and_no_secrets(tmp_path):
     """CA bundle and proxy variables pass through to a bridged stdio server
     (without them `uvx` servers fail TLS where the CA bundle is not in the
-    default place); anything else of the gateway's environment does not."""
+    default place), and the locale's standard `LC_*`; anything else of the
+    gateway's environment (an `LC_`-prefixed secret too) does not."""
     servers = {"mcpServers": {"everything": {"command": str(NODE), "args": [str(EVERYTHING), "stdio"]}}}
     (tmp_path / "servers.json").write_text(json.dumps(servers))
     passed = {"SSL_CERT_FILE": "/etc/ssl/certs/marker-bundle.pem", "SSL_CERT_DIR": "/etc/ssl/marker-dir",
-              "HTTPS_PROXY": "http://proxy.marker:3128", "no_proxy": "marker.internal"}
+              "HTTPS_PROXY": "http://proxy.marker:3128", "no_proxy": "marker.internal", "LC_TIME": "C.UTF-8"}
     running = start_up(tmp_path, make_root(tmp_path), extra=["--mcp-servers", str(tmp_path / "servers.json")],
-                       env_extra={**passed, "AWS_SECRET_ACCESS_KEY": "never-passed-marker"})
+                       env_extra={**passed, "AWS_SECRET_ACCESS_KEY": "never-passed-marker",
+                                  "LC_UPSTREAM_API_KEY": "never-passed-lc-marker"})
     try:
         async with connect(running, "legacy") as client:
             env = json.loads((await client.call_tool("everything.get-env", {})).content[0].text)
         for key, value in passed.items():
             assert env.get(key) == value, (key, env)
         assert "AWS_SECRET_ACCESS_KEY" not in env and "MICROMCP_TOKEN" not in env
+        # Only the locale's standard names pass, not any name starting LC_.
+        assert "LC_UPSTREAM_API_KEY" not in env, env
     finally:
         running.stop()
 

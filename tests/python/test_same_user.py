@@ -230,6 +230,13 @@ def test_user_mistakes_stop_the_start_naming_the_entry(workdir):
         {"probe": {"command": PYTHON, "user": "no-such-user-micromcp"}})
     assert "mcp_servers.probe: user needs a command" in refused({"probe": {"url": "http://127.0.0.1:9/mcp", "user": "root"}})
     if os.getuid() == 0:
+        for spelt in ["root", "0", "+0", "00"]:
+            stopped = refused({"probe": {"command": PYTHON, "user": spelt}})
+            assert f'mcp_servers.probe: user "{spelt}": is root (uid 0)' in stopped, stopped
+        bridge = subprocess.run([str(BINARY), "bridge", "--name", "probe", "--command", PYTHON, "--user", "0",
+                                 "--listen", "127.0.0.1:0"], capture_output=True, text=True, timeout=30,
+                                env=dict(os.environ, RUST_BACKTRACE="0"))
+        assert bridge.returncode != 0 and 'user "0": is root (uid 0)' in bridge.stderr, bridge
         os.chown(workdir, UNPRIVILEGED, UNPRIVILEGED)
         assert 'user "root": running a server as another user needs micromcp started as root' in refused(
             {"probe": {"command": PYTHON, "user": "root"}}, UNPRIVILEGED)

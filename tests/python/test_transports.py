@@ -55,6 +55,19 @@ def test_stdio_without_a_root_serves_nothing_and_names_the_flag(tmp_path):
         assert refused.stdout == "" and time.monotonic() - started < 10
 
 
+def test_stdio_refuses_a_relative_root_and_names_the_flag(tmp_path):
+    """`micromcp stdio --root .` (or any relative path, or `/proc/self/cwd`)
+    resolved against the working directory a desktop client chose, often
+    `/`: serving it again. Only absolute roots are taken, the flag named."""
+    for root in [".", "docs", "./", "/proc/self/cwd", "/dev/fd/../../"]:
+        for cwd in ["/", str(tmp_path)]:
+            refused = subprocess.run([str(BINARY), "stdio", "--root", root], cwd=cwd, stdin=subprocess.DEVNULL,
+                                     capture_output=True, text=True, env={**os.environ, "MICROMCP_LOG": "warn"}, timeout=30)
+            assert refused.returncode != 0, (root, cwd, refused)
+            assert f"--root {root}: micromcp stdio needs an absolute path" in refused.stderr, refused.stderr
+            assert refused.stdout == ""
+
+
 async def test_stdio_runs_the_configured_bridges_and_search_as_up_does(tmp_path):
     """`micromcp stdio --config` aggregates `[mcp_servers]` and, with an
     index directory, `[search]`, as `up` does; `[search]` keys without

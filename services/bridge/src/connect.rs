@@ -27,7 +27,8 @@ pub type Running = RunningService<RoleClient, BridgeHandler>;
 
 /// Environment variables a stdio child inherits from the bridge: the basics,
 /// where the machine's CA certificates are (so TLS works where they are not
-/// in the default place), and its proxies; `LC_*` too ([`inherited_env`]).
+/// in the default place), and its proxies; the locale's standard `LC_*`
+/// too ([`inherited_env`]).
 /// Everything else comes from the entry's own `env`, so credentials stay
 /// per server.
 pub const INHERITED_ENV: [&str; 26] = [
@@ -60,15 +61,33 @@ pub const INHERITED_ENV: [&str; 26] = [
 ];
 
 /// The variables of this process's environment a child starts with:
-/// [`INHERITED_ENV`] and the locale's `LC_*`.
+/// [`INHERITED_ENV`] and the locale's [`LOCALE_ENV`].
 pub fn inherited_env() -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
     std::env::vars_os()
         .filter(|(key, _)| {
             key.to_str()
-                .is_some_and(|key| INHERITED_ENV.contains(&key) || key.starts_with("LC_"))
+                .is_some_and(|key| INHERITED_ENV.contains(&key) || LOCALE_ENV.contains(&key))
         })
         .collect()
 }
+
+/// The locale's standard variables (POSIX and glibc's): only these, not
+/// every `LC_*` (any name can start so and carry a secret).
+pub const LOCALE_ENV: [&str; 13] = [
+    "LC_ALL",
+    "LC_CTYPE",
+    "LC_COLLATE",
+    "LC_MESSAGES",
+    "LC_MONETARY",
+    "LC_NUMERIC",
+    "LC_TIME",
+    "LC_ADDRESS",
+    "LC_IDENTIFICATION",
+    "LC_MEASUREMENT",
+    "LC_NAME",
+    "LC_PAPER",
+    "LC_TELEPHONE",
+];
 
 /// The HTTP transport found to work for an `Auto` URL, kept for reconnects.
 #[derive(Default)]
