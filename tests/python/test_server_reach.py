@@ -189,3 +189,42 @@ async def test_a_bridged_server_reaches_no_terminal_descriptor_or_afterlife(work
     if alive(grandchild):
         os.kill(grandchild, signal.SIGKILL)
         pytest.fail("a grandchild in a session of its own outlived the bridge")
+
+
+def test_a_server_that_cannot_be_executed_is_still_named_with_the_reason(tmp_path):
+    """Descriptors are marked close-on-exec in the child rather than closed,
+    so std's own pipe still reports a failed exec: the log names the
+    command and the reason, not a server that hung up."""
+    (tmp_path / "root").mkdir()
+    entry = {"command": "/nonexistent/reach-server"}
+    (tmp_path / "servers.json").write_text(json.dumps({"mcpServers": {"gone": entry}}))
+    process = subprocess.Popen(
+        [str(BINARY), "up", "--listen", f"127.0.0.1:{free_port()}", "--root", "root", "--state-dir", "state",
+         "--admin-listen", "off", "--mcp-servers", "servers.json"],
+        cwd=tmp_path, env=dict(os.environ, MICROMCP_TOKEN=TOKEN, MICROMCP_LOG="warn", NO_COLOR="1"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        line = wait_for_line_on(process.stderr, "cannot start /nonexistent/reach-server")
+        assert "No such file or directory" in line, line
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def wait_for_line_on(stream, needle: str, timeout: float = 20.0) -> str:
+    found: list[str] = []
+
+    def read():
+        for line in stream:
+            if needle in line:
+                found.append(line)
+                return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout)
+    assert found, f"never logged: {needle}"
+    return found[0]
