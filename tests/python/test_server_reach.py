@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import pytest
+from mcp.shared.exceptions import MCPError
 
 from conftest import BINARY, Running, free_port, wait_for_line
 from test_sdk_eras import connect
@@ -33,7 +34,8 @@ TOKEN = "server-reach-token-0123456789abcdef"
 PYTHON = shutil.which("python3", path="/usr/bin:/bin:/usr/local/bin")
 
 # Raw JSON-RPC lines; `reach` reports what the server has, `spawn` leaves a
-# grandchild in a session of its own and returns its pid.
+# grandchild in a session of its own and returns its pid, `exit` does so and
+# then exits (the bridge starts the server again).
 SERVER = textwrap.dedent('''
     import json, os, sys, time
     sys.stderr.write("\\x1b]0;owned-title\\x07\\x1b[2Jforged INFO line\\n")
@@ -78,10 +80,13 @@ SERVER = textwrap.dedent('''
             result = {"protocolVersion": message["params"]["protocolVersion"], "capabilities": {"tools": {}},
                       "serverInfo": {"name": "reach", "version": "1"}}
         elif method == "tools/list":
-            result = {"tools": [{"name": name, "inputSchema": {"type": "object"}} for name in ("reach", "spawn")]}
+            result = {"tools": [{"name": name, "inputSchema": {"type": "object"}} for name in ("reach", "spawn", "exit")]}
         elif method == "tools/call":
             found = reach() if message["params"]["name"] == "reach" else spawn()
             result = {"content": [{"type": "text", "text": json.dumps(found)}]}
+            if message["params"]["name"] == "exit":
+                print(json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": result}), flush=True)
+                os._exit(0)
         elif method == "ping":
             result = {}
         reply = {"jsonrpc": "2.0", "id": message["id"]}
@@ -148,7 +153,14 @@ async def call(running: Running, tool: str) -> dict:
     async with connect(running, "legacy") as client:
         deadline = time.monotonic() + 20
         while True:
-            result = await client.call_tool(tool, {})
+            try:
+                result = await client.call_tool(tool, {})
+            except MCPError:
+                # Unavailable while the bridge starts the server again.
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+                continue
             if not result.is_error or time.monotonic() > deadline:
                 break
             time.sleep(0.3)
@@ -171,6 +183,11 @@ async def test_a_bridged_server_reaches_no_terminal_descriptor_or_afterlife(work
         assert found["sid"] == found["pid"] and found["sid"] != up_sid, (found, up_sid)
         assert found["ttys"] == [] and found["dev_tty"] != "opened", found
         assert found["fds"] == [] and "root-only-secret-4242" not in found["read"], found
+        # A server that exits leaves its grandchild behind: it ends before
+        # the server is started again.
+        left = (await call(running, "reach.exit"))["grandchild"]
+        assert (await call(running, "reach.reach"))["pid"] != found["pid"], "started again"
+        assert not alive(left), "the previous server's tree ended before the next server started"
         grandchild = (await call(running, "reach.spawn"))["grandchild"]
         assert alive(grandchild)
         deadline = time.monotonic() + 10

@@ -143,6 +143,10 @@ async fn serve_target(
             cwd_opt,
             run_as_opt,
         } => {
+            // One stdio server per bridge: whatever is still below the
+            // bridge is the previous server's tree (a forked grandchild in
+            // a session of its own); it ends before the next one starts.
+            let _ = tokio::task::spawn_blocking(crate::process_tree::end_descendants).await;
             let command =
                 child_command(program, args, env, cwd_opt.as_deref(), run_as_opt.as_ref());
             let (transport, stderr_opt) = TokioChildProcess::builder(command)

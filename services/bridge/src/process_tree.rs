@@ -4,7 +4,8 @@
 //! `setsid` would otherwise escape every signal sent to it: the bridge is
 //! made a child subreaper, so such orphans become its children, and
 //! [`end_descendants`] kills every process below the bridge when it shuts
-//! down. Orphans that exit on their own are reaped ([`reap_orphans`]); the
+//! down and before a server is started again (a bridge runs one stdio
+//! server at a time: what is left below it is the previous one's tree). Orphans that exit on their own are reaped ([`reap_orphans`]); the
 //! servers themselves (direct children) stay tokio's to wait for.
 
 use std::collections::{HashMap, HashSet};
