@@ -105,20 +105,29 @@ pub fn check_metadata(path: &Path, metadata: &Metadata) -> Result<(), OwnedFileE
 }
 
 /// Checks the directory `path` and everything in it (never following a
-/// link): each entry must be this uid's own and writable by nobody else.
+/// link): each entry must be this uid's own, and neither the directory nor
+/// the files directly in it (the state files) writable by group or others.
+/// Deeper down (the search index, written under the user's umask, 0664
+/// under umask 002) writability counts only where the directory above lets
+/// group or others in: behind a private directory nobody else reaches it.
 pub fn check_tree(path: &Path) -> Result<(), OwnedFileError> {
-    check_level(path, 0)
+    check_level(path, 0, true)
 }
 
-fn check_level(path: &Path, depth: usize) -> Result<(), OwnedFileError> {
+fn check_level(path: &Path, depth: usize, reachable: bool) -> Result<(), OwnedFileError> {
     let metadata = std::fs::symlink_metadata(path).map_err(io_error(path))?;
-    check_metadata(path, &metadata)?;
+    let strict = reachable || depth == 0 || (depth == 1 && !metadata.is_dir());
+    match check_metadata(path, &metadata) {
+        Err(OwnedFileError::Writable { .. }) if !strict => {}
+        checked => checked?,
+    }
     if !metadata.is_dir() || depth >= MAX_TREE_DEPTH {
         return Ok(());
     }
+    let others_enter = metadata.mode() & 0o011 != 0;
     for entry in std::fs::read_dir(path).map_err(io_error(path))? {
         let entry = entry.map_err(io_error(path))?;
-        check_level(&entry.path(), depth + 1)?;
+        check_level(&entry.path(), depth + 1, reachable && others_enter)?;
     }
     Ok(())
 }
@@ -222,6 +231,25 @@ mod tests {
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))
             .expect("chmod");
         check_tree(dir.path()).expect("own tree");
+        // Behind the private directory, a group-writable index is no one else's to reach.
+        let index = dir.path().join("search");
+        std::fs::create_dir(&index).expect("mkdir");
+        std::fs::set_permissions(&index, std::fs::Permissions::from_mode(0o775)).expect("chmod");
+        std::fs::write(index.join("segment"), "x").expect("write");
+        std::fs::set_permissions(
+            index.join("segment"),
+            std::fs::Permissions::from_mode(0o664),
+        )
+        .expect("chmod");
+        check_tree(dir.path()).expect("private above the index");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711))
+            .expect("chmod");
+        assert!(
+            check_tree(dir.path()).is_err(),
+            "reachable through a 0711 directory"
+        );
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))
+            .expect("chmod");
         let created = dir.path().join("new");
         create_new(&created).expect("create");
         let mode = std::fs::metadata(&created)
