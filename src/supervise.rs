@@ -110,6 +110,24 @@ fn terminate(child: &tokio::process::Child) {
     }
 }
 
+/// Makes this process adopt what its children leave behind (a bridged
+/// server's grandchild in a session of its own, when its bridge was
+/// killed) and kills it: the children it supervises are kept.
+pub fn end_orphans_of_children() {
+    micromcp_bridge::process_tree::become_subreaper();
+    tokio::spawn(async {
+        let mut suspects = std::collections::HashSet::new();
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            suspects = tokio::task::spawn_blocking(move || {
+                micromcp_bridge::process_tree::end_adopted(&suspects)
+            })
+            .await
+            .unwrap_or_default();
+        }
+    });
+}
+
 /// Keeps `spec` running until `shutdown` fires.
 pub fn supervise(spec: ChildSpec, shutdown: CancellationToken) -> JoinHandle<()> {
     tokio::spawn(async move {
@@ -119,6 +137,7 @@ pub fn supervise(spec: ChildSpec, shutdown: CancellationToken) -> JoinHandle<()>
             let spawned = command(&spec).and_then(|mut command| Ok(command.spawn()?));
             match spawned {
                 Ok(mut child) => {
+                    micromcp_bridge::process_tree::started_server(child.id());
                     tracing::info!(service = %spec.name, pid = child.id(), "service started");
                     if let Some(mut stdin) = child.stdin.take() {
                         let values = crate::child_env::encode(&spec.env);

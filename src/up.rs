@@ -221,6 +221,7 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
     let mut raw = config_source::read(path_opt.as_deref())?;
     let children_sections = ChildrenSections::of(&raw);
     let state = state_dir::claim(&args.state_dir)?;
+    crate::supervise::end_orphans_of_children();
     let overrides = up_overrides(&args);
     overrides(&mut raw);
     let token_opt = if raw.auth.insecure_no_auth {
@@ -436,6 +437,7 @@ fn stdio_search_dir(raw: &RawConfig) -> anyhow::Result<Option<PathBuf>> {
 /// `micromcp stdio`.
 pub async fn run_stdio(args: StdioArgs) -> anyhow::Result<()> {
     let mut raw = read_config(args.config.as_deref())?;
+    crate::supervise::end_orphans_of_children();
     // No HTTP listener: authentication is the operating system's (who may start us).
     raw.auth.insecure_no_auth = true;
     raw.gateway.listen = Some("127.0.0.1:0".into());

@@ -42,7 +42,7 @@ SERVER = textwrap.dedent('''
     sys.stderr.flush()
 
     def reach():
-        found = {"pid": os.getpid(), "sid": os.getsid(0), "pgid": os.getpgid(0)}
+        found = {"pid": os.getpid(), "sid": os.getsid(0), "pgid": os.getpgid(0), "bridge": os.getppid()}
         found["ttys"] = [fd for fd in (0, 1, 2) if os.isatty(fd)]
         try:
             os.close(os.open("/dev/tty", os.O_RDWR))
@@ -206,6 +206,27 @@ async def test_a_bridged_server_reaches_no_terminal_descriptor_or_afterlife(work
     if alive(grandchild):
         os.kill(grandchild, signal.SIGKILL)
         pytest.fail("a grandchild in a session of its own outlived the bridge")
+
+
+async def test_a_grandchild_ends_even_when_its_bridge_is_killed(workdir):
+    """SIGKILL leaves the bridge no time to end its server's tree: the
+    server dies with it (PDEATHSIG) and `up`, a child subreaper, adopts the
+    grandchild and kills it."""
+    running, _, _ = start_under_a_terminal(workdir)
+    try:
+        bridge = (await call(running, "reach.reach"))["bridge"]
+        grandchild = (await call(running, "reach.spawn"))["grandchild"]
+        assert alive(grandchild)
+        os.kill(bridge, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while alive(grandchild) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if alive(grandchild):
+            os.kill(grandchild, signal.SIGKILL)
+            pytest.fail("a grandchild in a session of its own outlived its killed bridge")
+        assert (await call(running, "reach.reach"))["bridge"] != bridge, "the bridge was started again"
+    finally:
+        running.stop()
 
 
 def test_a_server_that_cannot_be_executed_is_still_named_with_the_reason(tmp_path):

@@ -118,3 +118,33 @@ pub fn reap_orphans() {
         }
     }
 }
+
+/// Kills what was adopted: processes whose parent is this one, that are no
+/// server it started, and were already seen so on the `suspects` scan
+/// before (a process just started is recorded microseconds later); with
+/// everything below them. Returns this scan's suspects for the next.
+#[allow(unsafe_code)]
+pub fn end_adopted(suspects: &HashSet<u32>) -> HashSet<u32> {
+    let own = std::process::id();
+    let servers = SERVERS
+        .lock()
+        .map(|servers| servers.clone())
+        .unwrap_or_default();
+    let adopted: HashSet<u32> = processes()
+        .into_iter()
+        .filter(|(pid, parent, state)| *parent == own && *state != 'Z' && !servers.contains(pid))
+        .map(|(pid, _, _)| pid)
+        .collect();
+    for pid in adopted.intersection(suspects) {
+        for below in std::iter::once(*pid).chain(descendants(*pid)) {
+            if let Ok(below) = i32::try_from(below) {
+                // SAFETY: kill(2) of a process below this one.
+                unsafe {
+                    libc::kill(below, libc::SIGKILL);
+                }
+            }
+        }
+    }
+    reap_orphans();
+    adopted
+}
