@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import pwd
 import shutil
 import signal
 import subprocess
@@ -26,6 +27,7 @@ import pytest
 from mcp.shared.exceptions import MCPError
 
 from conftest import BINARY, Running, free_port, wait_for_line
+from test_same_user import unprivileged_user
 from test_sdk_eras import connect
 
 pytestmark = pytest.mark.anyio
@@ -95,6 +97,14 @@ SERVER = textwrap.dedent('''
 ''')
 
 
+def server_user() -> str:
+    """`nobody`, or an unprivileged account made for the test (idempotent)."""
+    try:
+        return pwd.getpwnam("nobody").pw_name
+    except KeyError:
+        return unprivileged_user().pw_name
+
+
 @pytest.fixture
 def workdir():
     path = Path(tempfile.mkdtemp(prefix="micromcp-reach-"))
@@ -108,7 +118,7 @@ def start_under_a_terminal(workdir: Path):
     fd 9 open on a secret; (running, terminal output so far, up's sid)."""
     (workdir / "root").mkdir()
     (workdir / "server.py").write_text(SERVER)
-    entry = {"command": PYTHON, "args": [str(workdir / "server.py")], "user": "nobody"}
+    entry = {"command": PYTHON, "args": [str(workdir / "server.py")], "user": server_user()}
     (workdir / "servers.json").write_text(json.dumps({"mcpServers": {"reach": entry}}))
     secret = workdir / "rootsecret"
     secret.write_text("root-only-secret-4242")
@@ -176,6 +186,7 @@ def alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.skipif(os.getuid() != 0, reason="the server runs as another user: micromcp started as root")
 async def test_a_bridged_server_reaches_no_terminal_descriptor_or_afterlife(workdir):
     running, terminal, up_sid = start_under_a_terminal(workdir)
     try:
@@ -208,6 +219,7 @@ async def test_a_bridged_server_reaches_no_terminal_descriptor_or_afterlife(work
         pytest.fail("a grandchild in a session of its own outlived the bridge")
 
 
+@pytest.mark.skipif(os.getuid() != 0, reason="the server runs as another user: micromcp started as root")
 async def test_a_grandchild_ends_even_when_its_bridge_is_killed(workdir):
     """SIGKILL leaves the bridge no time to end its server's tree: the
     server dies with it (PDEATHSIG) and `up`, a child subreaper, adopts the
