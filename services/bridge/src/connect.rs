@@ -121,7 +121,7 @@ pub async fn open(
     lifecycle: ClientLifecycleMode,
     verdict: &UrlVerdict,
 ) -> Result<Running, String> {
-    let running = serve_target(target, handler, lifecycle, verdict).await?;
+    let running = serve_target(server, target, handler, lifecycle, verdict).await?;
     running
         .peer()
         .set_response_cache_config(ClientCacheConfig::disabled())
@@ -130,6 +130,7 @@ pub async fn open(
 }
 
 async fn serve_target(
+    server: &str,
     target: &UpstreamTarget,
     handler: BridgeHandler,
     lifecycle: ClientLifecycleMode,
