@@ -12,7 +12,7 @@ use std::sync::Arc;
 use micromcp_gateway::config::{
     GatewayConfig, RawConfig, RawMcpServer, RawService, Registration, RegistrationsFile,
 };
-use micromcp_gateway::live_config::{self, ChangeError, ConfigSource};
+use micromcp_gateway::live_config::{self, ChangeError, ConfigSource, Skipped};
 
 use crate::bridges::RegisteredBridges;
 
@@ -134,6 +134,8 @@ pub struct Initial {
     pub registrations: Vec<Registration>,
     /// Those in `config` (without the ones skipped, named in a warning).
     pub applied: Vec<Registration>,
+    /// The ones skipped, and why (left out of later changes' validation).
+    pub skipped: Vec<Skipped>,
 }
 
 /// The config to start with: `source`'s with the registered services of
@@ -159,6 +161,7 @@ pub fn initial_config(source: &FileSource, raw: &RawConfig) -> anyhow::Result<In
         None => Vec::new(),
     };
     let mut applied = registrations.clone();
+    let mut skipped_all = Vec::new();
     let config = loop {
         let errors = match live_config::config_with(source, &applied, &mut Vec::new()) {
             Ok(config) => break config,
@@ -185,7 +188,17 @@ pub fn initial_config(source: &FileSource, raw: &RawConfig) -> anyhow::Result<In
         skipped.dedup();
         for index in skipped.into_iter().rev() {
             if index < applied.len() {
-                applied.remove(index);
+                let registration = applied.remove(index);
+                let why = errors
+                    .iter()
+                    .filter(|error| registration_index(error) == Some(index))
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                skipped_all.push(Skipped {
+                    name: registration.name,
+                    why,
+                });
             }
         }
     };
@@ -193,6 +206,7 @@ pub fn initial_config(source: &FileSource, raw: &RawConfig) -> anyhow::Result<In
         config,
         registrations,
         applied,
+        skipped: skipped_all,
     })
 }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use micromcp_gateway::config::{
     AuditTarget, GatewayConfig, RawConfig, Registration, RegistrationsFile,
 };
-use micromcp_gateway::live_config::{self, ConfigSource, LiveConfig};
+use micromcp_gateway::live_config::{self, ConfigSource, LiveConfig, Skipped};
 use micromcp_gateway::{Gateway, load_or_create_key};
 use tokio_util::sync::CancellationToken;
 
@@ -283,7 +283,7 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
         bridges_opt: Some(RegisteredBridges::new(sockets.path(), &shutdown)),
     };
     let initial = config_source::initial_config(&source, &raw)?;
-    let (config, registrations) = (initial.config, initial.registrations);
+    let (config, registrations, skipped) = (initial.config, initial.registrations, initial.skipped);
     warn_if_insecure(&config);
     source.run_bridges(&live_config::bridges_of(&initial.applied));
     let children: Vec<_> = child_specs
@@ -294,7 +294,13 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
         let key = load_or_create_key(&config.session_key_file).map_err(anyhow::Error::msg)?;
         let file_opt = config.admin.registrations_file.clone();
         let gateway = crate::start::start_gateway(config, &key, &registrations, &shutdown).await?;
-        let live = live(&gateway, source, file_opt, registrations, &shutdown);
+        let live = live(
+            &gateway,
+            source,
+            file_opt,
+            (registrations, skipped),
+            &shutdown,
+        );
         serve_http(gateway, Some(live), shutdown.clone()).await
     }
     .await;
@@ -313,7 +319,7 @@ fn live(
     gateway: &Arc<Gateway>,
     source: FileSource,
     file_opt: Option<PathBuf>,
-    registrations: Vec<Registration>,
+    (registrations, skipped): (Vec<Registration>, Vec<Skipped>),
     shutdown: &CancellationToken,
 ) -> Arc<LiveConfig> {
     let watched_opt = source.path_opt.clone();
@@ -322,6 +328,7 @@ fn live(
         Box::new(source),
         file_opt.map(RegistrationsFile::new),
         registrations,
+        skipped,
     );
     crate::reload::spawn_triggers(&live, watched_opt, shutdown);
     live
@@ -403,13 +410,19 @@ pub async fn run_gateway(args: GatewayArgs) -> anyhow::Result<()> {
         bridges_opt: None,
     };
     let initial = config_source::initial_config(&source, &raw)?;
-    let (config, registrations) = (initial.config, initial.registrations);
+    let (config, registrations, skipped) = (initial.config, initial.registrations, initial.skipped);
     warn_if_insecure(&config);
     let shutdown = CancellationToken::new();
     let key = load_or_create_key(&config.session_key_file).map_err(anyhow::Error::msg)?;
     let file_opt = config.admin.registrations_file.clone();
     let gateway = crate::start::start_gateway(config, &key, &registrations, &shutdown).await?;
-    let live = live(&gateway, source, file_opt, registrations, &shutdown);
+    let live = live(
+        &gateway,
+        source,
+        file_opt,
+        (registrations, skipped),
+        &shutdown,
+    );
     let outcome = serve_http(gateway, Some(live), shutdown.clone()).await;
     shutdown.cancel();
     outcome

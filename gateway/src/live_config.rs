@@ -4,7 +4,10 @@
 //! read again, the registered services appended to its `[[services]]` — and
 //! refused with the errors, the running config untouched, when anything is
 //! wrong; a reload that would remove every service is refused unless
-//! `admin.allow_empty_reload` says it is meant. A registration is written to the registrations file before it is
+//! `admin.allow_empty_reload` says it is meant. A kept registration skipped
+//! at start (no longer valid) is left out of every later validation until
+//! it is replaced or removed, so it never locks the admin API. A
+//! registration is written to the registrations file before it is
 //! applied and acknowledged, so a restart never loses an acknowledged one.
 //! Changes are serialised; each blocks (file reads, view building): run
 //! them off the request threads.
@@ -97,41 +100,67 @@ pub struct LiveConfig {
     gateway: Arc<Gateway>,
     source: Box<dyn ConfigSource>,
     file_opt: Option<RegistrationsFile>,
-    /// The registrations in force (and the lock every change takes).
-    registrations: Mutex<Vec<Registration>>,
+    /// The registrations kept (and the lock every change takes).
+    kept: Mutex<Kept>,
+}
+
+/// The registrations file's list and those of it not in force.
+struct Kept {
+    /// Every registration kept, in the file's order.
+    registrations: Vec<Registration>,
+    /// Those skipped at start (no longer valid): left out of every change's
+    /// validation until replaced (PUT) or removed (DELETE).
+    skipped: Vec<Skipped>,
+}
+
+/// A kept registration not in force, and why.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Skipped {
+    pub name: String,
+    pub why: String,
 }
 
 // === impl LiveConfig ===
 
 impl LiveConfig {
     /// Changes `gateway`, which started from `source` with `registrations`
-    /// (read from `file_opt`).
+    /// (read from `file_opt`) but those `skipped`.
     pub fn new(
         gateway: Arc<Gateway>,
         source: Box<dyn ConfigSource>,
         file_opt: Option<RegistrationsFile>,
         registrations: Vec<Registration>,
+        skipped: Vec<Skipped>,
     ) -> Arc<Self> {
         Arc::new(Self {
             gateway,
             source,
             file_opt,
-            registrations: Mutex::new(registrations),
+            kept: Mutex::new(Kept {
+                registrations,
+                skipped,
+            }),
         })
     }
 
     /// The names of the services registered at run time.
     pub fn registered(&self) -> Vec<String> {
         self.lock()
+            .registrations
             .iter()
             .map(|registration| registration.name.clone())
             .collect()
     }
 
+    /// The kept registrations not in force, and why.
+    pub fn skipped(&self) -> Vec<Skipped> {
+        self.lock().skipped.clone()
+    }
+
     /// Reads the config again and applies it.
     pub fn reload(&self) -> Result<Changed, ChangeError> {
-        let registrations = self.lock();
-        self.apply(&registrations, None)
+        let kept = self.lock();
+        self.apply(&kept.registrations, &kept.skipped, None)
     }
 
     /// Registers the service of `entry` (a `[[services]]` table as JSON),
@@ -142,8 +171,11 @@ impl LiveConfig {
         }
         let registration =
             Registration::from_entry(entry).map_err(|error| ChangeError::Invalid(vec![error]))?;
-        let mut registrations = self.lock();
-        let mut next = registrations.clone();
+        let mut kept = self.lock();
+        let mut next = kept.registrations.clone();
+        // A replaced registration is validated as any new one.
+        let mut skipped = kept.skipped.clone();
+        skipped.retain(|skipped| skipped.name != registration.name);
         match next.iter().position(|kept| kept.name == registration.name) {
             Some(_) if !replace => {
                 return Err(ChangeError::Conflict(format!(
@@ -154,17 +186,25 @@ impl LiveConfig {
             Some(position) => next[position] = registration,
             None => next.push(registration),
         }
-        let changed = self.apply(&next, Some(&registrations))?;
-        self.source.run_bridges(&bridges_of(&next));
-        *registrations = next;
+        let changed = self.apply(&next, &skipped, Some(&kept.registrations))?;
+        self.source
+            .run_bridges(&bridges_of(&in_force(&next, &skipped)));
+        *kept = Kept {
+            registrations: next,
+            skipped,
+        };
         Ok(changed)
     }
 
     /// Removes the registered service `name` (a service of the config file
     /// is a conflict).
     pub fn deregister(&self, name: &str) -> Result<Changed, ChangeError> {
-        let mut registrations = self.lock();
-        let Some(position) = registrations.iter().position(|kept| kept.name == name) else {
+        let mut kept = self.lock();
+        let Some(position) = kept
+            .registrations
+            .iter()
+            .position(|registration| registration.name == name)
+        else {
             // Decided under the lock: a registration another change just
             // removed is gone (404), not a service of the config file.
             if self.gateway.backends.named(name).is_some() {
@@ -174,29 +214,35 @@ impl LiveConfig {
             }
             return Err(ChangeError::NotRegistered(name.to_owned()));
         };
-        let mut next = registrations.clone();
+        let mut next = kept.registrations.clone();
         next.remove(position);
-        let changed = self.apply(&next, Some(&registrations))?;
-        self.source.run_bridges(&bridges_of(&next));
-        *registrations = next;
+        let mut skipped = kept.skipped.clone();
+        skipped.retain(|skipped| skipped.name != name);
+        let changed = self.apply(&next, &skipped, Some(&kept.registrations))?;
+        self.source
+            .run_bridges(&bridges_of(&in_force(&next, &skipped)));
+        *kept = Kept {
+            registrations: next,
+            skipped,
+        };
         Ok(changed)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Registration>> {
-        self.registrations
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> std::sync::MutexGuard<'_, Kept> {
+        self.kept.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Validates the config with `registrations`, keeps them (when they
-    /// differ from `previous_opt`) and applies it.
+    /// Validates the config with `registrations` but those `skipped`, keeps
+    /// them all (when they differ from `previous_opt`) and applies it.
     fn apply(
         &self,
         registrations: &[Registration],
+        skipped: &[Skipped],
         previous_opt: Option<&[Registration]>,
     ) -> Result<Changed, ChangeError> {
         let mut restart_required = Vec::new();
-        let config = config_with(&*self.source, registrations, &mut restart_required).map_err(
+        let applied = in_force(registrations, skipped);
+        let config = config_with(&*self.source, &applied, &mut restart_required).map_err(
             |invalid| match (invalid, previous_opt) {
                 (ChangeError::Invalid(errors), Some(_))
                     if errors.len() == 1 && errors[0].contains(CLASH) =>
@@ -251,6 +297,15 @@ impl LiveConfig {
             restart_required,
         })
     }
+}
+
+/// `registrations` but those `skipped`.
+fn in_force(registrations: &[Registration], skipped: &[Skipped]) -> Vec<Registration> {
+    registrations
+        .iter()
+        .filter(|registration| !skipped.iter().any(|skip| skip.name == registration.name))
+        .cloned()
+        .collect()
 }
 
 /// What a registration named as a configured service is told.

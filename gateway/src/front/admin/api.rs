@@ -48,7 +48,12 @@ pub(super) async fn services(State(admin): State<super::Admin>) -> Response {
             service
         })
         .collect();
-    json(serde_json::json!({ "services": listed }).to_string())
+    let skipped = admin
+        .live_opt
+        .as_ref()
+        .map(|live| live.skipped())
+        .unwrap_or_default();
+    json(serde_json::json!({ "services": listed, "skipped": skipped }).to_string())
 }
 
 #[derive(Deserialize)]

@@ -1,0 +1,44 @@
+"""Kept registrations that no longer validate never lock the control plane:
+each is skipped at start (listed under `skipped` in GET /api/services with
+why), left out of every later change's validation, and can be DELETEd; a
+registration, a reload and a second DELETE all go through. Real
+`micromcp up`, clients over HTTP."""
+
+from __future__ import annotations
+
+import json
+
+import httpx2
+
+from conftest import free_port
+from test_live_config import ADMIN, start_admin_up
+
+
+def test_two_skipped_registrations_leave_the_admin_api_usable(tmp_path):
+    state_dir = tmp_path / "state"
+    state_dir.mkdir(mode=0o700)
+    broken = [{"name": "x1"}, {"name": "x2", "endpoint": "ftp://nowhere"}]
+    (state_dir / "registrations.json").write_text(json.dumps({"version": 1, "services": broken}))
+    admin_port = free_port()
+    running = start_admin_up(tmp_path, state_dir, admin_port)
+    admin = f"http://127.0.0.1:{admin_port}"
+    try:
+        reloaded = httpx2.post(f"{admin}/api/reload", headers=ADMIN, timeout=15)
+        assert reloaded.status_code == 200, reloaded.text
+        added = httpx2.post(f"{admin}/api/services", headers=ADMIN, timeout=15,
+                            json={"name": "kit", "endpoint": "http://127.0.0.1:1"})
+        assert added.status_code == 201, added.text
+        listed = httpx2.get(f"{admin}/api/services", headers=ADMIN, timeout=15).json()
+        skipped = {entry["name"]: entry["why"] for entry in listed.get("skipped", [])}
+        assert sorted(skipped) == ["x1", "x2"], listed
+        assert "ftp://nowhere" in skipped["x2"] or "endpoint" in skipped["x2"], skipped
+        first = httpx2.delete(f"{admin}/api/services/x1", headers=ADMIN, timeout=15)
+        assert first.status_code == 200, first.text
+        second = httpx2.delete(f"{admin}/api/services/x2", headers=ADMIN, timeout=15)
+        assert second.status_code == 200, second.text
+        kept = json.loads((state_dir / "registrations.json").read_text())["services"]
+        assert [entry["name"] for entry in kept] == ["kit"]
+        listed = httpx2.get(f"{admin}/api/services", headers=ADMIN, timeout=15).json()
+        assert listed["skipped"] == []
+    finally:
+        running.stop()
