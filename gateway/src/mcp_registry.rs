@@ -10,6 +10,7 @@ mod checks;
 mod entry;
 mod package;
 mod plan;
+mod versions;
 
 use std::time::Duration;
 

@@ -295,7 +295,7 @@ mod tests {
     #[test]
     fn remotes_become_urls_and_are_preferred() {
         let both = json!({
-            "packages": [{"registryType": "npm", "identifier": "x"}],
+            "packages": [{"registryType": "npm", "identifier": "x", "version": "1.0.0"}],
             "remotes": [{"type": "sse", "url": "https://mcp.example.com/sse",
                          "headers": [{"name": "Authorization", "isRequired": true, "isSecret": true}]}]});
         let choices = Choices {
@@ -314,7 +314,7 @@ mod tests {
             },
         )
         .expect("package");
-        assert_eq!(package.args, ["-y", "x"]);
+        assert_eq!(package.args, ["-y", "x@1.0.0"]);
         assert!(
             bridge_entry(&both, &Choices::default()).is_err(),
             "the header is required"
@@ -335,7 +335,7 @@ mod tests {
             json!({"packages": [{"registryType": "mcpb", "identifier": "https://x/y.mcpb"}]});
         assert!(bridge_entry(&mcpb, &Choices::default()).is_err());
         assert!(bridge_entry(&json!({}), &Choices::default()).is_err());
-        let required_argument = json!({"packages": [{"registryType": "npm", "identifier": "fs",
+        let required_argument = json!({"packages": [{"registryType": "npm", "identifier": "fs", "version": "1.0.0",
             "packageArguments": [{"type": "positional", "valueHint": "root", "isRequired": true}]}]});
         let refused = bridge_entry(&required_argument, &Choices::default()).expect_err("argument");
         assert!(refused.to_string().contains("<root>"), "{refused}");

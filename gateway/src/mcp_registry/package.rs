@@ -111,15 +111,15 @@ pub(super) fn command_line(
             field("identifier")
         ));
     }
-    let version_opt = text(package, "version");
-    if let Some(version) = version_opt
-        && !plain_version(version)
-    {
+    if registry_type == "npm" && super::versions::tarball_name(identifier) {
         return Err(format!(
-            "{}: {version:?} is not a plain version (letters, digits, . + _ ! -)",
-            field("version")
+            "{}: {identifier:?} reads as a local tarball to npm",
+            field("identifier")
         ));
     }
+    let version_opt =
+        super::versions::pinned_version(registry_type, identifier, text(package, "version"))
+            .map_err(|why| format!("{}: {why}", field("version")))?;
     let runtime = runner_flags(runner, list(package, "runtimeArguments"), &field)?;
     let package_arguments = super::entry::arguments(list(package, "packageArguments"))
         .map_err(|error| format!("{}: {error}", field("packageArguments")))?;
@@ -299,19 +299,6 @@ fn plain_identifier(registry_type: &str, identifier: &str) -> bool {
     }
 }
 
-/// A version as the registries publish them (`1.4.0`, `2.0.0-rc.1+b7`,
-/// `1!2.0`): no `/`, `:` or spaces, so never a URL, path or range.
-fn plain_version(version: &str) -> bool {
-    version.len() <= 128
-        && version
-            .chars()
-            .next()
-            .is_some_and(|first| first.is_ascii_alphanumeric())
-        && version
-            .chars()
-            .all(|character| character.is_ascii_alphanumeric() || ".+_!-".contains(character))
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -365,7 +352,7 @@ mod tests {
             json!([{"type": "named", "name": "-e", "value": "LD_PRELOAD"}]),
             json!([{"type": "named", "name": "--privileged=true"}]),
         ] {
-            let oci = json!({"registryType": "oci", "identifier": "acme/mcp", "runtimeArguments": arguments});
+            let oci = json!({"registryType": "oci", "identifier": "acme/mcp", "version": "1", "runtimeArguments": arguments});
             let refused = command_line(&oci, 3, &[]).expect_err("refused");
             assert!(
                 refused.starts_with("packages[3].runtimeArguments[0]"),
