@@ -14,9 +14,11 @@ pub(super) const MAX_ITEMS: usize = 64;
 /// Longest word (argument, value) taken from an entry.
 const MAX_WORD: usize = 4096;
 
-/// Variables that make a runner, an interpreter or the dynamic loader run
-/// other code, or look for programs and settings elsewhere.
-pub const DENIED_ENV: [&str; 19] = [
+/// Variables that make a runner, an interpreter, a compiler a package
+/// install may start, or the C library run other code, or look for
+/// programs, settings, certificates, names or temporary files elsewhere.
+/// `docs/security.md` lists the same names: keep them together.
+pub const DENIED_ENV: [&str; 44] = [
     "PATH",
     "HOME",
     "ENV",
@@ -36,11 +38,40 @@ pub const DENIED_ENV: [&str; 19] = [
     "NO_PROXY",
     "CURL_CA_BUNDLE",
     "REQUESTS_CA_BUNDLE",
+    // npm reads `$PREFIX/etc/npmrc` (registry=, node-options=).
+    "PREFIX",
+    "VIRTUAL_ENV",
+    "TMPDIR",
+    "TMP",
+    "TEMP",
+    "TZDIR",
+    "TERMINFO",
+    "TERMINFO_DIRS",
+    // The resolver: other names for hosts, search domains.
+    "HOSTALIASES",
+    "LOCALDOMAIN",
+    "SSLKEYLOGFILE",
+    "KUBECONFIG",
+    "ELECTRON_RUN_AS_NODE",
+    "PHPRC",
+    // What node-gyp and make run while a package installs.
+    "CC",
+    "CXX",
+    "CPP",
+    "LD",
+    "AR",
+    "CFLAGS",
+    "CXXFLAGS",
+    "CPPFLAGS",
+    "LDFLAGS",
+    "MAKE",
+    "MAKEFLAGS",
 ];
 
-/// Prefixes of such variables (the loader's, interpreters', the runners'
-/// own configuration, git's, TLS trust, the gateway's own).
-pub const DENIED_ENV_PREFIXES: [&str; 24] = [
+/// Prefixes of such variables (the loader's and the C library's,
+/// interpreters', the runners' own configuration, git's and ssh's, TLS
+/// libraries', XDG directories, the gateway's own).
+pub const DENIED_ENV_PREFIXES: [&str; 45] = [
     "LD_",
     "DYLD_",
     "BASH_",
@@ -48,12 +79,18 @@ pub const DENIED_ENV_PREFIXES: [&str; 24] = [
     "NPM_",
     "YARN_",
     "COREPACK_",
+    "PNPM_",
+    "DENO_",
+    "BUN_",
     "PYTHON",
     "PIP_",
+    "PIPX_",
     "UV_",
+    "CONDA_",
     "PERL",
     "RUBY",
     "GEM_",
+    "BUNDLE_",
     "JAVA_",
     "_JAVA_",
     "JDK_",
@@ -61,9 +98,24 @@ pub const DENIED_ENV_PREFIXES: [&str; 24] = [
     "CORECLR_",
     "COREHOST_",
     "NUGET_",
+    "MSBUILD",
     "DOCKER_",
+    "BUILDKIT_",
     "GIT_",
+    "SSH_",
     "SSL_",
+    "OPENSSL_",
+    "GNUTLS_",
+    "XDG_",
+    "GCONV",
+    "GLIBC_",
+    "MALLOC_",
+    "RES_",
+    "NIX_",
+    "TCL",
+    "TK_",
+    "LUA_",
+    "PKG_CONFIG",
     "MICROMCP_",
 ];
 
@@ -188,6 +240,12 @@ pub fn header_value(name: &str, value: &str) -> Result<(), String> {
             "header {name}: the value has a control character (CR, LF, NUL…)"
         ));
     }
+    if value.chars().any(reorders_text) {
+        return Err(format!(
+            "header {name}: the value has a character that reorders or hides text ({:?})",
+            value.escape_unicode().to_string()
+        ));
+    }
     Ok(())
 }
 
@@ -200,6 +258,14 @@ pub(super) fn remote_url(url: &str) -> Result<(), String> {
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(format!("url {url:?}: credentials in a URL are not taken"));
+    }
+    if url.contains(['{', '}']) {
+        return Err(format!(
+            "url {url:?}: an unfilled template ({{…}}); the registry entry must name the URL"
+        ));
+    }
+    if let Some(why) = parsed.host().and_then(|host| unreachable_address(&host)) {
+        return Err(format!("url {url:?}: {why}"));
     }
     let loopback = match parsed.host() {
         Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
@@ -214,6 +280,32 @@ pub(super) fn remote_url(url: &str) -> Result<(), String> {
             "url {url:?}: a remote is reached over https (http only on loopback)"
         )),
         other => Err(format!("url {url:?}: scheme {other:?} is not https")),
+    }
+}
+
+/// Why a literal address is never a remote's: link-local (cloud metadata
+/// at 169.254.169.254), unspecified, multicast or broadcast.
+fn unreachable_address(host: &url::Host<&str>) -> Option<&'static str> {
+    match host {
+        url::Host::Ipv4(address) if address.is_link_local() => {
+            Some("a link-local address (cloud metadata) is not a remote")
+        }
+        url::Host::Ipv4(address) if address.is_unspecified() || address.is_broadcast() => {
+            Some("an unspecified or broadcast address is not a remote")
+        }
+        url::Host::Ipv4(address) if address.is_multicast() => {
+            Some("a multicast address is not a remote")
+        }
+        url::Host::Ipv6(address) if address.is_unicast_link_local() => {
+            Some("a link-local address is not a remote")
+        }
+        url::Host::Ipv6(address) if address.is_unspecified() || address.is_multicast() => {
+            Some("an unspecified or multicast address is not a remote")
+        }
+        url::Host::Ipv6(address) => address
+            .to_ipv4_mapped()
+            .and_then(|mapped| unreachable_address(&url::Host::Ipv4(mapped))),
+        _ => None,
     }
 }
 
@@ -245,6 +337,24 @@ mod tests {
             "DOTNET_STARTUP_HOOKS",
             "DOCKER_HOST",
             "MICROMCP_ADMIN_TOKEN",
+            "PREFIX",
+            "OPENSSL_CONF",
+            "OPENSSL_MODULES",
+            "OPENSSL_ENGINES",
+            "GCONV_PATH",
+            "GLIBC_TUNABLES",
+            "CONDA_PREFIX",
+            "VIRTUAL_ENV",
+            "XDG_CONFIG_HOME",
+            "XDG_CONFIG_DIRS",
+            "XDG_DATA_HOME",
+            "XDG_CACHE_HOME",
+            "HOSTALIASES",
+            "LOCALDOMAIN",
+            "RES_OPTIONS",
+            "SSLKEYLOGFILE",
+            "TMPDIR",
+            "KUBECONFIG",
             "A=B",
             "lower",
             "1ABC",
@@ -252,6 +362,33 @@ mod tests {
             "X Y",
         ] {
             assert!(env_name(bad).is_err(), "{bad}");
+        }
+        for name in DENIED_ENV {
+            assert!(env_name(name).is_err(), "{name}");
+        }
+        for prefix in DENIED_ENV_PREFIXES {
+            assert!(env_name(&format!("{prefix}X")).is_err(), "{prefix}");
+        }
+    }
+
+    #[test]
+    fn the_documented_deny_list_is_the_code_s() {
+        let doc = include_str!("../../../docs/security.md");
+        for name in DENIED_ENV {
+            assert!(
+                doc.contains(&format!(" {name} "))
+                    || doc.contains(&format!("`{name} "))
+                    || doc.contains(&format!(" {name}`")),
+                "{name} is not in docs/security.md"
+            );
+        }
+        for prefix in DENIED_ENV_PREFIXES {
+            assert!(
+                doc.contains(&format!(" {prefix} "))
+                    || doc.contains(&format!("`{prefix} "))
+                    || doc.contains(&format!(" {prefix}`")),
+                "{prefix} is not in docs/security.md"
+            );
         }
     }
 
@@ -270,7 +407,13 @@ mod tests {
             assert!(header_name(bad).is_err(), "{bad}");
         }
         assert!(header_value("X", "Bearer a\tb").is_ok());
-        for bad in ["a\r\nX-Evil: 1", "a\nb", "a\0b"] {
+        for bad in [
+            "a\r\nX-Evil: 1",
+            "a\nb",
+            "a\0b",
+            "safe\u{202E}\u{2066} ;gnol-os\u{2069}",
+            "a\u{200B}b",
+        ] {
             assert!(header_value("X", bad).is_err(), "{bad:?}");
         }
     }
@@ -286,6 +429,15 @@ mod tests {
             "unix:/run/docker.sock",
             "https://user:pw@mcp.example.com/",
             "not a url",
+            "https://{tenant}.example.com/mcp",
+            "https://mcp.example.com/{path}",
+            "https://169.254.169.254/",
+            "https://[fe80::1]/mcp",
+            "https://0.0.0.0/mcp",
+            "https://[::]/mcp",
+            "https://224.0.0.1/mcp",
+            "https://[ff02::1]/mcp",
+            "https://[::ffff:169.254.169.254]/",
         ] {
             assert!(remote_url(bad).is_err(), "{bad}");
         }
