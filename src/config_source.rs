@@ -155,8 +155,13 @@ pub fn initial_config(source: &FileSource, raw: &RawConfig) -> anyhow::Result<In
                     "removed copies of the registrations file left by an interrupted save"
                 );
             }
-            file.load()
-                .map_err(|error| anyhow::anyhow!("admin.registrations_file: {error}"))?
+            let loaded = file
+                .load_at_start()
+                .map_err(|error| anyhow::anyhow!("admin.registrations_file: {error}"))?;
+            for warning in &loaded.warnings {
+                tracing::warn!(%warning, "a kept registration could not be read");
+            }
+            loaded.registrations
         }
         None => Vec::new(),
     };

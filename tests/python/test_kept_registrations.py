@@ -7,8 +7,10 @@ registration, a reload and a second DELETE all go through. Real
 from __future__ import annotations
 
 import json
+import os
 
 import httpx2
+import pytest
 
 from conftest import free_port
 from test_live_config import ADMIN, start_admin_up
@@ -40,5 +42,55 @@ def test_two_skipped_registrations_leave_the_admin_api_usable(tmp_path):
         assert [entry["name"] for entry in kept] == ["kit"]
         listed = httpx2.get(f"{admin}/api/services", headers=ADMIN, timeout=15).json()
         assert listed["skipped"] == []
+    finally:
+        running.stop()
+
+
+DAMAGED = {
+    "empty": b"",
+    "nul": b"\x00" * 100,
+    "not-json": b"{garbage",
+    "a-list": b"[]",
+    "services-a-string": json.dumps({"version": 1, "services": "x"}).encode(),
+    "version-99": json.dumps({"version": 99, "services": []}).encode(),
+    "invalid-utf8": b'{"version":1,"services":[{"name":"\xff","endpoint":"http://127.0.0.1:1"}]}',
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGED))
+def test_a_damaged_registrations_file_is_moved_aside_and_the_start_goes_on(tmp_path, damage):
+    state_dir = tmp_path / "state"
+    state_dir.mkdir(mode=0o700)
+    (state_dir / "registrations.json").write_bytes(DAMAGED[damage])
+    admin_port = free_port()
+    running = start_admin_up(tmp_path, state_dir, admin_port)
+    try:
+        assert running.processes[0].poll() is None, "the start went on"
+        aside = [path for path in state_dir.iterdir() if path.name.startswith("registrations.json.broken-")]
+        assert len(aside) == 1 and aside[0].read_bytes() == DAMAGED[damage], sorted(os.listdir(state_dir))
+        added = httpx2.post(f"http://127.0.0.1:{admin_port}/api/services", headers=ADMIN, timeout=15,
+                            json={"name": "kit", "endpoint": "http://127.0.0.1:1"})
+        assert added.status_code == 201, added.text
+        assert aside[0].read_bytes() == DAMAGED[damage], "the operator's data is kept"
+    finally:
+        running.stop()
+
+
+def test_an_entry_that_does_not_parse_is_skipped_and_the_file_kept(tmp_path):
+    state_dir = tmp_path / "state"
+    state_dir.mkdir(mode=0o700)
+    text = json.dumps({"version": 1, "services": [
+        {"name": "y", "endpoint": "http://127.0.0.1:1", "evil": 1},
+        {"name": "z", "endpoint": "http://127.0.0.1:2"}]})
+    (state_dir / "registrations.json").write_text(text)
+    admin_port = free_port()
+    running = start_admin_up(tmp_path, state_dir, admin_port)
+    try:
+        assert running.processes[0].poll() is None, "the start went on"
+        listed = httpx2.get(f"http://127.0.0.1:{admin_port}/api/services", headers=ADMIN, timeout=15).json()
+        names = [service["name"] for service in listed["services"]]
+        assert "z" in names and "y" not in names, names
+        aside = [path for path in state_dir.iterdir() if path.name.startswith("registrations.json.broken-")]
+        assert len(aside) == 1 and aside[0].read_text() == text
     finally:
         running.stop()

@@ -99,6 +99,30 @@ fn deserialize<T: serde::de::DeserializeOwned>(value: Value, prefix: &str) -> Re
     })
 }
 
+/// The list of a file's entries (`{"version": 1, "services": [...]}`).
+fn document_entries(bytes: &[u8]) -> Result<Vec<Value>, String> {
+    let text = std::str::from_utf8(bytes).map_err(|error| format!("not UTF-8: {error}"))?;
+    let document: Value = serde_json::from_str(text).map_err(|error| error.to_string())?;
+    let version = document.get("version").and_then(Value::as_u64);
+    if version != Some(FORMAT_VERSION) {
+        return Err(format!(
+            "version {version:?} is not {FORMAT_VERSION} (written by another release?)"
+        ));
+    }
+    match document.get("services") {
+        Some(Value::Array(entries)) => Ok(entries.clone()),
+        _ => Err("\"services\" must be a list".into()),
+    }
+}
+
+/// What a start read from the registrations file.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub registrations: Vec<Registration>,
+    /// What was skipped or moved aside, and where the file went.
+    pub warnings: Vec<String>,
+}
+
 /// The registrations file.
 #[derive(Debug, Clone)]
 pub struct RegistrationsFile {
@@ -149,33 +173,109 @@ impl RegistrationsFile {
             .count()
     }
 
-    /// The registrations kept (none when the file does not exist yet).
+    /// The registrations kept (none when the file does not exist yet);
+    /// anything wrong is an error.
     pub fn load(&self) -> Result<Vec<Registration>, String> {
         let shown = self.path.display();
-        let text = match super::owned_file::read_to_string(&self.path) {
-            Ok(Some(text)) => text,
-            Ok(None) => return Ok(Vec::new()),
-            Err(error) => return Err(error.to_string()),
+        let Some(bytes) = self.read()? else {
+            return Ok(Vec::new());
         };
-        let document: Value =
-            serde_json::from_str(&text).map_err(|error| format!("{shown}: {error}"))?;
-        let version = document.get("version").and_then(Value::as_u64);
-        if version != Some(FORMAT_VERSION) {
-            return Err(format!(
-                "{shown}: version {version:?} is not {FORMAT_VERSION} (written by another release?)"
-            ));
-        }
-        let Some(Value::Array(entries)) = document.get("services") else {
-            return Err(format!("{shown}: \"services\" must be a list"));
-        };
-        entries
-            .iter()
+        document_entries(&bytes)
+            .map_err(|error| format!("{shown}: {error}"))?
+            .into_iter()
             .enumerate()
             .map(|(index, entry)| {
-                Registration::from_entry(entry.clone())
+                Registration::from_entry(entry)
                     .map_err(|error| format!("{shown}: services[{index}]: {error}"))
             })
             .collect()
+    }
+
+    /// The registrations kept, as a start reads them: nothing that was
+    /// kept stops it. An entry that does not parse is skipped; a file that
+    /// does not parse at all is moved aside (`NAME.broken-SECONDS`) and the
+    /// start goes on with none; where an entry is skipped, the file is
+    /// copied there first, so the next save loses nothing of the
+    /// operator's. Each warning names the paths. Only a file that cannot
+    /// be read, or moved aside, is an error.
+    pub fn load_at_start(&self) -> Result<Loaded, String> {
+        let shown = self.path.display();
+        let Some(bytes) = self.read()? else {
+            return Ok(Loaded::default());
+        };
+        let entries = match document_entries(&bytes) {
+            Ok(entries) => entries,
+            Err(why) => {
+                let aside = self.aside_path();
+                std::fs::rename(&self.path, &aside).map_err(|error| {
+                    format!(
+                        "{shown}: {why}; it could not be moved aside to {}: {error}",
+                        aside.display()
+                    )
+                })?;
+                return Ok(Loaded {
+                    registrations: Vec::new(),
+                    warnings: vec![format!(
+                        "{shown}: {why}; moved aside to {} — starting with no registrations",
+                        aside.display()
+                    )],
+                });
+            }
+        };
+        let mut loaded = Loaded::default();
+        for (index, entry) in entries.into_iter().enumerate() {
+            let name = entry.get("name").map(Value::to_string).unwrap_or_default();
+            match Registration::from_entry(entry) {
+                Ok(registration) => loaded.registrations.push(registration),
+                Err(error) => loaded.warnings.push(format!(
+                    "{shown}: services[{index}] {name}: {error}; skipped"
+                )),
+            }
+        }
+        if !loaded.warnings.is_empty() {
+            let aside = self.aside_path();
+            std::fs::copy(&self.path, &aside).map_err(|error| {
+                format!(
+                    "{shown}: entries skipped; it could not be copied to {}: {error}",
+                    aside.display()
+                )
+            })?;
+            loaded.warnings.push(format!(
+                "{shown}: the file as it was is kept in {}",
+                aside.display()
+            ));
+        }
+        Ok(loaded)
+    }
+
+    /// The file's bytes, or `None` when it does not exist.
+    fn read(&self) -> Result<Option<Vec<u8>>, String> {
+        use std::io::Read as _;
+        let Some(mut file) =
+            super::owned_file::open_read(&self.path).map_err(|error| error.to_string())?
+        else {
+            return Ok(None);
+        };
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(|error| format!("{}: {error}", self.path.display()))?;
+        Ok(Some(bytes))
+    }
+
+    /// `registrations.json.broken-SECONDS` beside the file (`-N` added
+    /// when taken).
+    fn aside_path(&self) -> PathBuf {
+        let seconds = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_secs());
+        let base = format!("{}.broken-{seconds}", self.path.display());
+        let mut candidate = PathBuf::from(&base);
+        let mut number = 1;
+        while candidate.exists() {
+            candidate = PathBuf::from(format!("{base}-{number}"));
+            number += 1;
+        }
+        candidate
     }
 
     /// Replaces the file's list with `registrations`, durably.
@@ -308,6 +408,52 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, ["other.tmp", "registrations.json"]);
+    }
+
+    #[test]
+    fn a_damaged_file_is_moved_aside_and_a_bad_entry_skipped_at_start() {
+        for damaged in [
+            &b""[..],
+            b"\0\0\0",
+            b"{garbage",
+            b"[]",
+            br#"{"version": 1, "services": "x"}"#,
+            br#"{"version": 99, "services": []}"#,
+            b"{\"version\": 1, \"services\": [{\"name\": \"\xff\"}]}",
+        ] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let path = dir.path().join("registrations.json");
+            std::fs::write(&path, damaged).expect("write");
+            let loaded = RegistrationsFile::new(path.clone())
+                .load_at_start()
+                .expect("a start goes on");
+            assert!(loaded.registrations.is_empty());
+            assert!(!path.exists(), "moved aside");
+            let aside: Vec<_> = std::fs::read_dir(dir.path())
+                .expect("dir")
+                .map(|entry| entry.expect("entry").path())
+                .collect();
+            assert_eq!(aside.len(), 1);
+            assert_eq!(std::fs::read(&aside[0]).expect("kept"), damaged);
+            let shown = aside[0].display().to_string();
+            assert!(loaded.warnings[0].contains(&shown), "{:?}", loaded.warnings);
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("registrations.json");
+        let text = r#"{"version": 1, "services": [{"name": "y", "endpoint": "http://127.0.0.1:1", "evil": 1}, {"name": "z", "endpoint": "http://127.0.0.1:2"}]}"#;
+        std::fs::write(&path, text).expect("write");
+        let loaded = RegistrationsFile::new(path.clone())
+            .load_at_start()
+            .expect("a start goes on");
+        assert_eq!(loaded.registrations.len(), 1);
+        assert_eq!(loaded.registrations[0].name, "z");
+        assert!(loaded.warnings[0].contains("evil"), "{:?}", loaded.warnings);
+        assert_eq!(std::fs::read_to_string(&path).expect("left"), text);
+        assert_eq!(
+            std::fs::read_dir(dir.path()).expect("dir").count(),
+            2,
+            "a copy kept"
+        );
     }
 
     #[test]
