@@ -68,23 +68,31 @@ pub fn claim(path: &Path) -> anyhow::Result<StateDir> {
     })
 }
 
-/// Removes the staged copies that files of the state directory are written
-/// through before they are renamed over the real ones (`.tmpXXXXXX`, and
-/// `.NAME.XXXXXX.tmp`): left only by a process killed mid-save, they are
-/// never read again. Called with the directory's lock held, before
-/// anything saves.
+/// The files of the state directory the gateway saves through a staged
+/// copy (`.NAME.XXXXXX.tmp`, six random letters or digits).
+const STAGED_FILES: [&str; 2] = ["registrations.json", "tool-pins.json"];
+
+/// Removes the staged copies that the gateway's own files are written
+/// through before they are renamed over the real ones
+/// (`.registrations.json.XXXXXX.tmp`, `.tool-pins.json.XXXXXX.tmp`): left
+/// only by a process killed mid-save, they are never read again. No other
+/// name is touched (a shared directory keeps `.viminfo.tmp`, `.tmpXXXXXX`).
+/// Called with the directory's lock held, before anything saves.
 fn remove_staged(path: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(path) else {
         return 0;
     };
     let staged = |name: &str| {
-        let random_tail = name.strip_prefix(".tmp").is_some_and(|tail| {
-            tail.len() == 6
-                && tail
-                    .chars()
-                    .all(|character| character.is_ascii_alphanumeric())
-        });
-        random_tail || (name.starts_with('.') && name.ends_with(".tmp"))
+        STAGED_FILES.iter().any(|file| {
+            name.strip_prefix(&format!(".{file}."))
+                .and_then(|rest| rest.strip_suffix(".tmp"))
+                .is_some_and(|random| {
+                    random.len() == 6
+                        && random
+                            .chars()
+                            .all(|character| character.is_ascii_alphanumeric())
+                })
+        })
     };
     entries
         .filter_map(Result::ok)
@@ -169,7 +177,11 @@ mod tests {
         drop(held);
         for left in [
             ".tmpAb12Cd",
-            ".registrations.json.x1.tmp",
+            ".registrations.json.x1Y2z3.tmp",
+            ".tool-pins.json.Ab12Cd.tmp",
+            ".viminfo.tmp",
+            ".my.important.tmp",
+            ".registrations.json.mine.tmp",
             "keep.tmp",
             ".tmpdir",
         ] {
@@ -189,8 +201,16 @@ mod tests {
         names.sort();
         assert_eq!(
             names,
-            [".tmpdir", "keep.tmp", "lock"],
-            "staged copies removed"
+            [
+                ".my.important.tmp",
+                ".registrations.json.mine.tmp",
+                ".tmpAb12Cd",
+                ".tmpdir",
+                ".viminfo.tmp",
+                "keep.tmp",
+                "lock"
+            ],
+            "only the gateway's own staged copies removed"
         );
         drop(claimed);
         let root = dir.path().to_path_buf();

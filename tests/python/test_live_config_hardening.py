@@ -188,9 +188,9 @@ def test_copies_staged_by_an_interrupted_save_are_removed_at_start(tmp_path):
     state_dir = tmp_path / "state"
     state_dir.mkdir(mode=0o700)
     (state_dir / "registrations.json").write_text(json.dumps({"version": 1, "services": []}))
-    # What a `kill -9` during a registration's save leaves: this release's
-    # staged copy and the tempfile name earlier releases used.
-    left = [state_dir / ".tmpQ7fXz2", state_dir / ".registrations.json.Ab3dE9.tmp"]
+    # What a `kill -9` during a save leaves: the staged copies of the
+    # registrations and of the tool pins.
+    left = [state_dir / ".tool-pins.json.Q7fXz2.tmp", state_dir / ".registrations.json.Ab3dE9.tmp"]
     for path in left:
         path.write_bytes(b"{" + b" " * 880_000)
     (state_dir / "notes.txt").write_text("the operator's own file")
@@ -202,6 +202,21 @@ def test_copies_staged_by_an_interrupted_save_are_removed_at_start(tmp_path):
         registered = httpx2.post(f"http://127.0.0.1:{admin_port}/api/services", headers=ADMIN, timeout=15,
                                  json={"name": "kit", "endpoint": "http://127.0.0.1:1"})
         assert registered.status_code == 201, registered.text
-        assert not [name for name in os.listdir(state_dir) if name.endswith(".tmp") or name.startswith(".tmp")]
+        assert not [name for name in os.listdir(state_dir) if name.endswith(".tmp")]
+    finally:
+        running.stop()
+
+
+def test_a_shared_state_directory_keeps_every_name_the_gateway_did_not_write(tmp_path):
+    """`up --state-dir` on a directory shared with other programs removes
+    only its own staged copies, never another program's `.tmp` files."""
+    state_dir = tmp_path / "state"
+    state_dir.mkdir(mode=0o700)
+    theirs = [".viminfo.tmp", ".my.important.tmp", ".tmpABCDEF", ".registrations.json.mine.tmp"]
+    for name in theirs:
+        (state_dir / name).write_text("someone else's")
+    running = start_admin_up(tmp_path, state_dir, free_port())
+    try:
+        assert sorted(name for name in theirs if (state_dir / name).exists()) == sorted(theirs), sorted(os.listdir(state_dir))
     finally:
         running.stop()

@@ -267,7 +267,15 @@ impl ToolPins {
                 .parent()
                 .filter(|parent| !parent.as_os_str().is_empty())
                 .map_or_else(|| PathBuf::from("."), PathBuf::from);
-            let mut staged = tempfile::NamedTempFile::new_in(&directory)?;
+            // `.tool-pins.json.XXXXXX.tmp`: a name the state directory's
+            // start knows as this file's staged copy.
+            let name = path
+                .file_name()
+                .map_or_else(String::new, |name| name.to_string_lossy().into_owned());
+            let mut staged = tempfile::Builder::new()
+                .prefix(&format!(".{name}."))
+                .suffix(".tmp")
+                .tempfile_in(&directory)?;
             serde_json::to_writer_pretty(&mut staged, &state.pinned)?;
             staged.write_all(b"\n")?;
             staged.as_file().sync_all()?;

@@ -165,9 +165,13 @@ impl RegistrationsFile {
             .filter_map(Result::ok)
             .filter(|entry| {
                 let name = entry.file_name().to_string_lossy().into_owned();
-                name.starts_with(&prefix)
-                    && name.ends_with(STAGING_SUFFIX)
-                    && entry.file_type().is_ok_and(|kind| kind.is_file())
+                // Exactly tempfile's six random letters or digits.
+                let random_opt = name
+                    .strip_prefix(&prefix)
+                    .and_then(|rest| rest.strip_suffix(STAGING_SUFFIX));
+                random_opt.is_some_and(|random| {
+                    random.len() == 6 && random.chars().all(|c| c.is_ascii_alphanumeric())
+                }) && entry.file_type().is_ok_and(|kind| kind.is_file())
             })
             .filter(|entry| std::fs::remove_file(entry.path()).is_ok())
             .count()
@@ -390,11 +394,12 @@ mod tests {
         file.save(&[]).expect("save");
         for left in [
             ".registrations.json.a1B2c3.tmp",
-            ".registrations.json.zz.tmp",
+            ".registrations.json.zZ9yY8.tmp",
         ] {
             std::fs::write(dir.path().join(left), "{").expect("write");
         }
         std::fs::write(dir.path().join("other.tmp"), "kept").expect("write");
+        std::fs::write(dir.path().join(".registrations.json.mine.tmp"), "kept").expect("write");
         assert_eq!(file.remove_staged(), 2);
         let mut names: Vec<String> = std::fs::read_dir(dir.path())
             .expect("dir")
@@ -407,7 +412,14 @@ mod tests {
             })
             .collect();
         names.sort();
-        assert_eq!(names, ["other.tmp", "registrations.json"]);
+        assert_eq!(
+            names,
+            [
+                ".registrations.json.mine.tmp",
+                "other.tmp",
+                "registrations.json"
+            ]
+        );
     }
 
     #[test]
