@@ -126,10 +126,19 @@ impl RegistryClient {
             }
             other => other?,
         };
-        answer
+        let server = answer
             .get("server")
             .cloned()
-            .ok_or_else(|| RegistryError::Malformed("no \"server\" object".into()))
+            .ok_or_else(|| RegistryError::Malformed("no \"server\" object".into()))?;
+        // An answer about another server is never used in its place.
+        let answered = server.get("name").and_then(Value::as_str);
+        if answered != Some(name) {
+            return Err(RegistryError::Malformed(format!(
+                "asked for {name:?}, the answer names {:?}",
+                answered.unwrap_or_default()
+            )));
+        }
+        Ok(server)
     }
 
     async fn get(&self, url: &str) -> Result<Value, RegistryError> {

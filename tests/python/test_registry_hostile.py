@@ -270,3 +270,29 @@ def test_adding_needs_the_digest_of_the_plan_shown(tmp_path):
         finally:
             running.stop()
             registry.close()
+
+
+def test_an_answer_about_another_server_is_refused(tmp_path):
+    """Asked for `mismatch`, the registry answers with `other-name`
+    (another package): refused naming both, never used in its place."""
+    registry = StandInRegistry("http://127.0.0.1:1/mcp")
+    other = entry("other-name", [package(identifier="@evil/other")])
+    registry.raw["io.github.mallory/mismatch"] = json.dumps(other).encode()
+    admin_port = free_port()
+    config = tmp_path / "micromcp.toml"
+    config.write_text(f'[admin]\nregistry_url = "{registry.url}"\n')
+    try:
+        printed = cli("add", "io.github.mallory/mismatch", "--print", "--registry", registry.url)
+        assert printed.returncode != 0 and "@evil/other" not in printed.stdout, printed.stdout
+        assert "io.github.mallory/other-name" in printed.stderr, printed.stderr
+        running = start_up(tmp_path, make_root(tmp_path), extra=["--admin-listen", f"127.0.0.1:{admin_port}", "--config", str(config)],
+                           env_extra={"MICROMCP_ADMIN_TOKEN": ADMIN_TOKEN})
+        try:
+            planned = httpx2.post(f"http://127.0.0.1:{admin_port}/api/registry/plan", headers=ADMIN,
+                                  json={"name": "io.github.mallory/mismatch"}, timeout=20)
+            assert planned.status_code == 502, planned.text
+            assert "io.github.mallory/mismatch" in planned.text and "io.github.mallory/other-name" in planned.text, planned.text
+        finally:
+            running.stop()
+    finally:
+        registry.close()
