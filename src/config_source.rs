@@ -85,10 +85,35 @@ pub fn read(path_opt: Option<&Path>) -> anyhow::Result<RawConfig> {
     let Some(path) = path_opt else {
         return Ok(RawConfig::default());
     };
-    let text = std::fs::read_to_string(path)
-        .map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?;
+    let text = read_capped(path).map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?;
     micromcp_gateway::config::parse_toml(&text)
         .map_err(|errors| anyhow::anyhow!("{}: {}", path.display(), errors.join("; ")))
+}
+
+/// Largest config file read (at start and on every reload, which run off
+/// the async threads): a larger one is refused naming the limit.
+pub const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
+
+/// The file's text, refused when over [`MAX_CONFIG_BYTES`] (checked while
+/// reading too, so a file that grows meanwhile is not read whole).
+fn read_capped(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let too_large = || {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("the config file is over the {MAX_CONFIG_BYTES}-byte (4 MiB) limit"),
+        )
+    };
+    let file = std::fs::File::open(path)?;
+    if file.metadata()?.len() > MAX_CONFIG_BYTES {
+        return Err(too_large());
+    }
+    let mut text = String::new();
+    file.take(MAX_CONFIG_BYTES + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(too_large());
+    }
+    Ok(text)
 }
 
 impl ConfigSource for FileSource {

@@ -220,3 +220,24 @@ def test_a_shared_state_directory_keeps_every_name_the_gateway_did_not_write(tmp
         assert sorted(name for name in theirs if (state_dir / name).exists()) == sorted(theirs), sorted(os.listdir(state_dir))
     finally:
         running.stop()
+
+
+def test_a_config_file_over_4_mib_is_refused_at_start_and_on_reload(tmp_path):
+    admin_port = free_port()
+    config = tmp_path / "micromcp.toml"
+    padding = ("# " + "x" * 1000 + "\n") * 5000
+    config.write_text(padding)
+    root = make_root(tmp_path)
+    started = subprocess.run([str(BINARY), "up", "--listen", f"127.0.0.1:{free_port()}", "--root", str(root), "--config", str(config),
+                              "--state-dir", str(tmp_path / "s1")], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=15, env={**os.environ, "MICROMCP_ADMIN_TOKEN": ADMIN_TOKEN})
+    assert started.returncode != 0 and "4 MiB" in started.stderr, started.stderr[-2000:]
+    config.write_text("")
+    running = start_up(tmp_path, root, extra=["--admin-listen", f"127.0.0.1:{admin_port}", "--config", str(config)],
+                       env_extra={"MICROMCP_ADMIN_TOKEN": ADMIN_TOKEN})
+    try:
+        config.write_text(padding)
+        reloaded = httpx2.post(f"http://127.0.0.1:{admin_port}/api/reload", headers=ADMIN, timeout=30)
+        assert reloaded.status_code == 422 and "4 MiB" in reloaded.text, reloaded.text[:500]
+    finally:
+        running.stop()
