@@ -5,9 +5,11 @@
 //! the config does. The set follows the registrations: a new entry starts
 //! a bridge, a changed one restarts it, a removed one stops it. Entries
 //! (with their credentials) reach the child through its environment, never
-//! its command line.
+//! its command line. A command without its own `cwd` runs in an empty
+//! directory of its own there, not the gateway's working directory.
 
 use std::collections::HashMap;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -79,6 +81,27 @@ impl RegisteredBridges {
                 continue;
             }
             tracing::info!(server = %name, "starting the bridge of a registered MCP server");
+            // A command entry without its own `cwd` runs in a private empty
+            // directory, never the gateway's: a runner reads what lies in
+            // its working directory (npm: a `.tgz` named there, `.npmrc`).
+            let mut effective = server.clone();
+            let mut child_entry = entry.clone();
+            if effective.command.is_some() && effective.cwd.is_none() {
+                let directory = self.sockets.join(format!("reg-{name}.cwd"));
+                let _ = std::fs::remove_dir_all(&directory);
+                if let Err(error) = std::fs::DirBuilder::new()
+                    .mode(0o700)
+                    .create(&directory)
+                {
+                    tracing::error!(server = %name, %error, "cannot make the server's empty working directory");
+                    continue;
+                }
+                effective.cwd = Some(directory);
+                match serde_json::to_string(&effective) {
+                    Ok(with_cwd) => child_entry = with_cwd,
+                    Err(_) => continue,
+                }
+            }
             let stop = self.shutdown.child_token();
             let spec = ChildSpec {
                 name: name.to_owned(),
@@ -89,7 +112,7 @@ impl RegisteredBridges {
                     "--socket".into(),
                     self.socket(name).into_os_string(),
                 ],
-                env: crate::bridge_cmd::child_env(server, entry.clone()),
+                env: crate::bridge_cmd::child_env(&effective, child_entry),
             };
             drop(supervise(spec, stop.clone()));
             running.insert(name.to_owned(), (entry, stop));

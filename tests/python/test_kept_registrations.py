@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import httpx2
 import pytest
@@ -92,5 +93,31 @@ def test_an_entry_that_does_not_parse_is_skipped_and_the_file_kept(tmp_path):
         assert "z" in names and "y" not in names, names
         aside = [path for path in state_dir.iterdir() if path.name.startswith("registrations.json.broken-")]
         assert len(aside) == 1 and aside[0].read_text() == text
+    finally:
+        running.stop()
+
+
+def test_a_registered_command_runs_in_an_empty_directory_of_its_own(tmp_path):
+    """A registered MCP server's command (what `registry add` makes:
+    `npx -y PKG@VERSION`) never runs in the gateway's working directory,
+    where a `PKG@1.4.0.tgz` or an `.npmrc` could lie: it gets an empty one."""
+    (tmp_path / "evil.tgz").write_text("planted")
+    seen = tmp_path / "seen"
+    runner = tmp_path / "fake-npx"
+    runner.write_text(f"#!/bin/sh\n{{ pwd; ls -A; }} > {seen}\nexec sleep 30\n")
+    runner.chmod(0o755)
+    state_dir = tmp_path / "state"
+    admin_port = free_port()
+    running = start_admin_up(tmp_path, state_dir, admin_port)
+    try:
+        added = httpx2.post(f"http://127.0.0.1:{admin_port}/api/services", headers=ADMIN, timeout=30,
+                            json={"name": "wx", "mcp_server": {"command": str(runner), "args": ["-y", "@acme/weather-mcp@1.4.0"]}})
+        assert added.status_code in (200, 201), added.text
+        deadline = time.time() + 15
+        while not (seen.exists() and seen.read_text()) and time.time() < deadline:
+            time.sleep(0.2)
+        lines = seen.read_text().split("\n")
+        assert lines[0] != str(tmp_path) and lines[0].endswith("reg-wx.cwd"), lines
+        assert [line for line in lines[1:] if line] == [], "the directory is empty"
     finally:
         running.stop()
