@@ -162,11 +162,24 @@ async fn print_registration(registry: &str, request: &Value) -> anyhow::Result<(
     let local = request["as"]
         .as_str()
         .map_or_else(|| local_name(name), str::to_owned);
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&json!({ "name": local, "mcp_server": entry }))?
-    );
+    let printed = serde_json::to_string_pretty(&json!({ "name": local, "mcp_server": entry }))?;
+    println!("{}", json_escaped(&printed));
     Ok(())
+}
+
+/// JSON text with the characters that reorder or hide text written as
+/// `\uXXXX` escapes (the same JSON; a terminal shows it as it reads).
+fn json_escaped(json_text: &str) -> String {
+    json_text
+        .chars()
+        .map(|character| {
+            if reorders_text(character) {
+                format!("\\u{:04x}", u32::from(character))
+            } else {
+                character.to_string()
+            }
+        })
+        .collect()
 }
 
 async fn add(admin: &str, mut request: Value, digest_opt: Option<String>) -> anyhow::Result<()> {
@@ -257,5 +270,21 @@ fn print_plan(plan: &Value) {
     } else {
         println!("  connects to: {} ({})", field("url"), field("transport"));
         println!("  headers: {}", inputs("headers"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_printed_entry_shows_reordering_characters_escaped() {
+        let printed =
+            serde_json::to_string(&json!({"X-Mode": "safe\u{202E}\u{2066} ;gnol-os\u{2069}"}))
+                .expect("json");
+        let escaped = json_escaped(&printed);
+        assert!(!escaped.chars().any(reorders_text), "{escaped}");
+        let read: Value = serde_json::from_str(&escaped).expect("still json");
+        assert_eq!(read["X-Mode"], "safe\u{202E}\u{2066} ;gnol-os\u{2069}");
     }
 }

@@ -264,7 +264,12 @@ function planText(plan) {
   } else {
     lines.push("connects to: " + plan.url + " (" + plan.transport + ")", "headers: " + inputs(plan.headers));
   }
-  return lines.join("\n");
+  // Characters that reorder or hide text, and control characters, shown
+  // escaped: the plan reads as it runs.
+  return lines
+    .join("\n")
+    .replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g,
+      (character) => "\\u" + character.charCodeAt(0).toString(16).padStart(4, "0"));
 }
 
 // Adding shows what will run first; only a click on "Run this and add it"
