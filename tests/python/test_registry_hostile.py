@@ -296,3 +296,14 @@ def test_an_answer_about_another_server_is_refused(tmp_path):
             running.stop()
     finally:
         registry.close()
+
+
+@pytest.mark.parametrize("name", ["PREFIX", "OPENSSL_CONF", "XDG_CONFIG_HOME", "GLIBC_TUNABLES", "TMPDIR"])
+def test_the_operators_env_passes_the_same_deny_list(name):
+    registry = StandInRegistry("http://127.0.0.1:1/mcp")
+    try:
+        printed = cli("add", "io.github.acme/weather-npm", "--print", "--env", "WEATHER_KEY=k", "--env", f"{name}=/tmp/evil",
+                      "--registry", registry.url)
+        assert printed.returncode != 0 and f'"{name}"' in printed.stderr, printed.stdout + printed.stderr
+    finally:
+        registry.close()
