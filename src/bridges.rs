@@ -89,10 +89,7 @@ impl RegisteredBridges {
             if effective.command.is_some() && effective.cwd.is_none() {
                 let directory = self.sockets.join(format!("reg-{name}.cwd"));
                 let _ = std::fs::remove_dir_all(&directory);
-                if let Err(error) = std::fs::DirBuilder::new()
-                    .mode(0o700)
-                    .create(&directory)
-                {
+                if let Err(error) = std::fs::DirBuilder::new().mode(0o700).create(&directory) {
                     tracing::error!(server = %name, %error, "cannot make the server's empty working directory");
                     continue;
                 }
