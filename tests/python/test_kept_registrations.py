@@ -13,8 +13,8 @@ import time
 import httpx2
 import pytest
 
-from conftest import free_port
-from test_live_config import ADMIN, start_admin_up
+from conftest import free_port, make_root, start_up
+from test_live_config import ADMIN, ADMIN_TOKEN, start_admin_up
 
 
 def test_two_skipped_registrations_leave_the_admin_api_usable(tmp_path):
@@ -119,5 +119,30 @@ def test_a_registered_command_runs_in_an_empty_directory_of_its_own(tmp_path):
         lines = seen.read_text().split("\n")
         assert lines[0] != str(tmp_path) and lines[0].endswith("reg-wx.cwd"), lines
         assert [line for line in lines[1:] if line] == [], "the directory is empty"
+    finally:
+        running.stop()
+
+
+def test_two_registrations_the_config_file_now_names_can_each_be_deleted(tmp_path):
+    """The operator moved two registered services into the config file's
+    `[[services]]`: both are skipped, a reload works, each DELETE works."""
+    state_dir = tmp_path / "state"
+    state_dir.mkdir(mode=0o700)
+    kept = [{"name": "weather", "endpoint": "http://127.0.0.1:1"}, {"name": "github", "endpoint": "http://127.0.0.1:2"}]
+    (state_dir / "registrations.json").write_text(json.dumps({"version": 1, "services": kept}))
+    config = tmp_path / "micromcp.toml"
+    config.write_text('[[services]]\nname = "weather"\nendpoint = "http://127.0.0.1:1"\n\n'
+                      '[[services]]\nname = "github"\nendpoint = "http://127.0.0.1:2"\n')
+    admin_port = free_port()
+    running = start_up(tmp_path, make_root(tmp_path), extra=["--admin-listen", f"127.0.0.1:{admin_port}", "--config", str(config)],
+                       state_dir=state_dir, env_extra={"MICROMCP_ADMIN_TOKEN": ADMIN_TOKEN})
+    admin = f"http://127.0.0.1:{admin_port}"
+    try:
+        assert httpx2.post(f"{admin}/api/reload", headers=ADMIN, timeout=15).status_code == 200
+        for name in ("weather", "github"):
+            removed = httpx2.delete(f"{admin}/api/services/{name}", headers=ADMIN, timeout=15)
+            assert removed.status_code == 200, removed.text
+        assert json.loads((state_dir / "registrations.json").read_text())["services"] == []
+        assert httpx2.delete(f"{admin}/api/services/weather", headers=ADMIN, timeout=15).status_code == 409
     finally:
         running.stop()
