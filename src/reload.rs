@@ -1,4 +1,6 @@
-//! What reloads a running gateway's config besides `POST /api/reload`:
+//! The running gateway's changeable config ([`live`]: the registrations
+//! kept and those skipped at start) and what reloads it besides
+//! `POST /api/reload`:
 //! SIGHUP, and a change of the config file's contents (checked every
 //! [`WATCH_EVERY`]; contents, not times, so that a Kubernetes ConfigMap's
 //! symlink swap counts and a touched file does not). Each reload is
@@ -9,11 +11,36 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use micromcp_gateway::live_config::LiveConfig;
+use micromcp_gateway::Gateway;
+use micromcp_gateway::config::{Registration, RegistrationsFile};
+use micromcp_gateway::live_config::{LiveConfig, Skipped};
 use tokio_util::sync::CancellationToken;
+
+use crate::config_source::FileSource;
 
 /// How often the config file's contents are compared.
 const WATCH_EVERY: Duration = Duration::from_secs(2);
+
+/// The running gateway's changeable config, reloaded on SIGHUP and when
+/// its file changes.
+pub fn live(
+    gateway: &Arc<Gateway>,
+    source: FileSource,
+    file_opt: Option<PathBuf>,
+    (registrations, skipped): (Vec<Registration>, Vec<Skipped>),
+    shutdown: &CancellationToken,
+) -> Arc<LiveConfig> {
+    let watched_opt = source.path_opt.clone();
+    let live = LiveConfig::new(
+        gateway.clone(),
+        Box::new(source),
+        file_opt.map(RegistrationsFile::new),
+        registrations,
+        skipped,
+    );
+    spawn_triggers(&live, watched_opt, shutdown);
+    live
+}
 
 /// Reloads `live` on SIGHUP and when `watched_opt` changes, until `shutdown`.
 pub fn spawn_triggers(

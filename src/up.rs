@@ -8,10 +8,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use micromcp_gateway::config::{
-    AuditTarget, GatewayConfig, RawConfig, Registration, RegistrationsFile,
-};
-use micromcp_gateway::live_config::{self, ConfigSource, LiveConfig, Skipped};
+use micromcp_gateway::config::{AuditTarget, GatewayConfig, RawConfig};
+use micromcp_gateway::live_config::{self, ConfigSource, LiveConfig};
 use micromcp_gateway::{Gateway, load_or_create_key};
 use tokio_util::sync::CancellationToken;
 
@@ -294,7 +292,7 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
         let key = load_or_create_key(&config.session_key_file).map_err(anyhow::Error::msg)?;
         let file_opt = config.admin.registrations_file.clone();
         let gateway = crate::start::start_gateway(config, &key, &registrations, &shutdown).await?;
-        let live = live(
+        let live = crate::reload::live(
             &gateway,
             source,
             file_opt,
@@ -311,27 +309,6 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
     drop(sockets);
     drop(state);
     outcome
-}
-
-/// The running gateway's changeable config, reloaded on SIGHUP and when
-/// its file changes.
-fn live(
-    gateway: &Arc<Gateway>,
-    source: FileSource,
-    file_opt: Option<PathBuf>,
-    (registrations, skipped): (Vec<Registration>, Vec<Skipped>),
-    shutdown: &CancellationToken,
-) -> Arc<LiveConfig> {
-    let watched_opt = source.path_opt.clone();
-    let live = LiveConfig::new(
-        gateway.clone(),
-        Box::new(source),
-        file_opt.map(RegistrationsFile::new),
-        registrations,
-        skipped,
-    );
-    crate::reload::spawn_triggers(&live, watched_opt, shutdown);
-    live
 }
 
 /// Refuses allowed fetch domains that could never match (a URL, a path):
@@ -416,7 +393,7 @@ pub async fn run_gateway(args: GatewayArgs) -> anyhow::Result<()> {
     let key = load_or_create_key(&config.session_key_file).map_err(anyhow::Error::msg)?;
     let file_opt = config.admin.registrations_file.clone();
     let gateway = crate::start::start_gateway(config, &key, &registrations, &shutdown).await?;
-    let live = live(
+    let live = crate::reload::live(
         &gateway,
         source,
         file_opt,
