@@ -66,9 +66,9 @@ def listed(gateway, session):
     return {tool["name"] for tool in legacy(gateway, session, "tools/list").json()["result"]["tools"]}
 
 
-def approve(gateway, name):
-    return subprocess.run([str(BINARY), "tools", "approve", name, "--admin", gateway.admin], capture_output=True, text=True,
-                          timeout=30, env=dict(os.environ, MICROMCP_ADMIN_TOKEN=ADMIN_TOKEN, MICROMCP_LOG="error"))
+def approve(gateway, name, *flags):
+    return subprocess.run([str(BINARY), "tools", "approve", name, *flags, "--admin", gateway.admin], capture_output=True,
+                          text=True, timeout=30, env=dict(os.environ, MICROMCP_ADMIN_TOKEN=ADMIN_TOKEN, MICROMCP_LOG="error"))
 
 
 def test_a_changed_tool_is_held_until_approved(tmp_path):
@@ -99,17 +99,25 @@ def test_a_changed_tool_is_held_until_approved(tmp_path):
         listing = subprocess.run([str(BINARY), "tools", "held", "--admin", gateway.admin], capture_output=True, text=True, timeout=30,
                                  env=dict(os.environ, MICROMCP_ADMIN_TOKEN=ADMIN_TOKEN, MICROMCP_LOG="error"))
         assert "kit.test_simple_text  (service kit" in listing.stdout, listing.stdout + listing.stderr
+        # The listing shows the full digest and the definition offered (what the operator reviews).
+        assert entry["offered_sha256"] in listing.stdout and RUG.strip() in listing.stdout, listing.stdout
         no_token = subprocess.run([str(BINARY), "tools", "approve", "kit.test_simple_text", "--admin", gateway.admin],
                                   capture_output=True, text=True, timeout=30,
                                   env={key: value for key, value in os.environ.items() if key != "MICROMCP_ADMIN_TOKEN"})
         assert no_token.returncode != 0 and "401" in no_token.stderr
-        approved = approve(gateway, "kit.test_simple_text")
+        # Without --sha256 nothing is approved: the definition and its digest are shown instead.
+        unreviewed = approve(gateway, "kit.test_simple_text")
+        assert unreviewed.returncode != 0, unreviewed.stdout
+        assert f"--sha256 {entry['offered_sha256']}" in unreviewed.stderr, unreviewed.stderr
+        assert RUG.strip() in unreviewed.stdout and entry["offered_sha256"] in unreviewed.stdout, unreviewed.stdout
+        assert "definition changed" in call(gateway, session, "kit.test_simple_text")["error"]["message"], "still held"
+        approved = approve(gateway, "kit.test_simple_text", "--sha256", entry["offered_sha256"])
         assert approved.returncode == 0 and "approved kit.test_simple_text" in approved.stdout, approved.stderr
         answered = call(gateway, session, "kit.test_simple_text")
         assert answered["result"]["content"][0]["text"] == "This is a simple text response for testing."
         assert "kit.test_simple_text" in listed(gateway, session)
         assert "definition changed" in call(gateway, session, "kit.test_image_content")["error"]["message"], "the others stay held"
-        assert approve(gateway, "kit.test_simple_text").returncode != 0, "nothing left to approve"
+        assert approve(gateway, "kit.test_simple_text", "--sha256", entry["offered_sha256"]).returncode != 0, "nothing left"
 
         records = [json.loads(line) for line in gateway.audit.read_text().splitlines()]
         changed = [record for record in records if record.get("method") == "tools/definition_changed"]
@@ -161,14 +169,14 @@ def test_only_the_definition_reviewed_is_approved(tmp_path):
         assert approve_api(gateway, name, {"sha256": "x" * 100_000}).status_code in (409, 413)
         assert "definition changed" in call(gateway, session, name)["error"]["message"], "still held"
         assert held_now(gateway)[name] == offered
-        # The CLI sends the digest it was given (a prefix as `tools held` shows it) or the one it shows.
-        stale = subprocess.run([str(BINARY), "tools", "approve", name, "--sha256", reviewed[:12], "--admin", gateway.admin],
-                               capture_output=True, text=True, timeout=30,
-                               env=dict(os.environ, MICROMCP_ADMIN_TOKEN=ADMIN_TOKEN, MICROMCP_LOG="error"))
+        # The CLI sends the full digest it was given; the gateway compares it whole.
+        stale = approve(gateway, name, "--sha256", reviewed)
         assert stale.returncode != 0 and "409" in stale.stderr and offered in stale.stderr, stale.stderr
-        approved = subprocess.run([str(BINARY), "tools", "approve", name, "--sha256", offered[:12], "--admin", gateway.admin],
-                                  capture_output=True, text=True, timeout=30,
-                                  env=dict(os.environ, MICROMCP_ADMIN_TOKEN=ADMIN_TOKEN, MICROMCP_LOG="error"))
+        # A prefix is never completed from what is offered now (a 48-bit collision is cheap to make).
+        prefix = approve(gateway, name, "--sha256", offered[:12])
+        assert prefix.returncode != 0 and "64 hex digits" in prefix.stderr, prefix.stdout + prefix.stderr
+        assert "definition changed" in call(gateway, session, name)["error"]["message"], "a prefix approved nothing"
+        approved = approve(gateway, name, "--sha256", offered)
         assert approved.returncode == 0 and offered in approved.stdout, approved.stdout + approved.stderr
         assert "result" in call(gateway, session, name)
         assert json.loads(gateway.pins.read_text())["kit"]["test_simple_text"] == offered
