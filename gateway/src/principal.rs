@@ -173,6 +173,12 @@ impl ViewKey {
     /// to every decision (order and repeats do not matter), so they are
     /// sorted first; every part is length-prefixed, so no two different
     /// principals write the same bytes.
+    /// The digest in hex: what a task id is bound to (a task belongs to
+    /// the tokens that carry this name, these scopes and these roles).
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
     fn of(id: &str, scopes: &[String], roles: &[String]) -> Self {
         let mut hasher = Sha256::new();
         hasher.update(b"micromcp view key v1");

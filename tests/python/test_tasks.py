@@ -113,3 +113,34 @@ def test_without_the_extension(tasked):
         assert error["data"]["requiredCapabilities"] == {"extensions": {"io.modelcontextprotocol/tasks": {}}}
     session = initialize(tasked)
     assert legacy(tasked, session, "tasks/get", {"taskId": "x"}).json()["error"]["code"] == -32601
+
+
+def test_a_task_belongs_to_the_scopes_it_was_created_under(tmp_path):
+    # Two tokens of one JWT subject: the one with no scope for the tool
+    # neither reads, cancels nor answers the other's task; a renewed token
+    # with the same scopes is the same owner.
+    from test_jwt import Issuer
+
+    issuer = Issuer()
+    audience = "http://127.0.0.1/mcp"
+    running = start_testkit_gateway(tmp_path, gateway_settings=(
+        f'[auth]\nresource = "{audience}"\n'
+        f'[[auth.issuers]]\nname = "corp"\nissuer = "{issuer.url}"\njwks_uri = "{issuer.url}/jwks.json"\n'))
+    try:
+        wide = {"Authorization": f"Bearer {issuer.token(audience, scope='testkit')}"}
+        narrow = {"Authorization": f"Bearer {issuer.token(audience, scope='openid')}"}
+        assert call(running, "slow_compute", {"seconds": 0.1}, extra=narrow).status_code == 403, "the narrow token may not call it"
+        task_id = result_of(call(running, "slow_compute", {"seconds": 0.5, "label": "mine"}, extra=wide))["taskId"]
+        for method in ("tasks/get", "tasks/cancel", "tasks/update"):
+            params = {"inputResponses": {}} if method == "tasks/update" else None
+            borrowed = task_request(running, method, task_id, params, extra=narrow)
+            assert borrowed.status_code in (400, 403) and "result" not in borrowed.json(), (method, borrowed.text)
+        renewed = {"Authorization": f"Bearer {issuer.token(audience, scope='testkit', iat=int(time.time()) - 1)}"}
+        deadline = time.monotonic() + 10
+        while (task := result_of(task_request(running, "tasks/get", task_id, extra=renewed)))["status"] != "completed":
+            assert time.monotonic() < deadline, task
+            time.sleep(0.1)
+        assert task["result"]["content"][0]["text"] == "computed mine"
+    finally:
+        running.stop()
+        issuer.close()

@@ -81,7 +81,9 @@ pub fn seal_task_id(
     result: &mut serde_json::Value,
 ) {
     if let Some(task) = result["taskId"].as_str() {
-        let sealed = gateway.task_ids.seal(&context.principal.id, service, task);
+        let sealed = gateway
+            .task_ids
+            .seal(&context.principal.view_key().to_hex(), service, task);
         result["taskId"] = serde_json::Value::String(sealed);
     }
 }

@@ -46,7 +46,7 @@ pub(crate) async fn handle(
         .ok_or_else(|| GatewayError::InvalidParams("missing params.taskId".into()))?;
     let (service, task) = gateway
         .task_ids
-        .open(id, &context.principal.id)
+        .open(id, &context.principal.view_key().to_hex())
         .ok_or_else(|| unknown(id))?;
     let input_responses_json = match (method, head.input_responses) {
         ("tasks/update", Some(raw)) => input_rounds::answers(raw)?,

@@ -1,10 +1,13 @@
 //! `TaskIdCodec`: the task ids (tasks extension, SEP-2663) clients see. A
 //! service's own task id is sealed together with the service's name and the
-//! principal the task was created for (XChaCha20-Poly1305 under a key
-//! derived from the session key; the nonce is a keyed digest of those
-//! three, so one task always has the same id and any replica opens it).
-//! An id that was altered, or is brought by another principal, opens to
-//! nothing: to that caller the task does not exist.
+//! owner the task was created for — the view key of the principal (its
+//! name, scopes and roles: another token of one JWT subject with fewer
+//! scopes is another owner; a renewed token with the same scopes is the
+//! same) — under XChaCha20-Poly1305 with a key derived from the session
+//! key; the nonce is a keyed digest of those three, so one task always has
+//! the same id and any replica opens it. An id that was altered, or is
+//! brought by another owner, opens to nothing: to that caller the task does
+//! not exist.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -16,8 +19,8 @@ pub const MAX_TASK_ID_BYTES: usize = 1024;
 
 #[derive(Serialize, Deserialize)]
 struct Sealed {
-    #[serde(rename = "p")]
-    principal: String,
+    #[serde(rename = "o")]
+    owner: String,
     #[serde(rename = "s")]
     service: String,
     #[serde(rename = "t")]
@@ -39,10 +42,11 @@ impl TaskIdCodec {
         }
     }
 
-    /// The id a client sees for `service`'s task `task`, created for `principal`.
-    pub fn seal(&self, principal: &str, service: &str, task: &str) -> String {
+    /// The id a client sees for `service`'s task `task`, created for
+    /// `owner` (a principal's view key, in hex).
+    pub fn seal(&self, owner: &str, service: &str, task: &str) -> String {
         let sealed = Sealed {
-            principal: principal.to_owned(),
+            owner: owner.to_owned(),
             service: service.to_owned(),
             task: task.to_owned(),
         };
@@ -57,11 +61,11 @@ impl TaskIdCodec {
     }
 
     /// `(service, task)` of a client's task id, when it was sealed here for
-    /// `principal`.
-    pub fn open(&self, id: &str, principal: &str) -> Option<(String, String)> {
+    /// `owner`.
+    pub fn open(&self, id: &str, owner: &str) -> Option<(String, String)> {
         let (plaintext, _) = self.key.open(id, MAX_TASK_ID_BYTES).ok()?;
         let sealed: Sealed = serde_json::from_slice(&plaintext).ok()?;
-        (sealed.principal == principal).then_some((sealed.service, sealed.task))
+        (sealed.owner == owner).then_some((sealed.service, sealed.task))
     }
 }
 
