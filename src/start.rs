@@ -23,7 +23,18 @@ pub async fn start_gateway(
     shutdown: &CancellationToken,
 ) -> anyhow::Result<Arc<Gateway>> {
     let key = session_key;
-    let gateway = Gateway::new(config, key).map_err(|error| anyhow::anyhow!("{error}"))?;
+    // Approvals used are kept beside the session key when it is kept on
+    // disk: a restart with the same key would open them again.
+    let gateway = if config.session_key_file.exists() {
+        let journal = micromcp_gateway::journal_path(&config.session_key_file);
+        let store =
+            micromcp_gateway::FileSingleUse::open(&journal, micromcp_gateway::MAX_USED_ROUNDS)
+                .map_err(|error| anyhow::anyhow!("{error}"))?;
+        Gateway::with_single_use(config, key, Box::new(store))
+    } else {
+        Gateway::new(config, key)
+    }
+    .map_err(|error| anyhow::anyhow!("{error}"))?;
     gateway.backends.spawn_watchers(shutdown);
     let missing = gateway
         .backends

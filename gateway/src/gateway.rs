@@ -84,6 +84,21 @@ pub const MAX_WATCHES: usize = 100_000;
 impl Gateway {
     /// Assembles a gateway; services are dialled lazily.
     pub fn new(config: GatewayConfig, session_key: &[u8; 32]) -> Result<Arc<Self>, GatewayError> {
+        Self::with_single_use(
+            config,
+            session_key,
+            Box::new(InProcessSingleUse::new(MAX_USED_ROUNDS)),
+        )
+    }
+
+    /// Assembles a gateway whose used approvals are kept in `single_use`
+    /// (a journal beside the session key, for one that keeps them over a
+    /// restart).
+    pub fn with_single_use(
+        config: GatewayConfig,
+        session_key: &[u8; 32],
+        single_use: Box<dyn SingleUseStore>,
+    ) -> Result<Arc<Self>, GatewayError> {
         let pins = ToolPins::open(config.admin.tool_pins_file.clone())
             .map_err(|error| GatewayError::Internal(format!("admin.tool_pins_file: {error}")))?;
         let backends = Backends::new(&config.services, &config.namespace_separator, pins)?;
@@ -104,7 +119,7 @@ impl Gateway {
         Ok(Arc::new(Self {
             sessions: SessionCodec::new(session_key, config.session_max_age),
             request_states: RequestStateCodec::new(session_key),
-            single_use: Box::new(InProcessSingleUse::new(MAX_USED_ROUNDS)),
+            single_use,
             task_ids: TaskIdCodec::new(session_key),
             policy: ArcSwap::from_pointee(Policy::with(
                 config.policy.cedar.clone(),

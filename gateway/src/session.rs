@@ -15,6 +15,7 @@ mod replica_state;
 mod request_state;
 mod sealed;
 mod single_use;
+mod single_use_file;
 mod task_ids;
 
 pub use self::keyfile::load_or_create_key;
@@ -27,4 +28,5 @@ pub use self::sealed::{SESSION_KEY_BYTES, SessionClaims, SessionCodec};
 pub use self::single_use::{
     InProcessSingleUse, MAX_USED_ROUNDS, RoundId, RoundUse, SingleUseError, SingleUseStore,
 };
+pub use self::single_use_file::{FileSingleUse, journal_path};
 pub use self::task_ids::TaskIdCodec;

@@ -202,3 +202,32 @@ def test_a_round_of_an_approved_call_is_not_a_second_approval(ask_every_time):
     replayed = modern(ask_every_time, "tools/call", finished, request_id=4)
     assert replayed.json()["error"]["code"] == -31003 and "a replay" in replayed.json()["error"]["message"], replayed.text
     assert len(records(ask_every_time, "consent/replay")) == 1
+
+
+def test_an_approval_used_before_a_restart_stays_used(tmp_path):
+    from test_hostile import MODERN_META, modern
+
+    audit = tmp_path / "audit.jsonl"
+    settings = dict(gateway_settings=f'[audit]\npath = "{audit}"\n[consent]\ntimeout_secs = 30\nremember_secs = 0\n',
+                    service_settings='require_approval = ["test_tool_with_logging"]\n')
+    meta = {**MODERN_META, "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}}}
+    call = {"name": "test_tool_with_logging", "arguments": {"n": 1}, "_meta": meta}
+    yes = {"micromcp.approval": {"action": "accept", "content": {"approve": True}}}
+    running = start_testkit_gateway(tmp_path, **settings)
+    try:
+        asked = modern(running, "tools/call", call).json()["result"]
+        answered = {**call, "inputResponses": yes, "requestState": asked["requestState"]}
+        assert "Logging test completed" in modern(running, "tools/call", answered, request_id=2).text
+    finally:
+        running.stop()
+    # The same session key after a restart opens the same round: it stays used.
+    running = start_testkit_gateway(tmp_path, **settings)
+    running.audit = audit
+    try:
+        replay = modern(running, "tools/call", answered, request_id=3)
+        assert replay.status_code == 403 and "used already (a replay)" in replay.json()["error"]["message"], replay.text
+        replays = records(running, "consent/replay")
+        assert len(replays) == 1 and replays[0]["decision"] == "deny", replays
+        assert (tmp_path / "session.key.used-approvals").stat().st_mode & 0o777 == 0o600
+    finally:
+        running.stop()

@@ -5,7 +5,8 @@
 //! and run nothing. [`SingleUseStore`] is what the gateway asks;
 //! [`InProcessSingleUse`] keeps the ids in this process (a bounded map,
 //! expired ids dropped as it fills, and refusing new rounds rather than
-//! forgetting live ones when full). With several replicas behind one
+//! forgetting live ones when full); `FileSingleUse` (`single_use_file.rs`)
+//! also writes them to a journal so a restart keeps them. With several replicas behind one
 //! address a replay may reach another replica: that needs a store they
 //! share, behind the same trait.
 
@@ -32,6 +33,9 @@ pub enum SingleUseError {
     /// As many live rounds as the store keeps are recorded already.
     #[error("{0} approvals are in use already; try again in a moment")]
     Full(usize),
+    /// The use could not be written down (so it would not survive a restart).
+    #[error("approvals used cannot be recorded: {0}")]
+    Io(String),
 }
 
 /// Where used round ids are kept until they expire.
@@ -51,7 +55,7 @@ pub struct InProcessSingleUse {
 /// Used rounds one gateway process keeps (each ~60 bytes: ~6 MB at most).
 pub const MAX_USED_ROUNDS: usize = 100_000;
 
-fn now_unix() -> u64 {
+pub(super) fn now_unix() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)
@@ -67,6 +71,20 @@ impl InProcessSingleUse {
             capacity,
             used: Mutex::default(),
         }
+    }
+
+    /// Its capacity.
+    pub(super) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// The ids live at `now_unix`, with their expiry.
+    pub(super) fn live(&self, now_unix: u64) -> Vec<(RoundId, u64)> {
+        let used = self.used.lock().unwrap_or_else(PoisonError::into_inner);
+        used.iter()
+            .filter(|(_, expires)| **expires >= now_unix)
+            .map(|(id, expires)| (*id, *expires))
+            .collect()
     }
 
     /// [`SingleUseStore::record`] at `now_unix`.
