@@ -318,3 +318,13 @@ def test_keys_the_issuer_could_not_serve_at_start_are_fetched_again_within_secon
         running.stop()
         if issuer is not None:
             issuer.close()
+
+
+def test_a_token_with_too_many_scopes_is_refused_naming_the_limit(jwt_up, issuer):
+    # Each scope may be a compiled name pattern: an issuer's claims do not
+    # make a principal (and the views kept for it) as large as they like.
+    many = " ".join(f"fs:read_{index}*" for index in range(300))
+    assert "at most 256" in refusal(call(jwt_up, issuer.token(jwt_up.resource, scope=many)))
+    enough = " ".join(["fs"] + [f"fs:read_{index}*" for index in range(255)])
+    names = {tool["name"] for tool in call(jwt_up, issuer.token(jwt_up.resource, scope=enough)).json()["result"]["tools"]}
+    assert "fs.read_file" in names, names

@@ -29,6 +29,10 @@ const MAX_CACHED: usize = 10_000;
 const MAX_PRINCIPAL_CLAIM: usize = 256;
 /// Most roles taken from a token.
 const MAX_ROLES: usize = 64;
+/// Scopes a token may carry (`scope` and `scp` together): each may be a
+/// compiled name pattern, so an issuer's claims cannot make one principal
+/// (and the catalog views and caches built for it) as large as they like.
+pub const MAX_SCOPES: usize = 256;
 
 /// Verified tokens: digest → principal and expiry (seconds since the epoch).
 type Verified = HashMap<[u8; 32], (Arc<Principal>, u64)>;
@@ -225,6 +229,12 @@ impl JwtVerifier {
             .collect();
         let mut granted = words(claims.get("scope"));
         granted.extend(words(claims.get("scp")));
+        if granted.len() > MAX_SCOPES {
+            return Err(refused(format!(
+                "bearer token carries {} scopes; at most {MAX_SCOPES} are accepted",
+                granted.len()
+            )));
+        }
         let names: Vec<&str> = self
             .config
             .service_names
