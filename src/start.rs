@@ -27,9 +27,12 @@ pub async fn start_gateway(
     // disk: a restart with the same key would open them again.
     let gateway = if config.session_key_file.exists() {
         let journal = micromcp_gateway::journal_path(&config.session_key_file);
-        let store =
-            micromcp_gateway::FileSingleUse::open(&journal, micromcp_gateway::MAX_USED_ROUNDS)
-                .map_err(|error| anyhow::anyhow!("{error}"))?;
+        let store = micromcp_gateway::FileSingleUse::open(
+            &journal,
+            micromcp_gateway::MAX_USED_ROUNDS,
+            micromcp_gateway::MAX_USED_ROUNDS_PER_PRINCIPAL,
+        )
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
         Gateway::with_single_use(config, key, Box::new(store))
     } else {
         Gateway::new(config, key)

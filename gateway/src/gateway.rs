@@ -23,8 +23,8 @@ use crate::principal::Principal;
 use crate::quota::{Exceeded, Quota, QuotaPermit};
 use crate::rates::RateLimits;
 use crate::session::{
-    InProcessSingleUse, MAX_USED_ROUNDS, PendingClientRequests, RequestStateCodec, SessionCodec,
-    SessionRegistry, SingleUseStore, TaskIdCodec,
+    InProcessSingleUse, MAX_USED_ROUNDS, MAX_USED_ROUNDS_PER_PRINCIPAL, PendingClientRequests,
+    RequestStateCodec, SessionCodec, SessionRegistry, SingleUseStore, TaskIdCodec,
 };
 use crate::shares::PrincipalShares;
 
@@ -87,7 +87,10 @@ impl Gateway {
         Self::with_single_use(
             config,
             session_key,
-            Box::new(InProcessSingleUse::new(MAX_USED_ROUNDS)),
+            Box::new(InProcessSingleUse::new(
+                MAX_USED_ROUNDS,
+                MAX_USED_ROUNDS_PER_PRINCIPAL,
+            )),
         )
     }
 

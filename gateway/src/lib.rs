@@ -61,5 +61,5 @@ mod methods;
 pub use context::{CallContext, EraState, Reply};
 pub use gateway::Gateway;
 pub use session::load_or_create_key;
-pub use session::{FileSingleUse, MAX_USED_ROUNDS, journal_path};
+pub use session::{FileSingleUse, MAX_USED_ROUNDS, MAX_USED_ROUNDS_PER_PRINCIPAL, journal_path};
 pub use wire::ContentEncoder;

@@ -26,7 +26,8 @@ pub use self::replica_state::{
 pub use self::request_state::{OpenedRound, RequestStateCodec, RoundFor, arguments_digest};
 pub use self::sealed::{SESSION_KEY_BYTES, SessionClaims, SessionCodec};
 pub use self::single_use::{
-    InProcessSingleUse, MAX_USED_ROUNDS, RoundId, RoundUse, SingleUseError, SingleUseStore,
+    InProcessSingleUse, MAX_USED_ROUNDS, MAX_USED_ROUNDS_PER_PRINCIPAL, RoundId, RoundUse,
+    SingleUseError, SingleUseStore,
 };
 pub use self::single_use_file::{FileSingleUse, journal_path};
 pub use self::task_ids::TaskIdCodec;

@@ -313,7 +313,9 @@ fn use_once(
     rule: &str,
     opened: &OpenedRound,
 ) -> Result<(), GatewayError> {
-    let (method, reason) = match gateway.single_use.record(&opened.id, opened.expires_unix) {
+    let (method, reason) = match gateway
+        .single_use
+        .record(&opened.id, opened.expires_unix, &context.principal.id) {
         Ok(RoundUse::First) => return Ok(()),
         Ok(RoundUse::Replay) => (
             "consent/replay",

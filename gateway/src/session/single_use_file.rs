@@ -50,10 +50,21 @@ fn open_private(path: &Path, append: bool) -> std::io::Result<File> {
     options.open(path)
 }
 
-fn parse(line: &str) -> Option<(RoundId, u64)> {
-    let (id_hex, expires) = line.split_once(' ')?;
-    let id: RoundId = hex::decode(id_hex).ok()?.try_into().ok()?;
-    Some((id, expires.trim().parse().ok()?))
+/// A journal line: `hex id`, expiry, `hex owner`.
+fn line_of(id: &RoundId, expires_unix: u64, owner: &str) -> String {
+    format!(
+        "{} {expires_unix} {}\n",
+        hex::encode(id),
+        hex::encode(owner)
+    )
+}
+
+fn parse(line: &str) -> Option<(RoundId, u64, String)> {
+    let mut words = line.split(' ');
+    let id: RoundId = hex::decode(words.next()?).ok()?.try_into().ok()?;
+    let expires = words.next()?.trim().parse().ok()?;
+    let owner = String::from_utf8(hex::decode(words.next().unwrap_or("").trim()).ok()?).ok()?;
+    Some((id, expires, owner))
 }
 
 // === impl FileSingleUse ===
@@ -61,9 +72,9 @@ fn parse(line: &str) -> Option<(RoundId, u64)> {
 impl FileSingleUse {
     /// Opens (or creates) the journal at `path`, keeping at most `capacity`
     /// live ids; the ids still live in it are used already.
-    pub fn open(path: &Path, capacity: usize) -> Result<Self, SingleUseError> {
+    pub fn open(path: &Path, capacity: usize, per_owner: usize) -> Result<Self, SingleUseError> {
         let io = |error: std::io::Error| SingleUseError::Io(format!("{}: {error}", path.display()));
-        let inner = InProcessSingleUse::new(capacity);
+        let inner = InProcessSingleUse::new(capacity, per_owner);
         let now = now_unix();
         match OpenOptions::new()
             .read(true)
@@ -73,10 +84,10 @@ impl FileSingleUse {
             Ok(file) => {
                 for line in BufReader::new(file).lines() {
                     let line = line.map_err(io)?;
-                    if let Some((id, expires)) = parse(&line)
+                    if let Some((id, expires, owner)) = parse(&line)
                         && expires >= now
                     {
-                        let _ = inner.record(&id, expires);
+                        let _ = inner.record(&id, expires, &owner);
                     }
                 }
             }
@@ -109,8 +120,8 @@ impl FileSingleUse {
         let _ = std::fs::remove_file(&staged);
         let mut file = open_private(&staged, false).map_err(io)?;
         let mut text = String::with_capacity(live.len() * 60);
-        for (id, expires) in &live {
-            text.push_str(&format!("{} {expires}\n", hex::encode(id)));
+        for (id, expires, owner) in &live {
+            text.push_str(&line_of(id, *expires, owner));
         }
         file.write_all(text.as_bytes()).map_err(io)?;
         file.sync_all().map_err(io)?;
@@ -122,14 +133,19 @@ impl FileSingleUse {
 }
 
 impl SingleUseStore for FileSingleUse {
-    fn record(&self, id: &RoundId, expires_unix: u64) -> Result<RoundUse, SingleUseError> {
+    fn record(
+        &self,
+        id: &RoundId,
+        expires_unix: u64,
+        owner: &str,
+    ) -> Result<RoundUse, SingleUseError> {
         let mut journal = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
-        let used = self.inner.record(id, expires_unix)?;
+        let used = self.inner.record(id, expires_unix, owner)?;
         if used == RoundUse::First {
             if journal.lines >= 2 * self.inner.capacity().max(1) {
                 self.compact(&mut journal)?;
             }
-            let line = format!("{} {expires_unix}\n", hex::encode(id));
+            let line = line_of(id, expires_unix, owner);
             let written = journal
                 .file
                 .write_all(line.as_bytes())
@@ -153,23 +169,36 @@ mod tests {
         let path = journal_path(&directory.path().join("session.key"));
         let now = now_unix();
         {
-            let store = FileSingleUse::open(&path, 10).expect("open");
-            assert_eq!(store.record(&[1; 24], now + 600), Ok(RoundUse::First));
-            assert_eq!(store.record(&[2; 24], now + 600), Ok(RoundUse::First));
+            let store = FileSingleUse::open(&path, 10, 10).expect("open");
+            assert_eq!(
+                store.record(&[1; 24], now + 600, "alice"),
+                Ok(RoundUse::First)
+            );
+            assert_eq!(
+                store.record(&[2; 24], now + 600, "alice"),
+                Ok(RoundUse::First)
+            );
         }
         std::fs::write(
             &path,
             format!(
-                "{}{} {}\nnonsense\n",
+                "{}{} {} {}\nnonsense\n",
                 std::fs::read_to_string(&path).expect("read"),
                 hex::encode([3; 24]),
-                now - 1
+                now - 1,
+                hex::encode("alice")
             ),
         )
         .expect("append an expired id");
-        let reopened = FileSingleUse::open(&path, 10).expect("reopen");
-        assert_eq!(reopened.record(&[1; 24], now + 600), Ok(RoundUse::Replay));
-        assert_eq!(reopened.record(&[3; 24], now + 600), Ok(RoundUse::First));
+        let reopened = FileSingleUse::open(&path, 10, 10).expect("reopen");
+        assert_eq!(
+            reopened.record(&[1; 24], now + 600, "alice"),
+            Ok(RoundUse::Replay)
+        );
+        assert_eq!(
+            reopened.record(&[3; 24], now + 600, "alice"),
+            Ok(RoundUse::First)
+        );
         let text = std::fs::read_to_string(&path).expect("read");
         assert_eq!(text.lines().count(), 3, "compacted: {text}");
         use std::os::unix::fs::PermissionsExt;
@@ -178,7 +207,7 @@ mod tests {
         let link = directory.path().join("link");
         std::os::unix::fs::symlink(&path, &link).expect("symlink");
         assert!(
-            FileSingleUse::open(&link, 10).is_err(),
+            FileSingleUse::open(&link, 10, 10).is_err(),
             "never through a link"
         );
     }
