@@ -231,3 +231,21 @@ def test_an_approval_used_before_a_restart_stays_used(tmp_path):
         assert (tmp_path / "session.key.used-approvals").stat().st_mode & 0o777 == 0o600
     finally:
         running.stop()
+
+
+def test_a_declined_approval_round_is_used(ask_every_time):
+    from test_hostile import MODERN_META, modern
+
+    meta = {**MODERN_META, "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}}}
+    call = {"name": "test_tool_with_logging", "arguments": {"n": 1}, "_meta": meta}
+    state = modern(ask_every_time, "tools/call", call).json()["result"]["requestState"]
+    for index, answer in enumerate([{"action": "decline"}, {"action": "cancel"}]):
+        declined = modern(ask_every_time, "tools/call", {**call, "inputResponses": {"micromcp.approval": answer}, "requestState": state},
+                          request_id=2 + index)
+        assert declined.status_code == 403 and declined.json()["error"]["code"] == -31003, declined.text
+    # The same round sent again with an accept: it was answered already.
+    yes = {"micromcp.approval": {"action": "accept", "content": {"approve": True}}}
+    replay = modern(ask_every_time, "tools/call", {**call, "inputResponses": yes, "requestState": state}, request_id=9)
+    assert replay.status_code == 403 and "used already (a replay)" in replay.json()["error"]["message"], replay.text
+    assert "Logging test completed" not in replay.text
+    assert records(ask_every_time, "consent/replay"), "audited as a replay"

@@ -264,13 +264,15 @@ pub(crate) fn approve_in_round(
                         serde_json::from_str::<HashMap<String, &RawValue>>(raw.get()).ok()
                     })
                     .and_then(|answers| answers.get(APPROVAL_KEY).map(|raw| raw.get().to_owned()));
+                // A round answered — accept, decline or cancel — is used:
+                // a decline sent again as an accept is a replay.
+                if answer.is_some() {
+                    use_once(gateway, context, tool, rule, &opened)?;
+                }
                 let outcome = match answer {
                     Some(answer) => approved(&answer),
                     None => Err(format!("the retry has no answer for {APPROVAL_KEY:?}")),
                 };
-                if outcome.is_ok() {
-                    use_once(gateway, context, tool, rule, &opened)?;
-                }
                 decided(gateway, context, tool, rule, key, outcome)?;
                 return Ok(Approval::Given { strip_round: true });
             }
