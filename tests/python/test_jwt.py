@@ -328,3 +328,21 @@ def test_a_token_with_too_many_scopes_is_refused_naming_the_limit(jwt_up, issuer
     enough = " ".join(["fs"] + [f"fs:read_{index}*" for index in range(255)])
     names = {tool["name"] for tool in call(jwt_up, issuer.token(jwt_up.resource, scope=enough)).json()["result"]["tools"]}
     assert "fs.read_file" in names, names
+
+
+def test_an_empty_key_set_keeps_the_keys_known(jwt_up, issuer):
+    token = issuer.token(jwt_up.resource)
+    assert call(jwt_up, token).status_code == 200
+    issuer.published = []
+    fetches = issuer.fetches
+    # An unknown kid fetches the keys again once the interval (10 s) has passed.
+    deadline = time.monotonic() + 25
+    while issuer.fetches == fetches and time.monotonic() < deadline:
+        call(jwt_up, issuer.token(jwt_up.resource, kid="made-up"))
+        time.sleep(0.5)
+    assert issuer.fetches > fetches, "the keys were fetched again"
+    for index in range(6):
+        time.sleep(0.5)
+        # A token not seen before (verified tokens are kept): its key is looked up.
+        answer = call(jwt_up, issuer.token(jwt_up.resource, jti=f"fresh-{index}"))
+        assert answer.status_code == 200, answer.text

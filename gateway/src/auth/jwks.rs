@@ -4,7 +4,8 @@
 //! curves are skipped), refreshed in the background and when a token names
 //! a key not known yet — at most once per [`MIN_REFRESH_INTERVAL`], so a
 //! stream of made-up `kid`s cannot turn into a stream of fetches. A failed
-//! fetch keeps the keys already known, and the next may start sooner: after
+//! fetch — or an answer with no usable key, such as `{"keys":[]}` — keeps
+//! the keys already known, and the next may start sooner: after
 //! [`FIRST_RETRY`], doubling with each failure up to [`MIN_REFRESH_INTERVAL`]
 //! (an issuer down or slow at start costs its users seconds, not the
 //! interval); [`IssuerKeys::retry_in`] tells the background refresher when.
@@ -164,8 +165,20 @@ async fn fetch(http: &reqwest::Client, url: &str) -> Result<Vec<SigningKey>, Str
     }
     let set: JwkSet =
         serde_json::from_slice(&body).map_err(|error| format!("not a JWK Set: {error}"))?;
-    Ok(set
-        .keys
+    let keys = usable_keys(&set);
+    // No usable key is a broken answer, as garbage is: the keys known stay.
+    if keys.is_empty() {
+        return Err(format!(
+            "the JWK Set has no usable signing key ({} keys listed)",
+            set.keys.len()
+        ));
+    }
+    Ok(keys)
+}
+
+/// The keys of `set` that verify access tokens here.
+fn usable_keys(set: &JwkSet) -> Vec<SigningKey> {
+    set.keys
         .iter()
         .filter_map(|jwk| {
             let algorithm = match &jwk.algorithm {
@@ -186,7 +199,7 @@ async fn fetch(http: &reqwest::Client, url: &str) -> Result<Vec<SigningKey>, Str
                 key,
             })
         })
-        .collect())
+        .collect()
 }
 
 #[cfg(test)]
