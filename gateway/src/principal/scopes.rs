@@ -4,7 +4,34 @@
 //! whose own (un-namespaced) names match the glob (`*` and `?`). Checked
 //! before any Cedar policy: a scope is the ceiling, Cedar narrows it.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+
 use globset::{Glob, GlobMatcher};
+
+/// Compiled name patterns by pattern text, shared by every principal that
+/// carries one (a compiled glob is a regex of ~10 KB: one per token cached
+/// made 100 tokens of 300 patterns cost ~300 MB). Entries die with the last
+/// principal holding them; dead ones are swept as the map grows.
+fn shared_matcher(pattern: &str) -> Result<Arc<GlobMatcher>, globset::Error> {
+    static MATCHERS: OnceLock<Mutex<HashMap<String, Weak<GlobMatcher>>>> = OnceLock::new();
+    let matchers = MATCHERS.get_or_init(Mutex::default);
+    if let Some(matcher) = matchers
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(pattern)
+        .and_then(Weak::upgrade)
+    {
+        return Ok(matcher);
+    }
+    let compiled = Arc::new(Glob::new(pattern)?.compile_matcher());
+    let mut matchers = matchers.lock().unwrap_or_else(PoisonError::into_inner);
+    if matchers.len() >= 1024 && matchers.len().is_power_of_two() {
+        matchers.retain(|_, matcher| matcher.strong_count() > 0);
+    }
+    matchers.insert(pattern.to_owned(), Arc::downgrade(&compiled));
+    Ok(compiled)
+}
 
 /// One granted scope.
 #[derive(Debug, Clone)]
@@ -14,7 +41,10 @@ enum Grant {
     /// `service`: all of one service.
     Service(String),
     /// `service:glob`: tools and prompts of one service by own name.
-    Items { service: String, names: GlobMatcher },
+    Items {
+        service: String,
+        names: Arc<GlobMatcher>,
+    },
 }
 
 /// A principal's scopes, parsed.
@@ -58,11 +88,11 @@ impl Scopes {
             grants.push(match pattern_opt {
                 None | Some("*") => Grant::Service(service.to_owned()),
                 Some(pattern) => {
-                    let glob = Glob::new(pattern)
+                    let names = shared_matcher(pattern)
                         .map_err(|error| format!("{text:?}: invalid name pattern: {error}"))?;
                     Grant::Items {
                         service: service.to_owned(),
-                        names: glob.compile_matcher(),
+                        names,
                     }
                 }
             });
@@ -120,6 +150,18 @@ mod tests {
     fn scopes(texts: &[&str]) -> Result<Scopes, String> {
         let texts: Vec<String> = texts.iter().map(|text| (*text).to_owned()).collect();
         Scopes::parse(&texts, &["fs", "fetch"])
+    }
+
+    #[test]
+    fn principals_with_one_pattern_share_its_compiled_matcher() {
+        let first = scopes(&["fs:shared_pattern_*"]).expect("valid");
+        let second = scopes(&["fs:shared_pattern_*"]).expect("valid");
+        let matcher = |scopes: &Scopes| match &scopes.grants[0] {
+            Grant::Items { names, .. } => names.clone(),
+            _ => panic!("an item grant"),
+        };
+        assert!(Arc::ptr_eq(&matcher(&first), &matcher(&second)));
+        assert!(second.allows("fs", ItemKind::Named, "shared_pattern_x"));
     }
 
     #[test]
