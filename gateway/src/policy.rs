@@ -27,6 +27,9 @@ use crate::principal::{ItemKind, Principal, ViewKey, needed_scope};
 /// by many signed-in people (or tokens with many scope sets): views of an
 /// older catalog go first, then one view makes room for the next.
 const MAX_VIEWS: usize = 4096;
+/// Estimated bytes the kept views may hold together (each holds the
+/// rendered items it shows): a large catalog keeps fewer views.
+const MAX_VIEW_BYTES: usize = 256 << 20;
 
 /// The gateway's authorization state.
 #[derive(Debug)]
@@ -36,6 +39,8 @@ pub struct Policy {
     service_names: Arc<ServiceNames>,
     /// Per principal (name, scopes, roles): the view of the current catalog.
     views: Mutex<HashMap<ViewKey, Arc<CatalogView>>>,
+    /// Estimated bytes the kept views may hold ([`MAX_VIEW_BYTES`]).
+    max_view_bytes: usize,
 }
 
 /// What one principal may see of one catalog version, per list kind.
@@ -54,6 +59,12 @@ impl CatalogView {
     /// The visible part of `kind`.
     pub fn list(&self, kind: ListKind) -> &VisibleList {
         &self.lists[kind as usize]
+    }
+
+    /// An estimate of the memory it holds, in bytes.
+    fn estimated_bytes(&self) -> usize {
+        let lists: usize = self.lists.iter().map(VisibleList::estimated_bytes).sum();
+        lists + self.approvals.len() * 24 + std::mem::size_of::<Self>()
     }
 
     /// The Cedar rule that wants the visible tool at `position` approved.
@@ -78,6 +89,7 @@ impl Policy {
             cedar_opt,
             service_names,
             views: Mutex::default(),
+            max_view_bytes: MAX_VIEW_BYTES,
         }
     }
 
@@ -258,9 +270,31 @@ impl Policy {
                     views.remove(&evicted);
                 }
             }
+            // Bounded by bytes too: older catalogs' views first, then any.
+            let mut held: usize = views.values().map(|kept| kept.estimated_bytes()).sum();
+            let adding = view.estimated_bytes();
+            while held + adding > self.max_view_bytes {
+                let evicted_opt = views
+                    .iter()
+                    .find(|(_, kept)| !Arc::ptr_eq(&kept.catalog, catalog))
+                    .or_else(|| views.iter().next())
+                    .map(|(evicted, kept)| (*evicted, kept.estimated_bytes()));
+                let Some((evicted, bytes)) = evicted_opt else {
+                    break;
+                };
+                views.remove(&evicted);
+                held = held.saturating_sub(bytes);
+            }
             views.insert(key, view.clone());
         }
         view
+    }
+
+    /// The same policy keeping views of at most `max_view_bytes` together.
+    #[cfg(test)]
+    fn with_view_bytes(mut self, max_view_bytes: usize) -> Self {
+        self.max_view_bytes = max_view_bytes;
+        self
     }
 
     /// Views kept now.

@@ -18,6 +18,11 @@ pub struct VisibleList {
 // === impl VisibleList ===
 
 impl VisibleList {
+    /// An estimate of the memory it holds, in bytes.
+    pub fn estimated_bytes(&self) -> usize {
+        self.positions.len() * 4 + self.rendered.joined.len() + self.rendered.starts.len() * 8
+    }
+
     /// True when the item at `position` of the merged list is visible.
     pub fn contains(&self, position: usize) -> bool {
         u32::try_from(position)

@@ -362,3 +362,31 @@ fn views_kept_are_bounded_and_the_newest_is_kept() {
     }
     assert_eq!(policy.views_kept(), MAX_VIEWS);
 }
+
+#[test]
+fn views_kept_are_bounded_by_their_bytes_too() {
+    let catalog = catalog();
+    let principal = |index: usize| {
+        Principal::new(
+            format!("corp:user{index}"),
+            Scopes::parse(&["fs".into()], &["fs", "search"]).expect("scopes"),
+            Vec::new(),
+        )
+    };
+    let one_view = policy(None)
+        .build_view(&principal(0), &catalog)
+        .estimated_bytes();
+    let policy = policy(None).with_view_bytes(one_view * 3);
+    for index in 0..20 {
+        assert_eq!(
+            listed_tools(&policy, &principal(index), &catalog),
+            ["fs.read_file", "fs.stat"]
+        );
+        assert!(
+            policy.views_kept() <= 3,
+            "{} views kept",
+            policy.views_kept()
+        );
+    }
+    assert_eq!(policy.views_kept(), 3);
+}
