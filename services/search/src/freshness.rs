@@ -15,8 +15,8 @@
 use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::crawl::{CrawlScope, text_of};
@@ -149,7 +149,7 @@ impl Freshness {
             stale,
         };
         let refresher = Refresher {
-            index,
+            index: Arc::downgrade(&index),
             scope: scope.clone(),
             max_bytes,
             queued,
@@ -218,7 +218,9 @@ impl Freshness {
 
 /// Indexes again (or deletes) the crawled documents found stale.
 pub struct Refresher {
-    index: Arc<DocumentIndex>,
+    /// Weak: the service owns the index; once it is dropped the index (and
+    /// its writer's lock) goes at once, not when this thread next wakes.
+    index: Weak<DocumentIndex>,
     scope: CrawlScope,
     max_bytes: u64,
     queued: Receiver<String>,
@@ -236,6 +238,9 @@ impl Refresher {
             std::thread::sleep(Duration::from_millis(50));
             let mut ids: HashSet<String> = self.queued.try_iter().collect();
             ids.insert(first);
+            let Some(index) = self.index.upgrade() else {
+                return;
+            };
             let mut fresh = Vec::new();
             let mut gone = Vec::new();
             for id in ids {
@@ -250,12 +255,12 @@ impl Refresher {
                 }
             }
             if !gone.is_empty()
-                && let Err(error) = self.index.delete(&gone)
+                && let Err(error) = index.delete(&gone)
             {
                 tracing::warn!(%error, "cannot drop crawled documents of changed files");
             }
             if !fresh.is_empty()
-                && let Err(error) = self.index.upsert(&fresh)
+                && let Err(error) = index.upsert(&fresh)
             {
                 tracing::warn!(%error, "cannot index changed files again");
             }
