@@ -42,7 +42,6 @@ const SERVICE_NAME_ENV: &str = "OTEL_SERVICE_NAME";
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const STABLE_AFTER: Duration = Duration::from_secs(10);
 
-#[allow(unsafe_code)]
 fn command(spec: &ChildSpec) -> anyhow::Result<tokio::process::Command> {
     let program = std::env::current_exe()?;
     let mut command = tokio::process::Command::new(program);
@@ -75,28 +74,9 @@ fn command(spec: &ChildSpec) -> anyhow::Result<tokio::process::Command> {
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .kill_on_drop(true);
-    // SAFETY: setsid, close_range and prctl are async-signal-safe and touch
-    // no memory of the parent. A session of its own (out of the operator's
-    // terminal and process group; stderr stays the operator's, for the
-    // log); no descriptor above 2 of ours survives exec (marked
-    // CLOSE_RANGE_CLOEXEC, so std's exec-error pipe still works).
-    unsafe {
-        command.pre_exec(|| {
-            if libc::setsid() < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            if libc::close_range(
-                3,
-                libc::c_uint::MAX,
-                libc::CLOSE_RANGE_CLOEXEC as libc::c_int,
-            ) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-            Ok(())
-        });
-    }
+    // A session of its own (stderr stays the operator's, for the log), no
+    // descriptor above 2 of ours, SIGTERM when `up` dies.
+    micromcp_sdk::isolate_child(&mut command, libc::SIGTERM);
     Ok(command)
 }
 

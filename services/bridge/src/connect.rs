@@ -279,7 +279,6 @@ fn header_map(
     Ok(map)
 }
 
-#[allow(unsafe_code)]
 fn child_command(
     program: &str,
     args: &[String],
@@ -312,30 +311,8 @@ fn child_command(
     if let Some(cwd) = cwd_opt {
         command.current_dir(cwd);
     }
-    // SAFETY: setsid, close_range and prctl are async-signal-safe system
-    // calls on the child's own state. setsid: a session of its own, so no
-    // controlling terminal of the operator's (no TIOCSTI, no reading what
-    // is typed) and out of the operator's process group. close_range with
-    // CLOSE_RANGE_CLOEXEC: no descriptor above 2 survives exec (marked, not
-    // closed, so std's exec-error pipe still reports a failed exec).
-    // PDEATHSIG: the kernel kills the server when the bridge dies, even by
-    // SIGKILL.
-    unsafe {
-        command.pre_exec(|| {
-            if libc::setsid() < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            if libc::close_range(
-                3,
-                libc::c_uint::MAX,
-                libc::CLOSE_RANGE_CLOEXEC as libc::c_int,
-            ) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
+    // The server: its own session, no descriptor above 2 of the bridge's,
+    // killed by the kernel when the bridge dies (even by SIGKILL).
+    micromcp_sdk::isolate_child(&mut command, libc::SIGKILL);
     command
 }

@@ -6,6 +6,7 @@
 
 mod adapter;
 mod blocking;
+mod child_isolation;
 mod corpus;
 mod error;
 mod events;
@@ -20,6 +21,7 @@ mod telemetry;
 mod tls_incoming;
 
 pub use blocking::BlockingPool;
+pub use child_isolation::isolate_child;
 pub use corpus::fuzz_corpus;
 pub use error::{ServiceError, ServiceResult};
 pub use events::ToolEvents;
