@@ -10,6 +10,8 @@
 #                installed), which renders deploy/kubernetes with its built-in kustomize
 #   .cache/prometheus  promtool from Debian's `prometheus` package (unpacked), which
 #                checks the gateway's /metrics exposition
+#   redis-server  Debian's `redis-server` (installed), which the cluster tests start on a free
+#                loopback port of their own
 #   chromium, chromedriver  Debian's `chromium` and `chromium-driver` (installed: Chromium needs
 #                its libraries), driven through Selenium (in the venv) by the admin page's test
 # Versions are pinned so results are comparable between runs.
@@ -47,6 +49,12 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
   if [ "$(id -u)" = 0 ]; then as_root=(); else as_root=(sudo); fi
   "${as_root[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
+if ! command -v redis-server >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then as_root=(); else as_root=(sudo); fi
+  "${as_root[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends redis-server >/dev/null
 fi
 
 # Debian packages unpacked (not installed) under .cache/NAME, so nothing system-wide changes.

@@ -39,6 +39,14 @@ pub async fn start_gateway(
     }
     .map_err(|error| anyhow::anyhow!("{error}"))?;
     gateway.backends.spawn_watchers(shutdown);
+    if let Some(cluster) = &gateway.cluster_opt {
+        // The first heartbeat connects; a store away now only means the
+        // fallbacks until it is back.
+        if let Err(error) = cluster.heartbeat().await {
+            tracing::warn!(%error, "cluster store not reachable at start; shared decisions fall back until it is");
+        }
+        cluster.spawn_heartbeats(shutdown);
+    }
     let missing = gateway
         .backends
         .wait_for_catalogs(Duration::from_secs(10))

@@ -12,6 +12,7 @@ mod access;
 mod admin;
 mod audit;
 mod backends;
+mod cluster;
 mod consent;
 mod endpoint;
 mod front_tls;
@@ -33,6 +34,8 @@ use self::audit::validate_audit;
 pub use self::audit::{AuditConfig, AuditTarget, FsyncPolicy, RawAudit};
 use self::backends::validate_backends;
 pub use self::backends::{BackendsConfig, RawBackends};
+use self::cluster::validate_cluster;
+pub use self::cluster::{ClusterConfig, RawCluster, Secret, WhenDown};
 pub use self::consent::{ApprovalRule, ConsentConfig, RawConsent};
 pub use self::endpoint::{Endpoint, Endpoints, MAX_ENDPOINTS};
 use self::front_tls::validate_front_tls;
@@ -73,6 +76,9 @@ pub struct RawConfig {
     pub admin: RawAdmin,
     #[serde(default)]
     pub consent: RawConsent,
+    /// The Redis that replicas share their decisions through.
+    #[serde(default)]
+    pub cluster: RawCluster,
     #[serde(default)]
     pub services: Vec<RawService>,
     /// Settings of the fetch service `micromcp up` starts.
@@ -163,6 +169,8 @@ pub struct GatewayConfig {
     pub admin: AdminConfig,
     /// How approvals are asked for (the tools are each service's).
     pub consent: ConsentConfig,
+    /// The store replicas share (`[cluster]`); none: this process alone.
+    pub cluster_opt: Option<ClusterConfig>,
     pub services: Vec<ServiceConfig>,
 }
 
@@ -277,6 +285,9 @@ impl RawConfig {
         let rate_limits = validate_rate_limits(self.rate_limits, &mut errors);
         let admin = validate_admin(self.admin, &mut errors);
         let consent = consent::validate_consent(self.consent, &mut errors);
+        let redis_password_env = std::env::var("MICROMCP_REDIS_PASSWORD").ok();
+        let cluster_opt =
+            validate_cluster(self.cluster, redis_password_env.as_deref(), &mut errors);
         let allowed_hosts = validate_allowed_hosts(gateway.allowed_hosts, listen, &mut errors);
         if !errors.is_empty() {
             return Err(errors);
@@ -305,6 +316,7 @@ impl RawConfig {
             rate_limits,
             admin,
             consent,
+            cluster_opt,
             services,
         })
     }

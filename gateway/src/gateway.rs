@@ -6,6 +6,7 @@
 //! rates) is swapped in by `reconfigure`.
 
 mod reconfigure;
+mod shared;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,6 +17,7 @@ use crate::audit::Audit;
 use crate::auth::{Authenticator, TokenExchanges};
 use crate::backends::Backends;
 use crate::backends::pins::ToolPins;
+use crate::cluster::Cluster;
 use crate::config::{AuthConfig, GatewayConfig};
 use crate::error::GatewayError;
 use crate::policy::Policy;
@@ -48,6 +50,9 @@ pub struct Gateway {
     /// this process, so a replay is refused by the replica that saw the
     /// first use.
     pub single_use: Box<dyn SingleUseStore>,
+    /// The decisions shared with other replicas (`[cluster]`), if any:
+    /// revocations, used rounds and rates then go through it first.
+    pub cluster_opt: Option<Arc<Cluster>>,
     /// Seals the task ids clients see (the tasks extension).
     pub task_ids: TaskIdCodec,
     pub runtimes: SessionRegistry,
@@ -102,6 +107,13 @@ impl Gateway {
         session_key: &[u8; 32],
         single_use: Box<dyn SingleUseStore>,
     ) -> Result<Arc<Self>, GatewayError> {
+        let cluster_opt = match &config.cluster_opt {
+            Some(cluster) => Some(
+                Cluster::new(cluster)
+                    .map_err(|error| GatewayError::Internal(format!("cluster: {error}")))?,
+            ),
+            None => None,
+        };
         let pins = ToolPins::open(config.admin.tool_pins_file.clone())
             .map_err(|error| GatewayError::Internal(format!("admin.tool_pins_file: {error}")))?;
         let backends = Backends::new(&config.services, &config.namespace_separator, pins)?;
@@ -123,6 +135,7 @@ impl Gateway {
             sessions: SessionCodec::new(session_key, config.session_max_age),
             request_states: RequestStateCodec::new(session_key),
             single_use,
+            cluster_opt,
             task_ids: TaskIdCodec::new(session_key),
             policy: ArcSwap::from_pointee(Policy::with(
                 config.policy.cedar.clone(),

@@ -28,7 +28,7 @@
 //! | 5 | `config` | raw TOML → validated config (owns its small enums) |
 //! | 6 | `auth`, `session`, `mcp_registry` | headers → principal (tokens, JWTs of configured issuers); sealed ids, replica-local state, pending client requests, key file, sealed multi-round `requestState` and task ids; an MCP Registry client and entry → bridge conversion |
 //! | 7 | `context`, `rates` | `CallContext`, `EraState`, `Reply`; rate limits and in-flight caps per principal and service |
-//! | 8 | `backends`, `audit` | channels, service registry, gRPC status mapping, tool-definition pins; audit records and sinks |
+//! | 8 | `backends`, `audit`, `cluster` | channels, service registry, gRPC status mapping, tool-definition pins; audit records and sinks; the state replicas share in Redis (`[cluster]`) and each decision's fallback |
 //! | 9 | `gateway` | process state, the composition root |
 //! | 10 | `methods::{route, outbound, result, consent, input_rounds, task_ids}`, `live_config` | the one authorization point; backend request context; era result fields; approval by elicitation; multi-round requests in both eras; reloads and run-time registrations |
 //! | 11 | `methods::{tools, resources, prompts, subscriptions, listen, tasks}` | the routed methods |
@@ -39,6 +39,7 @@ pub mod audit;
 pub mod auth;
 pub mod backends;
 pub mod catalog;
+pub mod cluster;
 pub mod config;
 pub mod context;
 pub mod dispatch;

@@ -3,11 +3,17 @@
 //! in flight; services with rates of their own (`[services.rate_limits]`)
 //! have their own limiters, replaced when a reconfiguration changes them
 //! ([`RateLimits::set_services`]). A refusal is a [`GatewayError::RateLimited`] that names the
-//! limit and says when to retry (HTTP 429 with `Retry-After`).
+//! limit and says when to retry (HTTP 429 with `Retry-After`). With
+//! `[cluster]` the rates are decided in the shared store from the
+//! [`Limit`]s a call counts against ([`RateLimits::limits_of`]), and these
+//! limiters, divided by the live replicas ([`RateLimits::divided`]), are
+//! the fallback while it is away; in-flight caps stay per replica.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use governor::clock::{Clock, DefaultClock};
@@ -40,6 +46,42 @@ pub struct RateLimits {
     own: ArcSwap<HashMap<String, Arc<OwnRates>>>,
     in_flight_opt: Option<Arc<Quota<String>>>,
     clock: DefaultClock,
+    /// What the shared limiters were made from.
+    config: RateLimitsConfig,
+    /// Changes whenever the services' own rates are set.
+    generation: AtomicU64,
+}
+
+/// One limit a call counts against: its name in a shared store, its rate,
+/// and what a refusal says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limit {
+    /// Unique per limit and subject (`principal:alice`, `service:fs`, …).
+    pub id: String,
+    pub rate: Rate,
+    /// The config key that sets it.
+    pub setting: String,
+    /// `principal` or `service`.
+    pub noun: &'static str,
+    /// The principal or service counted.
+    pub subject: String,
+}
+
+/// A refusal by `limit`, to be retried after `wait`.
+pub fn refusal(limit: &Limit, wait: Duration) -> GatewayError {
+    let Limit {
+        setting,
+        noun,
+        subject,
+        ..
+    } = limit;
+    GatewayError::RateLimited {
+        message: format!(
+            "rate limit of {noun} {subject} reached ({setting}); retry in {} ms",
+            wait.as_millis().max(1)
+        ),
+        retry_after_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1),
+    }
 }
 
 /// One service's own limiters, each with the key a refusal names.
@@ -51,9 +93,19 @@ struct OwnRates {
 }
 
 fn limiter(rate: Rate) -> DefaultKeyedRateLimiter<String> {
-    let per_sec = NonZeroU32::new(rate.per_sec).unwrap_or(NonZeroU32::MIN);
-    let burst = NonZeroU32::new(rate.burst).unwrap_or(NonZeroU32::MIN);
-    RateLimiter::keyed(RateQuota::per_second(per_sec).allow_burst(burst))
+    shared_by(rate, 1)
+}
+
+/// A limiter for one of `replicas` sharing `rate`: the rate and the burst
+/// divided between them (at least one call at once each).
+fn shared_by(rate: Rate, replicas: u32) -> DefaultKeyedRateLimiter<String> {
+    let replicas = replicas.max(1);
+    let period = Duration::from_secs_f64(f64::from(replicas) / f64::from(rate.per_sec.max(1)));
+    let burst = NonZeroU32::new(rate.burst / replicas).unwrap_or(NonZeroU32::MIN);
+    let quota = RateQuota::with_period(period)
+        .unwrap_or_else(|| RateQuota::per_second(NonZeroU32::MAX))
+        .allow_burst(burst);
+    RateLimiter::keyed(quota)
 }
 
 // === impl RateLimits ===
@@ -70,6 +122,8 @@ impl RateLimits {
                 .max_concurrent_calls_per_principal_opt
                 .map(|max| Quota::new(usize::MAX, Some(max))),
             clock: DefaultClock::default(),
+            config: config.clone(),
+            generation: AtomicU64::new(0),
         };
         limits.set_services(services);
         limits
@@ -103,16 +157,103 @@ impl RateLimits {
             })
             .collect();
         self.own.store(Arc::new(own));
+        self.generation.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts one call of `principal` to `service`, or refuses it naming
-    /// the limit; the permit (when in-flight calls are capped) is held for
-    /// the call's life.
-    pub fn admit(
-        &self,
-        principal: &str,
-        service: &str,
-    ) -> Result<Option<QuotaPermit<String>>, GatewayError> {
+    /// Changes whenever [`RateLimits::set_services`] runs.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Relaxed)
+    }
+
+    /// The same rates for one of `replicas` sharing them (each rate and
+    /// burst divided), without in-flight caps: the fallback of a cluster
+    /// whose store is away.
+    pub fn divided(&self, replicas: u32) -> Self {
+        let divided = |rate: Rate| shared_by(rate, replicas);
+        let own = self
+            .own
+            .load()
+            .iter()
+            .map(|(name, rates)| {
+                let keyed = |rate_opt: &Option<(Rate, String)>| {
+                    rate_opt
+                        .as_ref()
+                        .map(|(rate, key)| (divided(*rate), key.clone()))
+                };
+                let divided_rates = OwnRates {
+                    config: rates.config.clone(),
+                    service_opt: keyed(&rates.config.service_opt),
+                    per_principal_opt: keyed(&rates.config.per_principal_opt),
+                };
+                (name.clone(), Arc::new(divided_rates))
+            })
+            .collect();
+        Self {
+            per_principal_opt: self.config.per_principal_opt.map(divided),
+            per_service_opt: self.config.per_service_opt.map(divided),
+            own: ArcSwap::from_pointee(own),
+            in_flight_opt: None,
+            clock: DefaultClock::default(),
+            config: self.config.clone(),
+            generation: AtomicU64::new(self.generation()),
+        }
+    }
+
+    /// The rate limits a call of `principal` to `service` counts against,
+    /// in the order they are checked.
+    pub fn limits_of(&self, principal: &str, service: &str) -> Vec<Limit> {
+        let limit = |id: String, rate: Rate, setting: &str, noun, subject: &str| Limit {
+            id,
+            rate,
+            setting: setting.to_owned(),
+            noun,
+            subject: subject.to_owned(),
+        };
+        let mut limits = Vec::new();
+        if let Some(rate) = self.config.per_principal_opt {
+            limits.push(limit(
+                format!("principal:{principal}"),
+                rate,
+                "rate_limits.per_principal_per_sec",
+                "principal",
+                principal,
+            ));
+        }
+        let own_opt = self.own.load().get(service).cloned();
+        let own_service_opt = own_opt.as_ref().and_then(|own| own.config.service_opt.clone());
+        if let Some(own) = &own_opt
+            && let Some((rate, key)) = &own.config.per_principal_opt
+        {
+            limits.push(limit(
+                format!("service-principal:{service}:{principal}"),
+                *rate,
+                key,
+                "principal",
+                principal,
+            ));
+        }
+        match (own_service_opt, self.config.per_service_opt) {
+            (Some((rate, key)), _) => limits.push(limit(
+                format!("own-service:{service}"),
+                rate,
+                &key,
+                "service",
+                service,
+            )),
+            (None, Some(rate)) => limits.push(limit(
+                format!("service:{service}"),
+                rate,
+                "rate_limits.per_service_per_sec",
+                "service",
+                service,
+            )),
+            (None, None) => {}
+        }
+        limits
+    }
+
+    /// Only the rates of a call (no in-flight place).
+    pub fn check_rates(&self, principal: &str, service: &str) -> Result<(), GatewayError> {
         self.check(
             self.per_principal_opt.as_ref(),
             principal,
@@ -125,12 +266,31 @@ impl RateLimits {
                     self.check(Some(limiter), principal, key, "principal")?;
                 }
                 match &own.service_opt {
-                    Some((limiter, key)) => self.check(Some(limiter), service, key, "service")?,
-                    None => self.check_shared_service(service)?,
+                    Some((limiter, key)) => self.check(Some(limiter), service, key, "service"),
+                    None => self.check_shared_service(service),
                 }
             }
-            None => self.check_shared_service(service)?,
+            None => self.check_shared_service(service),
         }
+    }
+
+    /// Counts one call of `principal` to `service`, or refuses it naming
+    /// the limit; the permit (when in-flight calls are capped) is held for
+    /// the call's life.
+    pub fn admit(
+        &self,
+        principal: &str,
+        service: &str,
+    ) -> Result<Option<QuotaPermit<String>>, GatewayError> {
+        self.check_rates(principal, service)?;
+        self.admit_in_flight(principal)
+    }
+
+    /// A place among `principal`'s calls in flight, when they are capped.
+    pub fn admit_in_flight(
+        &self,
+        principal: &str,
+    ) -> Result<Option<QuotaPermit<String>>, GatewayError> {
         let Some(in_flight) = &self.in_flight_opt else {
             return Ok(None);
         };

@@ -33,6 +33,13 @@ pub const AUDIT_BYTES: &str = "micromcp_audit_bytes_total";
 pub const AUDIT_FAILURES: &str = "micromcp_audit_write_failures_total";
 pub const AUDIT_WRITE_SECONDS: &str = "micromcp_audit_write_duration_seconds";
 
+/// The shared store of `[cluster]`: answering (1) or not (0), the round
+/// trip of each command by kind, and decisions taken by a fallback while it
+/// could not answer, by decision.
+pub const CLUSTER_STORE_UP: &str = "micromcp_cluster_store_up";
+pub const CLUSTER_STORE_SECONDS: &str = "micromcp_cluster_store_duration_seconds";
+pub const CLUSTER_FALLBACKS: &str = "micromcp_cluster_fallbacks_total";
+
 /// Per service, read at scrape time: reachable (1) or not (0); breaker
 /// state (0 closed, 1 half-open, 2 open) and times opened; calls running
 /// and shed; catalog items by kind; endpoints by state.
@@ -98,6 +105,19 @@ fn describe() {
         AUDIT_WRITE_SECONDS,
         Unit::Seconds,
         "Time to hand one audit record to the kernel"
+    );
+    describe_gauge!(
+        CLUSTER_STORE_UP,
+        "Whether the shared store ([cluster] redis_url) answered its last command"
+    );
+    describe_histogram!(
+        CLUSTER_STORE_SECONDS,
+        Unit::Seconds,
+        "Round trip of one command to the shared store, by command"
+    );
+    describe_counter!(
+        CLUSTER_FALLBACKS,
+        "Shared decisions taken by their fallback while the store could not answer"
     );
     // Present at 0 from the start, so that `increase()` sees the first failure.
     metrics::counter!(AUDIT_FAILURES).absolute(0);

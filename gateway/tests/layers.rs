@@ -28,6 +28,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("rates", 7),
     ("backends", 8),
     ("audit", 8),
+    ("cluster", 8),
     ("gateway", 9),
     ("methods", 10),
     ("methods::route", 10),

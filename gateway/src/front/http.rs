@@ -333,7 +333,7 @@ async fn handle_request(
         return response;
     }
     let context = if let Some(session_id) = session_id_opt {
-        let claims = match gateway.sessions.open(session_id, &principal.id) {
+        let claims = match gateway.open_session(session_id, &principal.id).await {
             Ok(claims) => claims,
             Err(error) => return refuse(audit, id_text, &error, false),
         };
@@ -408,7 +408,7 @@ async fn get_audited(gateway: Arc<Gateway>, request: Request, audit: &mut AuditE
             "Accept must list text/event-stream".into(),
         );
     }
-    if let Err(error) = gateway.sessions.open(session_id, &principal.id) {
+    if let Err(error) = gateway.open_session(session_id, &principal.id).await {
         return refuse(audit, "null", &error, false);
     }
     let runtime = gateway.runtimes.get(session_id);
@@ -485,12 +485,12 @@ async fn delete_audited(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     };
-    match gateway.sessions.open(session_id, &principal.id) {
-        Ok(claims) => {
-            gateway.sessions.revoke(session_id, &claims);
-            gateway.runtimes.remove(session_id);
-            StatusCode::OK.into_response()
-        }
+    let ended = match gateway.open_session(session_id, &principal.id).await {
+        Ok(claims) => gateway.end_session(session_id, &claims).await,
+        Err(error) => Err(error),
+    };
+    match ended {
+        Ok(()) => StatusCode::OK.into_response(),
         Err(error) => refuse(audit, "null", &error, false),
     }
 }

@@ -54,7 +54,7 @@ impl Gateway {
 /// The keys that differ between `running` and `new` and are read only at
 /// start.
 fn needs_restart(running: &GatewayConfig, new: &GatewayConfig) -> Vec<&'static str> {
-    let checks: [(&'static str, bool); 18] = [
+    let checks: [(&'static str, bool); 19] = [
         ("gateway.listen", running.listen == new.listen),
         ("gateway.tls", running.tls == new.tls),
         (
@@ -97,6 +97,7 @@ fn needs_restart(running: &GatewayConfig, new: &GatewayConfig) -> Vec<&'static s
         ("rate_limits", running.rate_limits == new.rate_limits),
         ("admin", running.admin == new.admin),
         ("consent", running.consent == new.consent),
+        ("cluster", running.cluster_opt == new.cluster_opt),
     ];
     checks
         .into_iter()

@@ -30,7 +30,7 @@ use crate::audit::redact;
 use crate::context::{CallContext, Reply};
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
-use crate::session::{OpenedRound, RoundFor, RoundUse, arguments_digest};
+use crate::session::{OpenedRound, RoundFor, RoundUse, SingleUseError, arguments_digest};
 use crate::wire::jsonrpc::encode_request;
 use crate::wire::protocol::ParamsHead;
 
@@ -234,7 +234,7 @@ pub(crate) enum Approval {
 /// The approval of a 2026-07-28 call of `tool` (of `service`): remembered,
 /// answered in this retry, implied by a round of the service (issued only
 /// after an approval of these arguments), or to be asked for.
-pub(crate) fn approve_in_round(
+pub(crate) async fn approve_in_round(
     gateway: &Gateway,
     context: &CallContext,
     head: &ParamsHead<'_>,
@@ -267,7 +267,7 @@ pub(crate) fn approve_in_round(
                 // A round answered — accept, decline or cancel — is used:
                 // a decline sent again as an accept is a replay.
                 if answer.is_some() {
-                    use_once(gateway, context, tool, rule, &opened)?;
+                    use_once(gateway, context, tool, rule, &opened).await?;
                 }
                 let outcome = match answer {
                     Some(answer) => approved(&answer),
@@ -283,7 +283,7 @@ pub(crate) fn approve_in_round(
                 };
                 if let Ok(opened) = gateway.request_states.open_round(state, &service_round) {
                     // A round of the approved call: it too carries one call.
-                    use_once(gateway, context, tool, rule, &opened)?;
+                    use_once(gateway, context, tool, rule, &opened).await?;
                     return Ok(Approval::Given { strip_round: false });
                 }
                 return Err(consent_error);
@@ -308,16 +308,18 @@ pub(crate) fn approve_in_round(
 /// approved — which may carry one call: a replay (the same `requestState`
 /// and `inputResponses` sent again) is refused and audited as one
 /// (`consent/replay`), as is a round the store has no room for.
-fn use_once(
+async fn use_once(
     gateway: &Gateway,
     context: &CallContext,
     tool: &str,
     rule: &str,
     opened: &OpenedRound,
 ) -> Result<(), GatewayError> {
-    let (method, reason) = match gateway
-        .single_use
-        .record(&opened.id, opened.expires_unix, &context.principal.id) {
+    let used = gateway
+        .use_round(&opened.id, opened.expires_unix, &context.principal.id)
+        .await;
+    let store_away = matches!(used, Err(SingleUseError::Unavailable(_)));
+    let (method, reason) = match used {
         Ok(RoundUse::First) => return Ok(()),
         Ok(RoundUse::Replay) => (
             "consent/replay",
@@ -331,9 +333,12 @@ fn use_once(
     entry.target(Some(tool), None);
     entry.refused(&reason);
     entry.finish();
-    Err(refused(format!(
-        "tool {tool} was not approved ({rule}): {reason}"
-    )))
+    let message = format!("tool {tool} was not approved ({rule}): {reason}");
+    if store_away {
+        // The shared store is away: the same round may be sent again later.
+        return Err(GatewayError::transient("redis", message));
+    }
+    Err(refused(message))
 }
 
 /// `Ok` for an `accept` answer with `approve: true`, else why not.

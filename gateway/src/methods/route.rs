@@ -23,12 +23,11 @@ use crate::error::GatewayError;
 use crate::gateway::Gateway;
 use crate::policy::CedarApproval;
 use crate::principal::Principal;
-use crate::rates::RateLimits;
 
 /// An authorized request's way to the service that owns its target.
 pub struct Route<'g> {
     backend: Arc<Backend>,
-    rates: &'g RateLimits,
+    gateway: &'g Gateway,
     principal: Arc<Principal>,
     catalog: Arc<MergedCatalog>,
     service: usize,
@@ -65,7 +64,7 @@ impl<'g> Route<'g> {
             param_headers: None,
             readable_sources_opt: readable_sources(gateway, context, &backend),
             cedar_approval: None,
-            rates: &gateway.rates,
+            gateway,
             principal: context.principal.clone(),
             backend,
             catalog,
@@ -169,7 +168,10 @@ impl<'g> Route<'g> {
         max_wait: Duration,
     ) -> Result<(BackendClient, CallPermit), GatewayError> {
         self.check_available()?;
-        let principal_place = self.rates.admit(&self.principal.id, self.service_name())?;
+        let principal_place = self
+            .gateway
+            .admit_call(&self.principal.id, self.service_name())
+            .await?;
         let mut permit = self.backend.stack.admit(max_wait).await?;
         permit.hold(principal_place);
         permit.label_target(&self.original);

@@ -68,7 +68,7 @@ pub(crate) async fn call_tool(
         return Ok(after_approval(gateway, context, id_text, &head, name, rule));
     }
     let service = route.service_name();
-    match consent::approve_in_round(gateway, context, &head, service, name, &rule)? {
+    match consent::approve_in_round(gateway, context, &head, service, name, &rule).await? {
         Approval::Ask(body) => Ok(Reply::Json(encode_result(id_text, &body))),
         Approval::Given { strip_round } => {
             let mut head = head;

@@ -41,6 +41,9 @@ pub enum SingleUseError {
     /// The use could not be written down (so it would not survive a restart).
     #[error("approvals used cannot be recorded: {0}")]
     Io(String),
+    /// The store shared with other replicas cannot record it now.
+    #[error("approvals used cannot be recorded now: {0}")]
+    Unavailable(String),
 }
 
 /// Where used round ids are kept until they expire.

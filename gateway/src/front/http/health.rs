@@ -4,7 +4,9 @@
 //! would report the same) — and per service the state of its stack
 //! (reachable, breaker, calls running, calls shed, each endpoint's state
 //! when it has several, why it is down) for operators; the unreachable
-//! ones are listed as `degraded`.
+//! ones are listed as `degraded`. With `[cluster]`, the shared store's
+//! state too (`cluster`: up, live replicas, fallbacks taken); its absence
+//! never makes a replica unready, as each shared decision has a fallback.
 
 use std::sync::Arc;
 
@@ -58,11 +60,10 @@ pub(crate) async fn readyz(State(gateway): State<Arc<Gateway>>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    json_response(
-        status,
-        serde_json::json!({"ready": ready, "degraded": degraded, "services": services,
-            "held_tools": gateway.backends.pins().held()})
-        .to_string()
-        .into_bytes(),
-    )
+    let mut body = serde_json::json!({"ready": ready, "degraded": degraded, "services": services,
+        "held_tools": gateway.backends.pins().held()});
+    if let Some(cluster) = &gateway.cluster_opt {
+        body["cluster"] = cluster.state();
+    }
+    json_response(status, body.to_string().into_bytes())
 }

@@ -1,0 +1,77 @@
+//! The state replicas of one gateway share when `[cluster] redis_url` is
+//! set, and each shared decision's fallback while Redis cannot answer:
+//! the connection and its metrics (`store`), the replicas' heartbeats that
+//! tell how many are alive (`replicas`), ended sessions (`revocations`),
+//! approval rounds used once (`used_rounds`) and the rate limits decided
+//! by one GCRA script per call (`gcra`). Without `[cluster]` none of this
+//! exists and each process decides alone, as a single node always has.
+//! See `README.md` beside this file for each decision's fallback.
+
+mod gcra;
+mod replicas;
+mod revocations;
+mod store;
+mod used_rounds;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+pub use self::store::{Store, StoreError};
+use crate::config::ClusterConfig;
+use crate::rates::RateLimits;
+
+/// This replica's part in a cluster.
+pub struct Cluster {
+    store: Store,
+    /// This process's id in the heartbeats (random per start).
+    replica_id: String,
+    /// Replicas alive at the last heartbeat answered (this one included).
+    live_replicas: AtomicU32,
+    /// The local limiters used while the store is away: each rate divided
+    /// by the live replicas, kept while that count and the services'
+    /// rates stay the same.
+    fallback_rates: Mutex<Option<FallbackRates>>,
+}
+
+struct FallbackRates {
+    replicas: u32,
+    generation: u64,
+    limits: Arc<RateLimits>,
+}
+
+// === impl Cluster ===
+
+impl Cluster {
+    /// This replica's part, not connected yet (heartbeats connect).
+    pub fn new(config: &ClusterConfig) -> Result<Arc<Self>, StoreError> {
+        Ok(Arc::new(Self {
+            store: Store::new(config)?,
+            replica_id: hex::encode(rand::random::<[u8; 8]>()),
+            live_replicas: AtomicU32::new(1),
+            fallback_rates: Mutex::new(None),
+        }))
+    }
+
+    /// The connection to the shared store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Replicas alive at the last heartbeat answered (at least this one).
+    pub fn live_replicas(&self) -> u32 {
+        self.live_replicas.load(Ordering::Relaxed).max(1)
+    }
+
+    /// What `/readyz` shows of the store: never its password. The store
+    /// being away does not make a replica unready (each decision has its
+    /// fallback, and every replica would report the same).
+    pub fn state(&self) -> serde_json::Value {
+        serde_json::json!({
+            "store": "redis",
+            "url": self.store.url(),
+            "up": self.store.is_up(),
+            "live_replicas": self.live_replicas(),
+            "fallbacks_total": self.store.fallbacks_total(),
+        })
+    }
+}

@@ -1,0 +1,186 @@
+//! [`Store`]: the one connection to the shared Redis — made lazily (a
+//! gateway starts, and serves, while Redis is away), re-made by the
+//! connection manager after a failure — and the only place commands are
+//! sent: each under `cluster.command_timeout_ms`, its round trip recorded
+//! (`micromcp_cluster_store_seconds`), its outcome kept as the store's
+//! state (`micromcp_cluster_store_up`, `/readyz`). Keys are built here,
+//! under `cluster.key_prefix`. The password goes to Redis only: no log
+//! line, error or metric carries it.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{FromRedisValue, IntoConnectionInfo};
+
+use crate::config::ClusterConfig;
+use crate::telemetry;
+
+/// Why a shared decision could not be made through the store.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// No answer within `cluster.command_timeout_ms`.
+    #[error("the cluster store (redis at {url}) did not answer within {timeout_ms} ms")]
+    Timeout { url: String, timeout_ms: u128 },
+    /// Not reachable, or it refused the command.
+    #[error("the cluster store (redis at {url}) is unavailable: {reason}")]
+    Unavailable { url: String, reason: String },
+}
+
+/// The shared Redis of `[cluster]`.
+pub struct Store {
+    connection: ConnectionManager,
+    config: ClusterConfig,
+    url: String,
+    up: AtomicBool,
+    /// Decisions taken by a fallback because the store could not answer.
+    fallbacks: AtomicU64,
+}
+
+// === impl Store ===
+
+impl Store {
+    /// A store for `config`, not connected yet (the first command connects).
+    pub fn new(config: &ClusterConfig) -> Result<Self, StoreError> {
+        let url = config.display_url();
+        let unavailable = |error: redis::RedisError| StoreError::Unavailable {
+            url: url.clone(),
+            reason: error.to_string(),
+        };
+        let mut info = config
+            .redis_url
+            .as_str()
+            .into_connection_info()
+            .map_err(unavailable)?;
+        if let Some(password) = &config.password_opt {
+            let settings = info.redis_settings().clone().set_password(password.expose());
+            info = info.set_redis_settings(settings);
+        }
+        let client = redis::Client::open(info).map_err(unavailable)?;
+        let manager_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(config.connect_timeout))
+            .set_response_timeout(Some(config.command_timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(std::time::Duration::from_millis(500));
+        let connection =
+            ConnectionManager::new_lazy_with_config(client, manager_config).map_err(unavailable)?;
+        Ok(Self {
+            connection,
+            url,
+            config: config.clone(),
+            up: AtomicBool::new(false),
+            fallbacks: AtomicU64::new(0),
+        })
+    }
+
+    /// `cluster.key_prefix` + `kind` + `:` + `name`.
+    pub fn key(&self, kind: &str, name: &str) -> String {
+        format!("{}{kind}:{name}", self.config.key_prefix)
+    }
+
+    /// The config it was made from.
+    pub fn config(&self) -> &ClusterConfig {
+        &self.config
+    }
+
+    /// True when the last command was answered.
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
+    }
+
+    /// The URL, without its password.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Notes one decision taken by a fallback (`decision`: a fixed label).
+    pub fn fell_back(&self, decision: &'static str) {
+        self.fallbacks.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!(telemetry::CLUSTER_FALLBACKS, "decision" => decision).increment(1);
+    }
+
+    /// Decisions taken by a fallback since start.
+    pub fn fallbacks_total(&self) -> u64 {
+        self.fallbacks.load(Ordering::Relaxed)
+    }
+
+    /// Sends `command` (a command or a script invocation's) and reads its answer.
+    pub async fn query<T: FromRedisValue>(
+        &self,
+        command: &redis::Cmd,
+        what: &'static str,
+    ) -> Result<T, StoreError> {
+        let mut connection = self.connection.clone();
+        let started = Instant::now();
+        let answer = tokio::time::timeout(
+            self.config.command_timeout,
+            command.query_async::<T>(&mut connection),
+        )
+        .await;
+        metrics::histogram!(telemetry::CLUSTER_STORE_SECONDS, "command" => what)
+            .record(started.elapsed().as_secs_f64());
+        let result = match answer {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(StoreError::Unavailable {
+                url: self.url.clone(),
+                reason: error.to_string(),
+            }),
+            Err(_) => Err(StoreError::Timeout {
+                url: self.url.clone(),
+                timeout_ms: self.config.command_timeout.as_millis(),
+            }),
+        };
+        self.set_up(result.is_ok());
+        result
+    }
+
+    /// Runs `script` with `keys` and `args` (EVALSHA, sending its text
+    /// when Redis does not know it yet).
+    pub async fn run<T: FromRedisValue>(
+        &self,
+        script: &Script,
+        keys: &[String],
+        args: &[String],
+        what: &'static str,
+    ) -> Result<T, StoreError> {
+        let mut evalsha = redis::cmd("EVALSHA");
+        evalsha.arg(&script.hash).arg(keys.len()).arg(keys).arg(args);
+        match self.query::<T>(&evalsha, what).await {
+            Err(StoreError::Unavailable { reason, .. }) if reason.contains("NOSCRIPT") => {
+                let mut eval = redis::cmd("EVAL");
+                eval.arg(script.source).arg(keys.len()).arg(keys).arg(args);
+                self.query(&eval, what).await
+            }
+            other => other,
+        }
+    }
+
+    fn set_up(&self, up: bool) {
+        let was = self.up.swap(up, Ordering::Relaxed);
+        metrics::gauge!(telemetry::CLUSTER_STORE_UP).set(f64::from(u8::from(up)));
+        if was != up {
+            if up {
+                tracing::info!(url = %self.url, "cluster store reachable");
+            } else {
+                tracing::warn!(url = %self.url, "cluster store unreachable: shared decisions fall back until it returns");
+            }
+        }
+    }
+}
+
+/// A Lua script run atomically by Redis, known by its SHA-1.
+pub struct Script {
+    source: &'static str,
+    hash: String,
+}
+
+// === impl Script ===
+
+impl Script {
+    pub fn new(source: &'static str) -> Self {
+        Self {
+            source,
+            hash: redis::Script::new(source).get_hash().to_owned(),
+        }
+    }
+}
