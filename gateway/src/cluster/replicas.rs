@@ -55,6 +55,10 @@ impl Cluster {
                     () = shutdown.cancelled() => break,
                 }
             }
+            if !cluster.store.is_up() {
+                // Forgotten by the others within three seconds anyway.
+                return;
+            }
             let mut leave = redis::cmd("ZREM");
             leave
                 .arg(cluster.store.key("replicas", "live"))

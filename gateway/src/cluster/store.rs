@@ -104,34 +104,14 @@ impl Store {
         self.fallbacks.load(Ordering::Relaxed)
     }
 
-    /// Sends `command` (a command or a script invocation's) and reads its answer.
+    /// Sends `command` and reads its answer.
     pub async fn query<T: FromRedisValue>(
         &self,
         command: &redis::Cmd,
         what: &'static str,
     ) -> Result<T, StoreError> {
-        let mut connection = self.connection.clone();
-        let started = Instant::now();
-        let answer = tokio::time::timeout(
-            self.config.command_timeout,
-            command.query_async::<T>(&mut connection),
-        )
-        .await;
-        metrics::histogram!(telemetry::CLUSTER_STORE_SECONDS, "command" => what)
-            .record(started.elapsed().as_secs_f64());
-        let result = match answer {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(StoreError::Unavailable {
-                url: self.url.clone(),
-                reason: error.to_string(),
-            }),
-            Err(_) => Err(StoreError::Timeout {
-                url: self.url.clone(),
-                timeout_ms: self.config.command_timeout.as_millis(),
-            }),
-        };
-        self.set_up(result.is_ok());
-        result
+        let answer = self.send(command, what).await;
+        self.answered(answer)
     }
 
     /// Runs `script` with `keys` and `args` (EVALSHA, sending its text
@@ -145,14 +125,52 @@ impl Store {
     ) -> Result<T, StoreError> {
         let mut evalsha = redis::cmd("EVALSHA");
         evalsha.arg(&script.hash).arg(keys.len()).arg(keys).arg(args);
-        match self.query::<T>(&evalsha, what).await {
-            Err(StoreError::Unavailable { reason, .. }) if reason.contains("NOSCRIPT") => {
+        let answer = match self.send::<T>(&evalsha, what).await {
+            Some(Err(error))
+                if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+            {
                 let mut eval = redis::cmd("EVAL");
                 eval.arg(script.source).arg(keys.len()).arg(keys).arg(args);
-                self.query(&eval, what).await
+                self.send(&eval, what).await
             }
             other => other,
-        }
+        };
+        self.answered(answer)
+    }
+
+    /// One round trip: Redis's answer, or `None` after the command timeout.
+    async fn send<T: FromRedisValue>(
+        &self,
+        command: &redis::Cmd,
+        what: &'static str,
+    ) -> Option<redis::RedisResult<T>> {
+        let mut connection = self.connection.clone();
+        let started = Instant::now();
+        let answer = tokio::time::timeout(
+            self.config.command_timeout,
+            command.query_async::<T>(&mut connection),
+        )
+        .await;
+        metrics::histogram!(telemetry::CLUSTER_STORE_SECONDS, "command" => what)
+            .record(started.elapsed().as_secs_f64());
+        answer.ok()
+    }
+
+    /// The result of an answer (or of none), noting whether the store is up.
+    fn answered<T>(&self, answer: Option<redis::RedisResult<T>>) -> Result<T, StoreError> {
+        let result = match answer {
+            Some(Ok(value)) => Ok(value),
+            Some(Err(error)) => Err(StoreError::Unavailable {
+                url: self.url.clone(),
+                reason: error.to_string(),
+            }),
+            None => Err(StoreError::Timeout {
+                url: self.url.clone(),
+                timeout_ms: self.config.command_timeout.as_millis(),
+            }),
+        };
+        self.set_up(result.is_ok());
+        result
     }
 
     fn set_up(&self, up: bool) {

@@ -1,0 +1,221 @@
+"""Many replicas, one gateway: two `micromcp gateway` processes in front of
+one testkit service share a real `redis-server` (`[cluster] redis_url`) and
+decide alike — a per-principal rate limit holds across both, a session
+ended on one is refused by the other, an approval used on one is a replay
+on the other — and with Redis killed under load, calls without limits keep
+succeeding, then everything converges once it returns."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+
+from conftest import BINARY, TOKEN, free_port, start_testkit_gateway, wait_for_port
+from test_hostile import MODERN_META, initialize, legacy, modern
+
+pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is installed by scripts/install-test-clients.sh")
+
+
+class Redis:
+    """A redis-server of the test's own on a free loopback port."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.directory)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.port)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+
+@contextlib.contextmanager
+def cluster(tmp_path: Path, settings: str = "", service_settings: str = ""):
+    """Redis, one testkit service and two gateways sharing both (and one
+    session key); yields (redis, a, b), each gateway with `.admin` (its admin URL)."""
+    redis = Redis(tmp_path / "redis")
+    redis.start()
+    service_port = free_port()
+    service = subprocess.Popen([str(BINARY), "testkit", "--listen", f"127.0.0.1:{service_port}"])
+    wait_for_port(service_port)
+    running = []
+    try:
+        for name in ("a", "b"):
+            base = tmp_path / name
+            base.mkdir()
+            if running:
+                shutil.copy(tmp_path / "a" / "session.key", base / "session.key")
+            admin_port = free_port()
+            gateway_settings = (f'[admin]\nlisten = "127.0.0.1:{admin_port}"\n'
+                                f'[cluster]\nredis_url = "{redis.url}"\nkey_prefix = "test:"\n{settings}')
+            gateway = start_testkit_gateway(base, gateway_settings=gateway_settings, service_port=service_port,
+                                            service_settings=service_settings)
+            gateway.admin = f"http://127.0.0.1:{admin_port}"
+            running.append(gateway)
+        yield redis, running[0], running[1]
+    finally:
+        for gateway in running:
+            gateway.stop()
+        service.terminate()
+        service.wait(timeout=10)
+        redis.kill()
+
+
+def ready(gateway) -> dict:
+    return httpx2.get(gateway.admin + "/readyz", timeout=5).json()
+
+
+def wait_for_store(gateway, up: bool, timeout: float = 15.0) -> None:
+    """Waits (bounded) until the gateway's heartbeats see the store as `up`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ready(gateway)["cluster"]["up"] is up:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"store never {'up' if up else 'down'}: {ready(gateway)}")
+
+
+def connect(gateway) -> Client:
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=httpx2.Timeout(30.0))
+    return Client(streamable_http_client(gateway.url, http_client=http), mode="legacy")
+
+
+async def hammer(gateway, until: float, outcomes: dict) -> None:
+    """Calls `echo` through the official client until `until` (monotonic),
+    counting what was accepted, what was refused by a rate limit and what
+    failed otherwise."""
+    async with connect(gateway) as client:
+        n = 0
+        while time.monotonic() < until:
+            n += 1
+            try:
+                result = await client.call_tool("echo", {"n": n})
+                assert result.structured_content == {"n": n}, result
+                outcomes["accepted"] += 1
+            except MCPError as error:
+                if "rate_limits.per_principal_per_sec" in str(error):
+                    outcomes["limited"] += 1
+                else:
+                    outcomes["failed"].append(str(error))
+
+
+def test_a_per_principal_limit_holds_across_two_replicas(tmp_path):
+    rate, burst, duration = 20, 10, 4.0
+    with cluster(tmp_path, f"[rate_limits]\nper_principal_per_sec = {rate}\nper_principal_burst = {burst}\n") as (_, a, b):
+        per_replica = [{"accepted": 0, "limited": 0, "failed": []} for _ in range(2)]
+
+        async def both() -> float:
+            started = time.monotonic()
+            until = started + duration
+            await asyncio.gather(hammer(a, until, per_replica[0]), hammer(b, until, per_replica[1]))
+            return time.monotonic() - started
+
+        elapsed = asyncio.run(both())
+        accepted = sum(outcome["accepted"] for outcome in per_replica)
+        expected = rate * elapsed + burst
+        assert not any(outcome["failed"] for outcome in per_replica), per_replica
+        assert all(outcome["accepted"] > 0 and outcome["limited"] > 0 for outcome in per_replica), per_replica
+        # Each replica alone would have let through as many again.
+        assert abs(accepted - expected) <= 0.1 * expected, (accepted, expected, per_replica)
+        assert ready(a)["cluster"]["live_replicas"] == 2, ready(a)
+
+
+def test_a_session_ended_on_one_replica_is_refused_by_the_other(tmp_path):
+    with cluster(tmp_path) as (_, a, b):
+        session = initialize(a)
+        assert legacy(b, session, "tools/list").status_code == 200, "the sealed session works on either replica"
+        ended = httpx2.delete(a.url, headers={"Authorization": f"Bearer {TOKEN}", "Mcp-Session-Id": session}, timeout=10)
+        assert ended.status_code == 200, ended.text
+        refused = legacy(b, session, "tools/call", {"name": "echo", "arguments": {"n": 1}})
+        assert refused.status_code == 404, refused.text
+        assert legacy(a, session, "tools/list").status_code == 404
+        other = initialize(b)
+        assert legacy(a, other, "tools/call", {"name": "echo", "arguments": {"n": 2}}).status_code == 200, "only that session ended"
+
+
+def test_an_approval_used_on_one_replica_is_a_replay_on_the_other(tmp_path):
+    with cluster(tmp_path, "[consent]\ntimeout_secs = 30\nremember_secs = 0\n",
+                 'require_approval = ["test_tool_with_logging"]\n') as (_, a, b):
+        meta = {**MODERN_META, "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}}}
+        call = {"name": "test_tool_with_logging", "arguments": {"n": 1}, "_meta": meta}
+        asked = modern(a, "tools/call", call).json()["result"]
+        assert asked["resultType"] == "input_required", asked
+        yes = {"micromcp.approval": {"action": "accept", "content": {"approve": True}}}
+        answered = {**call, "inputResponses": yes, "requestState": asked["requestState"]}
+        assert "Logging test completed" in modern(a, "tools/call", answered, request_id=2).text
+        replay = modern(b, "tools/call", answered, request_id=3)
+        assert replay.status_code == 403 and "used already (a replay)" in replay.json()["error"]["message"], replay.text
+        # A fresh approval asked on B and answered on A is a first use.
+        again = modern(b, "tools/call", call, request_id=4).json()["result"]
+        fresh = modern(a, "tools/call", {**call, "inputResponses": yes, "requestState": again["requestState"]}, request_id=5)
+        assert "Logging test completed" in fresh.text, fresh.text
+
+
+def test_calls_go_on_while_redis_is_killed_and_everything_converges_when_it_returns(tmp_path):
+    with cluster(tmp_path) as (redis, a, b):
+        wait_for_store(a, True)
+        outcomes = [{"accepted": 0, "limited": 0, "failed": []} for _ in range(2)]
+
+        async def load_while_redis_dies() -> None:
+            until = time.monotonic() + 4.0
+            load = asyncio.gather(hammer(a, until, outcomes[0]), hammer(b, until, outcomes[1]))
+
+            async def kill_and_restart() -> None:
+                await asyncio.sleep(1.0)
+                redis.kill()
+                await asyncio.sleep(1.5)
+                redis.start()
+
+            await asyncio.gather(load, kill_and_restart())
+
+        asyncio.run(load_while_redis_dies())
+        assert not any(outcome["failed"] for outcome in outcomes), outcomes
+        assert all(outcome["accepted"] > 0 for outcome in outcomes), outcomes
+        assert ready(a)["cluster"]["fallbacks_total"] + ready(b)["cluster"]["fallbacks_total"] > 0, "the fallback was taken"
+        for gateway in (a, b):
+            wait_for_store(gateway, True)
+        # Shared decisions again: a session ended on B is refused by A.
+        session = initialize(a)
+        ended = httpx2.delete(b.url, headers={"Authorization": f"Bearer {TOKEN}", "Mcp-Session-Id": session}, timeout=10)
+        assert ended.status_code == 200, ended.text
+        assert legacy(a, session, "tools/list").status_code == 404
+        metrics = httpx2.get(a.admin + "/metrics", timeout=5).text
+        assert "micromcp_cluster_store_up 1" in metrics, metrics
+        assert 'micromcp_cluster_fallbacks_total{decision="revocations"}' in metrics + httpx2.get(b.admin + "/metrics", timeout=5).text
+
+
+def test_a_revocation_check_fails_closed_when_so_configured(tmp_path):
+    with cluster(tmp_path, 'revocations_when_down = "closed"\n') as (redis, a, b):
+        session = initialize(a)
+        assert legacy(b, session, "tools/list").status_code == 200
+        redis.kill()
+        refused = legacy(b, session, "tools/call", {"name": "echo", "arguments": {"n": 1}}).json()["error"]
+        assert refused["data"] == {"category": "transient_error", "service": "redis"}, refused
+        assert "the cluster store (redis at redis://127.0.0.1:" in refused["message"], refused
+        stateless = modern(a, "tools/call", {"name": "echo", "arguments": {"n": 2}})
+        assert stateless.status_code == 200, "calls without a session need no revocation check"
+        ended = httpx2.delete(a.url, headers={"Authorization": f"Bearer {TOKEN}", "Mcp-Session-Id": session}, timeout=10)
+        assert ended.status_code == 503 and "redis" in ended.text, ended.text
