@@ -46,6 +46,7 @@ pub async fn start_gateway(
             tracing::warn!(%error, "cluster store not reachable at start; shared decisions fall back until it is");
         }
         cluster.spawn_heartbeats(shutdown);
+        spawn_shared_approvals(&gateway, shutdown);
     }
     let missing = gateway
         .backends
@@ -85,6 +86,21 @@ pub async fn start_gateway(
     spawn_pin_auditor(&gateway, shutdown);
     spawn_session_sweeper(&gateway, shutdown);
     Ok(gateway)
+}
+
+/// With `[cluster]`: every second, the tool definitions approved through
+/// other replicas are approved here too (and listed again).
+fn spawn_shared_approvals(gateway: &Arc<Gateway>, shutdown: &CancellationToken) {
+    let (gateway, shutdown) = (gateway.clone(), shutdown.clone());
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                () = shutdown.cancelled() => return,
+            }
+            gateway.apply_shared_tool_approvals().await;
+        }
+    });
 }
 
 /// Principals' catalog views are rebuilt off the request path whenever the

@@ -3,11 +3,14 @@
 //! the connection and its metrics (`store`), the replicas' heartbeats that
 //! tell how many are alive (`replicas`), ended sessions (`revocations`),
 //! approval rounds used once (`used_rounds`) and the rate limits decided
-//! by one GCRA script per call (`gcra`). Without `[cluster]` none of this
+//! by one GCRA script per call (`gcra`), approvals remembered for a while
+//! (`remembered`) and approved tool definitions (`pins`). Without `[cluster]` none of this
 //! exists and each process decides alone, as a single node always has.
 //! See `README.md` beside this file for each decision's fallback.
 
 mod gcra;
+mod pins;
+mod remembered;
 mod replicas;
 mod revocations;
 mod store;
@@ -16,6 +19,7 @@ mod used_rounds;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
+pub use self::pins::SharedApproval;
 pub use self::store::{Store, StoreError};
 use crate::config::ClusterConfig;
 use crate::rates::RateLimits;

@@ -164,7 +164,7 @@ def gateway_up(tmp_path):
 
 
 def start_testkit_gateway(base: Path, insecure: bool = False, gateway_settings: str = "", service_port: int | None = None,
-                          service_settings: str = "") -> Running:
+                          service_settings: str = "", env_extra: dict[str, str] | None = None) -> Running:
     """A gateway in front of a testkit service: its own, or one already
     listening on `service_port` (then not stopped with the gateway);
     `service_settings` go after the service's `[[services]]` entry."""
@@ -191,7 +191,7 @@ def start_testkit_gateway(base: Path, insecure: bool = False, gateway_settings: 
     args = [str(BINARY), "gateway", "--config", str(config)]
     if insecure:
         args.append("--insecure-no-auth")
-    env = dict(os.environ, MICROMCP_TOKEN=TOKEN, MICROMCP_LOG="warn")
+    env = dict(os.environ, MICROMCP_TOKEN=TOKEN, MICROMCP_LOG="warn", **(env_extra or {}))
     gateway = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, text=True)
     wait_for_line(gateway, "listening on")
     return Running(

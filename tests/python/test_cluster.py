@@ -20,8 +20,12 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-from conftest import BINARY, TOKEN, free_port, start_testkit_gateway, wait_for_port
+from conftest import TOKEN, free_port, start_testkit_gateway, wait_for_port
+from test_failures import eventually
 from test_hostile import MODERN_META, initialize, legacy, modern
+from test_tool_pins import ADMIN_TOKEN, RUG, start_kit
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is installed by scripts/install-test-clients.sh")
 
@@ -59,8 +63,7 @@ def cluster(tmp_path: Path, settings: str = "", service_settings: str = ""):
     redis = Redis(tmp_path / "redis")
     redis.start()
     service_port = free_port()
-    service = subprocess.Popen([str(BINARY), "testkit", "--listen", f"127.0.0.1:{service_port}"])
-    wait_for_port(service_port)
+    kits = [start_kit(service_port)]
     running = []
     try:
         for name in ("a", "b"):
@@ -72,20 +75,22 @@ def cluster(tmp_path: Path, settings: str = "", service_settings: str = ""):
             gateway_settings = (f'[admin]\nlisten = "127.0.0.1:{admin_port}"\n'
                                 f'[cluster]\nredis_url = "{redis.url}"\nkey_prefix = "test:"\n{settings}')
             gateway = start_testkit_gateway(base, gateway_settings=gateway_settings, service_port=service_port,
-                                            service_settings=service_settings)
+                                            service_settings=service_settings, env_extra={"MICROMCP_ADMIN_TOKEN": ADMIN_TOKEN})
             gateway.admin = f"http://127.0.0.1:{admin_port}"
+            gateway.kits, gateway.service_port = kits, service_port
             running.append(gateway)
         yield redis, running[0], running[1]
     finally:
         for gateway in running:
             gateway.stop()
-        service.terminate()
-        service.wait(timeout=10)
+        for kit in kits:
+            kit.terminate()
+            kit.wait(timeout=10)
         redis.kill()
 
 
 def ready(gateway) -> dict:
-    return httpx2.get(gateway.admin + "/readyz", timeout=5).json()
+    return httpx2.get(gateway.admin + "/readyz", headers=ADMIN, timeout=5).json()
 
 
 def wait_for_store(gateway, up: bool, timeout: float = 15.0) -> None:
@@ -174,6 +179,52 @@ def test_an_approval_used_on_one_replica_is_a_replay_on_the_other(tmp_path):
         assert "Logging test completed" in fresh.text, fresh.text
 
 
+def test_an_approval_remembered_on_one_replica_holds_on_the_other(tmp_path):
+    with cluster(tmp_path, "[consent]\ntimeout_secs = 30\nremember_secs = 60\n",
+                 'require_approval = ["test_tool_with_logging"]\n') as (_, a, b):
+        meta = {**MODERN_META, "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}}}
+        call = {"name": "test_tool_with_logging", "arguments": {"n": 1}, "_meta": meta}
+        asked = modern(b, "tools/call", call).json()["result"]
+        assert asked["resultType"] == "input_required", "B asks before any approval"
+        first = modern(a, "tools/call", call).json()["result"]
+        yes = {"micromcp.approval": {"action": "accept", "content": {"approve": True}}}
+        approved = modern(a, "tools/call", {**call, "inputResponses": yes, "requestState": first["requestState"]}, request_id=2)
+        assert "Logging test completed" in approved.text, approved.text
+        remembered = modern(b, "tools/call", call, request_id=3)
+        assert "Logging test completed" in remembered.text, remembered.text
+        other = modern(b, "tools/call", {**call, "arguments": {"n": 2}}, request_id=4).json()["result"]
+        assert other["resultType"] == "input_required", "remembered for those arguments only"
+
+
+def test_a_tool_approved_through_one_replica_is_listed_and_called_through_the_other(tmp_path):
+    with cluster(tmp_path) as (_, a, b):
+        sessions = {gateway.port: initialize(gateway) for gateway in (a, b)}
+
+        def names(gateway):
+            listed = legacy(gateway, sessions[gateway.port], "tools/list").json()["result"]["tools"]
+            return {tool["name"] for tool in listed}
+
+        assert all("test_simple_text" in names(gateway) for gateway in (a, b)), "pinned as first seen"
+        a.kits[0].terminate()
+        a.kits[0].wait(timeout=10)
+        a.kits.append(start_kit(a.service_port, RUG))
+
+        def held(gateway):
+            listed = httpx2.get(f"{gateway.admin}/api/tools/held", headers=ADMIN, timeout=5).json()["held"]
+            return next((tool for tool in listed if tool["name"] == "test_simple_text"), None)
+
+        entry = eventually(lambda: held(a) and held(b) and held(a))
+        assert "test_simple_text" not in names(b), "held on both"
+        approved = httpx2.post(f"{a.admin}/api/tools/test_simple_text/approve", headers=ADMIN,
+                               json={"sha256": entry["offered_sha256"]}, timeout=5)
+        assert approved.status_code == 200, approved.text
+        eventually(lambda: "test_simple_text" in names(b), timeout=5.0)
+        called = legacy(b, sessions[b.port], "tools/call", {"name": "test_simple_text", "arguments": {}}).json()
+        assert "result" in called and not called["result"].get("isError"), called
+        assert held(b) is None and held(a) is None
+        assert "test_image_content" not in names(b), "only the tool approved"
+
+
 def test_calls_go_on_while_redis_is_killed_and_everything_converges_when_it_returns(tmp_path):
     with cluster(tmp_path) as (redis, a, b):
         wait_for_store(a, True)
@@ -202,9 +253,9 @@ def test_calls_go_on_while_redis_is_killed_and_everything_converges_when_it_retu
         ended = httpx2.delete(b.url, headers={"Authorization": f"Bearer {TOKEN}", "Mcp-Session-Id": session}, timeout=10)
         assert ended.status_code == 200, ended.text
         assert legacy(a, session, "tools/list").status_code == 404
-        metrics = httpx2.get(a.admin + "/metrics", timeout=5).text
+        metrics = httpx2.get(a.admin + "/metrics", headers=ADMIN, timeout=5).text
         assert "micromcp_cluster_store_up 1" in metrics, metrics
-        assert 'micromcp_cluster_fallbacks_total{decision="revocations"}' in metrics + httpx2.get(b.admin + "/metrics", timeout=5).text
+        assert 'micromcp_cluster_fallbacks_total{decision="revocations"}' in metrics + httpx2.get(b.admin + "/metrics", headers=ADMIN, timeout=5).text
 
 
 def test_a_revocation_check_fails_closed_when_so_configured(tmp_path):

@@ -77,7 +77,9 @@ impl Cluster {
         {
             Ok((0, _)) => local.admit_in_flight(principal),
             Ok((refused_by, wait_ms)) => {
-                let limit = limits.get(refused_by.saturating_sub(1)).unwrap_or(&limits[0]);
+                let limit = limits
+                    .get(refused_by.saturating_sub(1))
+                    .unwrap_or(&limits[0]);
                 Err(refusal(limit, Duration::from_millis(wait_ms)))
             }
             Err(error) => {

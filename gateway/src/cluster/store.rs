@@ -53,7 +53,10 @@ impl Store {
             .into_connection_info()
             .map_err(unavailable)?;
         if let Some(password) = &config.password_opt {
-            let settings = info.redis_settings().clone().set_password(password.expose());
+            let settings = info
+                .redis_settings()
+                .clone()
+                .set_password(password.expose());
             info = info.set_redis_settings(settings);
         }
         let client = redis::Client::open(info).map_err(unavailable)?;
@@ -124,7 +127,11 @@ impl Store {
         what: &'static str,
     ) -> Result<T, StoreError> {
         let mut evalsha = redis::cmd("EVALSHA");
-        evalsha.arg(&script.hash).arg(keys.len()).arg(keys).arg(args);
+        evalsha
+            .arg(&script.hash)
+            .arg(keys.len())
+            .arg(keys)
+            .arg(args);
         let answer = match self.send::<T>(&evalsha, what).await {
             Some(Err(error))
                 if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>

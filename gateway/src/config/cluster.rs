@@ -83,8 +83,14 @@ pub fn validate_cluster(
         for (key, set) in [
             ("cluster.password_file", raw.password_file.is_some()),
             ("cluster.key_prefix", raw.key_prefix.is_some()),
-            ("cluster.connect_timeout_ms", raw.connect_timeout_ms.is_some()),
-            ("cluster.command_timeout_ms", raw.command_timeout_ms.is_some()),
+            (
+                "cluster.connect_timeout_ms",
+                raw.connect_timeout_ms.is_some(),
+            ),
+            (
+                "cluster.command_timeout_ms",
+                raw.command_timeout_ms.is_some(),
+            ),
             (
                 "cluster.revocations_when_down",
                 raw.revocations_when_down.is_some(),
@@ -123,19 +129,26 @@ pub fn validate_cluster(
         .password()
         .map(|password| percent_decoded(password).into_owned());
     let _ = url.set_password(None);
-    let from_file = raw.password_file.as_ref().and_then(|path| {
-        match std::fs::read_to_string(path) {
-            Ok(text) if !text.trim().is_empty() => Some(text.trim().to_owned()),
-            Ok(_) => {
-                errors.push(format!("cluster.password_file: {} is empty", path.display()));
-                None
-            }
-            Err(error) => {
-                errors.push(format!("cluster.password_file: {}: {error}", path.display()));
-                None
-            }
-        }
-    });
+    let from_file =
+        raw.password_file
+            .as_ref()
+            .and_then(|path| match std::fs::read_to_string(path) {
+                Ok(text) if !text.trim().is_empty() => Some(text.trim().to_owned()),
+                Ok(_) => {
+                    errors.push(format!(
+                        "cluster.password_file: {} is empty",
+                        path.display()
+                    ));
+                    None
+                }
+                Err(error) => {
+                    errors.push(format!(
+                        "cluster.password_file: {}: {error}",
+                        path.display()
+                    ));
+                    None
+                }
+            });
     if in_url.is_some() && raw.password_file.is_some() {
         errors.push(
             "cluster.password_file: cluster.redis_url has a password already (give one of them)"
@@ -149,7 +162,9 @@ pub fn validate_cluster(
     let key_prefix = raw.key_prefix.unwrap_or_else(|| "micromcp:".into());
     if key_prefix.is_empty()
         || key_prefix.len() > 64
-        || key_prefix.chars().any(|c| c.is_whitespace() || c.is_control())
+        || key_prefix
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
     {
         errors.push(format!(
             "cluster.key_prefix: {key_prefix:?} must be 1 to 64 characters without spaces"
@@ -236,7 +251,7 @@ mod tests {
     fn a_url_with_a_password_is_split_and_the_password_never_shown() {
         let (config, errors) = validated(
             RawCluster {
-                redis_url: Some("rediss://gw:s%40cret@redis.internal:6380/2".into()),
+                redis_url: Some("rediss://gw:hun%40ter2@redis.internal:6380/2".into()),
                 ..RawCluster::default()
             },
             Some("ignored"),
@@ -245,10 +260,10 @@ mod tests {
         let config = config.expect("valid");
         assert_eq!(
             config.password_opt.as_ref().map(Secret::expose),
-            Some("s@cret")
+            Some("hun@ter2")
         );
         assert_eq!(config.display_url(), "rediss://gw@redis.internal:6380/2");
-        assert!(!format!("{config:?}").contains("cret"), "{config:?}");
+        assert!(!format!("{config:?}").contains("ter2"), "{config:?}");
         assert_eq!(config.key_prefix, "micromcp:");
         assert_eq!(config.revocations_when_down, WhenDown::Open);
     }
@@ -257,7 +272,7 @@ mod tests {
     fn errors_name_their_key_and_hide_the_password() {
         let (_, errors) = validated(
             RawCluster {
-                redis_url: Some("http://u:hunter2@:1/x".into()),
+                redis_url: Some("http://u:hunter2@host:1/x".into()),
                 password_file: Some("/nonexistent/redis.pass".into()),
                 key_prefix: Some("has space".into()),
                 command_timeout_ms: Some(0),
@@ -277,6 +292,18 @@ mod tests {
         ] {
             assert!(errors.contains(key), "missing {key} in {errors}");
         }
+        assert!(!errors.contains("hunter2"), "{errors}");
+        let (_, errors) = validated(
+            RawCluster {
+                redis_url: Some("redis://u:hunter2@:1".into()),
+                ..RawCluster::default()
+            },
+            None,
+        );
+        assert!(
+            errors.starts_with("cluster.redis_url: not a URL"),
+            "{errors}"
+        );
         assert!(!errors.contains("hunter2"), "{errors}");
         let (config, errors) = validated(
             RawCluster {

@@ -491,7 +491,6 @@ async fn delete_audited(
     };
     match ended {
         Ok(()) => StatusCode::OK.into_response(),
-        // The shared store could not take the end: 503 naming it.
         Err(error @ GatewayError::Transient { .. }) => {
             audit.error(&error);
             plain(StatusCode::SERVICE_UNAVAILABLE, error.to_string())

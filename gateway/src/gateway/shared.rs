@@ -1,6 +1,7 @@
 //! The gateway's decisions that replicas share when `[cluster]` is set —
 //! whether a session was ended, whether an approval round was used,
-//! whether a call is within its rates — each asked of the cluster first
+//! whether a call is within its rates, which tool definitions operators
+//! approved — each asked of the cluster first
 //! and answered by its documented fallback while the store is away;
 //! without `[cluster]`, by this process alone, as before.
 
@@ -82,7 +83,10 @@ impl Gateway {
             return self.single_use.record(id, expires_unix, owner);
         };
         let per_owner = crate::session::MAX_USED_ROUNDS_PER_PRINCIPAL;
-        match cluster.record_round(id, expires_unix, owner, per_owner).await {
+        match cluster
+            .record_round(id, expires_unix, owner, per_owner)
+            .await
+        {
             Ok(used) => used,
             Err(error) => {
                 cluster.store().fell_back("used_rounds");
@@ -103,5 +107,52 @@ impl Gateway {
             Some(cluster) => cluster.admit_call(&self.rates, principal, service).await,
             None => self.rates.admit(principal, service),
         }
+    }
+
+    /// Shares an operator's approval of `service`'s `tool` definition
+    /// `sha256` with the other replicas (nothing to do without `[cluster]`);
+    /// an error names the store, and nothing should be approved then.
+    pub async fn share_tool_approval(
+        &self,
+        service: &str,
+        tool: &str,
+        sha256: &str,
+    ) -> Result<(), GatewayError> {
+        let Some(cluster) = &self.cluster_opt else {
+            return Ok(());
+        };
+        cluster
+            .share_tool_approval(service, tool, sha256)
+            .await
+            .map_err(|error| store_unavailable(&error))
+    }
+
+    /// Approves here the held definitions other replicas' operators
+    /// approved (the exact digest only); the number approved.
+    pub async fn apply_shared_tool_approvals(&self) -> usize {
+        let Some(cluster) = &self.cluster_opt else {
+            return 0;
+        };
+        let held = self.backends.pins().held();
+        if held.is_empty() {
+            return 0;
+        }
+        let Ok(approvals) = cluster.tool_approvals().await else {
+            return 0;
+        };
+        let mut approved = 0;
+        for (service, tool, sha256) in approvals {
+            let is_held = held
+                .iter()
+                .any(|held| held.service == service && held.tool == tool);
+            if is_held
+                && self.backends.approve_tool(&service, &tool, &sha256)
+                    == crate::backends::pins::Approval::Approved
+            {
+                tracing::info!(%service, %tool, "tool definition approved through another replica");
+                approved += 1;
+            }
+        }
+        approved
     }
 }

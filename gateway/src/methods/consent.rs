@@ -66,6 +66,33 @@ impl RememberedApprovals {
     }
 }
 
+/// True when the approval `key` is remembered here or (with `[cluster]`)
+/// by another replica; learnt from another, it is remembered here too.
+async fn remembered(gateway: &Gateway, key: &[u8; 32]) -> bool {
+    let remember = gateway.config.consent.remember;
+    if remember.is_zero() {
+        return false;
+    }
+    if REMEMBERED.holds(key) {
+        return true;
+    }
+    let Some(cluster) = &gateway.cluster_opt else {
+        return false;
+    };
+    match cluster.is_approval_remembered(key).await {
+        Ok(true) => {
+            REMEMBERED.remember(*key, Instant::now() + remember);
+            true
+        }
+        Ok(false) => false,
+        Err(_) => {
+            // Ask again rather than assume a yes.
+            cluster.store().fell_back("remembered_approvals");
+            false
+        }
+    }
+}
+
 fn refused(message: String) -> GatewayError {
     GatewayError::Forbidden {
         message,
@@ -122,8 +149,7 @@ pub(crate) async fn ask(
 ) -> Result<(), GatewayError> {
     let principal = &context.principal.id;
     let key = remember_key(principal, tool, arguments_json);
-    let remember = gateway.config.consent.remember;
-    if !remember.is_zero() && REMEMBERED.holds(&key) {
+    if remembered(gateway, &key).await {
         return Ok(());
     }
     let params = question(gateway, context, tool, arguments_json);
@@ -148,7 +174,7 @@ pub(crate) async fn ask(
         }
     };
     gateway.pending_requests.forget(&request_id);
-    decided(gateway, context, tool, rule, key, outcome)
+    decided(gateway, context, tool, rule, key, outcome).await
 }
 
 /// The digest approvals are remembered by: principal, tool, arguments.
@@ -185,7 +211,7 @@ fn question(
 
 /// Audits the decision, remembers an approval, and turns a refusal into
 /// the client's error.
-fn decided(
+async fn decided(
     gateway: &Gateway,
     context: &CallContext,
     tool: &str,
@@ -206,6 +232,12 @@ fn decided(
         Ok(()) => {
             if !remember.is_zero() {
                 REMEMBERED.remember(key, Instant::now() + remember);
+                if let Some(cluster) = &gateway.cluster_opt
+                    && cluster.remember_approval(&key, remember).await.is_err()
+                {
+                    // Remembered here only: other replicas ask again.
+                    cluster.store().fell_back("remembered_approvals");
+                }
             }
             Ok(())
         }
@@ -244,7 +276,7 @@ pub(crate) async fn approve_in_round(
 ) -> Result<Approval, GatewayError> {
     let arguments_json = head.arguments.map(|raw| raw.get());
     let key = remember_key(&context.principal.id, tool, arguments_json);
-    if !gateway.config.consent.remember.is_zero() && REMEMBERED.holds(&key) {
+    if remembered(gateway, &key).await {
         return Ok(Approval::Given { strip_round: false });
     }
     let digest = arguments_digest(arguments_json);
@@ -273,7 +305,7 @@ pub(crate) async fn approve_in_round(
                     Some(answer) => approved(&answer),
                     None => Err(format!("the retry has no answer for {APPROVAL_KEY:?}")),
                 };
-                decided(gateway, context, tool, rule, key, outcome)?;
+                decided(gateway, context, tool, rule, key, outcome).await?;
                 return Ok(Approval::Given { strip_round: true });
             }
             Err(consent_error) => {

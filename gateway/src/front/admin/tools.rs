@@ -6,7 +6,9 @@
 //! approves that definition, and the tool is listed and callable again. A
 //! tool that offers another definition by then — swapped between review
 //! and approval — or an approval that names none is refused with 409
-//! naming the digest offered now: nothing is approved unseen.
+//! naming the digest offered now: nothing is approved unseen. With
+//! `[cluster]` an approval is shared with every replica (each applies it
+//! within a second), or refused with 503 naming Redis.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -84,6 +86,19 @@ pub(super) async fn approve(
             &format!("no held tool is named {name:?} (GET /api/tools/held lists them)"),
         );
     };
+    // With `[cluster]`, shared first (when it is the definition offered
+    // here now): an approval the others cannot learn is not made at all.
+    let offered_opt = gateway
+        .backends
+        .offered_tool(&held.service, &held.tool)
+        .map(|tool| definition_digest(&tool));
+    if offered_opt.is_some_and(|offered| offered.eq_ignore_ascii_case(&reviewed))
+        && let Err(error) = gateway
+            .share_tool_approval(&held.service, &held.tool, &reviewed)
+            .await
+    {
+        return problem(StatusCode::SERVICE_UNAVAILABLE, &error.to_string());
+    }
     match gateway
         .backends
         .approve_tool(&held.service, &held.tool, &reviewed)
