@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use micromcp_gateway::Gateway;
 use micromcp_gateway::config::{Registration, RegistrationsFile};
-use micromcp_gateway::live_config::{LiveConfig, Skipped};
+use micromcp_gateway::live_config::{ChangeError, LiveConfig, Skipped};
 use tokio_util::sync::CancellationToken;
 
 use crate::config_source::FileSource;
@@ -39,7 +39,38 @@ pub fn live(
         skipped,
     );
     spawn_triggers(&live, watched_opt, shutdown);
+    if gateway.cluster_opt.is_some() {
+        spawn_shared_follower(&live, shutdown);
+    }
     live
+}
+
+/// With `[cluster]`: every second, the registrations made through any
+/// replica are applied here too.
+fn spawn_shared_follower(live: &Arc<LiveConfig>, shutdown: &CancellationToken) {
+    let (live, shutdown) = (live.clone(), shutdown.clone());
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(Duration::from_secs(1));
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                () = shutdown.cancelled() => return,
+            }
+            let follower = live.clone();
+            match tokio::task::spawn_blocking(move || follower.follow_shared()).await {
+                Ok(Ok(true)) => {
+                    tracing::info!("registrations made through another replica applied")
+                }
+                Ok(Ok(false)) => {}
+                Ok(Err(ChangeError::Shared(error))) => {
+                    tracing::debug!(%error, "shared registrations not read")
+                }
+                Ok(Err(error)) => tracing::warn!(%error, "shared registrations not applied here"),
+                Err(error) => tracing::warn!(%error, "shared registrations not read"),
+            }
+        }
+    });
 }
 
 /// Reloads `live` on SIGHUP and when `watched_opt` changes, until `shutdown`.

@@ -4,12 +4,14 @@
 //! tell how many are alive (`replicas`), ended sessions (`revocations`),
 //! approval rounds used once (`used_rounds`) and the rate limits decided
 //! by one GCRA script per call (`gcra`), approvals remembered for a while
-//! (`remembered`) and approved tool definitions (`pins`). Without `[cluster]` none of this
+//! (`remembered`), approved tool definitions (`pins`) and run-time
+//! registrations (`registrations`). Without `[cluster]` none of this
 //! exists and each process decides alone, as a single node always has.
 //! See `README.md` beside this file for each decision's fallback.
 
 mod gcra;
 mod pins;
+mod registrations;
 mod remembered;
 mod replicas;
 mod revocations;
@@ -20,6 +22,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub use self::pins::SharedApproval;
+pub use self::registrations::Saved;
 pub use self::store::{Store, StoreError};
 use crate::config::ClusterConfig;
 use crate::rates::RateLimits;

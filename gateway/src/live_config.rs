@@ -10,8 +10,13 @@
 //! registration is written to the registrations file before it is
 //! applied and acknowledged, so a restart never loses an acknowledged one.
 //! Changes are serialised; each blocks (file reads, view building): run
-//! them off the request threads.
+//! them off the request threads. With `[cluster]` the registrations are
+//! also shared through Redis (`shared`): every replica applies a change
+//! made through any of them.
 
+mod shared;
+
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::Value;
@@ -83,6 +88,10 @@ pub enum ChangeError {
     /// The new set of services could not be made; nothing changed.
     #[error("{0}")]
     Apply(GatewayError),
+    /// The registrations shared through `[cluster]` cannot be written or
+    /// read now; nothing changed.
+    #[error("{0}")]
+    Shared(String),
 }
 
 /// What a change did.
@@ -102,6 +111,8 @@ pub struct LiveConfig {
     file_opt: Option<RegistrationsFile>,
     /// The registrations kept (and the lock every change takes).
     kept: Mutex<Kept>,
+    /// The version of the shared registrations applied here (`[cluster]`).
+    shared_version: AtomicU64,
 }
 
 /// The registrations file's list and those of it not in force.
@@ -140,6 +151,7 @@ impl LiveConfig {
                 registrations,
                 skipped,
             }),
+            shared_version: AtomicU64::new(0),
         })
     }
 
@@ -166,7 +178,7 @@ impl LiveConfig {
     /// Registers the service of `entry` (a `[[services]]` table as JSON),
     /// replacing a registration of the same name when `replace`.
     pub fn register(&self, entry: Value, replace: bool) -> Result<Changed, ChangeError> {
-        if self.file_opt.is_none() {
+        if self.file_opt.is_none() && self.gateway.cluster_opt.is_none() {
             return Err(ChangeError::NoRegistrationsFile);
         }
         let registration =
@@ -265,18 +277,24 @@ impl LiveConfig {
         }
         let reconfigured = match previous_opt {
             Some(previous) => {
-                let file = self
-                    .file_opt
-                    .as_ref()
-                    .ok_or(ChangeError::NoRegistrationsFile)?;
-                file.save(registrations).map_err(|error| {
-                    ChangeError::Storage(format!("{}: {error}", file.path().display()))
-                })?;
+                if self.file_opt.is_none() && self.gateway.cluster_opt.is_none() {
+                    return Err(ChangeError::NoRegistrationsFile);
+                }
+                self.share(registrations)?;
+                if let Some(file) = &self.file_opt {
+                    file.save(registrations).map_err(|error| {
+                        ChangeError::Storage(format!("{}: {error}", file.path().display()))
+                    })?;
+                }
                 match self.gateway.reconfigure(&config) {
                     Ok(reconfigured) => reconfigured,
                     Err(error) => {
-                        // Not applied: the file goes back to the running set.
-                        let _ = file.save(previous);
+                        // Not applied: the file and the shared list go
+                        // back to the running set.
+                        if let Some(file) = &self.file_opt {
+                            let _ = file.save(previous);
+                        }
+                        let _ = self.share(previous);
                         return Err(ChangeError::Apply(error));
                     }
                 }

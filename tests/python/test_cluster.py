@@ -23,6 +23,7 @@ from mcp.shared.exceptions import MCPError
 from conftest import TOKEN, free_port, start_testkit_gateway, wait_for_port
 from test_failures import eventually
 from test_hostile import MODERN_META, initialize, legacy, modern
+from test_live_config import ListChanged, tool_names
 from test_tool_pins import ADMIN_TOKEN, RUG, start_kit
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -223,6 +224,33 @@ def test_a_tool_approved_through_one_replica_is_listed_and_called_through_the_ot
         assert "result" in called and not called["result"].get("isError"), called
         assert held(b) is None and held(a) is None
         assert "test_image_content" not in names(b), "only the tool approved"
+
+
+def test_a_registration_through_one_replica_is_listed_by_the_other(tmp_path):
+    with cluster(tmp_path) as (redis, a, b):
+        second_port = free_port()
+        a.kits.append(start_kit(second_port))
+        session = initialize(b)
+        changes = ListChanged(b, session)
+        assert "kit2.test_simple_text" not in tool_names(b, session)
+        registered = httpx2.post(f"{a.admin}/api/services", headers=ADMIN,
+                                 json={"name": "kit2", "endpoint": f"http://127.0.0.1:{second_port}"}, timeout=15)
+        assert registered.status_code == 201, registered.text
+        eventually(lambda: "kit2.test_simple_text" in tool_names(b, session), timeout=5.0)
+        eventually(changes.saw_tools_changed, timeout=5.0)
+        called = legacy(b, session, "tools/call", {"name": "kit2.test_simple_text", "arguments": {}}).json()
+        assert "result" in called and not called["result"].get("isError"), called
+        listed = httpx2.get(f"{b.admin}/api/services", headers=ADMIN, timeout=5).json()["services"]
+        assert any(service["name"] == "kit2" for service in listed), listed
+        removed = httpx2.delete(f"{b.admin}/api/services/kit2", headers=ADMIN, timeout=15)
+        assert removed.status_code == 200, removed.text
+        other = initialize(a)
+        eventually(lambda: "kit2.test_simple_text" not in tool_names(a, other), timeout=5.0)
+        redis.kill()
+        refused = httpx2.post(f"{a.admin}/api/services", headers=ADMIN,
+                              json={"name": "kit3", "endpoint": f"http://127.0.0.1:{second_port}"}, timeout=15)
+        assert refused.status_code == 503 and "redis" in refused.text, refused.text
+        assert "kit3.test_simple_text" not in tool_names(a, other), "nothing registered on one replica only"
 
 
 def test_calls_go_on_while_redis_is_killed_and_everything_converges_when_it_returns(tmp_path):

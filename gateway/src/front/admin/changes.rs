@@ -171,6 +171,7 @@ fn refused(error: ChangeError) -> Response {
         ChangeError::Conflict(_) | ChangeError::NoRegistrationsFile => StatusCode::CONFLICT,
         ChangeError::NotRegistered(_) => StatusCode::NOT_FOUND,
         ChangeError::Storage(_) | ChangeError::Apply(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        ChangeError::Shared(_) => StatusCode::SERVICE_UNAVAILABLE,
     };
     match error {
         ChangeError::Invalid(errors) => answer(
