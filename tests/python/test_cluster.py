@@ -115,6 +115,7 @@ async def hammer(gateway, until: float, outcomes: dict) -> None:
     failed otherwise."""
     async with connect(gateway) as client:
         n = 0
+        outcomes["started"] = time.monotonic()
         while time.monotonic() < until:
             n += 1
             try:
@@ -126,6 +127,19 @@ async def hammer(gateway, until: float, outcomes: dict) -> None:
                     outcomes["limited"] += 1
                 else:
                     outcomes["failed"].append(str(error))
+        outcomes["ended"] = time.monotonic()
+
+
+def limited_load(a, b, duration: float, per_replica: list[dict]) -> float:
+    """Both replicas called at once for `duration`; the time from the first
+    call made to the last answered (connecting is not counted)."""
+
+    async def both() -> None:
+        until = time.monotonic() + duration
+        await asyncio.gather(hammer(a, until, per_replica[0]), hammer(b, until, per_replica[1]))
+
+    asyncio.run(both())
+    return max(outcome["ended"] for outcome in per_replica) - min(outcome["started"] for outcome in per_replica)
 
 
 def test_a_per_principal_limit_holds_across_two_replicas(tmp_path):
@@ -133,13 +147,7 @@ def test_a_per_principal_limit_holds_across_two_replicas(tmp_path):
     with cluster(tmp_path, f"[rate_limits]\nper_principal_per_sec = {rate}\nper_principal_burst = {burst}\n") as (_, a, b):
         per_replica = [{"accepted": 0, "limited": 0, "failed": []} for _ in range(2)]
 
-        async def both() -> float:
-            started = time.monotonic()
-            until = started + duration
-            await asyncio.gather(hammer(a, until, per_replica[0]), hammer(b, until, per_replica[1]))
-            return time.monotonic() - started
-
-        elapsed = asyncio.run(both())
+        elapsed = limited_load(a, b, duration, per_replica)
         accepted = sum(outcome["accepted"] for outcome in per_replica)
         expected = rate * elapsed + burst
         assert not any(outcome["failed"] for outcome in per_replica), per_replica
@@ -147,6 +155,25 @@ def test_a_per_principal_limit_holds_across_two_replicas(tmp_path):
         # Each replica alone would have let through as many again.
         assert abs(accepted - expected) <= 0.1 * expected, (accepted, expected, per_replica)
         assert ready(a)["cluster"]["live_replicas"] == 2, ready(a)
+
+
+def test_while_redis_is_away_each_replica_keeps_its_share_of_the_limit(tmp_path):
+    rate, burst, duration = 20, 10, 4.0
+    with cluster(tmp_path, f"[rate_limits]\nper_principal_per_sec = {rate}\nper_principal_burst = {burst}\n") as (redis, a, b):
+        eventually(lambda: ready(a)["cluster"]["live_replicas"] == 2 and ready(b)["cluster"]["live_replicas"] == 2)
+        redis.kill()
+        for gateway in (a, b):
+            wait_for_store(gateway, False)
+        per_replica = [{"accepted": 0, "limited": 0, "failed": []} for _ in range(2)]
+
+        elapsed = limited_load(a, b, duration, per_replica)
+        accepted = sum(outcome["accepted"] for outcome in per_replica)
+        # Each replica: half the rate and half the burst (2 replicas were alive).
+        expected = rate * elapsed + burst
+        assert not any(outcome["failed"] for outcome in per_replica), per_replica
+        assert all(outcome["limited"] > 0 for outcome in per_replica), per_replica
+        assert abs(accepted - expected) <= 0.1 * expected, (accepted, expected, per_replica)
+        assert ready(a)["cluster"]["fallbacks_total"] > 0
 
 
 def test_a_session_ended_on_one_replica_is_refused_by_the_other(tmp_path):

@@ -37,7 +37,7 @@ impl Cluster {
         let script = SCRIPT.get_or_init(|| Script::new(HEARTBEAT));
         let keys = [self.store.key("replicas", "live")];
         let args = [self.replica_id.clone(), FORGOTTEN_AFTER_MS.to_string()];
-        let live: u32 = self.store.run(script, &keys, &args, "heartbeat").await?;
+        let live: u32 = self.store.probe(script, &keys, &args, "heartbeat").await?;
         self.live_replicas.store(live.max(1), Ordering::Relaxed);
         Ok(live)
     }

@@ -2,12 +2,16 @@
 //! gateway starts, and serves, while Redis is away), re-made by the
 //! connection manager after a failure — and the only place commands are
 //! sent: each under `cluster.command_timeout_ms`, its round trip recorded
-//! (`micromcp_cluster_store_seconds`), its outcome kept as the store's
-//! state (`micromcp_cluster_store_up`, `/readyz`). Keys are built here,
+//! (`micromcp_cluster_store_duration_seconds`), its outcome kept as the
+//! store's state (`micromcp_cluster_store_up`, `/readyz`). After
+//! [`FAILURES_TO_FAIL_FAST`] failures in a row (one slow answer under load
+//! is not an outage), commands fail at once — their decisions take their
+//! fallback without waiting — and only the heartbeat's probe
+//! ([`Store::probe`]) is sent, once a second, until one is answered. Keys are built here,
 //! under `cluster.key_prefix`. The password goes to Redis only: no log
 //! line, error or metric carries it.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Instant;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -15,6 +19,9 @@ use redis::{FromRedisValue, IntoConnectionInfo};
 
 use crate::config::ClusterConfig;
 use crate::telemetry;
+
+/// Commands failed in a row after which the next ones are not sent.
+pub const FAILURES_TO_FAIL_FAST: u32 = 3;
 
 /// Why a shared decision could not be made through the store.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,6 +40,8 @@ pub struct Store {
     config: ClusterConfig,
     url: String,
     up: AtomicBool,
+    /// Commands failed in a row.
+    failures: AtomicU32,
     /// Decisions taken by a fallback because the store could not answer.
     fallbacks: AtomicU64,
 }
@@ -72,6 +81,7 @@ impl Store {
             url,
             config: config.clone(),
             up: AtomicBool::new(false),
+            failures: AtomicU32::new(FAILURES_TO_FAIL_FAST),
             fallbacks: AtomicU64::new(0),
         })
     }
@@ -107,14 +117,40 @@ impl Store {
         self.fallbacks.load(Ordering::Relaxed)
     }
 
-    /// Sends `command` and reads its answer.
+    /// Sends `command` and reads its answer (at once an error while the
+    /// store is down).
     pub async fn query<T: FromRedisValue>(
         &self,
         command: &redis::Cmd,
         what: &'static str,
     ) -> Result<T, StoreError> {
+        self.fail_fast()?;
         let answer = self.send(command, what).await;
         self.answered(answer)
+    }
+
+    /// Runs `script` even while the store is down: the heartbeat, which
+    /// finds out when it is back.
+    pub async fn probe<T: FromRedisValue>(
+        &self,
+        script: &Script,
+        keys: &[String],
+        args: &[String],
+        what: &'static str,
+    ) -> Result<T, StoreError> {
+        let answer = self.send_script(script, keys, args, what).await;
+        self.answered(answer)
+    }
+
+    /// The error of a command not sent because the store is down.
+    fn fail_fast(&self) -> Result<(), StoreError> {
+        if self.failures.load(Ordering::Relaxed) < FAILURES_TO_FAIL_FAST {
+            return Ok(());
+        }
+        Err(StoreError::Unavailable {
+            url: self.url.clone(),
+            reason: "not answering (tried again every second)".into(),
+        })
     }
 
     /// Runs `script` with `keys` and `args` (EVALSHA, sending its text
@@ -126,13 +162,25 @@ impl Store {
         args: &[String],
         what: &'static str,
     ) -> Result<T, StoreError> {
+        self.fail_fast()?;
+        let answer = self.send_script(script, keys, args, what).await;
+        self.answered(answer)
+    }
+
+    async fn send_script<T: FromRedisValue>(
+        &self,
+        script: &Script,
+        keys: &[String],
+        args: &[String],
+        what: &'static str,
+    ) -> Option<redis::RedisResult<T>> {
         let mut evalsha = redis::cmd("EVALSHA");
         evalsha
             .arg(&script.hash)
             .arg(keys.len())
             .arg(keys)
             .arg(args);
-        let answer = match self.send::<T>(&evalsha, what).await {
+        match self.send::<T>(&evalsha, what).await {
             Some(Err(error))
                 if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
             {
@@ -141,8 +189,7 @@ impl Store {
                 self.send(&eval, what).await
             }
             other => other,
-        };
-        self.answered(answer)
+        }
     }
 
     /// One round trip: Redis's answer, or `None` after the command timeout.
@@ -181,6 +228,11 @@ impl Store {
     }
 
     fn set_up(&self, up: bool) {
+        if up {
+            self.failures.store(0, Ordering::Relaxed);
+        } else {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+        }
         let was = self.up.swap(up, Ordering::Relaxed);
         metrics::gauge!(telemetry::CLUSTER_STORE_UP).set(f64::from(u8::from(up)));
         if was != up {
