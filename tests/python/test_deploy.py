@@ -111,8 +111,8 @@ def kubectls() -> list[str]:
     return found
 
 
-def rendered(kubectl: str) -> list[dict]:
-    result = subprocess.run([kubectl, "kustomize", str(DEPLOY / "kubernetes")], capture_output=True, text=True, timeout=120)
+def rendered(kubectl: str, directory: str = "kubernetes") -> list[dict]:
+    result = subprocess.run([kubectl, "kustomize", str(DEPLOY / directory)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, f"{kubectl} kustomize: {result.stderr}"
     return [document for document in yaml.safe_load_all(result.stdout) if document]
 
@@ -290,3 +290,42 @@ def test_readyz_stays_ready_while_any_service_answers(tmp_path):
     finally:
         other.kill()
         running.stop()
+
+
+# ---- the cluster overlay: the base plus a Redis the replicas share ----
+
+def test_the_cluster_overlay_renders_validates_and_reaches_redis_from_the_gateway_only():
+    for kubectl in kubectls():
+        documents = rendered(kubectl, "kubernetes-cluster")
+        for document in documents:
+            for version in KUBERNETES_VERSIONS:
+                try:
+                    kubernetes_validate.validate(document, version, strict=True)
+                except Exception as error:  # noqa: BLE001 - the library raises several kinds
+                    pytest.fail(f"{kubectl}: {document['kind']}/{document['metadata']['name']} on {version}: {error}")
+        config = next(document for document in documents if document["kind"] == "ConfigMap")["data"]["micromcp.toml"]
+        assert '[cluster]\n' in config and 'redis_url = "redis://micromcp-redis:6379"' in config
+        gateway = named(documents, "Deployment")["micromcp"]
+        env = {variable["name"]: variable for variable in pod_spec(gateway)["containers"][0]["env"]}
+        assert env["MICROMCP_REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "micromcp", "key": "redis-password"}
+        assert "MICROMCP_TOKEN" in env and "MICROMCP_ADMIN_TOKEN" in env, "the base's environment stays"
+        redis = named(documents, "StatefulSet")["micromcp-redis"]
+        spec = pod_spec(redis)
+        assert spec["securityContext"]["runAsNonRoot"] is True and spec.get("automountServiceAccountToken") is False
+        container = spec["containers"][0]
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+        assert container["resources"]["limits"]["memory"] and "readinessProbe" in container
+        assert "appendonly yes" in container["command"][-1], "kept on its volume across restarts"
+        assert not any("$(REDIS_PASSWORD)" in argument for argument in container.get("args", [])), "never an argument"
+        assert redis["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"]
+        policies = named(documents, "NetworkPolicy")
+        redis_labels = redis["spec"]["template"]["metadata"]["labels"]
+        gateway_labels = gateway["spec"]["template"]["metadata"]["labels"]
+        inbound = policies["micromcp-redis-from-gateway"]["spec"]
+        assert inbound["podSelector"]["matchLabels"] == redis_labels and "Egress" in inbound["policyTypes"]
+        assert not inbound.get("egress"), "redis reaches nothing"
+        assert [source["podSelector"]["matchLabels"] for source in inbound["ingress"][0]["from"]] == [gateway_labels]
+        outbound = policies["micromcp-gateway-to-redis"]["spec"]
+        assert outbound["podSelector"]["matchLabels"] == gateway_labels
+        assert outbound["egress"][0]["to"][0]["podSelector"]["matchLabels"] == redis_labels
