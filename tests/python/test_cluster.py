@@ -34,16 +34,17 @@ pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="re
 class Redis:
     """A redis-server of the test's own on a free loopback port."""
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, persistent: bool = False):
         self.directory = directory
+        self.persistent = persistent
         self.port = free_port()
         self.process: subprocess.Popen | None = None
         directory.mkdir(parents=True, exist_ok=True)
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.directory)],
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "yes" if self.persistent else "no", "--appendfsync", "always", "--dir", str(self.directory)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(self.port)
 
@@ -58,16 +59,17 @@ class Redis:
 
 
 @contextlib.contextmanager
-def cluster(tmp_path: Path, settings: str = "", service_settings: str = ""):
-    """Redis, one testkit service and two gateways sharing both (and one
-    session key); yields (redis, a, b), each gateway with `.admin` (its admin URL)."""
-    redis = Redis(tmp_path / "redis")
+def cluster(tmp_path: Path, settings: str = "", service_settings: str = "", gateways: int = 2, persistent: bool = False):
+    """Redis, one testkit service and `gateways` gateways sharing both (and
+    one session key); yields (redis, a, b, …), each gateway with `.admin`
+    (its admin URL)."""
+    redis = Redis(tmp_path / "redis", persistent)
     redis.start()
     service_port = free_port()
     kits = [start_kit(service_port)]
     running = []
     try:
-        for name in ("a", "b"):
+        for name in "abcdefgh"[:gateways]:
             base = tmp_path / name
             base.mkdir()
             if running:
@@ -82,7 +84,7 @@ def cluster(tmp_path: Path, settings: str = "", service_settings: str = ""):
             gateway.admin = f"http://127.0.0.1:{admin_port}"
             gateway.kits, gateway.service_port = kits, service_port
             running.append(gateway)
-        yield redis, running[0], running[1]
+        yield (redis, *running)
     finally:
         for gateway in running:
             gateway.stop()
@@ -291,6 +293,32 @@ def test_a_registration_through_one_replica_is_listed_by_the_other(tmp_path):
                               json={"name": "kit3", "endpoint": f"http://127.0.0.1:{second_port}"}, timeout=15)
         assert refused.status_code == 503 and "redis" in refused.text, refused.text
         assert "kit3.test_simple_text" not in tool_names(a, other), "nothing registered on one replica only"
+
+
+def test_a_registration_survives_a_restart_of_redis_with_persistence_on(tmp_path):
+    with cluster(tmp_path, persistent=True) as (redis, a, b):
+        second_port = free_port()
+        a.kits.append(start_kit(second_port))
+        registered = httpx2.post(f"{a.admin}/api/services", headers=ADMIN,
+                                 json={"name": "kit2", "endpoint": f"http://127.0.0.1:{second_port}"}, timeout=15)
+        assert registered.status_code == 201, registered.text
+        redis.kill()
+        redis.start()
+        for gateway in (a, b):
+            wait_for_store(gateway, True)
+        # A replica started now learns the list from Redis alone.
+        late = tmp_path / "late"
+        late.mkdir()
+        shutil.copy(tmp_path / "a" / "session.key", late / "session.key")
+        admin_port = free_port()
+        c = start_testkit_gateway(late, service_port=a.service_port, env_extra={"MICROMCP_ADMIN_TOKEN": ADMIN_TOKEN},
+                                  gateway_settings=f'[admin]\nlisten = "127.0.0.1:{admin_port}"\n'
+                                                   f'[cluster]\nredis_url = "{redis.url}"\nkey_prefix = "test:"\n')
+        try:
+            session = initialize(c)
+            eventually(lambda: "kit2.test_simple_text" in tool_names(c, session), timeout=5.0)
+        finally:
+            c.stop()
 
 
 def test_calls_go_on_while_redis_is_killed_and_everything_converges_when_it_returns(tmp_path):
