@@ -10,25 +10,72 @@ use micromcp_gateway::config::{RawConfig, RawService};
 
 use crate::supervise::ChildSpec;
 
+/// The service entries of `up`'s children, apart from the config's own:
+/// fs before them (it wins name collisions), the others after them.
+#[derive(Clone, Default)]
+pub struct ChildServices {
+    first: Vec<RawService>,
+    after: Vec<RawService>,
+}
+
+// === impl ChildServices ===
+
+impl ChildServices {
+    /// Whether a child serves `name`.
+    pub fn names(&self, name: &str) -> bool {
+        self.first
+            .iter()
+            .chain(&self.after)
+            .any(|service| service.name == name)
+    }
+
+    /// `services` (the config's) with the children's entries laid around them.
+    pub fn around(&self, services: &mut Vec<RawService>) {
+        services.splice(0..0, self.first.iter().cloned());
+        services.extend(self.after.iter().cloned());
+    }
+
+    /// The child entry named `name`.
+    fn entry_mut(&mut self, name: &str) -> Option<&mut RawService> {
+        self.first
+            .iter_mut()
+            .chain(self.after.iter_mut())
+            .find(|service| service.name == name)
+    }
+}
+
+/// Where a child's entry goes among the services.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    First,
+    After,
+}
+
 /// Routes service `name` to a new socket in `sockets`, unless the config
-/// already names a service `name` (then the operator runs it: no child).
+/// or another child already names a service `name` (then the operator
+/// runs it: no child).
 fn claim_socket(
-    raw: &mut RawConfig,
+    raw: &RawConfig,
+    children: &mut ChildServices,
     sockets: &SocketDir,
-    name: &str,
-    file: &str,
+    (name, file): (&str, &str),
     namespace: Option<String>,
+    place: Place,
 ) -> Option<PathBuf> {
-    if raw.services.iter().any(|service| service.name == name) {
+    if raw.services.iter().any(|service| service.name == name) || children.names(name) {
         return None;
     }
     let socket = sockets.0.path().join(file);
-    raw.services.push(RawService {
+    let entry = RawService {
         name: name.to_owned(),
         namespace,
         endpoint: Some(format!("unix:{}", socket.display())),
         ..RawService::default()
-    });
+    };
+    match place {
+        Place::First => children.first.push(entry),
+        Place::After => children.after.push(entry),
+    }
     Some(socket)
 }
 
@@ -50,8 +97,19 @@ pub fn socket_dir() -> anyhow::Result<SocketDir> {
 }
 
 /// Adds the fetch child service (unless the config names one) and returns its spec.
-pub fn add_fetch_child(raw: &mut RawConfig, sockets: &SocketDir) -> Option<ChildSpec> {
-    let socket = claim_socket(raw, sockets, "fetch", "fetch.sock", None)?;
+pub fn add_fetch_child(
+    raw: &RawConfig,
+    children: &mut ChildServices,
+    sockets: &SocketDir,
+) -> Option<ChildSpec> {
+    let socket = claim_socket(
+        raw,
+        children,
+        sockets,
+        ("fetch", "fetch.sock"),
+        None,
+        Place::After,
+    )?;
     let fetch = &raw.fetch;
     let mut args = vec!["fetch".into(), "--socket".into(), socket.into_os_string()];
     for domain in &fetch.allow_domains {
@@ -78,12 +136,19 @@ pub fn add_fetch_child(raw: &mut RawConfig, sockets: &SocketDir) -> Option<Child
 
 /// Adds the search child service (unless the config names one) and returns its spec.
 pub fn add_search_child(
-    raw: &mut RawConfig,
+    raw: &RawConfig,
+    children: &mut ChildServices,
     roots: &[PathBuf],
-    state_dir: &Path,
-    sockets: &SocketDir,
+    (state_dir, sockets): (&Path, &SocketDir),
 ) -> Option<ChildSpec> {
-    let socket = claim_socket(raw, sockets, "search", "search.sock", None)?;
+    let socket = claim_socket(
+        raw,
+        children,
+        sockets,
+        ("search", "search.sock"),
+        None,
+        Place::After,
+    )?;
     let search = raw.search.clone();
     let index_dir = search.index_dir.unwrap_or_else(|| state_dir.join("search"));
     let mut args = vec![
@@ -106,14 +171,10 @@ pub fn add_search_child(
         args.push("--crawl-exclude".into());
         args.push(state_dir.as_os_str().to_owned());
         // The crawl mirrors the fs roots: its documents follow fs's reach.
-        if raw.services.iter().any(|service| service.name == "fs") {
+        if raw.services.iter().any(|service| service.name == "fs") || children.names("fs") {
             args.push("--crawl-source".into());
             args.push("fs".into());
-            if let Some(entry) = raw
-                .services
-                .iter_mut()
-                .find(|service| service.name == "search")
-            {
+            if let Some(entry) = children.entry_mut("search") {
                 entry.content_from.push("fs".into());
             }
         }
@@ -136,6 +197,7 @@ pub fn add_search_child(
 /// Adds one bridge child per `mcp_servers` entry.
 pub fn add_bridge_children(
     raw: &mut RawConfig,
+    children: &mut ChildServices,
     sockets: &SocketDir,
 ) -> anyhow::Result<Vec<ChildSpec>> {
     let entries = std::mem::take(&mut raw.mcp_servers);
@@ -147,12 +209,18 @@ pub fn add_bridge_children(
         crate::bridge_cmd::target_of(entry.clone())
             .map_err(|error| anyhow::anyhow!("mcp_servers.{name}: {error}"))?;
         let socket_file = format!("bridge-{}.sock", specs.len());
-        let Some(socket) = claim_socket(raw, sockets, &name, &socket_file, entry.namespace.clone())
-        else {
+        let Some(socket) = claim_socket(
+            raw,
+            children,
+            sockets,
+            (&name, &socket_file),
+            entry.namespace.clone(),
+            Place::After,
+        ) else {
             anyhow::bail!("mcp_servers.{name}: a service with this name is already configured");
         };
         // The gateway exchanges each caller's token for this server's.
-        if let Some(service) = raw.services.last_mut() {
+        if let Some(service) = children.entry_mut(&name) {
             service.token_exchange = entry.token_exchange.clone();
         }
         let spec_json = serde_json::to_string(&entry)?;
@@ -190,14 +258,20 @@ pub fn merge_mcp_servers_file(raw: &mut RawConfig, path: &Path) -> anyhow::Resul
 
 /// Adds the fs child service (unless the config names one) and returns its spec.
 pub fn add_fs_child(
-    raw: &mut RawConfig,
-    roots: &[PathBuf],
-    excluded: &[PathBuf],
+    raw: &RawConfig,
+    children: &mut ChildServices,
+    (roots, excluded): (&[PathBuf], &[PathBuf]),
     sockets: &SocketDir,
 ) -> Option<ChildSpec> {
-    let socket = claim_socket(raw, sockets, "fs", "fs.sock", None)?;
     // fs comes first in config order, so it wins any name collision.
-    raw.services.rotate_right(1);
+    let socket = claim_socket(
+        raw,
+        children,
+        sockets,
+        ("fs", "fs.sock"),
+        None,
+        Place::First,
+    )?;
     let mut args = vec!["fs".into(), "--socket".into(), socket.into_os_string()];
     let roots = if roots.is_empty() {
         vec![PathBuf::from(".")]

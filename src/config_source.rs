@@ -15,6 +15,7 @@ use micromcp_gateway::config::{
 use micromcp_gateway::live_config::{self, ChangeError, ConfigSource, Skipped};
 
 use crate::bridges::RegisteredBridges;
+use crate::children::ChildServices;
 
 /// Lays the command line's flags over a config as read.
 pub type Overrides = Box<dyn Fn(&mut RawConfig) + Send + Sync>;
@@ -24,11 +25,9 @@ pub struct FileSource {
     /// The file, when there is one.
     pub path_opt: Option<PathBuf>,
     pub overrides: Overrides,
-    /// The services of the children `up` started that come before the
-    /// config's services (fs: it wins collisions).
-    pub child_services_first: Vec<RawService>,
-    /// The services of the other children `up` started, as they were added.
-    pub child_services: Vec<RawService>,
+    /// The services of the children `up` started, laid around the
+    /// config's services at every load.
+    pub child_services: ChildServices,
     /// The bearer token found at start (environment or token file).
     pub token_opt: Option<String>,
     /// The sections that shape `up`'s children, as they were at start.
@@ -125,9 +124,7 @@ impl ConfigSource for FileSource {
         (self.overrides)(&mut raw);
         // Bridges were started from these at start; they are not services.
         raw.mcp_servers.clear();
-        raw.services
-            .splice(0..0, self.child_services_first.iter().cloned());
-        raw.services.extend(self.child_services.iter().cloned());
+        self.child_services.around(&mut raw.services);
         Ok(raw)
     }
 
@@ -238,25 +235,6 @@ pub fn initial_config(source: &FileSource, raw: &RawConfig) -> anyhow::Result<In
         applied,
         skipped: skipped_all,
     })
-}
-
-/// `services` — the config's, named `configured`, with `up`'s children
-/// added — split into the children before the config's services (fs,
-/// first so that it wins collisions) and those after them.
-pub fn children_around(
-    services: &[RawService],
-    configured: &[String],
-) -> (Vec<RawService>, Vec<RawService>) {
-    let children = services.len().saturating_sub(configured.len());
-    let leading = services
-        .iter()
-        .take_while(|service| !configured.contains(&service.name))
-        .count()
-        .min(children);
-    (
-        services[..leading].to_vec(),
-        services[leading + configured.len()..].to_vec(),
-    )
 }
 
 /// `N` of an error about `registrations[N]`.

@@ -15,8 +15,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::bridges::RegisteredBridges;
 use crate::children::{
-    add_bridge_children, add_fetch_child, add_fs_child, add_search_child, merge_mcp_servers_file,
-    socket_dir,
+    ChildServices, add_bridge_children, add_fetch_child, add_fs_child, add_search_child,
+    merge_mcp_servers_file, socket_dir,
 };
 use crate::config_source::{self, ChildrenSections, FileSource, Overrides, config_path};
 use crate::state_dir;
@@ -254,27 +254,24 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
     let roots = crate::roots::served_roots(&args.roots)?;
     let excluded = [state.path.clone()];
     refuse_exposed_secrets(&raw, &roots, &excluded)?;
-    let configured: Vec<String> = raw
-        .services
-        .iter()
-        .map(|service| service.name.clone())
-        .collect();
+    let mut child_services = ChildServices::default();
     let mut child_specs: Vec<ChildSpec> = [
-        add_fs_child(&mut raw, &roots, &excluded, &sockets),
-        add_fetch_child(&mut raw, &sockets),
-        add_search_child(&mut raw, &roots, &state.path, &sockets),
+        add_fs_child(&raw, &mut child_services, (&roots, &excluded), &sockets),
+        add_fetch_child(&raw, &mut child_services, &sockets),
+        add_search_child(&raw, &mut child_services, &roots, (&state.path, &sockets)),
     ]
     .into_iter()
     .flatten()
     .collect();
-    child_specs.extend(add_bridge_children(&mut raw, &sockets)?);
-    let (child_services_first, child_services) =
-        config_source::children_around(&raw.services, &configured);
+    child_specs.extend(add_bridge_children(
+        &mut raw,
+        &mut child_services,
+        &sockets,
+    )?);
     let shutdown = CancellationToken::new();
     let source = FileSource {
         path_opt,
         overrides,
-        child_services_first,
         child_services,
         token_opt,
         children_sections_opt: Some(children_sections),
@@ -380,8 +377,7 @@ pub async fn run_gateway(args: GatewayArgs) -> anyhow::Result<()> {
     let source = FileSource {
         path_opt: Some(args.config.clone()),
         overrides,
-        child_services_first: Vec::new(),
-        child_services: Vec::new(),
+        child_services: ChildServices::default(),
         token_opt: token,
         children_sections_opt: None,
         bridges_opt: None,
@@ -449,17 +445,28 @@ pub async fn run_stdio(args: StdioArgs) -> anyhow::Result<()> {
     refuse_exposed_secrets(&raw, &roots, &[])?;
     let search_dir_opt = stdio_search_dir(&raw)?;
     let sockets = socket_dir()?;
+    let mut child_services = ChildServices::default();
     let mut child_specs: Vec<ChildSpec> = [
-        add_fs_child(&mut raw, &roots, &[], &sockets),
-        add_fetch_child(&mut raw, &sockets),
+        add_fs_child(&raw, &mut child_services, (&roots, &[]), &sockets),
+        add_fetch_child(&raw, &mut child_services, &sockets),
     ]
     .into_iter()
     .flatten()
     .collect();
     if let Some(search_dir) = search_dir_opt {
-        child_specs.extend(add_search_child(&mut raw, &roots, &search_dir, &sockets));
+        child_specs.extend(add_search_child(
+            &raw,
+            &mut child_services,
+            &roots,
+            (&search_dir, &sockets),
+        ));
     }
-    child_specs.extend(add_bridge_children(&mut raw, &sockets)?);
+    child_specs.extend(add_bridge_children(
+        &mut raw,
+        &mut child_services,
+        &sockets,
+    )?);
+    child_services.around(&mut raw.services);
     let config = validate(raw, None)?;
     let shutdown = CancellationToken::new();
     let children: Vec<_> = child_specs
