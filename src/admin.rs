@@ -1,10 +1,13 @@
 //! Starts the gateway's admin listener (`/metrics`, `/healthz`, `/readyz`):
 //! reads its token (`admin.token_file` or `MICROMCP_ADMIN_TOKEN`), refuses
 //! an address beyond loopback without one (naming `admin.listen`), installs
-//! the metrics recorder and serves until shutdown. A failure to listen on
-//! the default address is warned about (another gateway on this machine may
-//! hold it); on a configured one it stops the start.
+//! the metrics recorder and serves until shutdown. When the default address
+//! is taken (another gateway on this machine may hold it) the listener takes
+//! a free port of the same host instead, said in a warning; a failure on a
+//! configured one stops the start. Its address is returned (`up` records it
+//! for `micromcp tools` and `registry add`).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use micromcp_gateway::Gateway;
@@ -12,15 +15,15 @@ use micromcp_gateway::front::admin;
 use micromcp_gateway::live_config::LiveConfig;
 use tokio_util::sync::CancellationToken;
 
-/// Starts the admin listener of `gateway`, if configured.
+/// Starts the admin listener of `gateway`, if configured; its address.
 pub async fn start(
     gateway: &Arc<Gateway>,
     live_opt: Option<Arc<LiveConfig>>,
     shutdown: &CancellationToken,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<SocketAddr>> {
     let config = &gateway.config.admin;
     let Some(listen) = config.listen else {
-        return Ok(());
+        return Ok(None);
     };
     let token_opt = admin_token(config.token_file.as_deref())?;
     if token_opt.is_none() && !admin::may_serve_without_token(listen) {
@@ -31,8 +34,10 @@ pub async fn start(
     let listener = match tokio::net::TcpListener::bind(listen).await {
         Ok(listener) => listener,
         Err(error) if !config.listen_configured => {
-            tracing::warn!(%listen, %error, "admin listener not started (set admin.listen or --admin-listen to choose its address)");
-            return Ok(());
+            tracing::warn!(%listen, %error, "the default admin address is taken; the admin listener takes a free port instead (set admin.listen or --admin-listen to choose its address)");
+            tokio::net::TcpListener::bind(SocketAddr::new(listen.ip(), 0))
+                .await
+                .map_err(|error| anyhow::anyhow!("admin listener: {error}"))?
         }
         Err(error) => anyhow::bail!("admin.listen: cannot listen on {listen}: {error}"),
     };
@@ -46,7 +51,7 @@ pub async fn start(
         token_opt,
         shutdown.clone(),
     ));
-    Ok(())
+    Ok(Some(address))
 }
 
 fn admin_token(file_opt: Option<&std::path::Path>) -> anyhow::Result<Option<String>> {

@@ -1,43 +1,124 @@
 //! Commands that ask a running gateway's admin API (`micromcp registry add`,
-//! `micromcp tools`): one request with `MICROMCP_ADMIN_TOKEN` as bearer
-//! token when set, the JSON answer, or an error with the status and the
-//! answer's `error` text.
+//! `micromcp tools`): which gateway ([`AdminTarget`]: `--admin`, else the
+//! one `micromcp up` recorded in the state directory, else the default
+//! address), one request with its admin token (`MICROMCP_ADMIN_TOKEN`, else
+//! the state directory's `admin-token`), the JSON answer, or an error with
+//! the status and the answer's `error` text — on a 401, which variable to set.
+
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-/// `request` (a JSON body when given) sent to `admin` + `path`.
-pub async fn call(
-    method: reqwest::Method,
-    admin: &str,
-    path: &str,
-    body_opt: Option<&Value>,
-) -> anyhow::Result<Value> {
-    let url = format!("{}{path}", admin.trim_end_matches('/'));
-    let mut request = reqwest::Client::new().request(method, &url);
-    if let Some(token) = std::env::var("MICROMCP_ADMIN_TOKEN")
-        .ok()
-        .map(|token| token.trim().to_owned())
-        .filter(|token| !token.is_empty())
-    {
-        request = request.bearer_auth(token);
+/// The file under `up`'s state directory naming its admin listener's URL.
+pub const ADMIN_ADDRESS_FILE: &str = "admin-address";
+/// The file under `up`'s state directory holding its admin token.
+pub const ADMIN_TOKEN_FILE: &str = "admin-token";
+/// The admin listener asked when nothing else names one.
+const DEFAULT_ADMIN_URL: &str = "http://127.0.0.1:9464";
+
+/// Flags naming the gateway whose admin API a command asks.
+#[derive(clap::Args, Clone)]
+pub struct AdminArgs {
+    /// The gateway's admin listener (default: the one `micromcp up` recorded
+    /// in --state-dir, else http://127.0.0.1:9464). Its token: MICROMCP_ADMIN_TOKEN,
+    /// else --state-dir's admin-token file.
+    #[arg(long, global = true)]
+    admin: Option<String>,
+    /// The state directory of the `micromcp up` to ask.
+    #[arg(long, global = true, default_value = ".micromcp")]
+    state_dir: PathBuf,
+}
+
+/// The admin API asked and the token sent.
+pub struct AdminTarget {
+    url: String,
+    token_opt: Option<String>,
+    /// Where the token was looked for, for the 401 message.
+    token_file: PathBuf,
+}
+
+// === impl AdminTarget ===
+
+impl AdminTarget {
+    /// Resolves `args`: the URL named, else the state directory's, else the default.
+    pub fn of(args: &AdminArgs) -> Self {
+        let token_file = args.state_dir.join(ADMIN_TOKEN_FILE);
+        let url = args
+            .admin
+            .clone()
+            .or_else(|| read_trimmed(&args.state_dir.join(ADMIN_ADDRESS_FILE)))
+            .unwrap_or_else(|| DEFAULT_ADMIN_URL.to_owned());
+        let token_opt = std::env::var("MICROMCP_ADMIN_TOKEN")
+            .ok()
+            .map(|token| token.trim().to_owned())
+            .filter(|token| !token.is_empty())
+            .or_else(|| read_trimmed(&token_file));
+        Self {
+            url,
+            token_opt,
+            token_file,
+        }
     }
-    if let Some(body) = body_opt {
-        request = request
-            .header("Content-Type", "application/json")
-            .body(body.to_string());
+
+    /// Whether a token will be sent.
+    pub fn has_token(&self) -> bool {
+        self.token_opt.is_some()
     }
-    let response = request
-        .send()
-        .await
-        .map_err(|error| anyhow::anyhow!("{url}: {error}"))?;
-    let status = response.status();
-    let answer: Value = response.json().await.unwrap_or(Value::Null);
-    if !status.is_success() {
-        let message = answer
-            .get("error")
-            .and_then(Value::as_str)
-            .map_or_else(|| answer.to_string(), str::to_owned);
-        anyhow::bail!("{status}: {message}");
+
+    /// `method` (a JSON body when given) sent to this API's `path`.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body_opt: Option<&Value>,
+    ) -> anyhow::Result<Value> {
+        let url = format!("{}{path}", self.url.trim_end_matches('/'));
+        let mut request = reqwest::Client::new().request(method, &url);
+        if let Some(token) = &self.token_opt {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body_opt {
+            request = request
+                .header("Content-Type", "application/json")
+                .body(body.to_string());
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|error| anyhow::anyhow!("{url}: {error}"))?;
+        let status = response.status();
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        if status == reqwest::StatusCode::UNAUTHORIZED {
+            anyhow::bail!("{}", self.unauthorized());
+        }
+        if !status.is_success() {
+            let message = answer
+                .get("error")
+                .and_then(Value::as_str)
+                .map_or_else(|| answer.to_string(), str::to_owned);
+            anyhow::bail!("{url}: {status}: {message}");
+        }
+        Ok(answer)
     }
-    Ok(answer)
+
+    /// What to do about a 401.
+    fn unauthorized(&self) -> String {
+        let told = if self.token_opt.is_some() {
+            "refused the admin token sent"
+        } else {
+            "needs an admin token"
+        };
+        format!(
+            "{}: {told}: set MICROMCP_ADMIN_TOKEN to this gateway's admin token (`micromcp up` keeps it in {}; or name the gateway with --admin, its state directory with --state-dir)",
+            self.url,
+            self.token_file.display()
+        )
+    }
+}
+
+/// A small file's trimmed text, when it exists and is not empty.
+fn read_trimmed(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_owned())
 }

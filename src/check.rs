@@ -1,7 +1,10 @@
-//! `micromcp check --config FILE`: validates a gateway config as `gateway`
+//! `micromcp check [--config FILE]` (default `./micromcp.toml`, as `up`;
+//! without one, the defaults): validates a gateway config as `gateway`
 //! would (every error named by its key), then prints what it resolves to —
-//! listen address, authentication, the admin listener, each service with
-//! its endpoints and namespace — and, unless `--offline`, connects to every
+//! listen address, authentication (a bearer token asked for only when the
+//! config has no other way in), the admin listener, each service with
+//! its endpoints and namespace, and the services `up` would run beside
+//! them — and, unless `--offline`, connects to every
 //! service and prints its catalog (or why it could not be reached, and the
 //! collisions the merge would refuse). Exit status: 0 when the config is
 //! valid and every service answered, 1 when the config is invalid, 2 when
@@ -12,15 +15,19 @@ use std::time::Duration;
 
 use micromcp_gateway::Gateway;
 use micromcp_gateway::catalog::ListKind;
-use micromcp_gateway::config::{AuditTarget, GatewayConfig};
+use micromcp_gateway::config::{AuditTarget, GatewayConfig, RawConfig};
 use tokio_util::sync::CancellationToken;
+
+use crate::config_source;
 
 /// Flags of `micromcp check`.
 #[derive(clap::Args)]
 pub struct CheckArgs {
-    /// The config file to check.
+    /// The config file to check (default: ./micromcp.toml when it exists,
+    /// as `micromcp up`; else the defaults). The bearer token, when the
+    /// config needs one: MICROMCP_TOKEN.
     #[arg(long)]
-    config: PathBuf,
+    config: Option<PathBuf>,
     /// Validate only; do not connect to the services.
     #[arg(long)]
     offline: bool,
@@ -31,29 +38,67 @@ pub struct CheckArgs {
 
 /// Runs the check; `Ok(code)` is the exit status.
 pub async fn run(args: CheckArgs) -> anyhow::Result<i32> {
-    let raw = crate::up::read_config(Some(&args.config))?;
+    let path_opt = config_source::config_path(args.config.as_deref());
+    let shown = path_opt.as_ref().map_or_else(
+        || "no ./micromcp.toml here; the defaults".to_owned(),
+        |path| path.display().to_string(),
+    );
+    let raw = config_source::read(path_opt.as_deref())?;
+    let up_children = up_children(&raw);
     let token = std::env::var("MICROMCP_TOKEN")
         .ok()
         .filter(|token| !token.trim().is_empty());
-    // Without the token now, validate as if it will be set at start.
-    let assumed = token.is_none() && raw.auth.token_file.is_none();
-    let checked_with = token.or_else(|| assumed.then(|| "set-at-start".to_owned()));
-    let config = match raw.validate(checked_with.as_deref()) {
+    let mut assumed = false;
+    let mut validated = raw.validate(token.as_deref());
+    // Without a token now, and none configured (a file, hashes, JWT
+    // issuers...): validate as if MICROMCP_TOKEN will be set at start.
+    if validated.is_err() && token.is_none() {
+        let again = config_source::read(path_opt.as_deref())?;
+        if again.auth.token_file.is_none() {
+            assumed = true;
+            validated = again.validate(Some("set-at-start"));
+        }
+    }
+    let config = match validated {
         Ok(config) => config,
         Err(errors) => {
-            eprintln!("{}: invalid configuration:", args.config.display());
+            eprintln!("{shown}: invalid configuration:");
             for error in errors {
                 eprintln!("  - {error}");
             }
             return Ok(1);
         }
     };
-    println!("{}: valid", args.config.display());
+    println!("{shown}: valid");
     print_resolved(&config, assumed);
+    println!(
+        "under `micromcp up`: {} services ({} configured, and {} it runs itself: {})",
+        config.services.len() + up_children.len(),
+        config.services.len(),
+        up_children.len(),
+        up_children.join(", ")
+    );
     if args.offline {
         return Ok(0);
     }
     print_catalogs(config, Duration::from_secs(args.wait_secs)).await
+}
+
+/// The services `up` runs itself beside a config's: fs, fetch and search
+/// unless it names them, and a bridge per enabled `[mcp_servers]` entry.
+fn up_children(raw: &RawConfig) -> Vec<String> {
+    let named = |name: &str| raw.services.iter().any(|service| service.name == name);
+    ["fs", "fetch", "search"]
+        .into_iter()
+        .filter(|name| !named(name))
+        .map(str::to_owned)
+        .chain(
+            raw.mcp_servers
+                .iter()
+                .filter(|(_, server)| server.disabled != Some(true))
+                .map(|(name, _)| format!("{name} (bridge)")),
+        )
+        .collect()
 }
 
 fn print_resolved(config: &GatewayConfig, assumed_token: bool) {
@@ -64,13 +109,15 @@ fn print_resolved(config: &GatewayConfig, assumed_token: bool) {
     };
     println!("listen: {scheme}://{}/mcp", config.listen);
     if assumed_token {
-        println!("auth: a bearer token is needed at start (MICROMCP_TOKEN is not set now)");
+        println!(
+            "auth: a bearer token is needed at start (MICROMCP_TOKEN is not set now; `micromcp up` makes one in .micromcp/token)"
+        );
     }
     match config.admin.listen {
         Some(address) => println!("admin: http://{address}/ (/metrics, /healthz, /readyz)"),
         None => println!("admin: off"),
     }
-    println!("services: {}", config.services.len());
+    println!("services: {} configured", config.services.len());
     for service in &config.services {
         let namespace = if service.namespace.is_empty() {
             "no prefix".to_owned()

@@ -18,6 +18,7 @@ mod child_env;
 mod children;
 mod config_source;
 mod fd_limit;
+mod listeners;
 mod no_dump;
 mod registry_cmd;
 mod reload;
@@ -188,7 +189,20 @@ fn role(command: &Command) -> &'static str {
     }
 }
 
-fn main() -> anyhow::Result<()> {
+/// Runs the command; an error is one message on stderr and exit status 1,
+/// never a backtrace (whatever `RUST_BACKTRACE` says: user mistakes are
+/// not crashes).
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     // First: the environment holds tokens before anything else runs.
     let not_dumpable = no_dump::forbid();
     // A child of `up` reads its secrets from stdin, not its environment.

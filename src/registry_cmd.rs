@@ -1,7 +1,8 @@
 //! `micromcp registry`: find MCP servers in a registry that speaks the
 //! official MCP Registry API and add one to a running gateway behind a
 //! bridge. `search` asks the registry itself (no gateway needed); `add`
-//! asks the running gateway's admin API (with `MICROMCP_ADMIN_TOKEN`): first
+//! asks the running gateway's admin API (the one `up` recorded in its
+//! state directory, with its admin token): first
 //! what it would run (`POST /api/registry/plan`: the exact command,
 //! arguments and environment names, and their digest), printed, nothing
 //! added; `add --digest D` then registers exactly that plan
@@ -56,9 +57,8 @@ enum RegistryCommand {
         /// A header of a remote, NAME=VALUE (repeatable).
         #[arg(long = "header", value_parser = pair)]
         headers: Vec<(String, String)>,
-        /// The gateway's admin listener.
-        #[arg(long, default_value = "http://127.0.0.1:9464")]
-        admin: String,
+        #[command(flatten)]
+        admin: crate::admin_api::AdminArgs,
         /// Print the registration instead of making it.
         #[arg(long)]
         print: bool,
@@ -111,7 +111,7 @@ pub async fn run(args: RegistryArgs) -> anyhow::Result<()> {
             if print {
                 print_registration(&registry, &request).await
             } else {
-                add(&admin, request, digest).await
+                add(&crate::admin_api::AdminTarget::of(&admin), request, digest).await
             }
         }
     }
@@ -182,18 +182,20 @@ fn json_escaped(json_text: &str) -> String {
         .collect()
 }
 
-async fn add(admin: &str, mut request: Value, digest_opt: Option<String>) -> anyhow::Result<()> {
-    if std::env::var("MICROMCP_ADMIN_TOKEN").map_or(true, |token| token.trim().is_empty()) {
-        anyhow::bail!("set MICROMCP_ADMIN_TOKEN to the gateway's admin token");
+async fn add(
+    admin: &crate::admin_api::AdminTarget,
+    mut request: Value,
+    digest_opt: Option<String>,
+) -> anyhow::Result<()> {
+    if !admin.has_token() {
+        anyhow::bail!(
+            "set MICROMCP_ADMIN_TOKEN to the gateway's admin token (`micromcp up` keeps it in .micromcp/admin-token)"
+        );
     }
     let Some(digest) = digest_opt else {
-        let shown = crate::admin_api::call(
-            reqwest::Method::POST,
-            admin,
-            "/api/registry/plan",
-            Some(&request),
-        )
-        .await?;
+        let shown = admin
+            .call(reqwest::Method::POST, "/api/registry/plan", Some(&request))
+            .await?;
         print_plan(&shown["plan"]);
         println!(
             "nothing was added: to add exactly this, run the same command with --digest {}",
@@ -202,13 +204,9 @@ async fn add(admin: &str, mut request: Value, digest_opt: Option<String>) -> any
         return Ok(());
     };
     request["digest"] = digest.into();
-    let body = crate::admin_api::call(
-        reqwest::Method::POST,
-        admin,
-        "/api/registry/add",
-        Some(&request),
-    )
-    .await?;
+    let body = admin
+        .call(reqwest::Method::POST, "/api/registry/add", Some(&request))
+        .await?;
     let service = &body["service"];
     println!(
         "registered {} ({})",

@@ -1,4 +1,5 @@
-//! The bearer token of `micromcp up`: taken from `MICROMCP_TOKEN`, else read
+//! The tokens of `micromcp up` (bearer and admin): each taken from its
+//! environment variable (`MICROMCP_TOKEN`, `MICROMCP_ADMIN_TOKEN`), else read
 //! from (or generated into) a 0600 file under the state directory (read
 //! only when it is this uid's own, never through a link).
 
@@ -6,7 +7,7 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use micromcp_gateway::config::owned_file;
+use micromcp_gateway::config::{RawConfig, owned_file};
 
 /// Where the token came from, for the start-up message.
 pub enum TokenSource {
@@ -27,9 +28,14 @@ pub fn warn_if_short(token: &str) {
     }
 }
 
-/// The token and its source.
-pub fn load_or_create(path: &Path) -> anyhow::Result<(String, TokenSource)> {
-    if let Ok(token) = std::env::var("MICROMCP_TOKEN")
+/// The bearer token's environment variable.
+pub const TOKEN_ENV: &str = "MICROMCP_TOKEN";
+/// The admin token's environment variable.
+pub const ADMIN_TOKEN_ENV: &str = "MICROMCP_ADMIN_TOKEN";
+
+/// The token of `env` (a variable above) or `path`, and its source.
+pub fn load_or_create(path: &Path, env: &str) -> anyhow::Result<(String, TokenSource)> {
+    if let Ok(token) = std::env::var(env)
         && !token.trim().is_empty()
     {
         return Ok((token.trim().to_owned(), TokenSource::Environment));
@@ -54,4 +60,23 @@ pub fn load_or_create(path: &Path) -> anyhow::Result<(String, TokenSource)> {
     let mut file = owned_file::create_new(path)?;
     file.write_all(token.as_bytes())?;
     Ok((token, TokenSource::File { created: true }))
+}
+
+/// `up`'s admin token, unless `admin.token_file` names one or the admin
+/// listener is off: `MICROMCP_ADMIN_TOKEN`, else `path` (generated there
+/// on the first start). Says where it is; never prints the token.
+pub fn announce_admin_token(raw: &RawConfig, path: &Path) -> anyhow::Result<()> {
+    if raw.admin.token_file.is_some() || raw.admin.listen.as_deref() == Some("off") {
+        return Ok(());
+    }
+    let (_, source) = load_or_create(path, ADMIN_TOKEN_ENV)?;
+    match source {
+        TokenSource::Environment => println!("admin token: from {ADMIN_TOKEN_ENV}"),
+        TokenSource::File { created } => println!(
+            "admin token{}: in {} (the admin page and `micromcp tools` use it)",
+            if created { " (generated)" } else { "" },
+            path.display()
+        ),
+    }
+    Ok(())
 }

@@ -1,7 +1,8 @@
 //! `micromcp tools held` and `micromcp tools approve NAME --sha256 DIGEST`:
 //! the tools a running gateway holds because their definition changed
 //! since it was approved, and approving one's new definition — through the
-//! admin API (`--admin`, with `MICROMCP_ADMIN_TOKEN`). `tools held` prints
+//! admin API (`--admin`, else the gateway `up` recorded in `--state-dir`;
+//! its admin token). `tools held` prints
 //! each definition offered with its full sha256; an approval names that
 //! digest, all 64 hex digits, and the gateway compares it whole: it refuses
 //! the approval if the tool offers another by then. Without `--sha256`,
@@ -15,9 +16,8 @@ use serde_json::{Value, json};
 pub struct ToolsArgs {
     #[command(subcommand)]
     command: ToolsCommand,
-    /// The gateway's admin listener.
-    #[arg(long, global = true, default_value = "http://127.0.0.1:9464")]
-    admin: String,
+    #[command(flatten)]
+    admin: crate::admin_api::AdminArgs,
 }
 
 #[derive(clap::Subcommand)]
@@ -52,8 +52,10 @@ enum ApproveError {
 
 /// Runs the subcommand.
 pub async fn run(args: ToolsArgs) -> anyhow::Result<()> {
-    let listing =
-        crate::admin_api::call(reqwest::Method::GET, &args.admin, "/api/tools/held", None).await?;
+    let admin = crate::admin_api::AdminTarget::of(&args.admin);
+    let listing = admin
+        .call(reqwest::Method::GET, "/api/tools/held", None)
+        .await?;
     let held = listing["held"].as_array().cloned().unwrap_or_default();
     match args.command {
         ToolsCommand::Held => {
@@ -80,7 +82,9 @@ pub async fn run(args: ToolsArgs) -> anyhow::Result<()> {
             let encoded: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
             let path = format!("/api/tools/{encoded}/approve");
             let body = json!({ "sha256": reviewed });
-            crate::admin_api::call(reqwest::Method::POST, &args.admin, &path, Some(&body)).await?;
+            admin
+                .call(reqwest::Method::POST, &path, Some(&body))
+                .await?;
             println!("approved {name} (definition sha256 {reviewed})");
         }
     }

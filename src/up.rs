@@ -130,10 +130,13 @@ fn warn_if_descriptors_short(config: &GatewayConfig) {
     }
 }
 
+/// Serves until shutdown; `up` records the admin listener's URL in
+/// `address_file_opt` (removed when there is none).
 async fn serve_http(
     gateway: Arc<Gateway>,
     live_opt: Option<Arc<LiveConfig>>,
     shutdown: CancellationToken,
+    address_file_opt: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     let listen = gateway.config.listen;
     let signal_shutdown = shutdown.clone();
@@ -142,10 +145,21 @@ async fn serve_http(
         signal_shutdown.cancel();
     });
     warn_if_descriptors_short(&gateway.config);
-    crate::admin::start(&gateway, live_opt, &shutdown).await?;
+    let admin_opt = crate::admin::start(&gateway, live_opt, &shutdown).await?;
+    if let Some(path) = &address_file_opt {
+        let _ = match admin_opt {
+            Some(address) => std::fs::write(path, format!("http://{address}\n")),
+            None => std::fs::remove_file(path),
+        };
+    }
     let threads = gateway.config.threads;
     let front = micromcp_gateway::front::http::threads::start(&gateway, listen, threads, &shutdown)
-        .map_err(|error| anyhow::anyhow!("cannot listen on {listen}: {error}"))?;
+        .map_err(|error| {
+            anyhow::anyhow!(
+                "{}",
+                crate::listeners::taken_message(listen, &error, "--listen")
+            )
+        })?;
     let scheme = if gateway.config.tls.is_some() {
         "https"
     } else {
@@ -181,6 +195,13 @@ fn up_overrides(args: &UpArgs) -> Overrides {
         }
         if raw.admin.tool_pins_file.is_none() {
             raw.admin.tool_pins_file = Some(state_dir.join("tool-pins.json"));
+        }
+        // The admin token `up` made (unless the environment gives one).
+        let admin_token = state_dir.join(crate::admin_api::ADMIN_TOKEN_FILE);
+        let from_environment =
+            std::env::var(token::ADMIN_TOKEN_ENV).is_ok_and(|token| !token.trim().is_empty());
+        if raw.admin.token_file.is_none() && !from_environment && admin_token.exists() {
+            raw.admin.token_file = Some(admin_token);
         }
     })
 }
@@ -218,15 +239,22 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
     let path_opt = config_path(args.config.as_deref());
     let mut raw = config_source::read(path_opt.as_deref())?;
     let children_sections = ChildrenSections::of(&raw);
+    let overrides = up_overrides(&args);
+    overrides(&mut raw);
+    // Before anything is written or started: a taken port stops here.
+    crate::listeners::refuse_taken(&raw)?;
     let state = state_dir::claim(&args.state_dir)?;
     crate::supervise::end_orphans_of_children();
-    let overrides = up_overrides(&args);
+    token::announce_admin_token(
+        &raw,
+        &args.state_dir.join(crate::admin_api::ADMIN_TOKEN_FILE),
+    )?;
     overrides(&mut raw);
     let token_opt = if raw.auth.insecure_no_auth {
         None
     } else {
         let token_file = args.state_dir.join("token");
-        let (token, source) = token::load_or_create(&token_file)?;
+        let (token, source) = token::load_or_create(&token_file, token::TOKEN_ENV)?;
         match source {
             TokenSource::Environment => {
                 println!("bearer token: from MICROMCP_TOKEN");
@@ -296,7 +324,8 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
             (registrations, skipped),
             &shutdown,
         );
-        serve_http(gateway, Some(live), shutdown.clone()).await
+        let address_file = args.state_dir.join(crate::admin_api::ADMIN_ADDRESS_FILE);
+        serve_http(gateway, Some(live), shutdown.clone(), Some(address_file)).await
     }
     .await;
     shutdown.cancel();
@@ -396,7 +425,7 @@ pub async fn run_gateway(args: GatewayArgs) -> anyhow::Result<()> {
         (registrations, skipped),
         &shutdown,
     );
-    let outcome = serve_http(gateway, Some(live), shutdown.clone()).await;
+    let outcome = serve_http(gateway, Some(live), shutdown.clone(), None).await;
     shutdown.cancel();
     outcome
 }

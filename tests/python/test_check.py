@@ -103,3 +103,44 @@ def test_a_dns_name_that_does_not_resolve_is_warned_about_once(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.count("cannot resolve the service's DNS name") == 1, result.stderr
+
+
+def check_here(cwd, *flags: str) -> subprocess.CompletedProcess:
+    """`micromcp check` run in `cwd` without --config, as `up` would be."""
+    env = {key: value for key, value in os.environ.items() if key != "MICROMCP_TOKEN"}
+    return subprocess.run([str(BINARY), "check", *flags], cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_a_jwt_only_config_is_not_told_it_needs_a_token(tmp_path):
+    config = tmp_path / "micromcp.toml"
+    config.write_text(
+        'version = 1\n[auth]\nresource = "https://mcp.example.com/mcp"\n'
+        '[[auth.issuers]]\nname = "corp"\nissuer = "https://login.example.com/"\n'
+        'jwks_uri = "https://login.example.com/.well-known/jwks.json"\n'
+    )
+    result = check(config, "--offline")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "bearer token" not in result.stdout, result.stdout
+
+
+def test_check_reads_the_micromcp_toml_up_reads_and_counts_ups_services(tmp_path):
+    """Without --config, `check` takes ./micromcp.toml as `up` does, and an
+    `up`-style config (no [[services]]) is told the services `up` runs."""
+    (tmp_path / "micromcp.toml").write_text(
+        '[fetch]\nallow_domains = ["docs.rs"]\n'
+        '[[services]]\nname = "docs"\nendpoint = "http://127.0.0.1:7001"\n'
+        '[mcp_servers.time]\ncommand = "uvx"\nargs = ["mcp-server-time"]\n'
+    )
+    result = check_here(tmp_path, "--offline")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("micromcp.toml: valid"), result.stdout
+    assert "services: 1 configured" in result.stdout, result.stdout
+    assert "under `micromcp up`: 5 services (1 configured, and 4 it runs itself: fs, fetch, search, time (bridge))" \
+        in result.stdout, result.stdout
+
+
+def test_check_without_any_config_checks_the_defaults_up_starts_with(tmp_path):
+    result = check_here(tmp_path, "--offline")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "the defaults: valid" in result.stdout.splitlines()[0], result.stdout
+    assert "3 it runs itself: fs, fetch, search" in result.stdout, result.stdout

@@ -16,7 +16,7 @@ import subprocess
 import httpx2
 import pytest
 
-from conftest import BINARY, REPO, TOKEN, free_port, make_root, start_up, wait_for_port
+from conftest import BINARY, REPO, TOKEN, free_port, make_root, start_testkit_gateway, start_up, wait_for_port
 from test_hostile import initialize, legacy, post
 
 PROMTOOL = REPO / ".cache" / "prometheus" / "usr" / "bin" / "promtool"
@@ -39,6 +39,8 @@ def observed(tmp_path):
     admin_port = free_port()
     running = start_up(tmp_path, make_root(tmp_path), extra=["--admin-listen", f"127.0.0.1:{admin_port}"])
     running.admin = f"http://127.0.0.1:{admin_port}"
+    # `up` makes the admin token on its first start.
+    running.admin_headers = {"Authorization": f"Bearer {(running.state_dir / 'admin-token').read_text().strip()}"}
     yield running
     running.stop()
 
@@ -53,7 +55,7 @@ def test_a_scrape_under_traffic_passes_promtool_and_counts_what_was_sent(observe
         assert "error" in legacy(observed, session, "tools/call", {"name": made_up, "arguments": {}}).json()
     assert post(observed, {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, {"Authorization": "Bearer wrong"}).status_code == 401
 
-    scrape = httpx2.get(f"{observed.admin}/metrics", timeout=10)
+    scrape = httpx2.get(f"{observed.admin}/metrics", headers=observed.admin_headers, timeout=10)
     assert scrape.status_code == 200 and scrape.headers["content-type"].startswith("text/plain; version=0.0.4")
     checked = subprocess.run([str(PROMTOOL), "check", "metrics"], input=scrape.text, capture_output=True, text=True, timeout=60)
     assert checked.returncode == 0, checked.stdout + checked.stderr
@@ -96,10 +98,18 @@ def test_the_admin_token_guards_every_route(tmp_path):
         running.stop()
 
 
-def test_without_a_token_the_admin_listener_serves_only_loopback_names(observed):
-    assert httpx2.get(f"{observed.admin}/healthz", timeout=5).status_code == 200
-    rebound = httpx2.get(f"{observed.admin}/metrics", headers={"Host": "attacker.example"}, timeout=5)
-    assert rebound.status_code == 403 and "loopback" in rebound.text
+def test_without_a_token_the_admin_listener_serves_only_loopback_names(tmp_path):
+    """`micromcp gateway` makes no admin token: its loopback admin listener
+    then answers loopback names only."""
+    admin_port = free_port()
+    running = start_testkit_gateway(tmp_path, gateway_settings=f'[admin]\nlisten = "127.0.0.1:{admin_port}"\n')
+    try:
+        admin = f"http://127.0.0.1:{admin_port}"
+        assert httpx2.get(f"{admin}/healthz", timeout=5).status_code == 200
+        rebound = httpx2.get(f"{admin}/metrics", headers={"Host": "attacker.example"}, timeout=5)
+        assert rebound.status_code == 403 and "loopback" in rebound.text
+    finally:
+        running.stop()
 
 
 def refused_start(tmp_path, extra: list[str]) -> str:
@@ -113,8 +123,14 @@ def refused_start(tmp_path, extra: list[str]) -> str:
 
 
 def test_the_admin_listener_beyond_loopback_needs_a_token(tmp_path):
-    stderr = refused_start(tmp_path, ["--admin-listen", f"0.0.0.0:{free_port()}"])
-    assert "admin.listen:" in stderr and "MICROMCP_ADMIN_TOKEN" in stderr, stderr
+    """`micromcp gateway` without an admin token refuses it (`up` makes one)."""
+    config = tmp_path / "gateway.toml"
+    config.write_text(f'version = 1\n[gateway]\nlisten = "127.0.0.1:{free_port()}"\nsession_key_file = "{tmp_path / "key"}"\n'
+                      f'[admin]\nlisten = "0.0.0.0:{free_port()}"\n')
+    env = {key: value for key, value in os.environ.items() if key != "MICROMCP_ADMIN_TOKEN"}
+    result = subprocess.run([str(BINARY), "gateway", "--config", str(config)], env=dict(env, MICROMCP_TOKEN=TOKEN),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "admin.listen:" in result.stderr and "MICROMCP_ADMIN_TOKEN" in result.stderr, result.stderr
 
 
 def test_a_configured_admin_address_in_use_stops_the_start(tmp_path):
@@ -245,19 +261,18 @@ def test_the_admin_api_lists_services_and_recent_audit_records(observed):
     session = initialize(observed)
     for _ in range(3):
         assert "result" in legacy(observed, session, "tools/call", {"name": "fs.stat", "arguments": {"path": "hello.txt"}}).json()
-    services = {service["name"]: service for service in httpx2.get(f"{observed.admin}/api/services", timeout=10).json()["services"]}
+    services = {service["name"]: service for service in httpx2.get(f"{observed.admin}/api/services", headers=observed.admin_headers, timeout=10).json()["services"]}
     assert set(services) == {"fs", "fetch", "search"}, services
     fs = services["fs"]
     assert fs["namespace"] == "fs" and fs["available"] is True and fs["breaker"] == "closed", fs
     assert fs["endpoints"] and "(gRPC over HTTP/2)" in fs["endpoints"][0], fs
     assert fs["catalog"]["tools"] >= 4 and services["search"]["content_from"] == ["fs"], services
-    audit = httpx2.get(f"{observed.admin}/api/audit?limit=2", timeout=10).json()["records"]
+    audit = httpx2.get(f"{observed.admin}/api/audit?limit=2", headers=observed.admin_headers, timeout=10).json()["records"]
     assert len(audit) == 2 and all(record["method"] == "tools/call" and record["target"] == "fs.stat" for record in audit), audit
     assert "test-token" not in json.dumps(audit), "tokens are never recorded"
-    everything = httpx2.get(f"{observed.admin}/api/audit", timeout=10).json()["records"]
+    everything = httpx2.get(f"{observed.admin}/api/audit", headers=observed.admin_headers, timeout=10).json()["records"]
     assert [record["method"] for record in everything][:1] == ["initialize"], everything
-    rebound = httpx2.get(f"{observed.admin}/api/services", headers={"Host": "attacker.example"}, timeout=5)
-    assert rebound.status_code == 403
+    assert httpx2.get(f"{observed.admin}/api/services", timeout=5).status_code == 401, "up's admin token guards the API"
 
 
 def test_a_services_metrics_listener_caps_connections_and_cuts_silent_ones(tmp_path):
