@@ -39,9 +39,18 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+/// The environment the commands read, shown under `--help`.
+const ENVIRONMENT_HELP: &str = "Environment:
+  MICROMCP_TOKEN        the clients' bearer token (`up` otherwise makes one in .micromcp/token)
+  MICROMCP_ADMIN_TOKEN  the admin listener's token (`up` otherwise makes one in .micromcp/admin-token;
+                        `tools` and `registry add` otherwise read that file)
+  MICROMCP_LOG          log level or tracing filter (e.g. debug, or info,micromcp_gateway=debug)
+  MICROMCP_LOG_FORMAT   json for one JSON object per log line
+  NO_COLOR              no colour in logs, even on a terminal";
+
 /// Micro-MCP: one MCP endpoint composed from many small gRPC micro-services.
 #[derive(Parser)]
-#[command(name = "micromcp", version, about)]
+#[command(name = "micromcp", version, about, after_help = ENVIRONMENT_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -49,13 +58,22 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Gateway on loopback plus the fs service over a Unix socket, supervised.
+    /// The gateway on loopback with the services it runs as supervised children
+    /// over Unix sockets: fs (read-only files), fetch (HTTP GET behind an
+    /// allowlist), search (an index of the files) and a bridge per
+    /// `[mcp_servers]` entry or `--mcp-servers` server, beside the config's own
+    /// `[[services]]` (./micromcp.toml by default).
+    #[command(after_help = ENVIRONMENT_HELP)]
     Up(up::UpArgs),
     /// The gateway alone, with services from a config file.
+    #[command(after_help = ENVIRONMENT_HELP)]
     Gateway(up::GatewayArgs),
     /// Validates a gateway config and prints what it resolves to and the services' catalogs.
+    #[command(after_help = ENVIRONMENT_HELP)]
     Check(check::CheckArgs),
-    /// The gateway over stdio (for desktop clients), with fs as a child.
+    /// The gateway over stdio (for desktop clients), with fs and fetch as
+    /// children (search where `[search] index_dir` is set, and the bridges).
+    #[command(after_help = ENVIRONMENT_HELP)]
     Stdio(up::StdioArgs),
     /// The fs service: read-only access to roots.
     Fs {
@@ -110,8 +128,10 @@ enum Command {
         listen: service_cmd::ServiceListen,
     },
     /// Finds MCP servers in a registry and adds them to a running gateway.
+    #[command(after_help = ENVIRONMENT_HELP)]
     Registry(registry_cmd::RegistryArgs),
     /// Tools held because their definition changed, and approving them.
+    #[command(after_help = ENVIRONMENT_HELP)]
     Tools(tools_cmd::ToolsArgs),
     /// A bridge: runs one existing MCP server and serves it as a micro-service.
     Bridge(bridge_cmd::BridgeArgs),

@@ -45,7 +45,8 @@ pub struct UpArgs {
     /// repeatable, added to `[fetch] allow_domains`.
     #[arg(long = "fetch-allow")]
     fetch_allow: Vec<String>,
-    /// Where the token and session key are kept.
+    /// Where the tokens (bearer, admin), session key, audit log and
+    /// registrations are kept.
     #[arg(long, default_value = ".micromcp")]
     state_dir: PathBuf,
     /// Admin listener address (`/metrics`, health), or `off`; overrides admin.listen.

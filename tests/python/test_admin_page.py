@@ -211,3 +211,59 @@ def test_the_page_approves_only_the_held_definition_it_shows(tmp_path, browser):
     finally:
         gateway.stop()
         service.kill()
+
+
+def test_plain_up_makes_the_admin_token_the_page_takes(tmp_path, browser):
+    """`up` without MICROMCP_ADMIN_TOKEN makes one in its state directory;
+    the page says it needs it, and with it shows the services."""
+    import os
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as shown
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    admin_port = free_port()
+    saved = os.environ.pop("MICROMCP_ADMIN_TOKEN", None)
+    try:
+        running = start_up(tmp_path, make_root(tmp_path), extra=["--admin-listen", f"127.0.0.1:{admin_port}"])
+    finally:
+        if saved is not None:
+            os.environ["MICROMCP_ADMIN_TOKEN"] = saved
+    try:
+        token_file = running.state_dir / "admin-token"
+        assert token_file.stat().st_mode & 0o777 == 0o600
+        wait = WebDriverWait(browser, 20)
+        browser.get(f"http://127.0.0.1:{admin_port}/")
+        wait.until(shown.text_to_be_present_in_element((By.ID, "status"), "admin token"))
+        browser.find_element(By.ID, "token").send_keys(token_file.read_text().strip())
+        browser.find_element(By.CSS_SELECTOR, "#token-form button").click()
+        wait.until(shown.presence_of_element_located((By.CSS_SELECTOR, '#services tr[data-service="fs"]')))
+        wait.until(shown.presence_of_element_located((By.CSS_SELECTOR, '#catalog li[data-tool="fs.read_file"]')))
+    finally:
+        running.stop()
+
+
+def test_the_page_keeps_saying_why_it_cannot_read_the_catalog(tmp_path, browser):
+    """A gateway without an admin token serves its loopback reads, but the
+    catalog (read through `/api/mcp`) needs the token: the page says so and
+    keeps saying so across its periodic refreshes of the other reads (it
+    once cleared the message at the first refresh, ~2 s later)."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as shown
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from conftest import start_testkit_gateway
+
+    admin_port = free_port()
+    gateway = start_testkit_gateway(tmp_path, gateway_settings=f'[admin]\nlisten = "127.0.0.1:{admin_port}"\n')
+    try:
+        browser.get(f"http://127.0.0.1:{admin_port}/")
+        WebDriverWait(browser, 20).until(shown.text_to_be_present_in_element((By.ID, "status"), "catalog:"))
+        # The services table is filled by the same refresh that once cleared the message.
+        WebDriverWait(browser, 20).until(shown.presence_of_element_located((By.CSS_SELECTOR, '#services tr[data-service="testkit"]')))
+        with pytest.raises(TimeoutException):
+            WebDriverWait(browser, 5).until_not(shown.text_to_be_present_in_element((By.ID, "status"), "catalog:"))
+        assert "admin token" in browser.find_element(By.ID, "status").text
+    finally:
+        gateway.stop()

@@ -360,11 +360,29 @@ async function approveHeld(name, sha256) {
   await loadHeld().catch(() => {});
 }
 
+// Why the catalog could not be read, until it is: the periodic refresh
+// shows it again instead of clearing it when the other reads succeed.
+let catalogProblem = "";
+
+function reloadCatalog() {
+  return loadCatalog().then(
+    () => {
+      catalogProblem = "";
+    },
+    (error) => {
+      catalogProblem = "catalog: " + error.message + " — type the admin token above";
+      say(catalogProblem, true);
+    },
+  );
+}
+
 async function refresh() {
   const results = await Promise.allSettled([refreshServices(), refreshAudit(), refreshCounters()]);
   const failed = results.find((result) => result.status === "rejected");
   if (failed) {
     say(failed.reason.message + " — type the admin token above", true);
+  } else if (catalogProblem) {
+    say(catalogProblem, true);
   } else if ($("#status").classList.contains("error")) {
     say("");
   }
@@ -376,16 +394,15 @@ async function start() {
     event.preventDefault();
     sessionStorage.setItem(TOKEN_KEY, $("#token").value.trim());
     say("");
-    refresh();
-    loadCatalog().catch((error) => say("catalog: " + error.message, true));
+    reloadCatalog().then(refresh);
     loadHeld().catch(() => {});
   });
   $("#catalog-search").addEventListener("input", showCatalog);
   $("#call-tool").addEventListener("change", showFields);
   $("#call-form").addEventListener("submit", callTool);
   $("#registry-form").addEventListener("submit", searchRegistry);
+  await reloadCatalog();
   await refresh();
-  loadCatalog().catch((error) => say("catalog: " + error.message + " — type the admin token above", true));
   loadHeld().catch(() => {});
   setInterval(refresh, REFRESH_MS);
 }
