@@ -16,7 +16,7 @@ from conftest import BINARY, REPO, TOKEN, free_port, make_root, wait_for_line
 
 
 def refused(args: list[str], cwd: Path, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    env = dict(os.environ, MICROMCP_TOKEN=TOKEN, **(env_extra or {}))
+    env = {**os.environ, "MICROMCP_TOKEN": TOKEN, **(env_extra or {})}
     started = time.monotonic()
     result = subprocess.run([str(BINARY), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=30)
     assert result.returncode != 0, result
@@ -165,3 +165,107 @@ def test_browser_clients_of_allowed_origins_get_cors_answers(gateway_up):
     plain = httpx2.post(gateway_up.url, json=initialize, timeout=5, headers={
         "Authorization": f"Bearer {TOKEN}", "Accept": "application/json, text/event-stream"})
     assert "access-control-allow-origin" not in plain.headers, "no Origin, no CORS headers"
+
+
+def without(*names: str) -> dict[str, str]:
+    return {key: value for key, value in os.environ.items() if key not in names}
+
+
+def test_a_mistake_is_one_line_without_a_backtrace_whatever_rust_backtrace_says(tmp_path):
+    for args in (["up", "--listen", "127.0.0.1:0", "--root", "/nonexistent", "--state-dir", str(tmp_path / "s")],
+                 ["gateway", "--config", str(tmp_path / "missing.toml")]):
+        result = refused(args, tmp_path, {"RUST_BACKTRACE": "1", "RUST_LIB_BACKTRACE": "1", "MICROMCP_TOKEN": "t" * 40})
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and "backtrace" not in result.stderr.lower(), result.stderr
+
+
+def test_a_taken_port_stops_up_before_it_writes_or_starts_anything(tmp_path):
+    import socket
+
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    port = holder.getsockname()[1]
+    try:
+        state = tmp_path / "state"
+        result = refused(["up", "--listen", f"127.0.0.1:{port}", "--root", str(make_root(tmp_path)), "--state-dir", str(state)],
+                         tmp_path, {"MICROMCP_LOG": "info"})
+    finally:
+        holder.close()
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "--listen" in result.stderr, result.stderr
+    assert not state.exists(), "nothing is written before the listeners are known to be free"
+    assert "bearer token" not in result.stdout and "service started" not in result.stderr, result.stdout + result.stderr
+
+
+def up_for_admin(tmp_path: Path) -> tuple[subprocess.Popen, int, list[str]]:
+    """`up` without MICROMCP_ADMIN_TOKEN, its admin listener on a free port;
+    its stdout up to `listening on`."""
+    admin_port = free_port()
+    process = subprocess.Popen(
+        [str(BINARY), "up", "--listen", f"127.0.0.1:{free_port()}", "--admin-listen", f"127.0.0.1:{admin_port}",
+         "--root", str(make_root(tmp_path)), "--state-dir", ".micromcp"],
+        cwd=tmp_path, env=dict(without("MICROMCP_ADMIN_TOKEN"), MICROMCP_TOKEN=TOKEN, MICROMCP_LOG="warn"),
+        stdout=subprocess.PIPE, text=True)
+    lines = []
+    while True:
+        line = process.stdout.readline()
+        assert line, "up ended: " + "".join(lines)
+        lines.append(line)
+        if "listening on" in line:
+            return process, admin_port, lines
+
+
+def test_up_makes_an_admin_token_and_tools_find_its_gateway(tmp_path):
+    """`micromcp tools` run where `up` runs asks that gateway (its admin
+    listener is not on the default port here) with the token `up` made."""
+    process, admin_port, lines = up_for_admin(tmp_path)
+    try:
+        token_file = tmp_path / ".micromcp" / "admin-token"
+        assert token_file.stat().st_mode & 0o777 == 0o600
+        assert any("admin token" in line and ".micromcp/admin-token" in line for line in lines), lines
+        assert not any(token_file.read_text().strip() in line for line in lines), "the admin token is never printed"
+        env = without("MICROMCP_ADMIN_TOKEN")
+        held = subprocess.run([str(BINARY), "tools", "held"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30)
+        assert held.returncode == 0 and "no tool is held" in held.stdout, held.stdout + held.stderr
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_a_401_from_the_admin_api_says_which_variable_to_set(tmp_path):
+    process, admin_port, _ = up_for_admin(tmp_path)
+    try:
+        admin = f"http://127.0.0.1:{admin_port}"
+        for args in (["tools", "held", "--admin", admin], ["registry", "add", "io.example/thing", "--admin", admin]):
+            result = subprocess.run([str(BINARY), *args], cwd=tmp_path.parent, capture_output=True, text=True, timeout=30,
+                                    env=dict(os.environ, MICROMCP_ADMIN_TOKEN="not-the-admin-token-0123456789"))
+            assert result.returncode != 0, result.stdout
+            assert "MICROMCP_ADMIN_TOKEN" in result.stderr and "null" not in result.stderr, result.stderr
+            assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_the_help_names_the_environment_and_what_up_runs():
+    for command in ([], ["up"], ["gateway"], ["tools"]):
+        shown = subprocess.run([str(BINARY), *command, "--help"], capture_output=True, text=True, timeout=30).stdout
+        for name in ("MICROMCP_TOKEN", "MICROMCP_ADMIN_TOKEN", "MICROMCP_LOG"):
+            assert name in shown, (command, name, shown)
+    shown = subprocess.run([str(BINARY), "up", "--help"], capture_output=True, text=True, timeout=30).stdout
+    for part in ("fs", "fetch", "search", "bridge"):
+        assert part in shown.split("Usage:")[0], shown
+
+
+def test_the_readmes_binary_size_is_the_release_binarys():
+    """Checked against a release build when there is one (scripts/test.sh's
+    release step, or `cargo build --release`)."""
+    import pytest
+
+    figure = re.search(r"`target/release/micromcp`, about (\d+) MiB", (REPO / "README.md").read_text())
+    assert figure, "the README states the release binary's size in MiB"
+    release = Path(os.environ.get("MICROMCP_RELEASE_BIN", REPO / "target" / "release" / "micromcp"))
+    if not release.exists():
+        pytest.skip("no release build to compare with")
+    actual = release.stat().st_size / (1024 * 1024)
+    assert abs(actual - int(figure.group(1))) <= 0.1 * actual, (actual, figure.group(1))
