@@ -104,9 +104,9 @@ impl AdminTarget {
     /// What to do about a 401.
     fn unauthorized(&self) -> String {
         let told = if self.token_opt.is_some() {
-            "refused the admin token sent"
+            "401: the admin token sent was refused"
         } else {
-            "needs an admin token"
+            "401: an admin token is needed"
         };
         format!(
             "{}: {told}: set MICROMCP_ADMIN_TOKEN to this gateway's admin token (`micromcp up` keeps it in {}; or name the gateway with --admin, its state directory with --state-dir)",

@@ -202,8 +202,8 @@ def test_the_admin_api_runs_nothing_a_registry_entry_chooses(tmp_path):
 
 
 def test_a_flood_of_searches_holds_at_most_four_registry_requests(tmp_path):
-    """Searches need no token on loopback and each may read 8 MiB from the
-    registry for 15 s: past four at once they are refused (503) at once."""
+    """Each search may read 8 MiB from the registry for 15 s: past four at
+    once they are refused (503) at once. (`up` made the admin token.)"""
     registry = StandInRegistry("http://127.0.0.1:1/mcp")
     registry.delay = 2.0
     admin_port = free_port()
@@ -211,9 +211,11 @@ def test_a_flood_of_searches_holds_at_most_four_registry_requests(tmp_path):
     config.write_text(f'[admin]\nregistry_url = "{registry.url}"\n')
     running = start_up(tmp_path, make_root(tmp_path), extra=["--admin-listen", f"127.0.0.1:{admin_port}", "--config", str(config)])
     statuses: list[int] = []
+    admin = {"Authorization": f"Bearer {(running.state_dir / 'admin-token').read_text().strip()}"}
     try:
         def search():
-            answer = httpx2.get(f"http://127.0.0.1:{admin_port}/api/registry/servers", params={"search": "weather"}, timeout=30)
+            answer = httpx2.get(f"http://127.0.0.1:{admin_port}/api/registry/servers", params={"search": "weather"}, headers=admin,
+                                timeout=30)
             statuses.append(answer.status_code)
             if answer.status_code == 503:
                 assert answer.headers["retry-after"] == "1"
@@ -226,7 +228,8 @@ def test_a_flood_of_searches_holds_at_most_four_registry_requests(tmp_path):
         assert registry.most_running <= 4, registry.most_running
         assert statuses.count(200) >= 1 and statuses.count(503) >= 16, statuses
         registry.delay = 0
-        assert httpx2.get(f"http://127.0.0.1:{admin_port}/api/registry/servers", params={"search": "weather"}, timeout=10).status_code == 200
+        assert httpx2.get(f"http://127.0.0.1:{admin_port}/api/registry/servers", params={"search": "weather"}, headers=admin,
+                          timeout=10).status_code == 200
     finally:
         running.stop()
         registry.close()
