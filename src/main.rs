@@ -20,6 +20,7 @@ mod config_source;
 mod fd_limit;
 mod listeners;
 mod no_dump;
+mod refusals;
 mod registry_cmd;
 mod reload;
 mod roots;

@@ -272,7 +272,7 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
         }
         Some(token)
     };
-    check_fetch_domains(&raw, &args.fetch_allow)?;
+    crate::refusals::check_fetch_domains(&raw, &args.fetch_allow)?;
     let sockets = socket_dir()?;
     raw.fetch
         .allow_domains
@@ -282,7 +282,7 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
     }
     let roots = crate::roots::served_roots(&args.roots)?;
     let excluded = [state.path.clone()];
-    refuse_exposed_secrets(&raw, &roots, &excluded)?;
+    crate::refusals::refuse_exposed_secrets(&raw, &roots, &excluded)?;
     let mut child_services = ChildServices::default();
     let mut child_specs: Vec<ChildSpec> = [
         add_fs_child(&raw, &mut child_services, (&roots, &excluded), &sockets),
@@ -336,61 +336,6 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
     drop(sockets);
     drop(state);
     outcome
-}
-
-/// Refuses allowed fetch domains that could never match (a URL, a path):
-/// each error names the flag or key.
-fn check_fetch_domains(raw: &RawConfig, flags: &[String]) -> anyhow::Result<()> {
-    let from_config = raw
-        .fetch
-        .allow_domains
-        .iter()
-        .enumerate()
-        .map(|(index, pattern)| (format!("fetch.allow_domains[{index}]"), pattern));
-    let from_flags = flags
-        .iter()
-        .map(|pattern| ("--fetch-allow".to_owned(), pattern));
-    let errors: Vec<String> = from_config
-        .chain(from_flags)
-        .filter_map(|(key, pattern)| {
-            micromcp_fetch::check_domain_pattern(pattern)
-                .err()
-                .map(|error| format!("  - {key}: {pattern:?}: {error}"))
-        })
-        .collect();
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        anyhow::bail!("invalid configuration:\n{}", errors.join("\n"))
-    }
-}
-
-/// Refuses a config that puts one of the gateway's secrets (token file, session
-/// key, audit log, search index) inside a served root, outside `excluded`.
-fn refuse_exposed_secrets(
-    raw: &RawConfig,
-    roots: &[PathBuf],
-    excluded: &[PathBuf],
-) -> anyhow::Result<()> {
-    let mut secrets: Vec<(&str, &Path)> = Vec::new();
-    if let Some(path) = &raw.auth.token_file {
-        secrets.push(("auth.token_file", path));
-    }
-    if let Some(path) = &raw.gateway.session_key_file {
-        secrets.push(("gateway.session_key_file", path));
-    }
-    if let Some(path) = raw
-        .audit
-        .path
-        .as_deref()
-        .filter(|path| path.as_os_str() != "-")
-    {
-        secrets.push(("audit.path", path));
-    }
-    if let Some(path) = &raw.search.index_dir {
-        secrets.push(("search.index_dir", path)); // its store files hold every body
-    }
-    state_dir::refuse_exposed(roots, excluded, &secrets)
 }
 
 /// `micromcp gateway`.
@@ -471,8 +416,8 @@ pub async fn run_stdio(args: StdioArgs) -> anyhow::Result<()> {
         );
     }
     let roots = crate::roots::stdio_roots(&args.roots)?;
-    check_fetch_domains(&raw, &[])?;
-    refuse_exposed_secrets(&raw, &roots, &[])?;
+    crate::refusals::check_fetch_domains(&raw, &[])?;
+    crate::refusals::refuse_exposed_secrets(&raw, &roots, &[])?;
     let search_dir_opt = stdio_search_dir(&raw)?;
     let sockets = socket_dir()?;
     let mut child_services = ChildServices::default();
