@@ -269,3 +269,36 @@ def test_the_readmes_binary_size_is_the_release_binarys():
         pytest.skip("no release build to compare with")
     actual = release.stat().st_size / (1024 * 1024)
     assert abs(actual - int(figure.group(1))) <= 0.1 * actual, (actual, figure.group(1))
+
+
+def test_up_beside_another_gateway_on_the_default_admin_port_is_the_one_tools_ask(tmp_path):
+    """Another process holds 127.0.0.1:9464 (held here, unless one already
+    does): `up` takes a free admin port and `micromcp tools` asks it, not
+    whatever answers on 9464."""
+    import socket
+
+    holder = socket.socket()
+    try:
+        holder.bind(("127.0.0.1", 9464))
+        holder.listen(1)
+    except OSError:
+        pass  # already held by another process: the same situation
+    process = subprocess.Popen(
+        [str(BINARY), "up", "--listen", f"127.0.0.1:{free_port()}", "--root", str(make_root(tmp_path))],
+        cwd=tmp_path, env=dict(without("MICROMCP_ADMIN_TOKEN"), MICROMCP_TOKEN=TOKEN, MICROMCP_LOG="error"),
+        stdout=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        while not lines or "listening on" not in lines[-1]:
+            line = process.stdout.readline()
+            assert line, "up ended: " + "".join(lines)
+            lines.append(line)
+        admin_lines = [line for line in lines if line.startswith("admin on http://")]
+        assert admin_lines and ":9464/" not in admin_lines[0], lines
+        held = subprocess.run([str(BINARY), "tools", "held"], cwd=tmp_path, env=without("MICROMCP_ADMIN_TOKEN"),
+                              capture_output=True, text=True, timeout=30)
+        assert held.returncode == 0 and "no tool is held" in held.stdout, held.stdout + held.stderr
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        holder.close()
