@@ -34,7 +34,7 @@ pub fn refuse_taken(raw: &RawConfig) -> anyhow::Result<()> {
 pub fn taken_message(address: SocketAddr, error: &std::io::Error, flag: &str) -> String {
     if error.kind() == std::io::ErrorKind::AddrInUse {
         format!(
-            "cannot listen on {address}: another process listens there; choose another address with {flag} (e.g. {flag} 127.0.0.1:0 for any free port)"
+            "cannot listen on {address}: address in use: another process listens on {address}; choose another address with {flag} (e.g. {flag} 127.0.0.1:0 for any free port)"
         )
     } else {
         format!("cannot listen on {address}: {error}; choose another address with {flag}")

@@ -192,7 +192,8 @@ def test_a_taken_port_stops_up_before_it_writes_or_starts_anything(tmp_path):
                          tmp_path, {"MICROMCP_LOG": "info"})
     finally:
         holder.close()
-    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "--listen" in result.stderr, result.stderr
+    assert f"another process listens on 127.0.0.1:{port}; choose another address with --listen" in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert not state.exists(), "nothing is written before the listeners are known to be free"
     assert "bearer token" not in result.stdout and "service started" not in result.stderr, result.stdout + result.stderr
 

@@ -157,8 +157,11 @@ def test_registrations_refused_with_the_reason(tmp_path):
 
 
 def test_changes_need_the_admin_token_even_on_loopback(tmp_path):
+    """A gateway without an admin token (`micromcp gateway`; `up` makes one)."""
+    from conftest import start_testkit_gateway
+
     admin_port = free_port()
-    running = start_up(tmp_path, make_root(tmp_path), extra=["--admin-listen", f"127.0.0.1:{admin_port}"])
+    running = start_testkit_gateway(tmp_path, gateway_settings=f'[admin]\nlisten = "127.0.0.1:{admin_port}"\n')
     try:
         admin = f"http://127.0.0.1:{admin_port}"
         assert httpx2.get(f"{admin}/api/services", timeout=5).status_code == 200, "reads stay open on loopback"
