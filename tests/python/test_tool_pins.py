@@ -87,7 +87,10 @@ def test_a_changed_tool_is_held_until_approved(tmp_path):
         refused = eventually(lambda: (body := call(gateway, session, "kit.test_simple_text")).get("error") and
                              "definition changed" in body["error"]["message"] and body, timeout=20)
         assert refused["error"]["code"] == -31003, refused
-        assert "micromcp tools approve kit.test_simple_text" in refused["error"]["message"]
+        # The refusal says how to approve: review first, then name the digest reviewed.
+        message = refused["error"]["message"]
+        assert "micromcp tools approve kit.test_simple_text --sha256" in message, message
+        assert "micromcp tools held" in message, message
         assert not any(name.startswith("kit.") for name in listed(gateway, session)), "held tools are not listed"
         ready = httpx2.get(f"{gateway.admin}/readyz", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=5).json()
         assert {"service": "kit", "tool": "test_simple_text"}.items() <= next(

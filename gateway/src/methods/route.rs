@@ -410,7 +410,7 @@ fn held_tool(gateway: &Gateway, services: &[Arc<Backend>], name: &str) -> Option
         };
         pins.is_held(&backend.config.name, original).then(|| GatewayError::Forbidden {
             message: format!(
-                "tool {name}: definition changed since it was approved; held until an operator approves it (micromcp tools approve {name})"
+                "tool {name}: definition changed since it was approved; held until an operator reviews it (micromcp tools held) and approves that definition (micromcp tools approve {name} --sha256 DIGEST, the digest `tools held` shows)"
             ),
             scope_opt: None,
         })
