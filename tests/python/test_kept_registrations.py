@@ -146,3 +146,37 @@ def test_two_registrations_the_config_file_now_names_can_each_be_deleted(tmp_pat
         assert httpx2.delete(f"{admin}/api/services/weather", headers=ADMIN, timeout=15).status_code == 409
     finally:
         running.stop()
+
+
+def test_a_name_kept_twice_keeps_the_first_and_the_start_goes_on(tmp_path):
+    """An edited `registrations.json` naming one service twice: the first
+    entry is kept, the second skipped with a warning naming it, the file as
+    it was copied aside, and the admin API stays usable (the name can be
+    deleted, and registered again)."""
+    state_dir = tmp_path / "state"
+    state_dir.mkdir(mode=0o700)
+    text = json.dumps({"version": 1, "services": [
+        {"name": "twin", "endpoint": "http://127.0.0.1:1"},
+        {"name": "twin", "endpoint": "http://127.0.0.1:2"},
+        {"name": "other", "endpoint": "http://127.0.0.1:3"}]})
+    (state_dir / "registrations.json").write_text(text)
+    admin_port = free_port()
+    running = start_admin_up(tmp_path, state_dir, admin_port)
+    admin = f"http://127.0.0.1:{admin_port}"
+    try:
+        assert running.processes[0].poll() is None, "the start went on"
+        listed = httpx2.get(f"{admin}/api/services", headers=ADMIN, timeout=15).json()
+        twins = [service for service in listed["services"] if service["name"] == "twin"]
+        assert len(twins) == 1 and "127.0.0.1:1" in json.dumps(twins[0]), listed
+        assert "other" in [service["name"] for service in listed["services"]], listed
+        aside = [path for path in state_dir.iterdir() if path.name.startswith("registrations.json.broken-")]
+        assert len(aside) == 1 and aside[0].read_text() == text, sorted(os.listdir(state_dir))
+        deleted = httpx2.delete(f"{admin}/api/services/twin", headers=ADMIN, timeout=15)
+        assert deleted.status_code == 200, deleted.text
+        again = httpx2.post(f"{admin}/api/services", headers=ADMIN, timeout=15,
+                            json={"name": "twin", "endpoint": "http://127.0.0.1:4"})
+        assert again.status_code == 201, again.text
+        kept = json.loads((state_dir / "registrations.json").read_text())["services"]
+        assert sorted(entry["name"] for entry in kept) == ["other", "twin"], kept
+    finally:
+        running.stop()

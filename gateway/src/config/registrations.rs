@@ -230,6 +230,18 @@ impl RegistrationsFile {
         for (index, entry) in entries.into_iter().enumerate() {
             let name = entry.get("name").map(Value::to_string).unwrap_or_default();
             match Registration::from_entry(entry) {
+                // A file edited by hand naming one service twice: the
+                // first is kept (a DELETE then removes the name for good).
+                Ok(registration)
+                    if loaded
+                        .registrations
+                        .iter()
+                        .any(|kept| kept.name == registration.name) =>
+                {
+                    loaded.warnings.push(format!(
+                        "{shown}: services[{index}] {name}: the name is kept already by an entry before it; skipped"
+                    ));
+                }
                 Ok(registration) => loaded.registrations.push(registration),
                 Err(error) => loaded.warnings.push(format!(
                     "{shown}: services[{index}] {name}: {error}; skipped"
