@@ -383,6 +383,30 @@ mod tests {
         assert!(reader.await.expect("join"));
     }
 
+    /// The bound on runtimes kept (`src/start.rs` sweeps every minute with
+    /// an hour's idleness): idle ones go, busy ones stay whatever their age.
+    #[test]
+    fn a_sweep_drops_idle_runtimes_and_keeps_busy_ones() {
+        let registry = SessionRegistry::default();
+        registry.get("idle");
+        let _token = registry.get("calling").start_request("1");
+        registry
+            .get("listening")
+            .get_stream_open
+            .store(true, Ordering::Relaxed);
+        registry.sweep(Duration::from_secs(3600));
+        assert_eq!(registry.len(), 3, "nothing is an hour idle yet");
+        registry.sweep(Duration::ZERO);
+        assert_eq!(registry.len(), 2, "only the idle runtime went");
+        registry.get("calling").finish_request("1");
+        registry.sweep(Duration::ZERO);
+        assert_eq!(
+            registry.len(),
+            1,
+            "the stream's runtime stays while it is open"
+        );
+    }
+
     #[test]
     fn cancellation_fires_the_token_once() {
         let runtime = SessionRuntime::new();
