@@ -9,7 +9,7 @@
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Component, Path, PathBuf};
 
-use micromcp_gateway::config::owned_file;
+use micromcp_gateway::config::{DEFAULT_SESSION_KEY_FILE, RawConfig, owned_file};
 
 /// A state directory held by this process.
 #[derive(Debug)]
@@ -153,6 +153,140 @@ pub fn refuse_exposed(
                 "  - {key}: {} is inside the served root {}; keep it outside what is served (or in the state directory)",
                 path.display(),
                 root.display()
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("invalid configuration:\n{}", problems.join("\n"))
+    }
+}
+
+/// Refuses a config that puts one of the gateway's secrets or state files
+/// inside a served root, outside `excluded`: its token files, session key
+/// (and the journal of used approvals beside it), TLS key, token-exchange
+/// client secrets, audit log, run-time registrations (a registration names
+/// a command the gateway runs), approved tool definitions, and the search
+/// index. Each is named by its key.
+pub fn refuse_exposed_secrets(
+    raw: &RawConfig,
+    roots: &[PathBuf],
+    excluded: &[PathBuf],
+) -> anyhow::Result<()> {
+    let named: [(&str, Option<&Path>); 8] = [
+        ("auth.token_file", raw.auth.token_file.as_deref()),
+        ("admin.token_file", raw.admin.token_file.as_deref()),
+        (
+            "admin.registrations_file",
+            raw.admin.registrations_file.as_deref(),
+        ),
+        ("admin.tool_pins_file", raw.admin.tool_pins_file.as_deref()),
+        (
+            "gateway.session_key_file",
+            raw.gateway.session_key_file.as_deref(),
+        ),
+        (
+            "gateway.tls.key_file",
+            raw.gateway
+                .tls
+                .as_ref()
+                .and_then(|tls| tls.key_file.as_deref()),
+        ),
+        (
+            "audit.path",
+            raw.audit
+                .path
+                .as_deref()
+                .filter(|path| path.as_os_str() != "-"),
+        ),
+        // Its store files hold every body.
+        ("search.index_dir", raw.search.index_dir.as_deref()),
+    ];
+    let mut secrets: Vec<(String, &Path)> = named
+        .into_iter()
+        .filter_map(|(key, path_opt)| path_opt.map(|path| (key.to_owned(), path)))
+        .collect();
+    let journal_opt = raw
+        .gateway
+        .session_key_file
+        .as_deref()
+        .map(micromcp_gateway::journal_path);
+    if let Some(journal) = &journal_opt {
+        secrets.push((
+            "gateway.session_key_file (its journal of used approvals)".into(),
+            journal,
+        ));
+    }
+    for (index, service) in raw.services.iter().enumerate() {
+        if let Some(exchange) = &service.token_exchange {
+            secrets.push((
+                format!("services[{index}].token_exchange.client_secret_file"),
+                &exchange.client_secret_file,
+            ));
+        }
+    }
+    let secrets: Vec<(&str, &Path)> = secrets
+        .iter()
+        .map(|(key, path)| (key.as_str(), *path))
+        .collect();
+    refuse_exposed(roots, excluded, &secrets)
+}
+
+/// Refuses a directory holding one of the gateway's state files (named by
+/// the config) that another local user could change: as `up` refuses its
+/// state directory, the directory (links resolved) must be this uid's own
+/// (or root's) and writable by neither group nor others —
+/// else another user could replace a checked file, or plant one the
+/// gateway has yet to create. The error names the key and the directory.
+pub fn refuse_untrusted_dirs(raw: &RawConfig) -> anyhow::Result<()> {
+    let session_key_file = raw
+        .gateway
+        .session_key_file
+        .as_deref()
+        .unwrap_or(Path::new(DEFAULT_SESSION_KEY_FILE));
+    let mut files: Vec<(&str, PathBuf)> = vec![
+        ("gateway.session_key_file", session_key_file.to_path_buf()),
+        (
+            "gateway.session_key_file (its journal of used approvals)",
+            micromcp_gateway::journal_path(session_key_file),
+        ),
+    ];
+    let mut named = |key: &'static str, path_opt: Option<&Path>| {
+        if let Some(path) = path_opt {
+            files.push((key, path.to_path_buf()));
+        }
+    };
+    named("auth.token_file", raw.auth.token_file.as_deref());
+    named("admin.token_file", raw.admin.token_file.as_deref());
+    named(
+        "admin.registrations_file",
+        raw.admin.registrations_file.as_deref(),
+    );
+    named("admin.tool_pins_file", raw.admin.tool_pins_file.as_deref());
+    named(
+        "audit.path",
+        raw.audit
+            .path
+            .as_deref()
+            .filter(|path| path.as_os_str() != "-"),
+    );
+    let mut problems = Vec::new();
+    for (key, file) in files {
+        let Some(directory) = std::path::absolute(&file)
+            .ok()
+            .and_then(|file| file.parent().map(Path::to_path_buf))
+        else {
+            continue;
+        };
+        // A directory still missing is created by the gateway (0700).
+        if !directory.exists() {
+            continue;
+        }
+        if let Err(error) = owned_file::check_directory(&directory) {
+            problems.push(format!(
+                "  - {key}: {} is in a directory not trusted: {error}",
+                file.display()
             ));
         }
     }

@@ -282,7 +282,7 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
     }
     let roots = crate::roots::served_roots(&args.roots)?;
     let excluded = [state.path.clone()];
-    crate::refusals::refuse_exposed_secrets(&raw, &roots, &excluded)?;
+    state_dir::refuse_exposed_secrets(&raw, &roots, &excluded)?;
     let mut child_services = ChildServices::default();
     let mut child_specs: Vec<ChildSpec> = [
         add_fs_child(&raw, &mut child_services, (&roots, &excluded), &sockets),
@@ -306,6 +306,7 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
         children_sections_opt: Some(children_sections),
         bridges_opt: Some(RegisteredBridges::new(sockets.path(), &shutdown)),
     };
+    state_dir::refuse_untrusted_dirs(&raw)?;
     let initial = config_source::initial_config(&source, &raw)?;
     let (config, registrations, skipped) = (initial.config, initial.registrations, initial.skipped);
     warn_if_insecure(&config);
@@ -349,6 +350,7 @@ pub async fn run_gateway(args: GatewayArgs) -> anyhow::Result<()> {
     if let Some(token) = &token {
         token::warn_if_short(token.trim());
     }
+    state_dir::refuse_untrusted_dirs(&raw)?;
     let source = FileSource {
         path_opt: Some(args.config.clone()),
         overrides,
@@ -417,7 +419,7 @@ pub async fn run_stdio(args: StdioArgs) -> anyhow::Result<()> {
     }
     let roots = crate::roots::stdio_roots(&args.roots)?;
     crate::refusals::check_fetch_domains(&raw, &[])?;
-    crate::refusals::refuse_exposed_secrets(&raw, &roots, &[])?;
+    state_dir::refuse_exposed_secrets(&raw, &roots, &[])?;
     let search_dir_opt = stdio_search_dir(&raw)?;
     let sockets = socket_dir()?;
     let mut child_services = ChildServices::default();

@@ -53,6 +53,10 @@ use self::services::validate_services;
 pub use self::services::{RawService, ServiceConfig};
 pub use self::token_exchange::{RawTokenExchange, TokenExchangeConfig};
 
+/// Where the session key is kept unless `gateway.session_key_file` names
+/// another file.
+pub const DEFAULT_SESSION_KEY_FILE: &str = ".micromcp/session.key";
+
 /// Config file as written.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -302,7 +306,7 @@ impl RawConfig {
             session_max_age: Duration::from_secs(gateway.session_max_age_secs.unwrap_or(86_400)),
             session_key_file: gateway
                 .session_key_file
-                .unwrap_or_else(|| PathBuf::from(".micromcp/session.key")),
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_SESSION_KEY_FILE)),
             namespace_separator: separator,
             page_size,
             threads,

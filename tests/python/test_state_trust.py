@@ -132,3 +132,75 @@ def test_state_files_named_by_the_config_are_checked_too(tmp_path):
         expected = {"link": "symbolic link", "foreign": "owned by uid 65534", "writable": "writable by group or others"}[kind]
         assert expected in error, (name, error)
     assert not victim.exists(), "the audit log is never opened through a link"
+
+
+def test_state_files_inside_a_served_root_stop_the_start_naming_the_key(tmp_path):
+    """fs would serve them: the admin token, the registrations (a command the
+    gateway runs) and the approved tool definitions, like the token, key,
+    audit log and index before them."""
+    root = make_root(tmp_path)
+    cases = {
+        "admin.token_file": "[admin]\ntoken_file = \"{path}\"\n",
+        "admin.registrations_file": "[admin]\nregistrations_file = \"{path}\"\n",
+        "admin.tool_pins_file": "[admin]\ntool_pins_file = \"{path}\"\n",
+    }
+    for key, setting in cases.items():
+        path = root / f"{key}.file"
+        if key == "admin.token_file":
+            path.write_text("admin-token-0123456789abcdef0123456789\n")
+            os.chmod(path, 0o600)
+        (tmp_path / "micromcp.toml").write_text("version = 1\n" + setting.format(path=path))
+        started, error = up_outcome(tmp_path, root, env_extra={"MICROMCP_TOKEN": TOKEN},
+                                    state_dir=tmp_path / f"state-{key}")
+        assert not started, (key, error)
+        assert key in error and "inside the served root" in error, (key, error)
+
+
+def gateway_outcome(base, gateway_keys: str = "", admin_keys: str = "", timeout=15.0) -> tuple[bool, str]:
+    """Runs `micromcp gateway` with these `[gateway]` and `[admin]` keys;
+    (started, its error output). Stopped either way."""
+    config = base / "gateway.toml"
+    config.write_text(f'version = 1\n[gateway]\nlisten = "127.0.0.1:{free_port()}"\n{gateway_keys}'
+                      f'[admin]\nlisten = "off"\n{admin_keys}')
+    env = dict(os.environ, MICROMCP_LOG="warn", MICROMCP_TOKEN=TOKEN)
+    process = subprocess.Popen([str(BINARY), "gateway", "--config", str(config)], cwd=base, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + timeout
+    started = False
+    while time.monotonic() < deadline and process.poll() is None:
+        if "listening on" in process.stdout.readline():
+            started = True
+            break
+    if process.poll() is None:
+        process.terminate()
+    try:
+        _, error = process.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, error = process.communicate(timeout=5)
+    return started, error
+
+
+def test_the_gateway_command_trusts_the_directories_of_its_state_files_as_up_does(tmp_path):
+    """`micromcp gateway` checked each state file but not where it lies: a
+    directory others may write (or another user's) lets them swap a file
+    after its check, or plant the session key or registrations the gateway
+    has yet to create. Refused naming the key; a private directory starts."""
+    writable = tmp_path / "writable"
+    writable.mkdir()
+    os.chmod(writable, 0o777)
+    started, error = gateway_outcome(tmp_path, gateway_keys=f'session_key_file = "{writable / "session.key"}"\n')
+    assert not started, error
+    assert "gateway.session_key_file" in error and str(writable) in error, error
+    assert "writable by group or others" in error, error
+    foreign = tmp_path / "foreign"
+    foreign.mkdir(mode=0o755)
+    os.chown(foreign, NOBODY, NOBODY)
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    started, error = gateway_outcome(tmp_path, gateway_keys=f'session_key_file = "{private / "session.key"}"\n',
+                                     admin_keys=f'registrations_file = "{foreign / "registrations.json"}"\n')
+    assert not started, error
+    assert "admin.registrations_file" in error and "owned by uid 65534" in error, error
+    started, error = gateway_outcome(tmp_path, gateway_keys=f'session_key_file = "{private / "session.key"}"\n')
+    assert started, error

@@ -132,6 +132,38 @@ fn check_level(path: &Path, depth: usize, reachable: bool) -> Result<(), OwnedFi
     Ok(())
 }
 
+/// Checks a directory that holds state files named by the config (where
+/// links are resolved first, as the files' opens resolve them): this uid's
+/// own or root's, and writable by neither group nor others — else another
+/// user could swap a checked file for their own or plant one the gateway
+/// has yet to create.
+pub fn check_directory(path: &Path) -> Result<(), OwnedFileError> {
+    let resolved = path.canonicalize().map_err(io_error(path))?;
+    let metadata = std::fs::metadata(&resolved).map_err(io_error(&resolved))?;
+    if !metadata.is_dir() {
+        return Err(OwnedFileError::Kind {
+            path: resolved,
+            expected: "directory",
+        });
+    }
+    let expected = effective_uid();
+    if metadata.uid() != expected && metadata.uid() != 0 {
+        return Err(OwnedFileError::Owner {
+            path: resolved,
+            owner: metadata.uid(),
+            expected,
+        });
+    }
+    let mode = metadata.mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return Err(OwnedFileError::Writable {
+            path: resolved,
+            mode,
+        });
+    }
+    Ok(())
+}
+
 /// Opens `path` for reading without following a link, checked as own;
 /// `None` when it does not exist.
 pub fn open_read(path: &Path) -> Result<Option<File>, OwnedFileError> {
