@@ -29,7 +29,7 @@ fn stack(c: &mut Criterion) {
     group.bench_function("admit_and_record_success", |b| {
         b.iter(|| {
             runtime.block_on(async {
-                let mut permit = service.admit(wait).await.expect("admitted");
+                let mut permit = service.admit("reader", wait).await.expect("admitted");
                 permit.record(&Ok::<(), GatewayError>(()));
                 black_box(permit);
             })
@@ -43,12 +43,12 @@ fn stack(c: &mut Criterion) {
         },
     );
     let held: Vec<_> = (0..63)
-        .map(|_| runtime.block_on(busy.admit(wait)).expect("held"))
+        .map(|_| runtime.block_on(busy.admit("reader", wait)).expect("held"))
         .collect();
     group.bench_function("admit_last_place", |b| {
         b.iter(|| {
             runtime.block_on(async {
-                let permit = busy.admit(wait).await.expect("admitted");
+                let permit = busy.admit("reader", wait).await.expect("admitted");
                 black_box(permit);
             })
         })

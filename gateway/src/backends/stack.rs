@@ -3,8 +3,10 @@
 //!
 //! 1. circuit breaker (`breaker`) — while the service keeps failing, calls
 //!    are refused at once instead of adding to its trouble;
-//! 2. concurrency limit with a bounded queue (`limit`) — excess calls are
-//!    shed at once with a transient error that says so, and counted;
+//! 2. concurrency limit with a bounded queue shared fairly between
+//!    principals (`limit`: a line each, places handed round, a full queue
+//!    sheds the longest line's newest call) — excess calls are shed at
+//!    once with a transient error that says so, and counted;
 //! 3. deadline — carried by the call itself (`methods::outbound` sends
 //!    `grpc-timeout`; a tool call ends at it as a whole);
 //! 4. retries of safe operations (reads, prompts, completions, idempotent or
@@ -22,10 +24,8 @@ mod retry;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::OwnedSemaphorePermit;
-
 pub use self::breaker::{Breaker, BreakerSettings, Open, Pass};
-pub use self::limit::{Limit, Shed};
+pub use self::limit::{Limit, Place, Shed};
 pub use self::retry::Retries;
 use crate::config::BackendsConfig;
 use crate::error::GatewayError;
@@ -38,7 +38,7 @@ pub struct ServiceStack {
     /// The service's name as a metrics label.
     service_label: &'static str,
     breaker: Breaker,
-    limit: Limit,
+    limit: Arc<Limit>,
     retries: Retries,
 }
 
@@ -49,7 +49,7 @@ pub struct ServiceStack {
 pub struct CallPermit {
     stack: Arc<ServiceStack>,
     pass: Pass,
-    place_opt: Option<OwnedSemaphorePermit>,
+    place_opt: Option<Place>,
     /// The call's place among its principal's calls in flight, if capped.
     principal_place_opt: Option<QuotaPermit<String>>,
     recorded: bool,
@@ -75,7 +75,10 @@ impl ServiceStack {
                 window_calls: config.breaker_window_calls,
                 open_for: config.breaker_open,
             }),
-            limit: Limit::new(config.max_concurrent_calls, config.max_queued_calls),
+            limit: Arc::new(Limit::new(
+                config.max_concurrent_calls,
+                config.max_queued_calls,
+            )),
             retries: Retries::new(
                 config.retry_min_per_sec,
                 config.retry_budget_percent as f32 / 100.0,
@@ -84,9 +87,13 @@ impl ServiceStack {
         })
     }
 
-    /// Lets one call through the breaker and into the limit (waiting at
-    /// most `max_wait` in its queue).
-    pub async fn admit(self: &Arc<Self>, max_wait: Duration) -> Result<CallPermit, GatewayError> {
+    /// Lets one call of `principal` through the breaker and into the
+    /// limit (waiting at most `max_wait` in its principal's line).
+    pub async fn admit(
+        self: &Arc<Self>,
+        principal: &str,
+        max_wait: Duration,
+    ) -> Result<CallPermit, GatewayError> {
         let pass = self.pass_breaker()?;
         let mut permit = CallPermit {
             stack: self.clone(),
@@ -100,7 +107,7 @@ impl ServiceStack {
         };
         let place = self
             .limit
-            .acquire(max_wait)
+            .acquire(principal, max_wait)
             .await
             .map_err(|shed| self.shed_error(shed))?;
         permit.place_opt = Some(place);
@@ -144,7 +151,7 @@ impl ServiceStack {
                 max_concurrent,
                 max_queued,
             } => format!(
-                "{max_concurrent} calls running and {max_queued} waiting (backends.max_concurrent_calls, backends.max_queued_calls)"
+                "{max_concurrent} calls running and {max_queued} waiting (backends.max_concurrent_calls, backends.max_queued_calls; a full queue sheds the newest call of the principal with the most waiting)"
             ),
             Shed::Waited(waited) => format!("no place within {} s", waited.as_secs_f64()),
         };

@@ -172,7 +172,11 @@ impl<'g> Route<'g> {
             .gateway
             .admit_call(&self.principal.id, self.service_name())
             .await?;
-        let mut permit = self.backend.stack.admit(max_wait).await?;
+        let mut permit = self
+            .backend
+            .stack
+            .admit(&self.principal.id, max_wait)
+            .await?;
         permit.hold(principal_place);
         permit.label_target(&self.original);
         Ok((self.backend.client.clone(), permit))
