@@ -124,7 +124,10 @@ impl Gateway {
             Some(config.limits.max_streamed_reads_per_principal),
         );
         let watches = Quota::new(MAX_WATCHES, Some(config.limits.max_watches_per_principal));
-        let shares = PrincipalShares::new(config.limits.max_requests_in_flight_per_principal);
+        let shares = PrincipalShares::new(
+            config.limits.max_requests_in_flight_per_principal,
+            config.limits.fair_share_in_flight_per_principal,
+        );
         let server_info_json = serde_json::json!({
             "name": SERVER_NAME,
             "title": "Micro-MCP gateway",

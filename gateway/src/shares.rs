@@ -2,11 +2,14 @@
 //! headers — after authentication, before its body is read
 //! (`front::http`). Two things are kept per principal:
 //!
-//! - its requests being served now: past
-//!   `limits.max_requests_in_flight_per_principal` the next ones wait in
+//! - its requests being served now: past its share the next ones wait in
 //!   the principal's own line (first come, first served) until one of its
 //!   requests is answered, so a principal's flood queues behind itself,
-//!   costing nothing while it waits, instead of in front of everyone;
+//!   costing nothing while it waits, instead of in front of everyone. The
+//!   share is `limits.fair_share_in_flight_per_principal` (default 8)
+//!   while another principal has come within [`ACTIVE_WITHIN`] — a
+//!   principal alone is not held — and never more than
+//!   `limits.max_requests_in_flight_per_principal` (off by default);
 //! - the rate-limit refusal it was last told to wait out (HTTP 429 with
 //!   `Retry-After`, `error.data.retryAfterMs`): a call of that principal
 //!   (a rate-limited method) arriving before then is refused at once —
@@ -38,11 +41,23 @@ pub const CLOSE_AFTER: u32 = 16;
 pub const FORGIVE_AFTER: Duration = Duration::from_secs(1);
 /// Principals kept before those with nothing left to track are dropped.
 pub const SWEEP_ABOVE: usize = 4096;
+/// A principal that sent a request this recently holds the others to
+/// their fair share.
+pub const ACTIVE_WITHIN: Duration = Duration::from_secs(1);
 
 /// The front's shares, one per principal with something to track.
 pub struct PrincipalShares {
     max_in_flight_opt: Option<usize>,
-    principals: Mutex<HashMap<Arc<str>, Share>>,
+    fair_share_opt: Option<usize>,
+    table: Mutex<Table>,
+}
+
+#[derive(Default)]
+struct Table {
+    principals: HashMap<Arc<str>, Share>,
+    /// The two principals that came last (distinct), and when: whether
+    /// another principal is active is known from these alone.
+    recent: [Option<(Arc<str>, Instant)>; 2],
 }
 
 #[derive(Default)]
@@ -94,18 +109,29 @@ struct InLine {
 
 impl PrincipalShares {
     /// Shares with at most `max_in_flight_opt` requests of one principal
-    /// served at once (`None`: no line).
-    pub fn new(max_in_flight_opt: Option<usize>) -> Arc<Self> {
+    /// served at once, and `fair_share_opt` while another principal is
+    /// active (`None`: no such bound; neither: no line).
+    pub fn new(max_in_flight_opt: Option<usize>, fair_share_opt: Option<usize>) -> Arc<Self> {
         Arc::new(Self {
             max_in_flight_opt,
-            principals: Mutex::default(),
+            fair_share_opt,
+            table: Mutex::default(),
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<Arc<str>, Share>> {
-        self.principals
+    fn lock(&self) -> MutexGuard<'_, Table> {
+        self.table
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// How many requests of a principal may be served at once now.
+    fn cap(&self, contended: bool) -> Option<usize> {
+        let fair_opt = self.fair_share_opt.filter(|_| contended);
+        match (self.max_in_flight_opt, fair_opt) {
+            (Some(max), Some(fair)) => Some(max.min(fair)),
+            (max_opt, fair_opt) => max_opt.or(fair_opt),
+        }
     }
 
     /// A place for one request of `principal`: at once, after waiting in
@@ -117,39 +143,41 @@ impl PrincipalShares {
         limited: bool,
     ) -> Result<SharePermit, EarlyRefusal> {
         let (key, receiver) = {
-            let mut principals = self.lock();
-            let Some(max) = self.max_in_flight_opt else {
+            let now = Instant::now();
+            let mut table = self.lock();
+            if self.max_in_flight_opt.is_none() && self.fair_share_opt.is_none() {
                 // No line: only a refusal to wait out is looked up.
                 if limited
-                    && let Some(share) = principals.get_mut(principal)
-                    && let Some(early) = share.early(Instant::now())
+                    && let Some(share) = table.principals.get_mut(principal)
+                    && let Some(early) = share.early(now)
                 {
                     return Err(early);
                 }
                 return Ok(SharePermit { place_opt: None });
-            };
-            let key = match principals.get_key_value(principal) {
+            }
+            let key = match table.principals.get_key_value(principal) {
                 Some((key, _)) => key.clone(),
                 None => {
-                    if principals.len() > SWEEP_ABOVE {
-                        let now = Instant::now();
-                        principals.retain(|_, share| !share.is_idle(now));
+                    if table.principals.len() > SWEEP_ABOVE {
+                        table.principals.retain(|_, share| !share.is_idle(now));
                     }
                     let key: Arc<str> = Arc::from(principal);
-                    principals.insert(key.clone(), Share::default());
+                    table.principals.insert(key.clone(), Share::default());
                     key
                 }
             };
-            let Some(share) = principals.get_mut(principal) else {
+            let contended = table.came(&key, now);
+            let cap_opt = self.cap(contended);
+            let Some(share) = table.principals.get_mut(principal) else {
                 return Ok(SharePermit { place_opt: None });
             };
             if limited
                 && share.refusal_opt.is_some()
-                && let Some(early) = share.early(Instant::now())
+                && let Some(early) = share.early(now)
             {
                 return Err(early);
             }
-            if share.in_flight < max {
+            if cap_opt.is_none_or(|cap| share.in_flight < cap) {
                 share.in_flight += 1;
                 return Ok(self.permit(key));
             }
@@ -179,15 +207,16 @@ impl PrincipalShares {
     /// The refusal of a request of a rate-limited method whose method was
     /// known only once its envelope was parsed, when it came early.
     pub fn early(&self, principal: &str) -> Option<EarlyRefusal> {
-        let mut principals = self.lock();
-        principals.get_mut(principal)?.early(Instant::now())
+        let mut table = self.lock();
+        table.principals.get_mut(principal)?.early(Instant::now())
     }
 
     /// Notes that `principal` was refused by a rate limit and told to
     /// retry after `retry_after`, saying `message`.
     pub fn refused(&self, principal: &str, retry_after: Duration, message: &str) {
         let now = Instant::now();
-        let mut principals = self.lock();
+        let mut table = self.lock();
+        let principals = &mut table.principals;
         if principals.len() > SWEEP_ABOVE {
             principals.retain(|_, share| !share.is_idle(now));
         }
@@ -206,24 +235,55 @@ impl PrincipalShares {
         });
     }
 
-    /// Gives a place back: to the next request in the line, if any.
+    /// Gives a place back: to the next requests in the line, as many as
+    /// the principal's share now allows (all of them once it is alone).
     fn release(&self, principal: &str) {
-        let mut principals = self.lock();
-        let Some(share) = principals.get_mut(principal) else {
+        let mut table = self.lock();
+        let contended = table.other_active(principal, Instant::now());
+        let cap = self.cap(contended).unwrap_or(usize::MAX);
+        let Some(share) = table.principals.get_mut(principal) else {
             return;
         };
         share.in_flight = share.in_flight.saturating_sub(1);
-        while let Some(next) = share.line.pop_front() {
+        while share.in_flight < cap
+            && let Some(next) = share.line.pop_front()
+        {
             if next.send(()).is_ok() {
                 share.in_flight += 1;
-                break;
             }
         }
     }
 
     /// Principals tracked now (for tests).
     pub fn tracked(&self) -> usize {
-        self.lock().len()
+        self.lock().principals.len()
+    }
+}
+
+// === impl Table ===
+
+impl Table {
+    /// Notes that `principal` came at `now`; true when another principal
+    /// came within [`ACTIVE_WITHIN`].
+    fn came(&mut self, principal: &Arc<str>, now: Instant) -> bool {
+        let contended = self.other_active(principal, now);
+        match &mut self.recent {
+            [Some((last, at)), _] if last == principal => *at = now,
+            [first, second] => {
+                *second = first.take();
+                *first = Some((principal.clone(), now));
+            }
+        }
+        contended
+    }
+
+    /// True when a principal other than `principal` came within
+    /// [`ACTIVE_WITHIN`] of `now` (the latest other one is among the two
+    /// last distinct principals).
+    fn other_active(&self, principal: &str, now: Instant) -> bool {
+        self.recent.iter().flatten().any(|(other, at)| {
+            &**other != principal && now.saturating_duration_since(*at) <= ACTIVE_WITHIN
+        })
     }
 }
 

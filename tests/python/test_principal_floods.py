@@ -5,7 +5,12 @@ huge body gets the same 429) — the refusal is held, and once it keeps
 coming early its connection is closed; a method the rate limits do not
 count still goes through. Past `limits.max_requests_in_flight_per_principal`
 a principal's requests wait in its own line while another principal's go
-on. Figures of a real flood: `loadtest/fault_scenarios.py` (scenario 4)."""
+on; by default, while another principal is active, a principal is served
+`limits.fair_share_in_flight_per_principal` (8) requests at once, the rest
+waiting unread in its own line. A service's places and queue are shared
+fairly: a flooder filling them cannot make another principal's calls fail
+or wait behind its whole line. Figures of a real flood:
+`loadtest/fault_scenarios.py` (scenario 4)."""
 
 from __future__ import annotations
 
@@ -158,3 +163,75 @@ def test_past_its_share_a_principal_waits_in_its_own_line(tmp_path):
                 assert future.result().status_code == 200
     finally:
         running.stop()
+
+
+def other_token_settings() -> str:
+    digest = hashlib.sha256(OTHER.encode()).hexdigest()
+    return f'[[auth.tokens]]\nname = "other"\nsha256 = "{digest}"\nscopes = ["*"]\n'
+
+
+def slow_call(running, n: int, millis: int, token: str = TOKEN) -> dict:
+    body = json.dumps({"jsonrpc": "2.0", "id": n, "method": "tools/call",
+                       "params": {"name": "slow", "arguments": {"millis": millis}, "_meta": MODERN_META}})
+    answer = httpx2.post(running.url, content=body, headers=call_headers(token, name="slow"), timeout=60)
+    return answer.json()
+
+
+def calls_running(running) -> int:
+    ready = httpx2.get(f"http://127.0.0.1:{running.port}/readyz", timeout=10).json()
+    return ready["services"][0]["calls_running"]
+
+
+def test_by_default_a_principal_is_held_to_its_fair_share_only_while_another_is_active(tmp_path):
+    """Defaults only (no `[limits]`): alone, a principal's ten slow calls all
+    run; right after another principal's call, eight run and two wait in the
+    flooder's own line, unread, while the other principal's calls go on."""
+    running = start_testkit_gateway(tmp_path, gateway_settings=other_token_settings())
+    try:
+        with concurrent.futures.ThreadPoolExecutor(12) as pool:
+            alone = [pool.submit(slow_call, running, n, 3000) for n in range(10)]
+            time.sleep(1.0)
+            assert calls_running(running) == 10, "a principal alone is not held"
+            for future in alone:
+                assert "result" in future.result(), future.result()
+            assert call(running, 100, token=OTHER).status_code == 200
+            flood = [pool.submit(slow_call, running, n, 4000) for n in range(10, 20)]
+            time.sleep(1.0)
+            assert calls_running(running) == 8, "held to the default fair share"
+            other = call(running, 101, token=OTHER)
+            assert other.status_code == 200 and "result" in other.json(), other.text
+            assert sum(future.done() for future in flood) == 0
+            for future in flood:
+                assert "result" in future.result(), future.result()
+    finally:
+        running.stop()
+
+
+def test_a_flood_filling_a_services_queue_cannot_make_another_principals_call_fail(tmp_path):
+    """The service runs 2 calls and queues 2: the flooder's four fill both
+    (its fifth is shed, its own excess); the other principal's call then
+    takes the place of the flooder's newest waiting call (shed instead) and
+    is served at the next free place, before the flooder's older waiting
+    call has run."""
+    running = start_testkit_gateway(
+        tmp_path, gateway_settings=other_token_settings(),
+        service_settings="[services.backends]\nmax_concurrent_calls = 2\nmax_queued_calls = 2\n")
+    try:
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            flood = []
+            for n in range(4):
+                flood.append(pool.submit(slow_call, running, n, 3000))
+                time.sleep(0.2)
+            excess = slow_call(running, 4, 3000)
+            assert "at capacity" in excess["error"]["message"], excess
+            other = pool.submit(lambda: call(running, 9, token=OTHER))
+            answer = other.result(timeout=30)
+            assert answer.status_code == 200 and "result" in answer.json(), answer.text
+            assert not flood[2].done(), "the flooder's older waiting call runs after the other's"
+            outcomes = [future.result() for future in flood]
+    finally:
+        running.stop()
+    assert ["result" in outcome for outcome in outcomes] == [True, True, True, False], outcomes
+    assert "at capacity" in outcomes[3]["error"]["message"], outcomes[3]
+
+

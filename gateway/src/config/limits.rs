@@ -4,7 +4,8 @@
 //! its body, and how many large resource reads may stream at once and for
 //! how long one may wait on a client that stopped reading; how many
 //! requests of one principal are served at once (the rest wait in its
-//! line), how many resources one principal may watch, and how long a
+//! line) — at all, and while another principal is active (its fair
+//! share) — how many resources one principal may watch, and how long a
 //! session's watches outlive its GET stream. Validated into
 //! [`LimitsConfig`]; errors name their key.
 
@@ -37,6 +38,10 @@ pub struct RawLimits {
     /// Requests of one principal served at once; the next wait in its own
     /// line, before their bodies are read (0: no line).
     pub max_requests_in_flight_per_principal: Option<usize>,
+    /// Requests of one principal served at once while another principal
+    /// is active (came within the last second); the next wait in its own
+    /// line, before their bodies are read (0: no fair share).
+    pub fair_share_in_flight_per_principal: Option<usize>,
     /// Resources one principal may watch at once (2025-11-25
     /// `resources/subscribe` and 2026-07-28 `subscriptions/listen` URIs).
     pub max_watches_per_principal: Option<usize>,
@@ -58,6 +63,8 @@ pub struct LimitsConfig {
     pub stalled_reader_timeout: Duration,
     /// `None`: no line.
     pub max_requests_in_flight_per_principal: Option<usize>,
+    /// `None`: no fair share.
+    pub fair_share_in_flight_per_principal: Option<usize>,
     pub max_watches_per_principal: usize,
     pub watch_without_stream: Duration,
 }
@@ -73,11 +80,17 @@ impl Default for LimitsConfig {
             max_streamed_reads_per_principal: 64,
             stalled_reader_timeout: Duration::from_secs(30),
             max_requests_in_flight_per_principal: None,
+            fair_share_in_flight_per_principal: Some(DEFAULT_FAIR_SHARE),
             max_watches_per_principal: 256,
             watch_without_stream: Duration::from_secs(60),
         }
     }
 }
+
+/// Requests of one principal served at once while another is active: a
+/// few calls keep a backend's cores busy for it, and the rest of a flood
+/// waits unread instead of crowding the others' requests.
+pub const DEFAULT_FAIR_SHARE: usize = 8;
 
 /// Validates `[limits]`.
 pub fn validate_limits(limits: RawLimits, errors: &mut Vec<String>) -> LimitsConfig {
@@ -122,6 +135,15 @@ pub fn validate_limits(limits: RawLimits, errors: &mut Vec<String>) -> LimitsCon
         in_flight as u64,
         0..=100_000,
     );
+    let fair_share = limits
+        .fair_share_in_flight_per_principal
+        .unwrap_or(DEFAULT_FAIR_SHARE);
+    check_range(
+        errors,
+        "limits.fair_share_in_flight_per_principal",
+        fair_share as u64,
+        0..=100_000,
+    );
     let max_watches_per_principal = limits
         .max_watches_per_principal
         .unwrap_or(defaults.max_watches_per_principal);
@@ -160,6 +182,7 @@ pub fn validate_limits(limits: RawLimits, errors: &mut Vec<String>) -> LimitsCon
             errors,
         ),
         max_requests_in_flight_per_principal: (in_flight > 0).then_some(in_flight),
+        fair_share_in_flight_per_principal: (fair_share > 0).then_some(fair_share),
         max_watches_per_principal,
         watch_without_stream: seconds(
             "watch_without_stream_secs",
@@ -191,6 +214,7 @@ mod tests {
             max_streamed_reads_per_principal: Some(9),
             stalled_reader_timeout_secs: Some(0),
             max_requests_in_flight_per_principal: Some(1_000_000),
+            fair_share_in_flight_per_principal: Some(1_000_000),
             max_watches_per_principal: Some(0),
             watch_without_stream_secs: Some(0),
         };
@@ -205,6 +229,7 @@ mod tests {
             "limits.max_streamed_reads_per_principal:",
             "limits.stalled_reader_timeout_secs:",
             "limits.max_requests_in_flight_per_principal:",
+            "limits.fair_share_in_flight_per_principal:",
             "limits.max_watches_per_principal:",
             "limits.watch_without_stream_secs:",
         ] {
@@ -213,10 +238,12 @@ mod tests {
         let off = RawLimits {
             max_connections_per_source: Some(0),
             max_requests_in_flight_per_principal: Some(0),
+            fair_share_in_flight_per_principal: Some(0),
             ..RawLimits::default()
         };
         let off = validate_limits(off, &mut Vec::new());
         assert_eq!(off.max_connections_per_source, None);
         assert_eq!(off.max_requests_in_flight_per_principal, None);
+        assert_eq!(off.fair_share_in_flight_per_principal, None);
     }
 }

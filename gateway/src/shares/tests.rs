@@ -20,7 +20,7 @@ fn admitted(
 
 #[test]
 fn past_its_share_a_principal_waits_in_its_own_line() {
-    let shares = PrincipalShares::new(Some(2));
+    let shares = PrincipalShares::new(Some(2), None);
     let first = admitted(poll_once(pin!(shares.enter("flood", true)))).expect("first");
     let _second = admitted(poll_once(pin!(shares.enter("flood", true)))).expect("second");
     let mut third = pin!(shares.enter("flood", true));
@@ -39,7 +39,7 @@ fn past_its_share_a_principal_waits_in_its_own_line() {
 
 #[test]
 fn a_place_handed_to_a_request_that_left_goes_to_the_next() {
-    let shares = PrincipalShares::new(Some(1));
+    let shares = PrincipalShares::new(Some(1), None);
     let first = admitted(poll_once(pin!(shares.enter("p", true))))
         .expect("first")
         .expect("admitted");
@@ -55,7 +55,7 @@ fn a_place_handed_to_a_request_that_left_goes_to_the_next() {
 
 #[test]
 fn without_a_share_only_refusals_are_tracked() {
-    let shares = PrincipalShares::new(None);
+    let shares = PrincipalShares::new(None, None);
     for _ in 0..3 {
         assert!(matches!(
             admitted(poll_once(pin!(shares.enter("p", true)))),
@@ -132,4 +132,32 @@ fn a_principal_that_waits_is_let_through_and_then_forgiven() {
     assert!(share.early(later).is_none());
     assert!(share.refusal_opt.is_none(), "forgiven");
     assert!(share.is_idle(later));
+}
+
+#[test]
+fn a_principal_alone_is_not_held_and_others_bring_the_fair_share() {
+    let shares = PrincipalShares::new(None, Some(2));
+    let mut flood: Vec<_> = (0..3)
+        .map(|_| {
+            admitted(poll_once(pin!(shares.enter("flood", true))))
+                .expect("alone, never held")
+                .expect("admitted")
+        })
+        .collect();
+    let calm = admitted(poll_once(pin!(shares.enter("calm", true))));
+    assert!(matches!(calm, Some(Ok(_))), "the other principal goes on");
+    // Another principal came: the flood is held to its share (2), so its
+    // next request waits while three are in flight, and after one ends.
+    let mut next = pin!(shares.enter("flood", true));
+    assert!(admitted(poll_once(next.as_mut())).is_none(), "held to 2");
+    drop(flood.pop());
+    assert!(
+        admitted(poll_once(next.as_mut())).is_none(),
+        "still at its share"
+    );
+    drop(flood.pop());
+    assert!(
+        matches!(admitted(poll_once(next.as_mut())), Some(Ok(_))),
+        "below its share: served"
+    );
 }
