@@ -13,15 +13,17 @@ loopback, every figure a ratio or a bound measured in one run:
 4. principal flood: `micromcp up` (fs and search) with two principals; one
    floods `search.query` closed loop with 64 clients while the other's
    `fs.stat` p99 is measured against its own baseline from the same run —
-   without rate limits, with `per_principal_per_sec`, with
-   `per_service_per_sec` (`--principal-flood-only` runs just this one,
+   without rate limits (and without the default fair share of the front,
+   `limits.fair_share_in_flight_per_principal = 0`), with
+   `per_principal_per_sec`, with `per_service_per_sec`, each with the
+   default fair share (`--principal-flood-only` runs just this one,
    `--rounds N` repeats it to show the spread).
 
 Everything started here has a bounded lifetime (`timeout`) and talks only to
 127.0.0.1. Needs the release binaries:
 `cargo build --release -p micromcp -p micromcp-loadtest --bins`.
 Run: `python3 loadtest/fault_scenarios.py [--duration 5s] [--rounds 1] [--principal-flood-only]
-[--results bench/RESULTS.md]`.
+[--fair-shares 2,4,8] [--results bench/RESULTS.md]`.
 """
 
 from __future__ import annotations
@@ -214,6 +216,7 @@ FLOOD_CLIENTS = 64
 # The victim's load, open loop: light, so its p99 is the front's doing.
 VICTIM_RATE = 200
 FLOOD_VARIANTS = {
+    "no rate limits, fair share off": "[limits]\nfair_share_in_flight_per_principal = 0\n",
     "no rate limits": "",
     "per_principal_per_sec = 500": "[rate_limits]\nper_principal_per_sec = 500\n",
     "per_service_per_sec = 500": "[rate_limits]\nper_service_per_sec = 500\n",
@@ -295,14 +298,22 @@ def principal_flood_round(work: Path, root: Path, label: str, settings: str, dur
         "flood_other": flooded["requests"] - answered - refused,
         "gateway_cpu_share": cpu_seconds / wall,
         "gateway_us_per_flood_request": cpu_seconds * 1e6 / max(flooded["requests"] / flooded["seconds"] * wall, 1),
+        "load_average": os.getloadavg()[0],
     }
 
 
-def principal_flood(work: Path, duration: str, rounds: int, line_opt: int | None = None) -> list[str]:
+def principal_flood(work: Path, duration: str, rounds: int, line_opt: int | None = None,
+                    fair_shares: list[int] | None = None) -> list[str]:
     """Scenario 4, every variant `rounds` times, interleaved; with
-    `line_opt`, also with `limits.max_requests_in_flight_per_principal`."""
+    `line_opt`, also with `limits.max_requests_in_flight_per_principal`;
+    with `fair_shares`, only without rate limits, the fair share off and at
+    each of these sizes (`limits.fair_share_in_flight_per_principal`)."""
     root = flood_root(work)
     variants = dict(FLOOD_VARIANTS)
+    if fair_shares:
+        variants = {label: settings for label, settings in FLOOD_VARIANTS.items() if "fair share off" in label}
+        for size in fair_shares:
+            variants[f"no rate limits, fair share {size}"] = f"[limits]\nfair_share_in_flight_per_principal = {size}\n"
     if line_opt:
         variants[f"none; max_requests_in_flight_per_principal = {line_opt}"] = (
             f"[limits]\nmax_requests_in_flight_per_principal = {line_opt}\n")
@@ -312,14 +323,15 @@ def principal_flood(work: Path, duration: str, rounds: int, line_opt: int | None
         "#### Principal flood: one principal floods search, another's fs.stat measured",
         "",
         f"Command: `python3 loadtest/fault_scenarios.py --principal-flood-only --duration {duration} --rounds {rounds}"
-        + (f" --line {line_opt}" if line_opt else "") + "` "
+        + (f" --line {line_opt}" if line_opt else "")
+        + (f" --fair-shares {','.join(map(str, fair_shares))}" if fair_shares else "") + "` "
         f"(release; `micromcp up` with fs and search, two `[[auth.tokens]]` principals; the flooder: `search.query`, "
         f"closed loop, {FLOOD_CLIENTS} clients, its generator at nice 19; the victim: `fs.stat`, open loop "
         f"{VICTIM_RATE}/s, 4 clients, alone then during the flood; nothing pinned)",
         "",
         "| rate limits | victim p99 alone → flooded (×) | victim p50 alone → flooded | victim failures | "
-        "flood answered / refused (429) per s, other | gateway CPU (cores), µs per flood request |",
-        "|---|---:|---:|---:|---:|---:|",
+        "flood answered / refused (429) per s, other | gateway CPU (cores), µs per flood request | load average (1 min) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for result in results:
         baseline, during = result["baseline"]["latency"], result["during"]["latency"]
@@ -327,7 +339,8 @@ def principal_flood(work: Path, duration: str, rounds: int, line_opt: int | None
             f"| {result['label']} | {baseline['p99_us']} → {during['p99_us']} µs (× {result['ratio']:.2f}) "
             f"| {baseline['p50_us']} → {during['p50_us']} µs | {result['during']['failures']} of {result['during']['requests']} "
             f"| {result['flood_ok_per_s']:.0f} / {result['flood_refused_per_s']:.0f}, {result['flood_other']} "
-            f"| {result['gateway_cpu_share']:.2f}, {result['gateway_us_per_flood_request']:.0f} |")
+            f"| {result['gateway_cpu_share']:.2f}, {result['gateway_us_per_flood_request']:.0f} "
+            f"| {result['load_average']:.1f} |")
     by_label: dict[str, list[float]] = {}
     for result in results:
         by_label.setdefault(result["label"], []).append(result["ratio"])
@@ -343,6 +356,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="repeat the principal flood this many times")
     parser.add_argument("--principal-flood-only", action="store_true", help="run scenario 4 alone")
     parser.add_argument("--line", type=int, help="scenario 4 also with this max_requests_in_flight_per_principal")
+    parser.add_argument("--fair-shares", type=lambda text: [int(size) for size in text.split(",")],
+                        help="scenario 4 without rate limits only: the fair share off and at these sizes (e.g. 2,4,8)")
     parser.add_argument("--binaries", type=Path, help="micromcp and micromcp-loadtest from here (default: target/release)")
     options = parser.parse_args()
     if options.binaries:
@@ -350,7 +365,8 @@ def main() -> None:
         RELEASE = options.binaries.resolve()
     work = Path(tempfile.mkdtemp(prefix="micromcp-faults-"))
     if options.principal_flood_only:
-        report(principal_flood(work, options.duration, options.rounds, options.line), options.results)
+        report(principal_flood(work, options.duration, options.rounds, options.line, options.fair_shares),
+               options.results)
         return
     busy_port, calm_port, gateway_port = free_port(), free_port(), free_port()
     # calm offers one generated echo tool (no resources to collide with busy's)
