@@ -27,10 +27,10 @@ async fn past_the_places_and_the_queue_calls_are_shed_at_once() {
         })
     );
     drop(first);
-    assert!(
-        queued.await.expect("join").is_ok(),
-        "the queued call got the place"
-    );
+    let _third = queued
+        .await
+        .expect("join")
+        .expect("the queued call got the place");
     assert_eq!(limit.shed_total(), 1);
     assert_eq!(limit.running(), 2);
 }
@@ -60,26 +60,27 @@ async fn a_full_queue_sheds_the_flooders_newest_call_for_another_principal() {
     );
     let calm = queue(&limit, "calm");
     tokio::task::yield_now().await;
-    let mut outcomes = Vec::new();
-    for call in flooded {
-        outcomes.push(call);
-    }
+    let mut flooded = flooded.into_iter();
+    let (oldest, second, newest) = (
+        flooded.next().expect("oldest"),
+        flooded.next().expect("second"),
+        flooded.next().expect("newest"),
+    );
     // The flooder's newest waiting call made room for calm's.
-    let newest = outcomes.pop().expect("newest");
     assert_eq!(newest.await.expect("join").err(), Some(limit.queue_full()));
-    // The next place goes to calm (its turn comes before the flooder's
-    // second call), not to the flooder's older line first.
+    // Places go round: the flooder's oldest call (its line came first),
+    // then calm's — before the flooder's second.
     drop(held);
-    tokio::task::yield_now().await;
+    let oldest_place = oldest.await.expect("join").expect("oldest served");
+    drop(oldest_place);
     let calm_place = calm.await.expect("join").expect("calm is served");
+    tokio::task::yield_now().await;
     assert!(
-        !outcomes[0].is_finished() || !outcomes[1].is_finished(),
-        "a flood call still waits"
+        !second.is_finished(),
+        "the flooder's second call still waits"
     );
     drop(calm_place);
-    for call in outcomes {
-        drop(call.await.expect("join").expect("served in turn"));
-    }
+    drop(second.await.expect("join").expect("served in its turn"));
     assert_eq!(limit.running(), 0);
 }
 
