@@ -7,7 +7,8 @@ count still goes through. Past `limits.max_requests_in_flight_per_principal`
 a principal's requests wait in its own line while another principal's go
 on; by default, while another principal is active, a principal is served
 `limits.fair_share_in_flight_per_principal` (8) requests at once, the rest
-waiting unread in its own line. A service's places and queue are shared
+waiting unread in its own line — but a client's notifications (a
+cancellation) and answers to the gateway's requests never wait there. A service's places and queue are shared
 fairly: a flooder filling them cannot make another principal's calls fail
 or wait behind its whole line. Figures of a real flood:
 `loadtest/fault_scenarios.py` (scenario 4)."""
@@ -235,3 +236,41 @@ def test_a_flood_filling_a_services_queue_cannot_make_another_principals_call_fa
     assert "at capacity" in outcomes[3]["error"]["message"], outcomes[3]
 
 
+
+
+def test_a_cancellation_never_waits_behind_the_call_it_cancels(tmp_path):
+    """A 2025-11-25 session answered in JSON only, held to a fair share of
+    one request while another principal is active: its slow call holds that
+    place for as long as it runs. The client's `notifications/cancelled`
+    for it (like its answers to the gateway's requests) takes no place in
+    the line: it is accepted while the call still runs, and ends it, instead
+    of waiting until the call it cancels is over (and then cancelling
+    nothing)."""
+    settings = "[limits]\nfair_share_in_flight_per_principal = 1\n" + other_token_settings()
+    running = start_testkit_gateway(tmp_path, gateway_settings=settings)
+    try:
+        opened = httpx2.post(running.url, headers=headers(), timeout=10, json={
+            "jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+                "protocolVersion": "2025-11-25", "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"}}})
+        in_session = {"Mcp-Session-Id": opened.headers["mcp-session-id"],
+                      "MCP-Protocol-Version": "2025-11-25", "Accept": "application/json"}
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            assert call(running, 100, token=OTHER).status_code == 200  # another principal is active
+            pending = pool.submit(lambda: httpx2.post(
+                running.url, headers=headers(in_session), timeout=60,
+                json={"jsonrpc": "2.0", "id": 41, "method": "tools/call",
+                      "params": {"name": "slow", "arguments": {"millis": 15000}}}))
+            deadline = time.monotonic() + 10
+            while calls_running(running) != 1:
+                assert time.monotonic() < deadline, "the slow call never started"
+                time.sleep(0.05)
+            cancelled = httpx2.post(running.url, headers=headers(in_session), timeout=60, json={
+                "jsonrpc": "2.0", "method": "notifications/cancelled",
+                "params": {"requestId": 41, "reason": "test"}})
+            assert cancelled.status_code == 202, cancelled.text
+            answer = pending.result(timeout=60).json()
+            assert "cancelled" in answer["error"]["message"], "the call ran to its end before the cancellation got in"
+            assert calls_running(running) == 0
+    finally:
+        running.stop()

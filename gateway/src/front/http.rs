@@ -42,6 +42,7 @@ use crate::error::GatewayError;
 use crate::front::limits::{ConnectionLimits, connection_limits};
 use crate::gateway::Gateway;
 use crate::principal::Principal;
+use crate::rates::is_limited;
 use crate::wire::jsonrpc::{Envelope, MessageKind, encode_result};
 use crate::wire::protocol::{
     LEGACY_VERSIONS, MODERN_VERSIONS, MirroredHeaders, ParamsHead, header_text, removed_method,
@@ -171,9 +172,10 @@ async fn post_audited(gateway: Arc<Gateway>, request: Request, audit: &mut Audit
         Ok(principal) => principal,
         Err(response) => return *response,
     };
-    // Held until the answer starts; the body is not read before.
-    let _place = match share::enter(&gateway, &principal.id, &parts, audit).await {
-        Ok(place) => place,
+    // Held until the answer starts; when the headers name the method, the
+    // body is not read before.
+    let mut place_opt = match share::enter_named(&gateway, &principal.id, &parts, audit).await {
+        Ok(place_opt) => place_opt,
         Err(response) => return response,
     };
     let headers = parts.headers;
@@ -257,14 +259,22 @@ async fn post_audited(gateway: Arc<Gateway>, request: Request, audit: &mut Audit
         }
         MessageKind::Request => {
             let method = envelope.method.clone().unwrap_or_default();
-            // Checked from the headers already when they name it.
-            if !headers.contains_key("mcp-method")
-                && let Some(refused) =
-                    share::refuse_if_early(&gateway, &principal.id, &method, parts.version, audit)
-                        .await
-            {
-                return refused;
+            // Taken from the headers already when they name the method.
+            if place_opt.is_none() {
+                match share::enter(
+                    &gateway,
+                    &principal.id,
+                    is_limited(&method),
+                    parts.version,
+                    audit,
+                )
+                .await
+                {
+                    Ok(place) => place_opt = Some(place),
+                    Err(refused) => return refused,
+                }
             }
+            let _place = place_opt;
             let posted = PostedRequest {
                 headers: &headers,
                 accepts,

@@ -1,5 +1,10 @@
 //! A POST's place in its principal's share of the front (`shares`): taken
-//! after authentication and before the body is read. A call (a method the
+//! by requests only — after authentication and before the body is read
+//! when the request names its method in `Mcp-Method` (2026-07-28), right
+//! after its envelope is parsed otherwise. Answers to the gateway's own
+//! requests (an elicitation's result) and notifications (a cancellation)
+//! never wait in the line: the calls holding the places may be waiting for
+//! them. A call (a method the
 //! rate limits count) of a principal that came back before its
 //! `Retry-After` gets its 429 from here — from the headers, body never
 //! read, when it names its method in `Mcp-Method` (2026-07-28); right
@@ -15,38 +20,49 @@ use crate::gateway::Gateway;
 use crate::rates::is_limited;
 use crate::shares::{EarlyRefusal, SharePermit};
 
-/// The request's place, or the held refusal of an early call that names
-/// its method in `Mcp-Method`.
-pub(super) async fn enter(
+/// The place of a request that names its method in `Mcp-Method`, or the
+/// held refusal of such a call come early; `None` when the header names no
+/// method or a notification (decided once the envelope is parsed).
+pub(super) async fn enter_named(
     gateway: &Gateway,
     principal_id: &str,
     parts: &http::request::Parts,
     audit: &mut AuditEntry,
-) -> Result<SharePermit, Response> {
-    let named_call = parts
+) -> Result<Option<SharePermit>, Response> {
+    let Some(method) = parts
         .headers
         .get("mcp-method")
         .and_then(|value| value.to_str().ok())
-        .is_some_and(is_limited);
-    match gateway.shares.enter(principal_id, named_call).await {
-        Ok(place) => Ok(place),
-        Err(early) => Err(refuse_early(early, parts.version, audit).await),
+    else {
+        return Ok(None);
+    };
+    if method.starts_with("notifications/") {
+        return Ok(None);
     }
+    enter(
+        gateway,
+        principal_id,
+        is_limited(method),
+        parts.version,
+        audit,
+    )
+    .await
+    .map(Some)
 }
 
-/// The held refusal of an early call known by its parsed envelope.
-pub(super) async fn refuse_if_early(
+/// The place of a request known by its parsed envelope (`method`), or the
+/// held refusal of an early call.
+pub(super) async fn enter(
     gateway: &Gateway,
     principal_id: &str,
-    method: &str,
+    limited: bool,
     version: Version,
     audit: &mut AuditEntry,
-) -> Option<Response> {
-    if !is_limited(method) {
-        return None;
+) -> Result<SharePermit, Response> {
+    match gateway.shares.enter(principal_id, limited).await {
+        Ok(place) => Ok(place),
+        Err(early) => Err(refuse_early(early, version, audit).await),
     }
-    let early = gateway.shares.early(principal_id)?;
-    Some(refuse_early(early, version, audit).await)
 }
 
 async fn refuse_early(early: EarlyRefusal, version: Version, audit: &mut AuditEntry) -> Response {
