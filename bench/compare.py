@@ -1,7 +1,12 @@
 """Side-by-side comparison on loopback, in one run: the echo MCP server called
 directly (the limit), Micro-MCP in front of the echo micro-service over gRPC
 (TCP, Unix socket and QUIC), Micro-MCP in front of the same echo MCP server through
-a bridge, and peer gateways from PyPI in front of that same echo server.
+a bridge — over stdio and over Streamable HTTP — and peer gateways from PyPI in
+front of that same echo server. Each path's ratio is against the direct path
+of the same era (2025-11-25 sessions or 2026-07-28 requests); for the bridge over
+HTTP, the TCP connections it opened to the echo server per 1 000 calls are
+counted from /proc/net/tcp (TIME_WAIT included). `MICROMCP_RELEASE` names
+another directory of release binaries (e.g. a build copied aside before a change).
 
 Every process started here has a bounded lifetime (`timeout`). Rounds are
 interleaved (round 1 runs every path, then round 2 …) so drift shows. Gateway
@@ -31,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from jwt_issuer import Issuer  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
-RELEASE = REPO / "target" / "release"
+RELEASE = Path(os.environ.get("MICROMCP_RELEASE", REPO / "target" / "release"))
 PEERS = REPO / ".cache" / "peers"
 TOKEN = "compare-" + "x" * 32
 LIFETIME_SECS = 3600
@@ -65,6 +70,22 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / TICKS
 
 
+def connections_to(port: int) -> set[tuple[str, str]]:
+    """(local, remote) addresses of the TCP sockets in any state (TIME_WAIT
+    included) whose remote port is `port`: the connections opened to it."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            local, remote = line.split()[1:3]
+            if int(remote.rsplit(":", 1)[1], 16) == port:
+                found.add((local, remote))
+    return found
+
+
 def children(pid: int) -> list[int]:
     found = []
     for task in os.listdir(f"/proc/{pid}/task"):
@@ -84,6 +105,9 @@ class Route:
     token: str | None = None
     cpu_pids: list[int] = field(default_factory=list)
     note: str = ""
+    # The TCP port of the upstream this path opens connections to, if any:
+    # its connections opened per 1 000 calls are counted.
+    upstream_port: int | None = None
 
 
 class Stack:
@@ -231,6 +255,7 @@ def loadtest(path: Route, concurrency: int, duration: str, warmup: str, out: Pat
     if path.token:
         command += ["--token", path.token]
     before = cpu_seconds(path.cpu_pids) if path.cpu_pids else 0.0
+    sockets_before = connections_to(path.upstream_port) if path.upstream_port else set()
     finished = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, timeout=600)
     if finished.returncode != 0:
         # Only the loadtest's own message: the command line holds tokens.
@@ -239,6 +264,10 @@ def loadtest(path: Route, concurrency: int, duration: str, warmup: str, out: Pat
     after = cpu_seconds(path.cpu_pids) if path.cpu_pids else 0.0
     report = json.loads(out.read_text())
     report["cpu_us_per_call"] = (after - before) * 1e6 / max(report["sent"], 1) if path.cpu_pids else None
+    if path.upstream_port:
+        # Warm-up calls count too: a connection opened then is one opened for these calls.
+        opened = len(connections_to(path.upstream_port) - sockets_before)
+        report["upstream_connections_per_1000"] = opened * 1000 / max(report["sent"], 1)
     return report
 
 
@@ -289,12 +318,21 @@ def main() -> int:
             if testkit_socket.exists() and bridge_socket.exists():
                 break
             time.sleep(0.05)
+        bridge_http_socket = work / "bridge-http.sock"
+        bridge_http = stack.start("bridge-http", [str(RELEASE / "micromcp"), "bridge", "--name", "echo", "--url", echo_url,
+                                                  "--socket", str(bridge_http_socket)], {"MICROMCP_LOG": "warn"})
+        for _ in range(100):
+            if bridge_http_socket.exists():
+                break
+            time.sleep(0.05)
         bridge_pid = stack.pid_of(bridge)
+        bridge_http_pid = stack.pid_of(bridge_http)
         tcp_port, tcp_pid = start_gateway(stack, "gateway-tcp", [("echo", "", f"http://127.0.0.1:{testkit_port}")])
         unix_port, unix_pid = start_gateway(stack, "gateway-unix", [("echo", "", f"unix://{testkit_socket}")])
         quiet_port, quiet_pid = start_gateway(stack, "gateway-tcp-no-metrics", [("echo", "", f"http://127.0.0.1:{testkit_port}")],
                                               tail='[admin]\nlisten = "off"\n')
         bridged_port, bridged_pid = start_gateway(stack, "gateway-bridge", [("echo", "", f"unix://{bridge_socket}")])
+        bridged_http_port, bridged_http_pid = start_gateway(stack, "gateway-bridge-http", [("echo", "", f"unix://{bridge_http_socket}")])
         governed_port, governed_pid = start_gateway(stack, "gateway-governed", [("echo", "", f"unix://{testkit_socket}")],
                                                     tail=governance_toml(work))
         issuer = Issuer(work)
@@ -307,6 +345,7 @@ def main() -> int:
         args = '{"text":"hello"}'
         paths = [
             Route("direct: echo MCP server (rmcp, HTTP)", echo_url, "echo", args),
+            Route("direct: echo MCP server (rmcp, HTTP), 2026-07-28", echo_url, "echo", args, era="modern"),
             Route("Micro-MCP → echo service, gRPC/TCP", f"http://127.0.0.1:{tcp_port}/mcp", "echo", args, token=TOKEN, cpu_pids=[tcp_pid]),
             Route("Micro-MCP → echo service, gRPC/TCP, 2026-07-28", f"http://127.0.0.1:{tcp_port}/mcp", "echo", args, era="modern", token=TOKEN, cpu_pids=[tcp_pid]),
             Route("Micro-MCP → echo service, gRPC/TCP, metrics off", f"http://127.0.0.1:{quiet_port}/mcp", "echo", args, token=TOKEN,
@@ -320,6 +359,13 @@ def main() -> int:
                   cpu_pids=[quic_pid]),
             Route("Micro-MCP → bridge → echo MCP server (stdio)", f"http://127.0.0.1:{bridged_port}/mcp", "echo", args, token=TOKEN,
                   cpu_pids=[bridged_pid, bridge_pid], note="CPU: gateway + bridge"),
+            Route("Micro-MCP → bridge → echo MCP server (stdio), 2026-07-28", f"http://127.0.0.1:{bridged_port}/mcp", "echo", args,
+                  era="modern", token=TOKEN, cpu_pids=[bridged_pid, bridge_pid], note="CPU: gateway + bridge"),
+            Route("Micro-MCP → bridge → echo MCP server (Streamable HTTP)", f"http://127.0.0.1:{bridged_http_port}/mcp", "echo", args,
+                  token=TOKEN, cpu_pids=[bridged_http_pid, bridge_http_pid], note="CPU: gateway + bridge", upstream_port=echo_port),
+            Route("Micro-MCP → bridge → echo MCP server (Streamable HTTP), 2026-07-28", f"http://127.0.0.1:{bridged_http_port}/mcp", "echo",
+                  args, era="modern", token=TOKEN, cpu_pids=[bridged_http_pid, bridge_http_pid], note="CPU: gateway + bridge",
+                  upstream_port=echo_port),
         ]
         proxy = PEERS / "mcp-proxy" / "bin" / "mcp-proxy"
         if options.no_peers:
@@ -341,7 +387,8 @@ def main() -> int:
                 skipped.append(f"ContextForge: {why}")
         if options.only:
             wanted = [part.strip().lower() for part in options.only.split(",")]
-            paths = [paths[0]] + [path for path in paths[1:] if any(part in path.name.lower() for part in wanted)]
+            paths = [path for path in paths if path.name.startswith("direct")
+                     or any(part in path.name.lower() for part in wanted)]
         ceilings = {level: ceiling(level, options.duration, options.warmup, work / f"ceiling-{level}.json") for level in levels}
         results: dict[tuple[str, int], list[dict]] = {}
         for round_index in range(options.rounds):
@@ -384,19 +431,25 @@ def render(paths, levels, results, ceilings, skipped, options) -> str:
         f"### Comparison {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} — {os.cpu_count()} cores",
         "",
         f"Command: `{command.strip()}` (2025-11-25 sessions unless marked; {options.rounds} interleaved rounds of "
-        f"{options.duration} after {options.warmup} warm-up; figures are the per-round values, round 1 / round 2 …).",
+        f"{options.duration} after {options.warmup} warm-up; figures are the per-round values, round 1 / round 2 …; "
+        "× direct is against the direct path of the same era; upstream connections are TCP connections opened to the "
+        "echo server per 1 000 calls, warm-up included).",
         "",
-        "| path | conc | req/s | p50 µs | p99 µs | CPU µs/call | × direct (req/s) | added p50 µs | failures |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| path | conc | req/s | p50 µs | p99 µs | CPU µs/call | × direct (req/s) | added p50 µs | upstream conns / 1 000 calls | failures |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    direct_name = paths[0].name
+    direct_by_era = {}
+    for path in paths:
+        if path.name.startswith("direct"):
+            direct_by_era.setdefault(path.era, path.name)
     for level in levels:
-        direct = results.get((direct_name, level), [])
         for path in paths:
+            direct_name = direct_by_era.get(path.era, paths[0].name)
+            direct = results.get((direct_name, level), [])
             runs = results.get((path.name, level), [])
             ok = [run for run in runs if "throughput_rps" in run]
             if not ok:
-                lines.append(f"| {path.name} | {level} | failed: {runs[0].get('error', '?') if runs else 'no run'} | | | | | | |")
+                lines.append(f"| {path.name} | {level} | failed: {runs[0].get('error', '?') if runs else 'no run'} | | | | | | | |")
                 continue
 
             def joined(values, digits=0):
@@ -405,11 +458,13 @@ def render(paths, levels, results, ceilings, skipped, options) -> str:
             ratios = [run["throughput_rps"] / max(base["throughput_rps"], 1e-9) for run, base in zip(ok, direct) if "throughput_rps" in base]
             added = [run["latency"]["p50_us"] - base["latency"]["p50_us"] for run, base in zip(ok, direct) if "latency" in base]
             cpu = [run["cpu_us_per_call"] for run in ok if run.get("cpu_us_per_call") is not None]
+            opened = [run["upstream_connections_per_1000"] for run in ok if "upstream_connections_per_1000" in run]
             lines.append(
                 f"| {path.name} | {level} | {joined([run['throughput_rps'] for run in ok])} | "
                 f"{joined([run['latency']['p50_us'] for run in ok])} | {joined([run['latency']['p99_us'] for run in ok])} | "
                 f"{joined(cpu) if cpu else '–'}{' (' + path.note + ')' if path.note and cpu else ''} | "
                 f"{joined(ratios, 2) if path.name != direct_name else '1'} | {joined(added) if path.name != direct_name else '–'} | "
+                f"{joined(opened, 1) if opened else '–'} | "
                 f"{sum(run.get('failures', 0) for run in ok)} |"
             )
     lines.append("")

@@ -19,6 +19,7 @@
 //! of its own, opened with its own token ([`principal_sessions`]); the
 //! shared session keeps the catalog.
 
+mod call;
 mod child_stderr;
 mod config;
 mod connect;
@@ -34,6 +35,7 @@ mod service;
 mod upstream;
 mod watches;
 
+pub use call::{request_params, tool_result_json};
 pub use config::{BridgeConfig, PrincipalTokens, RunAs, UpstreamEra, UpstreamTarget, UrlTransport};
 pub use connect::{INHERITED_ENV, inherited_env};
 pub use legacy_sse::{LegacySseError, LegacySseTransport};

@@ -7,6 +7,7 @@
 use std::sync::Mutex;
 
 use micromcp_sdk::ToolEvents;
+use rmcp::model::{NumberOrString, ProgressToken};
 
 /// Calls in flight, by progress-token key, in start order.
 #[derive(Default)]
@@ -70,7 +71,11 @@ impl CallRegistry {
     }
 }
 
-/// A map key for any serialisable progress token.
-pub fn token_key(token: &impl serde::Serialize) -> String {
-    serde_json::to_string(token).unwrap_or_default()
+/// A map key for a progress token: a number as itself, a string quoted
+/// (so the number 1 and the string "1" stay apart), without a serialiser.
+pub fn token_key(token: &ProgressToken) -> String {
+    match &token.0 {
+        NumberOrString::Number(number) => number.to_string(),
+        NumberOrString::String(text) => format!("\"{text}\""),
+    }
 }

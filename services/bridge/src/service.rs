@@ -1,6 +1,7 @@
-//! `BridgeService`: the micromcp.v1 face of the upstream server. Calls are
-//! forwarded with rmcp (progress routed back by token; cancellation of the
-//! gateway call cancels the upstream request); results travel as raw JSON.
+//! `BridgeService`: the micromcp.v1 face of the upstream server. A call
+//! chooses its upstream session here and is forwarded by [`call`]
+//! (progress routed back by token; cancellation of the gateway call
+//! cancels the upstream request); results travel as raw JSON.
 //! With `principalTokens`, tool calls and resource reads go through the
 //! caller's own upstream session (`principal_sessions`).
 
@@ -17,22 +18,14 @@ use micromcp_sdk::{
     ToolCall, ToolEvents, ToolOutput, UpdateStream, UpstreamToken,
 };
 use rmcp::RoleClient;
-use rmcp::model::{
-    CallToolRequest, CallToolRequestParams, ClientRequest, ErrorCode, GetPromptRequest,
-    ServerResult,
-};
+use rmcp::model::{ClientRequest, ErrorCode, GetPromptRequest, ServerResult};
 use rmcp::service::{Peer, PeerRequestOptions, ServiceError as RmcpError};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::principal_sessions::{InUse, PrincipalSessions};
-use crate::routing::token_key;
 use crate::upstream::Upstream;
-use crate::{BridgeConfig, convert};
-
-/// How long a call with progress waits after its result for progress
-/// notifications still being handled.
-const PROGRESS_SETTLE: std::time::Duration = std::time::Duration::from_millis(20);
+use crate::{BridgeConfig, call, convert};
 
 /// The bridge micro-service.
 pub struct BridgeService {
@@ -60,7 +53,7 @@ impl Via {
     }
 }
 
-fn map_error(error: RmcpError) -> ServiceError {
+pub(crate) fn map_error(error: RmcpError) -> ServiceError {
     match error {
         RmcpError::McpError(data) => {
             let message = data.message.to_string();
@@ -167,14 +160,15 @@ impl BridgeService {
     /// per-user credentials, else the shared one.
     async fn via(&self, principal: &str, sent_opt: Option<&UpstreamToken>) -> ServiceResult<Via> {
         match &self.sessions_opt {
+            // Boxed: opening a session (a whole handshake) would otherwise
+            // make every call's future that large, copied at each move.
             Some(sessions) => Ok(Via::Principal(
-                sessions
-                    .session(
-                        &self.upstream,
-                        principal,
-                        sent_opt.map(|token| token.0.as_str()),
-                    )
-                    .await?,
+                Box::pin(sessions.session(
+                    &self.upstream,
+                    principal,
+                    sent_opt.map(|token| token.0.as_str()),
+                ))
+                .await?,
             )),
             None => Ok(Via::Shared(self.peer()?)),
         }
@@ -201,52 +195,23 @@ impl McpService for BridgeService {
             .await?;
         let peer = via.peer();
         let (state, modern) = match &via {
-            Via::Shared(_) => (&self.upstream.state, self.upstream.is_modern()),
-            Via::Principal(session) => (&session.state, session.is_modern()),
+            Via::Shared(_) => (&*self.upstream.state, self.upstream.is_modern()),
+            Via::Principal(session) => (&*session.state, session.is_modern()),
         };
-        let arguments: Value = serde_json::from_slice(&call.arguments_json)
-            .map_err(|error| ServiceError::InvalidArgument(error.to_string()))?;
-        let mut request = json!({"name": call.name, "arguments": arguments});
-        convert::add_round(&mut request, events.round())?;
-        let request_params: CallToolRequestParams = params(request)?;
-        let request = ClientRequest::CallToolRequest(CallToolRequest::new(request_params));
-        let mut options = PeerRequestOptions::with_timeout(self.upstream.call_timeout());
-        options.meta = Some(convert::client_meta(events.round(), events.log_level()));
         if let (Some(level), Via::Shared(_)) = (events.log_level(), &via)
             && !modern
         {
-            self.upstream.ensure_log_level(peer, level).await;
+            // Boxed: rare, and its future would size every call's.
+            Box::pin(self.upstream.ensure_log_level(peer, level)).await;
         }
-        let handle = peer
-            .send_request_with_option(request, options)
-            .await
-            .map_err(map_error)?;
-        let progress_requested = events.progress_requested();
-        let _registration = state
-            .calls
-            .register(token_key(&handle.progress_token), events);
-        // If the gateway cancels (this future is dropped), tell the upstream.
-        let cancel_guard = CancelOnDrop {
-            peer: Some((Arc::new(peer.clone()), handle.id.clone())),
+        let forward = call::Forward {
+            peer,
+            state,
+            timeout: self.upstream.call_timeout(),
+            name: call.name,
+            arguments_json: &call.arguments_json,
         };
-        let response = handle.await_response().await;
-        cancel_guard.disarm();
-        if progress_requested {
-            // rmcp runs notification handlers as their own tasks, so a progress
-            // notification the upstream sent just before its result may still
-            // be in flight here: give it a moment to reach the client first.
-            tokio::time::sleep(PROGRESS_SETTLE).await;
-        }
-        match response.map_err(map_error)? {
-            ServerResult::CallToolResult(result) => {
-                Ok(ToolOutput::from_raw_json(convert::result_json(&result)))
-            }
-            ServerResult::InputRequiredResult(result) => Err(convert::input_required(&result)),
-            other => Err(ServiceError::Internal(format!(
-                "unexpected upstream answer: {}",
-                serde_json::to_string(&other).unwrap_or_default()
-            ))),
-        }
+        call::forward(forward, events).await
     }
 
     async fn read_resource(&self, uri: String) -> ServiceResult<ResourceContent> {
@@ -344,31 +309,5 @@ impl McpService for BridgeService {
             total: completion["total"].as_u64(),
             has_more: completion["hasMore"].as_bool().unwrap_or(false),
         })
-    }
-}
-
-/// Sends `notifications/cancelled` upstream if the call is abandoned.
-struct CancelOnDrop {
-    peer: Option<(Arc<Peer<RoleClient>>, rmcp::model::RequestId)>,
-}
-
-impl CancelOnDrop {
-    fn disarm(mut self) {
-        self.peer = None;
-    }
-}
-
-impl Drop for CancelOnDrop {
-    fn drop(&mut self) {
-        if let Some((peer, id)) = self.peer.take() {
-            tokio::spawn(async move {
-                let cancelled = params::<rmcp::model::CancelledNotificationParam>(
-                    json!({"requestId": id, "reason": "cancelled by the client"}),
-                );
-                if let Ok(cancelled) = cancelled {
-                    let _ = peer.notify_cancelled(cancelled).await;
-                }
-            });
-        }
     }
 }

@@ -16,9 +16,9 @@ use micromcp_proto::{
 };
 use tokio::sync::{mpsc, watch};
 
+use crate::call_stream::CallStream;
 use crate::tasks::{self, TaskSupport, Tasks};
-use tokio::task::JoinHandle;
-use tokio_stream::wrappers::{ReceiverStream, WatchStream};
+use tokio_stream::wrappers::WatchStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::{
@@ -138,29 +138,6 @@ fn readable_sources<T>(request: &Request<T>) -> Option<Vec<String>> {
     )
 }
 
-/// Aborts the wrapped task when the stream is dropped (the gateway cancelled).
-struct AbortOnDrop<T> {
-    inner: T,
-    task: JoinHandle<()>,
-}
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl<T: Stream + Unpin> Stream for AbortOnDrop<T> {
-    type Item = T::Item;
-
-    fn poll_next(
-        mut self: Pin<&mut Self>,
-        context: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        self.inner.poll_next_unpin(context)
-    }
-}
-
 /// Delivers the client's answers to input requests until the request
 /// stream ends.
 async fn relay_answers(mut inbound: Streaming<CallToolClientMessage>, answers: ToolEvents) {
@@ -265,7 +242,7 @@ impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
         .in_task(task_capable.then_some(task_receiver));
         let service = self.service.clone();
         let store = self.tasks.clone();
-        let task = tokio::spawn(async move {
+        let work = Box::pin(async move {
             if task_capable {
                 let principal = call.principal.clone();
                 let asking = events.clone();
@@ -295,22 +272,22 @@ impl<S: McpService> GrpcMcpService for GrpcAdapter<S> {
                 // Relay the client's input answers while the call runs (the
                 // gateway keeps the request stream open for them).
                 let relay = tokio::spawn(relay_answers(inbound, events.clone()));
-                let outcome =
-                    telemetry::timed("tools/call", span, service.call_tool(call, events.clone()))
-                        .await;
+                let work = Box::pin(service.call_tool(call, events.clone()));
+                let outcome = telemetry::timed("tools/call", span, work).await;
                 relay.abort();
                 outcome
             } else {
                 // The gateway ended the request stream after the call.
                 drop(inbound);
-                telemetry::timed("tools/call", span, service.call_tool(call, events.clone())).await
+                // Boxed once: a service's future can be large, and it would
+                // otherwise be copied at each move on the way to its poll.
+                let work = Box::pin(service.call_tool(call, events.clone()));
+                telemetry::timed("tools/call", span, work).await
             };
             send_outcome(&outbound, &events, outcome).await;
         });
-        Ok(Response::new(Box::pin(AbortOnDrop {
-            inner: ReceiverStream::new(receiver),
-            task,
-        })))
+        // The work runs as tonic reads the response: no task of its own.
+        Ok(Response::new(Box::pin(CallStream::new(work, receiver))))
     }
 
     type ReadResourceStream = BoxStream<ReadResourceChunk>;

@@ -6,6 +6,7 @@
 
 mod adapter;
 mod blocking;
+mod call_stream;
 mod child_isolation;
 mod corpus;
 mod error;
