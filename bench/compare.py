@@ -246,6 +246,29 @@ def start_contextforge(stack: Stack, echo_url: str) -> tuple[Route | None, str]:
         return None, f"did not come up: {type(error).__name__}: {error} (log: {stack.work / 'contextforge.log'})"
 
 
+def bridge_routes_of(stack: Stack, binary: Path, echo_url: str, echo_port: int, args: str) -> list[Route]:
+    """The bridged paths (stdio and Streamable HTTP, both eras) through
+    bridges run from `binary`, each behind a gateway of this build."""
+    routes = []
+    for kind, upstream in (("stdio", ["--command", str(RELEASE / "micromcp-echo"), "--arg", "--stdio"]),
+                           ("Streamable HTTP", ["--url", echo_url])):
+        name = "before-" + kind.split()[0].lower()
+        socket_path = stack.work / f"bridge-{name}.sock"
+        process = stack.start(f"bridge-{name}", [str(binary), "bridge", "--name", "echo", *upstream, "--socket", str(socket_path)],
+                              {"MICROMCP_LOG": "warn"})
+        for _ in range(200):
+            if socket_path.exists():
+                break
+            time.sleep(0.05)
+        bridge_pid = stack.pid_of(process)
+        port, gateway_pid = start_gateway(stack, f"gateway-bridge-{name}", [("echo", "", f"unix://{socket_path}")])
+        for era, suffix in (("legacy", ""), ("modern", ", 2026-07-28")):
+            routes.append(Route(f"Micro-MCP → bridge ({binary}) → echo MCP server ({kind}){suffix}", f"http://127.0.0.1:{port}/mcp",
+                                "echo", args, era=era, token=TOKEN, cpu_pids=[gateway_pid, bridge_pid], note="CPU: gateway + bridge",
+                                upstream_port=echo_port if kind != "stdio" else None))
+    return routes
+
+
 def loadtest(path: Route, concurrency: int, duration: str, warmup: str, out: Path) -> dict:
     command = [str(RELEASE / "micromcp-loadtest"), "--url", path.url, "--era", path.era, "--tool", path.tool,
                "--args", path.args, "--concurrency", str(concurrency), "--duration", duration,
@@ -288,6 +311,9 @@ def main() -> int:
     parser.add_argument("--no-contextforge", action="store_true")
     parser.add_argument("--no-peers", action="store_true", help="only the direct and Micro-MCP paths")
     parser.add_argument("--only", help="comma-separated substrings of path names to run (the direct path always runs)")
+    parser.add_argument("--bridge-before", type=Path,
+                        help="another build's `micromcp`: its bridges (stdio and HTTP) run too, behind gateways of this build, "
+                             "so a change to the bridge is compared in one interleaved run")
     parser.add_argument("--results", type=Path, help="append the table to this Markdown file")
     options = parser.parse_args()
     levels = [int(level) for level in options.concurrency.split(",")]
@@ -367,6 +393,8 @@ def main() -> int:
                   args, era="modern", token=TOKEN, cpu_pids=[bridged_http_pid, bridge_http_pid], note="CPU: gateway + bridge",
                   upstream_port=echo_port),
         ]
+        if options.bridge_before:
+            paths += bridge_routes_of(stack, options.bridge_before, echo_url, echo_port, args)
         proxy = PEERS / "mcp-proxy" / "bin" / "mcp-proxy"
         if options.no_peers:
             skipped.append("peers: --no-peers")
