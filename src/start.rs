@@ -10,8 +10,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use micromcp_gateway::Gateway;
 use micromcp_gateway::config::{GatewayConfig, Registration};
+use micromcp_gateway::{Gateway, catalog};
 use tokio_util::sync::CancellationToken;
 
 /// Builds the gateway, follows the services' catalogs and waits for them
@@ -75,6 +75,19 @@ pub async fn start_gateway(
             fatal.push(collision.clone());
         }
     }
+    // The gateway's own tools: a service must not offer their names.
+    if gateway.tool_search.is_some() {
+        for reserved in [catalog::FIND_TOOLS, catalog::CALL_TOOL] {
+            if let Some(item) = catalog.tool(reserved) {
+                fatal.push(format!(
+                    "service {:?} offers tool {reserved:?}, but {} and {} are reserved for the gateway's tool search ([catalog] find_tools / disclosure)",
+                    gateway.backends.names().name(item.service),
+                    catalog::FIND_TOOLS,
+                    catalog::CALL_TOOL
+                ));
+            }
+        }
+    }
     if !fatal.is_empty() {
         anyhow::bail!(
             "catalog collisions (rename a tool or give a service its own namespace):\n  - {}",
@@ -82,6 +95,7 @@ pub async fn start_gateway(
         );
     }
     spawn_view_warmer(&gateway, shutdown);
+    spawn_tool_indexer(&gateway, shutdown);
     spawn_key_refresher(&gateway, shutdown);
     spawn_pin_auditor(&gateway, shutdown);
     spawn_session_sweeper(&gateway, shutdown);
@@ -113,6 +127,31 @@ fn spawn_view_warmer(gateway: &Arc<Gateway>, shutdown: &CancellationToken) {
             while changes.try_recv().is_ok() {}
             let gateway = warmer.clone();
             let _ = tokio::task::spawn_blocking(move || gateway.warm_policy_views()).await;
+            tokio::select! {
+                changed = changes.recv() => {
+                    if matches!(changed, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                        return;
+                    }
+                }
+                () = shutdown.cancelled() => return,
+            }
+        }
+    });
+}
+
+/// The tools' search index (`find_tools`) is rebuilt off the request path
+/// whenever the tool list changes, and swapped in whole.
+fn spawn_tool_indexer(gateway: &Arc<Gateway>, shutdown: &CancellationToken) {
+    if gateway.tool_search.is_none() {
+        return;
+    }
+    let (indexer, shutdown) = (gateway.clone(), shutdown.clone());
+    let mut changes = gateway.backends.subscribe();
+    tokio::spawn(async move {
+        loop {
+            while changes.try_recv().is_ok() {}
+            let gateway = indexer.clone();
+            let _ = tokio::task::spawn_blocking(move || gateway.index_tools()).await;
             tokio::select! {
                 changed = changes.recv() => {
                     if matches!(changed, Err(tokio::sync::broadcast::error::RecvError::Closed)) {

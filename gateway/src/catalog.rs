@@ -4,6 +4,7 @@
 //! fan-out on the request path); cursors are opaque and name the last item
 //! of the previous page, so pages stay stable while catalogs change.
 
+mod find;
 mod hints;
 pub mod param_headers;
 mod render;
@@ -18,6 +19,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use micromcp_proto::Catalog;
 
+pub use self::find::{
+    CALL_TOOL, FIND_TOOLS, Hit, MAX_QUERY_BYTES, ToolIndex, ToolSearch, query_terms,
+};
 pub use self::hints::ToolHints;
 pub use self::service_names::{MAX_SERVICE_NAMES, ServiceNames};
 pub use self::visible::VisibleList;

@@ -12,6 +12,7 @@ mod access;
 mod admin;
 mod audit;
 mod backends;
+mod catalog;
 mod cluster;
 mod consent;
 mod endpoint;
@@ -34,6 +35,8 @@ use self::audit::validate_audit;
 pub use self::audit::{AuditConfig, AuditTarget, FsyncPolicy, RawAudit};
 use self::backends::validate_backends;
 pub use self::backends::{BackendsConfig, RawBackends};
+use self::catalog::validate_catalog;
+pub use self::catalog::{CatalogConfig, Disclosure, RawCatalog};
 use self::cluster::validate_cluster;
 pub use self::cluster::{ClusterConfig, RawCluster, Secret, WhenDown};
 pub use self::consent::{ApprovalRule, ConsentConfig, RawConsent};
@@ -83,6 +86,9 @@ pub struct RawConfig {
     /// The Redis that replicas share their decisions through.
     #[serde(default)]
     pub cluster: RawCluster,
+    /// `[catalog]`: tool search and disclosure.
+    #[serde(default)]
+    pub catalog: RawCatalog,
     #[serde(default)]
     pub services: Vec<RawService>,
     /// Settings of the fetch service `micromcp up` starts.
@@ -175,6 +181,8 @@ pub struct GatewayConfig {
     pub consent: ConsentConfig,
     /// The store replicas share (`[cluster]`); none: this process alone.
     pub cluster_opt: Option<ClusterConfig>,
+    /// Tool search (`find_tools`) and what `tools/list` discloses.
+    pub catalog: CatalogConfig,
     pub services: Vec<ServiceConfig>,
 }
 
@@ -292,6 +300,7 @@ impl RawConfig {
         let redis_password_env = std::env::var("MICROMCP_REDIS_PASSWORD").ok();
         let cluster_opt =
             validate_cluster(self.cluster, redis_password_env.as_deref(), &mut errors);
+        let catalog = validate_catalog(self.catalog, &mut errors);
         let allowed_hosts = validate_allowed_hosts(gateway.allowed_hosts, listen, &mut errors);
         if !errors.is_empty() {
             return Err(errors);
@@ -321,6 +330,7 @@ impl RawConfig {
             admin,
             consent,
             cluster_opt,
+            catalog,
             services,
         })
     }

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use serde_json::value::RawValue;
 
 use crate::catalog::ListKind;
+use crate::config::Disclosure;
 use crate::context::{CallContext, EraState, Reply};
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
@@ -93,7 +94,27 @@ fn list(
     kind: ListKind,
     cursor: Option<&str>,
 ) -> Result<Reply, GatewayError> {
-    let page = route::visible_page(gateway, context, kind, cursor)?;
+    let mut page = route::visible_page(gateway, context, kind, cursor)?;
+    // The gateway's own tools come first on the first page, or alone
+    // under the search disclosure.
+    let own_opt = match kind {
+        ListKind::Tools => tools::listed_gateway_tools(&gateway.config.catalog),
+        _ => None,
+    };
+    if let Some(own) = own_opt {
+        if gateway.config.catalog.disclosure == Disclosure::Search {
+            page.items = Bytes::from_static(own.as_bytes());
+            page.next_cursor = None;
+        } else if cursor.is_none() {
+            let mut joined = Vec::with_capacity(own.len() + 1 + page.items.len());
+            joined.extend_from_slice(own.as_bytes());
+            if !page.items.is_empty() {
+                joined.push(b',');
+                joined.extend_from_slice(&page.items);
+            }
+            page.items = Bytes::from(joined);
+        }
+    }
     let head = format!(
         "{{\"jsonrpc\":\"2.0\",\"id\":{id_text},\"result\":{{\"{}\":[",
         kind.field()

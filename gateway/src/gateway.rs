@@ -17,6 +17,7 @@ use crate::audit::Audit;
 use crate::auth::{Authenticator, TokenExchanges};
 use crate::backends::Backends;
 use crate::backends::pins::ToolPins;
+use crate::catalog::ToolSearch;
 use crate::cluster::Cluster;
 use crate::config::{AuthConfig, GatewayConfig};
 use crate::error::GatewayError;
@@ -75,6 +76,8 @@ pub struct Gateway {
     pub token_exchanges: TokenExchanges,
     next_request: AtomicU64,
     pub server_info_json: String,
+    /// The ranked search of `find_tools`, when `[catalog]` offers it.
+    pub tool_search: Option<Arc<ToolSearch>>,
 }
 
 /// `subscriptions/listen` streams one principal may hold open.
@@ -134,7 +137,12 @@ impl Gateway {
             "version": env!("CARGO_PKG_VERSION"),
         })
         .to_string();
+        let tool_search = match config.catalog.searches() {
+            true => Some(Arc::new(ToolSearch::new(backends.catalog())?)),
+            false => None,
+        };
         Ok(Arc::new(Self {
+            tool_search,
             sessions: SessionCodec::new(session_key, config.session_max_age),
             request_states: RequestStateCodec::new(session_key),
             single_use,
@@ -211,6 +219,17 @@ impl Gateway {
         let policy = self.policy();
         for principal in principals {
             let _ = policy.visible(principal, &catalog);
+        }
+    }
+
+    /// Indexes the current catalog's tools for `find_tools` (when offered)
+    /// and swaps the index in. Blocking: run it off the front threads.
+    pub fn index_tools(&self) {
+        let Some(search) = &self.tool_search else {
+            return;
+        };
+        if let Err(error) = search.rebuild(self.backends.catalog()) {
+            tracing::error!(%error, "tool search index not rebuilt; find_tools answers from the previous catalog");
         }
     }
 

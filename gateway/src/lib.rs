@@ -23,7 +23,7 @@
 //! | 0 | `error`, `quota`, `shares`, `telemetry` | the crate's error enum and its JSON-RPC/HTTP codes; counted shares (total and per key); each principal's share of the front (its line, the refusal it must wait out); the metrics recorder, names and bounded labels |
 //! | 1 | `wire` | JSON-RPC envelope, protocol eras and params heads, name checks, content encoding |
 //! | 2 | `principal` | `Principal`, `TokenEntry`, token digests, `Scopes` |
-//! | 3 | `catalog` | the merged catalog, pages, visible lists, tool hints, stable service name indices |
+//! | 3 | `catalog` | the merged catalog, pages, visible lists, tool hints, stable service name indices, the tool search index (`find_tools`) |
 //! | 4 | `policy` | scope and Cedar decisions, per-principal catalog views |
 //! | 5 | `config` | raw TOML → validated config (owns its small enums) |
 //! | 6 | `auth`, `session`, `mcp_registry` | headers → principal (tokens, JWTs of configured issuers); sealed ids, replica-local state, pending client requests, key file, sealed multi-round `requestState` and task ids; an MCP Registry client and entry → bridge conversion |

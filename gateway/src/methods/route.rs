@@ -21,7 +21,7 @@ use crate::catalog::{ListKind, MergedCatalog, Page, ToolHints};
 use crate::context::CallContext;
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
-use crate::policy::CedarApproval;
+use crate::policy::{CatalogView, CedarApproval};
 use crate::principal::Principal;
 
 /// An authorized request's way to the service that owns its target.
@@ -479,4 +479,15 @@ pub fn visible_page(
         None => catalog.page(kind, cursor, page_size),
         Some(view) => catalog.page_visible(kind, view.list(kind), cursor, page_size),
     }
+}
+
+/// The tools the principal may call: the current catalog and the
+/// principal's view of it (`None` when it may call every tool).
+pub fn tool_view(
+    gateway: &Gateway,
+    context: &CallContext,
+) -> (Arc<MergedCatalog>, Option<Arc<CatalogView>>) {
+    let catalog = gateway.backends.catalog();
+    let view_opt = gateway.policy().visible(&context.principal, &catalog);
+    (catalog, view_opt)
 }

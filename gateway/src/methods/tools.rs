@@ -13,6 +13,8 @@
 //! A call of a tool its service annotates idempotent or read-only that
 //! fails as UNAVAILABLE before its first message is sent again, within the
 //! service's retry budget and the deadline; any other tool's never is.
+//! The gateway's own tools under `[catalog]` (`find_tools`, `call_tool`)
+//! are answered or unwrapped first (`tools/search.rs`).
 
 use std::sync::Arc;
 
@@ -30,8 +32,11 @@ use tonic::Streaming;
 use tracing::Instrument;
 
 mod pump;
+mod search;
 
 use self::pump::{Again, CallState, pump};
+pub use self::search::listed as listed_gateway_tools;
+use self::search::{GatewayTool, gateway_tool};
 use super::consent::Approval;
 use super::outbound::{backend_span, deadline_error, relays_input};
 use super::result::finish_tool_result;
@@ -50,6 +55,15 @@ pub(crate) async fn call_tool(
     id_text: &str,
     head: ParamsHead<'_>,
 ) -> Result<Reply, GatewayError> {
+    // The gateway's own tools (`[catalog]`): `find_tools` answers here,
+    // `call_tool` becomes the call it names.
+    let head = match gateway_tool(&gateway.config.catalog, head.required_name()?) {
+        None => head,
+        Some(GatewayTool::Find) => {
+            return search::find_tools(gateway, context, id_text, &head).await;
+        }
+        Some(GatewayTool::Call) => search::unwrapped(head)?,
+    };
     let name = head.required_name()?;
     let route = route::tool(gateway, context, name)?;
     if route.task_required() && !task_ids::declared(context) {

@@ -1,0 +1,282 @@
+"""Ranked tool search over each caller's own catalog (`[catalog]`): the
+official Python SDK against the real gateway in both eras. `find_tools`
+finds the right tool, best first, among only the tools the caller may call
+(scopes and Cedar, the view of its `tools/list`); the `search` disclosure
+lists only `find_tools` and `call_tool`, and `call_tool` calls through the
+one call path (refusals, rate limits, consent); a service registered at run
+time is findable once its catalog is in; hostile queries are user errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx2
+import pytest
+from mcp import Client, types
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+
+from conftest import BINARY, TOKEN, free_port, make_root, start_testkit_gateway, start_up, wait_for_line, wait_for_port
+from test_failures import eventually
+from test_hostile import initialize, legacy
+from test_live_config import ADMIN, ADMIN_TOKEN, start_testkit
+from test_policy_audit import ADMIN as OPS, READER, write_config
+
+pytestmark = pytest.mark.anyio
+
+ERAS = ["auto", "legacy"]
+SIMPLE_TEXT = "This is a simple text response for testing."
+
+
+def connect(running, mode: str, token: str = TOKEN, **kwargs) -> Client:
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=httpx2.Timeout(30.0, read=60.0))
+    return Client(streamable_http_client(running.url, http_client=http), mode=mode, **kwargs)
+
+
+async def find(client: Client, query: str, **arguments) -> list[dict]:
+    result = await client.call_tool("find_tools", {"query": query, **arguments})
+    assert not result.is_error, result
+    return result.structured_content["tools"]
+
+
+def catalog_config(base, settings: str, policy_config=None) -> str:
+    config = policy_config or base / "micromcp.toml"
+    text = config.read_text() if config.exists() else "version = 1\n"
+    config.write_text(text + "[catalog]\n" + settings)
+    return str(config)
+
+
+def nested(depth: int):
+    value = "deep"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.fixture
+def finding(tmp_path):
+    root = make_root(tmp_path)
+    running = start_up(tmp_path, root, extra=["--config", catalog_config(tmp_path, "find_tools = true\n")])
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def searching(tmp_path):
+    root = make_root(tmp_path)
+    running = start_up(tmp_path, root, extra=["--config", catalog_config(tmp_path, 'disclosure = "search"\n')])
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def governed_search(tmp_path):
+    root = make_root(tmp_path)
+    config = write_config(tmp_path)
+    running = start_up(tmp_path, root, extra=["--config", catalog_config(tmp_path, 'disclosure = "search"\n', config)])
+    yield running
+    running.stop()
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_find_tools_ranks_the_right_tool_first(finding, mode):
+    async with connect(finding, mode) as client:
+        if mode == "auto":
+            assert client.session.discover_result is not None, "the SDK settled on 2026-07-28"
+        listed = {tool.name for tool in (await client.list_tools()).tools}
+        assert "find_tools" in listed and "fs.read_file" in listed and "call_tool" not in listed
+        found = await find(client, "read the contents of a file")
+        assert found[0]["name"] == "fs.read_file", found
+        assert set(found[0]) >= {"name", "description", "inputSchema", "score"}
+        assert found[0]["inputSchema"]["properties"]["path"]["type"] == "string"
+        assert [tool["score"] for tool in found] == sorted((tool["score"] for tool in found), reverse=True)
+        assert (await find(client, "list the entries of a directory"))[0]["name"] == "fs.list_dir"
+        # limit and namespace
+        assert len(await find(client, "file", limit=1)) == 1
+        in_search = await find(client, "delete documents", namespace="search")
+        assert in_search and all(tool["name"].startswith("search.") for tool in in_search)
+        text = (await client.call_tool("find_tools", {"query": "read a file"})).content[0].text
+        assert text.startswith("fs.read_file ("), text
+        # a found tool is called as listed
+        called = await client.call_tool(found[0]["name"], {"path": "hello.txt"})
+        assert called.content[0].text == "hello from the fs service\n"
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_search_disclosure_lists_two_tools_and_calls_through_call_tool(searching, mode):
+    async with connect(searching, mode) as client:
+        listed = sorted(tool.name for tool in (await client.list_tools()).tools)
+        assert listed == ["call_tool", "find_tools"]
+        found = await find(client, "read a file")
+        assert found[0]["name"] == "fs.read_file"
+        called = await client.call_tool("call_tool", {"name": "fs.read_file", "arguments": {"path": "hello.txt"}})
+        assert not called.is_error and called.content[0].text == "hello from the fs service\n"
+        refused = await client.call_tool("call_tool", {"name": "fs.read_file", "arguments": {"path": "../outside/secret.txt"}})
+        assert refused.is_error and "escapes the allowed roots" in refused.content[0].text
+        with pytest.raises(MCPError) as unknown:
+            await client.call_tool("call_tool", {"name": "fs.no_such_tool", "arguments": {}})
+        assert unknown.value.error.code == -32602 and "unknown tool: fs.no_such_tool" in unknown.value.error.message
+        with pytest.raises(MCPError) as nested:
+            await client.call_tool("call_tool", {"name": "call_tool", "arguments": {"name": "fs.stat"}})
+        assert nested.value.error.code == -32602
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_a_principal_never_finds_nor_calls_what_it_may_not_call(governed_search, mode):
+    async with connect(governed_search, mode, token=READER) as reader:
+        # fs:read_* and search: not fs.stat (scopes), not search.delete (Cedar: destructive needs admin)
+        for query in ["size and times of a path stat", "delete documents from the index", "file", "search"]:
+            for tool in await find(reader, query, limit=50):
+                assert tool["name"].startswith(("fs.read_", "search.")), tool["name"]
+                assert tool["name"] not in {"search.delete", "fs.stat"}, (query, tool["name"])
+        assert await find(reader, "stat") == [] or all(tool["name"] != "fs.stat" for tool in await find(reader, "stat"))
+        with pytest.raises(MCPError) as scoped:
+            await reader.call_tool("call_tool", {"name": "fs.stat", "arguments": {"path": "hello.txt"}})
+        assert "no scope for tool fs.stat" in scoped.value.error.message
+        with pytest.raises(MCPError) as denied:
+            await reader.call_tool("call_tool", {"name": "search.delete", "arguments": {"ids": ["x"]}})
+        assert "forbidden by policy destructive-needs-admin" in denied.value.error.message
+    async with connect(governed_search, mode, token=OPS) as ops:
+        assert "search.delete" in {tool["name"] for tool in await find(ops, "delete documents from the index")}
+        assert (await find(ops, "size and times of a path stat"))[0]["name"] == "fs.stat"
+
+
+def test_a_registered_service_is_findable_once_its_catalog_is_in(tmp_path):
+    kit, kit_port = start_testkit()
+    admin_port = free_port()
+    root = make_root(tmp_path)
+    config = catalog_config(tmp_path, "find_tools = true\n")
+    running = start_up(tmp_path, root, extra=["--config", config, "--admin-listen", f"127.0.0.1:{admin_port}"],
+                       env_extra={"MICROMCP_ADMIN_TOKEN": ADMIN_TOKEN})
+    admin = f"http://127.0.0.1:{admin_port}"
+
+    def found(session) -> list[str]:
+        body = legacy(running, session, "tools/call", {"name": "find_tools", "arguments": {"query": "progress notifications"}}).json()
+        return [tool["name"] for tool in body["result"]["structuredContent"]["tools"]]
+
+    try:
+        session = initialize(running)
+        assert "kit.test_tool_with_progress" not in found(session)
+        registered = httpx2.post(f"{admin}/api/services", headers=ADMIN,
+                                 json={"name": "kit", "endpoint": f"http://127.0.0.1:{kit_port}"}, timeout=15)
+        assert registered.status_code == 201, registered.text
+        assert "kit.test_tool_with_progress" in found(session)
+        removed = httpx2.delete(f"{admin}/api/services/kit", headers=ADMIN, timeout=15)
+        assert removed.status_code == 200, removed.text
+        assert eventually(lambda: "kit.test_tool_with_progress" not in found(session))
+    finally:
+        running.stop()
+        kit.kill()
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_hostile_queries_are_user_errors(finding, mode):
+    async with connect(finding, mode) as client:
+        refusals = [
+            ({"query": "x" * (1 << 20)}, "at most 1024"),
+            ({"query": ""}, "no words"),
+            ({"query": "+-()[]{}:*\"~^"}, "no words"),
+            ({"query": "file", "limit": 0}, "between 1 and 50"),
+            ({"query": "file", "limit": 51}, "between 1 and 50"),
+            ({"query": ["file"]}, "find_tools: invalid type"),
+            ({"query": "file", "extra": 1}, "unknown field"),
+            ({"query": "file", "namespace": "n" * 200}, "namespace"),
+            ({"query": nested(64)}, "invalid type"),
+        ]
+        for arguments, expected in refusals:
+            with pytest.raises(MCPError) as refused:
+                await client.call_tool("find_tools", arguments)
+            assert refused.value.error.code == -32602 and expected in refused.value.error.message, (arguments, refused.value.error)
+        # query syntax is plain words, odd unicode is words or separators
+        assert (await find(client, 'name:read AND (file* OR "x")'))[0]["name"] == "fs.read_file"
+        assert isinstance(await find(client, "\u202e\u0000ファイル 読む \U0001f600 read"), list)
+
+
+def test_call_tool_keeps_rate_limits(tmp_path):
+    running = start_testkit_gateway(tmp_path, gateway_settings="[rate_limits]\nper_principal_per_sec = 1\nper_principal_burst = 2\n"
+                                    '[catalog]\ndisclosure = "search"\n')
+    try:
+        session = initialize(running)
+        answers = [legacy(running, session, "tools/call", {"name": "call_tool", "arguments": {"name": "test_simple_text", "arguments": {}}}).json()
+                   for _ in range(4)]
+        limited = [answer["error"] for answer in answers if "error" in answer]
+        assert limited and all("rate_limits.per_principal_per_sec" in error["message"] for error in limited), answers
+        assert answers[0]["result"]["content"][0]["text"] == SIMPLE_TEXT
+    finally:
+        running.stop()
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_call_tool_asks_for_consent(tmp_path, mode):
+    running = start_testkit_gateway(tmp_path, gateway_settings='[consent]\ntimeout_secs = 2\n[catalog]\ndisclosure = "search"\n',
+                                    service_settings='require_approval = ["test_simple_text"]\n')
+    asked = []
+    answers = ["accept", "decline"]
+
+    async def on_elicit(context, params):
+        asked.append(params)
+        action = answers.pop(0)
+        return types.ElicitResult(action=action, content={"approve": True} if action == "accept" else None)
+
+    try:
+        async with connect(running, mode, elicitation_callback=on_elicit) as client:
+            approved = await client.call_tool("call_tool", {"name": "test_simple_text", "arguments": {}})
+            assert approved.content[0].text == SIMPLE_TEXT
+            assert "test_simple_text" in asked[0].message
+            with pytest.raises(MCPError) as declined:
+                await client.call_tool("call_tool", {"name": "test_simple_text", "arguments": {"again": 1}})
+            assert declined.value.error.code == -31003, declined.value.error
+            assert len(asked) == 2
+    finally:
+        running.stop()
+
+
+def test_a_service_offering_a_reserved_name_is_refused_at_start(tmp_path):
+    bridge_port = free_port()
+    fixture = Path(__file__).parent / "fixtures" / "reserved_name_server.py"
+    bridge = subprocess.Popen([str(BINARY), "bridge", "--name", "reserved", "--command", sys.executable, "--arg", str(fixture),
+                               "--listen", f"127.0.0.1:{bridge_port}"], env=dict(os.environ, MICROMCP_LOG="warn"))
+
+    def start(settings: str) -> subprocess.Popen:
+        config = tmp_path / "micromcp.toml"
+        config.write_text(
+            "version = 1\n[gateway]\n"
+            f'listen = "127.0.0.1:{free_port()}"\n'
+            f'session_key_file = "{tmp_path / "session.key"}"\n'
+            f"{settings}"
+            f'[[services]]\nname = "reserved"\nnamespace = ""\nendpoint = "http://127.0.0.1:{bridge_port}"\n'
+        )
+        return subprocess.Popen([str(BINARY), "gateway", "--config", str(config)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=dict(os.environ, MICROMCP_TOKEN=TOKEN, MICROMCP_LOG="warn"))
+
+    try:
+        wait_for_port(bridge_port)
+        refused = start('[catalog]\nfind_tools = true\n')
+        _, stderr = refused.communicate(timeout=30)
+        assert refused.returncode != 0, stderr
+        assert 'service "reserved" offers tool "find_tools"' in stderr and "find_tools and call_tool are reserved" in stderr, stderr
+        # without tool search the name is the service's own
+        plain = start("")
+        try:
+            wait_for_line(plain, "listening on")
+        finally:
+            plain.terminate()
+            plain.wait(timeout=10)
+    finally:
+        bridge.terminate()
+        bridge.wait(timeout=10)
+
+
+def test_catalog_keys_are_validated_naming_the_key(tmp_path):
+    config = tmp_path / "micromcp.toml"
+    config.write_text('version = 1\n[catalog]\ndisclosure = "some"\n')
+    checked = subprocess.run([str(BINARY), "gateway", "--config", str(config)], capture_output=True, text=True, timeout=30,
+                             env=dict(os.environ, MICROMCP_TOKEN=TOKEN))
+    assert checked.returncode != 0 and "catalog.disclosure" in checked.stderr, checked.stderr
+    config.write_text('version = 1\n[catalog]\nfind_tools = false\ndisclosure = "search"\n')
+    checked = subprocess.run([str(BINARY), "gateway", "--config", str(config)], capture_output=True, text=True, timeout=30,
+                             env=dict(os.environ, MICROMCP_TOKEN=TOKEN))
+    assert checked.returncode != 0 and "catalog.find_tools" in checked.stderr, checked.stderr
