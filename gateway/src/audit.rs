@@ -22,11 +22,13 @@ pub use self::record::{AuditRecord, Decision, Outcome, redact};
 pub use self::sink::{FileSink, Sink};
 pub use self::stream::{AuditedBody, audit_events, error_answer_code};
 
-use crate::config::{AuditConfig, AuditTarget};
+use crate::catalog::CALL_TOOL;
+use crate::config::{AuditConfig, AuditTarget, CatalogConfig, Disclosure};
 use crate::context::CallContext;
 use crate::error::GatewayError;
 use crate::principal::Principal;
 use crate::telemetry;
+use crate::wire::protocol::ParamsHead;
 
 /// The gateway's audit log.
 #[derive(Debug)]
@@ -239,6 +241,29 @@ impl AuditEntry {
                 fields.method = Some(method.to_owned());
             }
             fields.bytes_in = bytes_in as u64;
+        }
+    }
+
+    /// The target of `method` with `head` as audited: for a `call_tool`
+    /// (`[catalog] disclosure = "search"`) the tool it calls and that
+    /// tool's arguments, as for a direct call; otherwise [`AuditEntry::target`].
+    pub fn request_target(&mut self, method: &str, head: &ParamsHead<'_>, catalog: &CatalogConfig) {
+        #[derive(serde::Deserialize)]
+        struct Called<'a> {
+            name: String,
+            #[serde(default, borrow)]
+            arguments: Option<&'a RawValue>,
+        }
+        let calls_through = method == "tools/call"
+            && catalog.disclosure == Disclosure::Search
+            && head.name.as_deref() == Some(CALL_TOOL);
+        let called_opt = head
+            .arguments
+            .filter(|_| calls_through)
+            .and_then(|raw| serde_json::from_str::<Called<'_>>(raw.get()).ok());
+        match called_opt {
+            Some(called) => self.target(Some(&called.name), called.arguments),
+            None => self.target(head.name.as_deref().or(head.uri.as_deref()), head.arguments),
         }
     }
 

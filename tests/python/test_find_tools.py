@@ -23,7 +23,7 @@ from conftest import BINARY, TOKEN, free_port, make_root, start_testkit_gateway,
 from test_failures import eventually
 from test_hostile import initialize, legacy
 from test_live_config import ADMIN, ADMIN_TOKEN, start_testkit
-from test_policy_audit import ADMIN as OPS, READER, write_config
+from test_policy_audit import ADMIN as OPS, READER, audit_records, write_config
 
 pytestmark = pytest.mark.anyio
 
@@ -139,6 +139,20 @@ async def test_a_principal_never_finds_nor_calls_what_it_may_not_call(governed_s
         with pytest.raises(MCPError) as denied:
             await reader.call_tool("call_tool", {"name": "search.delete", "arguments": {"ids": ["x"]}})
         assert "forbidden by policy destructive-needs-admin" in denied.value.error.message
+        read = await reader.call_tool("call_tool", {"name": "fs.read_file", "arguments": {"path": "hello.txt"}})
+        assert read.content[0].text == "hello from the fs service\n"
+        with pytest.raises(MCPError):
+            await reader.call_tool("call_tool", {"name": "fs.read_file", "arguments": {"path": "a", "password": "hunter2"}})
+    # audited as the direct calls would be: the tool called, its arguments redacted, the decision
+    records = [record for record in audit_records(governed_search) if record.get("method") == "tools/call"]
+    stat = [record for record in records if record.get("target") == "fs.stat"]
+    assert stat and all(record["decision"] == "deny" and "no scope for tool fs.stat" in record["reason"] for record in stat), stat
+    deleted = [record for record in records if record.get("target") == "search.delete"]
+    assert deleted and all(record["decision"] == "deny" for record in deleted), deleted
+    read = [record for record in records if record.get("target") == "fs.read_file" and record["principal"] == "reader"]
+    assert [record["arguments"] for record in read] == [{"path": "hello.txt"}, {"path": "a", "password": "[redacted]"}], read
+    assert all(record["decision"] == "allow" for record in read), read
+    assert "hunter2" not in (governed_search.state_dir / "audit.jsonl").read_text()
     async with connect(governed_search, mode, token=OPS) as ops:
         assert "search.delete" in {tool["name"] for tool in await find(ops, "delete documents from the index")}
         assert (await find(ops, "size and times of a path stat"))[0]["name"] == "fs.stat"

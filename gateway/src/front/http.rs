@@ -312,7 +312,7 @@ async fn handle_request(
         Ok(head) => head,
         Err(error) => return refuse(audit, id_text, &error, false),
     };
-    audit.target(head.name.as_deref().or(head.uri.as_deref()), head.arguments);
+    audit.request_target(method, &head, &gateway.config.catalog);
     let span = traced::request_span(
         header_str(headers, "traceparent"),
         method,

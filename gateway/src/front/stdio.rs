@@ -154,7 +154,7 @@ async fn handle_line(gateway: &Arc<Gateway>, stdio: Stdio<'_>, line: Vec<u8>) {
             audit.request(method, line.len());
             let outcome = match head {
                 Ok(head) => {
-                    audit.target(head.name.as_deref().or(head.uri.as_deref()), head.arguments);
+                    audit.request_target(method, &head, &gateway.config.catalog);
                     let request = StdioRequest {
                         method,
                         id_text,

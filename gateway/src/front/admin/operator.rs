@@ -79,7 +79,7 @@ async fn serve(admin: &Admin, line: &[u8]) -> Vec<u8> {
     audit.request(method, line.len());
     let outcome = async {
         let head = ParamsHead::parse(envelope.params)?;
-        audit.target(head.name.as_deref().or(head.uri.as_deref()), head.arguments);
+        audit.request_target(method, &head, &gateway.config.catalog);
         validate_modern(method, &head, &MirroredHeaders::default(), false)?;
         let context = CallContext::modern(
             principal.clone(),
