@@ -8,6 +8,7 @@ time is findable once its catalog is in; hostile queries are user errors."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -294,3 +295,28 @@ def test_catalog_keys_are_validated_naming_the_key(tmp_path):
     checked = subprocess.run([str(BINARY), "gateway", "--config", str(config)], capture_output=True, text=True, timeout=30,
                              env=dict(os.environ, MICROMCP_TOKEN=TOKEN))
     assert checked.returncode != 0 and "catalog.find_tools" in checked.stderr, checked.stderr
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_the_right_tool_among_thousands_is_found_and_called(tmp_path, mode):
+    """The issue's end state: a search-only tools/list over 2 000 bridged tools plus the
+    built-in services; the client finds the tool and calls it through call_tool."""
+    fixture = Path(__file__).parent / "fixtures" / "many_tools_server.py"
+    servers = {"mcpServers": {"many": {"command": sys.executable, "args": [str(fixture), "2000"]}}}
+    (tmp_path / "servers.json").write_text(json.dumps(servers))
+    running = start_up(tmp_path, make_root(tmp_path), extra=[
+        "--config", catalog_config(tmp_path, 'disclosure = "search"\n'), "--mcp-servers", str(tmp_path / "servers.json")])
+    try:
+        async with connect(running, mode) as client:
+            assert sorted(tool.name for tool in (await client.list_tools()).tools) == ["call_tool", "find_tools"]
+
+            # `up` waits for the bridged server's catalog before it listens
+            found = await find(client, "convert a temperature from celsius to fahrenheit", limit=5)
+            assert found[0]["name"] == "many.convert_celsius_to_fahrenheit", found
+            assert found[0]["inputSchema"]["properties"]["celsius"]["type"] == "number"
+            called = await client.call_tool("call_tool", {"name": found[0]["name"], "arguments": {"celsius": 100}})
+            assert not called.is_error and called.content[0].text == "212", called
+            invoices = await find(client, "archive an invoice", limit=50)
+            assert len(invoices) == 50 and all("invoice" in tool["name"] for tool in invoices[:5]), invoices[:5]
+    finally:
+        running.stop()
