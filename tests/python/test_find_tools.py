@@ -320,3 +320,19 @@ async def test_the_right_tool_among_thousands_is_found_and_called(tmp_path, mode
             assert len(invoices) == 50 and all("invoice" in tool["name"] for tool in invoices[:5]), invoices[:5]
     finally:
         running.stop()
+
+
+def test_catalog_keys_wait_for_a_restart(tmp_path):
+    admin_port = free_port()
+    config = catalog_config(tmp_path, "find_tools = true\n")
+    running = start_up(tmp_path, make_root(tmp_path), extra=["--config", config, "--admin-listen", f"127.0.0.1:{admin_port}"],
+                       env_extra={"MICROMCP_ADMIN_TOKEN": ADMIN_TOKEN})
+    try:
+        Path(config).write_text('version = 1\n[catalog]\ndisclosure = "search"\n')
+        reloaded = httpx2.post(f"http://127.0.0.1:{admin_port}/api/reload", headers=ADMIN, timeout=15)
+        assert reloaded.status_code == 200 and reloaded.json()["changes"]["restart_required"] == ["catalog"], reloaded.text
+        session = initialize(running)
+        listed = {tool["name"] for tool in legacy(running, session, "tools/list").json()["result"]["tools"]}
+        assert {"find_tools", "fs.read_file"} <= listed and "call_tool" not in listed, "the running disclosure stays"
+    finally:
+        running.stop()

@@ -98,6 +98,7 @@ fn needs_restart(running: &GatewayConfig, new: &GatewayConfig) -> Vec<&'static s
         ("admin", running.admin == new.admin),
         ("consent", running.consent == new.consent),
         ("cluster", running.cluster_opt == new.cluster_opt),
+        ("catalog", running.catalog == new.catalog),
     ];
     checks
         .into_iter()
