@@ -336,3 +336,16 @@ def test_catalog_keys_wait_for_a_restart(tmp_path):
         assert {"find_tools", "fs.read_file"} <= listed and "call_tool" not in listed, "the running disclosure stays"
     finally:
         running.stop()
+
+
+async def test_call_tool_reaches_a_tool_whose_arguments_are_mirrored_in_headers(tmp_path):
+    """A 2026-07-28 call's Mcp-Param-* headers mirror the tool it names: through call_tool,
+    call_tool's (none), so a tool declaring x-mcp-header is still callable."""
+    running = start_testkit_gateway(tmp_path, gateway_settings='[catalog]\ndisclosure = "search"\n')
+    try:
+        async with connect(running, "auto") as client:
+            assert client.session.discover_result is not None, "the SDK settled on 2026-07-28"
+            called = await client.call_tool("call_tool", {"name": "test_x_mcp_header", "arguments": {"region": "eu-west"}})
+            assert not called.is_error and called.content[0].text == "region: eu-west", called
+    finally:
+        running.stop()

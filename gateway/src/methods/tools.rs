@@ -56,20 +56,27 @@ pub(crate) async fn call_tool(
     head: ParamsHead<'_>,
 ) -> Result<Reply, GatewayError> {
     // The gateway's own tools (`[catalog]`): `find_tools` answers here,
-    // `call_tool` becomes the call it names.
-    let head = match gateway_tool(&gateway.config.catalog, head.required_name()?) {
-        None => head,
-        Some(GatewayTool::Find) => {
-            return search::find_tools(gateway, context, id_text, &head).await;
-        }
-        Some(GatewayTool::Call) => search::unwrapped(head)?,
-    };
+    // `call_tool` becomes the call it names. A call's `Mcp-Param-*`
+    // headers mirror the arguments of the tool it names, `call_tool`'s
+    // (none) for a call through it: they are not the named tool's.
+    let (head, mirrors_arguments) =
+        match gateway_tool(&gateway.config.catalog, head.required_name()?) {
+            None => (head, true),
+            Some(GatewayTool::Find) => {
+                return search::find_tools(gateway, context, id_text, &head).await;
+            }
+            Some(GatewayTool::Call) => (search::unwrapped(head)?, false),
+        };
     let name = head.required_name()?;
     let route = route::tool(gateway, context, name)?;
     if route.task_required() && !task_ids::declared(context) {
         return Err(task_ids::not_declared());
     }
-    if let (Some(params), Some(headers)) = (route.param_headers(), context.param_headers()) {
+    if let (true, Some(params), Some(headers)) = (
+        mirrors_arguments,
+        route.param_headers(),
+        context.param_headers(),
+    ) {
         param_headers::check(params, head.arguments.map(RawValue::get), headers)?;
     }
     let Some(rule) = route.approval_rule() else {
