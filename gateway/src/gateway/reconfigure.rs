@@ -54,7 +54,7 @@ impl Gateway {
 /// The keys that differ between `running` and `new` and are read only at
 /// start.
 fn needs_restart(running: &GatewayConfig, new: &GatewayConfig) -> Vec<&'static str> {
-    let checks: [(&'static str, bool); 19] = [
+    let checks: [(&'static str, bool); 20] = [
         ("gateway.listen", running.listen == new.listen),
         ("gateway.tls", running.tls == new.tls),
         (
