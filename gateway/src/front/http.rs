@@ -21,11 +21,10 @@ mod tls;
 
 use std::sync::Arc;
 
-use self::answers::{error_response, json_response, plain};
+use self::answers::{accepted, error_response, json_response, plain};
 use std::sync::atomic::Ordering;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -35,7 +34,6 @@ use tracing::Instrument;
 
 use super::traced;
 use crate::audit::AuditEntry;
-use crate::catalog::param_headers::HeaderText;
 use crate::context::CallContext;
 use crate::dispatch;
 use crate::error::GatewayError;
@@ -146,18 +144,6 @@ struct PostedRequest<'a> {
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|value| value.to_str().ok())
-}
-
-/// The `Mcp-Param-*` headers (SEP-2243): name after the prefix, value
-/// when it is visible ASCII.
-fn param_headers(headers: &HeaderMap) -> Vec<(String, HeaderText)> {
-    headers
-        .iter()
-        .filter_map(|(name, value)| {
-            let suffix = name.as_str().strip_prefix("mcp-param-")?;
-            Some((suffix.to_owned(), value.to_str().ok().map(str::to_owned)))
-        })
-        .collect()
 }
 
 async fn post_mcp(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
@@ -288,12 +274,6 @@ async fn post_audited(gateway: Arc<Gateway>, request: Request, audit: &mut Audit
     }
 }
 
-fn accepted() -> Response {
-    let mut response = Response::new(Body::empty());
-    *response.status_mut() = StatusCode::ACCEPTED;
-    response
-}
-
 async fn handle_request(
     gateway: &Arc<Gateway>,
     posted: PostedRequest<'_>,
@@ -373,7 +353,7 @@ async fn handle_request(
             return refuse(audit, id_text, &error, true);
         }
         CallContext::modern(principal, head.meta.as_ref(), gateway.next_request_id())
-            .with_param_headers(param_headers(headers))
+            .with_param_headers(guard::param_headers(headers))
     } else {
         let error = GatewayError::SessionRequired(
             "missing Mcp-Session-Id header: send initialize first (protocol 2025-11-25), or put io.modelcontextprotocol/protocolVersion in params._meta (protocol 2026-07-28)".into(),

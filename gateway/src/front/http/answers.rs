@@ -55,3 +55,10 @@ pub(super) fn error_response(id_text: &str, error: &GatewayError, modern: bool) 
 pub(super) fn plain(status: StatusCode, message: String) -> Response {
     (status, message).into_response()
 }
+
+/// `202 Accepted`, empty: a notification or an answer to the gateway taken.
+pub(super) fn accepted() -> Response {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::ACCEPTED;
+    response
+}

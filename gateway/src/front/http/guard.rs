@@ -10,6 +10,7 @@ use http::{HeaderMap, StatusCode, header};
 
 use super::answers::plain;
 use crate::audit::AuditEntry;
+use crate::catalog::param_headers::HeaderText;
 use crate::config::{GatewayConfig, HostPattern};
 use crate::gateway::Gateway;
 use crate::principal::{ClientCertificate, Principal};
@@ -139,6 +140,18 @@ pub fn is_json_content(headers: &HeaderMap) -> bool {
                 .to_ascii_lowercase()
                 .starts_with("application/json")
         })
+}
+
+/// The `Mcp-Param-*` headers (SEP-2243): name after the prefix, value
+/// when it is visible ASCII.
+pub(super) fn param_headers(headers: &HeaderMap) -> Vec<(String, HeaderText)> {
+    headers
+        .iter()
+        .filter_map(|(name, value)| {
+            let suffix = name.as_str().strip_prefix("mcp-param-")?;
+            Some((suffix.to_owned(), value.to_str().ok().map(str::to_owned)))
+        })
+        .collect()
 }
 
 #[cfg(test)]
