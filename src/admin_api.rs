@@ -35,6 +35,8 @@ pub struct AdminTarget {
     token_opt: Option<String>,
     /// Where the token was looked for, for the 401 message.
     token_file: PathBuf,
+    /// The file the URL was read from, when it was.
+    recorded_in_opt: Option<PathBuf>,
 }
 
 // === impl AdminTarget ===
@@ -43,10 +45,16 @@ impl AdminTarget {
     /// Resolves `args`: the URL named, else the state directory's, else the default.
     pub fn of(args: &AdminArgs) -> Self {
         let token_file = args.state_dir.join(ADMIN_TOKEN_FILE);
+        let address_file = args.state_dir.join(ADMIN_ADDRESS_FILE);
+        let recorded_opt = match &args.admin {
+            Some(_) => None,
+            None => read_trimmed(&address_file),
+        };
+        let recorded_in_opt = recorded_opt.as_ref().map(|_| address_file);
         let url = args
             .admin
             .clone()
-            .or_else(|| read_trimmed(&args.state_dir.join(ADMIN_ADDRESS_FILE)))
+            .or(recorded_opt)
             .unwrap_or_else(|| DEFAULT_ADMIN_URL.to_owned());
         let token_opt = std::env::var("MICROMCP_ADMIN_TOKEN")
             .ok()
@@ -57,6 +65,7 @@ impl AdminTarget {
             url,
             token_opt,
             token_file,
+            recorded_in_opt,
         }
     }
 
@@ -85,7 +94,13 @@ impl AdminTarget {
         let response = request
             .send()
             .await
-            .map_err(|error| anyhow::anyhow!("{url}: {error}"))?;
+            .map_err(|error| match &self.recorded_in_opt {
+                Some(file) if error.is_connect() => anyhow::anyhow!(
+                    "no gateway answers at {url} (the address recorded in {}): is `micromcp up` running there? (or name the gateway with --admin)",
+                    file.display()
+                ),
+                _ => anyhow::anyhow!("{url}: {error}"),
+            })?;
         let status = response.status();
         let answer: Value = response.json().await.unwrap_or(Value::Null);
         if status == reqwest::StatusCode::UNAUTHORIZED {

@@ -334,6 +334,8 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
     for child in children {
         let _ = child.await;
     }
+    // Nothing answers there any more: tools must not be sent to it.
+    let _ = std::fs::remove_file(args.state_dir.join(crate::admin_api::ADMIN_ADDRESS_FILE));
     drop(sockets);
     drop(state);
     outcome

@@ -233,6 +233,24 @@ def test_up_makes_an_admin_token_and_tools_find_its_gateway(tmp_path):
         process.wait(timeout=10)
 
 
+def test_up_stopped_leaves_no_address_for_tools_and_a_stale_one_is_named(tmp_path):
+    """Once `up` has stopped, its recorded admin address is gone; an address
+    left behind (a `kill -9`) that nothing answers at is named as such, with
+    the question whether `up` runs there, not a bare connection error."""
+    process, _, _ = up_for_admin(tmp_path)
+    address_file = tmp_path / ".micromcp" / "admin-address"
+    assert address_file.exists()
+    process.terminate()
+    process.wait(timeout=10)
+    assert not address_file.exists(), "a stopped up leaves no admin address behind"
+    address_file.write_text(f"http://127.0.0.1:{free_port()}\n")
+    held = subprocess.run([str(BINARY), "tools", "held"], cwd=tmp_path, env=without("MICROMCP_ADMIN_TOKEN"),
+                          capture_output=True, text=True, timeout=30)
+    assert held.returncode != 0
+    assert "no gateway answers at" in held.stderr and ".micromcp/admin-address" in held.stderr, held.stderr
+    assert "micromcp up" in held.stderr and len(held.stderr.strip().splitlines()) == 1, held.stderr
+
+
 def test_a_401_from_the_admin_api_says_which_variable_to_set(tmp_path):
     process, admin_port, _ = up_for_admin(tmp_path)
     try:

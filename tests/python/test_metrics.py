@@ -158,6 +158,8 @@ def test_the_scrape_config_passes_promtool(tmp_path):
     token.write_text("admin-token\n")
     config = (PROMETHEUS_DIR / "prometheus.yml").read_text()
     assert "/etc/prometheus/secrets/micromcp/admin-token" in config
+    assert "credentials_file: ../../.micromcp/admin-token" in config, "the local job scrapes up with the admin token it makes"
+    config = config.replace("../../.micromcp/admin-token", str(token))
     (tmp_path / "prometheus.yml").write_text(config.replace("/etc/prometheus/secrets/micromcp/admin-token", str(token)))
     (tmp_path / "alerts.yml").write_text((PROMETHEUS_DIR / "alerts.yml").read_text())
     checked = subprocess.run([str(PROMTOOL), "check", "config", "prometheus.yml"], cwd=tmp_path, capture_output=True, text=True, timeout=60)

@@ -54,7 +54,10 @@ pub fn router(
     live_opt: Option<Arc<LiveConfig>>,
     token_opt: Option<&str>,
 ) -> Router {
-    let access = Access::new(token_opt, "admin.token_file or MICROMCP_ADMIN_TOKEN");
+    let access = Access::new(
+        token_opt,
+        "admin.token_file or MICROMCP_ADMIN_TOKEN; micromcp up keeps it in .micromcp/admin-token",
+    );
     let admin = Admin { gateway, live_opt };
     let changes = Router::new()
         .route("/api/services", post(changes::register))
