@@ -26,6 +26,10 @@ pub use self::registrations::Saved;
 pub use self::store::{Store, StoreError};
 use crate::config::ClusterConfig;
 use crate::rates::RateLimits;
+use crate::session::aead::SealingKey;
+
+/// Longest sealed registrations document opened (characters).
+const MAX_SEALED_DOCUMENT: usize = 64 << 20;
 
 /// This replica's part in a cluster.
 pub struct Cluster {
@@ -38,6 +42,10 @@ pub struct Cluster {
     /// by the live replicas, kept while that count and the services'
     /// rates stay the same.
     fallback_rates: Mutex<Option<FallbackRates>>,
+    /// Seals what replicas share that decides what runs (the registrations
+    /// document) under a key derived from the session key every replica
+    /// holds: a document anyone else wrote into Redis does not open.
+    documents: SealingKey,
 }
 
 struct FallbackRates {
@@ -50,13 +58,34 @@ struct FallbackRates {
 
 impl Cluster {
     /// This replica's part, not connected yet (heartbeats connect).
-    pub fn new(config: &ClusterConfig) -> Result<Arc<Self>, StoreError> {
+    pub fn new(config: &ClusterConfig, session_key: &[u8; 32]) -> Result<Arc<Self>, StoreError> {
         Ok(Arc::new(Self {
             store: Store::new(config)?,
             replica_id: hex::encode(rand::random::<[u8; 8]>()),
             live_replicas: AtomicU32::new(1),
             fallback_rates: Mutex::new(None),
+            documents: SealingKey::derived(session_key, b"micromcp cluster registrations v1"),
         }))
+    }
+
+    /// `document` sealed for the other replicas.
+    pub fn seal_document(&self, document: &str) -> String {
+        self.documents
+            .seal(&rand::random::<[u8; 24]>(), document.as_bytes())
+    }
+
+    /// A document another replica sealed; an error when it was not sealed
+    /// under this deployment's session key (written by anything else).
+    pub fn open_document(&self, sealed: &str) -> Result<String, String> {
+        let (plaintext, _) =
+            self.documents
+                .open(sealed, MAX_SEALED_DOCUMENT)
+                .map_err(|unopened| {
+                    format!(
+                        "not sealed by a replica sharing this session key ({unopened:?}); ignored"
+                    )
+                })?;
+        String::from_utf8(plaintext).map_err(|_| "not UTF-8".to_owned())
     }
 
     /// The connection to the shared store.

@@ -112,7 +112,7 @@ impl Gateway {
     ) -> Result<Arc<Self>, GatewayError> {
         let cluster_opt = match &config.cluster_opt {
             Some(cluster) => Some(
-                Cluster::new(cluster)
+                Cluster::new(cluster, session_key)
                     .map_err(|error| GatewayError::Internal(format!("cluster: {error}")))?,
             ),
             None => None,

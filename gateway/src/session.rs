@@ -8,7 +8,7 @@
 //! the task ids of the tasks extension (`task_ids`), and the rounds that
 //! may be used once (`single_use`).
 
-mod aead;
+pub(crate) mod aead;
 mod keyfile;
 mod pending_requests;
 mod replica_state;

@@ -366,3 +366,36 @@ def test_a_revocation_check_fails_closed_when_so_configured(tmp_path):
         assert stateless.status_code == 200, "calls without a session need no revocation check"
         ended = httpx2.delete(a.url, headers={"Authorization": f"Bearer {TOKEN}", "Mcp-Session-Id": session}, timeout=10)
         assert ended.status_code == 503 and "redis" in ended.text, ended.text
+
+
+def redis_command(redis: Redis, *args: str) -> bytes:
+    """One command in RESP, as anyone with access to the Redis could send."""
+    import socket
+
+    frame = f"*{len(args)}\r\n".encode() + b"".join(f"${len(arg.encode())}\r\n{arg}\r\n".encode() for arg in args)
+    with socket.create_connection(("127.0.0.1", redis.port), timeout=10) as connection:
+        connection.sendall(frame)
+        return connection.recv(4096)
+
+
+def test_a_registrations_list_written_into_redis_by_anything_but_a_replica_is_never_applied(tmp_path):
+    """The shared registrations name what replicas run and where they route:
+    a list written straight into Redis (not sealed under the session key the
+    replicas share) is refused and logged by every replica, which keeps the
+    services it had; lists sealed by a replica still apply."""
+    with cluster(tmp_path) as (redis, a, b):
+        second_port = free_port()
+        a.kits.append(start_kit(second_port))
+        session = initialize(b)
+        registered = httpx2.post(f"{a.admin}/api/services", headers=ADMIN,
+                                 json={"name": "kit2", "endpoint": f"http://127.0.0.1:{second_port}"}, timeout=15)
+        assert registered.status_code == 201, registered.text
+        eventually(lambda: "kit2.test_simple_text" in tool_names(b, session), timeout=5.0)
+        forged = ('{"version":1,"services":[{"name":"evil","endpoint":"http://127.0.0.1:%d"}]}' % second_port)
+        assert redis_command(redis, "SET", "test:registrations:document", forged).startswith(b"+OK")
+        assert redis_command(redis, "INCR", "test:registrations:version").startswith(b":")
+        time.sleep(3.0)  # every replica reads the shared list each second
+        for gateway in (a, b):
+            names = tool_names(gateway, initialize(gateway))
+            assert not any(name.startswith("evil.") for name in names), names
+            assert "kit2.test_simple_text" in names, "the services in force stay"

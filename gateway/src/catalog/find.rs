@@ -264,8 +264,10 @@ impl ToolSearch {
         Ok(())
     }
 
-    /// The index of `catalog`, waiting at most `wait` for it to be built
-    /// (then the latest index, of an older catalog).
+    /// The index of `catalog` — or, when that one is not built yet, the
+    /// next index built (of `catalog` or of a newer one: a catalog that
+    /// keeps changing makes nobody wait for an index of exactly theirs),
+    /// waiting at most `wait` for it (then the latest index).
     pub async fn index_of(&self, catalog: &Arc<MergedCatalog>, wait: Duration) -> Arc<ToolIndex> {
         let mut changes = self.current.subscribe();
         let built = changes.borrow_and_update().clone();
@@ -274,7 +276,9 @@ impl ToolSearch {
         }
         let waited = tokio::time::timeout(
             wait,
-            changes.wait_for(|index| Arc::ptr_eq(index.catalog(), catalog)),
+            changes.wait_for(|index| {
+                Arc::ptr_eq(index.catalog(), catalog) || !Arc::ptr_eq(index, &built)
+            }),
         )
         .await;
         match waited {

@@ -125,6 +125,15 @@ pub fn validate_cluster(
             "cluster.redis_url: the path {path:?} is not a database number"
         ));
     }
+    if url.query().is_some() || url.fragment().is_some() {
+        // Query parameters may carry a password (`?password=`): refused
+        // without echoing them, as nothing here reads them.
+        errors.push(
+            "cluster.redis_url: takes no query or fragment (give the password in the URL's userinfo, cluster.password_file or MICROMCP_REDIS_PASSWORD; other settings are keys of [cluster])".into(),
+        );
+        url.set_query(None);
+        url.set_fragment(None);
+    }
     let in_url = url
         .password()
         .map(|password| percent_decoded(password).into_owned());
@@ -245,6 +254,24 @@ mod tests {
         let mut errors = Vec::new();
         let config = validate_cluster(raw, env_opt, &mut errors);
         (config, errors.join("\n"))
+    }
+
+    #[test]
+    fn a_query_is_refused_without_being_echoed() {
+        let raw = RawCluster {
+            redis_url: Some("redis://u:pw@127.0.0.1:6379?password=Sekr1tPW2".into()),
+            ..RawCluster::default()
+        };
+        let mut errors = Vec::new();
+        let _ = validate_cluster(raw, None, &mut errors);
+        assert!(
+            errors.iter().any(|error| error.contains("takes no query")),
+            "{errors:?}"
+        );
+        assert!(
+            errors.iter().all(|error| !error.contains("Sekr1tPW2")),
+            "{errors:?}"
+        );
     }
 
     #[test]

@@ -2,7 +2,10 @@
 //! to Redis over the version this replica applied last (refused when
 //! another replica changed the list first, or while Redis cannot answer),
 //! and [`LiveConfig::follow_shared`] applies a newer list written through
-//! any replica — the binary calls it every second. Changes run off the
+//! any replica — the binary calls it every second. The document is sealed
+//! under a key derived from the session key every replica holds, so one
+//! written into Redis by anything else (it names what a replica runs) is
+//! refused and logged, never applied. Changes run off the
 //! async threads already, so these wait for Redis in place.
 
 use std::sync::atomic::Ordering;
@@ -49,7 +52,7 @@ impl LiveConfig {
             return Ok(());
         };
         let over = self.shared_version.load(Ordering::Relaxed);
-        let document = document_of(registrations);
+        let document = cluster.seal_document(&document_of(registrations));
         match wait_for(cluster.save_registrations(over, &document))? {
             Ok(Saved::At(version)) => {
                 self.shared_version.store(version, Ordering::Relaxed);
@@ -79,9 +82,12 @@ impl LiveConfig {
         let next = if document.is_empty() {
             Vec::new()
         } else {
-            registrations_of(&document).map_err(|error| {
-                ChangeError::Invalid(vec![format!("shared registrations: {error}")])
-            })?
+            let opened = cluster.open_document(&document);
+            opened
+                .and_then(|document| registrations_of(&document))
+                .map_err(|error| {
+                    ChangeError::Invalid(vec![format!("shared registrations: {error}")])
+                })?
         };
         // Marked as seen either way: a list that does not apply here is
         // not tried again every second.
