@@ -224,6 +224,22 @@ def test_call_tool_keeps_rate_limits(tmp_path):
         running.stop()
 
 
+def test_find_tools_counts_against_the_rate_limits(tmp_path):
+    """A search is a tool call: a principal held to 1 call a second (burst
+    2) cannot run BM25 searches as fast as it likes."""
+    running = start_testkit_gateway(tmp_path, gateway_settings="[rate_limits]\nper_principal_per_sec = 1\nper_principal_burst = 2\n"
+                                    '[catalog]\ndisclosure = "search"\n')
+    try:
+        session = initialize(running)
+        answers = [legacy(running, session, "tools/call", {"name": "find_tools", "arguments": {"query": "simple text"}}).json()
+                   for _ in range(6)]
+        limited = [answer["error"] for answer in answers if "error" in answer]
+        assert limited and all("rate_limits.per_principal_per_sec" in error["message"] for error in limited), answers
+        assert "result" in answers[0], answers[0]
+    finally:
+        running.stop()
+
+
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
 async def test_call_tool_asks_for_consent(tmp_path, mode):
     running = start_testkit_gateway(tmp_path, gateway_settings='[consent]\ntimeout_secs = 2\n[catalog]\ndisclosure = "search"\n',

@@ -140,6 +140,11 @@ pub(super) async fn find_tools(
     let Some(search) = gateway.tool_search.clone() else {
         return Err(GatewayError::MethodNotFound(FIND_TOOLS.into()));
     };
+    // A search is a tool call: the caller's rate limits and in-flight cap
+    // count it (as the service `find_tools` for per-service limits).
+    let _place = gateway
+        .admit_call(&context.principal.id, FIND_TOOLS)
+        .await?;
     let (catalog, view_opt) = route::tool_view(gateway, context);
     let index = search.index_of(&catalog, INDEX_WAIT).await;
     let indexed = index.catalog().clone();
