@@ -20,8 +20,8 @@ use crate::handler::BridgeState;
 use crate::routing::token_key;
 use crate::{convert, service::map_error};
 
-/// How long a call with progress waits after its result for progress
-/// notifications still being handled.
+/// How long a call with progress or a log level waits after its result for
+/// the notifications still being handled.
 const PROGRESS_SETTLE: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// One call to forward: the tool, its raw arguments, and the request's
@@ -46,6 +46,7 @@ pub async fn forward(call: Forward<'_>, events: ToolEvents) -> ServiceResult<Too
         .await
         .map_err(map_error)?;
     let progress_requested = events.progress_requested();
+    let events_log_level_set = events.log_level().is_some();
     // Progress finds the call by its token; upstream requests (sampling,
     // elicitation, roots) and logs find it too when its client can take
     // them. A call that can take nothing is not registered at all.
@@ -61,10 +62,10 @@ pub async fn forward(call: Forward<'_>, events: ToolEvents) -> ServiceResult<Too
     };
     let response = Box::pin(handle.await_response()).await;
     cancel_guard.disarm();
-    if progress_requested {
+    if progress_requested || events_log_level_set {
         // rmcp runs notification handlers as their own tasks, so a progress
-        // notification the upstream sent just before its result may still
-        // be in flight here: give it a moment to reach the client first.
+        // or log notification the upstream sent just before its result may
+        // still be in flight here: give it a moment to reach the client first.
         tokio::time::sleep(PROGRESS_SETTLE).await;
     }
     match response.map_err(map_error)? {
