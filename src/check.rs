@@ -109,13 +109,35 @@ fn print_resolved(config: &GatewayConfig, assumed_token: bool) {
     };
     println!("listen: {scheme}://{}/mcp", config.listen);
     if assumed_token {
-        println!(
-            "auth: a bearer token is needed at start (MICROMCP_TOKEN is not set now; `micromcp up` makes one in .micromcp/token)"
-        );
+        let kept = std::path::Path::new(".micromcp/token");
+        if kept.is_file() {
+            println!(
+                "auth: a bearer token is needed at start: `micromcp up` here uses the one in {} (`micromcp gateway` needs MICROMCP_TOKEN, not set now)",
+                kept.display()
+            );
+        } else {
+            println!(
+                "auth: a bearer token is needed at start (MICROMCP_TOKEN is not set now; `micromcp up` makes one in .micromcp/token)"
+            );
+        }
     }
     match config.admin.listen {
         Some(address) => println!("admin: http://{address}/ (/metrics, /healthz, /readyz)"),
         None => println!("admin: off"),
+    }
+    let recorded = std::path::Path::new(".micromcp").join(crate::admin_api::ADMIN_ADDRESS_FILE);
+    if let Ok(text) = std::fs::read_to_string(&recorded) {
+        let running = text.trim();
+        let configured = config
+            .admin
+            .listen
+            .map(|address| format!("http://{address}"));
+        if !running.is_empty() && configured.as_deref() != Some(running.trim_end_matches('/')) {
+            println!(
+                "admin now: {running} (the `micromcp up` running here took it; recorded in {})",
+                recorded.display()
+            );
+        }
     }
     println!("services: {} configured", config.services.len());
     for service in &config.services {
@@ -142,7 +164,7 @@ async fn print_catalogs(mut config: GatewayConfig, wait: Duration) -> anyhow::Re
     let gateway = Gateway::new(config, &key).map_err(|error| anyhow::anyhow!("{error}"))?;
     let shutdown = CancellationToken::new();
     gateway.backends.spawn_watchers(&shutdown);
-    let missing = gateway.backends.wait_for_catalogs(wait).await;
+    let missing = wait_for_answers(&gateway, wait).await;
     let catalog = gateway.backends.catalog();
     let services = gateway.backends.services();
     let counts: Vec<Vec<usize>> = [
@@ -154,18 +176,24 @@ async fn print_catalogs(mut config: GatewayConfig, wait: Duration) -> anyhow::Re
     .iter()
     .map(|kind| catalog.counts_by_service(*kind, services.len()))
     .collect();
+    if services.is_empty() {
+        println!(
+            "catalogs: no service configured to ask (those `micromcp up` runs itself are asked when it runs)"
+        );
+        shutdown.cancel();
+        return Ok(0);
+    }
     println!("catalogs:");
     for (index, backend) in services.iter().enumerate() {
         let name = &backend.config.name;
         if missing.contains(name) {
-            let reason = backend
-                .down_reason()
-                .map(|reason| format!(": {reason}"))
-                .unwrap_or_default();
-            println!(
-                "  {name}: not reachable within {} s{reason}",
-                wait.as_secs()
-            );
+            match backend.down_reason() {
+                Some(reason) => println!("  {name}: not reachable: {reason}"),
+                None => println!(
+                    "  {name}: no catalog within {} s (--wait-secs)",
+                    wait.as_secs()
+                ),
+            }
             continue;
         }
         println!(
@@ -186,4 +214,27 @@ async fn print_catalogs(mut config: GatewayConfig, wait: Duration) -> anyhow::Re
     } else {
         2
     })
+}
+
+/// Waits until every service delivered its catalog, or every one that has
+/// not has already failed once (a refused port answers at once: the check
+/// does not sit out the whole wait for it), or `wait` is over. Returns the
+/// names of those without a catalog.
+async fn wait_for_answers(gateway: &Gateway, wait: Duration) -> Vec<String> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let step = deadline
+            .saturating_duration_since(tokio::time::Instant::now())
+            .min(Duration::from_millis(200));
+        let missing = gateway.backends.wait_for_catalogs(step).await;
+        let all_failed = gateway
+            .backends
+            .services()
+            .iter()
+            .filter(|backend| missing.contains(&backend.config.name))
+            .all(|backend| backend.down_reason().is_some());
+        if missing.is_empty() || all_failed || tokio::time::Instant::now() >= deadline {
+            return missing;
+        }
+    }
 }

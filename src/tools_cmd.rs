@@ -1,5 +1,6 @@
-//! `micromcp tools held` and `micromcp tools approve NAME --sha256 DIGEST`:
-//! the tools a running gateway holds because their definition changed
+//! `micromcp tools list`, `micromcp tools held` and `micromcp tools approve
+//! NAME --sha256 DIGEST`: the merged catalog a running gateway serves (as
+//! its operator sees it), the tools it holds because their definition changed
 //! since it was approved, and approving one's new definition — through the
 //! admin API (`--admin`, else the gateway `up` recorded in `--state-dir`;
 //! its admin token). `tools held` prints
@@ -22,6 +23,13 @@ pub struct ToolsArgs {
 
 #[derive(clap::Subcommand)]
 enum ToolsCommand {
+    /// Lists every tool the gateway serves (its operator's view: all of
+    /// them), each with the first line of its description.
+    List {
+        /// Only the tools whose name starts with this (e.g. a namespace: `fs.`).
+        #[arg(long)]
+        prefix: Option<String>,
+    },
     /// Lists the tools held because their definition changed, each with the
     /// definition offered and its sha256.
     Held,
@@ -53,11 +61,15 @@ enum ApproveError {
 /// Runs the subcommand.
 pub async fn run(args: ToolsArgs) -> anyhow::Result<()> {
     let admin = crate::admin_api::AdminTarget::of(&args.admin);
+    if let ToolsCommand::List { prefix } = &args.command {
+        return list(&admin, prefix.as_deref().unwrap_or("")).await;
+    }
     let listing = admin
         .call(reqwest::Method::GET, "/api/tools/held", None)
         .await?;
     let held = listing["held"].as_array().cloned().unwrap_or_default();
     match args.command {
+        ToolsCommand::List { .. } => {}
         ToolsCommand::Held => {
             if held.is_empty() {
                 println!("no tool is held");
@@ -89,6 +101,54 @@ pub async fn run(args: ToolsArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Most pages `tools list` follows (a hostile gateway cannot keep it going).
+const MAX_PAGES: usize = 1000;
+
+/// Prints the gateway's tools, page after page, through its operator's
+/// MCP endpoint (`/api/mcp`).
+async fn list(admin: &crate::admin_api::AdminTarget, prefix: &str) -> anyhow::Result<()> {
+    let mut cursor_opt: Option<String> = None;
+    let mut shown = 0usize;
+    for _ in 0..MAX_PAGES {
+        let params = match &cursor_opt {
+            Some(cursor) => json!({ "cursor": cursor }),
+            None => json!({}),
+        };
+        let body = json!({ "method": "tools/list", "params": params });
+        let answer = admin
+            .call(reqwest::Method::POST, "/api/mcp", Some(&body))
+            .await?;
+        if let Some(error) = answer.get("error") {
+            anyhow::bail!(
+                "tools/list: {} ({})",
+                error["message"].as_str().unwrap_or("error"),
+                error["code"]
+            );
+        }
+        let result = &answer["result"];
+        for tool in result["tools"].as_array().into_iter().flatten() {
+            let name = tool["name"].as_str().unwrap_or("?");
+            if !name.starts_with(prefix) {
+                continue;
+            }
+            let summary = tool["description"]
+                .as_str()
+                .and_then(|text| text.lines().next())
+                .unwrap_or("");
+            println!("{name}  {summary}");
+            shown += 1;
+        }
+        match result["nextCursor"].as_str() {
+            Some(next) if !next.is_empty() => cursor_opt = Some(next.to_owned()),
+            _ => {
+                eprintln!("{shown} tools");
+                return Ok(());
+            }
+        }
+    }
+    anyhow::bail!("tools/list: more than {MAX_PAGES} pages; stopped")
 }
 
 /// Prints a held tool: its name, service, both full digests and the

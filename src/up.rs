@@ -242,8 +242,14 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
     let children_sections = ChildrenSections::of(&raw);
     let overrides = up_overrides(&args);
     overrides(&mut raw);
-    // Before anything is written or started: a taken port stops here.
+    // Before anything is written or started: a taken port, a missing root,
+    // a bad fetch domain or an unreadable servers file stops here.
     crate::listeners::refuse_taken(&raw)?;
+    let roots = crate::roots::served_roots(&args.roots)?;
+    crate::refusals::check_fetch_domains(&raw, &args.fetch_allow)?;
+    if let Some(path) = &args.mcp_servers {
+        merge_mcp_servers_file(&mut raw, path)?;
+    }
     let state = state_dir::claim(&args.state_dir)?;
     crate::supervise::end_orphans_of_children();
     token::announce_admin_token(
@@ -272,15 +278,10 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
         }
         Some(token)
     };
-    crate::refusals::check_fetch_domains(&raw, &args.fetch_allow)?;
     let sockets = socket_dir()?;
     raw.fetch
         .allow_domains
         .extend(args.fetch_allow.iter().cloned());
-    if let Some(path) = &args.mcp_servers {
-        merge_mcp_servers_file(&mut raw, path)?;
-    }
-    let roots = crate::roots::served_roots(&args.roots)?;
     let excluded = [state.path.clone()];
     state_dir::refuse_exposed_secrets(&raw, &roots, &excluded)?;
     let mut child_services = ChildServices::default();
@@ -352,6 +353,8 @@ pub async fn run_gateway(args: GatewayArgs) -> anyhow::Result<()> {
     if let Some(token) = &token {
         token::warn_if_short(token.trim());
     }
+    // A taken port stops the start before a session key is written.
+    crate::listeners::refuse_taken(&raw)?;
     state_dir::refuse_untrusted_dirs(&raw)?;
     let source = FileSource {
         path_opt: Some(args.config.clone()),

@@ -7,9 +7,13 @@ It offers
   `note://NAME`, a catalog change the gateway is told of on `WatchCatalog`;
 - the resource `note://big`: 200 000 bytes of text, read in 64 KiB chunks.
 
-Run it (the stubs are generated from the .proto on first start):
+Run it (the stubs are generated from the .proto on first start, into
+~/.cache/micromcp/python-stubs/, never into the source tree):
 
     python examples/python/notes_service.py --listen 127.0.0.1:7001
+
+Copied out of the repository, name the contract's directory:
+`--proto path/to/proto` (the directory holding micromcp/v1/service.proto).
 
 and name it in the gateway's config:
 
@@ -29,21 +33,34 @@ from concurrent import futures
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PROTO_ROOT = HERE.parent.parent / "proto"
+CHECKOUT_PROTO = HERE.parent.parent / "proto"
+CONTRACT = Path("micromcp") / "v1" / "service.proto"
 CHUNK_BYTES = 64 * 1024
 BIG_NOTE = "".join(f"line {index:06d} of the big note\n" for index in range(7143)).encode()[:200_000]
 
 
-def load_stubs(stubs_dir: Path):
+def default_stubs_dir(proto_root: Path) -> Path:
+    """A directory of the user's cache named by the contract's digest: a
+    changed contract gets fresh stubs, and nothing is written beside the
+    source."""
+    import hashlib
+    import os
+
+    digest = hashlib.sha256((proto_root / CONTRACT).read_bytes()).hexdigest()[:16]
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "micromcp" / "python-stubs" / digest
+
+
+def load_stubs(proto_root: Path, stubs_dir: Path):
     """`service_pb2` and `service_pb2_grpc`, generated into `stubs_dir` by
     grpcio-tools from the contract unless already there."""
     generated = stubs_dir / "micromcp" / "v1" / "service_pb2_grpc.py"
     if not generated.exists():
         from grpc_tools import protoc
 
-        stubs_dir.mkdir(parents=True, exist_ok=True)
-        status = protoc.main(["grpc_tools.protoc", f"-I{PROTO_ROOT}", f"--python_out={stubs_dir}",
-                              f"--grpc_python_out={stubs_dir}", str(PROTO_ROOT / "micromcp" / "v1" / "service.proto")])
+        stubs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        status = protoc.main(["grpc_tools.protoc", f"-I{proto_root}", f"--python_out={stubs_dir}",
+                              f"--grpc_python_out={stubs_dir}", str(proto_root / CONTRACT)])
         if status != 0:
             raise SystemExit(f"protoc failed ({status})")
     sys.path.insert(0, str(stubs_dir))
@@ -146,15 +163,20 @@ def make_servicer(pb, pb_grpc):
     return Notes()
 
 
-def serve(listen: str, stubs_dir: Path):
+def serve(listen: str, proto_root: Path, stubs_dir: Path):
     import grpc
 
-    pb, pb_grpc = load_stubs(stubs_dir)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=32))
+    pb, pb_grpc = load_stubs(proto_root, stubs_dir)
+    # grpcio sets SO_REUSEPORT by default: a second copy on the same port
+    # would start silently and take half the calls. Off, a taken port fails.
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=32), options=[("grpc.so_reuseport", 0)])
     pb_grpc.add_McpServiceServicer_to_server(make_servicer(pb, pb_grpc), server)
-    port = server.add_insecure_port(listen)
+    try:
+        port = server.add_insecure_port(listen)
+    except RuntimeError:
+        port = 0
     if port == 0:
-        raise SystemExit(f"cannot listen on {listen}")
+        raise SystemExit(f"cannot listen on {listen}: is the port taken? (choose another with --listen, e.g. 127.0.0.1:0)")
     server.start()
     print(f"notes service on {listen.rsplit(':', 1)[0]}:{port}", flush=True)
     server.wait_for_termination()
@@ -163,9 +185,16 @@ def serve(listen: str, stubs_dir: Path):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--listen", default="127.0.0.1:7001", help="host:port to serve gRPC on (port 0: any free one)")
-    parser.add_argument("--stubs", type=Path, default=HERE / "generated", help="where the generated stubs go")
+    parser.add_argument("--proto", type=Path, default=None,
+                        help="the directory holding micromcp/v1/service.proto (default: the checkout's proto/)")
+    parser.add_argument("--stubs", type=Path, default=None,
+                        help="where the generated stubs go (default: ~/.cache/micromcp/python-stubs/<contract digest>)")
     arguments = parser.parse_args()
-    serve(arguments.listen, arguments.stubs)
+    proto_root = arguments.proto or CHECKOUT_PROTO
+    if not (proto_root / CONTRACT).is_file():
+        raise SystemExit(f"no {CONTRACT} under {proto_root}: name the contract's directory with --proto "
+                         "(proto/ of a Micro-MCP checkout)")
+    serve(arguments.listen, proto_root, arguments.stubs or default_stubs_dir(proto_root))
 
 
 if __name__ == "__main__":

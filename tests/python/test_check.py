@@ -75,7 +75,7 @@ def test_every_address_is_printed_with_its_scheme_once(tmp_path):
 def test_a_service_that_does_not_answer_is_named_and_fails_the_check(tmp_path):
     result = check(write_config(tmp_path, free_port()), "--wait-secs", "1")
     assert result.returncode == 2, result.stdout + result.stderr
-    line = next(line for line in result.stdout.splitlines() if "kit: not reachable within 1 s" in line)
+    line = next(line for line in result.stdout.splitlines() if "kit: not reachable: " in line)
     assert line.endswith("Connection refused (os error 111)"), line  # why, once, without the status wrapper
 
 

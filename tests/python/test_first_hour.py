@@ -321,3 +321,81 @@ def test_up_beside_another_gateway_on_the_default_admin_port_is_the_one_tools_as
         process.terminate()
         process.wait(timeout=10)
         holder.close()
+
+
+def test_a_missing_root_stops_up_before_it_writes_anything(tmp_path):
+    """`up --root /nonexistent` made tokens and the state directory before
+    it looked at the root."""
+    state = tmp_path / "state"
+    result = refused(["up", "--listen", "127.0.0.1:0", "--root", "/nonexistent", "--state-dir", str(state)], tmp_path,
+                     {"MICROMCP_TOKEN": ""})
+    assert "--root /nonexistent: no such directory" in result.stderr, result.stderr
+    assert not state.exists(), "nothing is written before the roots are known to exist"
+    assert "bearer token" not in result.stdout, result.stdout
+
+
+def test_a_taken_port_stops_the_gateway_command_before_it_writes_its_session_key(tmp_path):
+    import socket
+
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    port = holder.getsockname()[1]
+    key = tmp_path / "keys" / "session.key"
+    config = tmp_path / "gateway.toml"
+    config.write_text(f'version = 1\n[gateway]\nlisten = "127.0.0.1:{port}"\nsession_key_file = "{key}"\n[admin]\nlisten = "off"\n')
+    key.parent.mkdir(mode=0o700)
+    try:
+        result = refused(["gateway", "--config", str(config)], tmp_path)
+    finally:
+        holder.close()
+    assert f"another process listens on 127.0.0.1:{port}" in result.stderr, result.stderr
+    assert not key.exists(), "no session key is made for a start that cannot listen"
+
+
+def test_tools_list_prints_the_catalog_of_the_gateway_up_runs_here(tmp_path):
+    process, _, _ = up_for_admin(tmp_path)
+    try:
+        env = without("MICROMCP_ADMIN_TOKEN")
+        listed = subprocess.run([str(BINARY), "tools", "list"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30)
+        assert listed.returncode == 0, listed.stderr
+        names = [line.split()[0] for line in listed.stdout.splitlines() if line.strip()]
+        assert "fs.read_file" in names and "fetch.get" in names, listed.stdout
+        assert re.search(r"^\d+ tools$", listed.stderr.strip(), re.M), listed.stderr
+        only_fs = subprocess.run([str(BINARY), "tools", "list", "--prefix", "fs."], cwd=tmp_path, env=env,
+                                 capture_output=True, text=True, timeout=30)
+        assert only_fs.stdout.strip() and all(line.startswith("fs.") for line in only_fs.stdout.splitlines()), only_fs.stdout
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_check_where_up_runs_tells_the_truth_about_its_token_and_admin_address(tmp_path):
+    """`check` said a token was needed though `.micromcp/token` was there,
+    showed the configured admin port when `up` had taken another, and
+    printed an empty `catalogs:` heading."""
+    process, admin_port, _ = up_for_admin(tmp_path)
+    kept = tmp_path / ".micromcp" / "token"  # as `up` keeps it when MICROMCP_TOKEN is not set
+    kept.write_text(TOKEN + "\n")
+    kept.chmod(0o600)
+    try:
+        checked = subprocess.run([str(BINARY), "check"], cwd=tmp_path, env=without("MICROMCP_TOKEN"),
+                                 capture_output=True, text=True, timeout=60)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "uses the one in .micromcp/token" in checked.stdout, checked.stdout
+    assert f"admin now: http://127.0.0.1:{admin_port}" in checked.stdout, checked.stdout
+    assert "catalogs: no service configured to ask" in checked.stdout, checked.stdout
+
+
+def test_check_does_not_sit_out_its_wait_for_a_refused_port(tmp_path):
+    config = tmp_path / "micromcp.toml"
+    config.write_text(f'version = 1\n[[services]]\nname = "gone"\nendpoint = "http://127.0.0.1:{free_port()}"\n')
+    started = time.monotonic()
+    checked = subprocess.run([str(BINARY), "check", "--config", str(config), "--wait-secs", "120"], cwd=tmp_path,
+                             env=dict(os.environ, MICROMCP_TOKEN=TOKEN), capture_output=True, text=True, timeout=150)
+    assert checked.returncode == 2, checked.stdout + checked.stderr
+    assert "gone: not reachable" in checked.stdout, checked.stdout
+    assert time.monotonic() - started < 60, "a refused port is known at once, not after the whole wait"

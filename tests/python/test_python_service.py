@@ -87,3 +87,32 @@ async def test_a_catalog_change_reaches_the_gateway(notes_gateway):
                 await anyio.sleep(0.1)
         read = await client.read_resource("note://hello")
     assert read.contents[0].text == "hello from Python"
+
+
+def test_a_copy_outside_the_checkout_runs_with_its_proto_and_writes_nothing_beside_itself(tmp_path):
+    """The example only ran inside a checkout, wrote `generated/` into the
+    source tree, and a second copy on a taken port started silently."""
+    import shutil
+    import socket
+
+    copy_dir = tmp_path / "mine"
+    copy_dir.mkdir()
+    copy = copy_dir / "notes_service.py"
+    shutil.copy(SERVICE, copy)
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    without_proto = subprocess.run([sys.executable, str(copy), "--listen", "127.0.0.1:0"], env=env,
+                                   capture_output=True, text=True, timeout=60)
+    assert without_proto.returncode != 0 and "--proto" in without_proto.stderr, without_proto.stderr
+    service = subprocess.Popen([sys.executable, str(copy), "--listen", "127.0.0.1:0", "--proto", str(REPO / "proto")],
+                               env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(wait_for_line(service, "notes service on", timeout=60).strip().rsplit(":", 1)[1])
+        assert sorted(path.name for path in copy_dir.iterdir()) == ["notes_service.py"], "nothing beside the source"
+        assert list((tmp_path / "cache" / "micromcp" / "python-stubs").glob("*/micromcp/v1/service_pb2.py"))
+        second = subprocess.run([sys.executable, str(copy), "--listen", f"127.0.0.1:{port}", "--proto", str(REPO / "proto")],
+                                env=env, capture_output=True, text=True, timeout=60)
+        assert second.returncode != 0 and "is the port taken" in second.stderr, second.stdout + second.stderr
+    finally:
+        service.terminate()
+        service.wait(timeout=10)
+    assert not (SERVICE.parent / "generated").exists(), "the checkout's example wrote nothing into the tree"
