@@ -24,6 +24,9 @@ pub type Overrides = Box<dyn Fn(&mut RawConfig) + Send + Sync>;
 pub struct FileSource {
     /// The file, when there is one.
     pub path_opt: Option<PathBuf>,
+    /// `path_opt` may be missing: then the defaults (`up` without a config
+    /// watches `./micromcp.toml`, so that one written later is loaded).
+    pub missing_is_default: bool,
     pub overrides: Overrides,
     /// The services of the children `up` started, laid around the
     /// config's services at every load.
@@ -67,13 +70,16 @@ impl ChildrenSections {
     }
 }
 
+/// The config file `up` and `check` read when none is named.
+pub const DEFAULT_CONFIG: &str = "micromcp.toml";
+
 /// The config file a command uses: the one named, or `./micromcp.toml`
 /// when it exists.
 pub fn config_path(named_opt: Option<&Path>) -> Option<PathBuf> {
     match named_opt {
         Some(path) => Some(path.to_path_buf()),
         None => {
-            let default = Path::new("micromcp.toml");
+            let default = Path::new(DEFAULT_CONFIG);
             default.exists().then(|| default.to_path_buf())
         }
     }
@@ -117,7 +123,11 @@ fn read_capped(path: &Path) -> std::io::Result<String> {
 
 impl ConfigSource for FileSource {
     fn raw(&self, restart_required: &mut Vec<String>) -> Result<RawConfig, Vec<String>> {
-        let mut raw = read(self.path_opt.as_deref()).map_err(|error| vec![error.to_string()])?;
+        let path_opt = self
+            .path_opt
+            .as_deref()
+            .filter(|path| !self.missing_is_default || path.exists());
+        let mut raw = read(path_opt).map_err(|error| vec![error.to_string()])?;
         if let Some(at_start) = &self.children_sections_opt {
             restart_required.extend(at_start.changed(&ChildrenSections::of(&raw)));
         }

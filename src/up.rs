@@ -299,8 +299,13 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
         &sockets,
     )?);
     let shutdown = CancellationToken::new();
+    // Without a config file, the one written later at the default path is
+    // loaded as a reload (it is what `up` would have read at start).
+    let missing_is_default = path_opt.is_none() && args.config.is_none();
     let source = FileSource {
-        path_opt,
+        path_opt: path_opt
+            .or_else(|| missing_is_default.then(|| PathBuf::from(config_source::DEFAULT_CONFIG))),
+        missing_is_default,
         overrides,
         child_services,
         token_opt,
@@ -358,6 +363,7 @@ pub async fn run_gateway(args: GatewayArgs) -> anyhow::Result<()> {
     state_dir::refuse_untrusted_dirs(&raw)?;
     let source = FileSource {
         path_opt: Some(args.config.clone()),
+        missing_is_default: false,
         overrides,
         child_services: ChildServices::default(),
         token_opt: token,

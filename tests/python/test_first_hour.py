@@ -399,3 +399,29 @@ def test_check_does_not_sit_out_its_wait_for_a_refused_port(tmp_path):
     assert checked.returncode == 2, checked.stdout + checked.stderr
     assert "gone: not reachable" in checked.stdout, checked.stdout
     assert time.monotonic() - started < 60, "a refused port is known at once, not after the whole wait"
+
+
+def test_up_without_a_config_loads_the_micromcp_toml_written_later(tmp_path):
+    """`up` started without `./micromcp.toml` never looked again: a file
+    written afterwards was ignored until a restart."""
+    kit_port = free_port()
+    kit = subprocess.Popen([str(BINARY), "testkit", "--listen", f"127.0.0.1:{kit_port}"], env=dict(os.environ, MICROMCP_LOG="warn"))
+    process, _, _ = up_for_admin(tmp_path)
+    try:
+        (tmp_path / "micromcp.toml").write_text(
+            f'version = 1\n[[services]]\nname = "kit"\nnamespace = "kit"\nendpoint = "http://127.0.0.1:{kit_port}"\n')
+        env = without("MICROMCP_ADMIN_TOKEN")
+        deadline = time.monotonic() + 30
+        listed = ""
+        while time.monotonic() < deadline:
+            listed = subprocess.run([str(BINARY), "tools", "list", "--prefix", "kit."], cwd=tmp_path, env=env,
+                                    capture_output=True, text=True, timeout=30).stdout
+            if "kit.test_simple_text" in listed:
+                break
+            time.sleep(0.5)
+        assert "kit.test_simple_text" in listed, "the config written after the start is loaded"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        kit.kill()
+        kit.wait()
