@@ -9,6 +9,7 @@
 mod record;
 mod sink;
 mod stream;
+mod tail;
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -37,8 +38,8 @@ pub struct Audit {
     include_arguments: bool,
     redact_fields: Vec<String>,
     failures: AtomicU64,
-    /// The last records written, for the admin listener (kept only while it
-    /// runs: metrics recorded).
+    /// The last records written, for the admin listener (with a file, the
+    /// last ones earlier runs wrote, read at start).
     recent: Mutex<VecDeque<String>>,
 }
 
@@ -87,6 +88,10 @@ thread_local! {
 impl Audit {
     /// Opens the configured sink; the error names `audit.path`.
     pub fn open(config: &AuditConfig) -> Result<Arc<Self>, String> {
+        let recent = match &config.target {
+            AuditTarget::File { path, .. } => tail::last_records(path, RECENT_RECORDS),
+            _ => VecDeque::new(),
+        };
         let sink_opt = match &config.target {
             AuditTarget::Off => None,
             AuditTarget::Stdout => Some(Sink::Stdout),
@@ -104,7 +109,7 @@ impl Audit {
             include_arguments: config.include_arguments,
             redact_fields: config.redact_fields.clone(),
             failures: AtomicU64::new(0),
-            recent: Mutex::default(),
+            recent: Mutex::new(recent),
         }))
     }
 

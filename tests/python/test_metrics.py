@@ -315,3 +315,25 @@ def test_a_services_metrics_listener_caps_connections_and_cuts_silent_ones(tmp_p
             connection.close()
         service.kill()
         service.wait()
+
+
+def test_the_admin_api_shows_the_audit_records_of_runs_before_a_restart(tmp_path):
+    """`/api/audit` showed only what the current process had written: after
+    a restart the admin page's audit view was empty though the file held
+    the earlier runs' records."""
+    root = make_root(tmp_path)
+    admin_port = free_port()
+    extra = ["--admin-listen", f"127.0.0.1:{admin_port}"]
+    first = start_up(tmp_path, root, extra=extra)
+    session = initialize(first)
+    assert "result" in legacy(first, session, "tools/call", {"name": "fs.stat", "arguments": {"path": "hello.txt"}}).json()
+    first.stop()
+    with open(first.state_dir / "audit.jsonl", "a") as audit_file:
+        audit_file.write('not a record\n{"torn": \n')
+    second = start_up(tmp_path, root, extra=extra, state_dir=first.state_dir)
+    try:
+        headers = {"Authorization": f"Bearer {(second.state_dir / 'admin-token').read_text().strip()}"}
+        records = httpx2.get(f"http://127.0.0.1:{admin_port}/api/audit", headers=headers, timeout=10).json()["records"]
+        assert any(record.get("target") == "fs.stat" for record in records), records
+    finally:
+        second.stop()
