@@ -325,6 +325,9 @@ impl AuditEntry {
         ) {
             fields.denied = Some(error.to_string());
         }
+        if let GatewayError::HiddenTool { reason, .. } = error {
+            fields.denied = Some(reason.clone());
+        }
     }
 
     /// The request was refused before it was read (Host/Origin checks).

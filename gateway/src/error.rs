@@ -94,6 +94,11 @@ pub enum GatewayError {
     MethodNotFound(String),
     #[error("{0}")]
     InvalidParams(String),
+    /// A tool named through `call_tool` that the caller may not see: the
+    /// client is told exactly what an unknown name gets; `reason` (the
+    /// policy's refusal) is for the audit record only.
+    #[error("unknown tool: {name}")]
+    HiddenTool { name: String, reason: String },
     #[error("{message}")]
     ResourceNotFound {
         message: String,
@@ -158,7 +163,9 @@ impl GatewayError {
                 INVALID_REQUEST
             }
             Self::MethodNotFound(_) => METHOD_NOT_FOUND,
-            Self::InvalidParams(_) | Self::PayloadTooLarge { .. } => INVALID_PARAMS,
+            Self::InvalidParams(_) | Self::HiddenTool { .. } | Self::PayloadTooLarge { .. } => {
+                INVALID_PARAMS
+            }
             Self::ResourceNotFound { modern, .. } => {
                 if *modern {
                     INVALID_PARAMS
@@ -188,7 +195,7 @@ impl GatewayError {
             | Self::UnsupportedVersion { .. }
             | Self::SessionRequired(_) => StatusCode::BAD_REQUEST,
             Self::MethodNotFound(_) if modern => StatusCode::NOT_FOUND,
-            Self::InvalidParams(_) if modern => StatusCode::BAD_REQUEST,
+            Self::InvalidParams(_) | Self::HiddenTool { .. } if modern => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::SessionNotFound => StatusCode::NOT_FOUND,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,

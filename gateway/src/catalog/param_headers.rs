@@ -105,6 +105,23 @@ fn is_token(text: &str) -> bool {
 /// A header value as text: `None` when it is not visible ASCII.
 pub type HeaderText = Option<String>;
 
+/// [`check`] for the headers that were sent only: a call through
+/// `call_tool` mirrors `call_tool`'s arguments (none), so a header of the
+/// named tool may be absent — but one that is sent must agree with the
+/// arguments as on a direct call (an intermediary may route on it).
+pub fn check_sent(
+    params: &[ParamHeader],
+    arguments: Option<&str>,
+    headers: &[(String, HeaderText)],
+) -> Result<(), GatewayError> {
+    let sent: Vec<ParamHeader> = params
+        .iter()
+        .filter(|param| headers.iter().any(|(name, _)| *name == param.name))
+        .cloned()
+        .collect();
+    check(&sent, arguments, headers)
+}
+
 /// Checks a call's `Mcp-Param-*` headers (`(name lowercased, value)`)
 /// against its `arguments` for the tool's mirrored `params`.
 pub fn check(
@@ -215,6 +232,26 @@ mod tests {
             .iter()
             .map(|(name, value)| ((*name).to_owned(), Some((*value).to_owned())))
             .collect()
+    }
+
+    #[test]
+    fn through_call_tool_only_the_headers_sent_are_checked() {
+        let params = of_schema(SCHEMA.as_bytes());
+        let arguments = Some(r#"{"region":"eu","count":3}"#);
+        assert!(check_sent(&params, arguments, &[]).is_ok());
+        assert!(check_sent(&params, arguments, &headers(&[("count", "3")])).is_ok());
+        let wrong = check_sent(&params, arguments, &headers(&[("region", "us")]));
+        assert!(
+            matches!(wrong, Err(GatewayError::HeaderMismatch(_))),
+            "{wrong:?}"
+        );
+        let stray = check_sent(&params, arguments, &headers(&[("dry-run", "true")]));
+        assert!(
+            matches!(stray, Err(GatewayError::HeaderMismatch(_))),
+            "{stray:?}"
+        );
+        // A direct call needs every mirrored argument's header.
+        assert!(check(&params, arguments, &headers(&[("count", "3")])).is_err());
     }
 
     #[test]

@@ -58,7 +58,8 @@ pub(crate) async fn call_tool(
     // The gateway's own tools (`[catalog]`): `find_tools` answers here,
     // `call_tool` becomes the call it names. A call's `Mcp-Param-*`
     // headers mirror the arguments of the tool it names, `call_tool`'s
-    // (none) for a call through it: they are not the named tool's.
+    // (none) for a call through it: the named tool's may be absent, but
+    // those sent are checked as on a direct call.
     let (head, mirrors_arguments) =
         match gateway_tool(&gateway.config.catalog, head.required_name()?) {
             None => (head, true),
@@ -68,16 +69,24 @@ pub(crate) async fn call_tool(
             Some(GatewayTool::Call) => (search::unwrapped(head)?, false),
         };
     let name = head.required_name()?;
-    let route = route::tool(gateway, context, name)?;
+    // Through `call_tool` a tool the caller may not see is answered as an
+    // unknown one: the search never shows it, nor does its refusal.
+    let route = route::tool(gateway, context, name).map_err(|error| match error {
+        GatewayError::Forbidden { message, .. } if !mirrors_arguments => GatewayError::HiddenTool {
+            name: name.to_owned(),
+            reason: message,
+        },
+        error => error,
+    })?;
     if route.task_required() && !task_ids::declared(context) {
         return Err(task_ids::not_declared());
     }
-    if let (true, Some(params), Some(headers)) = (
-        mirrors_arguments,
-        route.param_headers(),
-        context.param_headers(),
-    ) {
-        param_headers::check(params, head.arguments.map(RawValue::get), headers)?;
+    if let (Some(params), Some(headers)) = (route.param_headers(), context.param_headers()) {
+        let arguments = head.arguments.map(RawValue::get);
+        match mirrors_arguments {
+            true => param_headers::check(params, arguments, headers)?,
+            false => param_headers::check_sent(params, arguments, headers)?,
+        }
     }
     let Some(rule) = route.approval_rule() else {
         return call_routed(gateway, context, id_text, head, route).await;
