@@ -51,6 +51,13 @@ pub const CALLS_SHED: &str = "micromcp_calls_shed_total";
 pub const CATALOG_ITEMS: &str = "micromcp_catalog_items";
 pub const ENDPOINTS: &str = "micromcp_endpoints";
 
+/// `find_tools` searches answered (by whether they found any tool), the
+/// tools they returned, and the time of one search (the index's words,
+/// the ranking filtered by the caller's view, the answer rendered).
+pub const FIND_TOOLS_SEARCHES: &str = "micromcp_find_tools_searches_total";
+pub const FIND_TOOLS_HITS: &str = "micromcp_find_tools_hits_total";
+pub const FIND_TOOLS_SECONDS: &str = "micromcp_find_tools_duration_seconds";
+
 /// Distinct tool labels kept per service; further tools are `other`.
 pub const TOOLS_PER_SERVICE: usize = 200;
 
@@ -118,6 +125,16 @@ fn describe() {
     describe_counter!(
         CLUSTER_FALLBACKS,
         "Shared decisions taken by their fallback while the store could not answer"
+    );
+    describe_counter!(
+        FIND_TOOLS_SEARCHES,
+        "find_tools searches answered, by whether they found a tool"
+    );
+    describe_counter!(FIND_TOOLS_HITS, "Tools returned by find_tools searches");
+    describe_histogram!(
+        FIND_TOOLS_SECONDS,
+        Unit::Seconds,
+        "Time of one find_tools search, ranking and answer"
     );
     // Present at 0 from the start, so that `increase()` sees the first failure.
     metrics::counter!(AUDIT_FAILURES).absolute(0);
@@ -213,6 +230,17 @@ pub fn backend_call_finished(
         },
         elapsed,
     );
+}
+
+/// Records one answered `find_tools` search that returned `hits` tools.
+pub fn find_tools_finished(hits: usize, elapsed: Duration) {
+    if !enabled() {
+        return;
+    }
+    let found = if hits == 0 { "none" } else { "some" };
+    metrics::counter!(FIND_TOOLS_SEARCHES, "found" => found).increment(1);
+    metrics::counter!(FIND_TOOLS_HITS).increment(hits as u64);
+    metrics::histogram!(FIND_TOOLS_SECONDS).record(elapsed.as_secs_f64());
 }
 
 /// Counts a request in flight until the guard drops.

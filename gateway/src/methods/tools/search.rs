@@ -3,7 +3,8 @@
 //! the caller's view from `route` — the same view as its `tools/list`) and
 //! `call_tool` (the `search` disclosure) unwraps `{name, arguments}` into
 //! a plain `tools/call` of that name, which then takes the one path every
-//! call takes: route, consent, limits, metrics.
+//! call takes: route, consent, limits, metrics. Each search is counted,
+//! with its hits and its time, in the gateway's metrics.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use crate::config::{CatalogConfig, Disclosure};
 use crate::context::{CallContext, Reply};
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
+use crate::telemetry;
 use crate::wire::jsonrpc::encode_result;
 use crate::wire::protocol::ParamsHead;
 
@@ -145,6 +147,7 @@ pub(super) async fn find_tools(
     let _place = gateway
         .admit_call(&context.principal.id, FIND_TOOLS)
         .await?;
+    let started = std::time::Instant::now();
     let (catalog, view_opt) = route::tool_view(gateway, context);
     let index = search.index_of(&catalog, INDEX_WAIT).await;
     let indexed = index.catalog().clone();
@@ -169,6 +172,7 @@ pub(super) async fn find_tools(
         .await
         .map_err(|error| GatewayError::Internal(format!("tool search: {error}")))??;
     let body = render(index.catalog(), &catalog, &hits);
+    telemetry::find_tools_finished(hits.len(), started.elapsed());
     Ok(Reply::Json(encode_result(
         id_text,
         finish(gateway, context, &body).as_bytes(),
