@@ -10,8 +10,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use micromcp_gateway::Gateway;
 use micromcp_gateway::config::{GatewayConfig, Registration};
-use micromcp_gateway::{Gateway, catalog};
 use tokio_util::sync::CancellationToken;
 
 /// Builds the gateway, follows the services' catalogs and waits for them
@@ -73,19 +73,6 @@ pub async fn start_gateway(
             );
         } else {
             fatal.push(collision.clone());
-        }
-    }
-    // The gateway's own tools: a service must not offer their names.
-    if gateway.tool_search.is_some() {
-        for reserved in [catalog::FIND_TOOLS, catalog::CALL_TOOL] {
-            if let Some(item) = catalog.tool(reserved) {
-                fatal.push(format!(
-                    "service {:?} offers tool {reserved:?}, but {} and {} are reserved for the gateway's tool search ([catalog] find_tools / disclosure)",
-                    gateway.backends.names().name(item.service),
-                    catalog::FIND_TOOLS,
-                    catalog::CALL_TOOL
-                ));
-            }
         }
     }
     if !fatal.is_empty() {

@@ -8,6 +8,7 @@ mod find;
 mod hints;
 pub mod param_headers;
 mod render;
+mod reserved;
 mod service_names;
 mod visible;
 
@@ -23,6 +24,7 @@ pub use self::find::{
     CALL_TOOL, FIND_TOOLS, Hit, MAX_QUERY_BYTES, ToolIndex, ToolSearch, query_terms,
 };
 pub use self::hints::ToolHints;
+pub use self::reserved::take_out_reserved;
 pub use self::service_names::{MAX_SERVICE_NAMES, ServiceNames};
 pub use self::visible::VisibleList;
 use crate::error::GatewayError;

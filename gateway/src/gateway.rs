@@ -17,7 +17,7 @@ use crate::audit::Audit;
 use crate::auth::{Authenticator, TokenExchanges};
 use crate::backends::Backends;
 use crate::backends::pins::ToolPins;
-use crate::catalog::ToolSearch;
+use crate::catalog::{self, ToolSearch};
 use crate::cluster::Cluster;
 use crate::config::{AuthConfig, GatewayConfig};
 use crate::error::GatewayError;
@@ -119,7 +119,17 @@ impl Gateway {
         };
         let pins = ToolPins::open(config.admin.tool_pins_file.clone())
             .map_err(|error| GatewayError::Internal(format!("admin.tool_pins_file: {error}")))?;
-        let backends = Backends::new(&config.services, &config.namespace_separator, pins)?;
+        // With tool search on, a service may not offer the gateway's tools' names.
+        let reserved: &'static [&'static str] = match config.catalog.searches() {
+            true => &[catalog::FIND_TOOLS, catalog::CALL_TOOL],
+            false => &[],
+        };
+        let backends = Backends::new(
+            &config.services,
+            &config.namespace_separator,
+            reserved,
+            pins,
+        )?;
         let audit = Audit::open(&config.audit).map_err(GatewayError::Internal)?;
         let rates = RateLimits::new(&config.rate_limits, &config.services);
         let streamed_reads = Quota::new(

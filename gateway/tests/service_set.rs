@@ -56,6 +56,7 @@ async fn services_are_kept_replaced_removed_and_added_back() {
     let backends = Backends::new(
         &services(&[("a", "a", one), ("b", "b", two)]),
         ".",
+        &[],
         ToolPins::open(None).expect("pins"),
     )
     .expect("backends");

@@ -22,7 +22,7 @@ from mcp.shared.exceptions import MCPError
 
 from conftest import BINARY, TOKEN, free_port, make_root, start_testkit_gateway, start_up, wait_for_line, wait_for_port
 from test_failures import eventually
-from test_hostile import initialize, legacy
+from test_hostile import initialize, legacy, modern
 from test_live_config import ADMIN, ADMIN_TOKEN, start_testkit
 from test_policy_audit import ADMIN as OPS, READER, audit_records, write_config
 
@@ -134,12 +134,16 @@ async def test_a_principal_never_finds_nor_calls_what_it_may_not_call(governed_s
                 assert tool["name"].startswith(("fs.read_", "search.")), tool["name"]
                 assert tool["name"] not in {"search.delete", "fs.stat"}, (query, tool["name"])
         assert await find(reader, "stat") == [] or all(tool["name"] != "fs.stat" for tool in await find(reader, "stat"))
-        with pytest.raises(MCPError) as scoped:
-            await reader.call_tool("call_tool", {"name": "fs.stat", "arguments": {"path": "hello.txt"}})
-        assert "no scope for tool fs.stat" in scoped.value.error.message
-        with pytest.raises(MCPError) as denied:
-            await reader.call_tool("call_tool", {"name": "search.delete", "arguments": {"ids": ["x"]}})
-        assert "forbidden by policy destructive-needs-admin" in denied.value.error.message
+        # a tool it may not see (scopes, Cedar) answers exactly as a name nobody has
+        refusals = {}
+        for name in ["fs.stat", "search.delete", "fs.no_such_tool", "search.no_such_tool"]:
+            with pytest.raises(MCPError) as refused:
+                await reader.call_tool("call_tool", {"name": name, "arguments": {"path": "hello.txt", "ids": ["x"]}})
+            refusals[name] = refused.value.error.model_dump(mode="json")
+        for name, error in refusals.items():
+            assert error["message"] == f"unknown tool: {name}", error
+        shapes = {json.dumps({**error, "message": None}, sort_keys=True) for error in refusals.values()}
+        assert len(shapes) == 1, refusals
         read = await reader.call_tool("call_tool", {"name": "fs.read_file", "arguments": {"path": "hello.txt"}})
         assert read.content[0].text == "hello from the fs service\n"
         with pytest.raises(MCPError):
@@ -296,6 +300,37 @@ def test_a_service_offering_a_reserved_name_is_refused_at_start(tmp_path):
         finally:
             plain.terminate()
             plain.wait(timeout=10)
+        # `micromcp check` reports it as a collision (exit 2)
+        env = {key: value for key, value in os.environ.items() if key != "MICROMCP_TOKEN"}
+        config = tmp_path / "check.toml"
+        config.write_text('version = 1\n[catalog]\nfind_tools = true\n'
+                          f'[[services]]\nname = "reserved"\nnamespace = ""\nendpoint = "http://127.0.0.1:{bridge_port}"\n')
+        checked = subprocess.run([str(BINARY), "check", "--config", str(config), "--wait-secs", "10"], env=env,
+                                 capture_output=True, text=True, timeout=60)
+        assert checked.returncode == 2, checked.stdout + checked.stderr
+        assert 'collision: service "reserved" offers tool "find_tools"' in checked.stdout, checked.stdout
+        # at run time a registered service offering it loses: not listed, the gateway's find_tools answers
+        admin_port = free_port()
+        running = start_up(tmp_path / "run", make_root(tmp_path / "run"),
+                           extra=["--config", catalog_config(tmp_path / "run", "find_tools = true\n"),
+                                  "--admin-listen", f"127.0.0.1:{admin_port}"],
+                           env_extra={"MICROMCP_ADMIN_TOKEN": ADMIN_TOKEN})
+        try:
+            registered = httpx2.post(f"http://127.0.0.1:{admin_port}/api/services", headers=ADMIN, timeout=15,
+                                     json={"name": "reserved", "namespace": "", "endpoint": f"http://127.0.0.1:{bridge_port}"})
+            assert registered.status_code == 201, registered.text
+            session = initialize(running)
+
+            def listed_names() -> list[str]:
+                return [tool["name"] for tool in legacy(running, session, "tools/list").json()["result"]["tools"]]
+
+            assert eventually(lambda: "remember" in listed_names()), listed_names()
+            listed = listed_names()
+            assert listed.count("find_tools") == 1, listed
+            answer = legacy(running, session, "tools/call", {"name": "find_tools", "arguments": {"query": "read a file"}}).json()
+            assert answer["result"]["structuredContent"]["tools"][0]["name"] == "fs.read_file", answer
+        finally:
+            running.stop()
     finally:
         bridge.terminate()
         bridge.wait(timeout=10)
@@ -363,5 +398,54 @@ async def test_call_tool_reaches_a_tool_whose_arguments_are_mirrored_in_headers(
             assert client.session.discover_result is not None, "the SDK settled on 2026-07-28"
             called = await client.call_tool("call_tool", {"name": "test_x_mcp_header", "arguments": {"region": "eu-west"}})
             assert not called.is_error and called.content[0].text == "region: eu-west", called
+        # Headers that are sent are checked as on a direct call: one that
+        # disagrees with the named tool's arguments, or names the inner tool
+        # in Mcp-Name, is refused before the service sees the call.
+        def through(arguments, extra, name="call_tool"):
+            params = {"name": name, "arguments": {"name": "test_x_mcp_header", "arguments": arguments}}
+            return modern(running, "tools/call", params, extra)
+
+        assert through({"region": "eu-west"}, {"Mcp-Param-Region": "eu-west"}).status_code == 200
+        cases = [  # (arguments, headers through call_tool, headers of the direct call, reason)
+            ({"region": "eu-west"}, {"Mcp-Param-Region": "us-east"}, {"Mcp-Param-Region": "us-east"}, "does not match"),
+            ({"region": "eu-west"}, {"Mcp-Param-Region": "eu-west", "Mcp-Param-Verbose": "true"},
+             {"Mcp-Param-Region": "eu-west", "Mcp-Param-Verbose": "true"}, "but no verbose"),
+            ({"region": "eu-west"}, {"Mcp-Name": "test_x_mcp_header"},
+             {"Mcp-Param-Region": "eu-west", "Mcp-Name": "call_tool"}, "Mcp-Name header"),
+        ]
+        for arguments, sent, sent_direct, reason in cases:
+            direct = modern(running, "tools/call", {"name": "test_x_mcp_header", "arguments": arguments}, sent_direct)
+            for response in (through(arguments, sent), direct):
+                assert response.status_code == 400, (sent, response.text)
+                error = response.json()["error"]
+                assert error["code"] == -32020 and reason in error["message"], (reason, error)
+    finally:
+        running.stop()
+
+
+async def test_searches_are_counted_in_the_metrics(tmp_path):
+    """`find_tools` searches, the tools they returned and their time are in
+    the Prometheus scrape, which promtool accepts."""
+    from test_metrics import PROMTOOL, samples
+
+    admin_port = free_port()
+    config = catalog_config(tmp_path, "find_tools = true\n")
+    running = start_up(tmp_path, make_root(tmp_path), extra=["--config", config, "--admin-listen", f"127.0.0.1:{admin_port}"])
+    try:
+        returned = 0
+        async with connect(running, "legacy") as client:
+            for query, limit in [("read a file", 2), ("delete documents", 3), ("zzqx qqvv", 5)]:
+                returned += len(await find(client, query, limit=limit))
+        assert returned == 5, "the last query matches no tool"
+        admin = {"Authorization": f"Bearer {(running.state_dir / 'admin-token').read_text().strip()}"}
+        scrape = httpx2.get(f"http://127.0.0.1:{admin_port}/metrics", headers=admin, timeout=10)
+        checked = subprocess.run([str(PROMTOOL), "check", "metrics"], input=scrape.text, capture_output=True, text=True, timeout=60)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        values = samples(scrape.text)
+        assert values.get('micromcp_find_tools_searches_total{found="some"}') == 2, values
+        assert values.get('micromcp_find_tools_searches_total{found="none"}') == 1
+        assert values.get("micromcp_find_tools_hits_total") == 5
+        assert values.get("micromcp_find_tools_duration_seconds_count") == 3
+        assert "# TYPE micromcp_find_tools_duration_seconds histogram" in scrape.text
     finally:
         running.stop()

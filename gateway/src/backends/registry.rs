@@ -29,7 +29,9 @@ use super::channel::{
 };
 use super::pins::{Approval, ToolPins};
 use super::stack::ServiceStack;
-use crate::catalog::{ListKind, MAX_SERVICE_NAMES, MergedCatalog, ServiceCatalog, ServiceNames};
+use crate::catalog::{
+    ListKind, MAX_SERVICE_NAMES, MergedCatalog, ServiceCatalog, ServiceNames, take_out_reserved,
+};
 use crate::config::ServiceConfig;
 use crate::error::GatewayError;
 
@@ -136,6 +138,8 @@ pub struct Backends {
     /// Bumped after every merge (how many services have a catalog).
     catalog_ready: tokio::sync::watch::Sender<usize>,
     separator: String,
+    /// Tool names the gateway's own tools take (`catalog::reserved`).
+    reserved_tools: &'static [&'static str],
     /// The pinned tool definitions catalogs are checked against.
     pins: Arc<ToolPins>,
     /// Parent of every backend's `retired` token; cancelled at shutdown.
@@ -188,6 +192,7 @@ impl Backends {
     pub fn new(
         configs: &[ServiceConfig],
         separator: &str,
+        reserved_tools: &'static [&'static str],
         pins: Arc<ToolPins>,
     ) -> Result<Arc<Self>, GatewayError> {
         let (changes, _) = broadcast::channel(64);
@@ -201,6 +206,7 @@ impl Backends {
             changes,
             catalog_ready,
             separator: separator.to_owned(),
+            reserved_tools,
             pins,
             root: CancellationToken::new(),
             running: AtomicBool::new(false),
@@ -440,7 +446,7 @@ impl Backends {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let slots = self.slots.load_full();
-        let contributions: Vec<ServiceCatalog> = slots
+        let mut contributions: Vec<ServiceCatalog> = slots
             .iter()
             .flatten()
             .filter_map(|backend| {
@@ -459,7 +465,12 @@ impl Backends {
             .collect();
         let ready = contributions.len();
         let names = self.names.all();
-        let merged = MergedCatalog::merge(&contributions, &self.separator, &names);
+        let reserved = take_out_reserved(&mut contributions, &self.separator, self.reserved_tools);
+        let mut merged = MergedCatalog::merge(&contributions, &self.separator, &names);
+        for (collision, loser) in reserved {
+            merged.collisions.push(collision);
+            merged.collision_losers.push(loser);
+        }
         for collision in &merged.collisions {
             tracing::error!(%collision, "catalog collision; the service known first wins");
         }
