@@ -2,9 +2,13 @@
 (its fs, fetch and search services) with real MCP servers behind bridges
 (the reference `server-everything` from npm, `mcp-server-time` from PyPI)
 and the testkit service; each query of `tool_search_eval/queries.json` names
-the tool it expects. Prints recall@1, recall@5 and MRR over the queries
-(and each miss); `--dump` writes the tool definitions listed to
-`tool_search_eval/tools.json`.
+the tool it expects; the queries whose tool this live catalog lists (the
+set's queries for fs, fetch, search, kit, everything and time) are asked
+through a live gateway. Prints recall@1, recall@5 and MRR over them (and
+each miss); `--dump` writes the tool definitions listed to
+`tool_search_eval/tools.json` (`builtin.json` takes fs, fetch, search and
+kit from it). The full set (real servers from npm and PyPI, distractors)
+is ranked by `gateway/tests/tool_search_eval.rs`.
 
     .cache/venv/bin/python bench/tool_search_eval.py [--dump]
 """
@@ -43,8 +47,7 @@ async def evaluate(url: str, queries: list[dict], dump: bool) -> dict:
             listed = [tool.model_dump(mode="json", exclude_none=True, by_alias=True) for tool in tools if tool.name != "find_tools"]
             (HERE / "tool_search_eval" / "tools.json").write_text(json.dumps(listed, indent=1) + "\n")
         names = {tool.name for tool in tools}
-        missing = [query["expected"] for query in queries if query["expected"] not in names]
-        assert not missing, f"expected tools not listed: {missing}"
+        queries = [query for query in queries if query["expected"] in names]
         ranks = []
         for query in queries:
             result = await client.call_tool("find_tools", {"query": query["query"], "limit": 10})
