@@ -10,6 +10,7 @@ features without building anything.
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 from conftest import REPO
@@ -37,3 +38,39 @@ def test_the_binary_alone_resolves_features_as_the_workspace_does():
         "`cargo run -p micromcp` resolves these dependencies with other features than "
         f"`cargo build --workspace`, so one rebuilds the other: {differing}"
     )
+
+
+def compiled_units(*selection: str) -> dict[str, bool]:
+    """`cargo build` of `selection`: each unit it produced (lib, build
+    script, example) by name and kind, and whether it was already fresh."""
+    built = subprocess.run(
+        ["cargo", "build", *selection, "--message-format=json"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
+    assert built.returncode == 0, built.stderr[-4000:]
+    units = {}
+    for line in built.stdout.splitlines():
+        if not line.startswith("{"):
+            continue
+        message = json.loads(line)
+        if message.get("reason") == "compiler-artifact":
+            name = f"{message['package_id'].rsplit('#', 1)[-1]} {'/'.join(message['target']['kind'])} {message['target']['name']}"
+            units[name] = message["fresh"]
+    return units
+
+
+def test_the_sdk_example_reuses_the_workspace_build():
+    """`cargo build -p micromcp-sdk --example notes` (what services/sdk/README.md
+    says) right after `cargo build --workspace --all-targets` (what
+    scripts/test.sh builds) compiles nothing: the SDK's dev-dependencies make
+    it resolve every shared crate as the workspace does (it once recompiled
+    ~30 crates, cedar and tantivy among them). Build scripts and libraries
+    compiled again would show here as units that were not fresh."""
+    compiled_units("--workspace", "--all-targets")
+    units = compiled_units("-p", "micromcp-sdk", "--example", "notes")
+    assert any(name.endswith(" example notes") for name in units), sorted(units)
+    rebuilt = sorted(name for name, fresh in units.items() if not fresh)
+    assert not rebuilt, f"building the SDK example alone recompiled {len(rebuilt)} units: {rebuilt}"

@@ -148,6 +148,39 @@ impl ToolEvents {
     /// `roots/list`) and waits for its answer. Requests are numbered in the
     /// order the call makes them, so a call that runs again after an
     /// `input_required` round gets its earlier answers at once.
+    ///
+    /// Written once for both eras; propagate its error with `?` (for a
+    /// 2026-07-28 client it ends this run, and the tool runs again with the
+    /// answer), and do nothing irreversible before the last question:
+    ///
+    /// ```
+    /// use micromcp_sdk::{ServiceResult, ToolEvents, ToolOutput};
+    ///
+    /// async fn forget(events: &ToolEvents, name: &str) -> ServiceResult<ToolOutput> {
+    ///     if !events.client_supports("elicitation") {
+    ///         return Ok(ToolOutput::error("forget asks the user first, and this client cannot"));
+    ///     }
+    ///     let answer = events
+    ///         .request_input("elicitation/create", &serde_json::json!({
+    ///             "message": format!("Forget the note {name:?}?"),
+    ///             "requestedSchema": {"type": "object", "properties": {"confirm": {"type": "boolean"}}},
+    ///         }))
+    ///         .await?;
+    ///     if answer["action"] == "accept" && answer["content"]["confirm"] == true {
+    ///         Ok(ToolOutput::text(format!("forgot {name}")))
+    ///     } else {
+    ///         Ok(ToolOutput::text(format!("kept {name}")))
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// // Events of a call made in-process have no client behind them.
+    /// let output = forget(&ToolEvents::detached(), "groceries").await.unwrap();
+    /// let output: serde_json::Value = serde_json::from_slice(&output.into_raw_json()).unwrap();
+    /// assert_eq!(output["isError"], true);
+    /// # }
+    /// ```
     pub async fn request_input(&self, method: &str, params: &Value) -> ServiceResult<Value> {
         let key = self
             .next_input_key

@@ -3,6 +3,71 @@
 //! gRPC (TCP, TCP with TLS, Unix socket or QUIC) with `grpc.health.v1`, request size limits and
 //! graceful shutdown. The gateway does everything client-facing; a service only
 //! sees routed, un-prefixed names and raw JSON arguments.
+//!
+//! A whole service — one tool, served on a TCP port until a shutdown signal
+//! (`services/sdk/README.md` walks through the rest: resources, prompts,
+//! progress, elicitation, cancellation, errors; `examples/notes.rs` does it
+//! all):
+//!
+//! ```
+//! use std::sync::Arc;
+//!
+//! use bytes::Bytes;
+//! use micromcp_sdk::proto::{Catalog, Tool};
+//! use micromcp_sdk::{
+//!     CatalogPublisher, Listener, McpService, ResourceContent, ServeOptions, ServiceError,
+//!     ServiceResult, ToolCall, ToolEvents, ToolOutput,
+//! };
+//!
+//! struct Greeter {
+//!     catalog: CatalogPublisher,
+//! }
+//!
+//! impl McpService for Greeter {
+//!     fn catalog(&self) -> &CatalogPublisher {
+//!         &self.catalog
+//!     }
+//!
+//!     async fn call_tool(&self, call: ToolCall, _events: ToolEvents) -> ServiceResult<ToolOutput> {
+//!         #[derive(serde::Deserialize)]
+//!         struct Arguments {
+//!             name: String,
+//!         }
+//!         let arguments: Arguments = call.parse_arguments()?;
+//!         Ok(ToolOutput::text(format!("hello, {}", arguments.name)))
+//!     }
+//!
+//!     async fn read_resource(&self, uri: String) -> ServiceResult<ResourceContent> {
+//!         Err(ServiceError::NotFound(format!("no such resource: {uri}")))
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let catalog = CatalogPublisher::new(Catalog {
+//!     tools: vec![Tool {
+//!         name: "greet".into(),
+//!         description: "Greets someone".into(),
+//!         input_schema_json: Bytes::from_static(
+//!             br#"{"type":"object","properties":{"name":{"type":"string"}},"required":["name"]}"#,
+//!         ),
+//!         ..Tool::default()
+//!     }],
+//!     ..Catalog::default()
+//! });
+//! let service = Arc::new(Greeter { catalog });
+//!
+//! // In-process, as a test would call it:
+//! let result = micromcp_sdk::call_tool_json(&*service, "greet", &serde_json::json!({"name": "Ada"})).await?;
+//! assert_eq!(result["content"][0]["text"], "hello, Ada");
+//!
+//! // Served over gRPC; the gateway names it in a `[[services]]` entry.
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let shutdown = async {}; // e.g. `async { let _ = tokio::signal::ctrl_c().await; }`
+//! micromcp_sdk::serve(service, Listener::Tcp(listener), ServeOptions::default(), shutdown).await?;
+//! # Ok(())
+//! # }
+//! ```
 
 mod adapter;
 mod blocking;

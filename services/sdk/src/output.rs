@@ -5,6 +5,22 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 /// A complete MCP `CallToolResult` (raw JSON object).
+///
+/// A result the model reads, a failure it can correct, or structured data:
+///
+/// ```
+/// use micromcp_sdk::ToolOutput;
+///
+/// let found = ToolOutput::text("eggs, milk");
+/// let missing = ToolOutput::error("no note named \"x\"; the notes are: groceries");
+/// let data = ToolOutput::structured(serde_json::json!({"count": 2}));
+///
+/// let missing: serde_json::Value = serde_json::from_slice(&missing.into_raw_json()).unwrap();
+/// assert_eq!(missing["isError"], true);
+/// let data: serde_json::Value = serde_json::from_slice(&data.into_raw_json()).unwrap();
+/// assert_eq!(data["structuredContent"]["count"], 2);
+/// # let _ = found;
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolOutput {
     result_json: Bytes,

@@ -58,7 +58,21 @@ pub struct Caller {
 }
 
 impl ToolCall {
-    /// Parses the arguments into `T`, mapping failures to `InvalidArgument`.
+    /// Parses the arguments into `T`, mapping failures to `InvalidArgument`
+    /// (the client gets JSON-RPC -32602 naming what did not parse):
+    ///
+    /// ```
+    /// # use micromcp_sdk::{ServiceError, ToolCall};
+    /// # let call = |arguments: &'static str| ToolCall { name: "count".into(), arguments_json: arguments.into(),
+    /// #     request_id: "r1".into(), principal: "alice".into(), readable_sources_opt: None, upstream_token_opt: None };
+    /// #[derive(serde::Deserialize)]
+    /// struct Count { to: u32 }
+    ///
+    /// let counted: Count = call(r#"{"to": 3}"#).parse_arguments().unwrap();
+    /// assert_eq!(counted.to, 3);
+    /// let Err(refused) = call(r#"{"to": "three"}"#).parse_arguments::<Count>() else { panic!("parsed") };
+    /// assert!(matches!(refused, ServiceError::InvalidArgument(message) if message.starts_with("invalid arguments")));
+    /// ```
     pub fn parse_arguments<T: serde::de::DeserializeOwned>(&self) -> ServiceResult<T> {
         serde_json::from_slice(&self.arguments_json)
             .map_err(|error| ServiceError::InvalidArgument(format!("invalid arguments: {error}")))
@@ -77,7 +91,23 @@ pub struct ResourceContent {
 }
 
 impl ResourceContent {
-    /// Content that is already in memory.
+    /// Content that is already in memory, cut into chunks of at most
+    /// `MAX_RESOURCE_CHUNK_BYTES`:
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use futures::StreamExt;
+    /// use micromcp_sdk::ResourceContent;
+    /// use micromcp_sdk::proto::ResourceHeader;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let header = ResourceHeader { uri: "note://big".into(), mime_type: "text/plain".into(), is_text: true, size: None };
+    /// let content = ResourceContent::from_bytes(header, Bytes::from(vec![b'a'; 100_000]));
+    /// let sizes: Vec<usize> = content.chunks.map(|chunk| chunk.unwrap().len()).collect().await;
+    /// assert_eq!(sizes, [65_536, 34_464]);
+    /// # }
+    /// ```
     pub fn from_bytes(header: ResourceHeader, content: Bytes) -> Self {
         let chunk_size = micromcp_proto::MAX_RESOURCE_CHUNK_BYTES;
         let chunks: Vec<ServiceResult<Bytes>> = (0..content.len())
@@ -220,7 +250,22 @@ impl CatalogPublisher {
         self.sender.borrow().1.clone()
     }
 
-    /// Replaces the catalog; every watcher receives the new revision.
+    /// Replaces the catalog; every watcher receives the new revision (the
+    /// gateway then tells its clients `list_changed`):
+    ///
+    /// ```
+    /// use micromcp_sdk::CatalogPublisher;
+    /// use micromcp_sdk::proto::{Catalog, Resource};
+    ///
+    /// let publisher = CatalogPublisher::new(Catalog::default());
+    /// let watcher = publisher.subscribe();
+    /// publisher.publish(Catalog {
+    ///     resources: vec![Resource { uri: "note://groceries".into(), name: "groceries".into(), ..Resource::default() }],
+    ///     ..Catalog::default()
+    /// });
+    /// let (revision, catalog) = watcher.borrow().clone();
+    /// assert_eq!((revision, catalog.resources.len()), (2, 1));
+    /// ```
     pub fn publish(&self, catalog: Catalog) {
         self.sender.send_modify(|(revision, current)| {
             *revision += 1;
