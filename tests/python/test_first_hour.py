@@ -1,6 +1,6 @@
 """A new user's first hour: start-up mistakes stop the start with one
 error that names the flag or key (and line), the token is shown once, logs
-carry colour only on a terminal, and the README's example configuration's
+carry colour only on a terminal, and docs/configuration.md's example configuration's
 errors name the right entries. Real `micromcp` processes."""
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ def test_a_wrong_type_names_its_key_and_line(tmp_path):
 
 
 def readme_config() -> str:
-    text = (REPO / "README.md").read_text()
+    """The example configuration in docs/configuration.md (once the README's)."""
+    text = (REPO / "docs" / "configuration.md").read_text()
     start = text.index("```toml\nversion = 1")
     return text[start + len("```toml\n"):text.index("```", start + 8)]
 

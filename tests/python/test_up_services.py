@@ -1,7 +1,7 @@
 """`micromcp up` with the operator's own `[[services]]` beside the services
 it runs itself (fs, fetch, search): one and two configured services, with
-a namespace, without one and mounted without a prefix, and the README's
-own `[[services]]` example. Each configured service is a real testkit
+a namespace, without one and mounted without a prefix, and the
+`[[services]]` example of docs/configuration.md. Each configured service is a real testkit
 service on loopback; every tool is called through the official Python MCP
 client."""
 
@@ -103,8 +103,8 @@ async def test_up_serves_two_configured_services_beside_its_own(tmp_path, servic
 
 
 def readme_services_example() -> str:
-    """The README's first `[[services]]` entry with its tables, up to the next entry."""
-    text = (REPO / "README.md").read_text()
+    """docs/configuration.md's first `[[services]]` entry with its tables, up to the next entry."""
+    text = (REPO / "docs" / "configuration.md").read_text()
     start = text.index('[[services]]\nname = "docs"')
     return text[start:text.index("[[services]]", start + 1)]
 
