@@ -1,7 +1,8 @@
 """The Rust SDK's example service (services/sdk/examples/notes.rs, built by
 `cargo build --workspace --all-targets`) as services/sdk/README.md runs it:
-behind `micromcp gateway` and behind `micromcp up`, each with one
-`[[services]]` entry, called through the official Python MCP client in both
+behind `micromcp gateway` and behind `micromcp up`, each with the
+`[[services]]` entry the READMEs tell a newcomer to write (taken out of
+services/sdk/README.md and README.md at test time), called through the official Python MCP client in both
 protocol eras — its tool in `tools/list` and called with progress and logs,
 both kinds of error, a resource read in chunks, a prompt, elicitation before
 a deletion, and a call cancelled by the client reaching the service."""
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import subprocess
 import threading
 from pathlib import Path
@@ -27,6 +29,25 @@ pytestmark = pytest.mark.anyio
 
 EXAMPLE = Path(os.environ.get("MICROMCP_SDK_EXAMPLE", REPO / "target" / "debug" / "examples" / "notes"))
 ERAS = ["auto", "legacy"]
+
+
+SDK_README = REPO / "services" / "sdk" / "README.md"
+README = REPO / "README.md"
+
+
+def toml_block_after(document: Path, needle: str) -> str:
+    """The first ```toml block of `document` that contains `needle`."""
+    blocks = re.findall(r"```toml\n(.*?)```", document.read_text(), re.DOTALL)
+    found = [block for block in blocks if needle in block]
+    assert found, f"no toml block with {needle!r} in {document}"
+    return found[0]
+
+
+def test_the_readme_runs_the_example_this_test_runs():
+    """services/sdk/README.md's command is `cargo run` of this example with
+    the `--listen` this test gives it."""
+    assert "cargo run -p micromcp-sdk --example notes -- --listen 127.0.0.1:7001" in SDK_README.read_text()
+    assert EXAMPLE.name == "notes"
 
 
 class NotesService:
@@ -52,8 +73,12 @@ class NotesService:
             if needle in line:
                 return line
 
-    def entry(self) -> str:
-        return f'[[services]]\nname = "notes"\nendpoint = "http://127.0.0.1:{self.port}"\n'
+    def entry(self, document: Path) -> str:
+        """The `[[services]]` entry `document` tells a newcomer to write,
+        pointed at this service's port instead of 7001."""
+        block = toml_block_after(document, "[[services]]")
+        assert 'endpoint = "http://127.0.0.1:7001"' in block, block
+        return block.replace("version = 1\n", "").replace("127.0.0.1:7001", f"127.0.0.1:{self.port}")
 
     def stop(self) -> None:
         self.process.terminate()
@@ -69,11 +94,12 @@ def notes():
 
 @pytest.fixture
 def notes_gateway(tmp_path, notes):
-    """`micromcp gateway --config micromcp.toml` whose config names the example."""
+    """`micromcp gateway --config micromcp.toml` with the example's entry as
+    services/sdk/README.md writes it."""
     port = free_port()
     config = tmp_path / "micromcp.toml"
     config.write_text(f'version = 1\n[gateway]\nlisten = "127.0.0.1:{port}"\nsession_key_file = "{tmp_path / "session.key"}"\n'
-                      f'[admin]\nlisten = "off"\n' + notes.entry())
+                      f'[admin]\nlisten = "off"\n' + notes.entry(SDK_README))
     gateway = subprocess.Popen([str(BINARY), "gateway", "--config", str(config)], stdout=subprocess.PIPE, text=True,
                                env=dict(os.environ, MICROMCP_TOKEN=TOKEN, MICROMCP_LOG="warn"))
     try:
@@ -199,8 +225,8 @@ async def test_a_cancelled_call_stops_in_the_service(notes_gateway, notes, mode)
 
 
 async def test_behind_up_beside_its_own_services(tmp_path, notes):
-    """`micromcp up` with the example's `[[services]]` entry in ./micromcp.toml."""
-    (tmp_path / "micromcp.toml").write_text("version = 1\n" + notes.entry())
+    """`micromcp up` with the README's `[[services]]` entry for it in ./micromcp.toml."""
+    (tmp_path / "micromcp.toml").write_text("version = 1\n" + notes.entry(README))
     running = start_up(tmp_path, make_root(tmp_path))
     try:
         async with connect(running.url) as client:
