@@ -18,6 +18,7 @@ mod child_env;
 mod children;
 mod config_source;
 mod fd_limit;
+mod grpc_cmd;
 mod listeners;
 mod no_dump;
 mod refusals;
@@ -136,6 +137,8 @@ enum Command {
     Tools(tools_cmd::ToolsArgs),
     /// A bridge: runs one existing MCP server and serves it as a micro-service.
     Bridge(bridge_cmd::BridgeArgs),
+    /// An existing gRPC service's methods as tools (server reflection or a descriptor set).
+    GrpcService(grpc_cmd::GrpcArgs),
     /// A private CA and certificates for the TLS and QUIC wires (service and mTLS identities).
     TlsCert(tls_cert::TlsCertArgs),
     /// The conformance fixture service (for tests).
@@ -203,6 +206,7 @@ fn role(command: &Command) -> &'static str {
         Command::Fetch { .. } => "micromcp-fetch",
         Command::Search { .. } => "micromcp-search",
         Command::Bridge(_) => "micromcp-bridge",
+        Command::GrpcService(_) => "micromcp-grpc",
         Command::TlsCert(_) => "micromcp-tls-cert",
         Command::Registry(_) => "micromcp-registry",
         Command::Tools(_) => "micromcp-tools",
@@ -318,6 +322,7 @@ fn run() -> anyhow::Result<()> {
                 service_cmd::serve(service, listen, "search").await
             }
             Command::Bridge(args) => bridge_cmd::run(args).await,
+            Command::GrpcService(args) => grpc_cmd::run(args).await,
             Command::TlsCert(args) => tls_cert::run(&args),
             Command::Testkit {
                 listen,
