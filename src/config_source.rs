@@ -37,6 +37,8 @@ pub struct FileSource {
     pub children_sections_opt: Option<ChildrenSections>,
     /// Where registered MCP servers run (`up` only).
     pub bridges_opt: Option<Arc<RegisteredBridges>>,
+    /// Where the translators of `kind = "grpc"` entries listen (`up` only).
+    pub grpc_sockets_opt: Option<PathBuf>,
 }
 
 /// `[fetch]`, `[search]` and `[mcp_servers]` as written (compared, not used).
@@ -45,6 +47,7 @@ pub struct ChildrenSections {
     fetch: String,
     search: String,
     mcp_servers: String,
+    grpc_services: String,
 }
 
 impl ChildrenSections {
@@ -53,6 +56,13 @@ impl ChildrenSections {
             fetch: format!("{:?}", raw.fetch),
             search: format!("{:?}", raw.search),
             mcp_servers: format!("{:?}", raw.mcp_servers),
+            grpc_services: format!(
+                "{:?}",
+                raw.services
+                    .iter()
+                    .filter(|service| service.kind.is_some())
+                    .collect::<Vec<_>>()
+            ),
         }
     }
 
@@ -62,6 +72,10 @@ impl ChildrenSections {
             ("fetch", self.fetch != now.fetch),
             ("search", self.search != now.search),
             ("mcp_servers", self.mcp_servers != now.mcp_servers),
+            (
+                "services (kind = \"grpc\")",
+                self.grpc_services != now.grpc_services,
+            ),
         ]
         .into_iter()
         .filter(|(_, changed)| *changed)
@@ -134,6 +148,10 @@ impl ConfigSource for FileSource {
         (self.overrides)(&mut raw);
         // Bridges were started from these at start; they are not services.
         raw.mcp_servers.clear();
+        // Translators were started from these at start.
+        if let Some(sockets) = &self.grpc_sockets_opt {
+            crate::grpc_children::route_grpc_entries(&mut raw, sockets);
+        }
         self.child_services.around(&mut raw.services);
         Ok(raw)
     }

@@ -18,6 +18,7 @@ mod child_env;
 mod children;
 mod config_source;
 mod fd_limit;
+mod grpc_children;
 mod grpc_cmd;
 mod listeners;
 mod no_dump;

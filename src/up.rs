@@ -298,6 +298,7 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
         &mut child_services,
         &sockets,
     )?);
+    child_specs.extend(crate::grpc_children::add_grpc_children(&mut raw, &sockets)?);
     let shutdown = CancellationToken::new();
     // Without a config file, the one written later at the default path is
     // loaded as a reload (it is what `up` would have read at start).
@@ -311,6 +312,7 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
         token_opt,
         children_sections_opt: Some(children_sections),
         bridges_opt: Some(RegisteredBridges::new(sockets.path(), &shutdown)),
+        grpc_sockets_opt: Some(sockets.path().to_path_buf()),
     };
     state_dir::refuse_untrusted_dirs(&raw)?;
     let initial = config_source::initial_config(&source, &raw)?;
@@ -369,6 +371,7 @@ pub async fn run_gateway(args: GatewayArgs) -> anyhow::Result<()> {
         token_opt: token,
         children_sections_opt: None,
         bridges_opt: None,
+        grpc_sockets_opt: None,
     };
     let initial = config_source::initial_config(&source, &raw)?;
     let (config, registrations, skipped) = (initial.config, initial.registrations, initial.skipped);
@@ -454,6 +457,7 @@ pub async fn run_stdio(args: StdioArgs) -> anyhow::Result<()> {
         &mut child_services,
         &sockets,
     )?);
+    child_specs.extend(crate::grpc_children::add_grpc_children(&mut raw, &sockets)?);
     child_services.around(&mut raw.services);
     let config = validate(raw, None)?;
     let shutdown = CancellationToken::new();

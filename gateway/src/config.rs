@@ -53,7 +53,7 @@ use self::rate_limits::validate_rate_limits;
 pub use self::rate_limits::{Rate, RateLimitsConfig, RawRateLimits, RawServiceRates, ServiceRates};
 pub use self::registrations::{Registered, Registration, RegistrationsFile};
 use self::services::validate_services;
-pub use self::services::{RawService, ServiceConfig};
+pub use self::services::{RawGrpcMethods, RawService, ServiceConfig};
 pub use self::token_exchange::{RawTokenExchange, TokenExchangeConfig};
 
 /// Where the session key is kept unless `gateway.session_key_file` names

@@ -51,6 +51,62 @@ pub struct RawService {
     pub require_approval: Vec<String>,
     /// Trade each caller's token for one of its own upstream (RFC 8693).
     pub token_exchange: Option<RawTokenExchange>,
+    /// `"grpc"`: an existing gRPC service whose methods become tools; the
+    /// keys below describe it, and `micromcp up` runs its translator.
+    pub kind: Option<String>,
+    /// `kind = "grpc"`: `http://host:port` or `https://host:port` (TLS with
+    /// the `tls_*` keys above).
+    pub target: Option<String>,
+    /// `kind = "grpc"`: a FileDescriptorSet to use instead of reflection.
+    pub descriptor_set: Option<PathBuf>,
+    /// `kind = "grpc"`: which methods become tools.
+    pub methods: Option<RawGrpcMethods>,
+    /// `kind = "grpc"`: deadline of each call to the target.
+    pub deadline_ms: Option<u64>,
+    /// `kind = "grpc"`: call metadata attached to each call.
+    #[serde(default)]
+    pub forward_metadata: Vec<String>,
+    /// `kind = "grpc"`: how often reflection is read again (0: never).
+    pub refresh_secs: Option<u64>,
+}
+
+/// `[services.methods]` of a `kind = "grpc"` entry: globs over
+/// `package.Service/Method`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGrpcMethods {
+    #[serde(default)]
+    pub allow: Vec<String>,
+    #[serde(default)]
+    pub deny: Vec<String>,
+}
+
+/// Refuses `kind` values and `kind = "grpc"` keys where they cannot apply:
+/// `micromcp up` turns `grpc` entries into translator children before the
+/// config is validated, so one that reaches here runs beside the gateway.
+fn check_kind(raw: &RawService, key: &str, errors: &mut Vec<String>) {
+    match raw.kind.as_deref() {
+        None => {
+            let grpc_keys = [
+                ("target", raw.target.is_some()),
+                ("descriptor_set", raw.descriptor_set.is_some()),
+                ("methods", raw.methods.is_some()),
+                ("deadline_ms", raw.deadline_ms.is_some()),
+                ("forward_metadata", !raw.forward_metadata.is_empty()),
+                ("refresh_secs", raw.refresh_secs.is_some()),
+            ];
+            for (name, _) in grpc_keys.iter().filter(|(_, set)| *set) {
+                errors.push(format!("{key}.{name}: only for kind = \"grpc\""));
+            }
+        }
+        Some("grpc") => errors.push(format!(
+            "{key}.kind: \"grpc\" entries are run by `micromcp up`; beside `micromcp gateway`, \
+             run `micromcp grpc-service --target … --listen …` and give its address as endpoint"
+        )),
+        Some(other) => errors.push(format!(
+            "{key}.kind: unknown kind {other:?} (the only kind is \"grpc\")"
+        )),
+    }
 }
 
 /// A validated backend service.
@@ -97,6 +153,7 @@ pub fn validate_services(
                 "{key}.namespace: {namespace:?} must be up to 64 chars of A-Za-z0-9_-"
             ));
         }
+        check_kind(&raw, &key, errors);
         let endpoints = parse_endpoints(&key, &raw, errors);
         if let Some(other) = services.iter().find(|other| other.name == raw.name) {
             errors.push(format!(
