@@ -26,7 +26,9 @@ from conftest import BINARY, REPO, TOKEN, free_port, wait_for_line, wait_for_por
 pytestmark = pytest.mark.anyio
 
 FIXTURES = REPO / "tests" / "python" / "fixtures" / "grpc"
-TONIC_TARGET = BINARY.parent / "grpc-target"
+# The tonic example target, built beside the binary (or by this checkout).
+TONIC_TARGET = next((path for path in (BINARY.parent / "grpc-target", REPO / "target" / "debug" / "grpc-target")
+                     if path.exists()), BINARY.parent / "grpc-target")
 
 
 def ensure_grpc_reflection() -> None:
