@@ -43,8 +43,24 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<i32> {
         || "no ./micromcp.toml here; the defaults".to_owned(),
         |path| path.display().to_string(),
     );
-    let raw = config_source::read(path_opt.as_deref())?;
-    let up_children = up_children(&raw);
+    let mut raw = config_source::read(path_opt.as_deref())?;
+    // `kind = "grpc"` entries become translator children under `up`.
+    let grpc_children = match crate::grpc_children::take_grpc_entries(&mut raw) {
+        Ok(names) => names,
+        Err(errors) => {
+            eprintln!("{shown}: invalid configuration:");
+            for error in errors {
+                eprintln!("  - {error}");
+            }
+            return Ok(1);
+        }
+    };
+    let mut up_children = up_children(&raw);
+    up_children.extend(
+        grpc_children
+            .iter()
+            .map(|name| format!("{name} (grpc translator)")),
+    );
     let token = std::env::var("MICROMCP_TOKEN")
         .ok()
         .filter(|token| !token.trim().is_empty());
@@ -53,7 +69,8 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<i32> {
     // Without a token now, and none configured (a file, hashes, JWT
     // issuers...): validate as if MICROMCP_TOKEN will be set at start.
     if validated.is_err() && token.is_none() {
-        let again = config_source::read(path_opt.as_deref())?;
+        let mut again = config_source::read(path_opt.as_deref())?;
+        let _ = crate::grpc_children::take_grpc_entries(&mut again);
         if again.auth.token_file.is_none() {
             assumed = true;
             validated = again.validate(Some("set-at-start"));

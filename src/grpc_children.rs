@@ -61,6 +61,32 @@ pub fn add_grpc_children(
     Ok(specs)
 }
 
+/// Takes the `kind = "grpc"` entries out of `raw` (for `micromcp check`,
+/// which validates the rest as `gateway` would): their names, or the errors
+/// `up` would stop on.
+pub fn take_grpc_entries(raw: &mut RawConfig) -> Result<Vec<String>, Vec<String>> {
+    let mut names = Vec::new();
+    let mut errors = Vec::new();
+    let mut kept = Vec::new();
+    for (index, service) in std::mem::take(&mut raw.services).into_iter().enumerate() {
+        if service.kind.as_deref() != Some("grpc") {
+            kept.push(service);
+            continue;
+        }
+        let key = format!("services[{index}]");
+        match socket_of(Path::new("."), &service, &key).and_then(|_| child_args(&service, &key)) {
+            Ok(_) => names.push(service.name),
+            Err(error) => errors.push(error),
+        }
+    }
+    raw.services = kept;
+    if errors.is_empty() {
+        Ok(names)
+    } else {
+        Err(errors)
+    }
+}
+
 /// Routes every `kind = "grpc"` entry to its translator's socket in
 /// `sockets` (at start, and on each reload of the config file).
 pub fn route_grpc_entries(raw: &mut RawConfig, sockets: &Path) {

@@ -83,3 +83,15 @@ def test_a_grpc_entry_beside_the_gateway_says_how_to_run_it(tmp_path):
     started = subprocess.run([str(BINARY), "gateway", "--config", str(config)], capture_output=True, text=True,
                              env=dict(os.environ, MICROMCP_TOKEN=TOKEN), timeout=30)
     assert started.returncode != 0 and "micromcp grpc-service" in started.stderr, started.stderr
+
+
+def test_check_shows_grpc_entries_as_up_children_and_names_bad_keys(tmp_path):
+    config = tmp_path / "micromcp.toml"
+    config.write_text('version = 1\n[[services]]\nname = "inv"\nkind = "grpc"\ntarget = "http://127.0.0.1:1"\n')
+    checked = subprocess.run([str(BINARY), "check", "--config", str(config), "--offline"], capture_output=True, text=True,
+                             env=dict(os.environ, MICROMCP_TOKEN=TOKEN), timeout=30)
+    assert checked.returncode == 0 and "inv (grpc translator)" in checked.stdout, checked
+    config.write_text('version = 1\n[[services]]\nname = "inv"\nkind = "grpc"\ntarget = "http://127.0.0.1:1"\ndeadline_ms = 0\n')
+    checked = subprocess.run([str(BINARY), "check", "--config", str(config), "--offline"], capture_output=True, text=True,
+                             env=dict(os.environ, MICROMCP_TOKEN=TOKEN), timeout=30)
+    assert checked.returncode == 1 and "services[0].deadline_ms: must be between" in checked.stderr, checked
