@@ -77,8 +77,11 @@ pub fn methods_of(
                 return methods;
             }
             let tool_name = format!("{prefix}.{}", method.name());
-            if tool_name.len() > 128 || !seen.insert(tool_name.clone()) {
-                tracing::warn!(method = %full_name, "the method's tool name is too long or taken; not offered");
+            let well_formed = tool_name.chars().all(|character| {
+                character.is_ascii_alphanumeric() || matches!(character, '_' | '.' | '-')
+            });
+            if tool_name.len() > 128 || !well_formed || !seen.insert(tool_name.clone()) {
+                tracing::warn!(method = %full_name, "the method's tool name is too long, malformed or taken; not offered");
                 continue;
             }
             let schema = input_schema(&method.input(), &mut comments);

@@ -24,6 +24,8 @@ pub const MAX_DEPTH: usize = 8;
 pub const MAX_ENUM_VALUES: usize = 256;
 /// Schema nodes per tool; beyond, the tool gets a plain object schema.
 pub const MAX_SCHEMA_NODES: usize = 4096;
+/// Longest comment kept as a description (the rest is cut at a character).
+pub const MAX_COMMENT_BYTES: usize = 2048;
 
 /// A tool's input schema, and whether it had to be cut short.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,7 +57,7 @@ impl Comments {
                         if let Some(text) = location.leading_comments.as_deref() {
                             let text = text.trim();
                             if !text.is_empty() {
-                                comments.insert(location.path.clone(), text.to_owned());
+                                comments.insert(location.path.clone(), bounded(text));
                             }
                         }
                     }
@@ -64,6 +66,18 @@ impl Comments {
             });
         comments.get(path).cloned()
     }
+}
+
+/// `text`, cut to [`MAX_COMMENT_BYTES`] at a character boundary.
+fn bounded(text: &str) -> String {
+    if text.len() <= MAX_COMMENT_BYTES {
+        return text.to_owned();
+    }
+    let mut cut = MAX_COMMENT_BYTES;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}…", &text[..cut])
 }
 
 struct Builder<'a> {

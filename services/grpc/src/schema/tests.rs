@@ -4,11 +4,9 @@ use serde_json::json;
 use super::*;
 
 fn pool(source: &str) -> DescriptorPool {
-    let directory =
-        std::env::temp_dir().join(format!("micromcp-grpc-schema-{}", std::process::id()));
-    std::fs::create_dir_all(&directory).expect("dir");
-    std::fs::write(directory.join("t.proto"), source).expect("write");
-    let files = protox::Compiler::new([&directory])
+    let directory = tempfile::tempdir().expect("dir");
+    std::fs::write(directory.path().join("t.proto"), source).expect("write");
+    let files = protox::Compiler::new([directory.path()])
         .expect("compiler")
         .include_source_info(true)
         .include_imports(true)
@@ -114,4 +112,23 @@ fn hostile_shapes_give_bounded_schemas() {
         huge.schema["properties"]["h"]["type"],
         json!(["string", "integer"])
     );
+}
+
+#[test]
+fn long_comments_are_cut() {
+    // ASCII, then a two-byte character across the cut.
+    let long = format!("{}é{}", "a".repeat(MAX_COMMENT_BYTES - 1), "b".repeat(100));
+    let pool = pool(&format!(
+        "syntax = \"proto3\";\npackage t;\nmessage M {{\n  // {long}\n  string a = 1;\n}}"
+    ));
+    let schema = schema_of(&pool, "t.M");
+    let description = schema.schema["properties"]["a"]["description"]
+        .as_str()
+        .expect("described");
+    assert!(
+        description.len() <= MAX_COMMENT_BYTES + '…'.len_utf8(),
+        "{}",
+        description.len()
+    );
+    assert!(description.ends_with('…'));
 }
