@@ -50,6 +50,8 @@ pub fn live(
 fn spawn_shared_follower(live: &Arc<LiveConfig>, shutdown: &CancellationToken) {
     let (live, shutdown) = (live.clone(), shutdown.clone());
     tokio::spawn(async move {
+        // The last failure logged: a list that keeps failing is logged once.
+        let mut last_failure_opt: Option<String> = None;
         let mut ticks = tokio::time::interval(Duration::from_secs(1));
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -59,14 +61,22 @@ fn spawn_shared_follower(live: &Arc<LiveConfig>, shutdown: &CancellationToken) {
             }
             let follower = live.clone();
             match tokio::task::spawn_blocking(move || follower.follow_shared()).await {
-                Ok(Ok(true)) => {
-                    tracing::info!("registrations made through another replica applied")
+                Ok(Ok(applied)) => {
+                    if applied {
+                        tracing::info!("registrations made through another replica applied");
+                    }
+                    last_failure_opt = None;
                 }
-                Ok(Ok(false)) => {}
                 Ok(Err(ChangeError::Shared(error))) => {
                     tracing::debug!(%error, "shared registrations not read")
                 }
-                Ok(Err(error)) => tracing::warn!(%error, "shared registrations not applied here"),
+                Ok(Err(error)) => {
+                    let text = error.to_string();
+                    if last_failure_opt.as_deref() != Some(text.as_str()) {
+                        tracing::warn!(error = %text, "shared registrations not applied here (tried again every second)");
+                        last_failure_opt = Some(text);
+                    }
+                }
                 Err(error) => tracing::warn!(%error, "shared registrations not read"),
             }
         }

@@ -5,7 +5,8 @@
 //! approval rounds used once (`used_rounds`) and the rate limits decided
 //! by one GCRA script per call (`gcra`), approvals remembered for a while
 //! (`remembered`), approved tool definitions (`pins`) and run-time
-//! registrations (`registrations`). Without `[cluster]` none of this
+//! registrations (`registrations`); the values of those keys are sealed
+//! for their own key (`seals`). Without `[cluster]` none of this
 //! exists and each process decides alone, as a single node always has.
 //! See `README.md` beside this file for each decision's fallback.
 
@@ -15,12 +16,14 @@ mod registrations;
 mod remembered;
 mod replicas;
 mod revocations;
+mod seals;
 mod store;
 mod used_rounds;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
+pub use self::gcra::Decision;
 pub use self::pins::SharedApproval;
 pub use self::registrations::Saved;
 pub use self::store::{Store, StoreError};
@@ -46,6 +49,9 @@ pub struct Cluster {
     /// document) under a key derived from the session key every replica
     /// holds: a document anyone else wrote into Redis does not open.
     documents: SealingKey,
+    /// Seals the values of the other keys that decide something, each for
+    /// its own key.
+    values: seals::ValueSeal,
 }
 
 struct FallbackRates {
@@ -65,6 +71,7 @@ impl Cluster {
             live_replicas: AtomicU32::new(1),
             fallback_rates: Mutex::new(None),
             documents: SealingKey::derived(session_key, b"micromcp cluster registrations v1"),
+            values: seals::ValueSeal::new(session_key),
         }))
     }
 
@@ -108,6 +115,13 @@ impl Cluster {
             "up": self.store.is_up(),
             "live_replicas": self.live_replicas(),
             "fallbacks_total": self.store.fallbacks_total(),
+            "down_reason": self.store.refusal(),
         })
+    }
+
+    /// Why the store is to be listed as degraded: it refuses this
+    /// replica's credentials (a configuration error, unlike an outage).
+    pub fn degraded_reason(&self) -> Option<String> {
+        self.store.refusal()
     }
 }

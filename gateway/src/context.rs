@@ -3,10 +3,14 @@
 //! carries in `_meta`, or a 2025-11-25 session's capabilities and
 //! replica-local state), the gateway's request id — and [`Reply`], how a
 //! handled request is answered. Fronts build a context with
-//! [`CallContext::modern`] or [`CallContext::legacy`].
+//! [`CallContext::modern`] or [`CallContext::legacy`]; a handshake-era
+//! `tools/call` with `[cluster]` carries its session's shared revocation
+//! check still to make ([`PendingRevocation`]), so that the check rides
+//! with the call's rate limits in one round trip to the store.
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use futures::Stream;
@@ -15,7 +19,7 @@ use tokio::sync::mpsc;
 use crate::catalog::param_headers::HeaderText;
 use crate::error::GatewayError;
 use crate::principal::Principal;
-use crate::session::SessionRuntime;
+use crate::session::{SessionClaims, SessionRuntime};
 use crate::wire::protocol::MetaHead;
 
 /// Which era a request is in, with what that era carries.
@@ -46,6 +50,35 @@ pub struct CallContext {
     /// What the owning service passes upstream as this caller's credential
     /// (a token exchanged for it; see `auth::exchange`), if anything.
     pub upstream_token_opt: Option<Arc<str>>,
+    /// The session's shared revocation check, when it was left to be made
+    /// with the call's rate limits (`Gateway::admit_call`) or before any
+    /// other effect (`Gateway::confirm_session`).
+    pub revocation_opt: Option<Arc<PendingRevocation>>,
+}
+
+/// A handshake-era session opened here (sealed, not expired, not ended on
+/// this replica) whose shared revocation check is not made yet; taken once.
+pub struct PendingRevocation {
+    pub session_id: String,
+    pub claims: SessionClaims,
+    pending: AtomicBool,
+}
+
+// === impl PendingRevocation ===
+
+impl PendingRevocation {
+    pub fn new(session_id: &str, claims: SessionClaims) -> Arc<Self> {
+        Arc::new(Self {
+            session_id: session_id.to_owned(),
+            claims,
+            pending: AtomicBool::new(true),
+        })
+    }
+
+    /// True the first time only: whoever gets it makes the check.
+    pub fn take(&self) -> bool {
+        self.pending.swap(false, Ordering::AcqRel)
+    }
 }
 
 // === impl CallContext ===
@@ -69,6 +102,7 @@ impl CallContext {
             },
             request_id,
             upstream_token_opt: None,
+            revocation_opt: None,
         }
     }
 
@@ -87,7 +121,14 @@ impl CallContext {
             },
             request_id,
             upstream_token_opt: None,
+            revocation_opt: None,
         }
+    }
+
+    /// The same context with its session's revocation check left to make.
+    pub fn with_pending_revocation(mut self, pending: Arc<PendingRevocation>) -> Self {
+        self.revocation_opt = Some(pending);
+        self
     }
 
     /// The same context with the `Mcp-Param-*` headers of an HTTP request.

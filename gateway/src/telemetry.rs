@@ -39,6 +39,11 @@ pub const AUDIT_WRITE_SECONDS: &str = "micromcp_audit_write_duration_seconds";
 pub const CLUSTER_STORE_UP: &str = "micromcp_cluster_store_up";
 pub const CLUSTER_STORE_SECONDS: &str = "micromcp_cluster_store_duration_seconds";
 pub const CLUSTER_FALLBACKS: &str = "micromcp_cluster_fallbacks_total";
+/// Values found in the shared store and not honoured (not sealed by a
+/// replica, or out of bounds), by kind; the store refusing this replica's
+/// credentials (1) or not (0).
+pub const CLUSTER_IGNORED_VALUES: &str = "micromcp_cluster_ignored_values_total";
+pub const CLUSTER_STORE_AUTH_REFUSED: &str = "micromcp_cluster_store_auth_refused";
 
 /// Per service, read at scrape time: reachable (1) or not (0); breaker
 /// state (0 closed, 1 half-open, 2 open) and times opened; calls running
@@ -135,6 +140,14 @@ fn describe() {
         FIND_TOOLS_SECONDS,
         Unit::Seconds,
         "Time of one find_tools search, ranking and answer"
+    );
+    describe_counter!(
+        CLUSTER_IGNORED_VALUES,
+        "Values in the shared store not honoured (not sealed by a replica, or out of bounds), by kind"
+    );
+    describe_gauge!(
+        CLUSTER_STORE_AUTH_REFUSED,
+        "Whether the shared store refuses this replica's credentials (a configuration error)"
     );
     // Present at 0 from the start, so that `increase()` sees the first failure.
     metrics::counter!(AUDIT_FAILURES).absolute(0);

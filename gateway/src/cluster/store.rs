@@ -9,7 +9,12 @@
 //! fallback without waiting — and only the heartbeat's probe
 //! ([`Store::probe`]) is sent, once a second, until one is answered. Keys are built here,
 //! under `cluster.key_prefix`. The password goes to Redis only: no log
-//! line, error or metric carries it.
+//! line, error or metric carries it. A store that refuses this replica's
+//! credentials (wrong password, unknown user, an ACL that denies a
+//! command) is a configuration error, not an outage: logged at ERROR
+//! naming where the credentials come from, shown by `/readyz` (`degraded`)
+//! and `micromcp_cluster_store_auth_refused`, and named by every error of
+//! a shared decision until the store accepts them.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Instant;
@@ -32,6 +37,11 @@ pub enum StoreError {
     /// Not reachable, or it refused the command.
     #[error("the cluster store (redis at {url}) is unavailable: {reason}")]
     Unavailable { url: String, reason: String },
+    /// The registrations' version key holds something no replica writes.
+    #[error(
+        "the cluster store's {key} is not a whole number (no replica writes that): registrations cannot change until it is; write the number back (e.g. SET {key} 1), then every replica applies the shared document as it stands"
+    )]
+    NotAVersion { key: String },
 }
 
 /// The shared Redis of `[cluster]`.
@@ -44,6 +54,8 @@ pub struct Store {
     failures: AtomicU32,
     /// Decisions taken by a fallback because the store could not answer.
     fallbacks: AtomicU64,
+    /// The store refused this replica's credentials at the last answer.
+    credentials_refused: AtomicBool,
 }
 
 // === impl Store ===
@@ -83,6 +95,7 @@ impl Store {
             up: AtomicBool::new(false),
             failures: AtomicU32::new(FAILURES_TO_FAIL_FAST),
             fallbacks: AtomicU64::new(0),
+            credentials_refused: AtomicBool::new(false),
         })
     }
 
@@ -99,6 +112,21 @@ impl Store {
     /// True when the last command was answered.
     pub fn is_up(&self) -> bool {
         self.up.load(Ordering::Relaxed)
+    }
+
+    /// Why the store refuses this replica, when it refuses its credentials
+    /// (a configuration error).
+    pub fn refusal(&self) -> Option<String> {
+        self.credentials_refused
+            .load(Ordering::Relaxed)
+            .then(|| self.refused_reason())
+    }
+
+    fn refused_reason(&self) -> String {
+        format!(
+            "refuses this replica's credentials (from {}): a configuration error",
+            self.config.credentials_from
+        )
     }
 
     /// The URL, without its password.
@@ -147,9 +175,13 @@ impl Store {
         if self.failures.load(Ordering::Relaxed) < FAILURES_TO_FAIL_FAST {
             return Ok(());
         }
+        let reason = match self.refusal() {
+            Some(refused) => format!("{refused} (tried again every second)"),
+            None => "not answering (tried again every second)".into(),
+        };
         Err(StoreError::Unavailable {
             url: self.url.clone(),
-            reason: "not answering (tried again every second)".into(),
+            reason,
         })
     }
 
@@ -212,8 +244,16 @@ impl Store {
 
     /// The result of an answer (or of none), noting whether the store is up.
     fn answered<T>(&self, answer: Option<redis::RedisResult<T>>) -> Result<T, StoreError> {
+        let refused = matches!(&answer, Some(Err(error)) if refuses_credentials(error));
+        if answer.is_some() {
+            self.set_refused(refused);
+        }
         let result = match answer {
             Some(Ok(value)) => Ok(value),
+            Some(Err(error)) if refused => Err(StoreError::Unavailable {
+                url: self.url.clone(),
+                reason: format!("{}: {error}", self.refused_reason()),
+            }),
             Some(Err(error)) => Err(StoreError::Unavailable {
                 url: self.url.clone(),
                 reason: error.to_string(),
@@ -225,6 +265,20 @@ impl Store {
         };
         self.set_up(result.is_ok());
         result
+    }
+
+    fn set_refused(&self, refused: bool) {
+        let was = self.credentials_refused.swap(refused, Ordering::Relaxed);
+        metrics::gauge!(telemetry::CLUSTER_STORE_AUTH_REFUSED).set(f64::from(u8::from(refused)));
+        if refused && !was {
+            tracing::error!(
+                url = %self.url,
+                credentials = self.config.credentials_from,
+                "cluster store refuses this replica's credentials: fix the password or ACL user, shared decisions fall back until then"
+            );
+        } else if was && !refused {
+            tracing::info!(url = %self.url, "cluster store accepts this replica's credentials again");
+        }
     }
 
     fn set_up(&self, up: bool) {
@@ -243,6 +297,17 @@ impl Store {
             }
         }
     }
+}
+
+/// True for Redis refusing who this replica is or what it may do: a wrong
+/// password or user (`WRONGPASS`, failed `AUTH`), no password given where
+/// one is needed (`NOAUTH`), a command the ACL user may not run (`NOPERM`).
+fn refuses_credentials(error: &redis::RedisError) -> bool {
+    matches!(
+        error.kind(),
+        redis::ErrorKind::AuthenticationFailed
+            | redis::ErrorKind::Server(redis::ServerErrorKind::NoPerm)
+    ) || matches!(error.code(), Some("NOAUTH" | "WRONGPASS" | "NOPERM"))
 }
 
 /// A Lua script run atomically by Redis, known by its SHA-1.

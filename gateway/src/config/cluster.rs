@@ -60,6 +60,8 @@ pub struct ClusterConfig {
     pub redis_url: url::Url,
     /// From the URL, `password_file` or `MICROMCP_REDIS_PASSWORD`.
     pub password_opt: Option<Secret>,
+    /// Where the credentials come from, as an error refusing them names it.
+    pub credentials_from: &'static str,
     pub key_prefix: String,
     pub connect_timeout: Duration,
     pub command_timeout: Duration,
@@ -164,6 +166,14 @@ pub fn validate_cluster(
                 .into(),
         );
     }
+    let credentials_from = match (&in_url, &from_file, password_env_opt) {
+        (Some(_), _, _) => "the user and password in cluster.redis_url",
+        (None, Some(_), _) => "cluster.password_file (and the user in cluster.redis_url)",
+        (None, None, Some(_)) => "MICROMCP_REDIS_PASSWORD (and the user in cluster.redis_url)",
+        (None, None, None) => {
+            "cluster.redis_url (no password in it, nor in cluster.password_file or MICROMCP_REDIS_PASSWORD)"
+        }
+    };
     let password_opt = in_url
         .or(from_file)
         .or_else(|| password_env_opt.map(str::to_owned))
@@ -211,6 +221,7 @@ pub fn validate_cluster(
     Some(ClusterConfig {
         redis_url: url,
         password_opt,
+        credentials_from,
         key_prefix,
         connect_timeout,
         command_timeout,

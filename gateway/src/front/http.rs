@@ -323,8 +323,9 @@ async fn handle_request(
         return response;
     }
     let context = if let Some(session_id) = session_id_opt {
-        let claims = match gateway.open_session(session_id, &principal.id).await {
-            Ok(claims) => claims,
+        let opened = gateway.open_session_for(session_id, &principal.id, method);
+        let (claims, pending_opt) = match opened.await {
+            Ok(opened) => opened,
             Err(error) => return refuse(audit, id_text, &error, false),
         };
         if let Some(version) = protocol_header
@@ -335,12 +336,16 @@ async fn handle_request(
             ));
             return refuse(audit, id_text, &error, false);
         }
-        CallContext::legacy(
+        let context = CallContext::legacy(
             principal,
             claims.client_capabilities,
             gateway.runtimes.get(session_id),
             gateway.next_request_id(),
-        )
+        );
+        match pending_opt {
+            Some(pending) => context.with_pending_revocation(pending),
+            None => context,
+        }
     } else if head.meta_protocol_version().is_some()
         || protocol_header.is_some_and(|version| MODERN_VERSIONS.contains(&version))
     {
@@ -361,9 +366,13 @@ async fn handle_request(
         return refuse(audit, id_text, &error, false);
     };
     audit.context(&context);
-    let outcome = dispatch::handle(gateway, &context, method, id_text, head, envelope.params)
+    let mut outcome = dispatch::handle(gateway, &context, method, id_text, head, envelope.params)
         .instrument(span.clone())
         .await;
+    // A call refused before its rates were decided has its session checked now.
+    if let Err(error) = gateway.confirm_session(&context).await {
+        outcome = Err(error);
+    }
     reply::respond(gateway, &context, accepts, id_text, outcome, audit)
         .instrument(span)
         .await

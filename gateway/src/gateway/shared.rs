@@ -5,14 +5,18 @@
 //! and answered by its documented fallback while the store is away;
 //! without `[cluster]`, by this process alone, as before.
 
+use std::sync::Arc;
+
 use super::Gateway;
+use crate::cluster::{Cluster, Decision, StoreError};
 use crate::config::WhenDown;
+use crate::context::{CallContext, PendingRevocation};
 use crate::error::GatewayError;
 use crate::quota::QuotaPermit;
 use crate::session::{RoundId, RoundUse, SessionClaims, SingleUseError};
 
 /// The error of a shared write the store could not take.
-fn store_unavailable(error: &crate::cluster::StoreError) -> GatewayError {
+fn store_unavailable(error: &StoreError) -> GatewayError {
     GatewayError::transient("redis", error.to_string())
 }
 
@@ -29,24 +33,75 @@ impl Gateway {
         principal: &str,
     ) -> Result<SessionClaims, GatewayError> {
         let claims = self.sessions.open(session_id, principal)?;
+        self.check_revocation(session_id, &claims).await?;
+        Ok(claims)
+    }
+
+    /// Opens a session id for a request of `method` as
+    /// [`Gateway::open_session`] does, except that a `tools/call`'s shared
+    /// revocation check is returned to be made later, with the call's rate
+    /// limits (one round trip to the store); `None` when it was made now.
+    pub async fn open_session_for(
+        &self,
+        session_id: &str,
+        principal: &str,
+        method: &str,
+    ) -> Result<(SessionClaims, Option<Arc<PendingRevocation>>), GatewayError> {
+        if method != "tools/call" || self.cluster_opt.is_none() {
+            return Ok((self.open_session(session_id, principal).await?, None));
+        }
+        let claims = self.sessions.open(session_id, principal)?;
+        let pending = PendingRevocation::new(session_id, claims.clone());
+        Ok((claims, Some(pending)))
+    }
+
+    /// Makes `context`'s session revocation check if it is still to make:
+    /// before anything a request does has an effect, when no rate-limit
+    /// decision took it along.
+    pub async fn confirm_session(&self, context: &CallContext) -> Result<(), GatewayError> {
+        match &context.revocation_opt {
+            Some(pending) if pending.take() => {
+                self.check_revocation(&pending.session_id, &pending.claims)
+                    .await
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The shared revocation check of an opened session.
+    async fn check_revocation(
+        &self,
+        session_id: &str,
+        claims: &SessionClaims,
+    ) -> Result<(), GatewayError> {
         let Some(cluster) = &self.cluster_opt else {
-            return Ok(claims);
+            return Ok(());
         };
         match cluster.is_session_revoked(session_id).await {
-            Ok(false) => Ok(claims),
-            Ok(true) => {
-                // Learnt: later requests here need not ask.
-                self.sessions.revoke(session_id, &claims);
-                self.runtimes.remove(session_id);
-                Err(GatewayError::SessionNotFound)
-            }
-            Err(error) => {
-                cluster.store().fell_back("revocations");
-                match cluster.store().config().revocations_when_down {
-                    WhenDown::Open => Ok(claims),
-                    WhenDown::Closed => Err(store_unavailable(&error)),
-                }
-            }
+            Ok(false) => Ok(()),
+            Ok(true) => Err(self.learnt_ended(session_id, claims)),
+            Err(error) => self.revocation_fallback(cluster, &error),
+        }
+    }
+
+    /// A session some replica ended: learnt here (later requests here need
+    /// not ask), and the error its request gets.
+    fn learnt_ended(&self, session_id: &str, claims: &SessionClaims) -> GatewayError {
+        self.sessions.revoke(session_id, claims);
+        self.runtimes.remove(session_id);
+        GatewayError::SessionNotFound
+    }
+
+    /// What a revocation check does while the store cannot answer.
+    fn revocation_fallback(
+        &self,
+        cluster: &Cluster,
+        error: &StoreError,
+    ) -> Result<(), GatewayError> {
+        cluster.store().fell_back("revocations");
+        match cluster.store().config().revocations_when_down {
+            WhenDown::Open => Ok(()),
+            WhenDown::Closed => Err(store_unavailable(error)),
         }
     }
 
@@ -97,16 +152,42 @@ impl Gateway {
 
     /// Counts a call of `principal` to `service` against the rate limits
     /// (shared with `[cluster]`) and its in-flight cap, or refuses it
-    /// naming the limit.
+    /// naming the limit; with a session revocation check still to make
+    /// (`revocation_opt`), makes it in the same round trip to the store.
     pub async fn admit_call(
         &self,
         principal: &str,
         service: &str,
+        revocation_opt: Option<&PendingRevocation>,
     ) -> Result<Option<QuotaPermit<String>>, GatewayError> {
-        match &self.cluster_opt {
-            Some(cluster) => cluster.admit_call(&self.rates, principal, service).await,
-            None => self.rates.admit(principal, service),
+        let Some(cluster) = &self.cluster_opt else {
+            return self.rates.admit(principal, service);
+        };
+        let pending_opt = revocation_opt.filter(|pending| pending.take());
+        let session_opt = pending_opt.map(|pending| pending.session_id.as_str());
+        match cluster
+            .decide_call(&self.rates, principal, service, session_opt)
+            .await
+        {
+            Decision::Counted => {}
+            Decision::Refused(error) => return Err(error),
+            Decision::Ended => {
+                return Err(match pending_opt {
+                    Some(pending) => self.learnt_ended(&pending.session_id, &pending.claims),
+                    None => GatewayError::SessionNotFound,
+                });
+            }
+            Decision::Away { error, limited } => {
+                if pending_opt.is_some() {
+                    self.revocation_fallback(cluster, &error)?;
+                }
+                if limited {
+                    tracing::debug!(%error, "rate limits decided by this replica alone");
+                    cluster.check_fallback_rates(&self.rates, principal, service)?;
+                }
+            }
         }
+        self.rates.admit_in_flight(principal)
     }
 
     /// Shares an operator's approval of `service`'s `tool` definition

@@ -5,7 +5,8 @@
 //! any replica — the binary calls it every second. The document is sealed
 //! under a key derived from the session key every replica holds, so one
 //! written into Redis by anything else (it names what a replica runs) is
-//! refused and logged, never applied. Changes run off the
+//! refused and logged, never applied (and read again: a list that did not
+//! apply is tried each second until it does). Changes run off the
 //! async threads already, so these wait for Redis in place.
 
 use std::sync::atomic::Ordering;
@@ -13,7 +14,7 @@ use std::sync::atomic::Ordering;
 use serde_json::Value;
 
 use super::{ChangeError, Kept, LiveConfig, bridges_of, in_force};
-use crate::cluster::Saved;
+use crate::cluster::{Saved, StoreError};
 use crate::config::Registration;
 
 /// Waits for `future` on the runtime this change runs beside.
@@ -21,6 +22,16 @@ fn wait_for<T>(future: impl Future<Output = T>) -> Result<T, ChangeError> {
     let handle = tokio::runtime::Handle::try_current()
         .map_err(|_| ChangeError::Shared("no runtime to reach the cluster store from".into()))?;
     Ok(handle.block_on(future))
+}
+
+/// A shared read or write that failed: a version no replica wrote is a
+/// conflict to resolve in Redis (409, named), anything else the store
+/// being away (503).
+fn shared_error(error: &StoreError) -> ChangeError {
+    match error {
+        StoreError::NotAVersion { .. } => ChangeError::Conflict(error.to_string()),
+        _ => ChangeError::Shared(error.to_string()),
+    }
 }
 
 /// The registrations document (the registrations file's format).
@@ -61,7 +72,7 @@ impl LiveConfig {
             Ok(Saved::Behind(_)) => Err(ChangeError::Conflict(
                 "the registrations were changed through another replica meanwhile; send the change again in a moment".into(),
             )),
-            Err(error) => Err(ChangeError::Shared(error.to_string())),
+            Err(error) => Err(shared_error(&error)),
         }
     }
 
@@ -74,8 +85,8 @@ impl LiveConfig {
         };
         let mut kept = self.lock();
         let known = self.shared_version.load(Ordering::Relaxed);
-        let Some((version, document)) = wait_for(cluster.registrations_since(known))?
-            .map_err(|error| ChangeError::Shared(error.to_string()))?
+        let Some((version, document)) =
+            wait_for(cluster.registrations_since(known))?.map_err(|error| shared_error(&error))?
         else {
             return Ok(false);
         };
@@ -89,13 +100,15 @@ impl LiveConfig {
                     ChangeError::Invalid(vec![format!("shared registrations: {error}")])
                 })?
         };
-        // Marked as seen either way: a list that does not apply here is
-        // not tried again every second.
-        self.shared_version.store(version, Ordering::Relaxed);
+        // Marked as seen only once applied: a list that did not apply here
+        // (or did not open) is tried again next time, not only when the
+        // version changes.
         if next == kept.registrations {
+            self.shared_version.store(version, Ordering::Relaxed);
             return Ok(false);
         }
         self.apply(&next, &[], None)?;
+        self.shared_version.store(version, Ordering::Relaxed);
         self.source.run_bridges(&bridges_of(&in_force(&next, &[])));
         if let Some(file) = &self.file_opt {
             let _ = file.save(&next);

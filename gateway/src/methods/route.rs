@@ -18,7 +18,7 @@ use std::time::Duration;
 use crate::backends::{Backend, BackendClient, CallPermit};
 use crate::catalog::param_headers::ParamHeader;
 use crate::catalog::{ListKind, MergedCatalog, Page, ToolHints};
-use crate::context::CallContext;
+use crate::context::{CallContext, PendingRevocation};
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
 use crate::policy::{CatalogView, CedarApproval};
@@ -41,6 +41,8 @@ pub struct Route<'g> {
     readable_sources_opt: Option<String>,
     /// The Cedar policy that wants this tool call approved, if one does.
     cedar_approval: CedarApproval,
+    /// The session's revocation check, when still to make (with the rates).
+    revocation_opt: Option<Arc<PendingRevocation>>,
 }
 
 // === impl Route ===
@@ -66,6 +68,7 @@ impl<'g> Route<'g> {
             cedar_approval: None,
             gateway,
             principal: context.principal.clone(),
+            revocation_opt: context.revocation_opt.clone(),
             backend,
             catalog,
             service,
@@ -170,7 +173,11 @@ impl<'g> Route<'g> {
         self.check_available()?;
         let principal_place = self
             .gateway
-            .admit_call(&self.principal.id, self.service_name())
+            .admit_call(
+                &self.principal.id,
+                self.service_name(),
+                self.revocation_opt.as_deref(),
+            )
             .await?;
         let mut permit = self
             .backend

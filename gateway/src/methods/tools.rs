@@ -91,6 +91,8 @@ pub(crate) async fn call_tool(
     let Some(rule) = route.approval_rule() else {
         return call_routed(gateway, context, id_text, head, route).await;
     };
+    // Asking a person is an effect: the session must not have ended.
+    gateway.confirm_session(context).await?;
     consent::can_ask(context, name, &rule)?;
     if !context.is_modern() {
         let name = name.to_owned();
@@ -160,6 +162,11 @@ async fn call_routed(
     head: ParamsHead<'_>,
     mut route: route::Route<'_>,
 ) -> Result<Reply, GatewayError> {
+    // Exchanging a token and answering a round are effects: a session's
+    // revocation is checked first (the plain call checks it with its rates).
+    if route.exchanges_token() || head.request_state.is_some() || head.input_responses.is_some() {
+        gateway.confirm_session(context).await?;
+    }
     // Boxed: only services with `token_exchange` have one.
     let exchanged_opt = match route.exchanges_token() {
         true => Box::pin(route.exchanged_context(gateway, context)).await?,

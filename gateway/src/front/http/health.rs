@@ -6,7 +6,9 @@
 //! when it has several, why it is down) for operators; the unreachable
 //! ones are listed as `degraded`. With `[cluster]`, the shared store's
 //! state too (`cluster`: up, live replicas, fallbacks taken); its absence
-//! never makes a replica unready, as each shared decision has a fallback.
+//! never makes a replica unready, as each shared decision has a fallback,
+//! but a store refusing this replica's credentials is listed as `degraded`
+//! (`cluster`, with `cluster.down_reason`).
 
 use std::sync::Arc;
 
@@ -49,7 +51,7 @@ pub(crate) async fn readyz(State(gateway): State<Arc<Gateway>>) -> Response {
             service
         })
         .collect();
-    let degraded: Vec<&str> = backends
+    let mut degraded: Vec<&str> = backends
         .iter()
         .filter(|backend| !backend.is_available())
         .map(|backend| backend.config.name.as_str())
@@ -60,6 +62,13 @@ pub(crate) async fn readyz(State(gateway): State<Arc<Gateway>>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
+    // A store refusing this replica's credentials is degraded (a
+    // configuration error to fix), not unready: the fallbacks still serve.
+    if let Some(cluster) = &gateway.cluster_opt
+        && cluster.degraded_reason().is_some()
+    {
+        degraded.push("cluster");
+    }
     let mut body = serde_json::json!({"ready": ready, "degraded": degraded, "services": services,
         "held_tools": gateway.backends.pins().held()});
     if let Some(cluster) = &gateway.cluster_opt {

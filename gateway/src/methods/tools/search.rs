@@ -145,7 +145,11 @@ pub(super) async fn find_tools(
     // A search is a tool call: the caller's rate limits and in-flight cap
     // count it (as the service `find_tools` for per-service limits).
     let _place = gateway
-        .admit_call(&context.principal.id, FIND_TOOLS)
+        .admit_call(
+            &context.principal.id,
+            FIND_TOOLS,
+            context.revocation_opt.as_deref(),
+        )
         .await?;
     let started = std::time::Instant::now();
     let (catalog, view_opt) = route::tool_view(gateway, context);
