@@ -269,6 +269,25 @@ def bridge_routes_of(stack: Stack, binary: Path, echo_url: str, echo_port: int, 
     return routes
 
 
+def cluster_routes_of(stack: Stack, testkit_port: int, args: str) -> list[Route]:
+    """The TCP path with a per-principal rate limit (never reached), decided
+    by the gateway alone and through `[cluster]` (one Redis round trip per
+    call, both eras): what sharing the decision costs. CPU: the gateway's."""
+    redis_port = free_port()
+    stack.start("redis", ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+    wait_for_port(redis_port)
+    limits = "[rate_limits]\nper_principal_per_sec = 1000000\nper_principal_burst = 1000000\n"
+    shared = limits + f'[cluster]\nredis_url = "redis://127.0.0.1:{redis_port}"\n'
+    routes = []
+    for name, tail in (("rate limit", limits), ("rate limit + [cluster] Redis", shared)):
+        port, pid = start_gateway(stack, "gateway-" + name.replace(" ", "-").replace("[", "").replace("]", "").replace("+", "and"),
+                                  [("echo", "", f"http://127.0.0.1:{testkit_port}")], tail=tail)
+        for era, suffix in (("legacy", ""), ("modern", ", 2026-07-28")):
+            routes.append(Route(f"Micro-MCP → echo service, gRPC/TCP, {name}{suffix}", f"http://127.0.0.1:{port}/mcp", "echo", args,
+                                era=era, token=TOKEN, cpu_pids=[pid]))
+    return routes
+
+
 def loadtest(path: Route, concurrency: int, duration: str, warmup: str, out: Path) -> dict:
     command = [str(RELEASE / "micromcp-loadtest"), "--url", path.url, "--era", path.era, "--tool", path.tool,
                "--args", path.args, "--concurrency", str(concurrency), "--duration", duration,
@@ -315,6 +334,8 @@ def main() -> int:
                         help="another build's `micromcp`: its bridges (stdio and HTTP) run too, behind gateways of this build, "
                              "so a change to the bridge is compared in one interleaved run")
     parser.add_argument("--results", type=Path, help="append the table to this Markdown file")
+    parser.add_argument("--cluster", action="store_true",
+                        help="add the TCP path with a per-principal rate limit, without and with [cluster] (a redis-server of its own)")
     options = parser.parse_args()
     levels = [int(level) for level in options.concurrency.split(",")]
     work = Path(tempfile.mkdtemp(prefix="micromcp-compare-"))
@@ -395,6 +416,8 @@ def main() -> int:
         ]
         if options.bridge_before:
             paths += bridge_routes_of(stack, options.bridge_before, echo_url, echo_port, args)
+        if options.cluster:
+            paths += cluster_routes_of(stack, testkit_port, args)
         proxy = PEERS / "mcp-proxy" / "bin" / "mcp-proxy"
         if options.no_peers:
             skipped.append("peers: --no-peers")
