@@ -245,13 +245,32 @@ pub fn refuse_untrusted_dirs(raw: &RawConfig) -> anyhow::Result<()> {
         .session_key_file
         .as_deref()
         .unwrap_or(Path::new(DEFAULT_SESSION_KEY_FILE));
-    let mut files: Vec<(&str, PathBuf)> = vec![
-        ("gateway.session_key_file", session_key_file.to_path_buf()),
-        (
+    refuse_untrusted(raw, Some(session_key_file), &[])
+}
+
+/// [`refuse_untrusted_dirs`] for `micromcp stdio`, which keeps state only
+/// where its config names it: the session key file when one is named, the
+/// token, registration, pin and audit files, and the search index
+/// directory (`search.index_dir`, checked itself: the index is its
+/// content).
+pub fn refuse_untrusted_stdio_dirs(raw: &RawConfig) -> anyhow::Result<()> {
+    let index_dirs: Vec<_> = raw.search.index_dir.iter().cloned().collect();
+    refuse_untrusted(raw, raw.gateway.session_key_file.as_deref(), &index_dirs)
+}
+
+fn refuse_untrusted(
+    raw: &RawConfig,
+    session_key_file_opt: Option<&Path>,
+    index_dirs: &[PathBuf],
+) -> anyhow::Result<()> {
+    let mut files: Vec<(&str, PathBuf)> = Vec::new();
+    if let Some(session_key_file) = session_key_file_opt {
+        files.push(("gateway.session_key_file", session_key_file.to_path_buf()));
+        files.push((
             "gateway.session_key_file (its journal of used approvals)",
             micromcp_gateway::journal_path(session_key_file),
-        ),
-    ];
+        ));
+    }
     let mut named = |key: &'static str, path_opt: Option<&Path>| {
         if let Some(path) = path_opt {
             files.push((key, path.to_path_buf()));
@@ -287,6 +306,20 @@ pub fn refuse_untrusted_dirs(raw: &RawConfig) -> anyhow::Result<()> {
             problems.push(format!(
                 "  - {key}: {} is in a directory not trusted: {error}",
                 file.display()
+            ));
+        }
+    }
+    for index_dir in index_dirs {
+        let Ok(directory) = std::path::absolute(index_dir) else {
+            continue;
+        };
+        if !directory.exists() {
+            continue;
+        }
+        if let Err(error) = owned_file::check_directory(&directory) {
+            problems.push(format!(
+                "  - search.index_dir: {} is not trusted: {error}",
+                directory.display()
             ));
         }
     }

@@ -431,6 +431,7 @@ pub async fn run_stdio(args: StdioArgs) -> anyhow::Result<()> {
             "invalid configuration:\n  audit.path: \"-\" (standard output) carries the MCP messages in stdio mode; name a file"
         );
     }
+    state_dir::refuse_untrusted_stdio_dirs(&raw)?;
     let roots = crate::roots::stdio_roots(&args.roots)?;
     crate::refusals::check_fetch_domains(&raw, &[])?;
     state_dir::refuse_exposed_secrets(&raw, &roots, &[])?;

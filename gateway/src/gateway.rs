@@ -30,6 +30,7 @@ use crate::session::{
     RequestStateCodec, SessionCodec, SessionRegistry, SingleUseStore, TaskIdCodec,
 };
 use crate::shares::PrincipalShares;
+use crate::unwritten::UnwrittenAnswers;
 
 /// The gateway's name and version as clients see them.
 pub const SERVER_NAME: &str = "micromcp";
@@ -72,6 +73,8 @@ pub struct Gateway {
     pub watches: Arc<Quota<String>>,
     /// Each principal's share of the HTTP front.
     pub shares: Arc<PrincipalShares>,
+    /// Answers and request bodies held for clients, per principal.
+    pub unwritten: Arc<UnwrittenAnswers>,
     /// Callers' tokens exchanged for services with `token_exchange`.
     pub token_exchanges: TokenExchanges,
     next_request: AtomicU64,
@@ -141,6 +144,14 @@ impl Gateway {
             config.limits.max_requests_in_flight_per_principal,
             config.limits.fair_share_in_flight_per_principal,
         );
+        let unwritten = UnwrittenAnswers::new(
+            config.limits.max_unwritten_bytes_per_connection,
+            config.limits.max_unwritten_bytes_per_principal,
+        );
+        let runtimes = SessionRegistry::new(
+            config.limits.max_sessions,
+            config.limits.max_sessions_per_principal,
+        );
         let server_info_json = serde_json::json!({
             "name": SERVER_NAME,
             "title": "Micro-MCP gateway",
@@ -166,12 +177,13 @@ impl Gateway {
             audit,
             config,
             backends,
-            runtimes: SessionRegistry::default(),
+            runtimes,
             pending_requests: PendingClientRequests::default(),
             streamed_reads,
             listens: Quota::new(MAX_LISTENS, Some(MAX_LISTENS_PER_PRINCIPAL)),
             watches,
             shares,
+            unwritten,
             token_exchanges: TokenExchanges::default(),
             rates,
             next_request: AtomicU64::new(1),

@@ -20,7 +20,7 @@
 //!
 //! | layer | modules | holds |
 //! | --- | --- | --- |
-//! | 0 | `error`, `quota`, `shares`, `telemetry` | the crate's error enum and its JSON-RPC/HTTP codes; counted shares (total and per key); each principal's share of the front (its line, the refusal it must wait out); the metrics recorder, names and bounded labels |
+//! | 0 | `error`, `quota`, `shares`, `telemetry`, `unwritten` | the crate's error enum and its JSON-RPC/HTTP codes; counted shares (total and per key); each principal's share of the front (its line, the refusal it must wait out); the metrics recorder, names and bounded labels; answer bytes held for clients per connection and principal |
 //! | 1 | `wire` | JSON-RPC envelope, protocol eras and params heads, name checks, content encoding |
 //! | 2 | `principal` | `Principal`, `TokenEntry`, token digests, `Scopes` |
 //! | 3 | `catalog` | the merged catalog, pages, visible lists, tool hints, stable service name indices, the tool search index (`find_tools`) |
@@ -55,6 +55,7 @@ pub mod rates;
 pub mod session;
 pub mod shares;
 pub mod telemetry;
+pub mod unwritten;
 pub mod wire;
 
 mod methods;

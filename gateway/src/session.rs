@@ -1,7 +1,8 @@
 //! Handshake-era (2025-11-25) sessions: the sealed session id that carries
 //! a session's state between replicas (`sealed`), what one replica keeps
 //! beside it — log level, in-flight requests, resumable stream logs
-//! (`replica_state`) — the server-to-client requests waiting for the
+//! (`replica_state`), bounded in number per principal and in all
+//! (`registry`) — the server-to-client requests waiting for the
 //! client's answer (`pending_requests`), the key file the ids are
 //! sealed with (`keyfile`) — and, sealed with a key derived from it, the
 //! `requestState` of 2026-07-28 multi-round requests (`request_state`) and
@@ -11,6 +12,7 @@
 pub(crate) mod aead;
 mod keyfile;
 mod pending_requests;
+mod registry;
 mod replica_state;
 mod request_state;
 mod sealed;
@@ -20,9 +22,8 @@ mod task_ids;
 
 pub use self::keyfile::load_or_create_key;
 pub use self::pending_requests::{ClientAnswer, PendingClientRequests};
-pub use self::replica_state::{
-    GET_STREAM, SessionRegistry, SessionRuntime, StreamLog, StreamRead, Subscription,
-};
+pub use self::registry::{SessionRegistry, SessionsFull};
+pub use self::replica_state::{GET_STREAM, SessionRuntime, StreamLog, StreamRead, Subscription};
 pub use self::request_state::{OpenedRound, RequestStateCodec, RoundFor, arguments_digest};
 pub use self::sealed::{SESSION_KEY_BYTES, SessionClaims, SessionCodec};
 pub use self::single_use::{

@@ -16,6 +16,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("quota", 0),
     ("shares", 0),
     ("telemetry", 0),
+    ("unwritten", 0),
     ("wire", 1),
     ("principal", 2),
     ("catalog", 3),

@@ -204,3 +204,60 @@ def test_the_gateway_command_trusts_the_directories_of_its_state_files_as_up_doe
     assert "admin.registrations_file" in error and "owned by uid 65534" in error, error
     started, error = gateway_outcome(tmp_path, gateway_keys=f'session_key_file = "{private / "session.key"}"\n')
     assert started, error
+
+
+def stdio_outcome(base, config_text: str, root) -> tuple[bool, str]:
+    """Runs `micromcp stdio` with this config; (answered an initialize,
+    its error output). Stopped either way."""
+    config = base / "stdio.toml"
+    config.write_text(config_text)
+    env = dict(os.environ, MICROMCP_LOG="warn")
+    process = subprocess.Popen([str(BINARY), "stdio", "--root", str(root), "--config", str(config)], cwd=base, env=env,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+    try:
+        process.stdin.write(json.dumps(initialize) + "\n")
+        process.stdin.flush()
+        answer = process.stdout.readline()
+    except BrokenPipeError:
+        answer = ""
+    started = '"result"' in answer
+    process.terminate()
+    try:
+        _, error = process.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, error = process.communicate(timeout=5)
+    return started, error
+
+
+def test_the_stdio_command_trusts_the_directories_of_its_state_files_as_up_does(tmp_path):
+    """`micromcp stdio` opened its audit log, session key and search index
+    wherever its config said, in a directory any user could write or in
+    another user's: refused naming the key, as `up` and `gateway` refuse;
+    private directories start."""
+    root = make_root(tmp_path)
+    writable = tmp_path / "writable"
+    writable.mkdir()
+    os.chmod(writable, 0o777)
+    started, error = stdio_outcome(tmp_path, f'version = 1\n[audit]\npath = "{writable / "audit.jsonl"}"\n', root)
+    assert not started, error
+    assert "audit.path" in error and str(writable) in error and "writable by group or others" in error, error
+    assert not (writable / "audit.jsonl").exists()
+    foreign = tmp_path / "foreign"
+    foreign.mkdir(mode=0o755)
+    os.chown(foreign, NOBODY, NOBODY)
+    started, error = stdio_outcome(tmp_path, f'version = 1\n[gateway]\nsession_key_file = "{foreign / "session.key"}"\n', root)
+    assert not started, error
+    assert "gateway.session_key_file" in error and "owned by uid 65534" in error, error
+    index = tmp_path / "index"
+    index.mkdir()
+    os.chmod(index, 0o777)
+    started, error = stdio_outcome(tmp_path, f'version = 1\n[search]\nindex_dir = "{index}"\n', root)
+    assert not started, error
+    assert "search.index_dir" in error and "writable by group or others" in error, error
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    started, error = stdio_outcome(tmp_path, f'version = 1\n[audit]\npath = "{private / "audit.jsonl"}"\n', root)
+    assert started, error

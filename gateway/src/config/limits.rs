@@ -1,12 +1,14 @@
 //! `[limits]`: what one client may hold of the gateway — connections in
 //! total and per source address, how long the gateway waits for a
 //! request's headers (which also bounds an idle keep-alive connection) and
-//! its body, and how many large resource reads may stream at once and for
-//! how long one may wait on a client that stopped reading; how many
+//! its body, and how many large resource reads may stream at once; how
+//! long an answer may wait on a client that stopped reading and how many
+//! bytes of answers a connection and a principal may leave untaken; how many
 //! requests of one principal are served at once (the rest wait in its
 //! line) — at all, and while another principal is active (its fair
-//! share) — how many resources one principal may watch, and how long a
-//! session's watches outlive its GET stream. Validated into
+//! share) — how many resources one principal may watch, how long a
+//! session's watches outlive its GET stream, and how many sessions a
+//! replica keeps state for (in all and per principal). Validated into
 //! [`LimitsConfig`]; errors name their key.
 
 use std::time::Duration;
@@ -32,9 +34,18 @@ pub struct RawLimits {
     pub max_streamed_reads: Option<usize>,
     /// Streamed resource reads one principal may have at once.
     pub max_streamed_reads_per_principal: Option<usize>,
-    /// Seconds a streamed answer may wait for a client that stopped reading
-    /// before it is cut (and its backend stream cancelled).
+    /// Seconds an answer may wait for a client that stopped reading before
+    /// it is cut: a streamed read (its backend stream cancelled), or any
+    /// write on a connection that made no progress for that long (the
+    /// connection is closed).
     pub stalled_reader_timeout_secs: Option<u64>,
+    /// Bytes of answers one connection may hold unwritten (not yet taken by
+    /// its client) before its next requests are refused (503).
+    pub max_unwritten_bytes_per_connection: Option<usize>,
+    /// Bytes of answers and request bodies one principal may hold in the
+    /// gateway, over all its connections, before its next requests are
+    /// refused (503).
+    pub max_unwritten_bytes_per_principal: Option<usize>,
     /// Requests of one principal served at once; the next wait in its own
     /// line, before their bodies are read (0: no line).
     pub max_requests_in_flight_per_principal: Option<usize>,
@@ -42,6 +53,11 @@ pub struct RawLimits {
     /// is active (came within the last second); the next wait in its own
     /// line, before their bodies are read (0: no fair share).
     pub fair_share_in_flight_per_principal: Option<usize>,
+    /// 2025-11-25 sessions this replica keeps state for, in all.
+    pub max_sessions: Option<usize>,
+    /// 2025-11-25 sessions one principal may have state kept for (past
+    /// it, its least recently used idle session's state is dropped).
+    pub max_sessions_per_principal: Option<usize>,
     /// Resources one principal may watch at once (2025-11-25
     /// `resources/subscribe` and 2026-07-28 `subscriptions/listen` URIs).
     pub max_watches_per_principal: Option<usize>,
@@ -61,12 +77,16 @@ pub struct LimitsConfig {
     pub max_streamed_reads: usize,
     pub max_streamed_reads_per_principal: usize,
     pub stalled_reader_timeout: Duration,
+    pub max_unwritten_bytes_per_connection: usize,
+    pub max_unwritten_bytes_per_principal: usize,
     /// `None`: no line.
     pub max_requests_in_flight_per_principal: Option<usize>,
     /// `None`: no fair share.
     pub fair_share_in_flight_per_principal: Option<usize>,
     pub max_watches_per_principal: usize,
     pub watch_without_stream: Duration,
+    pub max_sessions: usize,
+    pub max_sessions_per_principal: usize,
 }
 
 impl Default for LimitsConfig {
@@ -79,10 +99,14 @@ impl Default for LimitsConfig {
             max_streamed_reads: 256,
             max_streamed_reads_per_principal: 64,
             stalled_reader_timeout: Duration::from_secs(30),
+            max_unwritten_bytes_per_connection: 16 << 20,
+            max_unwritten_bytes_per_principal: 32 << 20,
             max_requests_in_flight_per_principal: None,
             fair_share_in_flight_per_principal: Some(DEFAULT_FAIR_SHARE),
             max_watches_per_principal: 256,
             watch_without_stream: Duration::from_secs(60),
+            max_sessions: 10_000,
+            max_sessions_per_principal: 1_000,
         }
     }
 }
@@ -91,6 +115,9 @@ impl Default for LimitsConfig {
 /// few calls keep a backend's cores busy for it, and the rest of a flood
 /// waits unread instead of crowding the others' requests.
 pub const DEFAULT_FAIR_SHARE: usize = 8;
+
+/// The least a bound on unwritten bytes may be (one ordinary answer).
+const MIN_UNWRITTEN_BYTES: u64 = 64 * 1024;
 
 /// Validates `[limits]`.
 pub fn validate_limits(limits: RawLimits, errors: &mut Vec<String>) -> LimitsConfig {
@@ -144,6 +171,24 @@ pub fn validate_limits(limits: RawLimits, errors: &mut Vec<String>) -> LimitsCon
         fair_share as u64,
         0..=100_000,
     );
+    let max_unwritten_bytes_per_connection = limits
+        .max_unwritten_bytes_per_connection
+        .unwrap_or(defaults.max_unwritten_bytes_per_connection);
+    check_range(
+        errors,
+        "limits.max_unwritten_bytes_per_connection",
+        max_unwritten_bytes_per_connection as u64,
+        MIN_UNWRITTEN_BYTES..=1 << 40,
+    );
+    let max_unwritten_bytes_per_principal = limits
+        .max_unwritten_bytes_per_principal
+        .unwrap_or(defaults.max_unwritten_bytes_per_principal);
+    check_range(
+        errors,
+        "limits.max_unwritten_bytes_per_principal",
+        max_unwritten_bytes_per_principal as u64,
+        MIN_UNWRITTEN_BYTES..=1 << 40,
+    );
     let max_watches_per_principal = limits
         .max_watches_per_principal
         .unwrap_or(defaults.max_watches_per_principal);
@@ -152,6 +197,22 @@ pub fn validate_limits(limits: RawLimits, errors: &mut Vec<String>) -> LimitsCon
         "limits.max_watches_per_principal",
         max_watches_per_principal as u64,
         1..=100_000,
+    );
+    let max_sessions = limits.max_sessions.unwrap_or(defaults.max_sessions);
+    check_range(
+        errors,
+        "limits.max_sessions",
+        max_sessions as u64,
+        1..=10_000_000,
+    );
+    let max_sessions_per_principal = limits
+        .max_sessions_per_principal
+        .unwrap_or(defaults.max_sessions_per_principal.min(max_sessions));
+    check_range(
+        errors,
+        "limits.max_sessions_per_principal",
+        max_sessions_per_principal as u64,
+        1..=max_sessions.max(1) as u64,
     );
     let seconds = |key: &str, value: Option<u64>, default: Duration, errors: &mut Vec<String>| {
         let secs = value.unwrap_or(default.as_secs());
@@ -181,6 +242,8 @@ pub fn validate_limits(limits: RawLimits, errors: &mut Vec<String>) -> LimitsCon
             defaults.stalled_reader_timeout,
             errors,
         ),
+        max_unwritten_bytes_per_connection,
+        max_unwritten_bytes_per_principal,
         max_requests_in_flight_per_principal: (in_flight > 0).then_some(in_flight),
         fair_share_in_flight_per_principal: (fair_share > 0).then_some(fair_share),
         max_watches_per_principal,
@@ -190,6 +253,8 @@ pub fn validate_limits(limits: RawLimits, errors: &mut Vec<String>) -> LimitsCon
             defaults.watch_without_stream,
             errors,
         ),
+        max_sessions,
+        max_sessions_per_principal,
     }
 }
 
@@ -213,10 +278,14 @@ mod tests {
             max_streamed_reads: Some(0),
             max_streamed_reads_per_principal: Some(9),
             stalled_reader_timeout_secs: Some(0),
+            max_unwritten_bytes_per_connection: Some(10),
+            max_unwritten_bytes_per_principal: Some(0),
             max_requests_in_flight_per_principal: Some(1_000_000),
             fair_share_in_flight_per_principal: Some(1_000_000),
             max_watches_per_principal: Some(0),
             watch_without_stream_secs: Some(0),
+            max_sessions: Some(0),
+            max_sessions_per_principal: Some(5),
         };
         validate_limits(raw, &mut errors);
         let joined = errors.join("\n");
@@ -228,10 +297,14 @@ mod tests {
             "limits.max_streamed_reads:",
             "limits.max_streamed_reads_per_principal:",
             "limits.stalled_reader_timeout_secs:",
+            "limits.max_unwritten_bytes_per_connection:",
+            "limits.max_unwritten_bytes_per_principal:",
             "limits.max_requests_in_flight_per_principal:",
             "limits.fair_share_in_flight_per_principal:",
             "limits.max_watches_per_principal:",
             "limits.watch_without_stream_secs:",
+            "limits.max_sessions:",
+            "limits.max_sessions_per_principal:",
         ] {
             assert!(joined.contains(key), "{key} missing in {joined}");
         }

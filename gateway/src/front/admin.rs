@@ -102,6 +102,7 @@ pub async fn serve(
     // the front's), header and idle timeouts, graceful drain.
     let limits = connection_limits(&gateway.config.limits);
     let config = gateway.config.limits.clone();
+    let book = gateway.unwritten.clone();
     let app = router(gateway, live_opt, token_opt.as_deref());
     serve_connections(
         app,
@@ -109,6 +110,7 @@ pub async fn serve(
         limits,
         &config,
         None,
+        book,
         shutdown.cancelled_owned(),
     )
     .await

@@ -11,17 +11,20 @@ pub(crate) mod connections;
 mod cors;
 mod guard;
 pub(crate) mod health;
+mod json_only;
 mod oauth;
 mod pieces_body;
 mod reply;
 mod share;
 mod sse;
+mod stalled;
 pub mod threads;
 mod tls;
+mod unwritten;
 
 use std::sync::Arc;
 
-use self::answers::{accepted, error_response, json_response, plain};
+use self::answers::{accepted, error_response, json_response, plain, unavailable};
 use std::sync::atomic::Ordering;
 
 use axum::Router;
@@ -106,8 +109,9 @@ pub async fn serve_within(
         .tls
         .as_ref()
         .map(|tls| tokio_rustls::TlsAcceptor::from(tls.server_config.clone()));
+    let book = gateway.unwritten.clone();
     let router = router(gateway);
-    connections::serve_connections(router, listener, limits, &config, tls_opt, shutdown).await
+    connections::serve_connections(router, listener, limits, &config, tls_opt, book, shutdown).await
 }
 
 /// An error answer, noted in the request's audit entry.
@@ -164,6 +168,11 @@ async fn post_audited(gateway: Arc<Gateway>, request: Request, audit: &mut Audit
         Ok(place_opt) => place_opt,
         Err(response) => return response,
     };
+    // Taken before the body is read, held until the answer is charged.
+    let mut reservation_opt = match unwritten::admit(&gateway, &parts, &principal.id).await {
+        Ok(reservation_opt) => reservation_opt,
+        Err(refused) => return refused,
+    };
     let headers = parts.headers;
     let accepts = guard::accepts(&headers);
     if !accepts.json && !accepts.sse {
@@ -199,6 +208,9 @@ async fn post_audited(gateway: Arc<Gateway>, request: Request, audit: &mut Audit
             );
         }
     };
+    if let Some(reservation) = &mut reservation_opt {
+        reservation.grow_to(body.len());
+    }
     let envelope = match Envelope::parse(&body) {
         Ok(envelope) => envelope,
         Err(error) => return refuse(audit, "null", &error, false),
@@ -235,11 +247,9 @@ async fn post_audited(gateway: Arc<Gateway>, request: Request, audit: &mut Audit
                 && gateway.sessions.open(session_id, &principal.id).is_ok()
                 && let Ok(head) = ParamsHead::parse(envelope.params)
                 && let Some(request_id) = head.request_id
+                && let Ok(runtime) = gateway.runtimes.get(session_id, &principal.id)
             {
-                gateway
-                    .runtimes
-                    .get(session_id)
-                    .cancel_request(request_id.get());
+                runtime.cancel_request(request_id.get());
             }
             accepted()
         }
@@ -336,10 +346,14 @@ async fn handle_request(
             ));
             return refuse(audit, id_text, &error, false);
         }
+        let runtime = match gateway.runtimes.get(session_id, &principal.id) {
+            Ok(runtime) => runtime,
+            Err(full) => return unavailable(id_text, &full.to_string()),
+        };
         let context = CallContext::legacy(
             principal,
             claims.client_capabilities,
-            gateway.runtimes.get(session_id),
+            runtime,
             gateway.next_request_id(),
         );
         match pending_opt {
@@ -410,11 +424,15 @@ async fn get_audited(gateway: Arc<Gateway>, request: Request, audit: &mut AuditE
     if let Err(error) = gateway.open_session(session_id, &principal.id).await {
         return refuse(audit, "null", &error, false);
     }
-    let runtime = gateway.runtimes.get(session_id);
+    let runtime = match gateway.runtimes.get(session_id, &principal.id) {
+        Ok(runtime) => runtime,
+        Err(full) => return unavailable("null", &full.to_string()),
+    };
     let keepalive = gateway.config.keepalive;
     let timers = (keepalive, gateway.config.limits.watch_without_stream);
+    let mut after = 0;
     if let Some(last_event_id) = header_str(headers, "last-event-id") {
-        let Some((stream_id, after)) = sse::parse_event_id(last_event_id) else {
+        let Some((stream_id, resumed_after)) = sse::parse_event_id(last_event_id) else {
             return plain(
                 StatusCode::BAD_REQUEST,
                 format!("malformed Last-Event-ID: {last_event_id:?}"),
@@ -422,25 +440,14 @@ async fn get_audited(gateway: Arc<Gateway>, request: Request, audit: &mut AuditE
         };
         if stream_id != crate::session::GET_STREAM {
             return match runtime.existing_stream(stream_id) {
-                Some(log) => sse::response(sse::from_log(stream_id, log, after, keepalive)),
+                Some(log) => sse::response(sse::from_log(stream_id, log, resumed_after, keepalive)),
                 None => plain(
                     StatusCode::NOT_FOUND,
                     format!("stream {stream_id} cannot be resumed on this gateway"),
                 ),
             };
         }
-        if runtime.get_stream_open.swap(true, Ordering::Relaxed) {
-            return plain(
-                StatusCode::CONFLICT,
-                "this session already has an open GET stream".into(),
-            );
-        }
-        return sse::response(sse::get_stream(
-            runtime,
-            gateway.backends.subscribe(),
-            after,
-            timers,
-        ));
+        after = resumed_after;
     }
     if runtime.get_stream_open.swap(true, Ordering::Relaxed) {
         return plain(
@@ -451,7 +458,7 @@ async fn get_audited(gateway: Arc<Gateway>, request: Request, audit: &mut AuditE
     sse::response(sse::get_stream(
         runtime,
         gateway.backends.subscribe(),
-        0,
+        after,
         timers,
     ))
 }

@@ -107,7 +107,7 @@ pub struct SessionRuntime {
     pub log_level: Mutex<Option<String>>,
     /// Resource subscriptions (`resources/subscribe`), by URI.
     pub subscriptions: Mutex<HashMap<String, Subscription>>,
-    in_flight: Mutex<HashMap<String, CancellationToken>>,
+    pub(super) in_flight: Mutex<HashMap<String, CancellationToken>>,
     streams: Mutex<HashMap<u64, Arc<StreamLog>>>,
     next_stream: AtomicU64,
     pub get_stream_open: AtomicBool,
@@ -136,7 +136,7 @@ impl Default for SessionRuntime {
 }
 
 impl SessionRuntime {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self {
             log_level: Mutex::new(None),
             subscriptions: Mutex::default(),
@@ -273,84 +273,17 @@ impl SessionRuntime {
         self.streams.lock().ok()?.get(&id).cloned()
     }
 
-    fn touch(&self) {
+    pub(super) fn touch(&self) {
         if let Ok(mut last_used) = self.last_used.lock() {
             *last_used = Instant::now();
         }
     }
 
-    fn idle_for(&self) -> Duration {
+    pub(super) fn idle_for(&self) -> Duration {
         self.last_used
             .lock()
             .map(|last_used| last_used.elapsed())
             .unwrap_or_default()
-    }
-}
-
-/// Runtimes of the sessions this replica has seen.
-#[derive(Default)]
-pub struct SessionRegistry {
-    sessions: Mutex<HashMap<String, Arc<SessionRuntime>>>,
-}
-
-// === impl SessionRegistry ===
-
-impl SessionRegistry {
-    /// The runtime of `session_id`, created on first use.
-    pub fn get(&self, session_id: &str) -> Arc<SessionRuntime> {
-        let runtime = match self.sessions.lock() {
-            Ok(mut sessions) => sessions
-                .entry(session_id.to_owned())
-                .or_insert_with(|| Arc::new(SessionRuntime::new()))
-                .clone(),
-            Err(_) => Arc::new(SessionRuntime::new()),
-        };
-        runtime.touch();
-        runtime
-    }
-
-    /// Forgets a session (DELETE), cancelling its in-flight requests.
-    pub fn remove(&self, session_id: &str) {
-        let removed = self
-            .sessions
-            .lock()
-            .ok()
-            .and_then(|mut sessions| sessions.remove(session_id));
-        if let Some(runtime) = removed
-            && let Ok(in_flight) = runtime.in_flight.lock()
-        {
-            for token in in_flight.values() {
-                token.cancel();
-            }
-        }
-    }
-
-    /// Drops runtimes idle for longer than `idle` with nothing in flight.
-    pub fn sweep(&self, idle: Duration) {
-        if let Ok(mut sessions) = self.sessions.lock() {
-            sessions.retain(|_, runtime| {
-                let busy = runtime
-                    .in_flight
-                    .lock()
-                    .map(|map| !map.is_empty())
-                    .unwrap_or(false)
-                    || runtime.get_stream_open.load(Ordering::Relaxed);
-                busy || runtime.idle_for() < idle
-            });
-        }
-    }
-
-    /// Number of runtimes held.
-    pub fn len(&self) -> usize {
-        self.sessions
-            .lock()
-            .map(|sessions| sessions.len())
-            .unwrap_or(0)
-    }
-
-    /// True when no runtime is held.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -381,30 +314,6 @@ mod tests {
         tokio::task::yield_now().await;
         log.push(b"x".to_vec());
         assert!(reader.await.expect("join"));
-    }
-
-    /// The bound on runtimes kept (`src/start.rs` sweeps every minute with
-    /// an hour's idleness): idle ones go, busy ones stay whatever their age.
-    #[test]
-    fn a_sweep_drops_idle_runtimes_and_keeps_busy_ones() {
-        let registry = SessionRegistry::default();
-        registry.get("idle");
-        let _token = registry.get("calling").start_request("1");
-        registry
-            .get("listening")
-            .get_stream_open
-            .store(true, Ordering::Relaxed);
-        registry.sweep(Duration::from_secs(3600));
-        assert_eq!(registry.len(), 3, "nothing is an hour idle yet");
-        registry.sweep(Duration::ZERO);
-        assert_eq!(registry.len(), 2, "only the idle runtime went");
-        registry.get("calling").finish_request("1");
-        registry.sweep(Duration::ZERO);
-        assert_eq!(
-            registry.len(),
-            1,
-            "the stream's runtime stays while it is open"
-        );
     }
 
     #[test]

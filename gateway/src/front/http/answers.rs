@@ -52,6 +52,21 @@ pub(super) fn error_response(id_text: &str, error: &GatewayError, modern: bool) 
     response
 }
 
+/// `503 Service Unavailable` with `Retry-After: 1` and a JSON-RPC
+/// transient error saying why.
+pub(super) fn unavailable(id_text: &str, message: &str) -> Response {
+    let body = format!(
+        r#"{{"jsonrpc":"2.0","id":{id_text},"error":{{"code":{},"message":{},"data":{{"category":"transient_error","retryAfterMs":1000}}}}}}"#,
+        crate::error::TRANSIENT,
+        serde_json::Value::from(message),
+    );
+    let mut response = json_response(StatusCode::SERVICE_UNAVAILABLE, body.into_bytes());
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
 pub(super) fn plain(status: StatusCode, message: String) -> Response {
     (status, message).into_response()
 }

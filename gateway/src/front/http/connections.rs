@@ -9,7 +9,10 @@
 //! instead of spinning. With `[gateway.tls]` each connection's TLS
 //! handshake runs first (`tls`), within the same first-bytes bound, and the
 //! client certificate it verified rides on every request of the connection
-//! (a request extension read by authentication).
+//! (a request extension read by authentication). Each connection's writes
+//! go through `stalled` (a client that takes no bytes for a while is cut)
+//! and its answers are counted in a ledger (`unwritten`), a request
+//! extension too.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -17,6 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -25,8 +29,11 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
+use super::stalled::StalledWriter;
+use super::unwritten;
 use crate::config::LimitsConfig;
 use crate::front::limits::{ConnectionLimits, refusal_message, refuse, refuse_tls};
+use crate::unwritten::{ConnectionLedger, UnwrittenAnswers};
 
 /// Pause after a failed `accept` (e.g. out of file descriptors).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
@@ -42,6 +49,7 @@ pub async fn serve_connections(
     limits: Arc<ConnectionLimits>,
     config: &LimitsConfig,
     tls_opt: Option<TlsAcceptor>,
+    book: Arc<UnwrittenAnswers>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let mut builder = Builder::new(TokioExecutor::new());
@@ -88,6 +96,8 @@ pub async fn serve_connections(
         };
         let (router, builder, watcher) = (router.clone(), builder.clone(), graceful.watcher());
         let first_byte_within = config.header_read_timeout;
+        let stall_after = config.stalled_reader_timeout;
+        let ledger = ConnectionLedger::new(book.clone());
         let tls_opt = tls_opt.clone();
         tokio::spawn(async move {
             // hyper reads the first bytes (HTTP/1 or HTTP/2?) with no
@@ -97,8 +107,10 @@ pub async fn serve_connections(
             if !matches!(peeked, Ok(Ok(1))) {
                 return;
             }
+            let router = with_ledger(router, ledger.clone());
             let Some(acceptor) = tls_opt else {
                 let service = TowerToHyperService::new(router);
+                let stream = StalledWriter::new(stream, ledger, stall_after);
                 let connection = builder
                     .serve_connection_with_upgrades(TokioIo::new(stream), service)
                     .into_owned();
@@ -119,6 +131,7 @@ pub async fn serve_connections(
                 request
             });
             let service = TowerToHyperService::new(with_certificate);
+            let stream = StalledWriter::new(stream, ledger, stall_after);
             let connection = builder
                 .serve_connection_with_upgrades(TokioIo::new(stream), service)
                 .into_owned();
@@ -129,4 +142,29 @@ pub async fn serve_connections(
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// `router` with the connection's ledger on each request, and each answer
+/// of known size charged to it.
+fn with_ledger(
+    router: Router,
+    ledger: Arc<ConnectionLedger>,
+) -> impl tower::Service<
+    http::Request<Incoming>,
+    Response = axum::response::Response,
+    Error = std::convert::Infallible,
+    Future: Send + 'static,
+> + Clone
++ Send
++ 'static {
+    let charged = ledger.clone();
+    router
+        .map_request(move |mut request: http::Request<Incoming>| {
+            request.extensions_mut().insert(ledger.clone());
+            request
+        })
+        .map_response(move |response: axum::response::Response| {
+            unwritten::charge(&charged, &response);
+            response
+        })
 }

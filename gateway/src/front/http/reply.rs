@@ -2,6 +2,8 @@
 //! asked for (JSON or SSE), and hands the audit entry to streamed answers
 //! so their record is written when they end. A rate-limit refusal is noted
 //! in the principal's share (`shares`), which refuses what comes back early.
+//! A session call answered in plain JSON sends the gateway's own requests
+//! on the GET stream, or refuses them (`json_only`).
 
 use std::sync::Arc;
 
@@ -12,7 +14,7 @@ use futures::StreamExt;
 use http::{HeaderValue, StatusCode, header};
 
 use super::answers::{error_response, json_response};
-use super::{guard, pieces_body, sse};
+use super::{guard, json_only, pieces_body, sse};
 use crate::audit::{AuditEntry, AuditedBody, audit_events, error_answer_code};
 use crate::context::{CallContext, EraState, Reply};
 use crate::error::GatewayError;
@@ -98,9 +100,18 @@ pub(super) async fn respond(
         }
         Ok(Reply::Events(mut messages)) => {
             if !accepts.sse {
-                // JSON-only client: drop the events, answer with the response.
+                // JSON-only client: the gateway's requests go on the GET
+                // stream (or are refused), the rest is dropped; the answer
+                // is the last message.
+                let runtime_opt = match &context.era {
+                    EraState::Legacy { runtime, .. } => Some(runtime),
+                    EraState::Modern { .. } => None,
+                };
                 let mut last = Vec::new();
                 while let Some(message) = messages.recv().await {
+                    if let Some(runtime) = runtime_opt {
+                        json_only::route(gateway, &context.principal.id, runtime, &message);
+                    }
                     last = message;
                 }
                 if let Some(code) = error_answer_code(id_text, &last) {

@@ -1,0 +1,117 @@
+"""A client that sends requests and never reads the answers (plain JSON
+answers over keep-alive connections, many connections at once) must cost
+the gateway bounded memory and the other principals no latency: the bytes
+of answers a principal leaves untaken are counted
+(`limits.max_unwritten_bytes_per_principal`, per connection
+`limits.max_unwritten_bytes_per_connection`), past the bound its next
+requests get a 503 with `Retry-After` before their bodies are read, and a
+connection whose client takes no bytes for
+`limits.stalled_reader_timeout_secs` is closed. Figures of a longer run:
+`loadtest/unread_answers.py`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import time
+
+import httpx2
+
+from conftest import TOKEN, start_testkit_gateway
+from test_hardening import rss_kib
+from test_hostile import MODERN_META
+from test_principal_floods import call_headers
+
+OTHER = "other-token-0123456789"
+
+
+def echo_request(port: int, pad: int, token: str = TOKEN) -> bytes:
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                       "params": {"name": "echo", "arguments": {"pad": "x" * pad}, "_meta": MODERN_META}}).encode()
+    head = "".join(f"{name}: {value}\r\n" for name, value in call_headers(token).items())
+    return f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
+
+
+class NeverReads:
+    """`connections` sockets that send `request` again and again (a closed
+    one is opened again) and never read a byte."""
+
+    def __init__(self, port: int, request: bytes, connections: int):
+        self.port, self.request = port, request
+        self.sockets = [self.open() for _ in range(connections)]
+
+    def open(self):
+        connection = socket.socket()
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        connection.setblocking(False)
+        connection.connect_ex(("127.0.0.1", self.port))
+        return [connection, 0]
+
+    def push(self) -> None:
+        for entry in self.sockets:
+            connection, sent = entry
+            try:
+                sent += connection.send(self.request[sent:])
+            except BlockingIOError:
+                continue
+            except OSError:
+                connection.close()
+                entry[:] = self.open()
+                continue
+            entry[1] = sent % len(self.request)
+
+    def close(self) -> None:
+        for connection, _ in self.sockets:
+            connection.close()
+
+
+def other_call(running) -> float:
+    """One call of the other principal; its latency in seconds."""
+    started = time.monotonic()
+    body = json.dumps({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                       "params": {"name": "echo", "arguments": {"n": 7}, "_meta": MODERN_META}})
+    answer = httpx2.post(running.url, content=body, headers=call_headers(OTHER), timeout=30)
+    assert answer.status_code == 200 and answer.json()["result"]["structuredContent"] == {"n": 7}, answer.text
+    return time.monotonic() - started
+
+
+def test_a_client_that_never_reads_its_answers_costs_bounded_memory(tmp_path):
+    digest = hashlib.sha256(OTHER.encode()).hexdigest()
+    settings = ("[limits]\nstalled_reader_timeout_secs = 3\n"
+                f'[[auth.tokens]]\nname = "other"\nsha256 = "{digest}"\nscopes = ["*"]\n')
+    running = start_testkit_gateway(tmp_path, gateway_settings=settings)
+    gateway_pid = running.processes[-1].pid
+    attacker = NeverReads(running.port, echo_request(running.port, 1_500_000), 250)
+    peak_kib, slowest = 0, 0.0
+    try:
+        started = time.monotonic()
+        next_call = started + 1
+        while time.monotonic() - started < 12:
+            attacker.push()
+            peak_kib = max(peak_kib, rss_kib(gateway_pid))
+            if time.monotonic() > next_call:
+                slowest = max(slowest, other_call(running))
+                next_call = time.monotonic() + 1
+            time.sleep(0.01)
+        # The attacker's principal is told why, before its body is read.
+        with socket.create_connection(("127.0.0.1", running.port), timeout=10) as probe:
+            probe.sendall(echo_request(running.port, 10))
+            answer = probe.recv(65536).decode(errors="replace")
+    finally:
+        attacker.close()
+    try:
+        assert peak_kib < 300 * 1024, f"the gateway grew to {peak_kib // 1024} MiB"
+        assert slowest < 5, f"another principal's call took {slowest:.1f} s"
+        if answer.startswith("HTTP/1.1 503"):
+            assert "limits.max_unwritten_bytes_per_principal" in answer and "retry-after: 1" in answer.lower(), answer
+        else:
+            assert answer.startswith("HTTP/1.1 200"), answer[:300]
+        # Its connections were closed (stalled, or refused): it is served again.
+        time.sleep(4)
+        assert other_call(running) < 5
+        with socket.create_connection(("127.0.0.1", running.port), timeout=10) as probe:
+            probe.sendall(echo_request(running.port, 10))
+            assert probe.recv(65536).startswith(b"HTTP/1.1 200")
+    finally:
+        running.stop()
