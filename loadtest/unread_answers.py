@@ -97,10 +97,11 @@ def flood(port: int, connections: int, pad: int, stop: threading.Event) -> None:
         return [connection, 0]
 
     sockets = [open_one() for _ in range(connections)]
+    view = memoryview(request)
     while not stop.is_set():
         for entry in sockets:
             try:
-                entry[1] = (entry[1] + entry[0].send(request[entry[1]:])) % len(request)
+                entry[1] = (entry[1] + entry[0].send(view[entry[1]:])) % len(request)
             except BlockingIOError:
                 continue
             except OSError:

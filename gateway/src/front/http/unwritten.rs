@@ -1,8 +1,10 @@
 //! The front's side of the unwritten-answers book (`crate::unwritten`):
 //! each answer of known size is charged to the connection that writes it,
-//! and a request past a bound gets a 503 with `Retry-After` (held a
-//! second first), its connection closed (its client is not taking its
-//! answers).
+//! and a request past a bound waits, unread, until its principal and
+//! connection are under the bounds again, at most
+//! `limits.stalled_reader_timeout_secs`; then it gets a 503 with
+//! `Retry-After` (held a second first), its connection closed (its client
+//! is not taking its answers).
 
 use axum::body::Body;
 use axum::response::Response;
@@ -28,11 +30,25 @@ pub async fn admit(
         .and_then(|text| text.parse::<usize>().ok())
         .unwrap_or(0)
         .min(gateway.config.max_body_bytes);
-    match ledger.admit(principal_id, declared) {
-        Ok(reservation) => Ok(Some(reservation)),
-        Err(overdrawn) => Err(refusal(overdrawn).await),
+    // Over a bound the request waits, unread, for the client to take its
+    // answers (or for its stalled connections to be closed), at most the
+    // stalled-writer time; a client that opens connections again at once
+    // would otherwise cost a refusal (and a body sent for nothing) each.
+    let waited_at_most = gateway.config.limits.stalled_reader_timeout;
+    let started = tokio::time::Instant::now();
+    loop {
+        match ledger.admit(principal_id, declared) {
+            Ok(reservation) => return Ok(Some(reservation)),
+            Err(overdrawn) if started.elapsed() >= waited_at_most => {
+                return Err(refusal(overdrawn).await);
+            }
+            Err(_) => tokio::time::sleep(ADMISSION_RETRY).await,
+        }
     }
 }
+
+/// How often a request over a bound looks again.
+const ADMISSION_RETRY: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Charges a response of known size to the connection it is written on.
 pub fn charge(ledger: &ConnectionLedger, response: &Response) {
