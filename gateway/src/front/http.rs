@@ -9,6 +9,7 @@
 mod answers;
 pub(crate) mod connections;
 mod cors;
+mod delete;
 mod guard;
 pub(crate) mod health;
 mod json_only;
@@ -29,7 +30,7 @@ use std::sync::atomic::Ordering;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use tokio::net::TcpListener;
@@ -61,7 +62,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
             "/mcp",
             get(get_mcp)
                 .post(post_mcp)
-                .delete(delete_mcp)
+                .delete(delete::delete_mcp)
                 .options(cors::preflight),
         )
         .route("/healthz", get(|| async { "ok" }))
@@ -461,46 +462,4 @@ async fn get_audited(gateway: Arc<Gateway>, request: Request, audit: &mut AuditE
         after,
         timers,
     ))
-}
-
-async fn delete_mcp(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
-    let mut audit = gateway.audit.begin("http");
-    audit.request("DELETE /mcp", 0);
-    let (parts, _body) = request.into_parts();
-    let response = delete_audited(&gateway, &parts, &mut audit).await;
-    audited(audit, response)
-}
-
-async fn delete_audited(
-    gateway: &Gateway,
-    parts: &http::request::Parts,
-    audit: &mut AuditEntry,
-) -> Response {
-    let principal = match guard::admit(gateway, parts, audit).await {
-        Ok(principal) => principal,
-        Err(response) => return *response,
-    };
-    let headers = &parts.headers;
-    let Some(session_id) = header_str(headers, SESSION_HEADER) else {
-        let mut response = plain(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "DELETE ends a 2025-11-25 session and needs Mcp-Session-Id".into(),
-        );
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        return response;
-    };
-    let ended = match gateway.open_session(session_id, &principal.id).await {
-        Ok(claims) => gateway.end_session(session_id, &claims).await,
-        Err(error) => Err(error),
-    };
-    match ended {
-        Ok(()) => StatusCode::OK.into_response(),
-        Err(error @ GatewayError::Transient { .. }) => {
-            audit.error(&error);
-            plain(StatusCode::SERVICE_UNAVAILABLE, error.to_string())
-        }
-        Err(error) => refuse(audit, "null", &error, false),
-    }
 }
