@@ -59,14 +59,14 @@ mod tests {
 
     #[test]
     fn only_whole_json_objects_of_the_files_end_are_kept() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("a temporary directory");
         let path = dir.path().join("audit.jsonl");
         let mut text = String::new();
         for index in 0..10 {
             text.push_str(&format!("{{\"n\":{index}}}\n"));
         }
         text.push_str("not json\n[1,2]\n{\"torn\":\n");
-        std::fs::write(&path, text).unwrap();
+        std::fs::write(&path, text).expect("the file written");
         let kept = last_records(&path, 3);
         assert_eq!(kept, ["{\"n\":7}", "{\"n\":8}", "{\"n\":9}"]);
         assert!(last_records(&dir.path().join("missing"), 3).is_empty());
@@ -74,11 +74,11 @@ mod tests {
 
     #[test]
     fn a_file_larger_than_the_tail_starts_at_a_whole_line() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("a temporary directory");
         let path = dir.path().join("audit.jsonl");
         let filler = format!("{{\"pad\":\"{}\"}}\n", "x".repeat(1000));
         let text = filler.repeat(1000);
-        std::fs::write(&path, &text).unwrap();
+        std::fs::write(&path, &text).expect("the file written");
         let kept = last_records(&path, 10_000);
         assert!(!kept.is_empty() && kept.len() < 1000);
         assert!(kept.iter().all(|record| record.starts_with("{\"pad\"")));
