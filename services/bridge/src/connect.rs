@@ -1,7 +1,7 @@
 //! Opening one connection to the upstream server, per kind of target: a
 //! stdio child (minimal inherited environment, a session of its own, no
 //! descriptor above 2, stderr through a pipe into the log, killed with the
-//! bridge, optionally as another user), a
+//! bridge, optionally as another user) over [`StdioTransport`], a
 //! Streamable HTTP session (rmcp's client transport) or a legacy HTTP+SSE
 //! stream ([`LegacySseTransport`]). For a URL of unknown kind the
 //! specification's backwards-compatibility order is followed — Streamable
@@ -14,12 +14,13 @@ use std::sync::Mutex;
 
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 use rmcp::service::{ClientLifecycleMode, ClientServiceExt, RunningService};
+use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::{ClientCacheConfig, RoleClient};
 
 use crate::handler::BridgeHandler;
 use crate::legacy_sse::LegacySseTransport;
+use crate::stdio_transport::StdioTransport;
 use crate::{RunAs, UpstreamTarget, UrlTransport};
 
 /// A served upstream connection.
@@ -148,16 +149,21 @@ async fn serve_target(
             // bridge is the previous server's tree (a forked grandchild in
             // a session of its own); it ends before the next one starts.
             let _ = tokio::task::spawn_blocking(crate::process_tree::end_descendants).await;
-            let command =
+            let mut command =
                 child_command(program, args, env, cwd_opt.as_deref(), run_as_opt.as_ref());
-            let (transport, stderr_opt) = TokioChildProcess::builder(command)
-                .stderr(Stdio::piped())
+            command
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            let mut child = command
                 .spawn()
                 .map_err(|error| format!("cannot start {program}: {error}"))?;
-            crate::process_tree::started_server(transport.id());
-            if let Some(stderr) = stderr_opt {
+            crate::process_tree::started_server(child.id());
+            if let Some(stderr) = child.stderr.take() {
                 crate::child_stderr::forward(server.to_owned(), stderr);
             }
+            let transport = StdioTransport::new(child)
+                .map_err(|error| format!("cannot start {program}: {error}"))?;
             handler
                 .serve_with_lifecycle(transport, lifecycle)
                 .await

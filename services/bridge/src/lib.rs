@@ -10,7 +10,8 @@
 //! child dies. Child processes die with the bridge (`PR_SET_PDEATHSIG`),
 //! run in sessions of their own with no descriptor above 2 of the bridge's,
 //! their stderr logged ([`child_stderr`]), and their whole process tree is
-//! killed with the bridge on shutdown ([`process_tree`]). Progress, logs and the upstream's
+//! killed with the bridge on shutdown ([`process_tree`]); a tool call's answer
+//! from a stdio server is parsed straight as a tool result ([`stdio_transport`]). Progress, logs and the upstream's
 //! requests for sampling, elicitation and roots are routed to the calls in
 //! flight ([`routing`]); a 2026-07-28 upstream's `input_required` rounds pass
 //! through; resource watches share one upstream subscription per URI
@@ -32,6 +33,7 @@ mod principal_sessions;
 pub mod process_tree;
 mod routing;
 mod service;
+mod stdio_transport;
 mod upstream;
 mod watches;
 

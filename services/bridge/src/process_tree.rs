@@ -148,3 +148,15 @@ pub fn end_adopted(suspects: &HashSet<u32>) -> HashSet<u32> {
     reap_orphans();
     adopted
 }
+
+/// Asks the process `pid` — a child not yet reaped, so the id names no
+/// other process — to end (`SIGTERM`).
+#[allow(unsafe_code)]
+pub fn terminate(pid: u32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        // SAFETY: kill(2) has no memory effects.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+    }
+}

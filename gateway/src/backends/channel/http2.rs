@@ -232,7 +232,10 @@ impl Shared {
         for _ in 0..2 {
             let live = match self.live_connection(lane) {
                 Some(live) => live,
-                None => self.dial(lane).await?,
+                // Boxed: dialling (connect, TLS and h2 handshakes) held
+                // inline would size every call's future, and each call's
+                // future is moved into a box on the way (a copy per call).
+                None => Box::pin(self.dial(lane)).await?,
             };
             match live.sender.ready().await {
                 Ok(sender) => return Ok(sender),
