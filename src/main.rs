@@ -86,6 +86,11 @@ enum Command {
         /// Directory or file inside a root that is never served (repeatable).
         #[arg(long = "exclude")]
         excluded: Vec<PathBuf>,
+        /// Also serve files named as credentials by convention (`.env`,
+        /// `.env.*`, `.git`, `.ssh`, `id_rsa`, `*.pem`, `*.key`, `.npmrc`, …),
+        /// which are hidden by default.
+        #[arg(long)]
+        serve_secret_files: bool,
         #[command(flatten)]
         listen: service_cmd::ServiceListen,
     },
@@ -133,7 +138,7 @@ enum Command {
     /// Finds MCP servers in a registry and adds them to a running gateway.
     #[command(after_help = ENVIRONMENT_HELP)]
     Registry(registry_cmd::RegistryArgs),
-    /// Tools held because their definition changed, and approving them.
+    /// The tools a running gateway serves (`tools list`), those held because their definition changed, and approving them.
     #[command(after_help = ENVIRONMENT_HELP)]
     Tools(tools_cmd::ToolsArgs),
     /// A bridge: runs one existing MCP server and serves it as a micro-service.
@@ -272,10 +277,12 @@ fn run() -> anyhow::Result<()> {
             Command::Fs {
                 roots,
                 excluded,
+                serve_secret_files,
                 listen,
             } => {
                 let mut config = micromcp_fs::FsConfig::with_roots(roots);
                 config.excluded = excluded;
+                config.serve_secret_files = serve_secret_files;
                 let service = micromcp_fs::FsService::new(config).map_err(anyhow::Error::msg)?;
                 service_cmd::serve(service, listen, "fs").await
             }

@@ -137,7 +137,7 @@ async fn list(admin: &crate::admin_api::AdminTarget, prefix: &str) -> anyhow::Re
                 .as_str()
                 .and_then(|text| text.lines().next())
                 .unwrap_or("");
-            println!("{name}  {summary}");
+            println!("{}  {}", printable(name), printable(summary));
             shown += 1;
         }
         match result["nextCursor"].as_str() {
@@ -151,13 +151,29 @@ async fn list(admin: &crate::admin_api::AdminTarget, prefix: &str) -> anyhow::Re
     anyhow::bail!("tools/list: more than {MAX_PAGES} pages; stopped")
 }
 
+/// `text` with its control characters escaped: what a service wrote in a
+/// name or description must not move the cursor or rewrite the operator's
+/// terminal.
+fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|character| {
+            let escaped: Vec<char> = if character.is_control() {
+                character.escape_default().collect()
+            } else {
+                vec![character]
+            };
+            escaped
+        })
+        .collect()
+}
+
 /// Prints a held tool: its name, service, both full digests and the
 /// definition offered (pretty JSON).
 fn print_held(tool: &Value) {
     println!(
         "{}  (service {})",
-        tool["name"].as_str().unwrap_or("?"),
-        tool["service"].as_str().unwrap_or("?"),
+        printable(tool["name"].as_str().unwrap_or("?")),
+        printable(tool["service"].as_str().unwrap_or("?")),
     );
     println!(
         "  approved sha256 {}",
@@ -187,6 +203,12 @@ fn full_digest(given: &str) -> Result<String, ApproveError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_of_a_service_are_shown_escaped() {
+        assert_eq!(printable("a\u{1b}[1Ab\tc"), "a\\u{1b}[1Ab\\tc");
+        assert_eq!(printable("plain words"), "plain words");
+    }
 
     #[test]
     fn only_a_full_digest_is_sent() {

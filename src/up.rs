@@ -284,6 +284,13 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
         .extend(args.fetch_allow.iter().cloned());
     let excluded = [state.path.clone()];
     state_dir::refuse_exposed_secrets(&raw, &roots, &excluded)?;
+    for built_in in ["fs", "fetch", "search"] {
+        if raw.services.iter().any(|service| service.name == built_in) {
+            println!(
+                "{built_in}: your [[services]] entry named {built_in:?} is used instead of the built-in one"
+            );
+        }
+    }
     let mut child_services = ChildServices::default();
     let mut child_specs: Vec<ChildSpec> = [
         add_fs_child(&raw, &mut child_services, (&roots, &excluded), &sockets),
@@ -360,8 +367,6 @@ pub async fn run_gateway(args: GatewayArgs) -> anyhow::Result<()> {
     if let Some(token) = &token {
         token::warn_if_short(token.trim());
     }
-    // A taken port stops the start before a session key is written.
-    crate::listeners::refuse_taken(&raw)?;
     state_dir::refuse_untrusted_dirs(&raw)?;
     let source = FileSource {
         path_opt: Some(args.config.clone()),
@@ -376,6 +381,9 @@ pub async fn run_gateway(args: GatewayArgs) -> anyhow::Result<()> {
     let initial = config_source::initial_config(&source, &raw)?;
     let (config, registrations, skipped) = (initial.config, initial.registrations, initial.skipped);
     warn_if_insecure(&config);
+    // A taken port stops the start (after the config's own errors) before a
+    // session key is written.
+    crate::listeners::refuse_taken(&raw)?;
     let shutdown = CancellationToken::new();
     let key = load_or_create_key(&config.session_key_file).map_err(anyhow::Error::msg)?;
     let file_opt = config.admin.registrations_file.clone();

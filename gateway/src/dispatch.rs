@@ -101,8 +101,12 @@ fn list(
         ListKind::Tools => tools::listed_gateway_tools(&gateway.config.catalog),
         _ => None,
     };
+    // The operator (admin page, `micromcp tools list`) always sees the
+    // whole catalog: search disclosure shapes what agents are shown.
+    let search_only = gateway.config.catalog.disclosure == Disclosure::Search
+        && context.principal.id != crate::principal::OPERATOR;
     if let Some(own) = own_opt {
-        if gateway.config.catalog.disclosure == Disclosure::Search {
+        if search_only {
             page.items = Bytes::from_static(own.as_bytes());
             page.next_cursor = None;
         } else if cursor.is_none() {

@@ -426,3 +426,18 @@ def test_up_without_a_config_loads_the_micromcp_toml_written_later(tmp_path):
         process.wait(timeout=10)
         kit.kill()
         kit.wait()
+
+
+def test_tools_list_shows_the_whole_catalog_under_search_disclosure(tmp_path):
+    """With `disclosure = "search"` agents are shown only find_tools and
+    call_tool; `micromcp tools list` (the operator) printed just those two."""
+    (tmp_path / "micromcp.toml").write_text('version = 1\n[catalog]\ndisclosure = "search"\n')
+    process, _, _ = up_for_admin(tmp_path)
+    try:
+        listed = subprocess.run([str(BINARY), "tools", "list"], cwd=tmp_path, env=without("MICROMCP_ADMIN_TOKEN"),
+                                capture_output=True, text=True, timeout=30)
+        names = [line.split()[0] for line in listed.stdout.splitlines() if line.strip()]
+        assert "fs.read_file" in names and "find_tools" in names and "call_tool" in names, listed.stdout + listed.stderr
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -1,8 +1,8 @@
 //! The last records of an audit file written by earlier runs, read once at
 //! start so that the admin API's `/api/audit` shows what happened before a
 //! restart too. Only the file's last [`TAIL_BYTES`] are read; a partial
-//! first line, a line that is not one JSON object (a torn write, an edit
-//! by hand) or one longer than the tail is left out — the API concatenates
+//! first line, a line that is not one JSON object with a `time` (a torn
+//! write, an edit by hand) or one longer than the tail is left out — the API concatenates
 //! records as they are, so only whole JSON objects may enter.
 
 use std::collections::VecDeque;
@@ -40,8 +40,10 @@ pub fn last_records(path: &Path, keep: usize) -> VecDeque<String> {
             continue;
         };
         let text = text.trim();
-        let whole =
-            serde_json::from_str::<serde_json::Value>(text).is_ok_and(|value| value.is_object());
+        // A record the gateway wrote: an object with its time (the admin
+        // page reads `time` of every record it shows).
+        let whole = serde_json::from_str::<serde_json::Value>(text)
+            .is_ok_and(|value| value.get("time").is_some_and(serde_json::Value::is_string));
         if !whole {
             continue;
         }
@@ -63,12 +65,19 @@ mod tests {
         let path = dir.path().join("audit.jsonl");
         let mut text = String::new();
         for index in 0..10 {
-            text.push_str(&format!("{{\"n\":{index}}}\n"));
+            text.push_str(&format!("{{\"time\":\"t\",\"n\":{index}}}\n"));
         }
-        text.push_str("not json\n[1,2]\n{\"torn\":\n");
+        text.push_str("not json\n[1,2]\n{\"x\":1}\n{\"torn\":\n");
         std::fs::write(&path, text).expect("the file written");
         let kept = last_records(&path, 3);
-        assert_eq!(kept, ["{\"n\":7}", "{\"n\":8}", "{\"n\":9}"]);
+        assert_eq!(
+            kept,
+            [
+                "{\"time\":\"t\",\"n\":7}",
+                "{\"time\":\"t\",\"n\":8}",
+                "{\"time\":\"t\",\"n\":9}"
+            ]
+        );
         assert!(last_records(&dir.path().join("missing"), 3).is_empty());
     }
 
@@ -76,11 +85,11 @@ mod tests {
     fn a_file_larger_than_the_tail_starts_at_a_whole_line() {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let path = dir.path().join("audit.jsonl");
-        let filler = format!("{{\"pad\":\"{}\"}}\n", "x".repeat(1000));
+        let filler = format!("{{\"time\":\"t\",\"pad\":\"{}\"}}\n", "x".repeat(1000));
         let text = filler.repeat(1000);
         std::fs::write(&path, &text).expect("the file written");
         let kept = last_records(&path, 10_000);
         assert!(!kept.is_empty() && kept.len() < 1000);
-        assert!(kept.iter().all(|record| record.starts_with("{\"pad\"")));
+        assert!(kept.iter().all(|record| record.contains("\"pad\"")));
     }
 }

@@ -2,8 +2,9 @@
 //! bounded: at most `limits.max_sessions_per_principal` per principal and
 //! `limits.max_sessions` in all. A principal past its cap makes room by
 //! dropping its own least recently used idle runtime (nothing in flight, no
-//! GET stream); when all of its runtimes are busy, or the replica holds
-//! `max_sessions`, the request that would add one is refused
+//! GET stream); a full replica makes room from the principal holding the
+//! most (more than the newcomer would), its least recently used idle one;
+//! when none can give one, the request that would add one is refused
 //! ([`SessionsFull`], a 503 with `Retry-After` at the front) — so one
 //! principal opening sessions fast never crowds out another's. A dropped
 //! runtime is replica-local state only (log level, subscriptions, stream
@@ -116,13 +117,42 @@ impl SessionRegistry {
             );
             Self::forget(&mut held, &oldest_idle);
         } else if held.sessions.len() >= self.max_total {
-            return Err(SessionsFull::Total(self.max_total));
+            // The replica is full: room comes from the principal holding the
+            // most sessions — more than this one will, so idle sessions of
+            // a few principals never lock the others out — its least
+            // recently used idle one.
+            let Some(victim) = Self::most_held_idle(&held, own) else {
+                return Err(SessionsFull::Total(self.max_total));
+            };
+            tracing::debug!(
+                "limits.max_sessions reached: the least recently used idle session of the principal holding the most dropped"
+            );
+            Self::forget(&mut held, &victim);
         }
         let runtime = Arc::new(SessionRuntime::new());
         held.sessions
             .insert(session_id.to_owned(), (principal.clone(), runtime.clone()));
         *held.per_principal.entry(principal).or_default() += 1;
         Ok(runtime)
+    }
+
+    /// The least recently used idle session of the principal holding the
+    /// most sessions, if it holds more than `own + 1`.
+    fn most_held_idle(held: &Held, own: usize) -> Option<String> {
+        let Held {
+            sessions,
+            per_principal,
+        } = held;
+        sessions
+            .iter()
+            .filter(|(_, (_, runtime))| !busy(runtime))
+            .map(|(id, (owner, runtime))| {
+                let count = per_principal.get(owner).copied().unwrap_or(0);
+                (id, count, runtime.idle_for())
+            })
+            .filter(|(_, count, _)| *count > own + 1)
+            .max_by_key(|(_, count, idle)| (*count, *idle))
+            .map(|(id, _, _)| id.clone())
     }
 
     fn forget(held: &mut Held, session_id: &str) -> Option<Arc<SessionRuntime>> {
@@ -229,5 +259,24 @@ mod tests {
         );
         registry.remove("b1");
         registry.get("c1", "carol").expect("a place came back");
+    }
+
+    #[test]
+    fn a_full_replica_makes_room_from_the_principal_holding_the_most() {
+        let registry = SessionRegistry::new(3, 3);
+        for id in ["a1", "a2", "a3"] {
+            registry.get(id, "alice").expect("room");
+        }
+        registry
+            .get("b1", "bob")
+            .expect("alice's idle sessions do not lock bob out");
+        registry
+            .get("c1", "carol")
+            .expect("alice still holds the most");
+        assert_eq!(
+            registry.get("d1", "dave").err(),
+            Some(SessionsFull::Total(3)),
+            "nobody holds more than one: no one is pushed out for dave"
+        );
     }
 }

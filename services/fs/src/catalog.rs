@@ -111,7 +111,7 @@ pub(crate) fn build(config: &FsConfig, roots: &RootSet) -> Catalog {
             description: format!("Any file under the read-only root {}", root.display()),
             mime_type: String::new(),
         });
-        list_top_level_files(root, config.max_listed_resources, &mut resources);
+        list_top_level_files(roots, root, config.max_listed_resources, &mut resources);
     }
     Catalog {
         tools: tools(config),
@@ -136,13 +136,14 @@ pub(crate) fn build(config: &FsConfig, roots: &RootSet) -> Catalog {
     }
 }
 
-fn list_top_level_files(root: &Path, limit: usize, resources: &mut Vec<Resource>) {
+fn list_top_level_files(roots: &RootSet, root: &Path, limit: usize, resources: &mut Vec<Resource>) {
     let Ok(entries) = std::fs::read_dir(root) else {
         return;
     };
     let mut files: Vec<_> = entries
         .filter_map(Result::ok)
         .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_file()))
+        .filter(|entry| !roots.is_excluded(&entry.path()))
         .collect();
     files.sort_by_key(std::fs::DirEntry::file_name);
     for entry in files.into_iter().take(limit) {

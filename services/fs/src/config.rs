@@ -10,6 +10,9 @@ pub struct FsConfig {
     /// Directories (or files) inside the roots that are never served — e.g.
     /// the gateway's own state directory.
     pub excluded: Vec<PathBuf>,
+    /// Serve files whose names hold credentials by convention (`.env`,
+    /// `.git`, private keys: `micromcp_sdk::is_secret_name`); off by default.
+    pub serve_secret_files: bool,
     /// Largest slice `read_file` returns in one call.
     pub max_read_bytes: u64,
     /// Largest file served as a resource.
@@ -30,6 +33,7 @@ impl FsConfig {
         Self {
             roots,
             excluded: Vec::new(),
+            serve_secret_files: false,
             max_read_bytes: 1024 * 1024,
             max_resource_bytes: 4 * 1024 * 1024 * 1024,
             max_list_entries: 5_000,

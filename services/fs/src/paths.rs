@@ -16,6 +16,8 @@ pub struct RootSet {
     roots: Vec<PathBuf>,
     /// Never served, though inside a root (canonical where they exist).
     excluded: Vec<PathBuf>,
+    /// Files named as credentials by convention are served too.
+    secret_files_served: bool,
 }
 
 /// A path that passed every check: canonical and inside a root.
@@ -55,14 +57,33 @@ impl RootSet {
         Ok(Self {
             roots: canonical_roots,
             excluded: canonical_excluded,
+            secret_files_served: false,
         })
     }
 
-    /// True when `path` (canonical) is, or is under, an excluded path.
+    /// The same roots, serving files named as credentials (`.env`, `.git`,
+    /// private keys) when `served`.
+    pub fn serving_secret_files(mut self, served: bool) -> Self {
+        self.secret_files_served = served;
+        self
+    }
+
+    /// True when `path` (canonical) is, or is under, an excluded path — or,
+    /// unless they are served, a name holding credentials by convention
+    /// below its root (`.env`, `.git/…`, `id_rsa`, `*.pem`).
     pub fn is_excluded(&self, path: &Path) -> bool {
-        self.excluded
+        if self
+            .excluded
             .iter()
             .any(|excluded| path.starts_with(excluded))
+        {
+            return true;
+        }
+        !self.secret_files_served
+            && self
+                .root_of(path)
+                .and_then(|root| path.strip_prefix(root).ok())
+                .is_some_and(micromcp_sdk::has_secret_component)
     }
 
     /// The canonical roots.

@@ -43,7 +43,8 @@ struct FsState {
 impl FsService {
     /// Validates the roots and builds the catalog.
     pub fn new(config: FsConfig) -> Result<Self, String> {
-        let roots = RootSet::new(&config.roots, &config.excluded)?;
+        let roots = RootSet::new(&config.roots, &config.excluded)?
+            .serving_secret_files(config.serve_secret_files);
         let publisher = CatalogPublisher::new(catalog::build(&config, &roots));
         Ok(Self {
             state: Arc::new(FsState { roots, config }),

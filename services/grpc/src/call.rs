@@ -125,12 +125,48 @@ async fn exchange(
     Ok(last_opt)
 }
 
-/// A message in the canonical JSON mapping, default values included.
+/// A message in the canonical JSON mapping, default values included — at
+/// most [`MAX_ANSWER_JSON_BYTES`] of it: empty entries of a message with
+/// many fields turn a few wire bytes each into kilobytes of defaults, so a
+/// target's answer could otherwise become gigabytes of JSON.
 fn to_json(message: &DynamicMessage) -> Value {
     let options = SerializeOptions::new().skip_default_fields(false);
-    message
-        .serialize_with_options(serde_json::value::Serializer, &options)
+    let mut written = BoundedWriter::default();
+    let mut serializer = serde_json::Serializer::new(&mut written);
+    if let Err(error) = message.serialize_with_options(&mut serializer, &options) {
+        return if written.over {
+            json!({"error": format!("the answer's JSON form is larger than {MAX_ANSWER_JSON_BYTES} bytes")})
+        } else {
+            json!({"error": format!("the answer has no JSON form: {error}")})
+        };
+    }
+    serde_json::from_slice(&written.bytes)
         .unwrap_or_else(|error| json!({"error": format!("the answer has no JSON form: {error}")}))
+}
+
+/// Largest JSON form of one answer (or one streamed message).
+const MAX_ANSWER_JSON_BYTES: usize = 16 * 1024 * 1024;
+
+/// Collects bytes up to [`MAX_ANSWER_JSON_BYTES`], then fails every write.
+#[derive(Default)]
+struct BoundedWriter {
+    bytes: Vec<u8>,
+    over: bool,
+}
+
+impl std::io::Write for BoundedWriter {
+    fn write(&mut self, buffer: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + buffer.len() > MAX_ANSWER_JSON_BYTES {
+            self.over = true;
+            return Err(std::io::Error::other("answer too large"));
+        }
+        self.bytes.extend_from_slice(buffer);
+        Ok(buffer.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 fn answer(last_opt: Option<Value>) -> ToolOutput {

@@ -97,6 +97,27 @@ impl GrpcSettings {
                 )));
             }
         }
+        // Credentials in the address would be logged with it; a path or
+        // query would be dropped silently (gRPC names the method itself).
+        let authority = self
+            .target
+            .authority()
+            .map_or("", |authority| authority.as_str());
+        if authority.contains('@') {
+            return Err(GrpcError::Setting(
+                "target: must not carry credentials (user:password@); use tls_client_cert or forward_metadata".into(),
+            ));
+        }
+        if self
+            .target
+            .path_and_query()
+            .is_some_and(|path| path.as_str() != "/")
+        {
+            return Err(GrpcError::Setting(
+                "target: only scheme://host:port (no path or query: the method names its own path)"
+                    .into(),
+            ));
+        }
         if self.target.host().is_none_or(str::is_empty) {
             return Err(GrpcError::Setting(format!(
                 "target: {} names no host",
@@ -182,6 +203,15 @@ mod tests {
     fn bad_settings_name_their_key() {
         let error = settings("ftp://host:1").validate().expect_err("scheme");
         assert!(error.to_string().starts_with("target:"), "{error}");
+        for address in [
+            "http://user:secret@host:1",
+            "http://host:1/some/path",
+            "http://host:1/?x=1",
+        ] {
+            let error = settings(address).validate().expect_err(address);
+            assert!(error.to_string().starts_with("target:"), "{error}");
+            assert!(!error.to_string().contains("secret"), "{error}");
+        }
         let error = settings("https://host:1").validate().expect_err("no ca");
         assert!(error.to_string().starts_with("tls_ca:"), "{error}");
         let mut raw = settings("http://host:1");

@@ -131,15 +131,20 @@ fn read_descriptor_set(path: &std::path::Path) -> GrpcResult<DescriptorPool> {
         path: path.to_owned(),
         detail,
     };
-    let length = std::fs::metadata(path)
-        .map_err(|error| failed(error.to_string()))?
-        .len();
-    if length > MAX_DESCRIPTOR_SET_BYTES {
+    // A regular file only (a device or FIFO reports no size and never
+    // ends), read at most one byte past the bound.
+    let file = micromcp_sdk::open_regular_file(path).map_err(|error| failed(error.to_string()))?;
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(file, MAX_DESCRIPTOR_SET_BYTES + 1),
+        &mut bytes,
+    )
+    .map_err(|error| failed(error.to_string()))?;
+    if bytes.len() as u64 > MAX_DESCRIPTOR_SET_BYTES {
         return Err(failed(format!(
             "larger than {MAX_DESCRIPTOR_SET_BYTES} bytes"
         )));
     }
-    let bytes = std::fs::read(path).map_err(|error| failed(error.to_string()))?;
     DescriptorPool::decode(bytes.as_slice()).map_err(|error| failed(error.to_string()))
 }
 

@@ -80,6 +80,7 @@ mod file_uri;
 mod output;
 mod regular_file;
 mod rounds;
+mod secret_names;
 mod server;
 mod service;
 mod tasks;
@@ -95,6 +96,7 @@ pub use file_uri::file_uri;
 pub use output::ToolOutput;
 pub use regular_file::{OpenRegularError, open_regular_file};
 pub use rounds::{Round, input_request, input_required, is_replay_state};
+pub use secret_names::{has_secret_component, is_secret_name};
 pub use server::{Listener, ServeError, ServeOptions, serve};
 pub use service::{
     Caller, CatalogPublisher, McpService, ResourceContent, ToolCall, UpdateStream, UpstreamToken,

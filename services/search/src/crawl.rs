@@ -130,6 +130,10 @@ pub fn crawl(index: &DocumentIndex, scope: &CrawlScope, max_bytes: u64, progress
             if excluded.iter().any(|path| entry.path().starts_with(path)) {
                 continue;
             }
+            // Credentials by convention (`.env`, keys) are never indexed.
+            if micromcp_sdk::is_secret_name(&entry.file_name()) {
+                continue;
+            }
             let name = entry.file_name().to_string_lossy().into_owned();
             let Ok(kind) = entry.file_type() else {
                 continue;

@@ -78,6 +78,9 @@ fn is_in_scope(path: &Path, roots: &[PathBuf], excluded: &[PathBuf]) -> bool {
         let Ok(relative) = path.strip_prefix(root) else {
             return false;
         };
+        if micromcp_sdk::has_secret_component(relative) {
+            return false;
+        }
         let mut directories: Vec<Component> = relative.components().collect();
         directories.pop();
         directories.iter().all(|component| match component {
