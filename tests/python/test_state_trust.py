@@ -20,6 +20,16 @@ from conftest import BINARY, TOKEN, free_port, make_root
 NOBODY = 65534
 
 
+
+def error_output_once_ended(process: subprocess.Popen) -> str:
+    """The error output of `process` once it has ended (killed after 15 s)."""
+    try:
+        _, error = process.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, error = process.communicate(timeout=5)
+    return error
+
 def up_outcome(base, root, env_extra=None, state_dir=None, timeout=15.0) -> tuple[bool, str]:
     """Runs `up` in `base`; (started, its error output). Stopped either way."""
     env = dict(os.environ, MICROMCP_LOG="warn", **(env_extra or {}))
@@ -39,11 +49,7 @@ def up_outcome(base, root, env_extra=None, state_dir=None, timeout=15.0) -> tupl
             break
     if process.poll() is None:
         process.terminate()
-    try:
-        _, error = process.communicate(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        _, error = process.communicate(timeout=5)
+    error = error_output_once_ended(process)
     return started, error
 
 
@@ -173,11 +179,7 @@ def gateway_outcome(base, gateway_keys: str = "", admin_keys: str = "", timeout=
             break
     if process.poll() is None:
         process.terminate()
-    try:
-        _, error = process.communicate(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        _, error = process.communicate(timeout=5)
+    error = error_output_once_ended(process)
     return started, error
 
 
@@ -224,11 +226,7 @@ def stdio_outcome(base, config_text: str, root) -> tuple[bool, str]:
         answer = ""
     started = '"result"' in answer
     process.terminate()
-    try:
-        _, error = process.communicate(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        _, error = process.communicate(timeout=5)
+    error = error_output_once_ended(process)
     return started, error
 
 
