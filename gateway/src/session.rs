@@ -15,6 +15,7 @@ mod pending_requests;
 mod registry;
 mod replica_state;
 mod request_state;
+mod routed;
 mod sealed;
 mod single_use;
 mod single_use_file;

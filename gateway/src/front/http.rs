@@ -456,10 +456,5 @@ async fn get_audited(gateway: Arc<Gateway>, request: Request, audit: &mut AuditE
             "this session already has an open GET stream".into(),
         );
     }
-    sse::response(sse::get_stream(
-        runtime,
-        gateway.backends.subscribe(),
-        after,
-        timers,
-    ))
+    sse::response(sse::get_stream(gateway, runtime, after, timers))
 }

@@ -115,6 +115,8 @@ pub struct SessionRuntime {
     stream_epoch: AtomicU64,
     /// A check for subscriptions without a stream is pending.
     unheard_check_armed: AtomicBool,
+    /// The gateway's own requests sent on the GET stream.
+    pub routed: super::routed::RoutedRequests,
     last_used: Mutex<Instant>,
 }
 
@@ -146,6 +148,7 @@ impl SessionRuntime {
             get_stream_open: AtomicBool::new(false),
             stream_epoch: AtomicU64::new(0),
             unheard_check_armed: AtomicBool::new(false),
+            routed: super::routed::RoutedRequests::default(),
             last_used: Mutex::new(Instant::now()),
         }
     }
@@ -201,6 +204,38 @@ impl SessionRuntime {
                         ended,
                         "resource subscriptions ended: their session had no GET stream"
                     );
+                }
+            }
+        });
+    }
+
+    /// After `after`, hands the requests sent on the GET stream to
+    /// `refuse` if the stream closed now stayed closed all that time (a
+    /// client that comes back resumes the stream and answers them).
+    pub fn refuse_routed_if_unheard(
+        self: &Arc<Self>,
+        after: Duration,
+        refuse: impl FnOnce(Vec<(String, String)>) + Send + 'static,
+    ) {
+        if self.get_stream_open.load(Ordering::Relaxed) {
+            return;
+        }
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let epoch = self.stream_epoch.load(Ordering::Relaxed);
+        let runtime = Arc::downgrade(self);
+        handle.spawn(async move {
+            tokio::time::sleep(after).await;
+            let Some(runtime) = runtime.upgrade() else {
+                return;
+            };
+            if !runtime.get_stream_open.load(Ordering::Relaxed)
+                && runtime.stream_epoch.load(Ordering::Relaxed) == epoch
+            {
+                let routed = runtime.routed.take();
+                if !routed.is_empty() {
+                    refuse(routed);
                 }
             }
         });

@@ -15,6 +15,7 @@ use http::{HeaderValue, StatusCode, header};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::catalog::ListKind;
+use crate::gateway::Gateway;
 use crate::session::{GET_STREAM, SessionRuntime, StreamLog, StreamRead};
 use crate::wire::jsonrpc::encode_notification;
 
@@ -116,18 +117,22 @@ pub fn from_log(
 }
 
 /// The session's GET stream while it lasts: when it ends (or its body is
-/// dropped unread) the session is marked without one, and its
-/// subscriptions end unless a new stream comes within `unheard_after`.
+/// dropped unread) the session is marked without one, its subscriptions
+/// end unless a new stream comes within `unheard_after`, and the gateway's
+/// requests sent on it are refused unless a new stream comes soon
+/// (`json_only::refuse_unheard`).
 struct GetStreamGuard {
     runtime: Arc<SessionRuntime>,
+    gateway: Arc<Gateway>,
     unheard_after: Duration,
 }
 
 impl GetStreamGuard {
-    fn open(runtime: Arc<SessionRuntime>, unheard_after: Duration) -> Self {
+    fn open(runtime: Arc<SessionRuntime>, gateway: Arc<Gateway>, unheard_after: Duration) -> Self {
         runtime.get_stream_changed(true);
         Self {
             runtime,
+            gateway,
             unheard_after,
         }
     }
@@ -138,6 +143,7 @@ impl Drop for GetStreamGuard {
         self.runtime.get_stream_changed(false);
         self.runtime
             .end_watches_if_unheard(self.unheard_after, false);
+        super::json_only::refuse_unheard(&self.gateway, &self.runtime);
     }
 }
 
@@ -152,12 +158,13 @@ fn list_changed_method(kind: ListKind) -> &'static str {
 /// The standalone GET stream: `list_changed` notifications (recorded in the
 /// session's GET stream log, so they can be replayed) and keep-alives.
 pub fn get_stream(
+    gateway: Arc<Gateway>,
     runtime: Arc<SessionRuntime>,
-    mut changes: broadcast::Receiver<ListKind>,
     after: u64,
     (keepalive, unheard_after): (Duration, Duration),
 ) -> impl Stream<Item = Result<Bytes, std::convert::Infallible>> + Send {
-    let guard = GetStreamGuard::open(runtime.clone(), unheard_after);
+    let mut changes = gateway.backends.subscribe();
+    let guard = GetStreamGuard::open(runtime.clone(), gateway, unheard_after);
     async_stream::stream! {
         let _guard = guard;
         let Some(log) = runtime.stream(GET_STREAM) else {
