@@ -147,6 +147,7 @@ impl Gateway {
         let unwritten = UnwrittenAnswers::new(
             config.limits.max_unwritten_bytes_per_connection,
             config.limits.max_unwritten_bytes_per_principal,
+            config.limits.max_unwritten_bytes,
         );
         let runtimes = SessionRegistry::new(
             config.limits.max_sessions,

@@ -115,3 +115,133 @@ def test_a_client_that_never_reads_its_answers_costs_bounded_memory(tmp_path):
             assert probe.recv(65536).startswith(b"HTTP/1.1 200")
     finally:
         running.stop()
+
+
+def test_an_http2_client_that_grants_no_credit_is_cut_and_its_answers_freed(tmp_path):
+    """An HTTP/2 client that sets its streams' window to 0 and sends calls
+    never lets an answer's DATA out, while the connection's socket keeps
+    taking the other frames (headers, pings): the answers stay charged to
+    the connection and its principal, and after
+    `limits.stalled_reader_timeout_secs` without a byte of them taken the
+    connection is closed and they are freed — the principal is served
+    again. Before, the socket's progress paid for them and nothing timed
+    the connection: they were held for as long as the client liked."""
+    import h2.config
+    import h2.connection
+    import h2.events
+    from h2.settings import SettingCodes
+
+    settings = ("[limits]\nstalled_reader_timeout_secs = 3\n"
+                "max_unwritten_bytes_per_connection = 262144\nmax_unwritten_bytes_per_principal = 524288\n")
+    running = start_testkit_gateway(tmp_path, gateway_settings=settings)
+    try:
+        client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
+        client.initiate_connection()
+        client.update_settings({SettingCodes.INITIAL_WINDOW_SIZE: 0})
+        sock = socket.create_connection(("127.0.0.1", running.port), timeout=1)
+        sock.sendall(client.data_to_send())
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                           "params": {"name": "echo", "arguments": {"pad": "x" * 20_000}, "_meta": MODERN_META}}).encode()
+        head = [(":method", "POST"), (":path", "/mcp"), (":scheme", "http"), (":authority", f"127.0.0.1:{running.port}"),
+                *((name.lower(), value) for name, value in call_headers().items()), ("content-length", str(len(body)))]
+        events = []
+
+        def pump() -> None:
+            try:
+                chunk = sock.recv(65536)
+            except socket.timeout:
+                return
+            if chunk:
+                events.extend(client.receive_data(chunk))
+                sock.sendall(client.data_to_send())
+
+        for _ in range(40):
+            stream_id = client.get_next_available_stream_id()
+            client.send_headers(stream_id, head)
+            sent = 0
+            while sent < len(body):
+                window = min(client.local_flow_control_window(stream_id), client.max_outbound_frame_size)
+                if window == 0:
+                    sock.sendall(client.data_to_send())
+                    pump()
+                    continue
+                piece = body[sent:sent + window]
+                sent += len(piece)
+                client.send_data(stream_id, piece, end_stream=sent >= len(body))
+            sock.sendall(client.data_to_send())
+        answered, data_bytes, closed_after = 0, 0, None
+        started = time.monotonic()
+        while time.monotonic() - started < 15:
+            try:
+                chunk = sock.recv(65536)
+            except socket.timeout:
+                continue
+            except ConnectionResetError:
+                chunk = b""
+            if not chunk:
+                closed_after = time.monotonic() - started
+                break
+            for event in events + client.receive_data(chunk):
+                if isinstance(event, h2.events.ResponseReceived):
+                    answered += 1
+                elif isinstance(event, h2.events.DataReceived):
+                    data_bytes += len(event.data)
+                elif isinstance(event, h2.events.ConnectionTerminated):
+                    closed_after = time.monotonic() - started
+            events.clear()
+            pending = client.data_to_send()
+            if pending:
+                sock.sendall(pending)
+            if closed_after is not None:
+                break
+        sock.close()
+        assert answered > 0 and data_bytes == 0, (answered, data_bytes)
+        assert closed_after is not None, "the connection was still open 15 s after its answers stalled"
+        assert closed_after < 10, f"closed only after {closed_after:.1f} s"
+        # Its answers were freed with it: the same principal is served at once.
+        with socket.create_connection(("127.0.0.1", running.port), timeout=10) as probe:
+            probe.sendall(echo_request(running.port, 10))
+            reply = probe.recv(65536)
+            assert reply.startswith(b"HTTP/1.1 200"), reply[:300]
+        # A client that grants credit gets a large answer whole, in pieces.
+        assert http2_call(running.port, head_of=lambda body: head[:-1] + [("content-length", str(len(body)))],
+                          pad=300_000) == {"pad": "x" * 300_000}
+    finally:
+        running.stop()
+
+
+def http2_call(port: int, head_of, pad: int) -> dict:
+    """One echo call over HTTP/2 by a client that reads its answer and
+    grants credit as it goes; the answer's structured content."""
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
+    client.initiate_connection()
+    body = json.dumps({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                       "params": {"name": "echo", "arguments": {"pad": "x" * pad}, "_meta": MODERN_META}}).encode()
+    answer, ended = bytearray(), False
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(client.data_to_send())
+        stream_id = client.get_next_available_stream_id()
+        client.send_headers(stream_id, head_of(body))
+        sent = 0
+        while not ended:
+            window = min(client.local_flow_control_window(stream_id), client.max_outbound_frame_size) if sent < len(body) else 0
+            if window:
+                piece = body[sent:sent + window]
+                sent += len(piece)
+                client.send_data(stream_id, piece, end_stream=sent >= len(body))
+                sock.sendall(client.data_to_send())
+                continue
+            chunk = sock.recv(65536)
+            assert chunk, "the connection closed before the answer ended"
+            for event in client.receive_data(chunk):
+                if isinstance(event, h2.events.DataReceived):
+                    answer += event.data
+                    client.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                elif isinstance(event, h2.events.StreamEnded):
+                    ended = True
+            sock.sendall(client.data_to_send())
+    return json.loads(answer)["result"]["structuredContent"]

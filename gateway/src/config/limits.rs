@@ -46,6 +46,10 @@ pub struct RawLimits {
     /// gateway, over all its connections, before its next requests are
     /// refused (503).
     pub max_unwritten_bytes_per_principal: Option<usize>,
+    /// Bytes of answers and request bodies all principals together may hold;
+    /// past it, a principal holding more than an equal share of it is
+    /// refused (503) and the others are still served.
+    pub max_unwritten_bytes: Option<usize>,
     /// Requests of one principal served at once; the next wait in its own
     /// line, before their bodies are read (0: no line).
     pub max_requests_in_flight_per_principal: Option<usize>,
@@ -79,6 +83,7 @@ pub struct LimitsConfig {
     pub stalled_reader_timeout: Duration,
     pub max_unwritten_bytes_per_connection: usize,
     pub max_unwritten_bytes_per_principal: usize,
+    pub max_unwritten_bytes: usize,
     /// `None`: no line.
     pub max_requests_in_flight_per_principal: Option<usize>,
     /// `None`: no fair share.
@@ -101,6 +106,7 @@ impl Default for LimitsConfig {
             stalled_reader_timeout: Duration::from_secs(30),
             max_unwritten_bytes_per_connection: 16 << 20,
             max_unwritten_bytes_per_principal: 32 << 20,
+            max_unwritten_bytes: 256 << 20,
             max_requests_in_flight_per_principal: None,
             fair_share_in_flight_per_principal: Some(DEFAULT_FAIR_SHARE),
             max_watches_per_principal: 256,
@@ -189,6 +195,15 @@ pub fn validate_limits(limits: RawLimits, errors: &mut Vec<String>) -> LimitsCon
         max_unwritten_bytes_per_principal as u64,
         MIN_UNWRITTEN_BYTES..=1 << 40,
     );
+    let max_unwritten_bytes = limits
+        .max_unwritten_bytes
+        .unwrap_or(defaults.max_unwritten_bytes);
+    check_range(
+        errors,
+        "limits.max_unwritten_bytes",
+        max_unwritten_bytes as u64,
+        (max_unwritten_bytes_per_principal as u64).max(MIN_UNWRITTEN_BYTES)..=1 << 40,
+    );
     let max_watches_per_principal = limits
         .max_watches_per_principal
         .unwrap_or(defaults.max_watches_per_principal);
@@ -244,6 +259,7 @@ pub fn validate_limits(limits: RawLimits, errors: &mut Vec<String>) -> LimitsCon
         ),
         max_unwritten_bytes_per_connection,
         max_unwritten_bytes_per_principal,
+        max_unwritten_bytes,
         max_requests_in_flight_per_principal: (in_flight > 0).then_some(in_flight),
         fair_share_in_flight_per_principal: (fair_share > 0).then_some(fair_share),
         max_watches_per_principal,
@@ -280,6 +296,7 @@ mod tests {
             stalled_reader_timeout_secs: Some(0),
             max_unwritten_bytes_per_connection: Some(10),
             max_unwritten_bytes_per_principal: Some(0),
+            max_unwritten_bytes: Some(10),
             max_requests_in_flight_per_principal: Some(1_000_000),
             fair_share_in_flight_per_principal: Some(1_000_000),
             max_watches_per_principal: Some(0),
@@ -299,6 +316,7 @@ mod tests {
             "limits.stalled_reader_timeout_secs:",
             "limits.max_unwritten_bytes_per_connection:",
             "limits.max_unwritten_bytes_per_principal:",
+            "limits.max_unwritten_bytes:",
             "limits.max_requests_in_flight_per_principal:",
             "limits.fair_share_in_flight_per_principal:",
             "limits.max_watches_per_principal:",

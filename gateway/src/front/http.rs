@@ -14,6 +14,7 @@ mod guard;
 pub(crate) mod health;
 mod json_only;
 mod oauth;
+mod paid_body;
 mod pieces_body;
 mod reply;
 mod share;

@@ -29,6 +29,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
+use super::paid_body::PaidBody;
 use super::stalled::StalledWriter;
 use super::unwritten;
 use crate::config::LimitsConfig;
@@ -108,13 +109,14 @@ pub async fn serve_connections(
                 return;
             }
             let router = with_ledger(router, ledger.clone());
+            let ledger_watch = ledger.clone();
             let Some(acceptor) = tls_opt else {
                 let service = TowerToHyperService::new(router);
                 let stream = StalledWriter::new(stream, ledger, stall_after);
                 let connection = builder
                     .serve_connection_with_upgrades(TokioIo::new(stream), service)
                     .into_owned();
-                let _ = watcher.watch(connection).await;
+                serve_until_stalled(watcher.watch(connection), &ledger_watch, stall_after).await;
                 drop(permit);
                 return;
             };
@@ -135,7 +137,7 @@ pub async fn serve_connections(
             let connection = builder
                 .serve_connection_with_upgrades(TokioIo::new(stream), service)
                 .into_owned();
-            let _ = watcher.watch(connection).await;
+            serve_until_stalled(watcher.watch(connection), &ledger_watch, stall_after).await;
             drop(permit);
         });
     }
@@ -160,11 +162,36 @@ fn with_ledger(
     let charged = ledger.clone();
     router
         .map_request(move |mut request: http::Request<Incoming>| {
+            if request.version() == http::Version::HTTP_2 {
+                ledger.speaks_http2();
+            }
             request.extensions_mut().insert(ledger.clone());
             request
         })
         .map_response(move |response: axum::response::Response| {
-            unwritten::charge(&charged, &response);
-            response
+            if !unwritten::charge(&charged, &response) || !charged.is_http2() {
+                return response;
+            }
+            let ledger = charged.clone();
+            response.map(|body| axum::body::Body::new(PaidBody::new(body, ledger)))
         })
+}
+
+/// Serves `connection` until it ends, or until its HTTP/2 client has left
+/// answers untaken for `stall_after` (then it is dropped: its socket
+/// closed, its answers freed).
+async fn serve_until_stalled<F: std::future::Future>(
+    connection: F,
+    ledger: &ConnectionLedger,
+    stall_after: std::time::Duration,
+) {
+    tokio::select! {
+        _ = connection => {}
+        () = ledger.stalled(stall_after) => {
+            tracing::debug!(
+                stalled_secs = stall_after.as_secs(),
+                "HTTP/2 client granted no credit for its answers; connection closed"
+            );
+        }
+    }
 }

@@ -50,11 +50,14 @@ pub async fn admit(
 /// How often a request over a bound looks again.
 const ADMISSION_RETRY: std::time::Duration = std::time::Duration::from_millis(200);
 
-/// Charges a response of known size to the connection it is written on.
-pub fn charge(ledger: &ConnectionLedger, response: &Response) {
-    if let Some(size) = http_body::Body::size_hint(response.body()).exact() {
-        ledger.charge(usize::try_from(size).unwrap_or(usize::MAX));
-    }
+/// Charges a response of known size to the connection it is written on;
+/// whether it was charged.
+pub fn charge(ledger: &ConnectionLedger, response: &Response) -> bool {
+    let Some(size) = http_body::Body::size_hint(response.body()).exact() else {
+        return false;
+    };
+    ledger.charge(usize::try_from(size).unwrap_or(usize::MAX));
+    size > 0
 }
 
 /// How long a refusal is held before it is sent: a client that opens its
@@ -73,6 +76,9 @@ pub async fn refusal(overdrawn: Overdrawn) -> Response {
         ),
         Overdrawn::Principal(limit) => format!(
             "this principal's connections hold more answers and requests than limits.max_unwritten_bytes_per_principal ({limit} bytes); read the answers, or retry later"
+        ),
+        Overdrawn::Total(limit) => format!(
+            "all clients together hold more answers and requests than limits.max_unwritten_bytes ({limit} bytes), and this principal more than an equal share of it; read the answers, or retry later"
         ),
     };
     let body = serde_json::json!({
