@@ -245,3 +245,4 @@ def http2_call(port: int, head_of, pad: int) -> dict:
                     ended = True
             sock.sendall(client.data_to_send())
     return json.loads(answer)["result"]["structuredContent"]
+
