@@ -43,6 +43,17 @@ pub struct BridgeArgs {
     /// Transport of --url: `http` or `sse` (default: try http, then sse).
     #[arg(long, requires = "url")]
     transport: Option<String>,
+    /// Header sent to --url, as NAME=VALUE (repeatable); `Authorization=Bearer …`
+    /// is the server's token. A value on the command line is visible to other
+    /// local users (`ps`): for secrets prefer NAME=$VARIABLE from a script, or
+    /// an `[mcp_servers]` entry.
+    #[arg(long = "header", value_name = "NAME=VALUE", requires = "url")]
+    headers: Vec<String>,
+    /// Variable for --command's environment (repeatable): NAME passes this
+    /// process's own value, NAME=VALUE sets one. The server starts from an
+    /// otherwise empty environment.
+    #[arg(long = "env", value_name = "NAME[=VALUE]", requires = "command")]
+    envs: Vec<String>,
     /// Longest a forwarded call may take, in seconds.
     #[arg(long, default_value_t = 300)]
     call_timeout_secs: u64,
@@ -190,6 +201,63 @@ pub fn era_of(version_opt: Option<&str>) -> anyhow::Result<UpstreamEra> {
         .map_err(|error| anyhow::anyhow!("protocolVersion: {error}"))
 }
 
+/// The `--header NAME=VALUE` flags as a header map, each name and value
+/// checked as HTTP allows.
+fn headers_of_flags(flags: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut headers = BTreeMap::new();
+    for flag in flags {
+        let Some((name, value)) = flag.split_once('=') else {
+            anyhow::bail!("--header {flag:?}: give NAME=VALUE");
+        };
+        let name = name.trim();
+        if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            anyhow::bail!("--header {name:?}: not a valid HTTP header name");
+        }
+        if http::HeaderValue::from_str(value).is_err() {
+            anyhow::bail!(
+                "--header {name}: its value holds characters HTTP does not allow (control characters, line breaks)"
+            );
+        }
+        if headers.insert(name.to_owned(), value.to_owned()).is_some() {
+            anyhow::bail!("--header {name}: given twice");
+        }
+    }
+    Ok(headers)
+}
+
+/// The `--env NAME[=VALUE]` flags as the server's environment.
+fn env_of_flags(flags: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut env = BTreeMap::new();
+    for flag in flags {
+        let (name, value) = match flag.split_once('=') {
+            Some((name, value)) => (name, value.to_owned()),
+            None => match crate::child_env::var(flag) {
+                Some(value) => (flag.as_str(), value),
+                None => anyhow::bail!(
+                    "--env {flag}: not set in this environment (give {flag}=VALUE to set it)"
+                ),
+            },
+        };
+        let well_formed = name
+            .chars()
+            .next()
+            .is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
+            && name
+                .chars()
+                .all(|part| part.is_ascii_alphanumeric() || part == '_');
+        if !well_formed {
+            anyhow::bail!("--env {name:?}: a variable name is letters, digits and _");
+        }
+        if name.starts_with(RESERVED_ENV_PREFIX) {
+            anyhow::bail!(
+                "--env {name}: {RESERVED_ENV_PREFIX}* are the gateway's own variables, never handed to a server"
+            );
+        }
+        env.insert(name.to_owned(), value);
+    }
+    Ok(env)
+}
+
 /// Runs the bridge until a shutdown signal.
 pub async fn run(args: BridgeArgs) -> anyhow::Result<()> {
     let (target, era, principal_tokens_opt) = match crate::child_env::var(SPEC_ENV) {
@@ -211,7 +279,8 @@ pub async fn run(args: BridgeArgs) -> anyhow::Result<()> {
             target_of(RawMcpServer {
                 command: args.command,
                 args: args.args,
-                env: BTreeMap::new(),
+                env: env_of_flags(&args.envs)?,
+                headers: headers_of_flags(&args.headers)?,
                 cwd: args.cwd,
                 user: args.user,
                 url: args.url,
