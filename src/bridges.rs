@@ -43,7 +43,7 @@ impl RegisteredBridges {
     /// The `[[services]]` entry of the bridge of `server` registered as
     /// `name` (whose validity the registration checked).
     pub fn service(&self, name: &str, server: &RawMcpServer) -> Result<RawService, String> {
-        crate::bridge_cmd::target_of(server.clone())
+        crate::bridge_spec::target_of(server.clone())
             .map_err(|error| format!("mcp_server: {error}"))?;
         Ok(RawService {
             name: name.to_owned(),
@@ -109,7 +109,7 @@ impl RegisteredBridges {
                     "--socket".into(),
                     self.socket(name).into_os_string(),
                 ],
-                env: crate::bridge_cmd::child_env(&effective, child_entry),
+                env: crate::bridge_spec::child_env(&effective, child_entry),
             };
             drop(supervise(spec, stop.clone()));
             running.insert(name.to_owned(), (entry, stop));

@@ -206,7 +206,7 @@ pub fn add_bridge_children(
         if entry.disabled == Some(true) {
             continue;
         }
-        crate::bridge_cmd::target_of(entry.clone())
+        crate::bridge_spec::target_of(entry.clone())
             .map_err(|error| anyhow::anyhow!("mcp_servers.{name}: {error}"))?;
         let socket_file = format!("bridge-{}.sock", specs.len());
         let Some(socket) = claim_socket(
@@ -233,7 +233,7 @@ pub fn add_bridge_children(
                 "--socket".into(),
                 socket.into_os_string(),
             ],
-            env: crate::bridge_cmd::child_env(&entry, spec_json),
+            env: crate::bridge_spec::child_env(&entry, spec_json),
         });
     }
     Ok(specs)

@@ -6,6 +6,7 @@
 //! `[mcp_servers]` shape those children, so a change to them waits for a
 //! restart and is reported so.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -228,7 +229,7 @@ pub fn initial_config(source: &FileSource, raw: &RawConfig) -> anyhow::Result<In
             .filter_map(|error| registration_index(error))
             .collect();
         if skipped.is_empty() {
-            return Err(crate::up::invalid(&errors));
+            return Err(invalid(&errors));
         }
         for error in errors
             .iter()
@@ -269,4 +270,39 @@ pub fn initial_config(source: &FileSource, raw: &RawConfig) -> anyhow::Result<In
 fn registration_index(error: &str) -> Option<usize> {
     let rest = error.strip_prefix("registrations[")?;
     rest[..rest.find(']')?].parse().ok()
+}
+
+/// The config file `path_opt` names (else ./micromcp.toml when it exists).
+pub fn read_config(path_opt: Option<&Path>) -> anyhow::Result<RawConfig> {
+    read(config_path(path_opt).as_deref())
+}
+
+/// `raw` validated, its errors as one message.
+pub fn validate(raw: RawConfig, token_opt: Option<&str>) -> anyhow::Result<GatewayConfig> {
+    raw.validate(token_opt).map_err(|errors| invalid(&errors))
+}
+
+/// The config's errors as one message, one line each.
+pub fn invalid(errors: &[String]) -> anyhow::Error {
+    let listed: Vec<String> = errors.iter().map(|error| format!("  - {error}")).collect();
+    anyhow::anyhow!("invalid configuration:\n{}", listed.join("\n"))
+}
+
+/// `--listen`, `--admin-listen` and `--insecure-no-auth` over a config.
+pub fn flags_overrides(
+    listen: Option<SocketAddr>,
+    admin_listen: Option<String>,
+    insecure_no_auth: bool,
+) -> Overrides {
+    Box::new(move |raw: &mut RawConfig| {
+        if let Some(listen) = listen {
+            raw.gateway.listen = Some(listen.to_string());
+        }
+        if let Some(admin_listen) = &admin_listen {
+            raw.admin.listen = Some(admin_listen.clone());
+        }
+        if insecure_no_auth {
+            raw.auth.insecure_no_auth = true;
+        }
+    })
 }

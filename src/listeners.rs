@@ -49,3 +49,8 @@ fn try_bind(address: SocketAddr) -> std::io::Result<()> {
     drop(std::net::TcpListener::bind(address)?);
     Ok(())
 }
+
+/// Parses a listen address for clap.
+pub fn parse_addr(text: &str) -> Result<SocketAddr, String> {
+    text.parse().map_err(|error| format!("{text:?}: {error}"))
+}

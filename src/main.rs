@@ -11,34 +11,28 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod admin;
 mod admin_api;
-mod bridge_cmd;
+mod bridge_spec;
 mod bridges;
-mod check;
 mod child_env;
 mod children;
+mod commands;
 mod config_source;
 mod fd_limit;
 mod grpc_children;
-mod grpc_cmd;
 mod listeners;
+mod logging;
 mod no_dump;
 mod refusals;
-mod registry_cmd;
 mod reload;
 mod roots;
 mod run_as;
-mod service_cmd;
+mod serve;
+mod serving;
 mod shutdown;
 mod start;
 mod state_dir;
 mod supervise;
-mod tls_cert;
 mod token;
-mod tools_cmd;
-mod up;
-
-use std::net::SocketAddr;
-use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
@@ -67,139 +61,38 @@ enum Command {
     /// `[mcp_servers]` entry or `--mcp-servers` server, beside the config's own
     /// `[[services]]` (./micromcp.toml by default).
     #[command(after_help = ENVIRONMENT_HELP)]
-    Up(up::UpArgs),
+    Up(commands::up::UpArgs),
     /// The gateway alone, with services from a config file.
     #[command(after_help = ENVIRONMENT_HELP)]
-    Gateway(up::GatewayArgs),
+    Gateway(commands::gateway::GatewayArgs),
     /// Validates a gateway config and prints what it resolves to and the services' catalogs.
     #[command(after_help = ENVIRONMENT_HELP)]
-    Check(check::CheckArgs),
+    Check(commands::check::CheckArgs),
     /// The gateway over stdio (for desktop clients), with fs and fetch as
     /// children (search where `[search] index_dir` is set, and the bridges).
     #[command(after_help = ENVIRONMENT_HELP)]
-    Stdio(up::StdioArgs),
+    Stdio(commands::stdio::StdioArgs),
     /// The fs service: read-only access to roots.
-    Fs {
-        /// Directory to serve (repeatable); the first is where relative paths resolve.
-        #[arg(long = "root", required = true)]
-        roots: Vec<PathBuf>,
-        /// Directory or file inside a root that is never served (repeatable).
-        #[arg(long = "exclude")]
-        excluded: Vec<PathBuf>,
-        /// Also serve files named as credentials by convention (`.env`,
-        /// `.env.*`, `.git`, `.ssh`, `id_rsa`, `*.pem`, `*.key`, `.npmrc`, …),
-        /// which are hidden by default.
-        #[arg(long)]
-        serve_secret_files: bool,
-        #[command(flatten)]
-        listen: service_cmd::ServiceListen,
-    },
+    Fs(commands::services::FsArgs),
     /// The fetch service: HTTP(S) GET behind a domain allowlist.
-    Fetch {
-        /// Allowed host (`example.com`) or pattern (`*.example.com`); repeatable. None: nothing is allowed.
-        #[arg(long = "allow-domain")]
-        allow_domains: Vec<String>,
-        /// Allow private, loopback and link-local targets.
-        #[arg(long)]
-        allow_private_addresses: bool,
-        /// Largest response body, in bytes.
-        #[arg(long, default_value_t = 5 * 1024 * 1024)]
-        max_bytes: u64,
-        /// Time limit per fetch, in seconds.
-        #[arg(long, default_value_t = 20)]
-        timeout_secs: u64,
-        #[command(flatten)]
-        listen: service_cmd::ServiceListen,
-    },
+    Fetch(commands::services::FetchArgs),
     /// The search service: tantivy BM25, vectors, hybrid ranking.
-    Search {
-        /// Index directory (created if missing).
-        #[arg(long)]
-        index_dir: PathBuf,
-        /// Index the text files under this directory at start (repeatable).
-        #[arg(long = "crawl-root")]
-        crawl_roots: Vec<PathBuf>,
-        /// Directory under a crawl root that is never indexed (repeatable).
-        #[arg(long = "crawl-exclude")]
-        crawl_excluded: Vec<PathBuf>,
-        /// The service whose files the crawl mirrors (e.g. fs): crawled
-        /// documents are shown only to callers the gateway says may read it.
-        #[arg(long)]
-        crawl_source: Option<String>,
-        /// OpenAI-compatible embeddings endpoint (key from MICROMCP_EMBEDDINGS_KEY).
-        #[arg(long)]
-        embeddings_url: Option<String>,
-        /// Model name for the embeddings endpoint.
-        #[arg(long, default_value = "text-embedding-3-small")]
-        embeddings_model: String,
-        #[command(flatten)]
-        listen: service_cmd::ServiceListen,
-    },
+    Search(commands::services::SearchArgs),
     /// Finds MCP servers in a registry and adds them to a running gateway.
     #[command(after_help = ENVIRONMENT_HELP)]
-    Registry(registry_cmd::RegistryArgs),
+    Registry(commands::registry::RegistryArgs),
     /// The tools a running gateway serves (`tools list`), those held because their definition changed, and approving them.
     #[command(after_help = ENVIRONMENT_HELP)]
-    Tools(tools_cmd::ToolsArgs),
+    Tools(commands::tools::ToolsArgs),
     /// A bridge: runs one existing MCP server and serves it as a micro-service.
-    Bridge(bridge_cmd::BridgeArgs),
+    Bridge(commands::bridge::BridgeArgs),
     /// An existing gRPC service's methods as tools (server reflection or a descriptor set).
-    GrpcService(grpc_cmd::GrpcArgs),
+    GrpcService(commands::grpc_service::GrpcArgs),
     /// A private CA and certificates for the TLS and QUIC wires (service and mTLS identities).
-    TlsCert(tls_cert::TlsCertArgs),
+    TlsCert(commands::tls_cert::TlsCertArgs),
     /// The conformance fixture service (for tests).
     #[command(hide = true)]
-    Testkit {
-        #[command(flatten)]
-        listen: service_cmd::ServiceListen,
-        /// Offer only this many generated tools (for large-catalog benches).
-        #[arg(long)]
-        generated_tools: Option<usize>,
-        /// Append this to every tool's description (a changed definition, for tests).
-        #[arg(long, conflicts_with = "generated_tools")]
-        description_suffix: Option<String>,
-    },
-}
-
-/// Logging to stderr at `MICROMCP_LOG`, else `default_filter`; and, when
-/// the OpenTelemetry environment asks for them, traces of this process as
-/// `role` (their own filter: the log level never hides them).
-fn init_logging(default_filter: &str, role: &str) -> anyhow::Result<()> {
-    use tracing_subscriber::Layer;
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    let filter = tracing_subscriber::EnvFilter::try_from_env("MICROMCP_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
-    // Colour only on a terminal, and never with NO_COLOR set (any value).
-    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
-        && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
-    // MICROMCP_LOG_FORMAT=json: one JSON object per line, with the fields of
-    // the spans a line is in (a request's trace_id when traces are on).
-    let json = match std::env::var("MICROMCP_LOG_FORMAT").as_deref() {
-        Ok("json") => true,
-        Ok("" | "human") | Err(_) => false,
-        Ok(other) => anyhow::bail!("MICROMCP_LOG_FORMAT: {other:?} is not \"json\" or \"human\""),
-    };
-    let logs = if json {
-        tracing_subscriber::fmt::layer()
-            .json()
-            .with_writer(std::io::stderr)
-            .with_filter(filter)
-            .boxed()
-    } else {
-        tracing_subscriber::fmt::layer()
-            .with_writer(std::io::stderr)
-            .with_ansi(colour)
-            .with_target(false)
-            .with_filter(filter)
-            .boxed()
-    };
-    let traces = micromcp_telemetry::traces::layer(role).map_err(anyhow::Error::msg)?;
-    tracing_subscriber::registry()
-        .with(logs)
-        .with(traces)
-        .init();
-    Ok(())
+    Testkit(commands::services::TestkitArgs),
 }
 
 /// The name a process's traces carry.
@@ -208,15 +101,15 @@ fn role(command: &Command) -> &'static str {
         Command::Up(_) | Command::Gateway(_) | Command::Stdio(_) | Command::Check(_) => {
             "micromcp-gateway"
         }
-        Command::Fs { .. } => "micromcp-fs",
-        Command::Fetch { .. } => "micromcp-fetch",
-        Command::Search { .. } => "micromcp-search",
+        Command::Fs(_) => "micromcp-fs",
+        Command::Fetch(_) => "micromcp-fetch",
+        Command::Search(_) => "micromcp-search",
         Command::Bridge(_) => "micromcp-bridge",
         Command::GrpcService(_) => "micromcp-grpc",
         Command::TlsCert(_) => "micromcp-tls-cert",
         Command::Registry(_) => "micromcp-registry",
         Command::Tools(_) => "micromcp-tools",
-        Command::Testkit { .. } => "micromcp-testkit",
+        Command::Testkit(_) => "micromcp-testkit",
     }
 }
 
@@ -243,7 +136,7 @@ fn run() -> anyhow::Result<()> {
     // exporter's is built first, below).
     let _ = rustls::crypto::ring::default_provider().install_default();
     // `check` reports in its own output; the services' retries are noise there.
-    init_logging(
+    logging::init_logging(
         match cli.command {
             Command::Check(_) | Command::Registry(_) | Command::Tools(_) => "error",
             _ => "info,rmcp=warn",
@@ -262,97 +155,27 @@ fn run() -> anyhow::Result<()> {
         .build()?;
     let outcome = runtime.block_on(async move {
         match cli.command {
-            Command::Up(args) => up::run_up(args).await,
-            Command::Gateway(args) => up::run_gateway(args).await,
+            Command::Up(args) => commands::up::run(args).await,
+            Command::Gateway(args) => commands::gateway::run(args).await,
             Command::Check(args) => {
-                let code = check::run(args).await?;
+                let code = commands::check::run(args).await?;
                 if code != 0 {
                     std::process::exit(code);
                 }
                 Ok(())
             }
-            Command::Stdio(args) => up::run_stdio(args).await,
-            Command::Registry(args) => registry_cmd::run(args).await,
-            Command::Tools(args) => tools_cmd::run(args).await,
-            Command::Fs {
-                roots,
-                excluded,
-                serve_secret_files,
-                listen,
-            } => {
-                let mut config = micromcp_fs::FsConfig::with_roots(roots);
-                config.excluded = excluded;
-                config.serve_secret_files = serve_secret_files;
-                let service = micromcp_fs::FsService::new(config).map_err(anyhow::Error::msg)?;
-                service_cmd::serve(service, listen, "fs").await
-            }
-            Command::Fetch {
-                allow_domains,
-                allow_private_addresses,
-                max_bytes,
-                timeout_secs,
-                listen,
-            } => {
-                for pattern in &allow_domains {
-                    micromcp_fetch::check_domain_pattern(pattern)
-                        .map_err(|error| anyhow::anyhow!("--allow-domain {pattern:?}: {error}"))?;
-                }
-                let mut config = micromcp_fetch::FetchConfig::with_domains(allow_domains);
-                config.allow_private_addresses = allow_private_addresses;
-                config.max_bytes = max_bytes;
-                config.timeout = std::time::Duration::from_secs(timeout_secs);
-                let service = micromcp_fetch::FetchService::new(&config)
-                    .map_err(|error| anyhow::anyhow!("{error}"))?;
-                service_cmd::serve(service, listen, "fetch").await
-            }
-            Command::Search {
-                index_dir,
-                crawl_roots,
-                crawl_excluded,
-                crawl_source,
-                embeddings_url,
-                embeddings_model,
-                listen,
-            } => {
-                let mut config = micromcp_search::SearchConfig::new(index_dir);
-                config.crawl_roots = crawl_roots;
-                config.crawl_excluded = crawl_excluded;
-                config.crawl_source = crawl_source;
-                config.embeddings_url = embeddings_url;
-                config.embeddings_model = embeddings_model;
-                config.embeddings_key_opt = child_env::var(micromcp_search::EMBEDDINGS_KEY_ENV);
-                let service = tokio::task::spawn_blocking(move || {
-                    micromcp_search::SearchService::open(config)
-                })
-                .await?
-                .map_err(|error| anyhow::anyhow!("{error}"))?;
-                service.start_crawl();
-                service_cmd::serve(service, listen, "search").await
-            }
-            Command::Bridge(args) => bridge_cmd::run(args).await,
-            Command::GrpcService(args) => grpc_cmd::run(args).await,
-            Command::TlsCert(args) => tls_cert::run(&args),
-            Command::Testkit {
-                listen,
-                generated_tools,
-                description_suffix,
-            } => {
-                let service = match (generated_tools, description_suffix) {
-                    (Some(count), _) => micromcp_testkit::TestkitService::generated_tools(count),
-                    (None, Some(suffix)) => {
-                        micromcp_testkit::TestkitService::with_description_suffix(&suffix)
-                    }
-                    (None, None) => micromcp_testkit::TestkitService::default(),
-                };
-                service_cmd::serve(service, listen, "testkit").await
-            }
+            Command::Stdio(args) => commands::stdio::run(args).await,
+            Command::Registry(args) => commands::registry::run(args).await,
+            Command::Tools(args) => commands::tools::run(args).await,
+            Command::Fs(args) => commands::services::run_fs(args).await,
+            Command::Fetch(args) => commands::services::run_fetch(args).await,
+            Command::Search(args) => commands::services::run_search(args).await,
+            Command::Bridge(args) => commands::bridge::run(args).await,
+            Command::GrpcService(args) => commands::grpc_service::run(args).await,
+            Command::TlsCert(args) => commands::tls_cert::run(&args),
+            Command::Testkit(args) => commands::services::run_testkit(args).await,
         }
     });
     micromcp_telemetry::traces::flush();
     outcome
-}
-
-/// Parses a listen address for clap.
-pub(crate) fn parse_addr(text: &str) -> Result<SocketAddr, String> {
-    text.parse().map_err(|error| format!("{text:?}: {error}"))
 }

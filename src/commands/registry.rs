@@ -80,7 +80,7 @@ pub async fn run(args: RegistryArgs) -> anyhow::Result<()> {
     let registry = match (args.registry, &args.config) {
         (Some(url), _) => url,
         (None, Some(path)) => {
-            let raw = crate::up::read_config(Some(path))?;
+            let raw = crate::config_source::read_config(Some(path))?;
             raw.admin
                 .registry_url
                 .unwrap_or_else(|| DEFAULT_REGISTRY_URL.to_owned())

@@ -54,7 +54,7 @@ pub struct GrpcArgs {
     #[arg(long, requires = "tls_client_cert")]
     tls_client_key: Option<PathBuf>,
     #[command(flatten)]
-    listen: crate::service_cmd::ServiceListen,
+    listen: crate::serve::ServiceListen,
 }
 
 /// Validates the flags, reads the descriptors, serves.
@@ -91,5 +91,5 @@ pub async fn run(args: GrpcArgs) -> anyhow::Result<()> {
     };
     let translator = GrpcTranslator::new(settings)?;
     let _refresh = translator.start();
-    crate::service_cmd::serve(translator, args.listen, &args.name).await
+    crate::serve::serve(translator, args.listen, &args.name).await
 }

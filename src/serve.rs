@@ -16,18 +16,18 @@ use tokio_util::sync::CancellationToken;
 #[derive(clap::Args)]
 pub struct ServiceListen {
     /// TCP address for gRPC over HTTP/2, e.g. 127.0.0.1:7001.
-    #[arg(long, value_parser = crate::parse_addr)]
+    #[arg(long, value_parser = crate::listeners::parse_addr)]
     listen: Option<SocketAddr>,
     /// Unix socket path for gRPC over HTTP/2.
     #[arg(long)]
     socket: Option<PathBuf>,
     /// UDP address for gRPC over HTTP/3 (QUIC), e.g. 127.0.0.1:7443; needs
     /// --tls-cert and --tls-key.
-    #[arg(long, value_parser = crate::parse_addr, requires_all = ["tls_cert", "tls_key"])]
+    #[arg(long, value_parser = crate::listeners::parse_addr, requires_all = ["tls_cert", "tls_key"])]
     quic: Option<SocketAddr>,
     /// TCP address for gRPC over HTTP/2 behind TLS 1.3 (gateway endpoint
     /// `https://…`), e.g. 10.0.0.5:7002; needs --tls-cert and --tls-key.
-    #[arg(long, value_parser = crate::parse_addr, requires_all = ["tls_cert", "tls_key"])]
+    #[arg(long, value_parser = crate::listeners::parse_addr, requires_all = ["tls_cert", "tls_key"])]
     tls_listen: Option<SocketAddr>,
     #[command(flatten)]
     tls: QuicTlsArgs,
@@ -36,7 +36,7 @@ pub struct ServiceListen {
     drain_timeout_secs: u64,
     /// TCP address for this service's Prometheus `/metrics` (off unless
     /// given); beyond loopback it needs MICROMCP_METRICS_TOKEN.
-    #[arg(long, value_parser = crate::parse_addr)]
+    #[arg(long, value_parser = crate::listeners::parse_addr)]
     metrics_listen: Option<SocketAddr>,
 }
 
