@@ -80,6 +80,18 @@ impl<K: Hash + Eq + Clone> Quota<K> {
         })
     }
 
+    /// The cap per key, when there is one.
+    pub fn max_per_key(&self) -> Option<usize> {
+        self.max_per_key_opt
+    }
+
+    /// Places `key` holds now (counted only under a per-key cap).
+    pub fn held_by(&self, key: &K) -> usize {
+        self.held
+            .lock()
+            .map_or(0, |held| held.per_key.get(key).copied().unwrap_or(0))
+    }
+
     /// Places held now.
     pub fn held(&self) -> usize {
         self.held.lock().map_or(0, |held| held.total)

@@ -1,7 +1,8 @@
 """Calls in flight per principal across replicas: two `micromcp gateway`
 processes share a real `redis-server`, and `rate_limits.
 max_concurrent_calls_per_principal` holds over both — a replica killed with
-calls in flight gives their places back when its leases lapse — and a
+calls in flight gives their places back when its leases lapse —, so does
+`limits.max_watches_per_principal`, and a
 replica that never heard a heartbeat takes the share of
 `cluster.replicas_when_unknown` replicas."""
 
@@ -19,12 +20,12 @@ from test_hostile import initialize, legacy
 IN_FLIGHT = "rate_limits.max_concurrent_calls_per_principal"
 
 
-def held_places(redis: Redis) -> int:
-    """Leases held now in the test's Redis, over every principal."""
+def held_places(redis: Redis, kind: str = "inflight") -> int:
+    """Leases of `kind` held now in the test's Redis, over every principal."""
     def cli(*args: str) -> str:
         return subprocess.run(["redis-cli", "-p", str(redis.port), *args], capture_output=True, text=True,
                               check=True, timeout=10).stdout
-    return sum(int(cli("ZCARD", key).strip()) for key in cli("--scan", "--pattern", "test:inflight:*").split())
+    return sum(int(cli("ZCARD", key).strip()) for key in cli("--scan", "--pattern", f"test:{kind}:*").split())
 
 
 def slow_calls(gateways_and_sessions, millis: int) -> tuple[list[threading.Thread], list[str]]:
@@ -101,3 +102,17 @@ def test_a_replica_that_never_heard_a_heartbeat_takes_the_share_of_replicas_when
         assert all("rate_limits.per_principal_per_sec" in answer["error"]["message"] for answer in answers if "error" in answer)
     finally:
         running.stop()
+
+
+def test_a_watch_quota_holds_across_two_replicas(tmp_path):
+    from test_watch_quota import subscribe
+
+    settings = "[limits]\nmax_watches_per_principal = 2\nwatch_without_stream_secs = 60\n"
+    with cluster(tmp_path, settings) as (redis, a, b):
+        for _ in range(2):
+            assert "result" in subscribe(a, initialize(a)), "within the quota"
+        # Each replica alone would have let this one through.
+        refused = subscribe(b, initialize(b))
+        assert "error" in refused, refused
+        assert "limits.max_watches_per_principal" in refused["error"]["message"], refused
+        assert held_places(redis, "watches") == 2

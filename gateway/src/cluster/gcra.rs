@@ -140,7 +140,7 @@ impl Cluster {
             None => args.push(String::new()),
         }
         let asked_opt = cap_opt.map(|cap| {
-            let asked = self.ask_lease(principal);
+            let asked = self.ask_lease("inflight", principal);
             keys.push(asked.key.clone());
             args.push(cap.to_string());
             args.push(LEASE_MS.to_string());

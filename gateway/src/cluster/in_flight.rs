@@ -1,7 +1,10 @@
-//! Calls in flight per principal shared between replicas
-//! (`rate_limits.max_concurrent_calls_per_principal` with `[cluster]`): one
-//! sorted set per principal (`inflight:<principal>`) of leases, each scored
-//! by its expiry on Redis's clock. A call takes its lease in the script that
+//! Places per principal shared between replicas — calls in flight
+//! (`rate_limits.max_concurrent_calls_per_principal`) and watched resources
+//! (`limits.max_watches_per_principal`: `resources/subscribe` and
+//! `subscriptions/listen` URIs) with `[cluster]`: one sorted set per
+//! principal (`inflight:<principal>`, `watches:<principal>`) of leases,
+//! each scored by its expiry on Redis's clock. A watch takes its lease with
+//! one script ([`Cluster::take_lease`]). A call takes its lease in the script that
 //! decides its rate limits (`gcra`: one round trip at its start), gives it
 //! back with one `ZREM` when it ends (sent in the background: the answer
 //! does not wait for it), and every heartbeat renews all of this replica's
@@ -18,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::Cluster;
-use super::store::Script;
+use super::store::{Script, StoreError};
 
 /// How long a lease holds its place unless renewed (a heartbeat renews it
 /// every second).
@@ -26,6 +29,20 @@ pub const LEASE_MS: u64 = 5000;
 
 /// Leases renewed by one script.
 const RENEWED_AT_ONCE: usize = 500;
+
+/// KEYS: the set; ARGV: the cap, the lease's length (ms), the member.
+/// Answers 1 (taken) or 0 (the set holds the cap).
+const TAKE: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local length = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '(' .. (now + length), '+inf')
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], now + length, ARGV[3])
+redis.call('PEXPIRE', KEYS[1], length * 2)
+return 1
+";
 
 /// KEYS: the sets; ARGV: the lease's length (ms), then one member per key.
 const RENEW: &str = r"
@@ -62,11 +79,12 @@ pub struct Asked {
 // === impl Cluster ===
 
 impl Cluster {
-    /// The set and member of a lease for one more call of `principal`.
-    pub(crate) fn ask_lease(&self, principal: &str) -> Asked {
+    /// The set (of `kind`) and member of a lease for one more place of
+    /// `principal`.
+    pub(crate) fn ask_lease(&self, kind: &str, principal: &str) -> Asked {
         let id = self.leases.next.fetch_add(1, Ordering::Relaxed);
         Asked {
-            key: self.store.key("inflight", principal),
+            key: self.store.key(kind, principal),
             member: format!("{}:{id}", self.replica_id),
             id,
         }
@@ -84,6 +102,24 @@ impl Cluster {
             cluster: self.clone(),
             id: asked.id,
         }
+    }
+
+    /// One more place of `kind` (`watches`) for `principal` among at most
+    /// `cap`: the lease, `None` when the cap is reached, or why the store
+    /// could not answer.
+    pub async fn take_lease(
+        self: &Arc<Self>,
+        kind: &str,
+        principal: &str,
+        cap: usize,
+    ) -> Result<Option<Lease>, StoreError> {
+        static SCRIPT: std::sync::OnceLock<Script> = std::sync::OnceLock::new();
+        let script = SCRIPT.get_or_init(|| Script::new(TAKE));
+        let asked = self.ask_lease(kind, principal);
+        let keys = [asked.key.clone()];
+        let args = [cap.to_string(), LEASE_MS.to_string(), asked.member.clone()];
+        let taken: i64 = self.store.run(script, &keys, &args, "watches").await?;
+        Ok((taken == 1).then(|| self.granted(asked)))
     }
 
     /// Renews every lease this replica holds (a heartbeat's work).
