@@ -13,7 +13,7 @@ import threading
 import time
 
 from conftest import free_port, start_testkit_gateway
-from test_cluster import Redis, cluster, pytestmark  # noqa: F401  (skipped without redis-server)
+from test_cluster import Redis, cluster, pytestmark, ready  # noqa: F401  (skipped without redis-server)
 from test_failures import eventually
 from test_hostile import initialize, legacy
 
@@ -116,3 +116,19 @@ def test_a_watch_quota_holds_across_two_replicas(tmp_path):
         assert "error" in refused, refused
         assert "limits.max_watches_per_principal" in refused["error"]["message"], refused
         assert held_places(redis, "watches") == 2
+
+
+def test_while_redis_is_away_each_replica_keeps_its_share_of_the_in_flight_cap(tmp_path):
+    from test_cluster import wait_for_store
+
+    with cluster(tmp_path, f"[rate_limits]\n{IN_FLIGHT.split('.')[1]} = 4\n") as (redis, a, b):
+        eventually(lambda: ready(a)["cluster"]["live_replicas"] == 2)
+        redis.kill()
+        wait_for_store(a, False)
+        session = initialize(a)
+        threads, outcomes = slow_calls([(a, session)] * 4, millis=3000)
+        for thread in threads:
+            thread.join(timeout=60)
+        # Two replicas were alive: this one's share is 4 ÷ 2.
+        assert sorted(outcomes) == ["in flight"] * 2 + ["ok"] * 2, outcomes
+        assert ready(a)["cluster"]["fallbacks_total"] > 0
