@@ -9,6 +9,9 @@ so start-up, the handshake and shutdown cancel out. Prints the table (and
 appends it to `--results`) plus the functions with the most own
 instructions in the larger run. Needs valgrind (`apt install valgrind`) and
 release binaries (`cargo build --release --workspace --bins`).
+With `--cluster`, each run has a per-principal rate limit (never reached),
+decided by the gateway alone and through `[cluster]` (a redis-server of its
+own): the instructions one shared decision costs the gateway.
 """
 
 from __future__ import annotations
@@ -27,12 +30,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compare import RELEASE, TOKEN, Stack, free_port, gateway_config, heading, publish, wait_for_port  # noqa: E402
 
 
-def counted_run(stack: Stack, name: str, socket_path: Path, era: str, calls: int, metrics: bool) -> Path:
+def counted_run(stack: Stack, name: str, socket_path: Path, era: str, calls: int, metrics: bool, tail: str = "") -> Path:
     """Runs a gateway under callgrind for `calls` echo calls, recording
-    Prometheus metrics (its admin listener on) or not; returns its profile."""
+    Prometheus metrics (its admin listener on) or not, `tail` appended to
+    its config; returns its profile."""
     port = free_port()
     admin = f'"127.0.0.1:{free_port()}"' if metrics else '"off"'
-    config = gateway_config(stack.work, name, port, [("echo", "", f"unix://{socket_path}")], tail=f"[admin]\nlisten = {admin}\n")
+    config = gateway_config(stack.work, name, port, [("echo", "", f"unix://{socket_path}")],
+                            tail=f"[admin]\nlisten = {admin}\n{tail}")
     profile = stack.work / f"{name}.callgrind"
     process = stack.start(name, ["valgrind", "--tool=callgrind", f"--callgrind-out-file={profile}",
                                  str(RELEASE / "micromcp"), "gateway", "--config", str(config)],
@@ -71,6 +76,8 @@ def main() -> int:
     parser.add_argument("--metrics", default="off,on", help="runs without and with Prometheus metrics recorded")
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--results", type=Path, help="append the table to this Markdown file")
+    parser.add_argument("--cluster", action="store_true",
+                        help="runs with a per-principal rate limit, decided alone and through [cluster] Redis")
     options = parser.parse_args()
     stack = Stack(Path(tempfile.mkdtemp(prefix="micromcp-callgrind-")))
     rows, tops = [], {}
@@ -81,17 +88,29 @@ def main() -> int:
             if socket_path.exists():
                 break
             time.sleep(0.05)
+        setups = [("", "")]
+        if options.cluster:
+            redis_port = free_port()
+            stack.start("redis", ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+                                  "--appendonly", "no"])
+            wait_for_port(redis_port)
+            limits = "[rate_limits]\nper_principal_per_sec = 1000000\nper_principal_burst = 1000000\n"
+            setups = [(", rate limit", limits),
+                      (", rate limit + [cluster]", limits + f'[cluster]\nredis_url = "redis://127.0.0.1:{redis_port}"\n')]
         for era in options.eras.split(","):
             for metrics in options.metrics.split(","):
-                name = f"{era}-metrics-{metrics}"
-                recording = metrics == "on"
-                base = total_instructions(counted_run(stack, f"{name}-base", socket_path, era, options.base, recording))
-                big_profile = counted_run(stack, f"{name}-big", socket_path, era, options.base + options.calls, recording)
-                big = total_instructions(big_profile)
-                per_call = (big - base) / options.calls
-                rows.append((f"{era}, metrics {metrics}", base, big, per_call))
-                tops[f"{era}, metrics {metrics}"] = top_functions(big_profile, options.top)
-                print(f"{name}: {per_call:,.0f} instructions per call", flush=True)
+                for label, tail in setups:
+                    name = f"{era}-metrics-{metrics}{label}".replace(" ", "-").replace(",", "").replace("+", "and")
+                    name = name.replace("[", "").replace("]", "")
+                    recording = metrics == "on"
+                    base = total_instructions(counted_run(stack, f"{name}-base", socket_path, era, options.base, recording, tail))
+                    big_profile = counted_run(stack, f"{name}-big", socket_path, era, options.base + options.calls, recording, tail)
+                    big = total_instructions(big_profile)
+                    per_call = (big - base) / options.calls
+                    row = f"{era}, metrics {metrics}{label}"
+                    rows.append((row, base, big, per_call))
+                    tops[row] = top_functions(big_profile, options.top)
+                    print(f"{row}: {per_call:,.0f} instructions per call", flush=True)
     finally:
         stack.stop()
     lines = [

@@ -2,8 +2,9 @@
 //! set, and each shared decision's fallback while Redis cannot answer:
 //! the connection and its metrics (`store`), the replicas' heartbeats that
 //! tell how many are alive (`replicas`), ended sessions (`revocations`),
-//! approval rounds used once (`used_rounds`) and the rate limits decided
-//! by one GCRA script per call (`gcra`), approvals remembered for a while
+//! approval rounds used once (`used_rounds`), the rate limits decided
+//! by one GCRA script per call (`gcra`) with the calls in flight per
+//! principal (`in_flight`), approvals remembered for a while
 //! (`remembered`), approved tool definitions (`pins`) and run-time
 //! registrations (`registrations`); the values of those keys are sealed
 //! for their own key (`seals`). Without `[cluster]` none of this
@@ -11,6 +12,7 @@
 //! See `README.md` beside this file for each decision's fallback.
 
 mod gcra;
+mod in_flight;
 mod pins;
 mod registrations;
 mod remembered;
@@ -39,7 +41,8 @@ pub struct Cluster {
     store: Store,
     /// This process's id in the heartbeats (random per start).
     replica_id: String,
-    /// Replicas alive at the last heartbeat answered (this one included).
+    /// Replicas alive at the last heartbeat answered (this one included);
+    /// `cluster.replicas_when_unknown` until one is.
     live_replicas: AtomicU32,
     /// The local limiters used while the store is away: each rate divided
     /// by the live replicas, kept while that count and the services'
@@ -52,6 +55,9 @@ pub struct Cluster {
     /// Seals the values of the other keys that decide something, each for
     /// its own key.
     values: seals::ValueSeal,
+    /// The places this replica's calls hold among their principals' calls
+    /// in flight.
+    leases: in_flight::Leases,
 }
 
 struct FallbackRates {
@@ -68,10 +74,11 @@ impl Cluster {
         Ok(Arc::new(Self {
             store: Store::new(config)?,
             replica_id: hex::encode(rand::random::<[u8; 8]>()),
-            live_replicas: AtomicU32::new(1),
+            live_replicas: AtomicU32::new(config.replicas_when_unknown.max(1)),
             fallback_rates: Mutex::new(None),
             documents: SealingKey::derived(session_key, b"micromcp cluster registrations v1"),
             values: seals::ValueSeal::new(session_key),
+            leases: in_flight::Leases::default(),
         }))
     }
 

@@ -194,20 +194,36 @@ impl Gateway {
 
     /// A place for one more resource watched by `principal` (a
     /// 2025-11-25 subscription or a 2026-07-28 listen URI), or the error
-    /// that names the limit.
-    pub fn watch_place(&self, principal: &str) -> Result<QuotaPermit<String>, GatewayError> {
-        self.watches
-            .acquire(principal.to_owned())
-            .map_err(|exceeded| {
-                GatewayError::InvalidRequest(match exceeded {
-                    Exceeded::PerKey(limit) => format!(
-                        "principal {principal} already watches {limit} resources (limits.max_watches_per_principal); unsubscribe or close a subscriptions/listen stream first"
-                    ),
-                    Exceeded::Total(limit) => {
-                        format!("the gateway watches {limit} resources; retry later")
-                    }
-                })
-            })
+    /// that names the limit. With `[cluster]` the per-principal cap holds
+    /// over every replica (a lease in the store); while the store cannot
+    /// answer, this replica's share of it (cap ÷ live replicas).
+    pub async fn watch_place(&self, principal: &str) -> Result<QuotaPermit<String>, GatewayError> {
+        let place =
+            self.watches
+                .acquire(principal.to_owned())
+                .map_err(|exceeded| match exceeded {
+                    Exceeded::PerKey(limit) => watches_full(principal, limit),
+                    Exceeded::Total(limit) => GatewayError::InvalidRequest(format!(
+                        "the gateway watches {limit} resources; retry later"
+                    )),
+                })?;
+        let (Some(cluster), Some(cap)) = (&self.cluster_opt, self.watches.max_per_key()) else {
+            return Ok(place);
+        };
+        match cluster.take_lease("watches", principal, cap).await {
+            Ok(Some(lease)) => Ok(place.holding(Box::new(lease))),
+            Ok(None) => Err(watches_full(principal, cap)),
+            Err(error) => {
+                cluster.store().fell_back("watches");
+                tracing::debug!(%error, "watch quota decided by this replica alone");
+                let replicas = usize::try_from(cluster.live_replicas()).unwrap_or(1);
+                let share = (cap / replicas.max(1)).max(1);
+                if self.watches.held_by(&principal.to_owned()) > share {
+                    return Err(watches_full(principal, share));
+                }
+                Ok(place)
+            }
+        }
     }
 
     /// The authorization state now.
@@ -273,4 +289,11 @@ impl Gateway {
         self.pending_requests
             .deliver(id_text, principal, result, error)
     }
+}
+
+/// The error of one watch too many for `principal`.
+fn watches_full(principal: &str, limit: usize) -> GatewayError {
+    GatewayError::InvalidRequest(format!(
+        "principal {principal} already watches {limit} resources (limits.max_watches_per_principal); unsubscribe or close a subscriptions/listen stream first"
+    ))
 }

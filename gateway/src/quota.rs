@@ -1,7 +1,9 @@
 //! Shares of something scarce, counted in total and per key: client
 //! connections per source address (`front::limits`), streamed resource
-//! reads per principal (`methods::resources`). A [`QuotaPermit`] holds one
-//! place and gives it back when dropped; a refusal says which cap was hit.
+//! reads per principal (`methods::resources`), calls in flight per
+//! principal (`rates`). A [`QuotaPermit`] holds one place and gives it back
+//! when dropped, with anything it was given to hold (a place in the
+//! cluster's store); a refusal says which cap was hit.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -22,11 +24,13 @@ struct Held<K> {
     per_key: HashMap<K, usize>,
 }
 
-/// One place, given back when dropped.
+/// One place, given back when dropped (with whatever else it holds).
 #[derive(Debug)]
 pub struct QuotaPermit<K: Hash + Eq + Clone> {
     quota: Arc<Quota<K>>,
     key: K,
+    /// Dropped with the place: e.g. the same place taken in a shared store.
+    also_opt: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 /// Which cap a refused request hit, with its value.
@@ -72,12 +76,33 @@ impl<K: Hash + Eq + Clone> Quota<K> {
         Ok(QuotaPermit {
             quota: self.clone(),
             key,
+            also_opt: None,
         })
+    }
+
+    /// The cap per key, when there is one.
+    pub fn max_per_key(&self) -> Option<usize> {
+        self.max_per_key_opt
+    }
+
+    /// Places `key` holds now (counted only under a per-key cap).
+    pub fn held_by(&self, key: &K) -> usize {
+        self.held
+            .lock()
+            .map_or(0, |held| held.per_key.get(key).copied().unwrap_or(0))
     }
 
     /// Places held now.
     pub fn held(&self) -> usize {
         self.held.lock().map_or(0, |held| held.total)
+    }
+}
+
+impl<K: Hash + Eq + Clone> QuotaPermit<K> {
+    /// The place, also holding `also` until it is given back.
+    pub fn holding(mut self, also: Box<dyn std::any::Any + Send + Sync>) -> Self {
+        self.also_opt = Some(also);
+        self
     }
 }
 

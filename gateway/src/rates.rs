@@ -165,9 +165,9 @@ impl RateLimits {
         self.generation.load(Ordering::Relaxed)
     }
 
-    /// The same rates for one of `replicas` sharing them (each rate and
-    /// burst divided), without in-flight caps: the fallback of a cluster
-    /// whose store is away.
+    /// The same rates and in-flight cap for one of `replicas` sharing them
+    /// (each rate, burst and cap divided, at least 1): the fallback of a
+    /// cluster whose store is away.
     pub fn divided(&self, replicas: u32) -> Self {
         let divided = |rate: Rate| shared_by(rate, replicas);
         let own = self
@@ -192,7 +192,13 @@ impl RateLimits {
             per_principal_opt: self.config.per_principal_opt.map(divided),
             per_service_opt: self.config.per_service_opt.map(divided),
             own: ArcSwap::from_pointee(own),
-            in_flight_opt: None,
+            in_flight_opt: self
+                .config
+                .max_concurrent_calls_per_principal_opt
+                .map(|max| {
+                    let share = max / usize::try_from(replicas.max(1)).unwrap_or(usize::MAX);
+                    Quota::new(usize::MAX, Some(share.max(1)))
+                }),
             clock: DefaultClock::default(),
             config: self.config.clone(),
             generation: AtomicU64::new(self.generation()),
@@ -288,6 +294,11 @@ impl RateLimits {
         self.admit_in_flight(principal)
     }
 
+    /// The cap on one principal's calls in flight, when there is one.
+    pub fn in_flight_cap(&self) -> Option<usize> {
+        self.config.max_concurrent_calls_per_principal_opt
+    }
+
     /// A place among `principal`'s calls in flight, when they are capped.
     pub fn admit_in_flight(
         &self,
@@ -296,14 +307,10 @@ impl RateLimits {
         let Some(in_flight) = &self.in_flight_opt else {
             return Ok(None);
         };
-        in_flight.acquire(principal.to_owned()).map(Some).map_err(|_| {
-            GatewayError::RateLimited {
-                message: format!(
-                    "too many calls in flight for principal {principal} (rate_limits.max_concurrent_calls_per_principal); retry when one ends"
-                ),
-                retry_after_ms: 100,
-            }
-        })
+        in_flight
+            .acquire(principal.to_owned())
+            .map(Some)
+            .map_err(|_| in_flight_refusal(principal))
     }
 
     fn check_shared_service(&self, service: &str) -> Result<(), GatewayError> {
@@ -340,3 +347,14 @@ impl RateLimits {
 
 #[cfg(test)]
 mod tests;
+
+/// The error of a call refused because `principal` has as many calls in
+/// flight as its cap allows.
+pub fn in_flight_refusal(principal: &str) -> GatewayError {
+    GatewayError::RateLimited {
+        message: format!(
+            "too many calls in flight for principal {principal} (rate_limits.max_concurrent_calls_per_principal); retry when one ends"
+        ),
+        retry_after_ms: 100,
+    }
+}

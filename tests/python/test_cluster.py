@@ -59,11 +59,12 @@ class Redis:
 
 
 @contextlib.contextmanager
-def cluster(tmp_path: Path, settings: str = "", service_settings: str = "", gateways: int = 2, persistent: bool = False):
-    """Redis, one testkit service and `gateways` gateways sharing both (and
-    one session key); yields (redis, a, b, …), each gateway with `.admin`
-    (its admin URL)."""
-    redis = Redis(tmp_path / "redis", persistent)
+def cluster(tmp_path: Path, settings: str = "", service_settings: str = "", gateways: int = 2, persistent: bool = False,
+            redis: Redis | None = None, env_extra: dict[str, str] | None = None):
+    """Redis (`redis`, or one of the test's own), one testkit service and
+    `gateways` gateways sharing both (and one session key); yields (redis,
+    a, b, …), each gateway with `.admin` (its admin URL)."""
+    redis = redis or Redis(tmp_path / "redis", persistent)
     redis.start()
     service_port = free_port()
     kits = [start_kit(service_port)]
@@ -80,7 +81,8 @@ def cluster(tmp_path: Path, settings: str = "", service_settings: str = "", gate
                                 # A loaded test machine may answer slowly: no fallback for that.
                                 f'command_timeout_ms = 2000\n{settings}')
             gateway = start_testkit_gateway(base, gateway_settings=gateway_settings, service_port=service_port,
-                                            service_settings=service_settings, env_extra={"MICROMCP_ADMIN_TOKEN": ADMIN_TOKEN})
+                                            service_settings=service_settings,
+                                            env_extra={"MICROMCP_ADMIN_TOKEN": ADMIN_TOKEN, **(env_extra or {})})
             gateway.admin = f"http://127.0.0.1:{admin_port}"
             gateway.kits, gateway.service_port = kits, service_port
             running.append(gateway)

@@ -39,6 +39,7 @@ impl Cluster {
         let args = [self.replica_id.clone(), FORGOTTEN_AFTER_MS.to_string()];
         let live: u32 = self.store.probe(script, &keys, &args, "heartbeat").await?;
         self.live_replicas.store(live.max(1), Ordering::Relaxed);
+        self.renew_leases().await;
         Ok(live)
     }
 

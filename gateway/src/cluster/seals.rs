@@ -12,10 +12,8 @@
 use std::collections::HashSet;
 use std::sync::{Mutex, PoisonError};
 
-use sha2::{Digest, Sha256};
-
 use super::Cluster;
-use crate::session::aead::{NONCE_BYTES, SealingKey, derive};
+use crate::session::aead::{NONCE_BYTES, SealingKey};
 use crate::telemetry;
 
 /// Longest sealed value opened (characters).
@@ -26,8 +24,6 @@ const MAX_REPORTED: usize = 1024;
 /// Seals and opens the values of shared keys.
 pub struct ValueSeal {
     key: SealingKey,
-    /// Derives the nonce of a value that must always seal the same.
-    nonces: [u8; 32],
     /// Keys whose ignored value was logged already.
     reported: Mutex<HashSet<String>>,
 }
@@ -38,7 +34,6 @@ impl ValueSeal {
     pub fn new(session_key: &[u8; 32]) -> Self {
         Self {
             key: SealingKey::derived(session_key, b"micromcp cluster values v1"),
-            nonces: derive(session_key, b"micromcp cluster value nonces v1"),
             reported: Mutex::new(HashSet::new()),
         }
     }
@@ -49,19 +44,6 @@ impl ValueSeal {
             &rand::random::<[u8; NONCE_BYTES]>(),
             &plaintext(name, payload),
         )
-    }
-
-    /// `payload` sealed for `name`, the same box every time (a script in
-    /// Redis compares it).
-    pub fn seal_fixed(&self, name: &str, payload: &str) -> String {
-        let plaintext = plaintext(name, payload);
-        let mut hasher = Sha256::new();
-        hasher.update(self.nonces);
-        hasher.update(&plaintext);
-        let digest = hasher.finalize();
-        let mut nonce = [0; NONCE_BYTES];
-        nonce.copy_from_slice(&digest[..NONCE_BYTES]);
-        self.key.seal(&nonce, &plaintext)
     }
 
     /// The payload of `text` when a replica sealed it for exactly `name`.
@@ -143,11 +125,5 @@ mod tests {
             "another session key"
         );
         assert_ne!(seal.seal("k", "v"), seal.seal("k", "v"));
-        assert_eq!(seal.seal_fixed("k", "v"), seal.seal_fixed("k", "v"));
-        assert_ne!(seal.seal_fixed("k", "v"), seal.seal_fixed("j", "v"));
-        assert_eq!(
-            seal.open("k", &seal.seal_fixed("k", "v")).as_deref(),
-            Some("v")
-        );
     }
 }

@@ -83,7 +83,8 @@ impl Store {
         let client = redis::Client::open(info).map_err(unavailable)?;
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(config.connect_timeout))
-            .set_response_timeout(Some(config.command_timeout))
+            // Each command is timed out by `send` (one timer per command, not two).
+            .set_response_timeout(None)
             .set_number_of_retries(1)
             .set_max_delay(std::time::Duration::from_millis(500));
         let connection =

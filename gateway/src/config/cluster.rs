@@ -3,7 +3,8 @@
 //! an ACL user and password in it or the password in `password_file`),
 //! the prefix of every key written, the connect and command timeouts, and
 //! whether a session's revocation check fails open or closed while the
-//! store is away. Absent: one process keeps all its state, as before.
+//! store is away, and how many replicas a replica assumes alive for the
+//! fallbacks before it has heard a heartbeat. Absent: one process keeps all its state, as before.
 //! Validated into [`ClusterConfig`]; errors name their key and never show
 //! the password.
 
@@ -11,6 +12,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
+
+/// Most replicas `cluster.replicas_when_unknown` may name.
+const MAX_REPLICAS: u64 = 1000;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -26,6 +30,8 @@ pub struct RawCluster {
     /// `"open"` (default: a session is served) or `"closed"` (refused)
     /// when its revocation cannot be checked.
     pub revocations_when_down: Option<String>,
+    /// Replicas assumed alive for the fallbacks before a heartbeat is heard.
+    pub replicas_when_unknown: Option<u64>,
 }
 
 /// What a revocation check does while the store cannot answer.
@@ -66,6 +72,8 @@ pub struct ClusterConfig {
     pub connect_timeout: Duration,
     pub command_timeout: Duration,
     pub revocations_when_down: WhenDown,
+    /// Replicas assumed alive until the first heartbeat is heard.
+    pub replicas_when_unknown: u32,
 }
 
 impl ClusterConfig {
@@ -96,6 +104,10 @@ pub fn validate_cluster(
             (
                 "cluster.revocations_when_down",
                 raw.revocations_when_down.is_some(),
+            ),
+            (
+                "cluster.replicas_when_unknown",
+                raw.replicas_when_unknown.is_some(),
             ),
         ] {
             if set {
@@ -218,6 +230,12 @@ pub fn validate_cluster(
             WhenDown::Open
         }
     };
+    let replicas_when_unknown = raw.replicas_when_unknown.unwrap_or(2);
+    if !(1..=MAX_REPLICAS).contains(&replicas_when_unknown) {
+        errors.push(format!(
+            "cluster.replicas_when_unknown: {replicas_when_unknown} is not between 1 and {MAX_REPLICAS}"
+        ));
+    }
     Some(ClusterConfig {
         redis_url: url,
         password_opt,
@@ -226,6 +244,8 @@ pub fn validate_cluster(
         connect_timeout,
         command_timeout,
         revocations_when_down,
+        replicas_when_unknown: u32::try_from(replicas_when_unknown.clamp(1, MAX_REPLICAS))
+            .unwrap_or(1),
     })
 }
 
@@ -304,6 +324,7 @@ mod tests {
         assert!(!format!("{config:?}").contains("ter2"), "{config:?}");
         assert_eq!(config.key_prefix, "micromcp:");
         assert_eq!(config.revocations_when_down, WhenDown::Open);
+        assert_eq!(config.replicas_when_unknown, 2);
     }
 
     #[test]
@@ -315,11 +336,13 @@ mod tests {
                 key_prefix: Some("has space".into()),
                 command_timeout_ms: Some(0),
                 revocations_when_down: Some("sometimes".into()),
+                replicas_when_unknown: Some(0),
                 ..RawCluster::default()
             },
             None,
         );
         for key in [
+            "cluster.replicas_when_unknown: 0 is not between 1 and 1000",
             "cluster.redis_url: scheme \"http\"",
             "cluster.redis_url: the path \"x\"",
             "cluster.password_file: /nonexistent/redis.pass",

@@ -151,7 +151,8 @@ impl Gateway {
     }
 
     /// Counts a call of `principal` to `service` against the rate limits
-    /// (shared with `[cluster]`) and its in-flight cap, or refuses it
+    /// and its in-flight cap (both shared with `[cluster]`: the place then
+    /// holds the call's lease too), or refuses it
     /// naming the limit; with a session revocation check still to make
     /// (`revocation_opt`), makes it in the same round trip to the store.
     pub async fn admit_call(
@@ -169,14 +170,19 @@ impl Gateway {
             .decide_call(&self.rates, principal, service, session_opt)
             .await
         {
-            Decision::Counted => {}
-            Decision::Refused(error) => return Err(error),
-            Decision::Ended => {
-                return Err(match pending_opt {
-                    Some(pending) => self.learnt_ended(&pending.session_id, &pending.claims),
-                    None => GatewayError::SessionNotFound,
-                });
+            Decision::Counted(lease_opt) => {
+                let place_opt = self.rates.admit_in_flight(principal)?;
+                Ok(match (place_opt, lease_opt) {
+                    (Some(place), Some(lease)) => Some(place.holding(Box::new(lease))),
+                    (place_opt, _) => place_opt,
+                })
             }
+            Decision::Refused(error) => Err(error),
+            Decision::Full => Err(crate::rates::in_flight_refusal(principal)),
+            Decision::Ended => Err(match pending_opt {
+                Some(pending) => self.learnt_ended(&pending.session_id, &pending.claims),
+                None => GatewayError::SessionNotFound,
+            }),
             Decision::Away { error, limited } => {
                 if pending_opt.is_some() {
                     self.revocation_fallback(cluster, &error)?;
@@ -185,9 +191,9 @@ impl Gateway {
                     tracing::debug!(%error, "rate limits decided by this replica alone");
                     cluster.check_fallback_rates(&self.rates, principal, service)?;
                 }
+                cluster.admit_fallback_in_flight(&self.rates, principal)
             }
         }
-        self.rates.admit_in_flight(principal)
     }
 
     /// Shares an operator's approval of `service`'s `tool` definition

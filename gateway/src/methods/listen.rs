@@ -102,7 +102,7 @@ pub(crate) async fn listen(
     // (shared with resources/subscribe) while the stream lasts.
     let mut places = Vec::new();
     for uri in requested_uris.iter().flatten().collect::<BTreeSet<_>>() {
-        let place = gateway.watch_place(&context.principal.id)?;
+        let place = gateway.watch_place(&context.principal.id).await?;
         if let Some(updates) = watch(gateway, context, uri).await {
             watches.push(updates);
             honoured_uris.push(uri.clone());

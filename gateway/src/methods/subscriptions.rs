@@ -54,7 +54,7 @@ pub(crate) async fn subscribe(
     if let Some(replaced) = replaced {
         replaced.token.cancel();
     }
-    let place = gateway.watch_place(&context.principal.id)?;
+    let place = gateway.watch_place(&context.principal.id).await?;
     let mut client = route.client()?;
     let request = outbound::watch_request(gateway, context, route.readable_sources(), uri);
     let mut updates = client
