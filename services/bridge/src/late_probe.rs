@@ -18,8 +18,11 @@
 //!   `notifications/initialized` is not sent either;
 //! - the probe answered with an error (a handshake-era server): the held
 //!   `initialize` is sent, the error dropped;
-//! - no answer within [`GRACE`]: the `initialize` is sent (rmcp's own
-//!   fallback, later) and a late answer to the probe is dropped.
+//! - no answer within [`GRACE`]: the `initialize` is sent (a server that
+//!   never answers a probe); whichever is answered first then wins — the
+//!   probe's answer naming 2026-07-28 becomes the `initialize`'s answer as
+//!   above (the `initialize`'s own, a refusal, is dropped), the
+//!   `initialize`'s answer passes and a later probe answer is dropped.
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -45,8 +48,11 @@ pub struct LateProbe<T> {
     pending_opt: Option<String>,
     /// The `initialize` held, its id and until when.
     held_opt: Option<(RequestId, ClientJsonRpcMessage, Instant)>,
-    /// A probe given up on after [`GRACE`]: its answer is dropped.
-    abandoned_opt: Option<String>,
+    /// The `initialize` sent after [`GRACE`] with the probe unanswered.
+    sent_late_opt: Option<RequestId>,
+    /// An id whose answer is dropped: a probe whose `initialize` was
+    /// answered first, or an `initialize` the probe's answer stood in for.
+    dropped_opt: Option<String>,
     /// The era was settled by the probe: rmcp's `initialized` is not sent.
     skip_initialized: bool,
 }
@@ -68,7 +74,8 @@ impl<T> LateProbe<T> {
             inner,
             pending_opt: None,
             held_opt: None,
-            abandoned_opt: None,
+            sent_late_opt: None,
+            dropped_opt: None,
             skip_initialized: false,
         }
     }
@@ -102,7 +109,8 @@ impl<T> LateProbe<T> {
     /// `message` from the server, to pass on, or why not.
     fn received(&mut self, message: ServerJsonRpcMessage) -> Result<ServerJsonRpcMessage, Kept> {
         // Once the era is settled (every message after the handshake).
-        if self.pending_opt.is_none() && self.abandoned_opt.is_none() {
+        if self.pending_opt.is_none() && self.dropped_opt.is_none() && self.sent_late_opt.is_none()
+        {
             return Ok(message);
         }
         let id_opt = match &message {
@@ -113,50 +121,76 @@ impl<T> LateProbe<T> {
         let Some(id) = id_opt else {
             return Ok(message);
         };
-        if self.abandoned_opt.as_ref() == Some(&id) {
-            self.abandoned_opt = None;
-            tracing::debug!(%id, "dropped the late answer to an abandoned server/discover");
+        if self.dropped_opt.as_ref() == Some(&id) {
+            self.dropped_opt = None;
+            tracing::debug!(%id, "dropped an answer the era probe settled");
             return Err(Kept::Drop);
+        }
+        if self
+            .sent_late_opt
+            .as_ref()
+            .is_some_and(|late| late.to_string() == id)
+        {
+            // `initialize` answered first: a later probe answer is dropped.
+            self.sent_late_opt = None;
+            self.dropped_opt = self.pending_opt.take();
+            return Ok(message);
         }
         if self.pending_opt.as_ref() != Some(&id) {
             return Ok(message);
         }
         self.pending_opt = None;
-        let Some((held_id, _, _)) = &self.held_opt else {
-            return Ok(message);
+        let (initialize_id, held) = match (&self.held_opt, &self.sent_late_opt) {
+            (Some((held_id, _, _)), _) => (held_id.clone(), true),
+            (None, Some(late_id)) => (late_id.clone(), false),
+            (None, None) => return Ok(message),
         };
         let modern = ProtocolVersion::V_2026_07_28;
-        match message {
-            JsonRpcMessage::Response(response) => match response.result {
-                ServerResult::DiscoverResult(result)
-                    if result.supported_versions.contains(&modern) =>
-                {
-                    let server_info = result
-                        .server_info()
-                        .unwrap_or_else(|| Implementation::new("unnamed", ""));
-                    let mut answer = InitializeResult::new(result.capabilities);
-                    answer.protocol_version = modern;
-                    answer.server_info = server_info;
-                    answer.instructions = result.instructions;
-                    let held_id = held_id.clone();
-                    self.held_opt = None;
-                    self.skip_initialized = true;
-                    tracing::debug!("a late server/discover answer settled the era: 2026-07-28");
-                    Ok(ServerJsonRpcMessage::response(
-                        ServerResult::InitializeResult(answer),
-                        held_id,
-                    ))
-                }
-                _ => Err(Kept::SendHeld),
-            },
-            _ => Err(Kept::SendHeld),
+        let JsonRpcMessage::Response(response) = message else {
+            return Err(self.not_settled(held));
+        };
+        let ServerResult::DiscoverResult(result) = response.result else {
+            return Err(self.not_settled(held));
+        };
+        if !result.supported_versions.contains(&modern) {
+            return Err(self.not_settled(held));
+        }
+        let server_info = result
+            .server_info()
+            .unwrap_or_else(|| Implementation::new("unnamed", ""));
+        let mut answer = InitializeResult::new(result.capabilities);
+        answer.protocol_version = modern;
+        answer.server_info = server_info;
+        answer.instructions = result.instructions;
+        self.held_opt = None;
+        if !held {
+            self.sent_late_opt = None;
+            self.dropped_opt = Some(initialize_id.to_string());
+        }
+        self.skip_initialized = true;
+        tracing::debug!("the server/discover answer settled the era: 2026-07-28");
+        Ok(ServerJsonRpcMessage::response(
+            ServerResult::InitializeResult(answer),
+            initialize_id,
+        ))
+    }
+
+    /// The probe answered without settling the era: the `initialize` goes
+    /// (or, sent already, its own answer will do); the probe's is dropped.
+    fn not_settled(&mut self, held: bool) -> Kept {
+        if held {
+            Kept::SendHeld
+        } else {
+            self.sent_late_opt = None;
+            Kept::Drop
         }
     }
 
-    /// Gives the probe up: its answer, if it comes, is dropped.
+    /// The grace is over: the held `initialize`, to send now.
     fn give_up(&mut self) -> Option<ClientJsonRpcMessage> {
-        self.abandoned_opt = self.pending_opt.take();
-        self.held_opt.take().map(|(_, message, _)| message)
+        let (id, message, _) = self.held_opt.take()?;
+        self.sent_late_opt = Some(id);
+        Some(message)
     }
 }
 

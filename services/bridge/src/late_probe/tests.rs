@@ -92,14 +92,37 @@ fn a_late_refusal_sends_the_held_initialize_and_a_given_up_probe_is_dropped() {
         old.received(discovered(NumberOrString::Number(0), r#"["2099-01-01"]"#)),
         Err(Kept::SendHeld)
     ));
-    // no answer within the grace: initialize is sent, the late answer dropped
+    // no answer within the grace, initialize sent: an initialize answered
+    // first passes, the probe's later answer is dropped
     let mut silent = LateProbe::new(());
     silent.sends(&discover(0));
     silent.sends(&initialize(1));
     assert!(silent.give_up().is_some());
+    assert!(silent.received(refused(NumberOrString::Number(1))).is_ok());
     assert!(matches!(
         silent.received(discovered(NumberOrString::Number(0), r#"["2026-07-28"]"#)),
         Err(Kept::Drop)
     ));
     assert!(silent.sends(&initialized()));
+}
+
+#[test]
+fn a_probe_answered_after_the_grace_still_settles_the_era() {
+    let mut slow = LateProbe::new(());
+    slow.sends(&discover(0));
+    slow.sends(&initialize(1));
+    assert!(slow.give_up().is_some());
+    let Ok(JsonRpcMessage::Response(answer)) =
+        slow.received(discovered(NumberOrString::Number(0), r#"["2026-07-28"]"#))
+    else {
+        panic!("expected the initialize answer");
+    };
+    assert_eq!(answer.id, NumberOrString::Number(1));
+    // the server's refusal of the initialize sent meanwhile is dropped
+    assert!(matches!(
+        slow.received(refused(NumberOrString::Number(1))),
+        Err(Kept::Drop)
+    ));
+    assert!(!slow.sends(&initialized()));
+    assert!(slow.received(refused(NumberOrString::Number(2))).is_ok());
 }
