@@ -107,7 +107,11 @@ fn list(
         && context.principal.id != crate::principal::OPERATOR;
     if let Some(own) = own_opt {
         if search_only {
-            page.items = Bytes::from_static(own.as_bytes());
+            // `add_found_tools`: the tools this session found, still its.
+            page.items = match tools::listed_found_tools(gateway, context) {
+                Some(found) => Bytes::from([own.as_bytes(), b",", &found].concat()),
+                None => Bytes::from_static(own.as_bytes()),
+            };
             page.next_cursor = None;
         } else if cursor.is_none() {
             let mut joined = Vec::with_capacity(own.len() + 1 + page.items.len());

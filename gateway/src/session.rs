@@ -7,9 +7,11 @@
 //! sealed with (`keyfile`) — and, sealed with a key derived from it, the
 //! `requestState` of 2026-07-28 multi-round requests (`request_state`) and
 //! the task ids of the tasks extension (`task_ids`), and the rounds that
-//! may be used once (`single_use`).
+//! may be used once (`single_use`); the tools a session found with
+//! `find_tools`, kept for its `tools/list` (`found_tools`).
 
 pub(crate) mod aead;
+mod found_tools;
 mod keyfile;
 mod pending_requests;
 mod registry;
@@ -21,6 +23,7 @@ mod single_use;
 mod single_use_file;
 mod task_ids;
 
+pub use self::found_tools::{FoundTools, MAX_FOUND_TOOLS};
 pub use self::keyfile::load_or_create_key;
 pub use self::pending_requests::{ClientAnswer, PendingClientRequests};
 pub use self::registry::{SessionRegistry, SessionsFull};

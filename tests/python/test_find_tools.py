@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import anyio
 import httpx2
 import pytest
 from mcp import Client, types
@@ -346,6 +347,10 @@ def test_catalog_keys_are_validated_naming_the_key(tmp_path):
     checked = subprocess.run([str(BINARY), "gateway", "--config", str(config)], capture_output=True, text=True, timeout=30,
                              env=dict(os.environ, MICROMCP_TOKEN=TOKEN))
     assert checked.returncode != 0 and "catalog.find_tools" in checked.stderr, checked.stderr
+    config.write_text('version = 1\n[catalog]\nfind_tools = true\nadd_found_tools = true\n')
+    checked = subprocess.run([str(BINARY), "gateway", "--config", str(config)], capture_output=True, text=True, timeout=30,
+                             env=dict(os.environ, MICROMCP_TOKEN=TOKEN))
+    assert checked.returncode != 0 and "catalog.add_found_tools: true needs catalog.disclosure" in checked.stderr, checked.stderr
 
 
 @pytest.mark.parametrize("mode", ERAS)
@@ -447,5 +452,110 @@ async def test_searches_are_counted_in_the_metrics(tmp_path):
         assert values.get("micromcp_find_tools_hits_total") == 5
         assert values.get("micromcp_find_tools_duration_seconds_count") == 3
         assert "# TYPE micromcp_find_tools_duration_seconds histogram" in scrape.text
+    finally:
+        running.stop()
+
+
+def adding_config(base, policy_config=None) -> str:
+    return catalog_config(base, 'disclosure = "search"\nadd_found_tools = true\n', policy_config)
+
+
+async def found_until_told(client: Client, told: list, query: str, **arguments) -> list[dict]:
+    """Searches until the session's list_changed arrives: the SDK client opens its
+    GET stream only after the handshake, and a search made before adds nothing."""
+    with anyio.fail_after(20):
+        while not told:
+            found = await find(client, query, **arguments)
+            await anyio.sleep(0.2)
+    return found
+
+
+def listed_changes():
+    told = []
+
+    async def on_message(message):
+        if isinstance(message, types.ToolListChangedNotification):
+            told.append(message)
+
+    return told, on_message
+
+
+async def test_found_tools_join_the_sessions_list_after_list_changed(tmp_path):
+    """`add_found_tools`: a 2025-11-25 session listening on its GET stream is told its
+    list changed, lists what it found beside find_tools and call_tool, and calls it by
+    name; searching the same again sends no second notification; a 2026-07-28 client's
+    list stays the two tools."""
+    running = start_up(tmp_path, make_root(tmp_path), extra=["--config", adding_config(tmp_path)])
+    try:
+        told, on_message = listed_changes()
+        async with connect(running, "legacy", message_handler=on_message) as client:
+            assert sorted(tool.name for tool in (await client.list_tools()).tools) == ["call_tool", "find_tools"]
+            found = await found_until_told(client, told, "read the contents of a file", limit=3)
+            names = [tool["name"] for tool in found]
+            assert names[0] == "fs.read_file", names
+            listed = [tool.name for tool in (await client.list_tools()).tools]
+            assert listed[:2] == ["call_tool", "find_tools"] and sorted(listed[2:]) == sorted(names), listed
+            schema = next(tool for tool in (await client.list_tools()).tools if tool.name == "fs.read_file").input_schema
+            assert schema["properties"]["path"]["type"] == "string"
+            called = await client.call_tool("fs.read_file", {"path": "hello.txt"})
+            assert not called.is_error and called.content[0].text == "hello from the fs service\n"
+            before = len(told)
+            await find(client, "read the contents of a file", limit=3)
+            await anyio.sleep(1.0)
+            assert len(told) == before, "a search finding known tools changes nothing"
+        async with connect(running, "auto") as modern:
+            assert modern.session.discover_result is not None
+            await find(modern, "read the contents of a file")
+            assert sorted(tool.name for tool in (await modern.list_tools()).tools) == ["call_tool", "find_tools"]
+    finally:
+        running.stop()
+
+
+async def test_a_session_finding_thousands_lists_at_most_fifty(tmp_path):
+    """Among 2 000 bridged tools, searches answering 50 each keep the session's list
+    bounded: 50 found tools (the most recent search's) plus find_tools and call_tool."""
+    fixture = Path(__file__).parent / "fixtures" / "many_tools_server.py"
+    servers = {"mcpServers": {"many": {"command": sys.executable, "args": [str(fixture), "2000"]}}}
+    (tmp_path / "servers.json").write_text(json.dumps(servers))
+    running = start_up(tmp_path, make_root(tmp_path), extra=[
+        "--config", adding_config(tmp_path), "--mcp-servers", str(tmp_path / "servers.json")])
+    try:
+        told, on_message = listed_changes()
+        async with connect(running, "legacy", message_handler=on_message) as client:
+            await found_until_told(client, told, "archive an invoice", limit=50)
+            for query in ["share a spreadsheet", "delete a webhook", "export a dashboard"]:
+                last = await find(client, query, limit=50)
+            listed = [tool.name for tool in (await client.list_tools()).tools]
+            assert len(listed) == 52 and set(listed[2:]) == {tool["name"] for tool in last}, listed
+    finally:
+        running.stop()
+
+
+async def test_found_tools_listed_stay_within_the_callers_view(tmp_path):
+    """A principal never gets a tool listed that it may not call (scopes: not fs.stat;
+    Cedar: not search.delete), however it searches; and a found tool that becomes
+    forbidden later (its scope taken away by a reload) leaves the list."""
+    root = make_root(tmp_path)
+    config = write_config(tmp_path)
+    running = start_up(tmp_path, root, extra=["--config", adding_config(tmp_path, config)])
+    try:
+        told, on_message = listed_changes()
+        async with connect(running, "legacy", token=READER, message_handler=on_message) as reader:
+            await found_until_told(reader, told, "read a file", limit=50)
+            for query in ["size and times of a path stat", "delete documents from the index", "file", "search", "stat"]:
+                await find(reader, query, limit=50)
+            listed = {tool.name for tool in (await reader.list_tools()).tools}
+            assert "fs.read_file" in listed and "search.query" in listed, listed
+            assert not listed & {"fs.stat", "search.delete"}, listed
+            assert all(name in {"call_tool", "find_tools"} or name.startswith(("fs.read_", "search.")) for name in listed)
+            # the reader's scope for fs.read_* taken away: its found fs tools leave the list
+            config.write_text(config.read_text().replace('["fs:read_*", "search"]', '["search"]'))
+            with anyio.fail_after(20):
+                while True:
+                    listed = {tool.name for tool in (await reader.list_tools()).tools}
+                    if not any(name.startswith("fs.") for name in listed):
+                        break
+                    await anyio.sleep(0.3)
+            assert "search.query" in listed, listed
     finally:
         running.stop()

@@ -1,6 +1,7 @@
 //! `[catalog]`: how the caller's tools are disclosed — `find_tools` (ranked
 //! search over the caller's own tools) and the `search` disclosure, where
-//! `tools/list` answers only `find_tools` and `call_tool`.
+//! `tools/list` answers only `find_tools` and `call_tool` (and, with
+//! `add_found_tools`, the tools a session found).
 
 use serde::Deserialize;
 
@@ -14,6 +15,9 @@ pub struct RawCatalog {
     /// `"all"` (default): `tools/list` lists every tool the caller may
     /// call; `"search"`: only `find_tools` and `call_tool`.
     pub disclosure: Option<String>,
+    /// Under the search disclosure, add the tools a handshake-era session
+    /// found to its `tools/list` (default false).
+    pub add_found_tools: Option<bool>,
 }
 
 /// What `tools/list` discloses.
@@ -31,6 +35,7 @@ pub enum Disclosure {
 pub struct CatalogConfig {
     pub find_tools: bool,
     pub disclosure: Disclosure,
+    pub add_found_tools: bool,
 }
 
 // === impl CatalogConfig ===
@@ -60,9 +65,17 @@ pub(super) fn validate_catalog(raw: RawCatalog, errors: &mut Vec<String>) -> Cat
                 .into(),
         );
     }
+    let add_found_tools = raw.add_found_tools.unwrap_or(false);
+    if add_found_tools && disclosure != Disclosure::Search {
+        errors.push(
+            "catalog.add_found_tools: true needs catalog.disclosure = \"search\" (otherwise tools/list lists every tool already)"
+                .into(),
+        );
+    }
     CatalogConfig {
         find_tools: raw.find_tools.unwrap_or(false) || disclosure == Disclosure::Search,
         disclosure,
+        add_found_tools,
     }
 }
 
@@ -74,11 +87,20 @@ mod tests {
         find_tools: Option<bool>,
         disclosure: Option<&str>,
     ) -> Result<CatalogConfig, Vec<String>> {
+        adding(find_tools, disclosure, None)
+    }
+
+    fn adding(
+        find_tools: Option<bool>,
+        disclosure: Option<&str>,
+        add_found_tools: Option<bool>,
+    ) -> Result<CatalogConfig, Vec<String>> {
         let mut errors = Vec::new();
         let config = validate_catalog(
             RawCatalog {
                 find_tools,
                 disclosure: disclosure.map(str::to_owned),
+                add_found_tools,
             },
             &mut errors,
         );
@@ -101,6 +123,22 @@ mod tests {
         assert!(
             conflict[0].starts_with("catalog.find_tools:"),
             "{conflict:?}"
+        );
+    }
+
+    #[test]
+    fn found_tools_are_added_only_under_the_search_disclosure() {
+        let added = adding(None, Some("search"), Some(true)).expect("valid");
+        assert!(added.add_found_tools);
+        let refused = adding(Some(true), None, Some(true)).expect_err("invalid");
+        assert!(
+            refused[0].starts_with("catalog.add_found_tools:"),
+            "{refused:?}"
+        );
+        assert!(
+            !adding(None, Some("search"), None)
+                .expect("valid")
+                .add_found_tools
         );
     }
 }

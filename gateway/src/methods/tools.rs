@@ -14,7 +14,8 @@
 //! fails as UNAVAILABLE before its first message is sent again, within the
 //! service's retry budget and the deadline; any other tool's never is.
 //! The gateway's own tools under `[catalog]` (`find_tools`, `call_tool`)
-//! are answered or unwrapped first (`tools/search.rs`).
+//! are answered or unwrapped first (`tools/search.rs`); the tools a session
+//! found may join its list (`tools/found.rs`).
 
 use std::sync::Arc;
 
@@ -31,9 +32,11 @@ use tokio_util::sync::CancellationToken;
 use tonic::Streaming;
 use tracing::Instrument;
 
+mod found;
 mod pump;
 mod search;
 
+pub use self::found::listed as listed_found_tools;
 use self::pump::{Again, CallState, pump};
 pub use self::search::listed as listed_gateway_tools;
 use self::search::{GatewayTool, gateway_tool};

@@ -1,6 +1,7 @@
 //! Replica-local state of handshake-era sessions: the log level a client
 //! set, in-flight requests (for `notifications/cancelled`), the SSE
-//! stream logs that make streams resumable with `Last-Event-ID`, and the
+//! stream logs that make streams resumable with `Last-Event-ID`, the tools
+//! it found (`[catalog] add_found_tools`), and the
 //! session's resource subscriptions — each holding its place in the
 //! principal's watch quota, and all ended once the session has been
 //! without a GET stream for a while ([`SessionRuntime::end_watches_if_unheard`]). Everything
@@ -16,6 +17,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use super::found_tools::FoundTools;
 use crate::quota::QuotaPermit;
 
 /// Most events kept per session for resumption.
@@ -107,6 +109,8 @@ pub struct SessionRuntime {
     pub log_level: Mutex<Option<String>>,
     /// Resource subscriptions (`resources/subscribe`), by URI.
     pub subscriptions: Mutex<HashMap<String, Subscription>>,
+    /// Tools found with `find_tools`, listed under `add_found_tools`.
+    pub found_tools: Mutex<FoundTools>,
     pub(super) in_flight: Mutex<HashMap<String, CancellationToken>>,
     streams: Mutex<HashMap<u64, Arc<StreamLog>>>,
     next_stream: AtomicU64,
@@ -142,6 +146,7 @@ impl SessionRuntime {
         Self {
             log_level: Mutex::new(None),
             subscriptions: Mutex::default(),
+            found_tools: Mutex::default(),
             in_flight: Mutex::default(),
             streams: Mutex::default(),
             next_stream: AtomicU64::new(1),

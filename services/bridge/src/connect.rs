@@ -19,6 +19,7 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use rmcp::{ClientCacheConfig, RoleClient};
 
 use crate::handler::BridgeHandler;
+use crate::late_probe::LateProbe;
 use crate::legacy_sse::LegacySseTransport;
 use crate::stdio_transport::StdioTransport;
 use crate::{RunAs, UpstreamTarget, UrlTransport};
@@ -164,6 +165,7 @@ async fn serve_target(
             }
             let transport = StdioTransport::new(child)
                 .map_err(|error| format!("cannot start {program}: {error}"))?;
+            let transport = LateProbe::new(transport);
             handler
                 .serve_with_lifecycle(transport, lifecycle)
                 .await
@@ -235,7 +237,7 @@ async fn open_streamable(
     // One pooled client for every session of this bridge (rmcp's default
     // client opens a connection per request).
     let client = crate::http_pool::shared_client().map_err(|error| error.to_string())?;
-    let transport = StreamableHttpClientTransport::with_client(client, config);
+    let transport = LateProbe::new(StreamableHttpClientTransport::with_client(client, config));
     handler
         .serve_with_lifecycle(transport, lifecycle)
         .await
@@ -253,6 +255,7 @@ async fn open_legacy_sse(
         .map_err(|error| format!("cannot build an HTTP client: {error}"))?;
     let transport = LegacySseTransport::connect(client, url, headers)
         .await
+        .map(LateProbe::new)
         .map_err(|error| error.to_string())?;
     handler
         .serve_with_lifecycle(transport, lifecycle)

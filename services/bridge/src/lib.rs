@@ -6,7 +6,8 @@
 //! [`upstream::Upstream`] connects with rmcp's client (era detected by
 //! probing `server/discover` and falling back to `initialize`; the verdict is
 //! kept for reconnects), mirrors the upstream catalog (refreshed on
-//! `list_changed`), and reconnects with backoff when the connection or the
+//! `list_changed`; a probe answered after rmcp's wait still settles the
+//! era, [`late_probe`]), and reconnects with backoff when the connection or the
 //! child dies. Child processes die with the bridge (`PR_SET_PDEATHSIG`),
 //! run in sessions of their own with no descriptor above 2 of the bridge's,
 //! their stderr logged ([`child_stderr`]), and their whole process tree is
@@ -27,6 +28,7 @@ mod connect;
 mod convert;
 mod handler;
 mod http_pool;
+mod late_probe;
 mod legacy_sse;
 mod liveness;
 mod principal_sessions;

@@ -175,7 +175,8 @@ pub(super) async fn find_tools(
     let hits = tokio::task::spawn_blocking(move || searched.search(&terms, limit as usize, keep))
         .await
         .map_err(|error| GatewayError::Internal(format!("tool search: {error}")))??;
-    let body = render(index.catalog(), &catalog, &hits);
+    let (body, names) = render(index.catalog(), &catalog, &hits);
+    super::found::remember(gateway, context, &names);
     telemetry::find_tools_finished(hits.len(), started.elapsed());
     Ok(Reply::Json(encode_result(
         id_text,
@@ -197,9 +198,15 @@ fn current_position(
     current.tool_at(name).map(|(found, _)| found)
 }
 
-/// The tool result: `structuredContent.tools` and a text rendering.
-fn render(indexed: &Arc<MergedCatalog>, current: &Arc<MergedCatalog>, hits: &[Hit]) -> String {
+/// The tool result (`structuredContent.tools` and a text rendering) and
+/// the names of the tools in it, best first.
+fn render(
+    indexed: &Arc<MergedCatalog>,
+    current: &Arc<MergedCatalog>,
+    hits: &[Hit],
+) -> (String, Vec<String>) {
     let mut tools = Vec::with_capacity(hits.len());
+    let mut names = Vec::with_capacity(hits.len());
     let mut text = String::new();
     for hit in hits {
         let Some(position) = current_position(indexed, current, u64::from(hit.position)) else {
@@ -228,15 +235,17 @@ fn render(indexed: &Arc<MergedCatalog>, current: &Arc<MergedCatalog>, hits: &[Hi
             .and_then(Value::as_str)
             .unwrap_or_default();
         let _ = writeln!(text, "{name} ({score}): {description}");
+        names.push(name.to_owned());
         tools.push(Value::Object(found));
     }
     if tools.is_empty() {
         text.push_str("no tool you may call matches the query");
     }
-    json!({
+    let body = json!({
         "content": [{"type": "text", "text": text.trim_end()}],
         "structuredContent": {"tools": tools},
         "isError": false,
     })
-    .to_string()
+    .to_string();
+    (body, names)
 }
