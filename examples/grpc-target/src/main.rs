@@ -44,6 +44,11 @@ impl Inventory for Warehouse {
         Ok(Response::new(item(&sku, 42)))
     }
 
+    async fn restock(&self, request: Request<Item>) -> Result<Response<Item>, Status> {
+        let asked = request.into_inner();
+        Ok(Response::new(item(&asked.sku, asked.quantity)))
+    }
+
     type WatchItemStream = Pin<Box<dyn Stream<Item = Result<Item, Status>> + Send>>;
 
     async fn watch_item(
