@@ -96,13 +96,16 @@ pub async fn serve<S: McpService>(
     };
     let mut listeners = Vec::new();
     if let Some(address) = listen.listen {
-        let listener = tokio::net::TcpListener::bind(address).await?;
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("--listen {address}"))?;
         tracing::info!(service = name, address = %listener.local_addr()?, "serving gRPC over TCP");
         listeners.push(Listener::Tcp(listener));
     }
     if let Some(path) = listen.socket {
         let _ = std::fs::remove_file(&path);
-        let listener = tokio::net::UnixListener::bind(&path)?;
+        let listener = tokio::net::UnixListener::bind(&path)
+            .with_context(|| format!("--socket {}", path.display()))?;
         tracing::info!(service = name, socket = %path.display(), "serving gRPC over a Unix socket");
         listeners.push(Listener::Unix(listener));
     }
@@ -124,7 +127,9 @@ pub async fn serve<S: McpService>(
     };
     if let (Some(address), Some(tls)) = (listen.tls_listen, &tls_opt) {
         let config = tcp_server_config(tls).context("--tls-listen")?;
-        let listener = tokio::net::TcpListener::bind(address).await?;
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("--tls-listen {address}"))?;
         tracing::info!(
             service = name,
             address = %listener.local_addr()?,

@@ -136,7 +136,7 @@ async def test_reflected_services_are_tools_with_schemas(targets):
     assert not any("ServerReflection" in name for name in names), names
     add = tools["books.Bookshelf.AddBook"].input_schema
     book = add["properties"]["book"]["properties"]
-    assert book["id"]["type"] == ["integer", "string"] and book["genre"]["enum"] == ["GENRE_UNSPECIFIED", "NOVEL", "POETRY"]
+    assert book["id"]["type"] == ["string", "integer"] and book["genre"]["enum"] == ["GENRE_UNSPECIFIED", "NOVEL", "POETRY"]
     assert book["published"]["format"] == "date-time" and book["labels"]["additionalProperties"]["type"] == "string"
     assert book["authors"]["items"]["type"] == "string"
     assert add["properties"]["notes"]["type"] == "object" and add["properties"]["loan"]["type"] == "string"

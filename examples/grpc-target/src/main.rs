@@ -44,6 +44,11 @@ impl Inventory for Warehouse {
         Ok(Response::new(item(&sku, 42)))
     }
 
+    async fn restock(&self, request: Request<Item>) -> Result<Response<Item>, Status> {
+        let asked = request.into_inner();
+        Ok(Response::new(item(&asked.sku, asked.quantity)))
+    }
+
     type WatchItemStream = Pin<Box<dyn Stream<Item = Result<Item, Status>> + Send>>;
 
     async fn watch_item(
@@ -58,30 +63,54 @@ impl Inventory for Warehouse {
     }
 }
 
+const USAGE: &str = "usage: grpc-target [--listen ADDRESS]";
+
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Serves until the process ends; a mistake is one line naming the flag.
+async fn run() -> Result<(), String> {
     let mut listen = "127.0.0.1:0".to_owned();
     let mut arguments = std::env::args().skip(1);
     while let Some(argument) = arguments.next() {
         match (argument.as_str(), arguments.next()) {
             ("--listen", Some(address)) => listen = address,
-            _ => return Err(format!("usage: grpc-target [--listen ADDRESS] ({argument}?)").into()),
+            ("--listen", None) => return Err(format!("--listen needs an address ({USAGE})")),
+            _ => return Err(format!("unknown argument {argument:?} ({USAGE})")),
         }
     }
-    let listener = tokio::net::TcpListener::bind(&listen).await?;
-    let address = listener.local_addr()?;
+    let address: std::net::SocketAddr = listen
+        .parse()
+        .map_err(|error| format!("--listen {listen:?}: {error} (e.g. 127.0.0.1:50051)"))?;
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|error| format!("--listen {address}: {error}"))?;
+    let address = listener
+        .local_addr()
+        .map_err(|error| format!("--listen {address}: {error}"))?;
+    let reflection = |error: tonic_reflection::server::Error| format!("reflection: {error}");
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(DESCRIPTORS)
-        .build_v1()?;
+        .build_v1()
+        .map_err(reflection)?;
     let reflection_v1alpha = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(DESCRIPTORS)
-        .build_v1alpha()?;
+        .build_v1alpha()
+        .map_err(reflection)?;
     println!("grpc-target on {address}");
     tonic::transport::Server::builder()
         .add_service(InventoryServer::new(Warehouse))
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
-        .await?;
-    Ok(())
+        .await
+        .map_err(|error| format!("serving: {error}"))
 }

@@ -39,21 +39,9 @@ pub async fn call_method(
     call: &ToolCall,
     events: &ToolEvents,
 ) -> ToolOutput {
-    let mut arguments = serde_json::Deserializer::from_slice(&call.arguments_json);
-    let parsed = DynamicMessage::deserialize_with_options(
-        method.input.clone(),
-        &mut arguments,
-        &DeserializeOptions::new(),
-    )
-    .and_then(|message| arguments.end().map(|()| message));
-    let request_message = match parsed {
+    let request_message = match request_of(method, &call.arguments_json) {
         Ok(message) => message,
-        Err(error) => {
-            return ToolOutput::error(format!(
-                "the arguments are not a valid {}: {error}",
-                method.input.full_name()
-            ));
-        }
+        Err(error) => return ToolOutput::error(error),
     };
     let mut request = tonic::Request::new(request_message);
     *request.metadata_mut() = metadata_for(call, plan.forward);
@@ -81,6 +69,30 @@ pub async fn call_method(
             method.full_name
         )),
     }
+}
+
+/// The request message of `method` from a call's JSON arguments, or why
+/// not — naming the field at fault (`book.published: …`), and an unknown
+/// field by its name.
+fn request_of(method: &MethodTool, arguments_json: &[u8]) -> Result<DynamicMessage, String> {
+    let mut json = serde_json::Deserializer::from_slice(arguments_json);
+    let mut track = serde_path_to_error::Track::new();
+    let parsed = DynamicMessage::deserialize_with_options(
+        method.input.clone(),
+        serde_path_to_error::Deserializer::new(&mut json, &mut track),
+        &DeserializeOptions::new(),
+    );
+    let failed = |at: String, error: &dyn std::fmt::Display| {
+        let name = method.input.full_name();
+        if at.is_empty() || at == "." {
+            format!("the arguments are not a valid {name}: {error}")
+        } else {
+            format!("the arguments are not a valid {name}: {at}: {error}")
+        }
+    };
+    let message = parsed.map_err(|error| failed(track.path().to_string(), &error))?;
+    json.end().map_err(|error| failed(String::new(), &error))?;
+    Ok(message)
 }
 
 /// Sends the request; the answer (the last message, for a stream).

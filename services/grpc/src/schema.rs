@@ -22,6 +22,10 @@ use serde_json::{Map, Value, json};
 pub const MAX_DEPTH: usize = 8;
 /// Enum names listed; a larger enum is described as any name or number.
 pub const MAX_ENUM_VALUES: usize = 256;
+/// A signed 64-bit integer as canonical JSON writes it (a decimal string).
+pub const SIGNED_64_PATTERN: &str = "^-?[0-9]{1,20}$";
+/// An unsigned 64-bit integer as canonical JSON writes it.
+pub const UNSIGNED_64_PATTERN: &str = "^[0-9]{1,20}$";
 /// Schema nodes per tool; beyond, the tool gets a plain object schema.
 pub const MAX_SCHEMA_NODES: usize = 4096;
 /// Longest comment kept as a description (the rest is cut at a character).
@@ -152,6 +156,9 @@ impl Builder<'_> {
         let mut schema = Map::new();
         schema.insert("type".into(), json!("object"));
         schema.insert("properties".into(), Value::Object(properties));
+        // Closed: an unknown field is refused by name (the call refuses it
+        // too), never dropped in silence.
+        schema.insert("additionalProperties".into(), json!(false));
         let exclusive: Vec<Value> = message
             .oneofs()
             .filter(|oneof| !oneof.is_synthetic())
@@ -193,12 +200,26 @@ impl Builder<'_> {
     fn single(&mut self, kind: &Kind, depth: usize) -> Value {
         self.nodes += 1;
         match kind {
-            Kind::Double | Kind::Float => json!({"type": "number"}),
+            Kind::Double | Kind::Float => json!({
+                "type": ["number", "string"],
+                "pattern": "^(NaN|-?Infinity)$",
+                "description": "a number, or \"NaN\", \"Infinity\", \"-Infinity\"",
+            }),
             Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => json!({"type": "integer"}),
             Kind::Uint32 | Kind::Fixed32 => json!({"type": "integer", "minimum": 0}),
-            Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 | Kind::Uint64 | Kind::Fixed64 => {
-                json!({"type": ["integer", "string"], "description": "64-bit integer (a number, or its decimal string)"})
-            }
+            // Canonical JSON writes 64-bit integers as strings (a double
+            // holds only 53 bits) and reads numbers too.
+            Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => json!({
+                "type": ["string", "integer"],
+                "pattern": SIGNED_64_PATTERN,
+                "description": "64-bit integer: its decimal string (exact), or a number",
+            }),
+            Kind::Uint64 | Kind::Fixed64 => json!({
+                "type": ["string", "integer"],
+                "minimum": 0,
+                "pattern": UNSIGNED_64_PATTERN,
+                "description": "unsigned 64-bit integer: its decimal string (exact), or a number",
+            }),
             Kind::Bool => json!({"type": "boolean"}),
             Kind::String => json!({"type": "string"}),
             Kind::Bytes => json!({"type": "string", "contentEncoding": "base64"}),
@@ -222,6 +243,7 @@ impl Builder<'_> {
             .values()
             .map(|value| value.name().to_owned())
             .collect();
+        // By name, as canonical JSON writes it (the call reads a number too).
         json!({"type": "string", "enum": names})
     }
 }
@@ -239,7 +261,9 @@ fn well_known(full_name: &str) -> Option<Value> {
         "google.protobuf.Struct" => Some(json!({"type": "object"})),
         "google.protobuf.Value" => Some(json!({})),
         "google.protobuf.ListValue" => Some(json!({"type": "array"})),
-        "google.protobuf.Empty" => Some(json!({"type": "object", "properties": {}})),
+        "google.protobuf.Empty" => {
+            Some(json!({"type": "object", "properties": {}, "additionalProperties": false}))
+        }
         "google.protobuf.FieldMask" => Some(
             json!({"type": "string", "description": "comma-separated lowerCamelCase field paths"}),
         ),

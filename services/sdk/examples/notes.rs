@@ -407,7 +407,12 @@ fn address_from_args() -> Result<Address, String> {
         [] => Ok(Address::Tcp("127.0.0.1:7001".into())),
         [flag, value] if flag == "--listen" => Ok(Address::Tcp(value.clone())),
         [flag, value] if flag == "--socket" => Ok(Address::Unix(value.clone())),
-        _ => Err("usage: notes [--listen HOST:PORT | --socket PATH]".into()),
+        [flag] if flag == "--listen" || flag == "--socket" => Err(format!(
+            "{flag} needs a value (usage: notes [--listen HOST:PORT | --socket PATH])"
+        )),
+        _ => Err(format!(
+            "unknown arguments {arguments:?} (usage: notes [--listen HOST:PORT | --socket PATH])"
+        )),
     }
 }
 
@@ -425,13 +430,27 @@ async fn shutdown_signal() {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(message) => {
+            // One line naming what was wrong, never a debug dump.
+            eprintln!("error: {message}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), String> {
     let listener = match address_from_args()? {
         Address::Tcp(address) => {
             let bound = tokio::net::TcpListener::bind(&address)
                 .await
                 .map_err(|error| format!("--listen {address}: {error}"))?;
-            println!("notes service on {}", bound.local_addr()?);
+            let local = bound
+                .local_addr()
+                .map_err(|error| format!("--listen {address}: {error}"))?;
+            println!("notes service on {local}");
             Listener::Tcp(bound)
         }
         Address::Unix(path) => {
@@ -448,6 +467,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ServeOptions::default(),
         shutdown_signal(),
     )
-    .await?;
-    Ok(())
+    .await
+    .map_err(|error| format!("serving: {error}"))
 }

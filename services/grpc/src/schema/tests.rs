@@ -56,7 +56,8 @@ fn the_canonical_json_mapping_is_followed() {
         properties["shelfName"]["description"],
         "The shelf to look at."
     );
-    assert_eq!(properties["big"]["type"], json!(["integer", "string"]));
+    assert_eq!(properties["big"]["type"], json!(["string", "integer"]));
+    assert_eq!(properties["big"]["pattern"], SIGNED_64_PATTERN);
     assert_eq!(properties["blob"]["contentEncoding"], "base64");
     assert_eq!(
         properties["color"]["enum"],
@@ -71,6 +72,20 @@ fn the_canonical_json_mapping_is_followed() {
     assert_eq!(properties["wait"]["type"], "string");
     assert_eq!(properties["extra"]["type"], "object");
     assert_eq!(properties["limit"]["type"], json!(["integer", "null"]));
+    assert_eq!(properties["blob"]["type"], "string");
+    assert_eq!(
+        schema.schema["additionalProperties"], false,
+        "messages are closed"
+    );
+    assert_eq!(
+        properties["byName"]["additionalProperties"]["additionalProperties"], false,
+        "a map is open, its message values closed"
+    );
+    assert_eq!(
+        properties["extra"].get("additionalProperties"),
+        None,
+        "a Struct is open"
+    );
     let exclusive = &schema.schema["allOf"];
     assert_eq!(
         exclusive.as_array().map(Vec::len),
