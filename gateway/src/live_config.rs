@@ -4,7 +4,11 @@
 //! read again, the registered services appended to its `[[services]]` — and
 //! refused with the errors, the running config untouched, when anything is
 //! wrong; a reload that would remove every service is refused unless
-//! `admin.allow_empty_reload` says it is meant. A kept registration skipped
+//! `admin.allow_empty_reload` says it is meant, and one that would remove
+//! the Cedar policy, every JWT issuer or all authentication in force is
+//! refused (an emptied or
+//! half-written file must not switch off policy or sign-in; a restart
+//! does that on purpose). A kept registration skipped
 //! at start (no longer valid) is left out of every later validation until
 //! it is replaced or removed, so it never locks the admin API. A
 //! registration is written to the registrations file before it is
@@ -275,6 +279,12 @@ impl LiveConfig {
                  set admin.allow_empty_reload = true if that is meant"
             )]));
         }
+        if previous_opt.is_none() {
+            let removed = self.security_removed(&config);
+            if !removed.is_empty() {
+                return Err(ChangeError::Invalid(removed));
+            }
+        }
         let reconfigured = match previous_opt {
             Some(previous) => {
                 if self.file_opt.is_none() && self.gateway.cluster_opt.is_none() {
@@ -314,6 +324,47 @@ impl LiveConfig {
             services: reconfigured.services,
             restart_required,
         })
+    }
+}
+
+impl LiveConfig {
+    /// What `next` would switch off of the sign-in and policy in force:
+    /// a reload never does (an emptied or half-written file is the usual
+    /// cause); a restart applies it on purpose.
+    fn security_removed(&self, next: &GatewayConfig) -> Vec<String> {
+        let mut removed = Vec::new();
+        if self.gateway.policy().has_cedar() && next.policy.cedar.is_none() {
+            removed.push(
+                "policy: the config read again has no Cedar policy and would remove the one in force; \
+                 a reload never switches policy off (an emptied or half-written file?) — restart the gateway to do that"
+                    .to_owned(),
+            );
+        }
+        let issuers = |auth: &crate::config::AuthConfig| match auth {
+            crate::config::AuthConfig::Tokens {
+                jwt_opt: Some(jwt), ..
+            } => jwt.issuers.len(),
+            _ => 0,
+        };
+        let running_auth = &self.gateway.auth().config;
+        if matches!(running_auth, crate::config::AuthConfig::Tokens { .. })
+            && matches!(next.auth, crate::config::AuthConfig::InsecureNoAuth { .. })
+        {
+            removed.push(
+                "auth: the config read again has no token, issuer or certificate and would switch authentication off; \
+                 a reload never does (an emptied or half-written file?) — restart the gateway to do that"
+                    .to_owned(),
+            );
+            return removed;
+        }
+        let running = issuers(running_auth);
+        if running > 0 && issuers(&next.auth) == 0 {
+            removed.push(format!(
+                "auth.issuers: the config read again has no issuer and would remove the {running} in force; \
+                 a reload never switches sign-in off (an emptied or half-written file?) — restart the gateway to do that"
+            ));
+        }
+        removed
     }
 }
 

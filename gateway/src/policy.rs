@@ -93,6 +93,11 @@ impl Policy {
         }
     }
 
+    /// Whether a Cedar policy is in force.
+    pub fn has_cedar(&self) -> bool {
+        self.cedar_opt.is_some()
+    }
+
     /// True when `principal` may use everything (no view needed).
     pub fn unrestricted(&self, principal: &Principal) -> bool {
         self.cedar_opt.is_none() && principal.scopes.grants_all()

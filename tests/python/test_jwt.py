@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from conftest import free_port, make_root, start_up
 from test_hostile import MODERN_META
+from test_live_config import ADMIN, ADMIN_TOKEN
 from test_policy_audit import POLICY as DESTRUCTIVE_NEEDS_ADMIN
 
 AUDIENCE_PATH = "/mcp"
@@ -109,7 +110,7 @@ def issuer():
     made.close()
 
 
-def start_jwt(tmp_path, issuer_url, extra_config=""):
+def start_jwt(tmp_path, issuer_url, extra_config="", extra=(), env_extra=None):
     """`micromcp up` accepting the tokens of the issuer at `issuer_url`."""
     port = free_port()
     resource = f"http://127.0.0.1:{port}{AUDIENCE_PATH}"
@@ -119,7 +120,7 @@ def start_jwt(tmp_path, issuer_url, extra_config=""):
         f'[[auth.issuers]]\nname = "corp"\nissuer = "{issuer_url}"\njwks_uri = "{issuer_url}/jwks.json"\nroles_claim = "roles"\n'
         + extra_config
     )
-    running = start_up(tmp_path, make_root(tmp_path), port=port, extra=["--config", str(config)])
+    running = start_up(tmp_path, make_root(tmp_path), port=port, extra=["--config", str(config), *extra], env_extra=env_extra)
     running.resource = resource
     return running
 
@@ -284,6 +285,41 @@ def test_tokens_of_one_subject_are_each_decided_by_their_own_roles(tmp_path, iss
             assert allowed.status_code == 200 and "error" not in allowed.json(), allowed.text
             refused = call(running, reader, "tools/call", delete)
             assert refused.status_code == 403 and "destructive-needs-admin" in refused.text, refused.text
+    finally:
+        running.stop()
+
+
+def test_a_reload_of_an_emptied_config_keeps_the_policy_and_the_issuers(tmp_path, issuer):
+    # The file is emptied (or half-written) while `up` runs with an identity
+    # provider and a Cedar policy: the reload is refused naming both, and
+    # both stay in force (before: 200, every token's roles ignored).
+    (tmp_path / "policy.cedar").write_text(DESTRUCTIVE_NEEDS_ADMIN)
+    admin_port = free_port()
+    running = start_jwt(tmp_path, issuer.url, f'[policy]\ncedar_file = "{tmp_path / "policy.cedar"}"\n',
+                        extra=["--admin-listen", f"127.0.0.1:{admin_port}"], env_extra={"MICROMCP_ADMIN_TOKEN": ADMIN_TOKEN})
+    try:
+        reader = issuer.token(running.resource, scope="search", roles=["reader"])
+        delete = {"name": "search.delete", "arguments": {"ids": ["x"]}}
+        assert call(running, reader, "tools/call", delete).status_code == 403
+        config = tmp_path / "micromcp.toml"
+        for text in ["", "[gateway]\n"]:
+            config.write_text(text)
+            refused = httpx2.post(f"http://127.0.0.1:{admin_port}/api/reload", headers=ADMIN, timeout=15)
+            assert refused.status_code == 422, refused.text
+            errors = " ".join(refused.json()["errors"])
+            assert "policy:" in errors and "auth.issuers:" in errors, errors
+            time.sleep(1.5)  # the file watcher's own reload of the change, refused the same way
+            refused = call(running, reader, "tools/call", delete)
+            assert refused.status_code == 403 and "destructive-needs-admin" in refused.text, refused.text
+            assert call(running, reader).status_code == 200
+        # Only the policy gone: refused naming only the policy.
+        config.write_text(
+            f'[auth]\nresource = "{running.resource}"\n'
+            f'[[auth.issuers]]\nname = "corp"\nissuer = "{issuer.url}"\njwks_uri = "{issuer.url}/jwks.json"\nroles_claim = "roles"\n'
+        )
+        refused = httpx2.post(f"http://127.0.0.1:{admin_port}/api/reload", headers=ADMIN, timeout=15)
+        errors = " ".join(refused.json()["errors"])
+        assert refused.status_code == 422 and "policy:" in errors and "auth.issuers:" not in errors, refused.text
     finally:
         running.stop()
 
