@@ -86,7 +86,9 @@ impl RegisteredBridges {
             // its working directory (npm: a `.tgz` named there, `.npmrc`).
             let mut effective = server.clone();
             let mut child_entry = entry.clone();
-            if effective.command.is_some() && effective.cwd.is_none() {
+            // A server run as another user gets its home instead (ours
+            // is not that user's to enter).
+            if effective.command.is_some() && effective.cwd.is_none() && effective.user.is_none() {
                 let directory = self.sockets.join(format!("reg-{name}.cwd"));
                 let _ = std::fs::remove_dir_all(&directory);
                 if let Err(error) = std::fs::DirBuilder::new().mode(0o700).create(&directory) {

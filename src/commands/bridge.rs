@@ -187,5 +187,6 @@ pub async fn run(args: BridgeArgs) -> anyhow::Result<()> {
     shutdown.cancel();
     reaper.abort();
     micromcp_bridge::process_tree::end_descendants();
+    micromcp_bridge::private_home::remove();
     outcome
 }

@@ -243,3 +243,46 @@ def test_reloads_follow_the_file_sighup_and_the_api(tmp_path):
     stderr = log.read_text()
     assert "config reload refused; the running config stays" in stderr
     assert "config reloaded" in stderr
+
+
+def test_every_change_through_the_admin_api_is_audited(tmp_path):
+    """Registrations, replacements, removals and reloads each leave one
+    audit record (transport admin, who, what, the status); a change refused
+    for a wrong token too. Before: none did."""
+    kit, kit_port = start_testkit()
+    admin_port = free_port()
+    audit = tmp_path / "audit.jsonl"
+    config = tmp_path / "micromcp.toml"
+    config.write_text(f'[audit]\npath = "{audit}"\n')
+    running = start_up(tmp_path, make_root(tmp_path), extra=["--admin-listen", f"127.0.0.1:{admin_port}", "--config", str(config)],
+                       env_extra={"MICROMCP_ADMIN_TOKEN": ADMIN_TOKEN})
+    admin = f"http://127.0.0.1:{admin_port}"
+    endpoint = f"http://127.0.0.1:{kit_port}"
+    try:
+        wrong = httpx2.post(f"{admin}/api/services", headers={"Authorization": "Bearer not-the-admin-token"},
+                            json={"name": "kit", "endpoint": endpoint}, timeout=15)
+        assert wrong.status_code == 401, wrong.text
+        assert httpx2.post(f"{admin}/api/services", headers=ADMIN, json={"name": "kit", "endpoint": endpoint}, timeout=15).status_code == 201
+        assert httpx2.put(f"{admin}/api/services/kit", headers=ADMIN, json={"endpoint": endpoint, "namespace": "kit2"},
+                          timeout=15).status_code == 200
+        assert httpx2.delete(f"{admin}/api/services/kit", headers=ADMIN, timeout=15).status_code == 200
+        assert httpx2.post(f"{admin}/api/reload", headers=ADMIN, timeout=15).status_code == 200
+
+        def admin_records():
+            lines = audit.read_text().splitlines() if audit.exists() else []
+            return [record for record in map(json.loads, lines) if record.get("transport") == "admin"]
+        assert eventually(lambda: len(admin_records()) >= 5), admin_records()
+        seen = [(record["method"], record.get("target"), record.get("principal"), record["decision"], record["http_status"])
+                for record in admin_records()]
+        assert seen == [
+            ("admin/register", "kit", None, "deny", 401),
+            ("admin/register", "kit", "operator", "allow", 201),
+            ("admin/replace", "kit", "operator", "allow", 200),
+            ("admin/deregister", "kit", "operator", "allow", 200),
+            ("admin/reload", None, "operator", "allow", 200),
+        ], seen
+        recent = httpx2.get(f"{admin}/api/audit", headers=ADMIN, timeout=10).json()["records"]
+        assert [record["method"] for record in recent if record.get("transport") == "admin"][-1] == "admin/reload"
+    finally:
+        running.stop()
+        kit.kill()

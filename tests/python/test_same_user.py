@@ -16,8 +16,11 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from pathlib import Path
 
+import anyio
+import httpx2
 import pytest
 
 from conftest import BINARY, Running, child_pid, free_port, start_up, wait_for_line
@@ -108,7 +111,7 @@ def as_uid(uid: int):
     return switch
 
 
-def start_stack(workdir: Path, servers: dict, uid: int | None) -> Running:
+def start_stack(workdir: Path, servers: dict, uid: int | None, admin: bool = False) -> Running:
     """`micromcp up` in `workdir` (its state directory `state/`, relative as
     the default is), as `uid` when given, with both tokens in its environment."""
     port = free_port()
@@ -121,15 +124,18 @@ def start_stack(workdir: Path, servers: dict, uid: int | None) -> Running:
         for path in [workdir, root, root / "hello.txt", workdir / "servers.json", workdir / "probe.py"]:
             os.chown(path, uid, uid)
     env = dict(os.environ, MICROMCP_TOKEN=TOKEN, MICROMCP_ADMIN_TOKEN=ADMIN_TOKEN, MICROMCP_LOG="warn")
+    admin_port = free_port()
     process = subprocess.Popen(
         [str(BINARY), "up", "--listen", f"127.0.0.1:{port}", "--root", "root", "--state-dir", "state",
-         "--admin-listen", "off", "--mcp-servers", "servers.json"],
+         "--admin-listen", f"127.0.0.1:{admin_port}" if admin else "off", "--mcp-servers", "servers.json"],
         cwd=workdir, env=env, stdout=subprocess.PIPE, text=True,
         preexec_fn=as_uid(uid) if uid is not None else None,
     )
     wait_for_line(process, "listening on")
-    return Running(url=f"http://127.0.0.1:{port}/mcp", token=TOKEN, root=root, state_dir=workdir / "state",
-                   processes=[process], port=port)
+    running = Running(url=f"http://127.0.0.1:{port}/mcp", token=TOKEN, root=root, state_dir=workdir / "state",
+                      processes=[process], port=port)
+    running.admin_port = admin_port
+    return running
 
 
 @pytest.fixture
@@ -207,11 +213,89 @@ async def test_a_server_runs_as_the_user_its_entry_names(workdir):
     finally:
         running.stop()
     assert found["uid"] == str(user.pw_uid), found["uid"]
-    assert found["USER"] == user.pw_name and found["HOME"] == user.pw_dir, (found["USER"], found["HOME"])
+    # Its account has no home (/nonexistent): it gets a private one.
+    assert found["USER"] == user.pw_name and found["HOME"].startswith(f"/tmp/micromcp-home-{user.pw_name}-"), found["HOME"]
     assert TOKEN not in json.dumps(found) and ADMIN_TOKEN not in json.dumps(found)
     refused_to_the_same_user(found)
     assert found["direct"].startswith("refused: PermissionError"), "root's state directory"
-    assert found["cwd"] in ["/", user.pw_dir], "not the gateway's working directory"
+    assert found["cwd"] == found["HOME"], "not the gateway's working directory"
+
+
+# A stdio MCP server (plain JSON-RPC lines) whose tool `cache` does what npx
+# and uvx do first: write a cache under $HOME; it reports where and as whom.
+HOME_PROBE = textwrap.dedent('''
+    import json, os, sys
+
+    def cache():
+        found = {"uid": os.getuid(), "HOME": os.environ.get("HOME", ""), "cwd": os.getcwd()}
+        try:
+            os.makedirs(os.path.join(found["HOME"], ".npm", "_cacache"), exist_ok=True)
+            found["cached"] = "yes"
+            stat = os.stat(found["HOME"])
+            found["home_owner"], found["home_mode"] = stat.st_uid, oct(stat.st_mode & 0o777)
+        except OSError as error:
+            found["cached"] = "no: " + str(error)
+        return found
+
+    for line in sys.stdin:
+        message = json.loads(line)
+        if "id" not in message:
+            continue
+        method, result = message.get("method"), None
+        if method == "initialize":
+            result = {"protocolVersion": message["params"]["protocolVersion"], "capabilities": {"tools": {}},
+                      "serverInfo": {"name": "home-probe", "version": "1"}}
+        elif method == "tools/list":
+            result = {"tools": [{"name": "cache", "inputSchema": {"type": "object"}}]}
+        elif method == "tools/call":
+            result = {"content": [{"type": "text", "text": json.dumps(cache())}]}
+        elif method == "ping":
+            result = {}
+        reply = ({"jsonrpc": "2.0", "id": message["id"], "result": result} if result is not None else
+                 {"jsonrpc": "2.0", "id": message["id"], "error": {"code": -32601, "message": "no such method"}})
+        print(json.dumps(reply), flush=True)
+''')
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="running a server as another user needs micromcp started as root")
+async def test_a_server_registered_to_run_as_a_user_without_a_home_starts_and_can_cache(workdir):
+    """A server registered at run time with `"user"` naming an account whose
+    home does not exist (as `nobody`'s): it starts (before: its working
+    directory lay in root's private state directory, so it never did) and
+    writes its cache under a private home of its own, removed with the
+    bridge."""
+    user = unprivileged_user()
+    (workdir / "home_probe.py").write_text(HOME_PROBE)
+    os.chmod(workdir / "home_probe.py", 0o644)
+    running = start_stack(workdir, {}, None, admin=True)
+    admin = f"http://127.0.0.1:{running.admin_port}"
+    try:
+        registered = httpx2.post(f"{admin}/api/services", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+                                 json={"name": "probe", "mcp_server": {"command": PYTHON, "args": [str(workdir / "home_probe.py")],
+                                                                       "protocolVersion": "2025-11-25", "user": user.pw_name}},
+                                 timeout=15)
+        assert registered.status_code == 201, registered.text
+        found = None
+        for _ in range(60):
+            try:
+                found = await steal(running, "probe.cache")
+                break
+            except Exception:  # not listed yet
+                await anyio.sleep(0.5)
+        assert found is not None, "the registered server never answered"
+        assert found["uid"] == user.pw_uid and found["cached"] == "yes", found
+        assert found["HOME"].startswith(f"/tmp/micromcp-home-{user.pw_name}-") and found["cwd"] == found["HOME"], found
+        assert found["home_owner"] == user.pw_uid and found["home_mode"] == "0o700", found
+        home = Path(found["HOME"])
+        removed = httpx2.delete(f"{admin}/api/services/probe", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=15)
+        assert removed.status_code == 200, removed.text
+        for _ in range(40):
+            if not home.exists():
+                break
+            time.sleep(0.25)
+        assert not home.exists(), "the private home goes with its bridge"
+    finally:
+        running.stop()
 
 
 def test_user_mistakes_stop_the_start_naming_the_entry(workdir):

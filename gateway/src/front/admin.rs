@@ -1,7 +1,8 @@
 //! The admin listener: a second HTTP listener, apart from the clients'
 //! `/mcp`, for operators and their tools — `/metrics` (Prometheus text
 //! exposition), `/healthz`, `/readyz`, the JSON reads (`api`) and changes
-//! (`changes`: registrations, reload; always behind the token) — behind the admin token, or
+//! (`changes`: registrations, reload; always behind the token; each one
+//! audited, `audited`) — behind the admin token, or
 //! without one for loopback `Host`s only (`micromcp_telemetry::access`);
 //! connections handled as the `/mcp` front's are (caps of `[limits]`,
 //! counted apart, header and idle timeouts). State that already lives in
@@ -9,6 +10,7 @@
 //! time, so it costs the request path nothing.
 
 mod api;
+mod audited;
 mod changes;
 mod operator;
 mod page;
@@ -58,6 +60,7 @@ pub fn router(
         token_opt,
         "admin.token_file or MICROMCP_ADMIN_TOKEN; micromcp up keeps it in .micromcp/admin-token",
     );
+    let audit_gateway = gateway.clone();
     let admin = Admin { gateway, live_opt };
     let changes = Router::new()
         .route("/api/services", post(changes::register))
@@ -85,6 +88,11 @@ pub fn router(
         .merge(changes)
         .with_state(admin)
         .layer(middleware::from_fn_with_state(access, access::check))
+        // Outside the token check: refused changes are recorded too.
+        .layer(middleware::from_fn_with_state(
+            audit_gateway,
+            audited::record_change,
+        ))
         // The page holds no data (its script asks the API, with the token
         // typed into it): served to anyone who reaches the listener.
         .merge(page::router())

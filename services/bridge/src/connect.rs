@@ -303,18 +303,22 @@ fn child_command(
         .kill_on_drop(true);
     if let Some(run_as) = run_as_opt {
         // Its own ids (std drops root's supplementary groups), name and
-        // home; and not our working directory: its home, else `/`.
+        // home (a private one when it has none); and not our working
+        // directory: that home, else `/`.
         command
             .uid(run_as.uid)
             .gid(run_as.gid)
             .env("USER", &run_as.name)
-            .env("LOGNAME", &run_as.name)
-            .env("HOME", &run_as.home);
-        let home_is_dir = std::fs::metadata(&run_as.home).is_ok_and(|metadata| metadata.is_dir());
-        command.current_dir(match home_is_dir {
-            true => run_as.home.as_path(),
-            false => std::path::Path::new("/"),
-        });
+            .env("LOGNAME", &run_as.name);
+        match crate::private_home::home_of(run_as) {
+            Ok(home) => {
+                command.env("HOME", &home).current_dir(home);
+            }
+            Err(error) => {
+                tracing::warn!(user = %run_as.name, %error, "cannot make a home for the server's user; it runs in /");
+                command.env("HOME", &run_as.home).current_dir("/");
+            }
+        }
     }
     command.envs(env);
     if let Some(cwd) = cwd_opt {

@@ -11,7 +11,8 @@
 //! child dies. Child processes die with the bridge (`PR_SET_PDEATHSIG`),
 //! run in sessions of their own with no descriptor above 2 of the bridge's,
 //! their stderr logged ([`child_stderr`]), and their whole process tree is
-//! killed with the bridge on shutdown ([`process_tree`]); a tool call's answer
+//! killed with the bridge on shutdown ([`process_tree`]); a server run as a
+//! user without a home gets a private one ([`private_home`]); a tool call's answer
 //! from a stdio server is parsed straight as a tool result ([`stdio_transport`]). Progress, logs and the upstream's
 //! requests for sampling, elicitation and roots are routed to the calls in
 //! flight ([`routing`]); a 2026-07-28 upstream's `input_required` rounds pass
@@ -32,6 +33,7 @@ mod late_probe;
 mod legacy_sse;
 mod liveness;
 mod principal_sessions;
+pub mod private_home;
 pub mod process_tree;
 mod routing;
 mod service;
