@@ -324,6 +324,27 @@ def test_a_reload_of_an_emptied_config_keeps_the_policy_and_the_issuers(tmp_path
         running.stop()
 
 
+def test_a_role_a_policy_forbids_is_never_dropped_however_many_come_before_it(tmp_path, issuer):
+    # Before: roles past the 64th were cut, so a forbidden role placed 65th
+    # passed the `forbid`. Now: every role up to 256 counts, more is refused.
+    (tmp_path / "policy.cedar").write_text(
+        'permit(principal, action, resource);\n'
+        '@id("blocked")\nforbid(principal, action, resource) when { principal.roles.contains("blocked") };\n')
+    running = start_jwt(tmp_path, issuer.url, f'[policy]\ncedar_file = "{tmp_path / "policy.cedar"}"\n')
+    read = {"name": "fs.read_file", "arguments": {"path": "hello.txt"}}
+    try:
+        assert "hello from the fs service" in call(running, issuer.token(running.resource, roles=["reader"]), "tools/call", read).text
+        assert call(running, issuer.token(running.resource, roles=["blocked"]), "tools/call", read).status_code == 403
+        many = [f"group-{index}" for index in range(64)] + ["blocked"]
+        refused = call(running, issuer.token(running.resource, roles=many), "tools/call", read)
+        assert refused.status_code == 403 and "hello from the fs service" not in refused.text, refused.text
+        too_many = [f"group-{index}" for index in range(256)] + ["blocked"]
+        message = refusal(call(running, issuer.token(running.resource, roles=too_many), "tools/call", read))
+        assert "257 roles" in message and "at most 256" in message, message
+    finally:
+        running.stop()
+
+
 def test_keys_the_issuer_could_not_serve_at_start_are_fetched_again_within_seconds(tmp_path):
     # The issuer is down when the gateway starts: its first JWK Set fetch fails.
     port = free_port()

@@ -27,8 +27,9 @@ use crate::principal::{Principal, Scopes, SubjectToken, digest};
 const MAX_CACHED: usize = 10_000;
 /// Longest principal name taken from a claim.
 const MAX_PRINCIPAL_CLAIM: usize = 256;
-/// Most roles taken from a token.
-const MAX_ROLES: usize = 64;
+/// Most roles a token may carry (more is refused: dropping some could
+/// drop the one a Cedar `forbid` names).
+pub const MAX_ROLES: usize = 256;
 /// Scopes a token may carry (`scope` and `scp` together): each may be a
 /// compiled name pattern, so an issuer's claims cannot make one principal
 /// (and the catalog views and caches built for it) as large as they like.
@@ -221,12 +222,17 @@ impl JwtVerifier {
                 "bearer token's {principal_claim} claim is not a usable name"
             )));
         }
-        let roles = roles_claim_opt
+        let roles: Vec<String> = roles_claim_opt
             .map(|claim| words(claims.get(claim)))
-            .unwrap_or_default()
-            .into_iter()
-            .take(MAX_ROLES)
-            .collect();
+            .unwrap_or_default();
+        if roles.len() > MAX_ROLES {
+            // Refused, not cut: a role past the limit may be the one a
+            // policy forbids.
+            return Err(refused(format!(
+                "bearer token carries {} roles; at most {MAX_ROLES} are accepted",
+                roles.len()
+            )));
+        }
         let mut granted = words(claims.get("scope"));
         granted.extend(words(claims.get("scp")));
         if granted.len() > MAX_SCOPES {
