@@ -1,7 +1,8 @@
 //! Commands that ask a running gateway's admin API (`micromcp registry add`,
 //! `micromcp tools`): which gateway ([`AdminTarget`]: `--admin`, else the
-//! one `micromcp up` recorded in the state directory, else the default
-//! address), one request with its admin token (`MICROMCP_ADMIN_TOKEN`, else
+//! one `micromcp up` recorded in the state directory — only a loopback
+//! address in a 0600 file of this user's, since the admin
+//! token is sent there — else the default address), one request with its admin token (`MICROMCP_ADMIN_TOKEN`, else
 //! the state directory's `admin-token`), the JSON answer, or an error with
 //! the status and the answer's `error` text — on a 401, which variable to set.
 
@@ -48,7 +49,16 @@ impl AdminTarget {
         let address_file = args.state_dir.join(ADMIN_ADDRESS_FILE);
         let recorded_opt = match &args.admin {
             Some(_) => None,
-            None => read_trimmed(&address_file),
+            None => match recorded_address(&address_file) {
+                Ok(recorded_opt) => recorded_opt,
+                Err(why) => {
+                    eprintln!(
+                        "warning: {} ignored: {why} (name the gateway with --admin)",
+                        address_file.display()
+                    );
+                    None
+                }
+            },
         };
         let recorded_in_opt = recorded_opt.as_ref().map(|_| address_file);
         let url = args
@@ -132,6 +142,56 @@ impl AdminTarget {
 }
 
 /// A small file's trimmed text, when it exists and is not empty.
+/// The admin URL `micromcp up` recorded at `path`, if it is one to send
+/// the admin token to: a file of this user's that only this user may read
+/// and write
+/// (a state directory from a clone or an archive is someone else's
+/// choice), naming a loopback address (`up` listening on every address
+/// is asked on loopback; any other host only with --admin).
+fn recorded_address(path: &Path) -> Result<Option<String>, String> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(metadata) = std::fs::symlink_metadata(path) else {
+        return Ok(None);
+    };
+    if !metadata.is_file() {
+        return Err("not a regular file".into());
+    }
+    if metadata.uid() != crate::run_as::effective_uid() {
+        return Err(format!("owned by uid {}, not by this user", metadata.uid()));
+    }
+    if metadata.mode() & 0o077 != 0 {
+        // `up` writes it 0600; a clone or an archive leaves 0644.
+        return Err(format!(
+            "mode {:o}, open to other users (micromcp up writes it 0600)",
+            metadata.mode() & 0o777
+        ));
+    }
+    let Some(text) = read_trimmed(path) else {
+        return Ok(None);
+    };
+    let refused = || format!("{text:?} is not the http:// loopback address `micromcp up` records");
+    let Some(authority) = text.strip_prefix("http://") else {
+        return Err(refused());
+    };
+    let authority = authority.trim_end_matches('/');
+    let address: std::net::SocketAddr = authority.parse().map_err(|_| refused())?;
+    let ip = address.ip();
+    if ip.is_unspecified() {
+        let loopback = match ip {
+            std::net::IpAddr::V4(_) => std::net::IpAddr::from([127, 0, 0, 1]),
+            std::net::IpAddr::V6(_) => std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        };
+        return Ok(Some(format!(
+            "http://{}",
+            std::net::SocketAddr::new(loopback, address.port())
+        )));
+    }
+    if !ip.is_loopback() {
+        return Err(refused());
+    }
+    Ok(Some(format!("http://{address}")))
+}
+
 fn read_trimmed(path: &Path) -> Option<String> {
     let text = std::fs::read_to_string(path).ok()?;
     let text = text.trim();

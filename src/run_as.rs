@@ -44,7 +44,7 @@ pub fn is_root() -> bool {
 }
 
 #[allow(unsafe_code)]
-fn effective_uid() -> u32 {
+pub fn effective_uid() -> u32 {
     // SAFETY: geteuid takes no arguments and always succeeds.
     unsafe { libc::geteuid() }
 }

@@ -63,7 +63,7 @@ pub async fn serve_http(
     let admin_opt = crate::admin::start(&gateway, live_opt, &shutdown).await?;
     if let Some(path) = &address_file_opt {
         let _ = match admin_opt {
-            Some(address) => std::fs::write(path, format!("http://{address}\n")),
+            Some(address) => write_private(path, format!("http://{address}\n").as_bytes()),
             None => std::fs::remove_file(path),
         };
     }
@@ -87,4 +87,19 @@ pub async fn serve_http(
     gateway.audit.sync();
     served?;
     Ok(())
+}
+
+/// Writes `bytes` to a new `path` (whatever was there removed first) that
+/// only this user may read and write: the commands that send the admin
+/// token to the address in it trust no other.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::remove_file(path);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)
 }

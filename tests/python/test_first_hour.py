@@ -245,11 +245,57 @@ def test_up_stopped_leaves_no_address_for_tools_and_a_stale_one_is_named(tmp_pat
     process.wait(timeout=10)
     assert not address_file.exists(), "a stopped up leaves no admin address behind"
     address_file.write_text(f"http://127.0.0.1:{free_port()}\n")
+    address_file.chmod(0o600)
     held = subprocess.run([str(BINARY), "tools", "held"], cwd=tmp_path, env=without("MICROMCP_ADMIN_TOKEN"),
                           capture_output=True, text=True, timeout=30)
     assert held.returncode != 0
     assert "no gateway answers at" in held.stderr and ".micromcp/admin-address" in held.stderr, held.stderr
     assert "micromcp up" in held.stderr and len(held.stderr.strip().splitlines()) == 1, held.stderr
+
+
+def test_an_admin_address_planted_in_a_project_never_gets_the_admin_token(tmp_path):
+    """A `.micromcp/admin-address` that came with a project (a clone leaves
+    it 0644) or names another host is ignored with a warning: the admin
+    token goes only to a loopback address `up` itself recorded (0600)."""
+    import http.server
+    import threading
+    seen: list[str] = []
+
+    class Listener(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append(self.headers.get("Authorization", ""))
+            body = b'{"held": []}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Listener)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    state = tmp_path / ".micromcp"
+    state.mkdir()
+    address_file = state / "admin-address"
+    env = dict(without("MICROMCP_ADMIN_TOKEN"), MICROMCP_ADMIN_TOKEN="the-operators-admin-token-0123456789")
+    try:
+        for text, mode in [(f"http://127.0.0.1:{server.server_port}\n", 0o644), ("http://192.0.2.1:9464\n", 0o600),
+                           ("https://evil.example:8443\n", 0o600)]:
+            address_file.write_text(text)
+            address_file.chmod(mode)
+            held = subprocess.run([str(BINARY), "tools", "held"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30)
+            assert "admin-address ignored" in held.stderr, held.stderr
+            assert not seen, f"the admin token went to {text!r}"
+        # What `up` records (0600, loopback) is used.
+        address_file.write_text(f"http://127.0.0.1:{server.server_port}\n")
+        address_file.chmod(0o600)
+        held = subprocess.run([str(BINARY), "tools", "held"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30)
+        assert held.returncode == 0, held.stderr
+        assert seen == ["Bearer the-operators-admin-token-0123456789"], seen
+    finally:
+        server.shutdown()
 
 
 def test_a_401_from_the_admin_api_says_which_variable_to_set(tmp_path):

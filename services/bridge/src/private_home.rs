@@ -93,9 +93,17 @@ mod tests {
         let first = make_private_directory(&parent, "no/body").expect("made");
         let second = make_private_directory(&parent, "no/body").expect("made");
         assert_ne!(first, second);
-        let name = first.file_name().expect("a name").to_string_lossy().into_owned();
+        let name = first
+            .file_name()
+            .expect("a name")
+            .to_string_lossy()
+            .into_owned();
         assert!(name.starts_with("micromcp-home-nobody-"), "{name}");
-        let mode = std::fs::metadata(&first).expect("made").permissions().mode() & 0o777;
+        let mode = std::fs::metadata(&first)
+            .expect("made")
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o700);
         std::fs::remove_dir(first).expect("removed");
         std::fs::remove_dir(second).expect("removed");
