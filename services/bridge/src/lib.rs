@@ -6,7 +6,7 @@
 //! [`upstream::Upstream`] connects with rmcp's client (era detected by
 //! probing `server/discover` and falling back to `initialize`; the verdict is
 //! kept for reconnects), mirrors the upstream catalog (refreshed on
-//! `list_changed`; a probe answered after rmcp's wait still settles the
+//! `list_changed`; pages read within bounds, [`paged`]; a probe answered after rmcp's wait still settles the
 //! era, [`late_probe`]), and reconnects with backoff when the connection or the
 //! child dies. Child processes die with the bridge (`PR_SET_PDEATHSIG`),
 //! run in sessions of their own with no descriptor above 2 of the bridge's,
@@ -32,6 +32,7 @@ mod http_pool;
 mod late_probe;
 mod legacy_sse;
 mod liveness;
+mod paged;
 mod principal_sessions;
 pub mod private_home;
 pub mod process_tree;

@@ -21,6 +21,7 @@ use crate::config::UpstreamEra;
 use crate::connect::{self, Running};
 use crate::handler::{BridgeHandler, BridgeState};
 use crate::liveness;
+use crate::paged;
 use crate::{BridgeConfig, convert};
 
 /// The live upstream, if connected.
@@ -164,28 +165,64 @@ impl Upstream {
             .map(|info| serde_json::to_value(&info.capabilities).unwrap_or_default())
             .unwrap_or_default();
         let has = |name: &str| capabilities.get(name).is_some();
+        let server = self.config.name.as_str();
+        let failed = |error: rmcp::service::ServiceError| error.to_string();
         let tools = if has("tools") {
-            peer.list_all_tools()
-                .await
-                .map_err(|error| error.to_string())?
+            paged::read_all(
+                server,
+                "tools",
+                |tool: &rmcp::model::Tool| &tool.name,
+                |cursor| async move {
+                    let page = peer.list_tools(Some(paginated(cursor))).await?;
+                    Ok((page.tools, page.next_cursor))
+                },
+            )
+            .await
+            .map_err(failed)?
         } else {
             Vec::new()
         };
         let prompts = if has("prompts") {
-            peer.list_all_prompts()
-                .await
-                .map_err(|error| error.to_string())?
+            paged::read_all(
+                server,
+                "prompts",
+                |prompt: &rmcp::model::Prompt| &prompt.name,
+                |cursor| async move {
+                    let page = peer.list_prompts(Some(paginated(cursor))).await?;
+                    Ok((page.prompts, page.next_cursor))
+                },
+            )
+            .await
+            .map_err(failed)?
         } else {
             Vec::new()
         };
         let (resources, templates) = if has("resources") {
             (
-                peer.list_all_resources()
-                    .await
-                    .map_err(|error| error.to_string())?,
-                peer.list_all_resource_templates()
-                    .await
-                    .map_err(|error| error.to_string())?,
+                paged::read_all(
+                    server,
+                    "resources",
+                    |resource: &rmcp::model::Resource| &resource.uri,
+                    |cursor| async move {
+                        let page = peer.list_resources(Some(paginated(cursor))).await?;
+                        Ok((page.resources, page.next_cursor))
+                    },
+                )
+                .await
+                .map_err(failed)?,
+                paged::read_all(
+                    server,
+                    "resource templates",
+                    |template: &rmcp::model::ResourceTemplate| &template.uri_template,
+                    |cursor| async move {
+                        let page = peer
+                            .list_resource_templates(Some(paginated(cursor)))
+                            .await?;
+                        Ok((page.resource_templates, page.next_cursor))
+                    },
+                )
+                .await
+                .map_err(failed)?,
             )
         } else {
             (Vec::new(), Vec::new())
@@ -331,4 +368,9 @@ fn log_rank(level: &str) -> u8 {
         .position(|name| *name == level)
         .and_then(|rank| u8::try_from(rank).ok())
         .unwrap_or(7)
+}
+
+/// The params asking for the page after `cursor` (the first without one).
+fn paginated(cursor: Option<String>) -> rmcp::model::PaginatedRequestParams {
+    rmcp::model::PaginatedRequestParams::default().with_cursor(cursor)
 }
