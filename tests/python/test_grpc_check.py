@@ -59,7 +59,9 @@ def test_check_lists_the_tools_each_grpc_target_would_offer(tmp_path, processes)
                    + entry("files", f"http://127.0.0.1:{plain}",
                            f'descriptor_set = "{descriptor_set(tmp_path)}"\nmethods.allow = ["*/GetBook"]\n')
                    + entry("secure", f"https://localhost:{tls}",
-                           f'tls_ca = "{tmp_path / "tls" / "ca.pem"}"\nnamespace = "s"\nmethods.allow = ["*/GetBook", "*/AddBook"]\n'))
+                           f'tls_ca = "{tmp_path / "tls" / "ca.pem"}"\nnamespace = "s"\nmethods.allow = ["*/GetBook", "*/AddBook"]\n')
+                   + entry("named", f"https://127.0.0.1:{tls}",
+                           f'tls_ca = "{tmp_path / "tls" / "ca.pem"}"\ntls_server_name = "localhost"\nmethods.allow = ["*/GetBook"]\n'))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "grpc targets" in result.stdout, result.stdout
     assert line_of(result, "inv").endswith(
@@ -72,6 +74,8 @@ def test_check_lists_the_tools_each_grpc_target_would_offer(tmp_path, processes)
     assert f"descriptor_set {tmp_path / 'bookshelf.fds'}): 1 tools: files.Bookshelf.GetBook" in line_of(result, "files"), result.stdout
     # Over TLS: the server name is the target's host, the CA the entry's.
     assert line_of(result, "secure").endswith("2 tools: s.Bookshelf.AddBook, s.Bookshelf.GetBook"), result.stdout
+    # An address the certificate does not name, with tls_server_name.
+    assert line_of(result, "named").endswith("1 tools: named.Bookshelf.GetBook"), result.stdout
 
 
 def test_check_says_why_a_grpc_target_cannot_be_read(tmp_path, processes):  # noqa: F811
