@@ -78,6 +78,23 @@ def test_check_lists_the_tools_each_grpc_target_would_offer(tmp_path, processes)
     assert line_of(result, "named").endswith("1 tools: named.Bookshelf.GetBook"), result.stdout
 
 
+def test_check_presents_the_entrys_client_certificate(tmp_path, processes):  # noqa: F811
+    tls = tmp_path / "tls"
+    subprocess.run([str(BINARY), "tls-cert", "--out", str(tls), "--name", "localhost", "--name", "agent"], check=True,
+                   capture_output=True)
+    port = processes.python_target("bookshelf_server.py", tmp_path / "stubs", "--tls-cert", tls / "localhost.pem",
+                                   "--tls-key", tls / "localhost-key.pem", "--tls-client-ca", tls / "ca.pem")
+    secure = f'tls_ca = "{tls / "ca.pem"}"\nmethods.allow = ["*/GetBook"]\n'
+    result = check(tmp_path,
+                   entry("mtls", f"https://localhost:{port}",
+                         secure + f'tls_client_cert = "{tls / "agent.pem"}"\ntls_client_key = "{tls / "agent-key.pem"}"\n')
+                   + entry("anonymous", f"https://localhost:{port}", secure))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert line_of(result, "mtls").endswith("1 tools: mtls.Bookshelf.GetBook"), result.stdout
+    assert "cannot be read: " in line_of(result, "anonymous") and "the target closed the TLS connection: does it want a " \
+        "client certificate (tls_client_cert, tls_client_key)" in line_of(result, "anonymous"), result.stdout
+
+
 def test_check_says_why_a_grpc_target_cannot_be_read(tmp_path, processes):  # noqa: F811
     subprocess.run([str(BINARY), "tls-cert", "--out", str(tmp_path / "tls"), "--name", "localhost"], check=True,
                    capture_output=True)

@@ -79,25 +79,41 @@ fn explained(settings: &GrpcSettings, error: GrpcError) -> GrpcError {
     };
     let https = settings.target.scheme_str() == Some("https");
     let lower = detail.to_ascii_lowercase();
+    let says = |words: &[&str]| words.iter().any(|word| lower.contains(word));
     let hint = if detail.starts_with("Unimplemented") {
         "server reflection is off on the target: turn it on there, or give descriptor_set"
+    } else if says(&[
+        "connection refused",
+        "tcp connect error",
+        "dns error",
+        "failed to lookup",
+        "no route to host",
+        "network is unreachable",
+    ]) {
+        "the target is unreachable: is it running, and is the address right?"
     } else if !https
-        && (lower.contains("h2 protocol error")
-            || lower.contains("frame with invalid size")
-            || lower.contains("connection reset")
-            || lower.contains("broken pipe")
-            || lower.contains("unexpected eof"))
+        && says(&[
+            "h2 protocol error",
+            "frame with invalid size",
+            "connection reset",
+            "broken pipe",
+            "unexpected eof",
+        ])
     {
         "the target may speak TLS: give an https:// target (with tls_ca)"
     } else if https
-        && (lower.contains("tls")
-            || lower.contains("certificate")
-            || lower.contains("corrupt")
-            || lower.contains("handshake"))
+        && says(&[
+            "certificate required",
+            "connection closed",
+            "canceled",
+            "cancelled",
+            "connection reset",
+            "broken pipe",
+        ])
     {
+        "the target closed the TLS connection: does it want a client certificate (tls_client_cert, tls_client_key) this entry does not give, or refuse the one it gives?"
+    } else if https && says(&["tls", "certificate", "corrupt", "handshake"]) {
         "TLS failed: does the target speak TLS, and does its certificate chain to tls_ca and name the host (tls_server_name)?"
-    } else if lower.contains("connect") || lower.contains("unavailable") {
-        "the target is unreachable: is it running, and is the address right?"
     } else {
         ""
     };
