@@ -35,7 +35,7 @@ pub fn add_grpc_children(
         }
         let key = format!("services[{index}]");
         match socket_of(sockets.path(), service, &key).and_then(|socket| {
-            let mut args = child_args(service, &key)?;
+            let (mut args, _) = child_args(service, &key)?;
             args.splice(
                 0..0,
                 [
@@ -61,11 +61,21 @@ pub fn add_grpc_children(
     Ok(specs)
 }
 
+/// A `kind = "grpc"` entry as `micromcp check` sees it.
+pub struct GrpcEntry {
+    /// The entry's `name`.
+    pub name: String,
+    /// Its `namespace` (`None`: the name).
+    pub namespace_opt: Option<String>,
+    /// What its translator would serve.
+    pub settings: GrpcSettings,
+}
+
 /// Takes the `kind = "grpc"` entries out of `raw` (for `micromcp check`,
-/// which validates the rest as `gateway` would): their names, or the errors
-/// `up` would stop on.
-pub fn take_grpc_entries(raw: &mut RawConfig) -> Result<Vec<String>, Vec<String>> {
-    let mut names = Vec::new();
+/// which validates the rest as `gateway` would), or the errors `up` would
+/// stop on.
+pub fn take_grpc_entries(raw: &mut RawConfig) -> Result<Vec<GrpcEntry>, Vec<String>> {
+    let mut entries = Vec::new();
     let mut errors = Vec::new();
     let mut kept = Vec::new();
     for (index, service) in std::mem::take(&mut raw.services).into_iter().enumerate() {
@@ -75,16 +85,73 @@ pub fn take_grpc_entries(raw: &mut RawConfig) -> Result<Vec<String>, Vec<String>
         }
         let key = format!("services[{index}]");
         match socket_of(Path::new("."), &service, &key).and_then(|_| child_args(&service, &key)) {
-            Ok(_) => names.push(service.name),
+            Ok((_, settings)) => entries.push(GrpcEntry {
+                name: service.name,
+                namespace_opt: service.namespace,
+                settings,
+            }),
             Err(error) => errors.push(error),
         }
     }
     raw.services = kept;
     if errors.is_empty() {
-        Ok(names)
+        Ok(entries)
     } else {
         Err(errors)
     }
+}
+
+/// For `micromcp check`: contacts each `kind = "grpc"` target (each within
+/// its deadline, all at once) and prints the tools its translator would
+/// offer — named as clients see them, `separator` after the namespace — or
+/// why it cannot; false when one cannot be read.
+pub async fn print_probes(entries: &[GrpcEntry], separator: &str) -> bool {
+    if entries.is_empty() {
+        return true;
+    }
+    let probes: Vec<_> = entries
+        .iter()
+        .map(|entry| {
+            let settings = entry.settings.clone();
+            tokio::spawn(async move { micromcp_grpc::probe(&settings).await })
+        })
+        .collect();
+    let mut answers = Vec::with_capacity(probes.len());
+    for probe in probes {
+        answers.push(probe.await.map_err(|error| error.to_string()));
+    }
+    println!("grpc targets (read as their translators would):");
+    let mut all_read = true;
+    for (entry, answer) in entries.iter().zip(answers) {
+        let name = &entry.name;
+        let target = &entry.settings.target;
+        let source = match &entry.settings.descriptor_set_opt {
+            Some(path) => format!("descriptor_set {}", path.display()),
+            None => "server reflection".to_owned(),
+        };
+        match answer.and_then(|read| read.map_err(|error| error.to_string())) {
+            Ok(tools) => {
+                let namespace = entry.namespace_opt.as_deref().unwrap_or(name);
+                let prefix = if namespace.is_empty() {
+                    String::new()
+                } else {
+                    format!("{namespace}{separator}")
+                };
+                let named: Vec<String> =
+                    tools.iter().map(|tool| format!("{prefix}{tool}")).collect();
+                println!(
+                    "  {name} ({target}, {source}): {} tools: {}",
+                    named.len(),
+                    named.join(", ")
+                );
+            }
+            Err(error) => {
+                all_read = false;
+                println!("  {name} ({target}, {source}): cannot be read: {error}");
+            }
+        }
+    }
+    all_read
 }
 
 /// Routes every `kind = "grpc"` entry to its translator's socket in
@@ -136,8 +203,8 @@ fn served_entry(service: &RawService) -> RawService {
     }
 }
 
-/// The translator's flags for `service`, checked; `Err` names the key.
-fn child_args(service: &RawService, key: &str) -> Result<Vec<OsString>, String> {
+/// The translator's flags for `service`, and its settings (checked).
+fn child_args(service: &RawService, key: &str) -> Result<(Vec<OsString>, GrpcSettings), String> {
     if service.endpoint.is_some() || !service.endpoints.is_empty() {
         return Err(format!(
             "{key}.endpoint: a kind = \"grpc\" entry is reached through its translator; give target instead"
@@ -161,8 +228,14 @@ fn child_args(service: &RawService, key: &str) -> Result<Vec<OsString>, String> 
     let settings = GrpcSettings {
         tls_opt: service.tls_ca.clone().map(|ca_file| ClientTls {
             ca_file,
-            server_name: String::new(),
-            identity: None,
+            server_name: service
+                .tls_server_name
+                .clone()
+                .unwrap_or_else(|| target.host().unwrap_or_default().to_owned()),
+            identity: service
+                .tls_client_cert
+                .clone()
+                .zip(service.tls_client_key.clone()),
         }),
         target,
         descriptor_set_opt: service.descriptor_set.clone(),
@@ -214,5 +287,5 @@ fn child_args(service: &RawService, key: &str) -> Result<Vec<OsString>, String> 
         flag("--tls-client-cert", cert.clone().into_os_string());
         flag("--tls-client-key", key_file.clone().into_os_string());
     }
-    Ok(args)
+    Ok((args, settings))
 }

@@ -65,7 +65,8 @@ enum Command {
     /// The gateway alone, with services from a config file.
     #[command(after_help = ENVIRONMENT_HELP)]
     Gateway(commands::gateway::GatewayArgs),
-    /// Validates a gateway config and prints what it resolves to and the services' catalogs.
+    /// Validates a gateway config and prints what it resolves to, the services' catalogs and the
+    /// tools each gRPC target would offer.
     #[command(after_help = ENVIRONMENT_HELP)]
     Check(commands::check::CheckArgs),
     /// The gateway over stdio (for desktop clients), with fs and fetch as

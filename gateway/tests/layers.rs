@@ -1,12 +1,21 @@
-//! Keeps the gateway crate's layering true without anyone drawing it: reads
-//! every module under `src/`, finds each `crate::…` and `super::…` path
-//! outside comments and strings, and fails on an import that does not run
-//! strictly down the layer table (the one in `lib.rs`'s doc and in
-//! `gateway/README.md`). Also checks that requests are authorized in one
-//! place (`methods/route.rs`) and that files stay under 500 lines.
+//! Keeps the layering of the gateway crate, of the `micromcp` binary and of
+//! the bridge service true without anyone drawing it: reads every module
+//! of each, finds each `crate::…` and `super::…` path outside comments and
+//! strings (`parse`), and fails on an import that does not run strictly
+//! down the crate's layer table — the gateway's is the one in `lib.rs`'s
+//! doc and in `gateway/README.md`, the bridge's is below; in the binary,
+//! commands (`src/commands/`) sit above helpers (every other module) and
+//! only `main.rs` names a command. Also checks that requests are authorized
+//! in one place (`methods/route.rs`) and that the gateway's files stay
+//! under 500 lines.
 
-use std::collections::BTreeSet;
+#[path = "layers/parse.rs"]
+mod parse;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+
+use parse::{code_only, referenced_paths};
 
 /// Each unit and its layer, lowest first. A unit may use only units of a
 /// strictly lower layer (and itself); units sharing a layer are siblings
@@ -64,27 +73,74 @@ fn source_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
 }
 
-/// Every `.rs` file under `dir`, as paths relative to `src/`.
-fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .expect("read src dir")
-        .map(|entry| entry.expect("dir entry").path())
-        .collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            rust_files(&path, found);
-        } else if path.extension().is_some_and(|extension| extension == "rs") {
-            found.push(
-                path.strip_prefix(source_root())
-                    .expect("under src")
-                    .to_path_buf(),
-            );
-        }
-    }
+/// The `micromcp` binary's sources (the workspace root's `src/`).
+fn binary_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../src")
 }
 
-/// The module path of a file: `methods/tools.rs` → `[methods, tools]`.
+/// The bridge service's sources.
+fn bridge_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../services/bridge/src")
+}
+
+/// The bridge's units and layers, lowest first (as `LAYERS`): what the
+/// upstream's transports are built of, the transports, connecting, the
+/// upstream connection, per-principal sessions, one call, the service. A
+/// transport never reaches up to the session or the service.
+const BRIDGE_LAYERS: &[(&str, u8)] = &[
+    ("config", 0),
+    ("convert", 0),
+    ("process_tree", 0),
+    ("child_stderr", 0),
+    ("http_pool", 0),
+    ("liveness", 0),
+    ("routing", 0),
+    ("watches", 0),
+    ("stdio_transport", 1),
+    ("legacy_sse", 1),
+    ("late_probe", 1),
+    ("handler", 1),
+    ("connect", 2),
+    ("upstream", 3),
+    ("principal_sessions", 4),
+    ("call", 5),
+    ("service", 6),
+];
+
+/// Every `.rs` file under `root`, as paths relative to it.
+fn rust_files(root: &Path) -> Vec<PathBuf> {
+    fn walk(root: &Path, dir: &Path, found: &mut Vec<PathBuf>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .expect("read src dir")
+            .map(|entry| entry.expect("dir entry").path())
+            .collect();
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                walk(root, &path, found);
+            } else if path.extension().is_some_and(|extension| extension == "rs") {
+                found.push(path.strip_prefix(root).expect("under src").to_path_buf());
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(root, root, &mut found);
+    found
+}
+
+/// Every `.rs` file under `root` with its text.
+fn sources(root: &Path) -> Vec<(PathBuf, String)> {
+    rust_files(root)
+        .into_iter()
+        .map(|relative| {
+            let text = std::fs::read_to_string(root.join(&relative)).expect("read");
+            (relative, text)
+        })
+        .collect()
+}
+
+/// The module path of a file: `methods/tools.rs` → `[methods, tools]`,
+/// `commands/mod.rs` → `[commands]`, a crate root → `[]`.
 fn module_path(relative: &Path) -> Vec<String> {
     let mut segments: Vec<String> = relative
         .iter()
@@ -93,7 +149,10 @@ fn module_path(relative: &Path) -> Vec<String> {
     if let Some(last) = segments.last_mut() {
         *last = last.trim_end_matches(".rs").to_owned();
     }
-    if segments == ["lib"] {
+    if segments.len() > 1 && segments.last().is_some_and(|last| last == "mod") {
+        segments.pop();
+    }
+    if segments == ["lib"] || segments == ["main"] {
         segments.clear();
     }
     segments
@@ -107,237 +166,48 @@ fn unit_of(path: &[String]) -> Option<String> {
         && let Some(second) = path.get(1)
     {
         let unit = format!("methods::{second}");
-        if rank(&unit).is_some() {
+        if rank(LAYERS, &unit).is_some() {
             return Some(unit);
         }
     }
     Some(first.clone())
 }
 
-fn rank(unit: &str) -> Option<u8> {
-    LAYERS
+fn rank(layers: &[(&str, u8)], unit: &str) -> Option<u8> {
+    layers
         .iter()
         .find(|(name, _)| *name == unit)
         .map(|(_, rank)| *rank)
 }
 
-/// `text` with comments, string and char literals blanked out.
-fn code_only(text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    let mut out = String::with_capacity(text.len());
-    let mut index = 0;
-    while index < chars.len() {
-        let here = chars[index];
-        let next = chars.get(index + 1).copied();
-        if here == '/' && next == Some('/') {
-            while index < chars.len() && chars[index] != '\n' {
-                index += 1;
-            }
-        } else if here == '/' && next == Some('*') {
-            index += 2;
-            while index + 1 < chars.len() && !(chars[index] == '*' && chars[index + 1] == '/') {
-                index += 1;
-            }
-            index += 2;
-            out.push(' ');
-        } else if here == 'r'
-            && (next == Some('"') || next == Some('#'))
-            && !ident_before(&chars, index)
-        {
-            let mut hashes = 0;
-            let mut cursor = index + 1;
-            while chars.get(cursor) == Some(&'#') {
-                hashes += 1;
-                cursor += 1;
-            }
-            if chars.get(cursor) != Some(&'"') {
-                out.push(here);
-                index += 1;
-                continue;
-            }
-            cursor += 1;
-            loop {
-                if cursor >= chars.len() {
-                    break;
-                }
-                if chars[cursor] == '"'
-                    && (0..hashes).all(|offset| chars.get(cursor + 1 + offset) == Some(&'#'))
-                {
-                    cursor += 1 + hashes;
-                    break;
-                }
-                cursor += 1;
-            }
-            index = cursor;
-            out.push_str("\"\"");
-        } else if here == '"' {
-            index += 1;
-            while index < chars.len() && chars[index] != '"' {
-                if chars[index] == '\\' {
-                    index += 1;
-                }
-                index += 1;
-            }
-            index += 1;
-            out.push_str("\"\"");
-        } else if here == '\'' && next == Some('\\') {
-            // Skip the escaped character too: `'\''` holds a quote.
-            index += 3;
-            while index < chars.len() && chars[index] != '\'' {
-                index += 1;
-            }
-            index += 1;
-            out.push_str("' '");
-        } else if here == '\'' && chars.get(index + 2) == Some(&'\'') {
-            index += 3;
-            out.push_str("' '");
-        } else {
-            out.push(here);
-            index += 1;
-        }
-    }
-    out
-}
-
-fn ident_before(chars: &[char], index: usize) -> bool {
-    index > 0 && (chars[index - 1].is_alphanumeric() || chars[index - 1] == '_')
-}
-
-fn is_ident(c: char) -> bool {
-    c.is_alphanumeric() || c == '_'
-}
-
-/// Reads `ident(::ident)*` at `start`, stopping before `{` or `*`.
-fn read_path(code: &[char], start: usize) -> (Vec<String>, usize) {
-    let mut segments = Vec::new();
-    let mut index = start;
-    loop {
-        let begin = index;
-        while index < code.len() && is_ident(code[index]) {
-            index += 1;
-        }
-        if begin == index {
-            break;
-        }
-        segments.push(code[begin..index].iter().collect());
-        if code.get(index) == Some(&':') && code.get(index + 1) == Some(&':') {
-            index += 2;
-        } else {
-            break;
-        }
-    }
-    (segments, index)
-}
-
-/// The first paths inside a `{ … }` use group starting at `open`.
-fn group_paths(code: &[char], open: usize) -> Vec<Vec<String>> {
-    let mut paths = Vec::new();
-    let mut depth = 0;
-    let mut index = open;
-    let mut item_start = true;
-    while index < code.len() {
-        let c = code[index];
-        if c == '{' {
-            depth += 1;
-            item_start = depth == 1;
-        } else if c == '}' {
-            depth -= 1;
-            if depth == 0 {
-                break;
-            }
-        } else if c == ',' && depth == 1 {
-            item_start = true;
-        } else if depth == 1 && item_start && is_ident(c) {
-            let (path, end) = read_path(code, index);
-            paths.push(path);
-            index = end;
-            item_start = false;
-            continue;
-        }
-        index += 1;
-    }
-    paths
-}
-
-/// Every module path named from `file` (its module path is `own`), as
-/// absolute paths from the crate root; `from_super` marks paths reached
-/// through `super::` (which may name items of an inline test module).
-fn referenced_paths(code: &str, own: &[String]) -> Vec<(Vec<String>, bool)> {
-    let chars: Vec<char> = code.chars().collect();
-    let mut found = Vec::new();
-    let mut index = 0;
-    while index < chars.len() {
-        let rest_starts = |word: &str| {
-            word.chars()
-                .enumerate()
-                .all(|(offset, c)| chars.get(index + offset) == Some(&c))
-        };
-        let at_word = !ident_before(&chars, index);
-        if at_word && rest_starts("crate::") {
-            let start = index + "crate::".len();
-            if chars.get(start) == Some(&'{') {
-                for path in group_paths(&chars, start) {
-                    found.push((path, false));
-                }
-            } else {
-                let (path, _) = read_path(&chars, start);
-                found.push((path, false));
-            }
-            index = start;
-        } else if at_word && rest_starts("super::") {
-            let mut base: Vec<String> = own.to_vec();
-            let mut cursor = index;
-            while chars[cursor..].starts_with(&['s', 'u', 'p', 'e', 'r', ':', ':']) {
-                base.pop();
-                cursor += "super::".len();
-            }
-            let tails = if chars.get(cursor) == Some(&'{') {
-                group_paths(&chars, cursor)
-            } else {
-                vec![read_path(&chars, cursor).0]
-            };
-            for tail in tails {
-                if tail.first().is_some_and(|segment| segment != "self") {
-                    let mut path = base.clone();
-                    path.extend(tail);
-                    found.push((path, true));
-                }
-            }
-            index = cursor;
-        } else {
-            index += 1;
-        }
-    }
-    found
-}
-
-#[test]
-fn every_import_runs_down_the_layer_table() {
-    let mut files = Vec::new();
-    rust_files(&source_root(), &mut files);
-    assert!(files.len() > 20, "found only {} files", files.len());
+/// The imports in `files` (one crate's) that do not run strictly down
+/// `layers`; `unit_of` names the unit of a module path.
+fn layer_violations(
+    files: &[(PathBuf, String)],
+    layers: &[(&str, u8)],
+    unit_of: &dyn Fn(&[String]) -> Option<String>,
+) -> BTreeSet<String> {
     let mut violations = BTreeSet::new();
-    for relative in &files {
+    for (relative, text) in files {
         let own = module_path(relative);
         let Some(own_unit) = unit_of(&own) else {
-            continue; // lib.rs: declares the modules
+            continue; // the crate root: declares the modules
         };
-        let Some(own_rank) = rank(&own_unit) else {
+        let Some(own_rank) = rank(layers, &own_unit) else {
             violations.insert(format!(
-                "{}: module {own_unit} is not in the layer table (tests/layers.rs, lib.rs, README.md)",
+                "{}: module {own_unit} is not in the layer table (gateway/tests/layers.rs, and the crate's docs)",
                 relative.display()
             ));
             continue;
         };
-        let text = std::fs::read_to_string(source_root().join(relative)).expect("read");
-        for (path, from_super) in referenced_paths(&code_only(&text), &own) {
+        for (path, from_super) in referenced_paths(&code_only(text), &own) {
             let Some(target_unit) = unit_of(&path) else {
                 continue;
             };
             if target_unit == own_unit {
                 continue;
             }
-            match rank(&target_unit) {
+            match rank(layers, &target_unit) {
                 Some(target_rank) if target_rank < own_rank => {}
                 Some(target_rank) => {
                     violations.insert(format!(
@@ -358,17 +228,154 @@ fn every_import_runs_down_the_layer_table() {
             }
         }
     }
+    violations
+}
+
+/// The modules `mod name;` (or `mod name { … }`) declares in `code`.
+fn declared_modules(code: &str) -> BTreeSet<String> {
+    code.split([';', '{', '}'])
+        .filter_map(
+            |item| match item.split_whitespace().collect::<Vec<_>>().as_slice() {
+                [.., "mod", name] => Some((*name).to_owned()),
+                _ => None,
+            },
+        )
+        .collect()
+}
+
+/// What a crate root re-exports (`pub use module::{Item, …};`): item →
+/// the module it comes from.
+fn reexports(code: &str) -> BTreeMap<String, String> {
+    let mut found = BTreeMap::new();
+    for statement in code.split(';') {
+        let Some(rest) = statement.trim().strip_prefix("pub use ") else {
+            continue;
+        };
+        let Some((module, items)) = rest.split_once("::") else {
+            continue;
+        };
+        for item in items
+            .trim_matches(|c: char| c == '{' || c == '}' || c.is_whitespace())
+            .split(',')
+        {
+            let name = item.split_whitespace().last().unwrap_or_default();
+            if !name.is_empty() {
+                found.insert(name.to_owned(), module.trim().to_owned());
+            }
+        }
+    }
+    found
+}
+
+/// The binary's layering broken in `files` (its `src/`): a helper (a module
+/// outside `commands/`) naming a command, or any module naming an item of
+/// `main.rs`, which only parses the command line and dispatches.
+fn binary_violations(files: &[(PathBuf, String)]) -> BTreeSet<String> {
+    let root = files
+        .iter()
+        .find(|(relative, _)| relative == Path::new("main.rs"))
+        .map(|(_, text)| code_only(text))
+        .unwrap_or_default();
+    let modules = declared_modules(&root);
+    let mut violations = BTreeSet::new();
+    for (relative, text) in files {
+        let own = module_path(relative);
+        let Some(top) = own.first() else {
+            continue; // main.rs
+        };
+        for (path, from_super) in referenced_paths(&code_only(text), &own) {
+            let Some(first) = path.first() else {
+                continue;
+            };
+            if !modules.contains(first) {
+                // Through `super::`, an item of the file's own parent.
+                if !from_super {
+                    violations.insert(format!(
+                        "{}: uses crate::{} of main.rs (main.rs only parses and dispatches)",
+                        relative.display(),
+                        path.join("::")
+                    ));
+                }
+            } else if first == "commands" && top != "commands" {
+                violations.insert(format!(
+                    "{}: the helper {top} uses the command {} (commands sit above helpers; only main.rs names them)",
+                    relative.display(),
+                    path.join("::")
+                ));
+            }
+        }
+    }
+    violations
+}
+
+/// The bridge unit a module path belongs to: its top-level module, through
+/// the crate root's re-exports for an item named at the root.
+fn bridge_unit_of(
+    reexported: &BTreeMap<String, String>,
+) -> impl Fn(&[String]) -> Option<String> + '_ {
+    |path: &[String]| {
+        let first = path.first()?;
+        Some(reexported.get(first).unwrap_or(first).clone())
+    }
+}
+
+fn assert_none(what: &str, violations: BTreeSet<String>) {
     assert!(
         violations.is_empty(),
-        "imports against the layer table:\n{}",
+        "{what}:\n{}",
         violations.into_iter().collect::<Vec<_>>().join("\n")
     );
 }
 
 #[test]
+fn every_import_runs_down_the_layer_table() {
+    let files = sources(&source_root());
+    assert!(files.len() > 20, "found only {} files", files.len());
+    assert_none(
+        "imports against the layer table",
+        layer_violations(&files, LAYERS, &unit_of),
+    );
+}
+
+#[test]
+fn the_binarys_commands_sit_above_its_helpers() {
+    let files = sources(&binary_root());
+    assert!(files.len() > 20, "found only {} files", files.len());
+    assert!(
+        files
+            .iter()
+            .any(|(relative, _)| relative.starts_with("commands")),
+        "no src/commands/"
+    );
+    assert_none(
+        "the binary's imports against its layering",
+        binary_violations(&files),
+    );
+}
+
+#[test]
+fn every_bridge_import_runs_down_its_layer_table() {
+    let files = sources(&bridge_root());
+    assert!(files.len() > 15, "found only {} files", files.len());
+    let root = files
+        .iter()
+        .find(|(relative, _)| relative == Path::new("lib.rs"))
+        .map(|(_, text)| code_only(text))
+        .expect("lib.rs");
+    let reexported = reexports(&root);
+    assert_eq!(
+        reexported.get("BridgeConfig").map(String::as_str),
+        Some("config")
+    );
+    assert_none(
+        "the bridge's imports against its layer table",
+        layer_violations(&files, BRIDGE_LAYERS, &bridge_unit_of(&reexported)),
+    );
+}
+
+#[test]
 fn requests_are_authorized_only_in_route() {
-    let mut files = Vec::new();
-    rust_files(&source_root(), &mut files);
+    let files = rust_files(&source_root());
     let mut offenders = Vec::new();
     for relative in &files {
         let name = relative.to_string_lossy().replace('\\', "/");
@@ -402,8 +409,7 @@ fn requests_are_authorized_only_in_route() {
 
 #[test]
 fn files_stay_under_500_lines() {
-    let mut files = Vec::new();
-    rust_files(&source_root(), &mut files);
+    let files = rust_files(&source_root());
     let long: Vec<String> = files
         .iter()
         .filter_map(|relative| {
@@ -441,4 +447,55 @@ fn the_checker_sees_what_it_must() {
         .filter(|c| !c.is_whitespace())
         .collect();
     assert!(policy_call.contains(".policy.check_"));
+}
+
+#[test]
+fn the_binary_and_bridge_checks_see_what_they_must() {
+    let file = |path: &str, text: &str| (PathBuf::from(path), text.to_owned());
+    let binary = [
+        file(
+            "main.rs",
+            "mod commands;\nmod token;\n#[cfg(test)]\nmod tests;\nconst HELP: &str = \"\";\n",
+        ),
+        file("commands/mod.rs", "pub mod check;\npub mod up;\n"),
+        file(
+            "commands/up.rs",
+            "use crate::token::make;\nuse super::check::run;\nuse crate::commands::check;\n",
+        ),
+        file(
+            "token.rs",
+            "use crate::commands::up::run;\n// crate::commands::up\nfn f() { let _ = crate::HELP; }\n\
+             mod tests { use super::make; }\n",
+        ),
+    ];
+    let found: Vec<String> = binary_violations(&binary).into_iter().collect();
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert!(
+        found[0].starts_with("token.rs: the helper token uses the command commands::up::run"),
+        "{found:#?}"
+    );
+    assert!(
+        found[1].starts_with("token.rs: uses crate::HELP of main.rs"),
+        "{found:#?}"
+    );
+    let bridge = [
+        file(
+            "lib.rs",
+            "mod config;\nmod service;\nmod stdio_transport;\npub use config::{BridgeConfig, RunAs};\n\
+             pub use service::BridgeService;\n",
+        ),
+        file("stdio_transport.rs", "use crate::{RunAs, BridgeService};\n"),
+        file(
+            "service.rs",
+            "use crate::stdio_transport::StdioTransport;\n",
+        ),
+    ];
+    let reexported = reexports(&code_only(&bridge[0].1));
+    let found: Vec<String> = layer_violations(&bridge, BRIDGE_LAYERS, &bridge_unit_of(&reexported))
+        .into_iter()
+        .collect();
+    assert_eq!(
+        found,
+        ["stdio_transport.rs: stdio_transport (layer 1) uses BridgeService of service (layer 6)"]
+    );
 }

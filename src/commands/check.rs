@@ -6,9 +6,13 @@
 //! its endpoints and namespace, and the services `up` would run beside
 //! them — and, unless `--offline`, connects to every
 //! service and prints its catalog (or why it could not be reached, and the
-//! collisions the merge would refuse). Exit status: 0 when the config is
-//! valid and every service answered, 1 when the config is invalid, 2 when
-//! a service did not answer or the catalogs collide.
+//! collisions the merge would refuse), and reads every `kind = "grpc"`
+//! target as its translator would, within the entry's deadline: the tools
+//! it would offer after allow/deny, or why it cannot (unreachable, silent,
+//! server reflection off without `descriptor_set`, TLS on one side only).
+//! Exit status: 0 when the config is valid and every service and gRPC
+//! target answered, 1 when the config is invalid, 2 when a service or a
+//! gRPC target did not answer or the catalogs collide.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -28,7 +32,7 @@ pub struct CheckArgs {
     /// config needs one: MICROMCP_TOKEN.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Validate only; do not connect to the services.
+    /// Validate only; do not connect to the services or the gRPC targets.
     #[arg(long)]
     offline: bool,
     /// How long to wait for every service's catalog, in seconds.
@@ -59,7 +63,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<i32> {
     up_children.extend(
         grpc_children
             .iter()
-            .map(|name| format!("{name} (grpc translator)")),
+            .map(|entry| format!("{} (grpc translator)", entry.name)),
     );
     let token = std::env::var("MICROMCP_TOKEN")
         .ok()
@@ -98,7 +102,10 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<i32> {
     if args.offline {
         return Ok(0);
     }
-    print_catalogs(config, Duration::from_secs(args.wait_secs)).await
+    let separator = config.namespace_separator.clone();
+    let grpc_read = crate::grpc_children::print_probes(&grpc_children, &separator).await;
+    let code = print_catalogs(config, Duration::from_secs(args.wait_secs)).await?;
+    Ok(if grpc_read { code } else { 2 })
 }
 
 /// The services `up` runs itself beside a config's: fs, fetch and search

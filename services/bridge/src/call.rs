@@ -16,9 +16,9 @@ use rmcp::model::{
 use rmcp::service::{Peer, PeerRequestOptions};
 use serde_json::Value;
 
+use crate::convert::{self, map_error};
 use crate::handler::BridgeState;
 use crate::routing::token_key;
-use crate::{convert, service::map_error};
 
 /// How long a call with progress or a log level waits after its result for
 /// the notifications still being handled.

@@ -1,12 +1,15 @@
 //! Conversions between rmcp's model types and micromcp.v1: catalog items go
 //! through their JSON form (robust to fields either side adds), results are
-//! serialised once to the raw JSON the gateway splices into responses.
+//! serialised once to the raw JSON the gateway splices into responses;
+//! an upstream's errors become service errors.
 
 use bytes::Bytes;
 use micromcp_proto::{
     Catalog, Prompt, PromptArgument, Resource, ResourceTemplate, Tool, ToolAnnotations,
 };
 use micromcp_sdk::{Round, ServiceError, ServiceResult};
+use rmcp::model::ErrorCode;
+use rmcp::service::ServiceError as RmcpError;
 use serde_json::{Map, Value, json};
 
 fn text(object: &Map<String, Value>, key: &str) -> String {
@@ -229,6 +232,49 @@ pub fn result_json<T: serde::Serialize>(result: &T) -> Bytes {
         }
     }
     Bytes::from(Value::Object(object).to_string())
+}
+
+/// An upstream request's failure as the service error the gateway maps to
+/// a JSON-RPC error.
+pub(crate) fn map_error(error: RmcpError) -> ServiceError {
+    match error {
+        RmcpError::McpError(data) => {
+            let message = data.message.to_string();
+            match data.code {
+                ErrorCode::INVALID_PARAMS | ErrorCode::INVALID_REQUEST => {
+                    ServiceError::InvalidArgument(message)
+                }
+                ErrorCode::METHOD_NOT_FOUND => ServiceError::Unsupported(message),
+                ErrorCode::RESOURCE_NOT_FOUND => ServiceError::NotFound(message),
+                // A 2026-07-28 upstream needs a client capability the request did not declare.
+                ErrorCode(-32021) => {
+                    ServiceError::MissingCapability(missing_capability(data.data.as_ref()))
+                }
+                _ => ServiceError::Internal(format!("upstream error {}: {message}", data.code.0)),
+            }
+        }
+        RmcpError::Timeout { .. } => {
+            ServiceError::Unavailable("the upstream server did not answer in time".into())
+        }
+        other => ServiceError::Unavailable(format!("upstream server unavailable: {other}")),
+    }
+}
+
+/// The capability a -32021 names in `data.requiredCapabilities` (the first
+/// one; `extensions/<id>` for an extension).
+fn missing_capability(data: Option<&Value>) -> String {
+    let required = data.and_then(|data| data.get("requiredCapabilities"));
+    let Some(Value::Object(required)) = required else {
+        return "unknown".into();
+    };
+    match required.iter().next() {
+        Some((name, Value::Object(inner))) if name == "extensions" => inner
+            .keys()
+            .next()
+            .map_or_else(|| "extensions".into(), |id| format!("extensions/{id}")),
+        Some((name, _)) => name.clone(),
+        None => "unknown".into(),
+    }
 }
 
 #[cfg(test)]

@@ -21,6 +21,13 @@
 //! upstreams) each principal's tool calls and resource reads use a session
 //! of its own, opened with its own token ([`principal_sessions`]); the
 //! shared session keeps the catalog.
+//!
+//! Layers, lowest first (a module uses only modules of a lower layer;
+//! `gateway/tests/layers.rs` checks every `crate::` path): `config`,
+//! `convert`, `process_tree`, `child_stderr`, `http_pool`, `liveness`,
+//! `routing`, `watches`; the transports `stdio_transport`, `legacy_sse`,
+//! `late_probe`, and `handler`; `connect`; `upstream`;
+//! `principal_sessions`; `call`; `service`.
 
 mod call;
 mod child_stderr;

@@ -18,11 +18,12 @@ use micromcp_sdk::{
     ToolCall, ToolEvents, ToolOutput, UpdateStream, UpstreamToken,
 };
 use rmcp::RoleClient;
-use rmcp::model::{ClientRequest, ErrorCode, GetPromptRequest, ServerResult};
-use rmcp::service::{Peer, PeerRequestOptions, ServiceError as RmcpError};
+use rmcp::model::{ClientRequest, GetPromptRequest, ServerResult};
+use rmcp::service::{Peer, PeerRequestOptions};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+use crate::convert::map_error;
 use crate::principal_sessions::{InUse, PrincipalSessions};
 use crate::upstream::Upstream;
 use crate::{BridgeConfig, call, convert};
@@ -50,47 +51,6 @@ impl Via {
             Self::Shared(peer) => peer,
             Self::Principal(session) => &session.peer,
         }
-    }
-}
-
-pub(crate) fn map_error(error: RmcpError) -> ServiceError {
-    match error {
-        RmcpError::McpError(data) => {
-            let message = data.message.to_string();
-            match data.code {
-                ErrorCode::INVALID_PARAMS | ErrorCode::INVALID_REQUEST => {
-                    ServiceError::InvalidArgument(message)
-                }
-                ErrorCode::METHOD_NOT_FOUND => ServiceError::Unsupported(message),
-                ErrorCode::RESOURCE_NOT_FOUND => ServiceError::NotFound(message),
-                // A 2026-07-28 upstream needs a client capability the request did not declare.
-                ErrorCode(-32021) => {
-                    ServiceError::MissingCapability(missing_capability(data.data.as_ref()))
-                }
-                _ => ServiceError::Internal(format!("upstream error {}: {message}", data.code.0)),
-            }
-        }
-        RmcpError::Timeout { .. } => {
-            ServiceError::Unavailable("the upstream server did not answer in time".into())
-        }
-        other => ServiceError::Unavailable(format!("upstream server unavailable: {other}")),
-    }
-}
-
-/// The capability a -32021 names in `data.requiredCapabilities` (the first
-/// one; `extensions/<id>` for an extension).
-fn missing_capability(data: Option<&Value>) -> String {
-    let required = data.and_then(|data| data.get("requiredCapabilities"));
-    let Some(Value::Object(required)) = required else {
-        return "unknown".into();
-    };
-    match required.iter().next() {
-        Some((name, Value::Object(inner))) if name == "extensions" => inner
-            .keys()
-            .next()
-            .map_or_else(|| "extensions".into(), |id| format!("extensions/{id}")),
-        Some((name, _)) => name.clone(),
-        None => "unknown".into(),
     }
 }
 

@@ -8,18 +8,21 @@
 //! Modules: `settings` (what to serve, validated), `channel` (the reach to
 //! the target), `reflect` (reading descriptors), `methods` (descriptors to
 //! tools), `schema` (input schemas), `codec` (dynamic messages on the wire),
-//! `call` (one call), `translator` (the service).
+//! `call` (one call), `translator` (the service), `probe` (what `micromcp
+//! check` reports).
 
 mod call;
 mod channel;
 mod codec;
 mod error;
 mod methods;
+mod probe;
 mod reflect;
 mod schema;
 mod settings;
 mod translator;
 
 pub use error::{GrpcError, GrpcResult};
+pub use probe::probe;
 pub use settings::{ForwardedMetadata, GrpcSettings, MAX_DEADLINE, MethodFilter};
 pub use translator::GrpcTranslator;

@@ -125,13 +125,48 @@ pub async fn read_pool(
     Ok((pool, services.into_iter().collect()))
 }
 
+/// Asks the target to list its services (v1, then v1alpha): the service
+/// names, or the status it answered — for a target read from a descriptor
+/// set, whether it answers at all.
+pub async fn list_services(channel: Channel, target: &str) -> Result<Vec<String>, tonic::Status> {
+    let mut reflection = Reflection {
+        channel,
+        target: target.to_owned(),
+        path: V1,
+        bytes_read: 0,
+    };
+    match reflection.list_services().await {
+        Err(status) if status.code() == tonic::Code::Unimplemented => {
+            reflection.path = V1ALPHA;
+            reflection.list_services().await
+        }
+        other => other,
+    }
+}
+
+/// A status's code and message, and the errors underneath (a transport
+/// error names its cause only there).
+pub fn status_detail(status: &tonic::Status) -> String {
+    let mut detail = format!("{:?}: {}", status.code(), status.message());
+    let mut source = std::error::Error::source(status);
+    while let Some(error) = source {
+        let text = error.to_string();
+        if !detail.contains(&text) {
+            detail.push_str(": ");
+            detail.push_str(&text);
+        }
+        source = error.source();
+    }
+    detail
+}
+
 // === impl Reflection ===
 
 impl Reflection {
     fn failed(&self, status: &tonic::Status) -> GrpcError {
         GrpcError::Reflection {
             target: self.target.clone(),
-            detail: format!("{:?}: {}", status.code(), status.message()),
+            detail: status_detail(status),
         }
     }
 

@@ -126,7 +126,7 @@ impl GrpcTranslator {
     }
 }
 
-fn read_descriptor_set(path: &std::path::Path) -> GrpcResult<DescriptorPool> {
+pub(crate) fn read_descriptor_set(path: &std::path::Path) -> GrpcResult<DescriptorPool> {
     let failed = |detail: String| GrpcError::DescriptorSet {
         path: path.to_owned(),
         detail,
