@@ -94,6 +94,8 @@ const BRIDGE_LAYERS: &[(&str, u8)] = &[
     ("child_stderr", 0),
     ("http_pool", 0),
     ("liveness", 0),
+    ("paged", 0),
+    ("private_home", 1),
     ("routing", 0),
     ("watches", 0),
     ("stdio_transport", 1),

@@ -25,8 +25,8 @@
 //! Layers, lowest first (a module uses only modules of a lower layer;
 //! `gateway/tests/layers.rs` checks every `crate::` path): `config`,
 //! `convert`, `process_tree`, `child_stderr`, `http_pool`, `liveness`,
-//! `routing`, `watches`; the transports `stdio_transport`, `legacy_sse`,
-//! `late_probe`, and `handler`; `connect`; `upstream`;
+//! `paged`, `routing`, `watches`; `private_home` and the transports
+//! `stdio_transport`, `legacy_sse`, `late_probe`, and `handler`; `connect`; `upstream`;
 //! `principal_sessions`; `call`; `service`.
 
 mod call;
