@@ -21,8 +21,9 @@ pub struct StateDir {
 }
 
 /// Creates (0700) and locks `path`; fails when another process holds it,
-/// and when the directory or anything in it is not this uid's own, is
-/// writable by group or others, or is a symbolic link (another local user
+/// when the directory is open to group or others at all (micromcp made
+/// none such: it came with a project), and when anything in it is not this
+/// uid's own, is writable by group or others, or is a symbolic link (another local user
 /// could have planted a token, a session key, a registration that runs a
 /// command, or an audit log linked to a file elsewhere).
 pub fn claim(path: &Path) -> anyhow::Result<StateDir> {
@@ -35,6 +36,7 @@ pub fn claim(path: &Path) -> anyhow::Result<StateDir> {
     let shown = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
     owned_file::check_tree(&shown)
         .map_err(|error| anyhow::anyhow!("state directory not trusted: {error}"))?;
+    refuse_not_made_here(&shown)?;
     let lock_path = path.join("lock");
     let lock = OpenOptions::new()
         .create(true)
@@ -78,6 +80,30 @@ const STAGED_FILES: [&str; 2] = ["registrations.json", "tool-pins.json"];
 /// only by a process killed mid-save, they are never read again. No other
 /// name is touched (a shared directory keeps `.viminfo.tmp`, `.tmpXXXXXX`).
 /// Called with the directory's lock held, before anything saves.
+/// A state directory open to group or others was not made by micromcp
+/// (it makes them 0700): most likely it came with a project — a clone or
+/// an archive leaves 0755 — and its registrations would run commands, its
+/// token and session key would be someone else's choice.
+fn refuse_not_made_here(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::symlink_metadata(path)
+        .map_err(|error| anyhow::anyhow!("state directory {}: {error}", path.display()))?
+        .permissions()
+        .mode()
+        & 0o777;
+    if mode & 0o077 != 0 {
+        anyhow::bail!(
+            "state directory not trusted: {} is mode {mode:o}, and micromcp makes its state directories 0700 — \
+             one open to others did not come from micromcp (a project's clone or archive?) and could hold \
+             registrations that run commands, a token or a session key of someone else's choosing; \
+             if it is yours, `chmod 700 {}`, else remove it or name another with --state-dir",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 fn remove_staged(path: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(path) else {
         return 0;
