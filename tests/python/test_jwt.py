@@ -182,13 +182,15 @@ def test_bad_tokens_are_refused_saying_why(jwt_up, issuer):
         "unknown issuer": (issuer.token(jwt_up.resource, iss="https://evil.example.com"), "unknown issuer"),
         "no subject": (issuer.token(jwt_up.resource, sub=None), "no sub claim"),
     }
-    for name, (token, expected) in cases.items():
-        assert expected in refusal(call(jwt_up, token)), name
+    for _ in range(2):  # the second time from the refusals remembered: the same answer
+        for name, (token, expected) in cases.items():
+            assert expected in refusal(call(jwt_up, token)), name
     header, payload, signature = issuer.token(jwt_up.resource).split(".")
     tampered_payload = base64.urlsafe_b64encode(json.dumps({**json.loads(base64.urlsafe_b64decode(payload + "==")), "scope": "*"}).encode()).rstrip(b"=").decode()
     assert "signature does not verify" in refusal(call(jwt_up, f"{header}.{tampered_payload}.{signature}"))
     flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
-    assert "signature does not verify" in refusal(call(jwt_up, f"{header}.{payload}.{flipped}"))
+    for _ in range(2):
+        assert "signature does not verify" in refusal(call(jwt_up, f"{header}.{payload}.{flipped}"))
     unsigned = jwt.encode({"iss": issuer.url, "sub": "alice", "aud": jwt_up.resource, "exp": now + 300, "scope": "*"}, None, algorithm="none")
     assert "malformed" in refusal(call(jwt_up, unsigned)) or "not accepted" in refusal(call(jwt_up, unsigned))
     public_pem = issuer.keys["rsa-1"][1].public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)

@@ -38,12 +38,22 @@ pub const MAX_SCOPES: usize = 256;
 /// Verified tokens: digest → principal and expiry (seconds since the epoch).
 type Verified = HashMap<[u8; 32], (Arc<Principal>, u64)>;
 
+/// Tokens refused once their signature was checked (bad signature,
+/// expired, another audience, unusable claims): digest → why and until
+/// when (seconds since the epoch). A client sending one bad token again
+/// and again costs a lookup, not a signature check each time.
+type Refused = HashMap<[u8; 32], (String, u64)>;
+
+/// How long a refusal is remembered.
+const REFUSAL_MEMORY_SECS: u64 = 30;
+
 /// Verifies the access tokens of the configured issuers.
 pub struct JwtVerifier {
     pub config: Arc<JwtConfig>,
     issuers: Vec<Arc<IssuerKeys>>,
     http: reqwest::Client,
     verified: Mutex<Verified>,
+    refusals: Mutex<Refused>,
 }
 
 fn refused(message: impl Into<String>) -> GatewayError {
@@ -80,6 +90,7 @@ impl JwtVerifier {
             config,
             http,
             verified: Mutex::default(),
+            refusals: Mutex::default(),
         })
     }
 
@@ -104,6 +115,9 @@ impl JwtVerifier {
         let token_digest = digest(token);
         if let Some(principal) = self.cached(&token_digest) {
             return Ok(principal);
+        }
+        if let Some(why) = self.refused_before(&token_digest) {
+            return Err(refused(why));
         }
         let header = decode_header(token)
             .map_err(|error| refused(format!("malformed bearer token: {error}")))?;
@@ -150,7 +164,14 @@ impl JwtVerifier {
         validation.set_audience(&[&issuer.config.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
         validation.validate_nbf = true;
-        let claims = decode::<Value>(token, &key.key, &validation)
+        let decoded = decode::<Value>(token, &key.key, &validation);
+        if let Err(error) = &decoded
+            && matches!(error.kind(), ErrorKind::ImmatureSignature)
+        {
+            // Valid later: not remembered.
+            return Err(refused("bearer token not valid yet (nbf)"));
+        }
+        let claims = decoded
             .map_err(|error| {
                 refused(match error.kind() {
                     ErrorKind::ExpiredSignature => "bearer token expired".to_owned(),
@@ -168,14 +189,17 @@ impl JwtVerifier {
                     }
                     other => format!("bearer token refused: {other:?}"),
                 })
-            })?
+            })
+            .map_err(|error| self.remember_refusal(token_digest, error))?
             .claims;
-        let mut principal = self.principal(
-            &issuer.config.name,
-            &issuer.config.principal_claim,
-            issuer.config.roles_claim.as_deref(),
-            &claims,
-        )?;
+        let mut principal = self
+            .principal(
+                &issuer.config.name,
+                &issuer.config.principal_claim,
+                issuer.config.roles_claim.as_deref(),
+                &claims,
+            )
+            .map_err(|error| self.remember_refusal(token_digest, error))?;
         principal.subject_token = Some(SubjectToken::new(token));
         let principal = Arc::new(principal);
         let expires = claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
@@ -187,6 +211,28 @@ impl JwtVerifier {
         let verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
         let (principal, expires) = verified.get(token_digest)?;
         (*expires > now_secs()).then(|| principal.clone())
+    }
+
+    fn refused_before(&self, token_digest: &[u8; 32]) -> Option<String> {
+        let refusals = self.refusals.lock().unwrap_or_else(PoisonError::into_inner);
+        let (why, until) = refusals.get(token_digest)?;
+        (*until > now_secs()).then(|| why.clone())
+    }
+
+    /// Keeps `error` (a refusal) for `token_digest` a while; returns it.
+    fn remember_refusal(&self, token_digest: [u8; 32], error: GatewayError) -> GatewayError {
+        if let GatewayError::Unauthorized(why) = &error {
+            let now = now_secs();
+            let mut refusals = self.refusals.lock().unwrap_or_else(PoisonError::into_inner);
+            if refusals.len() >= MAX_CACHED {
+                refusals.retain(|_, (_, until)| *until > now);
+                if refusals.len() >= MAX_CACHED {
+                    refusals.clear();
+                }
+            }
+            refusals.insert(token_digest, (why.clone(), now + REFUSAL_MEMORY_SECS));
+        }
+        error
     }
 
     fn remember(&self, token_digest: [u8; 32], principal: &Arc<Principal>, expires: u64) {
