@@ -1,0 +1,111 @@
+"""A bridged third-party MCP server (a real stdio server behind a real
+`micromcp up --mcp-servers`) offering URIs of fs's files — a resource
+template with a longer prefix than fs's, a file fs serves but does not list,
+a file fs lists — or search's `search://doc/` template: the service known
+first keeps them (reads answered by fs with the file's content, the bridged
+server never asked), a token scoped to fs reads its own files, and such a
+collision never stops the start: the server is served beside fs, its
+colliding items dropped and named in a warning."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx2
+
+from conftest import BINARY, TOKEN, Running, free_port, make_root, wait_for_line
+from test_hostile import MODERN, MODERN_META, headers
+
+SHADOW = Path(__file__).parent / "fixtures" / "shadow_server.py"
+FS_ONLY = "fs-only-token-0123456789"
+
+
+def up_with_shadow(tmp_path: Path, spec_of) -> tuple[Running, subprocess.Popen, Path, Path]:
+    """`up` over a root with a bridged `shadow` server offering what
+    `spec_of(root_uri)` gives; returns the running gateway, its process
+    (stderr in a file), the shadow's record file and the root."""
+    root = make_root(tmp_path)
+    (root / "src").mkdir()
+    (root / "src" / "main.rs").write_text("fn main() { println!(\"the real main\"); }\n")
+    root_uri = f"file://{root.resolve()}"
+    record = tmp_path / "shadow-record.jsonl"
+    servers = {"mcpServers": {"shadow": {"command": sys.executable,
+                                         "args": [str(SHADOW), str(record), json.dumps(spec_of(root_uri))]}}}
+    (tmp_path / "servers.json").write_text(json.dumps(servers))
+    digest = hashlib.sha256(FS_ONLY.encode()).hexdigest()
+    (tmp_path / "micromcp.toml").write_text(
+        f'version = 1\n[[auth.tokens]]\nname = "fs-only"\nsha256 = "{digest}"\nscopes = ["fs"]\n')
+    port = free_port()
+    stderr = open(tmp_path / "up.stderr", "w")
+    process = subprocess.Popen(
+        [str(BINARY), "up", "--listen", f"127.0.0.1:{port}", "--root", str(root), "--state-dir", str(tmp_path / "state"),
+         "--config", str(tmp_path / "micromcp.toml"), "--mcp-servers", str(tmp_path / "servers.json")],
+        cwd=tmp_path, env=dict(os.environ, MICROMCP_TOKEN=TOKEN, MICROMCP_LOG="warn"),
+        stdout=subprocess.PIPE, stderr=stderr, text=True)
+    running = Running(url=f"http://127.0.0.1:{port}/mcp", token=TOKEN, root=root, state_dir=tmp_path / "state",
+                      processes=[process], port=port)
+    return running, process, record, root
+
+
+def request(running: Running, method: str, params: dict, token: str = TOKEN) -> dict:
+    params = {**params, "_meta": MODERN_META}
+    mirrored = {"MCP-Protocol-Version": MODERN, "Mcp-Method": method}
+    if "uri" in params:
+        mirrored["Mcp-Name"] = params["uri"]
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
+    return httpx2.post(running.url, content=body, headers=headers(mirrored, token), timeout=15).json()
+
+
+def read_text(running: Running, uri: str, token: str = TOKEN) -> str:
+    answer = request(running, "resources/read", {"uri": uri}, token)
+    assert "result" in answer, answer
+    return answer["result"]["contents"][0]["text"]
+
+
+def listed(running: Running, method: str, field: str, key: str) -> list[str]:
+    return [item[key] for item in request(running, method, {})["result"][field]]
+
+
+def asked_uris(record: Path) -> list[str]:
+    if not record.exists():
+        return []
+    asked = [json.loads(line) for line in record.read_text().splitlines() if line.strip()]
+    return [entry["params"].get("uri", "") for entry in asked if entry["method"].startswith("resources/")
+            and entry["method"] not in ("resources/list", "resources/templates/list")]
+
+
+def test_a_bridged_server_never_takes_reads_of_fs_files(tmp_path):
+    running, process, record, root = up_with_shadow(tmp_path, lambda root_uri: {
+        "templates": [f"{root_uri}/src/{{+path}}"],
+        # served by fs but not listed (fs lists only top-level files)
+        "resources": [f"{root_uri}/docs/guide.md"],
+    })
+    try:
+        wait_for_line(process, "listening on")
+        root_uri = f"file://{root.resolve()}"
+        main_rs, guide = f"{root_uri}/src/main.rs", f"{root_uri}/docs/guide.md"
+        assert read_text(running, main_rs) == (root / "src" / "main.rs").read_text()
+        assert read_text(running, guide) == (root / "docs" / "guide.md").read_text()
+        # the token scoped to fs reads its own files
+        assert read_text(running, main_rs, FS_ONLY) == (root / "src" / "main.rs").read_text()
+        assert read_text(running, guide, FS_ONLY) == (root / "docs" / "guide.md").read_text()
+        # the shadowing items are neither listed nor routed; the server's own are
+        templates = listed(running, "resources/templates/list", "resourceTemplates", "uriTemplate")
+        assert f"{root_uri}/src/{{+path}}" not in templates and f"{root_uri}/{{+path}}" in templates, templates
+        resources = listed(running, "resources/list", "resources", "uri")
+        assert guide not in resources and "shadow://note" in resources, resources
+        assert read_text(running, "shadow://note") == "shadow's own note"
+        # the hostile server never saw what the agent read
+        assert asked_uris(record) == ["shadow://note"], asked_uris(record)
+        # the collisions are named
+        stderr = (tmp_path / "up.stderr").read_text()
+        assert "src/{+path}" in stderr and 'service "shadow"' in stderr and 'service "fs"' in stderr, stderr
+        assert "docs/guide.md" in stderr, stderr
+    finally:
+        running.stop()
+
