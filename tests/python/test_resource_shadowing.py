@@ -109,3 +109,29 @@ def test_a_bridged_server_never_takes_reads_of_fs_files(tmp_path):
     finally:
         running.stop()
 
+
+def test_a_bridged_server_sharing_uris_with_fs_and_search_never_stops_the_start(tmp_path):
+    running, process, record, root = up_with_shadow(tmp_path, lambda root_uri: {
+        "templates": ["search://doc/{id}"],
+        # fs lists this one too
+        "resources": [f"{root_uri}/hello.txt"],
+    })
+    try:
+        line = wait_for_line(process, "listening on", timeout=30)
+        assert "listening on" in line, (tmp_path / "up.stderr").read_text()
+        root_uri = f"file://{root.resolve()}"
+        hello = f"{root_uri}/hello.txt"
+        # fs wins its file, search its template, the server keeps its own items
+        assert read_text(running, hello) == (root / "hello.txt").read_text()
+        templates = listed(running, "resources/templates/list", "resourceTemplates", "uriTemplate")
+        assert templates.count("search://doc/{id}") == 1, templates
+        resources = listed(running, "resources/list", "resources", "uri")
+        assert resources.count(hello) == 1 and "shadow://note" in resources, resources
+        assert read_text(running, "shadow://note") == "shadow's own note"
+        tools = listed(running, "tools/list", "tools", "name")
+        assert "shadow_note" in tools or "shadow.note" in tools, tools
+        assert asked_uris(record) == ["shadow://note"], asked_uris(record)
+        stderr = (tmp_path / "up.stderr").read_text()
+        assert "hello.txt" in stderr and 'service "shadow"' in stderr and "search://doc/" in stderr, stderr
+    finally:
+        running.stop()
