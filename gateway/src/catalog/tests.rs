@@ -188,15 +188,29 @@ fn uris_under_a_template_stay_with_the_service_known_first() {
     // a longer template and a resource under fs's template are not merged
     assert_eq!(merged.resource_service("file:///r/src/main.rs"), Some(0));
     assert_eq!(merged.resource_service("file:///r/docs/guide.md"), Some(0));
-    assert!(merged.resource_position("file:///r/docs/guide.md").is_none());
+    assert!(
+        merged
+            .resource_position("file:///r/docs/guide.md")
+            .is_none()
+    );
     // its own items, and a wider template for what fs does not serve, stay
     assert_eq!(merged.resource_service("shadow://note"), Some(1));
     assert_eq!(merged.resource_service("file:///etc/hostname"), Some(1));
     assert_eq!(merged.collisions.len(), 2, "{:?}", merged.collisions);
     assert_eq!(merged.collision_losers, ["shadow", "shadow"]);
     assert_eq!(merged.collision_winners, ["fs", "fs"]);
-    assert!(merged.collisions.iter().any(|text| text.contains("file:///r/src/{+path}")));
-    assert!(merged.collisions.iter().any(|text| text.contains("file:///r/docs/guide.md")));
+    assert!(
+        merged
+            .collisions
+            .iter()
+            .any(|text| text.contains("file:///r/src/{+path}"))
+    );
+    assert!(
+        merged
+            .collisions
+            .iter()
+            .any(|text| text.contains("file:///r/docs/guide.md"))
+    );
     // known the other way round, the wider template of the first wins all
     let reversed = MergedCatalog::merge(
         &[
