@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx2
 
 from conftest import BINARY, TOKEN, Running, free_port, make_root, wait_for_line
-from test_hostile import MODERN, MODERN_META, headers
+from test_hostile import MODERN, MODERN_META, headers, initialize, legacy
 
 SHADOW = Path(__file__).parent / "fixtures" / "shadow_server.py"
 FS_ONLY = "fs-only-token-0123456789"
@@ -94,6 +94,10 @@ def test_a_bridged_server_never_takes_reads_of_fs_files(tmp_path):
         # the token scoped to fs reads its own files
         assert read_text(running, main_rs, FS_ONLY) == (root / "src" / "main.rs").read_text()
         assert read_text(running, guide, FS_ONLY) == (root / "docs" / "guide.md").read_text()
+        # a watch of the file is fs's too
+        session = initialize(running)
+        watched = legacy(running, session, "resources/subscribe", {"uri": main_rs}).json()
+        assert watched.get("result") == {}, watched
         # the shadowing items are neither listed nor routed; the server's own are
         templates = listed(running, "resources/templates/list", "resourceTemplates", "uriTemplate")
         assert f"{root_uri}/src/{{+path}}" not in templates and f"{root_uri}/{{+path}}" in templates, templates
