@@ -18,8 +18,9 @@ from pathlib import Path
 
 import httpx2
 
-from conftest import BINARY, TOKEN, Running, free_port, make_root, wait_for_line
+from conftest import BINARY, TOKEN, Running, free_port, make_root, start_up, wait_for_line, wait_for_port
 from test_hostile import MODERN, MODERN_META, headers, initialize, legacy
+from test_live_config import ADMIN, ADMIN_TOKEN
 
 SHADOW = Path(__file__).parent / "fixtures" / "shadow_server.py"
 FS_ONLY = "fs-only-token-0123456789"
@@ -139,3 +140,35 @@ def test_a_bridged_server_sharing_uris_with_fs_and_search_never_stops_the_start(
         assert "hello.txt" in stderr and 'service "shadow"' in stderr and "search://doc/" in stderr, stderr
     finally:
         running.stop()
+
+
+def test_a_registered_service_under_fs_template_is_told_its_collisions(tmp_path):
+    root = make_root(tmp_path)
+    (root / "src").mkdir()
+    (root / "src" / "main.rs").write_text("fn main() {}\n")
+    root_uri = f"file://{root.resolve()}"
+    record = tmp_path / "shadow-record.jsonl"
+    spec = {"templates": [f"{root_uri}/src/{{+path}}"], "resources": [f"{root_uri}/docs/guide.md"]}
+    bridge_port, admin_port = free_port(), free_port()
+    bridge = subprocess.Popen([str(BINARY), "bridge", "--name", "shadow", "--command", sys.executable, "--arg", str(SHADOW),
+                               "--arg", str(record), "--arg", json.dumps(spec), "--listen", f"127.0.0.1:{bridge_port}"],
+                              env=dict(os.environ, MICROMCP_LOG="warn"))
+    running = None
+    try:
+        wait_for_port(bridge_port)
+        running = start_up(tmp_path, root, extra=["--admin-listen", f"127.0.0.1:{admin_port}"],
+                           env_extra={"MICROMCP_ADMIN_TOKEN": ADMIN_TOKEN})
+        registered = httpx2.post(f"http://127.0.0.1:{admin_port}/api/services", headers=ADMIN, timeout=15,
+                                 json={"name": "shadow", "endpoint": f"http://127.0.0.1:{bridge_port}"})
+        assert registered.status_code == 201, registered.text
+        collisions = registered.json()["collisions"]
+        assert any("src/{+path}" in text and 'service "fs"' in text for text in collisions), collisions
+        assert any("docs/guide.md" in text and 'service "fs"' in text for text in collisions), collisions
+        assert read_text(running, f"{root_uri}/src/main.rs") == "fn main() {}\n"
+        assert read_text(running, f"{root_uri}/docs/guide.md") == (root / "docs" / "guide.md").read_text()
+        assert asked_uris(record) == [], asked_uris(record)
+    finally:
+        if running is not None:
+            running.stop()
+        bridge.terminate()
+        bridge.wait(timeout=10)
