@@ -1,7 +1,8 @@
 //! Starting the gateway of `up`, `gateway` and `stdio`: build it, follow
-//! the services' catalogs and wait for them (collisions between services
-//! of the config file stop the start; a registered service that collides
-//! loses, as at run time),
+//! the services' catalogs and wait for them (a collision is decided as at
+//! run time — the service known first wins, the other's item is not listed
+//! and named in a warning — and stops the start only between two
+//! `[[services]]` entries written in the config file),
 //! then the background work every running gateway needs — principals'
 //! catalog views rebuilt off the request path after catalog changes, the
 //! issuers' signing keys refreshed, an audit record for each held or
@@ -11,15 +12,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use micromcp_gateway::Gateway;
-use micromcp_gateway::config::{GatewayConfig, Registration};
+use micromcp_gateway::config::GatewayConfig;
 use tokio_util::sync::CancellationToken;
 
 /// Builds the gateway, follows the services' catalogs and waits for them
-/// (`registered`: the services registered at run time, kept from before).
+/// (`written`: the names of the `[[services]]` entries of the config file
+/// itself — not the built-in services, bridged servers or registrations).
 pub async fn start_gateway(
     config: GatewayConfig,
     session_key: &[u8; 32],
-    registered: &[Registration],
+    written: &[String],
     shutdown: &CancellationToken,
 ) -> anyhow::Result<Arc<Gateway>> {
     let key = session_key;
@@ -55,24 +57,31 @@ pub async fn start_gateway(
     if !missing.is_empty() {
         tracing::warn!(services = ?missing, "services not reachable yet; their namespaces report unavailable until they are");
     }
-    // The service known first wins, as at run time: registrations come
-    // after the config file's services, so a registered service only ever
-    // loses, with a warning — what was kept never stops a start. Between
-    // two services of the config file, a collision is the file's mistake.
+    // The service known first wins, as at run time (the config file's and
+    // the built-in services, then bridged servers, then registrations in
+    // order): the loser's item is not listed and named in a warning. What
+    // a bridged server offers changes with its package and fs's list with
+    // the files under the roots, and registrations are kept state — none of
+    // them may stop a start. Only two `[[services]]` entries the operator
+    // wrote (or one offering a name the gateway reserves) are the file's
+    // own mistake, shown by `micromcp check` too.
     let catalog = gateway.backends.catalog();
+    let is_written = |name: &str| written.iter().any(|entry| entry == name);
     let mut fatal = Vec::new();
-    for (collision, loser) in catalog.collisions.iter().zip(&catalog.collision_losers) {
-        if registered
-            .iter()
-            .any(|registration| registration.name == *loser)
-        {
+    for ((collision, loser), winner) in catalog
+        .collisions
+        .iter()
+        .zip(&catalog.collision_losers)
+        .zip(&catalog.collision_winners)
+    {
+        if is_written(loser) && (winner.is_empty() || is_written(winner)) {
+            fatal.push(collision.clone());
+        } else {
             tracing::warn!(
                 %collision,
-                registration = %loser,
-                "catalog collision: the registered service's item is not listed (give it its own namespace: PUT /api/services/NAME)"
+                service = %loser,
+                "catalog collision: the item of the service known later is not listed nor routed (give it its own namespace)"
             );
-        } else {
-            fatal.push(collision.clone());
         }
     }
     if !fatal.is_empty() {
@@ -87,6 +96,15 @@ pub async fn start_gateway(
     spawn_pin_auditor(&gateway, shutdown);
     spawn_session_sweeper(&gateway, shutdown);
     Ok(gateway)
+}
+
+/// The names of the `[[services]]` entries written in the config file
+/// (read before the built-in services and bridges are laid around them).
+pub fn written_services(raw: &micromcp_gateway::config::RawConfig) -> Vec<String> {
+    raw.services
+        .iter()
+        .map(|service| service.name.clone())
+        .collect()
 }
 
 /// With `[cluster]`: every second, the tool definitions approved through

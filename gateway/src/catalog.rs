@@ -116,6 +116,9 @@ pub struct MergedCatalog {
     pub collisions: Vec<String>,
     /// For each of `collisions`, the service whose item is not listed.
     pub collision_losers: Vec<String>,
+    /// For each of `collisions`, the service whose item is listed (empty:
+    /// the gateway itself, for its reserved tool names).
+    pub collision_winners: Vec<String>,
     /// Services that can complete arguments.
     completion_services: Vec<usize>,
     /// Services that can watch resources.
@@ -132,6 +135,34 @@ fn exposed_name(namespace: &str, separator: &str, name: &str) -> String {
     }
 }
 
+/// Where a merge records its conflicts: the text, who keeps, who loses.
+struct Collisions<'merge> {
+    texts: &'merge mut Vec<String>,
+    winners: &'merge mut Vec<String>,
+    losers: &'merge mut Vec<String>,
+}
+
+impl Collisions<'_> {
+    fn push(&mut self, text: String, winner: &str, loser: &str) {
+        self.texts.push(text);
+        self.winners.push(winner.to_owned());
+        self.losers.push(loser.to_owned());
+    }
+}
+
+/// The template prefix, of a service other than `service`, that `uri` (a
+/// URI or another template's literal prefix) falls inside: the URIs under a
+/// template belong to the service known first that offers it.
+fn inside_template<'prefix>(
+    prefixes: &'prefix [(String, usize)],
+    uri: &str,
+    service: usize,
+) -> Option<&'prefix (String, usize)> {
+    prefixes.iter().find(|(prefix, owner)| {
+        *owner != service && !prefix.is_empty() && uri.starts_with(prefix.as_str())
+    })
+}
+
 /// Adds `item` unless its key is taken; records the conflict otherwise.
 fn insert_unique(
     items: &mut Vec<ListedItem>,
@@ -139,16 +170,18 @@ fn insert_unique(
     item: ListedItem,
     what: &str,
     service_names: &[&str],
-    collisions: &mut Vec<String>,
-    losers: &mut Vec<String>,
+    sides: &mut Collisions<'_>,
 ) {
     if let Some(existing) = index.get(&item.key) {
         let first = items[*existing].service;
-        collisions.push(format!(
-            "{what} {:?} is offered by both service {:?} and service {:?}",
-            item.key, service_names[first], service_names[item.service]
-        ));
-        losers.push(service_names[item.service].to_owned());
+        sides.push(
+            format!(
+                "{what} {:?} is offered by both service {:?} and service {:?}",
+                item.key, service_names[first], service_names[item.service]
+            ),
+            service_names[first],
+            service_names[item.service],
+        );
         return;
     }
     index.insert(item.key.clone(), items.len());
@@ -198,8 +231,11 @@ impl MergedCatalog {
                         },
                         "tool",
                         service_names,
-                        &mut merged.collisions,
-                        &mut merged.collision_losers,
+                        &mut Collisions {
+                            texts: &mut merged.collisions,
+                            winners: &mut merged.collision_winners,
+                            losers: &mut merged.collision_losers,
+                        },
                     ),
                     Err(error) => invalid.push(format!(
                         "service {:?}: tool {:?} has an invalid schema ({error}); not listed",
@@ -223,11 +259,29 @@ impl MergedCatalog {
                     },
                     "prompt",
                     service_names,
-                    &mut merged.collisions,
-                    &mut merged.collision_losers,
+                    &mut Collisions {
+                        texts: &mut merged.collisions,
+                        winners: &mut merged.collision_winners,
+                        losers: &mut merged.collision_losers,
+                    },
                 );
             }
             for resource in &catalog.resources {
+                if let Some((prefix, owner)) = inside_template(
+                    &merged.template_prefixes,
+                    &resource.uri,
+                    contribution.service,
+                ) {
+                    let (winner, loser) =
+                        (service_names[*owner], service_names[contribution.service]);
+                    merged.collisions.push(format!(
+                        "resource {:?} of service {loser:?} lies under resource template prefix {prefix:?} of service {winner:?}",
+                        resource.uri
+                    ));
+                    merged.collision_winners.push(winner.to_owned());
+                    merged.collision_losers.push(loser.to_owned());
+                    continue;
+                }
                 let json = render::resource(resource);
                 insert_unique(
                     &mut merged.resources,
@@ -242,8 +296,11 @@ impl MergedCatalog {
                     },
                     "resource",
                     service_names,
-                    &mut merged.collisions,
-                    &mut merged.collision_losers,
+                    &mut Collisions {
+                        texts: &mut merged.collisions,
+                        winners: &mut merged.collision_winners,
+                        losers: &mut merged.collision_losers,
+                    },
                 );
             }
             for template in &catalog.resource_templates {
@@ -254,18 +311,27 @@ impl MergedCatalog {
                     .next()
                     .unwrap_or_default()
                     .to_owned();
-                if let Some((_, other)) = merged
+                let same = merged
                     .template_prefixes
                     .iter()
-                    .find(|(existing, _)| *existing == prefix)
-                {
-                    merged.collisions.push(format!(
-                        "resource template prefix {prefix:?} is offered by both service {:?} and service {:?}",
-                        service_names[*other], service_names[contribution.service]
-                    ));
-                    merged
-                        .collision_losers
-                        .push(service_names[contribution.service].to_owned());
+                    .find(|(existing, _)| *existing == prefix);
+                if let Some((existing, owner)) = same.or_else(|| {
+                    inside_template(&merged.template_prefixes, &prefix, contribution.service)
+                }) {
+                    let (winner, loser) =
+                        (service_names[*owner], service_names[contribution.service]);
+                    merged.collisions.push(if *existing == prefix {
+                        format!(
+                            "resource template prefix {prefix:?} is offered by both service {winner:?} and service {loser:?}"
+                        )
+                    } else {
+                        format!(
+                            "resource template {:?} of service {loser:?} lies under resource template prefix {existing:?} of service {winner:?}",
+                            template.uri_template
+                        )
+                    });
+                    merged.collision_winners.push(winner.to_owned());
+                    merged.collision_losers.push(loser.to_owned());
                     continue;
                 }
                 merged
@@ -378,7 +444,9 @@ impl MergedCatalog {
     }
 
     /// The service that serves `uri`: an exact resource, else the longest
-    /// matching template prefix.
+    /// matching template prefix. A later service's resource or template
+    /// under an earlier service's template is not merged at all, so the
+    /// URIs under a template stay with the service known first.
     pub fn resource_service(&self, uri: &str) -> Option<usize> {
         if let Some(position) = self.resource_index.get(uri) {
             return Some(self.resources[*position].service);

@@ -51,6 +51,7 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         token::warn_if_short(token.trim());
     }
     state_dir::refuse_untrusted_dirs(&raw)?;
+    let written = crate::start::written_services(&raw);
     let source = FileSource {
         path_opt: Some(args.config.clone()),
         missing_is_default: false,
@@ -70,7 +71,7 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let key = load_or_create_key(&config.session_key_file).map_err(anyhow::Error::msg)?;
     let file_opt = config.admin.registrations_file.clone();
-    let gateway = crate::start::start_gateway(config, &key, &registrations, &shutdown).await?;
+    let gateway = crate::start::start_gateway(config, &key, &written, &shutdown).await?;
     let live = crate::reload::live(
         &gateway,
         source,

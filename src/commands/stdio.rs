@@ -94,6 +94,7 @@ pub async fn run(args: StdioArgs) -> anyhow::Result<()> {
         &sockets,
     )?);
     child_specs.extend(crate::grpc_children::add_grpc_children(&mut raw, &sockets)?);
+    let written = crate::start::written_services(&raw);
     child_services.around(&mut raw.services);
     let config = config_source::validate(raw, None)?;
     let shutdown = CancellationToken::new();
@@ -107,7 +108,7 @@ pub async fn run(args: StdioArgs) -> anyhow::Result<()> {
         } else {
             rand::random()
         };
-        let gateway = crate::start::start_gateway(config, &key, &[], &shutdown).await?;
+        let gateway = crate::start::start_gateway(config, &key, &written, &shutdown).await?;
         let audit = gateway.audit.clone();
         let served = tokio::select! {
             served = micromcp_gateway::front::stdio::serve(gateway, tokio::io::stdin(), tokio::io::stdout()) => served.map_err(anyhow::Error::from),

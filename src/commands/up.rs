@@ -157,6 +157,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         &sockets,
     )?);
     child_specs.extend(crate::grpc_children::add_grpc_children(&mut raw, &sockets)?);
+    let written = crate::start::written_services(&raw);
     let shutdown = CancellationToken::new();
     // Without a config file, the one written later at the default path is
     // loaded as a reload (it is what `up` would have read at start).
@@ -184,7 +185,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let outcome = async {
         let key = load_or_create_key(&config.session_key_file).map_err(anyhow::Error::msg)?;
         let file_opt = config.admin.registrations_file.clone();
-        let gateway = crate::start::start_gateway(config, &key, &registrations, &shutdown).await?;
+        let gateway = crate::start::start_gateway(config, &key, &written, &shutdown).await?;
         let live = crate::reload::live(
             &gateway,
             source,

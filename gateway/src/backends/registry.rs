@@ -469,10 +469,11 @@ impl Backends {
         let mut merged = MergedCatalog::merge(&contributions, &self.separator, &names);
         for (collision, loser) in reserved {
             merged.collisions.push(collision);
+            merged.collision_winners.push(String::new());
             merged.collision_losers.push(loser);
         }
         for collision in &merged.collisions {
-            tracing::error!(%collision, "catalog collision; the service known first wins");
+            tracing::warn!(%collision, "catalog collision; the service known first wins, the other's item is not listed");
         }
         // Swap while still holding the merge lock: a watcher that merged
         // an older set of catalogs must never overwrite a newer merge.

@@ -1,11 +1,11 @@
 //! Tool names the gateway keeps for itself under `[catalog]` (`find_tools`,
 //! `call_tool`): a service's tool exposed under one of them is taken out of
 //! its service's contribution before the catalogs are merged, and reported
-//! as a collision that service loses. At start that stops the gateway (a
-//! registered service only loses, with a warning); at run time — a service
-//! registered, a bridged server whose list changed — the tool is simply not
-//! listed nor callable, and the collision is logged; `micromcp check`
-//! prints it. Without tool search the names are ordinary.
+//! as a collision that service loses. At start that stops the gateway when
+//! the service is a `[[services]]` entry written in the config file; a
+//! bridged server or a registered service — at start or at run time — only
+//! loses: the tool is not listed nor callable, and the collision is logged;
+//! `micromcp check` prints it. Without tool search the names are ordinary.
 
 use std::sync::Arc;
 

@@ -143,6 +143,87 @@ fn resources_route_by_uri_and_template_prefix() {
     assert_eq!(merged.template_service("file:///r/{+path}"), Some(3));
 }
 
+fn offering(service: usize, name: &str, resources: &[&str], templates: &[&str]) -> ServiceCatalog {
+    ServiceCatalog {
+        service,
+        service_name: name.into(),
+        namespace: name.into(),
+        catalog: Arc::new(Catalog {
+            resources: resources
+                .iter()
+                .map(|uri| Resource {
+                    uri: (*uri).into(),
+                    name: "r".into(),
+                    ..Resource::default()
+                })
+                .collect(),
+            resource_templates: templates
+                .iter()
+                .map(|template| ResourceTemplate {
+                    uri_template: (*template).into(),
+                    name: "t".into(),
+                    ..ResourceTemplate::default()
+                })
+                .collect(),
+            ..Catalog::default()
+        }),
+    }
+}
+
+#[test]
+fn uris_under_a_template_stay_with_the_service_known_first() {
+    let merged = MergedCatalog::merge(
+        &[
+            offering(0, "fs", &["file:///r/a.txt"], &["file:///r/{+path}"]),
+            offering(
+                1,
+                "shadow",
+                &["file:///r/docs/guide.md", "shadow://note"],
+                &["file:///r/src/{+path}", "file:///{+path}"],
+            ),
+        ],
+        ".",
+        &["fs", "shadow"],
+    );
+    // a longer template and a resource under fs's template are not merged
+    assert_eq!(merged.resource_service("file:///r/src/main.rs"), Some(0));
+    assert_eq!(merged.resource_service("file:///r/docs/guide.md"), Some(0));
+    assert!(
+        merged
+            .resource_position("file:///r/docs/guide.md")
+            .is_none()
+    );
+    // its own items, and a wider template for what fs does not serve, stay
+    assert_eq!(merged.resource_service("shadow://note"), Some(1));
+    assert_eq!(merged.resource_service("file:///etc/hostname"), Some(1));
+    assert_eq!(merged.collisions.len(), 2, "{:?}", merged.collisions);
+    assert_eq!(merged.collision_losers, ["shadow", "shadow"]);
+    assert_eq!(merged.collision_winners, ["fs", "fs"]);
+    assert!(
+        merged
+            .collisions
+            .iter()
+            .any(|text| text.contains("file:///r/src/{+path}"))
+    );
+    assert!(
+        merged
+            .collisions
+            .iter()
+            .any(|text| text.contains("file:///r/docs/guide.md"))
+    );
+    // known the other way round, the wider template of the first wins all
+    let reversed = MergedCatalog::merge(
+        &[
+            offering(0, "wide", &[], &["file:///{+path}"]),
+            offering(1, "fs", &["file:///r/a.txt"], &["file:///r/{+path}"]),
+        ],
+        ".",
+        &["wide", "fs"],
+    );
+    assert_eq!(reversed.resource_service("file:///r/a.txt"), Some(0));
+    assert_eq!(reversed.resource_service("file:///r/src/main.rs"), Some(0));
+}
+
 /// A page's items parsed as a JSON array.
 fn listed(page: &Page) -> Vec<serde_json::Value> {
     let mut array = b"[".to_vec();
