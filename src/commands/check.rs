@@ -65,6 +65,10 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<i32> {
             .iter()
             .map(|entry| format!("{} (grpc translator)", entry.name)),
     );
+    // Scopes, policies and rates may name the services `up` runs itself:
+    // validated with them standing in, as `up` validates.
+    let stand_ins = stand_in_names(&raw, &grpc_children);
+    add_stand_ins(&mut raw, &stand_ins);
     let token = std::env::var("MICROMCP_TOKEN")
         .ok()
         .filter(|token| !token.trim().is_empty());
@@ -75,13 +79,19 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<i32> {
     if validated.is_err() && token.is_none() {
         let mut again = config_source::read(path_opt.as_deref())?;
         let _ = crate::grpc_children::take_grpc_entries(&mut again);
+        add_stand_ins(&mut again, &stand_ins);
         if again.auth.token_file.is_none() {
             assumed = true;
             validated = again.validate(Some("set-at-start"));
         }
     }
     let config = match validated {
-        Ok(config) => config,
+        Ok(mut config) => {
+            config
+                .services
+                .retain(|service| !stand_ins.contains(&service.name));
+            config
+        }
         Err(errors) => {
             eprintln!("{shown}: invalid configuration:");
             for error in errors {
@@ -123,6 +133,43 @@ fn up_children(raw: &RawConfig) -> Vec<String> {
                 .map(|(name, _)| format!("{name} (bridge)")),
         )
         .collect()
+}
+
+/// The names of the services `up` runs itself beside the config's (fs,
+/// fetch and search unless it names them, its bridges, its gRPC
+/// translators).
+fn stand_in_names(
+    raw: &RawConfig,
+    grpc_children: &[crate::grpc_children::GrpcEntry],
+) -> Vec<String> {
+    let named = |name: &str| raw.services.iter().any(|service| service.name == name);
+    ["fs", "fetch", "search"]
+        .into_iter()
+        .filter(|name| !named(name))
+        .map(str::to_owned)
+        .chain(
+            raw.mcp_servers
+                .iter()
+                .filter(|(_, server)| server.disabled != Some(true))
+                .map(|(name, _)| name.clone()),
+        )
+        .chain(grpc_children.iter().map(|entry| entry.name.clone()))
+        .collect()
+}
+
+/// Adds a service entry standing in for each of `names` (never reached:
+/// removed again once the config is validated).
+fn add_stand_ins(raw: &mut RawConfig, names: &[String]) {
+    for name in names {
+        if raw.services.iter().any(|service| &service.name == name) {
+            continue;
+        }
+        raw.services.push(micromcp_gateway::config::RawService {
+            name: name.clone(),
+            endpoint: Some(format!("unix:/nonexistent/{name}.sock")),
+            ..Default::default()
+        });
+    }
 }
 
 fn print_resolved(config: &GatewayConfig, assumed_token: bool) {

@@ -144,3 +144,23 @@ def test_check_without_any_config_checks_the_defaults_up_starts_with(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "the defaults: valid" in result.stdout.splitlines()[0], result.stdout
     assert "3 it runs itself: fs, fetch, search" in result.stdout, result.stdout
+
+
+def test_scopes_naming_the_services_up_runs_itself_are_valid(tmp_path):
+    """A token scoped to fs and search (which `up` runs itself) and to a
+    bridged server: what `up` starts with, `check` calls valid (before: `no service
+    named "fs"`); a scope naming no service at all is still refused."""
+    digest = "a" * 64
+    servers = '[mcp_servers.time]\ncommand = "uvx"\nargs = ["mcp-server-time"]\n'
+    config = tmp_path / "micromcp.toml"
+    config.write_text(
+        f'[[auth.tokens]]\nname = "reader"\nsha256 = "{digest}"\nscopes = ["fs", "search:query", "time"]\n'
+        + servers
+    )
+    result = check(config, "--offline")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "services: 0 configured" in result.stdout, result.stdout
+    assert "fs, fetch, search, time (bridge)" in result.stdout, result.stdout
+    config.write_text(f'[[auth.tokens]]\nname = "reader"\nsha256 = "{digest}"\nscopes = ["nosuch"]\n')
+    result = check(config, "--offline")
+    assert result.returncode == 1 and "nosuch" in result.stderr, result.stdout + result.stderr
