@@ -4,8 +4,10 @@
 //! fan-out on the request path); cursors are opaque and name the last item
 //! of the previous page, so pages stay stable while catalogs change.
 
+mod collisions;
 mod find;
 mod hints;
+mod pages;
 pub mod param_headers;
 mod render;
 mod reserved;
@@ -15,15 +17,15 @@ mod visible;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use micromcp_proto::Catalog;
 
+use self::collisions::{Collisions, insert_unique, inside_template};
 pub use self::find::{
     CALL_TOOL, FIND_TOOLS, Hit, MAX_QUERY_BYTES, ToolIndex, ToolSearch, query_terms,
 };
 pub use self::hints::ToolHints;
+use self::pages::{RenderedList, decode_cursor, encode_cursor};
 pub use self::reserved::take_out_reserved;
 pub use self::service_names::{MAX_SERVICE_NAMES, ServiceNames};
 pub use self::visible::VisibleList;
@@ -46,15 +48,6 @@ pub struct ListedItem {
     /// MCP JSON of the item while merging; the finished merge moves it
     /// into its kind's [`RenderedList`] (empty afterwards).
     json: String,
-}
-
-/// Every item of one kind rendered and joined with commas in list order,
-/// so that any page is a zero-copy slice of one shared buffer.
-#[derive(Debug, Default, PartialEq)]
-struct RenderedList {
-    joined: Bytes,
-    /// Offset of each item's JSON in `joined`.
-    starts: Vec<usize>,
 }
 
 /// One page of a list: the comma-separated item JSON and the next cursor.
@@ -133,59 +126,6 @@ fn exposed_name(namespace: &str, separator: &str, name: &str) -> String {
     } else {
         format!("{namespace}{separator}{name}")
     }
-}
-
-/// Where a merge records its conflicts: the text, who keeps, who loses.
-struct Collisions<'merge> {
-    texts: &'merge mut Vec<String>,
-    winners: &'merge mut Vec<String>,
-    losers: &'merge mut Vec<String>,
-}
-
-impl Collisions<'_> {
-    fn push(&mut self, text: String, winner: &str, loser: &str) {
-        self.texts.push(text);
-        self.winners.push(winner.to_owned());
-        self.losers.push(loser.to_owned());
-    }
-}
-
-/// The template prefix, of a service other than `service`, that `uri` (a
-/// URI or another template's literal prefix) falls inside: the URIs under a
-/// template belong to the service known first that offers it.
-fn inside_template<'prefix>(
-    prefixes: &'prefix [(String, usize)],
-    uri: &str,
-    service: usize,
-) -> Option<&'prefix (String, usize)> {
-    prefixes.iter().find(|(prefix, owner)| {
-        *owner != service && !prefix.is_empty() && uri.starts_with(prefix.as_str())
-    })
-}
-
-/// Adds `item` unless its key is taken; records the conflict otherwise.
-fn insert_unique(
-    items: &mut Vec<ListedItem>,
-    index: &mut HashMap<String, usize>,
-    item: ListedItem,
-    what: &str,
-    service_names: &[&str],
-    sides: &mut Collisions<'_>,
-) {
-    if let Some(existing) = index.get(&item.key) {
-        let first = items[*existing].service;
-        sides.push(
-            format!(
-                "{what} {:?} is offered by both service {:?} and service {:?}",
-                item.key, service_names[first], service_names[item.service]
-            ),
-            service_names[first],
-            service_names[item.service],
-        );
-        return;
-    }
-    index.insert(item.key.clone(), items.len());
-    items.push(item);
 }
 
 fn sort_and_index(items: &mut [ListedItem], index: &mut HashMap<String, usize>) {
@@ -509,54 +449,6 @@ impl MergedCatalog {
             next_cursor: (end < items.len()).then(|| encode_cursor(&items[end - 1].key)),
         })
     }
-}
-
-// === impl RenderedList ===
-
-impl RenderedList {
-    /// Joins the items' JSON (moving it out of them).
-    fn take_from(items: &mut [ListedItem]) -> Self {
-        let mut joined = Vec::with_capacity(items.iter().map(|item| item.json.len() + 1).sum());
-        let mut starts = Vec::with_capacity(items.len());
-        for item in items {
-            if !joined.is_empty() {
-                joined.push(b',');
-            }
-            starts.push(joined.len());
-            joined.extend_from_slice(std::mem::take(&mut item.json).as_bytes());
-        }
-        Self {
-            joined: Bytes::from(joined),
-            starts,
-        }
-    }
-
-    /// Items `start..end`, comma-separated, sharing the joined buffer.
-    fn slice(&self, start: usize, end: usize) -> Bytes {
-        if start >= end {
-            return Bytes::new();
-        }
-        let to = match self.starts.get(end) {
-            Some(next_start) => next_start - 1,
-            None => self.joined.len(),
-        };
-        self.joined.slice(self.starts[start]..to)
-    }
-}
-
-const CURSOR_PREFIX: &str = "mm1:";
-
-fn encode_cursor(after: &str) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{after}"))
-}
-
-fn decode_cursor(cursor: &str) -> Result<String, GatewayError> {
-    URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|text| text.strip_prefix(CURSOR_PREFIX).map(str::to_owned))
-        .ok_or_else(|| GatewayError::InvalidParams("invalid cursor".into()))
 }
 
 #[cfg(test)]
