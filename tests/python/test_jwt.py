@@ -181,6 +181,9 @@ def test_bad_tokens_are_refused_saying_why(jwt_up, issuer):
         "no audience": (issuer.token(jwt_up.resource, aud=None), "aud"),
         "unknown issuer": (issuer.token(jwt_up.resource, iss="https://evil.example.com"), "unknown issuer"),
         "no subject": (issuer.token(jwt_up.resource, sub=None), "no sub claim"),
+        # Would read "corp:eveadmin" in the audit log and on the admin page.
+        "a subject that reorders its text": (issuer.token(jwt_up.resource, sub="eve\u202enimda\u202c"), "not a usable name"),
+        "a subject with an invisible character": (issuer.token(jwt_up.resource, sub="ad\u2060min"), "not a usable name"),
     }
     for _ in range(2):  # the second time from the refusals remembered: the same answer
         for name, (token, expected) in cases.items():

@@ -263,7 +263,11 @@ impl JwtVerifier {
                 )));
             }
         };
-        if subject.len() > MAX_PRINCIPAL_CLAIM || subject.chars().any(char::is_control) {
+        if subject.len() > MAX_PRINCIPAL_CLAIM
+            || subject.chars().any(|character| {
+                character.is_control() || crate::wire::names::reorders_text(character)
+            })
+        {
             return Err(refused(format!(
                 "bearer token's {principal_claim} claim is not a usable name"
             )));

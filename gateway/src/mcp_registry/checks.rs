@@ -171,14 +171,7 @@ pub(super) fn checked_word(word: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Bidirectional overrides and isolates, zero-width characters: what makes
-/// a shown command line read otherwise than it runs.
-pub fn reorders_text(character: char) -> bool {
-    matches!(
-        character,
-        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}'
-    )
-}
+pub use crate::wire::names::reorders_text;
 
 /// Refuses an environment variable name (declared by the entry or given
 /// by the operator) that is not `[A-Z_][A-Z0-9_]*` or is denied.
@@ -448,6 +441,19 @@ mod tests {
         assert!(checked_word("--local-timezone=UTC").is_ok());
         assert!(checked_word("a\0b").is_err());
         assert!(checked_word("safe\u{202E}gnp.exe").is_err());
+        for hidden in [
+            '\u{061C}',
+            '\u{2060}',
+            '\u{E0041}',
+            '\u{00AD}',
+            '\u{FE0F}',
+            '\u{3164}',
+        ] {
+            assert!(
+                checked_word(&format!("--safe{hidden}")).is_err(),
+                "{hidden:?}"
+            );
+        }
         assert!(checked_word(&"x".repeat(MAX_WORD + 1)).is_err());
     }
 }
