@@ -1,7 +1,9 @@
 //! The per-request context every layer above it reads: who is asking
 //! ([`Principal`]), in which era ([`EraState`]: what a 2026-07-28 request
 //! carries in `_meta`, or a 2025-11-25 session's capabilities and
-//! replica-local state), the gateway's request id — and [`Reply`], how a
+//! replica-local state), what the client declared among the capabilities
+//! the gateway acts on ([`Declared`], read once when the context is built),
+//! the gateway's request id — and [`Reply`], how a
 //! handled request is answered. Fronts build a context with
 //! [`CallContext::modern`] or [`CallContext::legacy`]; a handshake-era
 //! `tools/call` with `[cluster]` carries its session's shared revocation
@@ -15,6 +17,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use bytes::Bytes;
 use futures::Stream;
 use tokio::sync::mpsc;
+
+pub mod declared;
+
+pub use declared::Declared;
 
 use crate::catalog::param_headers::HeaderText;
 use crate::error::GatewayError;
@@ -54,6 +60,9 @@ pub struct CallContext {
     /// with the call's rate limits (`Gateway::admit_call`) or before any
     /// other effect (`Gateway::confirm_session`).
     pub revocation_opt: Option<Arc<PendingRevocation>>,
+    /// The client capabilities the gateway acts on, read once from
+    /// [`Self::client_capabilities`] when the context is built.
+    pub declared: Declared,
 }
 
 /// A handshake-era session opened here (sealed, not expired, not ended on
@@ -91,12 +100,14 @@ impl CallContext {
         meta_opt: Option<&MetaHead<'_>>,
         request_id: String,
     ) -> Self {
+        let client_capabilities = meta_opt
+            .and_then(|meta| meta.client_capabilities)
+            .map_or_else(|| "{}".to_owned(), |raw| raw.get().to_owned());
         Self {
             principal,
+            declared: Declared::parse(&client_capabilities),
             era: EraState::Modern {
-                client_capabilities: meta_opt
-                    .and_then(|meta| meta.client_capabilities)
-                    .map_or_else(|| "{}".to_owned(), |raw| raw.get().to_owned()),
+                client_capabilities,
                 log_level_opt: meta_opt.and_then(|meta| meta.log_level.clone()),
                 param_headers_opt: None,
             },
@@ -115,6 +126,7 @@ impl CallContext {
     ) -> Self {
         Self {
             principal,
+            declared: Declared::parse(&client_capabilities),
             era: EraState::Legacy {
                 client_capabilities,
                 runtime,

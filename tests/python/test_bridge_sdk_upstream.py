@@ -224,3 +224,34 @@ async def test_an_upstream_that_closes_every_connection_still_answers(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.mark.parametrize("era", [None, *ERAS], ids=["detected", *ERAS])
+async def test_progress_and_logs_sent_just_before_the_answer_all_arrive_in_order(tmp_path, sdk_upstream, era):
+    """The server sends progress 1..100 and a log, then answers at once:
+    the client gets every progress value, in the order sent, and the log,
+    all before the result (rmcp handles each upstream notification on a
+    task of its own; the bridge queues them per call as it reads them)."""
+    running = bridged_to(tmp_path, sdk_upstream, era)
+    logs: list[str] = []
+
+    async def on_log(params):
+        logs.append(params.data)
+
+    try:
+        async with connect(running, "legacy", logging_callback=on_log) as client:
+            await wait_for_tool(client, "sdk.test_progress_burst")
+            await client.set_logging_level("info")
+            for attempt in range(1, 6):
+                updates: list[float] = []
+
+                async def on_progress(progress, total, message):
+                    updates.append(progress)
+
+                with anyio.fail_after(20):
+                    result = await client.call_tool("sdk.test_progress_burst", {}, progress_callback=on_progress)
+                assert result.content[0].text == "burst", result
+                assert updates == [float(value) for value in range(1, 101)], updates
+                assert logs.count("burst done") == attempt, logs
+    finally:
+        running.stop()

@@ -102,10 +102,7 @@ fn refused(message: String) -> GatewayError {
 
 /// Refuses at once a call whose client cannot be asked; `Ok` when it can.
 pub(crate) fn can_ask(context: &CallContext, tool: &str, rule: &str) -> Result<(), GatewayError> {
-    let declared = serde_json::from_str::<Value>(context.client_capabilities())
-        .ok()
-        .is_some_and(|capabilities| capabilities.get("elicitation").is_some());
-    if !declared {
+    if !context.declared.elicitation {
         return Err(refused(format!(
             "tool {tool} needs a person's approval ({rule}) and the client did not declare the elicitation capability to ask for it"
         )));

@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::context::CallContext;
+use crate::context::{CallContext, Declared};
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
 use crate::session::{RoundFor, arguments_digest};
@@ -175,14 +175,12 @@ fn checked<'a>(
         .collect()
 }
 
-/// A capability asked for that `declared` (the client's capabilities, raw
-/// JSON) lacks.
-fn missing_capability<'a>(declared: &str, asked: &[(&str, &'a str, &str)]) -> Option<&'a str> {
-    let declared: serde_json::Value = serde_json::from_str(declared).unwrap_or_default();
+/// A capability asked for that the client did not declare.
+fn missing_capability<'a>(declared: Declared, asked: &[(&str, &'a str, &str)]) -> Option<&'a str> {
     asked
         .iter()
         .map(|(_, capability, _)| *capability)
-        .find(|capability| declared.get(capability).is_none())
+        .find(|capability| !declared.has(capability))
 }
 
 /// Toward a 2026-07-28 client: the `input_required` result for what the
@@ -194,7 +192,7 @@ pub fn required_result(
     required: &InputRequired,
 ) -> Result<Vec<u8>, GatewayError> {
     let asked = checked(request.service, required)?;
-    if let Some(capability) = missing_capability(context.client_capabilities(), &asked) {
+    if let Some(capability) = missing_capability(context.declared, &asked) {
         return Err(GatewayError::MissingClientCapability {
             capability: capability.to_owned(),
         });
@@ -236,7 +234,7 @@ pub async fn ask_session(
     deadline: Instant,
 ) -> Result<InputRound, GatewayError> {
     let asked = checked(service, &required)?;
-    if let Some(capability) = missing_capability(context.client_capabilities(), &asked) {
+    if let Some(capability) = missing_capability(context.declared, &asked) {
         return Err(GatewayError::InvalidRequest(format!(
             "service {service:?} needs the client's {capability} capability, which this session did not declare"
         )));

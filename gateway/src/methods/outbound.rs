@@ -131,16 +131,5 @@ pub fn input_response(
 /// True when input requests can reach this call's client: a 2025-11-25
 /// session whose client declared elicitation, sampling or roots.
 pub fn relays_input(context: &CallContext) -> bool {
-    if context.is_modern() {
-        return false;
-    }
-    let capabilities = context.client_capabilities();
-    ["\"elicitation\"", "\"sampling\"", "\"roots\""]
-        .iter()
-        .any(|name| capabilities.contains(name))
-        && serde_json::from_str::<serde_json::Value>(capabilities).is_ok_and(|value| {
-            ["elicitation", "sampling", "roots"]
-                .iter()
-                .any(|name| value.get(name).is_some())
-        })
+    !context.is_modern() && context.declared.takes_input()
 }

@@ -55,9 +55,7 @@ pub fn finish_tool_result(
     // Only a request that declared the tasks extension can get a task:
     // other results are never scanned.
     let is_task = context.is_modern()
-        && context
-            .client_capabilities()
-            .contains("io.modelcontextprotocol/tasks")
+        && context.declared.tasks
         && result_json
             .windows(19)
             .any(|window| window == b"\"resultType\":\"task\"");

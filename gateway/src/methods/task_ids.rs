@@ -2,8 +2,6 @@
 //! request declared it, and the -32021 refusal when it did not. (A
 //! `CreateTaskResult`'s task id is sealed in `result.rs`.)
 
-use serde_json::Value;
-
 use crate::context::CallContext;
 use crate::error::GatewayError;
 
@@ -12,10 +10,7 @@ pub const TASKS_EXTENSION: &str = "io.modelcontextprotocol/tasks";
 
 /// True when the request declared the tasks extension.
 pub fn declared(context: &CallContext) -> bool {
-    context.is_modern()
-        && context.client_capabilities().contains(TASKS_EXTENSION)
-        && serde_json::from_str::<Value>(context.client_capabilities())
-            .is_ok_and(|capabilities| capabilities["extensions"].get(TASKS_EXTENSION).is_some())
+    context.is_modern() && context.declared.tasks
 }
 
 /// -32021 naming the tasks extension.

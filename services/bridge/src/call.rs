@@ -20,10 +20,6 @@ use crate::convert::{self, map_error};
 use crate::handler::BridgeState;
 use crate::routing::token_key;
 
-/// How long a call with progress or a log level waits after its result for
-/// the notifications still being handled.
-const PROGRESS_SETTLE: std::time::Duration = std::time::Duration::from_millis(20);
-
 /// One call to forward: the tool, its raw arguments, and the request's
 /// view of the client (round, log level, progress).
 pub struct Forward<'a> {
@@ -46,11 +42,10 @@ pub async fn forward(call: Forward<'_>, events: ToolEvents) -> ServiceResult<Too
         .await
         .map_err(map_error)?;
     let progress_requested = events.progress_requested();
-    let events_log_level_set = events.log_level().is_some();
     // Progress finds the call by its token; upstream requests (sampling,
     // elicitation, roots) and logs find it too when its client can take
     // them. A call that can take nothing is not registered at all.
-    let _registration = (progress_requested || wants_upstream_events(&events)).then(|| {
+    let registration_opt = (progress_requested || wants_upstream_events(&events)).then(|| {
         call.state
             .calls
             .register(token_key(&handle.progress_token), events)
@@ -62,11 +57,11 @@ pub async fn forward(call: Forward<'_>, events: ToolEvents) -> ServiceResult<Too
     };
     let response = Box::pin(handle.await_response()).await;
     cancel_guard.disarm();
-    if progress_requested || events_log_level_set {
-        // rmcp runs notification handlers as their own tasks, so a progress
-        // or log notification the upstream sent just before its result may
-        // still be in flight here: give it a moment to reach the client first.
-        tokio::time::sleep(PROGRESS_SETTLE).await;
+    if let Some(registration) = &registration_opt {
+        // rmcp runs notification handlers as tasks of their own: progress
+        // and logs the upstream sent before its result were claimed for
+        // this call as they were read, and reach the client before it.
+        registration.settled().await;
     }
     match response.map_err(map_error)? {
         ServerResult::CallToolResult(result) => {

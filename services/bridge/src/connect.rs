@@ -21,6 +21,7 @@ use rmcp::{ClientCacheConfig, RoleClient};
 use crate::handler::BridgeHandler;
 use crate::late_probe::LateProbe;
 use crate::legacy_sse::LegacySseTransport;
+use crate::routing::RoutedTransport;
 use crate::stdio_transport::StdioTransport;
 use crate::{RunAs, UpstreamTarget, UrlTransport};
 
@@ -165,7 +166,7 @@ async fn serve_target(
             }
             let transport = StdioTransport::new(child)
                 .map_err(|error| format!("cannot start {program}: {error}"))?;
-            let transport = LateProbe::new(transport);
+            let transport = RoutedTransport::new(LateProbe::new(transport), handler.state.clone());
             handler
                 .serve_with_lifecycle(transport, lifecycle)
                 .await
@@ -238,6 +239,7 @@ async fn open_streamable(
     // client opens a connection per request).
     let client = crate::http_pool::shared_client().map_err(|error| error.to_string())?;
     let transport = LateProbe::new(StreamableHttpClientTransport::with_client(client, config));
+    let transport = RoutedTransport::new(transport, handler.state.clone());
     handler
         .serve_with_lifecycle(transport, lifecycle)
         .await
@@ -257,6 +259,7 @@ async fn open_legacy_sse(
         .await
         .map(LateProbe::new)
         .map_err(|error| error.to_string())?;
+    let transport = RoutedTransport::new(transport, handler.state.clone());
     handler
         .serve_with_lifecycle(transport, lifecycle)
         .await

@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
-use crate::routing::{CallRegistry, token_key};
+use crate::routing::{CallRegistry, Delivery};
 use crate::watches::Watches;
 
 /// State shared between the handler and the service.
@@ -109,36 +109,23 @@ impl ClientHandler for BridgeHandler {
 
     async fn on_progress(
         &self,
-        params: ProgressNotificationParam,
-        _context: NotificationContext<RoleClient>,
+        _params: ProgressNotificationParam,
+        context: NotificationContext<RoleClient>,
     ) {
-        if let Some(events) = self
-            .state
-            .calls
-            .by_token(&token_key(&params.progress_token))
-        {
-            events
-                .progress(
-                    params.progress,
-                    params.total,
-                    params.message.as_deref().unwrap_or_default(),
-                )
-                .await;
+        // Queued for its call as it was read (see `routing`); a token no
+        // call holds goes nowhere.
+        if let Some(delivery) = context.extensions.get::<Delivery>() {
+            delivery.deliver().await;
         }
     }
 
     async fn on_logging_message(
         &self,
-        params: LoggingMessageNotificationParam,
-        _context: NotificationContext<RoleClient>,
+        _params: LoggingMessageNotificationParam,
+        context: NotificationContext<RoleClient>,
     ) {
-        let level = serde_json::to_value(params.level)
-            .ok()
-            .and_then(|value| value.as_str().map(str::to_owned))
-            .unwrap_or_else(|| "info".into());
-        let logger = params.logger.unwrap_or_default();
-        for events in self.state.calls.all() {
-            events.log(&level, &logger, &params.data).await;
+        if let Some(delivery) = context.extensions.get::<Delivery>() {
+            delivery.deliver().await;
         }
     }
 

@@ -201,11 +201,7 @@ fn relay_input(
         "roots/list" => "roots",
         _ => "",
     };
-    let declared = serde_json::from_str::<serde_json::Value>(context.client_capabilities())
-        .ok()
-        .is_some_and(|capabilities| {
-            !capability.is_empty() && capabilities.get(capability).is_some()
-        });
+    let declared = context.declared.has(capability);
     let Some(to_service) = state.to_service_opt.clone() else {
         tracing::warn!(service = %state.service, "input request on a call without input relay; ignored");
         return None;
