@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use crate::methods::task_ids::TASKS_EXTENSION;
+use crate::wire::protocol::TASKS_EXTENSION;
 
 /// What a client declared, among the capabilities the gateway acts on.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -5,8 +5,7 @@
 use crate::context::CallContext;
 use crate::error::GatewayError;
 
-/// The extension's id.
-pub const TASKS_EXTENSION: &str = "io.modelcontextprotocol/tasks";
+pub use crate::wire::protocol::TASKS_EXTENSION;
 
 /// True when the request declared the tasks extension.
 pub fn declared(context: &CallContext) -> bool {

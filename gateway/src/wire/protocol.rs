@@ -9,6 +9,8 @@ use serde_json::value::RawValue;
 
 use crate::error::GatewayError;
 
+/// The tasks extension's id (`capabilities.extensions`).
+pub const TASKS_EXTENSION: &str = "io.modelcontextprotocol/tasks";
 /// The stateless protocol version.
 pub const MODERN_VERSION: &str = "2026-07-28";
 /// Modern versions, oldest first.

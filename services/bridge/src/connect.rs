@@ -166,7 +166,8 @@ async fn serve_target(
             }
             let transport = StdioTransport::new(child)
                 .map_err(|error| format!("cannot start {program}: {error}"))?;
-            let transport = RoutedTransport::new(LateProbe::new(transport), handler.state.clone());
+            let transport =
+                RoutedTransport::new(LateProbe::new(transport), handler.state.calls.clone());
             handler
                 .serve_with_lifecycle(transport, lifecycle)
                 .await
@@ -239,7 +240,7 @@ async fn open_streamable(
     // client opens a connection per request).
     let client = crate::http_pool::shared_client().map_err(|error| error.to_string())?;
     let transport = LateProbe::new(StreamableHttpClientTransport::with_client(client, config));
-    let transport = RoutedTransport::new(transport, handler.state.clone());
+    let transport = RoutedTransport::new(transport, handler.state.calls.clone());
     handler
         .serve_with_lifecycle(transport, lifecycle)
         .await
@@ -259,7 +260,7 @@ async fn open_legacy_sse(
         .await
         .map(LateProbe::new)
         .map_err(|error| error.to_string())?;
-    let transport = RoutedTransport::new(transport, handler.state.clone());
+    let transport = RoutedTransport::new(transport, handler.state.calls.clone());
     handler
         .serve_with_lifecycle(transport, lifecycle)
         .await

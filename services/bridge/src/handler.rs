@@ -25,7 +25,7 @@ use crate::watches::Watches;
 /// State shared between the handler and the service.
 #[derive(Default)]
 pub struct BridgeState {
-    pub calls: CallRegistry,
+    pub calls: Arc<CallRegistry>,
     /// Signalled when the upstream says a list changed.
     pub catalog_changed: Notify,
     /// The upstream resource subscriptions the gateway's watches follow.

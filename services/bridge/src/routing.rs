@@ -224,13 +224,13 @@ pub fn token_key(token: &ProgressToken) -> String {
 /// extensions).
 pub struct RoutedTransport<T> {
     inner: T,
-    state: Arc<crate::handler::BridgeState>,
+    calls: Arc<CallRegistry>,
 }
 
 impl<T> RoutedTransport<T> {
-    /// Wraps `inner`; claims go to the calls in `state`.
-    pub fn new(inner: T, state: Arc<crate::handler::BridgeState>) -> Self {
-        Self { inner, state }
+    /// Wraps `inner`; claims go to the calls in `calls`.
+    pub fn new(inner: T, calls: Arc<CallRegistry>) -> Self {
+        Self { inner, calls }
     }
 }
 
@@ -247,7 +247,7 @@ impl<T: Transport<RoleClient>> Transport<RoleClient> for RoutedTransport<T> {
     async fn receive(&mut self) -> Option<RxJsonRpcMessage<RoleClient>> {
         let mut message = self.inner.receive().await?;
         if let JsonRpcMessage::Notification(notification) = &mut message
-            && let Some(delivery) = self.state.calls.claim(&notification.notification)
+            && let Some(delivery) = self.calls.claim(&notification.notification)
         {
             notification.notification.extensions_mut().insert(delivery);
         }
