@@ -230,6 +230,24 @@ def test_a_rotated_key_is_fetched_when_first_seen(jwt_up, issuer):
     assert answer.status_code == 200, answer.text
 
 
+def test_a_token_whose_key_left_the_key_set_is_refused_once_the_set_is_fetched(jwt_up, issuer):
+    # A key taken out of the issuer's set (compromised): a token it signed
+    # that was verified (and remembered) before is refused once the set is
+    # fetched again (before: it passed until it expired).
+    old = issuer.token(jwt_up.resource, kid="ec-1")
+    assert call(jwt_up, old).status_code == 200
+    issuer.published = ["rsa-1", "ed-1", "rsa-2"]
+    new = issuer.token(jwt_up.resource, kid="rsa-2")
+    deadline = time.monotonic() + 25
+    while time.monotonic() < deadline:  # the unknown kid fetches the set (at most every 10 s)
+        answer = call(jwt_up, new)
+        if answer.status_code == 200:
+            break
+        time.sleep(1)
+    assert answer.status_code == 200, answer.text
+    assert 'no signing key "ec-1"' in refusal(call(jwt_up, old))
+
+
 def test_the_protected_resource_metadata_points_at_the_issuer(jwt_up, issuer):
     refused = call(jwt_up, None)
     challenge = refused.headers["www-authenticate"]

@@ -45,6 +45,9 @@ pub struct IssuerKeys {
     /// Until a fetch succeeds: when the next may start (for the
     /// background refresher, which does not take the lock to ask).
     retry_at: std::sync::Mutex<Option<Instant>>,
+    /// How many fetches have dropped a key known before: a token verified
+    /// with an earlier count is checked again (its key may be gone).
+    removals: std::sync::atomic::AtomicU64,
 }
 
 /// When the last fetch started and how many failed in a row since the
@@ -82,7 +85,13 @@ impl IssuerKeys {
             keys: ArcSwap::default(),
             last_fetch: tokio::sync::Mutex::new(LastFetch::default()),
             retry_at: std::sync::Mutex::new(None),
+            removals: std::sync::atomic::AtomicU64::new(0),
         })
+    }
+
+    /// How many fetches so far dropped a key that was known before.
+    pub fn removals(&self) -> u64 {
+        self.removals.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// How long until a fetch should be tried again, while the last one
@@ -126,7 +135,18 @@ impl IssuerKeys {
         match fetch(http, &self.config.jwks_uri).await {
             Ok(keys) => {
                 tracing::debug!(issuer = %self.config.name, keys = keys.len(), "signing keys fetched");
-                self.keys.store(Arc::new(keys));
+                let previous = self.keys.swap(Arc::new(keys));
+                let current = self.keys.load();
+                let dropped = previous.iter().any(|known| {
+                    !current
+                        .iter()
+                        .any(|key| key.kid_opt == known.kid_opt && key.algorithm == known.algorithm)
+                });
+                if dropped {
+                    tracing::info!(issuer = %self.config.name, "a signing key left the issuer's key set: tokens it signed are checked again");
+                    self.removals
+                        .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+                }
                 last_fetch.failures = 0;
             }
             Err(error) => {

@@ -35,8 +35,9 @@ pub const MAX_ROLES: usize = 256;
 /// (and the catalog views and caches built for it) as large as they like.
 pub const MAX_SCOPES: usize = 256;
 
-/// Verified tokens: digest → principal and expiry (seconds since the epoch).
-type Verified = HashMap<[u8; 32], (Arc<Principal>, u64)>;
+/// Verified tokens: digest → principal, expiry (seconds since the epoch),
+/// and the issuer (its index) with its key removals count at the time.
+type Verified = HashMap<[u8; 32], (Arc<Principal>, u64, (usize, u64))>;
 
 /// Tokens refused once their signature was checked (bad signature,
 /// expired, another audience, unusable claims): digest → why and until
@@ -132,11 +133,14 @@ impl JwtVerifier {
             }
         };
         let issuer_text = unverified_issuer(token)?;
-        let issuer = self
+        let (issuer_index, issuer) = self
             .issuers
             .iter()
-            .find(|issuer| issuer.config.issuer == issuer_text)
+            .enumerate()
+            .find(|(_, issuer)| issuer.config.issuer == issuer_text)
             .ok_or_else(|| refused(format!("token from an unknown issuer {issuer_text:?}")))?;
+        // Read before the key is: a removal from now on checks it again.
+        let removals = issuer.removals();
         if !issuer.config.algorithms.contains(&algorithm) {
             return Err(refused(format!(
                 "issuer {} does not sign with {:?}",
@@ -203,14 +207,19 @@ impl JwtVerifier {
         principal.subject_token = Some(SubjectToken::new(token));
         let principal = Arc::new(principal);
         let expires = claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
-        self.remember(token_digest, &principal, expires);
+        self.remember(token_digest, &principal, expires, (issuer_index, removals));
         Ok(principal)
     }
 
     fn cached(&self, token_digest: &[u8; 32]) -> Option<Arc<Principal>> {
         let verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
-        let (principal, expires) = verified.get(token_digest)?;
-        (*expires > now_secs()).then(|| principal.clone())
+        let (principal, expires, (issuer, removals)) = verified.get(token_digest)?;
+        // A key left the issuer's set since: verified again.
+        let keys_kept = self
+            .issuers
+            .get(*issuer)
+            .is_some_and(|keys| keys.removals() == *removals);
+        (*expires > now_secs() && keys_kept).then(|| principal.clone())
     }
 
     fn refused_before(&self, token_digest: &[u8; 32]) -> Option<String> {
@@ -235,16 +244,22 @@ impl JwtVerifier {
         error
     }
 
-    fn remember(&self, token_digest: [u8; 32], principal: &Arc<Principal>, expires: u64) {
+    fn remember(
+        &self,
+        token_digest: [u8; 32],
+        principal: &Arc<Principal>,
+        expires: u64,
+        issuer: (usize, u64),
+    ) {
         let mut verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
         if verified.len() >= MAX_CACHED {
             let now = now_secs();
-            verified.retain(|_, (_, expires)| *expires > now);
+            verified.retain(|_, (_, expires, _)| *expires > now);
             if verified.len() >= MAX_CACHED {
                 verified.clear();
             }
         }
-        verified.insert(token_digest, (principal.clone(), expires));
+        verified.insert(token_digest, (principal.clone(), expires, issuer));
     }
 
     fn principal(
