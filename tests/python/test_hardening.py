@@ -432,6 +432,11 @@ def test_scopes_do_not_leak_through_the_search_crawl(tmp_path):
         assert overwrite["isError"] and "mirrors a file of fs" in text_of(overwrite), overwrite
         delete = call_as(running, STATTER, "search.delete", {"ids": [hello]})["result"]
         assert delete["isError"] and "mirrors a file of fs" in text_of(delete), delete
+        # Look-alikes of the crawled file (a trailing space, the scheme's case, its url) are refused too.
+        for planted in [{"id": hello + " ", "title": "hello.txt", "url": hello}, {"id": hello.replace("file:", "FILE:")},
+                        {"id": "note-2", "url": hello}]:
+            look_alike = call_as(running, STATTER, "search.index", {"documents": [{"body": "planted", **planted}]})["result"]
+            assert look_alike["isError"] and "crawled files' own" in text_of(look_alike), look_alike
         planted_tag = call_as(running, STATTER, "search.index", {"documents": [{"id": "note", "body": "x", "tags": ["source:fs"]}]})["result"]
         assert planted_tag["isError"] and "reserved" in text_of(planted_tag), planted_tag
         own = call_as(running, STATTER, "search.index", {"documents": [{"id": "note-1", "title": "mine", "body": "hello from a note"}]})["result"]

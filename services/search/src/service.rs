@@ -17,8 +17,8 @@ use crate::embed::Embedder;
 use crate::freshness::{Freshness, STAMP_TAG_PREFIX};
 use crate::reconcile;
 use crate::sources::{
-    UNNAMED_SOURCE, hidden_tags, is_hidden, mirrored_error, mirrored_source, refuse_reserved_tags,
-    source_tag,
+    UNNAMED_SOURCE, hidden_tags, is_hidden, mirrored_error, mirrored_source, refuse_look_alikes,
+    refuse_reserved_tags, source_tag,
 };
 use crate::tools::{
     self, DeleteArguments, HybridArguments, IndexArguments, MAX_BATCH, MAX_RESULTS, QueryArguments,
@@ -174,6 +174,7 @@ impl SearchService {
             .map(|document| document.id.clone())
             .collect();
         self.refuse_mirrored(ids).await?;
+        refuse_look_alikes(&arguments.documents)?;
         if let Some(embedder) = &self.embedder {
             let missing: Vec<usize> = (0..arguments.documents.len())
                 .filter(|at| arguments.documents[*at].vector.is_none())

@@ -50,6 +50,33 @@ pub fn mirrored_source(document: &IndexedDocument) -> Option<&str> {
         .find_map(|tag| tag.strip_prefix(SOURCE_TAG_PREFIX))
 }
 
+/// Refuses documents that would pass for a crawled file: `file://` ids
+/// and urls are the crawl's (they name served files, and the id of a
+/// look-alike — a trailing space, a case change — would sit beside the
+/// real one for every reader), and ids with surrounding blanks or control
+/// characters.
+pub fn refuse_look_alikes(documents: &[IndexedDocument]) -> Result<(), SearchError> {
+    for document in documents {
+        let id = &document.id;
+        let crawl_scheme = |text: &str| {
+            text.trim_start()
+                .get(..7)
+                .is_some_and(|scheme| scheme.eq_ignore_ascii_case("file://"))
+        };
+        if crawl_scheme(id) || crawl_scheme(&document.url) {
+            return Err(SearchError::InvalidArgument(format!(
+                "document {id:?}: ids and urls under file:// are the crawled files' own; index under another scheme or a plain id"
+            )));
+        }
+        if id.trim() != id || id.chars().any(char::is_control) {
+            return Err(SearchError::InvalidArgument(format!(
+                "document {id:?}: an id has no surrounding blanks or control characters"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Refuses documents that claim a source themselves.
 pub fn refuse_reserved_tags(documents: &[IndexedDocument]) -> Result<(), SearchError> {
     for document in documents {
@@ -77,6 +104,28 @@ pub fn mirrored_error(id: &str, source: &str) -> SearchError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn look_alikes_of_crawled_files_are_refused() {
+        let with = |id: &str, url: &str| IndexedDocument {
+            id: id.into(),
+            url: url.into(),
+            ..document(&[])
+        };
+        for (id, url) in [
+            ("file:///r/hello.txt ", ""),
+            ("FILE:///r/hello.txt", ""),
+            ("note-1", "file:///r/hello.txt"),
+            (" note-1", ""),
+            ("note\u{7}1", ""),
+        ] {
+            assert!(
+                refuse_look_alikes(&[with(id, url)]).is_err(),
+                "{id:?} {url:?}"
+            );
+        }
+        assert!(refuse_look_alikes(&[with("note-1", "https://example.com/n/1")]).is_ok());
+    }
 
     fn document(tags: &[&str]) -> IndexedDocument {
         IndexedDocument {
