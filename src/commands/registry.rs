@@ -77,6 +77,15 @@ fn pair(text: &str) -> Result<(String, String), String> {
 
 /// Runs the subcommand.
 pub async fn run(args: RegistryArgs) -> anyhow::Result<()> {
+    if let RegistryCommand::Add { print: false, .. } = &args.command
+        && (args.registry.is_some() || args.config.is_some())
+    {
+        // Said, not ignored: the gateway fetches the entry it runs.
+        anyhow::bail!(
+            "--registry and --config choose the registry of `search` and `add --print`; `add` asks the running gateway, \
+             which reads the entry from its own admin.registry_url — set that key in its config (or see another registry's entry with `add --print --registry URL`)"
+        );
+    }
     let registry = match (args.registry, &args.config) {
         (Some(url), _) => url,
         (None, Some(path)) => {

@@ -182,6 +182,11 @@ def test_entries_become_bridge_registrations_or_say_why(registry):
     assert remote["mcp_server"]["url"].startswith("http://127.0.0.1:") and remote["mcp_server"]["type"] == "http"
     package = json.loads(cli("add", EVERYTHING_NAME, "--print", "--prefer", "package", "--registry", registry.url).stdout)
     assert package["mcp_server"]["args"] == ["-y", "@modelcontextprotocol/server-everything@2026.8.31", "stdio"]
+    # `add` asks the gateway, which reads its own admin.registry_url: a --registry there is said, not ignored.
+    elsewhere = cli("add", EVERYTHING_NAME, "--registry", registry.url, "--admin", f"http://127.0.0.1:{free_port()}",
+                    env_extra={"MICROMCP_ADMIN_TOKEN": "an-admin-token-0123456789abcdef"})
+    assert elsewhere.returncode != 0 and "admin.registry_url" in elsewhere.stderr, elsewhere.stderr
+    assert len(elsewhere.stderr.strip().splitlines()) == 1, elsewhere.stderr
 
 
 def test_an_imported_server_is_bridged_kept_and_removed(tmp_path, registry):
