@@ -187,6 +187,9 @@ impl LiveConfig {
         }
         let registration =
             Registration::from_entry(entry).map_err(|error| ChangeError::Invalid(vec![error]))?;
+        if let Some(problem) = command_problem(&registration) {
+            return Err(ChangeError::Invalid(vec![problem]));
+        }
         let mut kept = self.lock();
         let mut next = kept.registrations.clone();
         // A replaced registration is validated as any new one.
@@ -366,6 +369,38 @@ impl LiveConfig {
         }
         removed
     }
+}
+
+/// Why the command of a registered `mcp_server` cannot start, if it
+/// cannot: a path that is not an executable file, or a name found on no
+/// directory of the `PATH` its bridge gets (ours). Said at once (`422`),
+/// not acknowledged with a bridge that never comes up.
+fn command_problem(registration: &Registration) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let command = registration
+        .entry
+        .get("mcp_server")?
+        .get("command")?
+        .as_str()?;
+    let executable = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .is_ok_and(|metadata| metadata.is_file() && metadata.permissions().mode() & 0o111 != 0)
+    };
+    if command.contains('/') {
+        return (!executable(std::path::Path::new(command))).then(|| {
+            format!(
+                "mcp_server.command: {command:?} is not an executable file on the gateway's host"
+            )
+        });
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&path).any(|directory| executable(&directory.join(command)));
+    (!found).then(|| {
+        format!(
+            "mcp_server.command: {command:?} is found on no directory of the PATH the gateway's bridges get ({}); install it or give its absolute path",
+            path.to_string_lossy()
+        )
+    })
 }
 
 /// `registrations` but those `skipped`.

@@ -286,3 +286,28 @@ def test_every_change_through_the_admin_api_is_audited(tmp_path):
     finally:
         running.stop()
         kit.kill()
+
+
+def test_a_registered_server_whose_command_cannot_start_is_refused_naming_it(tmp_path):
+    """Before: 201, and a bridge that never came up with a misleading
+    reason. Now a command that is no executable file, or found on no PATH
+    directory, is a 422 naming `mcp_server.command`; nothing is kept."""
+    admin_port = free_port()
+    running = start_admin_up(tmp_path, tmp_path / "state", admin_port)
+    admin = f"http://127.0.0.1:{admin_port}"
+    not_executable = tmp_path / "server.txt"
+    not_executable.write_text("not a program\n")
+    try:
+        for command, said in [("/nonexistent/mcp-server", "not an executable file"), (str(not_executable), "not an executable file"),
+                              ("no-such-mcp-runner-0123", "PATH")]:
+            refused = httpx2.post(f"{admin}/api/services", headers=ADMIN, timeout=15,
+                                  json={"name": "broken", "mcp_server": {"command": command}})
+            assert refused.status_code == 422, refused.text
+            errors = " ".join(refused.json()["errors"])
+            assert "mcp_server.command" in errors and said in errors, errors
+        listed = httpx2.get(f"{admin}/api/services", headers=ADMIN, timeout=10).json()["services"]
+        assert "broken" not in [service["name"] for service in listed]
+        kept = tmp_path / "state" / "registrations.json"
+        assert not kept.exists() or not json.loads(kept.read_text()).get("services")
+    finally:
+        running.stop()
