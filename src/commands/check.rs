@@ -59,15 +59,14 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<i32> {
             return Ok(1);
         }
     };
-    let mut up_children = up_children(&raw);
-    up_children.extend(
-        grpc_children
-            .iter()
-            .map(|entry| format!("{} (grpc translator)", entry.name)),
-    );
+    let children = up_children(&raw, &grpc_children);
+    let up_children: Vec<String> = children
+        .iter()
+        .map(|(name, kind)| format!("{name}{kind}"))
+        .collect();
     // Scopes, policies and rates may name the services `up` runs itself:
     // validated with them standing in, as `up` validates.
-    let stand_ins = stand_in_names(&raw, &grpc_children);
+    let stand_ins: Vec<String> = children.into_iter().map(|(name, _)| name).collect();
     add_stand_ins(&mut raw, &stand_ins);
     let token = std::env::var("MICROMCP_TOKEN")
         .ok()
@@ -118,42 +117,29 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<i32> {
     Ok(if grpc_read { code } else { 2 })
 }
 
-/// The services `up` runs itself beside a config's: fs, fetch and search
-/// unless it names them, and a bridge per enabled `[mcp_servers]` entry.
-fn up_children(raw: &RawConfig) -> Vec<String> {
-    let named = |name: &str| raw.services.iter().any(|service| service.name == name);
-    ["fs", "fetch", "search"]
-        .into_iter()
-        .filter(|name| !named(name))
-        .map(str::to_owned)
-        .chain(
-            raw.mcp_servers
-                .iter()
-                .filter(|(_, server)| server.disabled != Some(true))
-                .map(|(name, _)| format!("{name} (bridge)")),
-        )
-        .collect()
-}
-
-/// The names of the services `up` runs itself beside the config's (fs,
-/// fetch and search unless it names them, its bridges, its gRPC
-/// translators).
-fn stand_in_names(
+/// The services `up` runs itself beside a config's, each with what it
+/// is: fs, fetch and search unless it names them, a bridge per enabled
+/// `[mcp_servers]` entry, a translator per `kind = "grpc"` entry.
+fn up_children(
     raw: &RawConfig,
     grpc_children: &[crate::grpc_children::GrpcEntry],
-) -> Vec<String> {
+) -> Vec<(String, &'static str)> {
     let named = |name: &str| raw.services.iter().any(|service| service.name == name);
     ["fs", "fetch", "search"]
         .into_iter()
         .filter(|name| !named(name))
-        .map(str::to_owned)
+        .map(|name| (name.to_owned(), ""))
         .chain(
             raw.mcp_servers
                 .iter()
                 .filter(|(_, server)| server.disabled != Some(true))
-                .map(|(name, _)| name.clone()),
+                .map(|(name, _)| (name.clone(), " (bridge)")),
         )
-        .chain(grpc_children.iter().map(|entry| entry.name.clone()))
+        .chain(
+            grpc_children
+                .iter()
+                .map(|entry| (entry.name.clone(), " (grpc translator)")),
+        )
         .collect()
 }
 

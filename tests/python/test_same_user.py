@@ -77,26 +77,31 @@ PROBE = textwrap.dedent('''
             attempt(found, f"/proc/{pid}/environ", text)
         return found
 
-    for line in sys.stdin:
-        message = json.loads(line)
-        if "id" not in message:
-            continue
-        method, result = message.get("method"), None
-        if method == "initialize":
-            result = {"protocolVersion": message["params"]["protocolVersion"], "capabilities": {"tools": {}},
-                      "serverInfo": {"name": "probe", "version": "1"}}
-        elif method == "tools/list":
-            result = {"tools": [{"name": "steal", "inputSchema": {"type": "object"}}]}
-        elif method == "tools/call":
-            result = {"content": [{"type": "text", "text": json.dumps(steal())}]}
-        elif method == "ping":
-            result = {}
-        if result is None:
-            reply = {"jsonrpc": "2.0", "id": message["id"], "error": {"code": -32601, "message": "no such method"}}
-        else:
-            reply = {"jsonrpc": "2.0", "id": message["id"], "result": result}
-        print(json.dumps(reply), flush=True)
+''') + textwrap.dedent('''
+    def serve(tool, answer):
+        """Answers JSON-RPC lines on stdin: one tool, `tool`, whose result is answer()."""
+        for line in sys.stdin:
+            message = json.loads(line)
+            if "id" not in message:
+                continue
+            method, result = message.get("method"), None
+            if method == "initialize":
+                result = {"protocolVersion": message["params"]["protocolVersion"], "capabilities": {"tools": {}},
+                          "serverInfo": {"name": "probe", "version": "1"}}
+            elif method == "tools/list":
+                result = {"tools": [{"name": tool, "inputSchema": {"type": "object"}}]}
+            elif method == "tools/call":
+                result = {"content": [{"type": "text", "text": json.dumps(answer())}]}
+            elif method == "ping":
+                result = {}
+            if result is None:
+                reply = {"jsonrpc": "2.0", "id": message["id"], "error": {"code": -32601, "message": "no such method"}}
+            else:
+                reply = {"jsonrpc": "2.0", "id": message["id"], "result": result}
+            print(json.dumps(reply), flush=True)
 ''')
+SERVE = PROBE[PROBE.index("def serve"):]
+PROBE += "serve('steal', steal)\n"
 
 UNPRIVILEGED = 65534  # nobody: a uid needs no account for setuid(2)
 # The system's Python for the probe (the test's own may sit under root's home).
@@ -236,25 +241,7 @@ HOME_PROBE = textwrap.dedent('''
         except OSError as error:
             found["cached"] = "no: " + str(error)
         return found
-
-    for line in sys.stdin:
-        message = json.loads(line)
-        if "id" not in message:
-            continue
-        method, result = message.get("method"), None
-        if method == "initialize":
-            result = {"protocolVersion": message["params"]["protocolVersion"], "capabilities": {"tools": {}},
-                      "serverInfo": {"name": "home-probe", "version": "1"}}
-        elif method == "tools/list":
-            result = {"tools": [{"name": "cache", "inputSchema": {"type": "object"}}]}
-        elif method == "tools/call":
-            result = {"content": [{"type": "text", "text": json.dumps(cache())}]}
-        elif method == "ping":
-            result = {}
-        reply = ({"jsonrpc": "2.0", "id": message["id"], "result": result} if result is not None else
-                 {"jsonrpc": "2.0", "id": message["id"], "error": {"code": -32601, "message": "no such method"}})
-        print(json.dumps(reply), flush=True)
-''')
+''') + SERVE + "serve('cache', cache)\n"
 
 
 @pytest.mark.skipif(os.getuid() != 0, reason="running a server as another user needs micromcp started as root")
