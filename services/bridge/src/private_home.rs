@@ -11,11 +11,11 @@ use std::sync::Mutex;
 
 use crate::config::RunAs;
 
-/// The directory made for this bridge's server, with the uid it belongs to.
-static MADE: Mutex<Option<(u32, PathBuf)>> = Mutex::new(None);
+/// The directories this process made, with the uid each belongs to.
+static MADE: Mutex<Vec<(u32, PathBuf)>> = Mutex::new(Vec::new());
 
 /// The home `run_as` runs with: its own when that is a directory, else
-/// this bridge's private one (made on first use).
+/// the private one this process made for that uid (made on first use).
 pub fn home_of(run_as: &RunAs) -> std::io::Result<PathBuf> {
     if std::fs::metadata(&run_as.home).is_ok_and(|metadata| metadata.is_dir()) {
         return Ok(run_as.home.clone());
@@ -23,9 +23,9 @@ pub fn home_of(run_as: &RunAs) -> std::io::Result<PathBuf> {
     let mut made = MADE
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some((uid, path)) = made.as_ref()
-        && *uid == run_as.uid
-        && path.is_dir()
+    if let Some((_, path)) = made
+        .iter()
+        .find(|(uid, path)| *uid == run_as.uid && path.is_dir())
     {
         return Ok(path.clone());
     }
@@ -34,18 +34,16 @@ pub fn home_of(run_as: &RunAs) -> std::io::Result<PathBuf> {
         let _ = std::fs::remove_dir(&path);
         return Err(error);
     }
-    if let Some((_, previous)) = made.replace((run_as.uid, path.clone())) {
-        let _ = std::fs::remove_dir_all(previous);
-    }
+    made.push((run_as.uid, path.clone()));
     Ok(path)
 }
 
-/// Removes the private home made for this bridge's server, if any.
+/// Removes the private homes this process made (when its bridge ends).
 pub fn remove() {
     let mut made = MADE
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some((_, path)) = made.take() {
+    for (_, path) in made.drain(..) {
         let _ = std::fs::remove_dir_all(path);
     }
 }

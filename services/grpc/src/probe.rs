@@ -105,6 +105,10 @@ fn explained(settings: &GrpcSettings, error: GrpcError) -> GrpcError {
         && says(&[
             "certificate required",
             "connection closed",
+            // TLS 1.3: a refused client shows on the first read, not
+            // in the handshake.
+            "peer closed connection",
+            "close_notify",
             "canceled",
             "cancelled",
             "connection reset",
