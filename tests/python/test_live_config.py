@@ -275,7 +275,7 @@ def test_every_change_through_the_admin_api_is_audited(tmp_path):
         seen = [(record["method"], record.get("target"), record.get("principal"), record["decision"], record["http_status"])
                 for record in admin_records()]
         assert seen == [
-            ("admin/register", "kit", None, "deny", 401),
+            ("admin/register", None, None, "deny", 401),  # named from the path: no body is read before the token
             ("admin/register", "kit", "operator", "allow", 201),
             ("admin/replace", "kit", "operator", "allow", 200),
             ("admin/deregister", "kit", "operator", "allow", 200),

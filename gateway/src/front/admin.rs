@@ -76,6 +76,10 @@ pub fn router(
         .layer(middleware::from_fn_with_state(
             token_opt.is_some(),
             changes::need_token,
+        ))
+        .layer(middleware::from_fn_with_state(
+            audit_gateway.clone(),
+            audited::record_change,
         ));
     Router::new()
         .route("/metrics", get(metrics))
@@ -91,7 +95,7 @@ pub fn router(
         // Outside the token check: refused changes are recorded too.
         .layer(middleware::from_fn_with_state(
             audit_gateway,
-            audited::record_change,
+            audited::record_refused,
         ))
         // The page holds no data (its script asks the API, with the token
         // typed into it): served to anyone who reaches the listener.

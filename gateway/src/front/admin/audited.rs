@@ -5,8 +5,11 @@
 //! answered with, `operator` when the admin token was given), refused
 //! attempts included: a change to what agents can reach is as traceable as
 //! a call. Reads and the operator's MCP requests (audited as calls) are not
-//! recorded here. The request body is read once (as the handlers' own limit
-//! allows) only to name the service a POST registers or adds.
+//! recorded here. Two layers: [`record_refused`], outside the token check,
+//! records refusals from the path alone (it reads no body: an
+//! unauthenticated client makes the gateway buffer nothing);
+//! [`record_change`], inside it, reads the body once (as the handlers' own
+//! limit allows) to name the service a POST registers or adds.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -49,7 +52,39 @@ fn name_in(body: &[u8]) -> Option<String> {
     value.get("name")?.as_str().map(str::to_owned)
 }
 
-/// Middleware: runs the request and records it when it is a change.
+/// Middleware outside the token check: records a change refused for its
+/// token (401/403), named from the path only.
+pub(super) async fn record_refused(
+    State(gateway): State<Arc<Gateway>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some((action, target_opt)) = action_of(request.method(), request.uri().path()) else {
+        return next.run(request).await;
+    };
+    let time = jiff::Timestamp::now();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    if is_refusal(response.status()) {
+        write(
+            &gateway,
+            action,
+            target_opt.as_deref(),
+            time,
+            started,
+            0,
+            response.status(),
+        );
+    }
+    response
+}
+
+fn is_refusal(status: StatusCode) -> bool {
+    matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
+}
+
+/// Middleware inside the token check: runs a change and records it
+/// (refusals are [`record_refused`]'s).
 pub(super) async fn record_change(
     State(gateway): State<Arc<Gateway>>,
     request: Request,
@@ -74,15 +109,17 @@ pub(super) async fn record_change(
         (Request::from_parts(parts, body), 0)
     };
     let response = next.run(request).await;
-    write(
-        &gateway,
-        action,
-        target_opt.as_deref(),
-        time,
-        started,
-        bytes_in,
-        response.status(),
-    );
+    if !is_refusal(response.status()) {
+        write(
+            &gateway,
+            action,
+            target_opt.as_deref(),
+            time,
+            started,
+            bytes_in,
+            response.status(),
+        );
+    }
     response
 }
 
@@ -95,7 +132,7 @@ fn write(
     bytes_in: u64,
     status: StatusCode,
 ) {
-    let refused = matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN);
+    let refused = is_refusal(status);
     gateway.audit.write(&AuditRecord {
         time,
         request_id: None,
